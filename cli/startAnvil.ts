@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import path from 'node:path'
+
+/** A running anvil node owned by a test file or the dev orchestrator. */
+export type Anvil = { rpcUrl: string; port: number; process: ChildProcess; stop: () => Promise<void> }
+
+/** The anvil binary shipped by `@foundry-rs/anvil`. */
+export const anvilBin = path.resolve('node_modules/.bin/anvil')
+
+/** Asks the kernel for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Starts anvil on a free port (or `port`) and resolves once it answers JSON-RPC.
+ * Accounts come from anvil's default mnemonic, so `devAccounts` keys match.
+ */
+export async function startAnvil(parameters: { port?: number; blockTime?: number; silent?: boolean } = {}): Promise<Anvil> {
+  const port = parameters.port ?? (await freePort())
+  const args = ['--port', String(port), '--host', '127.0.0.1', '--accounts', '10', '--balance', '1000000']
+  if (parameters.blockTime) args.push('--block-time', String(parameters.blockTime))
+  const child = spawn(anvilBin, args, { stdio: parameters.silent === false ? 'inherit' : 'ignore' })
+  const rpcUrl = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`anvil exited with code ${child.exitCode} before answering on port ${port}`)
+    try {
+      const res = await fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      })
+      if (res.ok) break
+    } catch {}
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`anvil did not answer on ${rpcUrl} within 20s`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+    })
+  return { rpcUrl, port, process: child, stop }
+}
