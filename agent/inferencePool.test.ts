@@ -1,0 +1,60 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { sha256Hex } from './fingerprint.ts'
+import { InferenceError, InferencePool } from './inferencePool.ts'
+import { buildMlp, makeInput, mlpWeights, referenceMlp } from './models/buildMlp.ts'
+
+describe('InferencePool', () => {
+  const pool = new InferencePool({ size: 2, maxSessionsPerWorker: 1 })
+  afterAll(() => pool.close())
+  const specA = { seed: 1, inputSize: 16, hiddenSize: 32, outputSize: 8 }
+  const specB = { seed: 2, inputSize: 16, hiddenSize: 32, outputSize: 4 }
+  const modelA = buildMlp(specA)
+  const modelB = buildMlp(specB)
+
+  it('runs real onnxruntime inference in workers, concurrently, without blocking the main thread', async () => {
+    const x = makeInput({ seed: 5, rows: 64, inputSize: 16 })
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 1)
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        pool.run({ modelHash: sha256Hex(i % 2 ? modelB : modelA), modelBytes: i % 2 ? modelB : modelA, input: x, dims: [64, 16] }),
+      ),
+    )
+    clearInterval(timer)
+    expect(ticks).toBeGreaterThan(0)
+    const expectedA = referenceMlp(mlpWeights(specA), x, 64)
+    const expectedB = referenceMlp(mlpWeights(specB), x, 64)
+    results.forEach((r, i) => {
+      const expected = i % 2 ? expectedB : expectedA
+      expect(r.dims).toEqual([64, i % 2 ? 4 : 8])
+      for (let j = 0; j < expected.length; j++) expect(r.output[j]).toBeCloseTo(expected[j], 5)
+    })
+  })
+
+  it('reuses cached sessions without the bytes and reloads after eviction', async () => {
+    const x = makeInput({ seed: 9, rows: 2, inputSize: 16 })
+    // Every worker has seen both models by now with a 1-session cache: some have evicted A.
+    for (let i = 0; i < 4; i++) {
+      const r = await pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [2, 16] })
+      expect(r.dims).toEqual([2, 8])
+    }
+  })
+
+  it('rejects an unknown model without bytes, a bad shape and garbage models with InferenceError', async () => {
+    const x = makeInput({ seed: 9, rows: 2, inputSize: 16 })
+    await expect(pool.run({ modelHash: '0xunknown', input: x, dims: [2, 16] })).rejects.toThrow(/model not available/)
+    await expect(pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [4, 16] })).rejects.toThrow(/does not match dims/)
+    await expect(pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [4, 8] })).rejects.toBeInstanceOf(InferenceError)
+    const junk = new Uint8Array([1, 2, 3, 4])
+    await expect(pool.run({ modelHash: sha256Hex(junk), modelBytes: junk, input: x, dims: [2, 16] })).rejects.toThrow(/inference failed/)
+  })
+
+  it('finishes queued work on close, then refuses more', async () => {
+    const p2 = new InferencePool({ size: 1 })
+    const x = makeInput({ seed: 1, rows: 8, inputSize: 16 })
+    const runs = [1, 2, 3].map(() => p2.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [8, 16] }))
+    await p2.close()
+    expect((await Promise.all(runs)).map((r) => r.dims)).toEqual([[8, 8], [8, 8], [8, 8]])
+    await expect(p2.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [8, 16] })).rejects.toThrow(/closed/)
+  })
+})

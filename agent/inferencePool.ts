@@ -1,0 +1,185 @@
+import { createRequire } from 'node:module'
+import os from 'node:os'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { WorkerRequest, WorkerResponse } from './inferenceWorker.ts'
+
+/** An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down. */
+export class InferenceError extends Error {
+  override name = 'InferenceError' as const
+  readonly details: string
+  /** True when the pool closed or a worker died: the same request may succeed elsewhere. */
+  readonly retryable: boolean
+  constructor(message: string, options: { details?: string; retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.details = options.details ?? message
+    this.retryable = options.retryable ?? false
+  }
+}
+
+export type InferencePoolOptions = {
+  /** Worker threads; default min(2, available cores). */
+  size?: number
+  /** Sessions cached per worker (least recently used evicted). Default 8. */
+  maxSessionsPerWorker?: number
+  /** onnxruntime intra-op threads per session. Default 1, so workers do not fight over cores. */
+  intraOpNumThreads?: number
+}
+
+export type RunInferenceParameters = {
+  /** sha256 of the model bytes: the session cache key. */
+  modelHash: string
+  /** The ONNX bytes; needed only the first time a worker sees the model (or give `modelPath`). */
+  modelBytes?: Uint8Array
+  /** A file holding the ONNX bytes, read by the worker itself when it has no session for `modelHash`. */
+  modelPath?: string
+  input: Float32Array
+  dims: number[]
+  inputName?: string
+  outputName?: string
+}
+
+export type RunInferenceReturnType = { output: Float32Array; dims: number[] }
+
+type Task = {
+  parameters: RunInferenceParameters
+  resolve: (r: RunInferenceReturnType) => void
+  reject: (e: unknown) => void
+}
+
+type Slot = { worker: Worker; models: Set<string>; busy?: { task: Task; id: number; sentBytes: boolean } }
+
+// Workers are TypeScript: register tsx in each one, resolved from here so the cwd does not matter.
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+const workerUrl = new URL('./inferenceWorker.ts', import.meta.url)
+
+/**
+ * A pool of worker threads running onnxruntime-node sessions, cached per model hash inside each worker.
+ * Tasks queue FIFO; an idle worker that already holds the model is preferred.
+ */
+export class InferencePool {
+  readonly size: number
+  private readonly slots: Slot[] = []
+  private readonly queue: Task[] = []
+  private nextId = 1
+  private closed = false
+  private readonly options: Required<InferencePoolOptions>
+  private idleWaiters: (() => void)[] = []
+
+  constructor(options: InferencePoolOptions = {}) {
+    this.size = options.size ?? Math.max(1, Math.min(2, os.availableParallelism()))
+    this.options = { size: this.size, maxSessionsPerWorker: options.maxSessionsPerWorker ?? 8, intraOpNumThreads: options.intraOpNumThreads ?? 1 }
+    for (let i = 0; i < this.size; i++) this.slots.push(this.spawn())
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(workerUrl, {
+      execArgv: ['--import', tsxLoader],
+      workerData: { maxSessions: this.options.maxSessionsPerWorker, intraOpNumThreads: this.options.intraOpNumThreads },
+    })
+    const slot: Slot = { worker, models: new Set() }
+    worker.on('message', (response: WorkerResponse) => this.onResponse(slot, response))
+    worker.on('error', (error) => this.onDeath(slot, error))
+    worker.on('exit', (code) => {
+      if (!this.closed) this.onDeath(slot, new Error(`inference worker exited with code ${code}`))
+    })
+    return slot
+  }
+
+  private onDeath(slot: Slot, error: unknown): void {
+    const index = this.slots.indexOf(slot)
+    if (index < 0) return
+    const busy = slot.busy
+    slot.busy = undefined
+    if (busy) busy.task.reject(new InferenceError('inference worker died', { retryable: true, cause: error, details: String(error) }))
+    void slot.worker.terminate()
+    if (this.closed) this.slots.splice(index, 1)
+    else {
+      this.slots[index] = this.spawn()
+      this.pump()
+    }
+    this.notifyIdle()
+  }
+
+  private onResponse(slot: Slot, response: WorkerResponse): void {
+    const busy = slot.busy
+    if (!busy || busy.id !== response.id) return
+    for (const hash of response.evicted) slot.models.delete(hash)
+    slot.busy = undefined
+    const { task } = busy
+    if (response.ok) {
+      slot.models.add(task.parameters.modelHash)
+      task.resolve({ output: response.output, dims: response.dims })
+    } else if (response.code === 'MODEL_NOT_LOADED' && !busy.sentBytes && (task.parameters.modelBytes || task.parameters.modelPath)) {
+      // The worker evicted a model we thought it held: resend with the bytes.
+      slot.models.delete(task.parameters.modelHash)
+      this.send(slot, task)
+      return
+    } else {
+      task.reject(new InferenceError(response.code === 'MODEL_NOT_LOADED' ? 'model not available: pass modelBytes or modelPath' : 'inference failed', { details: response.message }))
+    }
+    this.pump()
+    this.notifyIdle()
+  }
+
+  private send(slot: Slot, task: Task): void {
+    const { parameters } = task
+    const known = slot.models.has(parameters.modelHash)
+    const id = this.nextId++
+    const request: WorkerRequest = {
+      id,
+      modelHash: parameters.modelHash,
+      modelBytes: known ? undefined : parameters.modelBytes,
+      modelPath: parameters.modelPath,
+      input: parameters.input,
+      dims: parameters.dims,
+      inputName: parameters.inputName,
+      outputName: parameters.outputName,
+    }
+    slot.busy = { task, id, sentBytes: !known }
+    slot.worker.postMessage(request)
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const idle = this.slots.filter((s) => !s.busy)
+      if (idle.length === 0) return
+      const task = this.queue.shift()!
+      const slot = idle.find((s) => s.models.has(task.parameters.modelHash)) ?? idle[0]
+      this.send(slot, task)
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.slots.some((s) => s.busy) || this.queue.length > 0) return
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** Runs one inference in a worker. The input array is copied to the worker, not transferred. */
+  run(parameters: RunInferenceParameters): Promise<RunInferenceReturnType> {
+    if (this.closed) return Promise.reject(new InferenceError('inference pool is closed', { retryable: true }))
+    const count = parameters.dims.reduce((a, b) => a * b, 1)
+    if (count !== parameters.input.length)
+      return Promise.reject(new InferenceError('input length does not match dims', { details: `dims ${JSON.stringify(parameters.dims)} vs ${parameters.input.length} values` }))
+    return new Promise((resolve, reject) => {
+      this.queue.push({ parameters, resolve, reject })
+      this.pump()
+    })
+  }
+
+  /** Tasks waiting or running. */
+  get pending(): number {
+    return this.queue.length + this.slots.filter((s) => s.busy).length
+  }
+
+  /** Stops taking work, lets running and queued inferences finish, then terminates the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+    this.slots.length = 0
+  }
+}

@@ -1,0 +1,71 @@
+// Runs inside a worker thread: onnxruntime-node's session.run blocks its thread, so it never runs on the main one.
+import { readFile } from 'node:fs/promises'
+import { parentPort, workerData } from 'node:worker_threads'
+import ort from 'onnxruntime-node'
+
+export type WorkerRequest = {
+  id: number
+  modelHash: string
+  modelBytes?: Uint8Array
+  modelPath?: string
+  input: Float32Array
+  dims: number[]
+  inputName?: string
+  outputName?: string
+}
+
+export type WorkerResponse =
+  | { id: number; ok: true; output: Float32Array; dims: number[]; evicted: string[]; loaded: boolean }
+  | { id: number; ok: false; code: 'MODEL_NOT_LOADED' | 'INFERENCE_FAILED'; message: string; evicted: string[] }
+
+const { maxSessions = 8, intraOpNumThreads = 1 } = (workerData ?? {}) as { maxSessions?: number; intraOpNumThreads?: number }
+// Map iteration order is insertion order: re-inserting on use makes the first key the least recently used.
+const sessions = new Map<string, ort.InferenceSession>()
+
+async function sessionFor(request: WorkerRequest, evicted: string[]): Promise<{ session: ort.InferenceSession; loaded: boolean } | undefined> {
+  const cached = sessions.get(request.modelHash)
+  if (cached) {
+    sessions.delete(request.modelHash)
+    sessions.set(request.modelHash, cached)
+    return { session: cached, loaded: false }
+  }
+  const bytes = request.modelBytes ?? (request.modelPath ? new Uint8Array(await readFile(request.modelPath)) : undefined)
+  if (!bytes) return undefined
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads, interOpNumThreads: 1, executionMode: 'sequential' })
+  sessions.set(request.modelHash, session)
+  while (sessions.size > maxSessions) {
+    const [oldest, old] = sessions.entries().next().value as [string, ort.InferenceSession]
+    sessions.delete(oldest)
+    evicted.push(oldest)
+    await old.release().catch(() => {})
+  }
+  return { session, loaded: true }
+}
+
+async function handle(request: WorkerRequest): Promise<WorkerResponse> {
+  const evicted: string[] = []
+  try {
+    const found = await sessionFor(request, evicted)
+    if (!found) return { id: request.id, ok: false, code: 'MODEL_NOT_LOADED', message: `model ${request.modelHash} is not loaded in this worker`, evicted }
+    const { session, loaded } = found
+    const inputName = request.inputName ?? session.inputNames[0]
+    const outputName = request.outputName ?? session.outputNames[0]
+    const results = await session.run({ [inputName]: new ort.Tensor('float32', request.input, request.dims) })
+    const out = results[outputName]
+    if (!out) throw new Error(`model has no output named "${outputName}"`)
+    if (out.type !== 'float32') throw new Error(`model output "${outputName}" is ${out.type}, expected float32`)
+    // Copy out of onnxruntime's buffer so it can be transferred and the tensor disposed.
+    const output = new Float32Array(out.data as Float32Array)
+    const dims = Array.from(out.dims)
+    for (const t of Object.values(results)) t.dispose?.()
+    return { id: request.id, ok: true, output, dims, evicted, loaded }
+  } catch (error) {
+    return { id: request.id, ok: false, code: 'INFERENCE_FAILED', message: error instanceof Error ? error.message : String(error), evicted }
+  }
+}
+
+// One request at a time per worker: the pool never sends a second before the first is answered.
+parentPort!.on('message', async (request: WorkerRequest) => {
+  const response = await handle(request)
+  parentPort!.postMessage(response, response.ok ? [response.output.buffer as ArrayBuffer] : [])
+})
