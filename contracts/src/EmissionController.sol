@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IEmissionController} from "./interfaces/IEmissionController.sol";
+import {IProviderRegistryCapacity} from "./interfaces/IProviderRegistryCapacity.sol";
+import {ITesseraTokenMintable} from "./interfaces/ITesseraTokenMintable.sol";
+
+/**
+ * @title EmissionController
+ * @notice Mints TSR rewards per epoch under the fee-anchored law of ECONOMICS.md (see
+ * `economics/README.md` for the law exactly as implemented). Per epoch k:
+ *
+ * - fee and utilisation EMAs: `F̄ ← (F̄·(1−α_F) + F_k·α_F)`, `Ū ← (Ū·(1−α_U) + U_k·α_U)`,
+ *   `U_k = min(1, units_k / totalCapacity)` with the registry's capacity read at close;
+ * - usage: every provider earns `fees_i · usageRate`, `usageRate = κ·min(1, F̄/F_k)` (WAD), so a
+ *   fake job of value W earns at most κ·W, less than the τ·W it burns;
+ * - availability budget `B_k·φ`, `B_k = B0·2^(−k/540)`; φ falls by δφ (floor φ_min) while the
+ *   network is in the demand regime (`κ·F̄ ≥ B_k·φ`) and `Ū < U* − db`; it never rises here;
+ * - the budget `E = usage + availability` is held within `[E_prev·(1−down), E_prev·(1+up)]` and
+ *   under `cap_k = supply·r_max(k)/365`; the slack is taken from / given to availability first,
+ *   and only when usage alone is above the upper bound is `usageRate` scaled down;
+ * - availability goes to the providers with ≥ 1 recorded job in the epoch, weight
+ *   `sqrt(capacityOf)`, each capped at `maxProviderShare` of the pool; the rest is forfeited.
+ *
+ * Every division rounds down. Per-provider rewards are computed at claim time from stored epoch
+ * data and pulled with `claim`; rounding dust and forfeits are never minted.
+ */
+contract EmissionController is IEmissionController {
+    /// @notice Fixed-point one (1e18).
+    uint256 public constant WAD = 1e18;
+
+    /// @notice α_F = 1 − 2^(−1/14) in WAD, floored: fee EMA with a 14-epoch half-life.
+    uint256 public constant ALPHA_F_WAD = 48304846989380390;
+
+    /// @notice α_U = 1 − 2^(−1/7) in WAD, floored: utilisation EMA with a 7-epoch half-life.
+    uint256 public constant ALPHA_U_WAD = 94276335736093328;
+
+    /// @notice 2^(−1/540) in WAD, floored: per-epoch decay of the base availability B_k (T_B = 540 epochs).
+    uint256 public constant BASE_DECAY_WAD = 998717217579739978;
+
+    /// @notice 0.88^(1/365) in WAD, floored: per-epoch decay of r_max (−12 % a year).
+    uint256 public constant R_MAX_DECAY_WAD = 999649832907716589;
+
+    /// @notice Epochs in a year for the cap (the law counts in epochs; one epoch is one economic day).
+    uint256 public constant EPOCHS_PER_YEAR = 365;
+
+    /// @notice Most epochs one `advanceEpoch` call closes.
+    uint256 public constant MAX_EPOCHS_PER_CALL = 64;
+
+    /// @notice Which bound set the epoch's emission budget.
+    uint8 public constant LIMITER_NONE = 0;
+    uint8 public constant LIMITER_STEP_UP = 1;
+    uint8 public constant LIMITER_STEP_DOWN = 2;
+    uint8 public constant LIMITER_CAP = 3;
+
+    /**
+     * @notice Constructor parameters; all fractions in WAD, amounts in TSR wei.
+     * @param epochLength seconds per epoch (devnet 30, production 86400).
+     * @param kappa κ, usage reward per unit of verified fee (default 5 %); must be below τ.
+     * @param baseAvailability0 B0, base availability budget of epoch 0 (default 10,000 TSR).
+     * @param phi0 initial availability multiplier φ (default 1).
+     * @param phiMin floor of φ (default 0.5).
+     * @param phiStep δφ, relative decrease of φ per epoch (default 1 %).
+     * @param targetUtilisation U* (default 0.65).
+     * @param deadband db: φ falls only while Ū < U* − db (default 0.05).
+     * @param maxStepUp most the budget rises per epoch, relative (default 2 %).
+     * @param maxStepDown most the budget falls per epoch, relative (default 1.5 %).
+     * @param maxProviderShare most of the availability pool one provider earns (default 25 %).
+     * @param rMax0 r_max(0), the annual dilution cap at epoch 0 (default 8 %).
+     */
+    struct Params {
+        uint64 epochLength;
+        uint256 kappa;
+        uint256 baseAvailability0;
+        uint256 phi0;
+        uint256 phiMin;
+        uint256 phiStep;
+        uint256 targetUtilisation;
+        uint256 deadband;
+        uint256 maxStepUp;
+        uint256 maxStepDown;
+        uint256 maxProviderShare;
+        uint256 rMax0;
+    }
+
+    /**
+     * @notice The controller's state between epochs.
+     * @param nextEpoch the next epoch to close (= lastClosedEpoch + 1).
+     * @param feeEma F̄ in TSR wei.
+     * @param utilisationEma Ū in WAD.
+     * @param phi φ in WAD.
+     * @param baseAvailability B_k of `nextEpoch` in TSR wei.
+     * @param rMax r_max of `nextEpoch` in WAD.
+     * @param lastEmission the previous epoch's budget E (usage + availability pool, before forfeits);
+     *        starts at B0·φ0.
+     */
+    struct State {
+        uint256 nextEpoch;
+        uint256 feeEma;
+        uint256 utilisationEma;
+        uint256 phi;
+        uint256 baseAvailability;
+        uint256 rMax;
+        uint256 lastEmission;
+    }
+
+    /// @dev What an epoch accumulates while open and keeps once closed.
+    struct EpochData {
+        uint256 fees;
+        uint256 units;
+        uint256 totalWeight;
+        uint256 usageRate;
+        uint256 availabilityPool;
+        address[] recipients;
+    }
+
+    /// @dev One provider's part of one epoch.
+    struct ProviderEpoch {
+        uint256 fees;
+        uint256 weight;
+        bool active;
+        bool claimed;
+    }
+
+    /// @notice Epoch `epoch` was closed; every field of the law's output for it.
+    event EpochAdvanced(
+        uint256 indexed epoch,
+        uint256 fees,
+        uint256 units,
+        uint256 utilisation,
+        uint256 feeEma,
+        uint256 utilisationEma,
+        uint256 phi,
+        uint256 baseAvailability,
+        uint256 usageEmission,
+        uint256 availabilityEmission,
+        uint256 forfeited,
+        uint256 cap,
+        uint8 limiter
+    );
+
+    /// @notice `provider` claimed its reward for `epoch`.
+    event RewardClaimed(uint256 indexed epoch, address indexed provider, uint256 usage, uint256 availability);
+
+    /// @notice The JobMarket was set (once, by the admin).
+    event JobMarketSet(address indexed jobMarket);
+
+    /// @dev `caller` is not the admin.
+    error NotAdmin(address caller);
+    /// @dev `caller` is not the JobMarket.
+    error NotJobMarket(address caller);
+    /// @dev `setJobMarket` was already called.
+    error JobMarketAlreadySet();
+    /// @dev An address argument was zero.
+    error ZeroAddress();
+    /// @dev A parameter is out of range; `index` is its position in `Params`.
+    error InvalidParam(uint256 index);
+    /// @dev `epoch` has not been closed yet.
+    error EpochNotClosed(uint256 epoch);
+    /// @dev `provider` already claimed `epoch`.
+    error AlreadyClaimed(uint256 epoch, address provider);
+    /// @dev `provider` has nothing to claim for `epoch`.
+    error NothingToClaim(uint256 epoch, address provider);
+
+    ITesseraTokenMintable private immutable _token;
+    IProviderRegistryCapacity private immutable _registry;
+    address private immutable _admin;
+    uint256 private immutable _genesis;
+    Params private _params;
+    State private _state;
+    address private _jobMarket;
+    mapping(uint256 epoch => EpochData) private _epochs;
+    mapping(uint256 epoch => mapping(address provider => ProviderEpoch)) private _providerEpochs;
+
+    /**
+     * @param token TesseraToken; this contract must be its minter.
+     * @param registry ProviderRegistry (capacity views).
+     * @param admin may call `setJobMarket` once.
+     * @param p the law's parameters (see `Params`).
+     * Requirements:
+     * - no address is zero; `epochLength > 0`; `kappa < 1`; `phiMin ≤ phi0 ≤ 1`; `phiStep < 1`;
+     *   `deadband ≤ targetUtilisation ≤ 1`; `maxStepDown < 1`; `0 < maxProviderShare ≤ 1`; `rMax0 ≤ 1`.
+     */
+    constructor(address token, address registry, address admin, Params memory p) {
+        if (token == address(0) || registry == address(0) || admin == address(0)) revert ZeroAddress();
+        if (p.epochLength == 0) revert InvalidParam(0);
+        if (p.kappa >= WAD) revert InvalidParam(1);
+        if (p.phi0 > WAD) revert InvalidParam(3);
+        if (p.phiMin > p.phi0) revert InvalidParam(4);
+        if (p.phiStep >= WAD) revert InvalidParam(5);
+        if (p.targetUtilisation > WAD) revert InvalidParam(6);
+        if (p.deadband > p.targetUtilisation) revert InvalidParam(7);
+        if (p.maxStepDown >= WAD) revert InvalidParam(9);
+        if (p.maxProviderShare == 0 || p.maxProviderShare > WAD) revert InvalidParam(10);
+        if (p.rMax0 > WAD) revert InvalidParam(11);
+        _token = ITesseraTokenMintable(token);
+        _registry = IProviderRegistryCapacity(registry);
+        _admin = admin;
+        _genesis = block.timestamp;
+        _params = p;
+        _state = State({
+            nextEpoch: 0,
+            feeEma: 0,
+            utilisationEma: 0,
+            phi: p.phi0,
+            baseAvailability: p.baseAvailability0,
+            rMax: p.rMax0,
+            lastEmission: (p.baseAvailability0 * p.phi0) / WAD
+        });
+    }
+
+    /**
+     * @notice Sets the only caller of `recordJob`.
+     * Requirements:
+     * - the caller is the admin; not set before; `jobMarket_` is not zero.
+     */
+    function setJobMarket(address jobMarket_) external {
+        if (msg.sender != _admin) revert NotAdmin(msg.sender);
+        if (_jobMarket != address(0)) revert JobMarketAlreadySet();
+        if (jobMarket_ == address(0)) revert ZeroAddress();
+        _jobMarket = jobMarket_;
+        emit JobMarketSet(jobMarket_);
+    }
+
+    /**
+     * @notice Adds a settled job's `fee` and `units` to the current epoch, credited to `provider`.
+     * The provider's first job in an epoch makes it an availability recipient with weight
+     * `sqrt(capacityOf(provider))`, read now.
+     * Requirements:
+     * - the caller is the JobMarket.
+     */
+    function recordJob(address provider, uint256 fee, uint256 units) external override {
+        if (msg.sender != _jobMarket || msg.sender == address(0)) revert NotJobMarket(msg.sender);
+        uint256 epoch = currentEpoch();
+        EpochData storage e = _epochs[epoch];
+        ProviderEpoch storage pe = _providerEpochs[epoch][provider];
+        e.fees += fee;
+        e.units += units;
+        pe.fees += fee;
+        if (!pe.active) {
+            uint256 weight = Math.sqrt(_registry.capacityOf(provider));
+            pe.active = true;
+            pe.weight = weight;
+            e.totalWeight += weight;
+            e.recipients.push(provider);
+        }
+    }
+
+    /**
+     * @notice Closes every ended, unclosed epoch, oldest first, at most `MAX_EPOCHS_PER_CALL` per
+     * call; emits one `EpochAdvanced` each. Anyone may call it; with nothing to close it does nothing.
+     * The registry's total capacity and the token's supply are read once and used for every epoch
+     * closed in this call.
+     */
+    function advanceEpoch() external override {
+        uint256 current = currentEpoch();
+        State memory s = _state;
+        if (s.nextEpoch >= current) return;
+        uint256 end = Math.min(current, s.nextEpoch + MAX_EPOCHS_PER_CALL);
+        uint256 capacity = _registry.totalCapacity();
+        uint256 supply = _token.totalSupply();
+        Params memory p = _params;
+        for (uint256 k = s.nextEpoch; k < end; ++k) {
+            _closeEpoch(k, s, p, capacity, supply);
+        }
+        _state = s;
+    }
+
+    /**
+     * @notice Mints the caller's usage and availability reward for `epoch`.
+     * Requirements:
+     * - `epoch` is closed; the caller has not claimed it; the reward is not zero.
+     */
+    function claim(uint256 epoch) external override {
+        if (epoch >= _state.nextEpoch) revert EpochNotClosed(epoch);
+        ProviderEpoch storage pe = _providerEpochs[epoch][msg.sender];
+        if (pe.claimed) revert AlreadyClaimed(epoch, msg.sender);
+        (uint256 usage, uint256 availability) = _reward(epoch, msg.sender);
+        if (usage + availability == 0) revert NothingToClaim(epoch, msg.sender);
+        pe.claimed = true;
+        emit RewardClaimed(epoch, msg.sender, usage, availability);
+        _token.mint(msg.sender, usage + availability);
+    }
+
+    /// @notice The epoch the current block falls in.
+    function currentEpoch() public view returns (uint256) {
+        return (block.timestamp - _genesis) / _params.epochLength;
+    }
+
+    /// @notice The last closed epoch, or `type(uint256).max` before the first close.
+    function lastClosedEpoch() external view returns (uint256) {
+        uint256 next = _state.nextEpoch;
+        return next == 0 ? type(uint256).max : next - 1;
+    }
+
+    /// @notice What `provider` can still claim for `epoch` (zero when not closed or already claimed).
+    function claimable(uint256 epoch, address provider) external view returns (uint256 usage, uint256 availability) {
+        if (epoch >= _state.nextEpoch || _providerEpochs[epoch][provider].claimed) return (0, 0);
+        return _reward(epoch, provider);
+    }
+
+    /// @notice The controller's state (see `State`).
+    function state() external view returns (State memory) {
+        return _state;
+    }
+
+    /// @notice The law's parameters (see `Params`).
+    function params() external view returns (Params memory) {
+        return _params;
+    }
+
+    /// @notice Deploy timestamp; epoch e covers `[genesis + e·epochLength, genesis + (e+1)·epochLength)`.
+    function genesis() external view returns (uint256) {
+        return _genesis;
+    }
+
+    /// @notice The JobMarket allowed to call `recordJob` (zero before `setJobMarket`).
+    function jobMarket() external view returns (address) {
+        return _jobMarket;
+    }
+
+    /// @dev Applies the law to epoch `k`, updating `s` in memory; stores what claims need.
+    function _closeEpoch(uint256 k, State memory s, Params memory p, uint256 capacity, uint256 supply) private {
+        EpochData storage e = _epochs[k];
+        uint256 fees = e.fees;
+        uint256 units = e.units;
+
+        uint256 utilisation;
+        if (capacity == 0) utilisation = units == 0 ? 0 : WAD;
+        else utilisation = Math.min(WAD, (units * WAD) / capacity);
+        s.feeEma = (s.feeEma * (WAD - ALPHA_F_WAD) + fees * ALPHA_F_WAD) / WAD;
+        s.utilisationEma = (s.utilisationEma * (WAD - ALPHA_U_WAD) + utilisation * ALPHA_U_WAD) / WAD;
+
+        // Usage: κ·min(1, F̄/F_k) per unit of fee, so the epoch's usage is κ·min(F_k, F̄).
+        uint256 usageRate = (fees == 0 || s.feeEma >= fees) ? p.kappa : (p.kappa * s.feeEma) / fees;
+        uint256 usage = (fees * usageRate) / WAD;
+
+        // φ only falls, and only in the demand regime: the usage pool κ·F̄ covers B_k·φ.
+        uint256 base = s.baseAvailability;
+        bool demandRegime = (s.feeEma * p.kappa) / WAD >= (base * s.phi) / WAD;
+        if (demandRegime && s.utilisationEma + p.deadband < p.targetUtilisation) {
+            s.phi = Math.max(p.phiMin, (s.phi * (WAD - p.phiStep)) / WAD);
+        }
+        uint256 availability = (base * s.phi) / WAD;
+
+        // Budget bounds: ±step around the previous budget, and the dilution cap.
+        uint256 cap = (supply * s.rMax) / WAD / EPOCHS_PER_YEAR;
+        uint256 stepUp = (s.lastEmission * (WAD + p.maxStepUp)) / WAD;
+        uint256 stepDown = (s.lastEmission * (WAD - p.maxStepDown)) / WAD;
+        uint256 upper = Math.min(stepUp, cap);
+        uint256 lower = Math.min(stepDown, upper);
+        uint8 limiter = LIMITER_NONE;
+        if (usage + availability > upper) {
+            limiter = cap < stepUp ? LIMITER_CAP : LIMITER_STEP_UP;
+            if (usage > upper) {
+                // fees > 0 here, since usage > upper ≥ 0.
+                usageRate = (upper * WAD) / fees;
+                usage = (fees * usageRate) / WAD;
+            }
+            availability = upper - usage;
+        } else if (usage + availability < lower) {
+            limiter = LIMITER_STEP_DOWN;
+            availability = lower - usage;
+        }
+        s.lastEmission = usage + availability;
+
+        e.usageRate = usageRate;
+        e.availabilityPool = availability;
+        uint256 distributed;
+        uint256 totalWeight = e.totalWeight;
+        if (totalWeight != 0) {
+            address[] storage recipients = e.recipients;
+            uint256 n = recipients.length;
+            for (uint256 i; i < n; ++i) {
+                uint256 weight = _providerEpochs[k][recipients[i]].weight;
+                distributed += _availabilityShare(availability, weight, totalWeight, p.maxProviderShare);
+            }
+        }
+
+        emit EpochAdvanced(
+            k,
+            fees,
+            units,
+            utilisation,
+            s.feeEma,
+            s.utilisationEma,
+            s.phi,
+            base,
+            usage,
+            distributed,
+            availability - distributed,
+            cap,
+            limiter
+        );
+
+        s.baseAvailability = (base * BASE_DECAY_WAD) / WAD;
+        s.rMax = (s.rMax * R_MAX_DECAY_WAD) / WAD;
+        s.nextEpoch = k + 1;
+    }
+
+    /// @dev `provider`'s usage and availability reward of closed `epoch`, rounded down.
+    function _reward(uint256 epoch, address provider) private view returns (uint256 usage, uint256 availability) {
+        EpochData storage e = _epochs[epoch];
+        ProviderEpoch storage pe = _providerEpochs[epoch][provider];
+        usage = (pe.fees * e.usageRate) / WAD;
+        if (pe.active && e.totalWeight != 0) {
+            availability =
+                _availabilityShare(e.availabilityPool, pe.weight, e.totalWeight, _params.maxProviderShare);
+        }
+    }
+
+    /// @dev `min(pool·weight/totalWeight, pool·maxShare)`, each rounded down.
+    function _availabilityShare(uint256 pool, uint256 weight, uint256 totalWeight, uint256 maxShare)
+        private
+        pure
+        returns (uint256)
+    {
+        return Math.min(Math.mulDiv(pool, weight, totalWeight), Math.mulDiv(pool, maxShare, WAD));
+    }
+}
