@@ -25,10 +25,17 @@ export async function freePort(): Promise<number> {
  * Starts anvil on a free port (or `port`) and resolves once it answers JSON-RPC.
  * Accounts come from anvil's default mnemonic, so `devAccounts` keys match.
  */
-export async function startAnvil(parameters: { port?: number; blockTime?: number; silent?: boolean } = {}): Promise<Anvil> {
+export async function startAnvil(
+  parameters: {
+    port?: number
+    /** Mine a block every this many seconds as well as on each transaction, so chain time keeps moving. */
+    blockTime?: number
+    silent?: boolean
+  } = {},
+): Promise<Anvil> {
   const port = parameters.port ?? (await freePort())
   const args = ['--port', String(port), '--host', '127.0.0.1', '--accounts', '10', '--balance', '1000000']
-  if (parameters.blockTime) args.push('--block-time', String(parameters.blockTime))
+  if (parameters.blockTime) args.push('--block-time', String(parameters.blockTime), '--mixed-mining')
   const child = spawn(anvilBin, args, { stdio: parameters.silent === false ? 'inherit' : 'ignore' })
   const rpcUrl = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 20_000

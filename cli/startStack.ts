@@ -1,0 +1,202 @@
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import pg from 'pg'
+import type { Logger } from 'pino'
+import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { buildContracts } from '../contracts/build.ts'
+import { deployAll, type Deployment } from '../contracts/deploy.ts'
+import { tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { startPonder } from '../indexer/startPonder.ts'
+import { startServer } from '../server/startServer.ts'
+import { runAgent } from '../agent/runAgent.ts'
+import { devKeys } from './devAccounts.ts'
+import { startAnvil } from './startAnvil.ts'
+import { startEmbeddedPostgres } from './startPostgres.ts'
+
+/** One local provider agent the stack starts. */
+export type StackAgent = { privateKey: Hex; pricePerUnit: bigint; lie?: boolean }
+
+export type StartStackParameters = {
+  /** Where Postgres data, blobs and agent journals live (`.tessera` for `tessera dev`). */
+  dataDir: string
+  /** Use this Postgres instead of starting the embedded one. */
+  databaseUrl?: string
+  /** Port for the embedded Postgres. */
+  postgresPort: number
+  /** Port for anvil. */
+  rpcPort: number
+  ponderPort: number
+  serverPort: number
+  agents: StackAgent[]
+  /** TSR the deployer sends each requester key. */
+  requesters?: Hex[]
+  /** Seconds per devnet epoch. */
+  epochLength?: number
+  /** Largest blob the server accepts. */
+  maxBlobBytes?: number
+  log: Logger
+}
+
+/** Everything `startStack` started, and one `stop` that ends it all in reverse order. */
+export type Stack = {
+  serverUrl: string
+  graphqlUrl: string
+  rpcUrl: string
+  databaseUrl: string
+  deployment: Deployment
+  deploymentPath: string
+  agents: { address: Address; stop: () => Promise<void> }[]
+  stop: () => Promise<void>
+}
+
+/**
+ * Boots the whole marketplace: Postgres, anvil, contracts, Ponder, the server (with the leader) and agents.
+ * Each step that fails stops what was already started before rethrowing, so nothing is left running.
+ */
+export async function startStack(parameters: StartStackParameters): Promise<Stack> {
+  const { log, dataDir } = parameters
+  const stops: { name: string; stop: () => Promise<void> }[] = []
+  const stopAll = async () => {
+    for (const { name, stop } of stops.reverse()) {
+      try {
+        await stop()
+      } catch (error) {
+        log.warn({ part: name, err: (error as Error).message }, 'stop failed')
+      }
+    }
+    stops.length = 0
+  }
+  try {
+    await mkdir(dataDir, { recursive: true })
+
+    let databaseUrl = parameters.databaseUrl
+    if (!databaseUrl) {
+      const postgres = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), port: parameters.postgresPort })
+      stops.push({ name: 'postgres', stop: postgres.stop })
+      databaseUrl = postgres.url
+    }
+    log.info({ databaseUrl: redactUrl(databaseUrl) }, 'postgres ready')
+
+    const anvil = await startAnvil({ port: parameters.rpcPort, blockTime: 1 })
+    stops.push({ name: 'anvil', stop: anvil.stop })
+    log.info({ rpcUrl: anvil.rpcUrl }, 'anvil ready')
+
+    await buildContracts({})
+    const deploymentPath = path.join(dataDir, 'deployments', `${31337}.json`)
+    const deployment = await deployAll({
+      rpcUrl: anvil.rpcUrl,
+      deployerKey: devKeys[0],
+      matcher: privateKeyToAccount(devKeys[1]).address,
+      params: parameters.epochLength ? { epochLength: BigInt(parameters.epochLength) } : undefined,
+      outPath: deploymentPath,
+    } as Parameters<typeof deployAll>[0])
+    log.info({ contracts: Object.fromEntries(Object.entries(deployment.contracts).map(([k, v]) => [k, v.address])) }, 'contracts deployed')
+
+    await fund({
+      rpcUrl: anvil.rpcUrl,
+      token: deployment.contracts.TesseraToken.address as Address,
+      to: [
+        ...parameters.agents.map((a) => ({ address: privateKeyToAccount(a.privateKey).address, amount: parseEther('10000') })),
+        ...(parameters.requesters ?? []).map((k) => ({ address: privateKeyToAccount(k).address, amount: parseEther('1000000') })),
+      ],
+    })
+
+    // A fresh chain every run, so a fresh Ponder schema; earlier runs' schemas are dropped.
+    const schema = `ponder_${Date.now().toString(36)}`
+    const viewsSchema = 'chain'
+    await dropStalePonderSchemas(databaseUrl, schema)
+    const ponder = await startPonder({
+      databaseUrl,
+      rpcUrl: anvil.rpcUrl,
+      chainId: deployment.chainId,
+      deploymentPath,
+      schema,
+      viewsSchema,
+      port: parameters.ponderPort,
+      log: (line) => log.debug({ part: 'ponder' }, line),
+    })
+    stops.push({ name: 'ponder', stop: ponder.stop })
+    log.info({ url: ponder.url, schema }, 'indexer ready')
+
+    const server = await startServer({
+      databaseUrl,
+      viewsSchema,
+      rpcUrl: anvil.rpcUrl,
+      deployment,
+      serverKey: devKeys[1],
+      port: parameters.serverPort,
+      dataDir: path.join(dataDir, 'server'),
+      redisUrl: process.env.REDIS_URL,
+      maxBlobBytes: parameters.maxBlobBytes,
+      leader: true,
+      log: log.child({ part: 'server' }),
+    })
+    stops.push({ name: 'server', stop: server.stop })
+    log.info({ url: server.url }, 'server ready')
+
+    const agents: Stack['agents'] = []
+    for (const [i, agent] of parameters.agents.entries()) {
+      const address = privateKeyToAccount(agent.privateKey).address
+      const handle = await runAgent({
+        privateKey: agent.privateKey,
+        serverUrl: server.url,
+        rpcUrl: anvil.rpcUrl,
+        dataDir: path.join(dataDir, 'agents', `${schema}-${address.toLowerCase()}`),
+        pricePerUnit: agent.pricePerUnit,
+        lie: agent.lie,
+        log: log.child({ part: `agent${i + 1}` }),
+      })
+      stops.push({ name: `agent${i + 1}`, stop: handle.stop })
+      agents.push({ address, stop: handle.stop })
+    }
+    log.info({ agents: agents.map((a) => a.address) }, 'agents running')
+
+    return {
+      serverUrl: server.url,
+      graphqlUrl: new URL('/graphql', server.url).toString(),
+      rpcUrl: anvil.rpcUrl,
+      databaseUrl,
+      deployment,
+      deploymentPath,
+      agents,
+      stop: stopAll,
+    }
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}
+
+/** Sends TSR from the deployer (dev key 0) to each address, one receipt at a time. */
+async function fund(parameters: { rpcUrl: string; token: Address; to: { address: Address; amount: bigint }[] }) {
+  const transport = http(parameters.rpcUrl)
+  const publicClient = createPublicClient({ transport })
+  const wallet = createWalletClient({ account: privateKeyToAccount(devKeys[0]), transport })
+  const chain = { id: await publicClient.getChainId() } as never
+  for (const { address, amount } of parameters.to) {
+    const hash = await wallet.writeContract({ chain, address: parameters.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [address, amount] })
+    await publicClient.waitForTransactionReceipt({ hash })
+  }
+}
+
+/** Drops `ponder_*` schemas other than `keep`: they indexed chains that no longer exist. */
+async function dropStalePonderSchemas(databaseUrl: string, keep: string) {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ nspname: string }>(
+      `select nspname from pg_namespace where nspname like 'ponder\\_%' and nspname <> $1 and nspname <> 'ponder_sync'`,
+      [keep],
+    )
+    for (const { nspname } of rows) await client.query(`drop schema if exists "${nspname}" cascade`)
+  } finally {
+    await client.end()
+  }
+}
+
+function redactUrl(url: string) {
+  const u = new URL(url)
+  if (u.password) u.password = '***'
+  return u.toString()
+}

@@ -1,0 +1,123 @@
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  parseEventLogs,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import type { Deployment } from '../contracts/deploy.ts'
+
+/** Verification modes, in the JobMarket's enum order. */
+export const Verification = { Redundant: 0, Optimistic: 1 } as const
+
+/** Failure to upload a blob or submit a job; `retryable` when the server or chain may accept it later. */
+export class SubmitJobError extends Error {
+  override name = 'SubmitJobError'
+  constructor(
+    message: string,
+    readonly details: { retryable: boolean; status?: number; body?: string },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** Uploads bytes to the server's content-addressed blob store and returns their sha256. */
+export async function uploadBlob(parameters: { serverUrl: string; bytes: Uint8Array }): Promise<{ sha256: Hex; size: number }> {
+  const res = await fetch(new URL('/blobs', parameters.serverUrl), {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: parameters.bytes,
+  })
+  const body = await res.text()
+  if (res.status !== 201 && res.status !== 200)
+    throw new SubmitJobError(`blob upload failed with HTTP ${res.status}: ${body}`, { retryable: res.status >= 500, status: res.status, body })
+  return JSON.parse(body)
+}
+
+export type SubmitJobParameters = {
+  rpcUrl: string
+  deployment: Deployment
+  privateKey: Hex
+  modelHash: Hex
+  inputHash: Hex
+  units: bigint
+  maxPricePerUnit: bigint
+  redundancy: number
+  /** Seconds from the latest block's timestamp. */
+  deadlineIn?: number
+  outputTolerance?: number
+  minVramMiB?: number
+  gpuModel?: number
+  regions?: Hex[]
+  /** Approve exactly the escrow before submitting (default true). */
+  approve?: boolean
+  /** When given, both blobs must be on this server before any escrow moves. */
+  serverUrl?: string
+  publicClient?: PublicClient
+}
+
+export type SubmitJobReturnType = { jobId: bigint; escrow: bigint; txHash: Hex; requester: Address }
+
+/**
+ * Approves the escrow and calls `JobMarket.submitJob`, returning the new job id from `JobSubmitted`.
+ * The blobs must already be uploaded: the server's matcher ignores nothing, but agents fail a job whose blobs are missing.
+ */
+export async function submitJob(parameters: SubmitJobParameters): Promise<SubmitJobReturnType> {
+  const { deployment, units, maxPricePerUnit, redundancy } = parameters
+  if (parameters.serverUrl) {
+    await assertBlobExists({ serverUrl: parameters.serverUrl, sha256: parameters.modelHash, what: 'model' })
+    await assertBlobExists({ serverUrl: parameters.serverUrl, sha256: parameters.inputHash, what: 'input' })
+  }
+  const account = privateKeyToAccount(parameters.privateKey)
+  const transport = http(parameters.rpcUrl)
+  const publicClient = parameters.publicClient ?? createPublicClient({ transport })
+  const wallet = createWalletClient({ account, transport })
+  const chain = await publicClient.getChainId().then((id) => ({ id }) as never)
+  const market = deployment.contracts.JobMarket.address as Address
+  const token = deployment.contracts.TesseraToken.address as Address
+
+  const escrow = await publicClient.readContract({
+    address: market,
+    abi: jobMarketAbi,
+    functionName: 'quoteEscrow',
+    args: [maxPricePerUnit, units, redundancy],
+  })
+  if (parameters.approve !== false) {
+    const approveHash = await wallet.writeContract({ chain, address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, escrow] })
+    await publicClient.waitForTransactionReceipt({ hash: approveHash })
+  }
+  const block = await publicClient.getBlock()
+  const spec = {
+    modelHash: parameters.modelHash,
+    inputHash: parameters.inputHash,
+    units,
+    maxPricePerUnit,
+    minVramMiB: parameters.minVramMiB ?? 0,
+    gpuModel: parameters.gpuModel ?? 0,
+    regions: parameters.regions ?? [],
+    redundancy,
+    verification: Verification.Redundant,
+    deadline: block.timestamp + BigInt(parameters.deadlineIn ?? 600),
+    outputTolerance: parameters.outputTolerance ?? 16,
+  }
+  const txHash = await wallet.writeContract({ chain, address: market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
+  if (receipt.status !== 'success') throw new SubmitJobError(`submitJob reverted in ${txHash}`, { retryable: false })
+  const [event] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
+  if (!event) throw new SubmitJobError(`no JobSubmitted event in ${txHash}`, { retryable: false })
+  return { jobId: event.args.jobId, escrow: event.args.escrow, txHash, requester: account.address }
+}
+
+/** Throws a `SubmitJobError` naming the blob when the server doesn't hold it. */
+export async function assertBlobExists(parameters: { serverUrl: string; sha256: Hex; what: string }): Promise<void> {
+  const res = await fetch(new URL(`/blobs/${parameters.sha256}`, parameters.serverUrl))
+  await res.body?.cancel()
+  if (res.status === 404)
+    throw new SubmitJobError(`${parameters.what} blob ${parameters.sha256} not found on ${parameters.serverUrl}: upload it first (PUT /blobs)`, { retryable: false, status: 404 })
+  if (!res.ok) throw new SubmitJobError(`checking ${parameters.what} blob ${parameters.sha256} failed with HTTP ${res.status}`, { retryable: res.status >= 500, status: res.status })
+}

@@ -1,0 +1,149 @@
+import { Command } from 'commander'
+import { readFile } from 'node:fs/promises'
+import { parseEther, type Hex } from 'viem'
+import { createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
+import { devKeys } from './devAccounts.ts'
+import { waitForSignal } from './waitForSignal.ts'
+
+const program = new Command('tessera')
+  .description('Tessera: an open marketplace for AI compute')
+  .option('--config <path>', 'JSON config file (flags beat TESSERA_* env vars beat this file)')
+  .option('--log-level <level>', 'trace | debug | info | warn | error')
+  .option('--log-format <format>', 'pretty | json')
+
+function logger(name: string) {
+  const opts = program.opts()
+  return createLogger({
+    level: opts.logLevel ?? process.env.TESSERA_LOG_LEVEL,
+    format: opts.logFormat ?? process.env.TESSERA_LOG_FORMAT,
+    name,
+  })
+}
+
+const devSettings = {
+  port: { env: 'TESSERA_PORT', default: 4000, description: 'GraphQL server port' },
+  dataDir: { env: 'TESSERA_DATA_DIR', default: '.tessera', description: 'data directory' },
+  databaseUrl: { env: 'DATABASE_URL', secret: true, description: 'Postgres URL (default: embedded Postgres)' },
+  postgresPort: { env: 'TESSERA_PG_PORT', default: 54329, description: 'embedded Postgres port' },
+  rpcPort: { env: 'TESSERA_RPC_PORT', default: 8545, description: 'anvil port' },
+  ponderPort: { env: 'TESSERA_PONDER_PORT', default: 42069, description: 'Ponder port' },
+  agents: { env: 'TESSERA_AGENTS', default: 2, description: 'local agents to run' },
+  demo: { env: 'TESSERA_DEMO', default: 'true', description: 'run the demo workload' },
+  epochLength: { env: 'TESSERA_EPOCH_LENGTH', default: 30, description: 'devnet epoch length in seconds' },
+} satisfies Record<string, Setting>
+
+program
+  .command('dev')
+  .description('run the whole marketplace locally: Postgres, anvil, contracts, indexer, server, agents, demo jobs')
+  .option('--port <port>', devSettings.port.description)
+  .option('--data-dir <dir>', devSettings.dataDir.description)
+  .option('--database-url <url>', devSettings.databaseUrl.description)
+  .option('--postgres-port <port>', devSettings.postgresPort.description)
+  .option('--rpc-port <port>', devSettings.rpcPort.description)
+  .option('--ponder-port <port>', devSettings.ponderPort.description)
+  .option('--agents <n>', devSettings.agents.description)
+  .option('--no-demo', 'do not submit demo jobs')
+  .option('--epoch-length <seconds>', devSettings.epochLength.description)
+  .action(async (flags) => {
+    const config = resolveConfig({ settings: devSettings, flags: { ...flags, demo: flags.demo === false ? 'false' : undefined }, configPath: program.opts().config })
+    const log = logger('tessera')
+    log.debug({ config: describeConfig(devSettings, config) }, 'effective config')
+    const { runDev } = await import('./dev.ts')
+    await runDev({
+      port: Number(config.port),
+      dataDir: config.dataDir!,
+      databaseUrl: config.databaseUrl,
+      postgresPort: Number(config.postgresPort),
+      rpcPort: Number(config.rpcPort),
+      ponderPort: Number(config.ponderPort),
+      agents: Number(config.agents),
+      demo: config.demo !== 'false',
+      epochLength: Number(config.epochLength),
+      log,
+    })
+  })
+
+const agentSettings = {
+  privateKey: { env: 'TESSERA_PRIVATE_KEY', secret: true, description: 'provider key (0x… or a file path)' },
+  server: { env: 'TESSERA_SERVER_URL', default: 'http://127.0.0.1:4000', description: 'Tessera server URL' },
+  rpc: { env: 'TESSERA_RPC_URL', default: 'http://127.0.0.1:8545', description: 'chain RPC URL' },
+  dataDir: { env: 'TESSERA_AGENT_DATA_DIR', default: '.tessera/agent', description: 'model cache and commit journal' },
+  price: { env: 'TESSERA_PRICE', default: '0.001', description: 'ask per unit, in TSR' },
+  stake: { env: 'TESSERA_STAKE', description: 'stake to hold, in TSR (default 10 × the minimum)' },
+  region: { env: 'TESSERA_REGION', description: 'region label' },
+} satisfies Record<string, Setting>
+
+program
+  .command('agent')
+  .description('run a provider agent: register, stake, take assignments, run inference, commit and reveal')
+  .option('--private-key <key>', agentSettings.privateKey.description)
+  .option('--server <url>', agentSettings.server.description)
+  .option('--rpc <url>', agentSettings.rpc.description)
+  .option('--data-dir <dir>', agentSettings.dataDir.description)
+  .option('--price <tsr>', agentSettings.price.description)
+  .option('--stake <tsr>', agentSettings.stake.description)
+  .option('--region <name>', agentSettings.region.description)
+  .option('--lie', 'return altered outputs (for testing the verification)')
+  .action(async (flags) => {
+    const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
+    const log = logger('agent')
+    if (!config.privateKey) throw new Error('--private-key (or TESSERA_PRIVATE_KEY) is required')
+    log.info({ config: describeConfig(agentSettings, config) }, 'effective config')
+    const { runAgent } = await import('../agent/runAgent.ts')
+    const controller = new AbortController()
+    const agent = await runAgent({
+      privateKey: readSecret(config.privateKey) as Hex,
+      serverUrl: config.server!,
+      rpcUrl: config.rpc!,
+      dataDir: config.dataDir!,
+      pricePerUnit: parseEther(config.price!),
+      stake: config.stake ? parseEther(config.stake) : undefined,
+      region: config.region,
+      lie: Boolean(flags.lie),
+      log,
+      signal: controller.signal,
+    })
+    await waitForSignal()
+    controller.abort()
+    await agent.stop()
+  })
+
+const job = program.command('job').description('requester commands')
+job
+  .command('submit')
+  .description('upload a model and an input tensor blob, then submit a job with escrow')
+  .requiredOption('--model <file>', 'ONNX model file')
+  .requiredOption('--input <file>', 'input tensor blob (JSON: dims, dtype float32, base64 data)')
+  .option('--server <url>', 'Tessera server URL', process.env.TESSERA_SERVER_URL ?? 'http://127.0.0.1:4000')
+  .option('--rpc <url>', 'chain RPC URL', process.env.TESSERA_RPC_URL ?? 'http://127.0.0.1:8545')
+  .option('--private-key <key>', 'requester key (0x… or a file path)', process.env.TESSERA_PRIVATE_KEY ?? devKeys[5])
+  .option('--max-price <tsr>', 'max price per unit, in TSR', '0.01')
+  .option('--redundancy <k>', 'providers that must agree', '2')
+  .option('--tolerance <bits>', 'significant mantissa bits compared', '16')
+  .action(async (flags) => {
+    const { uploadBlob, submitJob } = await import('./submitJob.ts')
+    const { decodeTensorBlob } = await import('../agent/tensorBlob.ts')
+    const model = await readFile(flags.model)
+    const input = await readFile(flags.input)
+    const tensor = decodeTensorBlob(input)
+    const deployment = await (await fetch(new URL('/deployment', flags.server))).json()
+    const { sha256: modelHash } = await uploadBlob({ serverUrl: flags.server, bytes: model })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input })
+    const result = await submitJob({
+      rpcUrl: flags.rpc,
+      deployment,
+      privateKey: readSecret(flags.privateKey) as Hex,
+      modelHash,
+      inputHash,
+      units: BigInt(tensor.dims[0]),
+      maxPricePerUnit: parseEther(flags.maxPrice),
+      redundancy: Number(flags.redundancy),
+      outputTolerance: Number(flags.tolerance),
+    })
+    console.log(JSON.stringify({ jobId: result.jobId.toString(), escrow: result.escrow.toString(), txHash: result.txHash }))
+  })
+
+program.parseAsync().catch((error) => {
+  console.error(`tessera: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
+})

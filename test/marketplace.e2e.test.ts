@@ -1,0 +1,206 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import { createPublicClient, http, parseEther, type Address, type Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
+import { encodeTensorBlob } from '../agent/tensorBlob.ts'
+import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { devKeys } from '../cli/devAccounts.ts'
+import { freePort } from '../cli/startAnvil.ts'
+import { startStack, type Stack } from '../cli/startStack.ts'
+import { submitJob, uploadBlob } from '../cli/submitJob.ts'
+import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { gql, gqlData, waitFor } from './support/graphql.ts'
+
+// One stack serves every scenario: three agents asking 1, 2 and 3 mTSR per unit; the dearest one lies.
+// The matcher picks the cheapest providers, so k=2 jobs go to the two honest agents and k=3 jobs to all three.
+const asks = [parseEther('0.001'), parseEther('0.002'), parseEther('0.003')]
+const agentKeys = [devKeys[2], devKeys[3], devKeys[4]] as const
+const [honest1, honest2, liar] = agentKeys.map((k) => privateKeyToAccount(k).address.toLowerCase() as Address)
+const requesterKey = devKeys[5]
+const maxBlobBytes = 256 * 1024
+
+let stack: Stack
+let database: TestDatabase
+let dataDir: string
+let modelHash: Hex
+const client = () => createPublicClient({ transport: http(stack.rpcUrl) })
+const market = () => stack.deployment.contracts.JobMarket.address as Address
+const token = () => stack.deployment.contracts.TesseraToken.address as Address
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-'))
+  stack = await startStack({
+    dataDir,
+    databaseUrl: database.url,
+    postgresPort: 0,
+    rpcPort: await freePort(),
+    ponderPort: await freePort(),
+    serverPort: await freePort(),
+    agents: agentKeys.map((privateKey, i) => ({ privateKey, pricePerUnit: asks[i], lie: i === 2 })),
+    requesters: [requesterKey],
+    maxBlobBytes,
+    log: pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' }),
+  })
+  modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }) })).sha256
+}, 240_000)
+
+afterAll(async () => {
+  await stack?.stop()
+  await database?.drop()
+  if (dataDir) await rm(dataDir, { recursive: true, force: true })
+}, 60_000)
+
+async function submit(parameters: { redundancy: number; rows: number; seed: number; maxPricePerUnit?: bigint }) {
+  const input = encodeTensorBlob({ dims: [parameters.rows, 16], data: makeInput({ seed: parameters.seed, rows: parameters.rows, inputSize: 16 }) })
+  const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+  return submitJob({
+    rpcUrl: stack.rpcUrl,
+    deployment: stack.deployment,
+    privateKey: requesterKey,
+    modelHash,
+    inputHash,
+    units: BigInt(parameters.rows),
+    maxPricePerUnit: parameters.maxPricePerUnit ?? parseEther('0.01'),
+    redundancy: parameters.redundancy,
+  })
+}
+
+const jobQuery = /* GraphQL */ `
+  query ($id: BigInt!) {
+    job(id: $id) {
+      id status units fees burned refunded escrow
+      assignments { provider pricePerUnit collateral outcome paid }
+    }
+  }`
+
+async function waitForFinal(jobId: bigint) {
+  return waitFor(`job ${jobId} to finalize`, async () => {
+    const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
+    return job && ['COMPLETED', 'FAILED'].includes(job.status) ? job : undefined
+  }, { timeoutMs: 120_000 })
+}
+
+const owed = (account: Address) => client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'owed', args: [account] })
+const totalSupply = () => client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'totalSupply' })
+
+describe('a Redundant(k=2) job with honest providers', () => {
+  test('completes, pays each agreeing provider its ask × units, burns the take and refunds the rest', async () => {
+    const rows = 5
+    const owedBefore = { [honest1]: await owed(honest1), [honest2]: await owed(honest2) }
+    const supplyBefore = await totalSupply()
+    const { jobId, escrow } = await submit({ redundancy: 2, rows, seed: 11 })
+
+    const job = await waitForFinal(jobId)
+    expect(job.status).toBe('COMPLETED')
+    const assigned = job.assignments.map((a: any) => a.provider.toLowerCase()).sort()
+    expect(assigned).toEqual([honest1, honest2].sort())
+    for (const a of job.assignments) expect(a.outcome).toBe('AGREED')
+
+    const fees = (asks[0] + asks[1]) * BigInt(rows)
+    const take = (fees * 1000n) / 10_000n
+    expect(BigInt(job.fees)).toBe(fees)
+    expect(BigInt(job.burned)).toBe(take)
+    expect(BigInt(job.refunded)).toBe(escrow - fees - take)
+    expect((await owed(honest1)) - owedBefore[honest1]).toBe(asks[0] * BigInt(rows))
+    expect((await owed(honest2)) - owedBefore[honest2]).toBe(asks[1] * BigInt(rows))
+    // Nothing else mints or burns while no one claims, so the supply falls by exactly the take.
+    expect(supplyBefore - (await totalSupply())).toBe(take)
+  })
+})
+
+describe('a Redundant(k=3) job with one lying provider', () => {
+  test('completes for the honest majority and slashes the liar its collateral', async () => {
+    const rows = 4
+    const maxPricePerUnit = parseEther('0.01')
+    const stakeBefore = await readStake(liar)
+    const owedBefore = { [honest1]: await owed(honest1), [honest2]: await owed(honest2) }
+    const { jobId } = await submit({ redundancy: 3, rows, seed: 12, maxPricePerUnit })
+
+    const job = await waitForFinal(jobId)
+    expect(job.status).toBe('COMPLETED')
+    const byProvider = Object.fromEntries(job.assignments.map((a: any) => [a.provider.toLowerCase(), a]))
+    expect(byProvider[liar].outcome).toBe('DISSENTED')
+    expect(byProvider[honest1].outcome).toBe('AGREED')
+    expect(byProvider[honest2].outcome).toBe('AGREED')
+
+    // Collateral = max value of one slot (collateralBps = 100%); half goes to the honest pair, half is burned.
+    const collateral = maxPricePerUnit * BigInt(rows)
+    expect(BigInt(byProvider[liar].collateral)).toBe(collateral)
+    expect(stakeBefore - (await readStake(liar))).toBe(collateral)
+    const share = collateral / 2n / 2n
+    expect((await owed(honest1)) - owedBefore[honest1]).toBe(asks[0] * BigInt(rows) + share)
+    expect((await owed(honest2)) - owedBefore[honest2]).toBe(asks[1] * BigInt(rows) + share)
+
+    const { provider } = await waitFor('the slash to be indexed', async () => {
+      const data = await gqlData(stack.graphqlUrl, `query ($a: Address!) { provider(address: $a) { address slashCount slashedTotal } }`, { a: liar })
+      return data.provider?.slashCount >= 1 ? data : undefined
+    })
+    expect(BigInt(provider.slashedTotal)).toBe(collateral)
+  })
+})
+
+describe('bad input', () => {
+  test('a malformed GraphQL query gets an error naming what is wrong', async () => {
+    const res = await gql(stack.graphqlUrl, '{ jobs(first: 10) { totalCount edges { node { id statuz } } } }')
+    expect(res.errors?.[0]?.message).toMatch(/statuz/)
+    const syntax = await gql(stack.graphqlUrl, '{ jobs(first: 10 { id }')
+    expect(syntax.errors?.[0]?.message).toMatch(/Syntax Error/)
+  })
+
+  test('an oversized blob is refused with 413 and is not stored', async () => {
+    const bytes = new Uint8Array(maxBlobBytes + 1).fill(7)
+    const res = await fetch(new URL('/blobs', stack.serverUrl), { method: 'PUT', body: bytes })
+    expect(res.status).toBe(413)
+    expect(await res.text()).toMatch(/limit|too large/i)
+    const { createHash } = await import('node:crypto')
+    const hash = `0x${createHash('sha256').update(bytes).digest('hex')}`
+    expect((await fetch(new URL(`/blobs/${hash}`, stack.serverUrl))).status).toBe(404)
+  })
+
+  test('a job whose model hash has no blob is refused before any escrow moves', async () => {
+    const balanceBefore = await balanceOf(privateKeyToAccount(requesterKey).address)
+    const nextBefore = await nextJobId()
+    const input = encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 99, rows: 2, inputSize: 16 }) })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+    const missing = `0x${'ab'.repeat(32)}` as Hex
+    await expect(
+      submitJob({ rpcUrl: stack.rpcUrl, deployment: stack.deployment, privateKey: requesterKey, modelHash: missing, inputHash, units: 2n, maxPricePerUnit: parseEther('0.01'), redundancy: 2, serverUrl: stack.serverUrl }),
+    ).rejects.toThrow(/model blob 0xabab.* not found/)
+    expect(await nextJobId()).toBe(nextBefore)
+    expect(await balanceOf(privateKeyToAccount(requesterKey).address)).toBe(balanceBefore)
+  })
+
+  test('a submit with too little allowance reverts and leaves no job and no escrow', async () => {
+    const requester = privateKeyToAccount(requesterKey).address
+    const balanceBefore = await balanceOf(requester)
+    const nextBefore = await nextJobId()
+    const countBefore = (await gqlData(stack.graphqlUrl, '{ jobs(first: 1) { totalCount } }')).jobs.totalCount
+    const input = encodeTensorBlob({ dims: [3, 16], data: makeInput({ seed: 98, rows: 3, inputSize: 16 }) })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+    // Approve one wei less than the escrow, then submit without re-approving.
+    const { createWalletClient } = await import('viem')
+    const wallet = createWalletClient({ account: privateKeyToAccount(requesterKey), transport: http(stack.rpcUrl) })
+    const escrow = await client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'quoteEscrow', args: [parseEther('0.01'), 3n, 2] })
+    const hash = await wallet.writeContract({ chain: null, address: token(), abi: tesseraTokenAbi, functionName: 'approve', args: [market(), escrow - 1n] })
+    await client().waitForTransactionReceipt({ hash })
+    await expect(
+      submitJob({ rpcUrl: stack.rpcUrl, deployment: stack.deployment, privateKey: requesterKey, modelHash, inputHash, units: 3n, maxPricePerUnit: parseEther('0.01'), redundancy: 2, approve: false }),
+    ).rejects.toThrow(/ERC20InsufficientAllowance/)
+    expect(await nextJobId()).toBe(nextBefore)
+    expect(await balanceOf(requester)).toBe(balanceBefore)
+    const countAfter = (await gqlData(stack.graphqlUrl, '{ jobs(first: 1) { totalCount } }')).jobs.totalCount
+    expect(countAfter).toBe(countBefore)
+  })
+})
+
+async function readStake(provider: Address): Promise<bigint> {
+  const p = await client().readContract({ address: stack.deployment.contracts.ProviderRegistry.address as Address, abi: providerRegistryAbi, functionName: 'getProvider', args: [provider] })
+  return (p as { stake: bigint }).stake
+}
+const balanceOf = (account: Address) => client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'balanceOf', args: [account] })
+const nextJobId = () => client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'nextJobId' })
