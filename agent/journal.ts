@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import type { Address, Hex } from 'viem'
+
+/**
+ * Where one assignment stands. `computed`: output uploaded, salt and commitment chosen, commit not yet
+ * confirmed. `committed`: commit mined. `revealed`: reveal mined. `done`: nothing more to do (finalized,
+ * expired, reassigned, or given up).
+ */
+export type JournalState = 'computed' | 'committed' | 'revealed' | 'done'
+
+export type JournalEntry = {
+  /** Decimal job id (JSON has no bigint). */
+  jobId: string
+  provider: Address
+  /** The assignment round's commit deadline (unix s, decimal): tells a new round from a resumed one. */
+  commitDeadline: string
+  state: JournalState
+  salt: Hex
+  fingerprint: Hex
+  outputHash: Hex
+  commitment: Hex
+  commitTx?: Hex
+  revealTx?: Hex
+  /** Why the entry ended, when it ended without a reveal. */
+  reason?: string
+  updatedAt: number
+}
+
+type Record = { kind: 'entry'; entry: JournalEntry } | { kind: 'cursor'; cursor: string }
+
+/** A fresh 32-byte salt for a commitment. */
+export function newSalt(): Hex {
+  return `0x${randomBytes(32).toString('hex')}`
+}
+
+/**
+ * The commit–reveal journal: an append-only JSON-lines file under the data dir, fsync'd on every write so
+ * an entry is on disk before its commit transaction leaves. Reopening replays it (last record per job
+ * wins) and compacts it, keeping unfinished entries, the latest `keepDone` finished ones and the cursor.
+ */
+export class Journal {
+  readonly file: string
+  private handle: FileHandle
+  private readonly byJob = new Map<string, JournalEntry>()
+  private cursorValue: string | undefined
+  private chain: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  private constructor(file: string, handle: FileHandle) {
+    this.file = file
+    this.handle = handle
+  }
+
+  /** Opens (creating) `<dataDir>/journal.jsonl`. A torn last line from a crash mid-write is ignored. */
+  static async open(parameters: { dataDir: string; keepDone?: number }): Promise<Journal> {
+    const { dataDir, keepDone = 1000 } = parameters
+    await mkdir(dataDir, { recursive: true })
+    const file = path.join(dataDir, 'journal.jsonl')
+    const byJob = new Map<string, JournalEntry>()
+    let cursor: string | undefined
+    let text = ''
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue
+      let record: Record
+      try {
+        record = JSON.parse(line)
+      } catch {
+        continue
+      }
+      if (record.kind === 'entry') byJob.set(record.entry.jobId, record.entry)
+      else if (record.kind === 'cursor') cursor = record.cursor
+    }
+    const done = [...byJob.values()].filter((e) => e.state === 'done').sort((a, b) => a.updatedAt - b.updatedAt)
+    for (const e of done.slice(0, Math.max(0, done.length - keepDone))) byJob.delete(e.jobId)
+    // Compact: write the live state to a temp file, fsync it, rename over the journal, fsync the directory.
+    const tmp = `${file}.tmp`
+    const out = await open(tmp, 'w')
+    const lines = [...byJob.values()].map((entry) => JSON.stringify({ kind: 'entry', entry } satisfies Record))
+    if (cursor !== undefined) lines.push(JSON.stringify({ kind: 'cursor', cursor } satisfies Record))
+    await out.writeFile(lines.length ? `${lines.join('\n')}\n` : '')
+    await out.sync()
+    await out.close()
+    await rename(tmp, file)
+    const dir = await open(dataDir, 'r')
+    await dir.sync().catch(() => {})
+    await dir.close()
+    const journal = new Journal(file, await open(file, 'a'))
+    for (const [k, v] of byJob) journal.byJob.set(k, v)
+    journal.cursorValue = cursor
+    return journal
+  }
+
+  private append(record: Record): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('journal is closed'))
+    const next = this.chain.then(async () => {
+      await this.handle.write(`${JSON.stringify(record)}\n`)
+      await this.handle.sync()
+    })
+    this.chain = next.catch(() => {})
+    return next
+  }
+
+  /** The entry for a job, if any. */
+  get(jobId: bigint | string): JournalEntry | undefined {
+    return this.byJob.get(String(jobId))
+  }
+
+  /** Entries not yet `done`, oldest first. */
+  unfinished(): JournalEntry[] {
+    return [...this.byJob.values()].filter((e) => e.state !== 'done').sort((a, b) => a.updatedAt - b.updatedAt)
+  }
+
+  /** Every entry kept. */
+  all(): JournalEntry[] {
+    return [...this.byJob.values()]
+  }
+
+  /** Writes an entry (whole) and resolves once it is fsync'd. */
+  async put(entry: Omit<JournalEntry, 'updatedAt'>): Promise<JournalEntry> {
+    const full: JournalEntry = { ...entry, updatedAt: Date.now() }
+    this.byJob.set(full.jobId, full)
+    await this.append({ kind: 'entry', entry: full })
+    return full
+  }
+
+  /** Merges `changes` into a job's entry and persists it. */
+  async update(jobId: bigint | string, changes: Partial<Omit<JournalEntry, 'jobId' | 'updatedAt'>>): Promise<JournalEntry> {
+    const current = this.byJob.get(String(jobId))
+    if (!current) throw new Error(`no journal entry for job ${jobId}`)
+    return this.put({ ...current, ...changes })
+  }
+
+  /** The last subscription cursor processed (replay starts after it). */
+  get cursor(): string | undefined {
+    return this.cursorValue
+  }
+
+  /** Persists the subscription cursor. */
+  async setCursor(cursor: string): Promise<void> {
+    if (cursor === this.cursorValue) return
+    this.cursorValue = cursor
+    await this.append({ kind: 'cursor', cursor })
+  }
+
+  /** Waits for pending writes and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.chain
+    await this.handle.close()
+  }
+}
