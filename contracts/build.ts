@@ -1,0 +1,130 @@
+/**
+ * Compiles every `.sol` under `contracts/src` with solc-js and writes typed ABIs and bytecode to
+ * `contracts/generated/`. Skips when the sources, compiler and settings hash is unchanged.
+ *
+ * Run: `npx tsx contracts/build.ts [--force]`.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+
+const contractsDir = path.dirname(fileURLToPath(import.meta.url))
+const srcDir = path.join(contractsDir, 'src')
+const generatedDir = path.join(contractsDir, 'generated')
+const hashFile = path.join(generatedDir, '.sources-hash')
+const nodeModules = path.resolve(contractsDir, '..', 'node_modules')
+
+/** Contracts that get a generated module; anything else under src (interfaces, libraries) is compiled but not emitted. */
+export const deployableContracts = ['TesseraToken', 'ProviderRegistry', 'JobMarket', 'EmissionController'] as const
+
+/** solc settings shared by every build (PROTOCOL.md). */
+const settings = {
+  evmVersion: 'cancun',
+  viaIR: true,
+  optimizer: { enabled: true, runs: 200 },
+  outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
+} as const
+
+/** Error thrown when solc reports errors; `details` holds solc's formatted messages. */
+export class ContractsBuildError extends Error {
+  override name = 'ContractsBuildError'
+  constructor(public details: string) {
+    super(`solc failed:\n${details}`)
+  }
+}
+
+export type BuildContractsParameters = { force?: boolean; quiet?: boolean }
+export type BuildContractsReturnType = { skipped: boolean; contracts: string[]; hash: string }
+
+function listSources(dir: string): string[] {
+  const out: string[] = []
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name)
+    if (entry.isDirectory()) out.push(...listSources(full))
+    else if (entry.name.endsWith('.sol')) out.push(full)
+  }
+  return out.sort()
+}
+
+function camel(name: string): string {
+  return name[0]!.toLowerCase() + name.slice(1)
+}
+
+function resolveImport(importPath: string): { contents: string } | { error: string } {
+  const candidates = [path.join(nodeModules, importPath), path.join(srcDir, importPath)]
+  for (const file of candidates) if (existsSync(file)) return { contents: readFileSync(file, 'utf8') }
+  return { error: `File not found: ${importPath}` }
+}
+
+/**
+ * Compiles the contracts and regenerates `contracts/generated/` unless nothing changed.
+ * Throws {@link ContractsBuildError} with solc's messages on any compiler error.
+ */
+export async function buildContracts(parameters: BuildContractsParameters = {}): Promise<BuildContractsReturnType> {
+  const log = parameters.quiet ? () => {} : (m: string) => console.log(m)
+  const solc = require('solc') as { compile: (input: string, cb: object) => string; version: () => string }
+  const files = listSources(srcDir)
+  const sources: Record<string, { content: string }> = {}
+  for (const file of files) sources[path.relative(srcDir, file).split(path.sep).join('/')] = { content: readFileSync(file, 'utf8') }
+
+  const ozVersion = JSON.parse(readFileSync(path.join(nodeModules, '@openzeppelin/contracts/package.json'), 'utf8')).version
+  const hasher = createHash('sha256')
+  hasher.update(JSON.stringify({ solc: solc.version(), oz: ozVersion, settings, generator: 1 }))
+  for (const [name, { content }] of Object.entries(sources)) hasher.update(`${name}\0${content}\0`)
+  const hash = hasher.digest('hex')
+
+  const present = deployableContracts.filter((name) => Object.keys(sources).some((s) => path.basename(s) === `${name}.sol`))
+  if (!parameters.force && existsSync(hashFile) && readFileSync(hashFile, 'utf8').trim() === hash) {
+    log(`contracts: sources unchanged (${hash.slice(0, 12)}), skipped`)
+    return { skipped: true, contracts: [...present], hash }
+  }
+
+  log(`contracts: compiling ${files.length} sources with solc ${solc.version()}…`)
+  const started = Date.now()
+  const input = { language: 'Solidity', sources, settings }
+  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: resolveImport })) as {
+    errors?: { severity: string; formattedMessage: string }[]
+    contracts?: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>
+  }
+  const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
+  const warnings = (output.errors ?? []).filter((e) => e.severity !== 'error')
+  for (const w of warnings) log(w.formattedMessage)
+  if (errors.length > 0) throw new ContractsBuildError(errors.map((e) => e.formattedMessage).join('\n'))
+
+  mkdirSync(generatedDir, { recursive: true })
+  const emitted: string[] = []
+  for (const name of deployableContracts) {
+    const source = Object.keys(output.contracts ?? {}).find((s) => path.basename(s) === `${name}.sol`)
+    const artifact = source ? output.contracts![source]![name] : undefined
+    if (!artifact) {
+      log(`contracts: ${name} not found under contracts/src, not generated`)
+      continue
+    }
+    const bytecode = artifact.evm.bytecode.object
+    log(`contracts: ${name} ${bytecode.length / 2} bytes`)
+    const body =
+      `// Generated by contracts/build.ts from contracts/src/${source}. Do not edit.\n\n` +
+      `export const ${camel(name)}Abi = ${JSON.stringify(artifact.abi, null, 2)} as const\n\n` +
+      `export const ${camel(name)}Bytecode = '0x${bytecode}' as const\n`
+    writeFileSync(path.join(generatedDir, `${name}.ts`), body)
+    emitted.push(name)
+  }
+  const index =
+    `// Generated by contracts/build.ts. Do not edit.\n` +
+    emitted.map((name) => `export { ${camel(name)}Abi, ${camel(name)}Bytecode } from './${name}.ts'\n`).join('')
+  writeFileSync(path.join(generatedDir, 'index.ts'), index)
+  writeFileSync(hashFile, `${hash}\n`)
+  log(`contracts: generated ${emitted.join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  return { skipped: false, contracts: emitted, hash }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildContracts({ force: process.argv.includes('--force') }).catch((error) => {
+    console.error(error instanceof ContractsBuildError ? error.message : error)
+    process.exit(1)
+  })
+}

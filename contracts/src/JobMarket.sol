@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {IEmissionController} from "./interfaces/IEmissionController.sol";
+
+/**
+ * @title JobMarket
+ * @notice Requesters escrow payment for inference jobs; the matcher assigns k providers; the
+ * providers commit and then reveal a result fingerprint; a strict majority wins. Agreeing
+ * providers are paid their own ask, dissenters and non-revealers are slashed, the protocol take
+ * is burned and the rest is refunded. Every payout is a credit to `owed`, pulled with `withdraw`.
+ *
+ * Invariant: the token balance of this contract equals `Σ owed + Σ escrow` over live jobs
+ * (Open, Assigned, Committed, Revealed).
+ */
+contract JobMarket is AccessControl, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    enum Status {
+        None,
+        Open,
+        Assigned,
+        Committed,
+        Revealed,
+        Completed,
+        Failed,
+        Cancelled,
+        Expired
+    }
+
+    enum Verification {
+        Redundant,
+        Optimistic
+    }
+
+    struct JobSpec {
+        bytes32 modelHash;
+        bytes32 inputHash;
+        uint64 units;
+        uint256 maxPricePerUnit;
+        uint32 minVramMiB;
+        uint32 gpuModel;
+        bytes32[] regions;
+        uint8 redundancy;
+        uint8 verification;
+        uint64 deadline;
+        uint8 outputTolerance;
+    }
+
+    struct Params {
+        uint16 takeBps;
+        uint16 collateralBps;
+        uint16 slashBeneficiaryBps;
+        uint64 commitWindow;
+        uint64 revealWindow;
+    }
+
+    struct Job {
+        JobSpec spec;
+        address requester;
+        Status status;
+        uint256 escrow;
+        uint64 commitDeadline;
+        uint64 revealDeadline;
+        address[] providers;
+    }
+
+    struct Slot {
+        bool assigned;
+        uint256 ask;
+        uint256 collateral;
+        bytes32 commitment;
+        bool revealed;
+        bytes32 fingerprint;
+        bytes32 outputHash;
+    }
+
+    /// @notice Role allowed to call `assign` (the server's matcher).
+    bytes32 public constant MATCHER_ROLE = keccak256("MATCHER_ROLE");
+    /// @notice Basis-point denominator: 10 000 bps = 100%.
+    uint256 public constant BPS = 10_000;
+    /// @notice Smallest redundancy k for Redundant verification (a majority needs two voices).
+    uint8 public constant MIN_REDUNDANCY = 2;
+    /// @notice Largest redundancy k; bounds the per-job loops in `assign` and `finalize`.
+    uint8 public constant MAX_REDUNDANCY = 16;
+    /// @notice Most allowed regions in a spec; bounds the region check in `assign`.
+    uint256 public constant MAX_REGIONS = 16;
+    /// @notice Largest output tolerance: a float32 has 23 mantissa bits.
+    uint8 public constant MAX_OUTPUT_TOLERANCE = 23;
+
+    IERC20 private immutable _token;
+    IProviderRegistry private immutable _registry;
+    IEmissionController private immutable _emissionController;
+    Params private _params;
+
+    uint256 private _nextJobId = 1;
+    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => mapping(address provider => Slot)) private _slots;
+    mapping(uint256 jobId => uint256) private _commitCount;
+    mapping(uint256 jobId => uint256) private _revealCount;
+    mapping(address account => uint256) private _owed;
+
+    event JobSubmitted(uint256 indexed jobId, address indexed requester, JobSpec spec, uint256 escrow);
+    event JobAssigned(
+        uint256 indexed jobId,
+        address indexed provider,
+        uint8 slot,
+        uint256 pricePerUnit,
+        uint256 collateral,
+        uint64 commitDeadline
+    );
+    event ResultCommitted(uint256 indexed jobId, address indexed provider, bytes32 commitment);
+    event JobCommitted(uint256 indexed jobId, uint64 revealDeadline);
+    event ResultRevealed(uint256 indexed jobId, address indexed provider, bytes32 fingerprint, bytes32 outputHash);
+    event JobRevealed(uint256 indexed jobId);
+    event ProviderPaid(uint256 indexed jobId, address indexed provider, uint256 amount);
+    event SlashShareCredited(uint256 indexed jobId, address indexed provider, uint256 amount);
+    event FeeBurned(uint256 indexed jobId, uint256 amount);
+    event Refunded(uint256 indexed jobId, address indexed requester, uint256 amount);
+    event JobFinalized(
+        uint256 indexed jobId, uint8 status, bytes32 fingerprint, uint256 fees, uint256 burned, uint256 refunded
+    );
+    event JobCancelled(uint256 indexed jobId);
+    event JobExpired(uint256 indexed jobId);
+    event NoShow(uint256 indexed jobId, address indexed provider);
+    event AssignmentExpired(uint256 indexed jobId, bool reopened);
+    event Withdrawn(address indexed account, uint256 amount);
+
+    /// @dev A required address is zero.
+    error ZeroAddress();
+    /// @dev Constructor parameters out of range (a bps above 10 000 or a zero window).
+    error InvalidParams();
+    /// @dev Only Redundant verification is supported for now.
+    error UnsupportedVerification();
+    /// @dev Redundancy outside `MIN_REDUNDANCY..MAX_REDUNDANCY`.
+    error InvalidRedundancy(uint8 redundancy);
+    /// @dev `units` must be positive.
+    error InvalidUnits();
+    /// @dev `maxPricePerUnit` must be positive.
+    error InvalidPrice();
+    /// @dev The deadline is not in the future.
+    error InvalidDeadline(uint64 deadline);
+    /// @dev `modelHash` or `inputHash` is zero.
+    error InvalidHash();
+    /// @dev `outputTolerance` outside `1..MAX_OUTPUT_TOLERANCE`.
+    error InvalidTolerance(uint8 outputTolerance);
+    /// @dev More than `MAX_REGIONS` regions.
+    error TooManyRegions(uint256 count);
+    /// @dev The job is not in a status that allows this call (`None` for an unknown job).
+    error UnexpectedStatus(uint256 jobId, Status status);
+    /// @dev The job's deadline has passed.
+    error DeadlinePassed(uint64 deadline);
+    /// @dev The job's deadline has not passed yet.
+    error DeadlineNotPassed(uint64 deadline);
+    /// @dev `assign` got `got` providers for a job of redundancy `expected`.
+    error WrongProviderCount(uint256 expected, uint256 got);
+    /// @dev `provider` appears twice in one assignment.
+    error DuplicateProvider(address provider);
+    /// @dev `provider` is not registered, paused, under-staked, or lacks free stake for the collateral.
+    error ProviderNotEligible(address provider);
+    /// @dev `provider`'s ask exceeds the job's `maxPricePerUnit`.
+    error AskTooHigh(address provider, uint256 ask);
+    /// @dev `provider` has less VRAM than the job requires.
+    error InsufficientVram(address provider);
+    /// @dev `provider`'s GPU model differs from the job's.
+    error GpuModelMismatch(address provider);
+    /// @dev `provider`'s region is not in the job's allowed set.
+    error RegionNotAllowed(address provider);
+    /// @dev `provider` is not assigned to `jobId`.
+    error NotAssigned(uint256 jobId, address provider);
+    /// @dev A commitment must be non-zero.
+    error ZeroCommitment();
+    /// @dev `provider` already committed to `jobId`.
+    error AlreadyCommitted(uint256 jobId, address provider);
+    /// @dev The commit window closed at `commitDeadline`.
+    error CommitWindowClosed(uint64 commitDeadline);
+    /// @dev The commit window is still open until `commitDeadline`.
+    error CommitWindowOpen(uint64 commitDeadline);
+    /// @dev `provider` already revealed for `jobId`.
+    error AlreadyRevealed(uint256 jobId, address provider);
+    /// @dev The reveal window closed at `revealDeadline`.
+    error RevealWindowClosed(uint64 revealDeadline);
+    /// @dev The reveal window is still open until `revealDeadline` and not everyone revealed.
+    error RevealWindowOpen(uint64 revealDeadline);
+    /// @dev The reveal does not hash to the commitment.
+    error CommitmentMismatch();
+    /// @dev `caller` is not the job's requester.
+    error NotRequester(address caller);
+    /// @dev Nothing is owed to the caller.
+    error NothingToWithdraw();
+
+    /**
+     * @param token_ the TSR token (burnable).
+     * @param registry_ the ProviderRegistry (this contract must be its JobMarket).
+     * @param emissionController_ receives `recordJob` per paid provider; zero disables recording.
+     * @param admin holds `DEFAULT_ADMIN_ROLE` (grants `MATCHER_ROLE`).
+     * @param p take, collateral and slash shares in bps; commit and reveal windows in seconds.
+     */
+    constructor(address token_, address registry_, address emissionController_, address admin, Params memory p) {
+        if (token_ == address(0) || registry_ == address(0) || admin == address(0)) revert ZeroAddress();
+        if (p.takeBps > BPS || p.slashBeneficiaryBps > BPS || p.commitWindow == 0 || p.revealWindow == 0) {
+            revert InvalidParams();
+        }
+        _token = IERC20(token_);
+        _registry = IProviderRegistry(registry_);
+        _emissionController = IEmissionController(emissionController_);
+        _params = p;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ---------------------------------------------------------------- requester
+
+    /**
+     * @notice Opens a job and pulls its escrow `value + value × takeBps / BPS`, where
+     * `value = maxPricePerUnit × units × redundancy`.
+     * Requirements:
+     * - `verification` is Redundant and `redundancy` in `2..16`;
+     * - `units > 0`, `maxPricePerUnit > 0`, `deadline > block.timestamp`;
+     * - `modelHash` and `inputHash` non-zero; `outputTolerance` in `1..23`; at most 16 regions;
+     * - the caller approved this contract for the escrow.
+     * @return jobId the new job's id (ids start at 1).
+     */
+    function submitJob(JobSpec calldata spec) external nonReentrant returns (uint256 jobId) {
+        if (spec.verification != uint8(Verification.Redundant)) revert UnsupportedVerification();
+        if (spec.redundancy < MIN_REDUNDANCY || spec.redundancy > MAX_REDUNDANCY) {
+            revert InvalidRedundancy(spec.redundancy);
+        }
+        if (spec.units == 0) revert InvalidUnits();
+        if (spec.maxPricePerUnit == 0) revert InvalidPrice();
+        if (spec.deadline <= block.timestamp) revert InvalidDeadline(spec.deadline);
+        if (spec.modelHash == bytes32(0) || spec.inputHash == bytes32(0)) revert InvalidHash();
+        if (spec.outputTolerance == 0 || spec.outputTolerance > MAX_OUTPUT_TOLERANCE) {
+            revert InvalidTolerance(spec.outputTolerance);
+        }
+        if (spec.regions.length > MAX_REGIONS) revert TooManyRegions(spec.regions.length);
+
+        uint256 escrow = quoteEscrow(spec.maxPricePerUnit, spec.units, spec.redundancy);
+        jobId = _nextJobId++;
+        Job storage job = _jobs[jobId];
+        job.spec = spec;
+        job.requester = msg.sender;
+        job.status = Status.Open;
+        job.escrow = escrow;
+        emit JobSubmitted(jobId, msg.sender, spec, escrow);
+
+        _token.safeTransferFrom(msg.sender, address(this), escrow);
+    }
+
+    /**
+     * @notice Cancels an unassigned job and credits its escrow back to the requester.
+     * Requirements:
+     * - the job is Open;
+     * - the caller is its requester.
+     */
+    function cancel(uint256 jobId) external {
+        Job storage job = _requireStatus(jobId, Status.Open);
+        if (msg.sender != job.requester) revert NotRequester(msg.sender);
+        job.status = Status.Cancelled;
+        emit JobCancelled(jobId);
+        _credit(job.requester, job.escrow);
+        emit Refunded(jobId, job.requester, job.escrow);
+    }
+
+    /**
+     * @notice Expires an Open job past its deadline and credits its escrow back. Anyone may call.
+     * Requirements:
+     * - the job is Open;
+     * - `block.timestamp > deadline`.
+     */
+    function expire(uint256 jobId) external {
+        Job storage job = _requireStatus(jobId, Status.Open);
+        if (block.timestamp <= job.spec.deadline) revert DeadlineNotPassed(job.spec.deadline);
+        job.status = Status.Expired;
+        emit JobExpired(jobId);
+        _credit(job.requester, job.escrow);
+        emit Refunded(jobId, job.requester, job.escrow);
+    }
+
+    // ---------------------------------------------------------------- matcher
+
+    /**
+     * @notice Assigns an Open job to `providers` (slot i to `providers[i]`), locking each one's
+     * collateral `maxPricePerUnit × units × collateralBps / BPS` and recording its current ask.
+     * Requirements:
+     * - the caller has `MATCHER_ROLE`;
+     * - the job is Open and `block.timestamp <= deadline`;
+     * - `providers.length == redundancy`, all distinct;
+     * - each provider is eligible for the collateral, asks at most `maxPricePerUnit`, has at least
+     *   `minVramMiB`, the job's GPU model when it names one, and a region in `regions` when non-empty.
+     */
+    function assign(uint256 jobId, address[] calldata providers)
+        external
+        onlyRole(MATCHER_ROLE)
+        nonReentrant
+    {
+        Job storage job = _requireStatus(jobId, Status.Open);
+        JobSpec storage spec = job.spec;
+        if (block.timestamp > spec.deadline) revert DeadlinePassed(spec.deadline);
+        if (providers.length != spec.redundancy) revert WrongProviderCount(spec.redundancy, providers.length);
+
+        uint256 collateral = spec.maxPricePerUnit * spec.units * _params.collateralBps / BPS;
+        uint64 commitDeadline = uint64(block.timestamp) + _params.commitWindow;
+        job.status = Status.Assigned;
+        job.commitDeadline = commitDeadline;
+
+        for (uint256 i = 0; i < providers.length; ++i) {
+            address provider = providers[i];
+            Slot storage slot = _slots[jobId][provider];
+            if (slot.assigned) revert DuplicateProvider(provider);
+            uint256 ask = _checkProvider(spec, provider, collateral);
+            slot.assigned = true;
+            slot.ask = ask;
+            slot.collateral = collateral;
+            job.providers.push(provider);
+            emit JobAssigned(jobId, provider, uint8(i), ask, collateral, commitDeadline);
+            _registry.lock(provider, jobId, collateral);
+        }
+    }
+
+    // ---------------------------------------------------------------- provider
+
+    /**
+     * @notice Commits `keccak256(abi.encode(jobId, provider, fingerprint, outputHash, salt))`.
+     * The k-th commit moves the job to Committed and opens the reveal window.
+     * Requirements:
+     * - the job is Assigned and `block.timestamp <= commitDeadline`;
+     * - the caller is assigned to it and has not committed;
+     * - `commitment` is non-zero.
+     */
+    function commitResult(uint256 jobId, bytes32 commitment) external {
+        Job storage job = _requireStatus(jobId, Status.Assigned);
+        Slot storage slot = _slots[jobId][msg.sender];
+        if (!slot.assigned) revert NotAssigned(jobId, msg.sender);
+        if (block.timestamp > job.commitDeadline) revert CommitWindowClosed(job.commitDeadline);
+        if (commitment == bytes32(0)) revert ZeroCommitment();
+        if (slot.commitment != bytes32(0)) revert AlreadyCommitted(jobId, msg.sender);
+
+        slot.commitment = commitment;
+        uint256 commits = ++_commitCount[jobId];
+        emit ResultCommitted(jobId, msg.sender, commitment);
+        if (commits == job.providers.length) {
+            uint64 revealDeadline = uint64(block.timestamp) + _params.revealWindow;
+            job.status = Status.Committed;
+            job.revealDeadline = revealDeadline;
+            emit JobCommitted(jobId, revealDeadline);
+        }
+    }
+
+    /**
+     * @notice Reveals the committed result. The k-th reveal moves the job to Revealed.
+     * Requirements:
+     * - the job is Committed and `block.timestamp <= revealDeadline`;
+     * - the caller is assigned to it and has not revealed;
+     * - `keccak256(abi.encode(jobId, msg.sender, fingerprint, outputHash, salt))` is its commitment.
+     */
+    function revealResult(uint256 jobId, bytes32 fingerprint, bytes32 outputHash, bytes32 salt) external {
+        Job storage job = _requireStatus(jobId, Status.Committed);
+        Slot storage slot = _slots[jobId][msg.sender];
+        if (!slot.assigned) revert NotAssigned(jobId, msg.sender);
+        if (block.timestamp > job.revealDeadline) revert RevealWindowClosed(job.revealDeadline);
+        if (slot.revealed) revert AlreadyRevealed(jobId, msg.sender);
+        if (keccak256(abi.encode(jobId, msg.sender, fingerprint, outputHash, salt)) != slot.commitment) {
+            revert CommitmentMismatch();
+        }
+
+        slot.revealed = true;
+        slot.fingerprint = fingerprint;
+        slot.outputHash = outputHash;
+        uint256 reveals = ++_revealCount[jobId];
+        emit ResultRevealed(jobId, msg.sender, fingerprint, outputHash);
+        if (reveals == job.providers.length) {
+            job.status = Status.Revealed;
+            emit JobRevealed(jobId);
+        }
+    }
+
+    // ---------------------------------------------------------------- keeper
+
+    /**
+     * @notice Settles a job: a fingerprint revealed by more than k/2 providers completes it (pay,
+     * slash dissenters and non-revealers, burn the take, refund the rest); otherwise it fails
+     * (slash non-revealers, refund the whole escrow). Anyone may call.
+     * Requirements:
+     * - the job is Revealed, or Committed with `block.timestamp > revealDeadline`.
+     */
+    function finalize(uint256 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status == Status.Committed) {
+            if (block.timestamp <= job.revealDeadline) revert RevealWindowOpen(job.revealDeadline);
+        } else if (job.status != Status.Revealed) {
+            revert UnexpectedStatus(jobId, job.status);
+        }
+
+        address[] memory providers = job.providers;
+        (bytes32 winner, uint256 agreeing) = _majority(jobId, providers);
+        if (agreeing == 0) {
+            _fail(jobId, job, providers);
+        } else {
+            _complete(jobId, job, providers, winner, agreeing);
+        }
+    }
+
+    /**
+     * @notice Ends an assignment whose commit window passed before every provider committed:
+     * non-committers are slashed (beneficiary share credited to the requester), committers are
+     * unlocked, and the job reopens if its deadline has not passed, else expires with a refund.
+     * Requirements:
+     * - the job is Assigned and `block.timestamp > commitDeadline`.
+     */
+    function expireAssignment(uint256 jobId) external nonReentrant {
+        Job storage job = _requireStatus(jobId, Status.Assigned);
+        if (block.timestamp <= job.commitDeadline) revert CommitWindowOpen(job.commitDeadline);
+
+        address[] memory providers = job.providers;
+        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
+        address requester = job.requester;
+        uint256[] memory collaterals = new uint256[](providers.length);
+        bool[] memory committed = new bool[](providers.length);
+        uint256 toRequester = 0;
+        for (uint256 i = 0; i < providers.length; ++i) {
+            Slot storage slot = _slots[jobId][providers[i]];
+            collaterals[i] = slot.collateral;
+            committed[i] = slot.commitment != bytes32(0);
+            if (!committed[i]) {
+                toRequester += collaterals[i] * beneficiaryBps / BPS;
+                emit NoShow(jobId, providers[i]);
+            }
+            delete _slots[jobId][providers[i]];
+        }
+        delete job.providers;
+        delete _commitCount[jobId];
+        job.commitDeadline = 0;
+
+        bool reopened = block.timestamp <= job.spec.deadline;
+        job.status = reopened ? Status.Open : Status.Expired;
+        emit AssignmentExpired(jobId, reopened);
+        uint256 refund = toRequester + (reopened ? 0 : job.escrow);
+        if (!reopened) emit JobExpired(jobId);
+        if (refund > 0) {
+            _credit(requester, refund);
+            emit Refunded(jobId, requester, refund);
+        }
+
+        for (uint256 i = 0; i < providers.length; ++i) {
+            if (committed[i]) {
+                _registry.unlock(providers[i], jobId, collaterals[i]);
+            } else {
+                _registry.slash(providers[i], jobId, collaterals[i], address(this), beneficiaryBps);
+            }
+        }
+    }
+
+    /**
+     * @notice Pays the caller everything credited to it.
+     * Requirements:
+     * - something is owed to the caller.
+     */
+    function withdraw() external nonReentrant {
+        uint256 amount = _owed[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        _owed[msg.sender] = 0;
+        emit Withdrawn(msg.sender, amount);
+        _token.safeTransfer(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice A job with its spec, requester, status, escrow, deadlines and assigned providers.
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        return _jobs[jobId];
+    }
+
+    /// @notice `provider`'s slot in the job's current assignment (all zero when not assigned).
+    function getSlot(uint256 jobId, address provider) external view returns (Slot memory) {
+        return _slots[jobId][provider];
+    }
+
+    /// @notice Balance `account` can `withdraw`.
+    function owed(address account) external view returns (uint256) {
+        return _owed[account];
+    }
+
+    /// @notice Escrow `submitJob` pulls: `value + value × takeBps / BPS`, `value = price × units × k`.
+    function quoteEscrow(uint256 maxPricePerUnit, uint64 units, uint8 redundancy) public view returns (uint256) {
+        uint256 value = maxPricePerUnit * units * redundancy;
+        return value + value * _params.takeBps / BPS;
+    }
+
+    /// @notice The id the next submitted job gets.
+    function nextJobId() external view returns (uint256) {
+        return _nextJobId;
+    }
+
+    /// @notice Take, collateral and slash shares (bps) and the commit and reveal windows (s).
+    function params() external view returns (Params memory) {
+        return _params;
+    }
+
+    /// @notice The TSR token.
+    function token() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @notice The ProviderRegistry.
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @notice The EmissionController (zero when recording is disabled).
+    function emissionController() external view returns (address) {
+        return address(_emissionController);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _requireStatus(uint256 jobId, Status expected) private view returns (Job storage job) {
+        job = _jobs[jobId];
+        if (job.status != expected) revert UnexpectedStatus(jobId, job.status);
+    }
+
+    function _credit(address account, uint256 amount) private {
+        _owed[account] += amount;
+    }
+
+    /// @dev Checks `provider` against the spec and returns its ask.
+    function _checkProvider(JobSpec storage spec, address provider, uint256 collateral)
+        private
+        view
+        returns (uint256 ask)
+    {
+        if (!_registry.isEligible(provider, collateral)) revert ProviderNotEligible(provider);
+        IProviderRegistry.Provider memory p = _registry.getProvider(provider);
+        ask = p.pricePerUnit;
+        if (ask > spec.maxPricePerUnit) revert AskTooHigh(provider, ask);
+        if (p.hardware.vramMiB < spec.minVramMiB) revert InsufficientVram(provider);
+        if (spec.gpuModel != 0 && p.hardware.gpuModel != spec.gpuModel) revert GpuModelMismatch(provider);
+        uint256 regionCount = spec.regions.length;
+        if (regionCount > 0) {
+            bool allowed = false;
+            for (uint256 r = 0; r < regionCount; ++r) {
+                if (spec.regions[r] == p.region) {
+                    allowed = true;
+                    break;
+                }
+            }
+            if (!allowed) revert RegionNotAllowed(provider);
+        }
+    }
+
+    /// @dev The fingerprint revealed by more than half of the k providers, and how many revealed it (0 if none).
+    function _majority(uint256 jobId, address[] memory providers)
+        private
+        view
+        returns (bytes32 winner, uint256 count)
+    {
+        uint256 k = providers.length;
+        for (uint256 i = 0; i < k; ++i) {
+            Slot storage a = _slots[jobId][providers[i]];
+            if (!a.revealed) continue;
+            uint256 n = 0;
+            for (uint256 j = 0; j < k; ++j) {
+                Slot storage b = _slots[jobId][providers[j]];
+                if (b.revealed && b.fingerprint == a.fingerprint) ++n;
+            }
+            if (2 * n > k) return (a.fingerprint, n);
+        }
+        return (bytes32(0), 0);
+    }
+
+    function _complete(uint256 jobId, Job storage job, address[] memory providers, bytes32 winner, uint256 agreeing)
+        private
+    {
+        uint256 units = job.spec.units;
+        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
+        uint256 k = providers.length;
+        bool[] memory agrees = new bool[](k);
+        uint256 slashPool = 0;
+        for (uint256 i = 0; i < k; ++i) {
+            Slot storage slot = _slots[jobId][providers[i]];
+            agrees[i] = slot.revealed && slot.fingerprint == winner;
+            if (!agrees[i]) slashPool += slot.collateral * beneficiaryBps / BPS;
+        }
+        uint256 share = slashPool / agreeing;
+
+        job.status = Status.Completed;
+        uint256 fees = 0;
+        for (uint256 i = 0; i < k; ++i) {
+            if (!agrees[i]) continue;
+            uint256 pay = _slots[jobId][providers[i]].ask * units;
+            fees += pay;
+            _credit(providers[i], pay);
+            emit ProviderPaid(jobId, providers[i], pay);
+            if (share > 0) {
+                _credit(providers[i], share);
+                emit SlashShareCredited(jobId, providers[i], share);
+            }
+        }
+        uint256 take = fees * _params.takeBps / BPS;
+        emit FeeBurned(jobId, take);
+        uint256 refund = job.escrow - fees - take + (slashPool - share * agreeing);
+        _credit(job.requester, refund);
+        emit Refunded(jobId, job.requester, refund);
+        emit JobFinalized(jobId, uint8(Status.Completed), winner, fees, take, refund);
+
+        for (uint256 i = 0; i < k; ++i) {
+            Slot storage slot = _slots[jobId][providers[i]];
+            if (agrees[i]) {
+                _registry.unlock(providers[i], jobId, slot.collateral);
+            } else {
+                _registry.slash(providers[i], jobId, slot.collateral, address(this), beneficiaryBps);
+            }
+        }
+        if (take > 0) ERC20Burnable(address(_token)).burn(take);
+        if (address(_emissionController) != address(0)) {
+            for (uint256 i = 0; i < k; ++i) {
+                if (agrees[i]) {
+                    _emissionController.recordJob(providers[i], _slots[jobId][providers[i]].ask * units, units);
+                }
+            }
+        }
+    }
+
+    function _fail(uint256 jobId, Job storage job, address[] memory providers) private {
+        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
+        uint256 k = providers.length;
+        uint256 refund = job.escrow;
+        for (uint256 i = 0; i < k; ++i) {
+            Slot storage slot = _slots[jobId][providers[i]];
+            if (!slot.revealed) refund += slot.collateral * beneficiaryBps / BPS;
+        }
+
+        job.status = Status.Failed;
+        _credit(job.requester, refund);
+        emit Refunded(jobId, job.requester, refund);
+        emit JobFinalized(jobId, uint8(Status.Failed), bytes32(0), 0, 0, refund);
+
+        for (uint256 i = 0; i < k; ++i) {
+            Slot storage slot = _slots[jobId][providers[i]];
+            if (slot.revealed) {
+                _registry.unlock(providers[i], jobId, slot.collateral);
+            } else {
+                _registry.slash(providers[i], jobId, slot.collateral, address(this), beneficiaryBps);
+            }
+        }
+    }
+}
