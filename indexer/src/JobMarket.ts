@@ -1,0 +1,246 @@
+import { type Context, ponder } from 'ponder:registry'
+import { assignment, feeBurn, job, payment } from 'ponder:schema'
+import { type EventMeta, eventColumns } from './eventColumns.ts'
+import { upsertProvider } from './upsertProvider.ts'
+
+// JobMarket's `enum Status` (index = on-chain value) as the upper-case strings of the `job.status` column.
+const jobStatuses = ['NONE', 'OPEN', 'ASSIGNED', 'COMMITTED', 'REVEALED', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const
+
+type Db = Context['db']
+type Hex = `0x${string}`
+
+const lower = (value: Hex) => value.toLowerCase() as Hex
+const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provider)}`
+
+/** Updates a job row, stamping `updatedBlock`. The row exists: JobSubmitted precedes every other job event. */
+async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: typeof job.$inferSelect) => Partial<typeof job.$inferSelect>) {
+  await db.update(job, { id: jobId }).set((row) => ({ ...change(row), updatedBlock: event.block.number }))
+}
+
+async function recordPayment(
+  db: Db,
+  event: EventMeta,
+  row: { jobId: bigint | null; account: Hex; kind: 'FEE' | 'SLASH_SHARE' | 'REFUND' | 'WITHDRAWAL'; amount: bigint },
+) {
+  await db
+    .insert(payment)
+    .values({ ...eventColumns(event), ...row })
+    .onConflictDoNothing()
+}
+
+ponder.on('JobMarket:JobSubmitted', async ({ event, context }) => {
+  const { jobId, requester, spec, escrow } = event.args
+  const row = {
+    requester,
+    modelHash: spec.modelHash,
+    inputHash: spec.inputHash,
+    units: spec.units,
+    maxPricePerUnit: spec.maxPricePerUnit,
+    minVramMib: spec.minVramMiB,
+    gpuModel: spec.gpuModel,
+    regions: spec.regions.map(lower),
+    redundancy: spec.redundancy,
+    verification: spec.verification,
+    deadline: spec.deadline,
+    outputTolerance: spec.outputTolerance,
+    escrow,
+    status: 'OPEN',
+    round: 0,
+    providers: [],
+    submittedAt: event.block.timestamp,
+    submittedBlock: event.block.number,
+    updatedBlock: event.block.number,
+    txHash: event.transaction.hash,
+  }
+  await context.db
+    .insert(job)
+    .values({ id: jobId, ...row })
+    .onConflictDoUpdate(row)
+})
+
+ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
+  const { jobId, provider, slot, pricePerUnit, collateral, commitDeadline } = event.args
+  const current = await context.db.find(job, { id: jobId })
+  if (!current) throw new Error(`JobAssigned for unknown job ${jobId}`)
+  // One assign() emits one JobAssigned per provider: the first of them (job still OPEN) starts a new round.
+  const newRound = current.status === 'OPEN'
+  const round = newRound ? current.round + 1 : current.round
+  const providers = newRound ? [lower(provider)] : [...current.providers.filter((p) => p !== lower(provider)), lower(provider)]
+  await updateJob(context.db, event, jobId, () => ({
+    status: 'ASSIGNED',
+    round,
+    providers,
+    commitDeadline,
+    revealDeadline: null,
+  }))
+  // A provider assigned again in a later round overwrites its earlier row.
+  const row = {
+    jobId,
+    provider: lower(provider),
+    round,
+    slot,
+    pricePerUnit,
+    collateral,
+    commitDeadline,
+    assignedAt: event.block.timestamp,
+    blockNumber: event.block.number,
+    logIndex: event.log.logIndex,
+    txHash: event.transaction.hash,
+    commitment: null,
+    committedAt: null,
+    fingerprint: null,
+    outputHash: null,
+    revealedAt: null,
+    outcome: 'PENDING',
+    paid: 0n,
+  }
+  await context.db
+    .insert(assignment)
+    .values({ id: assignmentId(jobId, provider), ...row })
+    .onConflictDoUpdate(row)
+})
+
+ponder.on('JobMarket:ResultCommitted', async ({ event, context }) => {
+  const { jobId, provider, commitment } = event.args
+  await context.db
+    .update(assignment, { id: assignmentId(jobId, provider) })
+    .set({ commitment, committedAt: event.block.timestamp })
+})
+
+ponder.on('JobMarket:JobCommitted', async ({ event, context }) => {
+  const { jobId, revealDeadline } = event.args
+  await updateJob(context.db, event, jobId, () => ({ status: 'COMMITTED', revealDeadline }))
+})
+
+ponder.on('JobMarket:ResultRevealed', async ({ event, context }) => {
+  const { jobId, provider, fingerprint, outputHash } = event.args
+  await context.db
+    .update(assignment, { id: assignmentId(jobId, provider) })
+    .set({ fingerprint, outputHash, revealedAt: event.block.timestamp })
+})
+
+ponder.on('JobMarket:JobRevealed', async ({ event, context }) => {
+  await updateJob(context.db, event, event.args.jobId, () => ({ status: 'REVEALED' }))
+})
+
+ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
+  const { jobId, status, fingerprint, fees, burned, refunded } = event.args
+  const statusName = jobStatuses[status] ?? `UNKNOWN_${status}`
+  const current = await context.db.find(job, { id: jobId })
+  if (!current) throw new Error(`JobFinalized for unknown job ${jobId}`)
+  await updateJob(context.db, event, jobId, () => ({
+    status: statusName,
+    fingerprint,
+    fees,
+    burned,
+    refunded,
+    finalizedAt: event.block.timestamp,
+  }))
+
+  // Outcomes of this round's providers. Completed: the winners AGREED, the rest DISSENTED or NO_REVEAL (slashed).
+  // Failed (no strict majority): revealers FAILED (unlocked, not at fault), non-revealers NO_REVEAL (slashed).
+  const completed = statusName === 'COMPLETED'
+  for (const provider of current.providers) {
+    const row = await context.db.find(assignment, { id: assignmentId(jobId, provider) })
+    if (!row) continue
+    const revealed = row.fingerprint !== null
+    const outcome = !revealed
+      ? 'NO_REVEAL'
+      : !completed
+        ? 'FAILED'
+        : lower(row.fingerprint!) === lower(fingerprint)
+          ? 'AGREED'
+          : 'DISSENTED'
+    await context.db.update(assignment, { id: row.id }).set({ outcome })
+    await upsertProvider({
+      db: context.db,
+      address: provider,
+      blockNumber: event.block.number,
+      change: (p) =>
+        outcome === 'AGREED'
+          ? { jobsCompleted: p.jobsCompleted + 1 }
+          : outcome === 'DISSENTED' || outcome === 'NO_REVEAL'
+            ? { jobsFailed: p.jobsFailed + 1 }
+            : {},
+    })
+  }
+})
+
+ponder.on('JobMarket:ProviderPaid', async ({ event, context }) => {
+  const { jobId, provider, amount } = event.args
+  await context.db
+    .update(assignment, { id: assignmentId(jobId, provider) })
+    .set((row) => ({ paid: row.paid + amount }))
+  await upsertProvider({
+    db: context.db,
+    address: provider,
+    blockNumber: event.block.number,
+    change: (p) => ({ earnedTotal: p.earnedTotal + amount }),
+  })
+  await recordPayment(context.db, event, { jobId, account: lower(provider), kind: 'FEE', amount })
+})
+
+ponder.on('JobMarket:SlashShareCredited', async ({ event, context }) => {
+  const { jobId, provider, amount } = event.args
+  await upsertProvider({
+    db: context.db,
+    address: provider,
+    blockNumber: event.block.number,
+    change: (p) => ({ earnedTotal: p.earnedTotal + amount }),
+  })
+  await recordPayment(context.db, event, { jobId, account: lower(provider), kind: 'SLASH_SHARE', amount })
+})
+
+ponder.on('JobMarket:Refunded', async ({ event, context }) => {
+  const { jobId, requester, amount } = event.args
+  await recordPayment(context.db, event, { jobId, account: lower(requester), kind: 'REFUND', amount })
+})
+
+ponder.on('JobMarket:Withdrawn', async ({ event, context }) => {
+  const { account, amount } = event.args
+  await recordPayment(context.db, event, { jobId: null, account: lower(account), kind: 'WITHDRAWAL', amount })
+})
+
+ponder.on('JobMarket:FeeBurned', async ({ event, context }) => {
+  const { jobId, amount } = event.args
+  await context.db
+    .insert(feeBurn)
+    .values({ ...eventColumns(event), jobId, amount })
+    .onConflictDoNothing()
+})
+
+ponder.on('JobMarket:JobCancelled', async ({ event, context }) => {
+  await updateJob(context.db, event, event.args.jobId, () => ({ status: 'CANCELLED', finalizedAt: event.block.timestamp }))
+})
+
+ponder.on('JobMarket:JobExpired', async ({ event, context }) => {
+  await updateJob(context.db, event, event.args.jobId, () => ({ status: 'EXPIRED', finalizedAt: event.block.timestamp }))
+})
+
+ponder.on('JobMarket:NoShow', async ({ event, context }) => {
+  const { jobId, provider } = event.args
+  await context.db.update(assignment, { id: assignmentId(jobId, provider) }).set({ outcome: 'NO_SHOW' })
+  await upsertProvider({
+    db: context.db,
+    address: provider,
+    blockNumber: event.block.number,
+    change: (p) => ({ noShowCount: p.noShowCount + 1 }),
+  })
+})
+
+ponder.on('JobMarket:AssignmentExpired', async ({ event, context }) => {
+  const { jobId, reopened } = event.args
+  const current = await context.db.find(job, { id: jobId })
+  if (!current) throw new Error(`AssignmentExpired for unknown job ${jobId}`)
+  // Providers that did commit are released without fault: their round FAILED. NoShow already marked the others.
+  for (const provider of current.providers) {
+    const id = assignmentId(jobId, provider)
+    const row = await context.db.find(assignment, { id })
+    if (row && row.outcome === 'PENDING') await context.db.update(assignment, { id }).set({ outcome: 'FAILED' })
+  }
+  await updateJob(context.db, event, jobId, () =>
+    reopened
+      ? { status: 'OPEN', commitDeadline: null }
+      : { status: 'EXPIRED', commitDeadline: null, finalizedAt: event.block.timestamp },
+  )
+})

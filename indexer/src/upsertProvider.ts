@@ -1,0 +1,51 @@
+import type { Context } from 'ponder:registry'
+import { provider } from 'ponder:schema'
+
+/** A provider row as stored. */
+export type ProviderRow = typeof provider.$inferSelect
+
+/**
+ * Applies `change` to a provider's row, creating the row first when this is the first event that mentions the
+ * provider (a stake can precede registration). Stamps `updatedBlock`.
+ */
+export async function upsertProvider(parameters: {
+  db: Context['db']
+  address: `0x${string}`
+  blockNumber: bigint
+  change: (row: ProviderRow) => Partial<Omit<ProviderRow, 'address'>>
+}): Promise<void> {
+  const { db, blockNumber, change } = parameters
+  const address = parameters.address.toLowerCase() as `0x${string}`
+  const blank: ProviderRow = {
+    address,
+    gpuModel: 0,
+    gpuCount: 0,
+    vramMib: 0,
+    cpuCores: 0,
+    memoryMib: 0,
+    benchmarkScore: 0,
+    pricePerUnit: 0n,
+    region: `0x${'00'.repeat(32)}`,
+    encryptionPubKey: '0x',
+    registered: false,
+    paused: false,
+    stake: 0n,
+    locked: 0n,
+    pendingUnstake: 0n,
+    unstakeAvailableAt: 0n,
+    slashedTotal: 0n,
+    earnedTotal: 0n,
+    jobsCompleted: 0,
+    jobsFailed: 0,
+    slashCount: 0,
+    noShowCount: 0,
+    registeredAt: null,
+    registeredBlock: null,
+    updatedBlock: blockNumber,
+  }
+  const apply = (row: ProviderRow) => ({ ...change(row), updatedBlock: blockNumber })
+  await db
+    .insert(provider)
+    .values({ ...blank, ...apply(blank) })
+    .onConflictDoUpdate(apply)
+}

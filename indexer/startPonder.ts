@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** Repository root: Ponder runs with the root as cwd and `--root indexer`. */
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/** The Ponder CLI installed in the root package. */
+export const ponderBin = path.join(repoRoot, 'node_modules', '.bin', 'ponder')
+
+export type StartPonderParameters = {
+  /** Postgres connection string; Ponder writes `schema` and the views in `viewsSchema` there. */
+  databaseUrl: string
+  rpcUrl: string
+  chainId: number
+  /** The deployment JSON written by contracts/deploy.ts (addresses and start blocks). */
+  deploymentPath: string
+  /**
+   * Ponder's private schema (≤ 45 characters). Ponder 0.16 refuses a schema that a different build used
+   * (other config, addresses, schema or handlers) and resumes ("crash recovery") from one that the same build used,
+   * which is wrong against a fresh chain: use a fresh name for every chain, and drop old ones.
+   */
+  schema: string
+  /** Where Ponder publishes stable views of its tables once the backfill is done (`chain` by default elsewhere). */
+  viewsSchema: string
+  /** Port of Ponder's HTTP server (`/health`, `/ready`, `/status`, `/metrics`, `/graphql`), bound to 127.0.0.1. */
+  port: number
+  /** Receives every line Ponder prints (stdout and stderr, colours stripped). */
+  log?: (line: string) => void
+  /** How long to wait for `/ready` (default 120 s). */
+  readyTimeoutMs?: number
+}
+
+export type StartPonderReturnType = {
+  /** Base URL of Ponder's HTTP server. */
+  url: string
+  /** The child process, for callers that want to watch it. */
+  process: ChildProcess
+  /** SIGTERMs Ponder and resolves once it exited (SIGKILL after 10 s). */
+  stop: () => Promise<void>
+}
+
+/** Ponder exited or did not become ready. Not retryable as is: the message ends with Ponder's last lines. */
+export class PonderStartError extends Error {
+  override name = 'PonderStartError'
+  details: string
+  constructor(message: string, parameters: { lastLines: string[]; cause?: unknown }) {
+    const details = parameters.lastLines.join('\n')
+    super(details ? `${message}\n--- last Ponder output ---\n${details}` : message, { cause: parameters.cause })
+    this.details = details
+  }
+}
+
+const maxKeptLines = 40
+const ansi = /\u001b\[[0-9;]*m/g
+
+/**
+ * Spawns `ponder start --root indexer --schema <schema> --views-schema <viewsSchema>` and resolves once its
+ * `/ready` answers 200, which Ponder does after the historical backfill, right after it (re)creates the views.
+ * Rejects with a `PonderStartError` carrying Ponder's last output when it exits first or misses the deadline.
+ */
+export async function startPonder(parameters: StartPonderParameters): Promise<StartPonderReturnType> {
+  const { databaseUrl, rpcUrl, chainId, deploymentPath, schema, viewsSchema, port, log } = parameters
+  const readyTimeoutMs = parameters.readyTimeoutMs ?? 120_000
+  const host = '127.0.0.1'
+  const url = `http://${host}:${port}`
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TESSERA_RPC_URL: rpcUrl,
+    TESSERA_CHAIN_ID: String(chainId),
+    TESSERA_DEPLOYMENT: path.resolve(deploymentPath),
+    TESSERA_VIEWS_SCHEMA: viewsSchema,
+    PONDER_TELEMETRY_DISABLED: 'true',
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+  }
+  // Ponder prefers $PORT over --port, and would read another database from these.
+  delete env.PORT
+  delete env.DATABASE_PRIVATE_URL
+
+  const args = [
+    ponderBin,
+    '--root',
+    'indexer',
+    'start',
+    '--schema',
+    schema,
+    '--views-schema',
+    viewsSchema,
+    '--port',
+    String(port),
+    '--hostname',
+    host,
+  ]
+  // process.execPath: the Node 24 running us, not whatever `node` is first on PATH.
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+
+  const lastLines: string[] = []
+  const onData = (buffered: { rest: string }) => (chunk: Buffer) => {
+    const text = buffered.rest + chunk.toString('utf8')
+    const lines = text.split('\n')
+    buffered.rest = lines.pop() ?? ''
+    for (const raw of lines) {
+      const line = raw.replace(ansi, '').trimEnd()
+      if (!line) continue
+      lastLines.push(line)
+      if (lastLines.length > maxKeptLines) lastLines.shift()
+      log?.(line)
+    }
+  }
+  child.stdout!.on('data', onData({ rest: '' }))
+  child.stderr!.on('data', onData({ rest: '' }))
+
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))))
+  let exitCode: number | null | undefined
+  void exited.then((code) => {
+    exitCode = code
+  })
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(killTimer)
+  }
+
+  const deadline = Date.now() + readyTimeoutMs
+  for (;;) {
+    if (exitCode !== undefined) {
+      throw new PonderStartError(`Ponder exited with code ${exitCode} before it was ready`, { lastLines })
+    }
+    try {
+      const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) })
+      if (response.status === 200) break
+    } catch {}
+    if (Date.now() > deadline) {
+      await stop()
+      throw new PonderStartError(`Ponder was not ready at ${url}/ready within ${readyTimeoutMs} ms`, { lastLines })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  return { url, process: child, stop }
+}
