@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, test } from 'vitest'
+import { parseEventLogs, zeroAddress, type Address, type Hex } from 'viem'
+import { tesseraTokenAbi, tesseraTokenBytecode } from './generated/index.ts'
+import { expectRevert, startTestSystem, TSR, type TestSystem } from './testing.ts'
+
+let sys: TestSystem
+let snap: Hex
+
+beforeAll(async () => {
+  sys = await startTestSystem()
+})
+afterAll(async () => {
+  await sys?.stop()
+})
+beforeEach(async () => {
+  snap = await sys.snapshot()
+})
+afterEach(async () => {
+  await sys.revert(snap)
+})
+
+const read = <T>(address: Address, functionName: string, args: readonly unknown[] = []) =>
+  sys.read<T>({ address, abi: tesseraTokenAbi, functionName, args })
+
+/** A token whose minter is still unset, owned by the deployer. */
+async function freshToken(): Promise<Address> {
+  const { deployer } = sys.accounts
+  return sys.deployContract(deployer, tesseraTokenAbi, tesseraTokenBytecode, [deployer.address, deployer.address, 1000n * TSR])
+}
+
+describe('TesseraToken', () => {
+  test('genesis: name, symbol, decimals, supply to the deployer, minter = controller, admin = deployer', async () => {
+    expect(await read(sys.token, 'name')).toBe('Tessera')
+    expect(await read(sys.token, 'symbol')).toBe('TSR')
+    expect(await read(sys.token, 'decimals')).toBe(18)
+    expect(await read(sys.token, 'totalSupply')).toBe(100_000_000n * TSR)
+    expect(await read(sys.token, 'balanceOf', [sys.accounts.deployer.address])).toBe(100_000_000n * TSR)
+    expect(await read(sys.token, 'minter')).toBe(sys.controller)
+    expect(await read(sys.token, 'owner')).toBe(sys.accounts.deployer.address)
+  })
+
+  test('setMinter: once, by the admin, emits MinterSet; then only the minter mints', async () => {
+    const token = await freshToken()
+    const other = sys.accounts.requesters[0]
+    const receipt = await sys.write(sys.accounts.deployer, { address: token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [other.address] })
+    const [event] = parseEventLogs({ abi: tesseraTokenAbi, logs: receipt.logs, eventName: 'MinterSet' })
+    expect(event!.args.minter).toBe(other.address)
+
+    await sys.write(other, { address: token, abi: tesseraTokenAbi, functionName: 'mint', args: [other.address, 5n * TSR] })
+    expect(await read(token, 'balanceOf', [other.address])).toBe(5n * TSR)
+    expect(await read(token, 'totalSupply')).toBe(1005n * TSR)
+  })
+
+  test('setMinter reverts MinterAlreadySet on the second call', async () => {
+    await expectRevert(
+      sys.write(sys.accounts.deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [sys.accounts.matcher.address] }),
+      'MinterAlreadySet',
+    )
+  })
+
+  test('setMinter reverts InvalidMinter for the zero address', async () => {
+    const token = await freshToken()
+    await expectRevert(
+      sys.write(sys.accounts.deployer, { address: token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [zeroAddress] }),
+      'InvalidMinter',
+    )
+  })
+
+  test('setMinter reverts OwnableUnauthorizedAccount for anyone but the admin', async () => {
+    const token = await freshToken()
+    const args = await expectRevert(
+      sys.write(sys.accounts.matcher, { address: token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [sys.accounts.matcher.address] }),
+      'OwnableUnauthorizedAccount',
+    )
+    expect(args).toEqual([sys.accounts.matcher.address])
+  })
+
+  test('mint reverts NotMinter for anyone but the minter, also before a minter is set', async () => {
+    const args = await expectRevert(
+      sys.write(sys.accounts.deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'mint', args: [sys.accounts.deployer.address, 1n] }),
+      'NotMinter',
+    )
+    expect(args).toEqual([sys.accounts.deployer.address])
+    const token = await freshToken()
+    await expectRevert(
+      sys.write(sys.accounts.deployer, { address: token, abi: tesseraTokenAbi, functionName: 'mint', args: [sys.accounts.deployer.address, 1n] }),
+      'NotMinter',
+    )
+  })
+
+  test('burn lowers the supply', async () => {
+    await sys.write(sys.accounts.deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'burn', args: [7n * TSR] })
+    expect(await read(sys.token, 'totalSupply')).toBe(100_000_000n * TSR - 7n * TSR)
+  })
+
+  test('permit sets an allowance from an EIP-712 signature', async () => {
+    const owner = sys.accounts.deployer
+    const spender = sys.accounts.matcher.address
+    const deadline = (await sys.now()) + 3600n
+    const nonce = await read<bigint>(sys.token, 'nonces', [owner.address])
+    const signature = await owner.signTypedData({
+      domain: { name: 'Tessera', version: '1', chainId: sys.chain.id, verifyingContract: sys.token },
+      types: {
+        Permit: [
+          { name: 'owner', type: 'address' },
+          { name: 'spender', type: 'address' },
+          { name: 'value', type: 'uint256' },
+          { name: 'nonce', type: 'uint256' },
+          { name: 'deadline', type: 'uint256' },
+        ],
+      },
+      primaryType: 'Permit',
+      message: { owner: owner.address, spender, value: 42n, nonce, deadline },
+    })
+    const r = signature.slice(0, 66) as Hex
+    const s = `0x${signature.slice(66, 130)}` as Hex
+    const v = Number.parseInt(signature.slice(130, 132), 16)
+    await sys.write(sys.accounts.matcher, {
+      address: sys.token,
+      abi: tesseraTokenAbi,
+      functionName: 'permit',
+      args: [owner.address, spender, 42n, deadline, v, r, s],
+    })
+    expect(await read(sys.token, 'allowance', [owner.address, spender])).toBe(42n)
+  })
+})

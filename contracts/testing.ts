@@ -1,0 +1,260 @@
+/**
+ * Test helpers: boot an anvil, deploy the system through {@link deployAll} (the one deploy path),
+ * and hand out clients for every dev account. Used by the contract tests and end-to-end tests.
+ */
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  createPublicClient,
+  createTestClient,
+  createWalletClient,
+  decodeErrorResult,
+  http,
+  type Abi,
+  type Address,
+  type Chain,
+  type Hex,
+  type PrivateKeyAccount,
+  type TransactionReceipt,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { devKeys } from '../cli/devAccounts.ts'
+import { startAnvil, type Anvil } from '../cli/startAnvil.ts'
+import { deployAll, localChain, type DeployParams, type Deployment } from './deploy.ts'
+import {
+  emissionControllerAbi,
+  jobMarketAbi,
+  providerRegistryAbi,
+  tesseraTokenAbi,
+} from './generated/index.ts'
+
+/** One TSR in wei. */
+export const TSR = 10n ** 18n
+
+/** Every custom error of the four contracts, so a revert bubbling up from any of them decodes. */
+export const allErrorsAbi = [
+  ...jobMarketAbi,
+  ...providerRegistryAbi,
+  ...tesseraTokenAbi,
+  ...emissionControllerAbi,
+].filter((item) => item.type === 'error')
+
+/** A call a test sends: loosely typed so one helper serves every contract. */
+export type WriteParameters = { address: Address; abi: Abi | readonly unknown[]; functionName: string; args?: readonly unknown[] }
+
+/** A deployed system on its own anvil, with clients for the dev accounts. */
+export type TestSystem = {
+  anvil: Anvil
+  rpcUrl: string
+  chain: Chain
+  deployment: Deployment
+  /** The four contracts' addresses. */
+  token: Address
+  registry: Address
+  market: Address
+  controller: Address
+  accounts: {
+    deployer: PrivateKeyAccount
+    matcher: PrivateKeyAccount
+    providers: [PrivateKeyAccount, PrivateKeyAccount, PrivateKeyAccount]
+    requesters: [PrivateKeyAccount, PrivateKeyAccount]
+  }
+  publicClient: ReturnType<typeof createPublicClient>
+  /** Sends a transaction from `account`, waits for it and throws if it reverted. */
+  write: (account: PrivateKeyAccount, call: WriteParameters) => Promise<TransactionReceipt>
+  /** Deploys a contract from `account` (for tests that need a fresh, unwired instance). */
+  deployContract: (account: PrivateKeyAccount, abi: Abi | readonly unknown[], bytecode: Hex, args: readonly unknown[]) => Promise<Address>
+  /** Reads a view. */
+  read: <T = unknown>(call: WriteParameters) => Promise<T>
+  /** `evm_increaseTime` then `evm_mine`. */
+  increaseTime: (seconds: number | bigint) => Promise<void>
+  /** Timestamp of the latest block. */
+  now: () => Promise<bigint>
+  snapshot: () => Promise<Hex>
+  /** Reverts to `id` (which anvil then forgets; take a new snapshot to return again). */
+  revert: (id: Hex) => Promise<void>
+  stop: () => Promise<void>
+}
+
+/**
+ * Starts an anvil on a random port and deploys the system with the devnet defaults (or `params`).
+ * The deployment file is not written unless `out` names a path.
+ */
+export async function startTestSystem(parameters: { params?: Partial<DeployParams>; out?: string } = {}): Promise<TestSystem> {
+  const anvil = await startAnvil()
+  try {
+    const accounts = {
+      deployer: privateKeyToAccount(devKeys[0]),
+      matcher: privateKeyToAccount(devKeys[1]),
+      providers: [privateKeyToAccount(devKeys[2]), privateKeyToAccount(devKeys[3]), privateKeyToAccount(devKeys[4])],
+      requesters: [privateKeyToAccount(devKeys[5]), privateKeyToAccount(devKeys[6])],
+    } as TestSystem['accounts']
+    const deployment = await deployAll({
+      rpcUrl: anvil.rpcUrl,
+      deployerKey: devKeys[0],
+      matcher: accounts.matcher.address,
+      params: parameters.params,
+      out: parameters.out ?? false,
+    })
+    const chain = localChain(deployment.chainId, anvil.rpcUrl)
+    const transport = http(anvil.rpcUrl)
+    const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 })
+    const testClient = createTestClient({ chain, transport, mode: 'anvil' })
+    const wallets = new Map<Address, ReturnType<typeof createWalletClient>>()
+    const walletOf = (account: PrivateKeyAccount) => {
+      let wallet = wallets.get(account.address)
+      if (!wallet) {
+        wallet = createWalletClient({ chain, transport, account, pollingInterval: 50 })
+        wallets.set(account.address, wallet)
+      }
+      return wallet
+    }
+    return {
+      anvil,
+      rpcUrl: anvil.rpcUrl,
+      chain,
+      deployment,
+      token: deployment.contracts.TesseraToken.address,
+      registry: deployment.contracts.ProviderRegistry.address,
+      market: deployment.contracts.JobMarket.address,
+      controller: deployment.contracts.EmissionController.address,
+      accounts,
+      publicClient: publicClient as TestSystem['publicClient'],
+      async write(account, call) {
+        const abi = [...(call.abi as Abi), ...allErrorsAbi] as Abi
+        const hash = await walletOf(account).writeContract({ ...call, abi, account, chain } as never)
+        const receipt = await publicClient.waitForTransactionReceipt({ hash })
+        if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted in ${hash}`)
+        return receipt
+      },
+      async deployContract(account, abi, bytecode, args) {
+        const hash = await walletOf(account).deployContract({ abi, bytecode, args, account, chain } as never)
+        const receipt = await publicClient.waitForTransactionReceipt({ hash })
+        if (receipt.status !== 'success' || !receipt.contractAddress) throw new Error(`deployment reverted in ${hash}`)
+        return receipt.contractAddress
+      },
+      async read<T>(call: WriteParameters) {
+        return (await publicClient.readContract(call as never)) as T
+      },
+      async increaseTime(seconds) {
+        await testClient.increaseTime({ seconds: Number(seconds) })
+        await testClient.mine({ blocks: 1 })
+      },
+      async now() {
+        return (await publicClient.getBlock()).timestamp
+      },
+      snapshot: () => testClient.snapshot(),
+      async revert(id) {
+        await testClient.revert({ id })
+      },
+      stop: () => anvil.stop(),
+    }
+  } catch (error) {
+    await anvil.stop()
+    throw error
+  }
+}
+
+/** What {@link expectRevert} found: the custom error's name and decoded arguments. */
+export type RevertReason = { errorName: string; args: readonly unknown[] }
+
+/**
+ * Awaits `promise`, expects it to revert with the custom error `errorName`, and returns the error's
+ * arguments. Errors from any of the four contracts decode, wherever they bubble up from.
+ */
+export async function expectRevert(promise: Promise<unknown>, errorName: string): Promise<readonly unknown[]> {
+  let reason: RevertReason | undefined
+  try {
+    await promise
+  } catch (error) {
+    reason = revertReason(error)
+    if (!reason) throw error
+  }
+  if (!reason) throw new Error(`expected a revert with ${errorName}, but the call succeeded`)
+  if (reason.errorName !== errorName) {
+    throw new Error(`expected a revert with ${errorName}, got ${reason.errorName}(${reason.args.map(String).join(', ')})`)
+  }
+  return reason.args
+}
+
+/** Decodes the custom error behind a viem error, or `undefined` when it isn't a revert. */
+export function revertReason(error: unknown): RevertReason | undefined {
+  if (!(error instanceof BaseError)) return undefined
+  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
+  if (reverted?.data) return { errorName: reverted.data.errorName, args: reverted.data.args ?? [] }
+  const raw = reverted?.raw ?? findRevertData(error)
+  if (!raw) return undefined
+  try {
+    const decoded = decodeErrorResult({ abi: allErrorsAbi, data: raw })
+    return { errorName: decoded.errorName, args: decoded.args ?? [] }
+  } catch {
+    return undefined
+  }
+}
+
+function findRevertData(error: BaseError): Hex | undefined {
+  let found: Hex | undefined
+  error.walk((e) => {
+    const data = (e as { data?: unknown }).data
+    if (typeof data === 'string' && data.startsWith('0x') && data.length >= 10) found = data as Hex
+    return false
+  })
+  return found
+}
+
+/** The hardware a test provider registers unless told otherwise. */
+export const defaultHardware = {
+  gpuModel: 1,
+  gpuCount: 1,
+  vramMiB: 24_576,
+  cpuCores: 16,
+  memoryMiB: 65_536,
+  benchmarkScore: 1000,
+} as const
+
+/**
+ * Registers `provider`, funds it from the deployer and stakes `stake` (default 1,000 TSR).
+ * Returns nothing; read the registry for the result.
+ */
+export async function registerProvider(
+  system: TestSystem,
+  provider: PrivateKeyAccount,
+  options: {
+    hardware?: Partial<typeof defaultHardware> | Record<string, number>
+    pricePerUnit?: bigint
+    region?: Hex
+    encryptionPubKey?: Hex
+    stake?: bigint
+  } = {},
+): Promise<void> {
+  const stake = options.stake ?? 1000n * TSR
+  const hardware = { ...defaultHardware, ...options.hardware }
+  await system.write(provider, {
+    address: system.registry,
+    abi: providerRegistryAbi,
+    functionName: 'register',
+    args: [
+      hardware,
+      options.pricePerUnit ?? TSR / 100n,
+      options.region ?? regionId('eu'),
+      options.encryptionPubKey ?? '0x01',
+    ],
+  })
+  if (stake > 0n) {
+    await fund(system, provider.address, stake)
+    await system.write(provider, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.registry, stake] })
+    await system.write(provider, { address: system.registry, abi: providerRegistryAbi, functionName: 'stake', args: [stake] })
+  }
+}
+
+/** Transfers `amount` TSR wei from the deployer (genesis holder) to `to`. */
+export async function fund(system: TestSystem, to: Address, amount: bigint): Promise<void> {
+  await system.write(system.accounts.deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [to, amount] })
+}
+
+/** A region id as the registry stores it: the ASCII name, right-padded to 32 bytes. */
+export function regionId(name: string): Hex {
+  const hex = Buffer.from(name, 'ascii').toString('hex')
+  if (hex.length > 64) throw new Error(`region name too long: ${name}`)
+  return `0x${hex.padEnd(64, '0')}`
+}
