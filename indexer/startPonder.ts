@@ -27,7 +27,7 @@ export type StartPonderParameters = {
   port: number
   /** Receives every line Ponder prints (stdout and stderr, colours stripped). */
   log?: (line: string) => void
-  /** How long to wait for `/ready` (default 120 s). */
+  /** How long to wait for `/ready` and the chain head (default 120 s). */
   readyTimeoutMs?: number
 }
 
@@ -56,8 +56,8 @@ const ansi = /\u001b\[[0-9;]*m/g
 
 /**
  * Spawns `ponder start --root indexer --schema <schema> --views-schema <viewsSchema>` and resolves once its
- * `/ready` answers 200, which Ponder does after the historical backfill, right after it (re)creates the views.
- * Rejects with a `PonderStartError` carrying Ponder's last output when it exits first or misses the deadline.
+ * `/ready` answers 200 (Ponder says so after the backfill, right after it (re)creates the views) and its `/status`
+ * shows the chain head of the moment indexed, so the views hold everything already on chain. Rejects with a `PonderStartError` carrying Ponder's last output when it exits first or misses the deadline.
  */
 export async function startPonder(parameters: StartPonderParameters): Promise<StartPonderReturnType> {
   const { databaseUrl, rpcUrl, chainId, deploymentPath, schema, viewsSchema, port, log } = parameters
@@ -128,19 +128,45 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
   }
 
   const deadline = Date.now() + readyTimeoutMs
-  for (;;) {
-    if (exitCode !== undefined) {
-      throw new PonderStartError(`Ponder exited with code ${exitCode} before it was ready`, { lastLines })
+  /** Polls `check` until it holds; throws when Ponder exits or the deadline passes. */
+  const waitUntil = async (what: string, check: () => Promise<boolean>) => {
+    for (;;) {
+      if (exitCode !== undefined) {
+        throw new PonderStartError(`Ponder exited with code ${exitCode} before ${what}`, { lastLines })
+      }
+      try {
+        if (await check()) return
+      } catch {}
+      if (Date.now() > deadline) {
+        await stop()
+        throw new PonderStartError(`Ponder at ${url}: timed out after ${readyTimeoutMs} ms waiting until ${what}`, { lastLines })
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    try {
-      const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) })
-      if (response.status === 200) break
-    } catch {}
-    if (Date.now() > deadline) {
-      await stop()
-      throw new PonderStartError(`Ponder was not ready at ${url}/ready within ${readyTimeoutMs} ms`, { lastLines })
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200))
   }
+
+  await waitUntil('/ready answered 200', async () => {
+    const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) })
+    return response.status === 200
+  })
+  // /ready only covers the backfill of finalized blocks. On a devnet every block is younger than Ponder's
+  // finality depth, so events already on chain arrive through live indexing, after /ready: wait for the head.
+  const head = await blockNumber(rpcUrl)
+  await waitUntil(`it indexed block ${head}`, async () => {
+    const response = await fetch(`${url}/status`, { signal: AbortSignal.timeout(2_000) })
+    const status = (await response.json()) as Record<string, { id: number; block: { number: number } }>
+    const chain = Object.values(status).find((c) => c.id === chainId)
+    return chain !== undefined && chain.block.number >= head
+  })
   return { url, process: child, stop }
+}
+
+async function blockNumber(rpcUrl: string): Promise<number> {
+  const response = await fetch(rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }),
+  })
+  const { result } = (await response.json()) as { result: string }
+  return Number(BigInt(result))
 }

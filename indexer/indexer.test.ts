@@ -1,0 +1,408 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import {
+  type Abi,
+  type Address,
+  type Hex,
+  createPublicClient,
+  createTestClient,
+  createWalletClient,
+  encodeAbiParameters,
+  http,
+  keccak256,
+  parseEther,
+  toHex,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { devKeys } from '../cli/devAccounts.ts'
+import { type Anvil, freePort, startAnvil } from '../cli/startAnvil.ts'
+import { type Deployment, deployAll, localChain } from '../contracts/deploy.ts'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { type TestDatabase, createTestDatabase } from '../test/support/database.ts'
+import { type StartPonderReturnType, startPonder } from './startPonder.ts'
+
+// One real stack for the file: anvil, the four contracts, Postgres and `ponder start`. Providers register and stake
+// before Ponder starts (backfill); every job happens after (live indexing). Rows are read from the views schema.
+
+const viewsSchema = 'chain_test'
+const [deployerKey, matcherKey, p2Key, p3Key, p4Key, requesterKey] = devKeys
+const providerKeys = [p2Key, p3Key, p4Key]
+const addressOf = (key: Hex) => privateKeyToAccount(key).address.toLowerCase() as Address
+const [p2, p3, p4] = providerKeys.map(addressOf)
+const requester = addressOf(requesterKey)
+const stakeAmount = parseEther('1000')
+const region = toHex('eu-west', { size: 32 })
+
+let anvil: Anvil
+let database: TestDatabase
+let ponder: StartPonderReturnType
+let deployment: Deployment
+let tmpDir: string
+let sql: pg.Client
+
+function clients() {
+  const chain = localChain(31337, anvil.rpcUrl)
+  const transport = http(anvil.rpcUrl)
+  return {
+    publicClient: createPublicClient({ chain, transport }),
+    testClient: createTestClient({ chain, transport, mode: 'anvil' }),
+    wallet: (key: Hex) => createWalletClient({ chain, transport, account: privateKeyToAccount(key) }),
+  }
+}
+
+/** Sends one transaction and waits for a successful receipt. */
+async function send(key: Hex, address: Address, abi: Abi, functionName: string, args: readonly unknown[] = []) {
+  const { publicClient, wallet } = clients()
+  const hash = await wallet(key).writeContract({ address, abi, functionName, args } as never)
+  const receipt = await publicClient.waitForTransactionReceipt({ hash })
+  if (receipt.status !== 'success') throw new Error(`${functionName} reverted: ${hash}`)
+  return receipt
+}
+
+const addresses = () => ({
+  token: deployment.contracts.TesseraToken.address,
+  registry: deployment.contracts.ProviderRegistry.address,
+  market: deployment.contracts.JobMarket.address,
+  controller: deployment.contracts.EmissionController.address,
+})
+
+/** Polls a query on the views schema until `accept` holds for its rows (Ponder polls anvil every 200 ms). */
+async function waitForRows<T extends pg.QueryResultRow>(query: string, params: unknown[], accept: (rows: T[]) => boolean, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const { rows } = await sql.query<T>(query, params)
+    if (accept(rows)) return rows
+    if (Date.now() > deadline) throw new Error(`timed out waiting for rows of: ${query} ${JSON.stringify(params)}; last: ${JSON.stringify(rows)}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+async function waitForJobStatus(jobId: bigint, status: string) {
+  const [row] = await waitForRows<Record<string, unknown>>(`select * from ${viewsSchema}.job where id = $1`, [jobId.toString()], (rows) => rows[0]?.status === status)
+  return row!
+}
+
+async function now() {
+  const block = await clients().publicClient.getBlock()
+  return block.timestamp
+}
+
+async function skipTime(seconds: number) {
+  const { testClient } = clients()
+  await testClient.increaseTime({ seconds })
+  await testClient.mine({ blocks: 1 })
+}
+
+async function submitJob(parameters: { redundancy: number; units?: bigint; maxPricePerUnit?: bigint; deadlineIn?: bigint }) {
+  const { publicClient } = clients()
+  const { market, token } = addresses()
+  const units = parameters.units ?? 8n
+  const maxPricePerUnit = parameters.maxPricePerUnit ?? parseEther('1')
+  const spec = {
+    modelHash: keccak256(toHex('model')),
+    inputHash: keccak256(toHex(`input-${Math.random()}`)),
+    units,
+    maxPricePerUnit,
+    minVramMiB: 8192,
+    gpuModel: 0,
+    regions: [region],
+    redundancy: parameters.redundancy,
+    verification: 0,
+    deadline: (await now()) + (parameters.deadlineIn ?? 3600n),
+    outputTolerance: 10,
+  }
+  const escrow = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, units, parameters.redundancy] })
+  await send(requesterKey, token, tesseraTokenAbi, 'approve', [market, escrow])
+  const jobId = (await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'nextJobId' })) as bigint
+  await send(requesterKey, market, jobMarketAbi, 'submitJob', [spec])
+  return { jobId, spec, escrow }
+}
+
+const keyOf = (address: Address) => providerKeys[[p2, p3, p4].indexOf(address)]!
+
+async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
+  const outputHash = keccak256(toHex(`output-${fingerprint}`))
+  const salt = keccak256(toHex(`salt-${jobId}-${provider}`))
+  const commitment = keccak256(
+    encodeAbiParameters(
+      [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
+      [jobId, provider, fingerprint, outputHash, salt],
+    ),
+  )
+  await send(keyOf(provider), addresses().market, jobMarketAbi, 'commitResult', [jobId, commitment])
+  return { reveal: () => send(keyOf(provider), addresses().market, jobMarketAbi, 'revealResult', [jobId, fingerprint, outputHash, salt]), commitment, outputHash }
+}
+
+beforeAll(async () => {
+  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-indexer-'))
+  anvil = await startAnvil()
+  database = await createTestDatabase()
+  const deploymentPath = path.join(tmpDir, 'deployment.json')
+  deployment = await deployAll({ rpcUrl: anvil.rpcUrl, deployerKey, matcher: privateKeyToAccount(matcherKey).address, out: deploymentPath })
+  const { token, registry } = addresses()
+
+  // Backfill part: funding, registration and stake happen before Ponder exists.
+  for (const [i, key] of providerKeys.entries()) {
+    await send(deployerKey, token, tesseraTokenAbi, 'transfer', [privateKeyToAccount(key).address, parseEther('10000')])
+    await send(key, token, tesseraTokenAbi, 'approve', [registry, stakeAmount])
+    const hardware = { gpuModel: 1, gpuCount: 2, vramMiB: 24576, cpuCores: 16, memoryMiB: 65536, benchmarkScore: 100 + i }
+    await send(key, registry, providerRegistryAbi, 'register', [hardware, parseEther('0.5'), region, toHex(`pubkey-${i}`)])
+    await send(key, registry, providerRegistryAbi, 'stake', [stakeAmount])
+  }
+  await send(deployerKey, token, tesseraTokenAbi, 'transfer', [privateKeyToAccount(requesterKey).address, parseEther('100000')])
+
+  const started = Date.now()
+  ponder = await startPonder({
+    databaseUrl: database.url,
+    rpcUrl: anvil.rpcUrl,
+    chainId: deployment.chainId,
+    deploymentPath,
+    schema: `ponder_${Date.now().toString(36)}`,
+    viewsSchema,
+    port: await freePort(),
+    log: process.env.TESSERA_TEST_VERBOSE ? (line) => console.log(`[ponder] ${line}`) : undefined,
+  })
+  console.log(`ponder ready in ${Date.now() - started} ms`)
+  sql = new pg.Client({ connectionString: database.url })
+  await sql.connect()
+})
+
+afterAll(async () => {
+  await sql?.end()
+  await ponder?.stop()
+  await database?.drop()
+  await anvil?.stop()
+  if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
+})
+
+describe('indexer', () => {
+  test('backfills registered, staked providers', async () => {
+    const { rows } = await sql.query(`select * from ${viewsSchema}.provider order by address`)
+    expect(rows.map((r) => r.address)).toEqual([p2, p3, p4].sort())
+    const row = rows.find((r) => r.address === p2)!
+    expect(row).toMatchObject({
+      gpu_model: 1,
+      gpu_count: 2,
+      vram_mib: 24576,
+      cpu_cores: 16,
+      memory_mib: 65536,
+      benchmark_score: 100,
+      price_per_unit: parseEther('0.5').toString(),
+      region,
+      encryption_pub_key: toHex('pubkey-0'),
+      registered: true,
+      paused: false,
+      stake: stakeAmount.toString(),
+      locked: '0',
+      pending_unstake: '0',
+      jobs_completed: 0,
+      slash_count: 0,
+    })
+    const stakes = await sql.query(`select * from ${viewsSchema}.stake_event where provider = $1`, [p2])
+    expect(stakes.rows).toHaveLength(1)
+    expect(stakes.rows[0]).toMatchObject({ kind: 'staked', amount: stakeAmount.toString(), job_id: null })
+    expect(stakes.rows[0].tx_hash).toMatch(/^0x[0-9a-f]{64}$/)
+  })
+
+  test('a k=2 job: submit, assign, commit, reveal, finalize', async () => {
+    const { market } = addresses()
+    const { jobId, spec, escrow } = await submitJob({ redundancy: 2 })
+    const open = await waitForJobStatus(jobId, 'OPEN')
+    expect(open).toMatchObject({
+      requester,
+      model_hash: spec.modelHash,
+      input_hash: spec.inputHash,
+      units: '8',
+      max_price_per_unit: spec.maxPricePerUnit.toString(),
+      min_vram_mib: 8192,
+      gpu_model: 0,
+      regions: [region],
+      redundancy: 2,
+      verification: 0,
+      deadline: spec.deadline.toString(),
+      output_tolerance: 10,
+      escrow: escrow.toString(),
+      round: 0,
+      commit_deadline: null,
+    })
+
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
+    const assigned = await waitForJobStatus(jobId, 'ASSIGNED')
+    expect(assigned.round).toBe(1)
+    expect(assigned.providers).toEqual([p2, p3])
+    const assignments = await sql.query(`select * from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])
+    expect(assignments.rows.map((r) => [r.id, r.provider, r.slot, r.round, r.outcome])).toEqual([
+      [`${jobId}:${p2}`, p2, 0, 1, 'PENDING'],
+      [`${jobId}:${p3}`, p3, 1, 1, 'PENDING'],
+    ])
+    expect(assignments.rows[0].price_per_unit).toBe(parseEther('0.5').toString())
+    expect(assignments.rows[0].collateral).toBe((spec.maxPricePerUnit * spec.units).toString())
+    expect(assignments.rows[0].commit_deadline).toBe(assigned.commit_deadline)
+    const locked = await sql.query(`select locked from ${viewsSchema}.provider where address = $1`, [p2])
+    expect(locked.rows[0].locked).toBe((spec.maxPricePerUnit * spec.units).toString())
+
+    const fingerprint = keccak256(toHex('fingerprint-a'))
+    const c2 = await commit(jobId, p2, fingerprint)
+    const c3 = await commit(jobId, p3, fingerprint)
+    const committed = await waitForJobStatus(jobId, 'COMMITTED')
+    expect(committed.reveal_deadline).not.toBeNull()
+    await c2.reveal()
+    await c3.reveal()
+    await waitForJobStatus(jobId, 'REVEALED')
+    const revealed = await sql.query(`select * from ${viewsSchema}.assignment where id = $1`, [`${jobId}:${p2}`])
+    expect(revealed.rows[0]).toMatchObject({ commitment: c2.commitment, fingerprint, output_hash: c2.outputHash })
+
+    await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
+    const completed = await waitForJobStatus(jobId, 'COMPLETED')
+    const fees = 2n * parseEther('0.5') * spec.units
+    const burned = (fees * 1000n) / 10_000n
+    expect(completed).toMatchObject({ fingerprint, fees: fees.toString(), burned: burned.toString(), refunded: (escrow - fees - burned).toString() })
+    expect(completed.finalized_at).not.toBeNull()
+
+    const outcomes = await sql.query(`select provider, outcome, paid from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])
+    const paid = (parseEther('0.5') * spec.units).toString()
+    expect(outcomes.rows).toEqual([
+      { provider: p2, outcome: 'AGREED', paid },
+      { provider: p3, outcome: 'AGREED', paid },
+    ])
+    const payments = await sql.query(`select kind, account, amount from ${viewsSchema}.payment where job_id = $1 order by block_number, id`, [jobId.toString()])
+    expect(payments.rows.map((r) => r.kind).sort()).toEqual(['FEE', 'FEE', 'REFUND'])
+    const burns = await sql.query(`select amount from ${viewsSchema}.fee_burn where job_id = $1`, [jobId.toString()])
+    expect(burns.rows).toEqual([{ amount: burned.toString() }])
+    const provider = await sql.query(`select * from ${viewsSchema}.provider where address = $1`, [p2])
+    expect(provider.rows[0]).toMatchObject({ jobs_completed: 1, earned_total: paid, locked: '0' })
+  })
+
+  test('a k=3 job with a dissenter: DISSENTED, slashed, share credited', async () => {
+    const { market } = addresses()
+    const { jobId, spec } = await submitJob({ redundancy: 3 })
+    await waitForJobStatus(jobId, 'OPEN')
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3, p4]])
+    const honest = keccak256(toHex('fingerprint-b'))
+    const reveals = [await commit(jobId, p2, honest), await commit(jobId, p3, honest), await commit(jobId, p4, keccak256(toHex('lie')))]
+    for (const c of reveals) await c.reveal()
+    await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
+    await waitForJobStatus(jobId, 'COMPLETED')
+
+    const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])
+    expect(outcomes.rows).toEqual([
+      { provider: p2, outcome: 'AGREED' },
+      { provider: p3, outcome: 'AGREED' },
+      { provider: p4, outcome: 'DISSENTED' },
+    ])
+    const collateral = spec.maxPricePerUnit * spec.units
+    const slashes = await sql.query(`select * from ${viewsSchema}.slash where job_id = $1`, [jobId.toString()])
+    expect(slashes.rows).toHaveLength(1)
+    expect(slashes.rows[0]).toMatchObject({
+      provider: p4,
+      amount: collateral.toString(),
+      beneficiary: market.toLowerCase(),
+      to_beneficiary: (collateral / 2n).toString(),
+      burned: (collateral / 2n).toString(),
+    })
+    const shares = await sql.query(`select account, amount from ${viewsSchema}.payment where job_id = $1 and kind = 'SLASH_SHARE' order by account`, [jobId.toString()])
+    expect(shares.rows).toEqual([p2, p3].sort().map((account) => ({ account, amount: (collateral / 4n).toString() })))
+    const liar = await sql.query(`select * from ${viewsSchema}.provider where address = $1`, [p4])
+    expect(liar.rows[0]).toMatchObject({
+      stake: (stakeAmount - collateral).toString(),
+      locked: '0',
+      slashed_total: collateral.toString(),
+      slash_count: 1,
+      jobs_failed: 1,
+      jobs_completed: 0,
+    })
+  })
+
+  test('a no-show: expireAssignment marks NO_SHOW, reopens the job, a new round follows', async () => {
+    const { market } = addresses()
+    const { jobId } = await submitJob({ redundancy: 2 })
+    await waitForJobStatus(jobId, 'OPEN')
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
+    await commit(jobId, p2, keccak256(toHex('fingerprint-c')))
+    await skipTime(deployment.params.commitWindow + 1)
+    await send(deployerKey, market, jobMarketAbi, 'expireAssignment', [jobId])
+    // The job was OPEN before the assignment too: wait for the round to be over.
+    const [reopened] = await waitForRows(`select * from ${viewsSchema}.job where id = $1`, [jobId.toString()], (rows) => rows[0]?.round === 1 && rows[0]?.status === 'OPEN')
+    expect(reopened!.commit_deadline).toBeNull()
+    const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])
+    expect(outcomes.rows).toEqual([
+      { provider: p2, outcome: 'FAILED' },
+      { provider: p3, outcome: 'NO_SHOW' },
+    ])
+    const noShow = await sql.query(`select no_show_count, slash_count from ${viewsSchema}.provider where address = $1`, [p3])
+    expect(noShow.rows[0]).toEqual({ no_show_count: 1, slash_count: 1 })
+
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p4]])
+    const again = await waitForJobStatus(jobId, 'ASSIGNED')
+    expect(again.round).toBe(2)
+    expect(again.providers).toEqual([p2, p4])
+    const rows = await sql.query(`select provider, round, outcome from ${viewsSchema}.assignment where job_id = $1 order by provider`, [jobId.toString()])
+    expect(rows.rows).toEqual(
+      [
+        { provider: p2, round: 2, outcome: 'PENDING' },
+        { provider: p3, round: 1, outcome: 'NO_SHOW' },
+        { provider: p4, round: 2, outcome: 'PENDING' },
+      ].sort((a, b) => a.provider.localeCompare(b.provider)),
+    )
+  })
+
+  test('cancel: CANCELLED with a refund', async () => {
+    const { jobId, escrow } = await submitJob({ redundancy: 2 })
+    await waitForJobStatus(jobId, 'OPEN')
+    await send(requesterKey, addresses().market, jobMarketAbi, 'cancel', [jobId])
+    await waitForJobStatus(jobId, 'CANCELLED')
+    const refunds = await sql.query(`select account, amount from ${viewsSchema}.payment where job_id = $1 and kind = 'REFUND'`, [jobId.toString()])
+    expect(refunds.rows).toEqual([{ account: requester, amount: escrow.toString() }])
+  })
+
+  test('epochs, reward claims and withdrawals', async () => {
+    const { controller, market } = addresses()
+    const { publicClient } = clients()
+    await skipTime(deployment.params.epochLength * 2)
+    await send(deployerKey, controller, emissionControllerAbi, 'advanceEpoch')
+    const lastClosed = await publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'lastClosedEpoch' })
+    const epochs = await waitForRows(`select * from ${viewsSchema}.epoch order by id`, [], (rows) => rows.length === Number(lastClosed) + 1)
+    expect(epochs.map((e) => e.id)).toEqual(epochs.map((_, i) => String(i)))
+    expect(epochs.reduce((sum, e) => sum + BigInt(e.fees), 0n)).toBeGreaterThan(0n)
+    expect(epochs.every((e) => e.claimed === '0' && typeof e.limiter === 'number')).toBe(true)
+
+    // Claim p2's reward from the epoch its jobs paid fees in.
+    const paidEpoch = BigInt(epochs.find((e) => BigInt(e.fees) > 0n)!.id)
+    const [usage, availability] = await publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'claimable', args: [paidEpoch, p2] })
+    expect(usage).toBeGreaterThan(0n)
+    await send(p2Key, controller, emissionControllerAbi, 'claim', [paidEpoch])
+    const [claim] = await waitForRows(`select * from ${viewsSchema}.reward_claim`, [], (rows) => rows.length === 1)
+    expect(claim).toMatchObject({ epoch: paidEpoch.toString(), provider: p2, usage: usage.toString(), availability: availability.toString() })
+    const [claimedEpoch] = await waitForRows(`select claimed from ${viewsSchema}.epoch where id = $1`, [paidEpoch.toString()], (rows) => rows[0]?.claimed !== '0')
+    expect(claimedEpoch!.claimed).toBe((usage + availability).toString())
+
+    const owed = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'owed', args: [p2] })
+    await send(p2Key, market, jobMarketAbi, 'withdraw')
+    const [withdrawal] = await waitForRows(`select * from ${viewsSchema}.payment where kind = 'WITHDRAWAL'`, [], (rows) => rows.length === 1)
+    expect(withdrawal).toMatchObject({ account: p2, amount: owed.toString(), job_id: null })
+  })
+
+  test('unstake, and provider stake numbers match the chain', async () => {
+    const { registry } = addresses()
+    const { publicClient } = clients()
+    await send(p4Key, registry, providerRegistryAbi, 'requestUnstake', [parseEther('100')])
+    await send(p4Key, registry, providerRegistryAbi, 'pause')
+    await waitForRows(`select * from ${viewsSchema}.provider where address = $1`, [p4], (rows) => rows[0]?.paused === true)
+    for (const address of [p2, p3, p4]) {
+      const onChain = await publicClient.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [address] })
+      const { rows } = await sql.query(`select stake, locked, pending_unstake, unstake_available_at, paused from ${viewsSchema}.provider where address = $1`, [address])
+      expect(rows[0]).toEqual({
+        stake: onChain.stake.toString(),
+        locked: onChain.locked.toString(),
+        pending_unstake: onChain.pendingUnstake.toString(),
+        unstake_available_at: onChain.unstakeAvailableAt.toString(),
+        paused: onChain.paused,
+      })
+    }
+    const { rows } = await sql.query(`select kind, amount from ${viewsSchema}.stake_event where provider = $1 and kind = 'unstake_requested'`, [p4])
+    expect(rows).toEqual([{ kind: 'unstake_requested', amount: parseEther('100').toString() }])
+  })
+})
