@@ -225,12 +225,15 @@ export async function registerProvider(
     region?: Hex
     encryptionPubKey?: Hex
     stake?: bigint
+    /** Another registry than the system's (a fresh one in registry tests). */
+    registry?: Address
   } = {},
 ): Promise<void> {
+  const registry = options.registry ?? system.registry
   const stake = options.stake ?? 1000n * TSR
   const hardware = { ...defaultHardware, ...options.hardware }
   await system.write(provider, {
-    address: system.registry,
+    address: registry,
     abi: providerRegistryAbi,
     functionName: 'register',
     args: [
@@ -242,8 +245,8 @@ export async function registerProvider(
   })
   if (stake > 0n) {
     await fund(system, provider.address, stake)
-    await system.write(provider, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.registry, stake] })
-    await system.write(provider, { address: system.registry, abi: providerRegistryAbi, functionName: 'stake', args: [stake] })
+    await system.write(provider, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [registry, stake] })
+    await system.write(provider, { address: registry, abi: providerRegistryAbi, functionName: 'stake', args: [stake] })
   }
 }
 
