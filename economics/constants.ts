@@ -1,4 +1,4 @@
-import Decimal from 'decimal.js'
+import { Decimal } from 'decimal.js'
 
 /** decimal.js clone for the law's constants: 80 significant digits, rounding down. */
 const Dec = Decimal.clone({ precision: 80, rounding: Decimal.ROUND_DOWN })

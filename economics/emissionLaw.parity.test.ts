@@ -1,0 +1,304 @@
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import {
+  createPublicClient,
+  createWalletClient,
+  encodeFunctionData,
+  http,
+  parseEventLogs,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from 'viem'
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
+import { foundry } from 'viem/chains'
+import { startAnvil, type Anvil } from '../cli/startAnvil.ts'
+import { devKeys } from '../cli/devAccounts.ts'
+import {
+  emissionControllerAbi,
+  emissionControllerBytecode,
+  providerRegistryAbi,
+  providerRegistryBytecode,
+  tesseraTokenAbi,
+  tesseraTokenBytecode,
+} from '../contracts/generated/index.ts'
+import {
+  advanceEpochs,
+  claimable,
+  initialState,
+  type EmissionState,
+  type EpochInputs,
+  type EpochOutputs,
+  type EpochRecord,
+  type RecordedJob,
+} from './emissionLaw.ts'
+import { emissionParams, MAX_EPOCHS_PER_CALL, TSR, WAD } from './params.ts'
+
+/**
+ * Parity: the contract and `emissionLaw.ts` run the same random sequence of epochs (jobs, empty
+ * epochs, keeper outages of up to 70 epochs, capacity changes, claims) and must agree on every
+ * `EpochAdvanced` field, every `claimable` and every claim, wei for wei.
+ */
+
+const SEED = 0x7e55e7a
+const MIN_CLOSED_EPOCHS = 240n
+const EPOCH_LENGTH = 3600n
+/** 40M TSR: the cap (≈ 8,767 TSR/epoch at first) starts below B0, so it binds early and again when demand spikes. */
+const GENESIS_SUPPLY = 40_000_000n * TSR
+const params = emissionParams({ epochLength: EPOCH_LENGTH })
+
+/** splitmix32: small, seeded, good enough to draw test cases. */
+function prng(seed: number) {
+  let s = seed >>> 0
+  const next = () => {
+    s = (s + 0x9e3779b9) >>> 0
+    let z = s
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
+    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32
+  }
+  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1))
+  const big = (lo: bigint, hi: bigint) => {
+    let x = 0n
+    for (let i = 0; i < 4; i++) x = (x << 32n) | BigInt(Math.floor(next() * 2 ** 32))
+    return lo + (x % (hi - lo + 1n))
+  }
+  return { next, int, big }
+}
+
+let anvil: Anvil
+let client: PublicClient
+
+beforeAll(async () => {
+  anvil = await startAnvil()
+  client = createPublicClient({ chain: foundry, pollingInterval: 10, transport: http(anvil.rpcUrl, { batch: { batchSize: 200 } }) })
+})
+
+afterAll(async () => {
+  await anvil?.stop()
+})
+
+test('contract and emissionLaw.ts agree wei for wei on random epochs', async () => {
+  const started = Date.now()
+  const rand = prng(SEED)
+  const [deployer, ...rest] = devKeys.map((k) => privateKeyToAccount(k))
+  const providerAccounts = rest.slice(0, 6) // dev accounts 1..6: registered providers
+  const jobMarket = rest[6]! // dev account 7 stands in for the JobMarket
+  const unregistered: Address[] = ['0x00000000000000000000000000000000000000aa', '0x00000000000000000000000000000000000000bb']
+  const allProviders: Address[] = [...providerAccounts.map((a) => a.address), ...unregistered]
+
+  // Deployment, through viem's usual path.
+  const wallet = createWalletClient({ account: deployer!, chain: foundry, transport: http(anvil.rpcUrl) })
+  const deploy = async (args: Parameters<typeof wallet.deployContract>[0]) => {
+    const hash = await wallet.deployContract(args)
+    const receipt = await client.waitForTransactionReceipt({ hash })
+    return receipt.contractAddress!
+  }
+  const token = await deploy({
+    abi: tesseraTokenAbi,
+    bytecode: tesseraTokenBytecode,
+    args: [deployer!.address, deployer!.address, GENESIS_SUPPLY],
+  } as never)
+  const registry = await deploy({
+    abi: providerRegistryAbi,
+    bytecode: providerRegistryBytecode,
+    args: [token, deployer!.address, 0n, 600n],
+  } as never)
+  const controller = await deploy({
+    abi: emissionControllerAbi,
+    bytecode: emissionControllerBytecode,
+    args: [token, registry, deployer!.address, params],
+  } as never)
+
+  // From here on: locally signed raw transactions with our own nonces (one RPC each).
+  const nonces = new Map<Address, number>()
+  let lastSent: Hex | undefined
+  const send = async (account: PrivateKeyAccount, to: Address, data: Hex, gas = 1_000_000n): Promise<Hex> => {
+    let nonce = nonces.get(account.address)
+    if (nonce === undefined) nonce = await client.getTransactionCount({ address: account.address, blockTag: 'pending' })
+    nonces.set(account.address, nonce + 1)
+    const raw = await account.signTransaction({ chainId: foundry.id, type: 'legacy', to, data, gas, gasPrice: 10n ** 10n, nonce })
+    lastSent = (await client.request({ method: 'eth_sendRawTransaction', params: [raw] })) as Hex
+    return lastSent
+  }
+  /** anvil may answer eth_sendRawTransaction before it mines: wait before reading state. */
+  const settle = async () => {
+    if (lastSent) await client.waitForTransactionReceipt({ hash: lastSent, pollingInterval: 5 })
+  }
+  const receiptOf = async (hash: Hex) => {
+    const receipt = await client.waitForTransactionReceipt({ hash })
+    expect(receipt.status).toBe('success')
+    return receipt
+  }
+  await receiptOf(await send(deployer!, token, encodeFunctionData({ abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] })))
+  await receiptOf(await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setJobMarket', args: [jobMarket.address] })))
+
+  // Providers 1..6 register random hardware (minStake 0: registered and unpaused counts).
+  const capacity = new Map<Address, bigint>(unregistered.map((a) => [a, 0n]))
+  const paused = new Map<Address, boolean>()
+  const hardware = () => {
+    const gpuCount = rand.int(1, 8)
+    const benchmarkScore = rand.int(50, 200_000)
+    return {
+      hw: { gpuModel: 1, gpuCount, vramMiB: 24_576, cpuCores: 16, memoryMiB: 65_536, benchmarkScore },
+      capacity: BigInt(gpuCount) * BigInt(benchmarkScore),
+    }
+  }
+  const region = `0x${'00'.repeat(32)}` as Hex
+  for (const account of providerAccounts) {
+    const { hw, capacity: c } = hardware()
+    capacity.set(account.address, c)
+    paused.set(account.address, false)
+    await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: 'register', args: [hw, 1n, region, '0x'] }))
+  }
+
+  const genesis = (await client.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'genesis' })) as bigint
+  const startOf = (epoch: bigint) => genesis + epoch * EPOCH_LENGTH + 10n
+  const setNextTimestamp = (t: bigint) => client.request({ method: 'evm_setNextBlockTimestamp' as never, params: [`0x${t.toString(16)}`] as never })
+
+  let state: EmissionState = initialState(params)
+  let current = 0n
+  let jobs: RecordedJob[] = []
+  const pending = new Map<bigint, RecordedJob[]>() // ended epochs not yet closed
+  const expected: EpochOutputs[] = []
+  const records = new Map<bigint, EpochRecord>()
+  const unclaimed = new Map<Address, bigint[]>() // registered providers' closed epochs with a reward
+  const claims: { epoch: bigint; provider: Address; usage: bigint; availability: bigint }[] = []
+  const advanceTxs: Hex[] = []
+  let claimableChecks = 0
+
+  const drawFee = (): bigint => {
+    const r = rand.next()
+    if (r < 0.05) return 0n
+    if (r < 0.15) return rand.big(1n, TSR)
+    if (r < 0.4) return rand.big(TSR, 50_000n * TSR)
+    if (r < 0.95) return rand.big(50_000n * TSR, 2_000_000n * TSR)
+    return rand.big(2_000_000n * TSR, 50_000_000n * TSR)
+  }
+
+  while (state.nextEpoch < MIN_CLOSED_EPOCHS) {
+    // Jobs of the current epoch (about a quarter of epochs stay empty).
+    if (rand.next() < 0.75) {
+      const n = rand.int(1, 6)
+      for (let i = 0; i < n; i++) {
+        const provider = allProviders[rand.int(0, allProviders.length - 1)]!
+        const units = BigInt(rand.next() < 0.1 ? rand.int(0, 5_000_000) : rand.int(0, 400_000))
+        const job: RecordedJob = { provider, fee: drawFee(), units, capacity: capacity.get(provider)! }
+        jobs.push(job)
+        const data = encodeFunctionData({ abi: emissionControllerAbi, functionName: 'recordJob', args: [provider, job.fee, units] })
+        await send(jobMarket, controller, data)
+      }
+    }
+    pending.set(current, jobs)
+    jobs = []
+
+    // Move on 1 epoch, or a keeper outage of up to 70.
+    const gap = rand.next() < 0.85 ? 1n : BigInt(rand.int(2, 70))
+    for (let e = current + 1n; e < current + gap; e++) pending.set(e, [])
+    current += gap
+    await settle() // or a job still in anvil's pool would be mined at the new timestamp
+    await setNextTimestamp(startOf(current))
+
+    // Close everything ended, ≤ 64 per call; the contract reads capacity and supply once per call.
+    while (state.nextEpoch < current) {
+      await settle()
+      const [totalCapacity, supply] = await Promise.all([
+        client.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'totalCapacity' }) as Promise<bigint>,
+        client.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'totalSupply' }) as Promise<bigint>,
+      ])
+      const modelTotal = providerAccounts.reduce((sum, a) => (paused.get(a.address) ? sum : sum + capacity.get(a.address)!), 0n)
+      expect(totalCapacity).toBe(modelTotal)
+      const closing: EpochInputs[] = []
+      for (let e = state.nextEpoch; e < current && BigInt(closing.length) < MAX_EPOCHS_PER_CALL; e++) {
+        closing.push({ jobs: pending.get(e)!, totalCapacity, supply })
+        pending.delete(e)
+      }
+      const result = advanceEpochs({ state, inputs: closing, params })
+      for (const step of result.epochs) {
+        expected.push(step.outputs)
+        records.set(step.outputs.epoch, step.record)
+        for (const payout of step.payouts) {
+          const account = providerAccounts.find((a) => a.address.toLowerCase() === payout.provider)
+          if (!account || payout.usage + payout.availability === 0n) continue
+          unclaimed.set(account.address, [...(unclaimed.get(account.address) ?? []), step.outputs.epoch])
+        }
+      }
+      state = result.state
+      advanceTxs.push(await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n))
+      await settle()
+
+      // Every claimable of the epochs just closed, for every provider we use.
+      const checks = result.epochs.flatMap((step) =>
+        allProviders.map(async (provider) => {
+          const [usage, availability] = (await client.readContract({
+            address: controller,
+            abi: emissionControllerAbi,
+            functionName: 'claimable',
+            args: [step.outputs.epoch, provider],
+          })) as readonly [bigint, bigint]
+          expect({ epoch: step.outputs.epoch, provider, usage, availability }).toEqual({
+            epoch: step.outputs.epoch,
+            provider,
+            ...claimable({ record: step.record, provider, params }),
+          })
+        }),
+      )
+      await Promise.all(checks)
+      claimableChecks += checks.length
+    }
+    // Idempotent: a second call with nothing to close emits nothing (checked through the logs below).
+    if (rand.next() < 0.2) advanceTxs.push(await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n))
+
+    // Some registered providers claim some of their unclaimed rewards (this moves the supply and so the cap).
+    for (const account of providerAccounts) {
+      const open = unclaimed.get(account.address) ?? []
+      if (open.length === 0 || rand.next() < 0.3) continue
+      const [epoch] = open.splice(rand.int(0, open.length - 1), 1) as [bigint]
+      const payout = claimable({ record: records.get(epoch)!, provider: account.address, params })
+      claims.push({ epoch, provider: account.address, ...payout })
+      await send(account, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'claim', args: [epoch] }))
+    }
+
+    // Capacity moves between epochs: new hardware, pause, unpause.
+    if (rand.next() < 0.2) {
+      const account = providerAccounts[rand.int(0, providerAccounts.length - 1)]!
+      const r = rand.next()
+      if (r < 0.5) {
+        const { hw, capacity: c } = hardware()
+        capacity.set(account.address, c)
+        await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: 'update', args: [hw, 1n, region] }))
+      } else {
+        const isPaused = paused.get(account.address)!
+        paused.set(account.address, !isPaused)
+        await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: isPaused ? 'unpause' : 'pause' }))
+      }
+    }
+  }
+
+  await settle()
+  // Every advanceEpoch succeeded, and the chain's events equal the model's outputs, in order.
+  for (const hash of advanceTxs) await receiptOf(hash)
+  const logs = await client.getLogs({ address: controller, fromBlock: 0n, toBlock: 'latest' })
+  const advanced = parseEventLogs({ abi: emissionControllerAbi, logs, eventName: 'EpochAdvanced' }).map((l) => l.args)
+  expect(advanced.length).toBe(expected.length)
+  for (let i = 0; i < expected.length; i++) expect({ ...advanced[i] }).toEqual({ ...expected[i] })
+  const rewarded = parseEventLogs({ abi: emissionControllerAbi, logs, eventName: 'RewardClaimed' }).map((l) => l.args)
+  expect(rewarded).toEqual(claims)
+
+  // The supply grew by exactly the claims; the model's state equals the contract's.
+  const supply = (await client.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'totalSupply' })) as bigint
+  expect(supply).toBe(GENESIS_SUPPLY + claims.reduce((s, c) => s + c.usage + c.availability, 0n))
+  const chainState = (await client.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'state' })) as EmissionState
+  expect({ ...chainState }).toEqual(state)
+
+  // The run exercised every branch of the law.
+  const limiters = new Set(expected.map((o) => o.limiter))
+  expect([...limiters].sort()).toEqual([0, 1, 2, 3])
+  expect(expected.some((o) => o.forfeited > 0n && o.availabilityEmission > 0n)).toBe(true)
+  expect(expected.some((o) => o.phi < params.phi0)).toBe(true)
+  expect(expected.some((o) => o.usageEmission > 0n && o.utilisation === WAD)).toBe(true)
+  const byLimiter = [0, 1, 2, 3].map((l) => expected.filter((o) => o.limiter === l).length).join('/')
+  console.info(
+    `parity: ${expected.length} epochs (limiter none/up/down/cap ${byLimiter}), ${claimableChecks} claimable checks, ` +
+      `${claims.length} claims, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  )
+}, 120_000)
