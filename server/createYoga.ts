@@ -1,0 +1,82 @@
+import type { Kysely } from 'kysely'
+import { createYoga as createGraphQLYoga } from 'graphql-yoga'
+import pino, { type Logger } from 'pino'
+import type { PublicClient } from 'viem'
+import { type BlobStore, createBlobStore } from './blobs/blobStore.ts'
+import type { ServerContext } from './context.ts'
+import type { Database } from './db/database.ts'
+import { viewsSchemaPresent } from './db/meta.ts'
+import type { ServerDeployment } from './deployment.ts'
+import { createMetrics, type ServerMetrics } from './metrics.ts'
+import { useBlobRoutes } from './plugins/use-blob-routes.ts'
+import { useErrorMasking } from './plugins/use-error-masking.ts'
+import { useMetrics } from './plugins/use-metrics.ts'
+import { useOpsRoutes } from './plugins/use-ops-routes.ts'
+import { useQueryLimits } from './plugins/use-query-limits.ts'
+import { type AssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
+import { schema } from './schema/index.ts'
+import { sql } from 'kysely'
+
+export type CreateYogaParameters = {
+  db: Kysely<Database>
+  viewsSchema: string
+  deployment: ServerDeployment
+  dataDir: string
+  maxBlobBytes?: number
+  pubsub?: AssignmentPubSub
+  publicClient?: PublicClient
+  metrics?: ServerMetrics
+  log?: Logger
+  /** Unix seconds; tests pin it. */
+  now?: () => number
+}
+
+/**
+ * The whole HTTP surface as one fetch handler (`yoga.fetch`): GraphQL at `/graphql` (SSE for
+ * subscriptions), blobs, `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket;
+ * `startServer` puts it behind a Node HTTP server, tests call `yoga.fetch` directly.
+ */
+export function createYoga(parameters: CreateYogaParameters) {
+  const log = parameters.log ?? pino({ level: 'silent' })
+  const metrics = parameters.metrics ?? createMetrics()
+  const pubsub = parameters.pubsub ?? createAssignmentPubSub()
+  const blobs: BlobStore = createBlobStore({ db: parameters.db, dataDir: parameters.dataDir, maxBytes: parameters.maxBlobBytes })
+  const context: ServerContext = {
+    db: parameters.db,
+    views: parameters.db.withSchema(parameters.viewsSchema),
+    viewsSchema: parameters.viewsSchema,
+    deployment: parameters.deployment,
+    pubsub,
+    publicClient: parameters.publicClient,
+    log,
+    now: parameters.now ?? (() => Date.now() / 1000),
+  }
+  const ready = async () => {
+    await sql`select 1`.execute(parameters.db)
+    if (!(await viewsSchemaPresent(parameters.db, parameters.viewsSchema)))
+      return { ok: false, reason: `views schema "${parameters.viewsSchema}" is missing or incomplete (is the indexer running with --views-schema?)` }
+    return { ok: true }
+  }
+  const yoga = createGraphQLYoga<Record<string, unknown>, ServerContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    maskedErrors: false,
+    logging: {
+      debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
+      info: (...a: unknown[]) => log.info({ yoga: a }, 'yoga'),
+      warn: (...a: unknown[]) => log.warn({ yoga: a }, 'yoga'),
+      error: (...a: unknown[]) => log.error({ yoga: a }, 'yoga'),
+    },
+    // Per-request copies so Pothos' dataloaders (cached on the context object) are request-scoped.
+    context: () => ({ ...context }),
+    plugins: [
+      useMetrics({ metrics }),
+      useOpsRoutes({ deployment: parameters.deployment, metrics, ready }),
+      useBlobRoutes({ store: blobs, metrics }),
+      useQueryLimits(),
+      useErrorMasking({ log }),
+    ],
+  })
+  return { yoga, context, metrics, pubsub, blobs }
+}

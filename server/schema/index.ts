@@ -1,0 +1,15 @@
+import { lexicographicSortSchema, type GraphQLSchema } from 'graphql'
+import { builder } from '../builder.ts'
+import './scalars.ts'
+import './job.ts'
+import './provider.ts'
+import './epoch.ts'
+import './meta.ts'
+import './heartbeat.ts'
+import './jobAssignment.ts'
+
+/** The executable schema, built once. */
+export const schema: GraphQLSchema = builder.toSchema()
+
+/** The schema as committed in `schema.graphql`: types and fields sorted lexicographically. */
+export const sortedSchema = (): GraphQLSchema => lexicographicSortSchema(schema)
