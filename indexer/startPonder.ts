@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 
 /** Repository root: Ponder runs with the root as cwd and `--root indexer`. */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -36,7 +37,7 @@ export type StartPonderReturnType = {
   url: string
   /** The child process, for callers that want to watch it. */
   process: ChildProcess
-  /** SIGTERMs Ponder and resolves once it exited (SIGKILL after 10 s). */
+  /** SIGTERMs Ponder and resolves once it exited (SIGKILL after 10 s) and its schema lock is released. */
   stop: () => Promise<void>
 }
 
@@ -125,6 +126,7 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
     const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000)
     await exited
     clearTimeout(killTimer)
+    await releaseSchemaLock(databaseUrl, schema)
   }
 
   const deadline = Date.now() + readyTimeoutMs
@@ -159,6 +161,25 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
     return chain !== undefined && chain.block.number >= head
   })
   return { url, process: child, stop }
+}
+
+/**
+ * Clears the lock flag Ponder keeps in `<schema>._ponder_meta`. Ponder 0.16.10 means to do this on shutdown but
+ * leaves it set, so a restart on the same schema would wait out the 25 s heartbeat timeout. Only called once our
+ * Ponder has exited; best effort.
+ */
+async function releaseSchemaLock(databaseUrl: string, schema: string) {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  try {
+    await client.connect()
+    await client.query(
+      `update "${schema.replaceAll('"', '""')}"._ponder_meta set value = jsonb_set(value, '{is_locked}', '0') where key = 'app'`,
+    )
+  } catch {
+    // No schema yet (Ponder failed early) or no database: nothing to release.
+  } finally {
+    await client.end().catch(() => {})
+  }
 }
 
 async function blockNumber(rpcUrl: string): Promise<number> {
