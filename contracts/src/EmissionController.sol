@@ -365,16 +365,19 @@ contract EmissionController is IEmissionController {
         }
         s.lastEmission = usage + availability;
 
-        e.usageRate = usageRate;
-        e.availabilityPool = availability;
+        // Claims need the rate and pool only when someone had a job (skipped epochs cost no storage).
         uint256 distributed;
-        uint256 totalWeight = e.totalWeight;
-        if (totalWeight != 0) {
-            address[] storage recipients = e.recipients;
-            uint256 n = recipients.length;
-            for (uint256 i; i < n; ++i) {
-                uint256 weight = _providerEpochs[k][recipients[i]].weight;
-                distributed += _availabilityShare(availability, weight, totalWeight, p.maxProviderShare);
+        address[] storage recipients = e.recipients;
+        uint256 n = recipients.length;
+        if (n != 0) {
+            e.usageRate = usageRate;
+            e.availabilityPool = availability;
+            uint256 totalWeight = e.totalWeight;
+            if (totalWeight != 0) {
+                for (uint256 i; i < n; ++i) {
+                    uint256 weight = _providerEpochs[k][recipients[i]].weight;
+                    distributed += _availabilityShare(availability, weight, totalWeight, p.maxProviderShare);
+                }
             }
         }
 
