@@ -102,3 +102,32 @@ export async function jobStats(views: QueryCreator<Database>): Promise<{ byStatu
   for (const c of counts) byStatus[c.status] = Number(c.n)
   return { byStatus, totalFees: BigInt(sums?.fees ?? '0'), totalBurned: BigInt(sums?.burned ?? '0') }
 }
+
+/** OPEN jobs whose deadline is after `now`, oldest first (the matcher's input). */
+export async function findOpenJobs(views: QueryCreator<Database>, now: bigint, limit: number): Promise<JobRow[]> {
+  return views
+    .selectFrom('job')
+    .selectAll()
+    .where('status', '=', 'OPEN')
+    .where(sql<boolean>`deadline > ${now.toString()}::numeric`)
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+}
+
+/** Jobs a keeper transaction can move on at chain time `now`. */
+export async function findKeeperWork(
+  views: QueryCreator<Database>,
+  now: bigint,
+  limit: number,
+): Promise<{ finalize: string[]; expire: string[]; expireAssignment: string[] }> {
+  const t = now.toString()
+  const ids = async (where: ReturnType<typeof sql<boolean>>) =>
+    (await views.selectFrom('job').select('id').where(where).orderBy('id').limit(limit).execute()).map((r) => String(r.id))
+  const [finalize, expire, expireAssignment] = await Promise.all([
+    ids(sql<boolean>`status = 'REVEALED' or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric)`),
+    ids(sql<boolean>`status = 'OPEN' and deadline < ${t}::numeric`),
+    ids(sql<boolean>`status = 'ASSIGNED' and commit_deadline < ${t}::numeric`),
+  ])
+  return { finalize, expire, expireAssignment }
+}

@@ -1,0 +1,65 @@
+import type { Kysely, QueryCreator } from 'kysely'
+import type { Logger } from 'pino'
+import { findAssignmentsAfter, latestAssignmentPosition, positionOf } from '../db/assignments.ts'
+import type { Database } from '../db/database.ts'
+import { type FeedPosition, readFeedCursor, writeFeedCursor } from '../db/feedCursors.ts'
+import type { ServerMetrics } from '../metrics.ts'
+import type { AssignmentPubSub } from '../pubsub.ts'
+
+const feedName = 'assignments'
+const batch = 500
+
+/**
+ * Polls the views-schema `assignment` table in (block_number, log_index) order and publishes each
+ * new row to its provider's topic; the position is kept in `app.feed_cursor`. A fresh feed starts
+ * at the current end (subscribers replay history from Postgres themselves).
+ */
+export function createChangeFeed(parameters: { db: Kysely<Database>; views: QueryCreator<Database>; pubsub: AssignmentPubSub; log: Logger; metrics?: ServerMetrics }) {
+  let position: FeedPosition | undefined
+  let loaded = false
+  return {
+    /** Publishes everything new; returns how many assignments went out. */
+    async tick(): Promise<number> {
+      if (!loaded) {
+        position = await readFeedCursor(parameters.db, feedName)
+        if (!position) {
+          position = (await latestAssignmentPosition(parameters.views)) ?? { blockNumber: 0n, logIndex: -1 }
+          await writeFeedCursor(parameters.db, feedName, position)
+        }
+        loaded = true
+      }
+      let published = 0
+      for (;;) {
+        const rows = await findAssignmentsAfter(parameters.views, { after: position, limit: batch })
+        for (const row of rows) {
+          parameters.pubsub.publish({
+            id: row.id,
+            jobId: String(row.jobId),
+            provider: row.provider.toLowerCase(),
+            round: Number(row.round),
+            slot: Number(row.slot),
+            pricePerUnit: String(row.pricePerUnit),
+            collateral: String(row.collateral),
+            commitDeadline: String(row.commitDeadline),
+            blockNumber: String(row.blockNumber),
+            logIndex: Number(row.logIndex),
+          })
+          position = positionOf(row)
+          published++
+        }
+        if (rows.length) await writeFeedCursor(parameters.db, feedName, position!)
+        if (rows.length < batch) break
+      }
+      if (published) {
+        parameters.metrics?.feedPublished.inc(published)
+        parameters.log.debug({ published, position: { blockNumber: String(position?.blockNumber), logIndex: position?.logIndex } }, 'change feed published')
+      }
+      return published
+    },
+    /** Forget the in-memory position (after losing leadership another replica may move it). */
+    reset() {
+      loaded = false
+      position = undefined
+    },
+  }
+}

@@ -1,0 +1,108 @@
+import { describe, expect, test } from 'vitest'
+import { collateralFor, type MatchJob, type MatchProvider, matchJobs } from './matchJobs.ts'
+
+const TSR = 10n ** 18n
+const addr = (n: number) => `0x${n.toString(16).padStart(40, '0')}` as const
+const regionEu = `0x${'65'.padEnd(64, '0')}`
+const regionUs = `0x${'75'.padEnd(64, '0')}`
+
+const provider = (n: number, over: Partial<MatchProvider> = {}): MatchProvider => ({
+  address: addr(n),
+  registered: true,
+  paused: false,
+  stake: 1000n * TSR,
+  locked: 0n,
+  pendingUnstake: 0n,
+  pricePerUnit: 10n,
+  vramMib: 24_000,
+  gpuModel: 1,
+  region: regionEu,
+  live: true,
+  activeAssignments: 0,
+  ...over,
+})
+
+const job = (id: bigint, over: Partial<MatchJob> = {}): MatchJob => ({
+  id,
+  maxPricePerUnit: 100n,
+  units: 10n,
+  redundancy: 2,
+  minVramMib: 8000,
+  gpuModel: 0,
+  regions: [],
+  deadline: 2000n,
+  ...over,
+})
+
+const base = { minStake: 100n * TSR, collateralBps: 10_000n, now: 1000n }
+
+describe('matchJobs', () => {
+  test('picks the k cheapest distinct providers', () => {
+    const providers = [provider(1, { pricePerUnit: 30n }), provider(2, { pricePerUnit: 10n }), provider(3, { pricePerUnit: 20n })]
+    const { assignments } = matchJobs({ ...base, jobs: [job(1n)], providers })
+    expect(assignments).toEqual([{ jobId: 1n, providers: [addr(2), addr(3)], collateral: 1000n }])
+  })
+
+  test('ties break by fewer active assignments, then by address', () => {
+    const providers = [provider(3), provider(2, { activeAssignments: 1 }), provider(1, { activeAssignments: 1 }), provider(4)]
+    expect(matchJobs({ ...base, jobs: [job(1n)], providers }).assignments[0]!.providers).toEqual([addr(3), addr(4)])
+    const even = [provider(3), provider(2), provider(1)]
+    expect(matchJobs({ ...base, jobs: [job(1n)], providers: even }).assignments[0]!.providers).toEqual([addr(1), addr(2)])
+  })
+
+  test('applies every eligibility rule', () => {
+    const j = job(1n, { redundancy: 1, gpuModel: 7, regions: [regionEu], minVramMib: 16_000 })
+    const collateral = collateralFor(j, base.collateralBps)
+    const ok = provider(1, { gpuModel: 7 })
+    const cases: MatchProvider[] = [
+      provider(2, { gpuModel: 7, registered: false }),
+      provider(3, { gpuModel: 7, paused: true }),
+      provider(4, { gpuModel: 7, live: false }),
+      provider(5, { gpuModel: 7, stake: 150n * TSR, pendingUnstake: 60n * TSR }), // stake − pending < minStake
+      provider(6, { gpuModel: 7, stake: 100n * TSR + collateral - 1n, locked: 100n * TSR }), // free stake < collateral
+      provider(7, { gpuModel: 7, pricePerUnit: 101n }),
+      provider(8, { gpuModel: 7, vramMib: 15_999 }),
+      provider(9, { gpuModel: 8 }),
+      provider(10, { gpuModel: 7, region: regionUs }),
+    ]
+    for (const bad of cases) expect(matchJobs({ ...base, jobs: [j], providers: [bad] }).assignments, bad.address).toEqual([])
+    expect(matchJobs({ ...base, jobs: [j], providers: [ok, ...cases] }).assignments[0]!.providers).toEqual([addr(1)])
+    // exactly enough free stake is enough
+    const edge = provider(11, { gpuModel: 7, stake: 100n * TSR + collateral, locked: 100n * TSR })
+    expect(matchJobs({ ...base, minStake: 100n * TSR, jobs: [j], providers: [edge] }).assignments).toHaveLength(1)
+  })
+
+  test('gpuModel 0 and empty regions mean any', () => {
+    const providers = [provider(1, { gpuModel: 3, region: regionUs }), provider(2, { gpuModel: 9 })]
+    expect(matchJobs({ ...base, jobs: [job(1n)], providers }).assignments).toHaveLength(1)
+  })
+
+  test('skips jobs past their deadline and jobs without k eligible providers', () => {
+    const r = matchJobs({ ...base, jobs: [job(1n, { deadline: 1000n }), job(2n, { redundancy: 3 })], providers: [provider(1), provider(2)] })
+    expect(r.assignments).toEqual([])
+    expect(r.skipped).toEqual([
+      { jobId: 1n, reason: 'DEADLINE_PASSED', eligible: 0 },
+      { jobId: 2n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 2 },
+    ])
+  })
+
+  test('collateral and load picked for one job count against the next (oldest job first)', () => {
+    // Each provider can afford exactly one slot of collateral 1000 TSR.
+    const j = (id: bigint) => job(id, { maxPricePerUnit: 100n * TSR, units: 10n, redundancy: 1 })
+    const providers = [provider(1, { stake: 1100n * TSR }), provider(2, { stake: 1100n * TSR, pricePerUnit: 20n })]
+    const r = matchJobs({ ...base, jobs: [j(5n), j(4n), j(6n)], providers })
+    expect(r.assignments.map((a) => [a.jobId, a.providers[0]])).toEqual([
+      [4n, addr(1)],
+      [5n, addr(2)],
+    ])
+    expect(r.skipped).toEqual([{ jobId: 6n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 0 }])
+  })
+
+  test('reserved collateral of in-flight assigns is respected', () => {
+    // free 1100 TSR, collateral 1000 TSR: 100 TSR reserved still fits, a wei more does not
+    const j = job(1n, { maxPricePerUnit: 100n * TSR, units: 10n, redundancy: 1 })
+    const providers = [provider(1, { stake: 1100n * TSR })]
+    expect(matchJobs({ ...base, jobs: [j], providers, reserved: new Map([[addr(1), 100n * TSR]]) }).assignments).toHaveLength(1)
+    expect(matchJobs({ ...base, jobs: [j], providers, reserved: new Map([[addr(1), 100n * TSR + 1n]]) }).assignments).toEqual([])
+  })
+})

@@ -1,0 +1,119 @@
+import type { Kysely, QueryCreator } from 'kysely'
+import type { Logger } from 'pino'
+import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
+import type { Database } from '../db/database.ts'
+import type { ServerDeployment } from '../deployment.ts'
+import type { ServerMetrics } from '../metrics.ts'
+import type { AssignmentPubSub } from '../pubsub.ts'
+import { createChangeFeed } from './changeFeed.ts'
+import { createKeeper } from './keeper.ts'
+import { createLeaderLock } from './leaderLock.ts'
+import { type AssignMeta, createMatcher } from './matcher.ts'
+import { createTransactionSender } from './transactionSender.ts'
+
+export type StartLeaderParameters = {
+  databaseUrl: string
+  db: Kysely<Database>
+  views: QueryCreator<Database>
+  deployment: ServerDeployment
+  publicClient: PublicClient
+  /** Without a wallet (no server key) only the change feed runs. */
+  walletClient?: WalletClient<Transport, Chain, Account>
+  pubsub: AssignmentPubSub
+  log: Logger
+  metrics?: ServerMetrics
+  /** Change-feed poll interval (default 250 ms). */
+  feedIntervalMs?: number
+  /** Matcher and keeper interval (default 1000 ms). */
+  chainIntervalMs?: number
+  now?: () => number
+}
+
+/**
+ * Competes for the leader lock and, while holding it, runs the change feed, the matcher and the
+ * keeper on their own timers. Every error is logged and the task retried on its next tick; the
+ * loops never throw. `stop()` ends the loops and releases the lock.
+ */
+export function startLeader(parameters: StartLeaderParameters): { stop: () => Promise<void>; isLeader: () => boolean } {
+  const { log, metrics, deployment } = parameters
+  const lockName = `tessera-leader:${deployment.chainId}:${String(deployment.contracts.JobMarket.address).toLowerCase()}`
+  const lock = createLeaderLock({
+    databaseUrl: parameters.databaseUrl,
+    name: lockName,
+    onLost: (error) => log.warn({ err: error.message }, 'leader lock lost'),
+  })
+  const feed = createChangeFeed({ db: parameters.db, views: parameters.views, pubsub: parameters.pubsub, log, metrics })
+  const wallet = parameters.walletClient
+  const sender = wallet ? createTransactionSender<AssignMeta>({ publicClient: parameters.publicClient, walletClient: wallet, log, metrics }) : undefined
+  const matcher = sender ? createMatcher({ db: parameters.db, views: parameters.views, deployment, sender, log, now: parameters.now ?? (() => Date.now() / 1000) }) : undefined
+  const keeper = sender ? createKeeper({ views: parameters.views, publicClient: parameters.publicClient, deployment, sender, log }) : undefined
+  if (!wallet) log.warn('no server key: the matcher and keeper are off, only the change feed runs')
+
+  let stopped = false
+  let wasLeader = false
+  const timers = new Map<string, NodeJS.Timeout>()
+  const running = new Set<Promise<unknown>>()
+
+  const isLeader = async () => {
+    const held = await lock.acquire()
+    if (held !== wasLeader) {
+      wasLeader = held
+      metrics?.leader.set(held ? 1 : 0)
+      if (held) log.info({ lock: lockName }, 'became leader')
+      else {
+        log.info('not leader')
+        feed.reset()
+      }
+    }
+    return held
+  }
+
+  /** Runs `task` every `ms`, never overlapping itself, never throwing. */
+  const every = (name: string, ms: number, task: () => Promise<void>) => {
+    const run = async () => {
+      if (stopped) return
+      const p = task().catch((error: Error) => {
+        metrics?.leaderTickErrors.inc({ task: name })
+        log.warn({ task: name, err: error?.message ?? String(error) }, 'leader task failed; retrying next tick')
+      })
+      running.add(p)
+      await p
+      running.delete(p)
+      if (!stopped) timers.set(name, setTimeout(run, ms))
+    }
+    timers.set(name, setTimeout(run, 0))
+  }
+
+  let lockCheck: Promise<boolean> | undefined
+  // Feed and chain loops share one lock probe per round trip.
+  const leading = () => (lockCheck ??= isLeader().finally(() => setTimeout(() => (lockCheck = undefined), 200)))
+
+  every('feed', parameters.feedIntervalMs ?? 250, async () => {
+    if (await leading()) await feed.tick()
+  })
+  if (matcher && keeper) {
+    every('chain', parameters.chainIntervalMs ?? 1000, async () => {
+      if (!(await leading())) return
+      const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
+      await matcher.tick(block.timestamp).catch((error: Error) => {
+        metrics?.leaderTickErrors.inc({ task: 'matcher' })
+        log.warn({ task: 'matcher', err: error.message }, 'matcher tick failed; retrying next tick')
+      })
+      await keeper.tick(block.timestamp).catch((error: Error) => {
+        metrics?.leaderTickErrors.inc({ task: 'keeper' })
+        log.warn({ task: 'keeper', err: error.message }, 'keeper tick failed; retrying next tick')
+      })
+    })
+  }
+
+  return {
+    isLeader: () => lock.held(),
+    async stop() {
+      stopped = true
+      for (const t of timers.values()) clearTimeout(t)
+      await Promise.allSettled([...running])
+      await lock.release()
+      metrics?.leader.set(0)
+    },
+  }
+}

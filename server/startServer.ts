@@ -1,0 +1,108 @@
+import { mkdir } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import pino, { type Logger } from 'pino'
+import type { Hex } from 'viem'
+import type { Deployment } from '../contracts/deploy.ts'
+import { createYoga } from './createYoga.ts'
+import { createDb } from './db/createDb.ts'
+import { migrateToLatest } from './db/migrateToLatest.ts'
+import { createChainClients } from './leader/chainClients.ts'
+import { startLeader } from './leader/startLeader.ts'
+import { createMetrics } from './metrics.ts'
+import { createAssignmentPubSub } from './pubsub.ts'
+
+export type StartServerParameters = {
+  databaseUrl: string
+  /** Ponder's views schema (`TESSERA_VIEWS_SCHEMA`, default `chain`). */
+  viewsSchema: string
+  rpcUrl: string
+  deployment: Deployment
+  /** The matcher/keeper key (MATCHER_ROLE). Without it the leader only runs the change feed. */
+  serverKey?: Hex
+  /** 0 picks a free port. */
+  port: number
+  /** Blobs live under `<dataDir>/blobs/`. */
+  dataDir: string
+  /** Share subscription events between replicas through Redis pub/sub. */
+  redisUrl?: string
+  /** Default 64 MiB (`TESSERA_MAX_BLOB_BYTES`). */
+  maxBlobBytes?: number
+  /** Compete for the leader lock (default true). */
+  leader?: boolean
+  /** Bind address (default 127.0.0.1). */
+  host?: string
+  log?: Logger
+}
+
+export type StartServerReturnType = {
+  /** Base URL, e.g. `http://127.0.0.1:4000`; GraphQL is at `${url}/graphql`. */
+  url: string
+  yoga: ReturnType<typeof createYoga>['yoga']
+  stop: () => Promise<void>
+}
+
+/**
+ * Migrates the `app` schema, serves GraphQL (with SSE subscriptions), blobs, `/deployment`,
+ * `/health`, `/ready` and `/metrics` on `port`, and (unless `leader: false`) competes for the
+ * leader lock to run the change feed, matcher and keeper.
+ */
+export async function startServer(parameters: StartServerParameters): Promise<StartServerReturnType> {
+  const log = parameters.log ?? pino({ name: 'tessera-server' })
+  await mkdir(parameters.dataDir, { recursive: true })
+  const { db, pool } = createDb({ databaseUrl: parameters.databaseUrl })
+  await migrateToLatest(db)
+  const metrics = createMetrics()
+  const pubsub = createAssignmentPubSub({ redisUrl: parameters.redisUrl })
+  const { publicClient, walletClient } = createChainClients({ rpcUrl: parameters.rpcUrl, chainId: parameters.deployment.chainId, serverKey: parameters.serverKey })
+  const { yoga, context } = createYoga({
+    db,
+    viewsSchema: parameters.viewsSchema,
+    deployment: parameters.deployment,
+    dataDir: parameters.dataDir,
+    maxBlobBytes: parameters.maxBlobBytes,
+    pubsub,
+    publicClient,
+    metrics,
+    log,
+  })
+  const server = createServer(yoga)
+  // SSE subscriptions stay open; don't let Node's request timeout cut them.
+  server.requestTimeout = 0
+  server.headersTimeout = 60_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(parameters.port, parameters.host ?? '127.0.0.1', () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+  const url = `http://${parameters.host ?? '127.0.0.1'}:${port}`
+  const leader =
+    parameters.leader === false
+      ? undefined
+      : startLeader({
+          databaseUrl: parameters.databaseUrl,
+          db,
+          views: context.views,
+          deployment: parameters.deployment,
+          publicClient,
+          walletClient,
+          pubsub,
+          log: log.child({ part: 'leader' }),
+          metrics,
+        })
+  log.info({ url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, redis: !!parameters.redisUrl }, 'server listening')
+
+  let stopping: Promise<void> | undefined
+  const stop = () =>
+    (stopping ??= (async () => {
+      await leader?.stop()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      await yoga.dispose?.()
+      await pubsub.close()
+      await db.destroy().catch(() => pool.end())
+    })())
+  return { url, yoga, stop }
+}
