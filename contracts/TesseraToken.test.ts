@@ -93,12 +93,11 @@ describe('TesseraToken', () => {
     expect(await read(sys.token, 'totalSupply')).toBe(100_000_000n * TSR - 7n * TSR)
   })
 
-  test('permit sets an allowance from an EIP-712 signature', async () => {
+  /** Signs an EIP-2612 permit of `value` from the deployer to the matcher. */
+  async function signPermit(value: bigint, deadline: bigint, signer = sys.accounts.deployer) {
     const owner = sys.accounts.deployer
-    const spender = sys.accounts.matcher.address
-    const deadline = (await sys.now()) + 3600n
     const nonce = await read<bigint>(sys.token, 'nonces', [owner.address])
-    const signature = await owner.signTypedData({
+    const signature = await signer.signTypedData({
       domain: { name: 'Tessera', version: '1', chainId: sys.chain.id, verifyingContract: sys.token },
       types: {
         Permit: [
@@ -110,17 +109,38 @@ describe('TesseraToken', () => {
         ],
       },
       primaryType: 'Permit',
-      message: { owner: owner.address, spender, value: 42n, nonce, deadline },
+      message: { owner: owner.address, spender: sys.accounts.matcher.address, value, nonce, deadline },
     })
     const r = signature.slice(0, 66) as Hex
     const s = `0x${signature.slice(66, 130)}` as Hex
     const v = Number.parseInt(signature.slice(130, 132), 16)
-    await sys.write(sys.accounts.matcher, {
-      address: sys.token,
-      abi: tesseraTokenAbi,
-      functionName: 'permit',
-      args: [owner.address, spender, 42n, deadline, v, r, s],
-    })
-    expect(await read(sys.token, 'allowance', [owner.address, spender])).toBe(42n)
+    return [owner.address, sys.accounts.matcher.address, value, deadline, v, r, s] as const
+  }
+
+  test('permit sets an allowance from an EIP-712 signature', async () => {
+    const args = await signPermit(42n, (await sys.now()) + 3600n)
+    await sys.write(sys.accounts.matcher, { address: sys.token, abi: tesseraTokenAbi, functionName: 'permit', args })
+    expect(await read(sys.token, 'allowance', [sys.accounts.deployer.address, sys.accounts.matcher.address])).toBe(42n)
+    expect(await read(sys.token, 'nonces', [sys.accounts.deployer.address])).toBe(1n)
+  })
+
+  test('permit reverts ERC2612ExpiredSignature and ERC2612InvalidSigner', async () => {
+    const expired = await signPermit(1n, (await sys.now()) - 1n)
+    await expectRevert(sys.write(sys.accounts.matcher, { address: sys.token, abi: tesseraTokenAbi, functionName: 'permit', args: expired }), 'ERC2612ExpiredSignature')
+    const forged = await signPermit(1n, (await sys.now()) + 3600n, sys.accounts.matcher)
+    await expectRevert(sys.write(sys.accounts.matcher, { address: sys.token, abi: tesseraTokenAbi, functionName: 'permit', args: forged }), 'ERC2612InvalidSigner')
+  })
+
+  test('OpenZeppelin errors surface: ERC20InsufficientBalance, ERC20InvalidReceiver, OwnableInvalidOwner', async () => {
+    const poor = sys.accounts.requesters[1]
+    await expectRevert(sys.write(poor, { address: sys.token, abi: tesseraTokenAbi, functionName: 'burn', args: [1n] }), 'ERC20InsufficientBalance')
+    await expectRevert(
+      sys.write(sys.accounts.deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [zeroAddress, 1n] }),
+      'ERC20InvalidReceiver',
+    )
+    await expectRevert(
+      sys.deployContract(sys.accounts.deployer, tesseraTokenAbi, tesseraTokenBytecode, [zeroAddress, sys.accounts.deployer.address, 1n]),
+      'OwnableInvalidOwner',
+    )
   })
 })

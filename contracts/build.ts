@@ -60,24 +60,47 @@ function resolveImport(importPath: string): { contents: string } | { error: stri
   return { error: `File not found: ${importPath}` }
 }
 
+type Solc = { compile: (input: string, callbacks: object) => string; version: () => string }
+
+/** The Solidity sources under `contracts/src`, keyed by their path relative to it. */
+function readSources(): Record<string, { content: string }> {
+  const sources: Record<string, { content: string }> = {}
+  for (const file of listSources(srcDir)) {
+    sources[path.relative(srcDir, file).split(path.sep).join('/')] = { content: readFileSync(file, 'utf8') }
+  }
+  return sources
+}
+
+function hashOf(solc: Solc, sources: Record<string, { content: string }>): string {
+  const ozVersion = JSON.parse(readFileSync(path.join(nodeModules, '@openzeppelin/contracts/package.json'), 'utf8')).version
+  const hasher = createHash('sha256')
+  hasher.update(JSON.stringify({ solc: solc.version(), oz: ozVersion, settings, generator: 1 }))
+  for (const [name, { content }] of Object.entries(sources)) hasher.update(`${name}\0${content}\0`)
+  return hasher.digest('hex')
+}
+
+/** The hash of the sources, compiler, OpenZeppelin version and settings that a build would record. */
+export function sourcesHash(): string {
+  return hashOf(require('solc') as Solc, readSources())
+}
+
+/** Whether `contracts/generated` was built from the current sources (no compilation). */
+export function isGeneratedCurrent(): boolean {
+  return existsSync(hashFile) && readFileSync(hashFile, 'utf8').trim() === sourcesHash()
+}
+
 /**
  * Compiles the contracts and regenerates `contracts/generated/` unless nothing changed.
  * Throws {@link ContractsBuildError} with solc's messages on any compiler error.
  */
 export async function buildContracts(parameters: BuildContractsParameters = {}): Promise<BuildContractsReturnType> {
   const log = parameters.quiet ? () => {} : (m: string) => console.log(m)
-  const solc = require('solc') as { compile: (input: string, cb: object) => string; version: () => string }
-  const files = listSources(srcDir)
-  const sources: Record<string, { content: string }> = {}
-  for (const file of files) sources[path.relative(srcDir, file).split(path.sep).join('/')] = { content: readFileSync(file, 'utf8') }
+  const solc = require('solc') as Solc
+  const sources = readSources()
+  const files = Object.keys(sources)
+  const hash = hashOf(solc, sources)
 
-  const ozVersion = JSON.parse(readFileSync(path.join(nodeModules, '@openzeppelin/contracts/package.json'), 'utf8')).version
-  const hasher = createHash('sha256')
-  hasher.update(JSON.stringify({ solc: solc.version(), oz: ozVersion, settings, generator: 1 }))
-  for (const [name, { content }] of Object.entries(sources)) hasher.update(`${name}\0${content}\0`)
-  const hash = hasher.digest('hex')
-
-  const present = deployableContracts.filter((name) => Object.keys(sources).some((s) => path.basename(s) === `${name}.sol`))
+  const present = deployableContracts.filter((name) => files.some((s) => path.basename(s) === `${name}.sol`))
   if (!parameters.force && existsSync(hashFile) && readFileSync(hashFile, 'utf8').trim() === hash) {
     log(`contracts: sources unchanged (${hash.slice(0, 12)}), skipped`)
     return { skipped: true, contracts: [...present], hash }

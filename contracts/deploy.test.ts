@@ -1,0 +1,59 @@
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { createPublicClient, http, keccak256, toHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { devKeys } from '../cli/devAccounts.ts'
+import { startAnvil, type Anvil } from '../cli/startAnvil.ts'
+import { deployAll, readDeployment } from './deploy.ts'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
+
+let anvil: Anvil
+const dir = mkdtempSync(path.join(tmpdir(), 'tessera-deploy-'))
+
+beforeAll(async () => {
+  anvil = await startAnvil()
+})
+afterAll(async () => {
+  await anvil?.stop()
+})
+
+describe('deployAll', () => {
+  test('deploys, wires and writes the deployment file; readDeployment reads it back', async () => {
+    const matcher = privateKeyToAccount(devKeys[1]).address
+    const out = path.join(dir, 'a.json')
+    const deployment = await deployAll({ rpcUrl: anvil.rpcUrl, deployerKey: devKeys[0], matcher, params: { minStake: 5n }, out })
+    expect(readDeployment(out)).toEqual(deployment)
+    expect(deployment).toMatchObject({
+      chainId: 31337,
+      startBlock: deployment.contracts.TesseraToken.blockNumber,
+      deployer: privateKeyToAccount(devKeys[0]).address,
+      matcher,
+      params: { minStake: '5', unbondingPeriod: 600, epochLength: 30, takeBps: 1000, collateralBps: 10_000, slashBeneficiaryBps: 5000, commitWindow: 120, revealWindow: 120 },
+    })
+    expect(deployment.params.genesisSupply).toBe((100_000_000n * 10n ** 18n).toString())
+    expect(deployment.params.emission.epochLength).toBe('30')
+
+    const client = createPublicClient({ transport: http(anvil.rpcUrl) })
+    const { TesseraToken, ProviderRegistry, JobMarket, EmissionController } = deployment.contracts
+    const read = (address: `0x${string}`, abi: readonly unknown[], functionName: string, args: readonly unknown[] = []) =>
+      client.readContract({ address, abi, functionName, args } as never)
+    expect(await read(TesseraToken.address, tesseraTokenAbi, 'minter')).toBe(EmissionController.address)
+    expect(await read(ProviderRegistry.address, providerRegistryAbi, 'jobMarket')).toBe(JobMarket.address)
+    expect(await read(ProviderRegistry.address, providerRegistryAbi, 'minStake')).toBe(5n)
+    expect(await read(EmissionController.address, emissionControllerAbi, 'jobMarket')).toBe(JobMarket.address)
+    expect(await read(JobMarket.address, jobMarketAbi, 'hasRole', [keccak256(toHex('MATCHER_ROLE')), matcher])).toBe(true)
+    expect(await read(JobMarket.address, jobMarketAbi, 'emissionController')).toBe(EmissionController.address)
+  })
+
+  test('runs as a script: `tsx contracts/deploy.ts --rpc … --out …`', async () => {
+    const out = path.join(dir, 'b.json')
+    await promisify(execFile)(path.resolve('node_modules/.bin/tsx'), ['contracts/deploy.ts', '--rpc', anvil.rpcUrl, '--out', out])
+    const deployment = JSON.parse(readFileSync(out, 'utf8'))
+    expect(deployment.matcher).toBe(privateKeyToAccount(devKeys[1]).address)
+    expect(Object.keys(deployment.contracts).sort()).toEqual(['EmissionController', 'JobMarket', 'ProviderRegistry', 'TesseraToken'])
+  })
+})
