@@ -1,4 +1,4 @@
-import { lexicographicSortSchema, type GraphQLSchema } from 'graphql'
+import { type GraphQLSchema, lexicographicSortSchema } from '../graphqlModule.ts'
 import { builder } from '../builder.ts'
 import './scalars.ts'
 import './job.ts'

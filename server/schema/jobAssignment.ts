@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql'
+import { GraphQLError } from '../graphqlModule.ts'
 import { builder } from '../builder.ts'
 import { decodeAssignmentCursor, encodeAssignmentCursor, findAssignmentsAfter, isAfter, positionOf } from '../db/assignments.ts'
 import type { FeedPosition } from '../db/feedCursors.ts'

@@ -1,4 +1,4 @@
-import { GraphQLError, Kind } from 'graphql'
+import { GraphQLError, Kind } from '../graphqlModule.ts'
 import { getAddress, isAddress } from 'viem'
 import { builder } from '../builder.ts'
 

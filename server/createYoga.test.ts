@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type { Kysely } from 'kysely'
+import { privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { devKeys } from '../cli/devAccounts.ts'
+import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
+import { createYoga } from './createYoga.ts'
+import { createDb } from './db/createDb.ts'
+import type { Database } from './db/database.ts'
+import { migrateToLatest } from './db/migrateToLatest.ts'
+import type { ServerDeployment } from './deployment.ts'
+import { heartbeatMessage } from './schema/heartbeat.ts'
+
+const deployment: ServerDeployment = {
+  chainId: 31337,
+  contracts: {
+    TesseraToken: { address: '0x0000000000000000000000000000000000000001', blockNumber: 1 },
+    ProviderRegistry: { address: '0x0000000000000000000000000000000000000002', blockNumber: 1 },
+    JobMarket: { address: '0x0000000000000000000000000000000000000003', blockNumber: 1 },
+    EmissionController: { address: '0x0000000000000000000000000000000000000004', blockNumber: 1 },
+  },
+  params: { minStake: '100000000000000000000', epochLength: 30, takeBps: 1000, collateralBps: 10000 },
+}
+
+let database: TestDatabase
+let db: Kysely<Database>
+let dataDir: string
+let yoga: ReturnType<typeof createYoga>['yoga']
+const now = 1_800_000_000
+const maxBlobBytes = 1024
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  db = createDb({ databaseUrl: database.url }).db
+  await migrateToLatest(db)
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-server-'))
+  yoga = createYoga({ db, viewsSchema: 'chain', deployment, dataDir, maxBlobBytes, now: () => now }).yoga
+})
+
+afterAll(async () => {
+  await db?.destroy()
+  await database?.drop()
+  if (dataDir) await rm(dataDir, { recursive: true, force: true })
+})
+
+const gql = async (query: string, variables?: Record<string, unknown>) => {
+  const res = await yoga.fetch('http://localhost/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  })
+  return { status: res.status, body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: any }[] } }
+}
+
+const sha = (bytes: Uint8Array) => `0x${createHash('sha256').update(bytes).digest('hex')}`
+const blobFiles = async () => (await readdir(path.join(dataDir, 'blobs'))).filter((f) => f !== 'tmp')
+const tmpFiles = () => readdir(path.join(dataDir, 'blobs', 'tmp'))
+
+describe('blobs', () => {
+  test('PUT then GET round-trips the bytes under their sha256', async () => {
+    const bytes = new TextEncoder().encode('{"dims":[1,2],"dtype":"float32","data":"AAAAAAAAAAA="}')
+    const put = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes, headers: { 'x-content-sha256': sha(bytes).toUpperCase().replace('0X', '0x') } })
+    expect(put.status).toBe(201)
+    expect(await put.json()).toEqual({ sha256: sha(bytes), size: bytes.length })
+    const again = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes })
+    expect(again.status).toBe(200)
+    const get = await yoga.fetch(`http://localhost/blobs/${sha(bytes)}`)
+    expect(get.status).toBe(200)
+    expect(get.headers.get('content-type')).toBe('application/octet-stream')
+    expect(new Uint8Array(await get.arrayBuffer())).toEqual(bytes)
+    const row = await db.selectFrom('app.blob').selectAll().where('sha256', '=', sha(bytes)).executeTakeFirstOrThrow()
+    expect(row.size).toBe(String(bytes.length))
+  })
+
+  test('an oversized body is refused with 413 naming the limit, leaving no file or row', async () => {
+    const before = await blobFiles()
+    const bytes = new Uint8Array(maxBlobBytes + 1).fill(7)
+    // Streamed without content-length, so the limit is enforced while reading.
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(bytes.subarray(0, 600))
+        c.enqueue(bytes.subarray(600))
+        c.close()
+      },
+    })
+    const res = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body, duplex: 'half' } as RequestInit)
+    expect(res.status).toBe(413)
+    const json = (await res.json()) as { error: string; limit: number }
+    expect(json.limit).toBe(maxBlobBytes)
+    expect(json.error).toContain(String(maxBlobBytes))
+    expect(await blobFiles()).toEqual(before)
+    expect(await tmpFiles()).toEqual([])
+    expect(await db.selectFrom('app.blob').selectAll().where('sha256', '=', sha(bytes)).execute()).toEqual([])
+    // A declared content-length over the limit is refused before reading.
+    const declared = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes, headers: { 'content-length': String(bytes.length) } })
+    expect(declared.status).toBe(413)
+  })
+
+  test('a body that does not match x-content-sha256 is refused with 400 and not stored', async () => {
+    const bytes = new TextEncoder().encode('hello')
+    const wrong = `0x${'ab'.repeat(32)}`
+    const res = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes, headers: { 'x-content-sha256': wrong } })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: string }).error).toContain(sha(bytes))
+    expect((await yoga.fetch(`http://localhost/blobs/${sha(bytes)}`)).status).toBe(404)
+    expect(await tmpFiles()).toEqual([])
+  })
+
+  test('unknown hash → 404, malformed hash → 400, both JSON', async () => {
+    const unknown = await yoga.fetch(`http://localhost/blobs/0x${'00'.repeat(32)}`)
+    expect(unknown.status).toBe(404)
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/no blob/)
+    const malformed = await yoga.fetch('http://localhost/blobs/0x1234')
+    expect(malformed.status).toBe(400)
+    expect(((await malformed.json()) as { error: string }).error).toMatch(/malformed/)
+  })
+})
+
+describe('graphql', () => {
+  test('a malformed query gets a clear syntax error', async () => {
+    const { body } = await gql('{ jobs(first: 10 { edges { node { id } } } }')
+    expect(body.errors?.[0]?.message).toMatch(/Syntax Error: Expected Name, found "{"/)
+    // With the GraphQL-over-HTTP media type the status says so too.
+    const res = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: '{ jobs(' }),
+    })
+    expect(res.status).toBe(400)
+  })
+
+  test('an unknown field is named in the validation error', async () => {
+    const { body } = await gql('{ jobs { edges { node { idd } } } }')
+    expect(body.errors?.[0]?.message).toMatch(/Cannot query field "idd" on type "Job"/)
+  })
+
+  test('a bad scalar says what it expected', async () => {
+    const { body } = await gql('{ provider(address: "0x12") { address } }')
+    expect(body.errors?.[0]?.message).toMatch(/Address must be a 20-byte/)
+  })
+
+  test('too deep a query is refused naming the limit', async () => {
+    const nest = (n: number): string => (n === 0 ? 'id' : `job { assignments { ${nest(n - 1)} } }`)
+    const { body } = await gql(`{ jobs(first: 1) { edges { node { assignments { ${nest(6)} } } } } }`)
+    expect(body.errors?.[0]?.message).toMatch(/depth.*12/i)
+  })
+
+  test('too costly a query is refused with its cost and the limit', async () => {
+    const { body } = await gql('{ jobs(first: 1000) { edges { node { id assignments { job { assignments { provider slot } } } } } } }')
+    expect(body.errors?.[0]?.message).toMatch(/complexity/i)
+  })
+
+  test('too many aliases are refused', async () => {
+    const q = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: marketStats { jobs }`).join(' ')} }`
+    const { body } = await gql(q)
+    expect(body.errors?.[0]?.message).toMatch(/alias/i)
+  })
+
+  test('an unexpected failure is masked (no internals leak)', async () => {
+    // The views schema does not exist in this database, so the resolver's query fails.
+    const { body } = await gql('{ marketStats { jobs } }')
+    expect(body.errors?.[0]?.message).toBe('Unexpected error.')
+  })
+})
+
+describe('heartbeat', () => {
+  const account = privateKeyToAccount(devKeys[2])
+  const mutation = 'mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }'
+
+  test('accepts a signature by the provider key and records it', async () => {
+    const signature = await account.signMessage({ message: heartbeatMessage(account.address, now) })
+    const { body } = await gql(mutation, { p: account.address.toLowerCase(), t: now, s: signature })
+    expect(body.errors).toBeUndefined()
+    expect(body.data.heartbeat).toBe(true)
+    const row = await db.selectFrom('app.heartbeat').selectAll().where('provider', '=', account.address.toLowerCase()).executeTakeFirstOrThrow()
+    expect(row.timestamp).toBe(String(now))
+    expect(row.lastSeen.getTime()).toBe(now * 1000)
+  })
+
+  test('rejects a signature by another key', async () => {
+    const other = privateKeyToAccount(devKeys[3])
+    const signature = await other.signMessage({ message: heartbeatMessage(account.address, now) })
+    const { body } = await gql(mutation, { p: account.address, t: now, s: signature })
+    expect(body.errors?.[0]?.message).toMatch(/heartbeat rejected: signature was not made by/)
+    expect(body.errors?.[0]?.extensions?.code).toBe('HEARTBEAT_REJECTED')
+  })
+
+  test('rejects a signature over a different timestamp and a stale timestamp', async () => {
+    const signature = await account.signMessage({ message: heartbeatMessage(account.address, now - 1) })
+    expect((await gql(mutation, { p: account.address, t: now, s: signature })).body.errors?.[0]?.message).toMatch(/not made by/)
+    const stale = now - 61
+    const staleSig = await account.signMessage({ message: heartbeatMessage(account.address, stale) })
+    expect((await gql(mutation, { p: account.address, t: stale, s: staleSig })).body.errors?.[0]?.message).toMatch(/more than 60 s/)
+    expect((await gql(mutation, { p: account.address, t: now, s: '0x1234' })).body.errors?.[0]?.message).toMatch(/65-byte/)
+  })
+})
+
+describe('ops routes', () => {
+  test('/deployment, /health, /ready and /metrics', async () => {
+    const dep = await yoga.fetch('http://localhost/deployment')
+    expect(await dep.json()).toEqual(deployment)
+    expect((await yoga.fetch('http://localhost/health')).status).toBe(200)
+    const ready = await yoga.fetch('http://localhost/ready')
+    expect(ready.status).toBe(503)
+    expect(((await ready.json()) as { reason: string }).reason).toMatch(/views schema "chain"/)
+    const metrics = await (await yoga.fetch('http://localhost/metrics')).text()
+    expect(metrics).toContain('tessera_server_graphql_operations_total')
+    expect(metrics).toContain('tessera_server_blob_stored_bytes_total')
+  })
+})
