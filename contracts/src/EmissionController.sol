@@ -48,10 +48,13 @@ contract EmissionController is IEmissionController {
     /// @notice Most epochs one `advanceEpoch` call closes.
     uint256 public constant MAX_EPOCHS_PER_CALL = 64;
 
-    /// @notice Which bound set the epoch's emission budget.
+    /// @notice `EpochAdvanced.limiter`: no bound touched the epoch's budget.
     uint8 public constant LIMITER_NONE = 0;
+    /// @notice `EpochAdvanced.limiter`: the budget was cut to `E_prev·(1 + maxStepUp)`.
     uint8 public constant LIMITER_STEP_UP = 1;
+    /// @notice `EpochAdvanced.limiter`: the budget was raised to `E_prev·(1 − maxStepDown)` (or the cap, if lower).
     uint8 public constant LIMITER_STEP_DOWN = 2;
+    /// @notice `EpochAdvanced.limiter`: the budget was cut to the dilution cap.
     uint8 public constant LIMITER_CAP = 3;
 
     /**
