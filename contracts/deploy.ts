@@ -132,8 +132,9 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   const chainId = await createPublicClient({ transport }).getChainId()
   const chain = localChain(chainId, parameters.rpcUrl)
   const account = privateKeyToAccount(parameters.deployerKey)
-  const publicClient = createPublicClient({ chain, transport })
-  const wallet = createWalletClient({ chain, transport, account })
+  // Short polling: on a devnet with interval mining a receipt is a block away, not four seconds.
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 100 })
+  const wallet = createWalletClient({ chain, transport, account, pollingInterval: 100 })
 
   async function deploy(abi: Abi, bytecode: Hex, args: readonly unknown[]): Promise<ContractDeployment> {
     const hash = await wallet.deployContract({ abi, bytecode, args } as never)

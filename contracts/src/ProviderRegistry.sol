@@ -36,7 +36,7 @@ contract ProviderRegistry is IProviderRegistry, Ownable, ReentrancyGuard {
     uint256 private _totalCapacity;
 
     modifier onlyJobMarket() {
-        if (msg.sender != _jobMarket || _jobMarket == address(0)) revert NotJobMarket(msg.sender);
+        if (msg.sender != _jobMarket) revert NotJobMarket(msg.sender);
         _;
     }
 

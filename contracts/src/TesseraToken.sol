@@ -57,7 +57,7 @@ contract TesseraToken is ERC20, ERC20Permit, ERC20Burnable, Ownable {
      * - the caller is the minter.
      */
     function mint(address to, uint256 amount) external {
-        if (msg.sender != _minter || _minter == address(0)) revert NotMinter(msg.sender);
+        if (msg.sender != _minter) revert NotMinter(msg.sender);
         _mint(to, amount);
     }
 
