@@ -165,6 +165,7 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   const claims: { epoch: bigint; provider: Address; usage: bigint; availability: bigint }[] = []
   const advanceTxs: Hex[] = []
   let claimableChecks = 0
+  let maxClosedPerCall = 0
 
   const drawFee = (): bigint => {
     const r = rand.next()
@@ -213,6 +214,7 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
         pending.delete(e)
       }
       const result = advanceEpochs({ state, inputs: closing, params })
+      if (closing.length > maxClosedPerCall) maxClosedPerCall = closing.length
       for (const step of result.epochs) {
         expected.push(step.outputs)
         records.set(step.outputs.epoch, step.record)
@@ -294,7 +296,8 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   const chainState = (await client.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'state' })) as EmissionState
   expect({ ...chainState }).toEqual(state)
 
-  // The run exercised every branch of the law.
+  // The run exercised every branch of the law, and an outage longer than one call can close.
+  expect(maxClosedPerCall).toBe(Number(MAX_EPOCHS_PER_CALL))
   const limiters = new Set(expected.map((o) => o.limiter))
   expect([...limiters].sort()).toEqual([0, 1, 2, 3])
   expect(expected.some((o) => o.forfeited > 0n && o.availabilityEmission > 0n)).toBe(true)
