@@ -13,9 +13,9 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 
 const contractsDir = path.dirname(fileURLToPath(import.meta.url))
-const srcDir = path.join(contractsDir, 'src')
-const generatedDir = path.join(contractsDir, 'generated')
-const hashFile = path.join(generatedDir, '.sources-hash')
+const defaultSrcDir = path.join(contractsDir, 'src')
+const defaultOutDir = path.join(contractsDir, 'generated')
+const hashFileName = '.sources-hash'
 const nodeModules = path.resolve(contractsDir, '..', 'node_modules')
 
 /** Contracts that get a generated module; anything else under src (interfaces, libraries) is compiled but not emitted. */
@@ -37,7 +37,16 @@ export class ContractsBuildError extends Error {
   }
 }
 
-export type BuildContractsParameters = { force?: boolean; quiet?: boolean }
+export type BuildContractsParameters = {
+  /** Compile even when the sources' hash is unchanged. */
+  force?: boolean
+  /** No progress output. */
+  quiet?: boolean
+  /** Sources folder (default `contracts/src`); tests point it elsewhere. */
+  srcDir?: string
+  /** Output folder (default `contracts/generated`). */
+  outDir?: string
+}
 export type BuildContractsReturnType = { skipped: boolean; contracts: string[]; hash: string }
 
 function listSources(dir: string): string[] {
@@ -54,16 +63,19 @@ function camel(name: string): string {
   return name[0]!.toLowerCase() + name.slice(1)
 }
 
-function resolveImport(importPath: string): { contents: string } | { error: string } {
-  const candidates = [path.join(nodeModules, importPath), path.join(srcDir, importPath)]
-  for (const file of candidates) if (existsSync(file)) return { contents: readFileSync(file, 'utf8') }
-  return { error: `File not found: ${importPath}` }
+/** solc's import callback: `@openzeppelin/...` (any package) from node_modules, else relative to the sources. */
+function importResolver(srcDir: string) {
+  return (importPath: string): { contents: string } | { error: string } => {
+    const candidates = [path.join(nodeModules, importPath), path.join(srcDir, importPath)]
+    for (const file of candidates) if (existsSync(file)) return { contents: readFileSync(file, 'utf8') }
+    return { error: `File not found: ${importPath}` }
+  }
 }
 
 type Solc = { compile: (input: string, callbacks: object) => string; version: () => string }
 
 /** The Solidity sources under `contracts/src`, keyed by their path relative to it. */
-function readSources(): Record<string, { content: string }> {
+function readSources(srcDir: string): Record<string, { content: string }> {
   const sources: Record<string, { content: string }> = {}
   for (const file of listSources(srcDir)) {
     sources[path.relative(srcDir, file).split(path.sep).join('/')] = { content: readFileSync(file, 'utf8') }
@@ -81,11 +93,12 @@ function hashOf(solc: Solc, sources: Record<string, { content: string }>): strin
 
 /** The hash of the sources, compiler, OpenZeppelin version and settings that a build would record. */
 export function sourcesHash(): string {
-  return hashOf(require('solc') as Solc, readSources())
+  return hashOf(require('solc') as Solc, readSources(defaultSrcDir))
 }
 
 /** Whether `contracts/generated` was built from the current sources (no compilation). */
 export function isGeneratedCurrent(): boolean {
+  const hashFile = path.join(defaultOutDir, hashFileName)
   return existsSync(hashFile) && readFileSync(hashFile, 'utf8').trim() === sourcesHash()
 }
 
@@ -96,7 +109,10 @@ export function isGeneratedCurrent(): boolean {
 export async function buildContracts(parameters: BuildContractsParameters = {}): Promise<BuildContractsReturnType> {
   const log = parameters.quiet ? () => {} : (m: string) => console.log(m)
   const solc = require('solc') as Solc
-  const sources = readSources()
+  const srcDir = parameters.srcDir ?? defaultSrcDir
+  const outDir = parameters.outDir ?? defaultOutDir
+  const hashFile = path.join(outDir, hashFileName)
+  const sources = readSources(srcDir)
   const files = Object.keys(sources)
   const hash = hashOf(solc, sources)
 
@@ -109,7 +125,7 @@ export async function buildContracts(parameters: BuildContractsParameters = {}):
   log(`contracts: compiling ${files.length} sources with solc ${solc.version()}…`)
   const started = Date.now()
   const input = { language: 'Solidity', sources, settings }
-  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: resolveImport })) as {
+  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: importResolver(srcDir) })) as {
     errors?: { severity: string; formattedMessage: string }[]
     contracts?: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>
   }
@@ -118,7 +134,7 @@ export async function buildContracts(parameters: BuildContractsParameters = {}):
   for (const w of warnings) log(w.formattedMessage)
   if (errors.length > 0) throw new ContractsBuildError(errors.map((e) => e.formattedMessage).join('\n'))
 
-  mkdirSync(generatedDir, { recursive: true })
+  mkdirSync(outDir, { recursive: true })
   const emitted: string[] = []
   for (const name of deployableContracts) {
     const source = Object.keys(output.contracts ?? {}).find((s) => path.basename(s) === `${name}.sol`)
@@ -133,13 +149,13 @@ export async function buildContracts(parameters: BuildContractsParameters = {}):
       `// Generated by contracts/build.ts from contracts/src/${source}. Do not edit.\n\n` +
       `export const ${camel(name)}Abi = ${JSON.stringify(artifact.abi, null, 2)} as const\n\n` +
       `export const ${camel(name)}Bytecode = '0x${bytecode}' as const\n`
-    writeFileSync(path.join(generatedDir, `${name}.ts`), body)
+    writeFileSync(path.join(outDir, `${name}.ts`), body)
     emitted.push(name)
   }
   const index =
     `// Generated by contracts/build.ts. Do not edit.\n` +
     emitted.map((name) => `export { ${camel(name)}Abi, ${camel(name)}Bytecode } from './${name}.ts'\n`).join('')
-  writeFileSync(path.join(generatedDir, 'index.ts'), index)
+  writeFileSync(path.join(outDir, 'index.ts'), index)
   writeFileSync(hashFile, `${hash}\n`)
   log(`contracts: generated ${emitted.join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
   return { skipped: false, contracts: emitted, hash }
