@@ -2,6 +2,9 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
+// Keep the native binding loaded in the main thread too: native addons loaded only by worker threads
+// are finalized when those workers exit, a known source of crashes at worker teardown.
+import 'onnxruntime-node'
 import type { WorkerRequest, WorkerResponse } from './inferenceWorker.ts'
 
 /** An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down. */

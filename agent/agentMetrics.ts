@@ -1,0 +1,27 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** The agent's Prometheus metrics, on a registry of its own so several agents can share a process. */
+export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry()
+  if (parameters.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'tessera_agent_' })
+  const registers = [registry]
+  return {
+    registry,
+    assignments: new Counter({ name: 'tessera_agent_assignments_total', help: 'Assignments received from the subscription', registers }),
+    jobs: new Counter({ name: 'tessera_agent_jobs_total', help: 'Assignments finished, by outcome', labelNames: ['outcome'] as const, registers }),
+    activeJobs: new Gauge({ name: 'tessera_agent_active_jobs', help: 'Assignments being worked on', registers }),
+    inferenceSeconds: new Histogram({
+      name: 'tessera_agent_inference_seconds',
+      help: 'Inference wall time per job',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    }),
+    inferenceUnits: new Counter({ name: 'tessera_agent_inference_units_total', help: 'Input rows run', registers }),
+    transactions: new Counter({ name: 'tessera_agent_transactions_total', help: 'Transactions sent, by function and result', labelNames: ['function', 'result'] as const, registers }),
+    heartbeats: new Counter({ name: 'tessera_agent_heartbeats_total', help: 'Heartbeats sent, by result', labelNames: ['result'] as const, registers }),
+    subscriptionConnected: new Gauge({ name: 'tessera_agent_subscription_connected', help: '1 while the assignment stream is open', registers }),
+    subscriptionReconnects: new Counter({ name: 'tessera_agent_subscription_reconnects_total', help: 'Assignment stream reconnects', registers }),
+  }
+}
+
+export type AgentMetrics = ReturnType<typeof createAgentMetrics>

@@ -1,0 +1,195 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import { parseEther, type Address, type Hex, type PrivateKeyAccount } from 'viem'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { devKeys } from '../cli/devAccounts.ts'
+import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { startTestSystem, type TestSystem } from '../contracts/testing.ts'
+import { JobStatus } from './chain.ts'
+import { sha256Hex } from './fingerprint.ts'
+import { buildMlp, makeInput } from './models/buildMlp.ts'
+import { runAgent, type RunAgentParameters } from './runAgent.ts'
+import { encodeTensorBlob } from './tensorBlob.ts'
+import { startTestServer } from './testServer.ts'
+
+let system: TestSystem
+let server: Awaited<ReturnType<typeof startTestServer>>
+let root: string
+let modelHash: Hex
+const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
+
+beforeAll(async () => {
+  system = await startTestSystem()
+  server = await startTestServer({ deployment: system.deployment })
+  root = await mkdtemp(path.join(os.tmpdir(), 'tessera-agent-'))
+  const { deployer, providers, requesters } = system.accounts
+  for (const p of [providers[0], providers[1]])
+    await system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [p.address, parseEther('5000')] })
+  await system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [requesters[0].address, parseEther('100000')] })
+  const model = buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 })
+  modelHash = sha256Hex(model)
+  server.blobs.set(modelHash, model)
+  // p2 registered up front, so each test can assign to it whether or not its agent is up yet.
+  await (await runAgent(agentParameters(devKeys[3], 'p2'))).stop()
+}, 120_000)
+
+afterAll(async () => {
+  await server?.stop()
+  await system?.stop()
+  if (root) await rm(root, { recursive: true, force: true })
+})
+
+const agentParameters = (key: Hex, name: string, extra: Partial<RunAgentParameters> = {}): RunAgentParameters => ({
+  privateKey: key,
+  serverUrl: server.url,
+  rpcUrl: system.rpcUrl,
+  dataDir: path.join(root, name),
+  pricePerUnit: parseEther('0.001'),
+  hardware: { benchmarkScore: 1000 },
+  pollIntervalMs: 100,
+  log: log.child({ agent: name }),
+  ...extra,
+})
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const readJob = (jobId: bigint) => system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+const readProvider = (a: Address) => system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [a] })
+
+/** Submits a k=2 job as requester 0 and assigns it to `providers` as the matcher; publishes the assignments. */
+async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, rows = 4) {
+  const { requesters, matcher } = system.accounts
+  const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
+  const inputHash = sha256Hex(input)
+  server.blobs.set(inputHash, input)
+  const maxPricePerUnit = parseEther('0.01')
+  const escrow = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, BigInt(rows), providers.length] })
+  await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
+  const deadline = (await system.now()) + 3600n
+  const spec = { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit, minVramMiB: 0, gpuModel: 0, regions: [], redundancy: providers.length, verification: 0, deadline, outputTolerance: 16 }
+  await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
+  await system.write(matcher, { address: system.market, abi: jobMarketAbi, functionName: 'assign', args: [jobId, providers.map((p) => p.address)] })
+  const job = await readJob(jobId)
+  providers.forEach((p, slot) =>
+    server.publish({
+      jobId: String(jobId),
+      provider: p.address,
+      slot,
+      pricePerUnit: parseEther('0.001').toString(),
+      collateral: '0',
+      commitDeadline: String(job.commitDeadline),
+      job: { id: String(jobId), modelHash, inputHash, units: String(rows), outputTolerance: 16, redundancy: providers.length, deadline: String(deadline) },
+    }),
+  )
+  return jobId
+}
+
+async function finalizeAndCheck(jobId: bigint) {
+  await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
+  await system.write(system.accounts.deployer, { address: system.market, abi: jobMarketAbi, functionName: 'finalize', args: [jobId] })
+  return readJob(jobId)
+}
+
+describe('runAgent against anvil', () => {
+  it('registers and stakes minStake × 10, heartbeats, and does nothing on chain when restarted', async () => {
+    const [p1] = system.accounts.providers
+    const agent = await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0 }))
+    expect(agent.address).toBe(p1.address)
+    const minStake = BigInt(system.deployment.params.minStake)
+    const provider = await readProvider(p1.address)
+    expect(provider.registered).toBe(true)
+    expect(provider.stake).toBe(minStake * 10n)
+    expect(provider.pricePerUnit).toBe(parseEther('0.001'))
+    expect(provider.hardware.benchmarkScore).toBe(1000)
+    await waitFor('a heartbeat', async () => server.heartbeats.some((h) => h.provider === p1.address))
+    await waitFor('ready', async () => (await fetch(`${agent.httpUrl}/ready`)).status === 200)
+    const metrics = await (await fetch(`${agent.httpUrl}/metrics`)).text()
+    expect(metrics).toMatch(/tessera_agent_heartbeats_total\{result="ok"\} [1-9]/)
+    await agent.stop()
+
+    const nonce = await system.publicClient.getTransactionCount({ address: p1.address })
+    const again = await runAgent(agentParameters(devKeys[2], 'p1'))
+    expect(await system.publicClient.getTransactionCount({ address: p1.address })).toBe(nonce)
+    await again.stop()
+    // A new ask is an update, not a second registration.
+    const repriced = await runAgent(agentParameters(devKeys[2], 'p1', { pricePerUnit: parseEther('0.002') }))
+    expect((await readProvider(p1.address)).pricePerUnit).toBe(parseEther('0.002'))
+    await repriced.stop()
+    const back = await runAgent(agentParameters(devKeys[2], 'p1'))
+    await back.stop()
+  })
+
+  it('refuses to start with a clear error when the wallet holds too little TSR', async () => {
+    await expect(runAgent(agentParameters(devKeys[4], 'poor'))).rejects.toThrow(/holds 0 TSR but needs 1000 TSR more/)
+  })
+
+  it('runs a k=2 job end to end: compute, commit, reveal, and both agree', async () => {
+    const [p1, p2] = system.accounts.providers
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
+    const a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
+    try {
+      const jobId = await submitAndAssign([p1, p2], 11)
+      const job = await finalizeAndCheck(jobId)
+      expect(job.status).toBe(JobStatus.Completed)
+      const [s1, s2] = await Promise.all([p1, p2].map((p) => system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p.address] })))
+      expect(s1.fingerprint).toBe(s2.fingerprint)
+      expect(s1.outputHash).toBe(s2.outputHash)
+      expect(server.blobs.has(s1.outputHash)).toBe(true)
+      const owed = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'owed', args: [p1.address] })
+      expect(owed).toBeGreaterThanOrEqual(parseEther('0.004'))
+    } finally {
+      await Promise.all([a1.stop(), a2.stop()])
+    }
+  })
+
+  it('reveals after a restart between commit and reveal, resuming from the journal', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents: { stop: () => Promise<void> }[] = []
+    try {
+      const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
+      agents.push(a1)
+      const jobId = await submitAndAssign([p1, p2], 12)
+      const commitment = await waitFor('p1 to commit', async () => {
+        const s = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p1.address] })
+        return s.commitment !== `0x${'00'.repeat(32)}` && s.commitment
+      })
+      await a1.stop() // p1 is down: its salt exists only in its journal.
+      agents.push(await runAgent(agentParameters(devKeys[3], 'p2')))
+      await waitFor('the job to be committed', async () => (await readJob(jobId)).status === JobStatus.Committed)
+      agents.push(await runAgent(agentParameters(devKeys[2], 'p1')))
+      const job = await finalizeAndCheck(jobId)
+      expect(job.status).toBe(JobStatus.Completed)
+      const s1 = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p1.address] })
+      expect(s1.commitment).toBe(commitment)
+      expect(s1.revealed).toBe(true)
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('a lying agent dissents: no majority at k=2, the job fails', async () => {
+    const [p1, p2] = system.accounts.providers
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
+    const liar = await runAgent(agentParameters(devKeys[3], 'p2', { lie: true }))
+    try {
+      const jobId = await submitAndAssign([p1, p2], 13)
+      const job = await finalizeAndCheck(jobId)
+      expect(job.status).toBe(JobStatus.Failed)
+      const [s1, s2] = await Promise.all([p1, p2].map((p) => system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p.address] })))
+      expect(s1.fingerprint).not.toBe(s2.fingerprint)
+    } finally {
+      await Promise.all([a1.stop(), liar.stop()])
+    }
+  })
+})

@@ -1,0 +1,282 @@
+import pino, { type Logger } from 'pino'
+import type { Address, Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { startAgentHttp } from './agentHttp.ts'
+import { createAgentMetrics } from './agentMetrics.ts'
+import { createClients, TxSender } from './chain.ts'
+import { detectHardware, type Hardware } from './detectHardware.ts'
+import { AgentSetupError, ensureProvider, regionToBytes32 } from './ensureProvider.ts'
+import { sha256Hex } from './fingerprint.ts'
+import { InferencePool } from './inferencePool.ts'
+import { followEntry, processAssignment, type JobContext } from './jobWorkflow.ts'
+import { Journal } from './journal.ts'
+import { ModelCache } from './modelCache.ts'
+import { buildMlp, makeInput } from './models/buildMlp.ts'
+import { fetchDeployment, sendHeartbeat, type AgentDeployment } from './serverClient.ts'
+import { sleep, subscribeJobAssignments } from './subscribeJobAssignments.ts'
+
+export type RunAgentParameters = {
+  /** The provider's key: it registers, stakes, signs heartbeats and sends commits and reveals. */
+  privateKey: Hex
+  serverUrl: string
+  rpcUrl: string
+  /** Model cache and commit–reveal journal. One per provider key. */
+  dataDir: string
+  /** Ask per unit, TSR wei. */
+  pricePerUnit: bigint
+  /** Stake to hold, TSR wei; default the registry's minStake × 10. */
+  stake?: bigint
+  /** Overrides for detected hardware (flags), e.g. `vramMiB` on a CPU machine or a fixed `benchmarkScore`. */
+  hardware?: Partial<Hardware>
+  /** Region label (≤ 32 bytes) or a 0x bytes32. */
+  region?: string
+  /** Corrupt every output far above the tolerance (tests the verification). */
+  lie?: boolean
+  log?: Logger
+  /** Aborting it stops the agent, as `stop()` does. */
+  signal?: AbortSignal
+  /** Serve `/health`, `/ready`, `/metrics` on this port (0: any free one). Off when absent. */
+  httpPort?: number
+  /** Default 10 000. */
+  heartbeatIntervalMs?: number
+  /** How often a job in flight re-reads its status on chain. Default 1000. */
+  pollIntervalMs?: number
+  /** Inference worker threads. Default 1. */
+  inferenceWorkers?: number
+  /** How long to keep trying to reach the server for the deployment at start. Default 60 000. */
+  startupTimeoutMs?: number
+}
+
+export type RunAgentReturnType = {
+  address: Address
+  hardware: Hardware
+  /** Base URL of `/health`, `/ready`, `/metrics` when `httpPort` was given. */
+  httpUrl?: string
+  /** Stops subscribing and heartbeating, lets jobs in flight reach a safe point, closes the pool and journal. */
+  stop: () => Promise<void>
+}
+
+/** Measures inference throughput (rows per second) on a small MLP in the pool. */
+async function benchmarkThroughput(pool: InferencePool): Promise<number> {
+  const model = buildMlp({ seed: 1, inputSize: 16, hiddenSize: 32, outputSize: 8 })
+  const rows = 1024
+  const input = makeInput({ seed: 1, rows, inputSize: 16 })
+  const run = () => pool.run({ modelHash: sha256Hex(model), modelBytes: model, input, dims: [rows, 16] })
+  await run()
+  const runs = 5
+  const started = performance.now()
+  for (let i = 0; i < runs; i++) await run()
+  return (rows * runs) / ((performance.now() - started) / 1000)
+}
+
+async function fetchDeploymentRetrying(serverUrl: string, timeoutMs: number, signal: AbortSignal, log: Logger): Promise<AgentDeployment> {
+  const until = Date.now() + timeoutMs
+  let delay = 250
+  for (;;) {
+    try {
+      return await fetchDeployment({ serverUrl, signal })
+    } catch (error) {
+      if (signal.aborted || (error as { retryable?: boolean }).retryable === false || Date.now() + delay > until) throw error
+      log.warn({ err: (error as Error).message }, 'waiting for the server')
+      await sleep(delay, signal)
+      delay = Math.min(5000, delay * 2)
+    }
+  }
+}
+
+/**
+ * Persists the subscription cursor only past assignments that are safe to skip on replay: cursors are
+ * settled out of order by concurrent jobs, and the journal's cursor advances over the settled prefix.
+ */
+class CursorTracker {
+  private readonly queue: { cursor: string; settled: boolean }[] = []
+  lastReceived: string | undefined
+  constructor(private readonly journal: Journal, private readonly log: Logger) {}
+
+  add(cursor: string): () => void {
+    const item = { cursor, settled: false }
+    this.queue.push(item)
+    this.lastReceived = cursor
+    return () => {
+      if (item.settled) return
+      item.settled = true
+      let last: string | undefined
+      while (this.queue[0]?.settled) last = this.queue.shift()!.cursor
+      if (last !== undefined) this.journal.setCursor(last).catch((error) => this.log.error({ err: (error as Error).message }, 'cannot persist cursor'))
+    }
+  }
+}
+
+/**
+ * Runs a provider agent: reads the deployment from the server, detects hardware, registers and stakes
+ * (idempotently), heartbeats, follows its `jobAssignments` subscription, and for each assignment
+ * downloads and verifies the model and input, runs inference in a worker pool, uploads the output,
+ * journals (fsync) and commits, then reveals once the job is Committed. A restart resumes every
+ * unfinished journal entry and replays assignments after the journal's cursor.
+ */
+export async function runAgent(parameters: RunAgentParameters): Promise<RunAgentReturnType> {
+  const account = privateKeyToAccount(parameters.privateKey)
+  const address = account.address
+  const log = (parameters.log ?? pino({ name: 'tessera-agent' })).child({ provider: address })
+  const controller = new AbortController()
+  const { signal } = controller
+  const onOuterAbort = () => void stop()
+  if (parameters.signal?.aborted) throw new AgentSetupError('aborted before start')
+  parameters.signal?.addEventListener('abort', onOuterAbort, { once: true })
+
+  const metrics = createAgentMetrics()
+  const pollIntervalMs = parameters.pollIntervalMs ?? 1000
+  const heartbeatIntervalMs = parameters.heartbeatIntervalMs ?? 10_000
+  const cleanups: (() => Promise<void>)[] = []
+  const background: Promise<unknown>[] = []
+  const active = new Map<string, Promise<void>>()
+  let ready = false
+  let subscribed = false
+  let stopping: Promise<void> | undefined
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      controller.abort()
+      parameters.signal?.removeEventListener('abort', onOuterAbort)
+      await Promise.allSettled(background)
+      await Promise.allSettled([...active.values()])
+      for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => log.warn({ err: (error as Error).message }, 'cleanup failed'))
+      metrics.subscriptionConnected.set(0)
+      log.info('agent stopped')
+    })()
+    return stopping
+  }
+
+  try {
+    const journal = await Journal.open({ dataDir: parameters.dataDir })
+    cleanups.push(() => journal.close())
+    const deployment = await fetchDeploymentRetrying(parameters.serverUrl, parameters.startupTimeoutMs ?? 60_000, signal, log)
+    const { publicClient, walletClient } = createClients({ rpcUrl: parameters.rpcUrl, chainId: deployment.chainId, account, pollingInterval: Math.min(500, pollIntervalMs) })
+    const rpcChainId = await publicClient.getChainId()
+    if (rpcChainId !== deployment.chainId)
+      throw new AgentSetupError(`RPC ${parameters.rpcUrl} serves chain ${rpcChainId} but the server's deployment is on chain ${deployment.chainId}`)
+    const sender = new TxSender(publicClient, walletClient, account, log, (fn, result) => metrics.transactions.inc({ function: fn, result }))
+
+    const pool = new InferencePool({ size: parameters.inferenceWorkers ?? 1 })
+    cleanups.push(() => pool.close())
+    const hardware = await detectHardware({
+      overrides: parameters.hardware,
+      epochLength: Number(deployment.params.epochLength ?? 30),
+      benchmark: () => benchmarkThroughput(pool),
+    })
+    log.info({ hardware, chainId: deployment.chainId }, 'hardware detected')
+
+    const setup = await ensureProvider({
+      publicClient,
+      sender,
+      provider: address,
+      registry: deployment.contracts.ProviderRegistry.address,
+      token: deployment.contracts.TesseraToken.address,
+      hardware,
+      pricePerUnit: parameters.pricePerUnit,
+      region: regionToBytes32(parameters.region),
+      stake: parameters.stake,
+      log,
+    })
+    log.info({ registered: setup.registered, stake: setup.stake.toString(), staked: setup.staked.toString() }, 'provider ready on chain')
+
+    let httpUrl: string | undefined
+    if (parameters.httpPort !== undefined) {
+      const http = await startAgentHttp({
+        port: parameters.httpPort,
+        registry: metrics.registry,
+        ready: () => ready && subscribed,
+        status: () => ({ provider: address, subscribed, activeJobs: active.size }),
+      })
+      cleanups.push(http.close)
+      httpUrl = http.url
+    }
+
+    const ctx: JobContext = {
+      provider: address,
+      serverUrl: parameters.serverUrl,
+      jobMarket: deployment.contracts.JobMarket.address,
+      publicClient,
+      sender,
+      journal,
+      pool,
+      models: new ModelCache({ dataDir: parameters.dataDir, serverUrl: parameters.serverUrl }),
+      metrics,
+      log,
+      lie: parameters.lie ?? false,
+      pollIntervalMs,
+      signal,
+    }
+
+    // One chain of work per job id: a new round of the same job waits for the previous one to wind down.
+    const schedule = (jobId: string, work: () => Promise<void>) => {
+      const previous = active.get(jobId) ?? Promise.resolve()
+      const next: Promise<void> = previous
+        .then(work)
+        .catch((error) => log.error({ jobId, err: (error as Error).message }, 'job handler crashed'))
+        .finally(() => {
+          if (active.get(jobId) === next) active.delete(jobId)
+          metrics.activeJobs.set(active.size)
+        })
+      active.set(jobId, next)
+      metrics.activeJobs.set(active.size)
+    }
+
+    const unfinished = journal.unfinished()
+    if (unfinished.length) log.info({ jobs: unfinished.map((e) => e.jobId) }, 'resuming journaled jobs')
+    for (const entry of unfinished) schedule(entry.jobId, async () => void (await followEntry(ctx, entry)))
+
+    background.push(
+      (async () => {
+        while (!signal.aborted) {
+          try {
+            await sendHeartbeat({ serverUrl: parameters.serverUrl, provider: address, sign: (message) => account.signMessage({ message }), signal })
+            metrics.heartbeats.inc({ result: 'ok' })
+          } catch (error) {
+            if (signal.aborted) break
+            metrics.heartbeats.inc({ result: 'error' })
+            log.warn({ err: (error as Error).message }, 'heartbeat failed')
+          }
+          await sleep(heartbeatIntervalMs, signal)
+        }
+      })(),
+    )
+
+    const cursors = new CursorTracker(journal, log)
+    background.push(
+      (async () => {
+        const stream = subscribeJobAssignments({
+          serverUrl: parameters.serverUrl,
+          provider: address,
+          // After a reconnect, jobs already received are still in hand: resume after the newest one.
+          cursor: () => cursors.lastReceived ?? journal.cursor,
+          signal,
+          onConnect: () => {
+            subscribed = true
+            metrics.subscriptionConnected.set(1)
+            log.info({ cursor: cursors.lastReceived ?? journal.cursor ?? null }, 'subscribed to assignments')
+          },
+          onDisconnect: (error) => {
+            subscribed = false
+            metrics.subscriptionConnected.set(0)
+            metrics.subscriptionReconnects.inc()
+            log.warn({ err: (error as Error)?.message }, 'assignment stream lost, reconnecting')
+          },
+        })
+        for await (const assignment of stream) {
+          if (assignment.provider.toLowerCase() !== address.toLowerCase()) continue
+          metrics.assignments.inc()
+          log.info({ jobId: assignment.jobId, slot: assignment.slot, units: assignment.job.units, commitDeadline: assignment.commitDeadline, cursor: assignment.cursor }, 'assignment received')
+          const settle = cursors.add(assignment.cursor)
+          schedule(assignment.jobId, () => processAssignment(ctx, assignment, settle))
+        }
+      })().catch((error) => log.error({ err: (error as Error).message }, 'subscription loop crashed')),
+    )
+    ready = true
+    log.info({ httpUrl, pricePerUnit: parameters.pricePerUnit.toString(), lie: parameters.lie || undefined }, 'agent running')
+    return { address, hardware, httpUrl, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}

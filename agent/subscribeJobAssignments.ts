@@ -1,0 +1,128 @@
+import type { Address, Hex } from 'viem'
+import { ServerRequestError } from './serverClient.ts'
+
+/** One assignment as the server's `jobAssignments` subscription yields it (BigInts as decimal strings). */
+export type JobAssignment = {
+  cursor: string
+  jobId: string
+  provider: Address
+  slot: number
+  pricePerUnit: string
+  collateral: string
+  commitDeadline: string
+  job: { id: string; modelHash: Hex; inputHash: Hex; units: string; outputTolerance: number; redundancy: number; deadline: string }
+}
+
+export const jobAssignmentsSubscription = /* GraphQL */ `
+  subscription JobAssignments($provider: Address!, $after: String) {
+    jobAssignments(provider: $provider, after: $after) {
+      cursor jobId provider slot pricePerUnit collateral commitDeadline
+      job { id modelHash inputHash units outputTolerance redundancy deadline }
+    }
+  }`
+
+export type SseEvent = { event: string; data: string }
+
+/**
+ * Splits a text/event-stream into events. Comment lines (keep-alives) are dropped; multi-line data is
+ * joined with newlines, as the EventSource spec says.
+ */
+export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder()
+  let buffer = ''
+  let event = ''
+  let data: string[] = []
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = buffer.search(/\r\n|\n|\r/)) >= 0) {
+      const line = buffer.slice(0, nl)
+      buffer = buffer.slice(nl + (buffer.startsWith('\r\n', nl) ? 2 : 1))
+      if (line === '') {
+        if (data.length || event) yield { event: event || 'message', data: data.join('\n') }
+        event = ''
+        data = []
+      } else if (line.startsWith(':')) {
+        continue
+      } else {
+        const colon = line.indexOf(':')
+        const field = colon < 0 ? line : line.slice(0, colon)
+        let value = colon < 0 ? '' : line.slice(colon + 1)
+        if (value.startsWith(' ')) value = value.slice(1)
+        if (field === 'event') event = value
+        else if (field === 'data') data.push(value)
+      }
+    }
+  }
+}
+
+export type SubscribeJobAssignmentsParameters = {
+  serverUrl: string
+  provider: Address
+  /** Replay starts after this cursor; read on every (re)connect so it can follow the journal. */
+  cursor: () => string | undefined
+  signal: AbortSignal
+  /** Backoff between reconnects, doubling from `minMs` to `maxMs`. */
+  backoff?: { minMs?: number; maxMs?: number }
+  onConnect?: () => void
+  onDisconnect?: (error: unknown) => void
+}
+
+/**
+ * Yields assignments from `subscription jobAssignments` over SSE (POST /graphql, `Accept: text/event-stream`),
+ * reconnecting with backoff from the latest cursor whenever the stream ends or fails, until `signal` aborts.
+ */
+export async function* subscribeJobAssignments(parameters: SubscribeJobAssignmentsParameters): AsyncGenerator<JobAssignment> {
+  const { serverUrl, provider, signal } = parameters
+  const minMs = parameters.backoff?.minMs ?? 500
+  const maxMs = parameters.backoff?.maxMs ?? 10_000
+  let delay = minMs
+  while (!signal.aborted) {
+    let error: unknown
+    try {
+      const res = await fetch(new URL('/graphql', serverUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: jobAssignmentsSubscription, variables: { provider, after: parameters.cursor() ?? null } }),
+        signal,
+      })
+      if (!res.ok || !res.body) {
+        const body = await res.text().catch(() => '')
+        throw new ServerRequestError(`subscription failed with HTTP ${res.status}`, { status: res.status, retryable: true, details: body.slice(0, 500) })
+      }
+      parameters.onConnect?.()
+      for await (const { event, data } of parseSse(res.body)) {
+        if (event === 'complete') break
+        if (event !== 'next' && event !== 'message') continue
+        const payload = JSON.parse(data) as { data?: { jobAssignments?: JobAssignment }; errors?: { message: string }[] }
+        if (payload.errors?.length) throw new ServerRequestError(`subscription error: ${payload.errors.map((e) => e.message).join('; ')}`, { retryable: true })
+        const assignment = payload.data?.jobAssignments
+        if (assignment) {
+          delay = minMs
+          yield assignment
+        }
+      }
+      error = new ServerRequestError('subscription stream ended', { retryable: true })
+    } catch (e) {
+      error = e
+    }
+    if (signal.aborted) return
+    parameters.onDisconnect?.(error)
+    await sleep(delay, signal)
+    delay = Math.min(maxMs, delay * 2)
+  }
+}
+
+/** Resolves after `ms`, or early when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
