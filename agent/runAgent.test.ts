@@ -67,11 +67,12 @@ const readJob = (jobId: bigint) => system.publicClient.readContract({ address: s
 const readProvider = (a: Address) => system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [a] })
 
 /** Submits a k=2 job as requester 0 and assigns it to `providers` as the matcher; publishes the assignments. */
-async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, rows = 4) {
+async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, rows = 4, tamper = false) {
   const { requesters, matcher } = system.accounts
   const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
   const inputHash = sha256Hex(input)
-  server.blobs.set(inputHash, input)
+  // Tampered: the server answers the input's address with other bytes.
+  server.blobs.set(inputHash, tamper ? encodeTensorBlob({ dims: [rows, 16], data: new Float32Array(rows * 16) }) : input)
   const maxPricePerUnit = parseEther('0.01')
   const escrow = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, BigInt(rows), providers.length] })
   await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
@@ -175,6 +176,19 @@ describe('runAgent against anvil', () => {
       expect(s1.revealed).toBe(true)
     } finally {
       await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('rejects an input blob whose bytes do not match its hash, and does not commit', async () => {
+    const [p1, p2] = system.accounts.providers
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0 }))
+    try {
+      const jobId = await submitAndAssign([p1, p2], 14, 4, true)
+      await waitFor('the failure to be counted', async () => /tessera_agent_jobs_total\{outcome="error"\} 1/.test(await (await fetch(`${a1.httpUrl}/metrics`)).text()))
+      const s1 = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p1.address] })
+      expect(s1.commitment).toBe(`0x${'00'.repeat(32)}`)
+    } finally {
+      await a1.stop()
     }
   })
 

@@ -77,6 +77,7 @@ export async function startTestServer(parameters: { deployment: unknown }) {
     /** Ends every open subscription stream (agents should reconnect). */
     dropStreams() {
       for (const s of subscribers) s.res.end()
+      subscribers.clear()
     },
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
   }

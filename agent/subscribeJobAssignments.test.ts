@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest'
+import { parseSse, subscribeJobAssignments, type JobAssignment } from './subscribeJobAssignments.ts'
+import { startTestServer } from './testServer.ts'
+
+function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder()
+  return new ReadableStream({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(encoder.encode(c))
+      controller.close()
+    },
+  })
+}
+
+const assignment = (jobId: number): Omit<JobAssignment, 'cursor'> => ({
+  jobId: String(jobId),
+  provider: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+  slot: 0,
+  pricePerUnit: '1',
+  collateral: '1',
+  commitDeadline: '100',
+  job: { id: String(jobId), modelHash: `0x${'11'.repeat(32)}`, inputHash: `0x${'22'.repeat(32)}`, units: '4', outputTolerance: 16, redundancy: 2, deadline: '200' },
+})
+
+describe('parseSse', () => {
+  it('splits events across chunk boundaries, skips comments, joins multi-line data and accepts CRLF', async () => {
+    const events = []
+    for await (const e of parseSse(streamOf(':\n\nevent: ne', 'xt\ndata: {"a":\ndata: 1}\n\n', 'event: next\r\ndata: 2\r\n\r\n', 'event: complete\ndata:\n\n')))
+      events.push(e)
+    expect(events).toEqual([
+      { event: 'next', data: '{"a":\n1}' },
+      { event: 'next', data: '2' },
+      { event: 'complete', data: '' },
+    ])
+  })
+})
+
+describe('subscribeJobAssignments', () => {
+  it('streams assignments and reconnects after a dropped stream from the cursor it is given', async () => {
+    const server = await startTestServer({ deployment: {} })
+    const controller = new AbortController()
+    let cursor: string | undefined
+    let connects = 0
+    const got: string[] = []
+    try {
+      const provider = assignment(1).provider
+      server.publish(assignment(1))
+      const stream = subscribeJobAssignments({
+        serverUrl: server.url,
+        provider,
+        cursor: () => cursor,
+        signal: controller.signal,
+        backoff: { minMs: 20, maxMs: 50 },
+        onConnect: () => connects++,
+      })
+      for await (const a of stream) {
+        got.push(a.jobId)
+        cursor = a.cursor
+        if (a.jobId === '1') server.publish(assignment(2))
+        if (a.jobId === '2') {
+          server.dropStreams()
+          server.publish(assignment(3)) // published while disconnected: must come through the replay
+        }
+        if (a.jobId === '3') controller.abort()
+      }
+      expect(got).toEqual(['1', '2', '3'])
+      expect(connects).toBeGreaterThanOrEqual(2)
+      expect(server.connections.map((c) => c.after)).toEqual([null, '2'])
+    } finally {
+      controller.abort()
+      await server.stop()
+    }
+  })
+})
