@@ -7,9 +7,10 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth'
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects'
 import type { Address, Hex } from 'viem'
 import type { ServerContext } from './context.ts'
+import { getNullableType, isListType } from './graphqlModule.ts'
 
 /** Query cost ceiling: each field costs 1, list/connection selections multiply by their `first`. */
-export const maxComplexity = 20_000
+export const maxComplexity = 50_000
 
 /** The Pothos builder: setup and plugins only; types live in `schema/<domain>.ts`. */
 export const builder = new SchemaBuilder<{
@@ -38,8 +39,12 @@ export const builder = new SchemaBuilder<{
   },
   errors: { defaultTypes: [] },
   complexity: {
-    defaultComplexity: 1,
-    defaultListMultiplier: 10,
+    // Lists cost 10× their selection unless a field says otherwise; a connection's `edges` is
+    // already paid for by the connection field's `first`.
+    fieldComplexity: (_args, _ctx, field) => {
+      if (!isListType(getNullableType(field.type))) return 1
+      return field.name === 'edges' ? { field: 1, multiplier: 1 } : { field: 1, multiplier: 10 }
+    },
     limit: { complexity: maxComplexity, depth: 12, breadth: 300 },
   },
 })

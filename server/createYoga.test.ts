@@ -149,7 +149,7 @@ describe('graphql', () => {
   })
 
   test('too costly a query is refused with its cost and the limit', async () => {
-    const { body } = await gql('{ jobs(first: 1000) { edges { node { id assignments { job { assignments { provider slot } } } } } } }')
+    const { body } = await gql('{ jobs(first: 1000) { edges { node { id status units escrow assignments { provider slot price collateral job { id assignments { provider slot price } } } } } } }')
     expect(body.errors?.[0]?.message).toMatch(/complexity/i)
   })
 

@@ -7,6 +7,6 @@ import { createRequire } from 'node:module'
  */
 const graphql: typeof import('graphql') = createRequire(import.meta.url)('graphql')
 
-export const { GraphQLError, Kind, lexicographicSortSchema, printSchema } = graphql
+export const { GraphQLError, Kind, getNullableType, isListType, lexicographicSortSchema, printSchema } = graphql
 export type { GraphQLSchema } from 'graphql'
 export type GraphQLError = import('graphql').GraphQLError

@@ -57,6 +57,7 @@ Job.implement({
     assignments: t.loadableGroup({
       type: Assignment,
       description: 'Every provider assigned to this job (the latest round per provider), by slot.',
+      complexity: { field: 1, multiplier: 4 },
       load: (ids: string[], ctx) => findAssignmentsByJobIds(ctx.views, ids),
       group: (a) => String(a.jobId),
       resolve: (j) => String(j.id),
@@ -64,6 +65,7 @@ Job.implement({
     payments: t.loadableGroup({
       type: Payment,
       description: 'Credits (fees, slash shares, refunds) tied to this job, in chain order.',
+      complexity: { field: 1, multiplier: 4 },
       load: (ids: string[], ctx) => findPaymentsByJobIds(ctx.views, ids),
       group: (p) => String(p.jobId),
       resolve: (j) => String(j.id),

@@ -1,0 +1,246 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import { type Address, keccak256, toHex } from 'viem'
+import type { PrivateKeyAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { devKeys } from '../cli/devAccounts.ts'
+import { freePort } from '../cli/startAnvil.ts'
+import type { Deployment } from '../contracts/deploy.ts'
+import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { fund, regionId, registerProvider, startTestSystem, type TestSystem, TSR } from '../contracts/testing.ts'
+import { type StartPonderReturnType, startPonder } from '../indexer/startPonder.ts'
+import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
+import { heartbeatMessage } from './schema/heartbeat.ts'
+import { type StartServerReturnType, startServer } from './startServer.ts'
+
+// The whole path through real indexed data: anvil + contracts, Ponder into Postgres, and this
+// server with its leader. Two providers heartbeat; a third, cheaper one does not (so liveness is
+// what keeps it out). A k=2 job gets matched, assigned on chain, indexed, and streamed to each
+// live provider's jobAssignments subscription exactly once.
+
+const viewsSchema = 'chain_server_test'
+let system: TestSystem
+let database: TestDatabase
+let ponder: StartPonderReturnType
+let server: StartServerReturnType
+let tmpDir: string
+
+beforeAll(async () => {
+  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-server-e2e-'))
+  const deploymentPath = path.join(tmpDir, 'deployment.json')
+  system = await startTestSystem({ out: deploymentPath })
+  const [p2, p3, p4] = system.accounts.providers
+  await registerProvider(system, p2, { pricePerUnit: TSR / 100n })
+  await registerProvider(system, p3, { pricePerUnit: TSR / 50n })
+  await registerProvider(system, p4, { pricePerUnit: TSR / 1000n })
+  await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
+  database = await createTestDatabase()
+  ponder = await startPonder({
+    databaseUrl: database.url,
+    rpcUrl: system.rpcUrl,
+    chainId: system.deployment.chainId,
+    deploymentPath,
+    schema: `ponder_${Date.now().toString(36)}`,
+    viewsSchema,
+    port: await freePort(),
+    log: process.env.TESSERA_TEST_VERBOSE ? (line) => console.log(`[ponder] ${line}`) : undefined,
+  })
+  const deployment = JSON.parse(await readFile(deploymentPath, 'utf8')) as Deployment
+  server = await startServer({
+    databaseUrl: database.url,
+    viewsSchema,
+    rpcUrl: system.rpcUrl,
+    deployment,
+    serverKey: devKeys[1],
+    port: 0,
+    dataDir: path.join(tmpDir, 'data'),
+    log: pino({ level: process.env.TESSERA_TEST_VERBOSE ? 'debug' : 'silent' }),
+  })
+}, 240_000)
+
+afterAll(async () => {
+  stopping = true
+  await server?.stop()
+  await ponder?.stop()
+  await system?.stop()
+  await database?.drop()
+  if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
+})
+
+async function gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T> {
+  const res = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  })
+  const body = (await res.json()) as { data?: T; errors?: { message: string }[] }
+  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
+  return body.data as T
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+type Delivered = { cursor: string; jobId: string; provider: string; slot: number; pricePerUnit: string; collateral: string; job: { id: string; units: string; redundancy: number } }
+
+/** Opens `jobAssignments` over SSE (real HTTP) and collects every event until `close()`. */
+const failures: Error[] = []
+let stopping = false
+
+function subscribe(provider: Address, after?: string) {
+  const events: Delivered[] = []
+  const controller = new AbortController()
+  const query = `subscription($p: Address!, $after: String) { jobAssignments(provider: $p, after: $after) {
+    cursor jobId provider slot pricePerUnit collateral commitDeadline job { id modelHash inputHash units outputTolerance redundancy deadline } } }`
+  const done = (async () => {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query, variables: { p: provider, after } }),
+      signal: controller.signal,
+    })
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
+    const decoder = new TextDecoder()
+    let buffer = ''
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true })
+      let i: number
+      while ((i = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, i)
+        buffer = buffer.slice(i + 2)
+        const data = frame
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trim())
+          .join('')
+        if (!frame.startsWith('event: next') || !data) continue
+        const payload = JSON.parse(data) as { data?: { jobAssignments: Delivered }; errors?: unknown }
+        if (payload.errors) throw new Error(`subscription error: ${JSON.stringify(payload.errors)}`)
+        events.push(payload.data!.jobAssignments)
+      }
+    }
+  })().catch((error: Error) => {
+    // Aborting (close) or the server stopping ends the stream; anything else is a failure to report.
+    if (!controller.signal.aborted && !stopping) failures.push(error)
+  })
+  return { events, close: async () => (controller.abort(), await done) }
+}
+
+async function heartbeat(account: PrivateKeyAccount) {
+  const timestamp = Math.floor(Date.now() / 1000)
+  const signature = await account.signMessage({ message: heartbeatMessage(account.address, timestamp) })
+  return gql('mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }', { p: account.address, t: timestamp, s: signature })
+}
+
+async function submitJob(redundancy: number) {
+  const requester = system.accounts.requesters[0]
+  const maxPricePerUnit = TSR / 10n
+  const units = 4n
+  const escrow = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, units, redundancy] })
+  await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
+  const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
+  await system.write(requester, {
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'submitJob',
+    args: [
+      {
+        modelHash: keccak256(toHex('model')),
+        inputHash: keccak256(toHex('input')),
+        units,
+        maxPricePerUnit,
+        minVramMiB: 8192,
+        gpuModel: 0,
+        regions: [regionId('eu')],
+        redundancy,
+        verification: 0,
+        deadline: (await system.now()) + 3600n,
+        outputTolerance: 10,
+      },
+    ],
+  })
+  return jobId
+}
+
+describe('server on real indexed data', () => {
+  test('ready, meta and providers come from the views schema', async () => {
+    expect((await fetch(`${server.url}/ready`)).status).toBe(200)
+    const data = await gql(`{ _meta { block lagBlocks chainId } providers(first: 10) { totalCount edges { node { address stake live } } } }`)
+    expect(data._meta.chainId).toBe(31337)
+    expect(BigInt(data._meta.block)).toBeGreaterThan(0n)
+    expect(data.providers.totalCount).toBe(3)
+    expect(data.providers.edges.map((e: any) => e.node.address)).toContain(system.accounts.providers[0].address)
+    expect(data.providers.edges[0].node.stake).toBe((1000n * TSR).toString())
+  })
+
+  test('a k=2 job is matched to the two live providers and streamed to each exactly once', async () => {
+    const [p2, p3, p4] = system.accounts.providers
+    const s2 = subscribe(p2.address)
+    const s3 = subscribe(p3.address)
+    const s4 = subscribe(p4.address)
+    await heartbeat(p2)
+    await heartbeat(p3)
+    const live = await gql(`query($a: Address!) { provider(address: $a) { live lastHeartbeatAt } }`, { a: p2.address })
+    expect(live.provider.live).toBe(true)
+
+    const jobId = await submitJob(2)
+    const id = jobId.toString()
+    const [e2, e3] = await Promise.all(
+      [s2, s3].map((s) => waitFor('the assignment on the subscription', async () => s.events.find((e) => e.jobId === id))),
+    )
+    expect(e2!.provider).toBe(p2.address)
+    expect(e3!.provider).toBe(p3.address)
+    expect(new Set([e2!.slot, e3!.slot])).toEqual(new Set([0, 1]))
+    expect(e2!.pricePerUnit).toBe((TSR / 100n).toString())
+    expect(e2!.collateral).toBe(((TSR / 10n) * 4n).toString())
+    expect(e2!.job).toMatchObject({ id, units: '4', redundancy: 2 })
+
+    const assigned = await waitFor('jobs(where: {status: ASSIGNED})', async () => {
+      const d = await gql(`{ jobs(where: { status: ASSIGNED }) { totalCount edges { cursor node { id status assignments { provider slot price collateral outcome } } } } }`)
+      return d.jobs.totalCount > 0 ? d.jobs : undefined
+    })
+    expect(assigned.totalCount).toBe(1)
+    expect(assigned.edges[0].node.id).toBe(id)
+    expect(assigned.edges[0].node.assignments.map((a: any) => a.provider).sort()).toEqual([p2.address, p3.address].sort())
+
+    // Nothing more arrives: once per (job, provider), and nothing for the provider with no heartbeat.
+    await new Promise((r) => setTimeout(r, 2000))
+    expect(s2.events.filter((e) => e.jobId === id)).toHaveLength(1)
+    expect(s3.events.filter((e) => e.jobId === id)).toHaveLength(1)
+    expect(s4.events).toEqual([])
+    await Promise.all([s2.close(), s3.close(), s4.close()])
+
+    // A new subscription replays from Postgres: everything without `after`, nothing after the last cursor.
+    const replay = subscribe(p2.address)
+    const resumed = subscribe(p2.address, e2!.cursor)
+    await waitFor('the replay', async () => (replay.events.length ? true : undefined))
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(replay.events.map((e) => e.jobId)).toEqual([id])
+    expect(replay.events[0]!.cursor).toBe(e2!.cursor)
+    expect(resumed.events).toEqual([])
+    await Promise.all([replay.close(), resumed.close()])
+    expect(failures).toEqual([])
+  })
+
+  test('jobs connection pages with opaque cursors and filters by provider', async () => {
+    const p2 = system.accounts.providers[0]
+    const all = await gql(`{ jobs(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }`)
+    expect(all.jobs.totalCount).toBe(1)
+    expect(all.jobs.pageInfo.hasNextPage).toBe(false)
+    const next = await gql(`query($c: String) { jobs(first: 1, after: $c) { edges { node { id } } } }`, { c: all.jobs.pageInfo.endCursor })
+    expect(next.jobs.edges).toEqual([])
+    const mine = await gql(`query($p: Address!) { jobs(where: { provider: $p, status_in: [ASSIGNED, OPEN] }) { totalCount } }`, { p: p2.address })
+    expect(mine.jobs.totalCount).toBe(1)
+    const stats = await gql(`{ marketStats { jobs providers liveProviders jobsByStatus { status count } } }`)
+    expect(stats.marketStats).toMatchObject({ jobs: 1, providers: 3, liveProviders: 2 })
+  })
+})
