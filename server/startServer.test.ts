@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { type Address, keccak256, toHex } from 'viem'
+import { type Address, encodeAbiParameters, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { devKeys } from '../cli/devAccounts.ts'
@@ -242,5 +242,56 @@ describe('server on real indexed data', () => {
     expect(mine.jobs.totalCount).toBe(1)
     const stats = await gql(`{ marketStats { jobs providers liveProviders jobsByStatus { status count } } }`)
     expect(stats.marketStats).toMatchObject({ jobs: 1, providers: 3, liveProviders: 2 })
+  })
+
+  test('the keeper finalizes a revealed job and advances the epoch; emissionsVsUsage reads them', async () => {
+    const [p2, p3] = system.accounts.providers
+    const jobId = 1n
+    const fingerprint = keccak256(toHex('the-answer'))
+    const reveals = []
+    for (const p of [p2, p3]) {
+      const outputHash = keccak256(toHex(`output-${p.address}`))
+      const salt = keccak256(toHex(`salt-${p.address}`))
+      const commitment = keccak256(
+        encodeAbiParameters(
+          [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
+          [jobId, p.address, fingerprint, outputHash, salt],
+        ),
+      )
+      await system.write(p, { address: system.market, abi: jobMarketAbi, functionName: 'commitResult', args: [jobId, commitment] })
+      reveals.push(() => system.write(p, { address: system.market, abi: jobMarketAbi, functionName: 'revealResult', args: [jobId, fingerprint, outputHash, salt] }))
+    }
+    for (const reveal of reveals) await reveal()
+    // Nobody calls finalize but the keeper.
+    const completed = await waitFor('the keeper to finalize job 1', async () => {
+      const d = await gql(`{ job(id: "1") { status fees burned fingerprint assignments { provider outcome paid } payments { kind amount } } }`)
+      return d.job.status === 'COMPLETED' ? d.job : undefined
+    })
+    expect(completed.fingerprint).toBe(fingerprint)
+    expect(completed.assignments.map((a: any) => a.outcome)).toEqual(['AGREED', 'AGREED'])
+    const fees = (TSR / 100n) * 4n + (TSR / 50n) * 4n
+    expect(completed.fees).toBe(fees.toString())
+    expect(completed.burned).toBe((fees / 10n).toString())
+
+    // Pass the epoch boundary; the keeper closes every ended epoch.
+    await system.increaseTime(31)
+    const epochs = await waitFor('the keeper to advance the epoch', async () => {
+      const d = await gql(`{ epochs(first: 100) { totalCount edges { node { id fees usageEmission availabilityEmission limiter } } } }`)
+      return d.epochs.edges.some((e: any) => BigInt(e.node.fees) > 0n) ? d.epochs : undefined
+    })
+    const withFees = epochs.edges.find((e: any) => BigInt(e.node.fees) > 0n).node
+    expect(withFees.fees).toBe(fees.toString())
+
+    const { emissionsVsUsage } = await gql(`query($f: BigInt!, $t: BigInt!) { emissionsVsUsage(from: $f, to: $t) {
+      from to coverageTarget totals { fees burned emitted coverage }
+      points { epoch fees burned jobFees jobsCompleted usageEmission availabilityEmission emitted coverage subsidyShare feeEma utilisation phi cap limiter } } }`,
+      { f: '0', t: withFees.id })
+    const point = emissionsVsUsage.points.find((p: any) => p.epoch === withFees.id)
+    expect(point).toMatchObject({ fees: fees.toString(), burned: (fees / 10n).toString(), jobFees: fees.toString(), jobsCompleted: 1 })
+    expect(BigInt(point.emitted)).toBe(BigInt(point.usageEmission) + BigInt(point.availabilityEmission))
+    if (BigInt(point.emitted) > 0n) expect(point.coverage).toBeCloseTo(Number(fees / 10n) / Number(point.emitted), 6)
+    expect(emissionsVsUsage.coverageTarget).toBeCloseTo(2, 9)
+    expect(emissionsVsUsage.totals.fees).toBe(fees.toString())
+    expect(emissionsVsUsage.totals.burned).toBe((fees / 10n).toString())
   })
 })
