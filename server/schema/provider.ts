@@ -1,4 +1,5 @@
 import { builder } from '../builder.ts'
+import type { ServerContext } from '../context.ts'
 import { toBigInt, toInt } from '../db/convert.ts'
 import { findHeartbeats } from '../db/heartbeats.ts'
 import { findAssignmentsOfProvider, findProviders, findProvidersByAddresses, paymentTotals, providerOrderColumns } from '../db/providers.ts'
@@ -7,6 +8,13 @@ import { checkForwardOnly, connectionComplexity, toConnection } from './connecti
 import { heartbeatLivenessSeconds } from './heartbeat.ts'
 import { Assignment } from './job.ts'
 import { OrderDirection } from './scalars.ts'
+
+/** Last heartbeat (unix s, server time) per address, in the order asked; null when never seen. */
+async function lastSeenOf(ctx: ServerContext, addresses: readonly string[]): Promise<(bigint | null)[]> {
+  const rows = await findHeartbeats(ctx.db, addresses)
+  const seen = new Map(rows.map((r) => [r.provider, BigInt(Math.floor(r.lastSeen.getTime() / 1000))]))
+  return addresses.map((a) => seen.get(a.toLowerCase()) ?? null)
+}
 
 export const ProviderOrderBy = builder.enumType('ProviderOrderBy', { values: Object.keys(providerOrderColumns) as (keyof typeof providerOrderColumns)[] })
 
@@ -52,21 +60,19 @@ Provider.implement({
     slashCount: t.int({ resolve: (p) => toInt(p.slashCount)! }),
     noShowCount: t.int({ resolve: (p) => toInt(p.noShowCount)! }),
     registeredAt: t.field({ type: 'BigInt', nullable: true, resolve: (p) => toBigInt(p.registeredAt) }),
-    lastHeartbeatAt: t.field({
+    lastHeartbeatAt: t.loadable({
       type: 'BigInt',
       nullable: true,
       description: 'Server time (unix s) of the last accepted heartbeat.',
-      resolve: async (p, _args, ctx) => {
-        const [hb] = await findHeartbeats(ctx.db, [p.address])
-        return hb ? BigInt(Math.floor(hb.lastSeen.getTime() / 1000)) : null
-      },
+      load: (addresses: string[], ctx) => lastSeenOf(ctx, addresses),
+      resolve: (p) => p.address,
     }),
-    live: t.boolean({
+    live: t.loadable({
+      type: 'Boolean',
       description: `Heartbeat within the last ${heartbeatLivenessSeconds} s (what the matcher requires).`,
-      resolve: async (p, _args, ctx) => {
-        const [hb] = await findHeartbeats(ctx.db, [p.address])
-        return !!hb && ctx.now() - hb.lastSeen.getTime() / 1000 <= heartbeatLivenessSeconds
-      },
+      load: async (addresses: string[], ctx) =>
+        (await lastSeenOf(ctx, addresses)).map((seen) => seen !== null && ctx.now() - Number(seen) <= heartbeatLivenessSeconds),
+      resolve: (p) => p.address,
     }),
     assignments: t.field({
       type: [Assignment],

@@ -1,0 +1,15 @@
+import pino from 'pino'
+import { serverConfigFromEnv } from './serverConfigFromEnv.ts'
+import { startServer } from './startServer.ts'
+
+/** `npx tsx server/main.ts`: runs one server replica configured from the environment until SIGINT/SIGTERM. */
+const log = pino({ name: 'tessera-server', level: process.env.TESSERA_LOG_LEVEL ?? 'info' })
+const config = serverConfigFromEnv()
+const server = await startServer({ ...config, log })
+const shutdown = async (signal: string) => {
+  log.info({ signal }, 'shutting down')
+  await server.stop()
+  process.exit(0)
+}
+process.once('SIGINT', () => void shutdown('SIGINT'))
+process.once('SIGTERM', () => void shutdown('SIGTERM'))
