@@ -1,12 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 
 /** A running anvil node owned by a test file or the dev orchestrator. */
 export type Anvil = { rpcUrl: string; port: number; process: ChildProcess; stop: () => Promise<void> }
 
-/** The anvil binary shipped by `@foundry-rs/anvil`. */
-export const anvilBin = path.resolve('node_modules/.bin/anvil')
+/**
+ * The anvil binary shipped by `@foundry-rs/anvil`'s platform package. Spawning it directly, rather than
+ * the Node wrapper in `.bin`, means a signal reaches anvil itself and no wrapper can be orphaned.
+ */
+export const anvilBin = (() => {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch
+  const direct = path.resolve(`node_modules/@foundry-rs/anvil-${process.platform}-${arch}/bin/anvil`)
+  return existsSync(direct) ? direct : path.resolve('node_modules/.bin/anvil')
+})()
 
 /** Asks the kernel for a free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -37,6 +45,10 @@ export async function startAnvil(
   const args = ['--port', String(port), '--host', '127.0.0.1', '--accounts', '10', '--balance', '1000000']
   if (parameters.blockTime) args.push('--block-time', String(parameters.blockTime), '--mixed-mining')
   const child = spawn(anvilBin, args, { stdio: parameters.silent === false ? 'inherit' : 'ignore' })
+  // Whatever way this process ends short of SIGKILL, anvil ends with it.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.off('exit', killOnExit))
   const rpcUrl = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 20_000
   for (;;) {

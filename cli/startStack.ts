@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { buildContracts } from '../contracts/build.ts'
-import { deployAll, type Deployment } from '../contracts/deploy.ts'
+import { deployAll, localChain, type Deployment } from '../contracts/deploy.ts'
 import { tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { startPonder } from '../indexer/startPonder.ts'
 import { startServer } from '../server/startServer.ts'
@@ -89,8 +89,8 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       deployerKey: devKeys[0],
       matcher: privateKeyToAccount(devKeys[1]).address,
       params: parameters.epochLength ? { epochLength: BigInt(parameters.epochLength) } : undefined,
-      outPath: deploymentPath,
-    } as Parameters<typeof deployAll>[0])
+      out: deploymentPath,
+    })
     log.info({ contracts: Object.fromEntries(Object.entries(deployment.contracts).map(([k, v]) => [k, v.address])) }, 'contracts deployed')
 
     await fund({
@@ -172,10 +172,10 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
 async function fund(parameters: { rpcUrl: string; token: Address; to: { address: Address; amount: bigint }[] }) {
   const transport = http(parameters.rpcUrl)
   const publicClient = createPublicClient({ transport })
-  const wallet = createWalletClient({ account: privateKeyToAccount(devKeys[0]), transport })
-  const chain = { id: await publicClient.getChainId() } as never
+  const chain = localChain(await publicClient.getChainId(), parameters.rpcUrl)
+  const wallet = createWalletClient({ account: privateKeyToAccount(devKeys[0]), chain, transport })
   for (const { address, amount } of parameters.to) {
-    const hash = await wallet.writeContract({ chain, address: parameters.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [address, amount] })
+    const hash = await wallet.writeContract({ address: parameters.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [address, amount] })
     await publicClient.waitForTransactionReceipt({ hash })
   }
 }

@@ -9,7 +9,7 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import type { Deployment } from '../contracts/deploy.ts'
+import { localChain, type Deployment } from '../contracts/deploy.ts'
 
 /** Verification modes, in the JobMarket's enum order. */
 export const Verification = { Redundant: 0, Optimistic: 1 } as const
@@ -31,7 +31,7 @@ export async function uploadBlob(parameters: { serverUrl: string; bytes: Uint8Ar
   const res = await fetch(new URL('/blobs', parameters.serverUrl), {
     method: 'PUT',
     headers: { 'content-type': 'application/octet-stream' },
-    body: parameters.bytes,
+    body: new Blob([new Uint8Array(parameters.bytes)]),
   })
   const body = await res.text()
   if (res.status !== 201 && res.status !== 200)
@@ -76,8 +76,8 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
   const account = privateKeyToAccount(parameters.privateKey)
   const transport = http(parameters.rpcUrl)
   const publicClient = parameters.publicClient ?? createPublicClient({ transport })
-  const wallet = createWalletClient({ account, transport })
-  const chain = await publicClient.getChainId().then((id) => ({ id }) as never)
+  const chain = localChain(await publicClient.getChainId(), parameters.rpcUrl)
+  const wallet = createWalletClient({ account, chain, transport })
   const market = deployment.contracts.JobMarket.address as Address
   const token = deployment.contracts.TesseraToken.address as Address
 
@@ -88,7 +88,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
     args: [maxPricePerUnit, units, redundancy],
   })
   if (parameters.approve !== false) {
-    const approveHash = await wallet.writeContract({ chain, address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, escrow] })
+    const approveHash = await wallet.writeContract({ address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, escrow] })
     await publicClient.waitForTransactionReceipt({ hash: approveHash })
   }
   const block = await publicClient.getBlock()
@@ -105,7 +105,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
     deadline: block.timestamp + BigInt(parameters.deadlineIn ?? 600),
     outputTolerance: parameters.outputTolerance ?? 16,
   }
-  const txHash = await wallet.writeContract({ chain, address: market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const txHash = await wallet.writeContract({ address: market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
   const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
   if (receipt.status !== 'success') throw new SubmitJobError(`submitJob reverted in ${txHash}`, { retryable: false })
   const [event] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
