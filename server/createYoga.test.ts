@@ -159,6 +159,13 @@ describe('graphql', () => {
     expect(body.errors?.[0]?.message).toMatch(/alias/i)
   })
 
+  test('the standard introspection query passes the limits', async () => {
+    const { getIntrospectionQuery } = await import('graphql')
+    const { body } = await gql(getIntrospectionQuery())
+    expect(body.errors).toBeUndefined()
+    expect(body.data.__schema.queryType.name).toBe('Query')
+  })
+
   test('an unexpected failure is masked (no internals leak)', async () => {
     // The views schema does not exist in this database, so the resolver's query fails.
     const { body } = await gql('{ marketStats { jobs } }')

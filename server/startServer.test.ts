@@ -240,6 +240,22 @@ describe('server on real indexed data', () => {
     expect(next.jobs.edges).toEqual([])
     const mine = await gql(`query($p: Address!) { jobs(where: { provider: $p, status_in: [ASSIGNED, OPEN] }) { totalCount } }`, { p: p2.address })
     expect(mine.jobs.totalCount).toBe(1)
+    const bySubmit = await gql(`{ jobs(orderBy: SUBMITTED_AT, orderDirection: asc, where: { requester: "${system.accounts.requesters[0].address.toLowerCase()}" }) { totalCount edges { node { id requester } } } }`)
+    expect(bySubmit.jobs.edges[0].node.requester).toBe(system.accounts.requesters[0].address)
+
+    // Keyset paging on a non-unique order column: cheapest first, one per page, three pages.
+    const seen: string[] = []
+    let after: string | null = null
+    for (let page = 0; page < 4; page++) {
+      const d: any = await gql(`query($a: String) { providers(first: 1, after: $a, orderBy: PRICE_PER_UNIT) { totalCount pageInfo { hasNextPage endCursor } edges { node { address pricePerUnit } } } }`, { a: after })
+      seen.push(...d.providers.edges.map((e: any) => e.node.address))
+      if (!d.providers.pageInfo.hasNextPage) break
+      after = d.providers.pageInfo.endCursor
+    }
+    const [a2, a3, a4] = system.accounts.providers
+    expect(seen).toEqual([a4.address, a2.address, a3.address])
+    await expect(gql(`{ providers(first: 1001) { totalCount } }`)).rejects.toThrow(/first must be between 0 and 1000/)
+    await expect(gql(`{ jobs(after: "bogus") { totalCount } }`)).rejects.toThrow(/invalid cursor/)
     const stats = await gql(`{ marketStats { jobs providers liveProviders jobsByStatus { status count } } }`)
     expect(stats.marketStats).toMatchObject({ jobs: 1, providers: 3, liveProviders: 2 })
   })

@@ -90,6 +90,8 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           log: log.child({ part: 'leader' }),
           metrics,
         })
+  if (parameters.leader === false && !parameters.redisUrl)
+    log.warn('leader: false without REDIS_URL: live subscription events come only from a leader in this process; set REDIS_URL to share them between replicas')
   log.info({ url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, redis: !!parameters.redisUrl }, 'server listening')
 
   let stopping: Promise<void> | undefined

@@ -2,7 +2,6 @@ import { GraphQLError, Kind } from '../graphqlModule.ts'
 import { getAddress, isAddress } from 'viem'
 import { builder } from '../builder.ts'
 
-const uint = /^(0|[1-9]\d{0,77})$/
 const int = /^-?(0|[1-9]\d{0,77})$/
 const bytes32 = /^0x[0-9a-fA-F]{64}$/
 
@@ -56,7 +55,5 @@ builder.scalarType('Bytes32', {
     throw new GraphQLError('Bytes32 must be a string')
   },
 })
-
-export const isUint = (s: string) => uint.test(s)
 
 export const OrderDirection = builder.enumType('OrderDirection', { values: { asc: {}, desc: {} } as const })
