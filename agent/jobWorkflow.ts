@@ -155,7 +155,10 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
         break
       }
     }
-    if (entry.state !== before.state) log.info({ state: entry.state, reason: entry.reason, txHash: entry.state === 'committed' ? entry.commitTx : entry.revealTx }, 'job state')
+    if (entry.state !== before.state) {
+      const txHash = entry.state === 'committed' ? entry.commitTx : entry.state === 'revealed' ? entry.revealTx : undefined
+      log.info({ state: entry.state, reason: entry.reason, txHash }, 'job state')
+    }
     else await sleep(ctx.pollIntervalMs, ctx.signal)
   }
   return entry

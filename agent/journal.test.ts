@@ -95,3 +95,20 @@ describe('Journal', () => {
     await j2.close()
   })
 })
+
+describe('Journal compaction while running', () => {
+  it('compacts after compactAfter appends without losing state', async () => {
+    const dataDir = await tempDir()
+    const j = await Journal.open({ dataDir, compactAfter: 5 })
+    await j.put(entryFor(1n))
+    for (let i = 0; i < 12; i++) await j.setCursor(`c${i}`)
+    await j.update(1n, { state: 'committed' })
+    const lines = (await readFile(path.join(dataDir, 'journal.jsonl'), 'utf8')).trim().split('\n')
+    expect(lines.length).toBeLessThanOrEqual(6) // 14 records appended, compacted at 5 and 10
+    await j.close()
+    const again = await Journal.open({ dataDir })
+    expect(again.cursor).toBe('c11')
+    expect(again.get(1n)?.state).toBe('committed')
+    await again.close()
+  })
+})

@@ -38,34 +38,38 @@ export function newSalt(): Hex {
 /**
  * The commit–reveal journal: an append-only JSON-lines file under the data dir, fsync'd on every write so
  * an entry is on disk before its commit transaction leaves. Reopening replays it (last record per job
- * wins) and compacts it, keeping unfinished entries, the latest `keepDone` finished ones and the cursor.
+ * wins); it is compacted at open and every `compactAfter` appends.
  */
 export class Journal {
   readonly file: string
-  private handle: FileHandle
+  private handle: FileHandle | undefined
   private readonly byJob = new Map<string, JournalEntry>()
   private cursorValue: string | undefined
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
+  private appended = 0
 
-  private constructor(file: string, handle: FileHandle) {
+  private constructor(
+    file: string,
+    private readonly dataDir: string,
+    private readonly keepDone: number,
+    private readonly compactAfter: number,
+  ) {
     this.file = file
-    this.handle = handle
   }
 
   /** Opens (creating) `<dataDir>/journal.jsonl`. A torn last line from a crash mid-write is ignored. */
-  static async open(parameters: { dataDir: string; keepDone?: number }): Promise<Journal> {
-    const { dataDir, keepDone = 1000 } = parameters
+  static async open(parameters: { dataDir: string; keepDone?: number; compactAfter?: number }): Promise<Journal> {
+    const { dataDir } = parameters
     await mkdir(dataDir, { recursive: true })
     const file = path.join(dataDir, 'journal.jsonl')
-    const byJob = new Map<string, JournalEntry>()
-    let cursor: string | undefined
     let text = ''
     try {
       text = await readFile(file, 'utf8')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     }
+    const journal = new Journal(file, dataDir, parameters.keepDone ?? 1000, parameters.compactAfter ?? 10_000)
     for (const line of text.split('\n')) {
       if (!line.trim()) continue
       let record: Record
@@ -74,34 +78,43 @@ export class Journal {
       } catch {
         continue
       }
-      if (record.kind === 'entry') byJob.set(record.entry.jobId, record.entry)
-      else if (record.kind === 'cursor') cursor = record.cursor
+      if (record.kind === 'entry') journal.byJob.set(record.entry.jobId, record.entry)
+      else if (record.kind === 'cursor') journal.cursorValue = record.cursor
     }
-    const done = [...byJob.values()].filter((e) => e.state === 'done').sort((a, b) => a.updatedAt - b.updatedAt)
-    for (const e of done.slice(0, Math.max(0, done.length - keepDone))) byJob.delete(e.jobId)
-    // Compact: write the live state to a temp file, fsync it, rename over the journal, fsync the directory.
-    const tmp = `${file}.tmp`
+    await journal.compact()
+    return journal
+  }
+
+  /**
+   * Rewrites the journal with only the live state (unfinished entries, the latest `keepDone` finished ones,
+   * the cursor): temp file, fsync, rename over the journal, fsync the directory. Runs at open and whenever
+   * `compactAfter` records were appended since the last compaction.
+   */
+  private async compact(): Promise<void> {
+    const done = [...this.byJob.values()].filter((e) => e.state === 'done').sort((a, b) => a.updatedAt - b.updatedAt)
+    for (const e of done.slice(0, Math.max(0, done.length - this.keepDone))) this.byJob.delete(e.jobId)
+    const tmp = `${this.file}.tmp`
     const out = await open(tmp, 'w')
-    const lines = [...byJob.values()].map((entry) => JSON.stringify({ kind: 'entry', entry } satisfies Record))
-    if (cursor !== undefined) lines.push(JSON.stringify({ kind: 'cursor', cursor } satisfies Record))
+    const lines = [...this.byJob.values()].map((entry) => JSON.stringify({ kind: 'entry', entry } satisfies Record))
+    if (this.cursorValue !== undefined) lines.push(JSON.stringify({ kind: 'cursor', cursor: this.cursorValue } satisfies Record))
     await out.writeFile(lines.length ? `${lines.join('\n')}\n` : '')
     await out.sync()
     await out.close()
-    await rename(tmp, file)
-    const dir = await open(dataDir, 'r')
+    await rename(tmp, this.file)
+    const dir = await open(this.dataDir, 'r')
     await dir.sync().catch(() => {})
     await dir.close()
-    const journal = new Journal(file, await open(file, 'a'))
-    for (const [k, v] of byJob) journal.byJob.set(k, v)
-    journal.cursorValue = cursor
-    return journal
+    await this.handle?.close()
+    this.handle = await open(this.file, 'a')
+    this.appended = 0
   }
 
   private append(record: Record): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'))
     const next = this.chain.then(async () => {
-      await this.handle.write(`${JSON.stringify(record)}\n`)
-      await this.handle.sync()
+      await this.handle!.write(`${JSON.stringify(record)}\n`)
+      await this.handle!.sync()
+      if (++this.appended >= this.compactAfter) await this.compact()
     })
     this.chain = next.catch(() => {})
     return next
@@ -154,6 +167,6 @@ export class Journal {
     if (this.closed) return
     this.closed = true
     await this.chain
-    await this.handle.close()
+    await this.handle?.close()
   }
 }

@@ -131,6 +131,23 @@ describe('runAgent against anvil', () => {
     await back.stop()
   })
 
+  it('tops the stake back up while running when part of it starts unbonding', async () => {
+    const [p1] = system.accounts.providers
+    const agent = await runAgent(agentParameters(devKeys[2], 'p1', { maintenanceIntervalMs: 100 }))
+    try {
+      const target = BigInt(system.deployment.params.minStake) * 10n
+      await system.write(p1, { address: system.registry, abi: providerRegistryAbi, functionName: 'requestUnstake', args: [parseEther('100')] })
+      const p = await waitFor('the top-up', async () => {
+        const p = await readProvider(p1.address)
+        return p.stake - p.pendingUnstake >= target && p
+      })
+      expect(p.pendingUnstake).toBe(parseEther('100'))
+      expect(p.stake).toBe(target + parseEther('100'))
+    } finally {
+      await agent.stop()
+    }
+  })
+
   it('refuses to start with a clear error when the wallet holds too little TSR', async () => {
     await expect(runAgent(agentParameters(devKeys[4], 'poor'))).rejects.toThrow(/holds 0 TSR but needs 1000 TSR more/)
   })

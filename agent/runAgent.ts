@@ -45,6 +45,8 @@ export type RunAgentParameters = {
   inferenceWorkers?: number
   /** How long to keep trying to reach the server for the deployment at start. Default 60 000. */
   startupTimeoutMs?: number
+  /** How often to re-check registration and top the stake back up (after a slash, say). Default 60 000. */
+  maintenanceIntervalMs?: number
 }
 
 export type RunAgentReturnType = {
@@ -166,18 +168,20 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     })
     log.info({ hardware, chainId: deployment.chainId }, 'hardware detected')
 
-    const setup = await ensureProvider({
-      publicClient,
-      sender,
-      provider: address,
-      registry: deployment.contracts.ProviderRegistry.address,
-      token: deployment.contracts.TesseraToken.address,
-      hardware,
-      pricePerUnit: parameters.pricePerUnit,
-      region: regionToBytes32(parameters.region),
-      stake: parameters.stake,
-      log,
-    })
+    const ensure = () =>
+      ensureProvider({
+        publicClient,
+        sender,
+        provider: address,
+        registry: deployment.contracts.ProviderRegistry.address,
+        token: deployment.contracts.TesseraToken.address,
+        hardware,
+        pricePerUnit: parameters.pricePerUnit,
+        region: regionToBytes32(parameters.region),
+        stake: parameters.stake,
+        log,
+      })
+    const setup = await ensure()
     log.info({ registered: setup.registered, stake: setup.stake.toString(), staked: setup.staked.toString() }, 'provider ready on chain')
 
     let httpUrl: string | undefined
@@ -238,6 +242,23 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
             log.warn({ err: (error as Error).message }, 'heartbeat failed')
           }
           await sleep(heartbeatIntervalMs, signal)
+        }
+      })(),
+    )
+
+    // Slashes and unbonding eat into the stake while the agent runs: top it back up, re-register if needed.
+    background.push(
+      (async () => {
+        for (;;) {
+          await sleep(parameters.maintenanceIntervalMs ?? 60_000, signal)
+          if (signal.aborted) break
+          try {
+            const result = await ensure()
+            if (result.staked > 0n || result.registered !== 'unchanged' || result.unpaused)
+              log.info({ staked: result.staked.toString(), registered: result.registered, unpaused: result.unpaused }, 'provider maintained')
+          } catch (error) {
+            log.warn({ err: (error as Error).message }, 'provider maintenance failed')
+          }
         }
       })(),
     )
