@@ -1,5 +1,6 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target'
 import type { TypedEventTarget } from '@graphql-yoga/typed-event-target'
+import { setMaxListeners } from 'node:events'
 import { Redis } from 'ioredis'
 
 /** An assignment as it travels through the pubsub: plain JSON (bigints as decimal strings). */
@@ -43,7 +44,10 @@ export function createAssignmentPubSub(parameters: { redisUrl?: string } = {}): 
     clients = [publishClient, subscribeClient]
     target = createRedisEventTarget<AssignmentCustomEvent>({ publishClient, subscribeClient })
   } else {
-    target = new EventTarget() as TypedEventTarget<AssignmentCustomEvent>
+    const local = new EventTarget()
+    // One topic per provider; an agent reconnecting several times may briefly hold many listeners.
+    setMaxListeners(0, local)
+    target = local as TypedEventTarget<AssignmentCustomEvent>
   }
   return {
     publish(event) {

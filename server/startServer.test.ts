@@ -229,6 +229,11 @@ describe('server on real indexed data', () => {
     expect(resumed.events).toEqual([])
     await Promise.all([replay.close(), resumed.close()])
     expect(failures).toEqual([])
+    // Closed streams end their subscriptions on the server (no leaked listeners).
+    await waitFor('subscriptions to end', async () => {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text()
+      return /^tessera_server_subscriptions_active 0$/m.test(metrics) ? true : undefined
+    }, 10_000)
   })
 
   test('jobs connection pages with opaque cursors and filters by provider', async () => {
