@@ -58,11 +58,14 @@ export class Journal {
     this.file = file
   }
 
-  /** Opens (creating) `<dataDir>/journal.jsonl`. A torn last line from a crash mid-write is ignored. */
-  static async open(parameters: { dataDir: string; keepDone?: number; compactAfter?: number }): Promise<Journal> {
+  /**
+   * Opens (creating) `<dataDir>/<name>` (default `journal.jsonl`). A torn last line from a crash mid-write is
+   * ignored.
+   */
+  static async open(parameters: { dataDir: string; name?: string; keepDone?: number; compactAfter?: number }): Promise<Journal> {
     const { dataDir } = parameters
     await mkdir(dataDir, { recursive: true })
-    const file = path.join(dataDir, 'journal.jsonl')
+    const file = path.join(dataDir, parameters.name ?? 'journal.jsonl')
     let text = ''
     try {
       text = await readFile(file, 'utf8')
@@ -153,6 +156,19 @@ export class Journal {
   /** The last subscription cursor processed (replay starts after it). */
   get cursor(): string | undefined {
     return this.cursorValue
+  }
+
+  /** Forgets the cursor (the server refused it): the next subscription replays from the start. */
+  async clearCursor(): Promise<void> {
+    if (this.cursorValue === undefined) return
+    this.cursorValue = undefined
+    await this.compactNow()
+  }
+
+  private compactNow(): Promise<void> {
+    const next = this.chain.then(() => this.compact())
+    this.chain = next.catch(() => {})
+    return next
   }
 
   /** Persists the subscription cursor. */

@@ -150,13 +150,17 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
   }
 
   try {
-    const journal = await Journal.open({ dataDir: parameters.dataDir })
-    cleanups.push(() => journal.close())
     const deployment = await fetchDeploymentRetrying(parameters.serverUrl, parameters.startupTimeoutMs ?? 60_000, signal, log)
     const { publicClient, walletClient } = createClients({ rpcUrl: parameters.rpcUrl, chainId: deployment.chainId, account, pollingInterval: Math.min(500, pollIntervalMs) })
     const rpcChainId = await publicClient.getChainId()
     if (rpcChainId !== deployment.chainId)
       throw new AgentSetupError(`RPC ${parameters.rpcUrl} serves chain ${rpcChainId} but the server's deployment is on chain ${deployment.chainId}`)
+    // One journal per deployment: a devnet restarted from scratch reuses chain id and addresses, but not the
+    // hash of the block the JobMarket was deployed in, and its job ids and feed cursors mean other things.
+    const marketBlock = await publicClient.getBlock({ blockNumber: BigInt(deployment.contracts.JobMarket.blockNumber) })
+    const journalName = `journal-${deployment.chainId}-${deployment.contracts.JobMarket.address.slice(2, 10).toLowerCase()}-${marketBlock.hash.slice(2, 10)}.jsonl`
+    const journal = await Journal.open({ dataDir: parameters.dataDir, name: journalName })
+    cleanups.push(() => journal.close())
     const sender = new TxSender(publicClient, walletClient, account, log, (fn, result) => metrics.transactions.inc({ function: fn, result }))
 
     const pool = new InferencePool({ size: parameters.inferenceWorkers ?? 1 })
@@ -264,14 +268,21 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     )
 
     const cursors = new CursorTracker(journal, log)
+    let cursorRejected = false
     background.push(
       (async () => {
         const stream = subscribeJobAssignments({
           serverUrl: parameters.serverUrl,
           provider: address,
           // After a reconnect, jobs already received are still in hand: resume after the newest one.
-          cursor: () => cursors.lastReceived ?? journal.cursor,
+          cursor: () => (cursorRejected ? cursors.lastReceived : (cursors.lastReceived ?? journal.cursor)),
           signal,
+          onInvalidCursor: (error) => {
+            log.warn({ cursor: cursors.lastReceived ?? journal.cursor, err: (error as Error).message }, 'server refused the cursor; replaying from the start')
+            cursorRejected = true
+            cursors.lastReceived = undefined
+            void journal.clearCursor().catch(() => {})
+          },
           onConnect: () => {
             subscribed = true
             metrics.subscriptionConnected.set(1)

@@ -71,4 +71,34 @@ describe('subscribeJobAssignments', () => {
       await server.stop()
     }
   })
+
+  it('reports a cursor the server refuses, so the caller can replay from the start', async () => {
+    const server = await startTestServer({ deployment: {} })
+    const controller = new AbortController()
+    let cursor: string | undefined = 'from-another-chain'
+    const refused: string[] = []
+    try {
+      server.publish(assignment(1))
+      const stream = subscribeJobAssignments({
+        serverUrl: server.url,
+        provider: assignment(1).provider,
+        cursor: () => cursor,
+        signal: controller.signal,
+        backoff: { minMs: 10, maxMs: 20 },
+        onInvalidCursor: (error) => {
+          refused.push((error as Error).message)
+          cursor = undefined
+        },
+      })
+      for await (const a of stream) {
+        expect(a.jobId).toBe('1')
+        controller.abort()
+      }
+      expect(refused).toEqual(['subscription error: invalid cursor'])
+      expect(server.connections.map((c) => c.after)).toEqual(['from-another-chain', null])
+    } finally {
+      controller.abort()
+      await server.stop()
+    }
+  })
 })

@@ -66,7 +66,12 @@ export type SubscribeJobAssignmentsParameters = {
   backoff?: { minMs?: number; maxMs?: number }
   onConnect?: () => void
   onDisconnect?: (error: unknown) => void
+  /** The server refused the cursor (HTTP 400 or a BAD_USER_INPUT error); `cursor()` should stop returning it. */
+  onInvalidCursor?: (error: unknown) => void
 }
+
+/** An error that says the request itself is wrong (the cursor, as the agent builds nothing else), not the server. */
+class RejectedRequestError extends ServerRequestError {}
 
 /**
  * Yields assignments from `subscription jobAssignments` over SSE (POST /graphql, `Accept: text/event-stream`),
@@ -88,14 +93,18 @@ export async function* subscribeJobAssignments(parameters: SubscribeJobAssignmen
       })
       if (!res.ok || !res.body) {
         const body = await res.text().catch(() => '')
-        throw new ServerRequestError(`subscription failed with HTTP ${res.status}`, { status: res.status, retryable: true, details: body.slice(0, 500) })
+        const Failure = res.status === 400 && /BAD_USER_INPUT|cursor/i.test(body) ? RejectedRequestError : ServerRequestError
+        throw new Failure(`subscription failed with HTTP ${res.status}`, { status: res.status, retryable: true, details: body.slice(0, 500) })
       }
       parameters.onConnect?.()
       for await (const { event, data } of parseSse(res.body)) {
         if (event === 'complete') break
         if (event !== 'next' && event !== 'message') continue
-        const payload = JSON.parse(data) as { data?: { jobAssignments?: JobAssignment }; errors?: { message: string }[] }
-        if (payload.errors?.length) throw new ServerRequestError(`subscription error: ${payload.errors.map((e) => e.message).join('; ')}`, { retryable: true })
+        const payload = JSON.parse(data) as { data?: { jobAssignments?: JobAssignment }; errors?: { message: string; extensions?: { code?: string } }[] }
+        if (payload.errors?.length) {
+          const Failure = payload.errors.some((e) => e.extensions?.code === 'BAD_USER_INPUT') ? RejectedRequestError : ServerRequestError
+          throw new Failure(`subscription error: ${payload.errors.map((e) => e.message).join('; ')}`, { retryable: true })
+        }
         const assignment = payload.data?.jobAssignments
         if (assignment) {
           delay = minMs
@@ -107,6 +116,7 @@ export async function* subscribeJobAssignments(parameters: SubscribeJobAssignmen
       error = e
     }
     if (signal.aborted) return
+    if (error instanceof RejectedRequestError && parameters.cursor() !== undefined) parameters.onInvalidCursor?.(error)
     parameters.onDisconnect?.(error)
     await sleep(delay, signal)
     delay = Math.min(maxMs, delay * 2)

@@ -41,6 +41,12 @@ export async function startTestServer(parameters: { deployment: unknown }) {
       if (String(req.headers.accept).includes('text/event-stream') && query.includes('jobAssignments')) {
         const provider = String(variables.provider).toLowerCase()
         const after = variables.after ? Number(variables.after) : 0
+        if (Number.isNaN(after)) {
+          connections.push({ provider, after: variables.after })
+          res.writeHead(200, { 'content-type': 'text/event-stream' })
+          res.end(`event: next\ndata: ${JSON.stringify({ errors: [{ message: 'invalid cursor', extensions: { code: 'BAD_USER_INPUT' } }] })}\n\nevent: complete\ndata:\n\n`)
+          return
+        }
         connections.push({ provider, after: variables.after ?? null })
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
         res.write(':\n\n')
