@@ -26,17 +26,19 @@ export function createTransactionSender<Meta = undefined>(parameters: {
   const pending = new Map<string, Entry<Meta>>()
   const backoff = new Map<string, number>()
 
+  /** Whether `key` has a transaction in flight (or recently mined and not yet settled), or is backing off. */
+  const inFlight = (key: string): boolean => {
+    const e = pending.get(key)
+    if (!e) return (backoff.get(key) ?? 0) > Date.now()
+    if (e.minedAt !== undefined && Date.now() - e.minedAt > settleMs) {
+      pending.delete(key)
+      return false
+    }
+    return true
+  }
+
   return {
-    /** Whether `key` has a transaction in flight (or recently mined and not yet settled). */
-    inFlight(key: string): boolean {
-      const e = pending.get(key)
-      if (!e) return (backoff.get(key) ?? 0) > Date.now()
-      if (e.minedAt !== undefined && Date.now() - e.minedAt > settleMs) {
-        pending.delete(key)
-        return false
-      }
-      return true
-    },
+    inFlight,
     /** Metadata of every in-flight transaction (e.g. collateral an assign will lock). */
     inFlightMeta(): Meta[] {
       return [...pending.values()].map((e) => e.meta)
@@ -46,7 +48,8 @@ export function createTransactionSender<Meta = undefined>(parameters: {
       for (const [key, e] of pending) if (e.minedAt !== undefined && !isStillActionable(key)) pending.delete(key)
     },
     async send(request: { key: string; action: string; address: Address; abi: Abi; functionName: string; args: readonly unknown[]; meta: Meta }): Promise<Hash | undefined> {
-      if (this.inFlight(request.key)) return undefined
+      if (inFlight(request.key)) return undefined
+      backoff.delete(request.key)
       const entry: Entry<Meta> = { sentAt: Date.now(), meta: request.meta }
       pending.set(request.key, entry)
       try {
