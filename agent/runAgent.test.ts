@@ -129,6 +129,14 @@ describe('runAgent against anvil', () => {
     await repriced.stop()
     const back = await runAgent(agentParameters(devKeys[2], 'p1'))
     await back.stop()
+    // A measured benchmark is kept in the data dir, so restarts without a fixed score send nothing either.
+    const measured = await runAgent(agentParameters(devKeys[2], 'p1', { hardware: {} }))
+    await measured.stop()
+    const nonce2 = await system.publicClient.getTransactionCount({ address: p1.address })
+    const measuredAgain = await runAgent(agentParameters(devKeys[2], 'p1', { hardware: {} }))
+    await measuredAgain.stop()
+    expect(await system.publicClient.getTransactionCount({ address: p1.address })).toBe(nonce2)
+    expect((await readProvider(p1.address)).hardware.benchmarkScore).toBeGreaterThan(1000)
   })
 
   it('tops the stake back up while running when part of it starts unbonding', async () => {

@@ -1,3 +1,5 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import pino, { type Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
@@ -69,6 +71,23 @@ async function benchmarkThroughput(pool: InferencePool): Promise<number> {
   const started = performance.now()
   for (let i = 0; i < runs; i++) await run()
   return (rows * runs) / ((performance.now() - started) / 1000)
+}
+
+/**
+ * The benchmark, measured once per data dir and kept in `<dataDir>/benchmark.json`: a fresh measurement on
+ * every start would differ a little each time and cost a `ProviderRegistry.update` transaction per restart.
+ */
+async function cachedBenchmark(dataDir: string, pool: InferencePool, log: Logger): Promise<number> {
+  const file = path.join(dataDir, 'benchmark.json')
+  try {
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { rowsPerSecond?: unknown }
+    if (typeof saved.rowsPerSecond === 'number' && saved.rowsPerSecond > 0) return saved.rowsPerSecond
+  } catch {}
+  const rowsPerSecond = Math.round(await benchmarkThroughput(pool))
+  await mkdir(dataDir, { recursive: true })
+  await writeFile(file, `${JSON.stringify({ rowsPerSecond, measuredAt: new Date().toISOString() })}\n`)
+  log.info({ rowsPerSecond }, 'inference benchmark measured')
+  return rowsPerSecond
 }
 
 async function fetchDeploymentRetrying(serverUrl: string, timeoutMs: number, signal: AbortSignal, log: Logger): Promise<AgentDeployment> {
@@ -168,7 +187,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     const hardware = await detectHardware({
       overrides: parameters.hardware,
       epochLength: Number(deployment.params.epochLength ?? 30),
-      benchmark: () => benchmarkThroughput(pool),
+      benchmark: () => cachedBenchmark(parameters.dataDir, pool, log),
     })
     log.info({ hardware, chainId: deployment.chainId }, 'hardware detected')
 
