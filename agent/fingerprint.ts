@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
+import os from 'node:os'
 import { encodeAbiParameters, keccak256, type Address, type Hex } from 'viem'
 
 const CANONICAL_NAN = 0x7fc00000
+const littleEndianHost = os.endianness() === 'LE'
 
 /**
  * Canonical float32 words under `toleranceBits` significant mantissa bits (PROTOCOL.md): NaN → 0x7fc00000,
@@ -32,6 +34,7 @@ export function sha256Hex(bytes: Uint8Array | string): Hex {
 /** The result fingerprint: sha256 of the little-endian canonical words of `values`. */
 export function fingerprintOutput(values: Float32Array, toleranceBits: number): Hex {
   const words = canonicalise(values, toleranceBits)
+  if (littleEndianHost) return sha256Hex(new Uint8Array(words.buffer, words.byteOffset, words.byteLength))
   const bytes = Buffer.alloc(words.length * 4)
   for (let i = 0; i < words.length; i++) bytes.writeUInt32LE(words[i], i * 4)
   return sha256Hex(bytes)

@@ -1,3 +1,8 @@
+import os from 'node:os'
+
+// Typed arrays use the host's byte order; on little-endian hosts (all we ship for) bytes copy straight over.
+const littleEndianHost = os.endianness() === 'LE'
+
 /** A decoded tensor blob: row-major float32 values and their shape. */
 export type Tensor = { dims: number[]; data: Float32Array }
 
@@ -39,8 +44,12 @@ export function encodeTensorBlob(tensor: Tensor): Uint8Array {
     throw new TensorBlobError('tensor data length does not match dims', {
       details: `dims ${JSON.stringify(dims)} hold ${elementCount(dims)} values, data has ${data.length}`,
     })
-  const raw = Buffer.alloc(data.length * 4)
-  for (let i = 0; i < data.length; i++) raw.writeFloatLE(data[i], i * 4)
+  let raw: Buffer
+  if (littleEndianHost) raw = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  else {
+    raw = Buffer.alloc(data.length * 4)
+    for (let i = 0; i < data.length; i++) raw.writeFloatLE(data[i], i * 4)
+  }
   const json = `{"dims":${JSON.stringify(dims)},"dtype":"float32","data":"${raw.toString('base64')}"}`
   return new TextEncoder().encode(json)
 }
@@ -71,6 +80,7 @@ export function decodeTensorBlob(blob: Uint8Array | string): Tensor {
       details: `dims ${JSON.stringify(dims)} need ${count * 4} bytes, data has ${raw.length}`,
     })
   const values = new Float32Array(count)
-  for (let i = 0; i < count; i++) values[i] = raw.readFloatLE(i * 4)
+  if (littleEndianHost) new Uint8Array(values.buffer).set(raw)
+  else for (let i = 0; i < count; i++) values[i] = raw.readFloatLE(i * 4)
   return { dims, data: values }
 }
