@@ -192,6 +192,22 @@ describe('server on real indexed data', () => {
     const live = await gql(`query($a: Address!) { provider(address: $a) { live lastHeartbeatAt } }`, { a: p2.address })
     expect(live.provider.live).toBe(true)
 
+    const quote = (max: bigint, k: number) =>
+      gql(`query($s: QuoteInput!) { quote(spec: $s) { reason eligibleProviders pricePerUnit fees escrow collateralPerSlot } }`, {
+        s: { units: '4', maxPricePerUnit: max.toString(), redundancy: k, minVramMiB: 8192, regions: [regionId('eu')] },
+      }).then((d) => d.quote)
+    expect(await quote(TSR / 10n, 2)).toEqual({
+      reason: 'OK',
+      eligibleProviders: 2,
+      pricePerUnit: (TSR / 50n).toString(),
+      fees: ((TSR / 100n) * 4n + (TSR / 50n) * 4n).toString(),
+      escrow: (((TSR / 10n) * 8n * 11n) / 10n).toString(),
+      collateralPerSlot: ((TSR / 10n) * 4n).toString(),
+    })
+    expect((await quote(TSR / 200n, 2)).reason).toBe('MAX_PRICE_TOO_LOW')
+    expect((await quote(TSR / 10n, 3)).reason).toBe('TOO_FEW_LIVE_PROVIDERS')
+    expect((await quote(TSR / 10n, 4)).reason).toBe('NOT_ENOUGH_PROVIDERS')
+
     const jobId = await submitJob(2)
     const id = jobId.toString()
     const [e2, e3] = await Promise.all(

@@ -4,6 +4,7 @@ import type { Address } from 'viem'
 import { jobMarketAbi } from '../../contracts/generated/index.ts'
 import { toBigInt, toInt } from '../db/convert.ts'
 import type { Database } from '../db/database.ts'
+import type { ProviderRow } from '../db/tables/views.table.ts'
 import { findLiveProviders } from '../db/heartbeats.ts'
 import { findOpenJobs } from '../db/jobs.ts'
 import { countActiveAssignments, findAllProviders } from '../db/providers.ts'
@@ -16,6 +17,24 @@ import type { createTransactionSender } from './transactionSender.ts'
 export type AssignMeta = { kind: 'assign'; providers: string[]; collateral: bigint } | { kind: 'keeper' }
 
 const jobsPerTick = 200
+
+/** An indexed provider row as `matchJobs` sees it, with liveness and current load. */
+export function toMatchProvider(p: ProviderRow, live: ReadonlySet<string>, active: ReadonlyMap<string, number>): MatchProvider {
+  return {
+    address: p.address as Address,
+    registered: p.registered ?? true,
+    paused: p.paused,
+    stake: toBigInt(p.stake),
+    locked: toBigInt(p.locked),
+    pendingUnstake: toBigInt(p.pendingUnstake),
+    pricePerUnit: toBigInt(p.pricePerUnit),
+    vramMib: toInt(p.vramMib)!,
+    gpuModel: toInt(p.gpuModel)!,
+    region: p.region,
+    live: live.has(p.address.toLowerCase()),
+    activeAssignments: active.get(p.address.toLowerCase()) ?? 0,
+  }
+}
 
 /**
  * The matcher: reads OPEN jobs and live providers, picks providers with `matchJobs`, and sends
@@ -58,20 +77,7 @@ export function createMatcher(parameters: {
         findLiveProviders(db, new Date((parameters.now() - heartbeatLivenessSeconds) * 1000)),
         countActiveAssignments(views),
       ])
-      const providers: MatchProvider[] = rows.map((p) => ({
-        address: p.address as Address,
-        registered: p.registered ?? true,
-        paused: p.paused,
-        stake: toBigInt(p.stake),
-        locked: toBigInt(p.locked),
-        pendingUnstake: toBigInt(p.pendingUnstake),
-        pricePerUnit: toBigInt(p.pricePerUnit),
-        vramMib: toInt(p.vramMib)!,
-        gpuModel: toInt(p.gpuModel)!,
-        region: p.region,
-        live: live.has(p.address.toLowerCase()),
-        activeAssignments: active.get(p.address.toLowerCase()) ?? 0,
-      }))
+      const providers = rows.map((p) => toMatchProvider(p, live, active))
       const reserved = new Map<string, bigint>()
       for (const meta of sender.inFlightMeta())
         if (meta.kind === 'assign') for (const p of meta.providers) reserved.set(p, (reserved.get(p) ?? 0n) + meta.collateral)

@@ -7,6 +7,7 @@ import './epoch.ts'
 import './meta.ts'
 import './heartbeat.ts'
 import './jobAssignment.ts'
+import './quote.ts'
 
 /** The executable schema, built once. */
 export const schema: GraphQLSchema = builder.toSchema()
