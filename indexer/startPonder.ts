@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
@@ -65,6 +66,9 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
   const readyTimeoutMs = parameters.readyTimeoutMs ?? 120_000
   const host = '127.0.0.1'
   const url = `http://${host}:${port}`
+
+  // Otherwise an older Ponder still on the port would answer /ready for the new one.
+  await assertPortFree(host, port)
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -180,6 +184,14 @@ async function releaseSchemaLock(databaseUrl: string, schema: string) {
   } finally {
     await client.end().catch(() => {})
   }
+}
+
+async function assertPortFree(host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer()
+    server.once('error', (error) => reject(new PonderStartError(`Port ${port} on ${host} is in use: ${error.message}`, { lastLines: [], cause: error })))
+    server.listen(port, host, () => server.close(() => resolve()))
+  })
 }
 
 async function blockNumber(rpcUrl: string): Promise<number> {
