@@ -22,7 +22,8 @@ import { type Anvil, freePort, startAnvil } from '../cli/startAnvil.ts'
 import { type Deployment, deployAll, localChain } from '../contracts/deploy.ts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { type TestDatabase, createTestDatabase } from '../test/support/database.ts'
-import { type StartPonderReturnType, startPonder } from './startPonder.ts'
+import { ponderSchemaName } from './ponderSchemaName.ts'
+import { PonderStartError, type StartPonderReturnType, startPonder } from './startPonder.ts'
 
 // One real stack for the file: anvil, the four contracts, Postgres and `ponder start`. Providers register and stake
 // before Ponder starts (backfill); every job happens after (live indexing). Rows are read from the views schema.
@@ -41,6 +42,7 @@ let database: TestDatabase
 let ponder: StartPonderReturnType
 let deployment: Deployment
 let tmpDir: string
+let deploymentPath: string
 let sql: pg.Client
 
 function clients() {
@@ -140,7 +142,7 @@ beforeAll(async () => {
   tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-indexer-'))
   anvil = await startAnvil()
   database = await createTestDatabase()
-  const deploymentPath = path.join(tmpDir, 'deployment.json')
+  deploymentPath = path.join(tmpDir, 'deployment.json')
   deployment = await deployAll({ rpcUrl: anvil.rpcUrl, deployerKey, matcher: privateKeyToAccount(matcherKey).address, out: deploymentPath })
   const { token, registry } = addresses()
 
@@ -358,6 +360,15 @@ describe('indexer', () => {
     expect(refunds.rows).toEqual([{ account: requester, amount: escrow.toString() }])
   })
 
+  test('expire: an open job past its deadline is EXPIRED', async () => {
+    const { jobId } = await submitJob({ redundancy: 2, deadlineIn: 5n })
+    await waitForJobStatus(jobId, 'OPEN')
+    await skipTime(10)
+    await send(deployerKey, addresses().market, jobMarketAbi, 'expire', [jobId])
+    const expired = await waitForJobStatus(jobId, 'EXPIRED')
+    expect(expired.finalized_at).not.toBeNull()
+  })
+
   test('epochs, reward claims and withdrawals', async () => {
     const { controller, market } = addresses()
     const { publicClient } = clients()
@@ -404,5 +415,25 @@ describe('indexer', () => {
     }
     const { rows } = await sql.query(`select kind, amount from ${viewsSchema}.stake_event where provider = $1 and kind = 'unstake_requested'`, [p4])
     expect(rows).toEqual([{ kind: 'unstake_requested', amount: parseEther('100').toString() }])
+  })
+
+  test('ponderSchemaName: stable for one chain and deployment', async () => {
+    const name = await ponderSchemaName({ rpcUrl: anvil.rpcUrl, deploymentPath })
+    expect(name).toMatch(/^ponder_[0-9a-f]{16}$/)
+    expect(await ponderSchemaName({ rpcUrl: anvil.rpcUrl, deploymentPath })).toBe(name)
+  })
+
+  test('startPonder rejects with Ponder\'s last lines when Ponder exits', async () => {
+    const failure = startPonder({
+      databaseUrl: database.url,
+      rpcUrl: anvil.rpcUrl,
+      chainId: 31337,
+      deploymentPath: path.join(tmpDir, 'missing.json'),
+      schema: 'ponder_broken',
+      viewsSchema: 'chain_broken',
+      port: await freePort(),
+    })
+    await expect(failure).rejects.toBeInstanceOf(PonderStartError)
+    await expect(failure).rejects.toThrow(/Cannot read the deployment file .*missing\.json/)
   })
 })
