@@ -1,0 +1,11 @@
+// The agent's public entry: what the CLI, the dev stack and other parts use.
+export { runAgent, type RunAgentParameters, type RunAgentReturnType } from './runAgent.ts'
+export { AgentSetupError } from './ensureProvider.ts'
+export { detectHardware, gpuModelId, gpuModels, type Hardware } from './detectHardware.ts'
+export { buildMlp, makeInput, mlpWeights, referenceMlp, type BuildMlpParameters } from './models/buildMlp.ts'
+export { createPrng } from './models/prng.ts'
+export { decodeTensorBlob, encodeTensorBlob, TensorBlobError, type Tensor } from './tensorBlob.ts'
+export { canonicalise, commitmentOf, fingerprintOutput, sha256Hex, type CommitmentParameters } from './fingerprint.ts'
+export { InferencePool, InferenceError, type InferencePoolOptions } from './inferencePool.ts'
+export { Journal, newSalt, type JournalEntry, type JournalState } from './journal.ts'
+export { heartbeatMessage } from './serverClient.ts'
