@@ -179,6 +179,21 @@ describe('runAgent against anvil', () => {
     }
   })
 
+  it('handles several jobs at once without nonce clashes', async () => {
+    const [p1, p2] = system.accounts.providers
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
+    const a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
+    try {
+      const jobIds = []
+      for (let i = 0; i < 5; i++) jobIds.push(await submitAndAssign([p1, p2], 100 + i, 2 + i))
+      const jobs = []
+      for (const jobId of jobIds) jobs.push(await finalizeAndCheck(jobId)) // one deployer nonce at a time
+      expect(jobs.map((j) => j.status)).toEqual(jobIds.map(() => JobStatus.Completed))
+    } finally {
+      await Promise.all([a1.stop(), a2.stop()])
+    }
+  })
+
   it('reveals after a restart between commit and reveal, resuming from the journal', async () => {
     const [p1, p2] = system.accounts.providers
     const agents: { stop: () => Promise<void> }[] = []

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
@@ -141,6 +142,8 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
   const log = (parameters.log ?? pino({ name: 'tessera-agent' })).child({ provider: address })
   const controller = new AbortController()
   const { signal } = controller
+  // Every job in flight waits on this signal: many listeners are expected, not a leak.
+  setMaxListeners(0, signal)
   const onOuterAbort = () => void stop()
   if (parameters.signal?.aborted) throw new AgentSetupError('aborted before start')
   parameters.signal?.addEventListener('abort', onOuterAbort, { once: true })
