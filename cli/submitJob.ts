@@ -11,6 +11,9 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { localChain, type Deployment } from '../contracts/deploy.ts'
 
+/** JobMarket's ABI plus the token's errors, so a revert inside `transferFrom` decodes by name. */
+const submitAbi = [...jobMarketAbi, ...tesseraTokenAbi.filter((item) => item.type === 'error')] as const
+
 /** Verification modes, in the JobMarket's enum order. */
 export const Verification = { Redundant: 0, Optimistic: 1 } as const
 
@@ -105,7 +108,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
     deadline: block.timestamp + BigInt(parameters.deadlineIn ?? 600),
     outputTolerance: parameters.outputTolerance ?? 16,
   }
-  const txHash = await wallet.writeContract({ address: market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const txHash = await wallet.writeContract({ address: market, abi: submitAbi, functionName: 'submitJob', args: [spec] })
   const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
   if (receipt.status !== 'success') throw new SubmitJobError(`submitJob reverted in ${txHash}`, { retryable: false })
   const [event] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })

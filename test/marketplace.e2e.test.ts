@@ -7,7 +7,9 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { encodeTensorBlob } from '../agent/tensorBlob.ts'
-import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { advanceEpochs, claimable, type EmissionState, type RecordedJob } from '../economics/emissionLaw.ts'
+import type { EmissionParams } from '../economics/params.ts'
 import { devKeys } from '../cli/devAccounts.ts'
 import { freePort } from '../cli/startAnvil.ts'
 import { startStack, type Stack } from '../cli/startStack.ts'
@@ -44,6 +46,8 @@ beforeAll(async () => {
     agents: agentKeys.map((privateKey, i) => ({ privateKey, pricePerUnit: asks[i], lie: i === 2 })),
     requesters: [requesterKey],
     maxBlobBytes,
+    // Short epochs so the keeper closes one soon after the first job.
+    epochLength: 10,
     log: pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' }),
   })
   modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }) })).sha256
@@ -74,7 +78,7 @@ const jobQuery = /* GraphQL */ `
   query ($id: BigInt!) {
     job(id: $id) {
       id status units fees burned refunded escrow
-      assignments { provider pricePerUnit collateral outcome paid }
+      assignments { provider price collateral outcome paid }
     }
   }`
 
@@ -110,7 +114,59 @@ describe('a Redundant(k=2) job with honest providers', () => {
     expect((await owed(honest2)) - owedBefore[honest2]).toBe(asks[1] * BigInt(rows))
     // Nothing else mints or burns while no one claims, so the supply falls by exactly the take.
     expect(supplyBefore - (await totalSupply())).toBe(take)
-  })
+  }, 150_000)
+
+  test('the keeper closes the epoch as the law says, and a claim mints exactly the law\'s reward', async () => {
+    const controller = stack.deployment.contracts.EmissionController.address as Address
+    const read = (functionName: any, args: any[] = [], blockNumber?: bigint) =>
+      client().readContract({ address: controller, abi: emissionControllerAbi, functionName, args, blockNumber } as any) as Promise<any>
+    // The epoch in which the previous test's job was paid.
+    const paid = await client().getContractEvents({ address: market(), abi: jobMarketAbi, eventName: 'ProviderPaid', fromBlock: 0n })
+    expect(paid.length).toBeGreaterThan(0)
+    const genesis: bigint = await read('genesis')
+    const { epochLength } = (await read('params')) as EmissionParams
+    const epochOf = async (blockNumber: bigint) => ((await client().getBlock({ blockNumber })).timestamp - genesis) / epochLength
+    const epoch = await epochOf(paid.at(-1)!.blockNumber)
+
+    // The server's keeper advances the epoch once its time is over; nobody else calls it here.
+    const closing = await waitFor(`epoch ${epoch} to be closed`, async () => {
+      const logs = await client().getContractEvents({ address: controller, abi: emissionControllerAbi, eventName: 'EpochAdvanced', fromBlock: 0n, args: { epoch } })
+      return logs[0]
+    }, { timeoutMs: 120_000 })
+    const call = (await client().getContractEvents({ address: controller, abi: emissionControllerAbi, eventName: 'EpochAdvanced', blockHash: closing.blockHash }))
+    const before = closing.blockNumber - 1n
+    const state = (await read('state', [], before)) as EmissionState
+    const params = (await read('params')) as EmissionParams
+    const supply = await client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'totalSupply', blockNumber: before })
+    const registry = stack.deployment.contracts.ProviderRegistry.address as Address
+    const totalCapacity = await client().readContract({ address: registry, abi: providerRegistryAbi, functionName: 'totalCapacity', blockNumber: before })
+
+    // Rebuild each closed epoch's recordJob calls from the ProviderPaid events of its time span.
+    const inputs = call.map(() => ({ jobs: [] as RecordedJob[], totalCapacity, supply }))
+    for (const log of paid) {
+      const e = await epochOf(log.blockNumber)
+      const index = call.findIndex((c) => c.args.epoch === e)
+      if (index < 0) continue
+      const capacity = await client().readContract({ address: registry, abi: providerRegistryAbi, functionName: 'capacityOf', args: [log.args.provider!], blockNumber: log.blockNumber })
+      inputs[index].jobs.push({ provider: log.args.provider!.toLowerCase(), fee: log.args.amount!, units: log.args.amount! / asks[[honest1, honest2, liar].indexOf(log.args.provider!.toLowerCase() as Address)], capacity })
+    }
+    const expected = advanceEpochs({ state, inputs, params })
+    for (const [i, log] of call.entries()) expect({ ...log.args }).toEqual({ ...expected.epochs[i].outputs })
+    const closed = expected.epochs.find((e) => e.outputs.epoch === epoch)!
+    expect(closed.outputs.fees).toBeGreaterThan(0n)
+
+    // A claim mints what the law gives the provider for that epoch.
+    const reward = claimable({ record: closed.record, provider: honest1, params })
+    expect(reward.usage + reward.availability).toBeGreaterThan(0n)
+    const { createWalletClient } = await import('viem')
+    const wallet = createWalletClient({ account: privateKeyToAccount(agentKeys[0]), transport: http(stack.rpcUrl) })
+    const balanceBefore = await balanceOf(honest1)
+    const supplyBefore = await totalSupply()
+    const hash = await wallet.writeContract({ chain: null, address: controller, abi: emissionControllerAbi, functionName: 'claim', args: [epoch] })
+    expect((await client().waitForTransactionReceipt({ hash })).status).toBe('success')
+    expect((await balanceOf(honest1)) - balanceBefore).toBe(reward.usage + reward.availability)
+    expect((await totalSupply()) - supplyBefore).toBe(reward.usage + reward.availability)
+  }, 150_000)
 })
 
 describe('a Redundant(k=3) job with one lying provider', () => {
@@ -137,11 +193,11 @@ describe('a Redundant(k=3) job with one lying provider', () => {
     expect((await owed(honest2)) - owedBefore[honest2]).toBe(asks[1] * BigInt(rows) + share)
 
     const { provider } = await waitFor('the slash to be indexed', async () => {
-      const data = await gqlData(stack.graphqlUrl, `query ($a: Address!) { provider(address: $a) { address slashCount slashedTotal } }`, { a: liar })
+      const data = await gqlData(stack.graphqlUrl, `query ($a: Address!) { provider(address: $a) { address slashCount earnings { slashedTotal } } }`, { a: liar })
       return data.provider?.slashCount >= 1 ? data : undefined
     })
-    expect(BigInt(provider.slashedTotal)).toBe(collateral)
-  })
+    expect(BigInt(provider.earnings.slashedTotal)).toBe(collateral)
+  }, 150_000)
 })
 
 describe('bad input', () => {
