@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { type Address, encodeAbiParameters, keccak256, toHex } from 'viem'
+import { type Address, type Hex, encodeAbiParameters, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { devKeys } from '../cli/devAccounts.ts'
@@ -148,14 +148,17 @@ async function submitJob(redundancy: number) {
   const escrow = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, units, redundancy] })
   await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
   const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
+  // The matcher only assigns jobs whose blobs are in the store.
+  const put = async (body: string) => (await (await fetch(`${server.url}/blobs`, { method: 'PUT', body })).json()).sha256 as Hex
+  const [modelHash, inputHash] = [await put('model'), await put('input')]
   await system.write(requester, {
     address: system.market,
     abi: jobMarketAbi,
     functionName: 'submitJob',
     args: [
       {
-        modelHash: keccak256(toHex('model')),
-        inputHash: keccak256(toHex('input')),
+        modelHash,
+        inputHash,
         units,
         maxPricePerUnit,
         minVramMiB: 8192,

@@ -231,6 +231,22 @@ describe('bad input', () => {
     expect(await balanceOf(privateKeyToAccount(requesterKey).address)).toBe(balanceBefore)
   })
 
+  test('a job sent straight to the chain with a missing model blob is never assigned, then expires with a full refund', async () => {
+    const requester = privateKeyToAccount(requesterKey).address
+    const input = encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 97, rows: 2, inputSize: 16 }) })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+    const owedBefore = await owed(requester)
+    // No serverUrl: the client's own blob check is skipped, as for anyone calling the contract directly.
+    const { jobId, escrow } = await submitJob({ rpcUrl: stack.rpcUrl, deployment: stack.deployment, privateKey: requesterKey, modelHash: `0x${'cd'.repeat(32)}`, inputHash, units: 2n, maxPricePerUnit: parseEther('0.01'), redundancy: 2, deadlineIn: 6 })
+    const job = await waitFor(`job ${jobId} to expire`, async () => {
+      const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
+      return job?.status === 'EXPIRED' ? job : undefined
+    }, { timeoutMs: 60_000 })
+    expect(job.assignments).toEqual([])
+    expect(BigInt(job.refunded)).toBe(escrow)
+    expect((await owed(requester)) - owedBefore).toBe(escrow)
+  }, 90_000)
+
   test('a submit with too little allowance reverts and leaves no job and no escrow', async () => {
     const requester = privateKeyToAccount(requesterKey).address
     const balanceBefore = await balanceOf(requester)

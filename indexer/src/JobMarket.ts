@@ -124,7 +124,8 @@ ponder.on('JobMarket:JobRevealed', async ({ event, context }) => {
 })
 
 ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
-  const { jobId, status, fingerprint, fees, burned, refunded } = event.args
+  // `refunded` is left to the Refunded handler, which emits the same amount just before this event.
+  const { jobId, status, fingerprint, fees, burned } = event.args
   const statusName = jobStatuses[status] ?? `UNKNOWN_${status}`
   const current = await context.db.find(job, { id: jobId })
   if (!current) throw new Error(`JobFinalized for unknown job ${jobId}`)
@@ -133,7 +134,6 @@ ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
     fingerprint,
     fees,
     burned,
-    refunded,
     finalizedAt: event.block.timestamp,
   }))
 
@@ -194,6 +194,8 @@ ponder.on('JobMarket:SlashShareCredited', async ({ event, context }) => {
 ponder.on('JobMarket:Refunded', async ({ event, context }) => {
   const { jobId, requester, amount } = event.args
   await recordPayment(context.db, event, { jobId, account: lower(requester), kind: 'REFUND', amount })
+  // Everything credited back to the requester over the job's life: settlement change, cancel/expiry escrow, no-show slash shares.
+  await updateJob(context.db, event, jobId, (row) => ({ refunded: (row.refunded ?? 0n) + amount }))
 })
 
 ponder.on('JobMarket:Withdrawn', async ({ event, context }) => {

@@ -5,6 +5,7 @@ import { jobMarketAbi } from '../../contracts/generated/index.ts'
 import { toBigInt, toInt } from '../db/convert.ts'
 import type { Database } from '../db/database.ts'
 import type { ProviderRow } from '../db/tables/views.table.ts'
+import { findStoredBlobs } from '../db/blobs.ts'
 import { findLiveProviders } from '../db/heartbeats.ts'
 import { findOpenJobs } from '../db/jobs.ts'
 import { countActiveAssignments, findAllProviders } from '../db/providers.ts'
@@ -59,7 +60,13 @@ export function createMatcher(parameters: {
       const openJobs = await findOpenJobs(views, chainTime, jobsPerTick)
       const openKeys = new Set(openJobs.map((j) => `assign:${j.id}`))
       sender.settle((key) => !key.startsWith('assign:') || openKeys.has(key))
-      const jobs: MatchJob[] = openJobs
+      // A job whose model or input isn't in the blob store can't be run: assigning it would get honest
+      // providers slashed as no-shows. It stays Open until its uploader supplies the blob or it expires (refund).
+      const stored = await findStoredBlobs(db, openJobs.flatMap((j) => [j.modelHash.toLowerCase(), j.inputHash.toLowerCase()]))
+      const runnable = openJobs.filter((j) => stored.has(j.modelHash.toLowerCase()) && stored.has(j.inputHash.toLowerCase()))
+      if (runnable.length < openJobs.length)
+        log.debug({ jobIds: openJobs.filter((j) => !runnable.includes(j)).map((j) => String(j.id)) }, 'matcher skipped jobs without blobs')
+      const jobs: MatchJob[] = runnable
         .filter((j) => !sender.inFlight(`assign:${j.id}`))
         .map((j) => ({
           id: toBigInt(j.id),
