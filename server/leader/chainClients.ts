@@ -1,5 +1,6 @@
-import { createPublicClient, createWalletClient, http, nonceManager, type Hex, type PublicClient, type WalletClient, type Account, type Chain, type Transport } from 'viem'
+import { createPublicClient, createWalletClient, http, type Hex, type PublicClient, type WalletClient, type Account, type Chain, type Transport } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { createNonceManager, jsonRpc } from 'viem/nonce'
 import { localChain } from '../../contracts/deploy.ts'
 
 export type ChainClients = {
@@ -17,7 +18,9 @@ export function createChainClients(parameters: { rpcUrl: string; chainId: number
   const transport = http(parameters.rpcUrl, { retryCount: 2, timeout: 15_000 })
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient
   if (!parameters.serverKey) return { publicClient }
-  const account = privateKeyToAccount(parameters.serverKey, { nonceManager })
+  // Its own nonce manager, not viem's process-wide one: that one caches per (address, chain id), and a
+  // fresh devnet reuses chain id 31337, so a second server in the same process would send stale nonces.
+  const account = privateKeyToAccount(parameters.serverKey, { nonceManager: createNonceManager({ source: jsonRpc() }) })
   const walletClient = createWalletClient({ chain, transport, account })
   return { publicClient, walletClient }
 }

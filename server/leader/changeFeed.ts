@@ -6,27 +6,38 @@ import { type FeedPosition, readFeedCursor, writeFeedCursor } from '../db/feedCu
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 
-const feedName = 'assignments'
 const batch = 500
 
 /**
  * Polls the views-schema `assignment` table in (block_number, log_index) order and publishes each
  * new row to its provider's topic; the position is kept in `app.feed_cursor`. A fresh feed starts
  * at the current end (subscribers replay history from Postgres themselves).
+ * `resolveFeedName` names the cursor after the chain it follows, so a cursor left by an earlier chain
+ * (a devnet restart redeploys to the same addresses) is never applied to a new one.
  */
-export function createChangeFeed(parameters: { db: Kysely<Database>; views: QueryCreator<Database>; pubsub: AssignmentPubSub; log: Logger; metrics?: ServerMetrics }) {
+export function createChangeFeed(parameters: {
+  db: Kysely<Database>
+  views: QueryCreator<Database>
+  pubsub: AssignmentPubSub
+  log: Logger
+  metrics?: ServerMetrics
+  resolveFeedName: () => Promise<string>
+}) {
   let position: FeedPosition | undefined
+  let feedName = ''
   let loaded = false
   return {
     /** Publishes everything new; returns how many assignments went out. */
     async tick(): Promise<number> {
       if (!loaded) {
+        feedName ||= await parameters.resolveFeedName()
         position = await readFeedCursor(parameters.db, feedName)
         if (!position) {
           position = (await latestAssignmentPosition(parameters.views)) ?? { blockNumber: 0n, logIndex: -1 }
           await writeFeedCursor(parameters.db, feedName, position)
         }
         loaded = true
+        parameters.log.debug({ feedName, position: { blockNumber: String(position.blockNumber), logIndex: position.logIndex } }, 'change feed loaded')
       }
       let published = 0
       for (;;) {

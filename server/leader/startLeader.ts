@@ -42,7 +42,19 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     name: lockName,
     onLost: (error) => log.warn({ err: error.message }, 'leader lock lost'),
   })
-  const feed = createChangeFeed({ db: parameters.db, views: parameters.views, pubsub: parameters.pubsub, log, metrics })
+  const market = deployment.contracts.JobMarket
+  const feed = createChangeFeed({
+    db: parameters.db,
+    views: parameters.views,
+    pubsub: parameters.pubsub,
+    log,
+    metrics,
+    // The deploy block's hash tells two chains apart even when they share a chain id and addresses.
+    resolveFeedName: async () => {
+      const block = await parameters.publicClient.getBlock({ blockNumber: BigInt(market.blockNumber) })
+      return `assignments:${deployment.chainId}:${String(market.address).toLowerCase()}:${block.hash}`
+    },
+  })
   const wallet = parameters.walletClient
   const sender = wallet ? createTransactionSender<AssignMeta>({ publicClient: parameters.publicClient, walletClient: wallet, log, metrics }) : undefined
   const matcher = sender ? createMatcher({ db: parameters.db, views: parameters.views, deployment, sender, log, now: parameters.now ?? (() => Date.now() / 1000) }) : undefined
