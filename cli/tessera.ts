@@ -61,6 +61,8 @@ program
       epochLength: Number(config.epochLength),
       log,
     })
+    // Everything it started has stopped; leftover handles (pools, worker threads) must not keep the CLI up.
+    process.exit(0)
   })
 
 const agentSettings = {
@@ -106,6 +108,7 @@ program
     await waitForSignal()
     controller.abort()
     await agent.stop()
+    process.exit(0)
   })
 
 const job = program.command('job').description('requester commands')
