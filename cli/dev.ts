@@ -26,7 +26,8 @@ export type RunDevParameters = {
 export async function runDev(parameters: RunDevParameters): Promise<void> {
   const { log } = parameters
   const started = Date.now()
-  const agentKeys = [devKeys[2], devKeys[3], devKeys[4]].slice(0, Math.max(0, Math.min(3, parameters.agents)))
+  const providerKeys = [devKeys[2], devKeys[3], devKeys[4]]
+  const agentKeys = providerKeys.slice(0, Math.max(0, Math.min(3, parameters.agents)))
   const signal = waitForSignal()
   const stack = await startStack({
     dataDir: path.resolve(parameters.dataDir),
@@ -38,6 +39,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     epochLength: parameters.epochLength,
     agents: agentKeys.map((privateKey, i) => ({ privateKey, pricePerUnit: parseEther('0.001') * BigInt(i + 1) })),
     requesters: [devKeys[5]],
+    spareProviders: providerKeys.slice(agentKeys.length),
     log,
   })
   const controller = new AbortController()
@@ -60,6 +62,9 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     `  database    ${parameters.databaseUrl ? 'DATABASE_URL' : `embedded Postgres on port ${parameters.postgresPort}`}`,
     `  contracts   ${Object.entries(stack.deployment.contracts).map(([name, c]) => `${name} ${c.address}`).join(', ')}`,
     `  agents      ${stack.agents.map((a) => a.address).join(', ') || 'none'}`,
+    ...(agentKeys.length < providerKeys.length
+      ? [`  more agents npx tessera agent --private-key <anvil key ${agentKeys.length + 2}${agentKeys.length + 2 < 4 ? '–4' : ''}> --data-dir .tessera/agent-N (funded with TSR)`]
+      : []),
     `  demo jobs   ${parameters.demo ? 'every 4 s, Redundant(k=2)' : 'off'}`,
     'Press Ctrl-C to stop.',
     '',

@@ -31,6 +31,8 @@ export type StartStackParameters = {
   agents: StackAgent[]
   /** TSR the deployer sends each requester key. */
   requesters?: Hex[]
+  /** Provider keys funded like the agents' without starting an agent (for `tessera agent` by hand). */
+  spareProviders?: Hex[]
   /** Seconds per devnet epoch. */
   epochLength?: number
   /** Largest blob the server accepts. */
@@ -99,7 +101,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       rpcUrl: anvil.rpcUrl,
       token: deployment.contracts.TesseraToken.address as Address,
       to: [
-        ...parameters.agents.map((a) => ({ address: privateKeyToAccount(a.privateKey).address, amount: parseEther('10000') })),
+        ...[...parameters.agents.map((a) => a.privateKey), ...(parameters.spareProviders ?? [])].map((key) => ({ address: privateKeyToAccount(key).address, amount: parseEther('10000') })),
         ...(parameters.requesters ?? []).map((k) => ({ address: privateKeyToAccount(k).address, amount: parseEther('1000000') })),
       ],
     })

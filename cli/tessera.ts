@@ -20,6 +20,12 @@ function logger(name: string) {
   })
 }
 
+/** Exits once the logger's transport (a worker thread for pretty output) has written every line. */
+async function exitAfterFlush(log: { flush: (cb?: (err?: Error) => void) => void }, code = 0): Promise<never> {
+  await new Promise<void>((resolve) => log.flush(() => resolve()))
+  process.exit(code)
+}
+
 const devSettings = {
   port: { env: 'TESSERA_PORT', default: 4000, description: 'GraphQL server port' },
   dataDir: { env: 'TESSERA_DATA_DIR', default: '.tessera', description: 'data directory' },
@@ -62,7 +68,7 @@ program
       log,
     })
     // Everything it started has stopped; leftover handles (pools, worker threads) must not keep the CLI up.
-    process.exit(0)
+    await exitAfterFlush(log)
   })
 
 const agentSettings = {
@@ -73,6 +79,11 @@ const agentSettings = {
   price: { env: 'TESSERA_PRICE', default: '0.001', description: 'ask per unit, in TSR' },
   stake: { env: 'TESSERA_STAKE', description: 'stake to hold, in TSR (default 10 × the minimum)' },
   region: { env: 'TESSERA_REGION', description: 'region label' },
+  httpPort: { env: 'TESSERA_AGENT_HTTP_PORT', description: 'serve /health, /ready, /metrics on this port' },
+  workers: { env: 'TESSERA_AGENT_WORKERS', default: 1, description: 'inference worker threads' },
+  gpuModel: { env: 'TESSERA_GPU_MODEL', description: 'override the detected GPU model id' },
+  vramMib: { env: 'TESSERA_VRAM_MIB', description: 'override the detected VRAM per GPU, MiB' },
+  benchmarkScore: { env: 'TESSERA_BENCHMARK_SCORE', description: 'override the measured units per epoch per GPU' },
 } satisfies Record<string, Setting>
 
 program
@@ -85,6 +96,11 @@ program
   .option('--price <tsr>', agentSettings.price.description)
   .option('--stake <tsr>', agentSettings.stake.description)
   .option('--region <name>', agentSettings.region.description)
+  .option('--http-port <port>', agentSettings.httpPort.description)
+  .option('--workers <n>', agentSettings.workers.description)
+  .option('--gpu-model <id>', agentSettings.gpuModel.description)
+  .option('--vram-mib <mib>', agentSettings.vramMib.description)
+  .option('--benchmark-score <units>', agentSettings.benchmarkScore.description)
   .option('--lie', 'return altered outputs (for testing the verification)')
   .action(async (flags) => {
     const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
@@ -101,6 +117,13 @@ program
       pricePerUnit: parseEther(config.price!),
       stake: config.stake ? parseEther(config.stake) : undefined,
       region: config.region,
+      httpPort: config.httpPort ? Number(config.httpPort) : undefined,
+      inferenceWorkers: Number(config.workers),
+      hardware: {
+        ...(config.gpuModel ? { gpuModel: Number(config.gpuModel) } : {}),
+        ...(config.vramMib ? { vramMiB: Number(config.vramMib) } : {}),
+        ...(config.benchmarkScore ? { benchmarkScore: Number(config.benchmarkScore) } : {}),
+      },
       lie: Boolean(flags.lie),
       log,
       signal: controller.signal,
@@ -108,7 +131,7 @@ program
     await waitForSignal()
     controller.abort()
     await agent.stop()
-    process.exit(0)
+    await exitAfterFlush(log)
   })
 
 const job = program.command('job').description('requester commands')
