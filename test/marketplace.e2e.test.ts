@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import pino from 'pino'
 import { createPublicClient, http, parseEther, type Address, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -11,11 +10,11 @@ import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenA
 import { advanceEpochs, claimable, type EmissionState, type RecordedJob } from '../economics/emissionLaw.ts'
 import type { EmissionParams } from '../economics/params.ts'
 import { devKeys } from '../cli/devAccounts.ts'
-import { freePort } from '../cli/startAnvil.ts'
-import { startStack, type Stack } from '../cli/startStack.ts'
+import type { Stack } from '../cli/startStack.ts'
 import { submitJob, uploadBlob } from '../cli/submitJob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { gql, gqlData, waitFor } from './support/graphql.ts'
+import { startTestStack } from './support/stack.ts'
 
 // One stack serves every scenario: three agents asking 1, 2 and 3 mTSR per unit; the dearest one lies.
 // The matcher picks the cheapest providers, so k=2 jobs go to the two honest agents and k=3 jobs to all three.
@@ -36,19 +35,14 @@ const token = () => stack.deployment.contracts.TesseraToken.address as Address
 beforeAll(async () => {
   database = await createTestDatabase()
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-'))
-  stack = await startStack({
+  stack = await startTestStack({
     dataDir,
     databaseUrl: database.url,
-    postgresPort: 0,
-    rpcPort: await freePort(),
-    ponderPort: await freePort(),
-    serverPort: await freePort(),
     agents: agentKeys.map((privateKey, i) => ({ privateKey, pricePerUnit: asks[i], lie: i === 2 })),
     requesters: [requesterKey],
     maxBlobBytes,
     // Short epochs so the keeper closes one soon after the first job.
     epochLength: 10,
-    log: pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' }),
   })
   modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }) })).sha256
 }, 240_000)

@@ -1,17 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import pino from 'pino'
 import { parseEther } from 'viem'
 import { afterAll, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { encodeTensorBlob } from '../agent/tensorBlob.ts'
 import { devKeys } from '../cli/devAccounts.ts'
-import { freePort } from '../cli/startAnvil.ts'
-import { startStack, type Stack } from '../cli/startStack.ts'
+import type { Stack } from '../cli/startStack.ts'
 import { submitJob, uploadBlob } from '../cli/submitJob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { gqlData, waitFor } from './support/graphql.ts'
+import { startTestStack } from './support/stack.ts'
 
 // `tessera dev` run twice on the same data directory and database: the second run is a fresh chain
 // that redeploys to the same addresses, and must work as promptly as the first.
@@ -26,16 +25,11 @@ afterAll(async () => {
 }, 60_000)
 
 async function runOnce(seed: number, parameters: { mineBlocksFirst?: number; timeoutMs?: number } = {}) {
-  stack = await startStack({
+  stack = await startTestStack({
     dataDir,
     databaseUrl: database.url,
-    postgresPort: 0,
-    rpcPort: await freePort(),
-    ponderPort: await freePort(),
-    serverPort: await freePort(),
     agents: [devKeys[2], devKeys[3]].map((privateKey) => ({ privateKey, pricePerUnit: parseEther('0.001') })),
     requesters: [devKeys[5]],
-    log: pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' }),
   })
   const s = stack
   const model = await uploadBlob({ serverUrl: s.serverUrl, bytes: buildMlp({ seed, inputSize: 16, hiddenSize: 8, outputSize: 4 }) })

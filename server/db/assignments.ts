@@ -3,6 +3,7 @@ import { UserInputError } from '../errors.ts'
 import type { Database } from './database.ts'
 import type { FeedPosition } from './feedCursors.ts'
 import type { AssignmentRow } from './tables/views.table.ts'
+import type { AssignmentEvent } from '../pubsub.ts'
 
 /** Opaque cursor of an assignment in the change feed: its (block_number, log_index). */
 export function encodeAssignmentCursor(position: FeedPosition): string {
@@ -46,4 +47,20 @@ export async function findAssignmentsAfter(
 export async function latestAssignmentPosition(views: QueryCreator<Database>): Promise<FeedPosition | undefined> {
   const row = await views.selectFrom('assignment').select(['blockNumber', 'logIndex']).orderBy('blockNumber', 'desc').orderBy('logIndex', 'desc').limit(1).executeTakeFirst()
   return row ? positionOf(row) : undefined
+}
+
+/** An assignment row in the shape the pubsub carries and the subscription delivers. */
+export function toAssignmentEvent(row: AssignmentRow): AssignmentEvent {
+  return {
+    id: row.id,
+    jobId: String(row.jobId),
+    provider: row.provider.toLowerCase(),
+    round: Number(row.round),
+    slot: Number(row.slot),
+    pricePerUnit: String(row.pricePerUnit),
+    collateral: String(row.collateral),
+    commitDeadline: String(row.commitDeadline),
+    blockNumber: String(row.blockNumber),
+    logIndex: Number(row.logIndex),
+  }
 }

@@ -1,6 +1,6 @@
 import type { Kysely, QueryCreator } from 'kysely'
 import type { Logger } from 'pino'
-import { findAssignmentsAfter, latestAssignmentPosition, positionOf } from '../db/assignments.ts'
+import { findAssignmentsAfter, latestAssignmentPosition, positionOf, toAssignmentEvent } from '../db/assignments.ts'
 import type { Database } from '../db/database.ts'
 import { type FeedPosition, readFeedCursor, writeFeedCursor } from '../db/feedCursors.ts'
 import type { ServerMetrics } from '../metrics.ts'
@@ -43,18 +43,7 @@ export function createChangeFeed(parameters: {
       for (;;) {
         const rows = await findAssignmentsAfter(parameters.views, { after: position, limit: batch })
         for (const row of rows) {
-          parameters.pubsub.publish({
-            id: row.id,
-            jobId: String(row.jobId),
-            provider: row.provider.toLowerCase(),
-            round: Number(row.round),
-            slot: Number(row.slot),
-            pricePerUnit: String(row.pricePerUnit),
-            collateral: String(row.collateral),
-            commitDeadline: String(row.commitDeadline),
-            blockNumber: String(row.blockNumber),
-            logIndex: Number(row.logIndex),
-          })
+          parameters.pubsub.publish(toAssignmentEvent(row))
           position = positionOf(row)
           published++
         }

@@ -1,29 +1,12 @@
 import { GraphQLError } from '../graphqlModule.ts'
 import { builder } from '../builder.ts'
-import { decodeAssignmentCursor, encodeAssignmentCursor, findAssignmentsAfter, isAfter, positionOf } from '../db/assignments.ts'
+import { decodeAssignmentCursor, encodeAssignmentCursor, findAssignmentsAfter, isAfter, positionOf, toAssignmentEvent } from '../db/assignments.ts'
 import type { FeedPosition } from '../db/feedCursors.ts'
-import type { AssignmentRow } from '../db/tables/views.table.ts'
 import type { AssignmentEvent } from '../pubsub.ts'
 import { Job } from './job.ts'
 
 /** Rows replayed from Postgres per query while catching a subscriber up. */
 const replayBatch = 500
-
-/** An assignment row or a live event, normalised to the wire shape. */
-function toEvent(row: AssignmentRow): AssignmentEvent {
-  return {
-    id: row.id,
-    jobId: String(row.jobId),
-    provider: row.provider,
-    round: Number(row.round),
-    slot: Number(row.slot),
-    pricePerUnit: String(row.pricePerUnit),
-    collateral: String(row.collateral),
-    commitDeadline: String(row.commitDeadline),
-    blockNumber: String(row.blockNumber),
-    logIndex: Number(row.logIndex),
-  }
-}
 
 const JobAssignment = builder.objectRef<AssignmentEvent>('JobAssignment').implement({
   description: 'A job assigned to a provider, as delivered to its agent. `cursor` resumes the subscription after this event.',
@@ -68,7 +51,7 @@ builder.subscriptionFields((t) => ({
             const rows = await findAssignmentsAfter(ctx.views, { provider, after: position, limit: replayBatch })
             for (const row of rows) {
               position = positionOf(row)
-              yield toEvent(row)
+              yield toAssignmentEvent(row)
             }
             if (rows.length < replayBatch) break
           }
