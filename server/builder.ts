@@ -7,7 +7,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth'
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects'
 import type { Address, Hex } from 'viem'
 import type { ServerContext } from './context.ts'
-import { getNullableType, isListType } from './graphqlModule.ts'
+import { getNullableType, isListType } from 'graphql'
 
 /** Query cost ceiling: each field costs 1, list/connection selections multiply by their `first`. */
 export const maxComplexity = 50_000

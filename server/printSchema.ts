@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { printSchema } from './graphqlModule.ts'
+import { printSchema } from 'graphql'
 import { sortedSchema } from './schema/index.ts'
 
 /** The SDL committed at the repository root, printed from the built Pothos schema. */

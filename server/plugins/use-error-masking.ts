@@ -1,5 +1,5 @@
 import { useMaskedErrors } from '@envelop/core'
-import { GraphQLError } from '../graphqlModule.ts'
+import { GraphQLError } from 'graphql'
 import { maskError } from 'graphql-yoga'
 import type { Logger } from 'pino'
 import { isUserInputError } from '../errors.ts'

@@ -1,4 +1,4 @@
-import { GraphQLError } from '../graphqlModule.ts'
+import { GraphQLError } from 'graphql'
 import type { Address } from 'viem'
 import { emissionControllerAbi } from '../../contracts/generated/index.ts'
 import { builder } from '../builder.ts'

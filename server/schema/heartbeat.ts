@@ -1,4 +1,4 @@
-import { GraphQLError } from '../graphqlModule.ts'
+import { GraphQLError } from 'graphql'
 import { type Address, type Hex, isHex, verifyMessage } from 'viem'
 import { builder } from '../builder.ts'
 import { upsertHeartbeat } from '../db/heartbeats.ts'

@@ -1,4 +1,4 @@
-import { type GraphQLSchema, lexicographicSortSchema } from '../graphqlModule.ts'
+import { type GraphQLSchema, lexicographicSortSchema } from 'graphql'
 import { builder } from '../builder.ts'
 import './scalars.ts'
 import './job.ts'

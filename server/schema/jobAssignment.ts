@@ -1,4 +1,4 @@
-import { GraphQLError } from '../graphqlModule.ts'
+import { GraphQLError } from 'graphql'
 import { builder } from '../builder.ts'
 import { decodeAssignmentCursor, encodeAssignmentCursor, findAssignmentsAfter, isAfter, positionOf, toAssignmentEvent } from '../db/assignments.ts'
 import type { FeedPosition } from '../db/feedCursors.ts'

@@ -1,4 +1,4 @@
-import { GraphQLError, Kind } from '../graphqlModule.ts'
+import { GraphQLError, Kind } from 'graphql'
 import { getAddress, isAddress } from 'viem'
 import { builder } from '../builder.ts'
 
