@@ -1,5 +1,17 @@
 import { index, onchainTable } from 'ponder'
 
+/** Ponder's column builders, as `onchainTable` hands them to a table's column function. */
+type ColumnBuilders = Parameters<Extract<Parameters<typeof onchainTable>[1], (...args: never[]) => unknown>>[0]
+
+/** The columns every event row has, keyed by `event.id`; `src/eventColumns.ts` fills them. */
+const eventRow = (t: ColumnBuilders) => ({
+  id: t.text().primaryKey(),
+  blockNumber: t.bigint().notNull(),
+  logIndex: t.integer().notNull(),
+  timestamp: t.bigint().notNull(),
+  txHash: t.hex().notNull(),
+})
+
 // Column conventions (see docs/PROTOCOL.md, "Indexer tables"): every uint64/uint256 on-chain value and every
 // block number / timestamp is `t.bigint()` → numeric(78,0), a decimal string through pg; uint8/16/32 are
 // `t.integer()`; addresses and hashes are `t.hex()`, which Ponder stores lower-case. camelCase here becomes
@@ -44,15 +56,11 @@ export const provider = onchainTable(
 export const stakeEvent = onchainTable(
   'stake_event',
   (t) => ({
-    id: t.text().primaryKey(),
+    ...eventRow(t),
     provider: t.hex().notNull(),
     kind: t.text().notNull(), // staked | unstake_requested | withdrawn | locked | unlocked
     amount: t.bigint().notNull(),
     jobId: t.bigint(),
-    blockNumber: t.bigint().notNull(),
-    logIndex: t.integer().notNull(),
-    timestamp: t.bigint().notNull(),
-    txHash: t.hex().notNull(),
   }),
   (table) => ({
     providerIdx: index().on(table.provider),
@@ -133,15 +141,11 @@ export const assignment = onchainTable(
 export const payment = onchainTable(
   'payment',
   (t) => ({
-    id: t.text().primaryKey(),
+    ...eventRow(t),
     jobId: t.bigint(),
     account: t.hex().notNull(),
     kind: t.text().notNull(), // FEE | SLASH_SHARE | REFUND | WITHDRAWAL
     amount: t.bigint().notNull(),
-    blockNumber: t.bigint().notNull(),
-    logIndex: t.integer().notNull(),
-    timestamp: t.bigint().notNull(),
-    txHash: t.hex().notNull(),
   }),
   (table) => ({
     jobIdx: index().on(table.jobId),
@@ -152,17 +156,13 @@ export const payment = onchainTable(
 export const slash = onchainTable(
   'slash',
   (t) => ({
-    id: t.text().primaryKey(),
+    ...eventRow(t),
     provider: t.hex().notNull(),
     jobId: t.bigint().notNull(),
     amount: t.bigint().notNull(),
     beneficiary: t.hex().notNull(),
     toBeneficiary: t.bigint().notNull(),
     burned: t.bigint().notNull(),
-    blockNumber: t.bigint().notNull(),
-    logIndex: t.integer().notNull(),
-    timestamp: t.bigint().notNull(),
-    txHash: t.hex().notNull(),
   }),
   (table) => ({
     providerIdx: index().on(table.provider),
@@ -171,13 +171,9 @@ export const slash = onchainTable(
 )
 
 export const feeBurn = onchainTable('fee_burn', (t) => ({
-  id: t.text().primaryKey(),
+  ...eventRow(t),
   jobId: t.bigint().notNull(),
   amount: t.bigint().notNull(),
-  blockNumber: t.bigint().notNull(),
-  logIndex: t.integer().notNull(),
-  timestamp: t.bigint().notNull(),
-  txHash: t.hex().notNull(),
 }))
 
 /** One row per closed epoch (EpochAdvanced), plus the running sum of rewards claimed from it. */
@@ -204,15 +200,11 @@ export const epoch = onchainTable('epoch', (t) => ({
 export const rewardClaim = onchainTable(
   'reward_claim',
   (t) => ({
-    id: t.text().primaryKey(),
+    ...eventRow(t),
     epoch: t.bigint().notNull(),
     provider: t.hex().notNull(),
     usage: t.bigint().notNull(),
     availability: t.bigint().notNull(),
-    blockNumber: t.bigint().notNull(),
-    logIndex: t.integer().notNull(),
-    timestamp: t.bigint().notNull(),
-    txHash: t.hex().notNull(),
   }),
   (table) => ({
     epochIdx: index().on(table.epoch),
