@@ -5,7 +5,13 @@ import type { Registry } from 'prom-client'
  * `/health` (the process is up), `/ready` (registered, staked, subscribed) and `/metrics` on `port`
  * (0 picks a free one). Resolves with the bound URL and a close function.
  */
-export async function startAgentHttp(parameters: { port: number; host?: string; registry: Registry; ready: () => boolean; status: () => Record<string, unknown> }) {
+export async function startAgentHttp(parameters: {
+  port: number
+  host?: string
+  registry: Registry
+  ready: () => boolean
+  status: () => Record<string, unknown>
+}) {
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://agent')
     if (req.method !== 'GET') {
@@ -31,6 +37,10 @@ export async function startAgentHttp(parameters: { port: number; host?: string; 
   const { port } = server.address() as { port: number }
   return {
     url: `http://${host}:${port}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

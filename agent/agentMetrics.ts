@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /** The agent's Prometheus metrics, on a registry of its own so several agents can share a process. */
 export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}) {
@@ -8,7 +8,12 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
   return {
     registry,
     assignments: new Counter({ name: 'tessera_agent_assignments_total', help: 'Assignments received from the subscription', registers }),
-    jobs: new Counter({ name: 'tessera_agent_jobs_total', help: 'Assignments finished, by outcome', labelNames: ['outcome'] as const, registers }),
+    jobs: new Counter({
+      name: 'tessera_agent_jobs_total',
+      help: 'Assignments finished, by outcome',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     activeJobs: new Gauge({ name: 'tessera_agent_active_jobs', help: 'Assignments being worked on', registers }),
     inferenceSeconds: new Histogram({
       name: 'tessera_agent_inference_seconds',
@@ -17,10 +22,28 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
       registers,
     }),
     inferenceUnits: new Counter({ name: 'tessera_agent_inference_units_total', help: 'Input rows run', registers }),
-    transactions: new Counter({ name: 'tessera_agent_transactions_total', help: 'Transactions sent, by function and result', labelNames: ['function', 'result'] as const, registers }),
-    heartbeats: new Counter({ name: 'tessera_agent_heartbeats_total', help: 'Heartbeats sent, by result', labelNames: ['result'] as const, registers }),
-    subscriptionConnected: new Gauge({ name: 'tessera_agent_subscription_connected', help: '1 while the assignment stream is open', registers }),
-    subscriptionReconnects: new Counter({ name: 'tessera_agent_subscription_reconnects_total', help: 'Assignment stream reconnects', registers }),
+    transactions: new Counter({
+      name: 'tessera_agent_transactions_total',
+      help: 'Transactions sent, by function and result',
+      labelNames: ['function', 'result'] as const,
+      registers,
+    }),
+    heartbeats: new Counter({
+      name: 'tessera_agent_heartbeats_total',
+      help: 'Heartbeats sent, by result',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    subscriptionConnected: new Gauge({
+      name: 'tessera_agent_subscription_connected',
+      help: '1 while the assignment stream is open',
+      registers,
+    }),
+    subscriptionReconnects: new Counter({
+      name: 'tessera_agent_subscription_reconnects_total',
+      help: 'Assignment stream reconnects',
+      registers,
+    }),
   }
 }
 

@@ -1,25 +1,36 @@
+import type { Logger } from 'pino'
 import {
+  type Abi,
+  type Account,
+  type Address,
   BaseError,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
   ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
   defineChain,
-  http,
-  type Abi,
-  type Account,
-  type Address,
-  type ContractFunctionArgs,
-  type ContractFunctionName,
   type Hash,
+  http,
   type PublicClient,
   type TransactionReceipt,
   type WalletClient,
 } from 'viem'
-import type { Logger } from 'pino'
 
 /** JobMarket's `Status` enum, in contract order. */
-export const JobStatus = { None: 0, Open: 1, Assigned: 2, Committed: 3, Revealed: 4, Completed: 5, Failed: 6, Cancelled: 7, Expired: 8 } as const
-export const jobStatusName = (s: number) => Object.keys(JobStatus).find((k) => JobStatus[k as keyof typeof JobStatus] === s) ?? `Unknown(${s})`
+export const JobStatus = {
+  None: 0,
+  Open: 1,
+  Assigned: 2,
+  Committed: 3,
+  Revealed: 4,
+  Completed: 5,
+  Failed: 6,
+  Cancelled: 7,
+  Expired: 8,
+} as const
+export const jobStatusName = (s: number) =>
+  Object.keys(JobStatus).find((k) => JobStatus[k as keyof typeof JobStatus] === s) ?? `Unknown(${s})`
 
 /** A transaction that reverted or could not be sent. `revert` is the custom error's name when the contract gave one. */
 export class TransactionError extends Error {
@@ -39,7 +50,7 @@ export class TransactionError extends Error {
 export function revertName(error: unknown): string | undefined {
   if (!(error instanceof BaseError)) return undefined
   const revert = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
-  return revert?.data?.errorName ?? (revert ? revert.reason ?? 'Reverted' : undefined)
+  return revert?.data?.errorName ?? (revert ? (revert.reason ?? 'Reverted') : undefined)
 }
 
 /** Public and wallet clients for the deployment's chain. */
@@ -52,7 +63,12 @@ export function createClients(parameters: { rpcUrl: string; chainId: number; acc
   })
   const transport = http(parameters.rpcUrl, { retryCount: 3 })
   const publicClient = createPublicClient({ chain, transport, pollingInterval: parameters.pollingInterval ?? 500 })
-  const walletClient = createWalletClient({ chain, transport, account: parameters.account, pollingInterval: parameters.pollingInterval ?? 500 })
+  const walletClient = createWalletClient({
+    chain,
+    transport,
+    account: parameters.account,
+    pollingInterval: parameters.pollingInterval ?? 500,
+  })
   return { chain, publicClient: publicClient as PublicClient, walletClient: walletClient as WalletClient }
 }
 

@@ -5,7 +5,10 @@ import { detectHardware, gpuModelId, parseNvidiaSmi } from './detectHardware.ts'
 describe('detectHardware', () => {
   it('parses nvidia-smi csv and maps names to canonical ids', () => {
     const gpus = parseNvidiaSmi('NVIDIA H100 80GB HBM3, 81559 MiB\nNVIDIA H100 80GB HBM3, 81559 MiB\n')
-    expect(gpus).toEqual([{ name: 'NVIDIA H100 80GB HBM3', memoryMiB: 81559 }, { name: 'NVIDIA H100 80GB HBM3', memoryMiB: 81559 }])
+    expect(gpus).toEqual([
+      { name: 'NVIDIA H100 80GB HBM3', memoryMiB: 81559 },
+      { name: 'NVIDIA H100 80GB HBM3', memoryMiB: 81559 },
+    ])
     expect(gpuModelId('NVIDIA H200')).toBe(1)
     expect(gpuModelId('NVIDIA H100 PCIe')).toBe(2)
     expect(gpuModelId('NVIDIA L4')).toBe(5)
@@ -15,11 +18,21 @@ describe('detectHardware', () => {
 
   it('reports GPUs, CPU, memory and a benchmark score per epoch', async () => {
     const hw = await detectHardware({
-      gpus: async () => [{ name: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40960 }, { name: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40960 }],
+      gpus: async () => [
+        { name: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40960 },
+        { name: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40960 },
+      ],
       benchmark: async () => 1000.7,
       epochLength: 30,
     })
-    expect(hw).toEqual({ gpuModel: 3, gpuCount: 2, vramMiB: 40960, cpuCores: os.availableParallelism(), memoryMiB: Math.floor(os.totalmem() / 2 ** 20), benchmarkScore: 30021 })
+    expect(hw).toEqual({
+      gpuModel: 3,
+      gpuCount: 2,
+      vramMiB: 40960,
+      cpuCores: os.availableParallelism(),
+      memoryMiB: Math.floor(os.totalmem() / 2 ** 20),
+      benchmarkScore: 30021,
+    })
   })
 
   it('counts a CPU-only machine as one device and lets flags win', async () => {

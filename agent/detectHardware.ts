@@ -53,7 +53,9 @@ export function parseNvidiaSmi(text: string): GpuInfo[] {
 /** GPUs `nvidia-smi` reports, or none when it is missing or fails. */
 export async function queryGpus(): Promise<GpuInfo[]> {
   try {
-    const { stdout } = await promisify(execFile)('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], { timeout: 5000 })
+    const { stdout } = await promisify(execFile)('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], {
+      timeout: 5000,
+    })
     return parseNvidiaSmi(stdout)
   } catch {
     return []

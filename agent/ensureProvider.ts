@@ -1,5 +1,5 @@
-import { formatEther, isHex, stringToHex, type Address, type Hex, type PublicClient } from 'viem'
 import type { Logger } from 'pino'
+import { type Address, formatEther, type Hex, isHex, type PublicClient, stringToHex } from 'viem'
 import { providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import type { TxSender } from './chain.ts'
 import type { Hardware } from './detectHardware.ts'
@@ -38,10 +38,21 @@ export type EnsureProviderParameters = {
   log: Logger
 }
 
-export type EnsureProviderReturnType = { registered: 'new' | 'updated' | 'unchanged'; staked: bigint; stake: bigint; minStake: bigint; unpaused: boolean }
+export type EnsureProviderReturnType = {
+  registered: 'new' | 'updated' | 'unchanged'
+  staked: bigint
+  stake: bigint
+  minStake: bigint
+  unpaused: boolean
+}
 
 const sameHardware = (a: Hardware, b: Hardware) =>
-  a.gpuModel === b.gpuModel && a.gpuCount === b.gpuCount && a.vramMiB === b.vramMiB && a.cpuCores === b.cpuCores && a.memoryMiB === b.memoryMiB && a.benchmarkScore === b.benchmarkScore
+  a.gpuModel === b.gpuModel &&
+  a.gpuCount === b.gpuCount &&
+  a.vramMiB === b.vramMiB &&
+  a.cpuCores === b.cpuCores &&
+  a.memoryMiB === b.memoryMiB &&
+  a.benchmarkScore === b.benchmarkScore
 
 /**
  * Makes the on-chain provider match this agent, idempotently: registers it if unregistered, updates hardware,
@@ -51,17 +62,32 @@ const sameHardware = (a: Hardware, b: Hardware) =>
 export async function ensureProvider(parameters: EnsureProviderParameters): Promise<EnsureProviderReturnType> {
   const { publicClient, sender, provider, registry, token, hardware, pricePerUnit, region, log } = parameters
   if (pricePerUnit <= 0n) throw new AgentSetupError('pricePerUnit must be positive')
-  const read = () => publicClient.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [provider] })
+  const read = () =>
+    publicClient.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [provider] })
   const minStake = await publicClient.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'minStake' })
   const target = parameters.stake ?? minStake * 10n
   let current = await read()
   let registered: EnsureProviderReturnType['registered'] = 'unchanged'
   if (!current.registered) {
-    const { hash } = await sender.send({ address: registry, abi: providerRegistryAbi, functionName: 'register', args: [hardware, pricePerUnit, region, '0x'] })
+    const { hash } = await sender.send({
+      address: registry,
+      abi: providerRegistryAbi,
+      functionName: 'register',
+      args: [hardware, pricePerUnit, region, '0x'],
+    })
     log.info({ txHash: hash, pricePerUnit: pricePerUnit.toString(), hardware }, 'provider registered')
     registered = 'new'
-  } else if (!sameHardware(current.hardware, hardware) || current.pricePerUnit !== pricePerUnit || current.region.toLowerCase() !== region.toLowerCase()) {
-    const { hash } = await sender.send({ address: registry, abi: providerRegistryAbi, functionName: 'update', args: [hardware, pricePerUnit, region] })
+  } else if (
+    !sameHardware(current.hardware, hardware) ||
+    current.pricePerUnit !== pricePerUnit ||
+    current.region.toLowerCase() !== region.toLowerCase()
+  ) {
+    const { hash } = await sender.send({
+      address: registry,
+      abi: providerRegistryAbi,
+      functionName: 'update',
+      args: [hardware, pricePerUnit, region],
+    })
     log.info({ txHash: hash, pricePerUnit: pricePerUnit.toString(), hardware }, 'provider updated')
     registered = 'updated'
   }
@@ -79,10 +105,18 @@ export async function ensureProvider(parameters: EnsureProviderParameters): Prom
     const need = target - effective
     const balance = await publicClient.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [provider] })
     if (balance < need)
-      throw new AgentSetupError(`provider ${provider} holds ${formatEther(balance)} TSR but needs ${formatEther(need)} TSR more to stake ${formatEther(target)} TSR`, {
-        details: `balance ${balance} wei, stake ${current.stake} wei, pending unstake ${current.pendingUnstake} wei, target ${target} wei; fund the wallet with TSR (the devnet deployer holds the genesis supply) or lower --stake`,
-      })
-    const allowance = await publicClient.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'allowance', args: [provider, registry] })
+      throw new AgentSetupError(
+        `provider ${provider} holds ${formatEther(balance)} TSR but needs ${formatEther(need)} TSR more to stake ${formatEther(target)} TSR`,
+        {
+          details: `balance ${balance} wei, stake ${current.stake} wei, pending unstake ${current.pendingUnstake} wei, target ${target} wei; fund the wallet with TSR (the devnet deployer holds the genesis supply) or lower --stake`,
+        },
+      )
+    const allowance = await publicClient.readContract({
+      address: token,
+      abi: tesseraTokenAbi,
+      functionName: 'allowance',
+      args: [provider, registry],
+    })
     if (allowance < need) await sender.send({ address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [registry, need] })
     const { hash } = await sender.send({ address: registry, abi: providerRegistryAbi, functionName: 'stake', args: [need] })
     log.info({ txHash: hash, amount: need.toString(), target: target.toString() }, 'stake topped up')

@@ -91,10 +91,16 @@ describe('commitmentOf', () => {
       salt: `0x${'33'.repeat(32)}` as const,
     }
     // abi.encode pads each static word to 32 bytes; build it by hand to pin the layout.
-    const manual = `0x${(7).toString(16).padStart(64, '0')}${p.provider.slice(2).toLowerCase().padStart(64, '0')}${'11'.repeat(32)}${'22'.repeat(32)}${'33'.repeat(32)}` as const
+    const manual =
+      `0x${(7).toString(16).padStart(64, '0')}${p.provider.slice(2).toLowerCase().padStart(64, '0')}${'11'.repeat(32)}${'22'.repeat(32)}${'33'.repeat(32)}` as const
     expect(commitmentOf(p)).toBe(keccak256(manual))
     expect(commitmentOf(p)).toBe(
-      keccak256(encodeAbiParameters([{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }], [7n, p.provider, p.fingerprint, p.outputHash, p.salt])),
+      keccak256(
+        encodeAbiParameters(
+          [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
+          [7n, p.provider, p.fingerprint, p.outputHash, p.salt],
+        ),
+      ),
     )
     expect(commitmentOf({ ...p, jobId: 8n })).not.toBe(commitmentOf(p))
   })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import os from 'node:os'
-import { encodeAbiParameters, keccak256, type Address, type Hex } from 'viem'
+import { type Address, encodeAbiParameters, type Hex, keccak256 } from 'viem'
 
 const CANONICAL_NAN = 0x7fc00000
 const littleEndianHost = os.endianness() === 'LE'

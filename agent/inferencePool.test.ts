@@ -43,8 +43,12 @@ describe('InferencePool', () => {
   it('rejects an unknown model without bytes, a bad shape and garbage models with InferenceError', async () => {
     const x = makeInput({ seed: 9, rows: 2, inputSize: 16 })
     await expect(pool.run({ modelHash: '0xunknown', input: x, dims: [2, 16] })).rejects.toThrow(/model not available/)
-    await expect(pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [4, 16] })).rejects.toThrow(/does not match dims/)
-    await expect(pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [4, 8] })).rejects.toBeInstanceOf(InferenceError)
+    await expect(pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [4, 16] })).rejects.toThrow(
+      /does not match dims/,
+    )
+    await expect(pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [4, 8] })).rejects.toBeInstanceOf(
+      InferenceError,
+    )
     const junk = new Uint8Array([1, 2, 3, 4])
     await expect(pool.run({ modelHash: sha256Hex(junk), modelBytes: junk, input: x, dims: [2, 16] })).rejects.toThrow(/inference failed/)
   })
@@ -54,7 +58,11 @@ describe('InferencePool', () => {
     const x = makeInput({ seed: 1, rows: 8, inputSize: 16 })
     const runs = [1, 2, 3].map(() => p2.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [8, 16] }))
     await p2.close()
-    expect((await Promise.all(runs)).map((r) => r.dims)).toEqual([[8, 8], [8, 8], [8, 8]])
+    expect((await Promise.all(runs)).map((r) => r.dims)).toEqual([
+      [8, 8],
+      [8, 8],
+      [8, 8],
+    ])
     await expect(p2.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [8, 16] })).rejects.toThrow(/closed/)
   })
 })

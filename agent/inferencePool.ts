@@ -71,7 +71,11 @@ export class InferencePool {
 
   constructor(options: InferencePoolOptions = {}) {
     this.size = options.size ?? Math.max(1, Math.min(2, os.availableParallelism()))
-    this.options = { size: this.size, maxSessionsPerWorker: options.maxSessionsPerWorker ?? 8, intraOpNumThreads: options.intraOpNumThreads ?? 1 }
+    this.options = {
+      size: this.size,
+      maxSessionsPerWorker: options.maxSessionsPerWorker ?? 8,
+      intraOpNumThreads: options.intraOpNumThreads ?? 1,
+    }
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn())
   }
 
@@ -119,7 +123,12 @@ export class InferencePool {
       this.send(slot, task)
       return
     } else {
-      task.reject(new InferenceError(response.code === 'MODEL_NOT_LOADED' ? 'model not available: pass modelBytes or modelPath' : 'inference failed', { details: response.message }))
+      task.reject(
+        new InferenceError(
+          response.code === 'MODEL_NOT_LOADED' ? 'model not available: pass modelBytes or modelPath' : 'inference failed',
+          { details: response.message },
+        ),
+      )
     }
     this.pump()
     this.notifyIdle()
@@ -165,7 +174,11 @@ export class InferencePool {
     if (this.closed) return Promise.reject(new InferenceError('inference pool is closed', { retryable: true }))
     const count = parameters.dims.reduce((a, b) => a * b, 1)
     if (count !== parameters.input.length)
-      return Promise.reject(new InferenceError('input length does not match dims', { details: `dims ${JSON.stringify(parameters.dims)} vs ${parameters.input.length} values` }))
+      return Promise.reject(
+        new InferenceError('input length does not match dims', {
+          details: `dims ${JSON.stringify(parameters.dims)} vs ${parameters.input.length} values`,
+        }),
+      )
     return new Promise((resolve, reject) => {
       this.queue.push({ parameters, resolve, reject })
       this.pump()

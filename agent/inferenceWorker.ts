@@ -22,7 +22,10 @@ const { maxSessions = 8, intraOpNumThreads = 1 } = (workerData ?? {}) as { maxSe
 // Map iteration order is insertion order: re-inserting on use makes the first key the least recently used.
 const sessions = new Map<string, ort.InferenceSession>()
 
-async function sessionFor(request: WorkerRequest, evicted: string[]): Promise<{ session: ort.InferenceSession; loaded: boolean } | undefined> {
+async function sessionFor(
+  request: WorkerRequest,
+  evicted: string[],
+): Promise<{ session: ort.InferenceSession; loaded: boolean } | undefined> {
   const cached = sessions.get(request.modelHash)
   if (cached) {
     sessions.delete(request.modelHash)
@@ -46,7 +49,14 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   const evicted: string[] = []
   try {
     const found = await sessionFor(request, evicted)
-    if (!found) return { id: request.id, ok: false, code: 'MODEL_NOT_LOADED', message: `model ${request.modelHash} is not loaded in this worker`, evicted }
+    if (!found)
+      return {
+        id: request.id,
+        ok: false,
+        code: 'MODEL_NOT_LOADED',
+        message: `model ${request.modelHash} is not loaded in this worker`,
+        evicted,
+      }
     const { session, loaded } = found
     const inputName = request.inputName ?? session.inputNames[0]
     const outputName = request.outputName ?? session.outputNames[0]

@@ -1,14 +1,14 @@
-import type { Address, Hex, PublicClient } from 'viem'
 import type { Logger } from 'pino'
+import type { Address, Hex, PublicClient } from 'viem'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
 import { JobStatus, jobStatusName, TransactionError, type TxSender } from './chain.ts'
 import { commitmentOf, fingerprintOutput, sha256Hex } from './fingerprint.ts'
 import type { InferencePool } from './inferencePool.ts'
-import { newSalt, type Journal, type JournalEntry } from './journal.ts'
+import { type Journal, type JournalEntry, newSalt } from './journal.ts'
 import type { ModelCache } from './modelCache.ts'
 import { getBlob, putBlob } from './serverClient.ts'
-import { sleep, type JobAssignment } from './subscribeJobAssignments.ts'
+import { type JobAssignment, sleep } from './subscribeJobAssignments.ts'
 import { decodeTensorBlob, encodeTensorBlob } from './tensorBlob.ts'
 
 const ZERO_HASH = `0x${'00'.repeat(32)}` as Hex
@@ -50,7 +50,8 @@ async function retrying<T>(ctx: JobContext, what: string, untilMs: number, fn: (
   }
 }
 
-const readJob = (ctx: JobContext, jobId: bigint) => ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+const readJob = (ctx: JobContext, jobId: bigint) =>
+  ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
 const readSlot = (ctx: JobContext, jobId: bigint, provider = ctx.provider) =>
   ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, provider] })
 
@@ -72,9 +73,12 @@ export async function computeAssignment(ctx: JobContext, job: JobSpecView, until
     retrying(ctx, 'input download', untilMs, () => getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, signal: ctx.signal })),
   ])
   const input = decodeTensorBlob(inputBytes)
-  if (BigInt(input.dims[0]) !== job.units) log.warn({ rows: input.dims[0], units: job.units.toString() }, 'input rows differ from the job units')
+  if (BigInt(input.dims[0]) !== job.units)
+    log.warn({ rows: input.dims[0], units: job.units.toString() }, 'input rows differ from the job units')
   const started = performance.now()
-  const result = await retrying(ctx, 'inference', untilMs, () => ctx.pool.run({ modelHash, modelPath, input: input.data, dims: input.dims }))
+  const result = await retrying(ctx, 'inference', untilMs, () =>
+    ctx.pool.run({ modelHash, modelPath, input: input.data, dims: input.dims }),
+  )
   const seconds = (performance.now() - started) / 1000
   ctx.metrics.inferenceSeconds.observe(seconds)
   ctx.metrics.inferenceUnits.inc(input.dims[0])
@@ -85,7 +89,10 @@ export async function computeAssignment(ctx: JobContext, job: JobSpecView, until
   const blob = encodeTensorBlob({ dims: result.dims, data: output })
   const outputHash = sha256Hex(blob)
   await retrying(ctx, 'output upload', untilMs, () => putBlob({ serverUrl: ctx.serverUrl, bytes: blob, signal: ctx.signal }))
-  log.info({ rows: input.dims[0], inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: ctx.lie || undefined }, 'output computed')
+  log.info(
+    { rows: input.dims[0], inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: ctx.lie || undefined },
+    'output computed',
+  )
   return { fingerprint, outputHash }
 }
 
@@ -114,19 +121,38 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     const { spec } = job
     if (spec.modelHash !== assignment.job.modelHash.toLowerCase() || spec.inputHash !== assignment.job.inputHash.toLowerCase())
       log.warn({ modelHash: spec.modelHash, inputHash: spec.inputHash }, 'server and chain disagree on the job spec; using the chain')
-    const view = { jobId: assignment.jobId, modelHash: spec.modelHash, inputHash: spec.inputHash, units: spec.units, outputTolerance: spec.outputTolerance }
+    const view = {
+      jobId: assignment.jobId,
+      modelHash: spec.modelHash,
+      inputHash: spec.inputHash,
+      units: spec.units,
+      outputTolerance: spec.outputTolerance,
+    }
     const { fingerprint, outputHash } = await computeAssignment(ctx, view, untilMs)
     if (ctx.signal.aborted) return
     const salt = newSalt()
     const commitment = commitmentOf({ jobId, provider: ctx.provider, fingerprint, outputHash, salt })
     // On disk before the commit leaves: a restart can then still reveal.
-    entry = await ctx.journal.put({ jobId: assignment.jobId, provider: ctx.provider, commitDeadline: assignment.commitDeadline, state: 'computed', salt, fingerprint, outputHash, commitment })
+    entry = await ctx.journal.put({
+      jobId: assignment.jobId,
+      provider: ctx.provider,
+      commitDeadline: assignment.commitDeadline,
+      state: 'computed',
+      salt,
+      fingerprint,
+      outputHash,
+      commitment,
+    })
   } catch (error) {
     if (ctx.signal.aborted) return
     const outcome = error instanceof Skip ? 'skipped' : 'error'
     ctx.metrics.jobs.inc({ outcome })
     if (error instanceof Skip) log.info({ reason: error.message }, 'assignment skipped')
-    else log.error({ err: (error as Error).message, errName: (error as Error).name, details: (error as { details?: string }).details }, 'assignment failed before commit')
+    else
+      log.error(
+        { err: (error as Error).message, errName: (error as Error).name, details: (error as { details?: string }).details },
+        'assignment failed before commit',
+      )
     onJournaled()
     return
   }
@@ -149,7 +175,10 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
     } catch (error) {
       failures++
       const retryable = isRetryable(error)
-      log.warn({ err: (error as Error).message, revert: (error as TransactionError).revert, state: entry.state, failures }, 'job step failed')
+      log.warn(
+        { err: (error as Error).message, revert: (error as TransactionError).revert, state: entry.state, failures },
+        'job step failed',
+      )
       if (!retryable && failures >= 3) {
         entry = await finish(ctx, entry, `gave up: ${(error as Error).message}`, 'error')
         break
@@ -158,8 +187,7 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
     if (entry.state !== before.state) {
       const txHash = entry.state === 'committed' ? entry.commitTx : entry.state === 'revealed' ? entry.revealTx : undefined
       log.info({ state: entry.state, reason: entry.reason, txHash }, 'job state')
-    }
-    else await sleep(ctx.pollIntervalMs, ctx.signal)
+    } else await sleep(ctx.pollIntervalMs, ctx.signal)
   }
   return entry
 }
@@ -177,10 +205,16 @@ async function commitStep(ctx: JobContext, entry: JournalEntry): Promise<Journal
   if (job.status !== JobStatus.Assigned || String(job.commitDeadline) !== entry.commitDeadline || !slot.assigned)
     return finish(ctx, entry, `assignment ended before the commit (job ${jobStatusName(job.status)})`, 'missed')
   try {
-    const { hash } = await ctx.sender.send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'commitResult', args: [jobId, entry.commitment] })
+    const { hash } = await ctx.sender.send({
+      address: ctx.jobMarket,
+      abi: jobMarketAbi,
+      functionName: 'commitResult',
+      args: [jobId, entry.commitment],
+    })
     return ctx.journal.update(jobId, { state: 'committed', commitTx: hash })
   } catch (error) {
-    if (error instanceof TransactionError && error.revert === 'CommitWindowClosed') return finish(ctx, entry, 'commit window closed', 'missed')
+    if (error instanceof TransactionError && error.revert === 'CommitWindowClosed')
+      return finish(ctx, entry, 'commit window closed', 'missed')
     throw error
   }
 }
@@ -202,11 +236,15 @@ async function revealStep(ctx: JobContext, entry: JournalEntry): Promise<Journal
       })
       return ctx.journal.update(jobId, { state: 'revealed', revealTx: hash })
     } catch (error) {
-      if (error instanceof TransactionError && error.revert === 'RevealWindowClosed') return finish(ctx, entry, 'reveal window closed', 'missed')
+      if (error instanceof TransactionError && error.revert === 'RevealWindowClosed')
+        return finish(ctx, entry, 'reveal window closed', 'missed')
       throw error
     }
   }
-  if ((status === JobStatus.Revealed || status === JobStatus.Completed || status === JobStatus.Failed) && String(job.commitDeadline) === entry.commitDeadline) {
+  if (
+    (status === JobStatus.Revealed || status === JobStatus.Completed || status === JobStatus.Failed) &&
+    String(job.commitDeadline) === entry.commitDeadline
+  ) {
     const slot = await readSlot(ctx, jobId)
     if (slot.revealed && slot.commitment === entry.commitment) return ctx.journal.update(jobId, { state: 'revealed' })
     return finish(ctx, entry, `job ${jobStatusName(status)} without our reveal`, 'missed')

@@ -55,7 +55,9 @@ describe('Journal', () => {
     expect(resumed[0]).toMatchObject({ state: 'committed', salt: e1.salt, fingerprint: e1.fingerprint, outputHash: e1.outputHash })
     // The reveal can be recomputed and checked against the commitment from the journal alone.
     const e = resumed[0]
-    expect(commitmentOf({ jobId: BigInt(e.jobId), provider: e.provider, fingerprint: e.fingerprint, outputHash: e.outputHash, salt: e.salt })).toBe(e.commitment)
+    expect(
+      commitmentOf({ jobId: BigInt(e.jobId), provider: e.provider, fingerprint: e.fingerprint, outputHash: e.outputHash, salt: e.salt }),
+    ).toBe(e.commitment)
     expect(j2.get(2n)?.state).toBe('done')
     await j2.update(1n, { state: 'revealed' })
     await j2.close()
@@ -91,7 +93,12 @@ describe('Journal', () => {
     await j1.put(entryFor(6n))
     await j1.close()
     const j2 = await Journal.open({ dataDir, keepDone: 2 })
-    expect(j2.all().map((e) => e.jobId).sort()).toEqual(['4', '5', '6'])
+    expect(
+      j2
+        .all()
+        .map((e) => e.jobId)
+        .sort(),
+    ).toEqual(['4', '5', '6'])
     await j2.close()
   })
 })

@@ -30,7 +30,10 @@ export class ModelCache {
   private async load(hash: Hex, signal?: AbortSignal): Promise<string> {
     const file = path.join(this.dir, `${hash.slice(2)}.onnx`)
     if (this.verified.has(hash)) return file
-    const present = await access(file).then(() => true, () => false)
+    const present = await access(file).then(
+      () => true,
+      () => false,
+    )
     if (present && sha256Hex(await readFile(file)) === hash) {
       this.verified.add(hash)
       return file

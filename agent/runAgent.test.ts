@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { parseEther, type Address, type Hex, type PrivateKeyAccount } from 'viem'
+import { type Address, type Hex, type PrivateKeyAccount, parseEther } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devKeys } from '../cli/devAccounts.ts'
 import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
@@ -10,7 +10,7 @@ import { startTestSystem, type TestSystem } from '../contracts/testing.ts'
 import { JobStatus } from './chain.ts'
 import { sha256Hex } from './fingerprint.ts'
 import { buildMlp, makeInput } from './models/buildMlp.ts'
-import { runAgent, type RunAgentParameters } from './runAgent.ts'
+import { type RunAgentParameters, runAgent } from './runAgent.ts'
 import { encodeTensorBlob } from './tensorBlob.ts'
 import { startTestServer } from './testServer.ts'
 
@@ -26,8 +26,18 @@ beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'tessera-agent-'))
   const { deployer, providers, requesters } = system.accounts
   for (const p of [providers[0], providers[1]])
-    await system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [p.address, parseEther('5000')] })
-  await system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [requesters[0].address, parseEther('100000')] })
+    await system.write(deployer, {
+      address: system.token,
+      abi: tesseraTokenAbi,
+      functionName: 'transfer',
+      args: [p.address, parseEther('5000')],
+    })
+  await system.write(deployer, {
+    address: system.token,
+    abi: tesseraTokenAbi,
+    functionName: 'transfer',
+    args: [requesters[0].address, parseEther('100000')],
+  })
   const model = buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 })
   modelHash = sha256Hex(model)
   server.blobs.set(modelHash, model)
@@ -63,8 +73,10 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined | fal
   }
 }
 
-const readJob = (jobId: bigint) => system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
-const readProvider = (a: Address) => system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [a] })
+const readJob = (jobId: bigint) =>
+  system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+const readProvider = (a: Address) =>
+  system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [a] })
 
 /** Submits a k=2 job as requester 0 and assigns it to `providers` as the matcher; publishes the assignments. */
 async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, rows = 4, tamper = false) {
@@ -74,13 +86,35 @@ async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, row
   // Tampered: the server answers the input's address with other bytes.
   server.blobs.set(inputHash, tamper ? encodeTensorBlob({ dims: [rows, 16], data: new Float32Array(rows * 16) }) : input)
   const maxPricePerUnit = parseEther('0.01')
-  const escrow = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, BigInt(rows), providers.length] })
+  const escrow = await system.publicClient.readContract({
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'quoteEscrow',
+    args: [maxPricePerUnit, BigInt(rows), providers.length],
+  })
   await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
   const deadline = (await system.now()) + 3600n
-  const spec = { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit, minVramMiB: 0, gpuModel: 0, regions: [], redundancy: providers.length, verification: 0, deadline, outputTolerance: 16 }
+  const spec = {
+    modelHash,
+    inputHash,
+    units: BigInt(rows),
+    maxPricePerUnit,
+    minVramMiB: 0,
+    gpuModel: 0,
+    regions: [],
+    redundancy: providers.length,
+    verification: 0,
+    deadline,
+    outputTolerance: 16,
+  }
   await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
   const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
-  await system.write(matcher, { address: system.market, abi: jobMarketAbi, functionName: 'assign', args: [jobId, providers.map((p) => p.address)] })
+  await system.write(matcher, {
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'assign',
+    args: [jobId, providers.map((p) => p.address)],
+  })
   const job = await readJob(jobId)
   providers.forEach((p, slot) =>
     server.publish({
@@ -90,7 +124,15 @@ async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, row
       pricePerUnit: parseEther('0.001').toString(),
       collateral: '0',
       commitDeadline: String(job.commitDeadline),
-      job: { id: String(jobId), modelHash, inputHash, units: String(rows), outputTolerance: 16, redundancy: providers.length, deadline: String(deadline) },
+      job: {
+        id: String(jobId),
+        modelHash,
+        inputHash,
+        units: String(rows),
+        outputTolerance: 16,
+        redundancy: providers.length,
+        deadline: String(deadline),
+      },
     }),
   )
   return jobId
@@ -144,7 +186,12 @@ describe('runAgent against anvil', () => {
     const agent = await runAgent(agentParameters(devKeys[2], 'p1', { maintenanceIntervalMs: 100 }))
     try {
       const target = BigInt(system.deployment.params.minStake) * 10n
-      await system.write(p1, { address: system.registry, abi: providerRegistryAbi, functionName: 'requestUnstake', args: [parseEther('100')] })
+      await system.write(p1, {
+        address: system.registry,
+        abi: providerRegistryAbi,
+        functionName: 'requestUnstake',
+        args: [parseEther('100')],
+      })
       const p = await waitFor('the top-up', async () => {
         const p = await readProvider(p1.address)
         return p.stake - p.pendingUnstake >= target && p
@@ -168,11 +215,25 @@ describe('runAgent against anvil', () => {
       const jobId = await submitAndAssign([p1, p2], 11)
       const job = await finalizeAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Completed)
-      const [s1, s2] = await Promise.all([p1, p2].map((p) => system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p.address] })))
+      const [s1, s2] = await Promise.all(
+        [p1, p2].map((p) =>
+          system.publicClient.readContract({
+            address: system.market,
+            abi: jobMarketAbi,
+            functionName: 'getSlot',
+            args: [jobId, p.address],
+          }),
+        ),
+      )
       expect(s1.fingerprint).toBe(s2.fingerprint)
       expect(s1.outputHash).toBe(s2.outputHash)
       expect(server.blobs.has(s1.outputHash)).toBe(true)
-      const owed = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'owed', args: [p1.address] })
+      const owed = await system.publicClient.readContract({
+        address: system.market,
+        abi: jobMarketAbi,
+        functionName: 'owed',
+        args: [p1.address],
+      })
       expect(owed).toBeGreaterThanOrEqual(parseEther('0.004'))
     } finally {
       await Promise.all([a1.stop(), a2.stop()])
@@ -202,7 +263,12 @@ describe('runAgent against anvil', () => {
       agents.push(a1)
       const jobId = await submitAndAssign([p1, p2], 12)
       const commitment = await waitFor('p1 to commit', async () => {
-        const s = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p1.address] })
+        const s = await system.publicClient.readContract({
+          address: system.market,
+          abi: jobMarketAbi,
+          functionName: 'getSlot',
+          args: [jobId, p1.address],
+        })
         return s.commitment !== `0x${'00'.repeat(32)}` && s.commitment
       })
       await a1.stop() // p1 is down: its salt exists only in its journal.
@@ -211,7 +277,12 @@ describe('runAgent against anvil', () => {
       agents.push(await runAgent(agentParameters(devKeys[2], 'p1')))
       const job = await finalizeAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Completed)
-      const s1 = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p1.address] })
+      const s1 = await system.publicClient.readContract({
+        address: system.market,
+        abi: jobMarketAbi,
+        functionName: 'getSlot',
+        args: [jobId, p1.address],
+      })
       expect(s1.commitment).toBe(commitment)
       expect(s1.revealed).toBe(true)
     } finally {
@@ -224,8 +295,15 @@ describe('runAgent against anvil', () => {
     const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0 }))
     try {
       const jobId = await submitAndAssign([p1, p2], 14, 4, true)
-      await waitFor('the failure to be counted', async () => /tessera_agent_jobs_total\{outcome="error"\} 1/.test(await (await fetch(`${a1.httpUrl}/metrics`)).text()))
-      const s1 = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p1.address] })
+      await waitFor('the failure to be counted', async () =>
+        /tessera_agent_jobs_total\{outcome="error"\} 1/.test(await (await fetch(`${a1.httpUrl}/metrics`)).text()),
+      )
+      const s1 = await system.publicClient.readContract({
+        address: system.market,
+        abi: jobMarketAbi,
+        functionName: 'getSlot',
+        args: [jobId, p1.address],
+      })
       expect(s1.commitment).toBe(`0x${'00'.repeat(32)}`)
     } finally {
       await a1.stop()
@@ -240,7 +318,16 @@ describe('runAgent against anvil', () => {
       const jobId = await submitAndAssign([p1, p2], 13)
       const job = await finalizeAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Failed)
-      const [s1, s2] = await Promise.all([p1, p2].map((p) => system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, p.address] })))
+      const [s1, s2] = await Promise.all(
+        [p1, p2].map((p) =>
+          system.publicClient.readContract({
+            address: system.market,
+            abi: jobMarketAbi,
+            functionName: 'getSlot',
+            args: [jobId, p.address],
+          }),
+        ),
+      )
       expect(s1.fingerprint).not.toBe(s2.fingerprint)
     } finally {
       await Promise.all([a1.stop(), liar.stop()])

@@ -11,11 +11,11 @@ import { detectHardware, type Hardware } from './detectHardware.ts'
 import { AgentSetupError, ensureProvider, regionToBytes32 } from './ensureProvider.ts'
 import { sha256Hex } from './fingerprint.ts'
 import { InferencePool } from './inferencePool.ts'
-import { followEntry, processAssignment, type JobContext } from './jobWorkflow.ts'
+import { followEntry, type JobContext, processAssignment } from './jobWorkflow.ts'
 import { Journal } from './journal.ts'
 import { ModelCache } from './modelCache.ts'
 import { buildMlp, makeInput } from './models/buildMlp.ts'
-import { fetchDeployment, sendHeartbeat, type AgentDeployment } from './serverClient.ts'
+import { type AgentDeployment, fetchDeployment, sendHeartbeat } from './serverClient.ts'
 import { sleep, subscribeJobAssignments } from './subscribeJobAssignments.ts'
 
 export type RunAgentParameters = {
@@ -113,7 +113,10 @@ async function fetchDeploymentRetrying(serverUrl: string, timeoutMs: number, sig
 class CursorTracker {
   private readonly queue: { cursor: string; settled: boolean }[] = []
   lastReceived: string | undefined
-  constructor(private readonly journal: Journal, private readonly log: Logger) {}
+  constructor(
+    private readonly journal: Journal,
+    private readonly log: Logger,
+  ) {}
 
   add(cursor: string): () => void {
     const item = { cursor, settled: false }
@@ -124,7 +127,8 @@ class CursorTracker {
       item.settled = true
       let last: string | undefined
       while (this.queue[0]?.settled) last = this.queue.shift()!.cursor
-      if (last !== undefined) this.journal.setCursor(last).catch((error) => this.log.error({ err: (error as Error).message }, 'cannot persist cursor'))
+      if (last !== undefined)
+        this.journal.setCursor(last).catch((error) => this.log.error({ err: (error as Error).message }, 'cannot persist cursor'))
     }
   }
 }
@@ -164,7 +168,8 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       parameters.signal?.removeEventListener('abort', onOuterAbort)
       await Promise.allSettled(background)
       await Promise.allSettled([...active.values()])
-      for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => log.warn({ err: (error as Error).message }, 'cleanup failed'))
+      for (const cleanup of cleanups.reverse())
+        await cleanup().catch((error) => log.warn({ err: (error as Error).message }, 'cleanup failed'))
       metrics.subscriptionConnected.set(0)
       log.info('agent stopped')
     })()
@@ -173,17 +178,26 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
 
   try {
     const deployment = await fetchDeploymentRetrying(parameters.serverUrl, parameters.startupTimeoutMs ?? 60_000, signal, log)
-    const { publicClient, walletClient } = createClients({ rpcUrl: parameters.rpcUrl, chainId: deployment.chainId, account, pollingInterval: Math.min(500, pollIntervalMs) })
+    const { publicClient, walletClient } = createClients({
+      rpcUrl: parameters.rpcUrl,
+      chainId: deployment.chainId,
+      account,
+      pollingInterval: Math.min(500, pollIntervalMs),
+    })
     const rpcChainId = await publicClient.getChainId()
     if (rpcChainId !== deployment.chainId)
-      throw new AgentSetupError(`RPC ${parameters.rpcUrl} serves chain ${rpcChainId} but the server's deployment is on chain ${deployment.chainId}`)
+      throw new AgentSetupError(
+        `RPC ${parameters.rpcUrl} serves chain ${rpcChainId} but the server's deployment is on chain ${deployment.chainId}`,
+      )
     // One journal per deployment: a devnet restarted from scratch reuses chain id and addresses, but not the
     // hash of the block the JobMarket was deployed in, and its job ids and feed cursors mean other things.
     const marketBlock = await publicClient.getBlock({ blockNumber: BigInt(deployment.contracts.JobMarket.blockNumber) })
     const journalName = `journal-${deployment.chainId}-${deployment.contracts.JobMarket.address.slice(2, 10).toLowerCase()}-${marketBlock.hash.slice(2, 10)}.jsonl`
     const journal = await Journal.open({ dataDir: parameters.dataDir, name: journalName })
     cleanups.push(() => journal.close())
-    const sender = new TxSender(publicClient, walletClient, account, log, (fn, result) => metrics.transactions.inc({ function: fn, result }))
+    const sender = new TxSender(publicClient, walletClient, account, log, (fn, result) =>
+      metrics.transactions.inc({ function: fn, result }),
+    )
 
     const pool = new InferencePool({ size: parameters.inferenceWorkers ?? 1 })
     cleanups.push(() => pool.close())
@@ -260,7 +274,12 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       (async () => {
         while (!signal.aborted) {
           try {
-            await sendHeartbeat({ serverUrl: parameters.serverUrl, provider: address, sign: (message) => account.signMessage({ message }), signal })
+            await sendHeartbeat({
+              serverUrl: parameters.serverUrl,
+              provider: address,
+              sign: (message) => account.signMessage({ message }),
+              signal,
+            })
             metrics.heartbeats.inc({ result: 'ok' })
           } catch (error) {
             if (signal.aborted) break
@@ -281,7 +300,10 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           try {
             const result = await ensure()
             if (result.staked > 0n || result.registered !== 'unchanged' || result.unpaused)
-              log.info({ staked: result.staked.toString(), registered: result.registered, unpaused: result.unpaused }, 'provider maintained')
+              log.info(
+                { staked: result.staked.toString(), registered: result.registered, unpaused: result.unpaused },
+                'provider maintained',
+              )
           } catch (error) {
             log.warn({ err: (error as Error).message }, 'provider maintenance failed')
           }
@@ -300,7 +322,10 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           cursor: () => (cursorRejected ? cursors.lastReceived : (cursors.lastReceived ?? journal.cursor)),
           signal,
           onInvalidCursor: (error) => {
-            log.warn({ cursor: cursors.lastReceived ?? journal.cursor, err: (error as Error).message }, 'server refused the cursor; replaying from the start')
+            log.warn(
+              { cursor: cursors.lastReceived ?? journal.cursor, err: (error as Error).message },
+              'server refused the cursor; replaying from the start',
+            )
             cursorRejected = true
             cursors.lastReceived = undefined
             void journal.clearCursor().catch(() => {})
@@ -320,7 +345,16 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
         for await (const assignment of stream) {
           if (assignment.provider.toLowerCase() !== address.toLowerCase()) continue
           metrics.assignments.inc()
-          log.info({ jobId: assignment.jobId, slot: assignment.slot, units: assignment.job.units, commitDeadline: assignment.commitDeadline, cursor: assignment.cursor }, 'assignment received')
+          log.info(
+            {
+              jobId: assignment.jobId,
+              slot: assignment.slot,
+              units: assignment.job.units,
+              commitDeadline: assignment.commitDeadline,
+              cursor: assignment.cursor,
+            },
+            'assignment received',
+          )
           const settle = cursors.add(assignment.cursor)
           schedule(assignment.jobId, () => processAssignment(ctx, assignment, settle))
         }

@@ -38,13 +38,21 @@ async function request(url: URL, init: RequestInit & { signal?: AbortSignal }): 
     return await fetch(url, init)
   } catch (cause) {
     if (init.signal?.aborted) throw cause
-    throw new ServerRequestError(`cannot reach ${url.origin}`, { retryable: true, cause, details: String((cause as Error)?.message ?? cause) })
+    throw new ServerRequestError(`cannot reach ${url.origin}`, {
+      retryable: true,
+      cause,
+      details: String((cause as Error)?.message ?? cause),
+    })
   }
 }
 
 async function failure(res: Response, what: string): Promise<ServerRequestError> {
   const body = await res.text().catch(() => '')
-  return new ServerRequestError(`${what} failed with HTTP ${res.status}`, { status: res.status, retryable: res.status >= 500 || res.status === 429, details: body.slice(0, 500) })
+  return new ServerRequestError(`${what} failed with HTTP ${res.status}`, {
+    status: res.status,
+    retryable: res.status >= 500 || res.status === 429,
+    details: body.slice(0, 500),
+  })
 }
 
 /** Reads the deployment (addresses, chain id, params) from the server. */
@@ -52,8 +60,15 @@ export async function fetchDeployment(parameters: { serverUrl: string; signal?: 
   const res = await request(new URL('/deployment', parameters.serverUrl), { signal: parameters.signal })
   if (!res.ok) throw await failure(res, 'GET /deployment')
   const deployment = (await res.json()) as AgentDeployment
-  if (!deployment?.contracts?.JobMarket?.address || !deployment?.contracts?.ProviderRegistry?.address || typeof deployment.chainId !== 'number')
-    throw new ServerRequestError('GET /deployment returned no contract addresses', { retryable: false, details: JSON.stringify(deployment).slice(0, 500) })
+  if (
+    !deployment?.contracts?.JobMarket?.address ||
+    !deployment?.contracts?.ProviderRegistry?.address ||
+    typeof deployment.chainId !== 'number'
+  )
+    throw new ServerRequestError('GET /deployment returned no contract addresses', {
+      retryable: false,
+      details: JSON.stringify(deployment).slice(0, 500),
+    })
   return deployment
 }
 
@@ -84,7 +99,12 @@ export async function putBlob(parameters: { serverUrl: string; bytes: Uint8Array
 }
 
 /** Posts a GraphQL operation and returns `data`, throwing on HTTP or GraphQL errors. */
-export async function graphqlRequest<T>(parameters: { serverUrl: string; query: string; variables?: Record<string, unknown>; signal?: AbortSignal }): Promise<T> {
+export async function graphqlRequest<T>(parameters: {
+  serverUrl: string
+  query: string
+  variables?: Record<string, unknown>
+  signal?: AbortSignal
+}): Promise<T> {
   const res = await request(new URL('/graphql', parameters.serverUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
@@ -96,11 +116,24 @@ export async function graphqlRequest<T>(parameters: { serverUrl: string; query: 
   try {
     body = JSON.parse(text)
   } catch {
-    throw new ServerRequestError(`GraphQL answered HTTP ${res.status} with non-JSON`, { status: res.status, retryable: res.status >= 500, details: text.slice(0, 500) })
+    throw new ServerRequestError(`GraphQL answered HTTP ${res.status} with non-JSON`, {
+      status: res.status,
+      retryable: res.status >= 500,
+      details: text.slice(0, 500),
+    })
   }
   if (body.errors?.length)
-    throw new ServerRequestError(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`, { status: res.status, retryable: res.status >= 500, details: text.slice(0, 500) })
-  if (!res.ok || body.data === undefined) throw new ServerRequestError(`GraphQL failed with HTTP ${res.status}`, { status: res.status, retryable: res.status >= 500, details: text.slice(0, 500) })
+    throw new ServerRequestError(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`, {
+      status: res.status,
+      retryable: res.status >= 500,
+      details: text.slice(0, 500),
+    })
+  if (!res.ok || body.data === undefined)
+    throw new ServerRequestError(`GraphQL failed with HTTP ${res.status}`, {
+      status: res.status,
+      retryable: res.status >= 500,
+      details: text.slice(0, 500),
+    })
   return body.data
 }
 
@@ -121,7 +154,8 @@ export async function sendHeartbeat(parameters: {
   const signature = await parameters.sign(heartbeatMessage(parameters.provider, timestamp))
   const data = await graphqlRequest<{ heartbeat: boolean }>({
     serverUrl: parameters.serverUrl,
-    query: 'mutation Heartbeat($provider: Address!, $timestamp: Int!, $signature: String!) { heartbeat(provider: $provider, timestamp: $timestamp, signature: $signature) }',
+    query:
+      'mutation Heartbeat($provider: Address!, $timestamp: Int!, $signature: String!) { heartbeat(provider: $provider, timestamp: $timestamp, signature: $signature) }',
     variables: { provider: parameters.provider, timestamp, signature },
     signal: parameters.signal,
   })

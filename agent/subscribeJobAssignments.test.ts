@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseSse, subscribeJobAssignments, type JobAssignment } from './subscribeJobAssignments.ts'
+import { type JobAssignment, parseSse, subscribeJobAssignments } from './subscribeJobAssignments.ts'
 import { startTestServer } from './testServer.ts'
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
@@ -19,13 +19,23 @@ const assignment = (jobId: number): Omit<JobAssignment, 'cursor'> => ({
   pricePerUnit: '1',
   collateral: '1',
   commitDeadline: '100',
-  job: { id: String(jobId), modelHash: `0x${'11'.repeat(32)}`, inputHash: `0x${'22'.repeat(32)}`, units: '4', outputTolerance: 16, redundancy: 2, deadline: '200' },
+  job: {
+    id: String(jobId),
+    modelHash: `0x${'11'.repeat(32)}`,
+    inputHash: `0x${'22'.repeat(32)}`,
+    units: '4',
+    outputTolerance: 16,
+    redundancy: 2,
+    deadline: '200',
+  },
 })
 
 describe('parseSse', () => {
   it('splits events across chunk boundaries, skips comments, joins multi-line data and accepts CRLF', async () => {
     const events = []
-    for await (const e of parseSse(streamOf(':\n\nevent: ne', 'xt\ndata: {"a":\ndata: 1}\n\n', 'event: next\r\ndata: 2\r\n\r\n', 'event: complete\ndata:\n\n')))
+    for await (const e of parseSse(
+      streamOf(':\n\nevent: ne', 'xt\ndata: {"a":\ndata: 1}\n\n', 'event: next\r\ndata: 2\r\n\r\n', 'event: complete\ndata:\n\n'),
+    ))
       events.push(e)
     expect(events).toEqual([
       { event: 'next', data: '{"a":\n1}' },

@@ -43,7 +43,6 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
         event = ''
         data = []
       } else if (line.startsWith(':')) {
-        continue
       } else {
         const colon = line.indexOf(':')
         const field = colon < 0 ? line : line.slice(0, colon)
@@ -94,13 +93,20 @@ export async function* subscribeJobAssignments(parameters: SubscribeJobAssignmen
       if (!res.ok || !res.body) {
         const body = await res.text().catch(() => '')
         const Failure = res.status === 400 && /BAD_USER_INPUT|cursor/i.test(body) ? RejectedRequestError : ServerRequestError
-        throw new Failure(`subscription failed with HTTP ${res.status}`, { status: res.status, retryable: true, details: body.slice(0, 500) })
+        throw new Failure(`subscription failed with HTTP ${res.status}`, {
+          status: res.status,
+          retryable: true,
+          details: body.slice(0, 500),
+        })
       }
       parameters.onConnect?.()
       for await (const { event, data } of parseSse(res.body)) {
         if (event === 'complete') break
         if (event !== 'next' && event !== 'message') continue
-        const payload = JSON.parse(data) as { data?: { jobAssignments?: JobAssignment }; errors?: { message: string; extensions?: { code?: string } }[] }
+        const payload = JSON.parse(data) as {
+          data?: { jobAssignments?: JobAssignment }
+          errors?: { message: string; extensions?: { code?: string } }[]
+        }
         if (payload.errors?.length) {
           const Failure = payload.errors.some((e) => e.extensions?.code === 'BAD_USER_INPUT') ? RejectedRequestError : ServerRequestError
           throw new Failure(`subscription error: ${payload.errors.map((e) => e.message).join('; ')}`, { retryable: true })

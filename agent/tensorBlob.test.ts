@@ -35,7 +35,11 @@ describe('tensor blobs', () => {
     ['fractional dims', blob({ dims: [1.5], dtype: 'float32', data: 'AAAAAA==' }), /non-negative integers/],
     ['negative dims', blob({ dims: [-1], dtype: 'float32', data: 'AAAAAA==' }), /non-negative integers/],
     ['bad base64', blob({ dims: [1], dtype: 'float32', data: 'AA*A' }), /not valid base64/],
-    ['short data', blob({ dims: [2, 2], dtype: 'float32', data: Buffer.alloc(12).toString('base64') }), /need 16 bytes, data has 12|does not match dims/],
+    [
+      'short data',
+      blob({ dims: [2, 2], dtype: 'float32', data: Buffer.alloc(12).toString('base64') }),
+      /need 16 bytes, data has 12|does not match dims/,
+    ],
     ['data not a string', blob({ dims: [1], dtype: 'float32', data: [0] }), /base64 string/],
   ])('rejects %s', (_, bytes, message) => {
     let error: unknown

@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http'
-import { recoverMessageAddress, type Address, type Hex } from 'viem'
+import { type Address, type Hex, recoverMessageAddress } from 'viem'
 import { sha256Hex } from './fingerprint.ts'
 import { heartbeatMessage } from './serverClient.ts'
 import type { JobAssignment } from './subscribeJobAssignments.ts'
@@ -17,7 +17,8 @@ export async function startTestServer(parameters: { deployment: unknown }) {
   let nextCursor = 1
   const connections: { provider: string; after: string | null }[] = []
 
-  const send = (res: ServerResponse, a: JobAssignment) => res.write(`event: next\ndata: ${JSON.stringify({ data: { jobAssignments: a } })}\n\n`)
+  const send = (res: ServerResponse, a: JobAssignment) =>
+    res.write(`event: next\ndata: ${JSON.stringify({ data: { jobAssignments: a } })}\n\n`)
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -44,7 +45,9 @@ export async function startTestServer(parameters: { deployment: unknown }) {
         if (Number.isNaN(after)) {
           connections.push({ provider, after: variables.after })
           res.writeHead(200, { 'content-type': 'text/event-stream' })
-          res.end(`event: next\ndata: ${JSON.stringify({ errors: [{ message: 'invalid cursor', extensions: { code: 'BAD_USER_INPUT' } }] })}\n\nevent: complete\ndata:\n\n`)
+          res.end(
+            `event: next\ndata: ${JSON.stringify({ errors: [{ message: 'invalid cursor', extensions: { code: 'BAD_USER_INPUT' } }] })}\n\nevent: complete\ndata:\n\n`,
+          )
           return
         }
         connections.push({ provider, after: variables.after ?? null })
@@ -55,10 +58,15 @@ export async function startTestServer(parameters: { deployment: unknown }) {
         subscribers.add(sub)
         res.on('close', () => subscribers.delete(sub))
       } else if (query.includes('heartbeat')) {
-        const signer = await recoverMessageAddress({ message: heartbeatMessage(variables.provider, variables.timestamp), signature: variables.signature as Hex })
+        const signer = await recoverMessageAddress({
+          message: heartbeatMessage(variables.provider, variables.timestamp),
+          signature: variables.signature as Hex,
+        })
         const ok = signer.toLowerCase() === String(variables.provider).toLowerCase()
         if (ok) heartbeats.push({ provider: variables.provider, timestamp: variables.timestamp })
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ok ? { data: { heartbeat: true } } : { errors: [{ message: 'bad signature' }] }))
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(ok ? { data: { heartbeat: true } } : { errors: [{ message: 'bad signature' }] }))
       } else {
         res.writeHead(400).end()
       }
@@ -85,6 +93,10 @@ export async function startTestServer(parameters: { deployment: unknown }) {
       for (const s of subscribers) s.res.end()
       subscribers.clear()
     },
-    stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

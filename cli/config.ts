@@ -7,7 +7,10 @@ export type Setting = { env: string; default?: string | number | boolean; secret
 /** Thrown when a flag, variable or config-file value can't be used. Not retryable. */
 export class ConfigError extends Error {
   override name = 'ConfigError'
-  constructor(message: string, readonly details?: string) {
+  constructor(
+    message: string,
+    readonly details?: string,
+  ) {
     super(message)
   }
 }
@@ -54,9 +57,7 @@ export function readSecret(value: string): string {
 
 /** The effective configuration with secrets replaced, for printing at start-up. */
 export function describeConfig(settings: Record<string, Setting>, config: Record<string, string | undefined>) {
-  return Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [k, settings[k]?.secret && v ? '***' : v]),
-  )
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, settings[k]?.secret && v ? '***' : v]))
 }
 
 /** A pino logger honouring `--log-level` and `--log-format pretty|json`. */

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
-import { parseEther, type Hex } from 'viem'
-import type { Deployment } from '../contracts/deploy.ts'
+import { type Hex, parseEther } from 'viem'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { encodeTensorBlob } from '../agent/tensorBlob.ts'
+import type { Deployment } from '../contracts/deploy.ts'
 import { submitJob, uploadBlob } from './submitJob.ts'
 
 export type DemoWorkloadParameters = {
@@ -58,7 +58,14 @@ export async function runDemoWorkload(parameters: DemoWorkloadParameters): Promi
     }
     await new Promise((resolve) => {
       const timer = setTimeout(resolve, intervalMs)
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve(undefined) }, { once: true })
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer)
+          resolve(undefined)
+        },
+        { once: true },
+      )
     })
   }
 }

@@ -1,8 +1,8 @@
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { parseEther } from 'viem'
-import { devKeys } from './devAccounts.ts'
 import { runDemoWorkload } from './demoWorkload.ts'
+import { devKeys } from './devAccounts.ts'
 import { startStack } from './startStack.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
@@ -60,10 +60,14 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     `  GraphQL     ${stack.graphqlUrl}`,
     `  chain       ${stack.rpcUrl} (anvil, chain id ${stack.deployment.chainId})`,
     `  database    ${parameters.databaseUrl ? 'DATABASE_URL' : `embedded Postgres on port ${parameters.postgresPort}`}`,
-    `  contracts   ${Object.entries(stack.deployment.contracts).map(([name, c]) => `${name} ${c.address}`).join(', ')}`,
+    `  contracts   ${Object.entries(stack.deployment.contracts)
+      .map(([name, c]) => `${name} ${c.address}`)
+      .join(', ')}`,
     `  agents      ${stack.agents.map((a) => a.address).join(', ') || 'none'}`,
     ...(agentKeys.length < providerKeys.length
-      ? [`  more agents npx tessera agent --private-key <anvil key ${agentKeys.length + 2}${agentKeys.length + 2 < 4 ? '–4' : ''}> --data-dir .tessera/agent-N (funded with TSR)`]
+      ? [
+          `  more agents npx tessera agent --private-key <anvil key ${agentKeys.length + 2}${agentKeys.length + 2 < 4 ? '–4' : ''}> --data-dir .tessera/agent-N (funded with TSR)`,
+        ]
       : []),
     `  demo jobs   ${parameters.demo ? 'every 4 s, Redundant(k=2)' : 'off'}`,
     'Press Ctrl-C to stop.',

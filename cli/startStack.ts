@@ -2,14 +2,14 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
 import type { Logger } from 'pino'
-import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex } from 'viem'
+import { type Address, createPublicClient, createWalletClient, type Hex, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { runAgent } from '../agent/runAgent.ts'
 import { buildContracts } from '../contracts/build.ts'
-import { deployAll, localChain, type Deployment } from '../contracts/deploy.ts'
+import { type Deployment, deployAll, localChain } from '../contracts/deploy.ts'
 import { tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { startPonder } from '../indexer/startPonder.ts'
 import { startServer } from '../server/startServer.ts'
-import { runAgent } from '../agent/runAgent.ts'
 import { devKeys } from './devAccounts.ts'
 import { startAnvil } from './startAnvil.ts'
 import { startEmbeddedPostgres } from './startPostgres.ts'
@@ -107,7 +107,10 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       rpcUrl: anvil.rpcUrl,
       token: deployment.contracts.TesseraToken.address as Address,
       to: [
-        ...[...parameters.agents.map((a) => a.privateKey), ...(parameters.spareProviders ?? [])].map((key) => ({ address: privateKeyToAccount(key).address, amount: parseEther('10000') })),
+        ...[...parameters.agents.map((a) => a.privateKey), ...(parameters.spareProviders ?? [])].map((key) => ({
+          address: privateKeyToAccount(key).address,
+          amount: parseEther('10000'),
+        })),
         ...(parameters.requesters ?? []).map((k) => ({ address: privateKeyToAccount(k).address, amount: parseEther('1000000') })),
       ],
     })
@@ -201,7 +204,12 @@ async function fund(parameters: { rpcUrl: string; token: Address; to: { address:
   const chain = localChain(await publicClient.getChainId(), parameters.rpcUrl)
   const wallet = createWalletClient({ account: privateKeyToAccount(devKeys[0]), chain, transport })
   for (const { address, amount } of parameters.to) {
-    const hash = await wallet.writeContract({ address: parameters.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [address, amount] })
+    const hash = await wallet.writeContract({
+      address: parameters.token,
+      abi: tesseraTokenAbi,
+      functionName: 'transfer',
+      args: [address, amount],
+    })
     await publicClient.waitForTransactionReceipt({ hash })
   }
 }

@@ -1,15 +1,7 @@
-import {
-  createPublicClient,
-  createWalletClient,
-  http,
-  parseEventLogs,
-  type Address,
-  type Hex,
-  type PublicClient,
-} from 'viem'
+import { type Address, createPublicClient, createWalletClient, type Hex, http, type PublicClient, parseEventLogs } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { type Deployment, localChain } from '../contracts/deploy.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { localChain, type Deployment } from '../contracts/deploy.ts'
 
 /** JobMarket's ABI plus the token's errors, so a revert inside `transferFrom` decodes by name. */
 const submitAbi = [...jobMarketAbi, ...tesseraTokenAbi.filter((item) => item.type === 'error')] as const
@@ -38,7 +30,11 @@ export async function uploadBlob(parameters: { serverUrl: string; bytes: Uint8Ar
   })
   const body = await res.text()
   if (res.status !== 201 && res.status !== 200)
-    throw new SubmitJobError(`blob upload failed with HTTP ${res.status}: ${body}`, { retryable: res.status >= 500, status: res.status, body })
+    throw new SubmitJobError(`blob upload failed with HTTP ${res.status}: ${body}`, {
+      retryable: res.status >= 500,
+      status: res.status,
+      body,
+    })
   return JSON.parse(body)
 }
 
@@ -91,7 +87,12 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
     args: [maxPricePerUnit, units, redundancy],
   })
   if (parameters.approve !== false) {
-    const approveHash = await wallet.writeContract({ address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, escrow] })
+    const approveHash = await wallet.writeContract({
+      address: token,
+      abi: tesseraTokenAbi,
+      functionName: 'approve',
+      args: [market, escrow],
+    })
     await publicClient.waitForTransactionReceipt({ hash: approveHash })
   }
   const block = await publicClient.getBlock()
@@ -121,6 +122,13 @@ export async function assertBlobExists(parameters: { serverUrl: string; sha256: 
   const res = await fetch(new URL(`/blobs/${parameters.sha256}`, parameters.serverUrl))
   await res.body?.cancel()
   if (res.status === 404)
-    throw new SubmitJobError(`${parameters.what} blob ${parameters.sha256} not found on ${parameters.serverUrl}: upload it first (PUT /blobs)`, { retryable: false, status: 404 })
-  if (!res.ok) throw new SubmitJobError(`checking ${parameters.what} blob ${parameters.sha256} failed with HTTP ${res.status}`, { retryable: res.status >= 500, status: res.status })
+    throw new SubmitJobError(
+      `${parameters.what} blob ${parameters.sha256} not found on ${parameters.serverUrl}: upload it first (PUT /blobs)`,
+      { retryable: false, status: 404 },
+    )
+  if (!res.ok)
+    throw new SubmitJobError(`checking ${parameters.what} blob ${parameters.sha256} failed with HTTP ${res.status}`, {
+      retryable: res.status >= 500,
+      status: res.status,
+    })
 }

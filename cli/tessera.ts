@@ -1,6 +1,6 @@
-import { Command } from 'commander'
 import { readFile } from 'node:fs/promises'
-import { parseEther, type Hex } from 'viem'
+import { Command } from 'commander'
+import { type Hex, parseEther } from 'viem'
 import { createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
 import { devKeys } from './devAccounts.ts'
 import { waitForSignal } from './waitForSignal.ts'
@@ -51,7 +51,11 @@ program
   .option('--no-demo', 'do not submit demo jobs')
   .option('--epoch-length <seconds>', devSettings.epochLength.description)
   .action(async (flags) => {
-    const config = resolveConfig({ settings: devSettings, flags: { ...flags, demo: flags.demo === false ? 'false' : undefined }, configPath: program.opts().config })
+    const config = resolveConfig({
+      settings: devSettings,
+      flags: { ...flags, demo: flags.demo === false ? 'false' : undefined },
+      configPath: program.opts().config,
+    })
     const log = logger('tessera')
     log.debug({ config: describeConfig(devSettings, config) }, 'effective config')
     const { runDev } = await import('./dev.ts')
@@ -170,6 +174,6 @@ job
   })
 
 program.parseAsync().catch((error) => {
-  console.error(`tessera: ${error instanceof Error ? error.message : JSON.stringify(error) ?? 'failed without a reason'}`)
+  console.error(`tessera: ${error instanceof Error ? error.message : (JSON.stringify(error) ?? 'failed without a reason')}`)
   process.exit(1)
 })

@@ -1,29 +1,20 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import fc from 'fast-check'
 import {
+  type Address,
   encodeAbiParameters,
+  type Hex,
   keccak256,
   maxUint256,
+  type PrivateKeyAccount,
   parseEventLogs,
+  type TransactionReceipt,
   toHex,
   zeroAddress,
   zeroHash,
-  type Address,
-  type Hex,
-  type PrivateKeyAccount,
-  type TransactionReceipt,
 } from 'viem'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { jobMarketAbi, jobMarketBytecode, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
-import {
-  expectRevert,
-  fund,
-  regionId,
-  registerProvider,
-  revertReason,
-  startTestSystem,
-  TSR,
-  type TestSystem,
-} from './testing.ts'
+import { expectRevert, fund, regionId, registerProvider, revertReason, startTestSystem, type TestSystem, TSR } from './testing.ts'
 
 const Status = { None: 0, Open: 1, Assigned: 2, Committed: 3, Revealed: 4, Completed: 5, Failed: 6, Cancelled: 7, Expired: 8 } as const
 const BPS = 10_000n
@@ -116,7 +107,8 @@ async function makeSpec(overrides: Partial<JobSpec> = {}): Promise<JobSpec> {
 }
 
 const market = {
-  read: <T>(functionName: string, args: readonly unknown[] = []) => sys.read<T>({ address: sys.market, abi: jobMarketAbi, functionName, args }),
+  read: <T>(functionName: string, args: readonly unknown[] = []) =>
+    sys.read<T>({ address: sys.market, abi: jobMarketAbi, functionName, args }),
   write: (account: PrivateKeyAccount, functionName: string, args: readonly unknown[] = []) =>
     sys.write(account, { address: sys.market, abi: jobMarketAbi, functionName, args }),
 }
@@ -126,7 +118,12 @@ const owed = (who: Address) => market.read<bigint>('owed', [who])
 const getJob = (id: bigint) => market.read<Job>('getJob', [id])
 const getSlot = (id: bigint, who: Address) => market.read<Slot>('getSlot', [id, who])
 const providerOf = (who: Address) =>
-  sys.read<{ stake: bigint; locked: bigint; pendingUnstake: bigint }>({ address: sys.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [who] })
+  sys.read<{ stake: bigint; locked: bigint; pendingUnstake: bigint }>({
+    address: sys.registry,
+    abi: providerRegistryAbi,
+    functionName: 'getProvider',
+    args: [who],
+  })
 const events = (receipt: TransactionReceipt, eventName: string) =>
   parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: eventName as never }) as unknown as { args: Record<string, unknown> }[]
 
@@ -216,7 +213,14 @@ describe('JobMarket: submitJob', () => {
     expect(await balanceOf(requester.address)).toBe(before - escrowOf(spec))
     expect(await balanceOf(sys.market)).toBe(escrowOf(spec))
     const job = await getJob(1n)
-    expect(job).toMatchObject({ requester: requester.address, status: Status.Open, escrow: escrowOf(spec), commitDeadline: 0n, revealDeadline: 0n, providers: [] })
+    expect(job).toMatchObject({
+      requester: requester.address,
+      status: Status.Open,
+      escrow: escrowOf(spec),
+      commitDeadline: 0n,
+      revealDeadline: 0n,
+      providers: [],
+    })
     expect(job.spec).toEqual(spec)
     expect(await market.read('nextJobId')).toBe(2n)
   })
@@ -245,7 +249,12 @@ describe('JobMarket: submitJob', () => {
 
   test('too little allowance reverts ERC20InsufficientAllowance and leaves no job', async () => {
     const spec = await makeSpec()
-    await sys.write(requester2, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.market, escrowOf(spec) - 1n] })
+    await sys.write(requester2, {
+      address: sys.token,
+      abi: tesseraTokenAbi,
+      functionName: 'approve',
+      args: [sys.market, escrowOf(spec) - 1n],
+    })
     const args = await expectRevert(market.write(requester2, 'submitJob', [spec]), 'ERC20InsufficientAllowance')
     expect(args).toEqual([sys.market, escrowOf(spec) - 1n, escrowOf(spec)])
     expect(await market.read('nextJobId')).toBe(1n)
@@ -267,7 +276,11 @@ describe('JobMarket: assign', () => {
       { jobId, provider: providers[0].address, slot: 1, pricePerUnit: ASKS[0], collateral, commitDeadline: now + COMMIT_WINDOW },
     ])
     const job = await getJob(jobId)
-    expect(job).toMatchObject({ status: Status.Assigned, commitDeadline: now + COMMIT_WINDOW, providers: [providers[1].address, providers[0].address] })
+    expect(job).toMatchObject({
+      status: Status.Assigned,
+      commitDeadline: now + COMMIT_WINDOW,
+      providers: [providers[1].address, providers[0].address],
+    })
     expect(await getSlot(jobId, providers[0].address)).toMatchObject({ assigned: true, ask: ASKS[0], collateral, commitment: zeroHash })
     expect((await providerOf(providers[0].address)).locked).toBe(collateral)
     const locks = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'CollateralLocked' })
@@ -276,7 +289,10 @@ describe('JobMarket: assign', () => {
 
   test('reverts for anyone without MATCHER_ROLE', async () => {
     const jobId = await submit(await makeSpec())
-    await expectRevert(market.write(requester, 'assign', [jobId, [providers[0].address, providers[1].address]]), 'AccessControlUnauthorizedAccount')
+    await expectRevert(
+      market.write(requester, 'assign', [jobId, [providers[0].address, providers[1].address]]),
+      'AccessControlUnauthorizedAccount',
+    )
   })
 
   test('reverts UnexpectedStatus for an unknown or already assigned job, DeadlinePassed after the deadline', async () => {
@@ -354,7 +370,12 @@ describe('JobMarket: commit and reveal', () => {
     await expectRevert(reveal(jobId, providers[2], 'a'), 'NotAssigned')
     await expectRevert(reveal(jobId, providers[0], 'b'), 'CommitmentMismatch')
     const r = await reveal(jobId, providers[0], 'a')
-    expect(events(r, 'ResultRevealed')[0]!.args).toEqual({ jobId, provider: providers[0].address, fingerprint: fp('a'), outputHash: out('a') })
+    expect(events(r, 'ResultRevealed')[0]!.args).toEqual({
+      jobId,
+      provider: providers[0].address,
+      fingerprint: fp('a'),
+      outputHash: out('a'),
+    })
     expect(await getSlot(jobId, providers[0].address)).toMatchObject({ revealed: true, fingerprint: fp('a'), outputHash: out('a') })
     await expectRevert(reveal(jobId, providers[0], 'a'), 'AlreadyRevealed')
     await sys.increaseTime(REVEAL_WINDOW + 1n)
@@ -393,7 +414,14 @@ describe('JobMarket: finalize', () => {
     ])
     expect(events(receipt, 'FeeBurned')[0]!.args).toEqual({ jobId, amount: take })
     expect(events(receipt, 'Refunded')[0]!.args).toEqual({ jobId, requester: requester.address, amount: refund })
-    expect(events(receipt, 'JobFinalized')[0]!.args).toEqual({ jobId, status: Status.Completed, fingerprint: fp('same'), fees, burned: take, refunded: refund })
+    expect(events(receipt, 'JobFinalized')[0]!.args).toEqual({
+      jobId,
+      status: Status.Completed,
+      fingerprint: fp('same'),
+      fees,
+      burned: take,
+      refunded: refund,
+    })
     expect(events(receipt, 'SlashShareCredited')).toHaveLength(0)
 
     expect(await totalSupply()).toBe(supplyBefore - take)
@@ -433,7 +461,14 @@ describe('JobMarket: finalize', () => {
     const refund = escrowOf(spec) - fees - take + (toBeneficiary - 2n * share)
     const slashed = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })
     expect(slashed.map((e) => e.args)).toEqual([
-      { provider: providers[2].address, jobId, amount: collateral, beneficiary: sys.market, toBeneficiary, burned: collateral - toBeneficiary },
+      {
+        provider: providers[2].address,
+        jobId,
+        amount: collateral,
+        beneficiary: sys.market,
+        toBeneficiary,
+        burned: collateral - toBeneficiary,
+      },
     ])
     expect(events(receipt, 'SlashShareCredited').map((e) => e.args)).toEqual([
       { jobId, provider: providers[0].address, amount: share },
@@ -477,7 +512,14 @@ describe('JobMarket: finalize', () => {
     const supplyBefore = await totalSupply()
     const { jobId, spec } = await runJob(['a', 'b'])
     const receipt = await market.write(requester, 'finalize', [jobId])
-    expect(events(receipt, 'JobFinalized')[0]!.args).toEqual({ jobId, status: Status.Failed, fingerprint: zeroHash, fees: 0n, burned: 0n, refunded: escrowOf(spec) })
+    expect(events(receipt, 'JobFinalized')[0]!.args).toEqual({
+      jobId,
+      status: Status.Failed,
+      fingerprint: zeroHash,
+      fees: 0n,
+      burned: 0n,
+      refunded: escrowOf(spec),
+    })
     expect(events(receipt, 'ProviderPaid')).toHaveLength(0)
     expect(await owed(requester.address)).toBe(escrowOf(spec))
     expect(await totalSupply()).toBe(supplyBefore)
@@ -607,17 +649,48 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     | { kind: 'time'; seconds: number }
 
   const action: fc.Arbitrary<Action> = fc.oneof(
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('submit' as const), who: fc.nat(1), k: fc.integer({ min: 2, max: 3 }), units: fc.integer({ min: 1, max: 50 }), price: fc.integer({ min: 2, max: 4 }), ttl: fc.integer({ min: 30, max: 600 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('submit' as const),
+        who: fc.nat(1),
+        k: fc.integer({ min: 2, max: 3 }),
+        units: fc.integer({ min: 1, max: 50 }),
+        price: fc.integer({ min: 2, max: 4 }),
+        ttl: fc.integer({ min: 30, max: 600 }),
+      }),
+    },
     // Drives one job to its next state the way honest (or not) participants would.
-    { weight: 16, arbitrary: fc.record({ kind: fc.constant('step' as const), job: fc.nat(3), pick: fc.nat(5), honest: fc.integer({ min: 0, max: 9 }).map((x) => x < 8) }) },
+    {
+      weight: 16,
+      arbitrary: fc.record({
+        kind: fc.constant('step' as const),
+        job: fc.nat(3),
+        pick: fc.nat(5),
+        honest: fc.integer({ min: 0, max: 9 }).map((x) => x < 8),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('assign' as const), job: fc.nat(7), pick: fc.nat(5) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('commit' as const), job: fc.nat(7), slot: fc.nat(2), honest: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('reveal' as const), job: fc.nat(7), slot: fc.nat(2) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('finalize' as const, 'cancel' as const, 'expire' as const, 'expireAssignment' as const), job: fc.nat(7) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constantFrom('finalize' as const, 'cancel' as const, 'expire' as const, 'expireAssignment' as const),
+        job: fc.nat(7),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), who: fc.nat(4) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('time' as const), seconds: fc.integer({ min: 1, max: 200 }) }) },
   )
-  const permutations = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+  const permutations = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+  ]
   const LIVE = new Set<number>([Status.Open, Status.Assigned, Status.Committed, Status.Revealed])
 
   async function checkInvariants(jobCount: bigint, supplyAtStart: bigint, burnedSoFar: bigint): Promise<void> {
@@ -647,7 +720,9 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     expect(await totalSupply()).toBe(supplyAtStart - burnedSoFar)
   }
 
-  test('market balance = Σ owed + Σ live escrow; registry balance = Σ stakes; supply falls by exactly what was burned', { timeout: 240_000 }, async () => {
+  test('market balance = Σ owed + Σ live escrow; registry balance = Σ stakes; supply falls by exactly what was burned', {
+    timeout: 240_000,
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 20, maxLength: 50 }), async (actions) => {
         const runSnap = await sys.snapshot()
@@ -661,15 +736,28 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
             const jobs = nextJob - firstJob
             // Stepping with no job yet submits one.
             const a: Action =
-              drawn.kind === 'step' && jobs === 0n ? { kind: 'submit', who: 0, k: 2 + (drawn.pick % 2), units: 10, price: 2, ttl: 600 } : drawn
+              drawn.kind === 'step' && jobs === 0n
+                ? { kind: 'submit', who: 0, k: 2 + (drawn.pick % 2), units: 10, price: 2, ttl: 600 }
+                : drawn
             const jobId = 'job' in a && jobs > 0n ? firstJob + (BigInt(a.job) % jobs) : 0n
             let receipt: TransactionReceipt | undefined
             try {
               switch (a.kind) {
                 case 'submit': {
-                  const spec = await makeSpec({ redundancy: a.k, units: BigInt(a.units), maxPricePerUnit: BigInt(a.price) * CENT, deadline: (await sys.now()) + BigInt(a.ttl) })
+                  const spec = await makeSpec({
+                    redundancy: a.k,
+                    units: BigInt(a.units),
+                    maxPricePerUnit: BigInt(a.price) * CENT,
+                    deadline: (await sys.now()) + BigInt(a.ttl),
+                  })
                   const who = a.who === 0 ? requester : requester2
-                  if (who === requester2) await sys.write(requester2, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.market, escrowOf(spec)] })
+                  if (who === requester2)
+                    await sys.write(requester2, {
+                      address: sys.token,
+                      abi: tesseraTokenAbi,
+                      functionName: 'approve',
+                      args: [sys.market, escrowOf(spec)],
+                    })
                   receipt = await market.write(who, 'submitJob', [spec])
                   break
                 }
@@ -724,7 +812,11 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                 case 'expire':
                 case 'expireAssignment': {
                   const job = await getJob(jobId)
-                  receipt = await market.write(a.kind === 'cancel' ? (job.requester === requester2.address ? requester2 : requester) : matcher, a.kind, [jobId])
+                  receipt = await market.write(
+                    a.kind === 'cancel' ? (job.requester === requester2.address ? requester2 : requester) : matcher,
+                    a.kind,
+                    [jobId],
+                  )
                   break
                 }
                 case 'withdraw':
@@ -740,7 +832,8 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
             }
             if (receipt) {
               for (const e of events(receipt, 'FeeBurned')) burned += e.args.amount as bigint
-              for (const e of parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })) burned += e.args.burned
+              for (const e of parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' }))
+                burned += e.args.burned
             }
             await checkInvariants(nextJob - 1n + (a.kind === 'submit' ? 1n : 0n), supplyAtStart, burned)
           }

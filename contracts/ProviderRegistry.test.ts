@@ -1,7 +1,7 @@
+import { type Address, type Hex, type PrivateKeyAccount, parseEventLogs, zeroAddress } from 'viem'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { parseEventLogs, zeroAddress, type Address, type Hex, type PrivateKeyAccount } from 'viem'
 import { providerRegistryAbi, providerRegistryBytecode, tesseraTokenAbi } from './generated/index.ts'
-import { defaultHardware, expectRevert, fund, regionId, registerProvider, startTestSystem, TSR, type TestSystem } from './testing.ts'
+import { defaultHardware, expectRevert, fund, regionId, registerProvider, startTestSystem, type TestSystem, TSR } from './testing.ts'
 
 let sys: TestSystem
 let snap: Hex
@@ -49,7 +49,12 @@ const totalSupply = () => sys.read<bigint>({ address: sys.token, abi: tesseraTok
 /** A registry whose "JobMarket" is the matcher EOA, so tests can call lock/unlock/slash directly. */
 async function registryWithEoaMarket(): Promise<{ address: Address; market: PrivateKeyAccount }> {
   const { deployer, matcher } = sys.accounts
-  const address = await sys.deployContract(deployer, providerRegistryAbi, providerRegistryBytecode, [sys.token, deployer.address, MIN_STAKE, UNBONDING])
+  const address = await sys.deployContract(deployer, providerRegistryAbi, providerRegistryBytecode, [
+    sys.token,
+    deployer.address,
+    MIN_STAKE,
+    UNBONDING,
+  ])
   await reg(address).write(deployer, 'setJobMarket', [matcher.address])
   return { address, market: matcher }
 }
@@ -65,7 +70,12 @@ describe('ProviderRegistry: admin', () => {
   test('setJobMarket reverts JobMarketAlreadySet, ZeroAddress, OwnableUnauthorizedAccount', async () => {
     await expectRevert(reg().write(sys.accounts.deployer, 'setJobMarket', [alice.address]), 'JobMarketAlreadySet')
     const { deployer } = sys.accounts
-    const fresh = await sys.deployContract(deployer, providerRegistryAbi, providerRegistryBytecode, [sys.token, deployer.address, MIN_STAKE, UNBONDING])
+    const fresh = await sys.deployContract(deployer, providerRegistryAbi, providerRegistryBytecode, [
+      sys.token,
+      deployer.address,
+      MIN_STAKE,
+      UNBONDING,
+    ])
     await expectRevert(reg(fresh).write(deployer, 'setJobMarket', [zeroAddress]), 'ZeroAddress')
     await expectRevert(reg(fresh).write(alice, 'setJobMarket', [alice.address]), 'OwnableUnauthorizedAccount')
     const receipt = await reg(fresh).write(deployer, 'setJobMarket', [alice.address])
@@ -188,7 +198,11 @@ describe('ProviderRegistry: staking', () => {
     expect(e3!.args).toEqual({ provider: alice.address, amount: 250n * TSR })
     expect(await balanceOf(alice.address)).toBe(before + 250n * TSR)
     expect(await balanceOf(sys.registry)).toBe(50n * TSR)
-    expect(await reg().read<Provider>('getProvider', [alice.address])).toMatchObject({ stake: 50n * TSR, pendingUnstake: 0n, unstakeAvailableAt: 0n })
+    expect(await reg().read<Provider>('getProvider', [alice.address])).toMatchObject({
+      stake: 50n * TSR,
+      pendingUnstake: 0n,
+      unstakeAvailableAt: 0n,
+    })
   })
 })
 

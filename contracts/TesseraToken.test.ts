@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, test } from 'vitest'
-import { parseEventLogs, zeroAddress, type Address, type Hex } from 'viem'
+import { type Address, type Hex, parseEventLogs, zeroAddress } from 'viem'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { tesseraTokenAbi, tesseraTokenBytecode } from './generated/index.ts'
-import { expectRevert, startTestSystem, TSR, type TestSystem } from './testing.ts'
+import { expectRevert, startTestSystem, type TestSystem, TSR } from './testing.ts'
 
 let sys: TestSystem
 let snap: Hex
@@ -42,7 +42,12 @@ describe('TesseraToken', () => {
   test('setMinter: once, by the admin, emits MinterSet; then only the minter mints', async () => {
     const token = await freshToken()
     const other = sys.accounts.requesters[0]
-    const receipt = await sys.write(sys.accounts.deployer, { address: token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [other.address] })
+    const receipt = await sys.write(sys.accounts.deployer, {
+      address: token,
+      abi: tesseraTokenAbi,
+      functionName: 'setMinter',
+      args: [other.address],
+    })
     const [event] = parseEventLogs({ abi: tesseraTokenAbi, logs: receipt.logs, eventName: 'MinterSet' })
     expect(event!.args.minter).toBe(other.address)
 
@@ -53,7 +58,12 @@ describe('TesseraToken', () => {
 
   test('setMinter reverts MinterAlreadySet on the second call', async () => {
     await expectRevert(
-      sys.write(sys.accounts.deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [sys.accounts.matcher.address] }),
+      sys.write(sys.accounts.deployer, {
+        address: sys.token,
+        abi: tesseraTokenAbi,
+        functionName: 'setMinter',
+        args: [sys.accounts.matcher.address],
+      }),
       'MinterAlreadySet',
     )
   })
@@ -69,7 +79,12 @@ describe('TesseraToken', () => {
   test('setMinter reverts OwnableUnauthorizedAccount for anyone but the admin', async () => {
     const token = await freshToken()
     const args = await expectRevert(
-      sys.write(sys.accounts.matcher, { address: token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [sys.accounts.matcher.address] }),
+      sys.write(sys.accounts.matcher, {
+        address: token,
+        abi: tesseraTokenAbi,
+        functionName: 'setMinter',
+        args: [sys.accounts.matcher.address],
+      }),
       'OwnableUnauthorizedAccount',
     )
     expect(args).toEqual([sys.accounts.matcher.address])
@@ -77,13 +92,23 @@ describe('TesseraToken', () => {
 
   test('mint reverts NotMinter for anyone but the minter, also before a minter is set', async () => {
     const args = await expectRevert(
-      sys.write(sys.accounts.deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'mint', args: [sys.accounts.deployer.address, 1n] }),
+      sys.write(sys.accounts.deployer, {
+        address: sys.token,
+        abi: tesseraTokenAbi,
+        functionName: 'mint',
+        args: [sys.accounts.deployer.address, 1n],
+      }),
       'NotMinter',
     )
     expect(args).toEqual([sys.accounts.deployer.address])
     const token = await freshToken()
     await expectRevert(
-      sys.write(sys.accounts.deployer, { address: token, abi: tesseraTokenAbi, functionName: 'mint', args: [sys.accounts.deployer.address, 1n] }),
+      sys.write(sys.accounts.deployer, {
+        address: token,
+        abi: tesseraTokenAbi,
+        functionName: 'mint',
+        args: [sys.accounts.deployer.address, 1n],
+      }),
       'NotMinter',
     )
   })
@@ -126,14 +151,23 @@ describe('TesseraToken', () => {
 
   test('permit reverts ERC2612ExpiredSignature and ERC2612InvalidSigner', async () => {
     const expired = await signPermit(1n, (await sys.now()) - 1n)
-    await expectRevert(sys.write(sys.accounts.matcher, { address: sys.token, abi: tesseraTokenAbi, functionName: 'permit', args: expired }), 'ERC2612ExpiredSignature')
+    await expectRevert(
+      sys.write(sys.accounts.matcher, { address: sys.token, abi: tesseraTokenAbi, functionName: 'permit', args: expired }),
+      'ERC2612ExpiredSignature',
+    )
     const forged = await signPermit(1n, (await sys.now()) + 3600n, sys.accounts.matcher)
-    await expectRevert(sys.write(sys.accounts.matcher, { address: sys.token, abi: tesseraTokenAbi, functionName: 'permit', args: forged }), 'ERC2612InvalidSigner')
+    await expectRevert(
+      sys.write(sys.accounts.matcher, { address: sys.token, abi: tesseraTokenAbi, functionName: 'permit', args: forged }),
+      'ERC2612InvalidSigner',
+    )
   })
 
   test('OpenZeppelin errors surface: ERC20InsufficientBalance, ERC20InvalidReceiver, OwnableInvalidOwner', async () => {
     const poor = sys.accounts.requesters[1]
-    await expectRevert(sys.write(poor, { address: sys.token, abi: tesseraTokenAbi, functionName: 'burn', args: [1n] }), 'ERC20InsufficientBalance')
+    await expectRevert(
+      sys.write(poor, { address: sys.token, abi: tesseraTokenAbi, functionName: 'burn', args: [1n] }),
+      'ERC20InsufficientBalance',
+    )
     await expectRevert(
       sys.write(sys.accounts.deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [zeroAddress, 1n] }),
       'ERC20InvalidReceiver',

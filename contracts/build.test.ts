@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
-import * as generated from './generated/index.ts'
 import { buildContracts, ContractsBuildError, deployableContracts, isGeneratedCurrent } from './build.ts'
+import * as generated from './generated/index.ts'
 
 describe('contracts/build', () => {
   test('contracts/generated is built from the current sources (run `npx tsx contracts/build.ts`)', () => {
@@ -15,7 +15,10 @@ describe('contracts/build', () => {
       const camel = name[0]!.toLowerCase() + name.slice(1)
       const abi = (generated as Record<string, unknown>)[`${camel}Abi`] as readonly { type: string }[]
       const bytecode = (generated as Record<string, unknown>)[`${camel}Bytecode`] as string
-      expect(abi.some((item) => item.type === 'constructor'), name).toBe(true)
+      expect(
+        abi.some((item) => item.type === 'constructor'),
+        name,
+      ).toBe(true)
       expect(bytecode).toMatch(/^0x[0-9a-f]+$/)
       // EIP-170: deployed code must stay under 24 KiB; creation code is a fair upper bound.
       expect((bytecode.length - 2) / 2, name).toBeLessThan(24_576)
@@ -38,7 +41,9 @@ describe('contracts/build', () => {
     const module = readFileSync(path.join(outDir, 'JobMarket.ts'), 'utf8')
     expect(module).toContain('export const jobMarketAbi = [')
     expect(module).toMatch(/export const jobMarketBytecode = '0x[0-9a-f]+' as const/)
-    expect(readFileSync(path.join(outDir, 'index.ts'), 'utf8')).toContain("export { jobMarketAbi, jobMarketBytecode } from './JobMarket.ts'")
+    expect(readFileSync(path.join(outDir, 'index.ts'), 'utf8')).toContain(
+      "export { jobMarketAbi, jobMarketBytecode } from './JobMarket.ts'",
+    )
     expect(readFileSync(path.join(outDir, '.sources-hash'), 'utf8').trim()).toBe(first.hash)
     expect(await buildContracts({ srcDir, outDir, quiet: true })).toMatchObject({ skipped: true, hash: first.hash })
   })

@@ -1,13 +1,13 @@
+import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createPublicClient, http, keccak256, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { devKeys } from '../cli/devAccounts.ts'
-import { startAnvil, type Anvil } from '../cli/startAnvil.ts'
+import { type Anvil, startAnvil } from '../cli/startAnvil.ts'
 import { deployAll, readDeployment } from './deploy.ts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
 
@@ -32,7 +32,16 @@ describe('deployAll', () => {
       startBlock: deployment.contracts.TesseraToken.blockNumber,
       deployer: privateKeyToAccount(devKeys[0]).address,
       matcher,
-      params: { minStake: '5', unbondingPeriod: 600, epochLength: 30, takeBps: 1000, collateralBps: 10_000, slashBeneficiaryBps: 5000, commitWindow: 120, revealWindow: 120 },
+      params: {
+        minStake: '5',
+        unbondingPeriod: 600,
+        epochLength: 30,
+        takeBps: 1000,
+        collateralBps: 10_000,
+        slashBeneficiaryBps: 5000,
+        commitWindow: 120,
+        revealWindow: 120,
+      },
     })
     expect(deployment.params.genesisSupply).toBe((100_000_000n * 10n ** 18n).toString())
     expect(deployment.params.emission.epochLength).toBe('30')

@@ -6,19 +6,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  getAddress,
-  http,
-  type Abi,
-  type Address,
-  type Chain,
-  type Hex,
-} from 'viem'
+import { type Abi, type Address, type Chain, createPublicClient, createWalletClient, defineChain, getAddress, type Hex, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { emissionParams, type EmissionParams } from '../economics/params.ts'
+import { type EmissionParams, emissionParams } from '../economics/params.ts'
 import {
   emissionControllerAbi,
   emissionControllerBytecode,
@@ -159,25 +149,9 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   }
 
   const token = await deploy(tesseraTokenAbi, tesseraTokenBytecode, [admin, admin, p.genesisSupply])
-  const registry = await deploy(providerRegistryAbi, providerRegistryBytecode, [
-    token.address,
-    admin,
-    p.minStake,
-    p.unbondingPeriod,
-  ])
-  const controller = await deploy(emissionControllerAbi, emissionControllerBytecode, [
-    token.address,
-    registry.address,
-    admin,
-    emission,
-  ])
-  const market = await deploy(jobMarketAbi, jobMarketBytecode, [
-    token.address,
-    registry.address,
-    controller.address,
-    admin,
-    marketParams,
-  ])
+  const registry = await deploy(providerRegistryAbi, providerRegistryBytecode, [token.address, admin, p.minStake, p.unbondingPeriod])
+  const controller = await deploy(emissionControllerAbi, emissionControllerBytecode, [token.address, registry.address, admin, emission])
+  const market = await deploy(jobMarketAbi, jobMarketBytecode, [token.address, registry.address, controller.address, admin, marketParams])
 
   await send(registry.address, providerRegistryAbi, 'setJobMarket', [market.address])
   await send(controller.address, emissionControllerAbi, 'setJobMarket', [market.address])
@@ -201,10 +175,7 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
       slashBeneficiaryBps: p.slashBeneficiaryBps,
       commitWindow: Number(p.commitWindow),
       revealWindow: Number(p.revealWindow),
-      emission: Object.fromEntries(Object.entries(emission).map(([k, v]) => [k, v.toString()])) as Record<
-        keyof EmissionParams,
-        string
-      >,
+      emission: Object.fromEntries(Object.entries(emission).map(([k, v]) => [k, v.toString()])) as Record<keyof EmissionParams, string>,
     },
   }
   if (parameters.out !== false) {

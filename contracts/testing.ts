@@ -3,41 +3,33 @@
  * and hand out clients for every dev account. Used by the contract tests and end-to-end tests.
  */
 import {
+  type Abi,
+  type Address,
   BaseError,
+  type Chain,
   ContractFunctionRevertedError,
   createPublicClient,
   createTestClient,
   createWalletClient,
   decodeErrorResult,
-  http,
-  type Abi,
-  type Address,
-  type Chain,
   type Hex,
+  http,
   type PrivateKeyAccount,
   type TransactionReceipt,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { devKeys } from '../cli/devAccounts.ts'
-import { startAnvil, type Anvil } from '../cli/startAnvil.ts'
-import { deployAll, localChain, type DeployParams, type Deployment } from './deploy.ts'
-import {
-  emissionControllerAbi,
-  jobMarketAbi,
-  providerRegistryAbi,
-  tesseraTokenAbi,
-} from './generated/index.ts'
+import { type Anvil, startAnvil } from '../cli/startAnvil.ts'
+import { type Deployment, type DeployParams, deployAll, localChain } from './deploy.ts'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
 
 /** One TSR in wei. */
 export const TSR = 10n ** 18n
 
 /** Every custom error of the four contracts, so a revert bubbling up from any of them decodes. */
-export const allErrorsAbi = [
-  ...jobMarketAbi,
-  ...providerRegistryAbi,
-  ...tesseraTokenAbi,
-  ...emissionControllerAbi,
-].filter((item) => item.type === 'error')
+export const allErrorsAbi = [...jobMarketAbi, ...providerRegistryAbi, ...tesseraTokenAbi, ...emissionControllerAbi].filter(
+  (item) => item.type === 'error',
+)
 
 /** A call a test sends: loosely typed so one helper serves every contract. */
 export type WriteParameters = { address: Address; abi: Abi | readonly unknown[]; functionName: string; args?: readonly unknown[] }
@@ -236,12 +228,7 @@ export async function registerProvider(
     address: registry,
     abi: providerRegistryAbi,
     functionName: 'register',
-    args: [
-      hardware,
-      options.pricePerUnit ?? TSR / 100n,
-      options.region ?? regionId('eu'),
-      options.encryptionPubKey ?? '0x01',
-    ],
+    args: [hardware, options.pricePerUnit ?? TSR / 100n, options.region ?? regionId('eu'), options.encryptionPubKey ?? '0x01'],
   })
   if (stake > 0n) {
     await fund(system, provider.address, stake)
@@ -252,7 +239,12 @@ export async function registerProvider(
 
 /** Transfers `amount` TSR wei from the deployer (genesis holder) to `to`. */
 export async function fund(system: TestSystem, to: Address, amount: bigint): Promise<void> {
-  await system.write(system.accounts.deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [to, amount] })
+  await system.write(system.accounts.deployer, {
+    address: system.token,
+    abi: tesseraTokenAbi,
+    functionName: 'transfer',
+    args: [to, amount],
+  })
 }
 
 /** A region id as the registry stores it: the ASCII name, right-padded to 32 bytes. */

@@ -1,9 +1,9 @@
+import { type Address, maxUint256, parseEventLogs, zeroAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { maxUint256, parseEventLogs, zeroAddress, type Address } from 'viem'
-import { expectRevert, startTestSystem, type TestSystem } from '../contracts/testing.ts'
 import { emissionControllerAbi, emissionControllerBytecode, tesseraTokenAbi, tesseraTokenBytecode } from '../contracts/generated/index.ts'
+import { expectRevert, startTestSystem, type TestSystem } from '../contracts/testing.ts'
 import { initialState } from './emissionLaw.ts'
-import { TSR, WAD, emissionParams, type EmissionParams } from './params.ts'
+import { type EmissionParams, emissionParams, TSR, WAD } from './params.ts'
 
 /**
  * The EmissionController's access control, reverts and claim bookkeeping on a real anvil; the law's
@@ -25,10 +25,24 @@ afterAll(async () => {
 /** A fresh token + controller pair whose JobMarket is an EOA (requester 0), so tests can call `recordJob`. */
 async function freshController(p: EmissionParams = params) {
   const { deployer, requesters } = sys.accounts
-  const token = await sys.deployContract(deployer, tesseraTokenAbi, tesseraTokenBytecode, [deployer.address, deployer.address, 100_000_000n * TSR])
-  const controller = await sys.deployContract(deployer, emissionControllerAbi, emissionControllerBytecode, [token, sys.registry, deployer.address, p])
+  const token = await sys.deployContract(deployer, tesseraTokenAbi, tesseraTokenBytecode, [
+    deployer.address,
+    deployer.address,
+    100_000_000n * TSR,
+  ])
+  const controller = await sys.deployContract(deployer, emissionControllerAbi, emissionControllerBytecode, [
+    token,
+    sys.registry,
+    deployer.address,
+    p,
+  ])
   await sys.write(deployer, { address: token, abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] })
-  await sys.write(deployer, { address: controller, abi: emissionControllerAbi, functionName: 'setJobMarket', args: [requesters[0].address] })
+  await sys.write(deployer, {
+    address: controller,
+    abi: emissionControllerAbi,
+    functionName: 'setJobMarket',
+    args: [requesters[0].address],
+  })
   return { token, controller, jobMarket: requesters[0] }
 }
 
@@ -47,13 +61,23 @@ describe('EmissionController', () => {
   test('constructor rejects out-of-range params with the field index', async () => {
     const { deployer } = sys.accounts
     const deploy = (p: Partial<EmissionParams>) =>
-      sys.deployContract(deployer, emissionControllerAbi, emissionControllerBytecode, [sys.token, sys.registry, deployer.address, { ...params, ...p }])
+      sys.deployContract(deployer, emissionControllerAbi, emissionControllerBytecode, [
+        sys.token,
+        sys.registry,
+        deployer.address,
+        { ...params, ...p },
+      ])
     expect(await expectRevert(deploy({ epochLength: 0n }), 'InvalidParam')).toEqual([0n])
     expect(await expectRevert(deploy({ kappa: WAD }), 'InvalidParam')).toEqual([1n])
     expect(await expectRevert(deploy({ phiMin: params.phi0 + 1n }), 'InvalidParam')).toEqual([4n])
     expect(await expectRevert(deploy({ maxProviderShare: 0n }), 'InvalidParam')).toEqual([10n])
     await expectRevert(
-      sys.deployContract(deployer, emissionControllerAbi, emissionControllerBytecode, [zeroAddress, sys.registry, deployer.address, params]),
+      sys.deployContract(deployer, emissionControllerAbi, emissionControllerBytecode, [
+        zeroAddress,
+        sys.registry,
+        deployer.address,
+        params,
+      ]),
       'ZeroAddress',
     )
   })
@@ -61,15 +85,30 @@ describe('EmissionController', () => {
   test('setJobMarket: admin only, once; recordJob: JobMarket only', async () => {
     const { deployer, providers } = sys.accounts
     await expectRevert(
-      sys.write(providers[0], { address: sys.controller, abi: emissionControllerAbi, functionName: 'setJobMarket', args: [providers[0].address] }),
+      sys.write(providers[0], {
+        address: sys.controller,
+        abi: emissionControllerAbi,
+        functionName: 'setJobMarket',
+        args: [providers[0].address],
+      }),
       'NotAdmin',
     )
     await expectRevert(
-      sys.write(deployer, { address: sys.controller, abi: emissionControllerAbi, functionName: 'setJobMarket', args: [providers[0].address] }),
+      sys.write(deployer, {
+        address: sys.controller,
+        abi: emissionControllerAbi,
+        functionName: 'setJobMarket',
+        args: [providers[0].address],
+      }),
       'JobMarketAlreadySet',
     )
     await expectRevert(
-      sys.write(deployer, { address: sys.controller, abi: emissionControllerAbi, functionName: 'recordJob', args: [providers[0].address, 1n, 1n] }),
+      sys.write(deployer, {
+        address: sys.controller,
+        abi: emissionControllerAbi,
+        functionName: 'recordJob',
+        args: [providers[0].address, 1n, 1n],
+      }),
       'NotJobMarket',
     )
   })
@@ -101,7 +140,12 @@ describe('EmissionController', () => {
     const { deployer, providers } = sys.accounts
     const [alice, bob] = providers
     const fee = 1_000n * TSR
-    await sys.write(jobMarket, { address: controller, abi: emissionControllerAbi, functionName: 'recordJob', args: [alice.address, fee, 10n] })
+    await sys.write(jobMarket, {
+      address: controller,
+      abi: emissionControllerAbi,
+      functionName: 'recordJob',
+      args: [alice.address, fee, 10n],
+    })
     const claim = (account: typeof alice, epoch: bigint) =>
       sys.write(account, { address: controller, abi: emissionControllerAbi, functionName: 'claim', args: [epoch] })
     expect(await expectRevert(claim(alice, 0n), 'EpochNotClosed')).toEqual([0n])

@@ -1,18 +1,18 @@
-import { afterAll, beforeAll, expect, test } from 'vitest'
 import {
+  type Address,
   createPublicClient,
   createWalletClient,
   encodeFunctionData,
-  http,
-  parseEventLogs,
-  type Address,
   type Hex,
+  http,
   type PublicClient,
+  parseEventLogs,
 } from 'viem'
-import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
+import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
-import { startAnvil, type Anvil } from '../cli/startAnvil.ts'
+import { afterAll, beforeAll, expect, test } from 'vitest'
 import { devKeys } from '../cli/devAccounts.ts'
+import { type Anvil, startAnvil } from '../cli/startAnvil.ts'
 import {
   emissionControllerAbi,
   emissionControllerBytecode,
@@ -24,11 +24,11 @@ import {
 import {
   advanceEpochs,
   claimable,
-  initialState,
   type EmissionState,
   type EpochInputs,
   type EpochOutputs,
   type EpochRecord,
+  initialState,
   type RecordedJob,
 } from './emissionLaw.ts'
 import { emissionParams, MAX_EPOCHS_PER_CALL, TSR, WAD } from './params.ts'
@@ -130,7 +130,13 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     return receipt
   }
   await receiptOf(await send(deployer!, token, encodeFunctionData({ abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] })))
-  await receiptOf(await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setJobMarket', args: [jobMarket.address] })))
+  await receiptOf(
+    await send(
+      deployer!,
+      controller,
+      encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setJobMarket', args: [jobMarket.address] }),
+    ),
+  )
 
   // Providers 1..6 register random hardware (minStake 0: registered and unpaused counts).
   const capacity = new Map<Address, bigint>(unregistered.map((a) => [a, 0n]))
@@ -153,7 +159,8 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
 
   const genesis = (await client.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'genesis' })) as bigint
   const startOf = (epoch: bigint) => genesis + epoch * EPOCH_LENGTH + 10n
-  const setNextTimestamp = (t: bigint) => client.request({ method: 'evm_setNextBlockTimestamp' as never, params: [`0x${t.toString(16)}`] as never })
+  const setNextTimestamp = (t: bigint) =>
+    client.request({ method: 'evm_setNextBlockTimestamp' as never, params: [`0x${t.toString(16)}`] as never })
 
   let state: EmissionState = initialState(params)
   let current = 0n
@@ -225,7 +232,9 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
         }
       }
       state = result.state
-      advanceTxs.push(await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n))
+      advanceTxs.push(
+        await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n),
+      )
       await settle()
 
       // Every claimable of the epochs just closed, for every provider we use.
@@ -248,7 +257,10 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
       claimableChecks += checks.length
     }
     // Idempotent: a second call with nothing to close emits nothing (checked through the logs below).
-    if (rand.next() < 0.2) advanceTxs.push(await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n))
+    if (rand.next() < 0.2)
+      advanceTxs.push(
+        await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n),
+      )
 
     // Some registered providers claim some of their unclaimed rewards (this moves the supply and so the cap).
     for (const account of providerAccounts) {
@@ -293,7 +305,11 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   // The supply grew by exactly the claims; the model's state equals the contract's.
   const supply = (await client.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'totalSupply' })) as bigint
   expect(supply).toBe(GENESIS_SUPPLY + claims.reduce((s, c) => s + c.usage + c.availability, 0n))
-  const chainState = (await client.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'state' })) as EmissionState
+  const chainState = (await client.readContract({
+    address: controller,
+    abi: emissionControllerAbi,
+    functionName: 'state',
+  })) as EmissionState
   expect({ ...chainState }).toEqual(state)
 
   // The run exercised every branch of the law, and an outage longer than one call can close.

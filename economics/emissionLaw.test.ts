@@ -1,18 +1,18 @@
-import { describe, expect, test } from 'vitest'
-import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
-import { advanceEpochs, claimable, initialState, sqrtFloor, stepEpoch, type EmissionState, type EpochInputs, type RecordedJob } from './emissionLaw.ts'
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
 import { computeConstants } from './constants.ts'
 import {
-  ALPHA_F_WAD,
-  ALPHA_U_WAD,
-  BASE_DECAY_WAD,
-  EPOCHS_PER_YEAR,
-  R_MAX_DECAY_WAD,
-  TSR,
-  WAD,
-  emissionParams,
-} from './params.ts'
+  advanceEpochs,
+  claimable,
+  type EmissionState,
+  type EpochInputs,
+  initialState,
+  type RecordedJob,
+  sqrtFloor,
+  stepEpoch,
+} from './emissionLaw.ts'
+import { ALPHA_F_WAD, ALPHA_U_WAD, BASE_DECAY_WAD, EPOCHS_PER_YEAR, emissionParams, R_MAX_DECAY_WAD, TSR, WAD } from './params.ts'
 
 const params = emissionParams({ epochLength: 86_400n })
 /** JobMarket's default take τ (takeBps 1000), in WAD. */
@@ -57,35 +57,52 @@ describe('constants', () => {
 
   test('defaults: κ < τ, and emissions start under the cap of a 100M TSR supply', () => {
     expect(params.kappa).toBeLessThan(TAU)
-    const { outputs } = stepEpoch({ state: initialState(params), inputs: { jobs: [], totalCapacity: 0n, supply: 100_000_000n * TSR }, params })
+    const { outputs } = stepEpoch({
+      state: initialState(params),
+      inputs: { jobs: [], totalCapacity: 0n, supply: 100_000_000n * TSR },
+      params,
+    })
     expect(outputs.limiter).toBe(0)
     expect(budgetOf(outputs)).toBe(params.baseAvailability0)
     expect(outputs.cap).toBeGreaterThan(2n * params.baseAvailability0)
   })
 
   test('sqrtFloor is the integer square root', () => {
-    fc.assert(fc.property(bigint(2n ** 256n), (x) => {
-      const r = sqrtFloor(x)
-      expect(r * r <= x && (r + 1n) * (r + 1n) > x).toBe(true)
-    }))
+    fc.assert(
+      fc.property(bigint(2n ** 256n), (x) => {
+        const r = sqrtFloor(x)
+        expect(r * r <= x && (r + 1n) * (r + 1n) > x).toBe(true)
+      }),
+    )
   })
 })
 
 describe('emission law', () => {
   test('wash-safety: a fake job of value W earns its author at most κ·W < τ·W in the epoch', () => {
     fc.assert(
-      fc.property(stateArb, inputsArb, fc.constantFrom(...providers), fc.bigInt({ min: 1n, max: 10n ** 8n * TSR }), fc.bigInt({ min: 1n, max: 10n ** 7n }), (state, inputs, attacker, w, capacity) => {
-        // The attacker is already a recipient (one honest job), so the fake job only adds fees.
-        const honest = { ...inputs, jobs: [{ provider: attacker, fee: 0n, units: 0n, capacity }, ...inputs.jobs] }
-        const washed = { ...honest, jobs: [...honest.jobs, { provider: attacker, fee: w, units: 1n, capacity }] }
-        const reward = (i: EpochInputs) => {
-          const { usage, availability } = claimable({ record: stepEpoch({ state, inputs: i, params }).record, provider: attacker, params })
-          return usage + availability
-        }
-        const gain = reward(washed) - reward(honest)
-        expect(gain).toBeLessThanOrEqual((params.kappa * w) / WAD + 1n)
-        expect((params.kappa * w) / WAD).toBeLessThan((TAU * w) / WAD + 1n)
-      }),
+      fc.property(
+        stateArb,
+        inputsArb,
+        fc.constantFrom(...providers),
+        fc.bigInt({ min: 1n, max: 10n ** 8n * TSR }),
+        fc.bigInt({ min: 1n, max: 10n ** 7n }),
+        (state, inputs, attacker, w, capacity) => {
+          // The attacker is already a recipient (one honest job), so the fake job only adds fees.
+          const honest = { ...inputs, jobs: [{ provider: attacker, fee: 0n, units: 0n, capacity }, ...inputs.jobs] }
+          const washed = { ...honest, jobs: [...honest.jobs, { provider: attacker, fee: w, units: 1n, capacity }] }
+          const reward = (i: EpochInputs) => {
+            const { usage, availability } = claimable({
+              record: stepEpoch({ state, inputs: i, params }).record,
+              provider: attacker,
+              params,
+            })
+            return usage + availability
+          }
+          const gain = reward(washed) - reward(honest)
+          expect(gain).toBeLessThanOrEqual((params.kappa * w) / WAD + 1n)
+          expect((params.kappa * w) / WAD).toBeLessThan((TAU * w) / WAD + 1n)
+        },
+      ),
       { numRuns: 500 },
     )
   })
@@ -103,7 +120,9 @@ describe('emission law', () => {
           availability += p.availability
         }
         expect(usage).toBeLessThanOrEqual(outputs.usageEmission)
-        expect(outputs.usageEmission).toBeLessThanOrEqual((params.kappa * (outputs.fees < outputs.feeEma ? outputs.fees : outputs.feeEma)) / WAD)
+        expect(outputs.usageEmission).toBeLessThanOrEqual(
+          (params.kappa * (outputs.fees < outputs.feeEma ? outputs.fees : outputs.feeEma)) / WAD,
+        )
         expect(availability).toBe(outputs.availabilityEmission)
         if (payouts.length === 0) expect(outputs.availabilityEmission).toBe(0n)
       }),
@@ -148,7 +167,11 @@ describe('emission law', () => {
 
   test('one provider alone earns at most maxProviderShare of the availability pool; the rest is forfeited', () => {
     const jobs = [{ provider: providers[0]!, fee: 0n, units: 1n, capacity: 100n }]
-    const { outputs, payouts } = stepEpoch({ state: initialState(params), inputs: { jobs, totalCapacity: 100n, supply: 100_000_000n * TSR }, params })
+    const { outputs, payouts } = stepEpoch({
+      state: initialState(params),
+      inputs: { jobs, totalCapacity: 100n, supply: 100_000_000n * TSR },
+      params,
+    })
     expect(payouts[0]!.availability).toBe((params.baseAvailability0 * params.maxProviderShare) / WAD)
     expect(outputs.forfeited).toBe(params.baseAvailability0 - payouts[0]!.availability)
   })
@@ -161,7 +184,13 @@ describe('emission law', () => {
     expect(stepEpoch({ state: initialState(params), inputs: quiet, params }).outputs.phi).toBe(WAD)
     // Demand regime but utilisation at the target: φ holds.
     const full = { ...busy, utilisationEma: params.targetUtilisation }
-    expect(stepEpoch({ state: full, inputs: { ...quiet, jobs: [{ provider: providers[0]!, fee: 10_000_000n * TSR, units: 1_000n, capacity: 1_000n }] }, params }).outputs.phi).toBe(WAD)
+    expect(
+      stepEpoch({
+        state: full,
+        inputs: { ...quiet, jobs: [{ provider: providers[0]!, fee: 10_000_000n * TSR, units: 1_000n, capacity: 1_000n }] },
+        params,
+      }).outputs.phi,
+    ).toBe(WAD)
   })
 
   test('catch-up: closing n epochs at once equals n single steps', () => {

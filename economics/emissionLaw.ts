@@ -1,12 +1,4 @@
-import {
-  ALPHA_F_WAD,
-  ALPHA_U_WAD,
-  BASE_DECAY_WAD,
-  EPOCHS_PER_YEAR,
-  R_MAX_DECAY_WAD,
-  WAD,
-  type EmissionParams,
-} from './params.ts'
+import { ALPHA_F_WAD, ALPHA_U_WAD, BASE_DECAY_WAD, type EmissionParams, EPOCHS_PER_YEAR, R_MAX_DECAY_WAD, WAD } from './params.ts'
 
 /** Which bound set an epoch's emission budget, as in `EpochAdvanced.limiter`. */
 export const Limiter = { None: 0, StepUp: 1, StepDown: 2, Cap: 3 } as const
@@ -139,15 +131,12 @@ function availabilityShare(pool: bigint, weight: bigint, totalWeight: bigint, ma
  * Closes one epoch: the contract's `_closeEpoch`, operation for operation and with the same
  * rounding (every division rounds down), so its outputs equal the `EpochAdvanced` event wei for wei.
  */
-export function stepEpoch({
-  state,
-  inputs,
-  params,
-}: {
+export function stepEpoch({ state, inputs, params }: { state: EmissionState; inputs: EpochInputs; params: EmissionParams }): {
   state: EmissionState
-  inputs: EpochInputs
-  params: EmissionParams
-}): { state: EmissionState; outputs: EpochOutputs; record: EpochRecord; payouts: Payout[] } {
+  outputs: EpochOutputs
+  record: EpochRecord
+  payouts: Payout[]
+} {
   const s = { ...state }
   const k = s.nextEpoch
   const { fees, units, totalWeight, providers } = recordJobs(inputs.jobs)
@@ -237,9 +226,7 @@ export function claimable({
   if (!p) return { usage: 0n, availability: 0n }
   const usage = (p.fees * record.usageRate) / WAD
   const availability =
-    record.totalWeight === 0n
-      ? 0n
-      : availabilityShare(record.availabilityPool, p.weight, record.totalWeight, params.maxProviderShare)
+    record.totalWeight === 0n ? 0n : availabilityShare(record.availabilityPool, p.weight, record.totalWeight, params.maxProviderShare)
   return { usage, availability }
 }
 

@@ -5,11 +5,11 @@ import pg from 'pg'
 import {
   type Abi,
   type Address,
-  type Hex,
   createPublicClient,
   createTestClient,
   createWalletClient,
   encodeAbiParameters,
+  type Hex,
   http,
   keccak256,
   parseEther,
@@ -21,7 +21,7 @@ import { devKeys } from '../cli/devAccounts.ts'
 import { type Anvil, freePort, startAnvil } from '../cli/startAnvil.ts'
 import { type Deployment, deployAll, localChain } from '../contracts/deploy.ts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { type TestDatabase, createTestDatabase } from '../test/support/database.ts'
+import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
 import { PonderStartError, type StartPonderReturnType, startPonder } from './startPonder.ts'
 
@@ -72,18 +72,28 @@ const addresses = () => ({
 })
 
 /** Polls a query on the views schema until `accept` holds for its rows (Ponder polls anvil every 200 ms). */
-async function waitForRows<T extends pg.QueryResultRow>(query: string, params: unknown[], accept: (rows: T[]) => boolean, timeoutMs = 20_000) {
+async function waitForRows<T extends pg.QueryResultRow>(
+  query: string,
+  params: unknown[],
+  accept: (rows: T[]) => boolean,
+  timeoutMs = 20_000,
+) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const { rows } = await sql.query<T>(query, params)
     if (accept(rows)) return rows
-    if (Date.now() > deadline) throw new Error(`timed out waiting for rows of: ${query} ${JSON.stringify(params)}; last: ${JSON.stringify(rows)}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for rows of: ${query} ${JSON.stringify(params)}; last: ${JSON.stringify(rows)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
 
 async function waitForJobStatus(jobId: bigint, status: string) {
-  const [row] = await waitForRows<Record<string, unknown>>(`select * from ${viewsSchema}.job where id = $1`, [jobId.toString()], (rows) => rows[0]?.status === status)
+  const [row] = await waitForRows<Record<string, unknown>>(
+    `select * from ${viewsSchema}.job where id = $1`,
+    [jobId.toString()],
+    (rows) => rows[0]?.status === status,
+  )
   return row!
 }
 
@@ -116,7 +126,12 @@ async function submitJob(parameters: { redundancy: number; units?: bigint; maxPr
     deadline: (await now()) + (parameters.deadlineIn ?? 3600n),
     outputTolerance: 10,
   }
-  const escrow = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, units, parameters.redundancy] })
+  const escrow = await publicClient.readContract({
+    address: market,
+    abi: jobMarketAbi,
+    functionName: 'quoteEscrow',
+    args: [maxPricePerUnit, units, parameters.redundancy],
+  })
   await send(requesterKey, token, tesseraTokenAbi, 'approve', [market, escrow])
   const jobId = (await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'nextJobId' })) as bigint
   await send(requesterKey, market, jobMarketAbi, 'submitJob', [spec])
@@ -135,7 +150,11 @@ async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
     ),
   )
   await send(keyOf(provider), addresses().market, jobMarketAbi, 'commitResult', [jobId, commitment])
-  return { reveal: () => send(keyOf(provider), addresses().market, jobMarketAbi, 'revealResult', [jobId, fingerprint, outputHash, salt]), commitment, outputHash }
+  return {
+    reveal: () => send(keyOf(provider), addresses().market, jobMarketAbi, 'revealResult', [jobId, fingerprint, outputHash, salt]),
+    commitment,
+    outputHash,
+  }
 }
 
 beforeAll(async () => {
@@ -261,16 +280,26 @@ describe('indexer', () => {
     const completed = await waitForJobStatus(jobId, 'COMPLETED')
     const fees = 2n * parseEther('0.5') * spec.units
     const burned = (fees * 1000n) / 10_000n
-    expect(completed).toMatchObject({ fingerprint, fees: fees.toString(), burned: burned.toString(), refunded: (escrow - fees - burned).toString() })
+    expect(completed).toMatchObject({
+      fingerprint,
+      fees: fees.toString(),
+      burned: burned.toString(),
+      refunded: (escrow - fees - burned).toString(),
+    })
     expect(completed.finalized_at).not.toBeNull()
 
-    const outcomes = await sql.query(`select provider, outcome, paid from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])
+    const outcomes = await sql.query(`select provider, outcome, paid from ${viewsSchema}.assignment where job_id = $1 order by slot`, [
+      jobId.toString(),
+    ])
     const paid = (parseEther('0.5') * spec.units).toString()
     expect(outcomes.rows).toEqual([
       { provider: p2, outcome: 'AGREED', paid },
       { provider: p3, outcome: 'AGREED', paid },
     ])
-    const payments = await sql.query(`select kind, account, amount from ${viewsSchema}.payment where job_id = $1 order by block_number, id`, [jobId.toString()])
+    const payments = await sql.query(
+      `select kind, account, amount from ${viewsSchema}.payment where job_id = $1 order by block_number, id`,
+      [jobId.toString()],
+    )
     expect(payments.rows.map((r) => r.kind).sort()).toEqual(['FEE', 'FEE', 'REFUND'])
     const burns = await sql.query(`select amount from ${viewsSchema}.fee_burn where job_id = $1`, [jobId.toString()])
     expect(burns.rows).toEqual([{ amount: burned.toString() }])
@@ -289,7 +318,9 @@ describe('indexer', () => {
     await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
     await waitForJobStatus(jobId, 'COMPLETED')
 
-    const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])
+    const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [
+      jobId.toString(),
+    ])
     expect(outcomes.rows).toEqual([
       { provider: p2, outcome: 'AGREED' },
       { provider: p3, outcome: 'AGREED' },
@@ -305,7 +336,10 @@ describe('indexer', () => {
       to_beneficiary: (collateral / 2n).toString(),
       burned: (collateral / 2n).toString(),
     })
-    const shares = await sql.query(`select account, amount from ${viewsSchema}.payment where job_id = $1 and kind = 'SLASH_SHARE' order by account`, [jobId.toString()])
+    const shares = await sql.query(
+      `select account, amount from ${viewsSchema}.payment where job_id = $1 and kind = 'SLASH_SHARE' order by account`,
+      [jobId.toString()],
+    )
     expect(shares.rows).toEqual([p2, p3].sort().map((account) => ({ account, amount: (collateral / 4n).toString() })))
     const liar = await sql.query(`select * from ${viewsSchema}.provider where address = $1`, [p4])
     expect(liar.rows[0]).toMatchObject({
@@ -327,9 +361,15 @@ describe('indexer', () => {
     await skipTime(deployment.params.commitWindow + 1)
     await send(deployerKey, market, jobMarketAbi, 'expireAssignment', [jobId])
     // The job was OPEN before the assignment too: wait for the round to be over.
-    const [reopened] = await waitForRows(`select * from ${viewsSchema}.job where id = $1`, [jobId.toString()], (rows) => rows[0]?.round === 1 && rows[0]?.status === 'OPEN')
+    const [reopened] = await waitForRows(
+      `select * from ${viewsSchema}.job where id = $1`,
+      [jobId.toString()],
+      (rows) => rows[0]?.round === 1 && rows[0]?.status === 'OPEN',
+    )
     expect(reopened!.commit_deadline).toBeNull()
-    const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])
+    const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [
+      jobId.toString(),
+    ])
     expect(outcomes.rows).toEqual([
       { provider: p2, outcome: 'FAILED' },
       { provider: p3, outcome: 'NO_SHOW' },
@@ -341,7 +381,9 @@ describe('indexer', () => {
     const again = await waitForJobStatus(jobId, 'ASSIGNED')
     expect(again.round).toBe(2)
     expect(again.providers).toEqual([p2, p4])
-    const rows = await sql.query(`select provider, round, outcome from ${viewsSchema}.assignment where job_id = $1 order by provider`, [jobId.toString()])
+    const rows = await sql.query(`select provider, round, outcome from ${viewsSchema}.assignment where job_id = $1 order by provider`, [
+      jobId.toString(),
+    ])
     expect(rows.rows).toEqual(
       [
         { provider: p2, round: 2, outcome: 'PENDING' },
@@ -356,7 +398,9 @@ describe('indexer', () => {
     await waitForJobStatus(jobId, 'OPEN')
     await send(requesterKey, addresses().market, jobMarketAbi, 'cancel', [jobId])
     await waitForJobStatus(jobId, 'CANCELLED')
-    const refunds = await sql.query(`select account, amount from ${viewsSchema}.payment where job_id = $1 and kind = 'REFUND'`, [jobId.toString()])
+    const refunds = await sql.query(`select account, amount from ${viewsSchema}.payment where job_id = $1 and kind = 'REFUND'`, [
+      jobId.toString(),
+    ])
     expect(refunds.rows).toEqual([{ account: requester, amount: escrow.toString() }])
   })
 
@@ -382,17 +426,35 @@ describe('indexer', () => {
 
     // Claim p2's reward from the epoch its jobs paid fees in.
     const paidEpoch = BigInt(epochs.find((e) => BigInt(e.fees) > 0n)!.id)
-    const [usage, availability] = await publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'claimable', args: [paidEpoch, p2] })
+    const [usage, availability] = await publicClient.readContract({
+      address: controller,
+      abi: emissionControllerAbi,
+      functionName: 'claimable',
+      args: [paidEpoch, p2],
+    })
     expect(usage).toBeGreaterThan(0n)
     await send(p2Key, controller, emissionControllerAbi, 'claim', [paidEpoch])
     const [claim] = await waitForRows(`select * from ${viewsSchema}.reward_claim`, [], (rows) => rows.length === 1)
-    expect(claim).toMatchObject({ epoch: paidEpoch.toString(), provider: p2, usage: usage.toString(), availability: availability.toString() })
-    const [claimedEpoch] = await waitForRows(`select claimed from ${viewsSchema}.epoch where id = $1`, [paidEpoch.toString()], (rows) => rows[0]?.claimed !== '0')
+    expect(claim).toMatchObject({
+      epoch: paidEpoch.toString(),
+      provider: p2,
+      usage: usage.toString(),
+      availability: availability.toString(),
+    })
+    const [claimedEpoch] = await waitForRows(
+      `select claimed from ${viewsSchema}.epoch where id = $1`,
+      [paidEpoch.toString()],
+      (rows) => rows[0]?.claimed !== '0',
+    )
     expect(claimedEpoch!.claimed).toBe((usage + availability).toString())
 
     const owed = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'owed', args: [p2] })
     await send(p2Key, market, jobMarketAbi, 'withdraw')
-    const [withdrawal] = await waitForRows(`select * from ${viewsSchema}.payment where kind = 'WITHDRAWAL'`, [], (rows) => rows.length === 1)
+    const [withdrawal] = await waitForRows(
+      `select * from ${viewsSchema}.payment where kind = 'WITHDRAWAL'`,
+      [],
+      (rows) => rows.length === 1,
+    )
     expect(withdrawal).toMatchObject({ account: p2, amount: owed.toString(), job_id: null })
   })
 
@@ -403,8 +465,16 @@ describe('indexer', () => {
     await send(p4Key, registry, providerRegistryAbi, 'pause')
     await waitForRows(`select * from ${viewsSchema}.provider where address = $1`, [p4], (rows) => rows[0]?.paused === true)
     for (const address of [p2, p3, p4]) {
-      const onChain = await publicClient.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [address] })
-      const { rows } = await sql.query(`select stake, locked, pending_unstake, unstake_available_at, paused from ${viewsSchema}.provider where address = $1`, [address])
+      const onChain = await publicClient.readContract({
+        address: registry,
+        abi: providerRegistryAbi,
+        functionName: 'getProvider',
+        args: [address],
+      })
+      const { rows } = await sql.query(
+        `select stake, locked, pending_unstake, unstake_available_at, paused from ${viewsSchema}.provider where address = $1`,
+        [address],
+      )
       expect(rows[0]).toEqual({
         stake: onChain.stake.toString(),
         locked: onChain.locked.toString(),
@@ -413,7 +483,10 @@ describe('indexer', () => {
         paused: onChain.paused,
       })
     }
-    const { rows } = await sql.query(`select kind, amount from ${viewsSchema}.stake_event where provider = $1 and kind = 'unstake_requested'`, [p4])
+    const { rows } = await sql.query(
+      `select kind, amount from ${viewsSchema}.stake_event where provider = $1 and kind = 'unstake_requested'`,
+      [p4],
+    )
     expect(rows).toEqual([{ kind: 'unstake_requested', amount: parseEther('100').toString() }])
   })
 
@@ -423,7 +496,7 @@ describe('indexer', () => {
     expect(await ponderSchemaName({ rpcUrl: anvil.rpcUrl, deploymentPath })).toBe(name)
   })
 
-  test('startPonder rejects with Ponder\'s last lines when Ponder exits', async () => {
+  test("startPonder rejects with Ponder's last lines when Ponder exits", async () => {
     const failure = startPonder({
       databaseUrl: database.url,
       rpcUrl: anvil.rpcUrl,

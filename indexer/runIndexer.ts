@@ -23,7 +23,16 @@ async function main(): Promise<void> {
   const viewsSchema = process.env.TESSERA_VIEWS_SCHEMA || 'chain'
   const port = Number(process.env.TESSERA_INDEXER_PORT || 42069)
 
-  const ponder = await startPonder({ databaseUrl, rpcUrl, chainId, deploymentPath, schema, viewsSchema, port, log: (line) => console.log(line) })
+  const ponder = await startPonder({
+    databaseUrl,
+    rpcUrl,
+    chainId,
+    deploymentPath,
+    schema,
+    viewsSchema,
+    port,
+    log: (line) => console.log(line),
+  })
   console.log(`indexer ready at ${ponder.url} (schema ${schema}, views ${viewsSchema})`)
   // Ponder dying on its own ends us with its code; a signal stops it first.
   const onExit = (code: number | null) => process.exit(code ?? 1)

@@ -189,7 +189,9 @@ async function releaseSchemaLock(databaseUrl: string, schema: string) {
 async function assertPortFree(host: string, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const server = createServer()
-    server.once('error', (error) => reject(new PonderStartError(`Port ${port} on ${host} is in use: ${error.message}`, { lastLines: [], cause: error })))
+    server.once('error', (error) =>
+      reject(new PonderStartError(`Port ${port} on ${host} is in use: ${error.message}`, { lastLines: [], cause: error })),
+    )
     server.listen(port, host, () => server.close(() => resolve()))
   })
 }

@@ -5,9 +5,9 @@ import ErrorsPlugin from '@pothos/plugin-errors'
 import RelayPlugin from '@pothos/plugin-relay'
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth'
 import SimpleObjectsPlugin from '@pothos/plugin-simple-objects'
+import { getNullableType, isListType } from 'graphql'
 import type { Address, Hex } from 'viem'
 import type { ServerContext } from './context.ts'
-import { getNullableType, isListType } from 'graphql'
 
 /** Query cost ceiling: each field costs 1, list/connection selections multiply by their `first`. */
 export const maxComplexity = 50_000

@@ -1,9 +1,9 @@
 import type { Kysely, QueryCreator } from 'kysely'
 import type { Logger } from 'pino'
 import type { PublicClient } from 'viem'
-import type { AssignmentPubSub } from './pubsub.ts'
 import type { Database } from './db/database.ts'
 import type { ServerDeployment } from './deployment.ts'
+import type { AssignmentPubSub } from './pubsub.ts'
 
 /** What every resolver gets; built once per server, shared across requests (loaders are per request via Pothos). */
 export type ServerContext = {

@@ -62,7 +62,11 @@ const tmpFiles = () => readdir(path.join(dataDir, 'blobs', 'tmp'))
 describe('blobs', () => {
   test('PUT then GET round-trips the bytes under their sha256', async () => {
     const bytes = new TextEncoder().encode('{"dims":[1,2],"dtype":"float32","data":"AAAAAAAAAAA="}')
-    const put = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes, headers: { 'x-content-sha256': sha(bytes).toUpperCase().replace('0X', '0x') } })
+    const put = await yoga.fetch('http://localhost/blobs', {
+      method: 'PUT',
+      body: bytes,
+      headers: { 'x-content-sha256': sha(bytes).toUpperCase().replace('0X', '0x') },
+    })
     expect(put.status).toBe(201)
     expect(await put.json()).toEqual({ sha256: sha(bytes), size: bytes.length })
     const again = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes })
@@ -95,7 +99,11 @@ describe('blobs', () => {
     expect(await tmpFiles()).toEqual([])
     expect(await db.selectFrom('app.blob').selectAll().where('sha256', '=', sha(bytes)).execute()).toEqual([])
     // A declared content-length over the limit is refused before reading.
-    const declared = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes, headers: { 'content-length': String(bytes.length) } })
+    const declared = await yoga.fetch('http://localhost/blobs', {
+      method: 'PUT',
+      body: bytes,
+      headers: { 'content-length': String(bytes.length) },
+    })
     expect(declared.status).toBe(413)
   })
 
@@ -149,7 +157,9 @@ describe('graphql', () => {
   })
 
   test('too costly a query is refused with its cost and the limit', async () => {
-    const { body } = await gql('{ jobs(first: 1000) { edges { node { id status units escrow assignments { provider slot price collateral job { id assignments { provider slot price } } } } } } }')
+    const { body } = await gql(
+      '{ jobs(first: 1000) { edges { node { id status units escrow assignments { provider slot price collateral job { id assignments { provider slot price } } } } } } }',
+    )
     expect(body.errors?.[0]?.message).toMatch(/complexity/i)
   })
 
@@ -182,7 +192,11 @@ describe('heartbeat', () => {
     const { body } = await gql(mutation, { p: account.address.toLowerCase(), t: now, s: signature })
     expect(body.errors).toBeUndefined()
     expect(body.data.heartbeat).toBe(true)
-    const row = await db.selectFrom('app.heartbeat').selectAll().where('provider', '=', account.address.toLowerCase()).executeTakeFirstOrThrow()
+    const row = await db
+      .selectFrom('app.heartbeat')
+      .selectAll()
+      .where('provider', '=', account.address.toLowerCase())
+      .executeTakeFirstOrThrow()
     expect(row.timestamp).toBe(String(now))
     expect(row.lastSeen.getTime()).toBe(now * 1000)
   })

@@ -1,5 +1,6 @@
-import type { Kysely } from 'kysely'
 import { createYoga as createGraphQLYoga } from 'graphql-yoga'
+import type { Kysely } from 'kysely'
+import { sql } from 'kysely'
 import pino, { type Logger } from 'pino'
 import type { PublicClient } from 'viem'
 import { type BlobStore, createBlobStore } from './blobs/blobStore.ts'
@@ -15,7 +16,6 @@ import { useOpsRoutes } from './plugins/use-ops-routes.ts'
 import { useQueryLimits } from './plugins/use-query-limits.ts'
 import { type AssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
 import { schema } from './schema/index.ts'
-import { sql } from 'kysely'
 
 export type CreateYogaParameters = {
   db: Kysely<Database>
@@ -54,7 +54,10 @@ export function createYoga(parameters: CreateYogaParameters) {
   const ready = async () => {
     await sql`select 1`.execute(parameters.db)
     if (!(await viewsSchemaPresent(parameters.db, parameters.viewsSchema)))
-      return { ok: false, reason: `views schema "${parameters.viewsSchema}" is missing or incomplete (is the indexer running with --views-schema?)` }
+      return {
+        ok: false,
+        reason: `views schema "${parameters.viewsSchema}" is missing or incomplete (is the indexer running with --views-schema?)`,
+      }
     return { ok: true }
   }
   const yoga = createGraphQLYoga<Record<string, unknown>, ServerContext>({

@@ -8,7 +8,10 @@ export type ServerDeployment = {
   chainId: number
   startBlock?: number
   matcher?: Address | string
-  contracts: Record<'TesseraToken' | 'ProviderRegistry' | 'JobMarket' | 'EmissionController', { address: Address | string; blockNumber: number }>
+  contracts: Record<
+    'TesseraToken' | 'ProviderRegistry' | 'JobMarket' | 'EmissionController',
+    { address: Address | string; blockNumber: number }
+  >
   params: Record<string, unknown>
 }
 

@@ -1,6 +1,6 @@
+import { setMaxListeners } from 'node:events'
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target'
 import type { TypedEventTarget } from '@graphql-yoga/typed-event-target'
-import { setMaxListeners } from 'node:events'
 import { Redis } from 'ioredis'
 
 /** An assignment as it travels through the pubsub: plain JSON (bigints as decimal strings). */

@@ -25,7 +25,8 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<
   const deployment = env.TESSERA_DEPLOYMENT ? readDeployment(env.TESSERA_DEPLOYMENT) : readDeployment(Number(env.TESSERA_CHAIN_ID ?? 31337))
   let serverKey = env.TESSERA_SERVER_KEY as Hex | undefined
   if (!serverKey && env.TESSERA_SERVER_KEY_FILE) serverKey = readFileSync(env.TESSERA_SERVER_KEY_FILE, 'utf8').trim() as Hex
-  if (serverKey && !/^0x[0-9a-fA-F]{64}$/.test(serverKey)) throw new ServerConfigError('TESSERA_SERVER_KEY must be a 0x-prefixed 32-byte hex private key')
+  if (serverKey && !/^0x[0-9a-fA-F]{64}$/.test(serverKey))
+    throw new ServerConfigError('TESSERA_SERVER_KEY must be a 0x-prefixed 32-byte hex private key')
   const int = (name: string, fallback: number) => {
     const raw = env[name]
     if (raw === undefined || raw === '') return fallback

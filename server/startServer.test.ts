@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { type Address, type Hex, encodeAbiParameters, keccak256, toHex } from 'viem'
+import { type Address, encodeAbiParameters, type Hex, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { devKeys } from '../cli/devAccounts.ts'
@@ -90,7 +90,15 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
   }
 }
 
-type Delivered = { cursor: string; jobId: string; provider: string; slot: number; pricePerUnit: string; collateral: string; job: { id: string; units: string; redundancy: number } }
+type Delivered = {
+  cursor: string
+  jobId: string
+  provider: string
+  slot: number
+  pricePerUnit: string
+  collateral: string
+  job: { id: string; units: string; redundancy: number }
+}
 
 /** Opens `jobAssignments` over SSE (real HTTP) and collects every event until `close()`. */
 const failures: Error[] = []
@@ -138,14 +146,23 @@ function subscribe(provider: Address, after?: string) {
 async function heartbeat(account: PrivateKeyAccount) {
   const timestamp = Math.floor(Date.now() / 1000)
   const signature = await account.signMessage({ message: heartbeatMessage(account.address, timestamp) })
-  return gql('mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }', { p: account.address, t: timestamp, s: signature })
+  return gql('mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }', {
+    p: account.address,
+    t: timestamp,
+    s: signature,
+  })
 }
 
 async function submitJob(redundancy: number) {
   const requester = system.accounts.requesters[0]
   const maxPricePerUnit = TSR / 10n
   const units = 4n
-  const escrow = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'quoteEscrow', args: [maxPricePerUnit, units, redundancy] })
+  const escrow = await system.read<bigint>({
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'quoteEscrow',
+    args: [maxPricePerUnit, units, redundancy],
+  })
   await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
   const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
   // The matcher only assigns jobs whose blobs are in the store.
@@ -177,7 +194,9 @@ async function submitJob(redundancy: number) {
 describe('server on real indexed data', () => {
   test('ready, meta and providers come from the views schema', async () => {
     expect((await fetch(`${server.url}/ready`)).status).toBe(200)
-    const data = await gql(`{ _meta { block lagBlocks chainId } providers(first: 10) { totalCount edges { node { address stake live } } } }`)
+    const data = await gql(
+      `{ _meta { block lagBlocks chainId } providers(first: 10) { totalCount edges { node { address stake live } } } }`,
+    )
     expect(data._meta.chainId).toBe(31337)
     expect(BigInt(data._meta.block)).toBeGreaterThan(0n)
     expect(data.providers.totalCount).toBe(3)
@@ -224,7 +243,9 @@ describe('server on real indexed data', () => {
     expect(e2!.job).toMatchObject({ id, units: '4', redundancy: 2 })
 
     const assigned = await waitFor('jobs(where: {status: ASSIGNED})', async () => {
-      const d = await gql(`{ jobs(where: { status: ASSIGNED }) { totalCount edges { cursor node { id status assignments { provider slot price collateral outcome } } } } }`)
+      const d = await gql(
+        `{ jobs(where: { status: ASSIGNED }) { totalCount edges { cursor node { id status assignments { provider slot price collateral outcome } } } } }`,
+      )
       return d.jobs.totalCount > 0 ? d.jobs : undefined
     })
     expect(assigned.totalCount).toBe(1)
@@ -249,10 +270,14 @@ describe('server on real indexed data', () => {
     await Promise.all([replay.close(), resumed.close()])
     expect(failures).toEqual([])
     // Closed streams end their subscriptions on the server (no leaked listeners).
-    await waitFor('subscriptions to end', async () => {
-      const metrics = await (await fetch(`${server.url}/metrics`)).text()
-      return /^tessera_server_subscriptions_active 0$/m.test(metrics) ? true : undefined
-    }, 10_000)
+    await waitFor(
+      'subscriptions to end',
+      async () => {
+        const metrics = await (await fetch(`${server.url}/metrics`)).text()
+        return /^tessera_server_subscriptions_active 0$/m.test(metrics) ? true : undefined
+      },
+      10_000,
+    )
   })
 
   test('jobs connection pages with opaque cursors and filters by provider', async () => {
@@ -262,16 +287,23 @@ describe('server on real indexed data', () => {
     expect(all.jobs.pageInfo.hasNextPage).toBe(false)
     const next = await gql(`query($c: String) { jobs(first: 1, after: $c) { edges { node { id } } } }`, { c: all.jobs.pageInfo.endCursor })
     expect(next.jobs.edges).toEqual([])
-    const mine = await gql(`query($p: Address!) { jobs(where: { provider: $p, status_in: [ASSIGNED, OPEN] }) { totalCount } }`, { p: p2.address })
+    const mine = await gql(`query($p: Address!) { jobs(where: { provider: $p, status_in: [ASSIGNED, OPEN] }) { totalCount } }`, {
+      p: p2.address,
+    })
     expect(mine.jobs.totalCount).toBe(1)
-    const bySubmit = await gql(`{ jobs(orderBy: SUBMITTED_AT, orderDirection: asc, where: { requester: "${system.accounts.requesters[0].address.toLowerCase()}" }) { totalCount edges { node { id requester } } } }`)
+    const bySubmit = await gql(
+      `{ jobs(orderBy: SUBMITTED_AT, orderDirection: asc, where: { requester: "${system.accounts.requesters[0].address.toLowerCase()}" }) { totalCount edges { node { id requester } } } }`,
+    )
     expect(bySubmit.jobs.edges[0].node.requester).toBe(system.accounts.requesters[0].address)
 
     // Keyset paging on a non-unique order column: cheapest first, one per page, three pages.
     const seen: string[] = []
     let after: string | null = null
     for (let page = 0; page < 4; page++) {
-      const d: any = await gql(`query($a: String) { providers(first: 1, after: $a, orderBy: PRICE_PER_UNIT) { totalCount pageInfo { hasNextPage endCursor } edges { node { address pricePerUnit } } } }`, { a: after })
+      const d: any = await gql(
+        `query($a: String) { providers(first: 1, after: $a, orderBy: PRICE_PER_UNIT) { totalCount pageInfo { hasNextPage endCursor } edges { node { address pricePerUnit } } } }`,
+        { a: after },
+      )
       seen.push(...d.providers.edges.map((e: any) => e.node.address))
       if (!d.providers.pageInfo.hasNextPage) break
       after = d.providers.pageInfo.endCursor
@@ -299,12 +331,21 @@ describe('server on real indexed data', () => {
         ),
       )
       await system.write(p, { address: system.market, abi: jobMarketAbi, functionName: 'commitResult', args: [jobId, commitment] })
-      reveals.push(() => system.write(p, { address: system.market, abi: jobMarketAbi, functionName: 'revealResult', args: [jobId, fingerprint, outputHash, salt] }))
+      reveals.push(() =>
+        system.write(p, {
+          address: system.market,
+          abi: jobMarketAbi,
+          functionName: 'revealResult',
+          args: [jobId, fingerprint, outputHash, salt],
+        }),
+      )
     }
     for (const reveal of reveals) await reveal()
     // Nobody calls finalize but the keeper.
     const completed = await waitFor('the keeper to finalize job 1', async () => {
-      const d = await gql(`{ job(id: "1") { status fees burned fingerprint assignments { provider outcome paid } payments { kind amount } } }`)
+      const d = await gql(
+        `{ job(id: "1") { status fees burned fingerprint assignments { provider outcome paid } payments { kind amount } } }`,
+      )
       return d.job.status === 'COMPLETED' ? d.job : undefined
     })
     expect(completed.fingerprint).toBe(fingerprint)
@@ -322,10 +363,12 @@ describe('server on real indexed data', () => {
     const withFees = epochs.edges.find((e: any) => BigInt(e.node.fees) > 0n).node
     expect(withFees.fees).toBe(fees.toString())
 
-    const { emissionsVsUsage } = await gql(`query($f: BigInt!, $t: BigInt!) { emissionsVsUsage(from: $f, to: $t) {
+    const { emissionsVsUsage } = await gql(
+      `query($f: BigInt!, $t: BigInt!) { emissionsVsUsage(from: $f, to: $t) {
       from to coverageTarget totals { fees burned emitted coverage }
       points { epoch fees burned jobFees jobsCompleted usageEmission availabilityEmission emitted coverage subsidyShare feeEma utilisation phi cap limiter } } }`,
-      { f: '0', t: withFees.id })
+      { f: '0', t: withFees.id },
+    )
     const point = emissionsVsUsage.points.find((p: any) => p.epoch === withFees.id)
     expect(point).toMatchObject({ fees: fees.toString(), burned: (fees / 10n).toString(), jobFees: fees.toString(), jobsCompleted: 1 })
     expect(BigInt(point.emitted)).toBe(BigInt(point.usageEmission) + BigInt(point.availabilityEmission))

@@ -54,7 +54,11 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   await migrateToLatest(db)
   const metrics = createMetrics()
   const pubsub = createAssignmentPubSub({ redisUrl: parameters.redisUrl })
-  const { publicClient, walletClient } = createChainClients({ rpcUrl: parameters.rpcUrl, chainId: parameters.deployment.chainId, serverKey: parameters.serverKey })
+  const { publicClient, walletClient } = createChainClients({
+    rpcUrl: parameters.rpcUrl,
+    chainId: parameters.deployment.chainId,
+    serverKey: parameters.serverKey,
+  })
   const { yoga, context } = createYoga({
     db,
     viewsSchema: parameters.viewsSchema,
@@ -91,8 +95,13 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           metrics,
         })
   if (parameters.leader === false && !parameters.redisUrl)
-    log.warn('leader: false without REDIS_URL: live subscription events come only from a leader in this process; set REDIS_URL to share them between replicas')
-  log.info({ url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, redis: !!parameters.redisUrl }, 'server listening')
+    log.warn(
+      'leader: false without REDIS_URL: live subscription events come only from a leader in this process; set REDIS_URL to share them between replicas',
+    )
+  log.info(
+    { url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, redis: !!parameters.redisUrl },
+    'server listening',
+  )
 
   let stopping: Promise<void> | undefined
   const stop = () =>

@@ -1,17 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createPublicClient, http, parseEther, type Address, type Hex } from 'viem'
+import { type Address, createPublicClient, type Hex, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { encodeTensorBlob } from '../agent/tensorBlob.ts'
-import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { advanceEpochs, claimable, type EmissionState, type RecordedJob } from '../economics/emissionLaw.ts'
-import type { EmissionParams } from '../economics/params.ts'
 import { devKeys } from '../cli/devAccounts.ts'
 import type { Stack } from '../cli/startStack.ts'
 import { submitJob, uploadBlob } from '../cli/submitJob.ts'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { advanceEpochs, claimable, type EmissionState, type RecordedJob } from '../economics/emissionLaw.ts'
+import type { EmissionParams } from '../economics/params.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { gql, gqlData, waitFor } from './support/graphql.ts'
 import { startTestStack } from './support/stack.ts'
@@ -44,7 +44,8 @@ beforeAll(async () => {
     // Short epochs so the keeper closes one soon after the first job.
     epochLength: 10,
   })
-  modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }) })).sha256
+  modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }) }))
+    .sha256
 }, 240_000)
 
 afterAll(async () => {
@@ -54,7 +55,10 @@ afterAll(async () => {
 }, 60_000)
 
 async function submit(parameters: { redundancy: number; rows: number; seed: number; maxPricePerUnit?: bigint }) {
-  const input = encodeTensorBlob({ dims: [parameters.rows, 16], data: makeInput({ seed: parameters.seed, rows: parameters.rows, inputSize: 16 }) })
+  const input = encodeTensorBlob({
+    dims: [parameters.rows, 16],
+    data: makeInput({ seed: parameters.seed, rows: parameters.rows, inputSize: 16 }),
+  })
   const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
   return submitJob({
     rpcUrl: stack.rpcUrl,
@@ -77,10 +81,14 @@ const jobQuery = /* GraphQL */ `
   }`
 
 async function waitForFinal(jobId: bigint) {
-  return waitFor(`job ${jobId} to finalize`, async () => {
-    const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
-    return job && ['COMPLETED', 'FAILED'].includes(job.status) ? job : undefined
-  }, { timeoutMs: 120_000 })
+  return waitFor(
+    `job ${jobId} to finalize`,
+    async () => {
+      const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
+      return job && ['COMPLETED', 'FAILED'].includes(job.status) ? job : undefined
+    },
+    { timeoutMs: 120_000 },
+  )
 }
 
 const owed = (account: Address) => client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'owed', args: [account] })
@@ -110,7 +118,7 @@ describe('a Redundant(k=2) job with honest providers', () => {
     expect(supplyBefore - (await totalSupply())).toBe(take)
   }, 150_000)
 
-  test('the keeper closes the epoch as the law says, and a claim mints exactly the law\'s reward', async () => {
+  test("the keeper closes the epoch as the law says, and a claim mints exactly the law's reward", async () => {
     const controller = stack.deployment.contracts.EmissionController.address as Address
     const read = (functionName: any, args: any[] = [], blockNumber?: bigint) =>
       client().readContract({ address: controller, abi: emissionControllerAbi, functionName, args, blockNumber } as any) as Promise<any>
@@ -123,17 +131,37 @@ describe('a Redundant(k=2) job with honest providers', () => {
     const epoch = await epochOf(paid.at(-1)!.blockNumber)
 
     // The server's keeper advances the epoch once its time is over; nobody else calls it here.
-    const closing = await waitFor(`epoch ${epoch} to be closed`, async () => {
-      const logs = await client().getContractEvents({ address: controller, abi: emissionControllerAbi, eventName: 'EpochAdvanced', fromBlock: 0n, args: { epoch } })
-      return logs[0]
-    }, { timeoutMs: 120_000 })
-    const call = (await client().getContractEvents({ address: controller, abi: emissionControllerAbi, eventName: 'EpochAdvanced', blockHash: closing.blockHash }))
+    const closing = await waitFor(
+      `epoch ${epoch} to be closed`,
+      async () => {
+        const logs = await client().getContractEvents({
+          address: controller,
+          abi: emissionControllerAbi,
+          eventName: 'EpochAdvanced',
+          fromBlock: 0n,
+          args: { epoch },
+        })
+        return logs[0]
+      },
+      { timeoutMs: 120_000 },
+    )
+    const call = await client().getContractEvents({
+      address: controller,
+      abi: emissionControllerAbi,
+      eventName: 'EpochAdvanced',
+      blockHash: closing.blockHash,
+    })
     const before = closing.blockNumber - 1n
     const state = (await read('state', [], before)) as EmissionState
     const params = (await read('params')) as EmissionParams
     const supply = await client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'totalSupply', blockNumber: before })
     const registry = stack.deployment.contracts.ProviderRegistry.address as Address
-    const totalCapacity = await client().readContract({ address: registry, abi: providerRegistryAbi, functionName: 'totalCapacity', blockNumber: before })
+    const totalCapacity = await client().readContract({
+      address: registry,
+      abi: providerRegistryAbi,
+      functionName: 'totalCapacity',
+      blockNumber: before,
+    })
 
     // Rebuild each closed epoch's recordJob calls from the ProviderPaid events of its time span.
     const inputs = call.map(() => ({ jobs: [] as RecordedJob[], totalCapacity, supply }))
@@ -141,8 +169,19 @@ describe('a Redundant(k=2) job with honest providers', () => {
       const e = await epochOf(log.blockNumber)
       const index = call.findIndex((c) => c.args.epoch === e)
       if (index < 0) continue
-      const capacity = await client().readContract({ address: registry, abi: providerRegistryAbi, functionName: 'capacityOf', args: [log.args.provider!], blockNumber: log.blockNumber })
-      inputs[index].jobs.push({ provider: log.args.provider!.toLowerCase(), fee: log.args.amount!, units: log.args.amount! / asks[[honest1, honest2, liar].indexOf(log.args.provider!.toLowerCase() as Address)], capacity })
+      const capacity = await client().readContract({
+        address: registry,
+        abi: providerRegistryAbi,
+        functionName: 'capacityOf',
+        args: [log.args.provider!],
+        blockNumber: log.blockNumber,
+      })
+      inputs[index].jobs.push({
+        provider: log.args.provider!.toLowerCase(),
+        fee: log.args.amount!,
+        units: log.args.amount! / asks[[honest1, honest2, liar].indexOf(log.args.provider!.toLowerCase() as Address)],
+        capacity,
+      })
     }
     const expected = advanceEpochs({ state, inputs, params })
     for (const [i, log] of call.entries()) expect({ ...log.args }).toEqual({ ...expected.epochs[i].outputs })
@@ -156,7 +195,13 @@ describe('a Redundant(k=2) job with honest providers', () => {
     const wallet = createWalletClient({ account: privateKeyToAccount(agentKeys[0]), transport: http(stack.rpcUrl) })
     const balanceBefore = await balanceOf(honest1)
     const supplyBefore = await totalSupply()
-    const hash = await wallet.writeContract({ chain: null, address: controller, abi: emissionControllerAbi, functionName: 'claim', args: [epoch] })
+    const hash = await wallet.writeContract({
+      chain: null,
+      address: controller,
+      abi: emissionControllerAbi,
+      functionName: 'claim',
+      args: [epoch],
+    })
     expect((await client().waitForTransactionReceipt({ hash })).status).toBe('success')
     expect((await balanceOf(honest1)) - balanceBefore).toBe(reward.usage + reward.availability)
     expect((await totalSupply()) - supplyBefore).toBe(reward.usage + reward.availability)
@@ -187,7 +232,11 @@ describe('a Redundant(k=3) job with one lying provider', () => {
     expect((await owed(honest2)) - owedBefore[honest2]).toBe(asks[1] * BigInt(rows) + share)
 
     const { provider } = await waitFor('the slash to be indexed', async () => {
-      const data = await gqlData(stack.graphqlUrl, `query ($a: Address!) { provider(address: $a) { address slashCount earnings { slashedTotal } } }`, { a: liar })
+      const data = await gqlData(
+        stack.graphqlUrl,
+        `query ($a: Address!) { provider(address: $a) { address slashCount earnings { slashedTotal } } }`,
+        { a: liar },
+      )
       return data.provider?.slashCount >= 1 ? data : undefined
     })
     expect(BigInt(provider.earnings.slashedTotal)).toBe(collateral)
@@ -219,7 +268,17 @@ describe('bad input', () => {
     const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
     const missing = `0x${'ab'.repeat(32)}` as Hex
     await expect(
-      submitJob({ rpcUrl: stack.rpcUrl, deployment: stack.deployment, privateKey: requesterKey, modelHash: missing, inputHash, units: 2n, maxPricePerUnit: parseEther('0.01'), redundancy: 2, serverUrl: stack.serverUrl }),
+      submitJob({
+        rpcUrl: stack.rpcUrl,
+        deployment: stack.deployment,
+        privateKey: requesterKey,
+        modelHash: missing,
+        inputHash,
+        units: 2n,
+        maxPricePerUnit: parseEther('0.01'),
+        redundancy: 2,
+        serverUrl: stack.serverUrl,
+      }),
     ).rejects.toThrow(/model blob 0xabab.* not found/)
     expect(await nextJobId()).toBe(nextBefore)
     expect(await balanceOf(privateKeyToAccount(requesterKey).address)).toBe(balanceBefore)
@@ -231,11 +290,25 @@ describe('bad input', () => {
     const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
     const owedBefore = await owed(requester)
     // No serverUrl: the client's own blob check is skipped, as for anyone calling the contract directly.
-    const { jobId, escrow } = await submitJob({ rpcUrl: stack.rpcUrl, deployment: stack.deployment, privateKey: requesterKey, modelHash: `0x${'cd'.repeat(32)}`, inputHash, units: 2n, maxPricePerUnit: parseEther('0.01'), redundancy: 2, deadlineIn: 6 })
-    const job = await waitFor(`job ${jobId} to expire`, async () => {
-      const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
-      return job?.status === 'EXPIRED' ? job : undefined
-    }, { timeoutMs: 60_000 })
+    const { jobId, escrow } = await submitJob({
+      rpcUrl: stack.rpcUrl,
+      deployment: stack.deployment,
+      privateKey: requesterKey,
+      modelHash: `0x${'cd'.repeat(32)}`,
+      inputHash,
+      units: 2n,
+      maxPricePerUnit: parseEther('0.01'),
+      redundancy: 2,
+      deadlineIn: 6,
+    })
+    const job = await waitFor(
+      `job ${jobId} to expire`,
+      async () => {
+        const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
+        return job?.status === 'EXPIRED' ? job : undefined
+      },
+      { timeoutMs: 60_000 },
+    )
     expect(job.assignments).toEqual([])
     expect(BigInt(job.refunded)).toBe(escrow)
     expect((await owed(requester)) - owedBefore).toBe(escrow)
@@ -251,11 +324,32 @@ describe('bad input', () => {
     // Approve one wei less than the escrow, then submit without re-approving.
     const { createWalletClient } = await import('viem')
     const wallet = createWalletClient({ account: privateKeyToAccount(requesterKey), transport: http(stack.rpcUrl) })
-    const escrow = await client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'quoteEscrow', args: [parseEther('0.01'), 3n, 2] })
-    const hash = await wallet.writeContract({ chain: null, address: token(), abi: tesseraTokenAbi, functionName: 'approve', args: [market(), escrow - 1n] })
+    const escrow = await client().readContract({
+      address: market(),
+      abi: jobMarketAbi,
+      functionName: 'quoteEscrow',
+      args: [parseEther('0.01'), 3n, 2],
+    })
+    const hash = await wallet.writeContract({
+      chain: null,
+      address: token(),
+      abi: tesseraTokenAbi,
+      functionName: 'approve',
+      args: [market(), escrow - 1n],
+    })
     await client().waitForTransactionReceipt({ hash })
     await expect(
-      submitJob({ rpcUrl: stack.rpcUrl, deployment: stack.deployment, privateKey: requesterKey, modelHash, inputHash, units: 3n, maxPricePerUnit: parseEther('0.01'), redundancy: 2, approve: false }),
+      submitJob({
+        rpcUrl: stack.rpcUrl,
+        deployment: stack.deployment,
+        privateKey: requesterKey,
+        modelHash,
+        inputHash,
+        units: 3n,
+        maxPricePerUnit: parseEther('0.01'),
+        redundancy: 2,
+        approve: false,
+      }),
     ).rejects.toThrow(/ERC20InsufficientAllowance/)
     expect(await nextJobId()).toBe(nextBefore)
     expect(await balanceOf(requester)).toBe(balanceBefore)
@@ -265,8 +359,14 @@ describe('bad input', () => {
 })
 
 async function readStake(provider: Address): Promise<bigint> {
-  const p = await client().readContract({ address: stack.deployment.contracts.ProviderRegistry.address as Address, abi: providerRegistryAbi, functionName: 'getProvider', args: [provider] })
+  const p = await client().readContract({
+    address: stack.deployment.contracts.ProviderRegistry.address as Address,
+    abi: providerRegistryAbi,
+    functionName: 'getProvider',
+    args: [provider],
+  })
   return (p as { stake: bigint }).stake
 }
-const balanceOf = (account: Address) => client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'balanceOf', args: [account] })
+const balanceOf = (account: Address) =>
+  client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'balanceOf', args: [account] })
 const nextJobId = () => client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'nextJobId' })

@@ -33,7 +33,10 @@ async function runOnce(seed: number, parameters: { mineBlocksFirst?: number; tim
   })
   const s = stack
   const model = await uploadBlob({ serverUrl: s.serverUrl, bytes: buildMlp({ seed, inputSize: 16, hiddenSize: 8, outputSize: 4 }) })
-  const input = await uploadBlob({ serverUrl: s.serverUrl, bytes: encodeTensorBlob({ dims: [3, 16], data: makeInput({ seed, rows: 3, inputSize: 16 }) }) })
+  const input = await uploadBlob({
+    serverUrl: s.serverUrl,
+    bytes: encodeTensorBlob({ dims: [3, 16], data: makeInput({ seed, rows: 3, inputSize: 16 }) }),
+  })
   if (parameters.mineBlocksFirst) {
     await fetch(s.rpcUrl, {
       method: 'POST',
@@ -43,13 +46,24 @@ async function runOnce(seed: number, parameters: { mineBlocksFirst?: number; tim
   }
   const submitted = Date.now()
   const { jobId } = await submitJob({
-    rpcUrl: s.rpcUrl, deployment: s.deployment, privateKey: devKeys[5], serverUrl: s.serverUrl,
-    modelHash: model.sha256, inputHash: input.sha256, units: 3n, maxPricePerUnit: parseEther('0.01'), redundancy: 2,
+    rpcUrl: s.rpcUrl,
+    deployment: s.deployment,
+    privateKey: devKeys[5],
+    serverUrl: s.serverUrl,
+    modelHash: model.sha256,
+    inputHash: input.sha256,
+    units: 3n,
+    maxPricePerUnit: parseEther('0.01'),
+    redundancy: 2,
   })
-  await waitFor(`job ${jobId} to complete`, async () => {
-    const { job } = await gqlData(s.graphqlUrl, 'query ($id: BigInt!) { job(id: $id) { status } }', { id: jobId.toString() })
-    return job?.status === 'COMPLETED' ? job : undefined
-  }, { timeoutMs: parameters.timeoutMs ?? 25_000 })
+  await waitFor(
+    `job ${jobId} to complete`,
+    async () => {
+      const { job } = await gqlData(s.graphqlUrl, 'query ($id: BigInt!) { job(id: $id) { status } }', { id: jobId.toString() })
+      return job?.status === 'COMPLETED' ? job : undefined
+    },
+    { timeoutMs: parameters.timeoutMs ?? 25_000 },
+  )
   const seconds = (Date.now() - submitted) / 1000
   await s.stop()
   stack = undefined

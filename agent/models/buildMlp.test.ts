@@ -1,8 +1,8 @@
 import ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../fingerprint.ts'
-import { createPrng } from './prng.ts'
 import { buildMlp, makeInput, mlpWeights, referenceMlp } from './buildMlp.ts'
+import { createPrng } from './prng.ts'
 
 describe('createPrng', () => {
   it('repeats for a seed and stays in [0, 1)', () => {

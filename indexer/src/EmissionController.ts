@@ -23,7 +23,5 @@ ponder.on('EmissionController:RewardClaimed', async ({ event, context }) => {
     .insert(rewardClaim)
     .values({ ...eventColumns(event), epoch: epochId, provider, usage, availability })
     .onConflictDoNothing()
-  await context.db
-    .update(epoch, { id: epochId })
-    .set((row) => ({ claimed: row.claimed + usage + availability }))
+  await context.db.update(epoch, { id: epochId }).set((row) => ({ claimed: row.claimed + usage + availability }))
 })

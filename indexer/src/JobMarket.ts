@@ -13,7 +13,12 @@ const lower = (value: Hex) => value.toLowerCase() as Hex
 const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provider)}`
 
 /** Updates a job row, stamping `updatedBlock`. The row exists: JobSubmitted precedes every other job event. */
-async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: typeof job.$inferSelect) => Partial<typeof job.$inferSelect>) {
+async function updateJob(
+  db: Db,
+  event: EventMeta,
+  jobId: bigint,
+  change: (row: typeof job.$inferSelect) => Partial<typeof job.$inferSelect>,
+) {
   await db.update(job, { id: jobId }).set((row) => ({ ...change(row), updatedBlock: event.block.number }))
 }
 
@@ -102,9 +107,7 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
 
 ponder.on('JobMarket:ResultCommitted', async ({ event, context }) => {
   const { jobId, provider, commitment } = event.args
-  await context.db
-    .update(assignment, { id: assignmentId(jobId, provider) })
-    .set({ commitment, committedAt: event.block.timestamp })
+  await context.db.update(assignment, { id: assignmentId(jobId, provider) }).set({ commitment, committedAt: event.block.timestamp })
 })
 
 ponder.on('JobMarket:JobCommitted', async ({ event, context }) => {
@@ -168,9 +171,7 @@ ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
 
 ponder.on('JobMarket:ProviderPaid', async ({ event, context }) => {
   const { jobId, provider, amount } = event.args
-  await context.db
-    .update(assignment, { id: assignmentId(jobId, provider) })
-    .set((row) => ({ paid: row.paid + amount }))
+  await context.db.update(assignment, { id: assignmentId(jobId, provider) }).set((row) => ({ paid: row.paid + amount }))
   await upsertProvider({
     db: context.db,
     address: provider,
@@ -241,8 +242,6 @@ ponder.on('JobMarket:AssignmentExpired', async ({ event, context }) => {
     if (row && row.outcome === 'PENDING') await context.db.update(assignment, { id }).set({ outcome: 'FAILED' })
   }
   await updateJob(context.db, event, jobId, () =>
-    reopened
-      ? { status: 'OPEN', commitDeadline: null }
-      : { status: 'EXPIRED', commitDeadline: null, finalizedAt: event.block.timestamp },
+    reopened ? { status: 'OPEN', commitDeadline: null } : { status: 'EXPIRED', commitDeadline: null, finalizedAt: event.block.timestamp },
   )
 })

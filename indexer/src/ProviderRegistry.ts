@@ -66,7 +66,12 @@ ponder.on('ProviderRegistry:ProviderUnpaused', async ({ event, context }) => {
 async function recordStakeEvent(
   db: Context['db'],
   event: EventMeta,
-  row: { provider: `0x${string}`; kind: 'staked' | 'unstake_requested' | 'withdrawn' | 'locked' | 'unlocked'; amount: bigint; jobId?: bigint },
+  row: {
+    provider: `0x${string}`
+    kind: 'staked' | 'unstake_requested' | 'withdrawn' | 'locked' | 'unlocked'
+    amount: bigint
+    jobId?: bigint
+  },
 ) {
   await db
     .insert(stakeEvent)
@@ -108,13 +113,23 @@ ponder.on('ProviderRegistry:Withdrawn', async ({ event, context }) => {
 
 ponder.on('ProviderRegistry:CollateralLocked', async ({ event, context }) => {
   const { provider, jobId, amount } = event.args
-  await upsertProvider({ db: context.db, address: provider, blockNumber: event.block.number, change: (row) => ({ locked: row.locked + amount }) })
+  await upsertProvider({
+    db: context.db,
+    address: provider,
+    blockNumber: event.block.number,
+    change: (row) => ({ locked: row.locked + amount }),
+  })
   await recordStakeEvent(context.db, event, { provider, kind: 'locked', amount, jobId })
 })
 
 ponder.on('ProviderRegistry:CollateralUnlocked', async ({ event, context }) => {
   const { provider, jobId, amount } = event.args
-  await upsertProvider({ db: context.db, address: provider, blockNumber: event.block.number, change: (row) => ({ locked: row.locked - amount }) })
+  await upsertProvider({
+    db: context.db,
+    address: provider,
+    blockNumber: event.block.number,
+    change: (row) => ({ locked: row.locked - amount }),
+  })
   await recordStakeEvent(context.db, event, { provider, kind: 'unlocked', amount, jobId })
 })
 

@@ -41,7 +41,10 @@ export type BlobStore = {
    * Streams `body` to a temp file while hashing, refusing more than `maxBytes`; then renames it
    * into place (atomic) and records the row. Nothing half-written is ever visible under its hash.
    */
-  put: (body: AsyncIterable<Uint8Array> | null, expectedSha256?: string) => Promise<{ sha256: `0x${string}`; size: number; created: boolean }>
+  put: (
+    body: AsyncIterable<Uint8Array> | null,
+    expectedSha256?: string,
+  ) => Promise<{ sha256: `0x${string}`; size: number; created: boolean }>
   /** The stored blob's size and a byte stream, or undefined when unknown. */
   get: (sha256: `0x${string}`) => Promise<{ size: number; stream: () => NodeJS.ReadableStream } | undefined>
   dir: string

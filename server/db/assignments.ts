@@ -1,9 +1,9 @@
 import { type QueryCreator, sql } from 'kysely'
 import { UserInputError } from '../errors.ts'
+import type { AssignmentEvent } from '../pubsub.ts'
 import type { Database } from './database.ts'
 import type { FeedPosition } from './feedCursors.ts'
 import type { AssignmentRow } from './tables/views.table.ts'
-import type { AssignmentEvent } from '../pubsub.ts'
 
 /** Opaque cursor of an assignment in the change feed: its (block_number, log_index). */
 export function encodeAssignmentCursor(position: FeedPosition): string {
@@ -45,7 +45,13 @@ export async function findAssignmentsAfter(
 
 /** The latest position in the feed, if any assignment exists. */
 export async function latestAssignmentPosition(views: QueryCreator<Database>): Promise<FeedPosition | undefined> {
-  const row = await views.selectFrom('assignment').select(['blockNumber', 'logIndex']).orderBy('blockNumber', 'desc').orderBy('logIndex', 'desc').limit(1).executeTakeFirst()
+  const row = await views
+    .selectFrom('assignment')
+    .select(['blockNumber', 'logIndex'])
+    .orderBy('blockNumber', 'desc')
+    .orderBy('logIndex', 'desc')
+    .limit(1)
+    .executeTakeFirst()
   return row ? positionOf(row) : undefined
 }
 

@@ -1,4 +1,4 @@
-import { getAddress, type Address } from 'viem'
+import { type Address, getAddress } from 'viem'
 
 /** `numeric`/`bigint` columns arrive as strings (or numbers for small ints); money stays bigint. */
 export function toBigInt(value: string | number | bigint): bigint

@@ -1,7 +1,15 @@
-import type { AssignmentTable, EpochTable, FeeBurnTable, JobTable, PaymentTable, PonderCheckpointTable, ProviderTable } from './tables/views.table.ts'
 import type { BlobTable } from './tables/blob.table.ts'
 import type { FeedCursorTable } from './tables/feedCursor.table.ts'
 import type { HeartbeatTable } from './tables/heartbeat.table.ts'
+import type {
+  AssignmentTable,
+  EpochTable,
+  FeeBurnTable,
+  JobTable,
+  PaymentTable,
+  PonderCheckpointTable,
+  ProviderTable,
+} from './tables/views.table.ts'
 
 /** The indexer's tables, read through the views schema (`db.withSchema(viewsSchema)`). */
 export interface ViewsDatabase {

@@ -6,11 +6,19 @@ import type { EpochRow } from './tables/views.table.ts'
 /** One page of closed epochs, keyset-paginated on the epoch number. */
 export async function findEpochs(
   views: QueryCreator<Database>,
-  parameters: { from?: bigint | null; to?: bigint | null; orderDirection?: 'asc' | 'desc' | null; first?: number | null; after?: string | null },
+  parameters: {
+    from?: bigint | null
+    to?: bigint | null
+    orderDirection?: 'asc' | 'desc' | null
+    first?: number | null
+    after?: string | null
+  },
 ): Promise<Page<EpochRow>> {
   let query = views.selectFrom('epoch').selectAll('epoch')
-  if (parameters.from !== null && parameters.from !== undefined) query = query.where(sql<boolean>`epoch.id >= ${parameters.from.toString()}::numeric`)
-  if (parameters.to !== null && parameters.to !== undefined) query = query.where(sql<boolean>`epoch.id <= ${parameters.to.toString()}::numeric`)
+  if (parameters.from !== null && parameters.from !== undefined)
+    query = query.where(sql<boolean>`epoch.id >= ${parameters.from.toString()}::numeric`)
+  if (parameters.to !== null && parameters.to !== undefined)
+    query = query.where(sql<boolean>`epoch.id <= ${parameters.to.toString()}::numeric`)
   return paginate({
     query,
     orderColumn: 'epoch.id',
@@ -72,7 +80,13 @@ export async function usageByEpoch(
     return v
   }
   for (const b of burns) at(b.e).burned = BigInt(b.burned)
-  for (const j of jobs) Object.assign(at(j.e), { jobFees: BigInt(j.fees), jobsCompleted: Number(j.completed), jobsFailed: Number(j.failed), payers: Number(j.payers) })
+  for (const j of jobs)
+    Object.assign(at(j.e), {
+      jobFees: BigInt(j.fees),
+      jobsCompleted: Number(j.completed),
+      jobsFailed: Number(j.failed),
+      payers: Number(j.payers),
+    })
   return out
 }
 

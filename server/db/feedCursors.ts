@@ -14,6 +14,8 @@ export async function writeFeedCursor(db: Kysely<Database>, name: string, positi
   await db
     .insertInto('app.feedCursor')
     .values(values)
-    .onConflict((oc) => oc.column('name').doUpdateSet({ blockNumber: values.blockNumber, logIndex: values.logIndex, updatedAt: values.updatedAt }))
+    .onConflict((oc) =>
+      oc.column('name').doUpdateSet({ blockNumber: values.blockNumber, logIndex: values.logIndex, updatedAt: values.updatedAt }),
+    )
     .execute()
 }

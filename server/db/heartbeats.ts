@@ -10,7 +10,11 @@ export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartb
     .onConflict((oc) =>
       oc
         .column('provider')
-        .doUpdateSet((eb) => ({ timestamp: eb.ref('excluded.timestamp'), signature: eb.ref('excluded.signature'), lastSeen: eb.ref('excluded.lastSeen') }))
+        .doUpdateSet((eb) => ({
+          timestamp: eb.ref('excluded.timestamp'),
+          signature: eb.ref('excluded.signature'),
+          lastSeen: eb.ref('excluded.lastSeen'),
+        }))
         .where('app.heartbeat.timestamp', '<', (eb) => eb.ref('excluded.timestamp')),
     )
     .execute()
@@ -18,7 +22,15 @@ export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartb
 
 export async function findHeartbeats(db: Kysely<Database>, providers: readonly string[]): Promise<HeartbeatRow[]> {
   if (!providers.length) return []
-  return db.selectFrom('app.heartbeat').selectAll().where('provider', 'in', providers.map((p) => p.toLowerCase())).execute()
+  return db
+    .selectFrom('app.heartbeat')
+    .selectAll()
+    .where(
+      'provider',
+      'in',
+      providers.map((p) => p.toLowerCase()),
+    )
+    .execute()
 }
 
 /** Providers whose last accepted heartbeat is at or after `since`. */

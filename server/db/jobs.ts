@@ -37,7 +37,13 @@ function filteredJobs(views: QueryCreator<Database>, filter: JobFilter) {
   if (filter.provider) {
     const provider = filter.provider.toLowerCase()
     q = q.where((eb) =>
-      eb.exists(eb.selectFrom('assignment').select(sql`1`.as('one')).whereRef('assignment.jobId', '=', 'job.id').where('assignment.provider', '=', provider)),
+      eb.exists(
+        eb
+          .selectFrom('assignment')
+          .select(sql`1`.as('one'))
+          .whereRef('assignment.jobId', '=', 'job.id')
+          .where('assignment.provider', '=', provider),
+      ),
     )
   }
   return q
@@ -46,7 +52,13 @@ function filteredJobs(views: QueryCreator<Database>, filter: JobFilter) {
 /** One page of jobs, keyset-paginated on `(orderBy, id)`. */
 export async function findJobs(
   views: QueryCreator<Database>,
-  parameters: { where?: JobFilter | null; orderBy?: JobOrderBy | null; orderDirection?: 'asc' | 'desc' | null; first?: number | null; after?: string | null },
+  parameters: {
+    where?: JobFilter | null
+    orderBy?: JobOrderBy | null
+    orderDirection?: 'asc' | 'desc' | null
+    first?: number | null
+    after?: string | null
+  },
 ): Promise<Page<JobRow>> {
   const orderKey = jobOrderColumns[parameters.orderBy ?? 'ID']
   return paginate({
@@ -92,8 +104,14 @@ export async function findPaymentsByJobIds(views: QueryCreator<Database>, jobIds
 }
 
 /** Job counts per status plus fee totals over finalized jobs. */
-export async function jobStats(views: QueryCreator<Database>): Promise<{ byStatus: Record<string, number>; totalFees: bigint; totalBurned: bigint }> {
-  const counts = await views.selectFrom('job').select(['status', sql<string>`count(*)`.as('n')]).groupBy('status').execute()
+export async function jobStats(
+  views: QueryCreator<Database>,
+): Promise<{ byStatus: Record<string, number>; totalFees: bigint; totalBurned: bigint }> {
+  const counts = await views
+    .selectFrom('job')
+    .select(['status', sql<string>`count(*)`.as('n')])
+    .groupBy('status')
+    .execute()
   const sums = await views
     .selectFrom('job')
     .select([sql<string>`coalesce(sum(fees), 0)`.as('fees'), sql<string>`coalesce(sum(burned), 0)`.as('burned')])

@@ -18,5 +18,8 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   const migrator = new Migrator({ db, provider, migrationTableSchema: 'app' })
   const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')
-  if (error) throw new Error(`app schema migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`, { cause: error })
+  if (error)
+    throw new Error(`app schema migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`, {
+      cause: error,
+    })
 }

@@ -32,7 +32,8 @@ export class InvalidCursorError extends UserInputError {
 /** Checks `first` against the page limit and applies the default. */
 export function pageSize(first: number | null | undefined): number {
   if (first === null || first === undefined) return defaultPageSize
-  if (!Number.isInteger(first) || first < 0 || first > maxPageSize) throw new UserInputError(`first must be between 0 and ${maxPageSize}, got ${first}`)
+  if (!Number.isInteger(first) || first < 0 || first > maxPageSize)
+    throw new UserInputError(`first must be between 0 and ${maxPageSize}, got ${first}`)
   return first
 }
 

@@ -28,17 +28,37 @@ function filteredProviders(views: QueryCreator<Database>, filter: ProviderFilter
   let q = views.selectFrom('provider').selectAll('provider')
   if (filter.paused !== null && filter.paused !== undefined) q = q.where('provider.paused', '=', filter.paused)
   if (filter.region) q = q.where('provider.region', '=', filter.region.toLowerCase())
-  if (filter.regionIn) q = filter.regionIn.length ? q.where('provider.region', 'in', filter.regionIn.map((r) => r.toLowerCase())) : q.where(sql<boolean>`false`)
+  if (filter.regionIn)
+    q = filter.regionIn.length
+      ? q.where(
+          'provider.region',
+          'in',
+          filter.regionIn.map((r) => r.toLowerCase()),
+        )
+      : q.where(sql<boolean>`false`)
   if (filter.gpuModel !== null && filter.gpuModel !== undefined) q = q.where('provider.gpuModel', '=', filter.gpuModel)
   if (filter.minVramMib !== null && filter.minVramMib !== undefined) q = q.where('provider.vramMib', '>=', filter.minVramMib)
-  if (filter.addressIn) q = filter.addressIn.length ? q.where('provider.address', 'in', filter.addressIn.map((a) => a.toLowerCase())) : q.where(sql<boolean>`false`)
+  if (filter.addressIn)
+    q = filter.addressIn.length
+      ? q.where(
+          'provider.address',
+          'in',
+          filter.addressIn.map((a) => a.toLowerCase()),
+        )
+      : q.where(sql<boolean>`false`)
   return q
 }
 
 /** One page of providers, keyset-paginated on `(orderBy, address)`. */
 export async function findProviders(
   views: QueryCreator<Database>,
-  parameters: { where?: ProviderFilter | null; orderBy?: ProviderOrderBy | null; orderDirection?: 'asc' | 'desc' | null; first?: number | null; after?: string | null },
+  parameters: {
+    where?: ProviderFilter | null
+    orderBy?: ProviderOrderBy | null
+    orderDirection?: 'asc' | 'desc' | null
+    first?: number | null
+    after?: string | null
+  },
 ): Promise<Page<ProviderRow>> {
   const orderKey = providerOrderColumns[parameters.orderBy ?? 'REGISTERED_AT']
   return paginate({
@@ -56,7 +76,15 @@ export async function findProviders(
 
 export async function findProvidersByAddresses(views: QueryCreator<Database>, addresses: readonly string[]): Promise<ProviderRow[]> {
   if (!addresses.length) return []
-  return views.selectFrom('provider').selectAll().where('address', 'in', addresses.map((a) => a.toLowerCase())).execute()
+  return views
+    .selectFrom('provider')
+    .selectAll()
+    .where(
+      'address',
+      'in',
+      addresses.map((a) => a.toLowerCase()),
+    )
+    .execute()
 }
 
 /** Every registered provider (the matcher filters them itself). */

@@ -1,4 +1,14 @@
-import { createPublicClient, createWalletClient, http, type Hex, type PublicClient, type WalletClient, type Account, type Chain, type Transport } from 'viem'
+import {
+  type Account,
+  type Chain,
+  createPublicClient,
+  createWalletClient,
+  type Hex,
+  http,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { createNonceManager, jsonRpc } from 'viem/nonce'
 import { localChain } from '../../contracts/deploy.ts'

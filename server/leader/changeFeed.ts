@@ -37,7 +37,10 @@ export function createChangeFeed(parameters: {
           await writeFeedCursor(parameters.db, feedName, position)
         }
         loaded = true
-        parameters.log.debug({ feedName, position: { blockNumber: String(position.blockNumber), logIndex: position.logIndex } }, 'change feed loaded')
+        parameters.log.debug(
+          { feedName, position: { blockNumber: String(position.blockNumber), logIndex: position.logIndex } },
+          'change feed loaded',
+        )
       }
       let published = 0
       for (;;) {
@@ -52,7 +55,10 @@ export function createChangeFeed(parameters: {
       }
       if (published) {
         parameters.metrics?.feedPublished.inc(published)
-        parameters.log.debug({ published, position: { blockNumber: String(position?.blockNumber), logIndex: position?.logIndex } }, 'change feed published')
+        parameters.log.debug(
+          { published, position: { blockNumber: String(position?.blockNumber), logIndex: position?.logIndex } },
+          'change feed published',
+        )
       }
       return published
     },

@@ -1,6 +1,6 @@
 import type { QueryCreator } from 'kysely'
 import type { Logger } from 'pino'
-import { maxUint256, type Address, type PublicClient } from 'viem'
+import { type Address, maxUint256, type PublicClient } from 'viem'
 import { emissionControllerAbi, jobMarketAbi } from '../../contracts/generated/index.ts'
 import type { Database } from '../db/database.ts'
 import { findKeeperWork } from '../db/jobs.ts'

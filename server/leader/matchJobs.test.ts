@@ -78,7 +78,11 @@ describe('matchJobs', () => {
   })
 
   test('skips jobs past their deadline and jobs without k eligible providers', () => {
-    const r = matchJobs({ ...base, jobs: [job(1n, { deadline: 1000n }), job(2n, { redundancy: 3 })], providers: [provider(1), provider(2)] })
+    const r = matchJobs({
+      ...base,
+      jobs: [job(1n, { deadline: 1000n }), job(2n, { redundancy: 3 })],
+      providers: [provider(1), provider(2)],
+    })
     expect(r.assignments).toEqual([])
     expect(r.skipped).toEqual([
       { jobId: 1n, reason: 'DEADLINE_PASSED', eligible: 0 },

@@ -62,7 +62,11 @@ export function collateralFor(job: Pick<MatchJob, 'maxPricePerUnit' | 'units'>, 
  * registered, not paused, stake − pending ≥ minStake, free stake (less `reserved`) ≥ collateral,
  * ask ≤ max price, VRAM ≥ min, GPU model match when the job names one, region allowed.
  */
-export function isEligible(provider: MatchProvider, job: MatchJob, parameters: { minStake: bigint; collateral: bigint; reserved: bigint }): boolean {
+export function isEligible(
+  provider: MatchProvider,
+  job: MatchJob,
+  parameters: { minStake: bigint; collateral: bigint; reserved: bigint },
+): boolean {
   if (!provider.registered || provider.paused || !provider.live) return false
   if (provider.stake - provider.pendingUnstake < parameters.minStake) return false
   if (provider.stake - provider.locked - provider.pendingUnstake - parameters.reserved < parameters.collateral) return false

@@ -2,14 +2,14 @@ import type { Kysely, QueryCreator } from 'kysely'
 import type { Logger } from 'pino'
 import type { Address } from 'viem'
 import { jobMarketAbi } from '../../contracts/generated/index.ts'
+import { findStoredBlobs } from '../db/blobs.ts'
 import { toBigInt, toInt } from '../db/convert.ts'
 import type { Database } from '../db/database.ts'
-import type { ProviderRow } from '../db/tables/views.table.ts'
-import { findStoredBlobs } from '../db/blobs.ts'
 import { findLiveProviders } from '../db/heartbeats.ts'
 import { findOpenJobs } from '../db/jobs.ts'
 import { countActiveAssignments, findAllProviders } from '../db/providers.ts'
-import { type ServerDeployment, paramBigInt } from '../deployment.ts'
+import type { ProviderRow } from '../db/tables/views.table.ts'
+import { paramBigInt, type ServerDeployment } from '../deployment.ts'
 import { heartbeatLivenessSeconds } from '../schema/heartbeat.ts'
 import { type MatchJob, type MatchProvider, matchJobs } from './matchJobs.ts'
 import type { createTransactionSender } from './transactionSender.ts'
@@ -62,7 +62,10 @@ export function createMatcher(parameters: {
       sender.settle((key) => !key.startsWith('assign:') || openKeys.has(key))
       // A job whose model or input isn't in the blob store can't be run: assigning it would get honest
       // providers slashed as no-shows. It stays Open until its uploader supplies the blob or it expires (refund).
-      const stored = await findStoredBlobs(db, openJobs.flatMap((j) => [j.modelHash.toLowerCase(), j.inputHash.toLowerCase()]))
+      const stored = await findStoredBlobs(
+        db,
+        openJobs.flatMap((j) => [j.modelHash.toLowerCase(), j.inputHash.toLowerCase()]),
+      )
       const runnable = openJobs.filter((j) => stored.has(j.modelHash.toLowerCase()) && stored.has(j.inputHash.toLowerCase()))
       if (runnable.length < openJobs.length)
         log.debug({ jobIds: openJobs.filter((j) => !runnable.includes(j)).map((j) => String(j.id)) }, 'matcher skipped jobs without blobs')

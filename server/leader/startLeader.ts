@@ -56,9 +56,22 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     },
   })
   const wallet = parameters.walletClient
-  const sender = wallet ? createTransactionSender<AssignMeta>({ publicClient: parameters.publicClient, walletClient: wallet, log, metrics }) : undefined
-  const matcher = sender ? createMatcher({ db: parameters.db, views: parameters.views, deployment, sender, log, now: parameters.now ?? (() => Date.now() / 1000) }) : undefined
-  const keeper = sender ? createKeeper({ views: parameters.views, publicClient: parameters.publicClient, deployment, sender, log }) : undefined
+  const sender = wallet
+    ? createTransactionSender<AssignMeta>({ publicClient: parameters.publicClient, walletClient: wallet, log, metrics })
+    : undefined
+  const matcher = sender
+    ? createMatcher({
+        db: parameters.db,
+        views: parameters.views,
+        deployment,
+        sender,
+        log,
+        now: parameters.now ?? (() => Date.now() / 1000),
+      })
+    : undefined
+  const keeper = sender
+    ? createKeeper({ views: parameters.views, publicClient: parameters.publicClient, deployment, sender, log })
+    : undefined
   if (!wallet) log.warn('no server key: the matcher and keeper are off, only the change feed runs')
 
   let stopped = false

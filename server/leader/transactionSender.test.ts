@@ -9,7 +9,8 @@ function fakeClients(options: { simulate?: () => Promise<unknown> } = {}) {
   let resets = 0
   const publicClient = {
     simulateContract: options.simulate ?? (async (request: unknown) => ({ request })),
-    waitForTransactionReceipt: ({ hash }: { hash: string }) => new Promise((resolve) => receipts.set(hash, (status) => resolve({ status }))),
+    waitForTransactionReceipt: ({ hash }: { hash: string }) =>
+      new Promise((resolve) => receipts.set(hash, (status) => resolve({ status }))),
   }
   const walletClient = {
     account: { address: '0x0000000000000000000000000000000000000001', nonceManager: { reset: () => void resets++ } },
@@ -22,13 +23,25 @@ function fakeClients(options: { simulate?: () => Promise<unknown> } = {}) {
   return { publicClient, walletClient, sent, receipts, resets: () => resets }
 }
 
-const call = (key: string) => ({ key, action: 'assign', address: '0x0000000000000000000000000000000000000002' as const, abi: [], functionName: 'assign', args: [1n], meta: key })
+const call = (key: string) => ({
+  key,
+  action: 'assign',
+  address: '0x0000000000000000000000000000000000000002' as const,
+  abi: [],
+  functionName: 'assign',
+  args: [1n],
+  meta: key,
+})
 const tick = () => new Promise((r) => setTimeout(r, 0))
 
 describe('createTransactionSender', () => {
   test('one transaction in flight per key until its effect is settled', async () => {
     const f = fakeClients()
-    const sender = createTransactionSender<string>({ publicClient: f.publicClient as never, walletClient: f.walletClient as never, log: pino({ level: 'silent' }) })
+    const sender = createTransactionSender<string>({
+      publicClient: f.publicClient as never,
+      walletClient: f.walletClient as never,
+      log: pino({ level: 'silent' }),
+    })
     expect(await sender.send(call('assign:1'))).toBeDefined()
     expect(await sender.send(call('assign:1'))).toBeUndefined()
     expect(await sender.send(call('assign:2'))).toBeDefined()
@@ -46,7 +59,11 @@ describe('createTransactionSender', () => {
 
   test('a reverted transaction frees its key after a back-off', async () => {
     const f = fakeClients()
-    const sender = createTransactionSender<string>({ publicClient: f.publicClient as never, walletClient: f.walletClient as never, log: pino({ level: 'silent' }) })
+    const sender = createTransactionSender<string>({
+      publicClient: f.publicClient as never,
+      walletClient: f.walletClient as never,
+      log: pino({ level: 'silent' }),
+    })
     await sender.send(call('finalize:3'))
     f.receipts.get(`0x${'1'.padStart(64, '0')}`)!('reverted')
     await tick()
@@ -56,7 +73,11 @@ describe('createTransactionSender', () => {
 
   test('a failed simulation sends nothing, resets the nonce manager and backs off', async () => {
     const f = fakeClients({ simulate: async () => Promise.reject(new Error('execution reverted: ProviderNotEligible')) })
-    const sender = createTransactionSender<string>({ publicClient: f.publicClient as never, walletClient: f.walletClient as never, log: pino({ level: 'silent' }) })
+    const sender = createTransactionSender<string>({
+      publicClient: f.publicClient as never,
+      walletClient: f.walletClient as never,
+      log: pino({ level: 'silent' }),
+    })
     expect(await sender.send(call('assign:9'))).toBeUndefined()
     expect(f.sent).toEqual([])
     expect(f.resets()).toBe(1)

@@ -1,6 +1,6 @@
+import type { Logger } from 'pino'
 import type { Abi, Account, Address, Chain, Hash, PublicClient, Transport, WalletClient } from 'viem'
 import { BaseError, ContractFunctionRevertedError } from 'viem'
-import type { Logger } from 'pino'
 import type { ServerMetrics } from '../metrics.ts'
 
 /** How long a mined transaction's key stays blocked while the indexer catches up. */
@@ -47,7 +47,15 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     settle(isStillActionable: (key: string) => boolean): void {
       for (const [key, e] of pending) if (e.minedAt !== undefined && !isStillActionable(key)) pending.delete(key)
     },
-    async send(request: { key: string; action: string; address: Address; abi: Abi; functionName: string; args: readonly unknown[]; meta: Meta }): Promise<Hash | undefined> {
+    async send(request: {
+      key: string
+      action: string
+      address: Address
+      abi: Abi
+      functionName: string
+      args: readonly unknown[]
+      meta: Meta
+    }): Promise<Hash | undefined> {
       if (inFlight(request.key)) return undefined
       backoff.delete(request.key)
       const entry: Entry<Meta> = { sentAt: Date.now(), meta: request.meta }

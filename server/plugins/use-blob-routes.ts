@@ -16,11 +16,14 @@ export function useBlobRoutes(options: { store: BlobStore; metrics?: ServerMetri
   return {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname === '/blobs' || url.pathname === '/blobs/') {
-        if (request.method !== 'PUT' && request.method !== 'POST') return endResponse(json(405, { error: 'use PUT /blobs with the raw bytes as the body' }))
+        if (request.method !== 'PUT' && request.method !== 'POST')
+          return endResponse(json(405, { error: 'use PUT /blobs with the raw bytes as the body' }))
         const declaredLength = Number(request.headers.get('content-length') ?? NaN)
         if (declaredLength > store.maxBytes) {
           metrics?.blobsRejected.inc({ reason: 'too_large' })
-          return endResponse(json(413, { error: `blob of ${declaredLength} bytes exceeds the limit of ${store.maxBytes} bytes`, limit: store.maxBytes }))
+          return endResponse(
+            json(413, { error: `blob of ${declaredLength} bytes exceeds the limit of ${store.maxBytes} bytes`, limit: store.maxBytes }),
+          )
         }
         const declared = request.headers.get('x-content-sha256') ?? undefined
         if (declared !== undefined && !parseSha256(declared)) {
@@ -48,7 +51,8 @@ export function useBlobRoutes(options: { store: BlobStore; metrics?: ServerMetri
         if (request.method !== 'GET' && request.method !== 'HEAD') return endResponse(json(405, { error: 'use GET /blobs/<0x-sha256>' }))
         const raw = decodeURIComponent(url.pathname.slice('/blobs/'.length))
         const sha256 = parseSha256(raw)
-        if (!sha256) return endResponse(json(400, { error: `malformed blob hash "${raw.slice(0, 80)}": expected 0x followed by 64 hex digits` }))
+        if (!sha256)
+          return endResponse(json(400, { error: `malformed blob hash "${raw.slice(0, 80)}": expected 0x followed by 64 hex digits` }))
         const blob = await store.get(sha256)
         if (!blob) return endResponse(json(404, { error: `no blob ${sha256}` }))
         const headers = {

@@ -43,7 +43,10 @@ export function useMetrics(options: { metrics: ServerMetrics }): Plugin {
   }
 }
 
-function operationType(document: { definitions: readonly { kind: string; operation?: string; name?: { value: string } }[] }, name?: string | null): string {
+function operationType(
+  document: { definitions: readonly { kind: string; operation?: string; name?: { value: string } }[] },
+  name?: string | null,
+): string {
   const ops = document.definitions.filter((d) => d.kind === 'OperationDefinition')
   const op = name ? ops.find((d) => d.name?.value === name) : ops[0]
   return op?.operation ?? 'unknown'

@@ -1,5 +1,5 @@
-import { UserInputError } from '../errors.ts'
 import type { Page } from '../db/paginate.ts'
+import { UserInputError } from '../errors.ts'
 
 /** Relay connection arguments this API honours; `last`/`before` are refused with a clear message. */
 export function checkForwardOnly(args: { last?: number | null; before?: string | null }): void {
@@ -22,4 +22,7 @@ export function toConnection<Row, Node = Row>(page: Page<Row>, map: (row: Row) =
 }
 
 /** Complexity of a connection field: its page size multiplies the cost of the selection. */
-export const connectionComplexity = (args: { first?: number | null }) => ({ field: 1, multiplier: Math.max(1, Math.min(args.first ?? 100, 1000)) })
+export const connectionComplexity = (args: { first?: number | null }) => ({
+  field: 1,
+  multiplier: Math.max(1, Math.min(args.first ?? 100, 1000)),
+})

@@ -82,13 +82,25 @@ const EmissionsPoint = builder.objectRef<Point>('EmissionsPoint').implement({
     epoch: t.field({ type: 'BigInt', resolve: (p) => p.epoch }),
     startTime: t.field({ type: 'BigInt', description: 'Epoch window start (unix s, chain time).', resolve: (p) => p.startTime }),
     endTime: t.field({ type: 'BigInt', description: 'Epoch window end, exclusive.', resolve: (p) => p.endTime }),
-    fees: t.field({ type: 'BigInt', description: 'Verified fees F_k recorded by the controller (supply-side fees).', resolve: (p) => p.fees }),
-    jobFees: t.field({ type: 'BigInt', description: 'Fees of jobs that completed in the window (from the job table).', resolve: (p) => p.jobFees }),
+    fees: t.field({
+      type: 'BigInt',
+      description: 'Verified fees F_k recorded by the controller (supply-side fees).',
+      resolve: (p) => p.fees,
+    }),
+    jobFees: t.field({
+      type: 'BigInt',
+      description: 'Fees of jobs that completed in the window (from the job table).',
+      resolve: (p) => p.jobFees,
+    }),
     jobsCompleted: t.int({ resolve: (p) => p.jobsCompleted }),
     jobsFailed: t.int({ resolve: (p) => p.jobsFailed }),
     uniquePayers: t.int({ resolve: (p) => p.uniquePayers }),
     units: t.field({ type: 'BigInt', description: 'Paid units.', resolve: (p) => p.units }),
-    burned: t.field({ type: 'BigInt', description: 'Protocol revenue: the take burned in the window (fee_burn).', resolve: (p) => p.burned }),
+    burned: t.field({
+      type: 'BigInt',
+      description: 'Protocol revenue: the take burned in the window (fee_burn).',
+      resolve: (p) => p.burned,
+    }),
     usageEmission: t.field({ type: 'BigInt', resolve: (p) => p.usageEmission }),
     availabilityEmission: t.field({ type: 'BigInt', resolve: (p) => p.availabilityEmission }),
     emitted: t.field({ type: 'BigInt', description: 'usage + availability emission.', resolve: (p) => p.emitted }),
@@ -123,7 +135,11 @@ const EmissionsVsUsageRef = builder.objectRef<EmissionsVsUsage>('EmissionsVsUsag
   fields: (t) => ({
     from: t.field({ type: 'BigInt', resolve: (x) => x.from }),
     to: t.field({ type: 'BigInt', resolve: (x) => x.to }),
-    coverageTarget: t.float({ nullable: true, description: 'τ/κ, where coverage glides to as B_k decays.', resolve: (x) => x.coverageTarget }),
+    coverageTarget: t.float({
+      nullable: true,
+      description: 'τ/κ, where coverage glides to as B_k decays.',
+      resolve: (x) => x.coverageTarget,
+    }),
     points: t.field({ type: [EmissionsPoint], resolve: (x) => x.points }),
     totals: t.field({ type: EmissionsTotals, resolve: (x) => x.totals }),
   }),
@@ -172,7 +188,15 @@ builder.queryFields((t) => ({
     complexity: connectionComplexity,
     resolve: async (_root, args, ctx) => {
       checkForwardOnly(args)
-      return toConnection(await findEpochs(ctx.views, { from: args.from, to: args.to, orderDirection: args.orderDirection, first: args.first, after: args.after }))
+      return toConnection(
+        await findEpochs(ctx.views, {
+          from: args.from,
+          to: args.to,
+          orderDirection: args.orderDirection,
+          first: args.first,
+          after: args.after,
+        }),
+      )
     },
   }),
   emissionsVsUsage: t.field({
@@ -188,7 +212,8 @@ builder.queryFields((t) => ({
       }
       const from = args.from ?? (to >= 99n ? to - 99n : 0n)
       if (from < 0n || to < from) throw new GraphQLError(`emissionsVsUsage: need 0 ≤ from ≤ to, got from ${from}, to ${to}`)
-      if (to - from + 1n > maxEmissionsRange) throw new GraphQLError(`emissionsVsUsage: at most ${maxEmissionsRange} epochs per call, asked for ${to - from + 1n}`)
+      if (to - from + 1n > maxEmissionsRange)
+        throw new GraphQLError(`emissionsVsUsage: at most ${maxEmissionsRange} epochs per call, asked for ${to - from + 1n}`)
       const epochs = await findEpochRange(ctx.views, from, to)
       const { genesis, epochLength } = await epochClock(ctx)
       const usage = await usageByEpoch(ctx.views, { genesis, epochLength, from, to })
@@ -236,7 +261,14 @@ builder.queryFields((t) => ({
         to,
         coverageTarget: coverageTarget(ctx.deployment.params),
         points,
-        totals: { fees, burned, emitted, forfeited: sum((p) => p.forfeited), coverage: ratio(burned, emitted), subsidyShare: ratio(emitted, emitted + fees) },
+        totals: {
+          fees,
+          burned,
+          emitted,
+          forfeited: sum((p) => p.forfeited),
+          coverage: ratio(burned, emitted),
+          subsidyShare: ratio(emitted, emitted + fees),
+        },
       }
     },
   }),

@@ -33,8 +33,11 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const now = ctx.now()
       if (Math.abs(now - args.timestamp) > heartbeatMaxSkewSeconds)
-        throw new HeartbeatRejectedError(`timestamp ${args.timestamp} is more than ${heartbeatMaxSkewSeconds} s from server time ${Math.floor(now)}`)
-      if (!isHex(args.signature) || args.signature.length !== 132) throw new HeartbeatRejectedError('signature must be a 65-byte 0x-prefixed hex string')
+        throw new HeartbeatRejectedError(
+          `timestamp ${args.timestamp} is more than ${heartbeatMaxSkewSeconds} s from server time ${Math.floor(now)}`,
+        )
+      if (!isHex(args.signature) || args.signature.length !== 132)
+        throw new HeartbeatRejectedError('signature must be a 65-byte 0x-prefixed hex string')
       const valid = await verifyMessage({
         address: args.provider,
         message: heartbeatMessage(args.provider, args.timestamp),

@@ -36,7 +36,11 @@ Job.implement({
     maxPricePerUnit: t.field({ type: 'BigInt', resolve: (j) => toBigInt(j.maxPricePerUnit) }),
     minVramMiB: t.int({ resolve: (j) => toInt(j.minVramMib)! }),
     gpuModel: t.int({ description: '0 = any.', resolve: (j) => toInt(j.gpuModel)! }),
-    regions: t.field({ type: ['Bytes32'], description: 'Allowed regions; empty = any.', resolve: (j) => (Array.isArray(j.regions) ? (j.regions as string[]) : []) }),
+    regions: t.field({
+      type: ['Bytes32'],
+      description: 'Allowed regions; empty = any.',
+      resolve: (j) => (Array.isArray(j.regions) ? (j.regions as string[]) : []),
+    }),
     redundancy: t.int({ resolve: (j) => toInt(j.redundancy)! }),
     verification: t.field({ type: Verification, resolve: (j) => (toInt(j.verification) === 1 ? 'OPTIMISTIC' : 'REDUNDANT') }),
     deadline: t.field({ type: 'BigInt', description: 'Unix seconds (chain time).', resolve: (j) => toBigInt(j.deadline) }),
@@ -46,7 +50,12 @@ Job.implement({
     round: t.int({ description: 'Assignment rounds so far (0 while never assigned).', resolve: (j) => toInt(j.round) ?? 0 }),
     commitDeadline: t.field({ type: 'BigInt', nullable: true, resolve: (j) => toBigInt(j.commitDeadline) }),
     revealDeadline: t.field({ type: 'BigInt', nullable: true, resolve: (j) => toBigInt(j.revealDeadline) }),
-    fingerprint: t.field({ type: 'Bytes32', nullable: true, description: 'The winning result fingerprint once Completed.', resolve: (j) => j.fingerprint }),
+    fingerprint: t.field({
+      type: 'Bytes32',
+      nullable: true,
+      description: 'The winning result fingerprint once Completed.',
+      resolve: (j) => j.fingerprint,
+    }),
     fees: t.field({ type: 'BigInt', nullable: true, resolve: (j) => toBigInt(j.fees) }),
     burned: t.field({ type: 'BigInt', nullable: true, resolve: (j) => toBigInt(j.burned) }),
     refunded: t.field({ type: 'BigInt', nullable: true, resolve: (j) => toBigInt(j.refunded) }),
@@ -91,7 +100,11 @@ Assignment.implement({
     outputHash: t.field({ type: 'Bytes32', nullable: true, resolve: (a) => a.outputHash }),
     revealedAt: t.field({ type: 'BigInt', nullable: true, resolve: (a) => toBigInt(a.revealedAt) }),
     outcome: t.field({ type: AssignmentOutcome, resolve: (a) => a.outcome as 'PENDING' }),
-    paid: t.field({ type: 'BigInt', description: 'Fee credited to the provider (0 until Completed).', resolve: (a) => toBigInt(a.paid) ?? 0n }),
+    paid: t.field({
+      type: 'BigInt',
+      description: 'Fee credited to the provider (0 until Completed).',
+      resolve: (a) => toBigInt(a.paid) ?? 0n,
+    }),
   }),
 })
 

@@ -1,6 +1,13 @@
 import { GraphQLError } from 'graphql'
 import { builder } from '../builder.ts'
-import { decodeAssignmentCursor, encodeAssignmentCursor, findAssignmentsAfter, isAfter, positionOf, toAssignmentEvent } from '../db/assignments.ts'
+import {
+  decodeAssignmentCursor,
+  encodeAssignmentCursor,
+  findAssignmentsAfter,
+  isAfter,
+  positionOf,
+  toAssignmentEvent,
+} from '../db/assignments.ts'
 import type { FeedPosition } from '../db/feedCursors.ts'
 import type { AssignmentEvent } from '../pubsub.ts'
 import { Job } from './job.ts'

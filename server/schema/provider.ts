@@ -16,10 +16,12 @@ async function lastSeenOf(ctx: ServerContext, addresses: readonly string[]): Pro
   return addresses.map((a) => seen.get(a.toLowerCase()) ?? null)
 }
 
-export const ProviderOrderBy = builder.enumType('ProviderOrderBy', { values: Object.keys(providerOrderColumns) as (keyof typeof providerOrderColumns)[] })
+export const ProviderOrderBy = builder.enumType('ProviderOrderBy', {
+  values: Object.keys(providerOrderColumns) as (keyof typeof providerOrderColumns)[],
+})
 
 const Earnings = builder.simpleObject('ProviderEarnings', {
-  description: "What a provider has been credited by JobMarket, summed from payments (wei).",
+  description: 'What a provider has been credited by JobMarket, summed from payments (wei).',
   fields: (t) => ({
     fees: t.field({ type: 'BigInt' }),
     slashShares: t.field({ type: 'BigInt' }),
@@ -46,14 +48,22 @@ Provider.implement({
     cpuCores: t.int({ resolve: (p) => toInt(p.cpuCores)! }),
     memoryMiB: t.int({ resolve: (p) => toInt(p.memoryMib)! }),
     benchmarkScore: t.int({ resolve: (p) => toInt(p.benchmarkScore)! }),
-    capacity: t.field({ type: 'BigInt', description: 'gpuCount × benchmarkScore, units per epoch.', resolve: (p) => toBigInt(p.gpuCount) * toBigInt(p.benchmarkScore) }),
+    capacity: t.field({
+      type: 'BigInt',
+      description: 'gpuCount × benchmarkScore, units per epoch.',
+      resolve: (p) => toBigInt(p.gpuCount) * toBigInt(p.benchmarkScore),
+    }),
     pricePerUnit: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.pricePerUnit) }),
     region: t.field({ type: 'Bytes32', resolve: (p) => p.region }),
     encryptionPubKey: t.string({ nullable: true, resolve: (p) => p.encryptionPubKey }),
     stake: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.stake) }),
     locked: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.locked) }),
     pendingUnstake: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.pendingUnstake) }),
-    freeStake: t.field({ type: 'BigInt', description: 'stake − locked − pendingUnstake.', resolve: (p) => toBigInt(p.stake) - toBigInt(p.locked) - toBigInt(p.pendingUnstake) }),
+    freeStake: t.field({
+      type: 'BigInt',
+      description: 'stake − locked − pendingUnstake.',
+      resolve: (p) => toBigInt(p.stake) - toBigInt(p.locked) - toBigInt(p.pendingUnstake),
+    }),
     unstakeAvailableAt: t.field({ type: 'BigInt', nullable: true, resolve: (p) => toBigInt(p.unstakeAvailableAt) }),
     jobsCompleted: t.int({ resolve: (p) => toInt(p.jobsCompleted)! }),
     jobsFailed: t.int({ resolve: (p) => toInt(p.jobsFailed)! }),
@@ -121,7 +131,14 @@ builder.queryFields((t) => ({
       checkForwardOnly(args)
       const w = args.where
       const page = await findProviders(ctx.views, {
-        where: w && { paused: w.paused, region: w.region, regionIn: w.region_in, gpuModel: w.gpuModel, minVramMib: w.vramMiB_gte, addressIn: w.address_in },
+        where: w && {
+          paused: w.paused,
+          region: w.region,
+          regionIn: w.region_in,
+          gpuModel: w.gpuModel,
+          minVramMib: w.vramMiB_gte,
+          addressIn: w.address_in,
+        },
         orderBy: args.orderBy,
         orderDirection: args.orderDirection,
         first: args.first,

@@ -2,8 +2,8 @@ import { builder } from '../builder.ts'
 import { findLiveProviders } from '../db/heartbeats.ts'
 import { countActiveAssignments, findAllProviders } from '../db/providers.ts'
 import { paramBigInt } from '../deployment.ts'
-import { collateralFor, isEligible, type MatchJob, type MatchProvider } from '../leader/matchJobs.ts'
 import { toMatchProvider } from '../leader/matcher.ts'
+import { collateralFor, isEligible, type MatchJob, type MatchProvider } from '../leader/matchJobs.ts'
 import { heartbeatLivenessSeconds } from './heartbeat.ts'
 
 const BPS = 10_000n
@@ -43,9 +43,23 @@ const QuoteRef = builder.objectRef<Quote>('Quote').implement({
   fields: (t) => ({
     reason: t.field({ type: QuoteReason, resolve: (q) => q.reason }),
     eligibleProviders: t.int({ description: 'Live providers that could take a slot.', resolve: (q) => q.eligibleProviders }),
-    pricePerUnit: t.field({ type: 'BigInt', nullable: true, description: 'The highest ask among the k the matcher would pick.', resolve: (q) => q.pricePerUnit }),
-    fees: t.field({ type: 'BigInt', nullable: true, description: 'Σ ask × units over the k picked providers (paid on completion).', resolve: (q) => q.fees }),
-    escrow: t.field({ type: 'BigInt', description: 'What submitJob escrows: max × units × k plus the protocol take.', resolve: (q) => q.escrow }),
+    pricePerUnit: t.field({
+      type: 'BigInt',
+      nullable: true,
+      description: 'The highest ask among the k the matcher would pick.',
+      resolve: (q) => q.pricePerUnit,
+    }),
+    fees: t.field({
+      type: 'BigInt',
+      nullable: true,
+      description: 'Σ ask × units over the k picked providers (paid on completion).',
+      resolve: (q) => q.fees,
+    }),
+    escrow: t.field({
+      type: 'BigInt',
+      description: 'What submitJob escrows: max × units × k plus the protocol take.',
+      resolve: (q) => q.escrow,
+    }),
     collateralPerSlot: t.field({ type: 'BigInt', resolve: (q) => q.collateralPerSlot }),
   }),
 })
@@ -78,7 +92,9 @@ builder.queryFields((t) => ({
       const collateral = collateralFor(job, collateralBps)
       const fits = (p: MatchProvider, over: Partial<MatchProvider> = {}, jobOver: Partial<MatchJob> = {}) =>
         isEligible({ ...p, ...over }, { ...job, ...jobOver }, { minStake, collateral, reserved: 0n })
-      const eligible = providers.filter((p) => fits(p)).sort((a, b) => (a.pricePerUnit < b.pricePerUnit ? -1 : a.pricePerUnit > b.pricePerUnit ? 1 : 0))
+      const eligible = providers
+        .filter((p) => fits(p))
+        .sort((a, b) => (a.pricePerUnit < b.pricePerUnit ? -1 : a.pricePerUnit > b.pricePerUnit ? 1 : 0))
       const value = spec.maxPricePerUnit * spec.units * BigInt(spec.redundancy)
       const k = spec.redundancy
       let reason: Quote['reason'] = 'OK'

@@ -35,8 +35,7 @@ export async function waitFor<T>(
     } catch (error) {
       lastError = error
     }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`)
     await new Promise((r) => setTimeout(r, parameters.intervalMs ?? 500))
   }
 }

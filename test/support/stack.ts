@@ -1,6 +1,6 @@
 import pino from 'pino'
 import { freePort } from '../../cli/startAnvil.ts'
-import { startStack, type Stack, type StartStackParameters } from '../../cli/startStack.ts'
+import { type Stack, type StartStackParameters, startStack } from '../../cli/startStack.ts'
 
 /**
  * `startStack` on free ports with a test logger (silent unless `TESSERA_TEST_LOG` names a level).

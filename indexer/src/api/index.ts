@@ -1,6 +1,6 @@
-import { Hono } from 'hono'
 import { db } from 'ponder:api'
 import schema from 'ponder:schema'
+import { Hono } from 'hono'
 import { graphql } from 'ponder'
 
 // Ponder requires an API file. The public API is the server's (server/); this GraphQL endpoint on the indexer's
