@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { sha256Hex } from './fingerprint.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
 import { InferenceError, InferencePool } from './inferencePool.ts'
 import { buildMlp, makeInput, mlpWeights, referenceMlp } from './models/buildMlp.ts'
 

@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { commitmentOf } from './fingerprint.ts'
+import { commitmentOf } from '../protocol/fingerprint.ts'
 import { Journal, newSalt } from './journal.ts'
 
 const provider = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC' as const

@@ -9,14 +9,14 @@ import { createAgentMetrics } from './agentMetrics.ts'
 import { createClients, TxSender } from './chain.ts'
 import { detectHardware, type Hardware } from './detectHardware.ts'
 import { AgentSetupError, ensureProvider, regionToBytes32 } from './ensureProvider.ts'
-import { sha256Hex } from './fingerprint.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
 import { InferencePool } from './inferencePool.ts'
 import { followEntry, type JobContext, processAssignment } from './jobWorkflow.ts'
 import { Journal } from './journal.ts'
 import { ModelCache } from './modelCache.ts'
 import { buildMlp, makeInput } from './models/buildMlp.ts'
-import { type AgentDeployment, fetchDeployment, sendHeartbeat } from './serverClient.ts'
-import { sleep, subscribeJobAssignments } from './subscribeJobAssignments.ts'
+import { type AgentDeployment, fetchDeployment, sendHeartbeat } from '../client/serverClient.ts'
+import { sleep, subscribeJobAssignments } from '../client/subscribeJobAssignments.ts'
 
 export type RunAgentParameters = {
   /** The provider's key: it registers, stakes, signs heartbeats and sends commits and reveals. */

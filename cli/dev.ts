@@ -1,9 +1,9 @@
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { parseEther } from 'viem'
-import { runDemoWorkload } from './demoWorkload.ts'
-import { devKeys } from './devAccounts.ts'
-import { startStack } from './startStack.ts'
+import { runDemoWorkload } from '../devnet/demoWorkload.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
+import { startStack } from '../devnet/startStack.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
 export type RunDevParameters = {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { type Hex, parseEther } from 'viem'
 import { createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
-import { devKeys } from './devAccounts.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
 const program = new Command('tessera')
@@ -151,8 +151,8 @@ job
   .option('--redundancy <k>', 'providers that must agree', '2')
   .option('--tolerance <bits>', 'significant mantissa bits compared', '16')
   .action(async (flags) => {
-    const { uploadBlob, submitJob } = await import('./submitJob.ts')
-    const { decodeTensorBlob } = await import('../agent/tensorBlob.ts')
+    const { uploadBlob, submitJob } = await import('../client/submitJob.ts')
+    const { decodeTensorBlob } = await import('../protocol/tensorBlob.ts')
     const model = await readFile(flags.model)
     const input = await readFile(flags.input)
     const tensor = decodeTensorBlob(input)

@@ -13,8 +13,17 @@ import {
   zeroHash,
 } from 'viem'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import {
+  expectRevert,
+  fund,
+  regionId,
+  registerProvider,
+  revertReason,
+  startTestSystem,
+  type TestSystem,
+  TSR,
+} from '../devnet/testSystem.ts'
 import { jobMarketAbi, jobMarketBytecode, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
-import { expectRevert, fund, regionId, registerProvider, revertReason, startTestSystem, type TestSystem, TSR } from './testing.ts'
 
 const Status = { None: 0, Open: 1, Assigned: 2, Committed: 3, Revealed: 4, Completed: 5, Failed: 6, Cancelled: 7, Expired: 8 } as const
 const BPS = 10_000n

@@ -1,7 +1,16 @@
 import { type Address, type Hex, type PrivateKeyAccount, parseEventLogs, zeroAddress } from 'viem'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import {
+  defaultHardware,
+  expectRevert,
+  fund,
+  regionId,
+  registerProvider,
+  startTestSystem,
+  type TestSystem,
+  TSR,
+} from '../devnet/testSystem.ts'
 import { providerRegistryAbi, providerRegistryBytecode, tesseraTokenAbi } from './generated/index.ts'
-import { defaultHardware, expectRevert, fund, regionId, registerProvider, startTestSystem, type TestSystem, TSR } from './testing.ts'
 
 let sys: TestSystem
 let snap: Hex

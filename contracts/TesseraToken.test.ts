@@ -1,7 +1,7 @@
 import { type Address, type Hex, parseEventLogs, zeroAddress } from 'viem'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import { expectRevert, startTestSystem, type TestSystem, TSR } from '../devnet/testSystem.ts'
 import { tesseraTokenAbi, tesseraTokenBytecode } from './generated/index.ts'
-import { expectRevert, startTestSystem, type TestSystem, TSR } from './testing.ts'
 
 let sys: TestSystem
 let snap: Hex

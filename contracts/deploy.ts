@@ -8,7 +8,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Abi, type Address, type Chain, createPublicClient, createWalletClient, defineChain, getAddress, type Hex, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { type EmissionParams, emissionParams } from '../economics/params.ts'
+import { emissionParams } from '../economics/params.ts'
+import type { EmissionParams } from '../protocol/emissionParams.ts'
 import {
   emissionControllerAbi,
   emissionControllerBytecode,
@@ -203,7 +204,7 @@ export function localChain(chainId: number, rpcUrl: string): Chain {
 }
 
 async function main(): Promise<void> {
-  const { devKeys } = await import('../cli/devAccounts.ts')
+  const { devKeys } = await import('../devnet/devAccounts.ts')
   const args = process.argv.slice(2)
   const flag = (name: string) => {
     const i = args.indexOf(`--${name}`)

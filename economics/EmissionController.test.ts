@@ -1,9 +1,11 @@
 import { type Address, maxUint256, parseEventLogs, zeroAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { emissionControllerAbi, emissionControllerBytecode, tesseraTokenAbi, tesseraTokenBytecode } from '../contracts/generated/index.ts'
-import { expectRevert, startTestSystem, type TestSystem } from '../contracts/testing.ts'
+import { expectRevert, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import type { EmissionParams } from '../protocol/emissionParams.ts'
+import { TSR, WAD } from '../protocol/units.ts'
 import { initialState } from './emissionLaw.ts'
-import { type EmissionParams, emissionParams, TSR, WAD } from './params.ts'
+import { emissionParams } from './params.ts'
 
 /**
  * The EmissionController's access control, reverts and claim bookkeeping on a real anvil; the law's

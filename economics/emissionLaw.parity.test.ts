@@ -11,8 +11,6 @@ import {
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { devKeys } from '../cli/devAccounts.ts'
-import { type Anvil, startAnvil } from '../cli/startAnvil.ts'
 import {
   emissionControllerAbi,
   emissionControllerBytecode,
@@ -21,6 +19,9 @@ import {
   tesseraTokenAbi,
   tesseraTokenBytecode,
 } from '../contracts/generated/index.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
+import { type Anvil, startAnvil } from '../devnet/startAnvil.ts'
+import { TSR, WAD } from '../protocol/units.ts'
 import {
   advanceEpochs,
   claimable,
@@ -31,7 +32,7 @@ import {
   initialState,
   type RecordedJob,
 } from './emissionLaw.ts'
-import { emissionParams, MAX_EPOCHS_PER_CALL, TSR, WAD } from './params.ts'
+import { emissionParams, MAX_EPOCHS_PER_CALL } from './params.ts'
 
 /**
  * Parity: the contract and `emissionLaw.ts` run the same random sequence of epochs (jobs, empty

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
+import { TSR, WAD } from '../protocol/units.ts'
 import { computeConstants } from './constants.ts'
 import {
   advanceEpochs,
@@ -12,7 +13,7 @@ import {
   sqrtFloor,
   stepEpoch,
 } from './emissionLaw.ts'
-import { ALPHA_F_WAD, ALPHA_U_WAD, BASE_DECAY_WAD, EPOCHS_PER_YEAR, emissionParams, R_MAX_DECAY_WAD, TSR, WAD } from './params.ts'
+import { ALPHA_F_WAD, ALPHA_U_WAD, BASE_DECAY_WAD, EPOCHS_PER_YEAR, emissionParams, R_MAX_DECAY_WAD } from './params.ts'
 
 const params = emissionParams({ epochLength: 86_400n })
 /** JobMarket's default take τ (takeBps 1000), in WAD. */

@@ -1,4 +1,6 @@
-import { ALPHA_F_WAD, ALPHA_U_WAD, BASE_DECAY_WAD, type EmissionParams, EPOCHS_PER_YEAR, R_MAX_DECAY_WAD, WAD } from './params.ts'
+import type { EmissionParams } from '../protocol/emissionParams.ts'
+import { WAD } from '../protocol/units.ts'
+import { ALPHA_F_WAD, ALPHA_U_WAD, BASE_DECAY_WAD, EPOCHS_PER_YEAR, R_MAX_DECAY_WAD } from './params.ts'
 
 /** Which bound set an epoch's emission budget, as in `EpochAdvanced.limiter`. */
 export const Limiter = { None: 0, StepUp: 1, StepDown: 2, Cap: 3 } as const

@@ -1,39 +1,5 @@
-/** Fixed-point one: every fraction in the emission law is a WAD. */
-export const WAD = 10n ** 18n
-
-/** One TSR in wei. */
-export const TSR = 10n ** 18n
-
-/**
- * The EmissionController's constructor `Params`, as viem passes the struct (all bigint).
- * Fractions are WAD, amounts TSR wei. Field order matches the Solidity struct.
- */
-export type EmissionParams = {
-  /** Seconds per epoch (devnet 30, production 86400). */
-  epochLength: bigint
-  /** κ, usage reward per unit of verified fee; must stay below the JobMarket take τ. Default 5 %. */
-  kappa: bigint
-  /** B0, the base availability budget of epoch 0. Default 10,000 TSR (genesis supply 100M TSR, cap ≈ 21,918 TSR/epoch). */
-  baseAvailability0: bigint
-  /** φ at genesis. Default 1. */
-  phi0: bigint
-  /** Floor of φ. Default 0.5. */
-  phiMin: bigint
-  /** δφ, relative decrease of φ in one epoch. Default 1 %. */
-  phiStep: bigint
-  /** U*, the target utilisation. Default 0.65. */
-  targetUtilisation: bigint
-  /** db: φ falls only while Ū < U* − db. Default 0.05. */
-  deadband: bigint
-  /** Most the emission budget rises per epoch, relative to the previous one. Default 2 %. */
-  maxStepUp: bigint
-  /** Most the emission budget falls per epoch, relative to the previous one. Default 1.5 %. */
-  maxStepDown: bigint
-  /** Most of an epoch's availability pool one provider earns; the excess is forfeited. Default 25 %. */
-  maxProviderShare: bigint
-  /** r_max(0), the annual dilution cap at epoch 0; decays 12 % a year. Default 8 %. */
-  rMax0: bigint
-}
+import type { EmissionParams } from '../protocol/emissionParams.ts'
+import { TSR, WAD } from '../protocol/units.ts'
 
 /** Defaults of every parameter except `epochLength`. */
 export const defaultEmissionParams = {

@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node'
 import { describe, expect, it } from 'vitest'
-import { sha256Hex } from '../fingerprint.ts'
+import { sha256Hex } from '../../protocol/fingerprint.ts'
 import { buildMlp, makeInput, mlpWeights, referenceMlp } from './buildMlp.ts'
 import { createPrng } from './prng.ts'
 

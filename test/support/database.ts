@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
-import { freePort } from '../../cli/startAnvil.ts'
-import { ensureDatabase, startEmbeddedPostgres } from '../../cli/startPostgres.ts'
+import { freePort } from '../../devnet/startAnvil.ts'
+import { ensureDatabase, startEmbeddedPostgres } from '../../devnet/startPostgres.ts'
 
 /** A fresh, empty database for one test file, dropped by `drop()`. */
 export type TestDatabase = { url: string; drop: () => Promise<void> }

@@ -1,6 +1,6 @@
 import pino from 'pino'
-import { freePort } from '../../cli/startAnvil.ts'
-import { type Stack, type StartStackParameters, startStack } from '../../cli/startStack.ts'
+import { freePort } from '../../devnet/startAnvil.ts'
+import { type Stack, type StartStackParameters, startStack } from '../../devnet/startStack.ts'
 
 /**
  * `startStack` on free ports with a test logger (silent unless `TESSERA_TEST_LOG` names a level).

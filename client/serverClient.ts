@@ -1,5 +1,5 @@
 import type { Address, Hex } from 'viem'
-import { sha256Hex } from './fingerprint.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
 
 /** A failed call to the Tessera server. `retryable` for network errors and 5xx. */
 export class ServerRequestError extends Error {

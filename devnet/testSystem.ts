@@ -18,10 +18,10 @@ import {
   type TransactionReceipt,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { devKeys } from '../cli/devAccounts.ts'
-import { type Anvil, startAnvil } from '../cli/startAnvil.ts'
-import { type Deployment, type DeployParams, deployAll, localChain } from './deploy.ts'
-import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
+import { type Deployment, type DeployParams, deployAll, localChain } from '../contracts/deploy.ts'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { devKeys } from './devAccounts.ts'
+import { type Anvil, startAnvil } from './startAnvil.ts'
 
 /** One TSR in wei. */
 export const TSR = 10n ** 18n

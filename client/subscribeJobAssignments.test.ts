@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { startTestServer } from '../agent/testServer.ts'
 import { type JobAssignment, parseSse, subscribeJobAssignments } from './subscribeJobAssignments.ts'
-import { startTestServer } from './testServer.ts'
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder()

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino'
 import { type Hex, parseEther } from 'viem'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
-import { encodeTensorBlob } from '../agent/tensorBlob.ts'
+import { submitJob, uploadBlob } from '../client/submitJob.ts'
 import type { Deployment } from '../contracts/deploy.ts'
-import { submitJob, uploadBlob } from './submitJob.ts'
+import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 
 export type DemoWorkloadParameters = {
   serverUrl: string

@@ -1,0 +1,46 @@
+/** JobMarket's `Status` enum: each status's on-chain value. */
+export const JobStatus = {
+  None: 0,
+  Open: 1,
+  Assigned: 2,
+  Committed: 3,
+  Revealed: 4,
+  Completed: 5,
+  Failed: 6,
+  Cancelled: 7,
+  Expired: 8,
+} as const
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus]
+
+/** The statuses of an existing job as the indexer stores them and the API names them (`job.status`). */
+export const jobStatusNames = ['OPEN', 'ASSIGNED', 'COMMITTED', 'REVEALED', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const
+export type JobStatusName = (typeof jobStatusNames)[number]
+
+/** The name of an on-chain status value (`NONE` for a job that doesn't exist, `UNKNOWN_<n>` past the enum). */
+export function jobStatusName(status: number): JobStatusName | 'NONE' | `UNKNOWN_${number}` {
+  if (status === JobStatus.None) return 'NONE'
+  return jobStatusNames[status - 1] ?? `UNKNOWN_${status}`
+}
+
+/** Statuses a job can't leave. */
+export const finalJobStatuses = ['COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const satisfies readonly JobStatusName[]
+
+/** JobMarket's `Verification` enum: each mode's on-chain value. */
+export const Verification = { Redundant: 0, Optimistic: 1 } as const
+export type Verification = (typeof Verification)[keyof typeof Verification]
+
+/** Verification modes as the API names them, index = on-chain value. */
+export const verificationNames = ['REDUNDANT', 'OPTIMISTIC'] as const
+export type VerificationName = (typeof verificationNames)[number]
+
+/**
+ * How one provider's part in a job ended, as the indexer derives it: still `PENDING`; at finalize `AGREED` (paid),
+ * `DISSENTED` or `NO_REVEAL` (slashed), or `FAILED` (no majority, not at fault); at `expireAssignment` `NO_SHOW`
+ * (slashed) or `FAILED` (committed, released).
+ */
+export const assignmentOutcomes = ['PENDING', 'AGREED', 'DISSENTED', 'NO_REVEAL', 'NO_SHOW', 'FAILED'] as const
+export type AssignmentOutcome = (typeof assignmentOutcomes)[number]
+
+/** What a JobMarket credit or payout was: a provider's fee, its share of a slash, a requester's refund, a withdrawal. */
+export const paymentKinds = ['FEE', 'SLASH_SHARE', 'REFUND', 'WITHDRAWAL'] as const
+export type PaymentKind = (typeof paymentKinds)[number]
