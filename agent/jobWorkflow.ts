@@ -1,15 +1,15 @@
 import type { Logger } from 'pino'
 import type { Address, Hex, PublicClient } from 'viem'
+import { getBlob, putBlob } from '../client/serverClient.ts'
+import { type JobAssignment, sleep } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
+import { commitmentOf, fingerprintOutput, sha256Hex } from '../protocol/fingerprint.ts'
+import { decodeTensorBlob, encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
 import { JobStatus, jobStatusName, TransactionError, type TxSender } from './chain.ts'
-import { commitmentOf, fingerprintOutput, sha256Hex } from '../protocol/fingerprint.ts'
 import type { InferencePool } from './inferencePool.ts'
 import { type Journal, type JournalEntry, newSalt } from './journal.ts'
 import type { ModelCache } from './modelCache.ts'
-import { getBlob, putBlob } from '../client/serverClient.ts'
-import { type JobAssignment, sleep } from '../client/subscribeJobAssignments.ts'
-import { decodeTensorBlob, encodeTensorBlob } from '../protocol/tensorBlob.ts'
 
 const ZERO_HASH = `0x${'00'.repeat(32)}` as Hex
 

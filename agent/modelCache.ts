@@ -1,8 +1,8 @@
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Hex } from 'viem'
-import { sha256Hex } from '../protocol/fingerprint.ts'
 import { getBlob } from '../client/serverClient.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
 
 /**
  * Models on disk under `<dataDir>/models/<sha256>.onnx`, fetched from the server once and verified.

@@ -4,14 +4,14 @@ import path from 'node:path'
 import pino from 'pino'
 import { type Address, type Hex, type PrivateKeyAccount, parseEther } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { devKeys } from '../devnet/devAccounts.ts'
 import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
 import { startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
-import { JobStatus } from './chain.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import { JobStatus } from './chain.ts'
 import { buildMlp, makeInput } from './models/buildMlp.ts'
 import { type RunAgentParameters, runAgent } from './runAgent.ts'
-import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { startTestServer } from './testServer.ts'
 
 let system: TestSystem
@@ -149,7 +149,7 @@ describe('runAgent against anvil', () => {
     const [p1] = system.accounts.providers
     const agent = await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0 }))
     expect(agent.address).toBe(p1.address)
-    const minStake = BigInt(system.deployment.params.minStake)
+    const minStake = system.deployment.params.registry.minStake
     const provider = await readProvider(p1.address)
     expect(provider.registered).toBe(true)
     expect(provider.stake).toBe(minStake * 10n)
@@ -185,7 +185,7 @@ describe('runAgent against anvil', () => {
     const [p1] = system.accounts.providers
     const agent = await runAgent(agentParameters(devKeys[2], 'p1', { maintenanceIntervalMs: 100 }))
     try {
-      const target = BigInt(system.deployment.params.minStake) * 10n
+      const target = system.deployment.params.registry.minStake * 10n
       await system.write(p1, {
         address: system.registry,
         abi: providerRegistryAbi,

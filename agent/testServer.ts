@@ -1,8 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http'
 import { type Address, type Hex, recoverMessageAddress } from 'viem'
-import { sha256Hex } from '../protocol/fingerprint.ts'
 import { heartbeatMessage } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
 
 /**
  * A stand-in for the Tessera server with just what an agent uses (`/deployment`, blobs, the heartbeat

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { type Hex, parseEther } from 'viem'
-import { createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
+import { createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
 const program = new Command('tessera')

@@ -1,7 +1,8 @@
 import { type Address, createPublicClient, createWalletClient, type Hex, http, type PublicClient, parseEventLogs } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { type Deployment, localChain } from '../contracts/deploy.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { chainOf } from '../protocol/chain.ts'
+import type { Deployment } from '../protocol/deployment.ts'
 
 /** JobMarket's ABI plus the token's errors, so a revert inside `transferFrom` decodes by name. */
 const submitAbi = [...jobMarketAbi, ...tesseraTokenAbi.filter((item) => item.type === 'error')] as const
@@ -75,7 +76,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
   const account = privateKeyToAccount(parameters.privateKey)
   const transport = http(parameters.rpcUrl)
   const publicClient = parameters.publicClient ?? createPublicClient({ transport })
-  const chain = localChain(await publicClient.getChainId(), parameters.rpcUrl)
+  const chain = chainOf(await publicClient.getChainId(), parameters.rpcUrl)
   const wallet = createWalletClient({ account, chain, transport })
   const market = deployment.contracts.JobMarket.address as Address
   const token = deployment.contracts.TesseraToken.address as Address

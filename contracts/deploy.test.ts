@@ -8,7 +8,8 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { type Anvil, startAnvil } from '../devnet/startAnvil.ts'
-import { deployAll, readDeployment } from './deploy.ts'
+import { readDeploymentFile } from '../protocol/deployment.ts'
+import { deployAll } from './deploy.ts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
 
 let anvil: Anvil
@@ -22,29 +23,23 @@ afterAll(async () => {
 })
 
 describe('deployAll', () => {
-  test('deploys, wires and writes the deployment file; readDeployment reads it back', async () => {
+  test('deploys, wires and writes the deployment file; readDeploymentFile reads it back', async () => {
     const matcher = privateKeyToAccount(devKeys[1]).address
     const out = path.join(dir, 'a.json')
-    const deployment = await deployAll({ rpcUrl: anvil.rpcUrl, deployerKey: devKeys[0], matcher, params: { minStake: 5n }, out })
-    expect(readDeployment(out)).toEqual(deployment)
+    const deployment = await deployAll({ rpcUrl: anvil.rpcUrl, deployerKey: devKeys[0], matcher, params: { registry: { minStake: 5n } }, out })
+    expect(readDeploymentFile(out)).toEqual(deployment)
     expect(deployment).toMatchObject({
       chainId: 31337,
       startBlock: deployment.contracts.TesseraToken.blockNumber,
       deployer: privateKeyToAccount(devKeys[0]).address,
       matcher,
       params: {
-        minStake: '5',
-        unbondingPeriod: 600,
-        epochLength: 30,
-        takeBps: 1000,
-        collateralBps: 10_000,
-        slashBeneficiaryBps: 5000,
-        commitWindow: 120,
-        revealWindow: 120,
+        registry: { minStake: 5n, unbondingPeriod: 600n },
+        market: { takeBps: 1000n, collateralBps: 10_000n, slashBeneficiaryBps: 5000n, commitWindow: 120n, revealWindow: 120n },
       },
     })
-    expect(deployment.params.genesisSupply).toBe((100_000_000n * 10n ** 18n).toString())
-    expect(deployment.params.emission.epochLength).toBe('30')
+    expect(deployment.params.token.genesisSupply).toBe(100_000_000n * 10n ** 18n)
+    expect(deployment.params.emission.epochLength).toBe(30n)
 
     const client = createPublicClient({ transport: http(anvil.rpcUrl) })
     const { TesseraToken, ProviderRegistry, JobMarket, EmissionController } = deployment.contracts

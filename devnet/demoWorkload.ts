@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { type Hex, parseEther } from 'viem'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { submitJob, uploadBlob } from '../client/submitJob.ts'
-import type { Deployment } from '../contracts/deploy.ts'
+import type { Deployment } from '../protocol/deployment.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 
 export type DemoWorkloadParameters = {

@@ -6,9 +6,11 @@ import { type Address, createPublicClient, createWalletClient, type Hex, http, p
 import { privateKeyToAccount } from 'viem/accounts'
 import { runAgent } from '../agent/runAgent.ts'
 import { buildContracts } from '../contracts/build.ts'
-import { type Deployment, deployAll, localChain } from '../contracts/deploy.ts'
+import { deployAll } from '../contracts/deploy.ts'
 import { tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { startPonder } from '../indexer/startPonder.ts'
+import { chainOf } from '../protocol/chain.ts'
+import type { Deployment } from '../protocol/deployment.ts'
 import { startServer } from '../server/startServer.ts'
 import { devKeys } from './devAccounts.ts'
 import { startAnvil } from './startAnvil.ts'
@@ -98,7 +100,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       rpcUrl: anvil.rpcUrl,
       deployerKey: devKeys[0],
       matcher: privateKeyToAccount(devKeys[1]).address,
-      params: parameters.epochLength ? { epochLength: BigInt(parameters.epochLength) } : undefined,
+      params: parameters.epochLength ? { emission: { epochLength: BigInt(parameters.epochLength) } } : undefined,
       out: deploymentPath,
     })
     log.info({ contracts: Object.fromEntries(Object.entries(deployment.contracts).map(([k, v]) => [k, v.address])) }, 'contracts deployed')
@@ -201,7 +203,7 @@ async function assertPortsFree(ports: { port: number; what: string }[]) {
 async function fund(parameters: { rpcUrl: string; token: Address; to: { address: Address; amount: bigint }[] }) {
   const transport = http(parameters.rpcUrl)
   const publicClient = createPublicClient({ transport })
-  const chain = localChain(await publicClient.getChainId(), parameters.rpcUrl)
+  const chain = chainOf(await publicClient.getChainId(), parameters.rpcUrl)
   const wallet = createWalletClient({ account: privateKeyToAccount(devKeys[0]), chain, transport })
   for (const { address, amount } of parameters.to) {
     const hash = await wallet.writeContract({

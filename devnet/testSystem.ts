@@ -18,8 +18,10 @@ import {
   type TransactionReceipt,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { type Deployment, type DeployParams, deployAll, localChain } from '../contracts/deploy.ts'
+import { type DeployParamsOverrides, deployAll } from '../contracts/deploy.ts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { chainOf } from '../protocol/chain.ts'
+import type { Deployment } from '../protocol/deployment.ts'
 import { devKeys } from './devAccounts.ts'
 import { type Anvil, startAnvil } from './startAnvil.ts'
 
@@ -72,7 +74,7 @@ export type TestSystem = {
  * Starts an anvil on a random port and deploys the system with the devnet defaults (or `params`).
  * The deployment file is not written unless `out` names a path.
  */
-export async function startTestSystem(parameters: { params?: Partial<DeployParams>; out?: string } = {}): Promise<TestSystem> {
+export async function startTestSystem(parameters: { params?: DeployParamsOverrides; out?: string } = {}): Promise<TestSystem> {
   const anvil = await startAnvil()
   try {
     const accounts = {
@@ -88,7 +90,7 @@ export async function startTestSystem(parameters: { params?: Partial<DeployParam
       params: parameters.params,
       out: parameters.out ?? false,
     })
-    const chain = localChain(deployment.chainId, anvil.rpcUrl)
+    const chain = chainOf(deployment.chainId, anvil.rpcUrl)
     const transport = http(anvil.rpcUrl)
     const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 })
     const testClient = createTestClient({ chain, transport, mode: 'anvil' })

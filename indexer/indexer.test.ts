@@ -17,10 +17,12 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { deployAll } from '../contracts/deploy.ts'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { type Anvil, freePort, startAnvil } from '../devnet/startAnvil.ts'
-import { type Deployment, deployAll, localChain } from '../contracts/deploy.ts'
-import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { chainOf } from '../protocol/chain.ts'
+import type { Deployment } from '../protocol/deployment.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
 import { PonderStartError, type StartPonderReturnType, startPonder } from './startPonder.ts'
@@ -46,7 +48,7 @@ let deploymentPath: string
 let sql: pg.Client
 
 function clients() {
-  const chain = localChain(31337, anvil.rpcUrl)
+  const chain = chainOf(31337, anvil.rpcUrl)
   const transport = http(anvil.rpcUrl)
   return {
     publicClient: createPublicClient({ chain, transport }),
@@ -102,9 +104,9 @@ async function now() {
   return block.timestamp
 }
 
-async function skipTime(seconds: number) {
+async function skipTime(seconds: number | bigint) {
   const { testClient } = clients()
-  await testClient.increaseTime({ seconds })
+  await testClient.increaseTime({ seconds: Number(seconds) })
   await testClient.mine({ blocks: 1 })
 }
 
@@ -358,7 +360,7 @@ describe('indexer', () => {
     await waitForJobStatus(jobId, 'OPEN')
     await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
     await commit(jobId, p2, keccak256(toHex('fingerprint-c')))
-    await skipTime(deployment.params.commitWindow + 1)
+    await skipTime(deployment.params.market.commitWindow + 1n)
     await send(deployerKey, market, jobMarketAbi, 'expireAssignment', [jobId])
     // The job was OPEN before the assignment too: wait for the round to be over.
     const [reopened] = await waitForRows(
@@ -416,7 +418,7 @@ describe('indexer', () => {
   test('epochs, reward claims and withdrawals', async () => {
     const { controller, market } = addresses()
     const { publicClient } = clients()
-    await skipTime(deployment.params.epochLength * 2)
+    await skipTime(deployment.params.emission.epochLength * 2n)
     await send(deployerKey, controller, emissionControllerAbi, 'advanceEpoch')
     const lastClosed = await publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'lastClosedEpoch' })
     const epochs = await waitForRows(`select * from ${viewsSchema}.epoch order by id`, [], (rows) => rows.length === Number(lastClosed) + 1)

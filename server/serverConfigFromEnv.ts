@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Hex } from 'viem'
-import { readDeployment } from '../contracts/deploy.ts'
+import { deploymentFileOf } from '../contracts/deploy.ts'
+import { readDeploymentFile } from '../protocol/deployment.ts'
 import { defaultMaxBlobBytes } from './blobs/blobStore.ts'
 import type { StartServerParameters } from './startServer.ts'
 
@@ -22,7 +23,7 @@ export class ServerConfigError extends Error {
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<StartServerParameters, 'log'> {
   const databaseUrl = env.DATABASE_URL ?? env.TESSERA_DATABASE_URL
   if (!databaseUrl) throw new ServerConfigError('DATABASE_URL is required (a Postgres connection string)')
-  const deployment = env.TESSERA_DEPLOYMENT ? readDeployment(env.TESSERA_DEPLOYMENT) : readDeployment(Number(env.TESSERA_CHAIN_ID ?? 31337))
+  const deployment = readDeploymentFile(env.TESSERA_DEPLOYMENT ?? deploymentFileOf(Number(env.TESSERA_CHAIN_ID ?? 31337)))
   let serverKey = env.TESSERA_SERVER_KEY as Hex | undefined
   if (!serverKey && env.TESSERA_SERVER_KEY_FILE) serverKey = readFileSync(env.TESSERA_SERVER_KEY_FILE, 'utf8').trim() as Hex
   if (serverKey && !/^0x[0-9a-fA-F]{64}$/.test(serverKey))

@@ -11,7 +11,7 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { createNonceManager, jsonRpc } from 'viem/nonce'
-import { localChain } from '../../contracts/deploy.ts'
+import { chainOf } from '../../protocol/chain.ts'
 
 export type ChainClients = {
   publicClient: PublicClient
@@ -24,7 +24,7 @@ export type ChainClients = {
  * manager, so the matcher and keeper can send back-to-back without nonce races.
  */
 export function createChainClients(parameters: { rpcUrl: string; chainId: number; serverKey?: Hex }): ChainClients {
-  const chain = localChain(parameters.chainId, parameters.rpcUrl)
+  const chain = chainOf(parameters.chainId, parameters.rpcUrl)
   const transport = http(parameters.rpcUrl, { retryCount: 2, timeout: 15_000 })
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient
   if (!parameters.serverKey) return { publicClient }
