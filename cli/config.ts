@@ -1,18 +1,28 @@
 import { readFileSync } from 'node:fs'
+import type { Command } from 'commander'
 import pino, { type Logger } from 'pino'
+import { TesseraError } from '../protocol/errors.ts'
 
-/** One setting the CLI understands: its flag name, the `TESSERA_*` variable and a default. */
-export type Setting = { env: string; default?: string | number | boolean; secret?: boolean; description: string }
+/**
+ * One setting the CLI understands: its flag (commander syntax, e.g. `--data-dir <dir>`; none for settings without
+ * one), the `TESSERA_*` variable, a default, and whether it is a secret (hidden when the config is printed).
+ */
+export type Setting = { flag?: string; env: string; default?: string | number | boolean; secret?: boolean; description: string }
+
+/** A resolved configuration: settings with a default always have a value. */
+export type ResolvedConfig<T extends Record<string, Setting>> = {
+  [K in keyof T]: T[K] extends { default: string | number | boolean } ? string : string | undefined
+}
 
 /** Thrown when a flag, variable or config-file value can't be used. Not retryable. */
-export class ConfigError extends Error {
+export class ConfigError extends TesseraError {
   override name = 'ConfigError'
-  constructor(
-    message: string,
-    readonly details?: string,
-  ) {
-    super(message)
-  }
+}
+
+/** Adds an option to `command` for every setting that has a flag. */
+export function addSettingOptions(command: Command, settings: Record<string, Setting>): Command {
+  for (const setting of Object.values(settings)) if (setting.flag) command.option(setting.flag, setting.description)
+  return command
 }
 
 /**
@@ -24,7 +34,7 @@ export function resolveConfig<const T extends Record<string, Setting>>(parameter
   flags: Record<string, unknown>
   env?: NodeJS.ProcessEnv
   configPath?: string
-}): { [K in keyof T]: string | undefined } {
+}): ResolvedConfig<T> {
   const { settings, flags, env = process.env } = parameters
   let file: Record<string, unknown> = {}
   const configPath = parameters.configPath ?? env.TESSERA_CONFIG
@@ -40,7 +50,7 @@ export function resolveConfig<const T extends Record<string, Setting>>(parameter
     const value = flags[key] ?? env[setting.env] ?? file[key] ?? setting.default
     out[key] = value === undefined ? undefined : String(value)
   }
-  return out as { [K in keyof T]: string | undefined }
+  return out as ResolvedConfig<T>
 }
 
 /** Reads a secret given either as the value itself or as `@/path/to/file` / an existing file path. */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { type Hex, parseEther } from 'viem'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
+import { addSettingOptions, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
 const program = new Command('tessera')
@@ -27,84 +27,83 @@ async function exitAfterFlush(log: { flush: (cb?: (err?: Error) => void) => void
 }
 
 const devSettings = {
-  port: { env: 'TESSERA_PORT', default: 4000, description: 'GraphQL server port' },
-  dataDir: { env: 'TESSERA_DATA_DIR', default: '.tessera', description: 'data directory' },
-  databaseUrl: { env: 'DATABASE_URL', secret: true, description: 'Postgres URL (default: embedded Postgres)' },
-  postgresPort: { env: 'TESSERA_PG_PORT', default: 54329, description: 'embedded Postgres port' },
-  rpcPort: { env: 'TESSERA_RPC_PORT', default: 8545, description: 'anvil port' },
-  ponderPort: { env: 'TESSERA_PONDER_PORT', default: 42069, description: 'Ponder port' },
-  agents: { env: 'TESSERA_AGENTS', default: 2, description: 'local agents to run' },
-  demo: { env: 'TESSERA_DEMO', default: 'true', description: 'run the demo workload' },
-  epochLength: { env: 'TESSERA_EPOCH_LENGTH', default: 30, description: 'devnet epoch length in seconds' },
+  port: { flag: '--port <port>', env: 'TESSERA_PORT', default: 4000, description: 'GraphQL server port' },
+  dataDir: { flag: '--data-dir <dir>', env: 'TESSERA_DATA_DIR', default: '.tessera', description: 'data directory' },
+  databaseUrl: {
+    flag: '--database-url <url>',
+    env: 'DATABASE_URL',
+    secret: true,
+    description: 'Postgres URL (default: embedded Postgres)',
+  },
+  postgresPort: { flag: '--postgres-port <port>', env: 'TESSERA_PG_PORT', default: 54329, description: 'embedded Postgres port' },
+  rpcPort: { flag: '--rpc-port <port>', env: 'TESSERA_RPC_PORT', default: 8545, description: 'anvil port' },
+  ponderPort: { flag: '--ponder-port <port>', env: 'TESSERA_PONDER_PORT', default: 42069, description: 'Ponder port' },
+  agents: { flag: '--agents <n>', env: 'TESSERA_AGENTS', default: 2, description: 'local agents to run' },
+  demo: { flag: '--no-demo', env: 'TESSERA_DEMO', default: 'true', description: 'do not submit demo jobs' },
+  epochLength: {
+    flag: '--epoch-length <seconds>',
+    env: 'TESSERA_EPOCH_LENGTH',
+    default: 30,
+    description: 'devnet epoch length in seconds',
+  },
 } satisfies Record<string, Setting>
 
-program
-  .command('dev')
-  .description('run the whole marketplace locally: Postgres, anvil, contracts, indexer, server, agents, demo jobs')
-  .option('--port <port>', devSettings.port.description)
-  .option('--data-dir <dir>', devSettings.dataDir.description)
-  .option('--database-url <url>', devSettings.databaseUrl.description)
-  .option('--postgres-port <port>', devSettings.postgresPort.description)
-  .option('--rpc-port <port>', devSettings.rpcPort.description)
-  .option('--ponder-port <port>', devSettings.ponderPort.description)
-  .option('--agents <n>', devSettings.agents.description)
-  .option('--no-demo', 'do not submit demo jobs')
-  .option('--epoch-length <seconds>', devSettings.epochLength.description)
-  .action(async (flags) => {
-    const config = resolveConfig({
-      settings: devSettings,
-      flags: { ...flags, demo: flags.demo === false ? 'false' : undefined },
-      configPath: program.opts().config,
-    })
-    const log = logger('tessera')
-    log.debug({ config: describeConfig(devSettings, config) }, 'effective config')
-    const { runDev } = await import('./dev.ts')
-    await runDev({
-      port: Number(config.port),
-      dataDir: config.dataDir!,
-      databaseUrl: config.databaseUrl,
-      postgresPort: Number(config.postgresPort),
-      rpcPort: Number(config.rpcPort),
-      ponderPort: Number(config.ponderPort),
-      agents: Number(config.agents),
-      demo: config.demo !== 'false',
-      epochLength: Number(config.epochLength),
-      log,
-    })
-    // Everything it started has stopped; leftover handles (pools, worker threads) must not keep the CLI up.
-    await exitAfterFlush(log)
+addSettingOptions(
+  program.command('dev').description('run the whole marketplace locally: Postgres, anvil, contracts, indexer, server, agents, demo jobs'),
+  devSettings,
+).action(async (flags) => {
+  const config = resolveConfig({
+    settings: devSettings,
+    flags: { ...flags, demo: flags.demo === false ? 'false' : undefined },
+    configPath: program.opts().config,
   })
+  const log = logger('tessera')
+  log.debug({ config: describeConfig(devSettings, config) }, 'effective config')
+  const { runDev } = await import('./dev.ts')
+  await runDev({
+    port: Number(config.port),
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    postgresPort: Number(config.postgresPort),
+    rpcPort: Number(config.rpcPort),
+    ponderPort: Number(config.ponderPort),
+    agents: Number(config.agents),
+    demo: config.demo !== 'false',
+    epochLength: Number(config.epochLength),
+    log,
+  })
+  // Everything it started has stopped; leftover handles (pools, worker threads) must not keep the CLI up.
+  await exitAfterFlush(log)
+})
 
 const agentSettings = {
-  privateKey: { env: 'TESSERA_PRIVATE_KEY', secret: true, description: 'provider key (0x… or a file path)' },
-  server: { env: 'TESSERA_SERVER_URL', default: 'http://127.0.0.1:4000', description: 'Tessera server URL' },
-  rpc: { env: 'TESSERA_RPC_URL', default: 'http://127.0.0.1:8545', description: 'chain RPC URL' },
-  dataDir: { env: 'TESSERA_AGENT_DATA_DIR', default: '.tessera/agent', description: 'model cache and commit journal' },
-  price: { env: 'TESSERA_PRICE', default: '0.001', description: 'ask per unit, in TSR' },
-  stake: { env: 'TESSERA_STAKE', description: 'stake to hold, in TSR (default 10 × the minimum)' },
-  region: { env: 'TESSERA_REGION', description: 'region label' },
-  httpPort: { env: 'TESSERA_AGENT_HTTP_PORT', description: 'serve /health, /ready, /metrics on this port' },
-  workers: { env: 'TESSERA_AGENT_WORKERS', default: 1, description: 'inference worker threads' },
-  gpuModel: { env: 'TESSERA_GPU_MODEL', description: 'override the detected GPU model id' },
-  vramMib: { env: 'TESSERA_VRAM_MIB', description: 'override the detected VRAM per GPU, MiB' },
-  benchmarkScore: { env: 'TESSERA_BENCHMARK_SCORE', description: 'override the measured units per epoch per GPU' },
+  privateKey: { flag: '--private-key <key>', env: 'TESSERA_PRIVATE_KEY', secret: true, description: 'provider key (0x… or a file path)' },
+  server: { flag: '--server <url>', env: 'TESSERA_SERVER_URL', default: 'http://127.0.0.1:4000', description: 'Tessera server URL' },
+  rpc: { flag: '--rpc <url>', env: 'TESSERA_RPC_URL', default: 'http://127.0.0.1:8545', description: 'chain RPC URL' },
+  dataDir: {
+    flag: '--data-dir <dir>',
+    env: 'TESSERA_AGENT_DATA_DIR',
+    default: '.tessera/agent',
+    description: 'model cache and commit journal',
+  },
+  price: { flag: '--price <tsr>', env: 'TESSERA_PRICE', default: '0.001', description: 'ask per unit, in TSR' },
+  stake: { flag: '--stake <tsr>', env: 'TESSERA_STAKE', description: 'stake to hold, in TSR (default 10 × the minimum)' },
+  region: { flag: '--region <name>', env: 'TESSERA_REGION', description: 'region label' },
+  httpPort: { flag: '--http-port <port>', env: 'TESSERA_AGENT_HTTP_PORT', description: 'serve /health, /ready, /metrics on this port' },
+  workers: { flag: '--workers <n>', env: 'TESSERA_AGENT_WORKERS', default: 1, description: 'inference worker threads' },
+  gpuModel: { flag: '--gpu-model <id>', env: 'TESSERA_GPU_MODEL', description: 'override the detected GPU model id' },
+  vramMib: { flag: '--vram-mib <mib>', env: 'TESSERA_VRAM_MIB', description: 'override the detected VRAM per GPU, MiB' },
+  benchmarkScore: {
+    flag: '--benchmark-score <units>',
+    env: 'TESSERA_BENCHMARK_SCORE',
+    description: 'override the measured units per epoch per GPU',
+  },
 } satisfies Record<string, Setting>
 
-program
-  .command('agent')
-  .description('run a provider agent: register, stake, take assignments, run inference, commit and reveal')
-  .option('--private-key <key>', agentSettings.privateKey.description)
-  .option('--server <url>', agentSettings.server.description)
-  .option('--rpc <url>', agentSettings.rpc.description)
-  .option('--data-dir <dir>', agentSettings.dataDir.description)
-  .option('--price <tsr>', agentSettings.price.description)
-  .option('--stake <tsr>', agentSettings.stake.description)
-  .option('--region <name>', agentSettings.region.description)
-  .option('--http-port <port>', agentSettings.httpPort.description)
-  .option('--workers <n>', agentSettings.workers.description)
-  .option('--gpu-model <id>', agentSettings.gpuModel.description)
-  .option('--vram-mib <mib>', agentSettings.vramMib.description)
-  .option('--benchmark-score <units>', agentSettings.benchmarkScore.description)
+addSettingOptions(
+  program.command('agent').description('run a provider agent: register, stake, take assignments, run inference, commit and reveal'),
+  agentSettings,
+)
   .option('--lie', 'return altered outputs (for testing the verification)')
   .action(async (flags) => {
     const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
@@ -115,10 +114,10 @@ program
     const controller = new AbortController()
     const agent = await runAgent({
       privateKey: readSecret(config.privateKey) as Hex,
-      serverUrl: config.server!,
-      rpcUrl: config.rpc!,
-      dataDir: config.dataDir!,
-      pricePerUnit: parseEther(config.price!),
+      serverUrl: config.server,
+      rpcUrl: config.rpc,
+      dataDir: config.dataDir,
+      pricePerUnit: parseEther(config.price),
       stake: config.stake ? parseEther(config.stake) : undefined,
       region: config.region,
       httpPort: config.httpPort ? Number(config.httpPort) : undefined,
