@@ -51,7 +51,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
         requesterKey: devKeys[5],
         log: log.child({ part: 'demo' }),
         signal: controller.signal,
-      }).catch((error) => log.error({ err: (error as Error).message }, 'demo workload stopped'))
+      }).catch((error) => log.error({ err: error }, 'demo workload stopped'))
     : Promise.resolve()
 
   const lines = [

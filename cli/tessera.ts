@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { type Hex, parseEther } from 'viem'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { addSettingOptions, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
+import { addSettingOptions, ConfigError, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
 const program = new Command('tessera')
@@ -108,7 +108,7 @@ addSettingOptions(
   .action(async (flags) => {
     const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
     const log = logger('agent')
-    if (!config.privateKey) throw new Error('--private-key (or TESSERA_PRIVATE_KEY) is required')
+    if (!config.privateKey) throw new ConfigError('--private-key (or TESSERA_PRIVATE_KEY) is required')
     log.info({ config: describeConfig(agentSettings, config) }, 'effective config')
     const { runAgent } = await import('../agent/runAgent.ts')
     const controller = new AbortController()

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import path from 'node:path'
+import { DevnetError } from './devnetError.ts'
 
 /** A running anvil node owned by a test file or the dev orchestrator. */
 export type Anvil = { rpcUrl: string; port: number; process: ChildProcess; stop: () => Promise<void> }
@@ -52,7 +53,7 @@ export async function startAnvil(
   const rpcUrl = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 20_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`anvil exited with code ${child.exitCode} before answering on port ${port}`)
+    if (child.exitCode !== null) throw new DevnetError(`anvil exited with code ${child.exitCode} before answering on port ${port}`)
     try {
       const res = await fetch(rpcUrl, {
         method: 'POST',
@@ -63,7 +64,7 @@ export async function startAnvil(
     } catch {}
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
-      throw new Error(`anvil did not answer on ${rpcUrl} within 20s`)
+      throw new DevnetError(`anvil did not answer on ${rpcUrl} within 20s`)
     }
     await new Promise((r) => setTimeout(r, 100))
   }

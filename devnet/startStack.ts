@@ -13,6 +13,7 @@ import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { startServer } from '../server/startServer.ts'
 import { devKeys } from './devAccounts.ts'
+import { DevnetError } from './devnetError.ts'
 import { startAnvil } from './startAnvil.ts'
 import { startEmbeddedPostgres } from './startPostgres.ts'
 
@@ -68,7 +69,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
         await stop()
         log.info({ part: name, ms: Date.now() - started }, 'part stopped')
       } catch (error) {
-        log.warn({ part: name, err: (error as Error).message }, 'stop failed')
+        log.warn({ part: name, err: error }, 'stop failed')
       }
     }
     stops.length = 0
@@ -194,7 +195,9 @@ async function assertPortsFree(ports: { port: number; what: string }[]) {
       probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(undefined)))
     })
     if (error?.code === 'EADDRINUSE')
-      throw new Error(`port ${port} for ${what} is already in use: is another \`tessera dev\` running? Stop it or choose another port`)
+      throw new DevnetError(
+        `port ${port} for ${what} is already in use: is another \`tessera dev\` running? Stop it or choose another port`,
+      )
     if (error) throw error
   }
 }
