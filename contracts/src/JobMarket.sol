@@ -263,8 +263,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (msg.sender != job.requester) revert NotRequester(msg.sender);
         job.status = Status.Cancelled;
         emit JobCancelled(jobId);
-        _credit(job.requester, job.escrow);
-        emit Refunded(jobId, job.requester, job.escrow);
+        _refund(jobId, job.requester, job.escrow);
     }
 
     /**
@@ -278,8 +277,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (block.timestamp <= job.spec.deadline) revert DeadlineNotPassed(job.spec.deadline);
         job.status = Status.Expired;
         emit JobExpired(jobId);
-        _credit(job.requester, job.escrow);
-        emit Refunded(jobId, job.requester, job.escrow);
+        _refund(jobId, job.requester, job.escrow);
     }
 
     // ---------------------------------------------------------------- matcher
@@ -418,7 +416,6 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (block.timestamp <= job.commitDeadline) revert CommitWindowOpen(job.commitDeadline);
 
         address[] memory providers = job.providers;
-        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
         address requester = job.requester;
         uint256[] memory collaterals = new uint256[](providers.length);
         bool[] memory committed = new bool[](providers.length);
@@ -428,7 +425,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             collaterals[i] = slot.collateral;
             committed[i] = slot.commitment != bytes32(0);
             if (!committed[i]) {
-                toRequester += collaterals[i] * beneficiaryBps / BPS;
+                toRequester += _beneficiaryShare(collaterals[i]);
                 emit NoShow(jobId, providers[i]);
             }
             delete _slots[jobId][providers[i]];
@@ -442,18 +439,9 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         emit AssignmentExpired(jobId, reopened);
         uint256 refund = toRequester + (reopened ? 0 : job.escrow);
         if (!reopened) emit JobExpired(jobId);
-        if (refund > 0) {
-            _credit(requester, refund);
-            emit Refunded(jobId, requester, refund);
-        }
+        if (refund > 0) _refund(jobId, requester, refund);
 
-        for (uint256 i = 0; i < providers.length; ++i) {
-            if (committed[i]) {
-                _registry.unlock(providers[i], jobId, collaterals[i]);
-            } else {
-                _registry.slash(providers[i], jobId, collaterals[i], address(this), beneficiaryBps);
-            }
-        }
+        _releaseCollateral(jobId, providers, collaterals, committed);
     }
 
     /**
@@ -528,6 +516,18 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         _owed[account] += amount;
     }
 
+    /// @dev The part of a slashed `amount` credited to the honest side: `amount × slashBeneficiaryBps / BPS`, rounded down
+    /// as the registry's `slash` rounds it.
+    function _beneficiaryShare(uint256 amount) private view returns (uint256) {
+        return amount * _params.slashBeneficiaryBps / BPS;
+    }
+
+    /// @dev Credits `amount` back to the job's requester and says so.
+    function _refund(uint256 jobId, address requester, uint256 amount) private {
+        _credit(requester, amount);
+        emit Refunded(jobId, requester, amount);
+    }
+
     /// @dev Checks `provider` against the spec and returns its ask.
     function _checkProvider(JobSpec storage spec, address provider, uint256 collateral)
         private
@@ -577,14 +577,15 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         private
     {
         uint256 units = job.spec.units;
-        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
         uint256 k = providers.length;
         bool[] memory agrees = new bool[](k);
+        uint256[] memory collaterals = new uint256[](k);
         uint256 slashPool = 0;
         for (uint256 i = 0; i < k; ++i) {
             Slot storage slot = _slots[jobId][providers[i]];
             agrees[i] = slot.revealed && slot.fingerprint == winner;
-            if (!agrees[i]) slashPool += slot.collateral * beneficiaryBps / BPS;
+            collaterals[i] = slot.collateral;
+            if (!agrees[i]) slashPool += _beneficiaryShare(collaterals[i]);
         }
         uint256 share = slashPool / agreeing;
 
@@ -604,18 +605,10 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint256 take = fees * _params.takeBps / BPS;
         emit FeeBurned(jobId, take);
         uint256 refund = job.escrow - fees - take + (slashPool - share * agreeing);
-        _credit(job.requester, refund);
-        emit Refunded(jobId, job.requester, refund);
+        _refund(jobId, job.requester, refund);
         emit JobFinalized(jobId, uint8(Status.Completed), winner, fees, take, refund);
 
-        for (uint256 i = 0; i < k; ++i) {
-            Slot storage slot = _slots[jobId][providers[i]];
-            if (agrees[i]) {
-                _registry.unlock(providers[i], jobId, slot.collateral);
-            } else {
-                _registry.slash(providers[i], jobId, slot.collateral, address(this), beneficiaryBps);
-            }
-        }
+        _releaseCollateral(jobId, providers, collaterals, agrees);
         if (take > 0) ERC20Burnable(address(_token)).burn(take);
         if (address(_emissionController) != address(0)) {
             for (uint256 i = 0; i < k; ++i) {
@@ -627,25 +620,41 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     }
 
     function _fail(uint256 jobId, Job storage job, address[] memory providers) private {
-        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
         uint256 k = providers.length;
+        bool[] memory revealed = new bool[](k);
+        uint256[] memory collaterals = new uint256[](k);
         uint256 refund = job.escrow;
         for (uint256 i = 0; i < k; ++i) {
             Slot storage slot = _slots[jobId][providers[i]];
-            if (!slot.revealed) refund += slot.collateral * beneficiaryBps / BPS;
+            revealed[i] = slot.revealed;
+            collaterals[i] = slot.collateral;
+            if (!revealed[i]) refund += _beneficiaryShare(collaterals[i]);
         }
 
         job.status = Status.Failed;
-        _credit(job.requester, refund);
-        emit Refunded(jobId, job.requester, refund);
+        _refund(jobId, job.requester, refund);
         emit JobFinalized(jobId, uint8(Status.Failed), bytes32(0), 0, 0, refund);
 
-        for (uint256 i = 0; i < k; ++i) {
-            Slot storage slot = _slots[jobId][providers[i]];
-            if (slot.revealed) {
-                _registry.unlock(providers[i], jobId, slot.collateral);
+        _releaseCollateral(jobId, providers, collaterals, revealed);
+    }
+
+    /**
+     * @dev Ends `jobId`'s hold on each provider's collateral, in slot order: unlocked where `keep[i]`, otherwise
+     * slashed with the beneficiary share transferred to this contract (the caller already credited it) and the
+     * rest burned.
+     */
+    function _releaseCollateral(
+        uint256 jobId,
+        address[] memory providers,
+        uint256[] memory collaterals,
+        bool[] memory keep
+    ) private {
+        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
+        for (uint256 i = 0; i < providers.length; ++i) {
+            if (keep[i]) {
+                _registry.unlock(providers[i], jobId, collaterals[i]);
             } else {
-                _registry.slash(providers[i], jobId, slot.collateral, address(this), beneficiaryBps);
+                _registry.slash(providers[i], jobId, collaterals[i], address(this), beneficiaryBps);
             }
         }
     }
