@@ -5,33 +5,30 @@
 import {
   type Abi,
   type Address,
-  BaseError,
   type Chain,
-  ContractFunctionRevertedError,
   createPublicClient,
   createTestClient,
   createWalletClient,
-  decodeErrorResult,
   type Hex,
   http,
+  type LocalAccount,
   type PrivateKeyAccount,
+  type TestClient,
   type TransactionReceipt,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { type DeployParamsOverrides, deployAll } from '../contracts/deploy.ts'
-import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
+import type { Hardware } from '../protocol/hardware.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { allErrorsAbi, decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
+import { TSR } from '../protocol/units.ts'
 import { devKeys } from './devAccounts.ts'
+import { fund as fundAccounts } from './fund.ts'
 import { type Anvil, startAnvil } from './startAnvil.ts'
-
-/** One TSR in wei. */
-export const TSR = 10n ** 18n
-
-/** Every custom error of the four contracts, so a revert bubbling up from any of them decodes. */
-export const allErrorsAbi = [...jobMarketAbi, ...providerRegistryAbi, ...tesseraTokenAbi, ...emissionControllerAbi].filter(
-  (item) => item.type === 'error',
-)
 
 /** A call a test sends: loosely typed so one helper serves every contract. */
 export type WriteParameters = { address: Address; abi: Abi | readonly unknown[]; functionName: string; args?: readonly unknown[] }
@@ -54,10 +51,12 @@ export type TestSystem = {
     requesters: [PrivateKeyAccount, PrivateKeyAccount]
   }
   publicClient: ReturnType<typeof createPublicClient>
+  /** anvil's cheat codes (`setBalance`, `mine`, …). */
+  testClient: TestClient<'anvil'>
   /** Sends a transaction from `account`, waits for it and throws if it reverted. */
-  write: (account: PrivateKeyAccount, call: WriteParameters) => Promise<TransactionReceipt>
+  write: (account: LocalAccount, call: WriteParameters) => Promise<TransactionReceipt>
   /** Deploys a contract from `account` (for tests that need a fresh, unwired instance). */
-  deployContract: (account: PrivateKeyAccount, abi: Abi | readonly unknown[], bytecode: Hex, args: readonly unknown[]) => Promise<Address>
+  deployContract: (account: LocalAccount, abi: Abi | readonly unknown[], bytecode: Hex, args: readonly unknown[]) => Promise<Address>
   /** Reads a view. */
   read: <T = unknown>(call: WriteParameters) => Promise<T>
   /** `evm_increaseTime` then `evm_mine`. */
@@ -95,7 +94,7 @@ export async function startTestSystem(parameters: { params?: DeployParamsOverrid
     const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 })
     const testClient = createTestClient({ chain, transport, mode: 'anvil' })
     const wallets = new Map<Address, ReturnType<typeof createWalletClient>>()
-    const walletOf = (account: PrivateKeyAccount) => {
+    const walletOf = (account: LocalAccount) => {
       let wallet = wallets.get(account.address)
       if (!wallet) {
         wallet = createWalletClient({ chain, transport, account, pollingInterval: 50 })
@@ -114,6 +113,7 @@ export async function startTestSystem(parameters: { params?: DeployParamsOverrid
       controller: deployment.contracts.EmissionController.address,
       accounts,
       publicClient: publicClient as TestSystem['publicClient'],
+      testClient: testClient as TestClient<'anvil'>,
       async write(account, call) {
         const abi = [...(call.abi as Abi), ...allErrorsAbi] as Abi
         const hash = await walletOf(account).writeContract({ ...call, abi, account, chain } as never)
@@ -149,62 +149,60 @@ export async function startTestSystem(parameters: { params?: DeployParamsOverrid
   }
 }
 
-/** What {@link expectRevert} found: the custom error's name and decoded arguments. */
-export type RevertReason = { errorName: string; args: readonly unknown[] }
+/**
+ * One test system for the test file, every test starting from the same state: started (and deployed with `params`)
+ * before the file's own `beforeAll` hooks, which may add setup of their own; snapshotted before each test and reverted
+ * to after it; stopped after the file's `afterAll` hooks. The returned handle forwards to that system, so it can be
+ * declared at the top of the file; touching it before `beforeAll` ran throws.
+ */
+export function useTestSystem(parameters: { params?: DeployParamsOverrides } = {}): TestSystem {
+  let system: TestSystem | undefined
+  let snapshot: Hex | undefined
+  beforeAll(async () => {
+    system = await startTestSystem(parameters)
+  })
+  afterAll(async () => {
+    await system?.stop()
+  })
+  beforeEach(async () => {
+    snapshot = await started().snapshot()
+  })
+  afterEach(async () => {
+    if (snapshot) await started().revert(snapshot)
+  })
+  const started = (): TestSystem => {
+    if (!system) throw new Error('the test system starts in beforeAll: use it from a hook or a test')
+    return system
+  }
+  return new Proxy({} as TestSystem, { get: (_target, key) => started()[key as keyof TestSystem] })
+}
 
 /**
  * Awaits `promise`, expects it to revert with the custom error `errorName`, and returns the error's
  * arguments. Errors from any of the four contracts decode, wherever they bubble up from.
  */
 export async function expectRevert(promise: Promise<unknown>, errorName: string): Promise<readonly unknown[]> {
-  let reason: RevertReason | undefined
+  let revert: Revert | undefined
   try {
     await promise
   } catch (error) {
-    reason = revertReason(error)
-    if (!reason) throw error
+    revert = decodeRevert(error)
+    if (!revert) throw error
   }
-  if (!reason) throw new Error(`expected a revert with ${errorName}, but the call succeeded`)
-  if (reason.errorName !== errorName) {
-    throw new Error(`expected a revert with ${errorName}, got ${reason.errorName}(${reason.args.map(String).join(', ')})`)
-  }
-  return reason.args
-}
-
-/** Decodes the custom error behind a viem error, or `undefined` when it isn't a revert. */
-export function revertReason(error: unknown): RevertReason | undefined {
-  if (!(error instanceof BaseError)) return undefined
-  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
-  if (reverted?.data) return { errorName: reverted.data.errorName, args: reverted.data.args ?? [] }
-  const raw = reverted?.raw ?? findRevertData(error)
-  if (!raw) return undefined
-  try {
-    const decoded = decodeErrorResult({ abi: allErrorsAbi, data: raw })
-    return { errorName: decoded.errorName, args: decoded.args ?? [] }
-  } catch {
-    return undefined
-  }
-}
-
-function findRevertData(error: BaseError): Hex | undefined {
-  let found: Hex | undefined
-  error.walk((e) => {
-    const data = (e as { data?: unknown }).data
-    if (typeof data === 'string' && data.startsWith('0x') && data.length >= 10) found = data as Hex
-    return false
-  })
-  return found
+  if (!revert) throw new Error(`expected a revert with ${errorName}, but the call succeeded`)
+  if (revert.errorName !== errorName) throw new Error(`expected a revert with ${errorName}, got ${formatRevert(revert)}`)
+  return revert.args
 }
 
 /** The hardware a test provider registers unless told otherwise. */
-export const defaultHardware = {
+export const defaultHardware: Readonly<Hardware> = {
   gpuModel: 1,
   gpuCount: 1,
   vramMiB: 24_576,
   cpuCores: 16,
   memoryMiB: 65_536,
   benchmarkScore: 1000,
-} as const
+}
 
 /**
  * Registers `provider`, funds it from the deployer and stakes `stake` (default 1,000 TSR).
@@ -212,9 +210,9 @@ export const defaultHardware = {
  */
 export async function registerProvider(
   system: TestSystem,
-  provider: PrivateKeyAccount,
+  provider: LocalAccount,
   options: {
-    hardware?: Partial<typeof defaultHardware> | Record<string, number>
+    hardware?: Partial<Hardware>
     pricePerUnit?: bigint
     region?: Hex
     encryptionPubKey?: Hex
@@ -230,7 +228,7 @@ export async function registerProvider(
     address: registry,
     abi: providerRegistryAbi,
     functionName: 'register',
-    args: [hardware, options.pricePerUnit ?? TSR / 100n, options.region ?? regionId('eu'), options.encryptionPubKey ?? '0x01'],
+    args: [hardware, options.pricePerUnit ?? TSR / 100n, options.region ?? encodeRegion('eu'), options.encryptionPubKey ?? '0x01'],
   })
   if (stake > 0n) {
     await fund(system, provider.address, stake)
@@ -239,19 +237,7 @@ export async function registerProvider(
   }
 }
 
-/** Transfers `amount` TSR wei from the deployer (genesis holder) to `to`. */
+/** Transfers `amount` TSR wei from the deployer (genesis holder) to `to` (see {@link fundAccounts} for many at once). */
 export async function fund(system: TestSystem, to: Address, amount: bigint): Promise<void> {
-  await system.write(system.accounts.deployer, {
-    address: system.token,
-    abi: tesseraTokenAbi,
-    functionName: 'transfer',
-    args: [to, amount],
-  })
-}
-
-/** A region id as the registry stores it: the ASCII name, right-padded to 32 bytes. */
-export function regionId(name: string): Hex {
-  const hex = Buffer.from(name, 'ascii').toString('hex')
-  if (hex.length > 64) throw new Error(`region name too long: ${name}`)
-  return `0x${hex.padEnd(64, '0')}`
+  await fundAccounts({ rpcUrl: system.rpcUrl, token: system.token, from: system.accounts.deployer, to: [{ address: to, amount }] })
 }
