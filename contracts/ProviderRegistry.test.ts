@@ -1,43 +1,26 @@
 import { type Address, type Hex, type PrivateKeyAccount, parseEventLogs, zeroAddress } from 'viem'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import {
-  defaultHardware,
-  expectRevert,
-  fund,
-  regionId,
-  registerProvider,
-  startTestSystem,
-  type TestSystem,
-  TSR,
-} from '../devnet/testSystem.ts'
+import { beforeAll, describe, expect, test } from 'vitest'
+import { defaultHardware, expectRevert, fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
+import type { Hardware } from '../protocol/hardware.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { TSR } from '../protocol/units.ts'
 import { providerRegistryAbi, providerRegistryBytecode, tesseraTokenAbi } from './generated/index.ts'
 
-let sys: TestSystem
-let snap: Hex
+const sys = useTestSystem()
 let alice: PrivateKeyAccount
 let bob: PrivateKeyAccount
 
 const MIN_STAKE = 100n * TSR
 const UNBONDING = 600n
 
-beforeAll(async () => {
-  sys = await startTestSystem()
+beforeAll(() => {
   ;[alice, bob] = sys.accounts.providers
-})
-afterAll(async () => {
-  await sys?.stop()
-})
-beforeEach(async () => {
-  snap = await sys.snapshot()
-})
-afterEach(async () => {
-  await sys.revert(snap)
 })
 
 type Provider = {
   registered: boolean
   paused: boolean
-  hardware: typeof defaultHardware
+  hardware: Hardware
   pricePerUnit: bigint
   region: Hex
   stake: bigint
@@ -103,10 +86,15 @@ describe('ProviderRegistry: admin', () => {
 describe('ProviderRegistry: providers', () => {
   test('register stores the record and key and emits ProviderRegistered', async () => {
     const hw = { ...defaultHardware, gpuCount: 2, benchmarkScore: 500 }
-    const receipt = await reg().write(alice, 'register', [hw, 7n, regionId('us'), '0xabcdef'])
+    const receipt = await reg().write(alice, 'register', [hw, 7n, encodeRegion('us'), '0xabcdef'])
     const [event] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'ProviderRegistered' })
-    expect(event!.args).toMatchObject({ provider: alice.address, pricePerUnit: 7n, region: regionId('us'), encryptionPubKey: '0xabcdef' })
-    expect(event!.args.hardware).toEqual(hw)
+    expect(event.args).toMatchObject({
+      provider: alice.address,
+      pricePerUnit: 7n,
+      region: encodeRegion('us'),
+      encryptionPubKey: '0xabcdef',
+    })
+    expect(event.args.hardware).toEqual(hw)
     const p = await reg().read<Provider>('getProvider', [alice.address])
     expect(p).toMatchObject({ registered: true, paused: false, pricePerUnit: 7n, stake: 0n, locked: 0n, pendingUnstake: 0n })
     expect(p.hardware).toEqual(hw)
@@ -118,20 +106,20 @@ describe('ProviderRegistry: providers', () => {
   })
 
   test('register reverts AlreadyRegistered and InvalidPrice', async () => {
-    await expectRevert(reg().write(alice, 'register', [defaultHardware, 0n, regionId('eu'), '0x']), 'InvalidPrice')
-    await reg().write(alice, 'register', [defaultHardware, 1n, regionId('eu'), '0x'])
-    const args = await expectRevert(reg().write(alice, 'register', [defaultHardware, 1n, regionId('eu'), '0x']), 'AlreadyRegistered')
+    await expectRevert(reg().write(alice, 'register', [defaultHardware, 0n, encodeRegion('eu'), '0x']), 'InvalidPrice')
+    await reg().write(alice, 'register', [defaultHardware, 1n, encodeRegion('eu'), '0x'])
+    const args = await expectRevert(reg().write(alice, 'register', [defaultHardware, 1n, encodeRegion('eu'), '0x']), 'AlreadyRegistered')
     expect(args).toEqual([alice.address])
   })
 
   test('update changes hardware, ask and region; reverts NotRegistered and InvalidPrice', async () => {
-    await expectRevert(reg().write(alice, 'update', [defaultHardware, 1n, regionId('eu')]), 'NotRegistered')
+    await expectRevert(reg().write(alice, 'update', [defaultHardware, 1n, encodeRegion('eu')]), 'NotRegistered')
     await registerProvider(sys, alice)
-    await expectRevert(reg().write(alice, 'update', [defaultHardware, 0n, regionId('eu')]), 'InvalidPrice')
+    await expectRevert(reg().write(alice, 'update', [defaultHardware, 0n, encodeRegion('eu')]), 'InvalidPrice')
     const hw = { ...defaultHardware, gpuCount: 4 }
-    const receipt = await reg().write(alice, 'update', [hw, 9n, regionId('ap')])
+    const receipt = await reg().write(alice, 'update', [hw, 9n, encodeRegion('ap')])
     const [event] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'ProviderUpdated' })
-    expect(event!.args).toMatchObject({ provider: alice.address, pricePerUnit: 9n, region: regionId('ap') })
+    expect(event.args).toMatchObject({ provider: alice.address, pricePerUnit: 9n, region: encodeRegion('ap') })
     expect(await reg().read('capacityOf', [alice.address])).toBe(4000n)
     expect(await reg().read('totalCapacity')).toBe(4000n)
   })
@@ -168,7 +156,7 @@ describe('ProviderRegistry: staking', () => {
     expect(await reg().read('totalCapacity')).toBe(0n)
     const receipt = await reg().write(alice, 'stake', [150n * TSR])
     const [event] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Staked' })
-    expect(event!.args).toEqual({ provider: alice.address, amount: 150n * TSR, totalStake: 200n * TSR })
+    expect(event.args).toEqual({ provider: alice.address, amount: 150n * TSR, totalStake: 200n * TSR })
     expect(await balanceOf(sys.registry)).toBe(200n * TSR)
     expect(await reg().read('isEligible', [alice.address, 100n * TSR])).toBe(true)
     expect(await reg().read('isEligible', [alice.address, 200n * TSR + 1n])).toBe(false)
@@ -188,10 +176,10 @@ describe('ProviderRegistry: staking', () => {
     await sys.increaseTime(300)
     const r2 = await reg().write(alice, 'requestUnstake', [150n * TSR])
     const [e2] = parseEventLogs({ abi: providerRegistryAbi, logs: r2.logs, eventName: 'UnstakeRequested' })
-    expect(e2!.args.availableAt).toBeGreaterThan(e1!.args.availableAt)
+    expect(e2.args.availableAt).toBeGreaterThan(e1.args.availableAt)
     const p = await reg().read<Provider>('getProvider', [alice.address])
     expect(p.pendingUnstake).toBe(250n * TSR)
-    expect(p.unstakeAvailableAt).toBe(e2!.args.availableAt)
+    expect(p.unstakeAvailableAt).toBe(e2.args.availableAt)
     // stake − pending = 50 TSR < minStake: no longer eligible, capacity gone.
     expect(await reg().read('isEligible', [alice.address, 0n])).toBe(false)
     expect(await reg().read('totalCapacity')).toBe(0n)
@@ -199,12 +187,12 @@ describe('ProviderRegistry: staking', () => {
     // The first request's clock has passed, but the second restarted it.
     await sys.increaseTime(400)
     const notYet = await expectRevert(reg().write(alice, 'withdraw'), 'UnbondingNotElapsed')
-    expect(notYet).toEqual([e2!.args.availableAt])
+    expect(notYet).toEqual([e2.args.availableAt])
     await sys.increaseTime(300)
     const before = await balanceOf(alice.address)
     const r3 = await reg().write(alice, 'withdraw')
     const [e3] = parseEventLogs({ abi: providerRegistryAbi, logs: r3.logs, eventName: 'Withdrawn' })
-    expect(e3!.args).toEqual({ provider: alice.address, amount: 250n * TSR })
+    expect(e3.args).toEqual({ provider: alice.address, amount: 250n * TSR })
     expect(await balanceOf(alice.address)).toBe(before + 250n * TSR)
     expect(await balanceOf(sys.registry)).toBe(50n * TSR)
     expect(await reg().read<Provider>('getProvider', [alice.address])).toMatchObject({
@@ -230,7 +218,7 @@ describe('ProviderRegistry: collateral', () => {
     await expectRevert(r.write(market, 'lock', [alice.address, 1n, 300n * TSR + 1n]), 'InsufficientFreeStake')
     const receipt = await r.write(market, 'lock', [alice.address, 1n, 120n * TSR])
     const [locked] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'CollateralLocked' })
-    expect(locked!.args).toEqual({ provider: alice.address, jobId: 1n, amount: 120n * TSR })
+    expect(locked.args).toEqual({ provider: alice.address, jobId: 1n, amount: 120n * TSR })
     await r.write(market, 'lock', [alice.address, 2n, 30n * TSR])
     expect(await r.read('freeStake', [alice.address])).toBe(150n * TSR)
     expect(await r.read('lockedFor', [alice.address, 1n])).toBe(120n * TSR)
@@ -243,7 +231,7 @@ describe('ProviderRegistry: collateral', () => {
     expect(args).toEqual([alice.address, 2n, 31n * TSR, 30n * TSR])
     const receipt2 = await r.write(market, 'unlock', [alice.address, 1n, 120n * TSR])
     const [unlocked] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt2.logs, eventName: 'CollateralUnlocked' })
-    expect(unlocked!.args).toEqual({ provider: alice.address, jobId: 1n, amount: 120n * TSR })
+    expect(unlocked.args).toEqual({ provider: alice.address, jobId: 1n, amount: 120n * TSR })
     expect(await r.read('freeStake', [alice.address])).toBe(270n * TSR)
     expect(await r.read<Provider>('getProvider', [alice.address])).toMatchObject({ stake: 300n * TSR, locked: 30n * TSR })
   })
@@ -263,7 +251,7 @@ describe('ProviderRegistry: collateral', () => {
     const receipt = await r.write(market, 'slash', [alice.address, 7n, amount, bob.address, 3333n])
     const toBeneficiary = (amount * 3333n) / 10_000n
     const [event] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })
-    expect(event!.args).toEqual({
+    expect(event.args).toEqual({
       provider: alice.address,
       jobId: 7n,
       amount,

@@ -1,23 +1,10 @@
 import { type Address, type Hex, parseEventLogs, zeroAddress } from 'viem'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { expectRevert, startTestSystem, type TestSystem, TSR } from '../devnet/testSystem.ts'
+import { describe, expect, test } from 'vitest'
+import { expectRevert, useTestSystem } from '../devnet/testSystem.ts'
+import { TSR } from '../protocol/units.ts'
 import { tesseraTokenAbi, tesseraTokenBytecode } from './generated/index.ts'
 
-let sys: TestSystem
-let snap: Hex
-
-beforeAll(async () => {
-  sys = await startTestSystem()
-})
-afterAll(async () => {
-  await sys?.stop()
-})
-beforeEach(async () => {
-  snap = await sys.snapshot()
-})
-afterEach(async () => {
-  await sys.revert(snap)
-})
+const sys = useTestSystem()
 
 const read = <T>(address: Address, functionName: string, args: readonly unknown[] = []) =>
   sys.read<T>({ address, abi: tesseraTokenAbi, functionName, args })
@@ -49,7 +36,7 @@ describe('TesseraToken', () => {
       args: [other.address],
     })
     const [event] = parseEventLogs({ abi: tesseraTokenAbi, logs: receipt.logs, eventName: 'MinterSet' })
-    expect(event!.args.minter).toBe(other.address)
+    expect(event.args.minter).toBe(other.address)
 
     await sys.write(other, { address: token, abi: tesseraTokenAbi, functionName: 'mint', args: [other.address, 5n * TSR] })
     expect(await read(token, 'balanceOf', [other.address])).toBe(5n * TSR)

@@ -12,7 +12,7 @@ describe('contracts/build', () => {
 
   test('every deployable contract exports an ABI and creation bytecode', () => {
     for (const name of deployableContracts) {
-      const camel = name[0]!.toLowerCase() + name.slice(1)
+      const camel = name[0].toLowerCase() + name.slice(1)
       const abi = (generated as Record<string, unknown>)[`${camel}Abi`] as readonly { type: string }[]
       const bytecode = (generated as Record<string, unknown>)[`${camel}Bytecode`] as string
       expect(
@@ -33,7 +33,8 @@ describe('contracts/build', () => {
     writeFileSync(path.join(srcDir, 'lib', 'Base.sol'), 'pragma solidity ^0.8.24;\nabstract contract Base { uint256 internal x; }\n')
     writeFileSync(
       path.join(srcDir, 'JobMarket.sol'),
-      'pragma solidity ^0.8.24;\nimport {Math} from "@openzeppelin/contracts/utils/math/Math.sol";\nimport {Base} from "./lib/Base.sol";\n' +
+      'pragma solidity ^0.8.24;\n' +
+        'import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";\nimport {Base} from "./lib/Base.sol";\n' +
         'contract JobMarket is Base { constructor() { x = Math.max(1, 2); } }\n',
     )
     const first = await buildContracts({ srcDir, outDir, quiet: true })

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { TesseraError } from '../protocol/errors.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -29,11 +30,11 @@ const settings = {
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
 } as const
 
-/** Error thrown when solc reports errors; `details` holds solc's formatted messages. */
-export class ContractsBuildError extends Error {
+/** solc reported errors; `details` holds its formatted messages (also in the message). Not retryable. */
+export class ContractsBuildError extends TesseraError {
   override name = 'ContractsBuildError'
-  constructor(public details: string) {
-    super(`solc failed:\n${details}`)
+  constructor(details: string) {
+    super(`solc failed:\n${details}`, { details })
   }
 }
 
@@ -60,7 +61,7 @@ function listSources(dir: string): string[] {
 }
 
 function camel(name: string): string {
-  return name[0]!.toLowerCase() + name.slice(1)
+  return name[0].toLowerCase() + name.slice(1)
 }
 
 /** solc's import callback: `@openzeppelin/...` (any package) from node_modules, else relative to the sources. */
@@ -138,7 +139,7 @@ export async function buildContracts(parameters: BuildContractsParameters = {}):
   const emitted: string[] = []
   for (const name of deployableContracts) {
     const source = Object.keys(output.contracts ?? {}).find((s) => path.basename(s) === `${name}.sol`)
-    const artifact = source ? output.contracts![source]![name] : undefined
+    const artifact = source ? output.contracts?.[source]?.[name] : undefined
     if (!artifact) {
       log(`contracts: ${name} not found under contracts/src, not generated`)
       continue
