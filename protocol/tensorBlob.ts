@@ -1,4 +1,5 @@
 import os from 'node:os'
+import { TesseraError } from './errors.ts'
 
 // Typed arrays use the host's byte order; on little-endian hosts (all we ship for) bytes copy straight over.
 const littleEndianHost = os.endianness() === 'LE'
@@ -7,14 +8,8 @@ const littleEndianHost = os.endianness() === 'LE'
 export type Tensor = { dims: number[]; data: Float32Array }
 
 /** A tensor blob that does not follow PROTOCOL.md's format. Not retryable: the bytes are wrong. */
-export class TensorBlobError extends Error {
-  override name = 'TensorBlobError' as const
-  readonly details: string
-  readonly retryable = false
-  constructor(message: string, options: { details?: string; cause?: unknown } = {}) {
-    super(message, { cause: options.cause })
-    this.details = options.details ?? message
-  }
+export class TensorBlobError extends TesseraError {
+  override name = 'TensorBlobError'
 }
 
 function checkDims(dims: unknown): number[] {
