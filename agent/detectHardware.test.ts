@@ -1,6 +1,7 @@
 import os from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { detectHardware, gpuModelId, parseNvidiaSmi } from './detectHardware.ts'
+import { gpuModelId } from '../protocol/hardware.ts'
+import { detectHardware, parseNvidiaSmi } from './detectHardware.ts'
 
 describe('detectHardware', () => {
   it('parses nvidia-smi csv and maps names to canonical ids', () => {
@@ -23,7 +24,7 @@ describe('detectHardware', () => {
         { name: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40960 },
       ],
       benchmark: async () => 1000.7,
-      epochLength: 30,
+      epochLength: 30n,
     })
     expect(hw).toEqual({
       gpuModel: 3,
@@ -36,8 +37,10 @@ describe('detectHardware', () => {
   })
 
   it('counts a CPU-only machine as one device and lets flags win', async () => {
-    const hw = await detectHardware({ gpus: async () => [], overrides: { vramMiB: 2048, benchmarkScore: 500 } })
+    const hw = await detectHardware({ epochLength: 30n, gpus: async () => [], overrides: { vramMiB: 2048, benchmarkScore: 500 } })
     expect(hw).toMatchObject({ gpuModel: 0, gpuCount: 1, vramMiB: 2048, benchmarkScore: 500 })
-    expect((await detectHardware({ gpus: async () => [], overrides: { benchmarkScore: 2 ** 40 } })).benchmarkScore).toBe(0xffffffff)
+    expect((await detectHardware({ epochLength: 30n, gpus: async () => [], overrides: { benchmarkScore: 2 ** 40 } })).benchmarkScore).toBe(
+      0xffffffff,
+    )
   })
 })

@@ -1,27 +1,13 @@
 import type { Logger } from 'pino'
-import { type Address, formatEther, type Hex, isHex, type PublicClient, stringToHex } from 'viem'
+import { type Address, formatEther, type Hex, type PublicClient } from 'viem'
 import { providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import type { TxSender } from './chain.ts'
-import type { Hardware } from './detectHardware.ts'
+import { TesseraError } from '../protocol/errors.ts'
+import { type Hardware, sameHardware } from '../protocol/hardware.ts'
+import type { TxSender } from './txSender.ts'
 
-/** The agent cannot get registered and staked; `retryable` false means a person must act (fund the wallet, fix a flag). */
-export class AgentSetupError extends Error {
-  override name = 'AgentSetupError' as const
-  readonly details: string
-  readonly retryable: boolean
-  constructor(message: string, options: { details?: string; retryable?: boolean; cause?: unknown } = {}) {
-    super(message, { cause: options.cause })
-    this.details = options.details ?? message
-    this.retryable = options.retryable ?? false
-  }
-}
-
-/** A region label as the registry's bytes32: a 0x-hex 32-byte value as is, otherwise the UTF-8 label right-padded. */
-export function regionToBytes32(region: string | undefined): Hex {
-  if (!region) return `0x${'00'.repeat(32)}`
-  if (isHex(region) && region.length === 66) return region.toLowerCase() as Hex
-  if (new TextEncoder().encode(region).length > 32) throw new AgentSetupError(`region "${region}" is longer than 32 bytes`)
-  return stringToHex(region, { size: 32 })
+/** The agent cannot get registered and staked; not retryable: a person must act (fund the wallet, fix a flag). */
+export class AgentSetupError extends TesseraError {
+  override name = 'AgentSetupError'
 }
 
 export type EnsureProviderParameters = {
@@ -32,6 +18,7 @@ export type EnsureProviderParameters = {
   token: Address
   hardware: Hardware
   pricePerUnit: bigint
+  /** As the registry stores it (`encodeRegion`). */
   region: Hex
   /** Stake to hold; default minStake × 10. */
   stake?: bigint
@@ -45,14 +32,6 @@ export type EnsureProviderReturnType = {
   minStake: bigint
   unpaused: boolean
 }
-
-const sameHardware = (a: Hardware, b: Hardware) =>
-  a.gpuModel === b.gpuModel &&
-  a.gpuCount === b.gpuCount &&
-  a.vramMiB === b.vramMiB &&
-  a.cpuCores === b.cpuCores &&
-  a.memoryMiB === b.memoryMiB &&
-  a.benchmarkScore === b.benchmarkScore
 
 /**
  * Makes the on-chain provider match this agent, idempotently: registers it if unregistered, updates hardware,
@@ -104,13 +83,13 @@ export async function ensureProvider(parameters: EnsureProviderParameters): Prom
   if (effective < target) {
     const need = target - effective
     const balance = await publicClient.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [provider] })
-    if (balance < need)
-      throw new AgentSetupError(
-        `provider ${provider} holds ${formatEther(balance)} TSR but needs ${formatEther(need)} TSR more to stake ${formatEther(target)} TSR`,
-        {
-          details: `balance ${balance} wei, stake ${current.stake} wei, pending unstake ${current.pendingUnstake} wei, target ${target} wei; fund the wallet with TSR (the devnet deployer holds the genesis supply) or lower --stake`,
-        },
-      )
+    if (balance < need) {
+      const [holds, short, total] = [balance, need, target].map((wei) => formatEther(wei))
+      throw new AgentSetupError(`provider ${provider} holds ${holds} TSR but needs ${short} TSR more to stake ${total} TSR`, {
+        details: `balance ${balance} wei, stake ${current.stake} wei, pending unstake ${current.pendingUnstake} wei, target ${target} wei`,
+        metaMessages: ['Fund the wallet with TSR (the devnet deployer holds the genesis supply) or lower --stake.'],
+      })
+    }
     const allowance = await publicClient.readContract({
       address: token,
       abi: tesseraTokenAbi,

@@ -5,19 +5,15 @@ import { Worker } from 'node:worker_threads'
 // Keep the native binding loaded in the main thread too: native addons loaded only by worker threads
 // are finalized when those workers exit, a known source of crashes at worker teardown.
 import 'onnxruntime-node'
+import { TesseraError } from '../protocol/errors.ts'
 import type { WorkerRequest, WorkerResponse } from './inferenceWorker.ts'
 
-/** An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down. */
-export class InferenceError extends Error {
-  override name = 'InferenceError' as const
-  readonly details: string
-  /** True when the pool closed or a worker died: the same request may succeed elsewhere. */
-  readonly retryable: boolean
-  constructor(message: string, options: { details?: string; retryable?: boolean; cause?: unknown } = {}) {
-    super(message, { cause: options.cause })
-    this.details = options.details ?? message
-    this.retryable = options.retryable ?? false
-  }
+/**
+ * An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down.
+ * Retryable when the pool closed or a worker died: the same request may succeed elsewhere.
+ */
+export class InferenceError extends TesseraError {
+  override name = 'InferenceError'
 }
 
 export type InferencePoolOptions = {
@@ -138,25 +134,17 @@ export class InferencePool {
     const { parameters } = task
     const known = slot.models.has(parameters.modelHash)
     const id = this.nextId++
-    const request: WorkerRequest = {
-      id,
-      modelHash: parameters.modelHash,
-      modelBytes: known ? undefined : parameters.modelBytes,
-      modelPath: parameters.modelPath,
-      input: parameters.input,
-      dims: parameters.dims,
-      inputName: parameters.inputName,
-      outputName: parameters.outputName,
-    }
+    const request: WorkerRequest = { ...parameters, id, modelBytes: known ? undefined : parameters.modelBytes }
     slot.busy = { task, id, sentBytes: !known }
     slot.worker.postMessage(request)
   }
 
   private pump(): void {
-    while (this.queue.length > 0) {
+    for (;;) {
+      const task = this.queue[0]
       const idle = this.slots.filter((s) => !s.busy)
-      if (idle.length === 0) return
-      const task = this.queue.shift()!
+      if (!task || idle.length === 0) return
+      this.queue.shift()
       const slot = idle.find((s) => s.models.has(task.parameters.modelHash)) ?? idle[0]
       this.send(slot, task)
     }

@@ -2,17 +2,10 @@
 import { readFile } from 'node:fs/promises'
 import { parentPort, workerData } from 'node:worker_threads'
 import ort from 'onnxruntime-node'
+import type { RunInferenceParameters } from './inferencePool.ts'
 
-export type WorkerRequest = {
-  id: number
-  modelHash: string
-  modelBytes?: Uint8Array
-  modelPath?: string
-  input: Float32Array
-  dims: number[]
-  inputName?: string
-  outputName?: string
-}
+/** One inference as the pool posts it: the run's parameters (`modelBytes` only when the worker may lack the model). */
+export type WorkerRequest = RunInferenceParameters & { id: number }
 
 export type WorkerResponse =
   | { id: number; ok: true; output: Float32Array; dims: number[]; evicted: string[]; loaded: boolean }
@@ -75,7 +68,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
 }
 
 // One request at a time per worker: the pool never sends a second before the first is answered.
-parentPort!.on('message', async (request: WorkerRequest) => {
+parentPort?.on('message', async (request: WorkerRequest) => {
   const response = await handle(request)
-  parentPort!.postMessage(response, response.ok ? [response.output.buffer as ArrayBuffer] : [])
+  parentPort?.postMessage(response, response.ok ? [response.output.buffer as ArrayBuffer] : [])
 })

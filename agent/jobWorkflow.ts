@@ -1,15 +1,19 @@
 import type { Logger } from 'pino'
 import type { Address, Hex, PublicClient } from 'viem'
-import { getBlob, putBlob } from '../client/serverClient.ts'
-import { type JobAssignment, sleep } from '../client/subscribeJobAssignments.ts'
+import { getBlob, uploadBlob } from '../client/serverClient.ts'
+import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
-import { commitmentOf, fingerprintOutput, sha256Hex } from '../protocol/fingerprint.ts'
+import { JobStatus, jobStatusName } from '../protocol/enums.ts'
+import { isRetryable, TesseraError } from '../protocol/errors.ts'
+import { commitmentOf, fingerprintOutput } from '../protocol/fingerprint.ts'
+import { retry, sleep } from '../protocol/retry.ts'
+import { majorityOf } from '../protocol/settlement.ts'
 import { decodeTensorBlob, encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
-import { JobStatus, jobStatusName, TransactionError, type TxSender } from './chain.ts'
 import type { InferencePool } from './inferencePool.ts'
 import { type Journal, type JournalEntry, newSalt } from './journal.ts'
 import type { ModelCache } from './modelCache.ts'
+import { TransactionError, type TxSender } from './txSender.ts'
 
 const ZERO_HASH = `0x${'00'.repeat(32)}` as Hex
 
@@ -30,25 +34,9 @@ export type JobContext = {
   signal: AbortSignal
 }
 
-const isRetryable = (error: unknown) => (error as { retryable?: unknown })?.retryable !== false
-
-/**
- * Calls `fn` until it succeeds, a non-retryable error is thrown (errors with `retryable: false`), `untilMs`
- * (wall clock) passes or the agent stops; backs off from 250 ms to 5 s.
- */
-async function retrying<T>(ctx: JobContext, what: string, untilMs: number, fn: () => Promise<T>): Promise<T> {
-  let delay = 250
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn()
-    } catch (error) {
-      if (ctx.signal.aborted || !isRetryable(error) || Date.now() + delay > untilMs) throw error
-      ctx.log.warn({ err: (error as Error).message, attempt, what }, 'retrying')
-      await sleep(delay, ctx.signal)
-      delay = Math.min(5000, delay * 2)
-    }
-  }
-}
+/** `retry` until `untilMs` or the agent stops, logging each failed attempt as `what`. */
+const retrying = <T>(ctx: JobContext, what: string, untilMs: number, fn: () => Promise<T>): Promise<T> =>
+  retry(fn, { untilMs, signal: ctx.signal, onRetry: (error, attempt) => ctx.log.warn({ err: error, attempt, what }, 'retrying') })
 
 const readJob = (ctx: JobContext, jobId: bigint) =>
   ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
@@ -56,16 +44,18 @@ const readSlot = (ctx: JobContext, jobId: bigint, provider = ctx.provider) =>
   ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, provider] })
 
 /** What computing a job needs from its on-chain spec (the chain, not the server, says what to run). */
-export type JobSpecView = { jobId: string; modelHash: Hex; inputHash: Hex; units: bigint; outputTolerance: number }
+type JobSpecView = { jobId: string; modelHash: Hex; inputHash: Hex; units: bigint; outputTolerance: number }
 
-/** An error that ends the assignment without a commit. */
-class Skip extends Error {}
+/** An assignment that is no longer ours to compute: it ends without a commit. Not retryable. */
+class Skip extends TesseraError {
+  override name = 'Skip'
+}
 
 /**
  * Computes an assignment's output: fetches and verifies the model (disk cache) and input, runs it in the
  * pool, optionally corrupts it (`lie`), uploads the output blob. Returns what the commitment needs.
  */
-export async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: number) {
+async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: number) {
   const log = ctx.log.child({ jobId: job.jobId })
   const { modelHash, inputHash } = job
   const [modelPath, inputBytes] = await Promise.all([
@@ -87,8 +77,9 @@ export async function computeAssignment(ctx: JobContext, job: JobSpecView, until
   if (ctx.lie) output = output.map((v) => v * 1.5 + 1)
   const fingerprint = fingerprintOutput(output, job.outputTolerance)
   const blob = encodeTensorBlob({ dims: result.dims, data: output })
-  const outputHash = sha256Hex(blob)
-  await retrying(ctx, 'output upload', untilMs, () => putBlob({ serverUrl: ctx.serverUrl, bytes: blob, signal: ctx.signal }))
+  const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>
+    uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, signal: ctx.signal }),
+  )
   log.info(
     { rows: input.dims[0], inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: ctx.lie || undefined },
     'output computed',
@@ -148,11 +139,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     const outcome = error instanceof Skip ? 'skipped' : 'error'
     ctx.metrics.jobs.inc({ outcome })
     if (error instanceof Skip) log.info({ reason: error.message }, 'assignment skipped')
-    else
-      log.error(
-        { err: (error as Error).message, errName: (error as Error).name, details: (error as { details?: string }).details },
-        'assignment failed before commit',
-      )
+    else log.error({ err: error }, 'assignment failed before commit')
     onJournaled()
     return
   }
@@ -174,12 +161,8 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
       failures = 0
     } catch (error) {
       failures++
-      const retryable = isRetryable(error)
-      log.warn(
-        { err: (error as Error).message, revert: (error as TransactionError).revert, state: entry.state, failures },
-        'job step failed',
-      )
-      if (!retryable && failures >= 3) {
+      log.warn({ err: error, state: entry.state, failures }, 'job step failed')
+      if (!isRetryable(error) && failures >= 3) {
         entry = await finish(ctx, entry, `gave up: ${(error as Error).message}`, 'error')
         break
       }
@@ -213,7 +196,7 @@ async function commitStep(ctx: JobContext, entry: JournalEntry): Promise<Journal
     })
     return ctx.journal.update(jobId, { state: 'committed', commitTx: hash })
   } catch (error) {
-    if (error instanceof TransactionError && error.revert === 'CommitWindowClosed')
+    if (error instanceof TransactionError && error.revert?.errorName === 'CommitWindowClosed')
       return finish(ctx, entry, 'commit window closed', 'missed')
     throw error
   }
@@ -236,7 +219,7 @@ async function revealStep(ctx: JobContext, entry: JournalEntry): Promise<Journal
       })
       return ctx.journal.update(jobId, { state: 'revealed', revealTx: hash })
     } catch (error) {
-      if (error instanceof TransactionError && error.revert === 'RevealWindowClosed')
+      if (error instanceof TransactionError && error.revert?.errorName === 'RevealWindowClosed')
         return finish(ctx, entry, 'reveal window closed', 'missed')
       throw error
     }
@@ -258,10 +241,10 @@ async function settleStep(ctx: JobContext, entry: JournalEntry): Promise<Journal
   const job = await readJob(ctx, jobId)
   if (job.status === JobStatus.Revealed || job.status === JobStatus.Committed) return entry // waiting for finalize
   if (job.status === JobStatus.Completed) {
-    // Whether we were in the majority: count the providers that revealed our fingerprint.
+    // Whether we were in the majority: the fingerprint more than half the slots revealed is ours.
     const slots = await Promise.all(job.providers.map((p) => readSlot(ctx, jobId, p)))
-    const agreeing = slots.filter((s) => s.revealed && s.fingerprint === entry.fingerprint).length
-    const agreed = agreeing * 2 > job.providers.length
+    const majority = majorityOf(slots.map((s) => (s.revealed ? s.fingerprint : null)))
+    const agreed = majority?.fingerprint.toLowerCase() === entry.fingerprint.toLowerCase()
     return finish(ctx, entry, agreed ? 'completed: agreed' : 'completed: dissented', agreed ? 'agreed' : 'dissented')
   }
   return finish(ctx, entry, `job ${jobStatusName(job.status)}`, job.status === JobStatus.Failed ? 'failed' : 'expired')

@@ -115,8 +115,10 @@ export class Journal {
   private append(record: Record): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'))
     const next = this.chain.then(async () => {
-      await this.handle!.write(`${JSON.stringify(record)}\n`)
-      await this.handle!.sync()
+      const { handle } = this
+      if (!handle) throw new Error('journal is closed')
+      await handle.write(`${JSON.stringify(record)}\n`)
+      await handle.sync()
       if (++this.appended >= this.compactAfter) await this.compact()
     })
     this.chain = next.catch(() => {})

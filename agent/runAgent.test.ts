@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
-import { JobStatus } from './chain.ts'
 import { buildMlp, makeInput } from './models/buildMlp.ts'
 import { type RunAgentParameters, runAgent } from './runAgent.ts'
 import { startTestServer } from './testServer.ts'
@@ -75,6 +75,8 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined | fal
 
 const readJob = (jobId: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+const readSlot = (jobId: bigint, a: Address) =>
+  system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, a] })
 const readProvider = (a: Address) =>
   system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [a] })
 
@@ -116,7 +118,7 @@ async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, row
     args: [jobId, providers.map((p) => p.address)],
   })
   const job = await readJob(jobId)
-  providers.forEach((p, slot) =>
+  for (const [slot, p] of providers.entries())
     server.publish({
       jobId: String(jobId),
       provider: p.address,
@@ -133,8 +135,7 @@ async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, row
         redundancy: providers.length,
         deadline: String(deadline),
       },
-    }),
-  )
+    })
   return jobId
 }
 
@@ -215,16 +216,7 @@ describe('runAgent against anvil', () => {
       const jobId = await submitAndAssign([p1, p2], 11)
       const job = await finalizeAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Completed)
-      const [s1, s2] = await Promise.all(
-        [p1, p2].map((p) =>
-          system.publicClient.readContract({
-            address: system.market,
-            abi: jobMarketAbi,
-            functionName: 'getSlot',
-            args: [jobId, p.address],
-          }),
-        ),
-      )
+      const [s1, s2] = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
       expect(s1.fingerprint).toBe(s2.fingerprint)
       expect(s1.outputHash).toBe(s2.outputHash)
       expect(server.blobs.has(s1.outputHash)).toBe(true)
@@ -263,12 +255,7 @@ describe('runAgent against anvil', () => {
       agents.push(a1)
       const jobId = await submitAndAssign([p1, p2], 12)
       const commitment = await waitFor('p1 to commit', async () => {
-        const s = await system.publicClient.readContract({
-          address: system.market,
-          abi: jobMarketAbi,
-          functionName: 'getSlot',
-          args: [jobId, p1.address],
-        })
+        const s = await readSlot(jobId, p1.address)
         return s.commitment !== `0x${'00'.repeat(32)}` && s.commitment
       })
       await a1.stop() // p1 is down: its salt exists only in its journal.
@@ -277,12 +264,7 @@ describe('runAgent against anvil', () => {
       agents.push(await runAgent(agentParameters(devKeys[2], 'p1')))
       const job = await finalizeAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Completed)
-      const s1 = await system.publicClient.readContract({
-        address: system.market,
-        abi: jobMarketAbi,
-        functionName: 'getSlot',
-        args: [jobId, p1.address],
-      })
+      const s1 = await readSlot(jobId, p1.address)
       expect(s1.commitment).toBe(commitment)
       expect(s1.revealed).toBe(true)
     } finally {
@@ -298,12 +280,7 @@ describe('runAgent against anvil', () => {
       await waitFor('the failure to be counted', async () =>
         /tessera_agent_jobs_total\{outcome="error"\} 1/.test(await (await fetch(`${a1.httpUrl}/metrics`)).text()),
       )
-      const s1 = await system.publicClient.readContract({
-        address: system.market,
-        abi: jobMarketAbi,
-        functionName: 'getSlot',
-        args: [jobId, p1.address],
-      })
+      const s1 = await readSlot(jobId, p1.address)
       expect(s1.commitment).toBe(`0x${'00'.repeat(32)}`)
     } finally {
       await a1.stop()
@@ -318,16 +295,7 @@ describe('runAgent against anvil', () => {
       const jobId = await submitAndAssign([p1, p2], 13)
       const job = await finalizeAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Failed)
-      const [s1, s2] = await Promise.all(
-        [p1, p2].map((p) =>
-          system.publicClient.readContract({
-            address: system.market,
-            abi: jobMarketAbi,
-            functionName: 'getSlot',
-            args: [jobId, p.address],
-          }),
-        ),
-      )
+      const [s1, s2] = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
       expect(s1.fingerprint).not.toBe(s2.fingerprint)
     } finally {
       await Promise.all([a1.stop(), liar.stop()])

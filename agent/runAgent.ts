@@ -2,21 +2,26 @@ import { setMaxListeners } from 'node:events'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import pino, { type Logger } from 'pino'
-import type { Address, Hex } from 'viem'
+import { type Address, createPublicClient, createWalletClient, type Hex, http, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { type AgentDeployment, fetchDeployment, sendHeartbeat } from '../client/serverClient.ts'
-import { sleep, subscribeJobAssignments } from '../client/subscribeJobAssignments.ts'
+import { fetchDeployment, sendHeartbeat } from '../client/serverClient.ts'
+import { subscribeJobAssignments } from '../client/subscribeJobAssignments.ts'
+import { chainOf } from '../protocol/chain.ts'
+import type { Deployment } from '../protocol/deployment.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import type { Hardware } from '../protocol/hardware.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { retry, sleep } from '../protocol/retry.ts'
 import { startAgentHttp } from './agentHttp.ts'
 import { createAgentMetrics } from './agentMetrics.ts'
-import { createClients, TxSender } from './chain.ts'
-import { detectHardware, type Hardware } from './detectHardware.ts'
-import { AgentSetupError, ensureProvider, regionToBytes32 } from './ensureProvider.ts'
+import { detectHardware } from './detectHardware.ts'
+import { AgentSetupError, ensureProvider } from './ensureProvider.ts'
 import { InferencePool } from './inferencePool.ts'
 import { followEntry, type JobContext, processAssignment } from './jobWorkflow.ts'
 import { Journal } from './journal.ts'
 import { ModelCache } from './modelCache.ts'
 import { buildMlp, makeInput } from './models/buildMlp.ts'
+import { TxSender } from './txSender.ts'
 
 export type RunAgentParameters = {
   /** The provider's key: it registers, stakes, signs heartbeats and sends commits and reveals. */
@@ -91,19 +96,12 @@ async function cachedBenchmark(dataDir: string, pool: InferencePool, log: Logger
   return rowsPerSecond
 }
 
-async function fetchDeploymentRetrying(serverUrl: string, timeoutMs: number, signal: AbortSignal, log: Logger): Promise<AgentDeployment> {
-  const until = Date.now() + timeoutMs
-  let delay = 250
-  for (;;) {
-    try {
-      return await fetchDeployment({ serverUrl, signal })
-    } catch (error) {
-      if (signal.aborted || (error as { retryable?: boolean }).retryable === false || Date.now() + delay > until) throw error
-      log.warn({ err: (error as Error).message }, 'waiting for the server')
-      await sleep(delay, signal)
-      delay = Math.min(5000, delay * 2)
-    }
-  }
+function fetchDeploymentRetrying(serverUrl: string, timeoutMs: number, signal: AbortSignal, log: Logger): Promise<Deployment> {
+  return retry(() => fetchDeployment({ serverUrl, signal }), {
+    untilMs: Date.now() + timeoutMs,
+    signal,
+    onRetry: (error) => log.warn({ err: error }, 'waiting for the server'),
+  })
 }
 
 /**
@@ -126,9 +124,8 @@ class CursorTracker {
       if (item.settled) return
       item.settled = true
       let last: string | undefined
-      while (this.queue[0]?.settled) last = this.queue.shift()!.cursor
-      if (last !== undefined)
-        this.journal.setCursor(last).catch((error) => this.log.error({ err: (error as Error).message }, 'cannot persist cursor'))
+      while (this.queue[0]?.settled) last = this.queue.shift()?.cursor
+      if (last !== undefined) this.journal.setCursor(last).catch((error) => this.log.error({ err: error }, 'cannot persist cursor'))
     }
   }
 }
@@ -168,8 +165,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       parameters.signal?.removeEventListener('abort', onOuterAbort)
       await Promise.allSettled(background)
       await Promise.allSettled([...active.values()])
-      for (const cleanup of cleanups.reverse())
-        await cleanup().catch((error) => log.warn({ err: (error as Error).message }, 'cleanup failed'))
+      for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => log.warn({ err: error }, 'cleanup failed'))
       metrics.subscriptionConnected.set(0)
       log.info('agent stopped')
     })()
@@ -178,12 +174,12 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
 
   try {
     const deployment = await fetchDeploymentRetrying(parameters.serverUrl, parameters.startupTimeoutMs ?? 60_000, signal, log)
-    const { publicClient, walletClient } = createClients({
-      rpcUrl: parameters.rpcUrl,
-      chainId: deployment.chainId,
-      account,
-      pollingInterval: Math.min(500, pollIntervalMs),
-    })
+    const region = encodeRegion(parameters.region)
+    const chain = chainOf(deployment.chainId, parameters.rpcUrl)
+    const transport = http(parameters.rpcUrl, { retryCount: 3 })
+    const pollingInterval = Math.min(500, pollIntervalMs)
+    const publicClient = createPublicClient({ chain, transport, pollingInterval }) as PublicClient
+    const walletClient = createWalletClient({ chain, transport, account, pollingInterval })
     const rpcChainId = await publicClient.getChainId()
     if (rpcChainId !== deployment.chainId)
       throw new AgentSetupError(
@@ -203,7 +199,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     cleanups.push(() => pool.close())
     const hardware = await detectHardware({
       overrides: parameters.hardware,
-      epochLength: Number(deployment.params.epochLength ?? 30),
+      epochLength: deployment.params.emission.epochLength,
       benchmark: () => cachedBenchmark(parameters.dataDir, pool, log),
     })
     log.info({ hardware, chainId: deployment.chainId }, 'hardware detected')
@@ -217,7 +213,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
         token: deployment.contracts.TesseraToken.address,
         hardware,
         pricePerUnit: parameters.pricePerUnit,
-        region: regionToBytes32(parameters.region),
+        region,
         stake: parameters.stake,
         log,
       })
@@ -257,7 +253,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       const previous = active.get(jobId) ?? Promise.resolve()
       const next: Promise<void> = previous
         .then(work)
-        .catch((error) => log.error({ jobId, err: (error as Error).message }, 'job handler crashed'))
+        .catch((error) => log.error({ jobId, err: error }, 'job handler crashed'))
         .finally(() => {
           if (active.get(jobId) === next) active.delete(jobId)
           metrics.activeJobs.set(active.size)
@@ -284,7 +280,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           } catch (error) {
             if (signal.aborted) break
             metrics.heartbeats.inc({ result: 'error' })
-            log.warn({ err: (error as Error).message }, 'heartbeat failed')
+            log.warn({ err: error }, 'heartbeat failed')
           }
           await sleep(heartbeatIntervalMs, signal)
         }
@@ -305,7 +301,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
                 'provider maintained',
               )
           } catch (error) {
-            log.warn({ err: (error as Error).message }, 'provider maintenance failed')
+            log.warn({ err: error }, 'provider maintenance failed')
           }
         }
       })(),
@@ -322,10 +318,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           cursor: () => (cursorRejected ? cursors.lastReceived : (cursors.lastReceived ?? journal.cursor)),
           signal,
           onInvalidCursor: (error) => {
-            log.warn(
-              { cursor: cursors.lastReceived ?? journal.cursor, err: (error as Error).message },
-              'server refused the cursor; replaying from the start',
-            )
+            log.warn({ cursor: cursors.lastReceived ?? journal.cursor, err: error }, 'server refused the cursor; replaying from the start')
             cursorRejected = true
             cursors.lastReceived = undefined
             void journal.clearCursor().catch(() => {})
@@ -339,7 +332,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
             subscribed = false
             metrics.subscriptionConnected.set(0)
             metrics.subscriptionReconnects.inc()
-            log.warn({ err: (error as Error)?.message }, 'assignment stream lost, reconnecting')
+            log.warn({ err: error }, 'assignment stream lost, reconnecting')
           },
         })
         for await (const assignment of stream) {
@@ -358,7 +351,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           const settle = cursors.add(assignment.cursor)
           schedule(assignment.jobId, () => processAssignment(ctx, assignment, settle))
         }
-      })().catch((error) => log.error({ err: (error as Error).message }, 'subscription loop crashed')),
+      })().catch((error) => log.error({ err: error }, 'subscription loop crashed')),
     )
     ready = true
     log.info({ httpUrl, pricePerUnit: parameters.pricePerUnit.toString(), lie: parameters.lie || undefined }, 'agent running')

@@ -1,15 +1,16 @@
 import { createServer, type ServerResponse } from 'node:http'
 import { type Address, type Hex, recoverMessageAddress } from 'viem'
-import { heartbeatMessage } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
+import { type Deployment, stringifyDeployment } from '../protocol/deployment.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { heartbeatMessage } from '../protocol/heartbeat.ts'
 
 /**
  * A stand-in for the Tessera server with just what an agent uses (`/deployment`, blobs, the heartbeat
  * mutation, the `jobAssignments` SSE subscription), so agent tests can run against a real chain without
- * Postgres and the indexer. Assignments are published by the test.
+ * Postgres and the indexer. Assignments are published by the test; `/deployment` answers 404 without a deployment.
  */
-export async function startTestServer(parameters: { deployment: unknown }) {
+export async function startTestServer(parameters: { deployment?: Deployment } = {}) {
   const blobs = new Map<string, Uint8Array>()
   const heartbeats: { provider: Address; timestamp: number }[] = []
   const assignments: JobAssignment[] = []
@@ -26,7 +27,8 @@ export async function startTestServer(parameters: { deployment: unknown }) {
     for await (const c of req) chunks.push(c as Buffer)
     const body = Buffer.concat(chunks)
     if (req.method === 'GET' && url.pathname === '/deployment') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(parameters.deployment))
+      if (!parameters.deployment) return void res.writeHead(404).end()
+      res.writeHead(200, { 'content-type': 'application/json' }).end(stringifyDeployment(parameters.deployment))
     } else if (req.method === 'PUT' && url.pathname === '/blobs') {
       const hash = sha256Hex(body)
       const claimed = req.headers['x-content-sha256']
@@ -45,9 +47,8 @@ export async function startTestServer(parameters: { deployment: unknown }) {
         if (Number.isNaN(after)) {
           connections.push({ provider, after: variables.after })
           res.writeHead(200, { 'content-type': 'text/event-stream' })
-          res.end(
-            `event: next\ndata: ${JSON.stringify({ errors: [{ message: 'invalid cursor', extensions: { code: 'BAD_USER_INPUT' } }] })}\n\nevent: complete\ndata:\n\n`,
-          )
+          const refusal = { errors: [{ message: 'invalid cursor', extensions: { code: 'BAD_USER_INPUT' } }] }
+          res.end(`event: next\ndata: ${JSON.stringify(refusal)}\n\nevent: complete\ndata:\n\n`)
           return
         }
         connections.push({ provider, after: variables.after ?? null })
@@ -98,5 +99,29 @@ export async function startTestServer(parameters: { deployment: unknown }) {
         server.closeAllConnections()
         server.close(() => resolve())
       }),
+  }
+}
+
+/** An assignment of job `jobId` (slot 0, 4 units, made-up hashes) to `provider`, for `publish`. */
+export function fakeAssignment(
+  jobId: number,
+  provider: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+): Omit<JobAssignment, 'cursor'> {
+  return {
+    jobId: String(jobId),
+    provider,
+    slot: 0,
+    pricePerUnit: '1',
+    collateral: '1',
+    commitDeadline: '100',
+    job: {
+      id: String(jobId),
+      modelHash: `0x${'11'.repeat(32)}`,
+      inputHash: `0x${'22'.repeat(32)}`,
+      units: '4',
+      outputTolerance: 16,
+      redundancy: 2,
+      deadline: '200',
+    },
   }
 }

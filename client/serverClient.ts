@@ -1,36 +1,25 @@
 import type { Address, Hex } from 'viem'
+import { type Deployment, parseDeployment } from '../protocol/deployment.ts'
+import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { heartbeatMessage } from '../protocol/heartbeat.ts'
 
-/** A failed call to the Tessera server. `retryable` for network errors and 5xx. */
-export class ServerRequestError extends Error {
-  override name = 'ServerRequestError' as const
-  readonly details: string
-  readonly retryable: boolean
+/** A failed call to the Tessera server: `status` is the HTTP status when one came back. Retryable for network errors and 5xx. */
+export class ServerRequestError extends TesseraError {
+  override name = 'ServerRequestError'
   readonly status?: number
-  constructor(message: string, options: { details?: string; retryable: boolean; status?: number; cause?: unknown }) {
-    super(message, { cause: options.cause })
-    this.details = options.details ?? message
-    this.retryable = options.retryable
-    this.status = options.status
+  constructor(shortMessage: string, parameters: TesseraErrorParameters & { status?: number } = {}) {
+    super(shortMessage, parameters)
+    this.status = parameters.status
   }
 }
 
-/** A blob whose bytes do not hash to the address it was fetched from. Not retryable from the same server. */
-export class BlobHashMismatchError extends Error {
-  override name = 'BlobHashMismatchError' as const
-  readonly retryable = false
-  readonly details: string
+/** A blob whose bytes do not hash to the address it was fetched from or uploaded as. Not retryable from the same server. */
+export class BlobHashMismatchError extends TesseraError {
+  override name = 'BlobHashMismatchError'
   constructor(expected: Hex, actual: Hex) {
-    super(`blob ${expected} hashes to ${actual}`)
-    this.details = `expected sha256 ${expected}, got ${actual}`
+    super(`blob ${expected} hashes to ${actual}`, { details: `expected sha256 ${expected}, got ${actual}` })
   }
-}
-
-/** The deployment JSON the server publishes at `GET /deployment` (the part the agent reads). */
-export type AgentDeployment = {
-  chainId: number
-  contracts: Record<'TesseraToken' | 'ProviderRegistry' | 'JobMarket' | 'EmissionController', { address: Address; blockNumber: number }>
-  params: { minStake?: string; epochLength?: number; commitWindow?: number; revealWindow?: number; [name: string]: unknown }
 }
 
 async function request(url: URL, init: RequestInit & { signal?: AbortSignal }): Promise<Response> {
@@ -55,21 +44,12 @@ async function failure(res: Response, what: string): Promise<ServerRequestError>
   })
 }
 
-/** Reads the deployment (addresses, chain id, params) from the server. */
-export async function fetchDeployment(parameters: { serverUrl: string; signal?: AbortSignal }): Promise<AgentDeployment> {
-  const res = await request(new URL('/deployment', parameters.serverUrl), { signal: parameters.signal })
+/** Reads the deployment the server publishes at `GET /deployment`, validated; a malformed one is a `DeploymentError`. */
+export async function fetchDeployment(parameters: { serverUrl: string; signal?: AbortSignal }): Promise<Deployment> {
+  const url = new URL('/deployment', parameters.serverUrl)
+  const res = await request(url, { signal: parameters.signal })
   if (!res.ok) throw await failure(res, 'GET /deployment')
-  const deployment = (await res.json()) as AgentDeployment
-  if (
-    !deployment?.contracts?.JobMarket?.address ||
-    !deployment?.contracts?.ProviderRegistry?.address ||
-    typeof deployment.chainId !== 'number'
-  )
-    throw new ServerRequestError('GET /deployment returned no contract addresses', {
-      retryable: false,
-      details: JSON.stringify(deployment).slice(0, 500),
-    })
-  return deployment
+  return parseDeployment(await res.json(), url.href)
 }
 
 /** Downloads a blob and checks that its sha256 is `hash`. */
@@ -83,23 +63,29 @@ export async function getBlob(parameters: { serverUrl: string; hash: Hex; signal
   return bytes
 }
 
-/** Uploads a blob (with `x-content-sha256`, so the server checks it) and returns its sha256. */
-export async function putBlob(parameters: { serverUrl: string; bytes: Uint8Array; signal?: AbortSignal }): Promise<Hex> {
-  const hash = sha256Hex(parameters.bytes)
+export type UploadBlobParameters = { serverUrl: string; bytes: Uint8Array; signal?: AbortSignal }
+export type UploadBlobReturnType = { sha256: Hex; size: number }
+
+/**
+ * Uploads bytes to the server's content-addressed blob store and returns their sha256 and size. The hash travels
+ * as `x-content-sha256`, so the server refuses bytes that changed on the way, and the hash it answers is checked.
+ */
+export async function uploadBlob(parameters: UploadBlobParameters): Promise<UploadBlobReturnType> {
+  const sha256 = sha256Hex(parameters.bytes)
   const res = await request(new URL('/blobs', parameters.serverUrl), {
     method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': hash },
+    headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha256 },
     body: parameters.bytes as Uint8Array<ArrayBuffer>,
     signal: parameters.signal,
   })
   if (res.status !== 201 && res.status !== 200) throw await failure(res, 'PUT /blobs')
   const body = (await res.json()) as { sha256?: string }
-  if (body.sha256 && body.sha256.toLowerCase() !== hash) throw new BlobHashMismatchError(hash, body.sha256 as Hex)
-  return hash
+  if (body.sha256 && body.sha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(sha256, body.sha256 as Hex)
+  return { sha256, size: parameters.bytes.length }
 }
 
 /** Posts a GraphQL operation and returns `data`, throwing on HTTP or GraphQL errors. */
-export async function graphqlRequest<T>(parameters: {
+async function graphqlRequest<T>(parameters: {
   serverUrl: string
   query: string
   variables?: Record<string, unknown>
@@ -112,37 +98,25 @@ export async function graphqlRequest<T>(parameters: {
     signal: parameters.signal,
   })
   const text = await res.text()
+  const fail = (shortMessage: string) =>
+    new ServerRequestError(shortMessage, { status: res.status, retryable: res.status >= 500, details: text.slice(0, 500) })
   let body: { data?: T; errors?: { message: string }[] }
   try {
     body = JSON.parse(text)
   } catch {
-    throw new ServerRequestError(`GraphQL answered HTTP ${res.status} with non-JSON`, {
-      status: res.status,
-      retryable: res.status >= 500,
-      details: text.slice(0, 500),
-    })
+    throw fail(`GraphQL answered HTTP ${res.status} with non-JSON`)
   }
-  if (body.errors?.length)
-    throw new ServerRequestError(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`, {
-      status: res.status,
-      retryable: res.status >= 500,
-      details: text.slice(0, 500),
-    })
-  if (!res.ok || body.data === undefined)
-    throw new ServerRequestError(`GraphQL failed with HTTP ${res.status}`, {
-      status: res.status,
-      retryable: res.status >= 500,
-      details: text.slice(0, 500),
-    })
+  if (body.errors?.length) throw fail(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`)
+  if (!res.ok || body.data === undefined) throw fail(`GraphQL failed with HTTP ${res.status}`)
   return body.data
 }
 
-/** The message a heartbeat signs (EIP-191 personal_sign). */
-export function heartbeatMessage(provider: Address, timestamp: number): string {
-  return `tessera-heartbeat:${provider.toLowerCase()}:${timestamp}`
-}
+const heartbeatMutation = /* GraphQL */ `
+  mutation Heartbeat($provider: Address!, $timestamp: Int!, $signature: String!) {
+    heartbeat(provider: $provider, timestamp: $timestamp, signature: $signature)
+  }`
 
-/** Sends one signed heartbeat; `sign` is the account's `signMessage`. */
+/** Sends one signed heartbeat (see `heartbeatMessage`); `sign` is the account's `signMessage`. */
 export async function sendHeartbeat(parameters: {
   serverUrl: string
   provider: Address
@@ -154,8 +128,7 @@ export async function sendHeartbeat(parameters: {
   const signature = await parameters.sign(heartbeatMessage(parameters.provider, timestamp))
   const data = await graphqlRequest<{ heartbeat: boolean }>({
     serverUrl: parameters.serverUrl,
-    query:
-      'mutation Heartbeat($provider: Address!, $timestamp: Int!, $signature: String!) { heartbeat(provider: $provider, timestamp: $timestamp, signature: $signature) }',
+    query: heartbeatMutation,
     variables: { provider: parameters.provider, timestamp, signature },
     signal: parameters.signal,
   })

@@ -3,41 +3,15 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
+import { Verification } from '../protocol/enums.ts'
+import { TesseraError } from '../protocol/errors.ts'
+import { escrowOf } from '../protocol/settlement.ts'
+
+// The one uploader lives beside the other server calls; `tessera job submit` still imports it from here.
+export { uploadBlob } from './serverClient.ts'
 
 /** JobMarket's ABI plus the token's errors, so a revert inside `transferFrom` decodes by name. */
 const submitAbi = [...jobMarketAbi, ...tesseraTokenAbi.filter((item) => item.type === 'error')] as const
-
-/** Verification modes, in the JobMarket's enum order. */
-export const Verification = { Redundant: 0, Optimistic: 1 } as const
-
-/** Failure to upload a blob or submit a job; `retryable` when the server or chain may accept it later. */
-export class SubmitJobError extends Error {
-  override name = 'SubmitJobError'
-  constructor(
-    message: string,
-    readonly details: { retryable: boolean; status?: number; body?: string },
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-  }
-}
-
-/** Uploads bytes to the server's content-addressed blob store and returns their sha256. */
-export async function uploadBlob(parameters: { serverUrl: string; bytes: Uint8Array }): Promise<{ sha256: Hex; size: number }> {
-  const res = await fetch(new URL('/blobs', parameters.serverUrl), {
-    method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: new Blob([new Uint8Array(parameters.bytes)]),
-  })
-  const body = await res.text()
-  if (res.status !== 201 && res.status !== 200)
-    throw new SubmitJobError(`blob upload failed with HTTP ${res.status}: ${body}`, {
-      retryable: res.status >= 500,
-      status: res.status,
-      body,
-    })
-  return JSON.parse(body)
-}
 
 export type SubmitJobParameters = {
   rpcUrl: string
@@ -64,8 +38,9 @@ export type SubmitJobParameters = {
 export type SubmitJobReturnType = { jobId: bigint; escrow: bigint; txHash: Hex; requester: Address }
 
 /**
- * Approves the escrow and calls `JobMarket.submitJob`, returning the new job id from `JobSubmitted`.
- * The blobs must already be uploaded: the server's matcher ignores nothing, but agents fail a job whose blobs are missing.
+ * Approves the escrow (`escrowOf` the deployment's take) and calls `JobMarket.submitJob`, returning the new job id
+ * from `JobSubmitted`. The blobs must already be uploaded: the server's matcher ignores nothing, but agents fail a
+ * job whose blobs are missing.
  */
 export async function submitJob(parameters: SubmitJobParameters): Promise<SubmitJobReturnType> {
   const { deployment, units, maxPricePerUnit, redundancy } = parameters
@@ -78,15 +53,10 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
   const publicClient = parameters.publicClient ?? createPublicClient({ transport })
   const chain = chainOf(await publicClient.getChainId(), parameters.rpcUrl)
   const wallet = createWalletClient({ account, chain, transport })
-  const market = deployment.contracts.JobMarket.address as Address
-  const token = deployment.contracts.TesseraToken.address as Address
+  const market = deployment.contracts.JobMarket.address
+  const token = deployment.contracts.TesseraToken.address
 
-  const escrow = await publicClient.readContract({
-    address: market,
-    abi: jobMarketAbi,
-    functionName: 'quoteEscrow',
-    args: [maxPricePerUnit, units, redundancy],
-  })
+  const escrow = escrowOf({ maxPricePerUnit, units, redundancy }, deployment.params.market)
   if (parameters.approve !== false) {
     const approveHash = await wallet.writeContract({
       address: token,
@@ -112,24 +82,29 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
   }
   const txHash = await wallet.writeContract({ address: market, abi: submitAbi, functionName: 'submitJob', args: [spec] })
   const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })
-  if (receipt.status !== 'success') throw new SubmitJobError(`submitJob reverted in ${txHash}`, { retryable: false })
+  if (receipt.status !== 'success') throw new SubmitJobError(`submitJob reverted in ${txHash}`)
   const [event] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
-  if (!event) throw new SubmitJobError(`no JobSubmitted event in ${txHash}`, { retryable: false })
+  if (!event) throw new SubmitJobError(`no JobSubmitted event in ${txHash}`)
   return { jobId: event.args.jobId, escrow: event.args.escrow, txHash, requester: account.address }
 }
 
+/** A job the server or chain refused before or while submitting; retryable when it may accept it later. */
+export class SubmitJobError extends TesseraError {
+  override name = 'SubmitJobError'
+}
+
 /** Throws a `SubmitJobError` naming the blob when the server doesn't hold it. */
-export async function assertBlobExists(parameters: { serverUrl: string; sha256: Hex; what: string }): Promise<void> {
+async function assertBlobExists(parameters: { serverUrl: string; sha256: Hex; what: string }): Promise<void> {
   const res = await fetch(new URL(`/blobs/${parameters.sha256}`, parameters.serverUrl))
   await res.body?.cancel()
   if (res.status === 404)
     throw new SubmitJobError(
       `${parameters.what} blob ${parameters.sha256} not found on ${parameters.serverUrl}: upload it first (PUT /blobs)`,
-      { retryable: false, status: 404 },
+      { details: 'HTTP 404' },
     )
   if (!res.ok)
     throw new SubmitJobError(`checking ${parameters.what} blob ${parameters.sha256} failed with HTTP ${res.status}`, {
       retryable: res.status >= 500,
-      status: res.status,
+      details: `HTTP ${res.status}`,
     })
 }

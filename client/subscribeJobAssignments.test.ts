@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { startTestServer } from '../agent/testServer.ts'
-import { type JobAssignment, parseSse, subscribeJobAssignments } from './subscribeJobAssignments.ts'
+import { fakeAssignment as assignment, startTestServer } from '../agent/testServer.ts'
+import { parseSse, subscribeJobAssignments } from './subscribeJobAssignments.ts'
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder()
@@ -11,24 +11,6 @@ function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
     },
   })
 }
-
-const assignment = (jobId: number): Omit<JobAssignment, 'cursor'> => ({
-  jobId: String(jobId),
-  provider: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-  slot: 0,
-  pricePerUnit: '1',
-  collateral: '1',
-  commitDeadline: '100',
-  job: {
-    id: String(jobId),
-    modelHash: `0x${'11'.repeat(32)}`,
-    inputHash: `0x${'22'.repeat(32)}`,
-    units: '4',
-    outputTolerance: 16,
-    redundancy: 2,
-    deadline: '200',
-  },
-})
 
 describe('parseSse', () => {
   it('splits events across chunk boundaries, skips comments, joins multi-line data and accepts CRLF', async () => {
@@ -47,7 +29,7 @@ describe('parseSse', () => {
 
 describe('subscribeJobAssignments', () => {
   it('streams assignments and reconnects after a dropped stream from the cursor it is given', async () => {
-    const server = await startTestServer({ deployment: {} })
+    const server = await startTestServer()
     const controller = new AbortController()
     let cursor: string | undefined
     let connects = 0
@@ -60,7 +42,6 @@ describe('subscribeJobAssignments', () => {
         provider,
         cursor: () => cursor,
         signal: controller.signal,
-        backoff: { minMs: 20, maxMs: 50 },
         onConnect: () => connects++,
       })
       for await (const a of stream) {
@@ -83,7 +64,7 @@ describe('subscribeJobAssignments', () => {
   })
 
   it('reports a cursor the server refuses, so the caller can replay from the start', async () => {
-    const server = await startTestServer({ deployment: {} })
+    const server = await startTestServer()
     const controller = new AbortController()
     let cursor: string | undefined = 'from-another-chain'
     const refused: string[] = []
@@ -94,7 +75,6 @@ describe('subscribeJobAssignments', () => {
         provider: assignment(1).provider,
         cursor: () => cursor,
         signal: controller.signal,
-        backoff: { minMs: 10, maxMs: 20 },
         onInvalidCursor: (error) => {
           refused.push((error as Error).message)
           cursor = undefined

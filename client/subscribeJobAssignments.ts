@@ -1,4 +1,5 @@
 import type { Address, Hex } from 'viem'
+import { backoff, nextDelay, sleep } from '../protocol/retry.ts'
 import { ServerRequestError } from './serverClient.ts'
 
 /** One assignment as the server's `jobAssignments` subscription yields it (BigInts as decimal strings). */
@@ -13,7 +14,7 @@ export type JobAssignment = {
   job: { id: string; modelHash: Hex; inputHash: Hex; units: string; outputTolerance: number; redundancy: number; deadline: string }
 }
 
-export const jobAssignmentsSubscription = /* GraphQL */ `
+const jobAssignmentsSubscription = /* GraphQL */ `
   subscription JobAssignments($provider: Address!, $after: String) {
     jobAssignments(provider: $provider, after: $after) {
       cursor jobId provider slot pricePerUnit collateral commitDeadline
@@ -22,6 +23,8 @@ export const jobAssignmentsSubscription = /* GraphQL */ `
   }`
 
 export type SseEvent = { event: string; data: string }
+
+const lineEnd = /\r\n|\n|\r/
 
 /**
  * Splits a text/event-stream into events. Comment lines (keep-alives) are dropped; multi-line data is
@@ -34,16 +37,14 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
   let data: string[] = []
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
     buffer += decoder.decode(chunk, { stream: true })
-    let nl: number
-    while ((nl = buffer.search(/\r\n|\n|\r/)) >= 0) {
+    for (let nl = buffer.search(lineEnd); nl >= 0; nl = buffer.search(lineEnd)) {
       const line = buffer.slice(0, nl)
       buffer = buffer.slice(nl + (buffer.startsWith('\r\n', nl) ? 2 : 1))
       if (line === '') {
         if (data.length || event) yield { event: event || 'message', data: data.join('\n') }
         event = ''
         data = []
-      } else if (line.startsWith(':')) {
-      } else {
+      } else if (!line.startsWith(':')) {
         const colon = line.indexOf(':')
         const field = colon < 0 ? line : line.slice(0, colon)
         let value = colon < 0 ? '' : line.slice(colon + 1)
@@ -61,8 +62,6 @@ export type SubscribeJobAssignmentsParameters = {
   /** Replay starts after this cursor; read on every (re)connect so it can follow the journal. */
   cursor: () => string | undefined
   signal: AbortSignal
-  /** Backoff between reconnects, doubling from `minMs` to `maxMs`. */
-  backoff?: { minMs?: number; maxMs?: number }
   onConnect?: () => void
   onDisconnect?: (error: unknown) => void
   /** The server refused the cursor (HTTP 400 or a BAD_USER_INPUT error); `cursor()` should stop returning it. */
@@ -74,13 +73,12 @@ class RejectedRequestError extends ServerRequestError {}
 
 /**
  * Yields assignments from `subscription jobAssignments` over SSE (POST /graphql, `Accept: text/event-stream`),
- * reconnecting with backoff from the latest cursor whenever the stream ends or fails, until `signal` aborts.
+ * reconnecting from the latest cursor whenever the stream ends or fails, until `signal` aborts. Reconnects back off
+ * as every Tessera retry does (protocol `backoff`), from the start again once an assignment comes through.
  */
 export async function* subscribeJobAssignments(parameters: SubscribeJobAssignmentsParameters): AsyncGenerator<JobAssignment> {
   const { serverUrl, provider, signal } = parameters
-  const minMs = parameters.backoff?.minMs ?? 500
-  const maxMs = parameters.backoff?.maxMs ?? 10_000
-  let delay = minMs
+  let delay: number = backoff.initialMs
   while (!signal.aborted) {
     let error: unknown
     try {
@@ -113,7 +111,7 @@ export async function* subscribeJobAssignments(parameters: SubscribeJobAssignmen
         }
         const assignment = payload.data?.jobAssignments
         if (assignment) {
-          delay = minMs
+          delay = backoff.initialMs
           yield assignment
         }
       }
@@ -125,20 +123,6 @@ export async function* subscribeJobAssignments(parameters: SubscribeJobAssignmen
     if (error instanceof RejectedRequestError && parameters.cursor() !== undefined) parameters.onInvalidCursor?.(error)
     parameters.onDisconnect?.(error)
     await sleep(delay, signal)
-    delay = Math.min(maxMs, delay * 2)
+    delay = nextDelay(delay)
   }
-}
-
-/** Resolves after `ms`, or early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino'
 import { type Hex, parseEther } from 'viem'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
-import { submitJob, uploadBlob } from '../client/submitJob.ts'
+import { uploadBlob } from '../client/serverClient.ts'
+import { submitJob } from '../client/submitJob.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 
