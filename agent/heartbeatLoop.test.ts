@@ -1,0 +1,62 @@
+import { createServer } from 'node:net'
+import pino from 'pino'
+import { privateKeyToAccount } from 'viem/accounts'
+import { describe, expect, it } from 'vitest'
+import { devKeys } from '../devnet/devAccounts.ts'
+import { createAgentMetrics } from './agentMetrics.ts'
+import { heartbeatLoop } from './heartbeatLoop.ts'
+import { startTestServer } from './testServer.ts'
+
+const log = pino({ level: 'silent' })
+const account = privateKeyToAccount(devKeys[2])
+
+async function heartbeatCounts(metrics: ReturnType<typeof createAgentMetrics>) {
+  const { values } = await metrics.heartbeats.get()
+  const count = (result: string) => values.find((v) => v.labels.result === result)?.value ?? 0
+  return { ok: count('ok'), error: count('error') }
+}
+
+/** A URL nothing listens on. */
+async function deadUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return `http://127.0.0.1:${port}`
+}
+
+describe('heartbeatLoop', () => {
+  it('sends signed heartbeats on schedule until aborted', async () => {
+    const server = await startTestServer()
+    const controller = new AbortController()
+    const metrics = createAgentMetrics()
+    try {
+      const loop = heartbeatLoop({ serverUrl: server.url, account, intervalMs: 10, metrics, log, signal: controller.signal })
+      while ((await heartbeatCounts(metrics)).ok < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+      controller.abort()
+      await loop
+      const { ok, error } = await heartbeatCounts(metrics)
+      const sent = server.heartbeats.length
+      expect(server.heartbeats.every((h) => h.provider === account.address)).toBe(true)
+      expect(error).toBe(0)
+      // One heartbeat may have reached the server just as the loop was aborted, before its answer counted.
+      expect(sent - ok).toBeGreaterThanOrEqual(0)
+      expect(sent - ok).toBeLessThanOrEqual(1)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      expect(server.heartbeats.length).toBe(sent)
+    } finally {
+      controller.abort()
+      await server.stop()
+    }
+  })
+
+  it('counts failed heartbeats and keeps trying', async () => {
+    const controller = new AbortController()
+    const metrics = createAgentMetrics()
+    const loop = heartbeatLoop({ serverUrl: await deadUrl(), account, intervalMs: 5, metrics, log, signal: controller.signal })
+    while ((await heartbeatCounts(metrics)).error < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+    controller.abort()
+    await loop
+    expect((await heartbeatCounts(metrics)).ok).toBe(0)
+  })
+})

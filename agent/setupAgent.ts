@@ -1,0 +1,112 @@
+import type { Logger } from 'pino'
+import { createPublicClient, createWalletClient, http, type LocalAccount, type PublicClient } from 'viem'
+import { fetchDeployment } from '../client/serverClient.ts'
+import { chainOf } from '../protocol/chain.ts'
+import type { Deployment } from '../protocol/deployment.ts'
+import type { Hardware } from '../protocol/hardware.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { retry } from '../protocol/retry.ts'
+import type { AgentMetrics } from './agentMetrics.ts'
+import { benchmarkThroughput, cachedBenchmark } from './cachedBenchmark.ts'
+import { detectHardware } from './detectHardware.ts'
+import { AgentSetupError, type EnsureProviderReturnType, ensureProvider } from './ensureProvider.ts'
+import { InferencePool } from './inferencePool.ts'
+import { Journal } from './journal.ts'
+import type { RunAgentParameters } from './runAgent.ts'
+import { TxSender } from './txSender.ts'
+
+export type SetupAgentParameters = Pick<
+  RunAgentParameters,
+  | 'serverUrl'
+  | 'rpcUrl'
+  | 'dataDir'
+  | 'pricePerUnit'
+  | 'stake'
+  | 'hardware'
+  | 'region'
+  | 'pollIntervalMs'
+  | 'inferenceWorkers'
+  | 'startupTimeoutMs'
+> & {
+  account: LocalAccount
+  log: Logger
+  metrics: AgentMetrics
+  signal: AbortSignal
+  /** Registers what must be closed when the agent stops (journal, pool), even when a later step fails. */
+  defer: (cleanup: () => Promise<void>) => void
+}
+
+export type SetupAgentReturnType = {
+  deployment: Deployment
+  publicClient: PublicClient
+  sender: TxSender
+  journal: Journal
+  pool: InferencePool
+  hardware: Hardware
+  /** Makes the on-chain provider match this agent again (`ensureProvider` with the same arguments). */
+  ensure: () => Promise<EnsureProviderReturnType>
+}
+
+/**
+ * Brings an agent up to where it can take work: reads the deployment from the server (retried while the server
+ * comes up, for `startupTimeoutMs`), checks the RPC serves that chain, opens the deployment's journal, starts the
+ * inference pool, detects hardware (the benchmark cached in the data dir) and registers and stakes the provider.
+ */
+export async function setupAgent(parameters: SetupAgentParameters): Promise<SetupAgentReturnType> {
+  const { account, log, metrics, signal, defer } = parameters
+  const region = encodeRegion(parameters.region)
+  const deployment = await retry(() => fetchDeployment({ serverUrl: parameters.serverUrl, signal }), {
+    untilMs: Date.now() + (parameters.startupTimeoutMs ?? 60_000),
+    signal,
+    onRetry: (error) => log.warn({ err: error }, 'waiting for the server'),
+  })
+
+  const chain = chainOf(deployment.chainId, parameters.rpcUrl)
+  const transport = http(parameters.rpcUrl, { retryCount: 3 })
+  const pollingInterval = Math.min(500, parameters.pollIntervalMs ?? 1000)
+  const publicClient = createPublicClient({ chain, transport, pollingInterval }) as PublicClient
+  const walletClient = createWalletClient({ chain, transport, account, pollingInterval })
+  const rpcChainId = await publicClient.getChainId()
+  if (rpcChainId !== deployment.chainId)
+    throw new AgentSetupError(
+      `RPC ${parameters.rpcUrl} serves chain ${rpcChainId} but the server's deployment is on chain ${deployment.chainId}`,
+    )
+
+  // One journal per deployment: a devnet restarted from scratch reuses chain id and addresses, but not the
+  // hash of the block the JobMarket was deployed in, and its job ids and feed cursors mean other things.
+  const market = deployment.contracts.JobMarket
+  const marketBlock = await publicClient.getBlock({ blockNumber: BigInt(market.blockNumber) })
+  const journalName = `journal-${deployment.chainId}-${market.address.slice(2, 10).toLowerCase()}-${marketBlock.hash.slice(2, 10)}.jsonl`
+  const journal = await Journal.open({ dataDir: parameters.dataDir, name: journalName })
+  defer(() => journal.close())
+  const sender = new TxSender(publicClient, walletClient, account, log, (fn, result) => metrics.transactions.inc({ function: fn, result }))
+
+  const pool = new InferencePool({ size: parameters.inferenceWorkers ?? 1 })
+  defer(() => pool.close())
+  const hardware = await detectHardware({
+    overrides: parameters.hardware,
+    epochLength: deployment.params.emission.epochLength,
+    benchmark: () => cachedBenchmark({ dataDir: parameters.dataDir, measure: () => benchmarkThroughput(pool), log }),
+  })
+  log.info({ hardware, chainId: deployment.chainId }, 'hardware detected')
+
+  const ensure = () =>
+    ensureProvider({
+      publicClient,
+      sender,
+      provider: account.address,
+      registry: deployment.contracts.ProviderRegistry.address,
+      token: deployment.contracts.TesseraToken.address,
+      hardware,
+      pricePerUnit: parameters.pricePerUnit,
+      region,
+      stake: parameters.stake,
+      log,
+    })
+  const provider = await ensure()
+  log.info(
+    { registered: provider.registered, stake: provider.stake.toString(), staked: provider.staked.toString() },
+    'provider ready on chain',
+  )
+  return { deployment, publicClient, sender, journal, pool, hardware, ensure }
+}
