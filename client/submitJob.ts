@@ -5,7 +5,6 @@ import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { Verification } from '../protocol/enums.ts'
 import { TesseraError } from '../protocol/errors.ts'
-import { escrowOf } from '../protocol/settlement.ts'
 
 // The one uploader lives beside the other server calls; `tessera job submit` still imports it from here.
 export { uploadBlob } from './serverClient.ts'
@@ -38,7 +37,7 @@ export type SubmitJobParameters = {
 export type SubmitJobReturnType = { jobId: bigint; escrow: bigint; txHash: Hex; requester: Address }
 
 /**
- * Approves the escrow (`escrowOf` the deployment's take) and calls `JobMarket.submitJob`, returning the new job id
+ * Approves the escrow (the JobMarket's `quoteEscrow`) and calls `JobMarket.submitJob`, returning the new job id
  * from `JobSubmitted`. The blobs must already be uploaded: the server's matcher ignores nothing, but agents fail a
  * job whose blobs are missing.
  */
@@ -56,7 +55,13 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
   const market = deployment.contracts.JobMarket.address
   const token = deployment.contracts.TesseraToken.address
 
-  const escrow = escrowOf({ maxPricePerUnit, units, redundancy }, deployment.params.market)
+  // The chain's quote, not escrowOf: callers such as `tessera job submit` still pass the deployment JSON unparsed.
+  const escrow = await publicClient.readContract({
+    address: market,
+    abi: jobMarketAbi,
+    functionName: 'quoteEscrow',
+    args: [maxPricePerUnit, units, redundancy],
+  })
   if (parameters.approve !== false) {
     const approveHash = await wallet.writeContract({
       address: token,
