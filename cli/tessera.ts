@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { type Hex, parseEther } from 'viem'
 import { devKeys } from '../devnet/devAccounts.ts'
+import { TesseraError } from '../protocol/errors.ts'
 import { addSettingOptions, ConfigError, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
@@ -150,12 +151,13 @@ job
   .option('--redundancy <k>', 'providers that must agree', '2')
   .option('--tolerance <bits>', 'significant mantissa bits compared', '16')
   .action(async (flags) => {
-    const { uploadBlob, submitJob } = await import('../client/submitJob.ts')
+    const { fetchDeployment, uploadBlob } = await import('../client/serverClient.ts')
+    const { submitJob } = await import('../client/submitJob.ts')
     const { decodeTensorBlob } = await import('../protocol/tensorBlob.ts')
     const model = await readFile(flags.model)
     const input = await readFile(flags.input)
     const tensor = decodeTensorBlob(input)
-    const deployment = await (await fetch(new URL('/deployment', flags.server))).json()
+    const deployment = await fetchDeployment({ serverUrl: flags.server })
     const { sha256: modelHash } = await uploadBlob({ serverUrl: flags.server, bytes: model })
     const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input })
     const result = await submitJob({
@@ -174,5 +176,7 @@ job
 
 program.parseAsync().catch((error) => {
   console.error(`tessera: ${error instanceof Error ? error.message : (JSON.stringify(error) ?? 'failed without a reason')}`)
+  if (error instanceof TesseraError)
+    for (const line of [...(error.metaMessages ?? []), ...(error.details ? [error.details] : [])]) console.error(`  ${line}`)
   process.exit(1)
 })

@@ -5,9 +5,9 @@ import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { Verification } from '../protocol/enums.ts'
 import { TesseraError } from '../protocol/errors.ts'
+import { escrowOf } from '../protocol/settlement.ts'
 
 // The one uploader lives beside the other server calls; `tessera job submit` still imports it from here.
-export { uploadBlob } from './serverClient.ts'
 
 /** JobMarket's ABI plus the token's errors, so a revert inside `transferFrom` decodes by name. */
 const submitAbi = [...jobMarketAbi, ...tesseraTokenAbi.filter((item) => item.type === 'error')] as const
@@ -37,7 +37,7 @@ export type SubmitJobParameters = {
 export type SubmitJobReturnType = { jobId: bigint; escrow: bigint; txHash: Hex; requester: Address }
 
 /**
- * Approves the escrow (the JobMarket's `quoteEscrow`) and calls `JobMarket.submitJob`, returning the new job id
+ * Approves the escrow (`escrowOf`, equal to the JobMarket's `quoteEscrow`) and calls `JobMarket.submitJob`, returning the new job id
  * from `JobSubmitted`. The blobs must already be uploaded: the server's matcher ignores nothing, but agents fail a
  * job whose blobs are missing.
  */
@@ -55,13 +55,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
   const market = deployment.contracts.JobMarket.address
   const token = deployment.contracts.TesseraToken.address
 
-  // The chain's quote, not escrowOf: callers such as `tessera job submit` still pass the deployment JSON unparsed.
-  const escrow = await publicClient.readContract({
-    address: market,
-    abi: jobMarketAbi,
-    functionName: 'quoteEscrow',
-    args: [maxPricePerUnit, units, redundancy],
-  })
+  const escrow = escrowOf({ maxPricePerUnit, units, redundancy }, deployment.params.market)
   if (parameters.approve !== false) {
     const approveHash = await wallet.writeContract({
       address: token,

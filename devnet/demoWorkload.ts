@@ -4,6 +4,7 @@ import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { uploadBlob } from '../client/serverClient.ts'
 import { submitJob } from '../client/submitJob.ts'
 import type { Deployment } from '../protocol/deployment.ts'
+import { sleep } from '../protocol/retry.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 
 export type DemoWorkloadParameters = {
@@ -55,18 +56,8 @@ export async function runDemoWorkload(parameters: DemoWorkloadParameters): Promi
       log.info({ jobId: jobId.toString(), units: rows }, 'demo workload: job submitted')
     } catch (error) {
       if (signal.aborted) break
-      log.warn({ err: (error as Error).message }, 'demo workload: submission failed')
+      log.warn({ err: error }, 'demo workload: submission failed')
     }
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, intervalMs)
-      signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer)
-          resolve(undefined)
-        },
-        { once: true },
-      )
-    })
+    await sleep(intervalMs, signal)
   }
 }
