@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { stripVTControlCharacters } from 'node:util'
 import pg from 'pg'
+import { TesseraError } from '../protocol/errors.ts'
 
 /** Repository root: Ponder runs with the root as cwd and `--root indexer`. */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -20,7 +22,7 @@ export type StartPonderParameters = {
   /**
    * Ponder's private schema (≤ 45 characters). Ponder 0.16 refuses a schema that a different build used
    * (other config, addresses, schema or handlers) and resumes ("crash recovery") from one that the same build used,
-   * which is wrong against a fresh chain: use a fresh name for every chain, and drop old ones.
+   * which is wrong against a fresh chain: `startIndexer` picks it by `ponderSchemaName` (one per chain instance).
    */
   schema: string
   /** Where Ponder publishes stable views of its tables once the backfill is done (`chain` by default elsewhere). */
@@ -42,24 +44,25 @@ export type StartPonderReturnType = {
   stop: () => Promise<void>
 }
 
-/** Ponder exited or did not become ready. Not retryable as is: the message ends with Ponder's last lines. */
-export class PonderStartError extends Error {
+/**
+ * Ponder exited, did not become ready, or found its port taken. Not retryable as is: the message ends with Ponder's
+ * last lines, which `details` holds alone.
+ */
+export class PonderStartError extends TesseraError {
   override name = 'PonderStartError'
-  details: string
   constructor(message: string, parameters: { lastLines: string[]; cause?: unknown }) {
     const details = parameters.lastLines.join('\n')
-    super(details ? `${message}\n--- last Ponder output ---\n${details}` : message, { cause: parameters.cause })
-    this.details = details
+    super(details ? `${message}\n--- last Ponder output ---\n${details}` : message, { details, cause: parameters.cause })
   }
 }
 
 const maxKeptLines = 40
-const ansi = /\u001b\[[0-9;]*m/g
 
 /**
  * Spawns `ponder start --root indexer --schema <schema> --views-schema <viewsSchema>` and resolves once its
  * `/ready` answers 200 (Ponder says so after the backfill, right after it (re)creates the views) and its `/status`
- * shows the chain head of the moment indexed, so the views hold everything already on chain. Rejects with a `PonderStartError` carrying Ponder's last output when it exits first or misses the deadline.
+ * shows the chain head of the moment indexed, so the views hold everything already on chain. Rejects with a
+ * `PonderStartError` carrying Ponder's last output when it exits first or misses the deadline.
  */
 export async function startPonder(parameters: StartPonderParameters): Promise<StartPonderReturnType> {
   const { databaseUrl, rpcUrl, chainId, deploymentPath, schema, viewsSchema, port, log } = parameters
@@ -108,15 +111,15 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
     const lines = text.split('\n')
     buffered.rest = lines.pop() ?? ''
     for (const raw of lines) {
-      const line = raw.replace(ansi, '').trimEnd()
+      const line = stripVTControlCharacters(raw).trimEnd()
       if (!line) continue
       lastLines.push(line)
       if (lastLines.length > maxKeptLines) lastLines.shift()
       log?.(line)
     }
   }
-  child.stdout!.on('data', onData({ rest: '' }))
-  child.stderr!.on('data', onData({ rest: '' }))
+  child.stdout?.on('data', onData({ rest: '' }))
+  child.stderr?.on('data', onData({ rest: '' }))
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))))
   let exitCode: number | null | undefined

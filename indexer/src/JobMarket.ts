@@ -1,36 +1,33 @@
 import { type Context, ponder } from 'ponder:registry'
 import { assignment, feeBurn, job, payment } from 'ponder:schema'
+import { type AssignmentOutcome, type JobStatusName, jobStatusName, type PaymentKind } from '../../protocol/enums.ts'
 import { type EventMeta, eventColumns } from './eventColumns.ts'
 import { upsertProvider } from './upsertProvider.ts'
 
-// JobMarket's `enum Status` (index = on-chain value) as the upper-case strings of the `job.status` column.
-const jobStatuses = ['NONE', 'OPEN', 'ASSIGNED', 'COMMITTED', 'REVEALED', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const
-
 type Db = Context['db']
 type Hex = `0x${string}`
+type JobRow = typeof job.$inferSelect
 
 const lower = (value: Hex) => value.toLowerCase() as Hex
 const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provider)}`
 
 /** Updates a job row, stamping `updatedBlock`. The row exists: JobSubmitted precedes every other job event. */
-async function updateJob(
-  db: Db,
-  event: EventMeta,
-  jobId: bigint,
-  change: (row: typeof job.$inferSelect) => Partial<typeof job.$inferSelect>,
-) {
+async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: JobRow) => Partial<JobRow>) {
   await db.update(job, { id: jobId }).set((row) => ({ ...change(row), updatedBlock: event.block.number }))
 }
 
-async function recordPayment(
-  db: Db,
-  event: EventMeta,
-  row: { jobId: bigint | null; account: Hex; kind: 'FEE' | 'SLASH_SHARE' | 'REFUND' | 'WITHDRAWAL'; amount: bigint },
-) {
+async function recordPayment(db: Db, event: EventMeta, row: { jobId: bigint | null; account: Hex; kind: PaymentKind; amount: bigint }) {
   await db
     .insert(payment)
     .values({ ...eventColumns(event), ...row })
     .onConflictDoNothing()
+}
+
+/** A credit to a provider's `owed` (its fee or its share of a slash): counted in its earnings and recorded as a payment. */
+async function creditProvider(db: Db, event: EventMeta, row: { jobId: bigint; provider: Hex; kind: PaymentKind; amount: bigint }) {
+  const { jobId, provider, kind, amount } = row
+  await upsertProvider(db, event, provider, (p) => ({ earnedTotal: p.earnedTotal + amount }))
+  await recordPayment(db, event, { jobId, account: lower(provider), kind, amount })
 }
 
 ponder.on('JobMarket:JobSubmitted', async ({ event, context }) => {
@@ -49,7 +46,7 @@ ponder.on('JobMarket:JobSubmitted', async ({ event, context }) => {
     deadline: spec.deadline,
     outputTolerance: spec.outputTolerance,
     escrow,
-    status: 'OPEN',
+    status: 'OPEN' satisfies JobStatusName,
     round: 0,
     providers: [],
     submittedAt: event.block.timestamp,
@@ -96,7 +93,7 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
     fingerprint: null,
     outputHash: null,
     revealedAt: null,
-    outcome: 'PENDING',
+    outcome: 'PENDING' satisfies AssignmentOutcome,
     paid: 0n,
   }
   await context.db
@@ -129,7 +126,7 @@ ponder.on('JobMarket:JobRevealed', async ({ event, context }) => {
 ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
   // `refunded` is left to the Refunded handler, which emits the same amount just before this event.
   const { jobId, status, fingerprint, fees, burned } = event.args
-  const statusName = jobStatuses[status] ?? `UNKNOWN_${status}`
+  const statusName = jobStatusName(status)
   const current = await context.db.find(job, { id: jobId })
   if (!current) throw new Error(`JobFinalized for unknown job ${jobId}`)
   await updateJob(context.db, event, jobId, () => ({
@@ -146,50 +143,34 @@ ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
   for (const provider of current.providers) {
     const row = await context.db.find(assignment, { id: assignmentId(jobId, provider) })
     if (!row) continue
-    const revealed = row.fingerprint !== null
-    const outcome = !revealed
-      ? 'NO_REVEAL'
-      : !completed
-        ? 'FAILED'
-        : lower(row.fingerprint!) === lower(fingerprint)
-          ? 'AGREED'
-          : 'DISSENTED'
+    const outcome: AssignmentOutcome =
+      row.fingerprint === null
+        ? 'NO_REVEAL'
+        : !completed
+          ? 'FAILED'
+          : lower(row.fingerprint) === lower(fingerprint)
+            ? 'AGREED'
+            : 'DISSENTED'
     await context.db.update(assignment, { id: row.id }).set({ outcome })
-    await upsertProvider({
-      db: context.db,
-      address: provider,
-      blockNumber: event.block.number,
-      change: (p) =>
-        outcome === 'AGREED'
-          ? { jobsCompleted: p.jobsCompleted + 1 }
-          : outcome === 'DISSENTED' || outcome === 'NO_REVEAL'
-            ? { jobsFailed: p.jobsFailed + 1 }
-            : {},
-    })
+    await upsertProvider(context.db, event, provider, (p) =>
+      outcome === 'AGREED'
+        ? { jobsCompleted: p.jobsCompleted + 1 }
+        : outcome === 'DISSENTED' || outcome === 'NO_REVEAL'
+          ? { jobsFailed: p.jobsFailed + 1 }
+          : {},
+    )
   }
 })
 
 ponder.on('JobMarket:ProviderPaid', async ({ event, context }) => {
   const { jobId, provider, amount } = event.args
   await context.db.update(assignment, { id: assignmentId(jobId, provider) }).set((row) => ({ paid: row.paid + amount }))
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: (p) => ({ earnedTotal: p.earnedTotal + amount }),
-  })
-  await recordPayment(context.db, event, { jobId, account: lower(provider), kind: 'FEE', amount })
+  await creditProvider(context.db, event, { jobId, provider, kind: 'FEE', amount })
 })
 
 ponder.on('JobMarket:SlashShareCredited', async ({ event, context }) => {
   const { jobId, provider, amount } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: (p) => ({ earnedTotal: p.earnedTotal + amount }),
-  })
-  await recordPayment(context.db, event, { jobId, account: lower(provider), kind: 'SLASH_SHARE', amount })
+  await creditProvider(context.db, event, { jobId, provider, kind: 'SLASH_SHARE', amount })
 })
 
 ponder.on('JobMarket:Refunded', async ({ event, context }) => {
@@ -222,13 +203,8 @@ ponder.on('JobMarket:JobExpired', async ({ event, context }) => {
 
 ponder.on('JobMarket:NoShow', async ({ event, context }) => {
   const { jobId, provider } = event.args
-  await context.db.update(assignment, { id: assignmentId(jobId, provider) }).set({ outcome: 'NO_SHOW' })
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: (p) => ({ noShowCount: p.noShowCount + 1 }),
-  })
+  await context.db.update(assignment, { id: assignmentId(jobId, provider) }).set({ outcome: 'NO_SHOW' satisfies AssignmentOutcome })
+  await upsertProvider(context.db, event, provider, (p) => ({ noShowCount: p.noShowCount + 1 }))
 })
 
 ponder.on('JobMarket:AssignmentExpired', async ({ event, context }) => {
@@ -239,7 +215,7 @@ ponder.on('JobMarket:AssignmentExpired', async ({ event, context }) => {
   for (const provider of current.providers) {
     const id = assignmentId(jobId, provider)
     const row = await context.db.find(assignment, { id })
-    if (row && row.outcome === 'PENDING') await context.db.update(assignment, { id }).set({ outcome: 'FAILED' })
+    if (row?.outcome === 'PENDING') await context.db.update(assignment, { id }).set({ outcome: 'FAILED' satisfies AssignmentOutcome })
   }
   await updateJob(context.db, event, jobId, () =>
     reopened ? { status: 'OPEN', commitDeadline: null } : { status: 'EXPIRED', commitDeadline: null, finalizedAt: event.block.timestamp },

@@ -1,19 +1,11 @@
 import { type Context, ponder } from 'ponder:registry'
 import { slash, stakeEvent } from 'ponder:schema'
+import type { Hardware } from '../../protocol/hardware.ts'
 import { type EventMeta, eventColumns } from './eventColumns.ts'
 import { upsertProvider } from './upsertProvider.ts'
 
 // Stake numbers are mirrored from events alone (no RPC reads): Staked carries the new total, the others carry
 // deltas. indexer.test.ts checks the result against ProviderRegistry.getProvider.
-
-type Hardware = {
-  gpuModel: number
-  gpuCount: number
-  vramMiB: number
-  cpuCores: number
-  memoryMiB: number
-  benchmarkScore: number
-}
 
 function hardwareColumns(hardware: Hardware) {
   return {
@@ -28,38 +20,28 @@ function hardwareColumns(hardware: Hardware) {
 
 ponder.on('ProviderRegistry:ProviderRegistered', async ({ event, context }) => {
   const { provider, hardware, pricePerUnit, region, encryptionPubKey } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: () => ({
-      ...hardwareColumns(hardware),
-      pricePerUnit,
-      region,
-      encryptionPubKey,
-      registered: true,
-      registeredAt: event.block.timestamp,
-      registeredBlock: event.block.number,
-    }),
-  })
+  await upsertProvider(context.db, event, provider, () => ({
+    ...hardwareColumns(hardware),
+    pricePerUnit,
+    region,
+    encryptionPubKey,
+    registered: true,
+    registeredAt: event.block.timestamp,
+    registeredBlock: event.block.number,
+  }))
 })
 
 ponder.on('ProviderRegistry:ProviderUpdated', async ({ event, context }) => {
   const { provider, hardware, pricePerUnit, region } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: () => ({ ...hardwareColumns(hardware), pricePerUnit, region }),
-  })
+  await upsertProvider(context.db, event, provider, () => ({ ...hardwareColumns(hardware), pricePerUnit, region }))
 })
 
 ponder.on('ProviderRegistry:ProviderPaused', async ({ event, context }) => {
-  await upsertProvider({ db: context.db, address: event.args.provider, blockNumber: event.block.number, change: () => ({ paused: true }) })
+  await upsertProvider(context.db, event, event.args.provider, () => ({ paused: true }))
 })
 
 ponder.on('ProviderRegistry:ProviderUnpaused', async ({ event, context }) => {
-  await upsertProvider({ db: context.db, address: event.args.provider, blockNumber: event.block.number, change: () => ({ paused: false }) })
+  await upsertProvider(context.db, event, event.args.provider, () => ({ paused: false }))
 })
 
 /** Records one row of `stake_event`; re-processing the same log is a no-op. */
@@ -81,82 +63,52 @@ async function recordStakeEvent(
 
 ponder.on('ProviderRegistry:Staked', async ({ event, context }) => {
   const { provider, amount, totalStake } = event.args
-  await upsertProvider({ db: context.db, address: provider, blockNumber: event.block.number, change: () => ({ stake: totalStake }) })
+  await upsertProvider(context.db, event, provider, () => ({ stake: totalStake }))
   await recordStakeEvent(context.db, event, { provider, kind: 'staked', amount })
 })
 
 ponder.on('ProviderRegistry:UnstakeRequested', async ({ event, context }) => {
   const { provider, amount, availableAt } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    // A new request adds to the pending amount and restarts the clock.
-    change: (row) => ({ pendingUnstake: row.pendingUnstake + amount, unstakeAvailableAt: availableAt }),
-  })
+  // A new request adds to the pending amount and restarts the clock.
+  await upsertProvider(context.db, event, provider, (row) => ({
+    pendingUnstake: row.pendingUnstake + amount,
+    unstakeAvailableAt: availableAt,
+  }))
   await recordStakeEvent(context.db, event, { provider, kind: 'unstake_requested', amount })
 })
 
 ponder.on('ProviderRegistry:Withdrawn', async ({ event, context }) => {
   const { provider, amount } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: (row) => {
-      const pendingUnstake = row.pendingUnstake > amount ? row.pendingUnstake - amount : 0n
-      return { stake: row.stake - amount, pendingUnstake, unstakeAvailableAt: pendingUnstake === 0n ? 0n : row.unstakeAvailableAt }
-    },
+  await upsertProvider(context.db, event, provider, (row) => {
+    const pendingUnstake = row.pendingUnstake > amount ? row.pendingUnstake - amount : 0n
+    return { stake: row.stake - amount, pendingUnstake, unstakeAvailableAt: pendingUnstake === 0n ? 0n : row.unstakeAvailableAt }
   })
   await recordStakeEvent(context.db, event, { provider, kind: 'withdrawn', amount })
 })
 
 ponder.on('ProviderRegistry:CollateralLocked', async ({ event, context }) => {
   const { provider, jobId, amount } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: (row) => ({ locked: row.locked + amount }),
-  })
+  await upsertProvider(context.db, event, provider, (row) => ({ locked: row.locked + amount }))
   await recordStakeEvent(context.db, event, { provider, kind: 'locked', amount, jobId })
 })
 
 ponder.on('ProviderRegistry:CollateralUnlocked', async ({ event, context }) => {
   const { provider, jobId, amount } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    change: (row) => ({ locked: row.locked - amount }),
-  })
+  await upsertProvider(context.db, event, provider, (row) => ({ locked: row.locked - amount }))
   await recordStakeEvent(context.db, event, { provider, kind: 'unlocked', amount, jobId })
 })
 
 ponder.on('ProviderRegistry:Slashed', async ({ event, context }) => {
   const { provider, jobId, amount, beneficiary, toBeneficiary, burned } = event.args
-  await upsertProvider({
-    db: context.db,
-    address: provider,
-    blockNumber: event.block.number,
-    // The amount leaves the provider's locked collateral and, with it, its stake.
-    change: (row) => ({
-      stake: row.stake - amount,
-      locked: row.locked - amount,
-      slashedTotal: row.slashedTotal + amount,
-      slashCount: row.slashCount + 1,
-    }),
-  })
+  // The amount leaves the provider's locked collateral and, with it, its stake.
+  await upsertProvider(context.db, event, provider, (row) => ({
+    stake: row.stake - amount,
+    locked: row.locked - amount,
+    slashedTotal: row.slashedTotal + amount,
+    slashCount: row.slashCount + 1,
+  }))
   await context.db
     .insert(slash)
-    .values({
-      provider,
-      jobId,
-      amount,
-      beneficiary,
-      toBeneficiary,
-      burned,
-      ...eventColumns(event),
-    })
+    .values({ provider, jobId, amount, beneficiary, toBeneficiary, burned, ...eventColumns(event) })
     .onConflictDoNothing()
 })

@@ -1,23 +1,23 @@
 import type { Context } from 'ponder:registry'
 import { provider } from 'ponder:schema'
+import type { EventMeta } from './eventColumns.ts'
 
 /** A provider row as stored. */
 export type ProviderRow = typeof provider.$inferSelect
 
 /**
  * Applies `change` to a provider's row, creating the row first when this is the first event that mentions the
- * provider (a stake can precede registration). Stamps `updatedBlock`.
+ * provider (a stake can precede registration). Stamps `updatedBlock` with the event's block.
  */
-export async function upsertProvider(parameters: {
-  db: Context['db']
-  address: `0x${string}`
-  blockNumber: bigint
-  change: (row: ProviderRow) => Partial<Omit<ProviderRow, 'address'>>
-}): Promise<void> {
-  const { db, blockNumber, change } = parameters
-  const address = parameters.address.toLowerCase() as `0x${string}`
+export async function upsertProvider(
+  db: Context['db'],
+  event: Pick<EventMeta, 'block'>,
+  address: `0x${string}`,
+  change: (row: ProviderRow) => Partial<Omit<ProviderRow, 'address'>>,
+): Promise<void> {
+  const blockNumber = event.block.number
   const blank: ProviderRow = {
-    address,
+    address: address.toLowerCase() as `0x${string}`,
     gpuModel: 0,
     gpuCount: 0,
     vramMib: 0,
