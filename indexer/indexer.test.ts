@@ -25,7 +25,8 @@ import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
-import { PonderStartError, type StartPonderReturnType, startPonder } from './startPonder.ts'
+import { dropOtherPonderSchemas, type StartIndexerReturnType, startIndexer } from './startIndexer.ts'
+import { PonderStartError, startPonder } from './startPonder.ts'
 
 // One real stack for the file: anvil, the four contracts, Postgres and `ponder start`. Providers register and stake
 // before Ponder starts (backfill); every job happens after (live indexing). Rows are read from the views schema.
@@ -41,7 +42,7 @@ const region = toHex('eu-west', { size: 32 })
 
 let anvil: Anvil
 let database: TestDatabase
-let ponder: StartPonderReturnType
+let ponder: StartIndexerReturnType
 let deployment: Deployment
 let tmpDir: string
 let deploymentPath: string
@@ -96,7 +97,7 @@ async function waitForJobStatus(jobId: bigint, status: string) {
     [jobId.toString()],
     (rows) => rows[0]?.status === status,
   )
-  return row!
+  return row
 }
 
 async function now() {
@@ -140,7 +141,7 @@ async function submitJob(parameters: { redundancy: number; units?: bigint; maxPr
   return { jobId, spec, escrow }
 }
 
-const keyOf = (address: Address) => providerKeys[[p2, p3, p4].indexOf(address)]!
+const keyOf = (address: Address) => providerKeys[[p2, p3, p4].indexOf(address)]
 
 async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
   const outputHash = keccak256(toHex(`output-${fingerprint}`))
@@ -177,20 +178,22 @@ beforeAll(async () => {
   }
   await send(deployerKey, token, tesseraTokenAbi, 'transfer', [privateKeyToAccount(requesterKey).address, parseEther('100000')])
 
+  sql = new pg.Client({ connectionString: database.url })
+  await sql.connect()
+  // What an earlier devnet's indexer left in a dev database: pruned at start.
+  await sql.query('create schema ponder_stale; create table ponder_stale.job (id int)')
+
   const started = Date.now()
-  ponder = await startPonder({
+  ponder = await startIndexer({
     databaseUrl: database.url,
     rpcUrl: anvil.rpcUrl,
-    chainId: deployment.chainId,
     deploymentPath,
-    schema: `ponder_${Date.now().toString(36)}`,
     viewsSchema,
     port: await freePort(),
+    pruneOtherSchemas: true,
     log: process.env.TESSERA_TEST_VERBOSE ? (line) => console.log(`[ponder] ${line}`) : undefined,
   })
   console.log(`ponder ready in ${Date.now() - started} ms`)
-  sql = new pg.Client({ connectionString: database.url })
-  await sql.connect()
 })
 
 afterAll(async () => {
@@ -205,7 +208,7 @@ describe('indexer', () => {
   test('backfills registered, staked providers', async () => {
     const { rows } = await sql.query(`select * from ${viewsSchema}.provider order by address`)
     expect(rows.map((r) => r.address)).toEqual([p2, p3, p4].sort())
-    const row = rows.find((r) => r.address === p2)!
+    const row = rows.find((r) => r.address === p2)
     expect(row).toMatchObject({
       gpu_model: 1,
       gpu_count: 2,
@@ -368,7 +371,7 @@ describe('indexer', () => {
       [jobId.toString()],
       (rows) => rows[0]?.round === 1 && rows[0]?.status === 'OPEN',
     )
-    expect(reopened!.commit_deadline).toBeNull()
+    expect(reopened.commit_deadline).toBeNull()
     const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [
       jobId.toString(),
     ])
@@ -427,7 +430,9 @@ describe('indexer', () => {
     expect(epochs.every((e) => e.claimed === '0' && typeof e.limiter === 'number')).toBe(true)
 
     // Claim p2's reward from the epoch its jobs paid fees in.
-    const paidEpoch = BigInt(epochs.find((e) => BigInt(e.fees) > 0n)!.id)
+    const feeEpoch = epochs.find((e) => BigInt(e.fees) > 0n)
+    if (!feeEpoch) throw new Error('no epoch recorded a fee')
+    const paidEpoch = BigInt(feeEpoch.id)
     const [usage, availability] = await publicClient.readContract({
       address: controller,
       abi: emissionControllerAbi,
@@ -448,7 +453,7 @@ describe('indexer', () => {
       [paidEpoch.toString()],
       (rows) => rows[0]?.claimed !== '0',
     )
-    expect(claimedEpoch!.claimed).toBe((usage + availability).toString())
+    expect(claimedEpoch.claimed).toBe((usage + availability).toString())
 
     const owed = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'owed', args: [p2] })
     await send(p2Key, market, jobMarketAbi, 'withdraw')
@@ -496,6 +501,17 @@ describe('indexer', () => {
     const name = await ponderSchemaName({ rpcUrl: anvil.rpcUrl, deploymentPath })
     expect(name).toMatch(/^ponder_[0-9a-f]{16}$/)
     expect(await ponderSchemaName({ rpcUrl: anvil.rpcUrl, deploymentPath })).toBe(name)
+    expect(ponder.schema).toBe(name)
+  })
+
+  test('startIndexer pruned the other ponder_* schemas; dropOtherPonderSchemas keeps its own and ponder_sync', async () => {
+    expect(ponder.prunedSchemas).toEqual(['ponder_stale'])
+    await sql.query('create schema ponder_old_a; create schema ponder_old_b; create schema ponderish')
+    expect(await dropOtherPonderSchemas({ databaseUrl: database.url, keep: ponder.schema })).toEqual(['ponder_old_a', 'ponder_old_b'])
+    const { rows } = await sql.query(`select nspname from pg_namespace where nspname like 'ponder%'`)
+    expect(rows.map((r) => r.nspname).sort()).toEqual([ponder.schema, 'ponder_sync', 'ponderish'].sort())
+    const jobs = await sql.query(`select count(*)::int as n from ${viewsSchema}.job`)
+    expect(jobs.rows[0].n).toBeGreaterThan(0)
   })
 
   test("startPonder rejects with Ponder's last lines when Ponder exits", async () => {
