@@ -26,7 +26,13 @@ describe('deployAll', () => {
   test('deploys, wires and writes the deployment file; readDeploymentFile reads it back', async () => {
     const matcher = privateKeyToAccount(devKeys[1]).address
     const out = path.join(dir, 'a.json')
-    const deployment = await deployAll({ rpcUrl: anvil.rpcUrl, deployerKey: devKeys[0], matcher, params: { registry: { minStake: 5n } }, out })
+    const deployment = await deployAll({
+      rpcUrl: anvil.rpcUrl,
+      deployerKey: devKeys[0],
+      matcher,
+      params: { registry: { minStake: 5n } },
+      out,
+    })
     expect(readDeploymentFile(out)).toEqual(deployment)
     expect(deployment).toMatchObject({
       chainId: 31337,
