@@ -1,24 +1,47 @@
-import { type QueryCreator, sql } from 'kysely'
+import { sql } from 'kysely'
+import type { Address } from 'viem'
 import { UserInputError } from '../errors.ts'
-import type { AssignmentEvent } from '../pubsub.ts'
-import type { Database } from './database.ts'
+import { anyOf } from './anyOf.ts'
+import { toBigInt, type WithBigInts, withBigInts } from './convert.ts'
+import type { Views } from './database.ts'
 import type { FeedPosition } from './feedCursors.ts'
-import type { AssignmentRow } from './tables/views.table.ts'
+import type { AssignmentRow } from './tables/assignment.table.ts'
+
+const numericColumns = [
+  'jobId',
+  'pricePerUnit',
+  'collateral',
+  'commitDeadline',
+  'assignedAt',
+  'blockNumber',
+  'committedAt',
+  'revealedAt',
+  'paid',
+] as const satisfies readonly (keyof AssignmentRow)[]
+
+/** A provider assigned to a job (the latest round per job and provider): the indexer's row, amounts as bigints. */
+export type IndexedAssignment = WithBigInts<AssignmentRow, (typeof numericColumns)[number]>
+
+/** The domain value of an `assignment` row. */
+export function assignmentOf(row: AssignmentRow): IndexedAssignment {
+  return withBigInts(row, numericColumns)
+}
 
 /** Opaque cursor of an assignment in the change feed: its (block_number, log_index). */
 export function encodeAssignmentCursor(position: FeedPosition): string {
   return Buffer.from(`a:${position.blockNumber}:${position.logIndex}`).toString('base64url')
 }
 
-/** Decodes `encodeAssignmentCursor`; throws for anything this server did not issue. */
+/** Decodes `encodeAssignmentCursor`; throws a `UserInputError` for anything this server did not issue. */
 export function decodeAssignmentCursor(cursor: string): FeedPosition {
   const m = /^a:(\d{1,30}):(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
   if (!m) throw new UserInputError(`invalid assignment cursor "${cursor.slice(0, 64)}": pass the cursor of a JobAssignment you received`)
-  return { blockNumber: BigInt(m[1]!), logIndex: Number(m[2]) }
+  return { blockNumber: BigInt(m[1]), logIndex: Number(m[2]) }
 }
 
-export function positionOf(row: Pick<AssignmentRow, 'blockNumber' | 'logIndex'>): FeedPosition {
-  return { blockNumber: BigInt(row.blockNumber), logIndex: Number(row.logIndex) }
+/** An assignment's position in the change feed. */
+export function positionOf(assignment: FeedPosition): FeedPosition {
+  return { blockNumber: assignment.blockNumber, logIndex: assignment.logIndex }
 }
 
 /** Strict feed order: is `a` after `b`? */
@@ -27,24 +50,24 @@ export function isAfter(a: FeedPosition, b: FeedPosition): boolean {
 }
 
 /**
- * Assignments after `after` in feed order, optionally for one provider (lower-case). A
- * reassignment overwrites the (job, provider) row with a later position, so each round shows once.
+ * Assignments after `after` in feed order, optionally for one provider (any case). A reassignment overwrites the
+ * (job, provider) row with a later position, so each round shows once.
  */
 export async function findAssignmentsAfter(
-  views: QueryCreator<Database>,
+  views: Views,
   parameters: { after?: FeedPosition; provider?: string; limit: number },
-): Promise<AssignmentRow[]> {
+): Promise<IndexedAssignment[]> {
   let q = views.selectFrom('assignment').selectAll()
-  if (parameters.provider) q = q.where('provider', '=', parameters.provider.toLowerCase())
+  if (parameters.provider) q = q.where('provider', '=', parameters.provider.toLowerCase() as Address)
   if (parameters.after) {
     const { blockNumber, logIndex } = parameters.after
     q = q.where(sql<boolean>`(block_number, log_index) > (${blockNumber.toString()}::numeric, ${logIndex}::integer)`)
   }
-  return q.orderBy('blockNumber').orderBy('logIndex').limit(parameters.limit).execute()
+  return (await q.orderBy('blockNumber').orderBy('logIndex').limit(parameters.limit).execute()).map(assignmentOf)
 }
 
 /** The latest position in the feed, if any assignment exists. */
-export async function latestAssignmentPosition(views: QueryCreator<Database>): Promise<FeedPosition | undefined> {
+export async function latestAssignmentPosition(views: Views): Promise<FeedPosition | undefined> {
   const row = await views
     .selectFrom('assignment')
     .select(['blockNumber', 'logIndex'])
@@ -52,21 +75,38 @@ export async function latestAssignmentPosition(views: QueryCreator<Database>): P
     .orderBy('logIndex', 'desc')
     .limit(1)
     .executeTakeFirst()
-  return row ? positionOf(row) : undefined
+  return row && { blockNumber: toBigInt(row.blockNumber), logIndex: row.logIndex }
 }
 
-/** An assignment row in the shape the pubsub carries and the subscription delivers. */
-export function toAssignmentEvent(row: AssignmentRow): AssignmentEvent {
-  return {
-    id: row.id,
-    jobId: String(row.jobId),
-    provider: row.provider.toLowerCase(),
-    round: Number(row.round),
-    slot: Number(row.slot),
-    pricePerUnit: String(row.pricePerUnit),
-    collateral: String(row.collateral),
-    commitDeadline: String(row.commitDeadline),
-    blockNumber: String(row.blockNumber),
-    logIndex: Number(row.logIndex),
-  }
+/** Assignments of the given jobs, ordered by job then slot. */
+export async function findAssignmentsByJobIds(views: Views, jobIds: readonly string[]): Promise<IndexedAssignment[]> {
+  const ofJobs = anyOf('jobId', jobIds, 'numeric')
+  return (await views.selectFrom('assignment').selectAll().where(ofJobs).orderBy('jobId').orderBy('slot').execute()).map(assignmentOf)
+}
+
+/** A provider's assignments (any case of address), newest first. */
+export async function findAssignmentsOfProvider(views: Views, provider: string, limit: number): Promise<IndexedAssignment[]> {
+  return (
+    await views
+      .selectFrom('assignment')
+      .selectAll()
+      .where('provider', '=', provider.toLowerCase() as Address)
+      .orderBy('blockNumber', 'desc')
+      .orderBy('logIndex', 'desc')
+      .limit(limit)
+      .execute()
+  ).map(assignmentOf)
+}
+
+/** Number of assignments still in flight (job ASSIGNED, COMMITTED or REVEALED) per provider (lower-case). */
+export async function countActiveAssignments(views: Views): Promise<Map<string, number>> {
+  const rows = await views
+    .selectFrom('assignment')
+    .innerJoin('job', 'job.id', 'assignment.jobId')
+    .select(['assignment.provider', sql<string>`count(*)`.as('n')])
+    .where('assignment.outcome', '=', 'PENDING')
+    .where('job.status', 'in', ['ASSIGNED', 'COMMITTED', 'REVEALED'])
+    .groupBy('assignment.provider')
+    .execute()
+  return new Map(rows.map((r) => [r.provider, Number(r.n)]))
 }

@@ -1,7 +1,11 @@
 import type { Kysely } from 'kysely'
+import { toBigInt } from './convert.ts'
 import type { Database } from './database.ts'
-import type { BlobRow } from './tables/blob.table.ts'
 
+/** A stored blob's record; the bytes live under `<dataDir>/blobs/`. */
+export type StoredBlob = { sha256: string; size: bigint; createdAt: Date }
+
+/** Records a stored blob; a blob already recorded stays as it is. */
 export async function insertBlob(db: Kysely<Database>, blob: { sha256: string; size: bigint }): Promise<void> {
   await db
     .insertInto('app.blob')
@@ -10,8 +14,10 @@ export async function insertBlob(db: Kysely<Database>, blob: { sha256: string; s
     .execute()
 }
 
-export async function findBlob(db: Kysely<Database>, sha256: string): Promise<BlobRow | undefined> {
-  return db.selectFrom('app.blob').selectAll().where('sha256', '=', sha256).executeTakeFirst()
+/** The record of a stored blob, if there is one. */
+export async function findBlob(db: Kysely<Database>, sha256: string): Promise<StoredBlob | undefined> {
+  const row = await db.selectFrom('app.blob').selectAll().where('sha256', '=', sha256).executeTakeFirst()
+  return row && { sha256: row.sha256, size: toBigInt(row.size), createdAt: row.createdAt }
 }
 
 /** Of `hashes` (0x lower-case sha256), those with a stored blob. */

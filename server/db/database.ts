@@ -1,17 +1,16 @@
+import type { QueryCreator } from 'kysely'
+import type { AssignmentTable } from './tables/assignment.table.ts'
 import type { BlobTable } from './tables/blob.table.ts'
+import type { EpochTable } from './tables/epoch.table.ts'
+import type { FeeBurnTable } from './tables/feeBurn.table.ts'
 import type { FeedCursorTable } from './tables/feedCursor.table.ts'
 import type { HeartbeatTable } from './tables/heartbeat.table.ts'
-import type {
-  AssignmentTable,
-  EpochTable,
-  FeeBurnTable,
-  JobTable,
-  PaymentTable,
-  PonderCheckpointTable,
-  ProviderTable,
-} from './tables/views.table.ts'
+import type { JobTable } from './tables/job.table.ts'
+import type { PaymentTable } from './tables/payment.table.ts'
+import type { PonderCheckpointTable } from './tables/ponderCheckpoint.table.ts'
+import type { ProviderTable } from './tables/provider.table.ts'
 
-/** The indexer's tables, read through the views schema (`db.withSchema(viewsSchema)`). */
+/** The indexer's tables, read through the views schema (`db.withSchema(viewsSchema)`), camel-cased by `CamelCasePlugin`. */
 export interface ViewsDatabase {
   provider: ProviderTable
   job: JobTable
@@ -31,3 +30,6 @@ export interface AppDatabase {
 
 /** Everything the server reads and writes through one Kysely instance. */
 export interface Database extends ViewsDatabase, AppDatabase {}
+
+/** The views schema as repositories take it: `db.withSchema(viewsSchema)`. */
+export type Views = QueryCreator<Database>

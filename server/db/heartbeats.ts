@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely'
+import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
+import { anyOf, lowerCase } from './anyOf.ts'
 import type { Database } from './database.ts'
-import type { HeartbeatRow, NewHeartbeat } from './tables/heartbeat.table.ts'
+import type { NewHeartbeat } from './tables/heartbeat.table.ts'
 
 /** Records a heartbeat unless a newer signed timestamp is already stored (replays are ignored). */
 export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartbeat): Promise<void> {
@@ -20,21 +22,31 @@ export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartb
     .execute()
 }
 
-export async function findHeartbeats(db: Kysely<Database>, providers: readonly string[]): Promise<HeartbeatRow[]> {
-  if (!providers.length) return []
-  return db
+/** When the server last accepted a heartbeat of each address (unix s, server time), in the order asked; null when never. */
+export async function findLastSeen(db: Kysely<Database>, addresses: readonly string[]): Promise<(bigint | null)[]> {
+  if (!addresses.length) return []
+  const rows = await db
     .selectFrom('app.heartbeat')
-    .selectAll()
-    .where(
-      'provider',
-      'in',
-      providers.map((p) => p.toLowerCase()),
-    )
+    .select(['provider', 'lastSeen'])
+    .where(anyOf('provider', lowerCase(addresses)))
     .execute()
+  const seen = new Map(rows.map((r) => [r.provider, BigInt(Math.floor(r.lastSeen.getTime() / 1000))]))
+  return addresses.map((a) => seen.get(a.toLowerCase()) ?? null)
 }
 
-/** Providers whose last accepted heartbeat is at or after `since`. */
-export async function findLiveProviders(db: Kysely<Database>, since: Date): Promise<Set<string>> {
+/** Whether a provider last seen at `lastSeen` counts as live at `now` (unix s): within the liveness window. */
+export function isLive(lastSeen: bigint | null, now: number): boolean {
+  return lastSeen !== null && now - Number(lastSeen) <= heartbeatLivenessSeconds
+}
+
+/** Whether each address is live at `now` (unix s, server time), in the order asked. */
+export async function findLiveness(db: Kysely<Database>, addresses: readonly string[], now: number): Promise<boolean[]> {
+  return (await findLastSeen(db, addresses)).map((seen) => isLive(seen, now))
+}
+
+/** Providers (lower-case) whose last accepted heartbeat is within the liveness window at `now` (unix s, server time). */
+export async function findLiveProviders(db: Kysely<Database>, now: number): Promise<Set<string>> {
+  const since = new Date((now - heartbeatLivenessSeconds) * 1000)
   const rows = await db.selectFrom('app.heartbeat').select('provider').where('lastSeen', '>=', since).execute()
   return new Set(rows.map((r) => r.provider))
 }

@@ -1,41 +1,61 @@
-import { type QueryCreator, sql } from 'kysely'
-import type { Database } from './database.ts'
-import { type Page, paginate } from './paginate.ts'
-import type { AssignmentRow, JobRow, PaymentRow } from './tables/views.table.ts'
+import { sql } from 'kysely'
+import type { Address, Hex } from 'viem'
+import { type JobStatusName, jobStatusNames, type VerificationName, verificationNames } from '../../protocol/enums.ts'
+import { anyOf } from './anyOf.ts'
+import { toBigInt, type WithBigInts, withBigInts } from './convert.ts'
+import type { Views } from './database.ts'
+import { type Keyset, orderColumns, type Page, type PageParameters, paginate } from './paginate.ts'
+import type { JobRow } from './tables/job.table.ts'
 
-export const jobStatuses = ['OPEN', 'ASSIGNED', 'COMMITTED', 'REVEALED', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const
-export type JobStatus = (typeof jobStatuses)[number]
+const numericColumns = [
+  'id',
+  'units',
+  'maxPricePerUnit',
+  'deadline',
+  'escrow',
+  'commitDeadline',
+  'revealDeadline',
+  'fees',
+  'burned',
+  'refunded',
+  'submittedAt',
+  'submittedBlock',
+  'updatedBlock',
+  'finalizedAt',
+] as const satisfies readonly (keyof JobRow)[]
 
-/** Filters of `jobs(where:)`; addresses lower-case, ids as decimal strings. */
+/** A job, its spec as submitted and its lifecycle: the indexer's row, amounts as bigints, verification by name. */
+export type IndexedJob = WithBigInts<Omit<JobRow, 'verification'>, (typeof numericColumns)[number]> & { verification: VerificationName }
+
+/** The domain value of a `job` row. */
+export function jobOf(row: JobRow): IndexedJob {
+  return { ...withBigInts(row, numericColumns), verification: verificationNames[row.verification] ?? 'REDUNDANT' }
+}
+
+/** Filters of `jobs(where:)`, named as the API names them; any case of address and hash. */
 export type JobFilter = {
-  status?: JobStatus | null
-  statusIn?: readonly JobStatus[] | null
+  status?: JobStatusName | null
+  status_in?: readonly JobStatusName[] | null
   requester?: string | null
+  /** Jobs this provider was assigned to. */
   provider?: string | null
-  idIn?: readonly string[] | null
+  id_in?: readonly bigint[] | null
   modelHash?: string | null
 }
 
 /** Columns `jobs(orderBy:)` may sort on (all numeric, so keyset cursors compare as numbers). */
-export const jobOrderColumns = {
-  ID: 'id',
-  SUBMITTED_AT: 'submittedAt',
-  DEADLINE: 'deadline',
-  MAX_PRICE_PER_UNIT: 'maxPricePerUnit',
-  UNITS: 'units',
-  ESCROW: 'escrow',
-} as const
+export const jobOrderColumns = orderColumns(['id', 'submittedAt', 'deadline', 'maxPricePerUnit', 'units', 'escrow'])
 export type JobOrderBy = keyof typeof jobOrderColumns
 
-function filteredJobs(views: QueryCreator<Database>, filter: JobFilter) {
+function filteredJobs(views: Views, filter: JobFilter) {
   let q = views.selectFrom('job').selectAll('job')
   if (filter.status) q = q.where('job.status', '=', filter.status)
-  if (filter.statusIn) q = filter.statusIn.length ? q.where('job.status', 'in', filter.statusIn) : q.where(sql<boolean>`false`)
-  if (filter.requester) q = q.where('job.requester', '=', filter.requester.toLowerCase())
-  if (filter.modelHash) q = q.where('job.modelHash', '=', filter.modelHash.toLowerCase())
-  if (filter.idIn) q = filter.idIn.length ? q.where(sql<boolean>`job.id = any(${filter.idIn}::numeric[])`) : q.where(sql<boolean>`false`)
+  if (filter.status_in) q = q.where(anyOf('job.status', filter.status_in))
+  if (filter.requester) q = q.where('job.requester', '=', filter.requester.toLowerCase() as Address)
+  if (filter.modelHash) q = q.where('job.modelHash', '=', filter.modelHash.toLowerCase() as Hex)
+  if (filter.id_in) q = q.where(anyOf('job.id', filter.id_in, 'numeric'))
   if (filter.provider) {
-    const provider = filter.provider.toLowerCase()
+    const provider = filter.provider.toLowerCase() as Address
     q = q.where((eb) =>
       eb.exists(
         eb
@@ -49,99 +69,73 @@ function filteredJobs(views: QueryCreator<Database>, filter: JobFilter) {
   return q
 }
 
-/** One page of jobs, keyset-paginated on `(orderBy, id)`. */
+/** One page of jobs, keyset-paginated on `(orderBy, id)`, newest first unless asked otherwise. */
 export async function findJobs(
-  views: QueryCreator<Database>,
-  parameters: {
-    where?: JobFilter | null
-    orderBy?: JobOrderBy | null
-    orderDirection?: 'asc' | 'desc' | null
-    first?: number | null
-    after?: string | null
-  },
-): Promise<Page<JobRow>> {
-  const orderKey = jobOrderColumns[parameters.orderBy ?? 'ID']
-  return paginate({
-    query: filteredJobs(views, parameters.where ?? {}),
-    orderColumn: `job.${orderKey.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
-    idColumn: 'job.id',
-    orderKey,
-    idKey: 'id',
-    direction: parameters.orderDirection ?? 'desc',
-    first: parameters.first,
-    after: parameters.after,
-  }) as Promise<Page<JobRow>>
+  views: Views,
+  parameters: PageParameters & { where?: JobFilter | null; orderBy?: JobOrderBy | null },
+): Promise<Page<IndexedJob>> {
+  const keyset: Keyset = { table: 'job', orderKey: jobOrderColumns[parameters.orderBy ?? 'ID'], idKey: 'id', direction: 'desc' }
+  return paginate(filteredJobs(views, parameters.where ?? {}), keyset, parameters, jobOf)
 }
 
-/** Jobs by id, in no particular order (for dataloaders). */
-export async function findJobsByIds(views: QueryCreator<Database>, ids: readonly string[]): Promise<JobRow[]> {
-  if (!ids.length) return []
-  return views.selectFrom('job').selectAll().where(sql<boolean>`id = any(${ids}::numeric[])`).execute()
+/** Jobs by id (decimal strings), in no particular order (for dataloaders). */
+export async function findJobsByIds(views: Views, ids: readonly string[]): Promise<IndexedJob[]> {
+  return (
+    await views
+      .selectFrom('job')
+      .selectAll()
+      .where(anyOf('id', ids, 'numeric'))
+      .execute()
+  ).map(jobOf)
 }
 
-/** Assignments of the given jobs, ordered by job then slot. */
-export async function findAssignmentsByJobIds(views: QueryCreator<Database>, jobIds: readonly string[]): Promise<AssignmentRow[]> {
-  if (!jobIds.length) return []
-  return views
-    .selectFrom('assignment')
-    .selectAll()
-    .where(sql<boolean>`job_id = any(${jobIds}::numeric[])`)
-    .orderBy('jobId')
-    .orderBy('slot')
-    .execute()
-}
-
-/** Payments tied to the given jobs, in chain order. */
-export async function findPaymentsByJobIds(views: QueryCreator<Database>, jobIds: readonly string[]): Promise<PaymentRow[]> {
-  if (!jobIds.length) return []
-  return views
-    .selectFrom('payment')
-    .selectAll()
-    .where(sql<boolean>`job_id = any(${jobIds}::numeric[])`)
-    .orderBy('blockNumber')
-    .orderBy('id')
-    .execute()
-}
-
-/** Job counts per status plus fee totals over finalized jobs. */
+/** How many jobs there are in each status (every status, in lifecycle order), and fee totals over finalized jobs. */
 export async function jobStats(
-  views: QueryCreator<Database>,
-): Promise<{ byStatus: Record<string, number>; totalFees: bigint; totalBurned: bigint }> {
-  const counts = await views
-    .selectFrom('job')
-    .select(['status', sql<string>`count(*)`.as('n')])
-    .groupBy('status')
-    .execute()
-  const sums = await views
-    .selectFrom('job')
-    .select([sql<string>`coalesce(sum(fees), 0)`.as('fees'), sql<string>`coalesce(sum(burned), 0)`.as('burned')])
-    .executeTakeFirst()
-  const byStatus: Record<string, number> = {}
-  for (const c of counts) byStatus[c.status] = Number(c.n)
-  return { byStatus, totalFees: BigInt(sums?.fees ?? '0'), totalBurned: BigInt(sums?.burned ?? '0') }
+  views: Views,
+): Promise<{ total: number; byStatus: { status: JobStatusName; count: number }[]; totalFees: bigint; totalBurned: bigint }> {
+  const [counts, sums] = await Promise.all([
+    views
+      .selectFrom('job')
+      .select(['status', sql<string>`count(*)`.as('n')])
+      .groupBy('status')
+      .execute(),
+    views
+      .selectFrom('job')
+      .select([sql<string>`coalesce(sum(fees), 0)`.as('fees'), sql<string>`coalesce(sum(burned), 0)`.as('burned')])
+      .executeTakeFirst(),
+  ])
+  const count = new Map(counts.map((c) => [c.status, Number(c.n)]))
+  return {
+    total: counts.reduce((total, c) => total + Number(c.n), 0),
+    byStatus: jobStatusNames.map((status) => ({ status, count: count.get(status) ?? 0 })),
+    totalFees: toBigInt(sums?.fees ?? '0'),
+    totalBurned: toBigInt(sums?.burned ?? '0'),
+  }
 }
 
 /** OPEN jobs whose deadline is after `now`, oldest first (the matcher's input). */
-export async function findOpenJobs(views: QueryCreator<Database>, now: bigint, limit: number): Promise<JobRow[]> {
-  return views
-    .selectFrom('job')
-    .selectAll()
-    .where('status', '=', 'OPEN')
-    .where(sql<boolean>`deadline > ${now.toString()}::numeric`)
-    .orderBy('id')
-    .limit(limit)
-    .execute()
+export async function findOpenJobs(views: Views, now: bigint, limit: number): Promise<IndexedJob[]> {
+  return (
+    await views
+      .selectFrom('job')
+      .selectAll()
+      .where('status', '=', 'OPEN')
+      .where(sql<boolean>`deadline > ${now.toString()}::numeric`)
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+  ).map(jobOf)
 }
 
-/** Jobs a keeper transaction can move on at chain time `now`. */
+/** Ids of the jobs a keeper transaction can move on at chain time `now`, per JobMarket function. */
 export async function findKeeperWork(
-  views: QueryCreator<Database>,
+  views: Views,
   now: bigint,
   limit: number,
-): Promise<{ finalize: string[]; expire: string[]; expireAssignment: string[] }> {
+): Promise<{ finalize: bigint[]; expire: bigint[]; expireAssignment: bigint[] }> {
   const t = now.toString()
   const ids = async (where: ReturnType<typeof sql<boolean>>) =>
-    (await views.selectFrom('job').select('id').where(where).orderBy('id').limit(limit).execute()).map((r) => String(r.id))
+    (await views.selectFrom('job').select('id').where(where).orderBy('id').limit(limit).execute()).map((r) => toBigInt(r.id))
   const [finalize, expire, expireAssignment] = await Promise.all([
     ids(sql<boolean>`status = 'REVEALED' or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric)`),
     ids(sql<boolean>`status = 'OPEN' and deadline < ${t}::numeric`),

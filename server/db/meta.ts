@@ -1,24 +1,82 @@
-import { type QueryCreator, sql } from 'kysely'
-import type { Database } from './database.ts'
+import { type Kysely, sql } from 'kysely'
+import type { PublicClient } from 'viem'
+import type { Database, Views } from './database.ts'
+import { findLiveProviders } from './heartbeats.ts'
+import { jobStats } from './jobs.ts'
+import { countProviders } from './providers.ts'
 
 /**
  * The last block the indexer has processed, from Ponder's `_ponder_checkpoint` (exposed in the
  * views schema). A checkpoint is fixed-width digits: timestamp(10) chainId(16) blockNumber(16) …
  */
-export async function indexedBlock(views: QueryCreator<Database>): Promise<{ blockNumber: bigint; timestamp: bigint } | undefined> {
+export async function indexedBlock(views: Views): Promise<{ blockNumber: bigint; timestamp: bigint } | undefined> {
   const row = await views.selectFrom('_ponderCheckpoint').select('latestCheckpoint').orderBy('chainId').limit(1).executeTakeFirst()
   if (!row) return undefined
   const c = row.latestCheckpoint
   return { timestamp: BigInt(c.slice(0, 10)), blockNumber: BigInt(c.slice(26, 42)) }
 }
 
+/** How fresh the indexed data is; a field is null when its source can't tell. */
+export type IndexingStatus = {
+  chainId: number
+  /** Last block the indexer has processed. */
+  block: bigint | null
+  blockTimestamp: bigint | null
+  /** Latest block of the chain (RPC). */
+  chainHead: bigint | null
+  /** chainHead − block. */
+  lagBlocks: number | null
+}
+
+/** The indexer's progress against the chain head (from `publicClient`, when there is one). Never throws. */
+export async function indexingStatus(views: Views, parameters: { chainId: number; publicClient?: PublicClient }): Promise<IndexingStatus> {
+  const [indexed, head] = await Promise.all([
+    indexedBlock(views).catch(() => undefined),
+    parameters.publicClient?.getBlockNumber({ cacheTime: 1_000 }).catch(() => null) ?? null,
+  ])
+  const block = indexed?.blockNumber ?? null
+  return {
+    chainId: parameters.chainId,
+    block,
+    blockTimestamp: indexed?.timestamp ?? null,
+    chainHead: head,
+    lagBlocks: block !== null && head !== null ? Math.max(0, Number(head - block)) : null,
+  }
+}
+
+/** Market-wide counts and totals. */
+export type MarketStats = {
+  /** All jobs ever submitted. */
+  jobs: number
+  jobsByStatus: Awaited<ReturnType<typeof jobStats>>['byStatus']
+  providers: number
+  /** Not paused. */
+  activeProviders: number
+  /** Heartbeat within the liveness window. */
+  liveProviders: number
+  /** Σ fees of finalized jobs (wei). */
+  totalFees: bigint
+  /** Σ protocol take burned (wei). */
+  totalBurned: bigint
+}
+
+/** Jobs by status, providers and live providers at `now` (unix s, server time), fee and burn totals. */
+export async function marketStats(db: Kysely<Database>, views: Views, now: number): Promise<MarketStats> {
+  const [jobs, providers, live] = await Promise.all([jobStats(views), countProviders(views), findLiveProviders(db, now)])
+  return {
+    jobs: jobs.total,
+    jobsByStatus: jobs.byStatus,
+    providers: providers.total,
+    activeProviders: providers.active,
+    liveProviders: live.size,
+    totalFees: jobs.totalFees,
+    totalBurned: jobs.totalBurned,
+  }
+}
+
 /** Whether the views schema exists and has the indexer's tables. */
-export async function viewsSchemaPresent(db: { selectFrom: QueryCreator<any>['selectFrom'] }, viewsSchema: string): Promise<boolean> {
-  const r = await (db as QueryCreator<any>)
-    .selectFrom('information_schema.tables')
-    .select(sql<string>`count(*)`.as('n'))
-    .where('table_schema', '=', viewsSchema)
-    .where('table_name', 'in', ['job', 'provider', 'assignment'])
-    .executeTakeFirst()
-  return Number((r as { n?: string } | undefined)?.n ?? 0) === 3
+export async function viewsSchemaPresent(db: Kysely<Database>, viewsSchema: string): Promise<boolean> {
+  const r = await sql<{ n: string }>`select count(*) as n from information_schema.tables
+    where table_schema = ${viewsSchema} and table_name in ('job', 'provider', 'assignment')`.execute(db)
+  return Number(r.rows[0]?.n ?? 0) === 3
 }

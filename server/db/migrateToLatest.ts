@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely'
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
+import { TesseraError } from '../../protocol/errors.ts'
+import type { Database } from './database.ts'
 import * as appTables from './migrations/2026-11-24T00-00-app-tables.ts'
 
 /** Every migration of the `app` schema, by name; names sort in the order they apply. */
@@ -9,17 +11,22 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }
 
+/** A migration of the `app` schema failed (and was rolled back); `cause` is the database's error. Not retryable as-is. */
+export class MigrationError extends TesseraError {
+  override name = 'MigrationError'
+}
+
 /**
  * Brings the `app` schema up to date. Kysely's migrator takes its own lock, so replicas starting
- * together are safe. Throws the first failing migration's error.
+ * together are safe. Throws a {@link MigrationError} naming the first failing migration.
  */
-export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   await db.schema.createSchema('app').ifNotExists().execute()
   const migrator = new Migrator({ db, provider, migrationTableSchema: 'app' })
   const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')
-  if (error)
-    throw new Error(`app schema migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`, {
-      cause: error,
-    })
+  if (error) {
+    const details = error instanceof Error ? error.message : String(error)
+    throw new MigrationError(`app schema migration ${failed?.migrationName ?? ''} failed: ${details}`, { cause: error, details })
+  }
 }

@@ -3,11 +3,22 @@ import { UserInputError } from '../errors.ts'
 
 /** Largest page a connection serves (`first ≤ 1000`). */
 export const maxPageSize = 1000
+/** Page size when a connection asks for none. */
 export const defaultPageSize = 100
 
-/** An opaque keyset cursor: the order column's value and the row's id, both as decimal strings. */
+/** Which way a list runs. */
+export type OrderDirection = 'asc' | 'desc'
+
+/** What a connection asks for: a page size, the cursor to start after and, where it may choose, a direction. */
+export type PageParameters = { first?: number | null; after?: string | null; orderDirection?: OrderDirection | null }
+
+/** One page of domain values, each with its opaque cursor; `totalCount` counts every match, lazily. */
+export type Page<T> = { edges: { cursor: string; node: T }[]; hasNextPage: boolean; totalCount: () => Promise<number> }
+
+/** An opaque keyset cursor: the order column's value and the row's id, both as strings. */
 type CursorKey = { v: string; id: string }
 
+/** The opaque cursor of a row. */
 export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify([key.v, key.id])).toString('base64url')
 }
@@ -37,44 +48,56 @@ export function pageSize(first: number | null | undefined): number {
   return first
 }
 
-export type Page<Row> = { rows: Row[]; hasNextPage: boolean; cursorOf: (row: Row) => string; totalCount: () => Promise<number> }
-
 /**
- * Keyset pagination over `query` ordered by `(orderColumn, idColumn)`. Both columns must be
- * numeric (or text for `idColumn` with `idIsText`), so the cursor compares as a row value.
+ * How a table pages: rows order by `(orderKey, idKey)` of `table`, both numeric (or text for the id with
+ * `idIsText`), so a cursor compares as a row value; `direction` applies when the page asks for none.
  */
-export async function paginate<DB, TB extends keyof DB, Row extends Record<string, unknown>>(parameters: {
-  query: SelectQueryBuilder<DB, TB, Row>
-  orderColumn: string
-  idColumn: string
-  /** Property names of the order and id columns on the selected row. */
-  orderKey: keyof Row
-  idKey: keyof Row
-  idIsText?: boolean
-  direction: 'asc' | 'desc'
-  first: number | null | undefined
-  after: string | null | undefined
-}): Promise<Page<Row>> {
-  const { query, orderColumn, idColumn, direction } = parameters
-  const limit = pageSize(parameters.first)
+export type Keyset = { table: string; orderKey: string; idKey: string; idIsText?: boolean; direction: OrderDirection }
+
+type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
+  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
+  : S
+/** A column's `orderBy` name, as the API spells it: `maxPricePerUnit` → `MAX_PRICE_PER_UNIT`. */
+export type OrderName<Column extends string> = Uppercase<SnakeCase<Column>>
+
+/** The (numeric) columns a list may sort on, by their `orderBy` names. */
+export function orderColumns<const Column extends string>(columns: readonly Column[]): { [C in Column as OrderName<C>]: C } {
+  const named = columns.map((column) => [column.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase(), column])
+  return Object.fromEntries(named) as { [C in Column as OrderName<C>]: C }
+}
+
+/** Keyset pagination over `query`: one page of `toNode(row)`, ordered and resumed as `keyset` says. */
+export async function paginate<DB, TB extends keyof DB, Row, T>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  keyset: Keyset,
+  page: PageParameters,
+  toNode: (row: Row) => T,
+): Promise<Page<T>> {
+  const orderColumn = sql.ref(`${keyset.table}.${keyset.orderKey}`)
+  const idColumn = sql.ref(`${keyset.table}.${keyset.idKey}`)
+  const direction = page.orderDirection ?? keyset.direction
+  const limit = pageSize(page.first)
   let q = query
-  if (parameters.after) {
-    const key = decodeCursor(parameters.after)
-    const idValue = parameters.idIsText ? sql`${key.id}` : sql`${key.id}::numeric`
+  if (page.after) {
+    const key = decodeCursor(page.after)
+    const idValue = keyset.idIsText ? sql`${key.id}` : sql`${key.id}::numeric`
     const op = direction === 'asc' ? sql`>` : sql`<`
-    q = q.where(sql<boolean>`(${sql.ref(orderColumn)}, ${sql.ref(idColumn)}) ${op} (${key.v}::numeric, ${idValue})`) as typeof q
+    q = q.where(sql<boolean>`(${orderColumn}, ${idColumn}) ${op} (${key.v}::numeric, ${idValue})`) as typeof q
   }
   const rows = (await q
-    .orderBy(sql.ref(orderColumn), direction)
-    .orderBy(sql.ref(idColumn), direction)
+    .orderBy(orderColumn, direction)
+    .orderBy(idColumn, direction)
     .limit(limit + 1)
     .execute()) as Row[]
   const hasNextPage = rows.length > limit
   if (hasNextPage) rows.pop()
+  const keyOf = (row: Row): CursorKey => {
+    const values = row as Record<string, unknown>
+    return { v: String(values[keyset.orderKey]), id: String(values[keyset.idKey]) }
+  }
   return {
-    rows,
+    edges: rows.map((row) => ({ cursor: encodeCursor(keyOf(row)), node: toNode(row) })),
     hasNextPage,
-    cursorOf: (row) => encodeCursor({ v: String(row[parameters.orderKey]), id: String(row[parameters.idKey]) }),
     totalCount: async () => {
       const r = await query.clearSelect().select(sql<string>`count(*)`.as('n')).executeTakeFirst()
       return Number((r as { n?: string } | undefined)?.n ?? 0)

@@ -1,137 +1,130 @@
-import { type QueryCreator, sql } from 'kysely'
-import type { Database } from './database.ts'
-import { type Page, paginate } from './paginate.ts'
-import type { AssignmentRow, ProviderRow } from './tables/views.table.ts'
+import { type Kysely, sql } from 'kysely'
+import type { Hex } from 'viem'
+import { anyOf, lowerCase } from './anyOf.ts'
+import { countActiveAssignments } from './assignments.ts'
+import { type WithBigInts, withBigInts } from './convert.ts'
+import type { Database, Views } from './database.ts'
+import { findLiveProviders } from './heartbeats.ts'
+import { type Keyset, orderColumns, type Page, type PageParameters, paginate } from './paginate.ts'
+import { paymentTotals } from './payments.ts'
+import type { ProviderRow } from './tables/provider.table.ts'
 
-/** Filters of `providers(where:)`; addresses lower-case. */
+const numericColumns = [
+  'pricePerUnit',
+  'stake',
+  'locked',
+  'pendingUnstake',
+  'unstakeAvailableAt',
+  'slashedTotal',
+  'earnedTotal',
+  'registeredAt',
+  'registeredBlock',
+  'updatedBlock',
+] as const satisfies readonly (keyof ProviderRow)[]
+
+/** A provider as the API and the matcher see it: the indexer's row, amounts as bigints. */
+export type IndexedProvider = WithBigInts<ProviderRow, (typeof numericColumns)[number]> & {
+  /** gpuCount × benchmarkScore: units per epoch. */
+  capacity: bigint
+  /** stake − locked − pendingUnstake. */
+  freeStake: bigint
+}
+
+/** A provider as the matcher weighs it: indexed, with its liveness and its assignments in flight. */
+export type CandidateProvider = IndexedProvider & { live: boolean; activeAssignments: number }
+
+/** The domain value of a `provider` row. */
+export function providerOf(row: ProviderRow): IndexedProvider {
+  const provider = withBigInts(row, numericColumns)
+  const { stake, locked, pendingUnstake } = provider
+  return { ...provider, capacity: BigInt(row.gpuCount) * BigInt(row.benchmarkScore), freeStake: stake - locked - pendingUnstake }
+}
+
+/** Filters of `providers(where:)`, named as the API names them; any case of address and region. */
 export type ProviderFilter = {
   paused?: boolean | null
   region?: string | null
-  regionIn?: readonly string[] | null
+  region_in?: readonly string[] | null
   gpuModel?: number | null
-  minVramMib?: number | null
-  addressIn?: readonly string[] | null
+  vramMiB_gte?: number | null
+  address_in?: readonly string[] | null
 }
 
-export const providerOrderColumns = {
-  REGISTERED_AT: 'registeredAt',
-  PRICE_PER_UNIT: 'pricePerUnit',
-  STAKE: 'stake',
-  VRAM_MIB: 'vramMib',
-  BENCHMARK_SCORE: 'benchmarkScore',
-  JOBS_COMPLETED: 'jobsCompleted',
-  EARNED_TOTAL: 'earnedTotal',
-} as const
+/** Columns `providers(orderBy:)` may sort on (all numeric, so keyset cursors compare as numbers). */
+export const providerOrderColumns = orderColumns([
+  'registeredAt',
+  'pricePerUnit',
+  'stake',
+  'vramMib',
+  'benchmarkScore',
+  'jobsCompleted',
+  'earnedTotal',
+])
 export type ProviderOrderBy = keyof typeof providerOrderColumns
 
-function filteredProviders(views: QueryCreator<Database>, filter: ProviderFilter) {
+function filteredProviders(views: Views, filter: ProviderFilter) {
   let q = views.selectFrom('provider').selectAll('provider')
   if (filter.paused !== null && filter.paused !== undefined) q = q.where('provider.paused', '=', filter.paused)
-  if (filter.region) q = q.where('provider.region', '=', filter.region.toLowerCase())
-  if (filter.regionIn)
-    q = filter.regionIn.length
-      ? q.where(
-          'provider.region',
-          'in',
-          filter.regionIn.map((r) => r.toLowerCase()),
-        )
-      : q.where(sql<boolean>`false`)
+  if (filter.region) q = q.where('provider.region', '=', filter.region.toLowerCase() as Hex)
+  if (filter.region_in) q = q.where(anyOf('provider.region', lowerCase(filter.region_in)))
   if (filter.gpuModel !== null && filter.gpuModel !== undefined) q = q.where('provider.gpuModel', '=', filter.gpuModel)
-  if (filter.minVramMib !== null && filter.minVramMib !== undefined) q = q.where('provider.vramMib', '>=', filter.minVramMib)
-  if (filter.addressIn)
-    q = filter.addressIn.length
-      ? q.where(
-          'provider.address',
-          'in',
-          filter.addressIn.map((a) => a.toLowerCase()),
-        )
-      : q.where(sql<boolean>`false`)
+  if (filter.vramMiB_gte !== null && filter.vramMiB_gte !== undefined) q = q.where('provider.vramMib', '>=', filter.vramMiB_gte)
+  if (filter.address_in) q = q.where(anyOf('provider.address', lowerCase(filter.address_in)))
   return q
 }
 
-/** One page of providers, keyset-paginated on `(orderBy, address)`. */
+/** One page of providers, keyset-paginated on `(orderBy, address)`, by registration unless asked otherwise. */
 export async function findProviders(
-  views: QueryCreator<Database>,
-  parameters: {
-    where?: ProviderFilter | null
-    orderBy?: ProviderOrderBy | null
-    orderDirection?: 'asc' | 'desc' | null
-    first?: number | null
-    after?: string | null
-  },
-): Promise<Page<ProviderRow>> {
-  const orderKey = providerOrderColumns[parameters.orderBy ?? 'REGISTERED_AT']
-  return paginate({
-    query: filteredProviders(views, parameters.where ?? {}),
-    orderColumn: `provider.${orderKey}`,
-    idColumn: 'provider.address',
-    idIsText: true,
-    orderKey,
+  views: Views,
+  parameters: PageParameters & { where?: ProviderFilter | null; orderBy?: ProviderOrderBy | null },
+): Promise<Page<IndexedProvider>> {
+  const keyset: Keyset = {
+    table: 'provider',
+    orderKey: providerOrderColumns[parameters.orderBy ?? 'REGISTERED_AT'],
     idKey: 'address',
-    direction: parameters.orderDirection ?? 'asc',
-    first: parameters.first,
-    after: parameters.after,
-  }) as Promise<Page<ProviderRow>>
+    idIsText: true,
+    direction: 'asc',
+  }
+  return paginate(filteredProviders(views, parameters.where ?? {}), keyset, parameters, providerOf)
 }
 
-export async function findProvidersByAddresses(views: QueryCreator<Database>, addresses: readonly string[]): Promise<ProviderRow[]> {
+/** Providers by address (any case), in no particular order (for dataloaders). */
+export async function findProvidersByAddresses(views: Views, addresses: readonly string[]): Promise<IndexedProvider[]> {
   if (!addresses.length) return []
-  return views
+  const rows = await views
     .selectFrom('provider')
     .selectAll()
-    .where(
-      'address',
-      'in',
-      addresses.map((a) => a.toLowerCase()),
-    )
+    .where(anyOf('address', lowerCase(addresses)))
     .execute()
+  return rows.map(providerOf)
 }
 
-/** Every registered provider (the matcher filters them itself). */
-export async function findAllProviders(views: QueryCreator<Database>): Promise<ProviderRow[]> {
-  return views.selectFrom('provider').selectAll().execute()
+/** Every provider that ever registered or staked (the matcher filters them itself). */
+export async function findAllProviders(views: Views): Promise<IndexedProvider[]> {
+  return (await views.selectFrom('provider').selectAll().execute()).map(providerOf)
 }
 
-/** A provider's assignments, newest first. */
-export async function findAssignmentsOfProvider(views: QueryCreator<Database>, provider: string, limit: number): Promise<AssignmentRow[]> {
-  return views
-    .selectFrom('assignment')
-    .selectAll()
-    .where('provider', '=', provider.toLowerCase())
-    .orderBy('blockNumber', 'desc')
-    .orderBy('logIndex', 'desc')
-    .limit(limit)
-    .execute()
+/** Every provider with its liveness at `now` (unix s, server time) and its assignments in flight: what `matchJobs` weighs. */
+export async function findCandidateProviders(db: Kysely<Database>, views: Views, now: number): Promise<CandidateProvider[]> {
+  const [providers, live, active] = await Promise.all([findAllProviders(views), findLiveProviders(db, now), countActiveAssignments(views)])
+  return providers.map((p) => ({ ...p, live: live.has(p.address), activeAssignments: active.get(p.address) ?? 0 }))
 }
 
-/** Number of assignments still in flight (job ASSIGNED, COMMITTED or REVEALED) per provider. */
-export async function countActiveAssignments(views: QueryCreator<Database>): Promise<Map<string, number>> {
-  const rows = await views
-    .selectFrom('assignment')
-    .innerJoin('job', 'job.id', 'assignment.jobId')
-    .select(['assignment.provider', sql<string>`count(*)`.as('n')])
-    .where('assignment.outcome', '=', 'PENDING')
-    .where('job.status', 'in', ['ASSIGNED', 'COMMITTED', 'REVEALED'])
-    .groupBy('assignment.provider')
-    .execute()
-  return new Map(rows.map((r) => [r.provider, Number(r.n)]))
-}
-
-/** Payments to an account, summed by kind (FEE, SLASH_SHARE, REFUND, WITHDRAWAL). */
-export async function paymentTotals(views: QueryCreator<Database>, account: string): Promise<Record<string, bigint>> {
-  const rows = await views
-    .selectFrom('payment')
-    .select(['kind', sql<string>`coalesce(sum(amount), 0)`.as('total')])
-    .where('account', '=', account.toLowerCase())
-    .groupBy('kind')
-    .execute()
-  return Object.fromEntries(rows.map((r) => [r.kind, BigInt(r.total)]))
-}
-
-export async function countProviders(views: QueryCreator<Database>): Promise<{ total: number; active: number }> {
+/** Indexed providers, and those of them not paused. */
+export async function countProviders(views: Views): Promise<{ total: number; active: number }> {
   const r = await views
     .selectFrom('provider')
     .select([sql<string>`count(*)`.as('total'), sql<string>`count(*) filter (where not paused)`.as('active')])
     .executeTakeFirst()
   return { total: Number(r?.total ?? 0), active: Number(r?.active ?? 0) }
+}
+
+/** What JobMarket has credited a provider, summed from payments (wei). */
+export type ProviderEarnings = { fees: bigint; slashShares: bigint; withdrawn: bigint; earnedTotal: bigint; slashedTotal: bigint }
+
+/** A provider's earnings: its payments by kind, and the totals indexed on the provider. */
+export async function findEarnings(views: Views, provider: IndexedProvider): Promise<ProviderEarnings> {
+  const totals = await paymentTotals(views, provider.address)
+  const { earnedTotal, slashedTotal } = provider
+  return { fees: totals.FEE, slashShares: totals.SLASH_SHARE, withdrawn: totals.WITHDRAWAL, earnedTotal, slashedTotal }
 }

@@ -1,0 +1,36 @@
+import { sql } from 'kysely'
+import type { Address } from 'viem'
+import type { PaymentKind } from '../../protocol/enums.ts'
+import { anyOf } from './anyOf.ts'
+import { toBigInt, type WithBigInts, withBigInts } from './convert.ts'
+import type { Views } from './database.ts'
+import type { PaymentRow } from './tables/payment.table.ts'
+
+const numericColumns = ['jobId', 'amount', 'blockNumber', 'timestamp'] as const satisfies readonly (keyof PaymentRow)[]
+
+/** A JobMarket credit (fee, slash share, refund) or withdrawal: the indexer's row, amounts as bigints. */
+export type IndexedPayment = WithBigInts<PaymentRow, (typeof numericColumns)[number]>
+
+/** The domain value of a `payment` row. */
+export function paymentOf(row: PaymentRow): IndexedPayment {
+  return withBigInts(row, numericColumns)
+}
+
+/** Payments tied to the given jobs, in chain order. */
+export async function findPaymentsByJobIds(views: Views, jobIds: readonly string[]): Promise<IndexedPayment[]> {
+  const ofJobs = anyOf('jobId', jobIds, 'numeric')
+  return (await views.selectFrom('payment').selectAll().where(ofJobs).orderBy('blockNumber').orderBy('id').execute()).map(paymentOf)
+}
+
+/** What JobMarket has credited an account (any case), summed by kind; 0 for a kind it never received. */
+export async function paymentTotals(views: Views, account: string): Promise<Record<PaymentKind, bigint>> {
+  const rows = await views
+    .selectFrom('payment')
+    .select(['kind', sql<string>`coalesce(sum(amount), 0)`.as('total')])
+    .where('account', '=', account.toLowerCase() as Address)
+    .groupBy('kind')
+    .execute()
+  const totals: Record<PaymentKind, bigint> = { FEE: 0n, SLASH_SHARE: 0n, REFUND: 0n, WITHDRAWAL: 0n }
+  for (const r of rows) totals[r.kind] = toBigInt(r.total)
+  return totals
+}

@@ -1,0 +1,49 @@
+import type { Selectable } from 'kysely'
+import type { Address, Hex } from 'viem'
+import type { JobStatusName } from '../../../protocol/enums.ts'
+import type { Numeric } from './numeric.ts'
+
+/** The indexer's `job` table, read through the views schema: a job's spec as submitted plus its lifecycle. */
+export interface JobTable {
+  id: Numeric
+  /** Lower-case. */
+  requester: Address
+  /** sha256 of the ONNX model blob. */
+  modelHash: Hex
+  /** sha256 of the input tensor blob. */
+  inputHash: Hex
+  units: Numeric
+  maxPricePerUnit: Numeric
+  minVramMib: number
+  /** 0 = any. */
+  gpuModel: number
+  /** json: allowed regions (bytes32), empty = any. */
+  regions: Hex[]
+  /** k: how many providers run it. */
+  redundancy: number
+  /** JobMarket's `Verification` value. */
+  verification: number
+  /** Unix seconds (chain time). */
+  deadline: Numeric
+  outputTolerance: number
+  escrow: Numeric
+  status: JobStatusName
+  /** Assignment rounds so far (0 while never assigned). */
+  round: number
+  /** json: the assigned providers. */
+  providers: Address[]
+  commitDeadline: Numeric | null
+  revealDeadline: Numeric | null
+  /** The winning result fingerprint once Completed. */
+  fingerprint: Hex | null
+  fees: Numeric | null
+  burned: Numeric | null
+  refunded: Numeric | null
+  submittedAt: Numeric
+  submittedBlock: Numeric
+  updatedBlock: Numeric
+  finalizedAt: Numeric | null
+  txHash: Hex
+}
+
+export type JobRow = Selectable<JobTable>

@@ -1,0 +1,36 @@
+import type { Selectable } from 'kysely'
+import type { Address, Hex } from 'viem'
+import type { Numeric } from './numeric.ts'
+
+/** The indexer's `provider` table, read through the views schema: one row per provider that ever registered or staked. */
+export interface ProviderTable {
+  /** Lower-case. */
+  address: Address
+  gpuModel: number
+  gpuCount: number
+  vramMib: number
+  cpuCores: number
+  memoryMib: number
+  benchmarkScore: number
+  pricePerUnit: Numeric
+  /** bytes32, lower-case. */
+  region: Hex
+  encryptionPubKey: string | null
+  registered: boolean
+  paused: boolean
+  stake: Numeric
+  locked: Numeric
+  pendingUnstake: Numeric
+  unstakeAvailableAt: Numeric | null
+  slashedTotal: Numeric
+  earnedTotal: Numeric
+  jobsCompleted: number
+  jobsFailed: number
+  slashCount: number
+  noShowCount: number
+  registeredAt: Numeric | null
+  registeredBlock: Numeric | null
+  updatedBlock: Numeric
+}
+
+export type ProviderRow = Selectable<ProviderTable>
