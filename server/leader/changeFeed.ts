@@ -1,7 +1,7 @@
-import type { Kysely, QueryCreator } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { findAssignmentsAfter, latestAssignmentPosition, positionOf, toAssignmentEvent } from '../db/assignments.ts'
-import type { Database } from '../db/database.ts'
+import { findAssignmentsAfter, latestAssignmentPosition, positionOf } from '../db/assignments.ts'
+import type { Database, Views } from '../db/database.ts'
 import { type FeedPosition, readFeedCursor, writeFeedCursor } from '../db/feedCursors.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
@@ -17,7 +17,7 @@ const batch = 500
  */
 export function createChangeFeed(parameters: {
   db: Kysely<Database>
-  views: QueryCreator<Database>
+  views: Views
   pubsub: AssignmentPubSub
   log: Logger
   metrics?: ServerMetrics
@@ -45,12 +45,13 @@ export function createChangeFeed(parameters: {
       let published = 0
       for (;;) {
         const rows = await findAssignmentsAfter(parameters.views, { after: position, limit: batch })
-        for (const row of rows) {
-          parameters.pubsub.publish(toAssignmentEvent(row))
-          position = positionOf(row)
-          published++
+        for (const assignment of rows) parameters.pubsub.publish(assignment)
+        const last = rows.at(-1)
+        if (last) {
+          position = positionOf(last)
+          published += rows.length
+          await writeFeedCursor(parameters.db, feedName, position)
         }
-        if (rows.length) await writeFeedCursor(parameters.db, feedName, position!)
         if (rows.length < batch) break
       }
       if (published) {

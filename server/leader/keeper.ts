@@ -1,10 +1,9 @@
-import type { QueryCreator } from 'kysely'
 import type { Logger } from 'pino'
-import { type Address, maxUint256, type PublicClient } from 'viem'
+import { maxUint256, type PublicClient } from 'viem'
 import { emissionControllerAbi, jobMarketAbi } from '../../contracts/generated/index.ts'
-import type { Database } from '../db/database.ts'
+import type { Deployment } from '../../protocol/deployment.ts'
+import type { Views } from '../db/database.ts'
 import { findKeeperWork } from '../db/jobs.ts'
-import type { ServerDeployment } from '../deployment.ts'
 import type { AssignMeta } from './matcher.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
@@ -16,15 +15,15 @@ const jobsPerAction = 25
  * deadline) and `advanceEpoch` (an ended epoch not yet closed), one in flight per (action, job).
  */
 export function createKeeper(parameters: {
-  views: QueryCreator<Database>
+  views: Views
   publicClient: PublicClient
-  deployment: ServerDeployment
+  deployment: Deployment
   sender: ReturnType<typeof createTransactionSender<AssignMeta>>
   log: Logger
 }) {
   const { views, publicClient, deployment, sender } = parameters
-  const jobMarket = deployment.contracts.JobMarket.address as Address
-  const controller = deployment.contracts.EmissionController.address as Address
+  const jobMarket = deployment.contracts.JobMarket.address
+  const controller = deployment.contracts.EmissionController.address
 
   return {
     async tick(chainTime: bigint): Promise<number> {
@@ -33,7 +32,7 @@ export function createKeeper(parameters: {
       for (const [action, ids] of Object.entries(work)) for (const id of ids) actionable.add(`${action}:${id}`)
       sender.settle((key) => key.startsWith('assign:') || key.startsWith('advanceEpoch:') || actionable.has(key))
       let sent = 0
-      for (const [action, ids] of Object.entries(work) as [keyof typeof work, string[]][]) {
+      for (const [action, ids] of Object.entries(work) as [keyof typeof work, bigint[]][]) {
         for (const id of ids) {
           const hash = await sender.send({
             key: `${action}:${id}`,
@@ -41,7 +40,7 @@ export function createKeeper(parameters: {
             address: jobMarket,
             abi: jobMarketAbi,
             functionName: action,
-            args: [BigInt(id)],
+            args: [id],
             meta: { kind: 'keeper' },
           })
           if (hash) sent++

@@ -1,6 +1,6 @@
 import type { Address } from 'viem'
-
-const BPS = 10_000n
+import type { MarketParams, RegistryParams } from '../../protocol/deployment.ts'
+import { collateralOf } from '../../protocol/settlement.ts'
 
 /** A provider as the matcher sees it (from the indexer's `provider` row plus liveness). */
 export type MatchProvider = {
@@ -21,25 +21,33 @@ export type MatchProvider = {
   activeAssignments: number
 }
 
-/** An OPEN job as the matcher sees it. */
-export type MatchJob = {
-  id: bigint
+/** What a job asks of its providers and pays them: the spec the matcher and `quoteJob` judge. */
+export type JobSpec = {
   maxPricePerUnit: bigint
   units: bigint
+  /** k: how many providers run it. */
   redundancy: number
   minVramMib: number
+  /** 0 = any. */
   gpuModel: number
   /** Allowed regions (bytes32 lower-case hex); empty = any. */
   regions: readonly string[]
+}
+
+/** An OPEN job as the matcher sees it. */
+export type MatchJob = JobSpec & {
+  id: bigint
   /** Unix seconds. */
   deadline: bigint
 }
 
+/** The deployment parameters eligibility depends on (pass `deployment.params`). */
+export type MatchParams = { registry: Pick<RegistryParams, 'minStake'>; market: Pick<MarketParams, 'collateralBps'> }
+
 export type MatchJobsParameters = {
   jobs: readonly MatchJob[]
   providers: readonly MatchProvider[]
-  minStake: bigint
-  collateralBps: bigint
+  params: MatchParams
   /** Chain time (latest block timestamp), unix seconds. */
   now: bigint
   /** Collateral already promised by assign transactions not yet indexed, per lower-case address. */
@@ -52,11 +60,6 @@ export type MatchJobsReturnType = {
   skipped: { jobId: bigint; reason: 'DEADLINE_PASSED' | 'NOT_ENOUGH_PROVIDERS'; eligible: number }[]
 }
 
-/** Collateral per slot: `maxPricePerUnit × units × collateralBps / BPS`, rounded down as on chain. */
-export function collateralFor(job: Pick<MatchJob, 'maxPricePerUnit' | 'units'>, collateralBps: bigint): bigint {
-  return (job.maxPricePerUnit * job.units * collateralBps) / BPS
-}
-
 /**
  * Whether `provider` could take a slot of `job` (the contract's `assign` checks, plus liveness):
  * registered, not paused, stake − pending ≥ minStake, free stake (less `reserved`) ≥ collateral,
@@ -64,7 +67,7 @@ export function collateralFor(job: Pick<MatchJob, 'maxPricePerUnit' | 'units'>, 
  */
 export function isEligible(
   provider: MatchProvider,
-  job: MatchJob,
+  job: Pick<JobSpec, 'maxPricePerUnit' | 'minVramMib' | 'gpuModel' | 'regions'>,
   parameters: { minStake: bigint; collateral: bigint; reserved: bigint },
 ): boolean {
   if (!provider.registered || provider.paused || !provider.live) return false
@@ -94,9 +97,10 @@ export function matchJobs(parameters: MatchJobsParameters): MatchJobsReturnType 
       skipped.push({ jobId: job.id, reason: 'DEADLINE_PASSED', eligible: 0 })
       continue
     }
-    const collateral = collateralFor(job, parameters.collateralBps)
+    const collateral = collateralOf(job, parameters.params.market)
+    const { minStake } = parameters.params.registry
     const eligible = parameters.providers.filter((p) =>
-      isEligible(p, job, { minStake: parameters.minStake, collateral, reserved: reserved.get(p.address.toLowerCase()) ?? 0n }),
+      isEligible(p, job, { minStake, collateral, reserved: reserved.get(p.address.toLowerCase()) ?? 0n }),
     )
     if (eligible.length < job.redundancy || job.redundancy < 1) {
       skipped.push({ jobId: job.id, reason: 'NOT_ENOUGH_PROVIDERS', eligible: eligible.length })

@@ -1,17 +1,12 @@
-import type { Kysely, QueryCreator } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import type { Address } from 'viem'
 import { jobMarketAbi } from '../../contracts/generated/index.ts'
+import type { Deployment } from '../../protocol/deployment.ts'
 import { findStoredBlobs } from '../db/blobs.ts'
-import { toBigInt, toInt } from '../db/convert.ts'
-import type { Database } from '../db/database.ts'
-import { findLiveProviders } from '../db/heartbeats.ts'
+import type { Database, Views } from '../db/database.ts'
 import { findOpenJobs } from '../db/jobs.ts'
-import { countActiveAssignments, findAllProviders } from '../db/providers.ts'
-import type { ProviderRow } from '../db/tables/views.table.ts'
-import { paramBigInt, type ServerDeployment } from '../deployment.ts'
-import { heartbeatLivenessSeconds } from '../schema/heartbeat.ts'
-import { type MatchJob, type MatchProvider, matchJobs } from './matchJobs.ts'
+import { findCandidateProviders } from '../db/providers.ts'
+import { matchJobs } from './matchJobs.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
 /** What an in-flight `assign` will lock, so the next round doesn't count it as free stake. */
@@ -19,41 +14,21 @@ export type AssignMeta = { kind: 'assign'; providers: string[]; collateral: bigi
 
 const jobsPerTick = 200
 
-/** An indexed provider row as `matchJobs` sees it, with liveness and current load. */
-export function toMatchProvider(p: ProviderRow, live: ReadonlySet<string>, active: ReadonlyMap<string, number>): MatchProvider {
-  return {
-    address: p.address as Address,
-    registered: p.registered ?? true,
-    paused: p.paused,
-    stake: toBigInt(p.stake),
-    locked: toBigInt(p.locked),
-    pendingUnstake: toBigInt(p.pendingUnstake),
-    pricePerUnit: toBigInt(p.pricePerUnit),
-    vramMib: toInt(p.vramMib)!,
-    gpuModel: toInt(p.gpuModel)!,
-    region: p.region,
-    live: live.has(p.address.toLowerCase()),
-    activeAssignments: active.get(p.address.toLowerCase()) ?? 0,
-  }
-}
-
 /**
  * The matcher: reads OPEN jobs and live providers, picks providers with `matchJobs`, and sends
  * `JobMarket.assign` (one in flight per job).
  */
 export function createMatcher(parameters: {
   db: Kysely<Database>
-  views: QueryCreator<Database>
-  deployment: ServerDeployment
+  views: Views
+  deployment: Deployment
   sender: ReturnType<typeof createTransactionSender<AssignMeta>>
   log: Logger
   /** Wall clock, unix seconds (heartbeats are judged on server time). */
   now: () => number
 }) {
   const { db, views, deployment, sender, log } = parameters
-  const minStake = paramBigInt(deployment, 'minStake')
-  const collateralBps = paramBigInt(deployment, 'collateralBps', 10_000n)
-  const jobMarket = deployment.contracts.JobMarket.address as Address
+  const jobMarket = deployment.contracts.JobMarket.address
 
   return {
     async tick(chainTime: bigint): Promise<number> {
@@ -69,29 +44,13 @@ export function createMatcher(parameters: {
       const runnable = openJobs.filter((j) => stored.has(j.modelHash.toLowerCase()) && stored.has(j.inputHash.toLowerCase()))
       if (runnable.length < openJobs.length)
         log.debug({ jobIds: openJobs.filter((j) => !runnable.includes(j)).map((j) => String(j.id)) }, 'matcher skipped jobs without blobs')
-      const jobs: MatchJob[] = runnable
-        .filter((j) => !sender.inFlight(`assign:${j.id}`))
-        .map((j) => ({
-          id: toBigInt(j.id),
-          maxPricePerUnit: toBigInt(j.maxPricePerUnit),
-          units: toBigInt(j.units),
-          redundancy: toInt(j.redundancy)!,
-          minVramMib: toInt(j.minVramMib)!,
-          gpuModel: toInt(j.gpuModel)!,
-          regions: Array.isArray(j.regions) ? (j.regions as string[]) : [],
-          deadline: toBigInt(j.deadline),
-        }))
+      const jobs = runnable.filter((j) => !sender.inFlight(`assign:${j.id}`))
       if (!jobs.length) return 0
-      const [rows, live, active] = await Promise.all([
-        findAllProviders(views),
-        findLiveProviders(db, new Date((parameters.now() - heartbeatLivenessSeconds) * 1000)),
-        countActiveAssignments(views),
-      ])
-      const providers = rows.map((p) => toMatchProvider(p, live, active))
+      const providers = await findCandidateProviders(db, views, parameters.now())
       const reserved = new Map<string, bigint>()
       for (const meta of sender.inFlightMeta())
         if (meta.kind === 'assign') for (const p of meta.providers) reserved.set(p, (reserved.get(p) ?? 0n) + meta.collateral)
-      const { assignments, skipped } = matchJobs({ jobs, providers, minStake, collateralBps, now: chainTime, reserved })
+      const { assignments, skipped } = matchJobs({ jobs, providers, params: deployment.params, now: chainTime, reserved })
       if (skipped.length) log.debug({ skipped: skipped.map((s) => ({ ...s, jobId: String(s.jobId) })) }, 'matcher skipped jobs')
       let sent = 0
       for (const a of assignments) {

@@ -1,8 +1,8 @@
-import type { Kysely, QueryCreator } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
-import type { Database } from '../db/database.ts'
-import type { ServerDeployment } from '../deployment.ts'
+import type { Deployment } from '../../protocol/deployment.ts'
+import type { Database, Views } from '../db/database.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 import { createChangeFeed } from './changeFeed.ts'
@@ -14,8 +14,8 @@ import { createTransactionSender } from './transactionSender.ts'
 export type StartLeaderParameters = {
   databaseUrl: string
   db: Kysely<Database>
-  views: QueryCreator<Database>
-  deployment: ServerDeployment
+  views: Views
+  deployment: Deployment
   publicClient: PublicClient
   /** Without a wallet (no server key) only the change feed runs. */
   walletClient?: WalletClient<Transport, Chain, Account>
@@ -36,11 +36,11 @@ export type StartLeaderParameters = {
  */
 export function startLeader(parameters: StartLeaderParameters): { stop: () => Promise<void>; isLeader: () => boolean } {
   const { log, metrics, deployment } = parameters
-  const lockName = `tessera-leader:${deployment.chainId}:${String(deployment.contracts.JobMarket.address).toLowerCase()}`
+  const lockName = `tessera-leader:${deployment.chainId}:${deployment.contracts.JobMarket.address.toLowerCase()}`
   const lock = createLeaderLock({
     databaseUrl: parameters.databaseUrl,
     name: lockName,
-    onLost: (error) => log.warn({ err: error.message }, 'leader lock lost'),
+    onLost: (error) => log.warn({ err: error }, 'leader lock lost'),
   })
   const market = deployment.contracts.JobMarket
   const feed = createChangeFeed({
@@ -52,7 +52,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     // The deploy block's hash tells two chains apart even when they share a chain id and addresses.
     resolveFeedName: async () => {
       const block = await parameters.publicClient.getBlock({ blockNumber: BigInt(market.blockNumber) })
-      return `assignments:${deployment.chainId}:${String(market.address).toLowerCase()}:${block.hash}`
+      return `assignments:${deployment.chainId}:${market.address.toLowerCase()}:${block.hash}`
     },
   })
   const wallet = parameters.walletClient
@@ -93,14 +93,16 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     return held
   }
 
+  const failed = (task: string, error: unknown) => {
+    metrics?.leaderTickErrors.inc({ task })
+    log.warn({ task, err: error }, 'leader task failed; retrying next tick')
+  }
+
   /** Runs `task` every `ms`, never overlapping itself, never throwing. */
   const every = (name: string, ms: number, task: () => Promise<void>) => {
     const run = async () => {
       if (stopped) return
-      const p = task().catch((error: Error) => {
-        metrics?.leaderTickErrors.inc({ task: name })
-        log.warn({ task: name, err: error?.message ?? String(error) }, 'leader task failed; retrying next tick')
-      })
+      const p = task().catch((error: unknown) => failed(name, error))
       running.add(p)
       await p
       running.delete(p)
@@ -120,14 +122,8 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     every('chain', parameters.chainIntervalMs ?? 1000, async () => {
       if (!(await leading())) return
       const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
-      await matcher.tick(block.timestamp).catch((error: Error) => {
-        metrics?.leaderTickErrors.inc({ task: 'matcher' })
-        log.warn({ task: 'matcher', err: error.message }, 'matcher tick failed; retrying next tick')
-      })
-      await keeper.tick(block.timestamp).catch((error: Error) => {
-        metrics?.leaderTickErrors.inc({ task: 'keeper' })
-        log.warn({ task: 'keeper', err: error.message }, 'keeper tick failed; retrying next tick')
-      })
+      await matcher.tick(block.timestamp).catch((error: unknown) => failed('matcher', error))
+      await keeper.tick(block.timestamp).catch((error: unknown) => failed('keeper', error))
     })
   }
 

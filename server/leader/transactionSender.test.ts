@@ -20,8 +20,18 @@ function fakeClients(options: { simulate?: () => Promise<unknown> } = {}) {
       return `0x${String(sent.length).padStart(64, '0')}`
     },
   }
-  return { publicClient, walletClient, sent, receipts, resets: () => resets }
+  /** Settles the receipt of the `n`th transaction sent. */
+  const mine = (n: number, status: 'success' | 'reverted') => receipts.get(`0x${String(n).padStart(64, '0')}`)?.(status)
+  return { publicClient, walletClient, sent, mine, resets: () => resets }
 }
+
+/** A sender over the fakes, with silent logs. */
+const senderOver = (f: ReturnType<typeof fakeClients>) =>
+  createTransactionSender<string>({
+    publicClient: f.publicClient as never,
+    walletClient: f.walletClient as never,
+    log: pino({ level: 'silent' }),
+  })
 
 const call = (key: string) => ({
   key,
@@ -37,18 +47,14 @@ const tick = () => new Promise((r) => setTimeout(r, 0))
 describe('createTransactionSender', () => {
   test('one transaction in flight per key until its effect is settled', async () => {
     const f = fakeClients()
-    const sender = createTransactionSender<string>({
-      publicClient: f.publicClient as never,
-      walletClient: f.walletClient as never,
-      log: pino({ level: 'silent' }),
-    })
+    const sender = senderOver(f)
     expect(await sender.send(call('assign:1'))).toBeDefined()
     expect(await sender.send(call('assign:1'))).toBeUndefined()
     expect(await sender.send(call('assign:2'))).toBeDefined()
     expect(f.sent).toHaveLength(2)
     expect(sender.inFlightMeta().sort()).toEqual(['assign:1', 'assign:2'])
     // Mined but not yet indexed: still blocked, until the caller says the effect is visible.
-    f.receipts.get(`0x${'1'.padStart(64, '0')}`)!('success')
+    f.mine(1, 'success')
     await tick()
     sender.settle(() => true) // the job still shows OPEN in the index
     expect(sender.inFlight('assign:1')).toBe(true)
@@ -59,13 +65,9 @@ describe('createTransactionSender', () => {
 
   test('a reverted transaction frees its key after a back-off', async () => {
     const f = fakeClients()
-    const sender = createTransactionSender<string>({
-      publicClient: f.publicClient as never,
-      walletClient: f.walletClient as never,
-      log: pino({ level: 'silent' }),
-    })
+    const sender = senderOver(f)
     await sender.send(call('finalize:3'))
-    f.receipts.get(`0x${'1'.padStart(64, '0')}`)!('reverted')
+    f.mine(1, 'reverted')
     await tick()
     expect(sender.inFlightMeta()).toEqual([])
     expect(sender.inFlight('finalize:3')).toBe(true) // backing off
@@ -73,11 +75,7 @@ describe('createTransactionSender', () => {
 
   test('a failed simulation sends nothing, resets the nonce manager and backs off', async () => {
     const f = fakeClients({ simulate: async () => Promise.reject(new Error('execution reverted: ProviderNotEligible')) })
-    const sender = createTransactionSender<string>({
-      publicClient: f.publicClient as never,
-      walletClient: f.walletClient as never,
-      log: pino({ level: 'silent' }),
-    })
+    const sender = senderOver(f)
     expect(await sender.send(call('assign:9'))).toBeUndefined()
     expect(f.sent).toEqual([])
     expect(f.resets()).toBe(1)

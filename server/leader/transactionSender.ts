@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Abi, Account, Address, Chain, Hash, PublicClient, Transport, WalletClient } from 'viem'
-import { BaseError, ContractFunctionRevertedError } from 'viem'
+import { decodeRevert, formatRevert } from '../../protocol/revert.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
 /** How long a mined transaction's key stays blocked while the indexer catches up. */
@@ -85,9 +85,9 @@ export function createTransactionSender<Meta = undefined>(parameters: {
               log.warn({ action: request.action, key: request.key, hash }, 'leader transaction reverted')
             }
           })
-          .catch((error: Error) => {
+          .catch((error: unknown) => {
             pending.delete(request.key)
-            log.warn({ action: request.action, key: request.key, hash, err: error.message }, 'no receipt for leader transaction')
+            log.warn({ action: request.action, key: request.key, hash, err: error }, 'no receipt for leader transaction')
           })
         return hash
       } catch (error) {
@@ -95,21 +95,14 @@ export function createTransactionSender<Meta = undefined>(parameters: {
         backoff.set(request.key, Date.now() + retryAfterMs)
         // A failed send may have consumed a nonce locally; start again from the chain's count.
         walletClient.account.nonceManager?.reset({ address: walletClient.account.address, chainId: walletClient.chain.id })
-        const reason = revertReason(error)
+        const revert = decodeRevert(error)
         metrics?.leaderTransactions.inc({ action: request.action, outcome: 'failed' })
-        log.warn({ action: request.action, key: request.key, reason }, 'leader transaction not sent')
+        log.warn(
+          { action: request.action, key: request.key, revert: revert && formatRevert(revert), err: error },
+          'leader transaction not sent',
+        )
         return undefined
       }
     },
   }
-}
-
-/** The custom error name (or short message) behind a viem error. */
-export function revertReason(error: unknown): string {
-  if (error instanceof BaseError) {
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
-    if (revert?.data?.errorName) return `${revert.data.errorName}(${(revert.data.args ?? []).map(String).join(', ')})`
-    return error.shortMessage
-  }
-  return error instanceof Error ? error.message : String(error)
 }

@@ -1,0 +1,41 @@
+import type { Address } from 'viem'
+import { TSR } from '../../protocol/units.ts'
+import type { MatchJob, MatchProvider } from './matchJobs.ts'
+
+/** Test fixtures of the matcher's inputs. */
+
+/** The address `0x00…0n`. */
+export const addr = (n: number): Address => `0x${n.toString(16).padStart(40, '0')}`
+
+export const regionEu = `0x${'65'.padEnd(64, '0')}`
+export const regionUs = `0x${'75'.padEnd(64, '0')}`
+
+/** A live, registered provider in the EU with 1000 TSR staked, asking 10 per unit, unless `over` says otherwise. */
+export const provider = (n: number, over: Partial<MatchProvider> = {}): MatchProvider => ({
+  address: addr(n),
+  registered: true,
+  paused: false,
+  stake: 1000n * TSR,
+  locked: 0n,
+  pendingUnstake: 0n,
+  pricePerUnit: 10n,
+  vramMib: 24_000,
+  gpuModel: 1,
+  region: regionEu,
+  live: true,
+  activeAssignments: 0,
+  ...over,
+})
+
+/** A k=2 job of 10 units at up to 100 per unit, needing 8000 MiB, due at 2000, unless `over` says otherwise. */
+export const job = (id: bigint, over: Partial<MatchJob> = {}): MatchJob => ({
+  id,
+  maxPricePerUnit: 100n,
+  units: 10n,
+  redundancy: 2,
+  minVramMib: 8000,
+  gpuModel: 0,
+  regions: [],
+  deadline: 2000n,
+  ...over,
+})
