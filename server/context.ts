@@ -1,19 +1,19 @@
-import type { Kysely, QueryCreator } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { PublicClient } from 'viem'
-import type { Database } from './db/database.ts'
-import type { ServerDeployment } from './deployment.ts'
+import type { Deployment } from '../protocol/deployment.ts'
+import type { Database, Views } from './db/database.ts'
 import type { AssignmentPubSub } from './pubsub.ts'
 
 /** What every resolver gets; built once per server, shared across requests (loaders are per request via Pothos). */
 export type ServerContext = {
   db: Kysely<Database>
   /** The indexer's tables, read-only: `views.selectFrom('job')`. */
-  views: QueryCreator<Database>
+  views: Views
   viewsSchema: string
-  deployment: ServerDeployment
+  deployment: Deployment
   pubsub: AssignmentPubSub
-  /** Chain reads (latest block for `_meta`, epoch genesis); absent in schema-only tests. */
+  /** Chain reads (latest block for `_meta`); absent in schema-only tests. */
   publicClient?: PublicClient
   log: Logger
   /** Wall clock in unix seconds; injectable for tests. */

@@ -5,24 +5,29 @@ import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { devnetParams } from '../contracts/deploy.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
+import { type Deployment, parseDeployment } from '../protocol/deployment.ts'
+import { heartbeatMessage } from '../protocol/heartbeat.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
-import type { ServerDeployment } from './deployment.ts'
-import { heartbeatMessage } from './schema/heartbeat.ts'
 
-const deployment: ServerDeployment = {
+const deployment: Deployment = {
   chainId: 31337,
+  startBlock: 1,
+  deployer: '0x0000000000000000000000000000000000000005',
+  matcher: '0x0000000000000000000000000000000000000006',
+  emissionGenesis: 1_799_999_000n,
   contracts: {
     TesseraToken: { address: '0x0000000000000000000000000000000000000001', blockNumber: 1 },
     ProviderRegistry: { address: '0x0000000000000000000000000000000000000002', blockNumber: 1 },
     JobMarket: { address: '0x0000000000000000000000000000000000000003', blockNumber: 1 },
     EmissionController: { address: '0x0000000000000000000000000000000000000004', blockNumber: 1 },
   },
-  params: { minStake: '100000000000000000000', epochLength: 30, takeBps: 1000, collateralBps: 10000 },
+  params: devnetParams,
 }
 
 let database: TestDatabase
@@ -46,13 +51,19 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true })
 })
 
+/** The response fields these tests read. */
+type GraphQLResponse = {
+  data?: { heartbeat?: boolean; __schema?: { queryType: { name: string } } }
+  errors?: { message: string; extensions?: { code?: string } }[]
+}
+
 const gql = async (query: string, variables?: Record<string, unknown>) => {
   const res = await yoga.fetch('http://localhost/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ query, variables }),
   })
-  return { status: res.status, body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: any }[] } }
+  return { status: res.status, body: (await res.json()) as GraphQLResponse }
 }
 
 const sha = (bytes: Uint8Array) => `0x${createHash('sha256').update(bytes).digest('hex')}`
@@ -158,7 +169,8 @@ describe('graphql', () => {
 
   test('too costly a query is refused with its cost and the limit', async () => {
     const { body } = await gql(
-      '{ jobs(first: 1000) { edges { node { id status units escrow assignments { provider slot price collateral job { id assignments { provider slot price } } } } } } }',
+      `{ jobs(first: 1000) { edges { node { id status units escrow
+        assignments { provider slot price collateral job { id assignments { provider slot price } } } } } } }`,
     )
     expect(body.errors?.[0]?.message).toMatch(/complexity/i)
   })
@@ -173,7 +185,31 @@ describe('graphql', () => {
     const { getIntrospectionQuery } = await import('graphql')
     const { body } = await gql(getIntrospectionQuery())
     expect(body.errors).toBeUndefined()
-    expect(body.data.__schema.queryType.name).toBe('Query')
+    expect(body.data?.__schema?.queryType.name).toBe('Query')
+  })
+
+  test('a subscription resumed from a malformed cursor is refused as bad input', async () => {
+    const res = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({
+        query: 'subscription($p: Address!, $a: String) { jobAssignments(provider: $p, after: $a) { cursor } }',
+        variables: { p: '0x0000000000000000000000000000000000000001', a: 'bogus' },
+      }),
+    })
+    const text = await res.text()
+    const data = text.split('\n').find((line) => line.startsWith('data:'))
+    const { errors } = JSON.parse(data?.slice(5) ?? '{}') as GraphQLResponse
+    expect(errors?.[0]?.message).toMatch(/invalid assignment cursor "bogus"/)
+    expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+  })
+
+  test('emissionsVsUsage refuses a reversed or too wide range as bad input', async () => {
+    const reversed = await gql('{ emissionsVsUsage(from: "5", to: "2") { from } }')
+    expect(reversed.body.errors?.[0]?.message).toBe('emissionsVsUsage: need 0 ≤ from ≤ to, got from 5, to 2')
+    expect(reversed.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+    const wide = await gql('{ emissionsVsUsage(from: "0", to: "1000") { from } }')
+    expect(wide.body.errors?.[0]?.message).toBe('emissionsVsUsage: at most 1000 epochs per call, asked for 1001')
   })
 
   test('an unexpected failure is masked (no internals leak)', async () => {
@@ -191,7 +227,7 @@ describe('heartbeat', () => {
     const signature = await account.signMessage({ message: heartbeatMessage(account.address, now) })
     const { body } = await gql(mutation, { p: account.address.toLowerCase(), t: now, s: signature })
     expect(body.errors).toBeUndefined()
-    expect(body.data.heartbeat).toBe(true)
+    expect(body.data?.heartbeat).toBe(true)
     const row = await db
       .selectFrom('app.heartbeat')
       .selectAll()
@@ -222,7 +258,7 @@ describe('heartbeat', () => {
 describe('ops routes', () => {
   test('/deployment, /health, /ready and /metrics', async () => {
     const dep = await yoga.fetch('http://localhost/deployment')
-    expect(await dep.json()).toEqual(deployment)
+    expect(parseDeployment(await dep.json())).toEqual(deployment)
     expect((await yoga.fetch('http://localhost/health')).status).toBe(200)
     const ready = await yoga.fetch('http://localhost/ready')
     expect(ready.status).toBe(503)

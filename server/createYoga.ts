@@ -3,11 +3,11 @@ import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
 import pino, { type Logger } from 'pino'
 import type { PublicClient } from 'viem'
+import type { Deployment } from '../protocol/deployment.ts'
 import { type BlobStore, createBlobStore } from './blobs/blobStore.ts'
 import type { ServerContext } from './context.ts'
 import type { Database } from './db/database.ts'
 import { viewsSchemaPresent } from './db/meta.ts'
-import type { ServerDeployment } from './deployment.ts'
 import { createMetrics, type ServerMetrics } from './metrics.ts'
 import { useBlobRoutes } from './plugins/use-blob-routes.ts'
 import { useErrorMasking } from './plugins/use-error-masking.ts'
@@ -20,7 +20,7 @@ import { schema } from './schema/index.ts'
 export type CreateYogaParameters = {
   db: Kysely<Database>
   viewsSchema: string
-  deployment: ServerDeployment
+  deployment: Deployment
   dataDir: string
   maxBlobBytes?: number
   pubsub?: AssignmentPubSub
@@ -51,6 +51,13 @@ export function createYoga(parameters: CreateYogaParameters) {
     log,
     now: parameters.now ?? (() => Date.now() / 1000),
   }
+  // Yoga logs an error among other arguments; it goes through pino's `err` serializer so its stack survives.
+  const yogaLog =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) => {
+      const err = args.find((a) => a instanceof Error)
+      log[level]({ err, yoga: args.filter((a) => a !== err) }, 'yoga')
+    }
   const ready = async () => {
     await sql`select 1`.execute(parameters.db)
     if (!(await viewsSchemaPresent(parameters.db, parameters.viewsSchema)))
@@ -65,12 +72,7 @@ export function createYoga(parameters: CreateYogaParameters) {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: false,
-    logging: {
-      debug: (...a: unknown[]) => log.debug({ yoga: a }, 'yoga'),
-      info: (...a: unknown[]) => log.info({ yoga: a }, 'yoga'),
-      warn: (...a: unknown[]) => log.warn({ yoga: a }, 'yoga'),
-      error: (...a: unknown[]) => log.error({ yoga: a }, 'yoga'),
-    },
+    logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
     // Per-request copies so Pothos' dataloaders (cached on the context object) are request-scoped.
     context: () => ({ ...context }),
     plugins: [

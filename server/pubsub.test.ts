@@ -1,17 +1,18 @@
 import { Redis } from 'ioredis'
+import type { Address } from 'viem'
 import { afterAll, describe, expect, test } from 'vitest'
 import { type AssignmentEvent, type AssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
 
-const event = (provider: string, logIndex: number): AssignmentEvent => ({
+const event = (provider: Address, logIndex: number): AssignmentEvent => ({
   id: `1:${provider}`,
-  jobId: '1',
+  jobId: 1n,
   provider,
   round: 1,
   slot: 0,
-  pricePerUnit: '10',
-  collateral: '100',
-  commitDeadline: '1700000000',
-  blockNumber: '5',
+  pricePerUnit: 10n,
+  collateral: 100n,
+  commitDeadline: 1_700_000_000n,
+  blockNumber: 5n,
   logIndex,
 })
 const alice = '0x00000000000000000000000000000000000000a1'

@@ -2,19 +2,47 @@ import { setMaxListeners } from 'node:events'
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target'
 import type { TypedEventTarget } from '@graphql-yoga/typed-event-target'
 import { Redis } from 'ioredis'
+import type { Address } from 'viem'
+import type { IndexedAssignment } from './db/assignments.ts'
 
-/** An assignment as it travels through the pubsub: plain JSON (bigints as decimal strings). */
-export type AssignmentEvent = {
-  id: string
-  jobId: string
-  provider: string
-  round: number
-  slot: number
-  pricePerUnit: string
-  collateral: string
-  commitDeadline: string
-  blockNumber: string
-  logIndex: number
+/** An assignment as the change feed publishes it and the `jobAssignments` subscription delivers it. */
+export type AssignmentEvent = Pick<
+  IndexedAssignment,
+  'id' | 'jobId' | 'provider' | 'round' | 'slot' | 'pricePerUnit' | 'collateral' | 'commitDeadline' | 'blockNumber' | 'logIndex'
+>
+
+/** The event's own fields of an assignment (a fresh object: subscribers never share the publisher's). */
+export function toAssignmentEvent(assignment: AssignmentEvent): AssignmentEvent {
+  const { id, jobId, provider, round, slot, pricePerUnit, collateral, commitDeadline, blockNumber, logIndex } = assignment
+  return {
+    id,
+    jobId,
+    provider: provider.toLowerCase() as Address,
+    round,
+    slot,
+    pricePerUnit,
+    collateral,
+    commitDeadline,
+    blockNumber,
+    logIndex,
+  }
+}
+
+/** An event on Redis: JSON with bigints as decimal strings. */
+const redisSerializer = {
+  stringify: (event: unknown) => JSON.stringify(event, (_key, v) => (typeof v === 'bigint' ? v.toString() : v)),
+  parse: (text: string): AssignmentEvent => {
+    const e = JSON.parse(text) as { [K in keyof AssignmentEvent]: AssignmentEvent[K] extends bigint ? string : AssignmentEvent[K] }
+    const { jobId, pricePerUnit, collateral, commitDeadline, blockNumber } = e
+    return {
+      ...e,
+      jobId: BigInt(jobId),
+      pricePerUnit: BigInt(pricePerUnit),
+      collateral: BigInt(collateral),
+      commitDeadline: BigInt(commitDeadline),
+      blockNumber: BigInt(blockNumber),
+    }
+  },
 }
 
 type AssignmentCustomEvent = CustomEvent<AssignmentEvent>
@@ -35,6 +63,7 @@ export type AssignmentPubSub = {
 
 const topic = (provider: string) => `tessera:jobAssignments:${provider.toLowerCase()}`
 
+/** The assignment pubsub: in-process, or through Redis with `redisUrl`. */
 export function createAssignmentPubSub(parameters: { redisUrl?: string } = {}): AssignmentPubSub {
   let target: TypedEventTarget<AssignmentCustomEvent>
   let clients: Redis[] = []
@@ -42,7 +71,7 @@ export function createAssignmentPubSub(parameters: { redisUrl?: string } = {}): 
     const publishClient = new Redis(parameters.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
     const subscribeClient = new Redis(parameters.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
     clients = [publishClient, subscribeClient]
-    target = createRedisEventTarget<AssignmentCustomEvent>({ publishClient, subscribeClient })
+    target = createRedisEventTarget<AssignmentCustomEvent>({ publishClient, subscribeClient, serializer: redisSerializer })
   } else {
     const local = new EventTarget()
     // One topic per provider; an agent reconnecting several times may briefly hold many listeners.
@@ -51,7 +80,7 @@ export function createAssignmentPubSub(parameters: { redisUrl?: string } = {}): 
   }
   return {
     publish(event) {
-      target.dispatchEvent(new CustomEvent(topic(event.provider), { detail: event }) as AssignmentCustomEvent)
+      target.dispatchEvent(new CustomEvent(topic(event.provider), { detail: toAssignmentEvent(event) }) as AssignmentCustomEvent)
     },
     subscribe(provider) {
       const name = topic(provider)
@@ -73,8 +102,8 @@ export function createAssignmentPubSub(parameters: { redisUrl?: string } = {}): 
         async next(): Promise<IteratorResult<AssignmentEvent>> {
           while (!queue.length && !closed) await new Promise<void>((r) => (wake = r))
           wake = undefined
-          if (queue.length) return { value: queue.shift()!, done: false }
-          return { value: undefined, done: true }
+          const value = queue.shift()
+          return value ? { value, done: false } : { value: undefined, done: true }
         },
         async return(): Promise<IteratorResult<AssignmentEvent>> {
           close()

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs'
 import type { Hex } from 'viem'
 import { deploymentFileOf } from '../contracts/deploy.ts'
 import { readDeploymentFile } from '../protocol/deployment.ts'
+import { TesseraError } from '../protocol/errors.ts'
 import { defaultMaxBlobBytes } from './blobs/blobStore.ts'
 import type { StartServerParameters } from './startServer.ts'
 
 /** A required setting is missing or malformed. Not retryable: fix the environment. */
-export class ServerConfigError extends Error {
+export class ServerConfigError extends TesseraError {
   override name = 'ServerConfigError'
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
-import { fund, regionId, registerProvider, startTestSystem, type TestSystem, TSR } from '../devnet/testSystem.ts'
+import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { type StartPonderReturnType, startPonder } from '../indexer/startPonder.ts'
-import type { Deployment } from '../protocol/deployment.ts'
+import { readDeploymentFile } from '../protocol/deployment.ts'
+import { heartbeatMessage } from '../protocol/heartbeat.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { TSR } from '../protocol/units.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
-import { heartbeatMessage } from './schema/heartbeat.ts'
 import { type StartServerReturnType, startServer } from './startServer.ts'
 
 // The whole path through real indexed data: anvil + contracts, Ponder into Postgres, and this
@@ -47,12 +49,11 @@ beforeAll(async () => {
     port: await freePort(),
     log: process.env.TESSERA_TEST_VERBOSE ? (line) => console.log(`[ponder] ${line}`) : undefined,
   })
-  const deployment = JSON.parse(await readFile(deploymentPath, 'utf8')) as Deployment
   server = await startServer({
     databaseUrl: database.url,
     viewsSchema,
     rpcUrl: system.rpcUrl,
-    deployment,
+    deployment: readDeploymentFile(deploymentPath),
     serverKey: devKeys[1],
     port: 0,
     dataDir: path.join(tmpDir, 'data'),
@@ -69,7 +70,10 @@ afterAll(async () => {
   if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
 })
 
-async function gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<T> {
+/** A connection as the queries below select it. */
+type Connection<Node> = { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: Node }[] }
+
+async function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
   const res = await fetch(`${server.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -108,7 +112,8 @@ function subscribe(provider: Address, after?: string) {
   const events: Delivered[] = []
   const controller = new AbortController()
   const query = `subscription($p: Address!, $after: String) { jobAssignments(provider: $p, after: $after) {
-    cursor jobId provider slot pricePerUnit collateral commitDeadline job { id modelHash inputHash units outputTolerance redundancy deadline } } }`
+    cursor jobId provider slot pricePerUnit collateral commitDeadline
+    job { id modelHash inputHash units outputTolerance redundancy deadline } } }`
   const done = (async () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: 'POST',
@@ -121,8 +126,7 @@ function subscribe(provider: Address, after?: string) {
     let buffer = ''
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buffer += decoder.decode(chunk, { stream: true })
-      let i: number
-      while ((i = buffer.indexOf('\n\n')) >= 0) {
+      for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
         const frame = buffer.slice(0, i)
         buffer = buffer.slice(i + 2)
         const data = frame
@@ -132,25 +136,32 @@ function subscribe(provider: Address, after?: string) {
           .join('')
         if (!frame.startsWith('event: next') || !data) continue
         const payload = JSON.parse(data) as { data?: { jobAssignments: Delivered }; errors?: unknown }
-        if (payload.errors) throw new Error(`subscription error: ${JSON.stringify(payload.errors)}`)
-        events.push(payload.data!.jobAssignments)
+        if (payload.errors || !payload.data) throw new Error(`subscription error: ${JSON.stringify(payload.errors)}`)
+        events.push(payload.data.jobAssignments)
       }
     }
   })().catch((error: Error) => {
     // Aborting (close) or the server stopping ends the stream; anything else is a failure to report.
     if (!controller.signal.aborted && !stopping) failures.push(error)
   })
-  return { events, close: async () => (controller.abort(), await done) }
+  const close = async () => {
+    controller.abort()
+    await done
+  }
+  return { events, close }
 }
 
 async function heartbeat(account: PrivateKeyAccount) {
   const timestamp = Math.floor(Date.now() / 1000)
   const signature = await account.signMessage({ message: heartbeatMessage(account.address, timestamp) })
-  return gql('mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }', {
-    p: account.address,
-    t: timestamp,
-    s: signature,
-  })
+  return gql<{ heartbeat: boolean }>(
+    'mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }',
+    {
+      p: account.address,
+      t: timestamp,
+      s: signature,
+    },
+  )
 }
 
 async function submitJob(redundancy: number) {
@@ -180,7 +191,7 @@ async function submitJob(redundancy: number) {
         maxPricePerUnit,
         minVramMiB: 8192,
         gpuModel: 0,
-        regions: [regionId('eu')],
+        regions: [encodeRegion('eu')],
         redundancy,
         verification: 0,
         deadline: (await system.now()) + 3600n,
@@ -194,13 +205,14 @@ async function submitJob(redundancy: number) {
 describe('server on real indexed data', () => {
   test('ready, meta and providers come from the views schema', async () => {
     expect((await fetch(`${server.url}/ready`)).status).toBe(200)
-    const data = await gql(
-      `{ _meta { block lagBlocks chainId } providers(first: 10) { totalCount edges { node { address stake live } } } }`,
-    )
+    const data = await gql<{
+      _meta: { block: string; lagBlocks: number; chainId: number }
+      providers: Connection<{ address: Address; stake: string; live: boolean }>
+    }>(`{ _meta { block lagBlocks chainId } providers(first: 10) { totalCount edges { node { address stake live } } } }`)
     expect(data._meta.chainId).toBe(31337)
     expect(BigInt(data._meta.block)).toBeGreaterThan(0n)
     expect(data.providers.totalCount).toBe(3)
-    expect(data.providers.edges.map((e: any) => e.node.address)).toContain(system.accounts.providers[0].address)
+    expect(data.providers.edges.map((e) => e.node.address)).toContain(system.accounts.providers[0].address)
     expect(data.providers.edges[0].node.stake).toBe((1000n * TSR).toString())
   })
 
@@ -211,13 +223,18 @@ describe('server on real indexed data', () => {
     const s4 = subscribe(p4.address)
     await heartbeat(p2)
     await heartbeat(p3)
-    const live = await gql(`query($a: Address!) { provider(address: $a) { live lastHeartbeatAt } }`, { a: p2.address })
+    const live = await gql<{ provider: { live: boolean } }>(`query($a: Address!) { provider(address: $a) { live lastHeartbeatAt } }`, {
+      a: p2.address,
+    })
     expect(live.provider.live).toBe(true)
 
     const quote = (max: bigint, k: number) =>
-      gql(`query($s: QuoteInput!) { quote(spec: $s) { reason eligibleProviders pricePerUnit fees escrow collateralPerSlot } }`, {
-        s: { units: '4', maxPricePerUnit: max.toString(), redundancy: k, minVramMiB: 8192, regions: [regionId('eu')] },
-      }).then((d) => d.quote)
+      gql<{ quote: { reason: string } }>(
+        `query($s: QuoteInput!) { quote(spec: $s) { reason eligibleProviders pricePerUnit fees escrow collateralPerSlot } }`,
+        {
+          s: { units: '4', maxPricePerUnit: max.toString(), redundancy: k, minVramMiB: 8192, regions: [encodeRegion('eu')] },
+        },
+      ).then((d) => d.quote)
     expect(await quote(TSR / 10n, 2)).toEqual({
       reason: 'OK',
       eligibleProviders: 2,
@@ -235,22 +252,23 @@ describe('server on real indexed data', () => {
     const [e2, e3] = await Promise.all(
       [s2, s3].map((s) => waitFor('the assignment on the subscription', async () => s.events.find((e) => e.jobId === id))),
     )
-    expect(e2!.provider).toBe(p2.address)
-    expect(e3!.provider).toBe(p3.address)
-    expect(new Set([e2!.slot, e3!.slot])).toEqual(new Set([0, 1]))
-    expect(e2!.pricePerUnit).toBe((TSR / 100n).toString())
-    expect(e2!.collateral).toBe(((TSR / 10n) * 4n).toString())
-    expect(e2!.job).toMatchObject({ id, units: '4', redundancy: 2 })
+    expect(e2.provider).toBe(p2.address)
+    expect(e3.provider).toBe(p3.address)
+    expect(new Set([e2.slot, e3.slot])).toEqual(new Set([0, 1]))
+    expect(e2.pricePerUnit).toBe((TSR / 100n).toString())
+    expect(e2.collateral).toBe(((TSR / 10n) * 4n).toString())
+    expect(e2.job).toMatchObject({ id, units: '4', redundancy: 2 })
 
     const assigned = await waitFor('jobs(where: {status: ASSIGNED})', async () => {
-      const d = await gql(
-        `{ jobs(where: { status: ASSIGNED }) { totalCount edges { cursor node { id status assignments { provider slot price collateral outcome } } } } }`,
+      const d = await gql<{ jobs: Connection<{ id: string; assignments: { provider: Address }[] }> }>(
+        `{ jobs(where: { status: ASSIGNED }) {
+          totalCount edges { cursor node { id status assignments { provider slot price collateral outcome } } } } }`,
       )
       return d.jobs.totalCount > 0 ? d.jobs : undefined
     })
     expect(assigned.totalCount).toBe(1)
     expect(assigned.edges[0].node.id).toBe(id)
-    expect(assigned.edges[0].node.assignments.map((a: any) => a.provider).sort()).toEqual([p2.address, p3.address].sort())
+    expect(assigned.edges[0].node.assignments.map((a) => a.provider).sort()).toEqual([p2.address, p3.address].sort())
 
     // Nothing more arrives: once per (job, provider), and nothing for the provider with no heartbeat.
     await new Promise((r) => setTimeout(r, 2000))
@@ -261,11 +279,11 @@ describe('server on real indexed data', () => {
 
     // A new subscription replays from Postgres: everything without `after`, nothing after the last cursor.
     const replay = subscribe(p2.address)
-    const resumed = subscribe(p2.address, e2!.cursor)
+    const resumed = subscribe(p2.address, e2.cursor)
     await waitFor('the replay', async () => (replay.events.length ? true : undefined))
     await new Promise((r) => setTimeout(r, 1000))
     expect(replay.events.map((e) => e.jobId)).toEqual([id])
-    expect(replay.events[0]!.cursor).toBe(e2!.cursor)
+    expect(replay.events[0]?.cursor).toBe(e2.cursor)
     expect(resumed.events).toEqual([])
     await Promise.all([replay.close(), resumed.close()])
     expect(failures).toEqual([])
@@ -282,17 +300,26 @@ describe('server on real indexed data', () => {
 
   test('jobs connection pages with opaque cursors and filters by provider', async () => {
     const p2 = system.accounts.providers[0]
-    const all = await gql(`{ jobs(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }`)
+    const all = await gql<{ jobs: Connection<{ id: string }> }>(
+      `{ jobs(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }`,
+    )
     expect(all.jobs.totalCount).toBe(1)
     expect(all.jobs.pageInfo.hasNextPage).toBe(false)
-    const next = await gql(`query($c: String) { jobs(first: 1, after: $c) { edges { node { id } } } }`, { c: all.jobs.pageInfo.endCursor })
+    const next = await gql<{ jobs: Connection<{ id: string }> }>(
+      `query($c: String) { jobs(first: 1, after: $c) { edges { node { id } } } }`,
+      { c: all.jobs.pageInfo.endCursor },
+    )
     expect(next.jobs.edges).toEqual([])
-    const mine = await gql(`query($p: Address!) { jobs(where: { provider: $p, status_in: [ASSIGNED, OPEN] }) { totalCount } }`, {
-      p: p2.address,
-    })
+    const mine = await gql<{ jobs: Connection<never> }>(
+      `query($p: Address!) { jobs(where: { provider: $p, status_in: [ASSIGNED, OPEN] }) { totalCount } }`,
+      {
+        p: p2.address,
+      },
+    )
     expect(mine.jobs.totalCount).toBe(1)
-    const bySubmit = await gql(
-      `{ jobs(orderBy: SUBMITTED_AT, orderDirection: asc, where: { requester: "${system.accounts.requesters[0].address.toLowerCase()}" }) { totalCount edges { node { id requester } } } }`,
+    const bySubmit = await gql<{ jobs: Connection<{ id: string; requester: Address }> }>(
+      `{ jobs(orderBy: SUBMITTED_AT, orderDirection: asc, where: { requester: "${system.accounts.requesters[0].address.toLowerCase()}" }) {
+        totalCount edges { node { id requester } } } }`,
     )
     expect(bySubmit.jobs.edges[0].node.requester).toBe(system.accounts.requesters[0].address)
 
@@ -300,11 +327,12 @@ describe('server on real indexed data', () => {
     const seen: string[] = []
     let after: string | null = null
     for (let page = 0; page < 4; page++) {
-      const d: any = await gql(
-        `query($a: String) { providers(first: 1, after: $a, orderBy: PRICE_PER_UNIT) { totalCount pageInfo { hasNextPage endCursor } edges { node { address pricePerUnit } } } }`,
+      const d: { providers: Connection<{ address: Address }> } = await gql(
+        `query($a: String) { providers(first: 1, after: $a, orderBy: PRICE_PER_UNIT) {
+          totalCount pageInfo { hasNextPage endCursor } edges { node { address pricePerUnit } } } }`,
         { a: after },
       )
-      seen.push(...d.providers.edges.map((e: any) => e.node.address))
+      seen.push(...d.providers.edges.map((e) => e.node.address))
       if (!d.providers.pageInfo.hasNextPage) break
       after = d.providers.pageInfo.endCursor
     }
@@ -312,7 +340,9 @@ describe('server on real indexed data', () => {
     expect(seen).toEqual([a4.address, a2.address, a3.address])
     await expect(gql(`{ providers(first: 1001) { totalCount } }`)).rejects.toThrow(/first must be between 0 and 1000/)
     await expect(gql(`{ jobs(after: "bogus") { totalCount } }`)).rejects.toThrow(/invalid cursor/)
-    const stats = await gql(`{ marketStats { jobs providers liveProviders jobsByStatus { status count } } }`)
+    const stats = await gql<{ marketStats: Record<string, unknown> }>(
+      `{ marketStats { jobs providers liveProviders jobsByStatus { status count } } }`,
+    )
     expect(stats.marketStats).toMatchObject({ jobs: 1, providers: 3, liveProviders: 2 })
   })
 
@@ -343,33 +373,39 @@ describe('server on real indexed data', () => {
     for (const reveal of reveals) await reveal()
     // Nobody calls finalize but the keeper.
     const completed = await waitFor('the keeper to finalize job 1', async () => {
-      const d = await gql(
-        `{ job(id: "1") { status fees burned fingerprint assignments { provider outcome paid } payments { kind amount } } }`,
-      )
+      const d = await gql<{
+        job: { status: string; fees: string; burned: string; fingerprint: string; assignments: { outcome: string }[] }
+      }>(`{ job(id: "1") { status fees burned fingerprint assignments { provider outcome paid } payments { kind amount } } }`)
       return d.job.status === 'COMPLETED' ? d.job : undefined
     })
     expect(completed.fingerprint).toBe(fingerprint)
-    expect(completed.assignments.map((a: any) => a.outcome)).toEqual(['AGREED', 'AGREED'])
+    expect(completed.assignments.map((a) => a.outcome)).toEqual(['AGREED', 'AGREED'])
     const fees = (TSR / 100n) * 4n + (TSR / 50n) * 4n
     expect(completed.fees).toBe(fees.toString())
     expect(completed.burned).toBe((fees / 10n).toString())
 
     // Pass the epoch boundary; the keeper closes every ended epoch.
     await system.increaseTime(31)
-    const epochs = await waitFor('the keeper to advance the epoch', async () => {
-      const d = await gql(`{ epochs(first: 100) { totalCount edges { node { id fees usageEmission availabilityEmission limiter } } } }`)
-      return d.epochs.edges.some((e: any) => BigInt(e.node.fees) > 0n) ? d.epochs : undefined
+    const withFees = await waitFor('the keeper to advance the epoch', async () => {
+      const d = await gql<{ epochs: Connection<{ id: string; fees: string }> }>(
+        `{ epochs(first: 100) { totalCount edges { node { id fees usageEmission availabilityEmission limiter } } } }`,
+      )
+      return d.epochs.edges.find((e) => BigInt(e.node.fees) > 0n)?.node
     })
-    const withFees = epochs.edges.find((e: any) => BigInt(e.node.fees) > 0n).node
     expect(withFees.fees).toBe(fees.toString())
 
-    const { emissionsVsUsage } = await gql(
+    type Point = { epoch: string; emitted: string; usageEmission: string; availabilityEmission: string; coverage: number | null }
+    const { emissionsVsUsage } = await gql<{
+      emissionsVsUsage: { coverageTarget: number; totals: { fees: string; burned: string }; points: Point[] }
+    }>(
       `query($f: BigInt!, $t: BigInt!) { emissionsVsUsage(from: $f, to: $t) {
       from to coverageTarget totals { fees burned emitted coverage }
-      points { epoch fees burned jobFees jobsCompleted usageEmission availabilityEmission emitted coverage subsidyShare feeEma utilisation phi cap limiter } } }`,
+      points { epoch fees burned jobFees jobsCompleted usageEmission availabilityEmission emitted coverage subsidyShare
+        feeEma utilisation phi cap limiter } } }`,
       { f: '0', t: withFees.id },
     )
-    const point = emissionsVsUsage.points.find((p: any) => p.epoch === withFees.id)
+    const point = emissionsVsUsage.points.find((p) => p.epoch === withFees.id)
+    if (!point) throw new Error(`no point for epoch ${withFees.id}`)
     expect(point).toMatchObject({ fees: fees.toString(), burned: (fees / 10n).toString(), jobFees: fees.toString(), jobsCompleted: 1 })
     expect(BigInt(point.emitted)).toBe(BigInt(point.usageEmission) + BigInt(point.availabilityEmission))
     if (BigInt(point.emitted) > 0n) expect(point.coverage).toBeCloseTo(Number(fees / 10n) / Number(point.emitted), 6)

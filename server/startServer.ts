@@ -96,7 +96,8 @@ export async function startServer(parameters: StartServerParameters): Promise<St
         })
   if (parameters.leader === false && !parameters.redisUrl)
     log.warn(
-      'leader: false without REDIS_URL: live subscription events come only from a leader in this process; set REDIS_URL to share them between replicas',
+      'leader: false without REDIS_URL: live subscription events come only from a leader in this process; ' +
+        'set REDIS_URL to share them between replicas',
     )
   log.info(
     { url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, redis: !!parameters.redisUrl },

@@ -3,6 +3,7 @@ import { createReadStream, existsSync } from 'node:fs'
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
+import { TesseraError } from '../../protocol/errors.ts'
 import { findBlob, insertBlob } from '../db/blobs.ts'
 import type { Database } from '../db/database.ts'
 
@@ -10,21 +11,25 @@ import type { Database } from '../db/database.ts'
 export const defaultMaxBlobBytes = 64 * 1024 * 1024
 
 /** An upload larger than the limit. Not retryable. */
-export class BlobTooLargeError extends Error {
+export class BlobTooLargeError extends TesseraError {
   override name = 'BlobTooLargeError'
-  constructor(readonly limit: number) {
+  /** The limit in bytes. */
+  readonly limit: number
+  constructor(limit: number) {
     super(`blob exceeds the limit of ${limit} bytes (TESSERA_MAX_BLOB_BYTES)`)
+    this.limit = limit
   }
 }
 
 /** The bytes did not hash to the `x-content-sha256` the client declared. Not retryable as-is. */
-export class BlobHashMismatchError extends Error {
+export class BlobHashMismatchError extends TesseraError {
   override name = 'BlobHashMismatchError'
-  constructor(
-    readonly expected: string,
-    readonly actual: string,
-  ) {
-    super(`x-content-sha256 ${expected} does not match the body's sha256 ${actual}`)
+  readonly expected: string
+  readonly actual: string
+  constructor(expected: string, actual: string) {
+    super(`x-content-sha256 ${expected} does not match the body's sha256 ${actual}`, { details: `expected ${expected}, got ${actual}` })
+    this.expected = expected
+    this.actual = actual
   }
 }
 

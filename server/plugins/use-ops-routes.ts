@@ -1,12 +1,14 @@
 import type { Plugin } from 'graphql-yoga'
+import { type Deployment, stringifyDeployment } from '../../protocol/deployment.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
 /**
- * `/deployment` (the deployment JSON), `/ready` (200 when `ready()` resolves true, else 503 with
- * the reason) and `/metrics` (Prometheus text). `/health` is Yoga's own liveness route.
+ * `/deployment` (the deployment JSON, bigints as decimal strings: `parseDeployment` reads it), `/ready` (200 when
+ * `ready()` resolves true, else 503 with the reason) and `/metrics` (Prometheus text). `/health` is Yoga's own
+ * liveness route.
  */
 export function useOpsRoutes(options: {
-  deployment: unknown
+  deployment: Deployment
   metrics: ServerMetrics
   ready: () => Promise<{ ok: boolean; reason?: string }>
 }): Plugin {
@@ -15,7 +17,7 @@ export function useOpsRoutes(options: {
       if (request.method !== 'GET' && request.method !== 'HEAD') return
       if (url.pathname === '/deployment') {
         return endResponse(
-          new Response(JSON.stringify(options.deployment), { headers: { 'content-type': 'application/json; charset=utf-8' } }),
+          new Response(stringifyDeployment(options.deployment), { headers: { 'content-type': 'application/json; charset=utf-8' } }),
         )
       }
       if (url.pathname === '/ready') {

@@ -1,5 +1,10 @@
-import type { Page } from '../db/paginate.ts'
+import type { ArgBuilder, EnumRef, InputObjectRef } from '@pothos/core'
+import type { builder } from '../builder.ts'
+import type { OrderDirection as Direction, Page } from '../db/paginate.ts'
 import { UserInputError } from '../errors.ts'
+import { OrderDirection } from './scalars.ts'
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never
 
 /** Relay connection arguments this API honours; `last`/`before` are refused with a clear message. */
 export function checkForwardOnly(args: { last?: number | null; before?: string | null }): void {
@@ -7,18 +12,23 @@ export function checkForwardOnly(args: { last?: number | null; before?: string |
 }
 
 /** A keyset page as a Relay connection (opaque cursors, lazy totalCount). */
-export function toConnection<Row, Node = Row>(page: Page<Row>, map: (row: Row) => Node = (row) => row as unknown as Node) {
-  const edges = page.rows.map((row) => ({ cursor: page.cursorOf(row), node: map(row) }))
+export function toConnection<T>(page: Page<T>) {
   return {
-    edges,
+    edges: page.edges,
     pageInfo: {
       hasNextPage: page.hasNextPage,
       hasPreviousPage: false,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      startCursor: page.edges[0]?.cursor ?? null,
+      endCursor: page.edges.at(-1)?.cursor ?? null,
     },
     totalCount: page.totalCount,
   }
+}
+
+/** A connection field's resolver: refuses backward paging, then serves the page `find` reads. */
+export async function resolveConnection<T>(args: { last?: number | null; before?: string | null }, find: () => Promise<Page<T>>) {
+  checkForwardOnly(args)
+  return toConnection(await find())
 }
 
 /** Complexity of a connection field: its page size multiplies the cost of the selection. */
@@ -26,3 +36,19 @@ export const connectionComplexity = (args: { first?: number | null }) => ({
   field: 1,
   multiplier: Math.max(1, Math.min(args.first ?? 100, 1000)),
 })
+
+/**
+ * The arguments of a filtered, sorted list: `where`, `orderBy` (default `orderBy`) and `orderDirection` (default
+ * `direction`). The repository's `find…(views, args)` takes them as they are.
+ */
+export function listArgs<Where, Order extends string>(
+  arg: ArgBuilder<Types>,
+  options: { where: InputObjectRef<Types, Where>; orderBy: EnumRef<Types, Order>; defaults: [orderBy: Order, direction: Direction] },
+) {
+  const [orderBy, direction] = options.defaults
+  return {
+    where: arg({ type: options.where }),
+    orderBy: arg({ type: options.orderBy, defaultValue: orderBy }),
+    orderDirection: arg({ type: OrderDirection, defaultValue: direction }),
+  }
+}

@@ -1,87 +1,69 @@
+import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { builder } from '../builder.ts'
-import type { ServerContext } from '../context.ts'
-import { toBigInt, toInt } from '../db/convert.ts'
-import { findHeartbeats } from '../db/heartbeats.ts'
-import { findAssignmentsOfProvider, findProviders, findProvidersByAddresses, paymentTotals, providerOrderColumns } from '../db/providers.ts'
-import type { ProviderRow } from '../db/tables/views.table.ts'
-import { checkForwardOnly, connectionComplexity, toConnection } from './connection.ts'
-import { heartbeatLivenessSeconds } from './heartbeat.ts'
+import { findAssignmentsOfProvider } from '../db/assignments.ts'
+import { findLastSeen, findLiveness } from '../db/heartbeats.ts'
+import {
+  findEarnings,
+  findProviders,
+  findProvidersByAddresses,
+  type IndexedProvider,
+  type ProviderEarnings,
+  providerOrderColumns,
+} from '../db/providers.ts'
+import { connectionComplexity, listArgs, resolveConnection } from './connection.ts'
 import { Assignment } from './job.ts'
-import { OrderDirection } from './scalars.ts'
-
-/** Last heartbeat (unix s, server time) per address, in the order asked; null when never seen. */
-async function lastSeenOf(ctx: ServerContext, addresses: readonly string[]): Promise<(bigint | null)[]> {
-  const rows = await findHeartbeats(ctx.db, addresses)
-  const seen = new Map(rows.map((r) => [r.provider, BigInt(Math.floor(r.lastSeen.getTime() / 1000))]))
-  return addresses.map((a) => seen.get(a.toLowerCase()) ?? null)
-}
+import { exposeBigInts } from './scalars.ts'
 
 export const ProviderOrderBy = builder.enumType('ProviderOrderBy', {
   values: Object.keys(providerOrderColumns) as (keyof typeof providerOrderColumns)[],
 })
 
-const Earnings = builder.simpleObject('ProviderEarnings', {
+const Earnings = builder.objectRef<ProviderEarnings>('ProviderEarnings').implement({
   description: 'What a provider has been credited by JobMarket, summed from payments (wei).',
   fields: (t) => ({
-    fees: t.field({ type: 'BigInt' }),
-    slashShares: t.field({ type: 'BigInt' }),
-    withdrawn: t.field({ type: 'BigInt' }),
-    earnedTotal: t.field({ type: 'BigInt', description: 'Fees plus slash shares, as indexed on the provider.' }),
-    slashedTotal: t.field({ type: 'BigInt' }),
+    ...exposeBigInts(t, ['fees', 'slashShares', 'withdrawn', 'slashedTotal']),
+    earnedTotal: t.expose('earnedTotal', { type: 'BigInt', description: 'Fees plus slash shares, as indexed on the provider.' }),
   }),
 })
 
 /** A provider, loaded by lower-case address through a per-request dataloader. */
 export const Provider = builder.loadableObjectRef('Provider', {
   load: (addresses: string[], ctx) => findProvidersByAddresses(ctx.views, addresses),
-  sort: (row: ProviderRow) => row.address,
+  sort: (provider: IndexedProvider) => provider.address,
 })
 
 Provider.implement({
   fields: (t) => ({
-    address: t.field({ type: 'Address', resolve: (p) => p.address }),
-    registered: t.boolean({ resolve: (p) => p.registered ?? true }),
+    ...exposeBigInts(t, ['unstakeAvailableAt', 'registeredAt'], { nullable: true }),
+    ...exposeBigInts(t, ['pricePerUnit', 'stake', 'locked', 'pendingUnstake']),
+    address: t.expose('address', { type: 'Address' }),
+    registered: t.exposeBoolean('registered'),
     paused: t.exposeBoolean('paused'),
-    gpuModel: t.int({ resolve: (p) => toInt(p.gpuModel)! }),
-    gpuCount: t.int({ resolve: (p) => toInt(p.gpuCount)! }),
-    vramMiB: t.int({ resolve: (p) => toInt(p.vramMib)! }),
-    cpuCores: t.int({ resolve: (p) => toInt(p.cpuCores)! }),
-    memoryMiB: t.int({ resolve: (p) => toInt(p.memoryMib)! }),
-    benchmarkScore: t.int({ resolve: (p) => toInt(p.benchmarkScore)! }),
-    capacity: t.field({
-      type: 'BigInt',
-      description: 'gpuCount × benchmarkScore, units per epoch.',
-      resolve: (p) => toBigInt(p.gpuCount) * toBigInt(p.benchmarkScore),
-    }),
-    pricePerUnit: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.pricePerUnit) }),
-    region: t.field({ type: 'Bytes32', resolve: (p) => p.region }),
-    encryptionPubKey: t.string({ nullable: true, resolve: (p) => p.encryptionPubKey }),
-    stake: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.stake) }),
-    locked: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.locked) }),
-    pendingUnstake: t.field({ type: 'BigInt', resolve: (p) => toBigInt(p.pendingUnstake) }),
-    freeStake: t.field({
-      type: 'BigInt',
-      description: 'stake − locked − pendingUnstake.',
-      resolve: (p) => toBigInt(p.stake) - toBigInt(p.locked) - toBigInt(p.pendingUnstake),
-    }),
-    unstakeAvailableAt: t.field({ type: 'BigInt', nullable: true, resolve: (p) => toBigInt(p.unstakeAvailableAt) }),
-    jobsCompleted: t.int({ resolve: (p) => toInt(p.jobsCompleted)! }),
-    jobsFailed: t.int({ resolve: (p) => toInt(p.jobsFailed)! }),
-    slashCount: t.int({ resolve: (p) => toInt(p.slashCount)! }),
-    noShowCount: t.int({ resolve: (p) => toInt(p.noShowCount)! }),
-    registeredAt: t.field({ type: 'BigInt', nullable: true, resolve: (p) => toBigInt(p.registeredAt) }),
+    gpuModel: t.exposeInt('gpuModel'),
+    gpuCount: t.exposeInt('gpuCount'),
+    vramMiB: t.exposeInt('vramMib'),
+    cpuCores: t.exposeInt('cpuCores'),
+    memoryMiB: t.exposeInt('memoryMib'),
+    benchmarkScore: t.exposeInt('benchmarkScore'),
+    capacity: t.expose('capacity', { type: 'BigInt', description: 'gpuCount × benchmarkScore, units per epoch.' }),
+    region: t.expose('region', { type: 'Bytes32' }),
+    encryptionPubKey: t.exposeString('encryptionPubKey', { nullable: true }),
+    freeStake: t.expose('freeStake', { type: 'BigInt', description: 'stake − locked − pendingUnstake.' }),
+    jobsCompleted: t.exposeInt('jobsCompleted'),
+    jobsFailed: t.exposeInt('jobsFailed'),
+    slashCount: t.exposeInt('slashCount'),
+    noShowCount: t.exposeInt('noShowCount'),
     lastHeartbeatAt: t.loadable({
       type: 'BigInt',
       nullable: true,
       description: 'Server time (unix s) of the last accepted heartbeat.',
-      load: (addresses: string[], ctx) => lastSeenOf(ctx, addresses),
+      load: (addresses: string[], ctx) => findLastSeen(ctx.db, addresses),
       resolve: (p) => p.address,
     }),
     live: t.loadable({
       type: 'Boolean',
       description: `Heartbeat within the last ${heartbeatLivenessSeconds} s (what the matcher requires).`,
-      load: async (addresses: string[], ctx) =>
-        (await lastSeenOf(ctx, addresses)).map((seen) => seen !== null && ctx.now() - Number(seen) <= heartbeatLivenessSeconds),
+      load: (addresses: string[], ctx) => findLiveness(ctx.db, addresses, ctx.now()),
       resolve: (p) => p.address,
     }),
     assignments: t.field({
@@ -91,19 +73,7 @@ Provider.implement({
       complexity: (args) => ({ field: 1, multiplier: Math.min(args.first ?? 50, 1000) }),
       resolve: (p, args, ctx) => findAssignmentsOfProvider(ctx.views, p.address, Math.max(0, Math.min(args.first ?? 50, 1000))),
     }),
-    earnings: t.field({
-      type: Earnings,
-      resolve: async (p, _args, ctx) => {
-        const totals = await paymentTotals(ctx.views, p.address)
-        return {
-          fees: totals.FEE ?? 0n,
-          slashShares: totals.SLASH_SHARE ?? 0n,
-          withdrawn: totals.WITHDRAWAL ?? 0n,
-          earnedTotal: toBigInt(p.earnedTotal),
-          slashedTotal: toBigInt(p.slashedTotal),
-        }
-      },
-    }),
+    earnings: t.field({ type: Earnings, resolve: (p, _args, ctx) => findEarnings(ctx.views, p) }),
   }),
 })
 
@@ -118,42 +88,15 @@ export const ProviderWhere = builder.inputType('ProviderWhere', {
   }),
 })
 
+const byAddress = builder.args((t) => ({ address: t.field({ type: 'Address', required: true }) }))
+
 builder.queryFields((t) => ({
   providers: t.connection({
     type: Provider,
-    args: {
-      where: t.arg({ type: ProviderWhere }),
-      orderBy: t.arg({ type: ProviderOrderBy, defaultValue: 'REGISTERED_AT' }),
-      orderDirection: t.arg({ type: OrderDirection, defaultValue: 'asc' }),
-    },
+    args: listArgs(t.arg, { where: ProviderWhere, orderBy: ProviderOrderBy, defaults: ['REGISTERED_AT', 'asc'] }),
     complexity: connectionComplexity,
-    resolve: async (_root, args, ctx) => {
-      checkForwardOnly(args)
-      const w = args.where
-      const page = await findProviders(ctx.views, {
-        where: w && {
-          paused: w.paused,
-          region: w.region,
-          regionIn: w.region_in,
-          gpuModel: w.gpuModel,
-          minVramMib: w.vramMiB_gte,
-          addressIn: w.address_in,
-        },
-        orderBy: args.orderBy,
-        orderDirection: args.orderDirection,
-        first: args.first,
-        after: args.after,
-      })
-      return toConnection(page)
-    },
+    resolve: (_root, args, ctx) => resolveConnection(args, () => findProviders(ctx.views, args)),
   }),
-  provider: t.field({
-    type: Provider,
-    nullable: true,
-    args: { address: t.arg({ type: 'Address', required: true }) },
-    resolve: async (_root, args, ctx) => {
-      const [row] = await findProvidersByAddresses(ctx.views, [args.address])
-      return row ?? null
-    },
-  }),
+  // The lower-case address is the provider's dataloader key: null when no such provider.
+  provider: t.field({ type: Provider, nullable: true, args: byAddress, resolve: (_root, { address }) => address.toLowerCase() }),
 }))

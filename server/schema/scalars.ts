@@ -1,6 +1,9 @@
+import type { FieldRef } from '@pothos/core'
 import { GraphQLError, Kind } from 'graphql'
 import { getAddress, isAddress } from 'viem'
 import { builder } from '../builder.ts'
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never
 
 const int = /^-?(0|[1-9]\d{0,77})$/
 const bytes32 = /^0x[0-9a-fA-F]{64}$/
@@ -56,4 +59,30 @@ builder.scalarType('Bytes32', {
   },
 })
 
+/** Which way a list runs. */
 export const OrderDirection = builder.enumType('OrderDirection', { values: { asc: {}, desc: {} } as const })
+
+/** The fields of `Parent` that hold a bigint (or, with `nullable`, a bigint or null). */
+type BigIntKeys<Parent, Nullable extends boolean> = {
+  [K in keyof Parent & string]: Parent[K] extends (Nullable extends true ? bigint | null : bigint) ? K : never
+}[keyof Parent & string]
+
+/**
+ * Exposes each of `names` under its own name as a `BigInt` field (non-null unless `nullable`): the amounts, block
+ * numbers and timestamps most objects carry. Spread the result into `fields`.
+ */
+export function exposeBigInts<Parent, K extends BigIntKeys<Parent, Nullable>, Nullable extends boolean = false>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<Types, Parent>,
+  names: readonly K[],
+  options: { nullable?: Nullable } = {},
+): Record<K, FieldRef<Types, bigint | null, 'Object'>> {
+  // Pothos can't check a name chosen at run time; BigIntKeys checked it for every caller.
+  const fields = t as unknown as {
+    expose: (name: string, options: { type: 'BigInt'; nullable: boolean }) => FieldRef<Types, bigint | null, 'Object'>
+  }
+  const nullable = options.nullable ?? false
+  return Object.fromEntries(names.map((name) => [name, fields.expose(name, { type: 'BigInt', nullable })])) as Record<
+    K,
+    FieldRef<Types, bigint | null, 'Object'>
+  >
+}
