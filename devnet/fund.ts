@@ -3,9 +3,10 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { chainOf } from '../protocol/chain.ts'
 import { TesseraError } from '../protocol/errors.ts'
+import { decodeRevert, formatRevert } from '../protocol/revert.ts'
 import { devKeys } from './devAccounts.ts'
 
-/** A transfer of {@link fund} that reverted (the sender ran out of TSR, say). Not retryable as is. */
+/** A transfer of {@link fund} that failed or reverted (the sender ran out of TSR, say). Not retryable as is. */
 export class FundError extends TesseraError {
   override name = 'FundError'
 }
@@ -25,7 +26,7 @@ export type FundReturnType = { receipts: TransactionReceipt[] }
 /**
  * Sends TSR from the deployer to every address in `to` and resolves once every transfer is mined. The transfers go
  * out back to back with consecutive nonces and are awaited together, so funding n accounts on an interval-mining
- * devnet takes a block or two, not n. Throws {@link FundError} naming the first transfer that reverted.
+ * devnet takes a block or two, not n. Throws {@link FundError} naming the first transfer that failed.
  */
 export async function fund(parameters: FundParameters): Promise<FundReturnType> {
   const { rpcUrl, token, to } = parameters
@@ -38,15 +39,22 @@ export async function fund(parameters: FundParameters): Promise<FundReturnType> 
   const firstNonce = await publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' })
   const hashes: Hex[] = []
   for (const [i, { address, amount }] of to.entries()) {
-    hashes.push(
-      await wallet.writeContract({
-        address: token,
-        abi: tesseraTokenAbi,
-        functionName: 'transfer',
-        args: [address, amount],
-        nonce: firstNonce + i,
-      }),
-    )
+    const transfer = {
+      address: token,
+      abi: tesseraTokenAbi,
+      functionName: 'transfer',
+      args: [address, amount],
+      nonce: firstNonce + i,
+    } as const
+    try {
+      hashes.push(await wallet.writeContract(transfer))
+    } catch (cause) {
+      const revert = decodeRevert(cause)
+      throw new FundError(`funding ${address} with ${amount} TSR wei failed`, {
+        cause,
+        details: revert ? formatRevert(revert) : (cause as Error).message,
+      })
+    }
   }
   const receipts = await Promise.all(hashes.map((hash) => publicClient.waitForTransactionReceipt({ hash })))
   const failed = receipts.findIndex((receipt) => receipt.status !== 'success')
