@@ -1,19 +1,17 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import pg from 'pg'
 import type { Logger } from 'pino'
-import { type Address, createPublicClient, createWalletClient, type Hex, http, parseEther } from 'viem'
+import { type Address, type Hex, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { runAgent } from '../agent/runAgent.ts'
 import { buildContracts } from '../contracts/build.ts'
 import { deployAll } from '../contracts/deploy.ts'
-import { tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { startPonder } from '../indexer/startPonder.ts'
-import { chainOf } from '../protocol/chain.ts'
+import { startIndexer } from '../indexer/startIndexer.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { startServer } from '../server/startServer.ts'
 import { devKeys } from './devAccounts.ts'
 import { DevnetError } from './devnetError.ts'
+import { fund } from './fund.ts'
 import { startAnvil } from './startAnvil.ts'
 import { startEmbeddedPostgres } from './startPostgres.ts'
 
@@ -108,7 +106,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
 
     await fund({
       rpcUrl: anvil.rpcUrl,
-      token: deployment.contracts.TesseraToken.address as Address,
+      token: deployment.contracts.TesseraToken.address,
       to: [
         ...[...parameters.agents.map((a) => a.privateKey), ...(parameters.spareProviders ?? [])].map((key) => ({
           address: privateKeyToAccount(key).address,
@@ -118,22 +116,20 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       ],
     })
 
-    // A fresh chain every run, so a fresh Ponder schema; earlier runs' schemas are dropped.
-    const schema = `ponder_${Date.now().toString(36)}`
+    // Every run is a fresh chain, so a fresh Ponder schema; the dev database serves only this deployment.
     const viewsSchema = 'chain'
-    await dropStalePonderSchemas(databaseUrl, schema)
-    const ponder = await startPonder({
+    const indexer = await startIndexer({
       databaseUrl,
       rpcUrl: anvil.rpcUrl,
-      chainId: deployment.chainId,
       deploymentPath,
-      schema,
       viewsSchema,
       port: parameters.ponderPort,
+      pruneOtherSchemas: true,
       log: (line) => log.debug({ part: 'ponder' }, line),
     })
-    stops.push({ name: 'ponder', stop: ponder.stop })
-    log.info({ url: ponder.url, schema }, 'indexer ready')
+    const { schema } = indexer
+    stops.push({ name: 'ponder', stop: indexer.stop })
+    log.info({ url: indexer.url, schema, prunedSchemas: indexer.prunedSchemas }, 'indexer ready')
 
     const server = await startServer({
       databaseUrl,
@@ -199,38 +195,6 @@ async function assertPortsFree(ports: { port: number; what: string }[]) {
         `port ${port} for ${what} is already in use: is another \`tessera dev\` running? Stop it or choose another port`,
       )
     if (error) throw error
-  }
-}
-
-/** Sends TSR from the deployer (dev key 0) to each address, one receipt at a time. */
-async function fund(parameters: { rpcUrl: string; token: Address; to: { address: Address; amount: bigint }[] }) {
-  const transport = http(parameters.rpcUrl)
-  const publicClient = createPublicClient({ transport })
-  const chain = chainOf(await publicClient.getChainId(), parameters.rpcUrl)
-  const wallet = createWalletClient({ account: privateKeyToAccount(devKeys[0]), chain, transport })
-  for (const { address, amount } of parameters.to) {
-    const hash = await wallet.writeContract({
-      address: parameters.token,
-      abi: tesseraTokenAbi,
-      functionName: 'transfer',
-      args: [address, amount],
-    })
-    await publicClient.waitForTransactionReceipt({ hash })
-  }
-}
-
-/** Drops `ponder_*` schemas other than `keep`: they indexed chains that no longer exist. */
-async function dropStalePonderSchemas(databaseUrl: string, keep: string) {
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
-  try {
-    const { rows } = await client.query<{ nspname: string }>(
-      `select nspname from pg_namespace where nspname like 'ponder\\_%' and nspname <> $1 and nspname <> 'ponder_sync'`,
-      [keep],
-    )
-    for (const { nspname } of rows) await client.query(`drop schema if exists "${nspname}" cascade`)
-  } finally {
-    await client.end()
   }
 }
 
