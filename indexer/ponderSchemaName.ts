@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url'
 
 const indexerDir = path.dirname(fileURLToPath(import.meta.url))
 
-/** Every file Ponder builds from: its build id changes when one of them does. */
+/**
+ * Every file Ponder builds from: its config, schema and handlers, and protocol/, whose enums the handlers import
+ * (Ponder's own build id doesn't cover files outside its root, so a change there must still give a fresh schema).
+ */
 function indexerSources(): string[] {
   const files = ['ponder.config.ts', 'ponder.schema.ts'].map((f) => path.join(indexerDir, f))
   const walk = (dir: string) => {
@@ -16,6 +19,7 @@ function indexerSources(): string[] {
     }
   }
   walk(path.join(indexerDir, 'src'))
+  walk(path.join(indexerDir, '..', 'protocol'))
   return files
 }
 
