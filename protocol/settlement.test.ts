@@ -44,17 +44,12 @@ describe('majorityOf', () => {
 })
 
 describe('settleJob', () => {
+  /** Slots of providers A, B, C in order, each asking `ask` and locking `collateral`, revealing `reveals[i]`. */
+  const threeSlots = (ask: readonly bigint[], collateral: bigint, reveals: readonly (Hex | null)[]) =>
+    [A, B, C].map((provider, i) => ({ provider, ask: ask[i] ?? 0n, collateral, fingerprint: reveals[i] ?? null }))
+
   test('k=3 with a dissenter: pays the majority, splits the honest half of the slash, refunds the rest', () => {
-    const s = settleJob({
-      escrow: 1100n,
-      units: 10n,
-      slots: [
-        { provider: A, ask: 10n, collateral: 101n, fingerprint: x },
-        { provider: B, ask: 20n, collateral: 101n, fingerprint: y },
-        { provider: C, ask: 30n, collateral: 101n, fingerprint: x },
-      ],
-      params,
-    })
+    const s = settleJob({ escrow: 1100n, units: 10n, slots: threeSlots([10n, 20n, 30n], 101n, [x, y, x]), params })
     // slash B 101: 50 to the pool, 51 burned; share 50 / 2 = 25 each; fees 100 + 300; take 40.
     expect(s).toEqual({
       status: 'COMPLETED',
@@ -72,32 +67,14 @@ describe('settleJob', () => {
   })
 
   test('the remainder of an uneven split goes to the refund', () => {
-    const s = settleJob({
-      escrow: 1000n,
-      units: 1n,
-      slots: [
-        { provider: A, ask: 1n, collateral: 7n, fingerprint: x },
-        { provider: B, ask: 1n, collateral: 7n, fingerprint: x },
-        { provider: C, ask: 1n, collateral: 7n, fingerprint: null },
-      ],
-      params,
-    })
+    const s = settleJob({ escrow: 1000n, units: 1n, slots: threeSlots([1n, 1n, 1n], 7n, [x, x, null]), params })
     // slash 7 → 3 to the pool; share 3 / 2 = 1 each, remainder 1 to the requester.
     expect(s.paid.map((p) => p.slashShare)).toEqual([1n, 1n])
     expect(s.refund).toBe(1000n - 2n - 0n + 1n)
   })
 
   test('no majority fails the job: non-revealers slashed to the requester, revealers released, whole escrow back', () => {
-    const s = settleJob({
-      escrow: 500n,
-      units: 5n,
-      slots: [
-        { provider: A, ask: 1n, collateral: 40n, fingerprint: x },
-        { provider: B, ask: 1n, collateral: 40n, fingerprint: y },
-        { provider: C, ask: 1n, collateral: 40n, fingerprint: null },
-      ],
-      params,
-    })
+    const s = settleJob({ escrow: 500n, units: 5n, slots: threeSlots([1n, 1n, 1n], 40n, [x, y, null]), params })
     expect(s).toEqual({
       status: 'FAILED',
       fingerprint: null,
