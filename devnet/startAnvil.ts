@@ -11,7 +11,7 @@ export type Anvil = { rpcUrl: string; port: number; process: ChildProcess; stop:
  * The anvil binary shipped by `@foundry-rs/anvil`'s platform package. Spawning it directly, rather than
  * the Node wrapper in `.bin`, means a signal reaches anvil itself and no wrapper can be orphaned.
  */
-export const anvilBin = (() => {
+const anvilBin = (() => {
   const arch = process.arch === 'x64' ? 'amd64' : process.arch
   const direct = path.resolve(`node_modules/@foundry-rs/anvil-${process.platform}-${arch}/bin/anvil`)
   return existsSync(direct) ? direct : path.resolve('node_modules/.bin/anvil')

@@ -99,7 +99,7 @@ export function initialState(params: EmissionParams): EmissionState {
 }
 
 /** Folds an epoch's `recordJob` calls into its stored totals, as the contract does while it is open. */
-export function recordJobs(jobs: readonly RecordedJob[]): {
+function recordJobs(jobs: readonly RecordedJob[]): {
   fees: bigint
   units: bigint
   totalWeight: bigint

@@ -2,7 +2,7 @@ import type { EmissionParams } from '../protocol/emissionParams.ts'
 import { TSR, WAD } from '../protocol/units.ts'
 
 /** Defaults of every parameter except `epochLength`. */
-export const defaultEmissionParams = {
+const defaultEmissionParams = {
   kappa: (5n * WAD) / 100n,
   baseAvailability0: 10_000n * TSR,
   phi0: WAD,

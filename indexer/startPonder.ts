@@ -10,7 +10,7 @@ import { TesseraError } from '../protocol/errors.ts'
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 /** The Ponder CLI installed in the root package. */
-export const ponderBin = path.join(repoRoot, 'node_modules', '.bin', 'ponder')
+const ponderBin = path.join(repoRoot, 'node_modules', '.bin', 'ponder')
 
 export type StartPonderParameters = {
   /** Postgres connection string; Ponder writes `schema` and the views in `viewsSchema` there. */

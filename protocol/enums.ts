@@ -22,9 +22,6 @@ export function jobStatusName(status: number): JobStatusName | 'NONE' | `UNKNOWN
   return jobStatusNames[status - 1] ?? `UNKNOWN_${status}`
 }
 
-/** Statuses a job can't leave. */
-export const finalJobStatuses = ['COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const satisfies readonly JobStatusName[]
-
 /** JobMarket's `Verification` enum: each mode's on-chain value. */
 export const Verification = { Redundant: 0, Optimistic: 1 } as const
 export type Verification = (typeof Verification)[keyof typeof Verification]

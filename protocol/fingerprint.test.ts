@@ -46,7 +46,8 @@ describe('canonicalise', () => {
 })
 
 describe('fingerprintOutput', () => {
-  const base = new Float32Array([0.5, -1.25, 3.14159, 100.001, 1e-3])
+  // 314159 / 100000 is exactly the double the literal 3.14159 denotes: a value with a long mantissa, not π.
+  const base = new Float32Array([0.5, -1.25, 314159 / 100000, 100.001, 1e-3])
 
   it('agrees when values differ below the tolerance', () => {
     const noisy = base.map((x) => x * (1 + 2 ** -20))
@@ -69,7 +70,7 @@ describe('fingerprintOutput', () => {
   it('is sha256 over little-endian canonical words', () => {
     const words = canonicalise(base, 10)
     const bytes = Buffer.alloc(words.length * 4)
-    words.forEach((w, i) => bytes.writeUInt32LE(w, i * 4))
+    for (const [i, w] of words.entries()) bytes.writeUInt32LE(w, i * 4)
     expect(fingerprintOutput(base, 10)).toBe(sha256Hex(bytes))
   })
 })

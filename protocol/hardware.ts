@@ -14,7 +14,7 @@ const UINT16_MAX = 0xffff
 const UINT32_MAX = 0xffff_ffff
 
 /** The largest value each field holds on chain (its Solidity type's maximum). */
-export const hardwareLimits: { readonly [K in keyof Hardware]: number } = {
+const hardwareLimits: { readonly [K in keyof Hardware]: number } = {
   gpuModel: UINT32_MAX,
   gpuCount: UINT16_MAX,
   vramMiB: UINT32_MAX,
@@ -43,7 +43,7 @@ export function capacityOf(hardware: Pick<Hardware, 'gpuCount' | 'benchmarkScore
  * Canonical GPU model ids (0 = unknown or CPU only). Matched against a device name in order, so more specific names
  * come first. Ids are part of the on-chain interface: append, never renumber.
  */
-export const gpuModels: readonly { id: number; match: RegExp; name: string }[] = [
+const gpuModels: readonly { id: number; match: RegExp; name: string }[] = [
   { id: 1, match: /H200/i, name: 'NVIDIA H200' },
   { id: 2, match: /H100/i, name: 'NVIDIA H100' },
   { id: 3, match: /A100/i, name: 'NVIDIA A100' },

@@ -12,7 +12,7 @@ import { BPS } from './units.ts'
 export type JobSize = { maxPricePerUnit: bigint; units: bigint; redundancy: number | bigint }
 
 /** A slot's value: what the requester offers one provider, `maxPricePerUnit × units`. */
-export function slotValueOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>): bigint {
+function slotValueOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>): bigint {
   return job.maxPricePerUnit * job.units
 }
 
@@ -33,7 +33,7 @@ export function collateralOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>, pa
 }
 
 /** The part of a slashed `amount` credited to the honest side; the rest is burned. */
-export function beneficiaryShareOf(amount: bigint, params: Pick<MarketParams, 'slashBeneficiaryBps'>): bigint {
+function beneficiaryShareOf(amount: bigint, params: Pick<MarketParams, 'slashBeneficiaryBps'>): bigint {
   return (amount * params.slashBeneficiaryBps) / BPS
 }
 

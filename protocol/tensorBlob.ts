@@ -22,7 +22,7 @@ function checkDims(dims: unknown): number[] {
 }
 
 /** Number of elements a shape holds. */
-export function elementCount(dims: readonly number[]): number {
+function elementCount(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1)
 }
 

@@ -10,7 +10,7 @@ import type { Address, Hex } from 'viem'
 import type { ServerContext } from './context.ts'
 
 /** Query cost ceiling: each field costs 1, list/connection selections multiply by their `first`. */
-export const maxComplexity = 50_000
+const maxComplexity = 50_000
 
 /** The Pothos builder: setup and plugins only; types live in `schema/<domain>.ts`. */
 export const builder = new SchemaBuilder<{

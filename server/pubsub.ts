@@ -12,7 +12,7 @@ export type AssignmentEvent = Pick<
 >
 
 /** The event's own fields of an assignment (a fresh object: subscribers never share the publisher's). */
-export function toAssignmentEvent(assignment: AssignmentEvent): AssignmentEvent {
+function toAssignmentEvent(assignment: AssignmentEvent): AssignmentEvent {
   const { id, jobId, provider, round, slot, pricePerUnit, collateral, commitDeadline, blockNumber, logIndex } = assignment
   return {
     id,

@@ -23,7 +23,7 @@ const numericColumns = [
 export type IndexedAssignment = WithBigInts<AssignmentRow, (typeof numericColumns)[number]>
 
 /** The domain value of an `assignment` row. */
-export function assignmentOf(row: AssignmentRow): IndexedAssignment {
+function assignmentOf(row: AssignmentRow): IndexedAssignment {
   return withBigInts(row, numericColumns)
 }
 

@@ -23,7 +23,7 @@ export type IndexedEpoch = ClosedEpoch & {
 }
 
 /** The domain value of an `epoch` row. */
-export function epochOf(row: EpochRow): IndexedEpoch {
+function epochOf(row: EpochRow): IndexedEpoch {
   return {
     epoch: toBigInt(row.id),
     fees: toBigInt(row.fees),
@@ -60,7 +60,7 @@ export async function findEpochs(
 }
 
 /** Closed epochs with `from ≤ id ≤ to`, ascending. */
-export async function findEpochRange(views: Views, from: bigint, to: bigint): Promise<IndexedEpoch[]> {
+async function findEpochRange(views: Views, from: bigint, to: bigint): Promise<IndexedEpoch[]> {
   const rows = await views
     .selectFrom('epoch')
     .selectAll()
@@ -71,13 +71,13 @@ export async function findEpochRange(views: Views, from: bigint, to: bigint): Pr
 }
 
 /** The number of the last closed epoch, if any closed. */
-export async function latestEpoch(views: Views): Promise<bigint | undefined> {
+async function latestEpoch(views: Views): Promise<bigint | undefined> {
   const row = await views.selectFrom('epoch').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst()
   return row && toBigInt(row.id)
 }
 
 /** The deployment's emission clock: the EmissionController's genesis and epoch length. */
-export function epochClock(deployment: Deployment): EpochClock {
+function epochClock(deployment: Deployment): EpochClock {
   return { genesis: deployment.emissionGenesis, epochLength: deployment.params.emission.epochLength }
 }
 
@@ -86,7 +86,7 @@ export function epochClock(deployment: Deployment): EpochClock {
  * epoch: the take burned (fee_burn), and fees, counts and payers of the jobs finalized in the window (job).
  * Epochs without a burn or a finalized job are absent.
  */
-export async function usageByEpoch(views: Views, parameters: EpochClock & { from: bigint; to: bigint }): Promise<Map<bigint, EpochUsage>> {
+async function usageByEpoch(views: Views, parameters: EpochClock & { from: bigint; to: bigint }): Promise<Map<bigint, EpochUsage>> {
   const { genesis, epochLength, from, to } = parameters
   const lo = (genesis + from * epochLength).toString()
   const hi = (genesis + (to + 1n) * epochLength).toString()

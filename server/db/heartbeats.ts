@@ -35,7 +35,7 @@ export async function findLastSeen(db: Kysely<Database>, addresses: readonly str
 }
 
 /** Whether a provider last seen at `lastSeen` counts as live at `now` (unix s): within the liveness window. */
-export function isLive(lastSeen: bigint | null, now: number): boolean {
+function isLive(lastSeen: bigint | null, now: number): boolean {
   return lastSeen !== null && now - Number(lastSeen) <= heartbeatLivenessSeconds
 }
 

@@ -28,7 +28,7 @@ const numericColumns = [
 export type IndexedJob = WithBigInts<Omit<JobRow, 'verification'>, (typeof numericColumns)[number]> & { verification: VerificationName }
 
 /** The domain value of a `job` row. */
-export function jobOf(row: JobRow): IndexedJob {
+function jobOf(row: JobRow): IndexedJob {
   return { ...withBigInts(row, numericColumns), verification: verificationNames[row.verification] ?? 'REDUNDANT' }
 }
 

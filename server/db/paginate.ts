@@ -2,9 +2,9 @@ import { type SelectQueryBuilder, sql } from 'kysely'
 import { UserInputError } from '../errors.ts'
 
 /** Largest page a connection serves (`first ≤ 1000`). */
-export const maxPageSize = 1000
+const maxPageSize = 1000
 /** Page size when a connection asks for none. */
-export const defaultPageSize = 100
+const defaultPageSize = 100
 
 /** Which way a list runs. */
 export type OrderDirection = 'asc' | 'desc'
@@ -19,12 +19,12 @@ export type Page<T> = { edges: { cursor: string; node: T }[]; hasNextPage: boole
 type CursorKey = { v: string; id: string }
 
 /** The opaque cursor of a row. */
-export function encodeCursor(key: CursorKey): string {
+function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify([key.v, key.id])).toString('base64url')
 }
 
 /** Decodes a cursor from `encodeCursor`; throws `InvalidCursorError` for anything else. */
-export function decodeCursor(cursor: string): CursorKey {
+function decodeCursor(cursor: string): CursorKey {
   try {
     const [v, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown]
     if (typeof v === 'string' && typeof id === 'string' && /^-?\d+$/.test(v) && /^[0-9a-zA-Z:x]+$/.test(id)) return { v, id }
@@ -41,7 +41,7 @@ export class InvalidCursorError extends UserInputError {
 }
 
 /** Checks `first` against the page limit and applies the default. */
-export function pageSize(first: number | null | undefined): number {
+function pageSize(first: number | null | undefined): number {
   if (first === null || first === undefined) return defaultPageSize
   if (!Number.isInteger(first) || first < 0 || first > maxPageSize)
     throw new UserInputError(`first must be between 0 and ${maxPageSize}, got ${first}`)

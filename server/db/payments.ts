@@ -12,7 +12,7 @@ const numericColumns = ['jobId', 'amount', 'blockNumber', 'timestamp'] as const 
 export type IndexedPayment = WithBigInts<PaymentRow, (typeof numericColumns)[number]>
 
 /** The domain value of a `payment` row. */
-export function paymentOf(row: PaymentRow): IndexedPayment {
+function paymentOf(row: PaymentRow): IndexedPayment {
   return withBigInts(row, numericColumns)
 }
 

@@ -34,7 +34,7 @@ export type IndexedProvider = WithBigInts<ProviderRow, (typeof numericColumns)[n
 export type CandidateProvider = IndexedProvider & { live: boolean; activeAssignments: number }
 
 /** The domain value of a `provider` row. */
-export function providerOf(row: ProviderRow): IndexedProvider {
+function providerOf(row: ProviderRow): IndexedProvider {
   const provider = withBigInts(row, numericColumns)
   const { stake, locked, pendingUnstake } = provider
   return { ...provider, capacity: BigInt(row.gpuCount) * BigInt(row.benchmarkScore), freeStake: stake - locked - pendingUnstake }
@@ -100,7 +100,7 @@ export async function findProvidersByAddresses(views: Views, addresses: readonly
 }
 
 /** Every provider that ever registered or staked (the matcher filters them itself). */
-export async function findAllProviders(views: Views): Promise<IndexedProvider[]> {
+async function findAllProviders(views: Views): Promise<IndexedProvider[]> {
   return (await views.selectFrom('provider').selectAll().execute()).map(providerOf)
 }
 

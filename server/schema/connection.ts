@@ -7,12 +7,12 @@ import { OrderDirection } from './scalars.ts'
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never
 
 /** Relay connection arguments this API honours; `last`/`before` are refused with a clear message. */
-export function checkForwardOnly(args: { last?: number | null; before?: string | null }): void {
+function checkForwardOnly(args: { last?: number | null; before?: string | null }): void {
   if (args.last != null || args.before != null) throw new UserInputError('only forward pagination is supported: use first and after')
 }
 
 /** A keyset page as a Relay connection (opaque cursors, lazy totalCount). */
-export function toConnection<T>(page: Page<T>) {
+function toConnection<T>(page: Page<T>) {
   return {
     edges: page.edges,
     pageInfo: {

@@ -5,12 +5,12 @@ import { findEmissionsVsUsage, findEpochs, type IndexedEpoch, maxEmissionsRange 
 import { connectionComplexity, resolveConnection } from './connection.ts'
 import { exposeBigInts, OrderDirection } from './scalars.ts'
 
-export const EmissionLimiter = builder.enumType('EmissionLimiter', {
+const EmissionLimiter = builder.enumType('EmissionLimiter', {
   description: 'Which bound shaped the epoch emission: none, the +2 % step-up, the −1.5 % step-down, or the supply cap.',
   values: Object.values(limiterNames),
 })
 
-export const Epoch = builder.objectRef<IndexedEpoch>('Epoch').implement({
+const Epoch = builder.objectRef<IndexedEpoch>('Epoch').implement({
   description: 'A closed emission epoch (one EpochAdvanced event). WAD fields are 1e18 fixed point.',
   fields: (t) => ({
     ...exposeBigInts(t, ['units', 'usageEmission', 'availabilityEmission', 'forfeited', 'cap', 'claimed', 'blockNumber', 'timestamp']),

@@ -9,13 +9,13 @@ import { exposeBigInts } from './scalars.ts'
 
 export const JobStatus = builder.enumType('JobStatus', { values: jobStatusNames })
 
-export const Verification = builder.enumType('Verification', { values: verificationNames })
+const Verification = builder.enumType('Verification', { values: verificationNames })
 
-export const AssignmentOutcome = builder.enumType('AssignmentOutcome', { values: assignmentOutcomes })
+const AssignmentOutcome = builder.enumType('AssignmentOutcome', { values: assignmentOutcomes })
 
-export const PaymentKind = builder.enumType('PaymentKind', { values: paymentKinds })
+const PaymentKind = builder.enumType('PaymentKind', { values: paymentKinds })
 
-export const JobOrderBy = builder.enumType('JobOrderBy', { values: Object.keys(jobOrderColumns) as (keyof typeof jobOrderColumns)[] })
+const JobOrderBy = builder.enumType('JobOrderBy', { values: Object.keys(jobOrderColumns) as (keyof typeof jobOrderColumns)[] })
 
 /** A job, loaded by id through a per-request dataloader. */
 export const Job = builder.loadableObjectRef('Job', {
@@ -24,7 +24,7 @@ export const Job = builder.loadableObjectRef('Job', {
 })
 
 export const Assignment = builder.objectRef<IndexedAssignment>('Assignment')
-export const Payment = builder.objectRef<IndexedPayment>('Payment')
+const Payment = builder.objectRef<IndexedPayment>('Payment')
 
 /** A job's children (assignments, payments), loaded for many jobs at once and grouped by job. */
 const perJob = <T extends { jobId: bigint | null }>(load: (ctx: ServerContext, jobIds: string[]) => Promise<T[]>) => ({
@@ -97,7 +97,7 @@ Payment.implement({
   }),
 })
 
-export const JobWhere = builder.inputType('JobWhere', {
+const JobWhere = builder.inputType('JobWhere', {
   fields: (t) => ({
     status: t.field({ type: JobStatus }),
     status_in: t.field({ type: [JobStatus] }),

@@ -14,7 +14,7 @@ import { connectionComplexity, listArgs, resolveConnection } from './connection.
 import { Assignment } from './job.ts'
 import { exposeBigInts } from './scalars.ts'
 
-export const ProviderOrderBy = builder.enumType('ProviderOrderBy', {
+const ProviderOrderBy = builder.enumType('ProviderOrderBy', {
   values: Object.keys(providerOrderColumns) as (keyof typeof providerOrderColumns)[],
 })
 
@@ -27,7 +27,7 @@ const Earnings = builder.objectRef<ProviderEarnings>('ProviderEarnings').impleme
 })
 
 /** A provider, loaded by lower-case address through a per-request dataloader. */
-export const Provider = builder.loadableObjectRef('Provider', {
+const Provider = builder.loadableObjectRef('Provider', {
   load: (addresses: string[], ctx) => findProvidersByAddresses(ctx.views, addresses),
   sort: (provider: IndexedProvider) => provider.address,
 })
@@ -77,7 +77,7 @@ Provider.implement({
   }),
 })
 
-export const ProviderWhere = builder.inputType('ProviderWhere', {
+const ProviderWhere = builder.inputType('ProviderWhere', {
   fields: (t) => ({
     paused: t.boolean(),
     region: t.field({ type: 'Bytes32' }),

@@ -3,7 +3,7 @@ import { builder } from '../builder.ts'
 import { findCandidateProviders } from '../db/providers.ts'
 import { type QuoteJobReturnType, quoteJob } from '../leader/quoteJob.ts'
 
-export const QuoteReason = builder.enumType('QuoteReason', {
+const QuoteReason = builder.enumType('QuoteReason', {
   description: 'Why a job would (not) be matched now.',
   values: {
     OK: { description: 'At least `redundancy` live, eligible providers ask ≤ maxPricePerUnit.' },
