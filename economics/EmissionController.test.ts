@@ -4,6 +4,7 @@ import { emissionControllerAbi, emissionControllerBytecode, tesseraTokenAbi, tes
 import { expectRevert, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import type { EmissionParams } from '../protocol/emissionParams.ts'
 import { TSR, WAD } from '../protocol/units.ts'
+import { defined } from '../test/support/defined.ts'
 import { initialState } from './emissionLaw.ts'
 import { emissionParams } from './params.ts'
 
@@ -161,7 +162,7 @@ describe('EmissionController', () => {
     const before = await sys.read<bigint>({ address: token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [alice.address] })
     const receipt = await claim(alice, 0n)
     const [event] = parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs, eventName: 'RewardClaimed' })
-    expect(event!.args).toEqual({ epoch: 0n, provider: alice.address, usage, availability })
+    expect(defined(event, 'a RewardClaimed event').args).toEqual({ epoch: 0n, provider: alice.address, usage, availability })
     const after = await sys.read<bigint>({ address: token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [alice.address] })
     expect(after - before).toBe(usage + availability)
     expect(await read(controller, 'claimable', [0n, alice.address])).toEqual([0n, 0n])

@@ -22,6 +22,7 @@ import {
 import { devKeys } from '../devnet/devAccounts.ts'
 import { type Anvil, startAnvil } from '../devnet/startAnvil.ts'
 import { TSR, WAD } from '../protocol/units.ts'
+import { defined } from '../test/support/defined.ts'
 import {
   advanceEpochs,
   claimable,
@@ -83,31 +84,31 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   const rand = prng(SEED)
   const [deployer, ...rest] = devKeys.map((k) => privateKeyToAccount(k))
   const providerAccounts = rest.slice(0, 6) // dev accounts 1..6: registered providers
-  const jobMarket = rest[6]! // dev account 7 stands in for the JobMarket
+  const jobMarket = defined(rest[6], 'dev account 7') // dev account 7 stands in for the JobMarket
   const unregistered: Address[] = ['0x00000000000000000000000000000000000000aa', '0x00000000000000000000000000000000000000bb']
   const allProviders: Address[] = [...providerAccounts.map((a) => a.address), ...unregistered]
 
   // Deployment, through viem's usual path.
-  const wallet = createWalletClient({ account: deployer!, chain: foundry, transport: http(anvil.rpcUrl) })
+  const wallet = createWalletClient({ account: deployer, chain: foundry, transport: http(anvil.rpcUrl) })
   const deploy = async (args: Parameters<typeof wallet.deployContract>[0]) => {
     const hash = await wallet.deployContract(args)
     const receipt = await client.waitForTransactionReceipt({ hash })
-    return receipt.contractAddress!
+    return defined(receipt.contractAddress, `the address of the contract deployed in ${hash}`)
   }
   const token = await deploy({
     abi: tesseraTokenAbi,
     bytecode: tesseraTokenBytecode,
-    args: [deployer!.address, deployer!.address, GENESIS_SUPPLY],
+    args: [deployer.address, deployer.address, GENESIS_SUPPLY],
   } as never)
   const registry = await deploy({
     abi: providerRegistryAbi,
     bytecode: providerRegistryBytecode,
-    args: [token, deployer!.address, 0n, 600n],
+    args: [token, deployer.address, 0n, 600n],
   } as never)
   const controller = await deploy({
     abi: emissionControllerAbi,
     bytecode: emissionControllerBytecode,
-    args: [token, registry, deployer!.address, params],
+    args: [token, registry, deployer.address, params],
   } as never)
 
   // From here on: locally signed raw transactions with our own nonces (one RPC each).
@@ -130,10 +131,10 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     expect(receipt.status).toBe('success')
     return receipt
   }
-  await receiptOf(await send(deployer!, token, encodeFunctionData({ abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] })))
+  await receiptOf(await send(deployer, token, encodeFunctionData({ abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] })))
   await receiptOf(
     await send(
-      deployer!,
+      deployer,
       controller,
       encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setJobMarket', args: [jobMarket.address] }),
     ),
@@ -189,9 +190,14 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     if (rand.next() < 0.75) {
       const n = rand.int(1, 6)
       for (let i = 0; i < n; i++) {
-        const provider = allProviders[rand.int(0, allProviders.length - 1)]!
+        const provider = defined(allProviders[rand.int(0, allProviders.length - 1)], 'a provider')
         const units = BigInt(rand.next() < 0.1 ? rand.int(0, 5_000_000) : rand.int(0, 400_000))
-        const job: RecordedJob = { provider, fee: drawFee(), units, capacity: capacity.get(provider)! }
+        const job: RecordedJob = {
+          provider,
+          fee: drawFee(),
+          units,
+          capacity: defined(capacity.get(provider), `the capacity of ${provider}`),
+        }
         jobs.push(job)
         const data = encodeFunctionData({ abi: emissionControllerAbi, functionName: 'recordJob', args: [provider, job.fee, units] })
         await send(jobMarket, controller, data)
@@ -214,11 +220,14 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
         client.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'totalCapacity' }) as Promise<bigint>,
         client.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'totalSupply' }) as Promise<bigint>,
       ])
-      const modelTotal = providerAccounts.reduce((sum, a) => (paused.get(a.address) ? sum : sum + capacity.get(a.address)!), 0n)
+      const modelTotal = providerAccounts.reduce(
+        (sum, a) => (paused.get(a.address) ? sum : sum + defined(capacity.get(a.address), `the capacity of ${a.address}`)),
+        0n,
+      )
       expect(totalCapacity).toBe(modelTotal)
       const closing: EpochInputs[] = []
       for (let e = state.nextEpoch; e < current && BigInt(closing.length) < MAX_EPOCHS_PER_CALL; e++) {
-        closing.push({ jobs: pending.get(e)!, totalCapacity, supply })
+        closing.push({ jobs: defined(pending.get(e), `the jobs of epoch ${e}`), totalCapacity, supply })
         pending.delete(e)
       }
       const result = advanceEpochs({ state, inputs: closing, params })
@@ -234,7 +243,7 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
       }
       state = result.state
       advanceTxs.push(
-        await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n),
+        await send(deployer, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n),
       )
       await settle()
 
@@ -260,7 +269,7 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     // Idempotent: a second call with nothing to close emits nothing (checked through the logs below).
     if (rand.next() < 0.2)
       advanceTxs.push(
-        await send(deployer!, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n),
+        await send(deployer, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch' }), 25_000_000n),
       )
 
     // Some registered providers claim some of their unclaimed rewards (this moves the supply and so the cap).
@@ -268,21 +277,21 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
       const open = unclaimed.get(account.address) ?? []
       if (open.length === 0 || rand.next() < 0.3) continue
       const [epoch] = open.splice(rand.int(0, open.length - 1), 1) as [bigint]
-      const payout = claimable({ record: records.get(epoch)!, provider: account.address, params })
+      const payout = claimable({ record: defined(records.get(epoch), `the record of epoch ${epoch}`), provider: account.address, params })
       claims.push({ epoch, provider: account.address, ...payout })
       await send(account, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'claim', args: [epoch] }))
     }
 
     // Capacity moves between epochs: new hardware, pause, unpause.
     if (rand.next() < 0.2) {
-      const account = providerAccounts[rand.int(0, providerAccounts.length - 1)]!
+      const account = defined(providerAccounts[rand.int(0, providerAccounts.length - 1)], 'a provider account')
       const r = rand.next()
       if (r < 0.5) {
         const { hw, capacity: c } = hardware()
         capacity.set(account.address, c)
         await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: 'update', args: [hw, 1n, region] }))
       } else {
-        const isPaused = paused.get(account.address)!
+        const isPaused = defined(paused.get(account.address), `whether ${account.address} is paused`)
         paused.set(account.address, !isPaused)
         await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: isPaused ? 'unpause' : 'pause' }))
       }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { TSR, WAD } from '../protocol/units.ts'
+import { defined } from '../test/support/defined.ts'
 import { computeConstants } from './constants.ts'
 import {
   advanceEpochs,
@@ -19,6 +20,8 @@ const params = emissionParams({ epochLength: 86_400n })
 /** JobMarket's default take τ (takeBps 1000), in WAD. */
 const TAU = WAD / 10n
 const providers = ['0x01', '0x02', '0x03', '0x04', '0x05'].map((p) => p.padEnd(42, '0'))
+const [provider0] = providers
+const minBig = (a: bigint, b: bigint) => (a < b ? a : b)
 
 const bigint = (max: bigint) => fc.bigInt({ min: 0n, max })
 const stateArb: fc.Arbitrary<EmissionState> = fc.record({
@@ -121,9 +124,7 @@ describe('emission law', () => {
           availability += p.availability
         }
         expect(usage).toBeLessThanOrEqual(outputs.usageEmission)
-        expect(outputs.usageEmission).toBeLessThanOrEqual(
-          (params.kappa * (outputs.fees < outputs.feeEma ? outputs.fees : outputs.feeEma)) / WAD,
-        )
+        expect(outputs.usageEmission).toBeLessThanOrEqual((params.kappa * minBig(outputs.fees, outputs.feeEma)) / WAD)
         expect(availability).toBe(outputs.availabilityEmission)
         if (payouts.length === 0) expect(outputs.availabilityEmission).toBe(0n)
       }),
@@ -143,7 +144,7 @@ describe('emission law', () => {
           const down = (state.lastEmission * (WAD - params.maxStepDown)) / WAD
           expect(budget).toBeLessThanOrEqual(o.cap)
           expect(budget).toBeLessThanOrEqual(up)
-          expect(budget).toBeGreaterThanOrEqual(down < o.cap ? down : o.cap)
+          expect(budget).toBeGreaterThanOrEqual(minBig(down, o.cap))
           expect(o.phi).toBeLessThanOrEqual(state.phi)
           expect(o.phi).toBeGreaterThanOrEqual(params.phiMin)
           expect(step.state.lastEmission).toBe(budget)
@@ -156,25 +157,27 @@ describe('emission law', () => {
 
   test('usage alone above the cap is scaled down to the cap', () => {
     const state = { ...initialState(params), feeEma: 10n ** 9n * TSR, lastEmission: 30_000n * TSR }
-    const jobs = [{ provider: providers[0]!, fee: 10n ** 9n * TSR, units: 1n, capacity: 1n }]
+    const job = { provider: provider0, fee: 10n ** 9n * TSR, units: 1n, capacity: 1n }
+    const jobs = [job]
     const { outputs, record } = stepEpoch({ state, inputs: { jobs, totalCapacity: 1n, supply: 100_000_000n * TSR }, params })
     expect(outputs.limiter).toBe(3)
     expect(outputs.usageEmission).toBeLessThanOrEqual(outputs.cap)
     // The WAD rate loses at most fees/WAD wei; that dust goes to the availability pool.
-    expect(outputs.cap - outputs.usageEmission).toBeLessThanOrEqual(jobs[0]!.fee / WAD)
+    expect(outputs.cap - outputs.usageEmission).toBeLessThanOrEqual(job.fee / WAD)
     expect(budgetOf(outputs)).toBe(outputs.cap)
     expect(record.usageRate).toBeLessThan(params.kappa)
   })
 
   test('one provider alone earns at most maxProviderShare of the availability pool; the rest is forfeited', () => {
-    const jobs = [{ provider: providers[0]!, fee: 0n, units: 1n, capacity: 100n }]
+    const jobs = [{ provider: provider0, fee: 0n, units: 1n, capacity: 100n }]
     const { outputs, payouts } = stepEpoch({
       state: initialState(params),
       inputs: { jobs, totalCapacity: 100n, supply: 100_000_000n * TSR },
       params,
     })
-    expect(payouts[0]!.availability).toBe((params.baseAvailability0 * params.maxProviderShare) / WAD)
-    expect(outputs.forfeited).toBe(params.baseAvailability0 - payouts[0]!.availability)
+    const payout = defined(payouts[0], 'a payout')
+    expect(payout.availability).toBe((params.baseAvailability0 * params.maxProviderShare) / WAD)
+    expect(outputs.forfeited).toBe(params.baseAvailability0 - payout.availability)
   })
 
   test('φ falls only in the demand regime with utilisation below the band', () => {
@@ -188,7 +191,7 @@ describe('emission law', () => {
     expect(
       stepEpoch({
         state: full,
-        inputs: { ...quiet, jobs: [{ provider: providers[0]!, fee: 10_000_000n * TSR, units: 1_000n, capacity: 1_000n }] },
+        inputs: { ...quiet, jobs: [{ provider: provider0, fee: 10_000_000n * TSR, units: 1_000n, capacity: 1_000n }] },
         params,
       }).outputs.phi,
     ).toBe(WAD)
@@ -198,14 +201,15 @@ describe('emission law', () => {
     fc.assert(
       fc.property(stateArb, fc.array(inputsArb, { minLength: 1, maxLength: 70 }), (start, sequence) => {
         // Epochs closed in one advanceEpoch call share the capacity and supply read at the call.
-        const { totalCapacity, supply } = sequence[0]!
+        const { totalCapacity, supply } = defined(sequence[0], 'the first epoch')
         const inputs = sequence.map((i) => ({ ...i, totalCapacity, supply }))
         const batched = advanceEpochs({ state: start, inputs, params })
         let state = start
         for (const [i, epochInputs] of inputs.entries()) {
           const single = stepEpoch({ state, inputs: epochInputs, params })
-          expect(single.outputs).toEqual(batched.epochs[i]!.outputs)
-          expect(single.payouts).toEqual(batched.epochs[i]!.payouts)
+          const batchedStep = defined(batched.epochs[i], `batched epoch ${i}`)
+          expect(single.outputs).toEqual(batchedStep.outputs)
+          expect(single.payouts).toEqual(batchedStep.payouts)
           state = single.state
         }
         expect(state).toEqual(batched.state)

@@ -14,7 +14,8 @@ import { advanceEpochs, claimable, type EmissionState, type RecordedJob } from '
 import type { EmissionParams } from '../protocol/emissionParams.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { gql, gqlData, waitFor } from './support/graphql.ts'
+import { defined } from './support/defined.ts'
+import { gql, gqlData, type JobData, type ProviderData, waitFor } from './support/graphql.ts'
 import { startTestStack } from './support/stack.ts'
 
 // One stack serves every scenario: three agents asking 1, 2 and 3 mTSR per unit; the dearest one lies.
@@ -80,12 +81,13 @@ const jobQuery = /* GraphQL */ `
       assignments { provider price collateral outcome paid }
     }
   }`
+type JobCount = { jobs: { totalCount: number } }
 
 async function waitForFinal(jobId: bigint) {
   return waitFor(
     `job ${jobId} to finalize`,
     async () => {
-      const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
+      const { job } = await gqlData<{ job: JobData | null }>(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
       return job && ['COMPLETED', 'FAILED'].includes(job.status) ? job : undefined
     },
     { timeoutMs: 120_000 },
@@ -104,15 +106,15 @@ describe('a Redundant(k=2) job with honest providers', () => {
 
     const job = await waitForFinal(jobId)
     expect(job.status).toBe('COMPLETED')
-    const assigned = job.assignments.map((a: any) => a.provider.toLowerCase()).sort()
+    const assigned = job.assignments.map((a) => a.provider.toLowerCase()).sort()
     expect(assigned).toEqual([honest1, honest2].sort())
     for (const a of job.assignments) expect(a.outcome).toBe('AGREED')
 
     const fees = (asks[0] + asks[1]) * BigInt(rows)
     const take = (fees * 1000n) / 10_000n
-    expect(BigInt(job.fees)).toBe(fees)
-    expect(BigInt(job.burned)).toBe(take)
-    expect(BigInt(job.refunded)).toBe(escrow - fees - take)
+    expect(BigInt(defined(job.fees, 'the job fees'))).toBe(fees)
+    expect(BigInt(defined(job.burned, 'the burned take'))).toBe(take)
+    expect(BigInt(defined(job.refunded, 'the refund'))).toBe(escrow - fees - take)
     expect((await owed(honest1)) - owedBefore[honest1]).toBe(asks[0] * BigInt(rows))
     expect((await owed(honest2)) - owedBefore[honest2]).toBe(asks[1] * BigInt(rows))
     // Nothing else mints or burns while no one claims, so the supply falls by exactly the take.
@@ -121,15 +123,14 @@ describe('a Redundant(k=2) job with honest providers', () => {
 
   test("the keeper closes the epoch as the law says, and a claim mints exactly the law's reward", async () => {
     const controller = stack.deployment.contracts.EmissionController.address as Address
-    const read = (functionName: any, args: any[] = [], blockNumber?: bigint) =>
-      client().readContract({ address: controller, abi: emissionControllerAbi, functionName, args, blockNumber } as any) as Promise<any>
+    const onController = { address: controller, abi: emissionControllerAbi } as const
     // The epoch in which the previous test's job was paid.
     const paid = await client().getContractEvents({ address: market(), abi: jobMarketAbi, eventName: 'ProviderPaid', fromBlock: 0n })
     expect(paid.length).toBeGreaterThan(0)
-    const genesis: bigint = await read('genesis')
-    const { epochLength } = (await read('params')) as EmissionParams
+    const genesis: bigint = await client().readContract({ ...onController, functionName: 'genesis' })
+    const { epochLength }: EmissionParams = await client().readContract({ ...onController, functionName: 'params' })
     const epochOf = async (blockNumber: bigint) => ((await client().getBlock({ blockNumber })).timestamp - genesis) / epochLength
-    const epoch = await epochOf(paid.at(-1)!.blockNumber)
+    const epoch = await epochOf(defined(paid.at(-1), 'a ProviderPaid event').blockNumber)
 
     // The server's keeper advances the epoch once its time is over; nobody else calls it here.
     const closing = await waitFor(
@@ -153,8 +154,8 @@ describe('a Redundant(k=2) job with honest providers', () => {
       blockHash: closing.blockHash,
     })
     const before = closing.blockNumber - 1n
-    const state = (await read('state', [], before)) as EmissionState
-    const params = (await read('params')) as EmissionParams
+    const state: EmissionState = await client().readContract({ ...onController, functionName: 'state', blockNumber: before })
+    const params: EmissionParams = await client().readContract({ ...onController, functionName: 'params' })
     const supply = await client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'totalSupply', blockNumber: before })
     const registry = stack.deployment.contracts.ProviderRegistry.address as Address
     const totalCapacity = await client().readContract({
@@ -170,23 +171,28 @@ describe('a Redundant(k=2) job with honest providers', () => {
       const e = await epochOf(log.blockNumber)
       const index = call.findIndex((c) => c.args.epoch === e)
       if (index < 0) continue
+      const provider = defined(log.args.provider, 'the provider of a ProviderPaid event')
+      const amount = defined(log.args.amount, 'the amount of a ProviderPaid event')
       const capacity = await client().readContract({
         address: registry,
         abi: providerRegistryAbi,
         functionName: 'capacityOf',
-        args: [log.args.provider!],
+        args: [provider],
         blockNumber: log.blockNumber,
       })
       inputs[index].jobs.push({
-        provider: log.args.provider!.toLowerCase(),
-        fee: log.args.amount!,
-        units: log.args.amount! / asks[[honest1, honest2, liar].indexOf(log.args.provider!.toLowerCase() as Address)],
+        provider: provider.toLowerCase(),
+        fee: amount,
+        units: amount / asks[[honest1, honest2, liar].indexOf(provider.toLowerCase() as Address)],
         capacity,
       })
     }
     const expected = advanceEpochs({ state, inputs, params })
     for (const [i, log] of call.entries()) expect({ ...log.args }).toEqual({ ...expected.epochs[i].outputs })
-    const closed = expected.epochs.find((e) => e.outputs.epoch === epoch)!
+    const closed = defined(
+      expected.epochs.find((e) => e.outputs.epoch === epoch),
+      `the law's epoch ${epoch}`,
+    )
     expect(closed.outputs.fees).toBeGreaterThan(0n)
 
     // A claim mints what the law gives the provider for that epoch.
@@ -219,7 +225,7 @@ describe('a Redundant(k=3) job with one lying provider', () => {
 
     const job = await waitForFinal(jobId)
     expect(job.status).toBe('COMPLETED')
-    const byProvider = Object.fromEntries(job.assignments.map((a: any) => [a.provider.toLowerCase(), a]))
+    const byProvider = Object.fromEntries(job.assignments.map((a) => [a.provider.toLowerCase(), a]))
     expect(byProvider[liar].outcome).toBe('DISSENTED')
     expect(byProvider[honest1].outcome).toBe('AGREED')
     expect(byProvider[honest2].outcome).toBe('AGREED')
@@ -232,13 +238,13 @@ describe('a Redundant(k=3) job with one lying provider', () => {
     expect((await owed(honest1)) - owedBefore[honest1]).toBe(asks[0] * BigInt(rows) + share)
     expect((await owed(honest2)) - owedBefore[honest2]).toBe(asks[1] * BigInt(rows) + share)
 
-    const { provider } = await waitFor('the slash to be indexed', async () => {
-      const data = await gqlData(
+    const provider = await waitFor('the slash to be indexed', async () => {
+      const { provider } = await gqlData<{ provider: ProviderData | null }>(
         stack.graphqlUrl,
         `query ($a: Address!) { provider(address: $a) { address slashCount earnings { slashedTotal } } }`,
         { a: liar },
       )
-      return data.provider?.slashCount >= 1 ? data : undefined
+      return provider && provider.slashCount >= 1 ? provider : undefined
     })
     expect(BigInt(provider.earnings.slashedTotal)).toBe(collateral)
   }, 150_000)
@@ -305,13 +311,13 @@ describe('bad input', () => {
     const job = await waitFor(
       `job ${jobId} to expire`,
       async () => {
-        const { job } = await gqlData(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
+        const { job } = await gqlData<{ job: JobData | null }>(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
         return job?.status === 'EXPIRED' ? job : undefined
       },
       { timeoutMs: 60_000 },
     )
     expect(job.assignments).toEqual([])
-    expect(BigInt(job.refunded)).toBe(escrow)
+    expect(BigInt(defined(job.refunded, 'the refund'))).toBe(escrow)
     expect((await owed(requester)) - owedBefore).toBe(escrow)
   }, 90_000)
 
@@ -319,7 +325,7 @@ describe('bad input', () => {
     const requester = privateKeyToAccount(requesterKey).address
     const balanceBefore = await balanceOf(requester)
     const nextBefore = await nextJobId()
-    const countBefore = (await gqlData(stack.graphqlUrl, '{ jobs(first: 1) { totalCount } }')).jobs.totalCount
+    const countBefore = (await gqlData<JobCount>(stack.graphqlUrl, '{ jobs(first: 1) { totalCount } }')).jobs.totalCount
     const input = encodeTensorBlob({ dims: [3, 16], data: makeInput({ seed: 98, rows: 3, inputSize: 16 }) })
     const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
     // Approve one wei less than the escrow, then submit without re-approving.
@@ -354,7 +360,7 @@ describe('bad input', () => {
     ).rejects.toThrow(/ERC20InsufficientAllowance/)
     expect(await nextJobId()).toBe(nextBefore)
     expect(await balanceOf(requester)).toBe(balanceBefore)
-    const countAfter = (await gqlData(stack.graphqlUrl, '{ jobs(first: 1) { totalCount } }')).jobs.totalCount
+    const countAfter = (await gqlData<JobCount>(stack.graphqlUrl, '{ jobs(first: 1) { totalCount } }')).jobs.totalCount
     expect(countAfter).toBe(countBefore)
   })
 })

@@ -1,20 +1,51 @@
+import type { Address } from 'viem'
+
+/** The schema's BigInt scalar as JSON carries it: a decimal string. */
+export type BigIntString = string
+
+export type JobStatus = 'OPEN' | 'ASSIGNED' | 'COMMITTED' | 'REVEALED' | 'COMPLETED' | 'FAILED' | 'EXPIRED' | 'CANCELLED'
+export type AssignmentOutcome = 'PENDING' | 'AGREED' | 'DISSENTED' | 'FAILED' | 'NO_REVEAL' | 'NO_SHOW'
+
+/** The `Job` fields the end-to-end tests select. */
+export type JobData = {
+  id: BigIntString
+  status: JobStatus
+  units: BigIntString
+  fees: BigIntString | null
+  burned: BigIntString | null
+  refunded: BigIntString | null
+  escrow: BigIntString
+  assignments: { provider: Address; price: BigIntString; collateral: BigIntString; outcome: AssignmentOutcome; paid: BigIntString }[]
+}
+
+/** The `Provider` fields the end-to-end tests select. */
+export type ProviderData = { address: Address; slashCount: number; earnings: { slashedTotal: BigIntString } }
+
+/**
+ * The `Query` root fields the end-to-end tests read, each present only when the operation selects it. The
+ * default shape of `gqlData`'s result; a caller that knows its selection passes that as `T` instead.
+ */
+export type QueryData = { job?: JobData | null; jobs?: { totalCount: number }; provider?: ProviderData | null }
+
+export type GraphQLResponseError = { message: string; extensions?: Record<string, unknown> }
+
 /** Posts a GraphQL operation and returns the whole response body (data and errors). */
-export async function gql<T = any>(
+export async function gql<T = unknown>(
   graphqlUrl: string,
   query: string,
   variables?: Record<string, unknown>,
-): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[]; status: number }> {
+): Promise<{ data?: T; errors?: GraphQLResponseError[]; status: number }> {
   const res = await fetch(graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ query, variables }),
   })
-  const body = await res.json()
+  const body = (await res.json()) as { data?: T; errors?: GraphQLResponseError[] }
   return { ...body, status: res.status }
 }
 
 /** Like `gql` but throws on errors, returning `data`. */
-export async function gqlData<T = any>(graphqlUrl: string, query: string, variables?: Record<string, unknown>): Promise<T> {
+export async function gqlData<T = QueryData>(graphqlUrl: string, query: string, variables?: Record<string, unknown>): Promise<T> {
   const { data, errors } = await gql<T>(graphqlUrl, query, variables)
   if (errors?.length) throw new Error(`GraphQL errors: ${errors.map((e) => e.message).join('; ')}`)
   return data as T
