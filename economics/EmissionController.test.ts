@@ -1,4 +1,4 @@
-import { type Address, maxUint256, parseEventLogs, zeroAddress } from 'viem'
+import { type Address, type LocalAccount, maxUint256, parseEventLogs, zeroAddress } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { emissionControllerAbi, emissionControllerBytecode, tesseraTokenAbi, tesseraTokenBytecode } from '../contracts/generated/index.ts'
 import { expectRevert, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
@@ -51,6 +51,9 @@ async function freshController(p: EmissionParams = params) {
 
 const read = <T>(address: Address, functionName: string, args: readonly unknown[] = []) =>
   sys.read<T>({ address, abi: emissionControllerAbi, functionName, args })
+/** Sends an EmissionController call (the deployed one unless `address` says otherwise) from `account`. */
+const call = (account: LocalAccount, functionName: string, args: readonly unknown[] = [], address: Address = sys.controller) =>
+  sys.write(account, { address, abi: emissionControllerAbi, functionName, args })
 
 describe('EmissionController', () => {
   test('deployAll wires it: params, initial state, JobMarket, minter', async () => {
@@ -87,33 +90,9 @@ describe('EmissionController', () => {
 
   test('setJobMarket: admin only, once; recordJob: JobMarket only', async () => {
     const { deployer, providers } = sys.accounts
-    await expectRevert(
-      sys.write(providers[0], {
-        address: sys.controller,
-        abi: emissionControllerAbi,
-        functionName: 'setJobMarket',
-        args: [providers[0].address],
-      }),
-      'NotAdmin',
-    )
-    await expectRevert(
-      sys.write(deployer, {
-        address: sys.controller,
-        abi: emissionControllerAbi,
-        functionName: 'setJobMarket',
-        args: [providers[0].address],
-      }),
-      'JobMarketAlreadySet',
-    )
-    await expectRevert(
-      sys.write(deployer, {
-        address: sys.controller,
-        abi: emissionControllerAbi,
-        functionName: 'recordJob',
-        args: [providers[0].address, 1n, 1n],
-      }),
-      'NotJobMarket',
-    )
+    await expectRevert(call(providers[0], 'setJobMarket', [providers[0].address]), 'NotAdmin')
+    await expectRevert(call(deployer, 'setJobMarket', [providers[0].address]), 'JobMarketAlreadySet')
+    await expectRevert(call(deployer, 'recordJob', [providers[0].address, 1n, 1n]), 'NotJobMarket')
   })
 
   test('advanceEpoch is a no-op with nothing to close, then closes each ended epoch once', async () => {

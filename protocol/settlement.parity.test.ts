@@ -16,6 +16,7 @@ import { expect, test } from 'vitest'
 import type { DeployParamsOverrides } from '../contracts/deploy.ts'
 import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { defaultHardware, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { type Prng, prng } from '../test/support/prng.ts'
 import type { MarketParams } from './deployment.ts'
 import { JobStatus } from './enums.ts'
 import { commitmentOf } from './fingerprint.ts'
@@ -39,32 +40,10 @@ const PROVIDER_COUNT = 16
 const providerAccounts = Array.from({ length: PROVIDER_COUNT }, (_, i) => mnemonicToAccount(MNEMONIC, { addressIndex: 10 + i }))
 const requesterAccount = mnemonicToAccount(MNEMONIC, { addressIndex: 10 + PROVIDER_COUNT })
 
-/** splitmix32: small, seeded, good enough to draw test cases. */
-function prng(seed: number) {
-  let s = seed >>> 0
-  const next = () => {
-    s = (s + 0x9e3779b9) >>> 0
-    let z = s
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
-    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32
-  }
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1))
-  /** Uniform enough in `lo..hi` for any width up to 256 bits. */
-  const big = (lo: bigint, hi: bigint) => {
-    let x = 0n
-    for (let i = 0; i < 9; i++) x = (x << 32n) | BigInt(Math.floor(next() * 2 ** 32))
-    return lo + (x % (hi - lo + 1n))
-  }
-  const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)]
-  return { next, int, big, pick }
-}
-type Rand = ReturnType<typeof prng>
-
 type Magnitude = 'dust' | 'tsr' | 'top'
 type Scenario = { name: string; jobs: number; params: DeployParamsOverrides; magnitudes: readonly Magnitude[] }
 
-function scenarios(rand: Rand): Scenario[] {
+function scenarios(rand: Prng): Scenario[] {
   const bps = () => BigInt(rand.pick([1, 9_999, rand.int(1, 9_999), rand.int(1, 9_999)]))
   const windows = () => ({ commitWindow: BigInt(rand.int(60, 3_600)), revealWindow: BigInt(rand.int(60, 3_600)) })
   return [
@@ -201,7 +180,7 @@ function registryEvents(receipt: TransactionReceipt, eventName: string): Record<
 
 type Stats = Record<string, number>
 
-async function runScenario(scenario: Scenario, rand: Rand, stats: Stats): Promise<void> {
+async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promise<void> {
   const count = (key: string) => {
     stats[key] = (stats[key] ?? 0) + 1
   }
