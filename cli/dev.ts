@@ -64,11 +64,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
       .map(([name, c]) => `${name} ${c.address}`)
       .join(', ')}`,
     `  agents      ${stack.agents.map((a) => a.address).join(', ') || 'none'}`,
-    ...(agentKeys.length < providerKeys.length
-      ? [
-          `  more agents npx tessera agent --private-key <anvil key ${agentKeys.length + 2}${agentKeys.length + 2 < 4 ? '–4' : ''}> --data-dir .tessera/agent-N (funded with TSR)`,
-        ]
-      : []),
+    ...(agentKeys.length < providerKeys.length ? [`  more agents ${spareAgentHint(agentKeys.length + 2)}`] : []),
     `  demo jobs   ${parameters.demo ? 'every 4 s, Redundant(k=2)' : 'off'}`,
     'Press Ctrl-C to stop.',
     '',
@@ -81,4 +77,10 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
   await demo
   await stack.stop()
   log.info('stopped')
+}
+
+/** How to start another agent by hand with one of the funded spare provider keys (anvil accounts `first`–4). */
+function spareAgentHint(first: number): string {
+  const keys = first < 4 ? `${first}–4` : `${first}`
+  return `npx tessera agent --private-key <anvil key ${keys}> --data-dir .tessera/agent-N (funded with TSR)`
 }

@@ -93,7 +93,7 @@ describe('commitmentOf', () => {
     }
     // abi.encode pads each static word to 32 bytes; build it by hand to pin the layout.
     const manual =
-      `0x${(7).toString(16).padStart(64, '0')}${p.provider.slice(2).toLowerCase().padStart(64, '0')}${'11'.repeat(32)}${'22'.repeat(32)}${'33'.repeat(32)}` as const
+      `0x${[(7).toString(16), p.provider.slice(2).toLowerCase(), '11'.repeat(32), '22'.repeat(32), '33'.repeat(32)].map((w) => w.padStart(64, '0')).join('')}` as const
     expect(commitmentOf(p)).toBe(keccak256(manual))
     expect(commitmentOf(p)).toBe(
       keccak256(

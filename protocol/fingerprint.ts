@@ -42,7 +42,10 @@ export function fingerprintOutput(values: Float32Array, toleranceBits: number): 
 
 export type CommitmentParameters = { jobId: bigint; provider: Address; fingerprint: Hex; outputHash: Hex; salt: Hex }
 
-/** `keccak256(abi.encode(uint256 jobId, address provider, bytes32 fingerprint, bytes32 outputHash, bytes32 salt))`, as JobMarket checks it. */
+/**
+ * `keccak256(abi.encode(uint256 jobId, address provider, bytes32 fingerprint, bytes32 outputHash, bytes32 salt))`,
+ * as JobMarket checks it.
+ */
 export function commitmentOf(parameters: CommitmentParameters): Hex {
   const { jobId, provider, fingerprint, outputHash, salt } = parameters
   return keccak256(
