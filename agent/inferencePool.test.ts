@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { InferenceError, InferencePool } from './inferencePool.ts'
+import { InferenceError, InferencePool, ModelLoadError } from './inferencePool.ts'
 import { buildMlp, makeInput, mlpWeights, referenceMlp } from './models/buildMlp.ts'
 
 describe('InferencePool', () => {
@@ -50,7 +50,22 @@ describe('InferencePool', () => {
       InferenceError,
     )
     const junk = new Uint8Array([1, 2, 3, 4])
-    await expect(pool.run({ modelHash: sha256Hex(junk), modelBytes: junk, input: x, dims: [2, 16] })).rejects.toThrow(/inference failed/)
+    const failure = pool.run({ modelHash: sha256Hex(junk), modelBytes: junk, input: x, dims: [2, 16] })
+    await expect(failure).rejects.toThrow(ModelLoadError)
+    await expect(failure).rejects.toMatchObject({ reason: 'MODEL_INVALID', retryable: false })
+  })
+
+  it('inspects a model: the inputs it declares, or why it does not load', async () => {
+    expect(await pool.inspect({ modelHash: sha256Hex(modelA), modelBytes: modelA })).toEqual({
+      inputs: [{ name: 'input', type: 'float32', shape: ['batch', 16] }],
+    })
+    const junk = new Uint8Array([1, 2, 3, 4, 5])
+    await expect(pool.inspect({ modelHash: sha256Hex(junk), modelBytes: junk })).rejects.toMatchObject({ reason: 'MODEL_INVALID' })
+    const exotic = buildMlp({ ...specA, activation: 'NoSuchOperator' })
+    await expect(pool.inspect({ modelHash: sha256Hex(exotic), modelBytes: exotic })).rejects.toMatchObject({
+      name: 'ModelLoadError',
+      reason: 'UNSUPPORTED_OPERATOR',
+    })
   })
 
   it('finishes queued work on close, then refuses more', async () => {

@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads'
 // are finalized when those workers exit, a known source of crashes at worker teardown.
 import 'onnxruntime-node'
 import { TesseraError } from '../protocol/errors.ts'
-import type { WorkerRequest, WorkerResponse } from './inferenceWorker.ts'
+import { classifyModelLoadError, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
+import type { WorkerRequest, WorkerResponse, WorkerResult } from './inferenceWorker.ts'
 
 /**
  * An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down.
@@ -40,9 +41,24 @@ export type RunInferenceParameters = {
 
 export type RunInferenceReturnType = { output: Float32Array; dims: number[] }
 
+/** A model to load and describe: its hash and bytes (or a file), as for a run. */
+export type InspectModelParameters = Pick<RunInferenceParameters, 'modelHash' | 'modelBytes' | 'modelPath'>
+
+/** The model failed to load in onnxruntime; `reason` classifies why (MODEL_INVALID, UNSUPPORTED_OPERATOR, OUT_OF_MEMORY). */
+export class ModelLoadError extends InferenceError {
+  override name = 'ModelLoadError'
+  readonly reason: JobFailureReason
+  constructor(reason: JobFailureReason, message: string) {
+    super(`the model does not load in onnxruntime: ${message}`, { details: message })
+    this.reason = reason
+  }
+}
+
+type Work = ({ op: 'run' } & RunInferenceParameters) | ({ op: 'inspect' } & InspectModelParameters)
+
 type Task = {
-  parameters: RunInferenceParameters
-  resolve: (r: RunInferenceReturnType) => void
+  parameters: Work
+  resolve: (r: WorkerResult) => void
   reject: (e: unknown) => void
 }
 
@@ -112,12 +128,14 @@ export class InferencePool {
     const { task } = busy
     if (response.ok) {
       slot.models.add(task.parameters.modelHash)
-      task.resolve({ output: response.output, dims: response.dims })
+      task.resolve(response)
     } else if (response.code === 'MODEL_NOT_LOADED' && !busy.sentBytes && (task.parameters.modelBytes || task.parameters.modelPath)) {
       // The worker evicted a model we thought it held: resend with the bytes.
       slot.models.delete(task.parameters.modelHash)
       this.send(slot, task)
       return
+    } else if (response.code === 'MODEL_LOAD_FAILED') {
+      task.reject(new ModelLoadError(classifyModelLoadError(response.message), response.message))
     } else {
       task.reject(
         new InferenceError(
@@ -134,7 +152,7 @@ export class InferencePool {
     const { parameters } = task
     const known = slot.models.has(parameters.modelHash)
     const id = this.nextId++
-    const request: WorkerRequest = { ...parameters, id, modelBytes: known ? undefined : parameters.modelBytes }
+    const request = { ...parameters, id, modelBytes: known ? undefined : parameters.modelBytes } as WorkerRequest
     slot.busy = { task, id, sentBytes: !known }
     slot.worker.postMessage(request)
   }
@@ -167,6 +185,25 @@ export class InferencePool {
           details: `dims ${JSON.stringify(parameters.dims)} vs ${parameters.input.length} values`,
         }),
       )
+    return this.submit({ op: 'run', ...parameters }).then((result) => {
+      if (result.op !== 'run') throw new InferenceError('the worker answered a run with something else')
+      return { output: result.output, dims: result.dims }
+    })
+  }
+
+  /**
+   * Loads a model in a worker (keeping its session for later runs) and returns the inputs it declares. Rejects with
+   * {@link ModelLoadError} when onnxruntime can't load it.
+   */
+  inspect(parameters: InspectModelParameters): Promise<ModelSignature> {
+    if (this.closed) return Promise.reject(new InferenceError('inference pool is closed', { retryable: true }))
+    return this.submit({ op: 'inspect', ...parameters }).then((result) => {
+      if (result.op !== 'inspect') throw new InferenceError('the worker answered an inspection with something else')
+      return result.signature
+    })
+  }
+
+  private submit(parameters: Work): Promise<WorkerResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ parameters, resolve, reject })
       this.pump()

@@ -2,14 +2,23 @@
 import { readFile } from 'node:fs/promises'
 import { parentPort, workerData } from 'node:worker_threads'
 import ort from 'onnxruntime-node'
-import type { RunInferenceParameters } from './inferencePool.ts'
+import type { ModelSignature } from '../protocol/jobInputs.ts'
+import type { InspectModelParameters, RunInferenceParameters } from './inferencePool.ts'
 
-/** One inference as the pool posts it: the run's parameters (`modelBytes` only when the worker may lack the model). */
-export type WorkerRequest = RunInferenceParameters & { id: number }
+/**
+ * One piece of work as the pool posts it (`modelBytes` only when the worker may lack the model): an inference, or an
+ * inspection that loads the model and reports its inputs.
+ */
+export type WorkerRequest =
+  | ({ op: 'run' } & RunInferenceParameters & { id: number })
+  | ({ op: 'inspect' } & InspectModelParameters & { id: number })
+
+/** What a worker did: the output of a run, the signature of an inspected model, or why it couldn't. */
+export type WorkerResult = { op: 'run'; output: Float32Array; dims: number[] } | { op: 'inspect'; signature: ModelSignature }
 
 export type WorkerResponse =
-  | { id: number; ok: true; output: Float32Array; dims: number[]; evicted: string[]; loaded: boolean }
-  | { id: number; ok: false; code: 'MODEL_NOT_LOADED' | 'INFERENCE_FAILED'; message: string; evicted: string[] }
+  | ({ id: number; ok: true; evicted: string[]; loaded: boolean } & WorkerResult)
+  | { id: number; ok: false; code: 'MODEL_NOT_LOADED' | 'MODEL_LOAD_FAILED' | 'INFERENCE_FAILED'; message: string; evicted: string[] }
 
 const { maxSessions = 8, intraOpNumThreads = 1 } = (workerData ?? {}) as { maxSessions?: number; intraOpNumThreads?: number }
 // Map iteration order is insertion order: re-inserting on use makes the first key the least recently used.
@@ -40,8 +49,19 @@ async function sessionFor(
 
 async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   const evicted: string[] = []
+  let found: Awaited<ReturnType<typeof sessionFor>>
   try {
-    const found = await sessionFor(request, evicted)
+    found = await sessionFor(request, evicted)
+  } catch (error) {
+    return {
+      id: request.id,
+      ok: false,
+      code: 'MODEL_LOAD_FAILED',
+      message: error instanceof Error ? error.message : String(error),
+      evicted,
+    }
+  }
+  try {
     if (!found)
       return {
         id: request.id,
@@ -51,6 +71,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
         evicted,
       }
     const { session, loaded } = found
+    if (request.op === 'inspect') return { id: request.id, ok: true, op: 'inspect', signature: signatureOf(session), evicted, loaded }
     const inputName = request.inputName ?? session.inputNames[0]
     const outputName = request.outputName ?? session.outputNames[0]
     const results = await session.run({ [inputName]: new ort.Tensor('float32', request.input, request.dims) })
@@ -61,14 +82,25 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
     const output = new Float32Array(out.data as Float32Array)
     const dims = Array.from(out.dims)
     for (const t of Object.values(results)) t.dispose?.()
-    return { id: request.id, ok: true, output, dims, evicted, loaded }
+    return { id: request.id, ok: true, op: 'run', output, dims, evicted, loaded }
   } catch (error) {
     return { id: request.id, ok: false, code: 'INFERENCE_FAILED', message: error instanceof Error ? error.message : String(error), evicted }
+  }
+}
+
+/** The model's inputs as onnxruntime declares them; a non-tensor input is reported with type `non-tensor`. */
+function signatureOf(session: ort.InferenceSession): ModelSignature {
+  return {
+    inputs: session.inputMetadata.map((input) =>
+      input.isTensor
+        ? { name: input.name, type: input.type, shape: [...input.shape] }
+        : { name: input.name, type: 'non-tensor', shape: [] },
+    ),
   }
 }
 
 // One request at a time per worker: the pool never sends a second before the first is answered.
 parentPort?.on('message', async (request: WorkerRequest) => {
   const response = await handle(request)
-  parentPort?.postMessage(response, response.ok ? [response.output.buffer as ArrayBuffer] : [])
+  parentPort?.postMessage(response, response.ok && response.op === 'run' ? [response.output.buffer as ArrayBuffer] : [])
 })

@@ -10,6 +10,8 @@ export type BuildMlpParameters = {
   outputSize: number
   /** Number of Gemm layers (≥ 1); hidden layers are followed by Relu. Default 2. */
   layers?: number
+  /** The operator after each hidden layer. Default `Relu`; tests name one onnxruntime lacks to get a model that won't load. */
+  activation?: string
 }
 
 /** The weights of one layer, row-major `[in, out]`, as stored in the model. */
@@ -78,7 +80,9 @@ export function buildMlp(parameters: BuildMlpParameters): Uint8Array {
     const gemmOut = last ? 'output' : `gemm${l}`
     nodes.push(onnx.NodeProto.create({ name: `gemm_${l}`, opType: 'Gemm', input: [current, w, b], output: [gemmOut] }))
     if (!last) {
-      nodes.push(onnx.NodeProto.create({ name: `relu_${l}`, opType: 'Relu', input: [gemmOut], output: [`relu${l}`] }))
+      nodes.push(
+        onnx.NodeProto.create({ name: `relu_${l}`, opType: parameters.activation ?? 'Relu', input: [gemmOut], output: [`relu${l}`] }),
+      )
       current = `relu${l}`
     }
   })
