@@ -161,6 +161,7 @@ job
     const { sha256: modelHash } = await uploadBlob({ serverUrl: flags.server, bytes: model })
     const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input })
     const result = await submitJob({
+      serverUrl: flags.server,
       rpcUrl: flags.rpc,
       deployment,
       privateKey: readSecret(flags.privateKey) as Hex,

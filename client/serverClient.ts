@@ -134,3 +134,30 @@ export async function sendHeartbeat(parameters: {
   })
   return data.heartbeat
 }
+
+/** One reason a job can't run, as the server's `checkJob` names it. */
+export type JobProblem = { code: string; message: string }
+
+const checkJobQuery = /* GraphQL */ `
+  query CheckJob($spec: CheckJobInput!) {
+    checkJob(spec: $spec) { runnable problems { code message } }
+  }`
+
+/**
+ * Asks the server whether a job can run before any escrow moves: both blobs stored, the model loads, the input
+ * matches the model and `units` equals the input's rows. Returns the problems found (empty when runnable).
+ */
+export async function checkJob(parameters: {
+  serverUrl: string
+  spec: { modelHash: Hex; inputHash: Hex; units: bigint }
+  signal?: AbortSignal
+}): Promise<JobProblem[]> {
+  const { modelHash, inputHash, units } = parameters.spec
+  const data = await graphqlRequest<{ checkJob: { runnable: boolean; problems: JobProblem[] } }>({
+    serverUrl: parameters.serverUrl,
+    query: checkJobQuery,
+    variables: { spec: { modelHash, inputHash, units: units.toString() } },
+    signal: parameters.signal,
+  })
+  return data.checkJob.problems
+}

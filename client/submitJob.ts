@@ -6,6 +6,7 @@ import type { Deployment } from '../protocol/deployment.ts'
 import { Verification } from '../protocol/enums.ts'
 import { TesseraError } from '../protocol/errors.ts'
 import { escrowOf } from '../protocol/settlement.ts'
+import { checkJob } from './serverClient.ts'
 
 // The one uploader lives beside the other server calls; `tessera job submit` still imports it from here.
 
@@ -44,8 +45,14 @@ export type SubmitJobReturnType = { jobId: bigint; escrow: bigint; txHash: Hex; 
 export async function submitJob(parameters: SubmitJobParameters): Promise<SubmitJobReturnType> {
   const { deployment, units, maxPricePerUnit, redundancy } = parameters
   if (parameters.serverUrl) {
-    await assertBlobExists({ serverUrl: parameters.serverUrl, sha256: parameters.modelHash, what: 'model' })
-    await assertBlobExists({ serverUrl: parameters.serverUrl, sha256: parameters.inputHash, what: 'input' })
+    const problems = await checkJob({
+      serverUrl: parameters.serverUrl,
+      spec: { modelHash: parameters.modelHash, inputHash: parameters.inputHash, units },
+    })
+    if (problems.length)
+      throw new SubmitJobError(`the job can't run, so nothing was escrowed: ${problems.map((p) => p.message).join('; ')}`, {
+        details: problems.map((p) => `${p.code}: ${p.message}`).join('\n'),
+      })
   }
   const account = privateKeyToAccount(parameters.privateKey)
   const transport = http(parameters.rpcUrl)
@@ -90,20 +97,4 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
 /** A job the server or chain refused before or while submitting; retryable when it may accept it later. */
 export class SubmitJobError extends TesseraError {
   override name = 'SubmitJobError'
-}
-
-/** Throws a `SubmitJobError` naming the blob when the server doesn't hold it. */
-async function assertBlobExists(parameters: { serverUrl: string; sha256: Hex; what: string }): Promise<void> {
-  const res = await fetch(new URL(`/blobs/${parameters.sha256}`, parameters.serverUrl))
-  await res.body?.cancel()
-  if (res.status === 404)
-    throw new SubmitJobError(
-      `${parameters.what} blob ${parameters.sha256} not found on ${parameters.serverUrl}: upload it first (PUT /blobs)`,
-      { details: 'HTTP 404' },
-    )
-  if (!res.ok)
-    throw new SubmitJobError(`checking ${parameters.what} blob ${parameters.sha256} failed with HTTP ${res.status}`, {
-      retryable: res.status >= 500,
-      details: `HTTP ${res.status}`,
-    })
 }

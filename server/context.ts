@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { PublicClient } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
+import type { BlobStore } from './blobs/blobStore.ts'
+import type { ModelInspector } from './checkJob.ts'
 import type { Database, Views } from './db/database.ts'
 import type { AssignmentPubSub } from './pubsub.ts'
 
@@ -18,4 +20,8 @@ export type ServerContext = {
   log: Logger
   /** Wall clock in unix seconds; injectable for tests. */
   now: () => number
+  /** Stored models and inputs, for `checkJob`. */
+  blobs?: BlobStore
+  /** Loads models to check jobs before escrow moves; absent where nothing may run onnxruntime (schema-only tests). */
+  inspector?: ModelInspector
 }

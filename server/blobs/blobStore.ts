@@ -50,8 +50,8 @@ export type BlobStore = {
     body: AsyncIterable<Uint8Array> | null,
     expectedSha256?: string,
   ) => Promise<{ sha256: `0x${string}`; size: number; created: boolean }>
-  /** The stored blob's size and a byte stream, or undefined when unknown. */
-  get: (sha256: `0x${string}`) => Promise<{ size: number; stream: () => NodeJS.ReadableStream } | undefined>
+  /** The stored blob's size, its file and a byte stream, or undefined when unknown. */
+  get: (sha256: `0x${string}`) => Promise<{ size: number; file: string; stream: () => NodeJS.ReadableStream } | undefined>
   dir: string
   maxBytes: number
 }
@@ -108,7 +108,7 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       const file = fileOf(sha256)
       const st = await stat(file).catch(() => undefined)
       if (!st) return undefined
-      return { size: st.size, stream: () => createReadStream(file) }
+      return { size: st.size, file, stream: () => createReadStream(file) }
     },
   }
 }

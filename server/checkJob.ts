@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises'
+import type { Hex } from 'viem'
+import { ModelLoadError } from '../agent/inferencePool.ts'
+import { checkJobInputs, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
+import { decodeTensorBlob, TensorBlobError } from '../protocol/tensorBlob.ts'
+import type { BlobStore } from './blobs/blobStore.ts'
+
+/** Loads a model and reports its inputs (the agent's `InferencePool.inspect`, in worker threads). */
+export type ModelInspector = { inspect: (parameters: { modelHash: string; modelPath: string }) => Promise<ModelSignature> }
+
+/** Why a job can't run: a missing blob, or a failure reason providers would report. */
+export type JobProblemCode = 'MODEL_NOT_FOUND' | 'INPUT_NOT_FOUND' | JobFailureReason
+export type JobProblem = { code: JobProblemCode; message: string }
+
+/** The verdict on a job spec before any escrow moves. */
+export type JobCheck = { runnable: boolean; problems: JobProblem[] }
+
+/**
+ * Checks that a job can run, as an honest provider would find out: both blobs stored, the model loads in
+ * onnxruntime, the input is a valid tensor blob matching the model's input (name count, element type, rank, fixed
+ * dimensions), and `units` equals the input's rows. Every problem is named; none means runnable.
+ */
+export async function checkJob(parameters: {
+  blobs: BlobStore
+  inspector: ModelInspector
+  spec: { modelHash: Hex; inputHash: Hex; units: bigint }
+}): Promise<JobCheck> {
+  const { blobs, inspector, spec } = parameters
+  const problems: JobProblem[] = []
+  const [model, input] = await Promise.all([blobs.get(spec.modelHash), blobs.get(spec.inputHash)])
+  if (!model) problems.push({ code: 'MODEL_NOT_FOUND', message: `model blob ${spec.modelHash} not found: upload it first (PUT /blobs)` })
+  if (!input) problems.push({ code: 'INPUT_NOT_FOUND', message: `input blob ${spec.inputHash} not found: upload it first (PUT /blobs)` })
+  if (!model || !input) return { runnable: false, problems }
+
+  let signature: ModelSignature | undefined
+  try {
+    signature = await inspector.inspect({ modelHash: spec.modelHash, modelPath: model.file })
+  } catch (error) {
+    if (!(error instanceof ModelLoadError)) throw error
+    problems.push({ code: error.reason, message: error.message })
+  }
+  try {
+    const tensor = decodeTensorBlob(await readFile(input.file))
+    if (signature) problems.push(...checkJobInputs({ model: signature, input: tensor, units: spec.units }).map(toProblem))
+  } catch (error) {
+    if (!(error instanceof TensorBlobError)) throw error
+    problems.push({ code: 'INPUT_MISMATCH', message: `the input is not a tensor blob: ${error.message}` })
+  }
+  return { runnable: problems.length === 0, problems }
+}
+
+function toProblem(problem: { reason: JobFailureReason; message: string }): JobProblem {
+  return { code: problem.reason, message: problem.message }
+}
