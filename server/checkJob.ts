@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Hex } from 'viem'
-import { ModelLoadError } from '../agent/inferencePool.ts'
+import { InferencePool, ModelLoadError } from '../agent/inferencePool.ts'
 import { checkJobInputs, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
 import { decodeTensorBlob, TensorBlobError } from '../protocol/tensorBlob.ts'
 import type { BlobStore } from './blobs/blobStore.ts'
@@ -51,4 +51,21 @@ export async function checkJob(parameters: {
 
 function toProblem(problem: { reason: JobFailureReason; message: string }): JobProblem {
   return { code: problem.reason, message: problem.message }
+}
+
+/**
+ * A {@link ModelInspector} over one inference worker, started on the first check (a server that never checks a job
+ * never loads onnxruntime's sessions). `close` stops the worker.
+ */
+export function createModelInspector(): ModelInspector & { close: () => Promise<void> } {
+  let pool: InferencePool | undefined
+  return {
+    inspect: (parameters) => {
+      pool ??= new InferencePool({ size: 1 })
+      return pool.inspect(parameters)
+    },
+    close: async () => {
+      await pool?.close()
+    },
+  }
 }

@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino'
 import type { PublicClient } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
 import { type BlobStore, createBlobStore } from './blobs/blobStore.ts'
+import type { ModelInspector } from './checkJob.ts'
 import type { ServerContext } from './context.ts'
 import type { Database } from './db/database.ts'
 import { viewsSchemaPresent } from './db/meta.ts'
@@ -29,6 +30,8 @@ export type CreateYogaParameters = {
   log?: Logger
   /** Unix seconds; tests pin it. */
   now?: () => number
+  /** Loads models for `checkJob`; without it `checkJob` answers that this server does not check jobs. */
+  inspector?: ModelInspector
 }
 
 /**
@@ -50,6 +53,8 @@ export function createYoga(parameters: CreateYogaParameters) {
     publicClient: parameters.publicClient,
     log,
     now: parameters.now ?? (() => Date.now() / 1000),
+    blobs,
+    inspector: parameters.inspector,
   }
   // Yoga logs an error among other arguments; it goes through pino's `err` serializer so its stack survives.
   const yogaLog =

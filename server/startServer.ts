@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
+import { createModelInspector } from './checkJob.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
@@ -59,7 +60,9 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     chainId: parameters.deployment.chainId,
     serverKey: parameters.serverKey,
   })
+  const inspector = createModelInspector()
   const { yoga, context } = createYoga({
+    inspector,
     db,
     viewsSchema: parameters.viewsSchema,
     deployment: parameters.deployment,
@@ -114,6 +117,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
       })
       await yoga.dispose?.()
       await pubsub.close()
+      await inspector.close()
       await db.destroy().catch(() => pool.end())
     })())
   return { url, yoga, stop }

@@ -8,6 +8,7 @@ import './meta.ts'
 import './heartbeat.ts'
 import './jobAssignment.ts'
 import './quote.ts'
+import './checkJob.ts'
 
 /** The executable schema, built once. */
 export const schema: GraphQLSchema = builder.toSchema()

@@ -1,0 +1,126 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type { Kysely } from 'kysely'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
+import { devnetParams } from '../contracts/deploy.ts'
+import type { Deployment } from '../protocol/deployment.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
+import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
+import { createModelInspector } from './checkJob.ts'
+import { createYoga } from './createYoga.ts'
+import { createDb } from './db/createDb.ts'
+import type { Database } from './db/database.ts'
+import { migrateToLatest } from './db/migrateToLatest.ts'
+
+const deployment: Deployment = {
+  chainId: 31337,
+  startBlock: 1,
+  deployer: '0x0000000000000000000000000000000000000005',
+  matcher: '0x0000000000000000000000000000000000000006',
+  emissionGenesis: 1_799_999_000n,
+  contracts: {
+    TesseraToken: { address: '0x0000000000000000000000000000000000000001', blockNumber: 1 },
+    ProviderRegistry: { address: '0x0000000000000000000000000000000000000002', blockNumber: 1 },
+    JobMarket: { address: '0x0000000000000000000000000000000000000003', blockNumber: 1 },
+    EmissionController: { address: '0x0000000000000000000000000000000000000004', blockNumber: 1 },
+  },
+  params: devnetParams,
+}
+
+let database: TestDatabase
+let db: Kysely<Database>
+let dataDir: string
+let yoga: ReturnType<typeof createYoga>['yoga']
+const inspector = createModelInspector()
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  db = createDb({ databaseUrl: database.url }).db
+  await migrateToLatest(db)
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-checkjob-'))
+  yoga = createYoga({ db, viewsSchema: 'chain', deployment, dataDir, inspector }).yoga
+})
+
+afterAll(async () => {
+  await inspector.close()
+  await db?.destroy()
+  await database?.drop()
+  if (dataDir) await rm(dataDir, { recursive: true, force: true })
+})
+
+async function upload(bytes: Uint8Array): Promise<string> {
+  const res = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes })
+  expect(res.status).toBeLessThan(300)
+  return sha256Hex(bytes)
+}
+
+type Check = { runnable: boolean; problems: { code: string; message: string }[] }
+
+async function checkJob(spec: { modelHash: string; inputHash: string; units: bigint }): Promise<Check> {
+  const res = await yoga.fetch('http://localhost/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({
+      query: 'query ($spec: CheckJobInput!) { checkJob(spec: $spec) { runnable problems { code message } } }',
+      variables: { spec: { ...spec, units: spec.units.toString() } },
+    }),
+  })
+  const body = (await res.json()) as { data?: { checkJob: Check }; errors?: { message: string }[] }
+  if (!body.data) throw new Error(`checkJob failed: ${JSON.stringify(body.errors)}`)
+  return body.data.checkJob
+}
+
+const rows = (n: number, width = 16) => encodeTensorBlob({ dims: [n, width], data: makeInput({ seed: n, rows: n, inputSize: width }) })
+
+describe('checkJob (GraphQL, real onnxruntime)', () => {
+  test('a runnable job has no problems', async () => {
+    const modelHash = await upload(buildMlp({ seed: 1, inputSize: 16, hiddenSize: 8, outputSize: 4 }))
+    const inputHash = await upload(rows(4))
+    expect(await checkJob({ modelHash, inputHash, units: 4n })).toEqual({ runnable: true, problems: [] })
+  })
+
+  test('random bytes as a model: MODEL_INVALID, before any escrow moves', async () => {
+    const modelHash = await upload(new Uint8Array(Array.from({ length: 512 }, (_, i) => (i * 7919) % 256)))
+    const inputHash = await upload(rows(4))
+    const check = await checkJob({ modelHash, inputHash, units: 4n })
+    expect(check.runnable).toBe(false)
+    expect(check.problems.map((p) => p.code)).toEqual(['MODEL_INVALID'])
+    expect(check.problems[0]?.message).toMatch(/does not load in onnxruntime/)
+  })
+
+  test('an operator onnxruntime lacks: UNSUPPORTED_OPERATOR', async () => {
+    const modelHash = await upload(buildMlp({ seed: 2, inputSize: 16, hiddenSize: 8, outputSize: 4, activation: 'NoSuchOperator' }))
+    const inputHash = await upload(rows(2))
+    expect((await checkJob({ modelHash, inputHash, units: 2n })).problems.map((p) => p.code)).toEqual(['UNSUPPORTED_OPERATOR'])
+  })
+
+  test('an input of the wrong rank or width, or units that differ from its rows: INPUT_MISMATCH naming what', async () => {
+    const modelHash = await upload(buildMlp({ seed: 3, inputSize: 16, hiddenSize: 8, outputSize: 4 }))
+    const rank3 = await upload(encodeTensorBlob({ dims: [2, 16, 1], data: new Float32Array(32) }))
+    expect((await checkJob({ modelHash, inputHash: rank3, units: 2n })).problems).toEqual([
+      { code: 'INPUT_MISMATCH', message: `the model's input "input" has rank 2 [batch, 16], the job's input has rank 3 [2, 16, 1]` },
+    ])
+    const narrow = await upload(rows(3, 15))
+    expect((await checkJob({ modelHash, inputHash: narrow, units: 3n })).problems.map((p) => p.message)).toEqual([
+      `dimension 1 of the model's input "input" is 16, the job's input has 15`,
+    ])
+    const fine = await upload(rows(5))
+    expect((await checkJob({ modelHash, inputHash: fine, units: 50n })).problems.map((p) => p.message)).toEqual([
+      'units is 50 but the input holds 5 rows (its first dimension)',
+    ])
+    const notATensor = await upload(new TextEncoder().encode('{"hello":"world"}'))
+    expect((await checkJob({ modelHash, inputHash: notATensor, units: 1n })).problems.map((p) => p.code)).toEqual(['INPUT_MISMATCH'])
+  })
+
+  test('blobs the server lacks are named', async () => {
+    const missing = `0x${'ab'.repeat(32)}`
+    const check = await checkJob({ modelHash: missing, inputHash: `0x${'cd'.repeat(32)}`, units: 1n })
+    expect(check.problems).toEqual([
+      { code: 'MODEL_NOT_FOUND', message: `model blob ${missing} not found: upload it first (PUT /blobs)` },
+      { code: 'INPUT_NOT_FOUND', message: `input blob 0x${'cd'.repeat(32)} not found: upload it first (PUT /blobs)` },
+    ])
+  })
+})
