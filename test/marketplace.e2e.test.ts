@@ -291,6 +291,31 @@ describe('bad input', () => {
     expect(await balanceOf(privateKeyToAccount(requesterKey).address)).toBe(balanceBefore)
   })
 
+  test('a model that does not load, an input of the wrong rank, or units the input does not hold are refused before escrow', async () => {
+    const requester = privateKeyToAccount(requesterKey).address
+    const balanceBefore = await balanceOf(requester)
+    const nextBefore = await nextJobId()
+    const upload = async (bytes: Uint8Array) => (await uploadBlob({ serverUrl: stack.serverUrl, bytes })).sha256
+    const garbageModel = await upload(new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 131) % 256)))
+    const rank3 = await upload(encodeTensorBlob({ dims: [2, 16, 1], data: new Float32Array(32) }))
+    const goodInput = await upload(encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 98, rows: 2, inputSize: 16 }) }))
+    const attempt = (spec: { modelHash: Hex; inputHash: Hex; units: bigint }) =>
+      submitJob({
+        rpcUrl: stack.rpcUrl,
+        deployment: stack.deployment,
+        privateKey: requesterKey,
+        ...spec,
+        maxPricePerUnit: parseEther('0.01'),
+        redundancy: 2,
+        serverUrl: stack.serverUrl,
+      })
+    await expect(attempt({ modelHash: garbageModel, inputHash: goodInput, units: 2n })).rejects.toThrow(/does not load in onnxruntime/)
+    await expect(attempt({ modelHash, inputHash: rank3, units: 2n })).rejects.toThrow(/has rank 2 .* the job's input has rank 3/)
+    await expect(attempt({ modelHash, inputHash: goodInput, units: 3n })).rejects.toThrow(/units is 3 but the input holds 2 rows/)
+    expect(await nextJobId()).toBe(nextBefore)
+    expect(await balanceOf(requester)).toBe(balanceBefore)
+  })
+
   test('a job sent straight to the chain with a missing model blob is never assigned, then expires with a full refund', async () => {
     const requester = privateKeyToAccount(requesterKey).address
     const input = encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 97, rows: 2, inputSize: 16 }) })
