@@ -158,8 +158,8 @@ job
     const input = await readFile(flags.input)
     const tensor = decodeTensorBlob(input)
     const deployment = await fetchDeployment({ serverUrl: flags.server })
-    const { sha256: modelHash } = await uploadBlob({ serverUrl: flags.server, bytes: model })
-    const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input })
+    const { sha256: modelHash } = await uploadBlob({ serverUrl: flags.server, bytes: model, kind: 'model' })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input, kind: 'input' })
     const result = await submitJob({
       serverUrl: flags.server,
       rpcUrl: flags.rpc,

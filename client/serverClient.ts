@@ -63,7 +63,13 @@ export async function getBlob(parameters: { serverUrl: string; hash: Hex; signal
   return bytes
 }
 
-export type UploadBlobParameters = { serverUrl: string; bytes: Uint8Array; signal?: AbortSignal }
+export type UploadBlobParameters = {
+  serverUrl: string
+  bytes: Uint8Array
+  /** What the bytes are: the server then refuses a model that doesn't load or an input that isn't a tensor blob. */
+  kind?: 'model' | 'input'
+  signal?: AbortSignal
+}
 export type UploadBlobReturnType = { sha256: Hex; size: number }
 
 /**
@@ -72,7 +78,9 @@ export type UploadBlobReturnType = { sha256: Hex; size: number }
  */
 export async function uploadBlob(parameters: UploadBlobParameters): Promise<UploadBlobReturnType> {
   const sha256 = sha256Hex(parameters.bytes)
-  const res = await request(new URL('/blobs', parameters.serverUrl), {
+  const url = new URL('/blobs', parameters.serverUrl)
+  if (parameters.kind) url.searchParams.set('kind', parameters.kind)
+  const res = await request(url, {
     method: 'PUT',
     headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha256 },
     body: parameters.bytes as Uint8Array<ArrayBuffer>,

@@ -123,4 +123,21 @@ describe('checkJob (GraphQL, real onnxruntime)', () => {
       { code: 'INPUT_NOT_FOUND', message: `input blob 0x${'cd'.repeat(32)} not found: upload it first (PUT /blobs)` },
     ])
   })
+
+  test('PUT /blobs?kind=model|input refuses what is not one, names why and stores nothing', async () => {
+    const put = (bytes: Uint8Array, kind: string) => yoga.fetch(`http://localhost/blobs?kind=${kind}`, { method: 'PUT', body: bytes })
+    const garbage = new Uint8Array(Array.from({ length: 200 }, (_, i) => (i * 37) % 256))
+    const refused = await put(garbage, 'model')
+    expect(refused.status).toBe(422)
+    expect(await refused.json()).toMatchObject({ code: 'MODEL_INVALID', error: expect.stringMatching(/does not load in onnxruntime/) })
+    expect((await yoga.fetch(`http://localhost/blobs/${sha256Hex(garbage)}`)).status).toBe(404)
+    const notTensor = await put(new TextEncoder().encode('[1,2,3]'), 'input')
+    expect(notTensor.status).toBe(422)
+    expect(await notTensor.json()).toMatchObject({ code: 'INPUT_MISMATCH' })
+    expect((await put(buildMlp({ seed: 4, inputSize: 16, hiddenSize: 8, outputSize: 4 }), 'model')).status).toBe(201)
+    expect((await put(rows(3), 'input')).status).toBe(201)
+    const bogus = await put(rows(3), 'weights')
+    expect(bogus.status).toBe(400)
+    expect(await bogus.json()).toEqual({ error: 'kind must be one of model, input, got "weights"' })
+  })
 })

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Hex } from 'viem'
 import { InferencePool, ModelLoadError } from '../agent/inferencePool.ts'
+import { TesseraError } from '../protocol/errors.ts'
 import { checkJobInputs, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
 import { decodeTensorBlob, TensorBlobError } from '../protocol/tensorBlob.ts'
 import type { BlobStore } from './blobs/blobStore.ts'
@@ -67,5 +68,45 @@ export function createModelInspector(): ModelInspector & { close: () => Promise<
     close: async () => {
       await pool?.close()
     },
+  }
+}
+
+/** An upload declared as a model or an input that isn't one; `problem` says why. Not retryable: the bytes are wrong. */
+export class BlobRejectedError extends TesseraError {
+  override name = 'BlobRejectedError'
+  readonly problem: JobProblem
+  constructor(problem: JobProblem) {
+    super(problem.message, { details: problem.code })
+    this.problem = problem
+  }
+}
+
+/** What an upload says it is (`PUT /blobs?kind=model|input`), so it can be checked before it is stored. */
+export const blobKinds = ['model', 'input'] as const
+export type BlobKind = (typeof blobKinds)[number]
+
+/**
+ * A `validate` hook for the blob store: a `model` must load in onnxruntime, an `input` must be a tensor blob.
+ * Throws {@link BlobRejectedError} naming the problem.
+ */
+export function blobValidator(kind: BlobKind, inspector?: ModelInspector): (file: string, sha256: string) => Promise<void> {
+  return async (file, sha256) => {
+    if (kind === 'model') {
+      if (!inspector) throw new BlobRejectedError({ code: 'MODEL_INVALID', message: 'this server does not check models: omit kind' })
+      try {
+        await inspector.inspect({ modelHash: sha256, modelPath: file })
+      } catch (error) {
+        if (error instanceof ModelLoadError) throw new BlobRejectedError({ code: error.reason, message: error.message })
+        throw error
+      }
+      return
+    }
+    try {
+      decodeTensorBlob(await readFile(file))
+    } catch (error) {
+      if (error instanceof TensorBlobError)
+        throw new BlobRejectedError({ code: 'INPUT_MISMATCH', message: `the input is not a tensor blob: ${error.message}` })
+      throw error
+    }
   }
 }

@@ -83,7 +83,7 @@ export function createYoga(parameters: CreateYogaParameters) {
     plugins: [
       useMetrics({ metrics }),
       useOpsRoutes({ deployment: parameters.deployment, metrics, ready }),
-      useBlobRoutes({ store: blobs, metrics }),
+      useBlobRoutes({ store: blobs, metrics, inspector: parameters.inspector }),
       useQueryLimits(),
       useErrorMasking({ log }),
     ],

@@ -49,6 +49,8 @@ export type BlobStore = {
   put: (
     body: AsyncIterable<Uint8Array> | null,
     expectedSha256?: string,
+    /** Runs on the complete upload before it is stored; what it throws refuses the blob (nothing is kept). */
+    validate?: (file: string, sha256: `0x${string}`) => Promise<void>,
   ) => Promise<{ sha256: `0x${string}`; size: number; created: boolean }>
   /** The stored blob's size, its file and a byte stream, or undefined when unknown. */
   get: (sha256: `0x${string}`) => Promise<{ size: number; file: string; stream: () => NodeJS.ReadableStream } | undefined>
@@ -66,7 +68,7 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
   return {
     dir,
     maxBytes,
-    async put(body, expectedSha256) {
+    async put(body, expectedSha256, validate) {
       await ready
       const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`)
       const file = await open(tmp, 'w')
@@ -93,6 +95,11 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
         await rm(tmp, { force: true })
         throw new BlobHashMismatchError(expectedSha256, sha256)
       }
+      if (validate)
+        await validate(tmp, sha256).catch(async (error: unknown) => {
+          await rm(tmp, { force: true })
+          throw error
+        })
       const existing = await findBlob(parameters.db, sha256)
       if (existing && existsSync(fileOf(sha256))) {
         await rm(tmp, { force: true })

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import type { Plugin } from 'graphql-yoga'
 import { BlobHashMismatchError, type BlobStore, BlobTooLargeError, parseSha256 } from '../blobs/blobStore.ts'
+import { type BlobKind, BlobRejectedError, blobKinds, blobValidator, type ModelInspector } from '../checkJob.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
 const json = (status: number, body: unknown) =>
@@ -9,10 +10,12 @@ const json = (status: number, body: unknown) =>
 /**
  * `PUT /blobs` (raw body → `201 {sha256, size}`, 200 when already stored) and
  * `GET /blobs/<0x-sha256>` (the bytes). Errors are JSON `{ error, … }`: 413 over the size limit,
- * 400 on a hash mismatch or malformed hash, 404 when unknown.
+ * 400 on a hash mismatch or malformed hash, 404 when unknown. `PUT /blobs?kind=model` (or `input`) checks the
+ * upload first — a model must load in onnxruntime, an input must be a tensor blob — and refuses it with 422
+ * `{ error, code }` naming the problem; nothing is stored then.
  */
-export function useBlobRoutes(options: { store: BlobStore; metrics?: ServerMetrics }): Plugin {
-  const { store, metrics } = options
+export function useBlobRoutes(options: { store: BlobStore; metrics?: ServerMetrics; inspector?: ModelInspector }): Plugin {
+  const { store, metrics, inspector } = options
   return {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname === '/blobs' || url.pathname === '/blobs/') {
@@ -30,15 +33,23 @@ export function useBlobRoutes(options: { store: BlobStore; metrics?: ServerMetri
           metrics?.blobsRejected.inc({ reason: 'bad_hash' })
           return endResponse(json(400, { error: `x-content-sha256 must be 0x followed by 64 hex digits, got "${declared.slice(0, 80)}"` }))
         }
+        const kind = url.searchParams.get('kind')
+        if (kind !== null && !blobKinds.includes(kind as BlobKind))
+          return endResponse(json(400, { error: `kind must be one of ${blobKinds.join(', ')}, got "${kind.slice(0, 40)}"` }))
+        const validate = kind === null ? undefined : blobValidator(kind as BlobKind, inspector)
         try {
           const body = request.body as unknown as AsyncIterable<Uint8Array> | null
-          const r = await store.put(body, declared)
+          const r = await store.put(body, declared, validate)
           if (r.created) metrics?.blobsStored.inc(r.size)
           return endResponse(json(r.created ? 201 : 200, { sha256: r.sha256, size: r.size }))
         } catch (error) {
           if (error instanceof BlobTooLargeError) {
             metrics?.blobsRejected.inc({ reason: 'too_large' })
             return endResponse(json(413, { error: error.message, limit: error.limit }))
+          }
+          if (error instanceof BlobRejectedError) {
+            metrics?.blobsRejected.inc({ reason: 'invalid' })
+            return endResponse(json(422, { error: error.message, code: error.problem.code }))
           }
           if (error instanceof BlobHashMismatchError) {
             metrics?.blobsRejected.inc({ reason: 'hash_mismatch' })
