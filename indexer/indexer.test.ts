@@ -210,12 +210,13 @@ describe('indexer', () => {
     expect(rows.map((r) => r.address)).toEqual([p2, p3, p4].sort())
     const row = rows.find((r) => r.address === p2)
     expect(row).toMatchObject({
-      gpu_model: 1,
+      // uint32 columns are numeric (a decimal string through pg); uint16 ones integer.
+      gpu_model: '1',
       gpu_count: 2,
-      vram_mib: 24576,
+      vram_mib: '24576',
       cpu_cores: 16,
-      memory_mib: 65536,
-      benchmark_score: 100,
+      memory_mib: '65536',
+      benchmark_score: '100',
       price_per_unit: parseEther('0.5').toString(),
       region,
       encryption_pub_key: toHex('pubkey-0'),
@@ -243,8 +244,8 @@ describe('indexer', () => {
       input_hash: spec.inputHash,
       units: '8',
       max_price_per_unit: spec.maxPricePerUnit.toString(),
-      min_vram_mib: 8192,
-      gpu_model: 0,
+      min_vram_mib: '8192',
+      gpu_model: '0',
       regions: [region],
       redundancy: 2,
       verification: 0,

@@ -12,33 +12,56 @@ const eventRow = (t: ColumnBuilders) => ({
   txHash: t.hex().notNull(),
 })
 
-// Column conventions (see docs/PROTOCOL.md, "Indexer tables"): every uint64/uint256 on-chain value and every
-// block number / timestamp is `t.bigint()` → numeric(78,0), a decimal string through pg; uint8/16/32 are
-// `t.integer()`; addresses and hashes are `t.hex()`, which Ponder stores lower-case. camelCase here becomes
+/** The unsigned integer widths the contracts use (`uint8` … `uint256`). */
+type UintBits = 8 | 16 | 32 | 64 | 256
+
+/**
+ * The column for an on-chain `uint<bits>`: the one place a Solidity integer type meets a Postgres type, chosen so the
+ * column holds the type's whole range. Up to uint16 that is `integer` (int4, at most 2^31 − 1; a JS number); from
+ * uint32 on it is `numeric(78,0)` (Ponder's `t.bigint()`, a JS bigint in handlers, a decimal string through pg), since
+ * a uint32 at 2^31 or more overflows int4 and Postgres would refuse the row, stopping indexing for good. The server
+ * draws the same line for GraphQL, whose Int is int32 too: uint32 and wider are `BigInt` there.
+ */
+function uint(t: ColumnBuilders, bits: 8 | 16): ReturnType<ColumnBuilders['integer']>
+function uint(t: ColumnBuilders, bits: 32 | 64 | 256): ReturnType<ColumnBuilders['bigint']>
+function uint(t: ColumnBuilders, bits: UintBits): ReturnType<ColumnBuilders['integer'] | ColumnBuilders['bigint']> {
+  return bits <= 16 ? t.integer() : t.bigint()
+}
+
+// Column conventions (see docs/PROTOCOL.md, "Indexer tables"): every on-chain integer goes through `uint(t, bits)` with
+// its Solidity width (contracts/src/interfaces/IProviderRegistry.sol, contracts/src/JobMarket.sol); block numbers and
+// timestamps are `t.bigint()`; the log index and the counters the indexer derives are `t.integer()`, each with why it
+// can't outgrow int4. Addresses and hashes are `t.hex()`, which Ponder stores lower-case. camelCase here becomes
 // snake_case in SQL (`pricePerUnit` → `price_per_unit`); hence `vramMib`, not `vramMiB` (→ `vram_mi_b`).
+//
+// Why the derived counters fit int4: `jobsCompleted`, `jobsFailed`, `slashCount` and `noShowCount` move by one per
+// job round a provider was assigned to, and a round costs well over 100,000 gas (submit, assign, then commits or an
+// expiry), so 2^31 of them is over 2·10^14 gas: more than two years of every block of Ethereum mainnet. `round` moves
+// by one per expired commit window (JobMarket refuses a zero window), so 2^31 rounds take over 68 years.
 
 /** One row per provider that ever registered or staked; counters are derived from events. */
 export const provider = onchainTable(
   'provider',
   (t) => ({
     address: t.hex().primaryKey(),
-    gpuModel: t.integer().notNull().default(0),
-    gpuCount: t.integer().notNull().default(0),
-    vramMib: t.integer().notNull().default(0),
-    cpuCores: t.integer().notNull().default(0),
-    memoryMib: t.integer().notNull().default(0),
-    benchmarkScore: t.integer().notNull().default(0),
-    pricePerUnit: t.bigint().notNull().default(0n),
+    gpuModel: uint(t, 32).notNull().default(0n),
+    gpuCount: uint(t, 16).notNull().default(0),
+    vramMib: uint(t, 32).notNull().default(0n),
+    cpuCores: uint(t, 16).notNull().default(0),
+    memoryMib: uint(t, 32).notNull().default(0n),
+    benchmarkScore: uint(t, 32).notNull().default(0n),
+    pricePerUnit: uint(t, 256).notNull().default(0n),
     region: t.hex().notNull().default('0x0000000000000000000000000000000000000000000000000000000000000000'),
     encryptionPubKey: t.hex().notNull().default('0x'),
     registered: t.boolean().notNull().default(false),
     paused: t.boolean().notNull().default(false),
-    stake: t.bigint().notNull().default(0n),
-    locked: t.bigint().notNull().default(0n),
-    pendingUnstake: t.bigint().notNull().default(0n),
-    unstakeAvailableAt: t.bigint().notNull().default(0n),
-    slashedTotal: t.bigint().notNull().default(0n),
-    earnedTotal: t.bigint().notNull().default(0n),
+    stake: uint(t, 256).notNull().default(0n),
+    locked: uint(t, 256).notNull().default(0n),
+    pendingUnstake: uint(t, 256).notNull().default(0n),
+    unstakeAvailableAt: uint(t, 64).notNull().default(0n),
+    // Sums of uint256 token amounts, bounded by the token's supply cap.
+    slashedTotal: uint(t, 256).notNull().default(0n),
+    earnedTotal: uint(t, 256).notNull().default(0n),
     jobsCompleted: t.integer().notNull().default(0),
     jobsFailed: t.integer().notNull().default(0),
     slashCount: t.integer().notNull().default(0),
@@ -59,8 +82,8 @@ export const stakeEvent = onchainTable(
     ...eventRow(t),
     provider: t.hex().notNull(),
     kind: t.text().notNull(), // staked | unstake_requested | withdrawn | locked | unlocked
-    amount: t.bigint().notNull(),
-    jobId: t.bigint(),
+    amount: uint(t, 256).notNull(),
+    jobId: uint(t, 256),
   }),
   (table) => ({
     providerIdx: index().on(table.provider),
@@ -71,29 +94,29 @@ export const stakeEvent = onchainTable(
 export const job = onchainTable(
   'job',
   (t) => ({
-    id: t.bigint().primaryKey(),
+    id: uint(t, 256).primaryKey(),
     requester: t.hex().notNull(),
     modelHash: t.hex().notNull(),
     inputHash: t.hex().notNull(),
-    units: t.bigint().notNull(),
-    maxPricePerUnit: t.bigint().notNull(),
-    minVramMib: t.integer().notNull(),
-    gpuModel: t.integer().notNull(),
+    units: uint(t, 64).notNull(),
+    maxPricePerUnit: uint(t, 256).notNull(),
+    minVramMib: uint(t, 32).notNull(),
+    gpuModel: uint(t, 32).notNull(),
     regions: t.json().$type<`0x${string}`[]>().notNull(),
-    redundancy: t.integer().notNull(),
-    verification: t.integer().notNull(),
-    deadline: t.bigint().notNull(),
-    outputTolerance: t.integer().notNull(),
-    escrow: t.bigint().notNull(),
+    redundancy: uint(t, 8).notNull(),
+    verification: uint(t, 8).notNull(),
+    deadline: uint(t, 64).notNull(),
+    outputTolerance: uint(t, 8).notNull(),
+    escrow: uint(t, 256).notNull(),
     status: t.text().notNull(), // OPEN | ASSIGNED | COMMITTED | REVEALED | COMPLETED | FAILED | CANCELLED | EXPIRED
     round: t.integer().notNull().default(0),
     providers: t.json().$type<`0x${string}`[]>().notNull(),
-    commitDeadline: t.bigint(),
-    revealDeadline: t.bigint(),
+    commitDeadline: uint(t, 64),
+    revealDeadline: uint(t, 64),
     fingerprint: t.hex(),
-    fees: t.bigint(),
-    burned: t.bigint(),
-    refunded: t.bigint(),
+    fees: uint(t, 256),
+    burned: uint(t, 256),
+    refunded: uint(t, 256),
     submittedAt: t.bigint().notNull(),
     submittedBlock: t.bigint().notNull(),
     updatedBlock: t.bigint().notNull(),
@@ -111,13 +134,13 @@ export const assignment = onchainTable(
   'assignment',
   (t) => ({
     id: t.text().primaryKey(), // `${jobId}:${provider}`
-    jobId: t.bigint().notNull(),
+    jobId: uint(t, 256).notNull(),
     provider: t.hex().notNull(),
     round: t.integer().notNull(),
-    slot: t.integer().notNull(),
-    pricePerUnit: t.bigint().notNull(),
-    collateral: t.bigint().notNull(),
-    commitDeadline: t.bigint().notNull(),
+    slot: uint(t, 8).notNull(),
+    pricePerUnit: uint(t, 256).notNull(),
+    collateral: uint(t, 256).notNull(),
+    commitDeadline: uint(t, 64).notNull(),
     assignedAt: t.bigint().notNull(),
     blockNumber: t.bigint().notNull(),
     logIndex: t.integer().notNull(),
@@ -128,7 +151,7 @@ export const assignment = onchainTable(
     outputHash: t.hex(),
     revealedAt: t.bigint(),
     outcome: t.text().notNull(), // PENDING | AGREED | DISSENTED | NO_REVEAL | NO_SHOW | FAILED
-    paid: t.bigint().notNull().default(0n),
+    paid: uint(t, 256).notNull().default(0n),
   }),
   (table) => ({
     jobIdx: index().on(table.jobId),
@@ -142,10 +165,10 @@ export const payment = onchainTable(
   'payment',
   (t) => ({
     ...eventRow(t),
-    jobId: t.bigint(),
+    jobId: uint(t, 256),
     account: t.hex().notNull(),
     kind: t.text().notNull(), // FEE | SLASH_SHARE | REFUND | WITHDRAWAL
-    amount: t.bigint().notNull(),
+    amount: uint(t, 256).notNull(),
   }),
   (table) => ({
     jobIdx: index().on(table.jobId),
@@ -158,11 +181,11 @@ export const slash = onchainTable(
   (t) => ({
     ...eventRow(t),
     provider: t.hex().notNull(),
-    jobId: t.bigint().notNull(),
-    amount: t.bigint().notNull(),
+    jobId: uint(t, 256).notNull(),
+    amount: uint(t, 256).notNull(),
     beneficiary: t.hex().notNull(),
-    toBeneficiary: t.bigint().notNull(),
-    burned: t.bigint().notNull(),
+    toBeneficiary: uint(t, 256).notNull(),
+    burned: uint(t, 256).notNull(),
   }),
   (table) => ({
     providerIdx: index().on(table.provider),
@@ -172,8 +195,8 @@ export const slash = onchainTable(
 
 export const feeBurn = onchainTable('fee_burn', (t) => ({
   ...eventRow(t),
-  jobId: t.bigint().notNull(),
-  amount: t.bigint().notNull(),
+  jobId: uint(t, 256).notNull(),
+  amount: uint(t, 256).notNull(),
 }))
 
 /** One row per closed epoch (EpochAdvanced), plus the running sum of rewards claimed from it. */

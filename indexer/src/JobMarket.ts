@@ -38,8 +38,9 @@ ponder.on('JobMarket:JobSubmitted', async ({ event, context }) => {
     inputHash: spec.inputHash,
     units: spec.units,
     maxPricePerUnit: spec.maxPricePerUnit,
-    minVramMib: spec.minVramMiB,
-    gpuModel: spec.gpuModel,
+    // uint32: viem decodes them as numbers, their columns are bigints (ponder.schema.ts, `uint`).
+    minVramMib: BigInt(spec.minVramMiB),
+    gpuModel: BigInt(spec.gpuModel),
     regions: spec.regions.map(lower),
     redundancy: spec.redundancy,
     verification: spec.verification,

@@ -7,14 +7,15 @@ import { upsertProvider } from './upsertProvider.ts'
 // Stake numbers are mirrored from events alone (no RPC reads): Staked carries the new total, the others carry
 // deltas. indexer.test.ts checks the result against ProviderRegistry.getProvider.
 
+/** The provider columns of a `Hardware` struct: viem decodes its uint32 fields as numbers, their columns are bigints. */
 function hardwareColumns(hardware: Hardware) {
   return {
-    gpuModel: hardware.gpuModel,
+    gpuModel: BigInt(hardware.gpuModel),
     gpuCount: hardware.gpuCount,
-    vramMib: hardware.vramMiB,
+    vramMib: BigInt(hardware.vramMiB),
     cpuCores: hardware.cpuCores,
-    memoryMib: hardware.memoryMiB,
-    benchmarkScore: hardware.benchmarkScore,
+    memoryMib: BigInt(hardware.memoryMiB),
+    benchmarkScore: BigInt(hardware.benchmarkScore),
   }
 }
 

@@ -18,12 +18,12 @@ export async function upsertProvider(
   const blockNumber = event.block.number
   const blank: ProviderRow = {
     address: address.toLowerCase() as `0x${string}`,
-    gpuModel: 0,
+    gpuModel: 0n,
     gpuCount: 0,
-    vramMib: 0,
+    vramMib: 0n,
     cpuCores: 0,
-    memoryMib: 0,
-    benchmarkScore: 0,
+    memoryMib: 0n,
+    benchmarkScore: 0n,
     pricePerUnit: 0n,
     region: `0x${'00'.repeat(32)}`,
     encryptionPubKey: '0x',

@@ -11,6 +11,8 @@ const numericColumns = [
   'id',
   'units',
   'maxPricePerUnit',
+  'minVramMib',
+  'gpuModel',
   'deadline',
   'escrow',
   'commitDeadline',

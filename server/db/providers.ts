@@ -10,6 +10,10 @@ import { paymentTotals } from './payments.ts'
 import type { ProviderRow } from './tables/provider.table.ts'
 
 const numericColumns = [
+  'gpuModel',
+  'vramMib',
+  'memoryMib',
+  'benchmarkScore',
   'pricePerUnit',
   'stake',
   'locked',
@@ -37,7 +41,7 @@ export type CandidateProvider = IndexedProvider & { live: boolean; activeAssignm
 function providerOf(row: ProviderRow): IndexedProvider {
   const provider = withBigInts(row, numericColumns)
   const { stake, locked, pendingUnstake } = provider
-  return { ...provider, capacity: BigInt(row.gpuCount) * BigInt(row.benchmarkScore), freeStake: stake - locked - pendingUnstake }
+  return { ...provider, capacity: BigInt(row.gpuCount) * provider.benchmarkScore, freeStake: stake - locked - pendingUnstake }
 }
 
 /** Filters of `providers(where:)`, named as the API names them; any case of address and region. */
@@ -45,8 +49,8 @@ export type ProviderFilter = {
   paused?: boolean | null
   region?: string | null
   region_in?: readonly string[] | null
-  gpuModel?: number | null
-  vramMiB_gte?: number | null
+  gpuModel?: bigint | null
+  vramMiB_gte?: bigint | null
   address_in?: readonly string[] | null
 }
 
@@ -67,8 +71,8 @@ function filteredProviders(views: Views, filter: ProviderFilter) {
   if (filter.paused !== null && filter.paused !== undefined) q = q.where('provider.paused', '=', filter.paused)
   if (filter.region) q = q.where('provider.region', '=', filter.region.toLowerCase() as Hex)
   if (filter.region_in) q = q.where(anyOf('provider.region', lowerCase(filter.region_in)))
-  if (filter.gpuModel !== null && filter.gpuModel !== undefined) q = q.where('provider.gpuModel', '=', filter.gpuModel)
-  if (filter.vramMiB_gte !== null && filter.vramMiB_gte !== undefined) q = q.where('provider.vramMib', '>=', filter.vramMiB_gte)
+  if (filter.gpuModel !== null && filter.gpuModel !== undefined) q = q.where('provider.gpuModel', '=', filter.gpuModel.toString())
+  if (filter.vramMiB_gte !== null && filter.vramMiB_gte !== undefined) q = q.where('provider.vramMib', '>=', filter.vramMiB_gte.toString())
   if (filter.address_in) q = q.where(anyOf('provider.address', lowerCase(filter.address_in)))
   return q
 }

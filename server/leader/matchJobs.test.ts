@@ -22,29 +22,38 @@ describe('matchJobs', () => {
   })
 
   test('applies every eligibility rule', () => {
-    const j = job(1n, { redundancy: 1, gpuModel: 7, regions: [regionEu], minVramMib: 16_000 })
+    const j = job(1n, { redundancy: 1, gpuModel: 7n, regions: [regionEu], minVramMib: 16_000n })
     const collateral = collateralOf(j, params.market)
-    const ok = provider(1, { gpuModel: 7 })
+    const ok = provider(1, { gpuModel: 7n })
     const cases: MatchProvider[] = [
-      provider(2, { gpuModel: 7, registered: false }),
-      provider(3, { gpuModel: 7, paused: true }),
-      provider(4, { gpuModel: 7, live: false }),
-      provider(5, { gpuModel: 7, stake: 150n * TSR, pendingUnstake: 60n * TSR }), // stake − pending < minStake
-      provider(6, { gpuModel: 7, stake: 100n * TSR + collateral - 1n, locked: 100n * TSR }), // free stake < collateral
-      provider(7, { gpuModel: 7, pricePerUnit: 101n }),
-      provider(8, { gpuModel: 7, vramMib: 15_999 }),
-      provider(9, { gpuModel: 8 }),
-      provider(10, { gpuModel: 7, region: regionUs }),
+      provider(2, { gpuModel: 7n, registered: false }),
+      provider(3, { gpuModel: 7n, paused: true }),
+      provider(4, { gpuModel: 7n, live: false }),
+      provider(5, { gpuModel: 7n, stake: 150n * TSR, pendingUnstake: 60n * TSR }), // stake − pending < minStake
+      provider(6, { gpuModel: 7n, stake: 100n * TSR + collateral - 1n, locked: 100n * TSR }), // free stake < collateral
+      provider(7, { gpuModel: 7n, pricePerUnit: 101n }),
+      provider(8, { gpuModel: 7n, vramMib: 15_999n }),
+      provider(9, { gpuModel: 8n }),
+      provider(10, { gpuModel: 7n, region: regionUs }),
     ]
     for (const bad of cases) expect(matchJobs({ ...base, jobs: [j], providers: [bad] }).assignments, bad.address).toEqual([])
     expect(matchJobs({ ...base, jobs: [j], providers: [ok, ...cases] }).assignments[0]?.providers).toEqual([addr(1)])
     // exactly enough free stake is enough
-    const edge = provider(11, { gpuModel: 7, stake: 100n * TSR + collateral, locked: 100n * TSR })
+    const edge = provider(11, { gpuModel: 7n, stake: 100n * TSR + collateral, locked: 100n * TSR })
     expect(matchJobs({ ...base, jobs: [j], providers: [edge] }).assignments).toHaveLength(1)
   })
 
+  test('compares uint32 requirements past 2^31 exactly', () => {
+    const max = 2n ** 32n - 1n
+    const j = job(1n, { redundancy: 1, gpuModel: max, minVramMib: max })
+    const fits = provider(1, { gpuModel: max, vramMib: max })
+    const short = provider(2, { gpuModel: max, vramMib: max - 1n })
+    const otherModel = provider(3, { gpuModel: 2n ** 31n, vramMib: max })
+    expect(matchJobs({ ...base, jobs: [j], providers: [otherModel, short, fits] }).assignments[0]?.providers).toEqual([addr(1)])
+  })
+
   test('gpuModel 0 and empty regions mean any', () => {
-    const providers = [provider(1, { gpuModel: 3, region: regionUs }), provider(2, { gpuModel: 9 })]
+    const providers = [provider(1, { gpuModel: 3n, region: regionUs }), provider(2, { gpuModel: 9n })]
     expect(matchJobs({ ...base, jobs: [job(1n)], providers }).assignments).toHaveLength(1)
   })
 

@@ -11,8 +11,9 @@ export type MatchProvider = {
   locked: bigint
   pendingUnstake: bigint
   pricePerUnit: bigint
-  vramMib: number
-  gpuModel: number
+  /** uint32 on chain, so a bigint as the indexer's `numeric` column. */
+  vramMib: bigint
+  gpuModel: bigint
   /** bytes32, lower-case hex. */
   region: string
   /** Heartbeat within the liveness window. */
@@ -27,9 +28,10 @@ export type JobSpec = {
   units: bigint
   /** k: how many providers run it. */
   redundancy: number
-  minVramMib: number
-  /** 0 = any. */
-  gpuModel: number
+  /** uint32 on chain, so a bigint as the indexer's `numeric` column. */
+  minVramMib: bigint
+  /** uint32; 0 = any. */
+  gpuModel: bigint
   /** Allowed regions (bytes32 lower-case hex); empty = any. */
   regions: readonly string[]
 }
@@ -75,7 +77,7 @@ export function isEligible(
   if (provider.stake - provider.locked - provider.pendingUnstake - parameters.reserved < parameters.collateral) return false
   if (provider.pricePerUnit > job.maxPricePerUnit) return false
   if (provider.vramMib < job.minVramMib) return false
-  if (job.gpuModel !== 0 && provider.gpuModel !== job.gpuModel) return false
+  if (job.gpuModel !== 0n && provider.gpuModel !== job.gpuModel) return false
   if (job.regions.length && !job.regions.some((r) => r.toLowerCase() === provider.region.toLowerCase())) return false
   return true
 }

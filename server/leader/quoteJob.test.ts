@@ -4,7 +4,7 @@ import { provider } from './fixtures.ts'
 import type { JobSpec } from './matchJobs.ts'
 import { quoteJob } from './quoteJob.ts'
 
-const spec: JobSpec = { maxPricePerUnit: 100n, units: 10n, redundancy: 2, minVramMib: 8000, gpuModel: 0, regions: [] }
+const spec: JobSpec = { maxPricePerUnit: 100n, units: 10n, redundancy: 2, minVramMib: 8000n, gpuModel: 0n, regions: [] }
 // 50 % collateral, 10 % take: collateral 100 × 10 × 0.5 = 500 per slot, escrow 100 × 10 × 2 = 2000 plus 200 take.
 const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 5000n, takeBps: 1000n } }
 
@@ -41,7 +41,7 @@ describe('quoteJob', () => {
   test('too few providers meet the hardware, stake and collateral requirements: NOT_ENOUGH_PROVIDERS', () => {
     const providers = [
       provider(1),
-      provider(2, { vramMib: 7999 }),
+      provider(2, { vramMib: 7999n }),
       provider(3, { locked: 1000n * TSR - 499n }), // 499 wei of free stake: short of the 500 collateral
       provider(4, { paused: true, live: false }),
     ]

@@ -41,8 +41,9 @@ Job.implement({
     requester: t.expose('requester', { type: 'Address' }),
     modelHash: t.expose('modelHash', { type: 'Bytes32', description: 'sha256 of the ONNX model blob.' }),
     inputHash: t.expose('inputHash', { type: 'Bytes32', description: 'sha256 of the input tensor blob.' }),
-    minVramMiB: t.exposeInt('minVramMib'),
-    gpuModel: t.exposeInt('gpuModel', { description: '0 = any.' }),
+    // uint32 on chain, past GraphQL's Int: BigInt.
+    minVramMiB: t.expose('minVramMib', { type: 'BigInt', description: 'VRAM per GPU a provider needs, MiB (uint32).' }),
+    gpuModel: t.expose('gpuModel', { type: 'BigInt', description: 'GPU model id a provider needs (uint32); 0 = any.' }),
     regions: t.expose('regions', { type: ['Bytes32'], description: 'Allowed regions; empty = any.' }),
     redundancy: t.exposeInt('redundancy'),
     verification: t.expose('verification', { type: Verification }),

@@ -20,8 +20,9 @@ const QuoteInput = builder.inputType('QuoteInput', {
     units: t.field({ type: 'BigInt', required: true }),
     maxPricePerUnit: t.field({ type: 'BigInt', required: true }),
     redundancy: t.int({ required: true }),
-    minVramMiB: t.int({ defaultValue: 0 }),
-    gpuModel: t.int({ defaultValue: 0 }),
+    // uint32 on chain, past GraphQL's Int: BigInt, as on Job.
+    minVramMiB: t.field({ type: 'BigInt', defaultValue: 0n }),
+    gpuModel: t.field({ type: 'BigInt', defaultValue: 0n }),
     regions: t.field({ type: ['Bytes32'], defaultValue: [] }),
   }),
 })
@@ -53,7 +54,7 @@ builder.queryFields((t) => ({
     complexity: 20,
     resolve: async (_root, { spec }, ctx) =>
       quoteJob({
-        spec: { ...spec, minVramMib: spec.minVramMiB ?? 0, gpuModel: spec.gpuModel ?? 0, regions: spec.regions ?? [] },
+        spec: { ...spec, minVramMib: spec.minVramMiB ?? 0n, gpuModel: spec.gpuModel ?? 0n, regions: spec.regions ?? [] },
         providers: await findCandidateProviders(ctx.db, ctx.views, ctx.now()),
         params: ctx.deployment.params,
       }),

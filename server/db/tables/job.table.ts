@@ -14,9 +14,10 @@ export interface JobTable {
   inputHash: Hex
   units: Numeric
   maxPricePerUnit: Numeric
-  minVramMib: number
-  /** 0 = any. */
-  gpuModel: number
+  /** uint32, so `numeric` (indexer/ponder.schema.ts, `uint`). */
+  minVramMib: Numeric
+  /** uint32; 0 = any. */
+  gpuModel: Numeric
   /** json: allowed regions (bytes32), empty = any. */
   regions: Hex[]
   /** k: how many providers run it. */

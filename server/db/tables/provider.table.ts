@@ -6,12 +6,13 @@ import type { Numeric } from './numeric.ts'
 export interface ProviderTable {
   /** Lower-case. */
   address: Address
-  gpuModel: number
+  /** uint32 columns are `numeric` (indexer/ponder.schema.ts, `uint`); uint16 ones `integer`. */
+  gpuModel: Numeric
   gpuCount: number
-  vramMib: number
+  vramMib: Numeric
   cpuCores: number
-  memoryMib: number
-  benchmarkScore: number
+  memoryMib: Numeric
+  benchmarkScore: Numeric
   pricePerUnit: Numeric
   /** bytes32, lower-case. */
   region: Hex
