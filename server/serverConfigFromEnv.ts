@@ -2,14 +2,9 @@ import { readFileSync } from 'node:fs'
 import type { Hex } from 'viem'
 import { deploymentFileOf } from '../contracts/deploy.ts'
 import { readDeploymentFile } from '../protocol/deployment.ts'
-import { TesseraError } from '../protocol/errors.ts'
 import { defaultMaxBlobBytes } from './blobs/blobStore.ts'
+import { ServerConfigError } from './serverConfigError.ts'
 import type { StartServerParameters } from './startServer.ts'
-
-/** A required setting is missing or malformed. Not retryable: fix the environment. */
-export class ServerConfigError extends TesseraError {
-  override name = 'ServerConfigError'
-}
 
 /**
  * `startServer` parameters from `TESSERA_*` variables (the CLI layers flags and a config file on
@@ -19,7 +14,8 @@ export class ServerConfigError extends TesseraError {
  * - `TESSERA_DEPLOYMENT` (path of the deployment JSON) or `TESSERA_CHAIN_ID` (reads `contracts/deployments/<id>.json`, default 31337)
  * - `TESSERA_SERVER_KEY` or `TESSERA_SERVER_KEY_FILE` (matcher/keeper key; optional)
  * - `TESSERA_SERVER_PORT` (default 4000), `TESSERA_DATA_DIR` (default `.tessera/server`)
- * - `REDIS_URL` (optional), `TESSERA_MAX_BLOB_BYTES` (default 64 MiB), `TESSERA_LEADER` (`false` to never lead)
+ * - `REDIS_URL` (optional: share live events through Redis instead of Postgres LISTEN/NOTIFY; every replica of a
+ *   deployment must agree, see `startServer`), `TESSERA_MAX_BLOB_BYTES` (default 64 MiB), `TESSERA_LEADER` (`false` to never lead)
  */
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<StartServerParameters, 'log'> {
   const databaseUrl = env.DATABASE_URL ?? env.TESSERA_DATABASE_URL

@@ -11,7 +11,7 @@ import { migrateToLatest } from './db/migrateToLatest.ts'
 import { createChainClients } from './leader/chainClients.ts'
 import { startLeader } from './leader/startLeader.ts'
 import { createMetrics } from './metrics.ts'
-import { createAssignmentPubSub } from './pubsub.ts'
+import { connectAssignmentPubSub } from './pubsub.ts'
 
 export type StartServerParameters = {
   databaseUrl: string
@@ -25,7 +25,10 @@ export type StartServerParameters = {
   port: number
   /** Blobs live under `<dataDir>/blobs/`. */
   dataDir: string
-  /** Share subscription events between replicas through Redis pub/sub. */
+  /**
+   * Share subscription events between replicas through Redis pub/sub instead of Postgres LISTEN/NOTIFY (the default).
+   * Every replica of a deployment must use the same bus: one that finds a live replica on another refuses to start.
+   */
   redisUrl?: string
   /** Default 64 MiB (`TESSERA_MAX_BLOB_BYTES`). */
   maxBlobBytes?: number
@@ -44,9 +47,11 @@ export type StartServerReturnType = {
 }
 
 /**
- * Migrates the `app` schema, serves GraphQL (with SSE subscriptions), blobs, `/deployment`,
- * `/health`, `/ready` and `/metrics` on `port`, and (unless `leader: false`) competes for the
- * leader lock to run the change feed, matcher and keeper.
+ * Migrates the `app` schema, joins the deployment's event bus (Postgres LISTEN/NOTIFY, or Redis with `redisUrl`),
+ * serves GraphQL (with SSE subscriptions), blobs, `/deployment`, `/health`, `/ready` and `/metrics` on `port`, and
+ * (unless `leader: false`) competes for the leader lock to run the change feed, matcher and keeper. Rejects with
+ * `ServerConfigError` when another live replica of the deployment shares events over a different bus: the subscribers
+ * of one would never hear the other's leader.
  */
 export async function startServer(parameters: StartServerParameters): Promise<StartServerReturnType> {
   const log = parameters.log ?? pino({ name: 'tessera-server' })
@@ -54,7 +59,13 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   const { db, pool } = createDb({ databaseUrl: parameters.databaseUrl })
   await migrateToLatest(db)
   const metrics = createMetrics()
-  const pubsub = createAssignmentPubSub({ redisUrl: parameters.redisUrl })
+  const scope = `${parameters.deployment.chainId}:${parameters.deployment.contracts.JobMarket.address.toLowerCase()}`
+  const pubsub = await connectAssignmentPubSub({ databaseUrl: parameters.databaseUrl, redisUrl: parameters.redisUrl, scope, log }).catch(
+    async (error: unknown) => {
+      await db.destroy()
+      throw error
+    },
+  )
   const { publicClient, walletClient } = createChainClients({
     rpcUrl: parameters.rpcUrl,
     chainId: parameters.deployment.chainId,
@@ -97,15 +108,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           log: log.child({ part: 'leader' }),
           metrics,
         })
-  if (parameters.leader === false && !parameters.redisUrl)
-    log.warn(
-      'leader: false without REDIS_URL: live subscription events come only from a leader in this process; ' +
-        'set REDIS_URL to share them between replicas',
-    )
-  log.info(
-    { url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, redis: !!parameters.redisUrl },
-    'server listening',
-  )
+  log.info({ url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, bus: pubsub.busId }, 'server listening')
 
   let stopping: Promise<void> | undefined
   const stop = () =>

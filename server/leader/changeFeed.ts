@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { findAssignmentsAfter, latestAssignmentPosition, positionOf } from '../db/assignments.ts'
+import { findAssignmentsAfter, positionOf } from '../db/assignments.ts'
 import type { Database, Views } from '../db/database.ts'
 import { type FeedPosition, readFeedCursor, writeFeedCursor } from '../db/feedCursors.ts'
 import type { ServerMetrics } from '../metrics.ts'
@@ -11,7 +11,8 @@ const batch = 500
 /**
  * Polls the views-schema `assignment` table in (block_number, log_index) order and publishes each
  * new row to its provider's topic; the position is kept in `app.feed_cursor`. A fresh feed starts
- * at the current end (subscribers replay history from Postgres themselves).
+ * at the beginning: starting at the current end would skip rows indexed between a subscriber's replay
+ * and the feed's first read, and subscribers drop whatever they already have.
  * `resolveFeedName` names the cursor after the chain it follows, so a cursor left by an earlier chain
  * (a devnet restart redeploys to the same addresses) is never applied to a new one.
  */
@@ -31,11 +32,7 @@ export function createChangeFeed(parameters: {
     async tick(): Promise<number> {
       if (!loaded) {
         feedName ||= await parameters.resolveFeedName()
-        position = await readFeedCursor(parameters.db, feedName)
-        if (!position) {
-          position = (await latestAssignmentPosition(parameters.views)) ?? { blockNumber: 0n, logIndex: -1 }
-          await writeFeedCursor(parameters.db, feedName, position)
-        }
+        position = (await readFeedCursor(parameters.db, feedName)) ?? { blockNumber: 0n, logIndex: -1 }
         loaded = true
         parameters.log.debug(
           { feedName, position: { blockNumber: String(position.blockNumber), logIndex: position.logIndex } },
@@ -45,7 +42,9 @@ export function createChangeFeed(parameters: {
       let published = 0
       for (;;) {
         const rows = await findAssignmentsAfter(parameters.views, { after: position, limit: batch })
-        for (const assignment of rows) parameters.pubsub.publish(assignment)
+        // Published before the cursor moves: a leader killed in between leaves the cursor behind, and its successor
+        // publishes these again (subscribers drop what they already have), never skips them.
+        await parameters.pubsub.publish(rows)
         const last = rows.at(-1)
         if (last) {
           position = positionOf(last)
