@@ -1,12 +1,14 @@
 import { type Address, type LocalAccount, maxUint256, parseEventLogs, zeroAddress } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { emissionControllerAbi, emissionControllerBytecode, tesseraTokenAbi, tesseraTokenBytecode } from '../contracts/generated/index.ts'
-import { expectRevert, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
+import { expectRevert, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import type { EmissionParams } from '../protocol/emissionParams.ts'
 import { TSR, WAD } from '../protocol/units.ts'
 import { defined } from '../test/support/defined.ts'
 import { initialState } from './emissionLaw.ts'
-import { emissionParams } from './params.ts'
+import { emissionParams, MIN_PROVIDER_SHARE } from './params.ts'
 
 /**
  * The EmissionController's access control, reverts and claim bookkeeping on a real anvil; the law's
@@ -77,6 +79,9 @@ describe('EmissionController', () => {
     expect(await expectRevert(deploy({ kappa: WAD }), 'InvalidParam')).toEqual([1n])
     expect(await expectRevert(deploy({ phiMin: params.phi0 + 1n }), 'InvalidParam')).toEqual([4n])
     expect(await expectRevert(deploy({ maxProviderShare: 0n }), 'InvalidParam')).toEqual([10n])
+    // Below 1/16 the capped set recordJob keeps could grow past 16 weights.
+    expect(await expectRevert(deploy({ maxProviderShare: MIN_PROVIDER_SHARE - 1n }), 'InvalidParam')).toEqual([10n])
+    expect(await expectRevert(deploy({ maxProviderShare: WAD + 1n }), 'InvalidParam')).toEqual([10n])
     await expectRevert(
       sys.deployContract(deployer, emissionControllerAbi, emissionControllerBytecode, [
         zeroAddress,
@@ -108,13 +113,23 @@ describe('EmissionController', () => {
     expect(await read(controller, 'lastClosedEpoch')).toBe(2n)
   })
 
-  test('advanceEpoch closes at most 64 epochs a call', async () => {
+  test("advanceEpoch closes at most the caller's bound a call (64 without one); a bound of 0 closes nothing", async () => {
     const { controller } = await freshController()
     const { deployer } = sys.accounts
-    await sys.increaseTime(70n * EPOCH)
-    const receipt = await sys.write(deployer, { address: controller, abi: emissionControllerAbi, functionName: 'advanceEpoch' })
-    expect(parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs, eventName: 'EpochAdvanced' })).toHaveLength(64)
-    expect(await read(controller, 'lastClosedEpoch')).toBe(63n)
+    const closed = async (args: readonly bigint[]) => {
+      const receipt = await call(deployer, 'advanceEpoch', args, controller)
+      return parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs, eventName: 'EpochAdvanced' }).map((l) => l.args.epoch)
+    }
+    await sys.increaseTime(200n * EPOCH)
+    expect(await closed([0n])).toEqual([])
+    expect(await closed([3n])).toEqual([0n, 1n, 2n])
+    expect(await closed([])).toHaveLength(64)
+    expect(await read(controller, 'lastClosedEpoch')).toBe(66n)
+    // A bound above what is pending closes what is pending.
+    const current = await read<bigint>(controller, 'currentEpoch')
+    expect(await closed([1_000n])).toHaveLength(Number(current) - 67)
+    expect(await read(controller, 'lastClosedEpoch')).toBe(current - 1n)
+    expect(await closed([1_000n])).toEqual([])
   })
 
   test('claim: only closed epochs, once, and only a non-zero reward; mints exactly claimable', async () => {
@@ -147,5 +162,41 @@ describe('EmissionController', () => {
     expect(await read(controller, 'claimable', [0n, alice.address])).toEqual([0n, 0n])
     await expectRevert(claim(alice, 0n), 'AlreadyClaimed')
     await expectRevert(claim(bob, 0n), 'NothingToClaim')
+  })
+
+  test('the capped set: 3 equal recipients are each held to 25 %, a 4th and 5th bring all of them under it', async () => {
+    const { controller, jobMarket } = await freshController()
+    const { deployer, providers, requesters } = sys.accounts
+    // Five registered providers of equal hardware; requester 0 is this controller's JobMarket.
+    const recipients = [...providers, requesters[1], privateKeyToAccount(devKeys[7])]
+    for (const p of recipients) await registerProvider(sys, p, { stake: 0n })
+    const record = (p: LocalAccount) => call(jobMarket, 'recordJob', [p.address, TSR, 1n], controller)
+    const close = async () => {
+      await sys.increaseTime(EPOCH)
+      const receipt = await call(deployer, 'advanceEpoch', [], controller)
+      const [event] = parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs, eventName: 'EpochAdvanced' })
+      return defined(event, 'an EpochAdvanced event').args
+    }
+    const claimed = async (epoch: bigint, who: readonly LocalAccount[]) => {
+      const rewards = await Promise.all(who.map((p) => read<readonly [bigint, bigint]>(controller, 'claimable', [epoch, p.address])))
+      return rewards.map(([, availability]) => availability)
+    }
+
+    // Three equal weights: each holds a third ≥ 25 %, so each gets the cap and the rest of the pool is forfeited.
+    for (const p of recipients.slice(0, 3)) await record(p)
+    const three = await close()
+    const pool = three.availabilityEmission + three.forfeited
+    const cap = (pool * params.maxProviderShare) / WAD
+    expect(await claimed(three.epoch, recipients.slice(0, 3))).toEqual([cap, cap, cap])
+    expect(three.availabilityEmission).toBe(3n * cap)
+
+    // Five: the first four were capped when they joined (a 4th holds exactly 25 %); the 5th drops them all, nothing is forfeited.
+    for (const p of recipients) await record(p)
+    const five = await close()
+    expect(five.forfeited).toBe(0n)
+    const shares = await claimed(five.epoch, recipients)
+    const sum = shares.reduce((a, b) => a + b, 0n)
+    expect(sum).toBeLessThanOrEqual(five.availabilityEmission)
+    expect(five.availabilityEmission - sum).toBeLessThan(5n)
   })
 })

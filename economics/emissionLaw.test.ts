@@ -111,10 +111,10 @@ describe('emission law', () => {
     )
   })
 
-  test('usage never pays more than κ × own fees; availability payouts add up to the emission exactly', () => {
+  test('usage never pays more than κ × own fees; availability payouts add up to the emission less < 1 wei each', () => {
     fc.assert(
       fc.property(stateArb, inputsArb, (state, inputs) => {
-        const { outputs, payouts } = stepEpoch({ state, inputs, params })
+        const { outputs, payouts, record } = stepEpoch({ state, inputs, params })
         let usage = 0n
         let availability = 0n
         for (const p of payouts) {
@@ -125,7 +125,15 @@ describe('emission law', () => {
         }
         expect(usage).toBeLessThanOrEqual(outputs.usageEmission)
         expect(outputs.usageEmission).toBeLessThanOrEqual((params.kappa * minBig(outputs.fees, outputs.feeEma)) / WAD)
-        expect(availability).toBe(outputs.availabilityEmission)
+        // The contract reports what recipients can claim from totals, not by summing claims (no loop at close):
+        // each claim floors its own share, so up to 1 wei per recipient is reported and never minted.
+        expect(availability).toBeLessThanOrEqual(outputs.availabilityEmission)
+        expect(outputs.availabilityEmission - availability).toBeLessThan(BigInt(Math.max(1, payouts.length)))
+        // Forfeits are the pool without recipients, else only the capped recipients' excess.
+        const capShare = (record.availabilityPool * params.maxProviderShare) / WAD
+        const atCap = payouts.some((p) => p.availability === capShare)
+        if (record.totalWeight === 0n) expect(outputs.forfeited).toBe(record.availabilityPool)
+        else if (capShare > 0n && !atCap) expect(outputs.forfeited).toBe(0n)
         if (payouts.length === 0) expect(outputs.availabilityEmission).toBe(0n)
       }),
       { numRuns: 500 },

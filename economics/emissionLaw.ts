@@ -130,6 +130,25 @@ function availabilityShare(pool: bigint, weight: bigint, totalWeight: bigint, ma
 }
 
 /**
+ * What an epoch's recipients can claim of the availability `pool` together, from totals as the contract computes
+ * it at close: the uncapped weights' share floored once, plus the cap for each recipient held to it (weight `w`
+ * with `w·WAD ≥ Σw·maxShare`). Each claim floors its own share, so the claims add up to this less < 1 wei per
+ * uncapped recipient. The contract keeps the capped set while recipients join; here it is found at close.
+ */
+function claimableAvailability(pool: bigint, providers: Map<string, { weight: bigint }>, totalWeight: bigint, maxShare: bigint) {
+  if (totalWeight === 0n) return 0n
+  let cappedWeight = 0n
+  let capped = 0n
+  for (const { weight } of providers.values()) {
+    if (weight !== 0n && weight * WAD >= totalWeight * maxShare) {
+      cappedWeight += weight
+      capped++
+    }
+  }
+  return (pool * (totalWeight - cappedWeight)) / totalWeight + capped * ((pool * maxShare) / WAD)
+}
+
+/**
  * Closes one epoch: the contract's `_closeEpoch`, operation for operation and with the same
  * rounding (every division rounds down), so its outputs equal the `EpochAdvanced` event wei for wei.
  */
@@ -180,13 +199,8 @@ export function stepEpoch({ state, inputs, params }: { state: EmissionState; inp
   s.lastEmission = usage + availability
 
   const record: EpochRecord = { usageRate, availabilityPool: availability, totalWeight, providers }
-  const payouts: Payout[] = []
-  let distributed = 0n
-  for (const provider of providers.keys()) {
-    const payout = claimable({ record, provider, params })
-    distributed += payout.availability
-    payouts.push({ provider, ...payout })
-  }
+  const payouts = [...providers.keys()].map((provider) => ({ provider, ...claimable({ record, provider, params }) }))
+  const distributed = claimableAvailability(availability, providers, totalWeight, params.maxProviderShare)
 
   const outputs: EpochOutputs = {
     epoch: k,
@@ -234,8 +248,9 @@ export function claimable({
 
 /**
  * Closes several epochs in order, as one `advanceEpoch` call (or several) would; a keeper outage
- * is the same list with empty `jobs`. The contract closes at most 64 per call and reads capacity
- * and supply once per call: pass the same `totalCapacity` and `supply` for epochs closed together.
+ * is the same list with empty `jobs`. The contract closes at most the caller's bound per call
+ * (`advanceEpoch(maxEpochs)`, 64 for `advanceEpoch()`) and reads capacity and supply once per call:
+ * pass the same `totalCapacity` and `supply` for epochs closed together.
  */
 export function advanceEpochs({
   state,

@@ -38,5 +38,7 @@ export const BASE_DECAY_WAD = 998717217579739978n // 2^(−1/540): B_k half-life
 export const R_MAX_DECAY_WAD = 999649832907716589n // 0.88^(1/365): r_max falls 12 % a year
 /** Epochs per year for the cap: the law counts in epochs, one epoch is one economic day. */
 export const EPOCHS_PER_YEAR = 365n
-/** Most epochs one `advanceEpoch` call closes. */
-export const MAX_EPOCHS_PER_CALL = 64n
+/** Most epochs `advanceEpoch()` closes; `advanceEpoch(maxEpochs)` takes the bound from the caller. */
+export const DEFAULT_MAX_EPOCHS = 64n
+/** Smallest `maxProviderShare` the contract accepts (1/16): it bounds the capped set `recordJob` keeps. */
+export const MIN_PROVIDER_SHARE = WAD / 16n

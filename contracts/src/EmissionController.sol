@@ -23,8 +23,12 @@ import {ITesseraTokenMintable} from "./interfaces/ITesseraTokenMintable.sol";
  * - availability goes to the providers with ≥ 1 recorded job in the epoch, weight
  *   `sqrt(capacityOf)`, each capped at `maxProviderShare` of the pool; the rest is forfeited.
  *
- * Every division rounds down. Per-provider rewards are computed at claim time from stored epoch
- * data and pulled with `claim`; rounding dust and forfeits are never minted.
+ * Every division rounds down. Bounded gas: nothing loops over providers. An epoch keeps totals
+ * (fees, units, Σ weight, and the few weights at or above the per-provider cap), closing it stores
+ * two numbers (the usage rate and the availability pool) whatever the number of paid providers, and
+ * each provider's reward is computed from those and its own fees and weight when it pulls it with
+ * `claim`; rounding dust and forfeits are never minted. Catch-up after skipped epochs is bounded by
+ * the caller (`advanceEpoch(maxEpochs)`).
  */
 contract EmissionController is IEmissionController {
     /// @notice Fixed-point one (1e18).
@@ -45,8 +49,14 @@ contract EmissionController is IEmissionController {
     /// @notice Epochs in a year for the cap (the law counts in epochs; one epoch is one economic day).
     uint256 public constant EPOCHS_PER_YEAR = 365;
 
-    /// @notice Most epochs one `advanceEpoch` call closes.
-    uint256 public constant MAX_EPOCHS_PER_CALL = 64;
+    /// @notice Epochs `advanceEpoch()` closes at most; `advanceEpoch(maxEpochs)` takes the bound from the caller.
+    uint256 public constant DEFAULT_MAX_EPOCHS = 64;
+
+    /**
+     * @notice Smallest `maxProviderShare` (1/16). Fewer than `WAD / maxProviderShare + 1` recipients can hold
+     * the cap's share of an epoch's weight at once, so this bounds the capped set `recordJob` keeps to 16.
+     */
+    uint256 public constant MIN_PROVIDER_SHARE = WAD / 16;
 
     /// @notice `EpochAdvanced.limiter`: no bound touched the epoch's budget.
     uint8 public constant LIMITER_NONE = 0;
@@ -69,7 +79,7 @@ contract EmissionController is IEmissionController {
      * @param deadband db: φ falls only while Ū < U* − db (default 0.05).
      * @param maxStepUp most the budget rises per epoch, relative (default 2 %).
      * @param maxStepDown most the budget falls per epoch, relative (default 1.5 %).
-     * @param maxProviderShare most of the availability pool one provider earns (default 25 %).
+     * @param maxProviderShare most of the availability pool one provider earns (default 25 %, at least 1/16).
      * @param rMax0 r_max(0), the annual dilution cap at epoch 0 (default 8 %).
      */
     struct Params {
@@ -108,14 +118,20 @@ contract EmissionController is IEmissionController {
         uint256 lastEmission;
     }
 
-    /// @dev What an epoch accumulates while open and keeps once closed.
+    /**
+     * @dev What an epoch accumulates while open and keeps once closed. `capped` holds the weights `w` of
+     * the recipients with `w·WAD ≥ totalWeight·maxProviderShare` (their reward is the cap), `cappedWeight`
+     * their sum; the threshold only rises as recipients join, so a weight that leaves never returns.
+     * `usageRate` is stored at close when the epoch had fees, `availabilityPool` when it had weight.
+     */
     struct EpochData {
         uint256 fees;
         uint256 units;
         uint256 totalWeight;
+        uint256 cappedWeight;
         uint256 usageRate;
         uint256 availabilityPool;
-        address[] recipients;
+        uint256[] capped;
     }
 
     /// @dev One provider's part of one epoch.
@@ -126,7 +142,13 @@ contract EmissionController is IEmissionController {
         bool claimed;
     }
 
-    /// @notice Epoch `epoch` was closed; every field of the law's output for it.
+    /**
+     * @notice Epoch `epoch` was closed; every field of the law's output for it. `usageEmission` and
+     * `availabilityEmission` are what the epoch's providers can claim together, before each one's
+     * rounding down (at most 1 wei per provider is never minted); `forfeited` is the part of the
+     * availability pool nobody can claim: all of it without a recipient, else the excess of the
+     * recipients held to `maxProviderShare`. usage + availability + forfeited = the epoch's budget E.
+     */
     event EpochAdvanced(
         uint256 indexed epoch,
         uint256 fees,
@@ -170,6 +192,7 @@ contract EmissionController is IEmissionController {
     IProviderRegistryCapacity private immutable _registry;
     address private immutable _admin;
     uint256 private immutable _genesis;
+    uint256 private immutable _maxProviderShare;
     Params private _params;
     State private _state;
     address private _jobMarket;
@@ -183,7 +206,8 @@ contract EmissionController is IEmissionController {
      * @param p the law's parameters (see `Params`).
      * Requirements:
      * - no address is zero; `epochLength > 0`; `kappa < 1`; `phiMin ≤ phi0 ≤ 1`; `phiStep < 1`;
-     *   `deadband ≤ targetUtilisation ≤ 1`; `maxStepDown < 1`; `0 < maxProviderShare ≤ 1`; `rMax0 ≤ 1`.
+     *   `deadband ≤ targetUtilisation ≤ 1`; `maxStepDown < 1`; `MIN_PROVIDER_SHARE ≤ maxProviderShare ≤ 1`;
+     *   `rMax0 ≤ 1`.
      */
     constructor(address token, address registry, address admin, Params memory p) {
         if (token == address(0) || registry == address(0) || admin == address(0)) revert ZeroAddress();
@@ -195,12 +219,13 @@ contract EmissionController is IEmissionController {
         if (p.targetUtilisation > WAD) revert InvalidParam(6);
         if (p.deadband > p.targetUtilisation) revert InvalidParam(7);
         if (p.maxStepDown >= WAD) revert InvalidParam(9);
-        if (p.maxProviderShare == 0 || p.maxProviderShare > WAD) revert InvalidParam(10);
+        if (p.maxProviderShare < MIN_PROVIDER_SHARE || p.maxProviderShare > WAD) revert InvalidParam(10);
         if (p.rMax0 > WAD) revert InvalidParam(11);
         _token = ITesseraTokenMintable(token);
         _registry = IProviderRegistryCapacity(registry);
         _admin = admin;
         _genesis = block.timestamp;
+        _maxProviderShare = p.maxProviderShare;
         _params = p;
         _state = State({
             nextEpoch: 0,
@@ -229,7 +254,8 @@ contract EmissionController is IEmissionController {
     /**
      * @notice Adds a settled job's `fee` and `units` to the current epoch, credited to `provider`.
      * The provider's first job in an epoch makes it an availability recipient with weight
-     * `sqrt(capacityOf(provider))`, read now.
+     * `sqrt(capacityOf(provider))`, read now. Constant gas but for the capped set, which holds at most
+     * `WAD / maxProviderShare` (≤ 16) weights.
      * Requirements:
      * - the caller is the JobMarket.
      */
@@ -242,32 +268,30 @@ contract EmissionController is IEmissionController {
         e.units += units;
         pe.fees += fee;
         if (!pe.active) {
-            uint256 weight = Math.sqrt(_registry.capacityOf(provider));
             pe.active = true;
-            pe.weight = weight;
-            e.totalWeight += weight;
-            e.recipients.push(provider);
+            uint256 weight = Math.sqrt(_registry.capacityOf(provider));
+            if (weight != 0) {
+                pe.weight = weight;
+                _addWeight(e, weight);
+            }
         }
     }
 
-    /**
-     * @notice Closes every ended, unclosed epoch, oldest first, at most `MAX_EPOCHS_PER_CALL` per
-     * call; emits one `EpochAdvanced` each. Anyone may call it; with nothing to close it does nothing.
-     * The registry's total capacity and the token's supply are read once and used for every epoch
-     * closed in this call.
-     */
+    /// @notice Closes ended, unclosed epochs, oldest first, at most `DEFAULT_MAX_EPOCHS` (see `advanceEpoch(uint256)`).
     function advanceEpoch() external override {
-        uint256 current = currentEpoch();
-        State memory s = _state;
-        if (s.nextEpoch >= current) return;
-        uint256 end = Math.min(current, s.nextEpoch + MAX_EPOCHS_PER_CALL);
-        uint256 capacity = _registry.totalCapacity();
-        uint256 supply = _token.totalSupply();
-        Params memory p = _params;
-        for (uint256 k = s.nextEpoch; k < end; ++k) {
-            _closeEpoch(k, s, p, capacity, supply);
-        }
-        _state = s;
+        _advance(DEFAULT_MAX_EPOCHS);
+    }
+
+    /**
+     * @notice Closes ended, unclosed epochs, oldest first, at most `maxEpochs`; emits one
+     * `EpochAdvanced` each. Anyone may call it; with nothing to close (or `maxEpochs == 0`) it does
+     * nothing. Gas is a constant plus a constant per epoch closed, whatever the number of providers
+     * paid in them: after an outage of any length, a caller chooses a bound that fits its block and
+     * calls again until caught up. The registry's total capacity and the token's supply are read once
+     * and used for every epoch closed in this call.
+     */
+    function advanceEpoch(uint256 maxEpochs) external {
+        _advance(maxEpochs);
     }
 
     /**
@@ -323,6 +347,50 @@ contract EmissionController is IEmissionController {
         return _jobMarket;
     }
 
+    /// @dev Closes up to `maxEpochs` ended epochs.
+    function _advance(uint256 maxEpochs) private {
+        uint256 current = currentEpoch();
+        State memory s = _state;
+        if (s.nextEpoch >= current || maxEpochs == 0) return;
+        uint256 first = s.nextEpoch;
+        uint256 end = current - first > maxEpochs ? first + maxEpochs : current;
+        uint256 capacity = _registry.totalCapacity();
+        uint256 supply = _token.totalSupply();
+        Params memory p = _params;
+        for (uint256 k = first; k < end; ++k) {
+            _closeEpoch(k, s, p, capacity, supply);
+        }
+        _state = s;
+    }
+
+    /**
+     * @dev Adds a recipient's `weight` (non-zero) to the open epoch `e`: drops from the capped set the
+     * weights the larger total leaves below the cap's share, and adds `weight` to it if it holds that share.
+     */
+    function _addWeight(EpochData storage e, uint256 weight) private {
+        uint256 total = e.totalWeight + weight;
+        e.totalWeight = total;
+        // A weight w is capped iff w·WAD ≥ total·maxProviderShare: then pool·w/total ≥ pool·maxProviderShare/WAD.
+        uint256 threshold = total * _maxProviderShare;
+        uint256 cappedWeight = e.cappedWeight;
+        uint256[] storage capped = e.capped;
+        // Backwards, so the last weight swapped into a dropped one's place was already checked.
+        for (uint256 i = capped.length; i != 0;) {
+            --i;
+            uint256 w = capped[i];
+            if (w * WAD < threshold) {
+                cappedWeight -= w;
+                capped[i] = capped[capped.length - 1];
+                capped.pop();
+            }
+        }
+        if (weight * WAD >= threshold) {
+            capped.push(weight);
+            cappedWeight += weight;
+        }
+        e.cappedWeight = cappedWeight;
+    }
+
     /// @dev Applies the law to epoch `k`, updating `s` in memory; stores what claims need.
     function _closeEpoch(uint256 k, State memory s, Params memory p, uint256 capacity, uint256 supply) private {
         EpochData storage e = _epochs[k];
@@ -368,20 +436,16 @@ contract EmissionController is IEmissionController {
         }
         s.lastEmission = usage + availability;
 
-        // Claims need the rate and pool only when someone had a job (skipped epochs cost no storage).
+        // Claims need the rate only with fees and the pool only with weight (skipped epochs store nothing).
+        // What recipients can claim, from totals: Σ over uncapped w of pool·w/Σw, floored once (each claim
+        // floors its own share: ≤ 1 wei each is never minted), plus pool·maxProviderShare per capped one.
+        if (fees != 0) e.usageRate = usageRate;
         uint256 distributed;
-        address[] storage recipients = e.recipients;
-        uint256 n = recipients.length;
-        if (n != 0) {
-            e.usageRate = usageRate;
+        uint256 totalWeight = e.totalWeight;
+        if (totalWeight != 0) {
             e.availabilityPool = availability;
-            uint256 totalWeight = e.totalWeight;
-            if (totalWeight != 0) {
-                for (uint256 i; i < n; ++i) {
-                    uint256 weight = _providerEpochs[k][recipients[i]].weight;
-                    distributed += _availabilityShare(availability, weight, totalWeight, p.maxProviderShare);
-                }
-            }
+            distributed = Math.mulDiv(availability, totalWeight - e.cappedWeight, totalWeight)
+                + e.capped.length * Math.mulDiv(availability, p.maxProviderShare, WAD);
         }
 
         emit EpochAdvanced(
@@ -410,18 +474,12 @@ contract EmissionController is IEmissionController {
         EpochData storage e = _epochs[epoch];
         ProviderEpoch storage pe = _providerEpochs[epoch][provider];
         usage = (pe.fees * e.usageRate) / WAD;
-        if (pe.active && e.totalWeight != 0) {
+        uint256 weight = pe.weight;
+        if (weight != 0) {
+            uint256 pool = e.availabilityPool;
+            // min(pool·w/Σw, pool·maxProviderShare), each rounded down.
             availability =
-                _availabilityShare(e.availabilityPool, pe.weight, e.totalWeight, _params.maxProviderShare);
+                Math.min(Math.mulDiv(pool, weight, e.totalWeight), Math.mulDiv(pool, _maxProviderShare, WAD));
         }
-    }
-
-    /// @dev `min(pool·weight/totalWeight, pool·maxShare)`, each rounded down.
-    function _availabilityShare(uint256 pool, uint256 weight, uint256 totalWeight, uint256 maxShare)
-        private
-        pure
-        returns (uint256)
-    {
-        return Math.min(Math.mulDiv(pool, weight, totalWeight), Math.mulDiv(pool, maxShare, WAD));
     }
 }
