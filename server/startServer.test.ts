@@ -15,6 +15,7 @@ import { heartbeatMessage } from '../protocol/heartbeat.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
+import { ServerConfigError } from './serverConfigError.ts'
 import { type StartServerReturnType, startServer } from './startServer.ts'
 
 // The whole path through real indexed data: anvil + contracts, Ponder into Postgres, and this
@@ -296,6 +297,25 @@ describe('server on real indexed data', () => {
       },
       10_000,
     )
+  })
+
+  test('a replica on another bus than the running one refuses to start, and leaves nothing running', async () => {
+    const port = await freePort()
+    const refused = startServer({
+      databaseUrl: database.url,
+      viewsSchema,
+      rpcUrl: system.rpcUrl,
+      deployment: system.deployment,
+      port,
+      dataDir: path.join(tmpDir, 'refused'),
+      // A closed port: the refusal comes before any Redis is tried.
+      redisUrl: 'redis://127.0.0.1:1',
+      log: pino({ level: 'silent' }),
+    })
+    await expect(refused).rejects.toThrow(ServerConfigError)
+    await expect(refused).rejects.toThrow(/Postgres LISTEN\/NOTIFY \(no REDIS_URL\).*Give every replica the same REDIS_URL, or none/)
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow()
+    expect((await fetch(`${server.url}/ready`)).status).toBe(200)
   })
 
   test('jobs connection pages with opaque cursors and filters by provider', async () => {
