@@ -221,7 +221,7 @@ async function submitJob(blobs: { modelHash: Hex; inputHash: Hex }): Promise<big
   return jobId
 }
 
-test('with two replicas and no Redis, the leader SIGKILLed mid-assignment is replaced within 10 s and no subscriber misses or repeats an assignment', async () => {
+test('two replicas, no Redis: the leader SIGKILLed mid-assignment is replaced in 10 s; no subscriber misses or repeats one', async () => {
   const a = await spawnServer('a')
   await ready(a)
   await waitFor('a to lead', async () => (await isLeader(a)) || undefined, { timeoutMs: 10_000, intervalMs: 100 })
