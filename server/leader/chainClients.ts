@@ -10,7 +10,6 @@ import {
   type WalletClient,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { createNonceManager, jsonRpc } from 'viem/nonce'
 import { chainOf } from '../../protocol/chain.ts'
 
 export type ChainClients = {
@@ -20,17 +19,16 @@ export type ChainClients = {
 }
 
 /**
- * One public client, and with `serverKey` one wallet client whose account uses viem's nonce
- * manager, so the matcher and keeper can send back-to-back without nonce races.
+ * One public client, and with `serverKey` one wallet client for the matcher/keeper account. The account has no
+ * nonce manager: the leader's transaction sender picks every nonce from the chain's pending count, so a transaction a
+ * reorg dropped leaves no gap (a local counter would go on past it and every later transaction would queue forever).
  */
 export function createChainClients(parameters: { rpcUrl: string; chainId: number; serverKey?: Hex }): ChainClients {
   const chain = chainOf(parameters.chainId, parameters.rpcUrl)
   const transport = http(parameters.rpcUrl, { retryCount: 2, timeout: 15_000 })
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient
   if (!parameters.serverKey) return { publicClient }
-  // Its own nonce manager, not viem's process-wide one: that one caches per (address, chain id), and a
-  // fresh devnet reuses chain id 31337, so a second server in the same process would send stale nonces.
-  const account = privateKeyToAccount(parameters.serverKey, { nonceManager: createNonceManager({ source: jsonRpc() }) })
+  const account = privateKeyToAccount(parameters.serverKey)
   const walletClient = createWalletClient({ chain, transport, account })
   return { publicClient, walletClient }
 }

@@ -1,85 +1,183 @@
 import pino from 'pino'
-import { describe, expect, test } from 'vitest'
+import { type Account, type Address, type Chain, createWalletClient, type Hash, http, type Transport, type WalletClient } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { beforeAll, describe, expect, test } from 'vitest'
+import { tesseraTokenAbi } from '../../contracts/generated/index.ts'
+import { devKeys } from '../../devnet/devAccounts.ts'
+import { useTestSystem } from '../../devnet/testSystem.ts'
+import { TSR } from '../../protocol/units.ts'
 import { createTransactionSender } from './transactionSender.ts'
 
-// In-process fakes of the two viem clients: the sender's bookkeeping is what is under test.
-function fakeClients(options: { simulate?: () => Promise<unknown> } = {}) {
-  const sent: unknown[] = []
-  const receipts = new Map<string, (status: 'success' | 'reverted') => void>()
-  let resets = 0
-  const publicClient = {
-    simulateContract: options.simulate ?? (async (request: unknown) => ({ request })),
-    waitForTransactionReceipt: ({ hash }: { hash: string }) =>
-      new Promise((resolve) => receipts.set(hash, (status) => resolve({ status }))),
-  }
-  const walletClient = {
-    account: { address: '0x0000000000000000000000000000000000000001', nonceManager: { reset: () => void resets++ } },
-    chain: { id: 31337 },
-    writeContract: async (request: unknown) => {
-      sent.push(request)
-      return `0x${String(sent.length).padStart(64, '0')}`
-    },
-  }
-  /** Settles the receipt of the `n`th transaction sent. */
-  const mine = (n: number, status: 'success' | 'reverted') => receipts.get(`0x${String(n).padStart(64, '0')}`)?.(status)
-  return { publicClient, walletClient, sent, mine, resets: () => resets }
+const system = useTestSystem()
+// The sender's account: the matcher's key, holding a little TSR so token transfers can stand in for market calls.
+const account = privateKeyToAccount(devKeys[1])
+const [bob, carol]: Address[] = ['0x000000000000000000000000000000000000b0b0', '0x00000000000000000000000000000000000ca201']
+
+beforeAll(async () => {
+  await system.write(system.accounts.deployer, {
+    address: system.token,
+    abi: tesseraTokenAbi,
+    functionName: 'transfer',
+    args: [account.address, 100n * TSR],
+  })
+})
+
+/** A sender from the matcher's account, with silent logs; it reconciles only when a test says so. */
+function newSender(options: { confirmations?: number; droppedAfterMs?: number } = {}) {
+  const walletClient = createWalletClient({ chain: system.chain, transport: http(system.rpcUrl), account }) as WalletClient<
+    Transport,
+    Chain,
+    Account
+  >
+  return createTransactionSender<string>({
+    publicClient: system.publicClient as never,
+    walletClient,
+    log: pino({ level: 'silent' }),
+    reconcileIntervalMs: 60_000,
+    ...options,
+  })
 }
 
-/** A sender over the fakes, with silent logs. */
-const senderOver = (f: ReturnType<typeof fakeClients>) =>
-  createTransactionSender<string>({
-    publicClient: f.publicClient as never,
-    walletClient: f.walletClient as never,
-    log: pino({ level: 'silent' }),
-  })
-
-const call = (key: string) => ({
+/** A token call from the sender's account under `key` (its meta is the key). */
+const call = (key: string, functionName: 'transfer' | 'transferFrom', args: readonly unknown[]) => ({
   key,
-  action: 'assign',
-  address: '0x0000000000000000000000000000000000000002' as const,
-  abi: [],
-  functionName: 'assign',
-  args: [1n],
+  action: functionName,
+  address: system.token,
+  abi: tesseraTokenAbi,
+  functionName,
+  args,
   meta: key,
 })
-const tick = () => new Promise((r) => setTimeout(r, 0))
+const transfer = (key: string, to: Address, amount: bigint) => call(key, 'transfer', [to, amount])
+
+const balanceOf = (who: Address) =>
+  system.publicClient.readContract({ address: system.token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [who] })
+const nonces = async () => ({
+  latest: await system.publicClient.getTransactionCount({ address: account.address, blockTag: 'latest' }),
+  pending: await system.publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' }),
+})
+const receiptOf = (hash: Hash) => system.publicClient.getTransactionReceipt({ hash }).catch(() => undefined)
+const reorg = (depth: number) => system.testClient.request({ method: 'anvil_reorg', params: [depth, []] } as never)
 
 describe('createTransactionSender', () => {
   test('one transaction in flight per key until its effect is settled', async () => {
-    const f = fakeClients()
-    const sender = senderOver(f)
-    expect(await sender.send(call('assign:1'))).toBeDefined()
-    expect(await sender.send(call('assign:1'))).toBeUndefined()
-    expect(await sender.send(call('assign:2'))).toBeDefined()
-    expect(f.sent).toHaveLength(2)
+    const sender = newSender()
+    expect(await sender.send(transfer('assign:1', bob, 1n))).toBeDefined()
+    expect(await sender.send(transfer('assign:1', bob, 1n))).toBeUndefined()
+    expect(await sender.send(transfer('assign:2', bob, 1n))).toBeDefined()
     expect(sender.inFlightMeta().sort()).toEqual(['assign:1', 'assign:2'])
+    await sender.reconcile() // sees both mined
     // Mined but not yet indexed: still blocked, until the caller says the effect is visible.
-    f.mine(1, 'success')
-    await tick()
-    sender.settle(() => true) // the job still shows OPEN in the index
+    sender.settle(() => true)
     expect(sender.inFlight('assign:1')).toBe(true)
     sender.settle((key) => key !== 'assign:1')
     expect(sender.inFlight('assign:1')).toBe(false)
-    expect(await sender.send(call('assign:1'))).toBeDefined()
+    expect(await sender.send(transfer('assign:1', bob, 1n))).toBeDefined()
+    expect(await balanceOf(bob)).toBe(3n)
   })
 
-  test('a reverted transaction frees its key after a back-off', async () => {
-    const f = fakeClients()
-    const sender = senderOver(f)
-    await sender.send(call('finalize:3'))
-    f.mine(1, 'reverted')
-    await tick()
+  test('a failed simulation sends nothing and backs off', async () => {
+    const sender = newSender()
+    const before = await nonces()
+    expect(await sender.send(transfer('assign:9', bob, 1000n * TSR))).toBeUndefined()
+    expect(await nonces()).toEqual(before)
+    expect(sender.inFlight('assign:9')).toBe(true) // backing off
+    expect(await sender.send(transfer('assign:9', bob, 1n))).toBeUndefined()
+  })
+
+  test('a transaction that reverts on chain frees its key after a back-off', async () => {
+    const sender = newSender()
+    const all = await balanceOf(account.address)
+    await system.testClient.setAutomine(false)
+    try {
+      // Both simulate against the same state; mined in order, the second finds the balance gone.
+      await sender.send(transfer('finalize:1', bob, all))
+      await sender.send(transfer('finalize:2', carol, all))
+      await system.testClient.mine({ blocks: 1 })
+    } finally {
+      await system.testClient.setAutomine(true)
+    }
+    await sender.reconcile()
+    expect(sender.inFlightMeta()).toEqual(['finalize:1'])
+    expect(sender.inFlight('finalize:2')).toBe(true) // backing off
+  })
+
+  test('a reorg that drops its transactions: they are re-sent, and later sends are not queued behind a gap', async () => {
+    const sender = newSender()
+    const start = await nonces()
+    const hashes = []
+    for (const [i, to] of [bob, carol, bob].entries()) hashes.push(await sender.send(transfer(`assign:${i}`, to, 10n)))
+    await sender.reconcile()
+    expect(sender.unconfirmed()).toBe(3)
+    await reorg(3)
+    expect((await nonces()).latest).toBe(start.latest)
+    for (const hash of hashes) expect(await receiptOf(hash as Hash)).toBeUndefined()
+    // The next send notices the chain is behind, re-sends the three first, then goes out at the nonce after them.
+    const next = await sender.send(transfer('assign:3', carol, 1n))
+    expect(next).toBeDefined()
+    expect(await receiptOf(next as Hash)).toMatchObject({ status: 'success' })
+    expect(await nonces()).toEqual({ latest: start.latest + 4, pending: start.latest + 4 })
+    expect([await balanceOf(bob), await balanceOf(carol)]).toEqual([20n, 11n])
+    expect(sender.inFlightMeta().sort()).toEqual(['assign:0', 'assign:1', 'assign:2', 'assign:3'])
+  })
+
+  test('a vanished transaction that no longer applies is dropped and its key freed', async () => {
+    const sender = newSender()
+    const { deployer } = system.accounts
+    const approve = (amount: bigint) =>
+      system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [account.address, amount] })
+    await approve(5n)
+    const start = await nonces()
+    const hash = await sender.send(call('expire:7', 'transferFrom', [deployer.address, bob, 5n]))
+    await sender.reconcile()
+    await reorg(1)
+    expect(await receiptOf(hash as Hash)).toBeUndefined()
+    await approve(0n) // the job moved on: the call would revert now
+    await sender.reconcile()
     expect(sender.inFlightMeta()).toEqual([])
-    expect(sender.inFlight('finalize:3')).toBe(true) // backing off
+    expect(sender.unconfirmed()).toBe(0)
+    expect(await nonces()).toEqual(start)
+    expect(await balanceOf(bob)).toBe(0n)
+    // Its nonce is free for the next send.
+    expect(await receiptOf((await sender.send(transfer('assign:8', bob, 1n))) as Hash)).toMatchObject({ status: 'success' })
+    expect(await nonces()).toEqual({ latest: start.latest + 1, pending: start.latest + 1 })
   })
 
-  test('a failed simulation sends nothing, resets the nonce manager and backs off', async () => {
-    const f = fakeClients({ simulate: async () => Promise.reject(new Error('execution reverted: ProviderNotEligible')) })
-    const sender = senderOver(f)
-    expect(await sender.send(call('assign:9'))).toBeUndefined()
-    expect(f.sent).toEqual([])
-    expect(f.resets()).toBe(1)
-    expect(await sender.send(call('assign:9'))).toBeUndefined()
-    expect(f.resets()).toBe(1) // not even tried again during the back-off
+  test('a nonce gap under a queued transaction is filled when what held it no longer applies', async () => {
+    const sender = newSender({ droppedAfterMs: 200 })
+    const { deployer } = system.accounts
+    const approve = (amount: bigint) =>
+      system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [account.address, amount] })
+    await approve(5n)
+    const start = await nonces()
+    // The node loses the first transaction before it was ever seen: the next one, given time for the node to show
+    // the first (a load-balanced RPC may lag), goes out above it and queues.
+    await system.testClient.setAutomine(false)
+    try {
+      const lost = await sender.send(call('expire:1', 'transferFrom', [deployer.address, bob, 5n]))
+      await system.testClient.dropTransaction({ hash: lost as Hash })
+    } finally {
+      await system.testClient.setAutomine(true)
+    }
+    await approve(0n)
+    const queued = await sender.send(transfer('assign:2', carol, 1n))
+    expect(await nonces()).toEqual(start)
+    expect(await receiptOf(queued as Hash)).toBeUndefined()
+    await new Promise((r) => setTimeout(r, 250))
+    await sender.reconcile() // the first counts as dropped; it no longer applies, so an empty transaction takes its nonce
+    expect(await receiptOf(queued as Hash)).toMatchObject({ status: 'success' })
+    expect(await nonces()).toEqual({ latest: start.latest + 2, pending: start.latest + 2 })
+    expect([await balanceOf(bob), await balanceOf(carol)]).toEqual([0n, 1n])
+    expect(sender.inFlightMeta()).toEqual(['assign:2'])
+  })
+
+  test('watches a transaction until it is confirmations deep', async () => {
+    const sender = newSender({ confirmations: 3 })
+    await sender.send(transfer('assign:1', bob, 1n))
+    await sender.reconcile()
+    expect(sender.unconfirmed()).toBe(1)
+    await system.testClient.mine({ blocks: 2 })
+    await sender.reconcile()
+    expect(sender.unconfirmed()).toBe(0)
   })
 })
