@@ -45,7 +45,8 @@ export default createConfig({
     tessera: {
       id: deployment.chainId,
       rpc: rpcUrl,
-      // A fresh anvil reuses chain id 31337, so Ponder's RPC cache would serve another chain's blocks.
+      // A fresh anvil reuses chain id 31337, so Ponder's RPC cache would serve another chain's blocks. Not enough on
+      // its own: the backfill still reads events through the sync store, which startIndexer clears for the devnet.
       disableCache: isDevnet,
       pollingInterval: Number(process.env.TESSERA_POLLING_INTERVAL_MS || (isDevnet ? 200 : 1000)),
     },

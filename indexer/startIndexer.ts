@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { devnetChainId } from '../protocol/chain.ts'
 import { DeploymentError, readDeploymentFile } from '../protocol/deployment.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
 import { type StartPonderParameters, type StartPonderReturnType, startPonder } from './startPonder.ts'
@@ -21,13 +22,16 @@ export type StartIndexerReturnType = StartPonderReturnType & {
   schema: string
   /** The schemas `pruneOtherSchemas` dropped (empty without it). */
   prunedSchemas: string[]
+  /** Rows of Ponder's sync store cleared for the devnet's chain id (0 on any other chain). */
+  clearedSyncRows: number
 }
 
 /**
  * Starts the indexer for one deployment: picks its Ponder schema by {@link ponderSchemaName} (a restart on the same
  * chain and code resumes, a new chain or code gets a fresh schema), optionally prunes the other `ponder_*` schemas,
- * and starts Ponder, resolving once it has indexed the chain head. Rejects with `DeploymentError` for a missing or
- * invalid deployment file, `PonderStartError` when Ponder does not come up.
+ * on the devnet clears Ponder's sync store for its chain id ({@link clearPonderSyncStore}), and starts Ponder,
+ * resolving once it has indexed the chain head. Rejects with `DeploymentError` for a missing or invalid deployment
+ * file, `PonderStartError` when Ponder does not come up.
  */
 export async function startIndexer(parameters: StartIndexerParameters): Promise<StartIndexerReturnType> {
   const { databaseUrl, rpcUrl, deploymentPath, pruneOtherSchemas, ...rest } = parameters
@@ -37,8 +41,39 @@ export async function startIndexer(parameters: StartIndexerParameters): Promise<
   }
   const schema = parameters.schema ?? (await ponderSchemaName({ rpcUrl, deploymentPath }))
   const prunedSchemas = pruneOtherSchemas ? await dropOtherPonderSchemas({ databaseUrl, keep: schema }) : []
+  const clearedSyncRows =
+    deployment.chainId === devnetChainId ? await clearPonderSyncStore({ databaseUrl, chainId: deployment.chainId }) : 0
   const ponder = await startPonder({ ...rest, databaseUrl, rpcUrl, deploymentPath, chainId: deployment.chainId, schema })
-  return { ...ponder, schema, prunedSchemas }
+  return { ...ponder, schema, prunedSchemas, clearedSyncRows }
+}
+
+/**
+ * Deletes every row Ponder's sync store (`ponder_sync`, shared by every Ponder app in the database) holds for
+ * `chainId` and returns how many. For the devnet only, before Ponder starts: a fresh anvil reuses chain id 31337, the
+ * deployer's nonces and so the contract addresses, and the store keys blocks, transactions and logs by (chain id,
+ * block number, …), keeping the first row it got. `disableCache` (ponder.config.ts) stops Ponder trusting the cached
+ * ranges, but its backfill still writes through the store and reads the events back from it, so an earlier devnet's
+ * rows at the same heights would be indexed in place of this one's. Nothing else may index this chain in the database
+ * meanwhile; for a restart on the same devnet, Ponder fetches the blocks again.
+ */
+export async function clearPonderSyncStore(parameters: { databaseUrl: string; chainId: number }): Promise<number> {
+  const client = new pg.Client({ connectionString: parameters.databaseUrl })
+  await client.connect()
+  try {
+    // Every table of the store with a chain id, whichever Ponder version created them.
+    const { rows } = await client.query<{ table_name: string }>(
+      `select table_name from information_schema.columns
+       where table_schema = 'ponder_sync' and column_name = 'chain_id' order by table_name`,
+    )
+    let cleared = 0
+    for (const { table_name } of rows) {
+      const table = `ponder_sync."${table_name.replaceAll('"', '""')}"`
+      cleared += (await client.query(`delete from ${table} where chain_id = $1`, [parameters.chainId])).rowCount ?? 0
+    }
+    return cleared
+  } finally {
+    await client.end()
+  }
 }
 
 /**

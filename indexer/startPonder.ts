@@ -42,7 +42,18 @@ export type StartPonderReturnType = {
   process: ChildProcess
   /** SIGTERMs Ponder and resolves once it exited (SIGKILL after 10 s) and its schema lock is released. */
   stop: () => Promise<void>
+  /**
+   * Whether Ponder still runs, and the last error it printed (an ERROR record, or a WARN of a failed operation, with
+   * its first detail line; prefixed with the exit code once Ponder exited on its own). The server's `/ready` names it.
+   */
+  state: () => PonderState
 }
+
+/** What the process hosting Ponder knows of it: see {@link StartPonderReturnType.state}. */
+export type PonderState = { running: boolean; lastError?: string }
+
+/** A record of Ponder's pretty log: `HH:MM:SS.mmm LEVEL message`; a line that isn't one continues the last record. */
+const logRecord = /^\d{2}:\d{2}:\d{2}\.\d{3} ([A-Z]+)\s+(.*)$/
 
 /**
  * Ponder exited, did not become ready, or found its port taken. Not retryable as is: the message ends with Ponder's
@@ -106,6 +117,20 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
   const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
 
   const lastLines: string[] = []
+  // Ponder prints an error as a record line, then the error itself on the next line.
+  let lastError: string | undefined
+  let errorPending = false
+  const noteError = (line: string) => {
+    const record = logRecord.exec(line)
+    if (record) {
+      const [, level, message] = record
+      errorPending = level === 'ERROR' || (level === 'WARN' && message.startsWith('Failed'))
+      if (errorPending) lastError = message
+    } else if (errorPending) {
+      lastError = `${lastError}: ${line.trim()}`
+      errorPending = false
+    }
+  }
   const onData = (buffered: { rest: string }) => (chunk: Buffer) => {
     const text = buffered.rest + chunk.toString('utf8')
     const lines = text.split('\n')
@@ -115,6 +140,7 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
       if (!line) continue
       lastLines.push(line)
       if (lastLines.length > maxKeptLines) lastLines.shift()
+      noteError(line)
       log?.(line)
     }
   }
@@ -127,8 +153,16 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
     exitCode = code
   })
 
+  let stopping = false
+  const state = (): PonderState => {
+    if (exitCode === undefined) return { running: true, lastError }
+    const exited = stopping ? 'Ponder was stopped' : `Ponder exited with code ${exitCode}`
+    return { running: false, lastError: lastError ? `${exited} after: ${lastError}` : exited }
+  }
+
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return
+    stopping = true
     child.kill('SIGTERM')
     const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000)
     await exited
@@ -167,7 +201,7 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
     const chain = Object.values(status).find((c) => c.id === chainId)
     return chain !== undefined && chain.block.number >= head
   })
-  return { url, process: child, stop }
+  return { url, process: child, stop, state }
 }
 
 /**
