@@ -124,7 +124,7 @@ async function isLeader(replica: Replica): Promise<boolean> {
   return /^tessera_server_leader 1$/m.test(metrics)
 }
 
-type Received = { key: string; jobId: string; connection: number }
+type Received = { key: string; jobId: string; connection: number; at: number }
 
 /**
  * A provider's agent as far as assignments go: subscribes over SSE to `urls[0]`, and whenever the stream ends or
@@ -156,7 +156,12 @@ function subscribe(provider: Address, urls: string[]) {
           const a = payload.data?.jobAssignments
           if (!a) throw new Error(`subscription error: ${data}`)
           cursor = a.cursor
-          received.push({ key: `${a.jobId}:${a.provider.toLowerCase()}:${a.round}`, jobId: a.jobId, connection: connections })
+          received.push({
+            key: `${a.jobId}:${a.provider.toLowerCase()}:${a.round}`,
+            jobId: a.jobId,
+            connection: connections,
+            at: Date.now(),
+          })
         }
       } catch {
         // The replica went away (or refused): resume on the next one.
@@ -279,6 +284,8 @@ test('two replicas, no Redis: the leader SIGKILLed mid-assignment is replaced in
     expect(timings.takeoverMs).toBeLessThan(10_000)
     await all([job2, job3])
     timings.job3DeliveredAfterKillMs = Date.now() - killed
+    // Informational: whether the killed leader got job 2 out before it died (else the survivor's feed published it).
+    timings.job2LiveBeforeKill = Number(onB.some((s) => s.received.some((r) => r.jobId === String(job2) && r.at < killed)))
     const job4 = await submitJob(blobs)
     const submitted4 = Date.now()
     await all([job4])
