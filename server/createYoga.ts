@@ -9,6 +9,7 @@ import type { ModelInspector } from './checkJob.ts'
 import type { ServerContext } from './context.ts'
 import type { Database } from './db/database.ts'
 import { viewsSchemaPresent } from './db/meta.ts'
+import { createIndexingHealth, type IndexerState, type IndexingHealthOptions } from './indexingHealth.ts'
 import { createMetrics, type ServerMetrics } from './metrics.ts'
 import { useBlobRoutes } from './plugins/use-blob-routes.ts'
 import { useErrorMasking } from './plugins/use-error-masking.ts'
@@ -32,12 +33,20 @@ export type CreateYogaParameters = {
   now?: () => number
   /** Loads models for `checkJob`; without it `checkJob` answers that this server does not check jobs. */
   inspector?: ModelInspector
+  /** When `/ready` calls the indexed data stale (it answers 503 then); see `createIndexingHealth`. */
+  indexing?: IndexingHealthOptions
+  /**
+   * The indexer's state when it runs in this process (`startIndexer(…).state`): `/ready` answers 503 as soon as it
+   * stops, naming its last error. Without it, a stopped indexer shows as stale once the chain moves on.
+   */
+  indexerState?: () => IndexerState
 }
 
 /**
  * The whole HTTP surface as one fetch handler (`yoga.fetch`): GraphQL at `/graphql` (SSE for
  * subscriptions), blobs, `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket;
- * `startServer` puts it behind a Node HTTP server, tests call `yoga.fetch` directly.
+ * `startServer` puts it behind a Node HTTP server, tests call `yoga.fetch` directly. `/ready` answers 503 while the
+ * views schema is missing or the indexed data is stale (`indexing`, also returned so the leader can share what it saw).
  */
 export function createYoga(parameters: CreateYogaParameters) {
   const log = parameters.log ?? pino({ level: 'silent' })
@@ -63,6 +72,13 @@ export function createYoga(parameters: CreateYogaParameters) {
       const err = args.find((a) => a instanceof Error)
       log[level]({ err, yoga: args.filter((a) => a !== err) }, 'yoga')
     }
+  const indexing = createIndexingHealth({
+    views: context.views,
+    chainId: parameters.deployment.chainId,
+    publicClient: parameters.publicClient,
+    indexerState: parameters.indexerState,
+    options: parameters.indexing,
+  })
   const ready = async () => {
     await sql`select 1`.execute(parameters.db)
     if (!(await viewsSchemaPresent(parameters.db, parameters.viewsSchema)))
@@ -70,7 +86,8 @@ export function createYoga(parameters: CreateYogaParameters) {
         ok: false,
         reason: `views schema "${parameters.viewsSchema}" is missing or incomplete (is the indexer running with --views-schema?)`,
       }
-    return { ok: true }
+    const { ok, reason, block, chainHead, lagBlocks, error } = await indexing.check()
+    return ok ? { ok } : { ok, reason, details: { indexing: { block, chainHead, lagBlocks, error } } }
   }
   const yoga = createGraphQLYoga<Record<string, unknown>, ServerContext>({
     schema,
@@ -88,5 +105,5 @@ export function createYoga(parameters: CreateYogaParameters) {
       useErrorMasking({ log }),
     ],
   })
-  return { yoga, context, metrics, pubsub, blobs }
+  return { yoga, context, metrics, pubsub, blobs, indexing }
 }

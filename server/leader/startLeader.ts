@@ -1,11 +1,14 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
+import { Gauge } from 'prom-client'
 import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
 import type { Deployment } from '../../protocol/deployment.ts'
 import type { Database, Views } from '../db/database.ts'
+import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOptions } from '../indexingHealth.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 import { createChangeFeed } from './changeFeed.ts'
+import { createIndexingGate } from './indexingGate.ts'
 import { createKeeper } from './keeper.ts'
 import { createLeaderLock } from './leaderLock.ts'
 import { type AssignMeta, createMatcher } from './matcher.ts'
@@ -27,11 +30,19 @@ export type StartLeaderParameters = {
   /** Matcher and keeper interval (default 1000 ms). */
   chainIntervalMs?: number
   now?: () => number
+  /**
+   * Judges whether the indexed data is fresh enough for the matcher and keeper to act on (they pause while it isn't).
+   * Pass `createYoga(…).indexing` to share what `/ready` sees; by default the leader watches on its own.
+   */
+  indexing?: IndexingHealthCheck
+  /** Thresholds for the leader's own watch when `indexing` isn't given. */
+  indexingOptions?: IndexingHealthOptions
 }
 
 /**
  * Competes for the leader lock and, while holding it, runs the change feed, the matcher and the
- * keeper on their own timers. Every error is logged and the task retried on its next tick; the
+ * keeper on their own timers. The matcher and keeper skip their ticks while the indexed data is
+ * stale (`createIndexingGate`). Every error is logged and the task retried on its next tick; the
  * loops never throw. `stop()` ends the loops and releases the lock.
  */
 export function startLeader(parameters: StartLeaderParameters): { stop: () => Promise<void>; isLeader: () => boolean } {
@@ -73,6 +84,16 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     ? createKeeper({ views: parameters.views, publicClient: parameters.publicClient, deployment, sender, log })
     : undefined
   if (!wallet) log.warn('no server key: the matcher and keeper are off, only the change feed runs')
+  const indexing =
+    parameters.indexing ??
+    createIndexingHealth({
+      views: parameters.views,
+      chainId: deployment.chainId,
+      publicClient: parameters.publicClient,
+      options: parameters.indexingOptions,
+    })
+  const pausedGauge = metrics && leaderPausedGauge(metrics)
+  const gate = createIndexingGate({ health: indexing, log, paused: pausedGauge })
 
   let stopped = false
   let wasLeader = false
@@ -121,6 +142,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
   if (matcher && keeper) {
     every('chain', parameters.chainIntervalMs ?? 1000, async () => {
       if (!(await leading())) return
+      if (!(await gate.open())) return
       const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
       await matcher.tick(block.timestamp).catch((error: unknown) => failed('matcher', error))
       await keeper.tick(block.timestamp).catch((error: unknown) => failed('keeper', error))
@@ -135,6 +157,18 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       await Promise.allSettled([...running])
       await lock.release()
       metrics?.leader.set(0)
+      pausedGauge?.set(0)
     },
   }
+}
+
+/**
+ * `tessera_server_leader_paused`: 1 while stale indexing pauses the matcher and keeper. Registered on the server's
+ * registry here, once per registry, as `createMetrics` doesn't declare it.
+ */
+function leaderPausedGauge(metrics: ServerMetrics): Gauge {
+  const name = 'tessera_server_leader_paused'
+  const existing = metrics.registry.getSingleMetric(name)
+  if (existing instanceof Gauge) return existing
+  return new Gauge({ name, help: '1 while stale indexed data pauses the matcher and keeper', registers: [metrics.registry] })
 }

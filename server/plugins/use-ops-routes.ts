@@ -2,16 +2,18 @@ import type { Plugin } from 'graphql-yoga'
 import { type Deployment, stringifyDeployment } from '../../protocol/deployment.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
+/** What `/ready` reports: 503 with the reason and any `details` (bigints as decimal strings) unless `ok`. */
+export type Readiness = { ok: boolean; reason?: string; details?: Record<string, unknown> }
+
+/** JSON with bigints as decimal strings. */
+const stringify = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+
 /**
  * `/deployment` (the deployment JSON, bigints as decimal strings: `parseDeployment` reads it), `/ready` (200 when
- * `ready()` resolves true, else 503 with the reason) and `/metrics` (Prometheus text). `/health` is Yoga's own
- * liveness route.
+ * `ready()` resolves ok, else 503 with the reason and details) and `/metrics` (Prometheus text). `/health` is Yoga's
+ * own liveness route.
  */
-export function useOpsRoutes(options: {
-  deployment: Deployment
-  metrics: ServerMetrics
-  ready: () => Promise<{ ok: boolean; reason?: string }>
-}): Plugin {
+export function useOpsRoutes(options: { deployment: Deployment; metrics: ServerMetrics; ready: () => Promise<Readiness> }): Plugin {
   return {
     async onRequest({ url, request, endResponse }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return
@@ -21,9 +23,9 @@ export function useOpsRoutes(options: {
         )
       }
       if (url.pathname === '/ready') {
-        const r = await options.ready().catch((error: Error) => ({ ok: false, reason: error.message }))
+        const r: Readiness = await options.ready().catch((error: Error) => ({ ok: false, reason: error.message }))
         return endResponse(
-          new Response(JSON.stringify(r.ok ? { ready: true } : { ready: false, reason: r.reason }), {
+          new Response(stringify(r.ok ? { ready: true } : { ready: false, reason: r.reason, ...r.details }), {
             status: r.ok ? 200 : 503,
             headers: { 'content-type': 'application/json' },
           }),
