@@ -91,6 +91,11 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(parameters.port, parameters.host ?? '127.0.0.1', () => resolve())
+  }).catch(async (error: unknown) => {
+    // A port taken: leave no bus session or pool behind.
+    await pubsub.close()
+    await db.destroy()
+    throw error
   })
   const { port } = server.address() as AddressInfo
   const url = `http://${parameters.host ?? '127.0.0.1'}:${port}`
