@@ -56,8 +56,12 @@ export type EmissionsPoint = {
   burned: bigint
   usageEmission: bigint
   availabilityEmission: bigint
-  /** usage + availability emission. */
+  /**
+   * usage + availability emission: what the epoch's providers can claim, whether or not they have yet (each claim
+   * rounds its own share down, so up to 1 wei per provider of it is never minted).
+   */
   emitted: bigint
+  /** Availability no one can claim: all of it in an epoch without recipients, else the capped recipients' excess. */
   forfeited: bigint
   /** burned − emitted: negative while the protocol subsidises its providers. */
   earnings: bigint

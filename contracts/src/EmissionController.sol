@@ -120,24 +120,24 @@ contract EmissionController is IEmissionController {
 
     /**
      * @dev What an epoch accumulates while open and keeps once closed. `capped` holds the weights `w` of
-     * the recipients with `w·WAD ≥ totalWeight·maxProviderShare` (their reward is the cap), `cappedWeight`
-     * their sum; the threshold only rises as recipients join, so a weight that leaves never returns.
-     * `usageRate` is stored at close when the epoch had fees, `availabilityPool` when it had weight.
+     * the recipients with `w·WAD ≥ totalWeight·maxProviderShare` (their reward is the cap; at most
+     * `WAD / maxProviderShare` ≤ 16 of them); the threshold only rises as recipients join, so a weight that
+     * leaves never returns. `usageRate` is stored at close when the epoch had fees, `availabilityPool` when
+     * it had weight.
      */
     struct EpochData {
         uint256 fees;
         uint256 units;
         uint256 totalWeight;
-        uint256 cappedWeight;
         uint256 usageRate;
         uint256 availabilityPool;
         uint256[] capped;
     }
 
-    /// @dev One provider's part of one epoch.
+    /// @dev One provider's part of one epoch (`weight` is a square root of a uint256, so it fits 128 bits).
     struct ProviderEpoch {
         uint256 fees;
-        uint256 weight;
+        uint128 weight;
         bool active;
         bool claimed;
     }
@@ -271,7 +271,7 @@ contract EmissionController is IEmissionController {
             pe.active = true;
             uint256 weight = Math.sqrt(_registry.capacityOf(provider));
             if (weight != 0) {
-                pe.weight = weight;
+                pe.weight = uint128(weight);
                 _addWeight(e, weight);
             }
         }
@@ -372,23 +372,16 @@ contract EmissionController is IEmissionController {
         e.totalWeight = total;
         // A weight w is capped iff w·WAD ≥ total·maxProviderShare: then pool·w/total ≥ pool·maxProviderShare/WAD.
         uint256 threshold = total * _maxProviderShare;
-        uint256 cappedWeight = e.cappedWeight;
         uint256[] storage capped = e.capped;
         // Backwards, so the last weight swapped into a dropped one's place was already checked.
         for (uint256 i = capped.length; i != 0;) {
             --i;
-            uint256 w = capped[i];
-            if (w * WAD < threshold) {
-                cappedWeight -= w;
+            if (capped[i] * WAD < threshold) {
                 capped[i] = capped[capped.length - 1];
                 capped.pop();
             }
         }
-        if (weight * WAD >= threshold) {
-            capped.push(weight);
-            cappedWeight += weight;
-        }
-        e.cappedWeight = cappedWeight;
+        if (weight * WAD >= threshold) capped.push(weight);
     }
 
     /// @dev Applies the law to epoch `k`, updating `s` in memory; stores what claims need.
@@ -437,15 +430,11 @@ contract EmissionController is IEmissionController {
         s.lastEmission = usage + availability;
 
         // Claims need the rate only with fees and the pool only with weight (skipped epochs store nothing).
-        // What recipients can claim, from totals: Σ over uncapped w of pool·w/Σw, floored once (each claim
-        // floors its own share: ≤ 1 wei each is never minted), plus pool·maxProviderShare per capped one.
         if (fees != 0) e.usageRate = usageRate;
         uint256 distributed;
-        uint256 totalWeight = e.totalWeight;
-        if (totalWeight != 0) {
+        if (e.totalWeight != 0) {
             e.availabilityPool = availability;
-            distributed = Math.mulDiv(availability, totalWeight - e.cappedWeight, totalWeight)
-                + e.capped.length * Math.mulDiv(availability, p.maxProviderShare, WAD);
+            distributed = _claimableAvailability(e, availability);
         }
 
         emit EpochAdvanced(
@@ -467,6 +456,24 @@ contract EmissionController is IEmissionController {
         s.baseAvailability = (base * BASE_DECAY_WAD) / WAD;
         s.rMax = (s.rMax * R_MAX_DECAY_WAD) / WAD;
         s.nextEpoch = k + 1;
+    }
+
+    /**
+     * @dev What the recipients of `e` (with `totalWeight > 0`) can claim of `pool` together, from totals and
+     * the capped set (≤ 16 weights), never visiting a provider: Σ over uncapped w of pool·w/Σw floored once
+     * (each claim floors its own share, so ≤ 1 wei each is never minted), plus pool·maxProviderShare per
+     * capped one.
+     */
+    function _claimableAvailability(EpochData storage e, uint256 pool) private view returns (uint256) {
+        uint256[] storage capped = e.capped;
+        uint256 n = capped.length;
+        uint256 cappedWeight;
+        for (uint256 i; i < n; ++i) {
+            cappedWeight += capped[i];
+        }
+        uint256 totalWeight = e.totalWeight;
+        return Math.mulDiv(pool, totalWeight - cappedWeight, totalWeight)
+            + n * Math.mulDiv(pool, _maxProviderShare, WAD);
     }
 
     /// @dev `provider`'s usage and availability reward of closed `epoch`, rounded down.
