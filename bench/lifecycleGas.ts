@@ -1,0 +1,178 @@
+import { type Address, encodeAbiParameters, type Hex, keccak256, type LocalAccount, maxUint256, parseEventLogs, toHex } from 'viem'
+import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { defaultHardware, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { TSR } from '../protocol/units.ts'
+
+/** One measured transaction: which contract and function, who sent it, its gas. */
+export type GasRow = {
+  contract: 'TesseraToken' | 'ProviderRegistry' | 'JobMarket' | 'EmissionController'
+  call: string
+  /** What the row measured: the step of the lifecycle or the case. */
+  note: string
+  gas: bigint
+  /** Part of the k=2 lifecycle total. */
+  lifecycle: boolean
+}
+
+export type LifecycleGasReturnType = { rows: GasRow[]; lifecycleTotal: bigint }
+
+const CENT = TSR / 100n
+const STAKE = 1_000n * TSR
+
+const commitmentOf = (jobId: bigint, provider: Address, fingerprint: Hex, outputHash: Hex, salt: Hex): Hex =>
+  keccak256(
+    encodeAbiParameters(
+      [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
+      [jobId, provider, fingerprint, outputHash, salt],
+    ),
+  )
+const fingerprint = keccak256(toHex('fingerprint'))
+const outputHash = keccak256(toHex('output'))
+const saltOf = (provider: Address) => keccak256(toHex(`salt:${provider}`))
+
+/**
+ * Gas of every state-changing external function of the four contracts on a fresh devnet deployment (`deployAll`,
+ * devnet parameters): first one Redundant(k=2) job from registration to the providers' reward claims, the
+ * lifecycle, then the calls the lifecycle doesn't make (cancel, expire, expireAssignment, update, pause, unstake…).
+ * The script is fixed, so every number is deterministic.
+ */
+export async function lifecycleGas(): Promise<LifecycleGasReturnType> {
+  const sys = await startTestSystem()
+  try {
+    return await measure(sys)
+  } finally {
+    await sys.stop()
+  }
+}
+
+async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
+  const { deployer, matcher, providers, requesters } = sys.accounts
+  const [alice, bob, carol] = providers
+  const [requester] = requesters
+  const rows: GasRow[] = []
+  const record = async (
+    contract: GasRow['contract'],
+    note: string,
+    account: LocalAccount,
+    call: WriteParameters,
+    lifecycle = true,
+  ): Promise<Awaited<ReturnType<TestSystem['write']>>> => {
+    const receipt = await sys.write(account, call)
+    rows.push({ contract, call: call.functionName, note, gas: receipt.gasUsed, lifecycle })
+    return receipt
+  }
+  const token = (functionName: string, args: readonly unknown[]): WriteParameters => ({
+    address: sys.token,
+    abi: tesseraTokenAbi,
+    functionName,
+    args,
+  })
+  const registry = (functionName: string, args: readonly unknown[] = []): WriteParameters => ({
+    address: sys.registry,
+    abi: providerRegistryAbi,
+    functionName,
+    args,
+  })
+  const market = (functionName: string, args: readonly unknown[] = []): WriteParameters => ({
+    address: sys.market,
+    abi: jobMarketAbi,
+    functionName,
+    args,
+  })
+  const controller = (functionName: string, args: readonly unknown[] = []): WriteParameters => ({
+    address: sys.controller,
+    abi: emissionControllerAbi,
+    functionName,
+    args,
+  })
+  const spec = async (redundancy: number) => ({
+    modelHash: keccak256(toHex('model')),
+    inputHash: keccak256(toHex('input')),
+    units: 100n,
+    maxPricePerUnit: 2n * CENT,
+    minVramMiB: 0,
+    gpuModel: 0,
+    regions: [],
+    redundancy,
+    verification: 0,
+    deadline: (await sys.now()) + 3_600n,
+    outputTolerance: 16,
+  })
+  const jobIdOf = (receipt: Awaited<ReturnType<TestSystem['write']>>): bigint => {
+    const [submitted] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
+    if (!submitted) throw new Error('submitJob emitted no JobSubmitted')
+    return submitted.args.jobId
+  }
+
+  // Funding and approvals are set-up, not the lifecycle (approve is excluded by definition).
+  for (const account of [alice, bob, carol, requester]) {
+    await record('TesseraToken', 'fund from the genesis holder', deployer, token('transfer', [account.address, 10_000n * TSR]), false)
+  }
+  for (const account of [alice, bob, carol]) {
+    await record('TesseraToken', 'approve the registry', account, token('approve', [sys.registry, maxUint256]), false)
+  }
+  await record('TesseraToken', 'approve the market', requester, token('approve', [sys.market, maxUint256]), false)
+
+  // The lifecycle: two providers join, one k=2 job runs to completion, everyone is paid, rewards are claimed.
+  for (const [i, p] of [alice, bob].entries()) {
+    const who = `provider ${i + 1}`
+    await record('ProviderRegistry', who, p, registry('register', [defaultHardware, CENT, encodeRegion('eu'), '0x01']))
+    await record('ProviderRegistry', who, p, registry('stake', [STAKE]))
+  }
+  const jobId = jobIdOf(await record('JobMarket', 'k=2', requester, market('submitJob', [await spec(2)])))
+  await record('JobMarket', 'k=2 (locks 2 collaterals)', matcher, market('assign', [jobId, [alice.address, bob.address]]))
+  for (const [i, p] of [alice, bob].entries()) {
+    const commitment = commitmentOf(jobId, p.address, fingerprint, outputHash, saltOf(p.address))
+    await record(
+      'JobMarket',
+      i === 0 ? 'first of 2' : 'last of 2 (opens the reveal window)',
+      p,
+      market('commitResult', [jobId, commitment]),
+    )
+  }
+  for (const [i, p] of [alice, bob].entries()) {
+    const args = [jobId, fingerprint, outputHash, saltOf(p.address)]
+    await record('JobMarket', i === 0 ? 'first of 2' : 'last of 2', p, market('revealResult', args))
+  }
+  await record('JobMarket', 'k=2 completed (pays, burns the take, 2 recordJob)', deployer, market('finalize', [jobId]))
+  for (const [i, p] of [alice, bob].entries()) await record('JobMarket', `provider ${i + 1}`, p, market('withdraw'))
+  await record('JobMarket', 'requester (escrow above the asks)', requester, market('withdraw'))
+  const epoch = await sys.read<bigint>(controller('currentEpoch'))
+  await sys.increaseTime(sys.deployment.params.emission.epochLength)
+  await record('EmissionController', 'closes the job’s epoch (2 paid providers)', deployer, controller('advanceEpoch'))
+  for (const [i, p] of [alice, bob].entries()) await record('EmissionController', `provider ${i + 1}`, p, controller('claim', [epoch]))
+
+  // Everything else, once each.
+  await record('ProviderRegistry', 'provider 3', carol, registry('register', [defaultHardware, CENT, encodeRegion('eu'), '0x01']), false)
+  await record('ProviderRegistry', 'provider 3', carol, registry('stake', [STAKE]), false)
+  await record(
+    'ProviderRegistry',
+    'new hardware and ask',
+    carol,
+    registry('update', [{ ...defaultHardware, gpuCount: 2 }, CENT, encodeRegion('eu')]),
+    false,
+  )
+  await record('ProviderRegistry', '', carol, registry('pause'), false)
+  await record('ProviderRegistry', '', carol, registry('unpause'), false)
+  await record('ProviderRegistry', 'half the stake', carol, registry('requestUnstake', [STAKE / 2n]), false)
+  await sys.increaseTime(sys.deployment.params.registry.unbondingPeriod + 1n)
+  await record('ProviderRegistry', 'after the unbonding period', carol, registry('withdraw'), false)
+
+  const cancelled = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
+  await record('JobMarket', 'open job, by its requester', requester, market('cancel', [cancelled]), false)
+  const expired = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
+  await sys.increaseTime(3_601n)
+  await record('JobMarket', 'open job past its deadline', deployer, market('expire', [expired]), false)
+  const noShow = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
+  await sys.write(matcher, market('assign', [noShow, [alice.address, bob.address]]))
+  await sys.write(
+    alice,
+    market('commitResult', [noShow, commitmentOf(noShow, alice.address, fingerprint, outputHash, saltOf(alice.address))]),
+  )
+  await sys.increaseTime(sys.deployment.params.market.commitWindow + 1n)
+  await record('JobMarket', 'k=2, one no-show slashed, job reopened', deployer, market('expireAssignment', [noShow]), false)
+
+  const lifecycleTotal = rows.filter((r) => r.lifecycle).reduce((sum, r) => sum + r.gas, 0n)
+  return { rows, lifecycleTotal }
+}
