@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type Address, createPublicClient, type Hex, http, parseEther } from 'viem'
+import { type Address, createPublicClient, decodeFunctionData, type Hex, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
@@ -147,6 +147,11 @@ describe('a Redundant(k=2) job with honest providers', () => {
       },
       { timeoutMs: 120_000 },
     )
+    // The keeper closes epochs with the bounded form, advanceEpoch(maxEpochs).
+    const closingTx = await client().getTransaction({ hash: closing.transactionHash })
+    const sent = decodeFunctionData({ abi: emissionControllerAbi, data: closingTx.input })
+    expect(sent.functionName).toBe('advanceEpoch')
+    expect(sent.args).toHaveLength(1)
     const call = await client().getContractEvents({
       address: controller,
       abi: emissionControllerAbi,

@@ -8,11 +8,16 @@ import type { AssignMeta } from './matcher.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
 const jobsPerAction = 25
+/**
+ * Most epochs one `advanceEpoch` closes: ≈ 85k gas a call plus a constant per epoch whatever the providers paid in
+ * it, ≤ 75k at the default per-provider cap (BENCHMARKS.md), so ≤ 7.6M gas. A longer outage takes several ticks.
+ */
+const epochsPerAdvance = 100n
 
 /**
  * The keeper: at chain time `now` it sends `finalize` (REVEALED, or COMMITTED past the reveal
  * deadline), `expire` (OPEN past the deadline), `expireAssignment` (ASSIGNED past the commit
- * deadline) and `advanceEpoch` (an ended epoch not yet closed), one in flight per (action, job).
+ * deadline) and `advanceEpoch(epochsPerAdvance)` (an ended epoch not yet closed), one in flight per (action, job).
  */
 export function createKeeper(parameters: {
   views: Views
@@ -50,16 +55,17 @@ export function createKeeper(parameters: {
         publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'currentEpoch' }),
         publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'lastClosedEpoch' }),
       ])
-      // Every epoch before `current` has ended; close them when the last closed one lags.
-      const needsAdvance = current > 0n && (lastClosed === maxUint256 || lastClosed + 1n < current)
-      if (needsAdvance) {
+      // Every epoch before `current` has ended; close them when the last closed one lags. Keyed by the first epoch
+      // to close, so after a long outage each bounded call's successor goes out as soon as its predecessor is mined.
+      const firstOpen = lastClosed === maxUint256 ? 0n : lastClosed + 1n
+      if (firstOpen < current) {
         const hash = await sender.send({
-          key: `advanceEpoch:${current}`,
+          key: `advanceEpoch:${firstOpen}`,
           action: 'advanceEpoch',
           address: controller,
           abi: emissionControllerAbi,
           functionName: 'advanceEpoch',
-          args: [],
+          args: [epochsPerAdvance],
           meta: { kind: 'keeper' },
         })
         if (hash) sent++
