@@ -21,7 +21,8 @@ import { defined } from './support/defined.ts'
 import { waitFor } from './support/graphql.ts'
 
 // Every integer field of a provider and a job spec at its edges: 0, 2^31 (one past int4), 2^32 − 1 and the Solidity
-// type's maximum (or, where the contract refuses the type's maximum, the largest value it accepts). Registering needs
+// type's maximum (uint16 fields: 0, 2^15 and 2^16 − 1). Where the contract refuses an edge, the nearest value it takes:
+// units, prices and deadlines can't be 0, redundancy is 2–16, outputTolerance 1–23, verification 0. Registering needs
 // no stake, so any of these is one transaction away for anybody: the indexer must index them all, stay at the chain
 // head, and the API must return each value exactly. Everything happens after Ponder is up (live indexing), as it
 // would on a running market.
@@ -143,14 +144,20 @@ type Meta = { block: string | null; chainHead: string | null }
 /** Waits until the indexer has processed the chain's latest block: it kept up with everything sent before. */
 async function indexerCaughtUp() {
   const head = await system.publicClient.getBlockNumber({ cacheTime: 0 })
-  return waitFor(
-    `the indexer to reach block ${head}`,
-    async () => {
-      const { _meta } = await gql<{ _meta: Meta }>('{ _meta { block chainHead } }')
-      return _meta.block !== null && BigInt(_meta.block) >= head ? _meta : undefined
-    },
-    { timeoutMs: 20_000, intervalMs: 200 },
-  )
+  try {
+    return await waitFor(
+      `the indexer to reach block ${head}`,
+      async () => {
+        const { _meta } = await gql<{ _meta: Meta }>('{ _meta { block chainHead } }')
+        return _meta.block !== null && BigInt(_meta.block) >= head ? _meta : undefined
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    )
+  } catch (error) {
+    // /ready says why: the last indexed block and the indexer's error.
+    const ready = await (await yoga.fetch('http://localhost/ready')).text()
+    throw new Error(`${(error as Error).message}; /ready: ${ready}`)
+  }
 }
 
 beforeAll(async () => {
@@ -174,6 +181,7 @@ beforeAll(async () => {
     deployment: system.deployment,
     dataDir: path.join(tmpDir, 'data'),
     publicClient: createChainClients({ rpcUrl: system.rpcUrl, chainId: system.deployment.chainId }).publicClient,
+    indexerState: () => indexer.state(),
   }).yoga
 
   const [p0, p1, p2] = providers()
