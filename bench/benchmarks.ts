@@ -3,6 +3,7 @@
  * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, and writes `BENCHMARKS.md`.
  * Not part of `npm test`: it takes about a minute (10,000 providers are registered and paid).
  */
+import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,7 +11,8 @@ import { baseline } from './baseline.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
 import { type GasRow, type LifecycleGasReturnType, lifecycleGas } from './lifecycleGas.ts'
 
-const outFile = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'BENCHMARKS.md')
+const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const outFile = path.join(repoRoot, 'BENCHMARKS.md')
 
 const n = (x: bigint | number) => x.toLocaleString('en-US')
 const gasCell = (gas: bigint | undefined) => (gas === undefined ? `out of gas at ${n(BLOCK_GAS_LIMIT)}` : n(gas))
@@ -19,6 +21,18 @@ const change = (now: bigint, before: bigint) => {
   const sign = diff >= 0n ? '+' : '−'
   const abs = diff >= 0n ? diff : -diff
   return `${sign}${n(abs)}, ${sign}${(Number((abs * 1_000n) / before) / 10).toFixed(1)} %`
+}
+/** Breaks a paragraph at spaces into lines of at most 120 characters (the repository keeps lines ≤ 140). */
+const wrap = (text: string): string => {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > 120) {
+      lines.push(line)
+      line = word
+    } else line = line ? `${line} ${word}` : word
+  }
+  return [...lines, line].join('\n')
 }
 const keyOf = (row: GasRow) => `${row.contract}.${row.call} (${row.note})`
 
@@ -37,7 +51,7 @@ function catchUpFit(catchUp: readonly AdvanceGas[]) {
 /** BENCHMARKS.md from the two measurements. */
 function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseGasReturnType): string {
   const lines: string[] = []
-  const push = (...l: string[]) => lines.push(...l)
+  const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
   push(
     '# Benchmarks',
     '',
@@ -137,6 +151,8 @@ async function main(): Promise<void> {
   const lifecycle = await lifecycleGas()
   const epochs = await epochCloseGas()
   writeFileSync(outFile, renderBenchmarks(lifecycle, epochs))
+  // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
+  execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })
   process.stdout.write(`bench: wrote ${outFile} (k=2 lifecycle ${n(lifecycle.lifecycleTotal)} gas)\n`)
 }
 
