@@ -23,7 +23,7 @@ export type EmissionParams = {
   maxStepUp: bigint
   /** Most the emission budget falls per epoch, relative to the previous one. */
   maxStepDown: bigint
-  /** Most of an epoch's availability pool one provider earns; the excess is forfeited. */
+  /** Most of an epoch's availability pool one provider earns; the excess is forfeited. At least 1/16: the contract reverts `InvalidParam(10)` below. */
   maxProviderShare: bigint
   /** r_max(0), the annual dilution cap at epoch 0. */
   rMax0: bigint
