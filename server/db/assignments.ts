@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Address } from 'viem'
 import { UserInputError } from '../errors.ts'
 import { anyOf } from './anyOf.ts'
-import { toBigInt, type WithBigInts, withBigInts } from './convert.ts'
+import { type WithBigInts, withBigInts } from './convert.ts'
 import type { Views } from './database.ts'
 import type { FeedPosition } from './feedCursors.ts'
 import type { AssignmentRow } from './tables/assignment.table.ts'
@@ -64,18 +64,6 @@ export async function findAssignmentsAfter(
     q = q.where(sql<boolean>`(block_number, log_index) > (${blockNumber.toString()}::numeric, ${logIndex}::integer)`)
   }
   return (await q.orderBy('blockNumber').orderBy('logIndex').limit(parameters.limit).execute()).map(assignmentOf)
-}
-
-/** The latest position in the feed, if any assignment exists. */
-export async function latestAssignmentPosition(views: Views): Promise<FeedPosition | undefined> {
-  const row = await views
-    .selectFrom('assignment')
-    .select(['blockNumber', 'logIndex'])
-    .orderBy('blockNumber', 'desc')
-    .orderBy('logIndex', 'desc')
-    .limit(1)
-    .executeTakeFirst()
-  return row && { blockNumber: toBigInt(row.blockNumber), logIndex: row.logIndex }
 }
 
 /** Assignments of the given jobs, ordered by job then slot. */
