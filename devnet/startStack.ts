@@ -142,6 +142,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       redisUrl: process.env.REDIS_URL,
       maxBlobBytes: parameters.maxBlobBytes,
       leader: true,
+      indexerState: indexer.state,
       log: log.child({ part: 'server' }),
     })
     stops.push({ name: 'server', stop: server.stop })

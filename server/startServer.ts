@@ -8,6 +8,7 @@ import { createModelInspector } from './checkJob.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
+import type { IndexerState } from './indexingHealth.ts'
 import { createChainClients } from './leader/chainClients.ts'
 import { startLeader } from './leader/startLeader.ts'
 import { createMetrics } from './metrics.ts'
@@ -37,6 +38,8 @@ export type StartServerParameters = {
   /** Bind address (default 127.0.0.1). */
   host?: string
   log?: Logger
+  /** The indexer's state when it runs in this process (`startIndexer(…).state`): `/ready` then names its error at once. */
+  indexerState?: () => IndexerState
 }
 
 export type StartServerReturnType = {
@@ -72,8 +75,9 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     serverKey: parameters.serverKey,
   })
   const inspector = createModelInspector()
-  const { yoga, context } = createYoga({
+  const { yoga, context, indexing } = createYoga({
     inspector,
+    indexerState: parameters.indexerState,
     db,
     viewsSchema: parameters.viewsSchema,
     deployment: parameters.deployment,
@@ -112,6 +116,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           pubsub,
           log: log.child({ part: 'leader' }),
           metrics,
+          indexing,
         })
   log.info({ url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, bus: pubsub.busId }, 'server listening')
 
