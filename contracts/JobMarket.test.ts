@@ -13,7 +13,7 @@ import {
   zeroHash,
 } from 'viem'
 import { beforeAll, describe, expect, test } from 'vitest'
-import { expectRevert, fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
+import { defaultHardware, expectRevert, fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
 import { JobStatus as Status } from '../protocol/enums.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { allErrorsAbi, decodeRevert } from '../protocol/revert.ts'
@@ -26,6 +26,9 @@ const SLASH_BENEFICIARY_BPS = 5000n
 const COMMIT_WINDOW = 120n
 const REVEAL_WINDOW = 120n
 const CENT = TSR / 100n
+
+/** The devnet's collateralBps is 10 000: a slot locks its provider's ask × units, whatever the requester offers. */
+const collateralOf = (ask: bigint, spec: { units: bigint }) => ask * spec.units
 
 /** Asks of the three providers, per unit. */
 const ASKS = [CENT, (CENT * 12n) / 10n, (CENT * 15n) / 10n] as const
@@ -259,10 +262,17 @@ describe('JobMarket: assign', () => {
     const jobId = await submit(spec)
     const receipt = await market.write(matcher, 'assign', [jobId, [providers[1].address, providers[0].address]])
     const now = await sys.now()
-    const collateral = spec.maxPricePerUnit * spec.units
+    const collateral = collateralOf(ASKS[0], spec)
     const assigned = events(receipt, 'JobAssigned').map((e) => e.args)
     expect(assigned).toEqual([
-      { jobId, provider: providers[1].address, slot: 0, pricePerUnit: ASKS[1], collateral, commitDeadline: now + COMMIT_WINDOW },
+      {
+        jobId,
+        provider: providers[1].address,
+        slot: 0,
+        pricePerUnit: ASKS[1],
+        collateral: collateralOf(ASKS[1], spec),
+        commitDeadline: now + COMMIT_WINDOW,
+      },
       { jobId, provider: providers[0].address, slot: 1, pricePerUnit: ASKS[0], collateral, commitDeadline: now + COMMIT_WINDOW },
     ])
     const job = await getJob(jobId)
@@ -275,6 +285,17 @@ describe('JobMarket: assign', () => {
     expect((await providerOf(providers[0].address)).locked).toBe(collateral)
     const locks = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'CollateralLocked' })
     expect(locks).toHaveLength(2)
+  })
+
+  test('a requester offering a huge max price cannot raise collateral: each slot locks its own ask × units', async () => {
+    // The adversary: 100 000× the ask per unit, so an old-style collateral (max price × units) would lock 1 000 TSR.
+    const spec = await makeSpec({ maxPricePerUnit: 1000n * TSR, units: 1n })
+    const jobId = await submit(spec)
+    const receipt = await market.write(matcher, 'assign', [jobId, [providers[0].address, providers[1].address]])
+    expect(events(receipt, 'JobAssigned').map((e) => e.args.collateral)).toEqual([ASKS[0], ASKS[1]])
+    expect(await getSlot(jobId, providers[0].address)).toMatchObject({ ask: ASKS[0], collateral: ASKS[0] })
+    expect((await providerOf(providers[0].address)).locked).toBe(ASKS[0])
+    expect((await providerOf(providers[1].address)).locked).toBe(ASKS[1])
   })
 
   test('reverts for anyone without MATCHER_ROLE', async () => {
@@ -310,8 +331,8 @@ describe('JobMarket: assign', () => {
     await expectRevert(market.write(matcher, 'assign', [jobId, [providers[0].address, stranger]]), 'ProviderNotEligible')
     await sys.write(providers[1], { address: sys.registry, abi: providerRegistryAbi, functionName: 'pause', args: [] })
     await expectRevert(market.write(matcher, 'assign', [jobId, [providers[0].address, providers[1].address]]), 'ProviderNotEligible')
-    // Collateral above free stake: 1000 TSR staked, a job whose slot is worth 1001 TSR.
-    const big = await submit(await makeSpec({ units: 1001n, maxPricePerUnit: TSR }))
+    // Collateral above free stake: 1000 TSR staked, a job for which provider 0's own ask (0.01 TSR) × units is 1000.01 TSR.
+    const big = await submit(await makeSpec({ units: 100_001n, maxPricePerUnit: ASKS[2] }))
     await expectRevert(market.write(matcher, 'assign', [big, [providers[0].address, providers[2].address]]), 'ProviderNotEligible')
   })
 
@@ -441,7 +462,7 @@ describe('JobMarket: finalize', () => {
   test('k=3 with one dissenter: dissenter slashed, beneficiary share split to the honest two, rest burned', async () => {
     const supplyBefore = await totalSupply()
     const { jobId, spec } = await runJob(['honest', 'honest', 'liar'])
-    const collateral = spec.maxPricePerUnit * spec.units
+    const collateral = collateralOf(ASKS[2], spec)
     const receipt = await market.write(requester, 'finalize', [jobId])
 
     const pay0 = ASKS[0] * spec.units
@@ -477,9 +498,16 @@ describe('JobMarket: finalize', () => {
   })
 
   test('odd slash shares: the division remainder goes to the requester', async () => {
-    // Collateral 1e16 + 1 wei: beneficiary share 5e15, split over two with nothing left; use units 3 to make it odd.
-    const { jobId, spec } = await runJob(['x', 'x', 'y'], { maxPricePerUnit: 2n * CENT + 1n, units: 3n })
-    const collateral = spec.maxPricePerUnit * spec.units
+    // The dissenter asks 2e16 + 1 for 3 units: collateral 6e16 + 3, beneficiary share 3e16 + 1, odd over two.
+    const oddAsk = 2n * CENT + 1n
+    await sys.write(providers[2], {
+      address: sys.registry,
+      abi: providerRegistryAbi,
+      functionName: 'update',
+      args: [defaultHardware, oddAsk, encodeRegion('us')],
+    })
+    const { jobId, spec } = await runJob(['x', 'x', 'y'], { maxPricePerUnit: oddAsk, units: 3n })
+    const collateral = collateralOf(oddAsk, spec)
     const toBeneficiary = (collateral * SLASH_BENEFICIARY_BPS) / BPS
     expect(toBeneficiary % 2n).toBe(1n)
     await market.write(requester, 'finalize', [jobId])
@@ -494,7 +522,7 @@ describe('JobMarket: finalize', () => {
     expect((await getJob(jobId)).status).toBe(Status.Committed)
     await sys.increaseTime(REVEAL_WINDOW + 1n)
     const receipt = await market.write(requester, 'finalize', [jobId])
-    const collateral = spec.maxPricePerUnit * spec.units
+    const collateral = collateralOf(ASKS[2], spec)
     expect(events(receipt, 'JobFinalized')[0].args.status).toBe(Status.Completed)
     expect((await providerOf(providers[2].address)).stake).toBe(1000n * TSR - collateral)
     expect(await owed(providers[0].address)).toBe(ASKS[0] * spec.units + (collateral * SLASH_BENEFICIARY_BPS) / BPS / 2n)
@@ -519,17 +547,21 @@ describe('JobMarket: finalize', () => {
     expect((await getJob(jobId)).status).toBe(Status.Failed)
   })
 
-  test('k=3 split 1–1 with one silent: Failed, the silent one slashed with its share to the requester', async () => {
+  test('k=3 split 1–1 with one silent: Failed, the silent one burned whole, the requester gets exactly its escrow', async () => {
     const supplyBefore = await totalSupply()
     const { jobId, spec } = await runJob(['a', 'b', undefined])
     await sys.increaseTime(REVEAL_WINDOW + 1n)
-    await market.write(requester, 'finalize', [jobId])
-    const collateral = spec.maxPricePerUnit * spec.units
-    const toBeneficiary = (collateral * SLASH_BENEFICIARY_BPS) / BPS
-    expect(await owed(requester.address)).toBe(escrowOf(spec) + toBeneficiary)
+    const receipt = await market.write(requester, 'finalize', [jobId])
+    const collateral = collateralOf(ASKS[2], spec)
+    const slashed = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })
+    expect(slashed.map((e) => e.args)).toEqual([
+      { provider: providers[2].address, jobId, amount: collateral, beneficiary: sys.market, toBeneficiary: 0n, burned: collateral },
+    ])
+    // A failed job never leaves its requester with more than it deposited.
+    expect(await owed(requester.address)).toBe(escrowOf(spec))
     expect((await providerOf(providers[2].address)).stake).toBe(1000n * TSR - collateral)
     expect((await providerOf(providers[0].address)).locked).toBe(0n)
-    expect(await totalSupply()).toBe(supplyBefore - (collateral - toBeneficiary))
+    expect(await totalSupply()).toBe(supplyBefore - collateral)
     expect((await getJob(jobId)).status).toBe(Status.Failed)
   })
 
@@ -579,7 +611,7 @@ describe('JobMarket: cancel, expire, expireAssignment', () => {
     await expectRevert(market.write(requester2, 'expire', [jobId]), 'UnexpectedStatus')
   })
 
-  test('expireAssignment before the deadline: no-show slashed, committer unlocked, job reopened and reassignable', async () => {
+  test('expireAssignment before the deadline: no-show burned, committer unlocked, job reopened, the no-show refused', async () => {
     const spec = await makeSpec()
     const jobId = await submit(spec)
     await expectRevert(market.write(requester2, 'expireAssignment', [jobId]), 'UnexpectedStatus')
@@ -587,21 +619,29 @@ describe('JobMarket: cancel, expire, expireAssignment', () => {
     await commit(jobId, providers[0], 'a')
     await expectRevert(market.write(requester2, 'expireAssignment', [jobId]), 'CommitWindowOpen')
     await sys.increaseTime(COMMIT_WINDOW + 1n)
+    const supplyBefore = await totalSupply()
     const receipt = await market.write(requester2, 'expireAssignment', [jobId])
-    const collateral = spec.maxPricePerUnit * spec.units
-    const toBeneficiary = (collateral * SLASH_BENEFICIARY_BPS) / BPS
+    const collateral = collateralOf(ASKS[1], spec)
     expect(events(receipt, 'NoShow').map((e) => e.args)).toEqual([{ jobId, provider: providers[1].address }])
     expect(events(receipt, 'AssignmentExpired')[0].args).toEqual({ jobId, reopened: true })
-    expect(events(receipt, 'Refunded')[0].args).toEqual({ jobId, requester: requester.address, amount: toBeneficiary })
+    expect(events(receipt, 'Refunded')).toHaveLength(0)
     expect(events(receipt, 'JobExpired')).toHaveLength(0)
-    expect(await owed(requester.address)).toBe(toBeneficiary)
+    expect(await owed(requester.address)).toBe(0n)
+    expect(await totalSupply()).toBe(supplyBefore - collateral)
+    expect(await market.read('wasNoShow', [jobId, providers[1].address])).toBe(true)
+    expect(await market.read('wasNoShow', [jobId, providers[0].address])).toBe(false)
     expect(await providerOf(providers[0].address)).toMatchObject({ stake: 1000n * TSR, locked: 0n })
     expect(await providerOf(providers[1].address)).toMatchObject({ stake: 1000n * TSR - collateral, locked: 0n })
     const job = await getJob(jobId)
     expect(job).toMatchObject({ status: Status.Open, providers: [], commitDeadline: 0n, escrow: escrowOf(spec) })
     expect((await getSlot(jobId, providers[0].address)).assigned).toBe(false)
 
-    // Reassigned to the same first provider plus another, then completes normally.
+    // The no-show never gets the same job back; the committer and a fresh provider do, and complete it.
+    const args = await expectRevert(
+      market.write(matcher, 'assign', [jobId, [providers[0].address, providers[1].address]]),
+      'ProviderWasNoShow',
+    )
+    expect(args).toEqual([jobId, providers[1].address])
     await market.write(matcher, 'assign', [jobId, [providers[0].address, providers[2].address]])
     await commit(jobId, providers[0], 'z')
     await commit(jobId, providers[2], 'z')
@@ -617,13 +657,28 @@ describe('JobMarket: cancel, expire, expireAssignment', () => {
     await market.write(matcher, 'assign', [jobId, [providers[0].address, providers[1].address]])
     await sys.increaseTime(COMMIT_WINDOW + 1n)
     const receipt = await market.write(requester2, 'expireAssignment', [jobId])
-    const collateral = spec.maxPricePerUnit * spec.units
-    const toBeneficiary = (collateral * SLASH_BENEFICIARY_BPS) / BPS
     expect(events(receipt, 'NoShow')).toHaveLength(2)
     expect(events(receipt, 'AssignmentExpired')[0].args).toEqual({ jobId, reopened: false })
     expect(events(receipt, 'JobExpired')).toHaveLength(1)
-    expect(await owed(requester.address)).toBe(escrowOf(spec) + 2n * toBeneficiary)
+    expect(await owed(requester.address)).toBe(escrowOf(spec))
     expect((await getJob(jobId)).status).toBe(Status.Expired)
+  })
+
+  test('a griefing requester whose providers are made to no-show ends with exactly its deposit, not more', async () => {
+    // The attack: a job no agent can run is assigned, every provider no-shows, the job reopens; the requester then
+    // cancels. Before, half of each slash was credited to the requester: +collateral / 2 per no-show.
+    const balanceBefore = await balanceOf(requester.address)
+    const spec = await makeSpec()
+    const jobId = await submit(spec)
+    await market.write(matcher, 'assign', [jobId, [providers[0].address, providers[1].address]])
+    await sys.increaseTime(COMMIT_WINDOW + 1n)
+    await market.write(requester, 'expireAssignment', [jobId])
+    expect(await owed(requester.address)).toBe(0n)
+    // Both no-shows are refused for this job; only one provider is left, too few for k = 2.
+    await expectRevert(market.write(matcher, 'assign', [jobId, [providers[2].address, providers[0].address]]), 'ProviderWasNoShow')
+    await market.write(requester, 'cancel', [jobId])
+    await market.write(requester, 'withdraw')
+    expect(await balanceOf(requester.address)).toBe(balanceBefore)
   })
 })
 
@@ -690,7 +745,10 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
   }
   const LIVE = new Set<number>([Status.Open, Status.Assigned, Status.Committed, Status.Revealed])
 
-  async function checkInvariants(jobCount: bigint, supplyAtStart: bigint, burnedSoFar: bigint): Promise<void> {
+  /** The test's own record from events: escrow deposited and refunds credited per job, and (job, provider) no-shows. */
+  type Books = { deposited: Map<bigint, bigint>; refunded: Map<bigint, bigint>; noShows: Set<string> }
+
+  async function checkInvariants(jobCount: bigint, supplyAtStart: bigint, burnedSoFar: bigint, books: Books): Promise<void> {
     const accounts = [...providers, requester, requester2].map((a) => a.address)
     let owedSum = 0n
     for (const a of accounts) owedSum += await owed(a)
@@ -698,9 +756,15 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     const lockedByProvider = new Map<Address, bigint>()
     for (let id = 1n; id <= jobCount; id++) {
       const job = await getJob(id)
-      if (!LIVE.has(job.status)) continue
+      const live = LIVE.has(job.status)
+      // A requester never ends with more than it deposited: what it got back plus what it still can is at most that.
+      const deposited = books.deposited.get(id)
+      if (deposited !== undefined) expect((books.refunded.get(id) ?? 0n) + (live ? job.escrow : 0n)).toBeLessThanOrEqual(deposited)
+      if (!live) continue
       escrowSum += job.escrow
       for (const p of job.providers) {
+        // A no-show never gets the same job back.
+        expect(books.noShows.has(`${id}:${p}`), `no-show ${p} reassigned job ${id}`).toBe(false)
         const slot = await getSlot(id, p)
         lockedByProvider.set(p, (lockedByProvider.get(p) ?? 0n) + slot.collateral)
       }
@@ -717,7 +781,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     expect(await totalSupply()).toBe(supplyAtStart - burnedSoFar)
   }
 
-  test('market balance = Σ owed + Σ live escrow; registry balance = Σ stakes; supply falls by exactly what was burned', {
+  test('books balance, supply falls by exactly what was burned, no requester ends above its deposit, no no-show reassigned', {
     timeout: 240_000,
   }, async () => {
     await fc.assert(
@@ -727,6 +791,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
           const supplyAtStart = await totalSupply()
           const firstJob = await market.read<bigint>('nextJobId')
           let burned = 0n
+          const books: Books = { deposited: new Map(), refunded: new Map(), noShows: new Set() }
           const labels = new Map<string, string>()
           for (const drawn of actions) {
             const nextJob = await market.read<bigint>('nextJobId')
@@ -766,7 +831,12 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                     return open[a.pick % Math.max(open.length, 1)]
                   }
                   if (job.status === Status.Open) {
-                    const chosen = permutations[a.pick].slice(0, job.spec.redundancy).map((i) => providers[i].address)
+                    // An honest matcher leaves out this job's no-shows (the contract would refuse them).
+                    const chosen = permutations[a.pick]
+                      .map((i) => providers[i].address)
+                      .filter((p) => !books.noShows.has(`${jobId}:${p}`))
+                      .slice(0, job.spec.redundancy)
+                    if (chosen.length < job.spec.redundancy) continue
                     receipt = await market.write(matcher, 'assign', [jobId, chosen])
                   } else if (job.status === Status.Assigned) {
                     const who = await pending((slot) => slot.commitment !== zeroHash)
@@ -829,11 +899,17 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
               if (!revert || !allErrorsAbi.some((e) => e.name === revert.errorName)) throw error
             }
             if (receipt) {
+              for (const e of events(receipt, 'JobSubmitted')) books.deposited.set(e.args.jobId as bigint, e.args.escrow as bigint)
+              for (const e of events(receipt, 'Refunded')) {
+                const id = e.args.jobId as bigint
+                books.refunded.set(id, (books.refunded.get(id) ?? 0n) + (e.args.amount as bigint))
+              }
+              for (const e of events(receipt, 'NoShow')) books.noShows.add(`${e.args.jobId}:${e.args.provider}`)
               for (const e of events(receipt, 'FeeBurned')) burned += e.args.amount as bigint
               for (const e of parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' }))
                 burned += e.args.burned
             }
-            await checkInvariants(nextJob - 1n + (a.kind === 'submit' ? 1n : 0n), supplyAtStart, burned)
+            await checkInvariants(nextJob - 1n + (a.kind === 'submit' ? 1n : 0n), supplyAtStart, burned, books)
           }
         } finally {
           await sys.revert(runSnap)

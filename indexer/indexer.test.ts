@@ -266,10 +266,11 @@ describe('indexer', () => {
       [`${jobId}:${p3}`, p3, 1, 1, 'PENDING'],
     ])
     expect(assignments.rows[0].price_per_unit).toBe(parseEther('0.5').toString())
-    expect(assignments.rows[0].collateral).toBe((spec.maxPricePerUnit * spec.units).toString())
+    // Collateral follows the provider's own ask (collateralBps 100 %), not the job's max price.
+    expect(assignments.rows[0].collateral).toBe((parseEther('0.5') * spec.units).toString())
     expect(assignments.rows[0].commit_deadline).toBe(assigned.commit_deadline)
     const locked = await sql.query(`select locked from ${viewsSchema}.provider where address = $1`, [p2])
-    expect(locked.rows[0].locked).toBe((spec.maxPricePerUnit * spec.units).toString())
+    expect(locked.rows[0].locked).toBe((parseEther('0.5') * spec.units).toString())
 
     const fingerprint = keccak256(toHex('fingerprint-a'))
     const c2 = await commit(jobId, p2, fingerprint)
@@ -332,7 +333,7 @@ describe('indexer', () => {
       { provider: p3, outcome: 'AGREED' },
       { provider: p4, outcome: 'DISSENTED' },
     ])
-    const collateral = spec.maxPricePerUnit * spec.units
+    const collateral = parseEther('0.5') * spec.units // the liar's own ask × units
     const slashes = await sql.query(`select * from ${viewsSchema}.slash where job_id = $1`, [jobId.toString()])
     expect(slashes.rows).toHaveLength(1)
     expect(slashes.rows[0]).toMatchObject({

@@ -29,7 +29,9 @@ import { BPS, TSR } from './units.ts'
  * Parity: JobMarket on a real anvil and `settlement.ts` settle the same random jobs (redundancy 2–16, prices from a
  * few wei to the largest that neither overflows the contract nor exceeds the supply, several market parameter sets)
  * through random reveal patterns (agreement, dissent, silence, no majority) and no-shows (reopened or expired), and
- * must agree on every amount the contract emits, wei for wei. The contract is the reference.
+ * must agree on every amount the contract emits, wei for wei. The contract is the reference. Along the way the
+ * requester, who may be griefing, must never get back more than it deposited for a job, and a no-show must never be
+ * given the same job again.
  */
 
 const SEED = 0x5e771e
@@ -243,13 +245,18 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
       count(`magnitude ${magnitude}`)
 
       const escrow = escrowOf({ maxPricePerUnit: price, units, redundancy: k }, market)
-      const collateral = collateralOf({ maxPricePerUnit: price, units }, market)
+      /** Collateral follows each provider's own ask, never the job's max price. */
+      const collateralFor = (p: LocalAccount) => collateralOf({ ask: asks.get(p.address) ?? 1n, units }, market)
+      /** This job's no-shows: never assigned it again. */
+      const noShows = new Set<Address>()
       /**
-       * Draws k distinct providers and readies them: each asks a random price up to the job's and has stake enough
-       * for the collateral. Done before submitting, so a short deadline is still ahead at assignment.
+       * Draws k distinct providers, none a no-show of this job, and readies them: each asks a random price up to the
+       * job's and has stake enough for its collateral. Done before submitting, so a short deadline is still ahead at
+       * assignment. Undefined when fewer than k providers are left.
        */
       const drawProviders = async () => {
-        const pool = [...providerAccounts]
+        const pool = providerAccounts.filter((p) => !noShows.has(p.address))
+        if (pool.length < k) return undefined
         const chosen = Array.from({ length: k }, () => pool.splice(rand.int(0, pool.length - 1), 1)[0])
         for (const p of chosen) {
           const current = asks.get(p.address) ?? 1n
@@ -260,7 +267,7 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         }
         for (const p of chosen) {
           const { stake } = await read<{ stake: bigint }>(sys.registry, providerRegistryAbi, 'getProvider', [p.address])
-          const needed = maxBig(collateral, minStake) - stake
+          const needed = maxBig(collateralFor(p), minStake) - stake
           if (needed <= 0n) continue
           await topUp(p, needed)
           await send(p, sys.registry, providerRegistryAbi, 'stake', [needed])
@@ -268,6 +275,7 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         return chosen
       }
       let chosen = await drawProviders()
+      if (!chosen) throw new Error('a fresh job always finds k providers')
       await topUp(requester, escrow)
 
       const now = await sys.now()
@@ -292,9 +300,39 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
       const jobId = submittedEvent.jobId as bigint
       expect(submittedEvent.escrow).toBe(escrow)
       stats['largest escrow, bits'] = Math.max(stats['largest escrow, bits'] ?? 0, escrow.toString(2).length)
+      let refunded = 0n
+      /** Adds up what the requester got back for this job: never more than it deposited. */
+      const expectRefundsWithinDeposit = (receipt: TransactionReceipt) => {
+        for (const e of marketEvents(receipt, 'Refunded')) refunded += e.amount as bigint
+        expect(refunded).toBeLessThanOrEqual(escrow)
+      }
+      /** The requester gives up on a reopened job: cancels it, or lets it expire; it gets back exactly its escrow. */
+      const giveUp = async () => {
+        const cancel = rand.next() < 0.5
+        if (!cancel) await sys.increaseTime(spec.deadline - (await sys.now()) + 1n)
+        const closed = await send(requester, sys.market, jobMarketAbi, cancel ? 'cancel' : 'expire', [jobId])
+        expect(marketEvents(closed, 'Refunded')).toEqual([{ jobId, requester: requester.address, amount: escrow }])
+        expectRefundsWithinDeposit(closed)
+        count(cancel ? 'cancelled' : 'expired')
+      }
 
       for (let round = 1; ; round++) {
-        if (round > 1) chosen = await drawProviders()
+        if (round > 1) {
+          const drawn = await drawProviders()
+          if (!drawn) {
+            count('too few providers left after no-shows')
+            await giveUp()
+            break
+          }
+          chosen = drawn
+          if (rand.next() < 0.3) {
+            // The adversary's wish: the same no-show back on the job. The contract refuses it.
+            const noShow = [...noShows][rand.int(0, noShows.size - 1)]
+            const withNoShow = [noShow, ...chosen.slice(1).map((p) => p.address)]
+            await expect(send(matcher, sys.market, jobMarketAbi, 'assign', [jobId, withNoShow])).rejects.toThrow(/ProviderWasNoShow/)
+            count('no-show refused')
+          }
+        }
         const assigned = await send(matcher, sys.market, jobMarketAbi, 'assign', [jobId, chosen.map((p) => p.address)])
         const slotsAssigned = marketEvents(assigned, 'JobAssigned').map((e) => ({
           provider: e.provider,
@@ -303,8 +341,9 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           collateral: e.collateral,
         }))
         expect(slotsAssigned).toEqual(
-          chosen.map((p, slot) => ({ provider: p.address, slot, pricePerUnit: asks.get(p.address), collateral })),
+          chosen.map((p, slot) => ({ provider: p.address, slot, pricePerUnit: asks.get(p.address), collateral: collateralFor(p) })),
         )
+        const collaterals = new Map(chosen.map((p) => [p.address, collateralFor(p)]))
 
         /** The commit and reveal calls of provider `p` for `fingerprint`. */
         const resultOf = (p: LocalAccount, fingerprint: Hex) => {
@@ -330,9 +369,8 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           const reopened = timestamp <= spec.deadline
           const expected = settleNoShows({
             escrow,
-            slots: chosen.map((p, i) => ({ provider: p.address, collateral, committed: committed[i] })),
+            slots: chosen.map((p, i) => ({ provider: p.address, collateral: collateralFor(p), committed: committed[i] })),
             reopened,
-            params: market,
           })
           expect(marketEvents(expired, 'NoShow')).toEqual(expected.slashed.map((s) => ({ jobId, provider: s.provider })))
           expect(marketEvents(expired, 'AssignmentExpired')).toEqual([{ jobId, reopened }])
@@ -340,16 +378,13 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           expect(marketEvents(expired, 'Refunded')).toEqual(
             expected.refund > 0n ? [{ jobId, requester: requester.address, amount: expected.refund }] : [],
           )
-          expectCollateralReleased(expired, jobId, collateral, expected, sys.market)
+          expectCollateralReleased(expired, jobId, collaterals, expected, sys.market)
+          expectRefundsWithinDeposit(expired)
+          for (const s of expected.slashed) noShows.add(s.provider)
           count(reopened ? 'no-show, reopened' : 'no-show, expired')
           if (!reopened) break
           if (round < 3 && rand.next() < 0.7) continue
-          // Reopened and given up on: the requester cancels, or lets it expire.
-          const cancel = rand.next() < 0.5
-          if (!cancel) await sys.increaseTime(spec.deadline - (await sys.now()) + 1n)
-          const closed = await send(requester, sys.market, jobMarketAbi, cancel ? 'cancel' : 'expire', [jobId])
-          expect(marketEvents(closed, 'Refunded')).toEqual([{ jobId, requester: requester.address, amount: escrow }])
-          count(cancel ? 'cancelled' : 'expired')
+          await giveUp()
           break
         }
 
@@ -372,7 +407,7 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         const slots: SettlementSlot[] = chosen.map((p, i) => ({
           provider: p.address,
           ask: asks.get(p.address) ?? 0n,
-          collateral,
+          collateral: collateralFor(p),
           fingerprint: reveals[i],
         }))
         const expected = settleJob({ escrow, units, slots, params: market })
@@ -392,7 +427,8 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
             refunded: expected.refund,
           },
         ])
-        expectCollateralReleased(finalized, jobId, collateral, expected, sys.market)
+        expectCollateralReleased(finalized, jobId, collaterals, expected, sys.market)
+        expectRefundsWithinDeposit(finalized)
         count(expected.status === 'COMPLETED' ? 'completed' : 'failed')
         if (expected.slashed.length > 0) count(expected.status === 'COMPLETED' ? 'completed with slashes' : 'failed with slashes')
         if (expected.paid.some((p) => p.slashShare > 0n)) count('slash shares credited')
@@ -410,7 +446,7 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
 function expectCollateralReleased(
   receipt: TransactionReceipt,
   jobId: bigint,
-  collateral: bigint,
+  collaterals: ReadonlyMap<Address, bigint>,
   expected: { slashed: { provider: Address; amount: bigint; toBeneficiary: bigint; burned: bigint }[]; unlocked: Address[] },
   market: Address,
 ) {
@@ -425,7 +461,7 @@ function expectCollateralReleased(
     })),
   )
   expect(registryEvents(receipt, 'CollateralUnlocked')).toEqual(
-    expected.unlocked.map((provider) => ({ provider, jobId, amount: collateral })),
+    expected.unlocked.map((provider) => ({ provider, jobId, amount: collaterals.get(provider) })),
   )
 }
 
@@ -446,6 +482,7 @@ test('JobMarket and settlement.ts agree wei for wei on random jobs, reveal patte
     'some never revealed',
     'no-show, reopened',
     'no-show, expired',
+    'no-show refused',
     'cancelled',
     'expired',
     'magnitude top',

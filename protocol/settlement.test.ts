@@ -15,8 +15,14 @@ describe('escrow, collateral and take', () => {
     expect(escrowOf({ maxPricePerUnit: 3n, units: 7n, redundancy: 2 }, params)).toBe(46n)
     expect(takeOf(9n, params)).toBe(0n)
     expect(takeOf(10n, params)).toBe(1n)
-    // 3 × 7 × 2500 / 10000 = 5.25 → 5.
-    expect(collateralOf({ maxPricePerUnit: 3n, units: 7n }, { collateralBps: 2500n })).toBe(5n)
+    // ask 3 × 7 units × 2500 / 10000 = 5.25 → 5.
+    expect(collateralOf({ ask: 3n, units: 7n }, { collateralBps: 2500n })).toBe(5n)
+  })
+
+  test('collateral follows the ask, whatever the requester offers', () => {
+    // A requester offering 10^30 per unit can't raise what a provider asking 3 risks.
+    const job = { maxPricePerUnit: 10n ** 30n, units: 7n }
+    expect(collateralOf({ ask: 3n, units: job.units }, { collateralBps: 2500n })).toBe(5n)
   })
 
   test('hold the whole uint256 range without overflow (bigint)', () => {
@@ -73,17 +79,17 @@ describe('settleJob', () => {
     expect(s.refund).toBe(1000n - 2n - 0n + 1n)
   })
 
-  test('no majority fails the job: non-revealers slashed to the requester, revealers released, whole escrow back', () => {
+  test('no majority fails the job: non-revealers burned whole, revealers released, exactly the escrow back', () => {
     const s = settleJob({ escrow: 500n, units: 5n, slots: threeSlots([1n, 1n, 1n], 40n, [x, y, null]), params })
     expect(s).toEqual({
       status: 'FAILED',
       fingerprint: null,
       paid: [],
-      slashed: [{ provider: C, amount: 40n, toBeneficiary: 20n, burned: 20n }],
+      slashed: [{ provider: C, amount: 40n, toBeneficiary: 0n, burned: 40n }],
       unlocked: [A, B],
       fees: 0n,
       take: 0n,
-      refund: 520n,
+      refund: 500n,
     })
   })
 })
@@ -93,12 +99,12 @@ describe('settleNoShows', () => {
     { provider: A, collateral: 30n, committed: true },
     { provider: B, collateral: 30n, committed: false },
   ]
-  test('a reopened job refunds only the no-show shares; an expired one its escrow too', () => {
-    expect(settleNoShows({ escrow: 200n, slots, reopened: true, params })).toEqual({
-      slashed: [{ provider: B, amount: 30n, toBeneficiary: 15n, burned: 15n }],
+  test('a no-show is burned whole: a reopened job refunds nothing, an expired one exactly its escrow', () => {
+    expect(settleNoShows({ escrow: 200n, slots, reopened: true })).toEqual({
+      slashed: [{ provider: B, amount: 30n, toBeneficiary: 0n, burned: 30n }],
       unlocked: [A],
-      refund: 15n,
+      refund: 0n,
     })
-    expect(settleNoShows({ escrow: 200n, slots, reopened: false, params }).refund).toBe(215n)
+    expect(settleNoShows({ escrow: 200n, slots, reopened: false }).refund).toBe(200n)
   })
 })

@@ -27,9 +27,12 @@ export function escrowOf(job: JobSize, params: Pick<MarketParams, 'takeBps'>): b
   return value + takeOf(value, params)
 }
 
-/** Collateral each assigned provider locks: `maxPricePerUnit × units × collateralBps / BPS`. */
-export function collateralOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>, params: Pick<MarketParams, 'collateralBps'>): bigint {
-  return (slotValueOf(job) * params.collateralBps) / BPS
+/**
+ * Collateral a provider asking `ask` per unit locks for a slot: `ask × units × collateralBps / BPS` (JobMarket
+ * `collateralOf`). It follows the provider's own ask, so a requester's max price can't inflate what a slash takes.
+ */
+export function collateralOf(slot: { ask: bigint; units: bigint }, params: Pick<MarketParams, 'collateralBps'>): bigint {
+  return (slot.ask * slot.units * params.collateralBps) / BPS
 }
 
 /** The part of a slashed `amount` credited to the honest side; the rest is burned. */
@@ -87,12 +90,17 @@ function slashing(provider: Address, amount: bigint, params: Pick<MarketParams, 
   return { provider, amount, toBeneficiary, burned: amount - toBeneficiary }
 }
 
+/** A slash with no honest side to pay (a no-show, a non-revealer of a failed job): the whole amount is burned. */
+function burning(provider: Address, amount: bigint): Slashing {
+  return { provider, amount, toBeneficiary: 0n, burned: amount }
+}
+
 /**
  * Settles a Revealed job (or a Committed one past its reveal deadline) as `JobMarket.finalize` does. With a strict
  * majority it COMPLETES: agreeing providers are paid their ask × units plus an equal share of the slashes' honest
  * part, dissenters and non-revealers lose their collateral, the take is burned and the rest (with the share's
- * remainder) refunded. Without one it FAILS: non-revealers are slashed (honest part to the requester) and the
- * whole escrow refunded.
+ * remainder) refunded. Without one it FAILS: non-revealers' collateral is burned whole and exactly the escrow
+ * refunded, so a failed job never leaves its requester with more than it deposited.
  */
 export function settleJob(parameters: {
   escrow: bigint
@@ -103,10 +111,9 @@ export function settleJob(parameters: {
   const { escrow, units, slots, params } = parameters
   const majority = majorityOf(slots.map((s) => s.fingerprint))
   if (!majority) {
-    const slashed = slots.filter((s) => s.fingerprint === null).map((s) => slashing(s.provider, s.collateral, params))
-    const refund = escrow + slashed.reduce((sum, s) => sum + s.toBeneficiary, 0n)
+    const slashed = slots.filter((s) => s.fingerprint === null).map((s) => burning(s.provider, s.collateral))
     const unlocked = slots.filter((s) => s.fingerprint !== null).map((s) => s.provider)
-    return { status: 'FAILED', fingerprint: null, paid: [], slashed, unlocked, fees: 0n, take: 0n, refund }
+    return { status: 'FAILED', fingerprint: null, paid: [], slashed, unlocked, fees: 0n, take: 0n, refund: escrow }
   }
   const winner = majority.fingerprint.toLowerCase()
   const agrees = (s: SettlementSlot) => s.fingerprint !== null && s.fingerprint.toLowerCase() === winner
@@ -130,18 +137,20 @@ export function settleJob(parameters: {
 }
 
 /**
- * What `expireAssignment` does: providers that didn't commit are slashed (no-shows, honest part to the requester),
- * committed ones unlocked; the requester is refunded the no-show shares, plus the escrow when the job's deadline
- * passed (`reopened` false).
+ * What `expireAssignment` does: providers that didn't commit are no-shows, their collateral burned whole (none of it
+ * to the requester, who must not profit from an assignment it can make fail); committed ones are unlocked; the
+ * escrow is refunded when the job's deadline passed (`reopened` false), nothing otherwise.
  */
 export function settleNoShows(parameters: {
   escrow: bigint
   slots: readonly { provider: Address; collateral: bigint; committed: boolean }[]
   reopened: boolean
-  params: Pick<MarketParams, 'slashBeneficiaryBps'>
 }): { slashed: Slashing[]; unlocked: Address[]; refund: bigint } {
-  const { slots, params } = parameters
-  const slashed = slots.filter((s) => !s.committed).map((s) => slashing(s.provider, s.collateral, params))
-  const refund = slashed.reduce((sum, s) => sum + s.toBeneficiary, 0n) + (parameters.reopened ? 0n : parameters.escrow)
-  return { slashed, unlocked: slots.filter((s) => s.committed).map((s) => s.provider), refund }
+  const { slots } = parameters
+  const slashed = slots.filter((s) => !s.committed).map((s) => burning(s.provider, s.collateral))
+  return {
+    slashed,
+    unlocked: slots.filter((s) => s.committed).map((s) => s.provider),
+    refund: parameters.reopened ? 0n : parameters.escrow,
+  }
 }

@@ -257,7 +257,7 @@ describe('server on real indexed data', () => {
     expect(e3.provider).toBe(p3.address)
     expect(new Set([e2.slot, e3.slot])).toEqual(new Set([0, 1]))
     expect(e2.pricePerUnit).toBe((TSR / 100n).toString())
-    expect(e2.collateral).toBe(((TSR / 10n) * 4n).toString())
+    expect(e2.collateral).toBe(((TSR / 100n) * 4n).toString()) // its own ask × units, not the max price
     expect(e2.job).toMatchObject({ id, units: '4', redundancy: 2 })
 
     const assigned = await waitFor('jobs(where: {status: ASSIGNED})', async () => {

@@ -329,12 +329,24 @@ describe('boundary values', () => {
       'query($id: BigInt!) { job(id: $id) { status assignments { provider slot price collateral outcome } } }',
       { id: jobId.toString() },
     )
-    const collateral = ((spec.maxPricePerUnit * spec.units * system.deployment.params.market.collateralBps) / 10_000n).toString()
+    // Each slot locks its own provider's ask × units × collateralBps, not the job's max price.
+    const collateralOf = (ask: bigint) => ((ask * spec.units * system.deployment.params.market.collateralBps) / 10_000n).toString()
     expect(job).toEqual({
       status: 'ASSIGNED',
       assignments: [
-        { provider: p1.account.address, slot: 0, price: p1.pricePerUnit.toString(), collateral, outcome: 'PENDING' },
-        { provider: p2.account.address, slot: 1, price: p2.pricePerUnit.toString(), collateral, outcome: 'PENDING' },
+        {
+          provider: p1.account.address,
+          slot: 0,
+          price: p1.pricePerUnit.toString(),
+          collateral: collateralOf(p1.pricePerUnit),
+          outcome: 'PENDING',
+        },
+        {
+          provider: p2.account.address,
+          slot: 1,
+          price: p2.pricePerUnit.toString(),
+          collateral: collateralOf(p2.pricePerUnit),
+          outcome: 'PENDING',
       ],
     })
   })

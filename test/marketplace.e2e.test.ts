@@ -235,8 +235,8 @@ describe('a Redundant(k=3) job with one lying provider', () => {
     expect(byProvider[honest1].outcome).toBe('AGREED')
     expect(byProvider[honest2].outcome).toBe('AGREED')
 
-    // Collateral = max value of one slot (collateralBps = 100%); half goes to the honest pair, half is burned.
-    const collateral = maxPricePerUnit * BigInt(rows)
+    // Collateral = the liar's own ask × units (collateralBps = 100%); half goes to the honest pair, half is burned.
+    const collateral = asks[2] * BigInt(rows)
     expect(BigInt(byProvider[liar].collateral)).toBe(collateral)
     expect(stakeBefore - (await readStake(liar))).toBe(collateral)
     const share = collateral / 2n / 2n

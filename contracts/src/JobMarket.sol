@@ -16,6 +16,13 @@ import {IEmissionController} from "./interfaces/IEmissionController.sol";
  * providers are paid their own ask, dissenters and non-revealers are slashed, the protocol take
  * is burned and the rest is refunded. Every payout is a credit to `owed`, pulled with `withdraw`.
  *
+ * Collateral follows the provider: a slot locks `ask × units × collateralBps / BPS` of its own
+ * provider's ask, never a number the requester picks. A requester never profits from a slash: the
+ * collateral of a no-show (`expireAssignment`) or of a non-revealer in a Failed job is burned
+ * whole, so a failed or reopened job leaves its requester with at most what it deposited. Only in
+ * a Completed job, where the requester paid for the work, does a slash's beneficiary share go to
+ * the agreeing providers. A provider that no-showed a job is never assigned that job again.
+ *
  * Invariant: the token balance of this contract equals `Σ owed + Σ escrow` over live jobs
  * (Open, Assigned, Committed, Revealed).
  */
@@ -105,6 +112,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     mapping(uint256 jobId => uint256) private _commitCount;
     mapping(uint256 jobId => uint256) private _revealCount;
     mapping(address account => uint256) private _owed;
+    mapping(uint256 jobId => mapping(address provider => bool)) private _noShow;
 
     event JobSubmitted(uint256 indexed jobId, address indexed requester, JobSpec spec, uint256 escrow);
     event JobAssigned(
@@ -172,6 +180,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     error GpuModelMismatch(address provider);
     /// @dev `provider`'s region is not in the job's allowed set.
     error RegionNotAllowed(address provider);
+    /// @dev `provider` failed to commit to `jobId` once (a no-show) and may not be assigned it again.
+    error ProviderWasNoShow(uint256 jobId, address provider);
     /// @dev `provider` is not assigned to `jobId`.
     error NotAssigned(uint256 jobId, address provider);
     /// @dev A commitment must be non-zero.
@@ -283,12 +293,13 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     // ---------------------------------------------------------------- matcher
 
     /**
-     * @notice Assigns an Open job to `providers` (slot i to `providers[i]`), locking each one's
-     * collateral `maxPricePerUnit × units × collateralBps / BPS` and recording its current ask.
+     * @notice Assigns an Open job to `providers` (slot i to `providers[i]`), recording each one's
+     * current ask and locking its collateral `ask × units × collateralBps / BPS` (`collateralOf`):
+     * what a provider risks follows its own price, not the requester's `maxPricePerUnit`.
      * Requirements:
      * - the caller has `MATCHER_ROLE`;
      * - the job is Open and `block.timestamp <= deadline`;
-     * - `providers.length == redundancy`, all distinct;
+     * - `providers.length == redundancy`, all distinct, none a no-show of this job;
      * - each provider is eligible for the collateral, asks at most `maxPricePerUnit`, has at least
      *   `minVramMiB`, the job's GPU model when it names one, and a region in `regions` when non-empty.
      */
@@ -302,7 +313,6 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (block.timestamp > spec.deadline) revert DeadlinePassed(spec.deadline);
         if (providers.length != spec.redundancy) revert WrongProviderCount(spec.redundancy, providers.length);
 
-        uint256 collateral = spec.maxPricePerUnit * spec.units * _params.collateralBps / BPS;
         uint64 commitDeadline = uint64(block.timestamp) + _params.commitWindow;
         job.status = Status.Assigned;
         job.commitDeadline = commitDeadline;
@@ -311,7 +321,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             address provider = providers[i];
             Slot storage slot = _slots[jobId][provider];
             if (slot.assigned) revert DuplicateProvider(provider);
-            uint256 ask = _checkProvider(spec, provider, collateral);
+            if (_noShow[jobId][provider]) revert ProviderWasNoShow(jobId, provider);
+            (uint256 ask, uint256 collateral) = _checkProvider(spec, provider);
             slot.assigned = true;
             slot.ask = ask;
             slot.collateral = collateral;
@@ -382,8 +393,9 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
     /**
      * @notice Settles a job: a fingerprint revealed by more than k/2 providers completes it (pay,
-     * slash dissenters and non-revealers, burn the take, refund the rest); otherwise it fails
-     * (slash non-revealers, refund the whole escrow). Anyone may call.
+     * slash dissenters and non-revealers with the beneficiary share split among the agreeing
+     * providers, burn the take, refund the rest); otherwise it fails (burn the non-revealers'
+     * collateral whole, refund exactly the escrow). Anyone may call.
      * Requirements:
      * - the job is Revealed, or Committed with `block.timestamp > revealDeadline`.
      */
@@ -406,8 +418,10 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
     /**
      * @notice Ends an assignment whose commit window passed before every provider committed:
-     * non-committers are slashed (beneficiary share credited to the requester), committers are
-     * unlocked, and the job reopens if its deadline has not passed, else expires with a refund.
+     * non-committers are slashed (their collateral burned whole, none of it to the requester, who
+     * must not profit from an assignment it can make fail) and remembered as no-shows of this job,
+     * committers are unlocked, and the job reopens if its deadline has not passed, else expires
+     * with its escrow refunded.
      * Requirements:
      * - the job is Assigned and `block.timestamp > commitDeadline`.
      */
@@ -416,16 +430,14 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (block.timestamp <= job.commitDeadline) revert CommitWindowOpen(job.commitDeadline);
 
         address[] memory providers = job.providers;
-        address requester = job.requester;
         uint256[] memory collaterals = new uint256[](providers.length);
         bool[] memory committed = new bool[](providers.length);
-        uint256 toRequester = 0;
         for (uint256 i = 0; i < providers.length; ++i) {
             Slot storage slot = _slots[jobId][providers[i]];
             collaterals[i] = slot.collateral;
             committed[i] = slot.commitment != bytes32(0);
             if (!committed[i]) {
-                toRequester += _beneficiaryShare(collaterals[i]);
+                _noShow[jobId][providers[i]] = true;
                 emit NoShow(jobId, providers[i]);
             }
             delete _slots[jobId][providers[i]];
@@ -437,11 +449,12 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         bool reopened = block.timestamp <= job.spec.deadline;
         job.status = reopened ? Status.Open : Status.Expired;
         emit AssignmentExpired(jobId, reopened);
-        uint256 refund = toRequester + (reopened ? 0 : job.escrow);
-        if (!reopened) emit JobExpired(jobId);
-        if (refund > 0) _refund(jobId, requester, refund);
+        if (!reopened) {
+            emit JobExpired(jobId);
+            _refund(jobId, job.requester, job.escrow);
+        }
 
-        _releaseCollateral(jobId, providers, collaterals, committed);
+        _releaseCollateral(jobId, providers, collaterals, committed, 0);
     }
 
     /**
@@ -467,6 +480,16 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     /// @notice `provider`'s slot in the job's current assignment (all zero when not assigned).
     function getSlot(uint256 jobId, address provider) external view returns (Slot memory) {
         return _slots[jobId][provider];
+    }
+
+    /// @notice Whether `provider` no-showed `jobId` (failed to commit in time); `assign` refuses it for that job.
+    function wasNoShow(uint256 jobId, address provider) external view returns (bool) {
+        return _noShow[jobId][provider];
+    }
+
+    /// @notice Collateral a slot locks for a provider asking `ask` per unit: `ask × units × collateralBps / BPS`.
+    function collateralOf(uint256 ask, uint64 units) public view returns (uint256) {
+        return ask * units * _params.collateralBps / BPS;
     }
 
     /// @notice Balance `account` can `withdraw`.
@@ -528,15 +551,16 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         emit Refunded(jobId, requester, amount);
     }
 
-    /// @dev Checks `provider` against the spec and returns its ask.
-    function _checkProvider(JobSpec storage spec, address provider, uint256 collateral)
+    /// @dev Checks `provider` against the spec and returns its ask and the collateral it locks.
+    function _checkProvider(JobSpec storage spec, address provider)
         private
         view
-        returns (uint256 ask)
+        returns (uint256 ask, uint256 collateral)
     {
-        if (!_registry.isEligible(provider, collateral)) revert ProviderNotEligible(provider);
         IProviderRegistry.Provider memory p = _registry.getProvider(provider);
         ask = p.pricePerUnit;
+        collateral = collateralOf(ask, spec.units);
+        if (!_registry.isEligible(provider, collateral)) revert ProviderNotEligible(provider);
         if (ask > spec.maxPricePerUnit) revert AskTooHigh(provider, ask);
         if (p.hardware.vramMiB < spec.minVramMiB) revert InsufficientVram(provider);
         if (spec.gpuModel != 0 && p.hardware.gpuModel != spec.gpuModel) revert GpuModelMismatch(provider);
@@ -608,7 +632,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         _refund(jobId, job.requester, refund);
         emit JobFinalized(jobId, uint8(Status.Completed), winner, fees, take, refund);
 
-        _releaseCollateral(jobId, providers, collaterals, agrees);
+        _releaseCollateral(jobId, providers, collaterals, agrees, _params.slashBeneficiaryBps);
         if (take > 0) ERC20Burnable(address(_token)).burn(take);
         if (address(_emissionController) != address(0)) {
             for (uint256 i = 0; i < k; ++i) {
@@ -628,28 +652,28 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             Slot storage slot = _slots[jobId][providers[i]];
             revealed[i] = slot.revealed;
             collaterals[i] = slot.collateral;
-            if (!revealed[i]) refund += _beneficiaryShare(collaterals[i]);
         }
 
         job.status = Status.Failed;
         _refund(jobId, job.requester, refund);
         emit JobFinalized(jobId, uint8(Status.Failed), bytes32(0), 0, 0, refund);
 
-        _releaseCollateral(jobId, providers, collaterals, revealed);
+        // A failed job has no honest side to pay: the non-revealers' collateral is burned whole.
+        _releaseCollateral(jobId, providers, collaterals, revealed, 0);
     }
 
     /**
      * @dev Ends `jobId`'s hold on each provider's collateral, in slot order: unlocked where `keep[i]`, otherwise
-     * slashed with the beneficiary share transferred to this contract (the caller already credited it) and the
-     * rest burned.
+     * slashed with `beneficiaryBps` of it transferred to this contract (the caller already credited that share) and
+     * the rest burned.
      */
     function _releaseCollateral(
         uint256 jobId,
         address[] memory providers,
         uint256[] memory collaterals,
-        bool[] memory keep
+        bool[] memory keep,
+        uint256 beneficiaryBps
     ) private {
-        uint16 beneficiaryBps = _params.slashBeneficiaryBps;
         for (uint256 i = 0; i < providers.length; ++i) {
             if (keep[i]) {
                 _registry.unlock(providers[i], jobId, collaterals[i]);

@@ -76,7 +76,8 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
     commitDeadline,
     revealDeadline: null,
   }))
-  // A provider assigned again in a later round overwrites its earlier row.
+  // A provider assigned again in a later round (one that committed before) overwrites its earlier row. A NO_SHOW row is
+  // never overwritten: JobMarket refuses a job's no-shows for that job (ProviderWasNoShow), and the matcher reads them here.
   const row = {
     jobId,
     provider: lower(provider),
@@ -177,7 +178,8 @@ ponder.on('JobMarket:SlashShareCredited', async ({ event, context }) => {
 ponder.on('JobMarket:Refunded', async ({ event, context }) => {
   const { jobId, requester, amount } = event.args
   await recordPayment(context.db, event, { jobId, account: lower(requester), kind: 'REFUND', amount })
-  // Everything credited back to the requester over the job's life: settlement change, cancel/expiry escrow, no-show slash shares.
+  // Everything credited back to the requester over the job's life: settlement change, cancel/expiry escrow. Never more than
+  // the escrow: slashes of no-shows and of a failed job's non-revealers are burned, not credited to the requester.
   await updateJob(context.db, event, jobId, (row) => ({ refunded: (row.refunded ?? 0n) + amount }))
 })
 

@@ -98,3 +98,23 @@ export async function countActiveAssignments(views: Views): Promise<Map<string, 
     .execute()
   return new Map(rows.map((r) => [r.provider, Number(r.n)]))
 }
+
+/**
+ * The providers (lower-case) that no-showed each of the given jobs, keyed by job id in decimal. A no-show's row keeps
+ * its NO_SHOW outcome: JobMarket never assigns it the same job again (`ProviderWasNoShow`), so no later round
+ * overwrites it.
+ */
+export async function findNoShows(views: Views, jobIds: readonly bigint[]): Promise<Map<string, string[]>> {
+  const rows = await views
+    .selectFrom('assignment')
+    .select(['jobId', 'provider'])
+    .where(anyOf('jobId', jobIds, 'numeric'))
+    .where('outcome', '=', 'NO_SHOW')
+    .execute()
+  const noShows = new Map<string, string[]>()
+  for (const row of rows) {
+    const key = String(row.jobId)
+    noShows.set(key, [...(noShows.get(key) ?? []), row.provider.toLowerCase()])
+  }
+  return noShows
+}

@@ -1,8 +1,7 @@
 import { describe, expect, test } from 'vitest'
-import { collateralOf } from '../../protocol/settlement.ts'
 import { TSR } from '../../protocol/units.ts'
 import { addr, job, provider, regionEu, regionUs } from './fixtures.ts'
-import { type MatchProvider, matchJobs } from './matchJobs.ts'
+import { type MatchProvider, matchJobs, slotCollateralOf } from './matchJobs.ts'
 
 const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 10_000n } }
 const base = { params, now: 1000n }
@@ -11,7 +10,30 @@ describe('matchJobs', () => {
   test('picks the k cheapest distinct providers', () => {
     const providers = [provider(1, { pricePerUnit: 30n }), provider(2, { pricePerUnit: 10n }), provider(3, { pricePerUnit: 20n })]
     const { assignments } = matchJobs({ ...base, jobs: [job(1n)], providers })
-    expect(assignments).toEqual([{ jobId: 1n, providers: [addr(2), addr(3)], collateral: 1000n }])
+    // Each locks its own ask × 10 units (collateralBps 10 000).
+    expect(assignments).toEqual([{ jobId: 1n, providers: [addr(2), addr(3)], collaterals: [100n, 200n] }])
+  })
+
+  test("collateral follows each provider's ask, not the requester's max price", () => {
+    // The adversary offers 10^30 per unit; at max price × units the slot would need 10^31 of stake, far above 1000 TSR.
+    const greedy = job(1n, { maxPricePerUnit: 10n ** 30n })
+    const { assignments } = matchJobs({ ...base, jobs: [greedy], providers: [provider(1), provider(2, { pricePerUnit: 20n })] })
+    expect(assignments).toEqual([{ jobId: 1n, providers: [addr(1), addr(2)], collaterals: [100n, 200n] }])
+  })
+
+  test('never gives a job back to a provider that no-showed it (JobMarket would revert ProviderWasNoShow)', () => {
+    // Providers 1 and 2 are the cheapest, but both no-showed job 1: it goes to 3 and 4, while job 2 still gets 1 and 2.
+    const providers = [provider(1, { pricePerUnit: 1n }), provider(2, { pricePerUnit: 2n }), provider(3), provider(4)]
+    const noShows = [addr(1).toUpperCase().replace('0X', '0x'), addr(2)]
+    const { assignments } = matchJobs({ ...base, jobs: [job(1n, { noShows }), job(2n)], providers })
+    expect(assignments.map((a) => [a.jobId, a.providers])).toEqual([
+      [1n, [addr(3), addr(4)]],
+      [2n, [addr(1), addr(2)]],
+    ])
+    // With only the no-shows left, the job waits rather than send an assign that would revert.
+    const r = matchJobs({ ...base, jobs: [job(1n, { noShows })], providers: providers.slice(0, 3) })
+    expect(r.assignments).toEqual([])
+    expect(r.skipped).toEqual([{ jobId: 1n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 1 }])
   })
 
   test('ties break by fewer active assignments, then by address', () => {
@@ -23,7 +45,7 @@ describe('matchJobs', () => {
 
   test('applies every eligibility rule', () => {
     const j = job(1n, { redundancy: 1, gpuModel: 7n, regions: [regionEu], minVramMib: 16_000n })
-    const collateral = collateralOf(j, params.market)
+    const collateral = slotCollateralOf(provider(6), j, params)
     const ok = provider(1, { gpuModel: 7n })
     const cases: MatchProvider[] = [
       provider(2, { gpuModel: 7n, registered: false }),
@@ -71,9 +93,12 @@ describe('matchJobs', () => {
   })
 
   test('collateral and load picked for one job count against the next (oldest job first)', () => {
-    // Each provider can afford exactly one slot of collateral 1000 TSR.
+    // Each provider can afford exactly one slot: collateral 990 and 1000 TSR (its ask × 10 units) of 1000 TSR free.
     const j = (id: bigint) => job(id, { maxPricePerUnit: 100n * TSR, units: 10n, redundancy: 1 })
-    const providers = [provider(1, { stake: 1100n * TSR }), provider(2, { stake: 1100n * TSR, pricePerUnit: 20n })]
+    const providers = [
+      provider(1, { stake: 1100n * TSR, pricePerUnit: 99n * TSR }),
+      provider(2, { stake: 1100n * TSR, pricePerUnit: 100n * TSR }),
+    ]
     const r = matchJobs({ ...base, jobs: [j(5n), j(4n), j(6n)], providers })
     expect(r.assignments.map((a) => [a.jobId, a.providers[0]])).toEqual([
       [4n, addr(1)],
@@ -83,9 +108,9 @@ describe('matchJobs', () => {
   })
 
   test('reserved collateral of in-flight assigns is respected', () => {
-    // free 1100 TSR, collateral 1000 TSR: 100 TSR reserved still fits, a wei more does not
+    // free 1100 TSR, collateral 1000 TSR (ask 100 TSR × 10 units): 100 TSR reserved still fits, a wei more does not
     const j = job(1n, { maxPricePerUnit: 100n * TSR, units: 10n, redundancy: 1 })
-    const providers = [provider(1, { stake: 1100n * TSR })]
+    const providers = [provider(1, { stake: 1100n * TSR, pricePerUnit: 100n * TSR })]
     expect(matchJobs({ ...base, jobs: [j], providers, reserved: new Map([[addr(1), 100n * TSR]]) }).assignments).toHaveLength(1)
     expect(matchJobs({ ...base, jobs: [j], providers, reserved: new Map([[addr(1), 100n * TSR + 1n]]) }).assignments).toEqual([])
   })

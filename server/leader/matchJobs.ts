@@ -41,6 +41,8 @@ export type MatchJob = JobSpec & {
   id: bigint
   /** Unix seconds. */
   deadline: bigint
+  /** Providers (any case) that no-showed this job: JobMarket never assigns them it again (`ProviderWasNoShow`). */
+  noShows?: readonly string[]
 }
 
 /** The deployment parameters eligibility depends on (pass `deployment.params`). */
@@ -57,24 +59,34 @@ export type MatchJobsParameters = {
 }
 
 export type MatchJobsReturnType = {
-  assignments: { jobId: bigint; providers: Address[]; collateral: bigint }[]
+  /** `collaterals[i]` is what `providers[i]` locks: its own ask × units × collateralBps / BPS. */
+  assignments: { jobId: bigint; providers: Address[]; collaterals: bigint[] }[]
   /** Jobs left unassigned this round and why (for logs and `quote`). */
   skipped: { jobId: bigint; reason: 'DEADLINE_PASSED' | 'NOT_ENOUGH_PROVIDERS'; eligible: number }[]
 }
 
+/** What `provider` locks for a slot of `job`: collateral follows its own ask (JobMarket `collateralOf`). */
+export function slotCollateralOf(provider: Pick<MatchProvider, 'pricePerUnit'>, job: Pick<JobSpec, 'units'>, params: MatchParams): bigint {
+  return collateralOf({ ask: provider.pricePerUnit, units: job.units }, params.market)
+}
+
 /**
  * Whether `provider` could take a slot of `job` (the contract's `assign` checks, plus liveness):
- * registered, not paused, stake − pending ≥ minStake, free stake (less `reserved`) ≥ collateral,
- * ask ≤ max price, VRAM ≥ min, GPU model match when the job names one, region allowed.
+ * not a no-show of the job, registered, not paused, stake − pending ≥ minStake, free stake (less
+ * `reserved`) ≥ its collateral for the job, ask ≤ max price, VRAM ≥ min, GPU model match when the
+ * job names one, region allowed.
  */
 export function isEligible(
   provider: MatchProvider,
-  job: Pick<JobSpec, 'maxPricePerUnit' | 'minVramMib' | 'gpuModel' | 'regions'>,
-  parameters: { minStake: bigint; collateral: bigint; reserved: bigint },
+  job: Pick<MatchJob, 'maxPricePerUnit' | 'units' | 'minVramMib' | 'gpuModel' | 'regions' | 'noShows'>,
+  parameters: { params: MatchParams; reserved: bigint },
 ): boolean {
+  const address = provider.address.toLowerCase()
+  if (job.noShows?.some((p) => p.toLowerCase() === address)) return false
   if (!provider.registered || provider.paused || !provider.live) return false
-  if (provider.stake - provider.pendingUnstake < parameters.minStake) return false
-  if (provider.stake - provider.locked - provider.pendingUnstake - parameters.reserved < parameters.collateral) return false
+  if (provider.stake - provider.pendingUnstake < parameters.params.registry.minStake) return false
+  const collateral = slotCollateralOf(provider, job, parameters.params)
+  if (provider.stake - provider.locked - provider.pendingUnstake - parameters.reserved < collateral) return false
   if (provider.pricePerUnit > job.maxPricePerUnit) return false
   if (provider.vramMib < job.minVramMib) return false
   if (job.gpuModel !== 0n && provider.gpuModel !== job.gpuModel) return false
@@ -83,10 +95,10 @@ export function isEligible(
 }
 
 /**
- * Picks providers for open jobs, oldest job first: the k cheapest distinct eligible providers,
- * ties broken by fewer active assignments, then by address. Collateral and load picked for one job
- * count against the same providers for the next, so one round never over-commits a provider.
- * Pure: no I/O, deterministic for the same input.
+ * Picks providers for open jobs, oldest job first: the k cheapest distinct eligible providers (never
+ * one that no-showed the job), ties broken by fewer active assignments, then by address. Collateral
+ * and load picked for one job count against the same providers for the next, so one round never
+ * over-commits a provider. Pure: no I/O, deterministic for the same input.
  */
 export function matchJobs(parameters: MatchJobsParameters): MatchJobsReturnType {
   const reserved = new Map(parameters.reserved ?? [])
@@ -99,10 +111,8 @@ export function matchJobs(parameters: MatchJobsParameters): MatchJobsReturnType 
       skipped.push({ jobId: job.id, reason: 'DEADLINE_PASSED', eligible: 0 })
       continue
     }
-    const collateral = collateralOf(job, parameters.params.market)
-    const { minStake } = parameters.params.registry
     const eligible = parameters.providers.filter((p) =>
-      isEligible(p, job, { minStake, collateral, reserved: reserved.get(p.address.toLowerCase()) ?? 0n }),
+      isEligible(p, job, { params: parameters.params, reserved: reserved.get(p.address.toLowerCase()) ?? 0n }),
     )
     if (eligible.length < job.redundancy || job.redundancy < 1) {
       skipped.push({ jobId: job.id, reason: 'NOT_ENOUGH_PROVIDERS', eligible: eligible.length })
@@ -118,12 +128,13 @@ export function matchJobs(parameters: MatchJobsParameters): MatchJobsReturnType 
       return aa < ba ? -1 : aa > ba ? 1 : 0
     })
     const chosen = eligible.slice(0, job.redundancy)
-    for (const p of chosen) {
+    const collaterals = chosen.map((p) => slotCollateralOf(p, job, parameters.params))
+    for (const [i, p] of chosen.entries()) {
       const key = p.address.toLowerCase()
-      reserved.set(key, (reserved.get(key) ?? 0n) + collateral)
+      reserved.set(key, (reserved.get(key) ?? 0n) + collaterals[i])
       load.set(key, (load.get(key) ?? 0) + 1)
     }
-    assignments.push({ jobId: job.id, providers: chosen.map((p) => p.address), collateral })
+    assignments.push({ jobId: job.id, providers: chosen.map((p) => p.address), collaterals })
   }
   return { assignments, skipped }
 }

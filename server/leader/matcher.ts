@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { jobMarketAbi } from '../../contracts/generated/index.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
+import { findNoShows } from '../db/assignments.ts'
 import { findStoredBlobs } from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
 import { findOpenJobs } from '../db/jobs.ts'
@@ -10,9 +11,10 @@ import { matchJobs } from './matchJobs.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
 /** What an in-flight `assign` will lock, so the next round doesn't count it as free stake. */
-export type AssignMeta = { kind: 'assign'; providers: string[]; collateral: bigint } | { kind: 'keeper' }
+export type AssignMeta = { kind: 'assign'; providers: string[]; collaterals: bigint[] } | { kind: 'keeper' }
 
 const jobsPerTick = 200
+const jobIdOf = (job: { id: bigint }) => job.id
 
 /**
  * The matcher: reads OPEN jobs and live providers, picks providers with `matchJobs`, and sends
@@ -44,12 +46,16 @@ export function createMatcher(parameters: {
       const runnable = openJobs.filter((j) => stored.has(j.modelHash.toLowerCase()) && stored.has(j.inputHash.toLowerCase()))
       if (runnable.length < openJobs.length)
         log.debug({ jobIds: openJobs.filter((j) => !runnable.includes(j)).map((j) => String(j.id)) }, 'matcher skipped jobs without blobs')
-      const jobs = runnable.filter((j) => !sender.inFlight(`assign:${j.id}`))
-      if (!jobs.length) return 0
+      const ready = runnable.filter((j) => !sender.inFlight(`assign:${j.id}`))
+      if (!ready.length) return 0
+      // A job's no-shows never get it back: JobMarket would revert the whole assign (ProviderWasNoShow).
+      const noShows = await findNoShows(views, ready.map(jobIdOf))
+      const jobs = ready.map((j) => ({ ...j, noShows: noShows.get(String(j.id)) ?? [] }))
       const providers = await findCandidateProviders(db, views, parameters.now())
       const reserved = new Map<string, bigint>()
       for (const meta of sender.inFlightMeta())
-        if (meta.kind === 'assign') for (const p of meta.providers) reserved.set(p, (reserved.get(p) ?? 0n) + meta.collateral)
+        if (meta.kind === 'assign')
+          for (const [i, p] of meta.providers.entries()) reserved.set(p, (reserved.get(p) ?? 0n) + (meta.collaterals[i] ?? 0n))
       const { assignments, skipped } = matchJobs({ jobs, providers, params: deployment.params, now: chainTime, reserved })
       if (skipped.length) log.debug({ skipped: skipped.map((s) => ({ ...s, jobId: String(s.jobId) })) }, 'matcher skipped jobs')
       let sent = 0
@@ -61,7 +67,7 @@ export function createMatcher(parameters: {
           abi: jobMarketAbi,
           functionName: 'assign',
           args: [a.jobId, a.providers],
-          meta: { kind: 'assign', providers: a.providers.map((p) => p.toLowerCase()), collateral: a.collateral },
+          meta: { kind: 'assign', providers: a.providers.map((p) => p.toLowerCase()), collaterals: a.collaterals },
         })
         if (hash) {
           sent++

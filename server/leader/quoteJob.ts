@@ -24,6 +24,10 @@ export type QuoteJobReturnType = {
   fees: bigint | null
   /** What `submitJob` escrows: max × units × k plus the protocol take. */
   escrow: bigint
+  /**
+   * The most one slot can lock: the collateral of an ask of `maxPricePerUnit`. Each provider locks its own
+   * ask × units × collateralBps / BPS, so none locks more.
+   */
   collateralPerSlot: bigint
 }
 
@@ -38,9 +42,7 @@ const anyPrice = 2n ** 255n
 export function quoteJob(parameters: QuoteJobParameters): QuoteJobReturnType {
   const { spec, providers, params } = parameters
   const k = spec.redundancy
-  const collateral = collateralOf(spec, params.market)
-  const fits = (provider: MatchProvider, job: JobSpec = spec) =>
-    isEligible(provider, job, { minStake: params.registry.minStake, collateral, reserved: 0n })
+  const fits = (provider: MatchProvider, job: JobSpec = spec) => isEligible(provider, job, { params, reserved: 0n })
   const countFitting = (fit: (provider: MatchProvider) => boolean) => providers.filter(fit).length
   const eligible = providers
     .filter((p) => fits(p))
@@ -58,6 +60,6 @@ export function quoteJob(parameters: QuoteJobParameters): QuoteJobReturnType {
     pricePerUnit: picked.at(-1)?.pricePerUnit ?? null,
     fees: picked.length ? picked.reduce((sum, p) => sum + p.pricePerUnit * spec.units, 0n) : null,
     escrow: escrowOf(spec, params.market),
-    collateralPerSlot: collateral,
+    collateralPerSlot: collateralOf({ ask: spec.maxPricePerUnit, units: spec.units }, params.market),
   }
 }
