@@ -35,6 +35,11 @@ const wrap = (text: string): string => {
   return [...lines, line].join('\n')
 }
 const keyOf = (row: GasRow) => `${row.contract}.${row.call} (${row.note})`
+/** A "before" cell: empty where the baseline has no such case. */
+const beforeCell = (before: bigint | undefined) => (before === undefined ? '' : n(before))
+/** A Markdown table's lines: the headers, their alignments (`---`, `---:`, `:---:`), then a row of cells each. */
+const table = (headers: string[], alignments: string[], rows: string[][]) =>
+  [headers, alignments, ...rows].map((cells) => `| ${cells.join(' | ')} |`)
 
 /** The catch-up fit: gas ≈ fixed + perEpoch · epochs, from the bounded calls over empty epochs and busy ones. */
 function catchUpFit(catchUp: readonly AdvanceGas[]) {
@@ -68,16 +73,18 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
     'One Redundant(k=2) job from registration to the reward claims (the lifecycle), then the calls it does not make. ' +
       'Funding transfers and `approve` are set-up and not in the lifecycle total.',
     '',
-    '| contract | function | case | gas | before | in lifecycle |',
-    '| --- | --- | --- | ---: | ---: | :---: |',
-  )
-  for (const row of lifecycle.rows) {
-    const before = baseline.rows[keyOf(row)]
-    push(
-      `| ${row.contract} | \`${row.call}\` | ${row.note} | ${n(row.gas)} | ${before === undefined ? '' : n(before)} | ${row.lifecycle ? '✓' : ''} |`,
-    )
-  }
-  push(
+    ...table(
+      ['contract', 'function', 'case', 'gas', 'before', 'in lifecycle'],
+      ['---', '---', '---', '---:', '---:', ':---:'],
+      lifecycle.rows.map((row) => [
+        row.contract,
+        `\`${row.call}\``,
+        row.note,
+        n(row.gas),
+        beforeCell(baseline.rows[keyOf(row)]),
+        row.lifecycle ? '✓' : '',
+      ]),
+    ),
     '',
     `**k=2 lifecycle total** (approve excluded): **${n(lifecycle.lifecycleTotal)} gas**; before: ${n(baseline.lifecycleTotal)} ` +
       `(${change(lifecycle.lifecycleTotal, baseline.lifecycleTotal)}). The issue's figure, ${n(baseline.issueLifecycleTotal)}, ` +
@@ -91,13 +98,15 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
       'emits one event whatever the number of providers; the gas between rows differs by a read of the capped set ' +
       '(a recipient alone holds the cap; 100 or 10,000 similar ones leave it empty).',
     '',
-    '| paid providers | gas | before |',
-    '| ---: | ---: | ---: |',
-  )
-  for (const row of epochs.byPaidProviders) {
-    push(`| ${n(row.paidProviders)} | ${gasCell(row.gas)} | ${gasCell(baseline.advanceByPaidProviders[row.paidProviders])} |`)
-  }
-  push(
+    ...table(
+      ['paid providers', 'gas', 'before'],
+      ['---:', '---:', '---:'],
+      epochs.byPaidProviders.map((row) => [
+        n(row.paidProviders),
+        gasCell(row.gas),
+        gasCell(baseline.advanceByPaidProviders[row.paidProviders]),
+      ]),
+    ),
     '',
     `\`claim\` by one provider out of 10,000 paid in the epoch: ${n(epochs.claimAmongMany)} gas (it reads the epoch's totals and ` +
       'its own fees and weight).',
@@ -107,13 +116,12 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
     '`advanceEpoch(maxEpochs)` closes at most `maxEpochs` ended epochs, `advanceEpoch()` at most 64. After a 1,000-epoch ' +
       'outage of a controller that closed its first epoch before:',
     '',
-    '| case | epochs closed | gas | before |',
-    '| --- | ---: | ---: | ---: |',
+    ...table(
+      ['case', 'epochs closed', 'gas', 'before'],
+      ['---', '---:', '---:', '---:'],
+      epochs.catchUp.map((row) => [row.case, n(row.epochs), gasCell(row.gas), beforeCell(baseline.catchUp[row.case])]),
+    ),
   )
-  for (const row of epochs.catchUp) {
-    const before = baseline.catchUp[row.case]
-    push(`| ${row.case} | ${n(row.epochs)} | ${gasCell(row.gas)} | ${before === undefined ? '' : n(before)} |`)
-  }
   const fit = catchUpFit(epochs.catchUp)
   if (fit) {
     push(
@@ -136,14 +144,13 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
       'larger than the last, enters the set and pushes smaller ones out) instead of appending to a list of recipients, ' +
       'and packs its weight with its flags.',
     '',
-    '| case | gas | before |',
-    '| --- | ---: | ---: |',
+    ...table(
+      ['case', 'gas', 'before'],
+      ['---', '---:', '---:'],
+      epochs.recordJob.map((row) => [row.case, n(row.gas), beforeCell(baseline.recordJob[row.case])]),
+    ),
+    '',
   )
-  for (const row of epochs.recordJob) {
-    const before = baseline.recordJob[row.case]
-    push(`| ${row.case} | ${n(row.gas)} | ${before === undefined ? '' : n(before)} |`)
-  }
-  push('')
   return lines.join('\n')
 }
 

@@ -1,14 +1,8 @@
-import { type Address, encodeDeployData, encodeFunctionData, getAddress, type Hex, keccak256, slice, toHex } from 'viem'
+import { type Address, encodeFunctionData, getAddress, type Hex, keccak256, slice, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import {
-  emissionControllerAbi,
-  emissionControllerBytecode,
-  providerRegistryAbi,
-  providerRegistryBytecode,
-  tesseraTokenAbi,
-  tesseraTokenBytecode,
-} from '../contracts/generated/index.ts'
+import { emissionControllerAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
+import { advanceEpochData, controllerDeployData, registryDeployData, tokenDeployData, wiringCalls } from '../devnet/emissionStack.ts'
 import { startAnvil } from '../devnet/startAnvil.ts'
 import { emissionParams } from '../economics/params.ts'
 import { encodeRegion } from '../protocol/region.ts'
@@ -118,12 +112,8 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
   const setNextTimestamp = (t: bigint) => rpc.call('evm_setNextBlockTimestamp', [toHex(t)])
 
   // One token and registry for the providers (minimum stake 0: registered and unpaused counts as capacity).
-  const token = await deploy(
-    encodeDeployData({ abi: tesseraTokenAbi, bytecode: tesseraTokenBytecode, args: [deployer, deployer, 100_000_000n * TSR] }),
-  )
-  const registry = await deploy(
-    encodeDeployData({ abi: providerRegistryAbi, bytecode: providerRegistryBytecode, args: [token, deployer, 0n, 600n] }),
-  )
+  const token = await deploy(tokenDeployData(deployer, 100_000_000n * TSR))
+  const registry = await deploy(registryDeployData(token, deployer))
   const providerCount = Math.max(...PAID) + 1
   const providers = Array.from({ length: providerCount }, (_, i) => registryAt(i))
   await rpc.batch(providers.map((p) => ({ method: 'anvil_setBalance', params: [p, toHex(10n ** 18n)] })))
@@ -152,18 +142,9 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
 
   /** A fresh token and controller whose JobMarket is the impersonated `jobMarket` account. */
   const freshController = async (): Promise<{ controller: Address; genesis: bigint }> => {
-    const rewards = await deploy(
-      encodeDeployData({ abi: tesseraTokenAbi, bytecode: tesseraTokenBytecode, args: [deployer, deployer, 100_000_000n * TSR] }),
-    )
-    const controller = await deploy(
-      encodeDeployData({
-        abi: emissionControllerAbi,
-        bytecode: emissionControllerBytecode,
-        args: [rewards, registry, deployer, emissionParams({ epochLength: EPOCH })],
-      }),
-    )
-    await send(deployer, rewards, encodeFunctionData({ abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] }))
-    await send(deployer, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setJobMarket', args: [jobMarket] }))
+    const rewards = await deploy(tokenDeployData(deployer, 100_000_000n * TSR))
+    const controller = await deploy(controllerDeployData(rewards, registry, deployer, emissionParams({ epochLength: EPOCH })))
+    for (const { to, data } of wiringCalls(rewards, controller, jobMarket)) await send(deployer, to, data)
     const genesis = BigInt(
       await rpc.call<Hex>('eth_call', [
         { to: controller, data: encodeFunctionData({ abi: emissionControllerAbi, functionName: 'genesis' }) },
@@ -196,14 +177,7 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
     await mineAll()
     await rpc.call('evm_setAutomine', [true])
   }
-  const advance = (controller: Address, maxEpochs?: bigint) =>
-    gasOf(
-      deployer,
-      controller,
-      maxEpochs === undefined
-        ? encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch', args: [] })
-        : encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch', args: [maxEpochs] }),
-    )
+  const advance = (controller: Address, maxEpochs?: bigint) => gasOf(deployer, controller, advanceEpochData(maxEpochs))
 
   // advanceEpoch against the number of paid providers in the closed epoch.
   const byPaidProviders: AdvanceGas[] = []

@@ -11,15 +11,9 @@ import {
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import {
-  emissionControllerAbi,
-  emissionControllerBytecode,
-  providerRegistryAbi,
-  providerRegistryBytecode,
-  tesseraTokenAbi,
-  tesseraTokenBytecode,
-} from '../contracts/generated/index.ts'
+import { emissionControllerAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
+import { advanceEpochData, controllerDeployData, registryDeployData, tokenDeployData, wiringCalls } from '../devnet/emissionStack.ts'
 import { type Anvil, startAnvil } from '../devnet/startAnvil.ts'
 import { TSR, WAD } from '../protocol/units.ts'
 import { defined } from '../test/support/defined.ts'
@@ -100,28 +94,16 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   const unregistered: Address[] = ['0x00000000000000000000000000000000000000aa', '0x00000000000000000000000000000000000000bb']
   const allProviders: Address[] = [...providerAccounts.map((a) => a.address), ...unregistered]
 
-  // Deployment, through viem's usual path.
+  // Deployment, through viem's wallet client (its nonces, its signing).
   const wallet = createWalletClient({ account: deployer, chain: foundry, transport: http(anvil.rpcUrl) })
-  const deploy = async (args: Parameters<typeof wallet.deployContract>[0]) => {
-    const hash = await wallet.deployContract(args)
+  const deploy = async (data: Hex) => {
+    const hash = await wallet.sendTransaction({ data })
     const receipt = await client.waitForTransactionReceipt({ hash })
     return defined(receipt.contractAddress, `the address of the contract deployed in ${hash}`)
   }
-  const token = await deploy({
-    abi: tesseraTokenAbi,
-    bytecode: tesseraTokenBytecode,
-    args: [deployer.address, deployer.address, GENESIS_SUPPLY],
-  } as never)
-  const registry = await deploy({
-    abi: providerRegistryAbi,
-    bytecode: providerRegistryBytecode,
-    args: [token, deployer.address, 0n, 600n],
-  } as never)
-  const controller = await deploy({
-    abi: emissionControllerAbi,
-    bytecode: emissionControllerBytecode,
-    args: [token, registry, deployer.address, params],
-  } as never)
+  const token = await deploy(tokenDeployData(deployer.address, GENESIS_SUPPLY))
+  const registry = await deploy(registryDeployData(token, deployer.address))
+  const controller = await deploy(controllerDeployData(token, registry, deployer.address, params))
 
   // From here on: locally signed raw transactions with our own nonces (one RPC each).
   const nonces = new Map<Address, number>()
@@ -143,14 +125,7 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     expect(receipt.status).toBe('success')
     return receipt
   }
-  await receiptOf(await send(deployer, token, encodeFunctionData({ abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] })))
-  await receiptOf(
-    await send(
-      deployer,
-      controller,
-      encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setJobMarket', args: [jobMarket.address] }),
-    ),
-  )
+  for (const { to, data } of wiringCalls(token, controller, jobMarket.address)) await receiptOf(await send(deployer, to, data))
 
   // Providers 1..6 register random hardware (minStake 0: registered and unpaused counts).
   const capacity = new Map<Address, bigint>(unregistered.map((a) => [a, 0n]))
@@ -189,15 +164,7 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   let droppedFromCap = 0 // epochs where a recipient held the cap's share when it joined and lost it by the close
   let defaultCutShort = 0 // advanceEpoch() calls that closed 64 epochs with more pending
   let boundCutShort = 0 // advanceEpoch(maxEpochs) calls that closed maxEpochs epochs with more pending
-  const advance = (maxEpochs?: bigint) =>
-    send(
-      deployer,
-      controller,
-      maxEpochs === undefined
-        ? encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch', args: [] })
-        : encodeFunctionData({ abi: emissionControllerAbi, functionName: 'advanceEpoch', args: [maxEpochs] }),
-      25_000_000n,
-    )
+  const advance = (maxEpochs?: bigint) => send(deployer, controller, advanceEpochData(maxEpochs), 25_000_000n)
 
   const drawFee = (): bigint => {
     const r = rand.next()

@@ -5,30 +5,17 @@ import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { devnetParams } from '../contracts/deploy.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { type Deployment, parseDeployment } from '../protocol/deployment.ts'
+import { parseDeployment } from '../protocol/deployment.ts'
 import { heartbeatMessage } from '../protocol/heartbeat.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
+import { fixtureDeployment } from '../test/support/deployment.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
 
-const deployment: Deployment = {
-  chainId: 31337,
-  startBlock: 1,
-  deployer: '0x0000000000000000000000000000000000000005',
-  matcher: '0x0000000000000000000000000000000000000006',
-  emissionGenesis: 1_799_999_000n,
-  contracts: {
-    TesseraToken: { address: '0x0000000000000000000000000000000000000001', blockNumber: 1 },
-    ProviderRegistry: { address: '0x0000000000000000000000000000000000000002', blockNumber: 1 },
-    JobMarket: { address: '0x0000000000000000000000000000000000000003', blockNumber: 1 },
-    EmissionController: { address: '0x0000000000000000000000000000000000000004', blockNumber: 1 },
-  },
-  params: devnetParams,
-}
+const deployment = fixtureDeployment
 
 let database: TestDatabase
 let db: Kysely<Database>

@@ -4,6 +4,7 @@ import pg from 'pg'
 import pino from 'pino'
 import type { Address } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { assignmentEvent } from '../test/support/assignments.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import {
   type AssignmentEvent,
@@ -16,18 +17,9 @@ import {
 } from './pubsub.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 
-const event = (provider: Address, logIndex: number, blockNumber = 5n): AssignmentEvent => ({
-  id: `${logIndex}:${provider}`,
-  jobId: BigInt(logIndex),
-  provider,
-  round: 1,
-  slot: 0,
-  pricePerUnit: 10n,
-  collateral: 100n,
-  commitDeadline: 1_700_000_000n,
-  blockNumber,
-  logIndex,
-})
+/** Job `logIndex`'s assignment of `provider`, logged at (`blockNumber`, `logIndex`). */
+const event = (provider: Address, logIndex: number, blockNumber = 5n): AssignmentEvent =>
+  assignmentEvent(provider, BigInt(logIndex), blockNumber, logIndex)
 const alice = '0x00000000000000000000000000000000000000a1'
 const bob = '0x00000000000000000000000000000000000000b0'
 const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })

@@ -5,16 +5,18 @@ import pino from 'pino'
 import { type Address, encodeAbiParameters, type Hex, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
 import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
-import { type StartPonderReturnType, startPonder } from '../indexer/startPonder.ts'
+import type { StartPonderReturnType } from '../indexer/startPonder.ts'
 import { readDeploymentFile } from '../protocol/deployment.ts'
-import { heartbeatMessage } from '../protocol/heartbeat.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
+import { gqlData } from '../test/support/graphql.ts'
+import { approveAndSubmitJob, sendHeartbeat } from '../test/support/market.ts'
+import { startTestPonder } from '../test/support/stack.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 import { type StartServerReturnType, startServer } from './startServer.ts'
 
@@ -40,16 +42,7 @@ beforeAll(async () => {
   await registerProvider(system, p4, { pricePerUnit: TSR / 1000n })
   await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
   database = await createTestDatabase()
-  ponder = await startPonder({
-    databaseUrl: database.url,
-    rpcUrl: system.rpcUrl,
-    chainId: system.deployment.chainId,
-    deploymentPath,
-    schema: `ponder_${Date.now().toString(36)}`,
-    viewsSchema,
-    port: await freePort(),
-    log: process.env.TESSERA_TEST_VERBOSE ? (line) => console.log(`[ponder] ${line}`) : undefined,
-  })
+  ponder = await startTestPonder(system, { databaseUrl: database.url, deploymentPath, viewsSchema })
   server = await startServer({
     databaseUrl: database.url,
     viewsSchema,
@@ -74,16 +67,7 @@ afterAll(async () => {
 /** A connection as the queries below select it. */
 type Connection<Node> = { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: Node }[] }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-  const res = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  })
-  const body = (await res.json()) as { data?: T; errors?: { message: string }[] }
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
-  return body.data as T
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>): Promise<T> => gqlData<T>(`${server.url}/graphql`, query, variables)
 
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
@@ -152,54 +136,14 @@ function subscribe(provider: Address, after?: string) {
   return { events, close }
 }
 
-async function heartbeat(account: PrivateKeyAccount) {
-  const timestamp = Math.floor(Date.now() / 1000)
-  const signature = await account.signMessage({ message: heartbeatMessage(account.address, timestamp) })
-  return gql<{ heartbeat: boolean }>(
-    'mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }',
-    {
-      p: account.address,
-      t: timestamp,
-      s: signature,
-    },
-  )
-}
+const heartbeat = (account: PrivateKeyAccount) => sendHeartbeat(`${server.url}/graphql`, account)
 
 async function submitJob(redundancy: number) {
-  const requester = system.accounts.requesters[0]
-  const maxPricePerUnit = TSR / 10n
-  const units = 4n
-  const escrow = await system.read<bigint>({
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'quoteEscrow',
-    args: [maxPricePerUnit, units, redundancy],
-  })
-  await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
-  const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
   // The matcher only assigns jobs whose blobs are in the store.
   const put = async (body: string) => (await (await fetch(`${server.url}/blobs`, { method: 'PUT', body })).json()).sha256 as Hex
   const [modelHash, inputHash] = [await put('model'), await put('input')]
-  await system.write(requester, {
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'submitJob',
-    args: [
-      {
-        modelHash,
-        inputHash,
-        units,
-        maxPricePerUnit,
-        minVramMiB: 8192,
-        gpuModel: 0,
-        regions: [encodeRegion('eu')],
-        redundancy,
-        verification: 0,
-        deadline: (await system.now()) + 3600n,
-        outputTolerance: 10,
-      },
-    ],
-  })
+  const spec = { modelHash, inputHash, minVramMiB: 8192, regions: [encodeRegion('eu')], redundancy }
+  const { jobId } = await approveAndSubmitJob(system, system.accounts.requesters[0], spec)
   return jobId
 }
 

@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import pino from 'pino'
 import type { Address } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import { assignmentEvent } from '../test/support/assignments.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { waitFor } from '../test/support/graphql.ts'
 import { createDb } from './db/createDb.ts'
@@ -39,18 +40,7 @@ afterAll(async () => {
 
 /** Indexes an assignment of job `jobId` at (block, 0), as Ponder would, and returns it as the change feed publishes it. */
 async function index(provider: Address, jobId: number): Promise<AssignmentEvent> {
-  const e: AssignmentEvent = {
-    id: `${jobId}:${provider}`,
-    jobId: BigInt(jobId),
-    provider,
-    round: 1,
-    slot: 0,
-    pricePerUnit: 10n,
-    collateral: 100n,
-    commitDeadline: 1_700_000_000n,
-    blockNumber: BigInt(jobId),
-    logIndex: provider === alice ? 0 : 1,
-  }
+  const e = assignmentEvent(provider, BigInt(jobId), BigInt(jobId), provider === alice ? 0 : 1)
   await db
     .withSchema(viewsSchema)
     .insertInto('assignment')

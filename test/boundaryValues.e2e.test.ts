@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely'
 import { type Address, type Hex, keccak256, maxUint64, maxUint256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { freePort } from '../devnet/startAnvil.ts'
 import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { type StartIndexerReturnType, startIndexer } from '../indexer/startIndexer.ts'
@@ -18,7 +18,8 @@ import { migrateToLatest } from '../server/db/migrateToLatest.ts'
 import { createChainClients } from '../server/leader/chainClients.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { defined } from './support/defined.ts'
-import { waitFor } from './support/graphql.ts'
+import { gqlData, waitFor } from './support/graphql.ts'
+import { approveAndSubmitJob } from './support/market.ts'
 
 // Every integer field of a provider and a job spec at its edges: 0, 2^31 (one past int4), 2^32 − 1 and the Solidity
 // type's maximum (uint16 fields: 0, 2^15 and 2^16 − 1). Where the contract refuses an edge, the nearest value it takes:
@@ -116,28 +117,12 @@ async function submitJob(requester: PrivateKeyAccount, partial: ReturnType<typeo
     regions: [],
     verification: 0,
   }
-  const escrow = await system.read<bigint>({
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'quoteEscrow',
-    args: [spec.maxPricePerUnit, spec.units, spec.redundancy],
-  })
-  await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
-  const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
-  await system.write(requester, { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const { jobId, escrow } = await approveAndSubmitJob(system, requester, spec)
   submitted.push({ jobId, spec, escrow })
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-  const res = await yoga.fetch('http://localhost/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  })
-  const body = (await res.json()) as { data?: T; errors?: { message: string }[] }
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
-  return defined(body.data, 'GraphQL data')
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>) =>
+  gqlData<T>('http://localhost/graphql', query, variables, (url, init) => yoga.fetch(url, init))
 
 type Meta = { block: string | null; chainHead: string | null }
 
@@ -347,6 +332,7 @@ describe('boundary values', () => {
           price: p2.pricePerUnit.toString(),
           collateral: collateralOf(p2.pricePerUnit),
           outcome: 'PENDING',
+        },
       ],
     })
   })

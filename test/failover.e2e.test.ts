@@ -4,19 +4,19 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import type { Address, Hex, PrivateKeyAccount } from 'viem'
+import type { Address, Hex } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { parseSse } from '../client/subscribeJobAssignments.ts'
-import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
 import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
-import { type StartPonderReturnType, startPonder } from '../indexer/startPonder.ts'
-import { heartbeatMessage } from '../protocol/heartbeat.ts'
+import type { StartPonderReturnType } from '../indexer/startPonder.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { gqlData, waitFor } from './support/graphql.ts'
+import { waitFor } from './support/graphql.ts'
+import { approveAndSubmitJob, sendHeartbeat } from './support/market.ts'
+import { startTestPonder } from './support/stack.ts'
 
 // Two server replicas as separate processes on one database, no Redis: live events go through Postgres
 // LISTEN/NOTIFY. Each provider has a subscriber on each replica. The leader is SIGKILLed while a job is being
@@ -46,16 +46,7 @@ beforeAll(async () => {
     await registerProvider(system, p, { pricePerUnit: (TSR / 100n) * BigInt(i + 1) })
   await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
   database = await createTestDatabase()
-  ponder = await startPonder({
-    databaseUrl: database.url,
-    rpcUrl: system.rpcUrl,
-    chainId: system.deployment.chainId,
-    deploymentPath,
-    schema: `ponder_${Date.now().toString(36)}`,
-    viewsSchema,
-    port: await freePort(),
-    log: verbose ? (line) => console.log(`[ponder] ${line}`) : undefined,
-  })
+  ponder = await startTestPonder(system, { databaseUrl: database.url, deploymentPath, viewsSchema })
 }, 240_000)
 
 afterAll(async () => {
@@ -180,49 +171,14 @@ function subscribe(provider: Address, urls: string[]) {
   }
 }
 
-async function heartbeat(url: string, account: PrivateKeyAccount) {
-  const timestamp = Math.floor(Date.now() / 1000)
-  const signature = await account.signMessage({ message: heartbeatMessage(account.address, timestamp) })
-  await gqlData(
-    `${url}/graphql`,
-    'mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }',
-    {
-      p: account.address,
-      t: timestamp,
-      s: signature,
-    },
-  )
-}
-
 async function putBlob(url: string, body: string): Promise<Hex> {
   return ((await (await fetch(`${url}/blobs`, { method: 'PUT', body })).json()) as { sha256: Hex }).sha256
 }
 
 /** Submits a k=3 job (so each of the three providers gets a slot) and returns its id. */
 async function submitJob(blobs: { modelHash: Hex; inputHash: Hex }): Promise<bigint> {
-  const requester = system.accounts.requesters[0]
-  const [maxPricePerUnit, units, redundancy] = [TSR / 10n, 4n, 3]
-  const escrow = await system.read<bigint>({
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'quoteEscrow',
-    args: [maxPricePerUnit, units, redundancy],
-  })
-  await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
-  const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
-  const spec = {
-    ...blobs,
-    units,
-    maxPricePerUnit,
-    minVramMiB: 8192,
-    gpuModel: 0,
-    regions: [encodeRegion('eu')],
-    redundancy,
-    verification: 0,
-    deadline: (await system.now()) + 3600n,
-    outputTolerance: 10,
-  }
-  await system.write(requester, { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const spec = { ...blobs, minVramMiB: 8192, regions: [encodeRegion('eu')], redundancy: 3 }
+  const { jobId } = await approveAndSubmitJob(system, system.accounts.requesters[0], spec)
   return jobId
 }
 
@@ -243,7 +199,7 @@ test('two replicas, no Redis: the leader SIGKILLed mid-assignment is replaced in
   const onA = providers.map((p) => subscribe(p.address, [a.url, b.url]))
   const onB = providers.map((p) => subscribe(p.address, [b.url, a.url]))
   const subscribers = [...onA, ...onB]
-  const beat = () => Promise.all(providers.map((p) => heartbeat(b.url, p)))
+  const beat = () => Promise.all(providers.map((p) => sendHeartbeat(`${b.url}/graphql`, p)))
   await beat()
   const beating = setInterval(() => void beat().catch(() => {}), 10_000)
   const blobs = { modelHash: await putBlob(b.url, 'model'), inputHash: await putBlob(b.url, 'input') }

@@ -5,15 +5,13 @@ import path from 'node:path'
 import type { Kysely } from 'kysely'
 import pino from 'pino'
 import type { Hex } from 'viem'
-import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
 import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { type StartIndexerParameters, type StartIndexerReturnType, startIndexer } from '../indexer/startIndexer.ts'
 import { JobStatus } from '../protocol/enums.ts'
-import { heartbeatMessage } from '../protocol/heartbeat.ts'
 import { TSR } from '../protocol/units.ts'
 import { createYoga } from '../server/createYoga.ts'
 import { createDb } from '../server/db/createDb.ts'
@@ -24,7 +22,8 @@ import { startLeader } from '../server/leader/startLeader.ts'
 import { createMetrics } from '../server/metrics.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { defined } from './support/defined.ts'
-import { waitFor } from './support/graphql.ts'
+import { type Fetch, gqlData, waitFor } from './support/graphql.ts'
+import { approveAndSubmitJob, sendHeartbeat } from './support/market.ts'
 
 // The indexer stops while the chain moves on. The server must say so (`/ready` 503 naming the last indexed block, the
 // chain head and, when the indexer runs in its process, its error) and its leader must not act on the stale views: a
@@ -56,31 +55,13 @@ async function ready(server = yoga): Promise<{ status: number; body: Readiness }
   return { status: res.status, body: (await res.json()) as Readiness }
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-  const res = await yoga.fetch('http://localhost/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  })
-  const body = (await res.json()) as { data?: T; errors?: { message: string }[] }
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '))
-  return defined(body.data, 'GraphQL data')
-}
+const yogaFetch: Fetch = (url, init) => yoga.fetch(url, init)
+const gql = <T>(query: string, variables?: Record<string, unknown>) => gqlData<T>('http://localhost/graphql', query, variables, yogaFetch)
 
 async function putBlob(text: string): Promise<Hex> {
   const res = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: text })
   expect(res.status).toBe(201)
   return `0x${createHash('sha256').update(text).digest('hex')}`
-}
-
-async function heartbeat(account: PrivateKeyAccount) {
-  const timestamp = Math.floor(Date.now() / 1000)
-  const signature = await account.signMessage({ message: heartbeatMessage(account.address, timestamp) })
-  await gql('mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }', {
-    p: account.address,
-    t: timestamp,
-    s: signature,
-  })
 }
 
 async function onChainStatus(jobId: bigint): Promise<number> {
@@ -143,24 +124,8 @@ afterAll(async () => {
 describe('an indexer that stops', () => {
   test('/ready turns 503 naming the block and the error, the leader pauses, and both resume with the indexer', async () => {
     // A runnable job nobody can take yet: no provider has heartbeated.
-    const requester = system.accounts.requesters[0]
     const [modelHash, inputHash] = [await putBlob('model'), await putBlob('input')]
-    const [units, maxPricePerUnit, redundancy] = [4n, TSR / 10n, 2]
-    const escrow = await system.read<bigint>({
-      address: system.market,
-      abi: jobMarketAbi,
-      functionName: 'quoteEscrow',
-      args: [maxPricePerUnit, units, redundancy],
-    })
-    await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
-    const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
-    const spec = { modelHash, inputHash, units, maxPricePerUnit, minVramMiB: 0, gpuModel: 0, regions: [], redundancy, verification: 0 }
-    await system.write(requester, {
-      address: system.market,
-      abi: jobMarketAbi,
-      functionName: 'submitJob',
-      args: [{ ...spec, deadline: (await system.now()) + 3600n, outputTolerance: 10 }],
-    })
+    const { jobId } = await approveAndSubmitJob(system, system.accounts.requesters[0], { modelHash, inputHash })
     await waitFor('the job indexed', async () => {
       const { job } = await gql<{ job: { status: string } | null }>('query($id: BigInt!) { job(id: $id) { status } }', {
         id: String(jobId),
@@ -207,7 +172,7 @@ describe('an indexer that stops', () => {
     })
 
     // The providers come alive: a leader acting on stale views would assign the job now.
-    for (const p of system.accounts.providers.slice(0, 2)) await heartbeat(p)
+    for (const p of system.accounts.providers.slice(0, 2)) await sendHeartbeat('http://localhost/graphql', p, yogaFetch)
     await new Promise((resolve) => setTimeout(resolve, 2_000))
     expect(await onChainStatus(jobId)).toBe(JobStatus.Open)
     expect(await metric(/^tessera_server_leader_transactions_total\{action="assign"/)).toBeUndefined()

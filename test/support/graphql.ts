@@ -29,13 +29,20 @@ export type QueryData = { job?: JobData | null; jobs?: { totalCount: number }; p
 
 export type GraphQLResponseError = { message: string; extensions?: Record<string, unknown> }
 
+/**
+ * How a request reaches the server: the global `fetch` over HTTP, or a Yoga server's own `fetch`, in process (wrap it:
+ * `(url, init) => yoga.fetch(url, init)`).
+ */
+export type Fetch = (url: string, init: RequestInit) => Response | Promise<Response>
+
 /** Posts a GraphQL operation and returns the whole response body (data and errors). */
 export async function gql<T = unknown>(
   graphqlUrl: string,
   query: string,
   variables?: Record<string, unknown>,
+  fetchFn: Fetch = fetch,
 ): Promise<{ data?: T; errors?: GraphQLResponseError[]; status: number }> {
-  const res = await fetch(graphqlUrl, {
+  const res = await fetchFn(graphqlUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ query, variables }),
@@ -45,8 +52,13 @@ export async function gql<T = unknown>(
 }
 
 /** Like `gql` but throws on errors, returning `data`. */
-export async function gqlData<T = QueryData>(graphqlUrl: string, query: string, variables?: Record<string, unknown>): Promise<T> {
-  const { data, errors } = await gql<T>(graphqlUrl, query, variables)
+export async function gqlData<T = QueryData>(
+  graphqlUrl: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  fetchFn: Fetch = fetch,
+): Promise<T> {
+  const { data, errors } = await gql<T>(graphqlUrl, query, variables, fetchFn)
   if (errors?.length) throw new Error(`GraphQL errors: ${errors.map((e) => e.message).join('; ')}`)
   return data as T
 }
