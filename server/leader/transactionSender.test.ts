@@ -57,22 +57,27 @@ const nonces = async () => ({
   pending: await system.publicClient.getTransactionCount({ address: account.address, blockTag: 'pending' }),
 })
 const receiptOf = (hash: Hash) => system.publicClient.getTransactionReceipt({ hash }).catch(() => undefined)
+/** The receipt once mined: anvil's automine may answer the send a moment before the block is there. */
+const mined = (hash: Hash | undefined) => system.publicClient.waitForTransactionReceipt({ hash: hash as Hash, timeout: 10_000 })
 const reorg = (depth: number) => system.testClient.request({ method: 'anvil_reorg', params: [depth, []] } as never)
 
 describe('createTransactionSender', () => {
   test('one transaction in flight per key until its effect is settled', async () => {
     const sender = newSender()
-    expect(await sender.send(transfer('assign:1', bob, 1n))).toBeDefined()
+    const first = await sender.send(transfer('assign:1', bob, 1n))
+    expect(first).toBeDefined()
     expect(await sender.send(transfer('assign:1', bob, 1n))).toBeUndefined()
-    expect(await sender.send(transfer('assign:2', bob, 1n))).toBeDefined()
+    const second = await sender.send(transfer('assign:2', bob, 1n))
+    expect(second).toBeDefined()
     expect(sender.inFlightMeta().sort()).toEqual(['assign:1', 'assign:2'])
+    await Promise.all([mined(first), mined(second)])
     await sender.reconcile() // sees both mined
     // Mined but not yet indexed: still blocked, until the caller says the effect is visible.
     sender.settle(() => true)
     expect(sender.inFlight('assign:1')).toBe(true)
     sender.settle((key) => key !== 'assign:1')
     expect(sender.inFlight('assign:1')).toBe(false)
-    expect(await sender.send(transfer('assign:1', bob, 1n))).toBeDefined()
+    await mined(await sender.send(transfer('assign:1', bob, 1n)))
     expect(await balanceOf(bob)).toBe(3n)
   })
 
@@ -105,8 +110,9 @@ describe('createTransactionSender', () => {
   test('a reorg that drops its transactions: they are re-sent, and later sends are not queued behind a gap', async () => {
     const sender = newSender()
     const start = await nonces()
-    const hashes = []
+    const hashes: (Hash | undefined)[] = []
     for (const [i, to] of [bob, carol, bob].entries()) hashes.push(await sender.send(transfer(`assign:${i}`, to, 10n)))
+    await Promise.all(hashes.map(mined))
     await sender.reconcile()
     expect(sender.unconfirmed()).toBe(3)
     await reorg(3)
@@ -115,7 +121,7 @@ describe('createTransactionSender', () => {
     // The next send notices the chain is behind, re-sends the three first, then goes out at the nonce after them.
     const next = await sender.send(transfer('assign:3', carol, 1n))
     expect(next).toBeDefined()
-    expect(await receiptOf(next as Hash)).toMatchObject({ status: 'success' })
+    expect(await mined(next)).toMatchObject({ status: 'success' })
     expect(await nonces()).toEqual({ latest: start.latest + 4, pending: start.latest + 4 })
     expect([await balanceOf(bob), await balanceOf(carol)]).toEqual([20n, 11n])
     expect(sender.inFlightMeta().sort()).toEqual(['assign:0', 'assign:1', 'assign:2', 'assign:3'])
@@ -129,6 +135,7 @@ describe('createTransactionSender', () => {
     await approve(5n)
     const start = await nonces()
     const hash = await sender.send(call('expire:7', 'transferFrom', [deployer.address, bob, 5n]))
+    await mined(hash)
     await sender.reconcile()
     await reorg(1)
     expect(await receiptOf(hash as Hash)).toBeUndefined()
@@ -139,7 +146,7 @@ describe('createTransactionSender', () => {
     expect(await nonces()).toEqual(start)
     expect(await balanceOf(bob)).toBe(0n)
     // Its nonce is free for the next send.
-    expect(await receiptOf((await sender.send(transfer('assign:8', bob, 1n))) as Hash)).toMatchObject({ status: 'success' })
+    expect(await mined(await sender.send(transfer('assign:8', bob, 1n)))).toMatchObject({ status: 'success' })
     expect(await nonces()).toEqual({ latest: start.latest + 1, pending: start.latest + 1 })
   })
 
@@ -165,7 +172,7 @@ describe('createTransactionSender', () => {
     expect(await receiptOf(queued as Hash)).toBeUndefined()
     await new Promise((r) => setTimeout(r, 250))
     await sender.reconcile() // the first counts as dropped; it no longer applies, so an empty transaction takes its nonce
-    expect(await receiptOf(queued as Hash)).toMatchObject({ status: 'success' })
+    expect(await mined(queued)).toMatchObject({ status: 'success' })
     expect(await nonces()).toEqual({ latest: start.latest + 2, pending: start.latest + 2 })
     expect([await balanceOf(bob), await balanceOf(carol)]).toEqual([0n, 1n])
     expect(sender.inFlightMeta()).toEqual(['assign:2'])
@@ -173,7 +180,7 @@ describe('createTransactionSender', () => {
 
   test('watches a transaction until it is confirmations deep', async () => {
     const sender = newSender({ confirmations: 3 })
-    await sender.send(transfer('assign:1', bob, 1n))
+    await mined(await sender.send(transfer('assign:1', bob, 1n)))
     await sender.reconcile()
     expect(sender.unconfirmed()).toBe(1)
     await system.testClient.mine({ blocks: 2 })

@@ -74,14 +74,17 @@ export function createTransactionSender<Meta = undefined>(parameters: {
   metrics?: ServerMetrics
   /** Blocks a mined transaction must be deep before it is no longer watched (1: its own block). Default 12. */
   confirmations?: number
-  /** How long a sent transaction the node never showed may stay missing before it counts as dropped. Default 10 000. */
+  /**
+   * How long a sent transaction the node never showed may stay missing before it counts as dropped (a node behind a
+   * load balancer may lag). Counting it dropped too early costs at most a duplicate at the same nonce. Default 3000.
+   */
   droppedAfterMs?: number
   /** Least time between two reconciliations with the chain. Default 1000. */
   reconcileIntervalMs?: number
 }) {
   const { publicClient, walletClient, log, metrics } = parameters
   const confirmations = BigInt(Math.max(1, parameters.confirmations ?? 12))
-  const droppedAfterMs = parameters.droppedAfterMs ?? 10_000
+  const droppedAfterMs = parameters.droppedAfterMs ?? 3000
   const reconcileIntervalMs = parameters.reconcileIntervalMs ?? 1000
   const { address } = walletClient.account
   const pending = new Map<string, Entry<Meta>>()
