@@ -11,7 +11,7 @@ import { majorityOf } from '../protocol/settlement.ts'
 import { decodeTensorBlob, encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
 import type { InferencePool } from './inferencePool.ts'
-import { type Journal, type JournalEntry, newSalt } from './journal.ts'
+import { type Journal, type JournalEntry, type JournalState, newSalt } from './journal.ts'
 import type { ModelCache } from './modelCache.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
 
@@ -31,6 +31,11 @@ export type JobContext = {
   log: Logger
   lie: boolean
   pollIntervalMs: number
+  /**
+   * Blocks deep (1: the block itself) a commit, reveal or settlement must be before the journal records it: until
+   * then a reorg may still take it, and the agent sends it again.
+   */
+  confirmations: number
   signal: AbortSignal
 }
 
@@ -38,10 +43,21 @@ export type JobContext = {
 const retrying = <T>(ctx: JobContext, what: string, untilMs: number, fn: () => Promise<T>): Promise<T> =>
   retry(fn, { untilMs, signal: ctx.signal, onRetry: (error, attempt) => ctx.log.warn({ err: error, attempt, what }, 'retrying') })
 
-const readJob = (ctx: JobContext, jobId: bigint) =>
-  ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
-const readSlot = (ctx: JobContext, jobId: bigint, provider = ctx.provider) =>
-  ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, provider] })
+const readJob = (ctx: JobContext, jobId: bigint, blockNumber?: bigint) =>
+  ctx.publicClient.readContract({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId], blockNumber })
+const readSlot = (ctx: JobContext, jobId: bigint, provider = ctx.provider, blockNumber?: bigint) =>
+  ctx.publicClient.readContract({
+    address: ctx.jobMarket,
+    abi: jobMarketAbi,
+    functionName: 'getSlot',
+    args: [jobId, provider],
+    blockNumber,
+  })
+
+/** Whether `job` is the job the entry was computed for (entries from before the hashes were journaled can't tell: yes). */
+const sameJob = (entry: JournalEntry, job: { modelHash: string; inputHash: string }): boolean =>
+  (entry.modelHash === undefined || entry.modelHash.toLowerCase() === job.modelHash.toLowerCase()) &&
+  (entry.inputHash === undefined || entry.inputHash.toLowerCase() === job.inputHash.toLowerCase())
 
 /** What computing a job needs from its on-chain spec (the chain, not the server, says what to run). */
 type JobSpecView = { jobId: string; modelHash: Hex; inputHash: Hex; units: bigint; outputTolerance: number }
@@ -97,7 +113,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
   const jobId = BigInt(assignment.jobId)
   const log = ctx.log.child({ jobId: assignment.jobId })
   const existing = ctx.journal.get(jobId)
-  if (existing && existing.commitDeadline === assignment.commitDeadline) {
+  if (existing && existing.commitDeadline === assignment.commitDeadline && sameJob(existing, assignment.job)) {
     onJournaled()
     if (existing.state !== 'done') await followEntry(ctx, existing)
     return
@@ -133,6 +149,8 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
       fingerprint,
       outputHash,
       commitment,
+      modelHash: spec.modelHash,
+      inputHash: spec.inputHash,
     })
   } catch (error) {
     if (ctx.signal.aborted) return
@@ -147,17 +165,22 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
   await followEntry(ctx, entry)
 }
 
-/** Drives a journaled entry to `done`: commit, wait for Committed, reveal, wait for settlement. */
+/**
+ * Drives a journaled entry to `done`: commit, reveal, wait for settlement. Each poll compares the chain at the head
+ * with the chain `confirmations` blocks deep: the agent acts on the head (commits while the job is Assigned, reveals
+ * once it is Committed) and the journal records only what is deep. Whatever the head no longer shows — a reorg took
+ * the commit or the reveal, however deep — is sent again from the journal's salt and output while the job still
+ * needs it; the entry is done once the end of its round (settled, expired, reassigned) is itself deep.
+ */
 export async function followEntry(ctx: JobContext, start: JournalEntry): Promise<JournalEntry> {
   let entry = start
   let failures = 0
   const log = ctx.log.child({ jobId: entry.jobId })
+  const watch: Watch = {}
   while (!ctx.signal.aborted && entry.state !== 'done') {
     const before = entry
     try {
-      if (entry.state === 'computed') entry = await commitStep(ctx, entry)
-      else if (entry.state === 'committed') entry = await revealStep(ctx, entry)
-      else entry = await settleStep(ctx, entry)
+      entry = await step(ctx, entry, watch)
       failures = 0
     } catch (error) {
       failures++
@@ -168,7 +191,7 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
       }
     }
     if (entry.state !== before.state) {
-      const txHash = entry.state === 'committed' ? entry.commitTx : entry.state === 'revealed' ? entry.revealTx : undefined
+      const txHash = entry.state === 'committing' ? entry.commitTx : entry.state === 'revealing' ? entry.revealTx : undefined
       log.info({ state: entry.state, reason: entry.reason, txHash }, 'job state')
     } else await sleep(ctx.pollIntervalMs, ctx.signal)
   }
@@ -180,13 +203,104 @@ async function finish(ctx: JobContext, entry: JournalEntry, reason: string, outc
   return ctx.journal.update(entry.jobId, { state: 'done', reason })
 }
 
-async function commitStep(ctx: JobContext, entry: JournalEntry): Promise<JournalEntry> {
+/** What one entry's polls remember: the last head at which the chain showed its round still running. */
+type Watch = { runningAt?: bigint }
+
+/** The chain's view of an entry's round at one block. */
+type RoundView = {
+  block: bigint
+  job: Awaited<ReturnType<typeof readJob>>
+  slot: Awaited<ReturnType<typeof readSlot>>
+  /** The job is in this entry's round and holds a slot for us. */
+  current: boolean
+  /** Our commitment is in the slot. */
+  committed: boolean
+  /** Our commitment is in the slot and revealed. */
+  revealed: boolean
+}
+
+async function viewAt(ctx: JobContext, entry: JournalEntry, block: bigint): Promise<RoundView> {
   const jobId = BigInt(entry.jobId)
-  const [job, slot] = await Promise.all([readJob(ctx, jobId), readSlot(ctx, jobId)])
-  if (slot.commitment === entry.commitment) return ctx.journal.update(jobId, { state: 'committed' })
-  if (slot.commitment !== ZERO_HASH) return finish(ctx, entry, 'chain holds a different commitment', 'error')
-  if (job.status !== JobStatus.Assigned || String(job.commitDeadline) !== entry.commitDeadline || !slot.assigned)
-    return finish(ctx, entry, `assignment ended before the commit (job ${jobStatusName(job.status)})`, 'missed')
+  const [job, slot] = await Promise.all([readJob(ctx, jobId, block), readSlot(ctx, jobId, ctx.provider, block)])
+  const current = String(job.commitDeadline) === entry.commitDeadline && slot.assigned && sameJob(entry, job.spec)
+  const committed = current && slot.commitment === entry.commitment
+  return { block, job, slot, current, committed, revealed: committed && slot.revealed }
+}
+
+/** How the round ended as of `view`, or nothing while it runs (Assigned, Committed, Revealed). */
+async function roundEnd(ctx: JobContext, entry: JournalEntry, view: RoundView): Promise<{ reason: string; outcome: string } | undefined> {
+  const { job } = view
+  const status = jobStatusName(job.status)
+  if (!view.current)
+    return entry.state === 'computed'
+      ? { reason: `assignment ended before the commit (job ${status})`, outcome: 'missed' }
+      : { reason: `assignment ended (job ${status})`, outcome: 'expired' }
+  if ((job.status === JobStatus.Completed || job.status === JobStatus.Failed) && !view.revealed)
+    return { reason: `job ${status} without our reveal`, outcome: 'missed' }
+  if (job.status === JobStatus.Completed) {
+    // Whether we were in the majority: the fingerprint more than half the slots revealed is ours.
+    const jobId = BigInt(entry.jobId)
+    const slots = await Promise.all(job.providers.map((p) => readSlot(ctx, jobId, p, view.block)))
+    const majority = majorityOf(slots.map((s) => (s.revealed ? s.fingerprint : null)))
+    const agreed = majority?.fingerprint.toLowerCase() === entry.fingerprint.toLowerCase()
+    return agreed ? { reason: 'completed: agreed', outcome: 'agreed' } : { reason: 'completed: dissented', outcome: 'dissented' }
+  }
+  if (job.status === JobStatus.Failed) return { reason: `job ${status}`, outcome: 'failed' }
+  return undefined
+}
+
+const stateOrder: readonly JournalState[] = ['computed', 'committing', 'committed', 'revealing', 'revealed', 'done']
+
+/** The journal state the two views support: what the head shows, counted as confirmed where the deep block shows it too. */
+function stateOf(head: RoundView, deep: RoundView): JournalState {
+  if (deep.revealed) return 'revealed'
+  if (head.revealed) return 'revealing'
+  if (deep.committed) return 'committed'
+  if (head.committed) return 'committing'
+  return 'computed'
+}
+
+/** One poll: reads the head and the block `confirmations` deep, ends the entry, sends what the head lacks, or records progress. */
+async function step(ctx: JobContext, entry: JournalEntry, watch: Watch): Promise<JournalEntry> {
+  const head = await ctx.publicClient.getBlockNumber({ cacheTime: 0 })
+  const depth = BigInt(Math.max(1, ctx.confirmations) - 1)
+  const [now, deep] = await Promise.all([viewAt(ctx, entry, head), viewAt(ctx, entry, head > depth ? head - depth : 0n)])
+  if (now.current && now.slot.commitment !== ZERO_HASH && !now.committed)
+    return finish(ctx, entry, 'chain holds a different commitment', 'error')
+  if (await roundEnd(ctx, entry, now)) {
+    // Over at the head; final once the deep block shows it over too, after the round was last seen running (a deep
+    // block from before the assignment shows no round either).
+    const end = (watch.runningAt ?? -1n) < deep.block ? await roundEnd(ctx, entry, deep) : undefined
+    return end ? finish(ctx, entry, end.reason, end.outcome) : entry
+  }
+  watch.runningAt = head
+  const { status } = now.job
+  if (status === JobStatus.Assigned && !now.committed) return commit(ctx, entry, head)
+  if (status === JobStatus.Committed && now.committed && !now.revealed) return reveal(ctx, entry, head)
+  // Waiting for the others or for settlement; the journal follows the chain, backwards too after a reorg.
+  const state = stateOf(now, deep)
+  if (state === entry.state) return entry
+  if (stateOrder.indexOf(state) < stateOrder.indexOf(entry.state))
+    ctx.log.warn({ jobId: entry.jobId, was: entry.state, state }, 'the chain no longer shows what the journal recorded (reorg)')
+  return ctx.journal.update(entry.jobId, { state })
+}
+
+/**
+ * Whether `hash` may yet show at the head, so sending it again would only duplicate it: waiting in the node's pool
+ * (and not queued behind a missing nonce), or mined after block `head` was read.
+ */
+async function mayLand(ctx: JobContext, hash: Hex | undefined, head: bigint): Promise<boolean> {
+  if (!hash) return false
+  const known = await ctx.sender.transactionState(hash)
+  if (known.state === 'pending') return !known.queued
+  return known.state === 'mined' && known.receipt.status === 'success' && known.receipt.blockNumber > head
+}
+
+async function commit(ctx: JobContext, entry: JournalEntry, head: bigint): Promise<JournalEntry> {
+  if (await mayLand(ctx, entry.commitTx, head)) return entry
+  const jobId = BigInt(entry.jobId)
+  if (entry.state !== 'computed')
+    ctx.log.warn({ jobId: entry.jobId, vanished: entry.commitTx }, 'commit gone from the chain; sending it again')
   try {
     const { hash } = await ctx.sender.send({
       address: ctx.jobMarket,
@@ -194,7 +308,7 @@ async function commitStep(ctx: JobContext, entry: JournalEntry): Promise<Journal
       functionName: 'commitResult',
       args: [jobId, entry.commitment],
     })
-    return ctx.journal.update(jobId, { state: 'committed', commitTx: hash })
+    return ctx.journal.update(jobId, { state: 'committing', commitTx: hash })
   } catch (error) {
     if (error instanceof TransactionError && error.revert?.errorName === 'CommitWindowClosed')
       return finish(ctx, entry, 'commit window closed', 'missed')
@@ -202,50 +316,22 @@ async function commitStep(ctx: JobContext, entry: JournalEntry): Promise<Journal
   }
 }
 
-async function revealStep(ctx: JobContext, entry: JournalEntry): Promise<JournalEntry> {
+async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint): Promise<JournalEntry> {
+  if (await mayLand(ctx, entry.revealTx, head)) return entry
   const jobId = BigInt(entry.jobId)
-  const job = await readJob(ctx, jobId)
-  const status = job.status
-  if (status === JobStatus.Assigned && String(job.commitDeadline) === entry.commitDeadline) return entry // others still committing
-  if (status === JobStatus.Committed && String(job.commitDeadline) === entry.commitDeadline) {
-    const slot = await readSlot(ctx, jobId)
-    if (slot.revealed) return ctx.journal.update(jobId, { state: 'revealed' })
-    try {
-      const { hash } = await ctx.sender.send({
-        address: ctx.jobMarket,
-        abi: jobMarketAbi,
-        functionName: 'revealResult',
-        args: [jobId, entry.fingerprint, entry.outputHash, entry.salt],
-      })
-      return ctx.journal.update(jobId, { state: 'revealed', revealTx: hash })
-    } catch (error) {
-      if (error instanceof TransactionError && error.revert?.errorName === 'RevealWindowClosed')
-        return finish(ctx, entry, 'reveal window closed', 'missed')
-      throw error
-    }
+  if (entry.state === 'revealing' || entry.state === 'revealed')
+    ctx.log.warn({ jobId: entry.jobId, vanished: entry.revealTx }, 'reveal gone from the chain; sending it again')
+  try {
+    const { hash } = await ctx.sender.send({
+      address: ctx.jobMarket,
+      abi: jobMarketAbi,
+      functionName: 'revealResult',
+      args: [jobId, entry.fingerprint, entry.outputHash, entry.salt],
+    })
+    return ctx.journal.update(jobId, { state: 'revealing', revealTx: hash })
+  } catch (error) {
+    if (error instanceof TransactionError && error.revert?.errorName === 'RevealWindowClosed')
+      return finish(ctx, entry, 'reveal window closed', 'missed')
+    throw error
   }
-  if (
-    (status === JobStatus.Revealed || status === JobStatus.Completed || status === JobStatus.Failed) &&
-    String(job.commitDeadline) === entry.commitDeadline
-  ) {
-    const slot = await readSlot(ctx, jobId)
-    if (slot.revealed && slot.commitment === entry.commitment) return ctx.journal.update(jobId, { state: 'revealed' })
-    return finish(ctx, entry, `job ${jobStatusName(status)} without our reveal`, 'missed')
-  }
-  // Open, Expired, Cancelled, or a new round: the assignment we committed to is over (our collateral was unlocked).
-  return finish(ctx, entry, `assignment ended (job ${jobStatusName(status)})`, 'expired')
-}
-
-async function settleStep(ctx: JobContext, entry: JournalEntry): Promise<JournalEntry> {
-  const jobId = BigInt(entry.jobId)
-  const job = await readJob(ctx, jobId)
-  if (job.status === JobStatus.Revealed || job.status === JobStatus.Committed) return entry // waiting for finalize
-  if (job.status === JobStatus.Completed) {
-    // Whether we were in the majority: the fingerprint more than half the slots revealed is ours.
-    const slots = await Promise.all(job.providers.map((p) => readSlot(ctx, jobId, p)))
-    const majority = majorityOf(slots.map((s) => (s.revealed ? s.fingerprint : null)))
-    const agreed = majority?.fingerprint.toLowerCase() === entry.fingerprint.toLowerCase()
-    return finish(ctx, entry, agreed ? 'completed: agreed' : 'completed: dissented', agreed ? 'agreed' : 'dissented')
-  }
-  return finish(ctx, entry, `job ${jobStatusName(job.status)}`, job.status === JobStatus.Failed ? 'failed' : 'expired')
 }

@@ -67,6 +67,26 @@ describe('Journal', () => {
     await j3.close()
   })
 
+  it('loads lines written before the confirmation states and job hashes existed, and resumes the new states', async () => {
+    const dataDir = await tempDir()
+    const old = { ...entryFor(7n), state: 'committed', commitTx: `0x${'07'.repeat(32)}`, updatedAt: 1 }
+    await appendFile(path.join(dataDir, 'journal.jsonl'), `${JSON.stringify({ kind: 'entry', entry: old })}\n`)
+    const j1 = await Journal.open({ dataDir })
+    expect(j1.get(7n)).toEqual(old)
+    expect(j1.get(7n)?.inputHash).toBeUndefined()
+    await j1.put({ ...entryFor(8n), state: 'committing', inputHash: `0x${'cc'.repeat(32)}` })
+    await j1.put({ ...entryFor(9n), state: 'revealing' })
+    await j1.close()
+    const j2 = await Journal.open({ dataDir })
+    expect(j2.unfinished().map((e) => [e.jobId, e.state])).toEqual([
+      ['7', 'committed'],
+      ['8', 'committing'],
+      ['9', 'revealing'],
+    ])
+    expect(j2.get(8n)?.inputHash).toBe(`0x${'cc'.repeat(32)}`)
+    await j2.close()
+  })
+
   it('ignores a torn last line and compacts on open', async () => {
     const dataDir = await tempDir()
     const j1 = await Journal.open({ dataDir })

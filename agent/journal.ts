@@ -4,11 +4,15 @@ import path from 'node:path'
 import type { Address, Hex } from 'viem'
 
 /**
- * Where one assignment stands. `computed`: output uploaded, salt and commitment chosen, commit not yet
- * confirmed. `committed`: commit mined. `revealed`: reveal mined. `done`: nothing more to do (finalized,
- * expired, reassigned, or given up).
+ * Where one assignment stands, as the chain shows it: a state past `computed` holds only while the chain still
+ * shows it, and a reorg can send an entry back. `computed`: output uploaded, salt and commitment chosen; the commit
+ * is not on chain (not yet, or a reorg took it). `committing`: the commit is mined, not yet `confirmations` deep.
+ * `committed`: the commit is confirmed at that depth. `revealing`: the reveal is mined, not yet deep. `revealed`:
+ * the reveal is confirmed at depth. `done`: nothing more to do (settled, expired, reassigned, or given up), the end
+ * of the round confirmed at depth. Journals written before `committing` and `revealing` existed load as they are
+ * (their `committed` and `revealed` meant mined) and are checked against the chain on resume.
  */
-export type JournalState = 'computed' | 'committed' | 'revealed' | 'done'
+export type JournalState = 'computed' | 'committing' | 'committed' | 'revealing' | 'revealed' | 'done'
 
 export type JournalEntry = {
   /** Decimal job id (JSON has no bigint). */
@@ -21,6 +25,13 @@ export type JournalEntry = {
   fingerprint: Hex
   outputHash: Hex
   commitment: Hex
+  /**
+   * The job's model and input as the chain gave them when the output was computed. A reorg that drops a job's
+   * submission lets another job take its id (perhaps with the same commit deadline): this tells them apart.
+   * Absent in entries written before it existed.
+   */
+  modelHash?: Hex
+  inputHash?: Hex
   commitTx?: Hex
   revealTx?: Hex
   /** Why the entry ended, when it ended without a reveal. */

@@ -42,6 +42,11 @@ export type RunAgentParameters = {
   heartbeatIntervalMs?: number
   /** How often a job in flight re-reads its status on chain. Default 1000. */
   pollIntervalMs?: number
+  /**
+   * Blocks deep (1: the block itself) a commit, reveal or settlement must be before the journal counts it; until
+   * then a reorg may take it and the agent sends it again. Pick it above the deepest reorg the chain may have. Default 2.
+   */
+  confirmations?: number
   /** Inference worker threads. Default 1. */
   inferenceWorkers?: number
   /** How long to keep trying to reach the server for the deployment at start. Default 60 000. */
@@ -126,6 +131,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       log,
       lie: parameters.lie ?? false,
       pollIntervalMs: parameters.pollIntervalMs ?? 1000,
+      confirmations: parameters.confirmations ?? 2,
       signal,
     }
     resumeJournal({ journal, scheduler, follow: (entry) => followEntry(ctx, entry), log })

@@ -8,10 +8,13 @@ import {
   type ContractFunctionName,
   type Hash,
   type PublicClient,
+  TransactionNotFoundError,
   type TransactionReceipt,
+  TransactionReceiptNotFoundError,
   type WalletClient,
 } from 'viem'
 import { TesseraError } from '../protocol/errors.ts'
+import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
 
 /**
@@ -35,19 +38,45 @@ export type SendParameters<abi extends Abi, name extends ContractFunctionName<ab
 }
 
 /**
+ * What the node knows of a transaction: mined (with its receipt), waiting in its pool (`queued` when a lower nonce is
+ * missing, so it can't be mined until something takes that nonce), or nothing (dropped, reorged).
+ */
+export type TransactionState =
+  | { state: 'mined'; receipt: TransactionReceipt }
+  | { state: 'pending'; nonce: number; queued: boolean }
+  | { state: 'unknown' }
+
+/**
  * Sends the agent's transactions one at a time from one account: simulate (for a clean revert reason),
- * send, then wait for the receipt outside the lock so concurrent jobs only queue for their nonce.
+ * send, then wait for the receipt outside the lock so concurrent jobs only queue for their nonce. Nonces come from
+ * the node's pending count, so a transaction a reorg dropped frees its nonce for the next send.
  */
 export class TxSender {
   private lock: Promise<unknown> = Promise.resolve()
+  private readonly droppedAfterMs: number
+  private readonly pollIntervalMs: number
   constructor(
     private readonly publicClient: PublicClient,
     private readonly walletClient: WalletClient,
     private readonly account: Account,
     private readonly log: Logger,
-    private readonly onResult?: (functionName: string, result: 'success' | 'reverted' | 'error') => void,
-  ) {}
+    private readonly onResult?: (functionName: string, result: 'success' | 'reverted' | 'error' | 'vanished') => void,
+    options: {
+      /** How long a sent transaction the node never showed may stay missing before it counts as dropped. Default 3000. */
+      droppedAfterMs?: number
+      /** How often to look for the receipt. Default the public client's polling interval. */
+      pollIntervalMs?: number
+    } = {},
+  ) {
+    this.droppedAfterMs = options.droppedAfterMs ?? 3000
+    this.pollIntervalMs = options.pollIntervalMs ?? publicClient.pollingInterval
+  }
 
+  /**
+   * Sends and resolves with the receipt once mined. Throws a {@link TransactionError}: not retryable for a revert,
+   * retryable when it could not be sent or vanished before it was mined (a reorg took the block it was in, the node
+   * dropped it) — the caller re-checks the chain and sends again if still needed.
+   */
   async send<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
     parameters: SendParameters<abi, name>,
   ): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
@@ -76,7 +105,7 @@ export class TxSender {
         details: error instanceof BaseError ? error.shortMessage : String(error),
       })
     }
-    const receipt = await this.publicClient.waitForTransactionReceipt({ hash })
+    const receipt = await this.receiptOf(functionName, hash)
     if (receipt.status !== 'success') {
       this.onResult?.(functionName, 'reverted')
       throw new TransactionError(`${functionName} reverted on chain`, { details: `tx ${hash}` })
@@ -85,4 +114,50 @@ export class TxSender {
     this.log.debug({ functionName, txHash: hash, block: Number(receipt.blockNumber) }, 'transaction mined')
     return { hash, receipt }
   }
+
+  /** Where `hash` stands on the node now. */
+  async transactionState(hash: Hash): Promise<TransactionState> {
+    const receipt = await this.publicClient.getTransactionReceipt({ hash }).catch(unlessNotFound)
+    if (receipt) return { state: 'mined', receipt }
+    const transaction = await this.publicClient.getTransaction({ hash }).catch(unlessNotFound)
+    if (!transaction) return { state: 'unknown' }
+    // The node's pending count stops at the first missing nonce: a transaction at or above it is queued.
+    const next = await this.publicClient.getTransactionCount({ address: transaction.from, blockTag: 'pending' })
+    return { state: 'pending', nonce: transaction.nonce, queued: transaction.nonce >= next }
+  }
+
+  /**
+   * Polls for the receipt. Gives up when the node no longer knows the transaction after it once showed it (a reorg
+   * dropped it), never showed it for `droppedAfterMs` (a node behind a load balancer may lag for a moment), or holds
+   * it queued behind a nonce no transaction fills (a reorg dropped an earlier one): the caller re-checks the chain,
+   * and what it sends next takes the missing nonce.
+   */
+  private async receiptOf(functionName: string, hash: Hash): Promise<TransactionReceipt> {
+    let seen = false
+    const since = Date.now()
+    for (;;) {
+      const known = await this.transactionState(hash)
+      if (known.state === 'mined') return known.receipt
+      if (known.state === 'pending') {
+        seen = true
+        if (known.queued) {
+          this.onResult?.(functionName, 'vanished')
+          throw new TransactionError(`${functionName} is queued behind a nonce no transaction holds`, {
+            retryable: true,
+            details: `tx ${hash} has nonce ${known.nonce}`,
+          })
+        }
+      } else if (seen || Date.now() - since > this.droppedAfterMs) {
+        this.onResult?.(functionName, 'vanished')
+        throw new TransactionError(`${functionName} vanished before it was mined`, { retryable: true, details: `tx ${hash}` })
+      }
+      await sleep(this.pollIntervalMs)
+    }
+  }
+}
+
+/** `undefined` for a transaction or receipt the node doesn't have; other errors are thrown. */
+function unlessNotFound(error: unknown): undefined {
+  if (error instanceof TransactionNotFoundError || error instanceof TransactionReceiptNotFoundError) return undefined
+  throw error
 }

@@ -1,0 +1,235 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import { type Address, type Hex, type PrivateKeyAccount, parseEther } from 'viem'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
+import { startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { JobStatus } from '../protocol/enums.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
+import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import type { JournalEntry } from './journal.ts'
+import { buildMlp, makeInput } from './models/buildMlp.ts'
+import { type RunAgentReturnType, runAgent } from './runAgent.ts'
+import { startTestServer } from './testServer.ts'
+
+// Two honest agents whose commits and reveals a reorg takes out after they were mined (and, for the reveals,
+// journaled as confirmed): they must send them again from the journal before the windows close, and nobody is slashed.
+
+let system: TestSystem
+let server: Awaited<ReturnType<typeof startTestServer>>
+let root: string
+let modelHash: Hex
+let agents: RunAgentReturnType[] = []
+const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
+const confirmations = 2
+
+beforeAll(async () => {
+  system = await startTestSystem()
+  server = await startTestServer({ deployment: system.deployment })
+  root = await mkdtemp(path.join(os.tmpdir(), 'tessera-agent-reorg-'))
+  const { deployer, providers, requesters } = system.accounts
+  const give = (to: Address, amount: bigint) =>
+    system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [to, amount] })
+  for (const p of [providers[0], providers[1]]) await give(p.address, parseEther('5000'))
+  await give(requesters[0].address, parseEther('100000'))
+  const model = buildMlp({ seed: 5, inputSize: 16, hiddenSize: 16, outputSize: 4 })
+  modelHash = sha256Hex(model)
+  server.blobs.set(modelHash, model)
+  for (const [key, name] of [
+    [devKeys[2], 'p1'],
+    [devKeys[3], 'p2'],
+  ] as const)
+    agents.push(
+      await runAgent({
+        privateKey: key,
+        serverUrl: server.url,
+        rpcUrl: system.rpcUrl,
+        dataDir: path.join(root, name),
+        pricePerUnit: parseEther('0.001'),
+        hardware: { benchmarkScore: 1000 },
+        pollIntervalMs: 100,
+        confirmations,
+        log: log.child({ agent: name }),
+      }),
+    )
+}, 120_000)
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop()))
+  agents = []
+  await server?.stop()
+  await system?.stop()
+  if (root) await rm(root, { recursive: true, force: true })
+})
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const readJob = (jobId: bigint) =>
+  system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+const readSlot = (jobId: bigint, a: Address) =>
+  system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, a] })
+/**
+ * Reorganises the last `depth` blocks away (replaced by empty ones) and hands `look` the chain as it is right after,
+ * holding back what the agents send meanwhile until it is done.
+ */
+async function reorg<T>(depth: bigint, look: () => Promise<T>): Promise<T> {
+  await system.testClient.setAutomine(false)
+  try {
+    await system.testClient.request({ method: 'anvil_reorg', params: [Number(depth), []] } as never)
+    return await look()
+  } finally {
+    await system.testClient.setAutomine(true)
+    await system.testClient.mine({ blocks: 1 })
+  }
+}
+const head = () => system.publicClient.getBlockNumber({ cacheTime: 0 })
+
+/** A provider's journal entry for `jobId`, read from the file the agent appends to (the last record wins). */
+async function journaled(name: string, jobId: bigint): Promise<JournalEntry | undefined> {
+  const dir = path.join(root, name)
+  const file = (await readdir(dir)).find((f) => f.startsWith('journal-') && f.endsWith('.jsonl'))
+  if (!file) return undefined
+  let entry: JournalEntry | undefined
+  for (const line of (await readFile(path.join(dir, file), 'utf8')).split('\n')) {
+    if (!line.trim()) continue
+    const record = JSON.parse(line)
+    if (record.kind === 'entry' && record.entry.jobId === String(jobId)) entry = record.entry
+  }
+  return entry
+}
+
+/** The first block holding `eventName` for `jobId`. */
+async function firstBlockOf(eventName: 'ResultCommitted' | 'ResultRevealed', jobId: bigint): Promise<bigint> {
+  const events = await system.publicClient.getContractEvents({
+    address: system.market,
+    abi: jobMarketAbi,
+    eventName,
+    args: { jobId },
+    fromBlock: 0n,
+  })
+  const [first] = events // logs come in chain order
+  if (!first) throw new Error(`no ${eventName} for job ${jobId}`)
+  return first.blockNumber
+}
+
+/** Submits a k=2 job as requester 0, assigns it to `providers` as the matcher and publishes the assignments. */
+async function submitAndAssign(providers: PrivateKeyAccount[], seed: number): Promise<bigint> {
+  const { requesters, matcher } = system.accounts
+  const rows = 3
+  const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
+  const inputHash = sha256Hex(input)
+  server.blobs.set(inputHash, input)
+  const maxPricePerUnit = parseEther('0.01')
+  const escrow = await system.publicClient.readContract({
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'quoteEscrow',
+    args: [maxPricePerUnit, BigInt(rows), providers.length],
+  })
+  await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
+  const deadline = (await system.now()) + 3600n
+  const spec = {
+    modelHash,
+    inputHash,
+    units: BigInt(rows),
+    maxPricePerUnit,
+    minVramMiB: 0,
+    gpuModel: 0,
+    regions: [],
+    redundancy: providers.length,
+    verification: 0,
+    deadline,
+    outputTolerance: 16,
+  }
+  await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
+  await system.write(matcher, {
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'assign',
+    args: [jobId, providers.map((p) => p.address)],
+  })
+  const job = await readJob(jobId)
+  for (const [slot, p] of providers.entries())
+    server.publish({
+      jobId: String(jobId),
+      provider: p.address,
+      slot,
+      pricePerUnit: parseEther('0.001').toString(),
+      collateral: '0',
+      commitDeadline: String(job.commitDeadline),
+      job: { id: String(jobId), modelHash, inputHash, units: String(rows), outputTolerance: 16, redundancy: 2, deadline: String(deadline) },
+    })
+  return jobId
+}
+
+/** Finalizes as the keeper once Revealed; returns the Slashed events of the finalization. */
+async function finalize(jobId: bigint) {
+  await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
+  const receipt = await system.write(system.accounts.deployer, {
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'finalize',
+    args: [jobId],
+  })
+  expect((await readJob(jobId)).status).toBe(JobStatus.Completed)
+  return system.publicClient.getContractEvents({
+    address: system.registry,
+    abi: providerRegistryAbi,
+    eventName: 'Slashed',
+    fromBlock: receipt.blockNumber,
+    toBlock: receipt.blockNumber,
+  })
+}
+
+describe('agents after a reorg', () => {
+  it('send a confirmed reveal again when a reorg takes it, and only then let the job settle', async () => {
+    const [p1, p2] = system.accounts.providers
+    const jobId = await submitAndAssign([p1, p2], 21)
+    await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
+    await system.testClient.mine({ blocks: confirmations })
+    await waitFor('both reveals journaled as confirmed', async () => {
+      const states = await Promise.all(['p1', 'p2'].map(async (name) => (await journaled(name, jobId))?.state))
+      return states.every((s) => s === 'revealed')
+    })
+    const revealed = await firstBlockOf('ResultRevealed', jobId)
+    const after = await reorg((await head()) - revealed + 1n, () => readJob(jobId))
+    expect(after.status).toBe(JobStatus.Committed)
+    const slashed = await finalize(jobId) // waits for both reveals to come back
+    expect(slashed).toEqual([])
+    const [s1, s2] = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
+    expect(s1.revealed && s2.revealed).toBe(true)
+    await system.testClient.mine({ blocks: confirmations })
+    for (const name of ['p1', 'p2']) {
+      const done = await waitFor(`${name} done`, async () => {
+        const entry = await journaled(name, jobId)
+        return entry?.state === 'done' && entry
+      })
+      expect(done.reason).toBe('completed: agreed')
+    }
+  })
+
+  it('send commit and reveal again from the journal when a reorg takes both, with the same commitment', async () => {
+    const [p1, p2] = system.accounts.providers
+    const jobId = await submitAndAssign([p1, p2], 22)
+    await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
+    const commitments = await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))
+    const committed = await firstBlockOf('ResultCommitted', jobId)
+    const [after, slot] = await reorg((await head()) - committed + 1n, () => Promise.all([readJob(jobId), readSlot(jobId, p1.address)]))
+    expect(after.status).toBe(JobStatus.Assigned)
+    expect(slot.commitment).toBe(`0x${'00'.repeat(32)}`)
+    expect(await finalize(jobId)).toEqual([])
+    expect(await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))).toEqual(commitments)
+  })
+})
