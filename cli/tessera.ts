@@ -99,6 +99,12 @@ const agentSettings = {
     env: 'TESSERA_BENCHMARK_SCORE',
     description: 'override the measured units per epoch per GPU',
   },
+  confirmations: {
+    flag: '--confirmations <blocks>',
+    env: 'TESSERA_AGENT_CONFIRMATIONS',
+    default: 2,
+    description: 'blocks deep a commit or reveal must be before the journal counts it (deeper than the chain reorgs)',
+  },
 } satisfies Record<string, Setting>
 
 addSettingOptions(
@@ -128,6 +134,7 @@ addSettingOptions(
         ...(config.vramMib ? { vramMiB: Number(config.vramMib) } : {}),
         ...(config.benchmarkScore ? { benchmarkScore: Number(config.benchmarkScore) } : {}),
       },
+      confirmations: Number(config.confirmations),
       lie: Boolean(flags.lie),
       log,
       signal: controller.signal,

@@ -142,6 +142,8 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
   if (matcher && keeper) {
     every('chain', parameters.chainIntervalMs ?? 1000, async () => {
       if (!(await leading())) return
+      // Re-send what a reorg dropped even while the index is stale: the chain, not the index, says it vanished.
+      await sender?.reconcile()
       if (!(await gate.open())) return
       const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
       await matcher.tick(block.timestamp).catch((error: unknown) => failed('matcher', error))
