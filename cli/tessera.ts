@@ -21,6 +21,11 @@ function logger(name: string) {
   })
 }
 
+/** A subcommand of `tessera` with an option for every setting that has a flag. */
+function settingsCommand(name: string, description: string, settings: Record<string, Setting>) {
+  return addSettingOptions(program.command(name).description(description), settings)
+}
+
 /** Exits once the logger's transport (a worker thread for pretty output) has written every line. */
 async function exitAfterFlush(log: { flush: (cb?: (err?: Error) => void) => void }, code = 0): Promise<never> {
   await new Promise<void>((resolve) => log.flush(() => resolve()))
@@ -49,8 +54,9 @@ const devSettings = {
   },
 } satisfies Record<string, Setting>
 
-addSettingOptions(
-  program.command('dev').description('run the whole marketplace locally: Postgres, anvil, contracts, indexer, server, agents, demo jobs'),
+settingsCommand(
+  'dev',
+  'run the whole marketplace locally: Postgres, anvil, contracts, indexer, server, agents, demo jobs',
   devSettings,
 ).action(async (flags) => {
   const config = resolveConfig({
@@ -103,14 +109,11 @@ const agentSettings = {
     flag: '--confirmations <blocks>',
     env: 'TESSERA_AGENT_CONFIRMATIONS',
     default: 2,
-    description: 'blocks deep a commit or reveal must be before the journal counts it (deeper than the chain reorgs)',
+    description: 'blocks deep a commit or reveal must be before the journal counts it (more than the chain reorgs)',
   },
 } satisfies Record<string, Setting>
 
-addSettingOptions(
-  program.command('agent').description('run a provider agent: register, stake, take assignments, run inference, commit and reveal'),
-  agentSettings,
-)
+settingsCommand('agent', 'run a provider agent: register, stake, take assignments, run inference, commit and reveal', agentSettings)
   .option('--lie', 'return altered outputs (for testing the verification)')
   .action(async (flags) => {
     const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
