@@ -298,40 +298,46 @@ async function mayLand(ctx: JobContext, hash: Hex | undefined, head: bigint): Pr
 
 async function commit(ctx: JobContext, entry: JournalEntry, head: bigint): Promise<JournalEntry> {
   if (await mayLand(ctx, entry.commitTx, head)) return entry
-  const jobId = BigInt(entry.jobId)
   if (entry.state !== 'computed')
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.commitTx }, 'commit gone from the chain; sending it again')
-  try {
-    const { hash } = await ctx.sender.send({
-      address: ctx.jobMarket,
-      abi: jobMarketAbi,
-      functionName: 'commitResult',
-      args: [jobId, entry.commitment],
-    })
-    return ctx.journal.update(jobId, { state: 'committing', commitTx: hash })
-  } catch (error) {
-    if (error instanceof TransactionError && error.revert?.errorName === 'CommitWindowClosed')
-      return finish(ctx, entry, 'commit window closed', 'missed')
-    throw error
-  }
+  const args = [BigInt(entry.jobId), entry.commitment] as const
+  return sendAndJournal(ctx, entry, 'commit', () =>
+    ctx.sender.send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'commitResult', args }).then(({ hash }) => ({
+      state: 'committing',
+      commitTx: hash,
+    })),
+  )
 }
 
 async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint): Promise<JournalEntry> {
   if (await mayLand(ctx, entry.revealTx, head)) return entry
-  const jobId = BigInt(entry.jobId)
   if (entry.state === 'revealing' || entry.state === 'revealed')
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.revealTx }, 'reveal gone from the chain; sending it again')
+  const args = [BigInt(entry.jobId), entry.fingerprint, entry.outputHash, entry.salt] as const
+  return sendAndJournal(ctx, entry, 'reveal', () =>
+    ctx.sender.send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'revealResult', args }).then(({ hash }) => ({
+      state: 'revealing',
+      revealTx: hash,
+    })),
+  )
+}
+
+/**
+ * Sends the commit or reveal (`send` answers with the journal's changes once it is sent) and journals it; a revert
+ * because the `window` closed finishes the job as missed.
+ */
+async function sendAndJournal(
+  ctx: JobContext,
+  entry: JournalEntry,
+  window: 'commit' | 'reveal',
+  send: () => Promise<Partial<Omit<JournalEntry, 'jobId' | 'updatedAt'>>>,
+): Promise<JournalEntry> {
   try {
-    const { hash } = await ctx.sender.send({
-      address: ctx.jobMarket,
-      abi: jobMarketAbi,
-      functionName: 'revealResult',
-      args: [jobId, entry.fingerprint, entry.outputHash, entry.salt],
-    })
-    return ctx.journal.update(jobId, { state: 'revealing', revealTx: hash })
+    return await ctx.journal.update(entry.jobId, await send())
   } catch (error) {
-    if (error instanceof TransactionError && error.revert?.errorName === 'RevealWindowClosed')
-      return finish(ctx, entry, 'reveal window closed', 'missed')
+    const closed = window === 'commit' ? 'CommitWindowClosed' : 'RevealWindowClosed'
+    if (error instanceof TransactionError && error.revert?.errorName === closed)
+      return finish(ctx, entry, `${window} window closed`, 'missed')
     throw error
   }
 }

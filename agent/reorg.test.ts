@@ -1,25 +1,22 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import pino from 'pino'
-import { type Address, type Hex, type PrivateKeyAccount, parseEther } from 'viem'
+import type { Address, Hex, PrivateKeyAccount } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { devKeys } from '../devnet/devAccounts.ts'
-import { startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
+import type { TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import type { JournalEntry } from './journal.ts'
-import { buildMlp, makeInput } from './models/buildMlp.ts'
-import { type RunAgentReturnType, runAgent } from './runAgent.ts'
-import { startTestServer } from './testServer.ts'
+import { buildMlp } from './models/buildMlp.ts'
+import type { RunAgentReturnType } from './runAgent.ts'
+import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, submitAndAssignJob, waitUntil } from './testServer.ts'
 
 // Two honest agents whose commits and reveals a reorg takes out after they were mined (and, for the reveals,
 // journaled as confirmed): they must send them again from the journal before the windows close, and nobody is slashed.
 
+let bed: AgentTestBed
 let system: TestSystem
-let server: Awaited<ReturnType<typeof startTestServer>>
 let root: string
 let modelHash: Hex
 let agents: RunAgentReturnType[] = []
@@ -27,53 +24,21 @@ const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
 const confirmations = 2
 
 beforeAll(async () => {
-  system = await startTestSystem()
-  server = await startTestServer({ deployment: system.deployment })
-  root = await mkdtemp(path.join(os.tmpdir(), 'tessera-agent-reorg-'))
-  const { deployer, providers, requesters } = system.accounts
-  const give = (to: Address, amount: bigint) =>
-    system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [to, amount] })
-  for (const p of [providers[0], providers[1]]) await give(p.address, parseEther('5000'))
-  await give(requesters[0].address, parseEther('100000'))
+  bed = await startAgentTestBed('tessera-agent-reorg-')
+  ;({ system, root } = bed)
   const model = buildMlp({ seed: 5, inputSize: 16, hiddenSize: 16, outputSize: 4 })
   modelHash = sha256Hex(model)
-  server.blobs.set(modelHash, model)
-  for (const [key, name] of [
-    [devKeys[2], 'p1'],
-    [devKeys[3], 'p2'],
-  ] as const)
-    agents.push(
-      await runAgent({
-        privateKey: key,
-        serverUrl: server.url,
-        rpcUrl: system.rpcUrl,
-        dataDir: path.join(root, name),
-        pricePerUnit: parseEther('0.001'),
-        hardware: { benchmarkScore: 1000 },
-        pollIntervalMs: 100,
-        confirmations,
-        log: log.child({ agent: name }),
-      }),
-    )
+  bed.server.blobs.set(modelHash, model)
+  agents = await startTwoAgents(bed, log, { confirmations })
 }, 120_000)
 
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop()))
   agents = []
-  await server?.stop()
-  await system?.stop()
-  if (root) await rm(root, { recursive: true, force: true })
+  await stopAgentTestBed(bed)
 })
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>) => waitUntil(what, check, { intervalMs: 50 })
 
 const readJob = (jobId: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
@@ -123,56 +88,8 @@ async function firstBlockOf(eventName: 'ResultCommitted' | 'ResultRevealed', job
   return first.blockNumber
 }
 
-/** Submits a k=2 job as requester 0, assigns it to `providers` as the matcher and publishes the assignments. */
-async function submitAndAssign(providers: PrivateKeyAccount[], seed: number): Promise<bigint> {
-  const { requesters, matcher } = system.accounts
-  const rows = 3
-  const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
-  const inputHash = sha256Hex(input)
-  server.blobs.set(inputHash, input)
-  const maxPricePerUnit = parseEther('0.01')
-  const escrow = await system.publicClient.readContract({
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'quoteEscrow',
-    args: [maxPricePerUnit, BigInt(rows), providers.length],
-  })
-  await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
-  const deadline = (await system.now()) + 3600n
-  const spec = {
-    modelHash,
-    inputHash,
-    units: BigInt(rows),
-    maxPricePerUnit,
-    minVramMiB: 0,
-    gpuModel: 0,
-    regions: [],
-    redundancy: providers.length,
-    verification: 0,
-    deadline,
-    outputTolerance: 16,
-  }
-  await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
-  const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
-  await system.write(matcher, {
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'assign',
-    args: [jobId, providers.map((p) => p.address)],
-  })
-  const job = await readJob(jobId)
-  for (const [slot, p] of providers.entries())
-    server.publish({
-      jobId: String(jobId),
-      provider: p.address,
-      slot,
-      pricePerUnit: parseEther('0.001').toString(),
-      collateral: '0',
-      commitDeadline: String(job.commitDeadline),
-      job: { id: String(jobId), modelHash, inputHash, units: String(rows), outputTolerance: 16, redundancy: 2, deadline: String(deadline) },
-    })
-  return jobId
-}
+/** Submits a k=2 job of 3 rows as requester 0, assigns it to `providers` as the matcher and publishes the assignments. */
+const submitAndAssign = (providers: PrivateKeyAccount[], seed: number) => submitAndAssignJob(bed, { providers, modelHash, seed, rows: 3 })
 
 /** Finalizes as the keeper once Revealed; returns the Slashed events of the finalization. */
 async function finalize(jobId: bigint) {

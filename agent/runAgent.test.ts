@@ -1,43 +1,32 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import pino from 'pino'
 import { type Address, type Hex, type PrivateKeyAccount, parseEther } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import type { TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
-import { buildMlp, makeInput } from './models/buildMlp.ts'
+import { buildMlp } from './models/buildMlp.ts'
 import { type RunAgentParameters, runAgent } from './runAgent.ts'
-import { startTestServer } from './testServer.ts'
+import {
+  type AgentTestBed,
+  startAgentTestBed,
+  stopAgentTestBed,
+  submitAndAssignJob,
+  type TestServer,
+  testAgentParameters,
+  waitUntil,
+} from './testServer.ts'
 
+let bed: AgentTestBed
 let system: TestSystem
-let server: Awaited<ReturnType<typeof startTestServer>>
-let root: string
+let server: TestServer
 let modelHash: Hex
 const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
 
 beforeAll(async () => {
-  system = await startTestSystem()
-  server = await startTestServer({ deployment: system.deployment })
-  root = await mkdtemp(path.join(os.tmpdir(), 'tessera-agent-'))
-  const { deployer, providers, requesters } = system.accounts
-  for (const p of [providers[0], providers[1]])
-    await system.write(deployer, {
-      address: system.token,
-      abi: tesseraTokenAbi,
-      functionName: 'transfer',
-      args: [p.address, parseEther('5000')],
-    })
-  await system.write(deployer, {
-    address: system.token,
-    abi: tesseraTokenAbi,
-    functionName: 'transfer',
-    args: [requesters[0].address, parseEther('100000')],
-  })
+  bed = await startAgentTestBed('tessera-agent-')
+  ;({ system, server } = bed)
   const model = buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 })
   modelHash = sha256Hex(model)
   server.blobs.set(modelHash, model)
@@ -45,33 +34,10 @@ beforeAll(async () => {
   await (await runAgent(agentParameters(devKeys[3], 'p2'))).stop()
 }, 120_000)
 
-afterAll(async () => {
-  await server?.stop()
-  await system?.stop()
-  if (root) await rm(root, { recursive: true, force: true })
-})
+afterAll(() => stopAgentTestBed(bed))
 
-const agentParameters = (key: Hex, name: string, extra: Partial<RunAgentParameters> = {}): RunAgentParameters => ({
-  privateKey: key,
-  serverUrl: server.url,
-  rpcUrl: system.rpcUrl,
-  dataDir: path.join(root, name),
-  pricePerUnit: parseEther('0.001'),
-  hardware: { benchmarkScore: 1000 },
-  pollIntervalMs: 100,
-  log: log.child({ agent: name }),
-  ...extra,
-})
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+const agentParameters = (key: Hex, name: string, extra: Partial<RunAgentParameters> = {}) => testAgentParameters(bed, log, key, name, extra)
+const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>) => waitUntil(what, check, { intervalMs: 100 })
 
 const readJob = (jobId: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
@@ -81,63 +47,8 @@ const readProvider = (a: Address) =>
   system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [a] })
 
 /** Submits a k=2 job as requester 0 and assigns it to `providers` as the matcher; publishes the assignments. */
-async function submitAndAssign(providers: PrivateKeyAccount[], seed: number, rows = 4, tamper = false) {
-  const { requesters, matcher } = system.accounts
-  const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
-  const inputHash = sha256Hex(input)
-  // Tampered: the server answers the input's address with other bytes.
-  server.blobs.set(inputHash, tamper ? encodeTensorBlob({ dims: [rows, 16], data: new Float32Array(rows * 16) }) : input)
-  const maxPricePerUnit = parseEther('0.01')
-  const escrow = await system.publicClient.readContract({
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'quoteEscrow',
-    args: [maxPricePerUnit, BigInt(rows), providers.length],
-  })
-  await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
-  const deadline = (await system.now()) + 3600n
-  const spec = {
-    modelHash,
-    inputHash,
-    units: BigInt(rows),
-    maxPricePerUnit,
-    minVramMiB: 0,
-    gpuModel: 0,
-    regions: [],
-    redundancy: providers.length,
-    verification: 0,
-    deadline,
-    outputTolerance: 16,
-  }
-  await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
-  const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
-  await system.write(matcher, {
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'assign',
-    args: [jobId, providers.map((p) => p.address)],
-  })
-  const job = await readJob(jobId)
-  for (const [slot, p] of providers.entries())
-    server.publish({
-      jobId: String(jobId),
-      provider: p.address,
-      slot,
-      pricePerUnit: parseEther('0.001').toString(),
-      collateral: '0',
-      commitDeadline: String(job.commitDeadline),
-      job: {
-        id: String(jobId),
-        modelHash,
-        inputHash,
-        units: String(rows),
-        outputTolerance: 16,
-        redundancy: providers.length,
-        deadline: String(deadline),
-      },
-    })
-  return jobId
-}
+const submitAndAssign = (providers: PrivateKeyAccount[], seed: number, rows = 4, tamper = false) =>
+  submitAndAssignJob(bed, { providers, modelHash, seed, rows, tamper })
 
 async function finalizeAndCheck(jobId: bigint) {
   await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)

@@ -1,9 +1,19 @@
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
-import { type Address, type Hex, recoverMessageAddress } from 'viem'
+import os from 'node:os'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import { type Address, type Hex, type PrivateKeyAccount, parseEther, recoverMessageAddress } from 'viem'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
+import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
+import { sampleJobSpec, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { type Deployment, stringifyDeployment } from '../protocol/deployment.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { heartbeatMessage } from '../protocol/heartbeat.ts'
+import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import { makeInput } from './models/buildMlp.ts'
+import { type RunAgentParameters, type RunAgentReturnType, runAgent } from './runAgent.ts'
 
 /**
  * A stand-in for the Tessera server with just what an agent uses (`/deployment`, blobs, the heartbeat
@@ -124,4 +134,149 @@ export function fakeAssignment(
       deadline: '200',
     },
   }
+}
+
+export type TestServer = Awaited<ReturnType<typeof startTestServer>>
+
+/** What agents run against in a test: a deployed chain, a test server with its deployment, a folder for data dirs. */
+export type AgentTestBed = { system: TestSystem; server: TestServer; root: string }
+
+/**
+ * Starts an {@link AgentTestBed} (the folder a fresh temporary one named `tmpPrefix…`), with providers 0 and 1 funded
+ * with 5 000 TSR each and requester 0 with 100 000 TSR.
+ */
+export async function startAgentTestBed(tmpPrefix: string): Promise<AgentTestBed> {
+  const system = await startTestSystem()
+  const started: { server?: TestServer; root?: string } = {}
+  try {
+    started.server = await startTestServer({ deployment: system.deployment })
+    started.root = await mkdtemp(path.join(os.tmpdir(), tmpPrefix))
+    const { deployer, providers, requesters } = system.accounts
+    const give = (to: Address, amount: bigint) =>
+      system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [to, amount] })
+    for (const p of [providers[0], providers[1]]) await give(p.address, parseEther('5000'))
+    await give(requesters[0].address, parseEther('100000'))
+    return { system, server: started.server, root: started.root }
+  } catch (error) {
+    await started.server?.stop()
+    await system.stop()
+    if (started.root) await rm(started.root, { recursive: true, force: true })
+    throw error
+  }
+}
+
+/** Stops what {@link startAgentTestBed} started and removes the folder; a bed that never started is nothing to stop. */
+export async function stopAgentTestBed(bed: AgentTestBed | undefined): Promise<void> {
+  if (!bed) return
+  await bed.server.stop()
+  await bed.system.stop()
+  await rm(bed.root, { recursive: true, force: true })
+}
+
+/** runAgent's parameters for `key` against the test bed, with its data dir `name` under the bed's folder; `extra` wins. */
+export const testAgentParameters = (
+  bed: AgentTestBed,
+  log: Logger,
+  key: Hex,
+  name: string,
+  extra: Partial<RunAgentParameters> = {},
+): RunAgentParameters => ({
+  privateKey: key,
+  serverUrl: bed.server.url,
+  rpcUrl: bed.system.rpcUrl,
+  dataDir: path.join(bed.root, name),
+  pricePerUnit: parseEther('0.001'),
+  hardware: { benchmarkScore: 1000 },
+  pollIntervalMs: 100,
+  log: log.child({ agent: name }),
+  ...extra,
+})
+
+/** Starts the agents of providers 0 and 1 (dev keys 2 and 3, data dirs p1 and p2), one after the other. */
+export async function startTwoAgents(
+  bed: AgentTestBed,
+  log: Logger,
+  extra: Partial<RunAgentParameters> = {},
+): Promise<RunAgentReturnType[]> {
+  const agents: RunAgentReturnType[] = []
+  try {
+    for (const [key, name] of [
+      [devKeys[2], 'p1'],
+      [devKeys[3], 'p2'],
+    ] as const)
+      agents.push(await runAgent(testAgentParameters(bed, log, key, name, extra)))
+    return agents
+  } catch (error) {
+    await Promise.all(agents.map((a) => a.stop()))
+    throw error
+  }
+}
+
+/** Polls `check` every `intervalMs` until it answers something truthy, which it returns; throws after `timeoutMs`. */
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  parameters: { intervalMs: number; timeoutMs?: number },
+): Promise<T> {
+  const until = Date.now() + (parameters.timeoutMs ?? 30_000)
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, parameters.intervalMs))
+  }
+}
+
+/**
+ * Submits a job of `rows` rows of a fresh input (`seed`) for `modelHash` as requester 0, assigns it to `providers` as
+ * the matcher and publishes the assignments; returns its id. `tamper`: the server answers the input's address with
+ * other bytes.
+ */
+export async function submitAndAssignJob(
+  bed: AgentTestBed,
+  parameters: { providers: PrivateKeyAccount[]; modelHash: Hex; seed: number; rows: number; tamper?: boolean },
+): Promise<bigint> {
+  const { system, server } = bed
+  const { providers, modelHash, seed, rows } = parameters
+  const { requesters, matcher } = system.accounts
+  const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
+  const inputHash = sha256Hex(input)
+  server.blobs.set(inputHash, parameters.tamper ? encodeTensorBlob({ dims: [rows, 16], data: new Float32Array(rows * 16) }) : input)
+  const maxPricePerUnit = parseEther('0.01')
+  const escrow = await system.publicClient.readContract({
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'quoteEscrow',
+    args: [maxPricePerUnit, BigInt(rows), providers.length],
+  })
+  await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
+  const spec = await sampleJobSpec(system, { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit, redundancy: providers.length })
+  await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+  const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
+  await system.write(matcher, {
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'assign',
+    args: [jobId, providers.map((p) => p.address)],
+  })
+  const job = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+  for (const [slot, p] of providers.entries())
+    server.publish({
+      jobId: String(jobId),
+      provider: p.address,
+      slot,
+      pricePerUnit: parseEther('0.001').toString(),
+      collateral: '0',
+      commitDeadline: String(job.commitDeadline),
+      job: {
+        id: String(jobId),
+        modelHash,
+        inputHash,
+        units: String(rows),
+        outputTolerance: 16,
+        redundancy: providers.length,
+        deadline: String(spec.deadline),
+      },
+    })
+  return jobId
 }

@@ -1,6 +1,6 @@
 import { type Address, encodeAbiParameters, type Hex, keccak256, type LocalAccount, maxUint256, parseEventLogs, toHex } from 'viem'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { defaultHardware, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
+import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 
@@ -86,19 +86,7 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
     functionName,
     args,
   })
-  const spec = async (redundancy: number) => ({
-    modelHash: keccak256(toHex('model')),
-    inputHash: keccak256(toHex('input')),
-    units: 100n,
-    maxPricePerUnit: 2n * CENT,
-    minVramMiB: 0,
-    gpuModel: 0,
-    regions: [],
-    redundancy,
-    verification: 0,
-    deadline: (await sys.now()) + 3_600n,
-    outputTolerance: 16,
-  })
+  const spec = (redundancy: number) => sampleJobSpec(sys, { redundancy })
   const jobIdOf = (receipt: Awaited<ReturnType<TestSystem['write']>>): bigint => {
     const [submitted] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
     if (!submitted) throw new Error('submitJob emitted no JobSubmitted')

@@ -13,7 +13,15 @@ import {
   zeroHash,
 } from 'viem'
 import { beforeAll, describe, expect, test } from 'vitest'
-import { defaultHardware, expectRevert, fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
+import {
+  defaultHardware,
+  expectRevert,
+  fund,
+  type JobSpecArgs,
+  registerProvider,
+  sampleJobSpec,
+  useTestSystem,
+} from '../devnet/testSystem.ts'
 import { JobStatus as Status } from '../protocol/enums.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { allErrorsAbi, decodeRevert } from '../protocol/revert.ts'
@@ -52,19 +60,7 @@ beforeAll(async () => {
 
 // ------------------------------------------------------------------ helpers
 
-type JobSpec = {
-  modelHash: Hex
-  inputHash: Hex
-  units: bigint
-  maxPricePerUnit: bigint
-  minVramMiB: number
-  gpuModel: number
-  regions: readonly Hex[]
-  redundancy: number
-  verification: number
-  deadline: bigint
-  outputTolerance: number
-}
+type JobSpec = JobSpecArgs
 type Job = {
   spec: JobSpec
   requester: Address
@@ -84,22 +80,7 @@ type Slot = {
   outputHash: Hex
 }
 
-async function makeSpec(overrides: Partial<JobSpec> = {}): Promise<JobSpec> {
-  return {
-    modelHash: keccak256(toHex('model')),
-    inputHash: keccak256(toHex('input')),
-    units: 100n,
-    maxPricePerUnit: 2n * CENT,
-    minVramMiB: 0,
-    gpuModel: 0,
-    regions: [],
-    redundancy: 2,
-    verification: 0,
-    deadline: (await sys.now()) + 3600n,
-    outputTolerance: 16,
-    ...overrides,
-  }
-}
+const makeSpec = (overrides: Partial<JobSpec> = {}): Promise<JobSpec> => sampleJobSpec(sys, overrides)
 
 const market = {
   read: <T>(functionName: string, args: readonly unknown[] = []) =>

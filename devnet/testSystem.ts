@@ -6,20 +6,23 @@ import {
   type Abi,
   type Address,
   type Chain,
+  type ContractFunctionArgs,
   createPublicClient,
   createTestClient,
   createWalletClient,
   type Hex,
   http,
+  keccak256,
   type LocalAccount,
   type PrivateKeyAccount,
   type TestClient,
   type TransactionReceipt,
+  toHex,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { type DeployParamsOverrides, deployAll } from '../contracts/deploy.ts'
-import { providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { type jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import type { Hardware } from '../protocol/hardware.ts'
@@ -240,4 +243,28 @@ export async function registerProvider(
 /** Transfers `amount` TSR wei from the deployer (genesis holder) to `to` (see {@link fundAccounts} for many at once). */
 export async function fund(system: TestSystem, to: Address, amount: bigint): Promise<void> {
   await fundAccounts({ rpcUrl: system.rpcUrl, token: system.token, from: system.accounts.deployer, to: [{ address: to, amount }] })
+}
+
+/** `JobMarket.submitJob`'s spec, as viem encodes it. */
+export type JobSpecArgs = ContractFunctionArgs<typeof jobMarketAbi, 'nonpayable', 'submitJob'>[0]
+
+/**
+ * A plain job spec for contract tests and the gas bench: 100 units at up to 0.02 TSR a unit, redundancy 2, any
+ * hardware and region, no verification, a deadline an hour from the chain's clock, output tolerance 16; `overrides` win.
+ */
+export async function sampleJobSpec(system: Pick<TestSystem, 'now'>, overrides: Partial<JobSpecArgs> = {}): Promise<JobSpecArgs> {
+  return {
+    modelHash: keccak256(toHex('model')),
+    inputHash: keccak256(toHex('input')),
+    units: 100n,
+    maxPricePerUnit: (2n * TSR) / 100n,
+    minVramMiB: 0,
+    gpuModel: 0,
+    regions: [],
+    redundancy: 2,
+    verification: 0,
+    deadline: (await system.now()) + 3600n,
+    outputTolerance: 16,
+    ...overrides,
+  }
 }

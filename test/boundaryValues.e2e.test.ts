@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
-import { type Address, type Hex, keccak256, maxUint64, maxUint256, toHex } from 'viem'
+import { type Address, keccak256, maxUint64, maxUint256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { freePort } from '../devnet/startAnvil.ts'
-import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { fund, type JobSpecArgs, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { type StartIndexerReturnType, startIndexer } from '../indexer/startIndexer.ts'
 import type { Hardware } from '../protocol/hardware.ts'
 import { TSR } from '../protocol/units.ts'
@@ -60,19 +60,7 @@ const providers = () => {
   ]
 }
 
-type Spec = {
-  modelHash: Hex
-  inputHash: Hex
-  units: bigint
-  maxPricePerUnit: bigint
-  minVramMiB: number
-  gpuModel: number
-  regions: Hex[]
-  redundancy: number
-  verification: number
-  deadline: bigint
-  outputTolerance: number
-}
+type Spec = JobSpecArgs
 
 /** The jobs submitted, in id order. redundancy (2–16) and outputTolerance (1–23) are bounded by JobMarket itself. */
 const specs = (): Omit<Spec, 'modelHash' | 'inputHash' | 'regions' | 'verification'>[] => [

@@ -1,16 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import pino from 'pino'
 import { type Address, createWalletClient, decodeFunctionData, type Hash, type Hex, http, type PublicClient, parseEther } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
-import { type RunAgentReturnType, runAgent } from '../agent/runAgent.ts'
-import { startTestServer } from '../agent/testServer.ts'
+import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, type TestServer } from '../agent/testServer.ts'
 import { TxSender } from '../agent/txSender.ts'
 import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { sampleJobSpec, type TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus, jobStatusName } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { sleep } from '../protocol/retry.ts'
@@ -29,20 +25,15 @@ const jobCount = 12
 const reorgDepths = [1, 5, 20] as const
 const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
 
+let bed: AgentTestBed
 let system: TestSystem
-let server: Awaited<ReturnType<typeof startTestServer>>
-let root: string
+let server: TestServer
 let modelHash: Hex
 
 beforeAll(async () => {
-  system = await startTestSystem()
-  server = await startTestServer({ deployment: system.deployment })
-  root = await mkdtemp(path.join(os.tmpdir(), 'tessera-reorg-'))
-  const { deployer, providers, requesters } = system.accounts
-  const give = (to: Address, amount: bigint) =>
-    system.write(deployer, { address: system.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [to, amount] })
-  for (const p of [providers[0], providers[1]]) await give(p.address, parseEther('5000'))
-  await give(requesters[0].address, parseEther('100000'))
+  bed = await startAgentTestBed('tessera-reorg-')
+  ;({ system, server } = bed)
+  const { requesters } = system.accounts
   await system.write(requesters[0], {
     address: system.token,
     abi: tesseraTokenAbi,
@@ -54,11 +45,7 @@ beforeAll(async () => {
   server.blobs.set(modelHash, model)
 }, 120_000)
 
-afterAll(async () => {
-  await server?.stop()
-  await system?.stop()
-  if (root) await rm(root, { recursive: true, force: true })
-})
+afterAll(() => stopAgentTestBed(bed))
 
 const readJob = (jobId: bigint, blockNumber?: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId], blockNumber })
@@ -180,19 +167,7 @@ function startRequester() {
       const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: 100 + i, rows, inputSize: 16 }) })
       const inputHash = sha256Hex(input)
       server.blobs.set(inputHash, input)
-      const spec = {
-        modelHash,
-        inputHash,
-        units: BigInt(rows),
-        maxPricePerUnit: parseEther('0.01'),
-        minVramMiB: 0,
-        gpuModel: 0,
-        regions: [],
-        redundancy: 2,
-        verification: 0,
-        deadline: (await system.now()) + 3600n,
-        outputTolerance: 16,
-      }
+      const spec = await sampleJobSpec(system, { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit: parseEther('0.01') })
       // Sent through the agent's sender: a submission a reorg takes out before its receipt was seen fails instead of
       // waiting for a receipt that never comes. That job then doesn't exist; the requester goes on with the next.
       const sent = await submitter
@@ -259,24 +234,7 @@ async function reorgWhen(depth: number, wanted: string[], pump: { paused: boolea
 test('reorgs of depth 1, 5 and 20 during live traffic: every job completes, nobody is slashed, no nonce gap', async () => {
   const started = Date.now()
   const [p1, p2] = system.accounts.providers
-  const agents: RunAgentReturnType[] = []
-  for (const [key, name] of [
-    [devKeys[2], 'p1'],
-    [devKeys[3], 'p2'],
-  ] as const)
-    agents.push(
-      await runAgent({
-        privateKey: key,
-        serverUrl: server.url,
-        rpcUrl: system.rpcUrl,
-        dataDir: path.join(root, name),
-        pricePerUnit: parseEther('0.001'),
-        hardware: { benchmarkScore: 1000 },
-        pollIntervalMs: 100,
-        confirmations,
-        log: log.child({ agent: name }),
-      }),
-    )
+  const agents = await startTwoAgents(bed, log, { confirmations })
   const stakes = [await stakeOf(p1.address), await stakeOf(p2.address)]
   const firstBlock = await system.publicClient.getBlockNumber({ cacheTime: 0 })
   // Empty blocks between transactions, so confirmations keep coming when traffic pauses.

@@ -1,13 +1,9 @@
-import type { ContractFunctionArgs } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
-import type { TestSystem } from '../../devnet/testSystem.ts'
+import type { JobSpecArgs, TestSystem } from '../../devnet/testSystem.ts'
 import { heartbeatMessage } from '../../protocol/heartbeat.ts'
 import { TSR } from '../../protocol/units.ts'
 import { type Fetch, gqlData } from './graphql.ts'
-
-/** `JobMarket.submitJob`'s spec, as viem encodes it. */
-export type JobSpecArgs = ContractFunctionArgs<typeof jobMarketAbi, 'nonpayable', 'submitJob'>[0]
 
 /**
  * `requester` approves the escrow JobMarket quotes for the job and submits it. The spec's fields other than the blobs
