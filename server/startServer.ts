@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net'
 import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
-import { createModelInspector } from './checkJob.ts'
+import { checkJob, createModelInspector } from './checkJob.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
 import type { IndexerState } from './indexingHealth.ts'
 import { createChainClients } from './leader/chainClients.ts'
+import { createJobVetting } from './leader/jobVetting.ts'
 import { startLeader } from './leader/startLeader.ts'
 import { createMetrics } from './metrics.ts'
 import { connectAssignmentPubSub } from './pubsub.ts'
@@ -75,7 +76,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     serverKey: parameters.serverKey,
   })
   const inspector = createModelInspector()
-  const { yoga, context, indexing } = createYoga({
+  const { yoga, context, indexing, blobs } = createYoga({
     inspector,
     indexerState: parameters.indexerState,
     db,
@@ -117,6 +118,9 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           log: log.child({ part: 'leader' }),
           metrics,
           indexing,
+          vet: createJobVetting((spec) =>
+            checkJob({ blobs, inspector, spec: { modelHash: spec.modelHash as Hex, inputHash: spec.inputHash as Hex, units: spec.units } }),
+          ),
         })
   log.info({ url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, bus: pubsub.busId }, 'server listening')
 

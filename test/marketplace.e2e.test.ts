@@ -321,35 +321,49 @@ describe('bad input', () => {
     expect(await balanceOf(requester)).toBe(balanceBefore)
   })
 
-  test('a job sent straight to the chain with a missing model blob is never assigned, then expires with a full refund', async () => {
+  test('jobs sent straight to the chain that no provider could run are never assigned, then expire with a full refund', async () => {
     const requester = privateKeyToAccount(requesterKey).address
-    const input = encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 97, rows: 2, inputSize: 16 }) })
-    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+    const upload = async (bytes: Uint8Array) => (await uploadBlob({ serverUrl: stack.serverUrl, bytes })).sha256
+    const input = await upload(encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 97, rows: 2, inputSize: 16 }) }))
+    // Stored without `kind`, so the upload itself isn't checked: only the matcher's vetting stands between it and a provider.
+    const garbageModel = await upload(new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 151) % 256)))
+    const rank3 = await upload(encodeTensorBlob({ dims: [2, 16, 1], data: new Float32Array(32) }))
+    const cases: { modelHash: Hex; inputHash: Hex }[] = [
+      { modelHash: `0x${'cd'.repeat(32)}`, inputHash: input }, // no such model blob
+      { modelHash: garbageModel, inputHash: input }, // a model onnxruntime can't load
+      { modelHash, inputHash: rank3 }, // an input of the wrong rank
+    ]
     const owedBefore = await owed(requester)
-    // No serverUrl: the client's own blob check is skipped, as for anyone calling the contract directly.
-    const { jobId, escrow } = await submitJob({
-      rpcUrl: stack.rpcUrl,
-      deployment: stack.deployment,
-      privateKey: requesterKey,
-      modelHash: `0x${'cd'.repeat(32)}`,
-      inputHash,
-      units: 2n,
-      maxPricePerUnit: parseEther('0.01'),
-      redundancy: 2,
-      deadlineIn: 6,
+    const submitted: { jobId: bigint; escrow: bigint }[] = []
+    for (const spec of cases) {
+      // No serverUrl: the client's own check is skipped, as for anyone calling the contract directly.
+      const { jobId, escrow } = await submitJob({
+        rpcUrl: stack.rpcUrl,
+        deployment: stack.deployment,
+        privateKey: requesterKey,
+        ...spec,
+        units: 2n,
+        maxPricePerUnit: parseEther('0.01'),
+        redundancy: 2,
+        deadlineIn: 8,
+      })
+      submitted.push({ jobId, escrow })
+    }
+    const expired = submitted.map(async ({ jobId, escrow }) => {
+      const job = await waitFor(
+        `job ${jobId} to expire`,
+        async () => {
+          const { job } = await gqlData<{ job: JobData | null }>(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
+          return job?.status === 'EXPIRED' ? job : undefined
+        },
+        { timeoutMs: 60_000 },
+      )
+      expect(job.assignments).toEqual([])
+      expect(BigInt(defined(job.refunded, 'the refund'))).toBe(escrow)
     })
-    const job = await waitFor(
-      `job ${jobId} to expire`,
-      async () => {
-        const { job } = await gqlData<{ job: JobData | null }>(stack.graphqlUrl, jobQuery, { id: jobId.toString() })
-        return job?.status === 'EXPIRED' ? job : undefined
-      },
-      { timeoutMs: 60_000 },
-    )
-    expect(job.assignments).toEqual([])
-    expect(BigInt(defined(job.refunded, 'the refund'))).toBe(escrow)
-    expect((await owed(requester)) - owedBefore).toBe(escrow)
-  }, 90_000)
+    await Promise.all(expired)
+    expect((await owed(requester)) - owedBefore).toBe(submitted.reduce((sum, j) => sum + j.escrow, 0n))
+  }, 120_000)
 
   test('a submit with too little allowance reverts and leaves no job and no escrow', async () => {
     const requester = privateKeyToAccount(requesterKey).address

@@ -2,11 +2,13 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { jobMarketAbi } from '../../contracts/generated/index.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
+import type { JobCheck } from '../checkJob.ts'
 import { findNoShows } from '../db/assignments.ts'
 import { findStoredBlobs } from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
 import { findOpenJobs } from '../db/jobs.ts'
 import { findCandidateProviders } from '../db/providers.ts'
+import type { VettedSpec } from './jobVetting.ts'
 import { matchJobs } from './matchJobs.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
@@ -28,9 +30,26 @@ export function createMatcher(parameters: {
   log: Logger
   /** Wall clock, unix seconds (heartbeats are judged on server time). */
   now: () => number
+  /** Vets a job before it is assigned (`createJobVetting` over `checkJob`); without it only stored blobs are required. */
+  vet?: (spec: VettedSpec) => Promise<JobCheck>
 }) {
   const { db, views, deployment, sender, log } = parameters
   const jobMarket = deployment.contracts.JobMarket.address
+
+  /** The jobs an honest provider could run; the others are logged once and left to expire with a full refund. */
+  const refused = new Set<bigint>()
+  async function vetted<J extends VettedSpec & { id: bigint }>(jobs: J[], vet: (spec: VettedSpec) => Promise<JobCheck>): Promise<J[]> {
+    for (const id of refused) if (!jobs.some((j) => j.id === id)) refused.delete(id)
+    const verdicts = await Promise.all(jobs.map((j) => vet(j)))
+    return jobs.filter((job, i) => {
+      const verdict = verdicts[i]
+      if (!verdict || verdict.runnable) return true
+      if (!refused.has(job.id))
+        log.warn({ jobId: String(job.id), problems: verdict.problems }, 'matcher will not assign a job no provider can run')
+      refused.add(job.id)
+      return false
+    })
+  }
 
   return {
     async tick(chainTime: bigint): Promise<number> {
@@ -46,7 +65,8 @@ export function createMatcher(parameters: {
       const runnable = openJobs.filter((j) => stored.has(j.modelHash.toLowerCase()) && stored.has(j.inputHash.toLowerCase()))
       if (runnable.length < openJobs.length)
         log.debug({ jobIds: openJobs.filter((j) => !runnable.includes(j)).map((j) => String(j.id)) }, 'matcher skipped jobs without blobs')
-      const ready = runnable.filter((j) => !sender.inFlight(`assign:${j.id}`))
+      const unassigned = runnable.filter((j) => !sender.inFlight(`assign:${j.id}`))
+      const ready = parameters.vet ? await vetted(unassigned, parameters.vet) : unassigned
       if (!ready.length) return 0
       // A job's no-shows never get it back: JobMarket would revert the whole assign (ProviderWasNoShow).
       const noShows = await findNoShows(views, ready.map(jobIdOf))

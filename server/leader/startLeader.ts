@@ -3,12 +3,14 @@ import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
 import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
 import type { Deployment } from '../../protocol/deployment.ts'
+import type { JobCheck } from '../checkJob.ts'
 import type { Database, Views } from '../db/database.ts'
 import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOptions } from '../indexingHealth.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 import { createChangeFeed } from './changeFeed.ts'
 import { createIndexingGate } from './indexingGate.ts'
+import type { VettedSpec } from './jobVetting.ts'
 import { createKeeper } from './keeper.ts'
 import { createLeaderLock } from './leaderLock.ts'
 import { type AssignMeta, createMatcher } from './matcher.ts'
@@ -30,6 +32,8 @@ export type StartLeaderParameters = {
   /** Matcher and keeper interval (default 1000 ms). */
   chainIntervalMs?: number
   now?: () => number
+  /** Vets jobs before the matcher assigns them (see `createJobVetting`); without it only stored blobs are required. */
+  vet?: (spec: VettedSpec) => Promise<JobCheck>
   /**
    * Judges whether the indexed data is fresh enough for the matcher and keeper to act on (they pause while it isn't).
    * Pass `createYoga(…).indexing` to share what `/ready` sees; by default the leader watches on its own.
@@ -78,6 +82,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
         sender,
         log,
         now: parameters.now ?? (() => Date.now() / 1000),
+        vet: parameters.vet,
       })
     : undefined
   const keeper = sender
