@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { type Address, encodeAbiParameters, type Hex, keccak256, toHex } from 'viem'
+import { type Address, encodeAbiParameters, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
@@ -15,7 +15,7 @@ import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { gqlData } from '../test/support/graphql.ts'
-import { approveAndSubmitJob, sendHeartbeat } from '../test/support/market.ts'
+import { approveAndSubmitJob, sendHeartbeat, uploadRunnableJob } from '../test/support/market.ts'
 import { startTestPonder } from '../test/support/stack.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 import { type StartServerReturnType, startServer } from './startServer.ts'
@@ -139,10 +139,8 @@ function subscribe(provider: Address, after?: string) {
 const heartbeat = (account: PrivateKeyAccount) => sendHeartbeat(`${server.url}/graphql`, account)
 
 async function submitJob(redundancy: number) {
-  // The matcher only assigns jobs whose blobs are in the store.
-  const put = async (body: string) => (await (await fetch(`${server.url}/blobs`, { method: 'PUT', body })).json()).sha256 as Hex
-  const [modelHash, inputHash] = [await put('model'), await put('input')]
-  const spec = { modelHash, inputHash, minVramMiB: 8192, regions: [encodeRegion('eu')], redundancy }
+  // The matcher only assigns jobs a provider could run: a real model and an input that fits it.
+  const spec = { ...(await uploadRunnableJob(server.url)), minVramMiB: 8192, regions: [encodeRegion('eu')], redundancy }
   const { jobId } = await approveAndSubmitJob(system, system.accounts.requesters[0], spec)
   return jobId
 }

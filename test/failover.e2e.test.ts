@@ -15,7 +15,7 @@ import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { waitFor } from './support/graphql.ts'
-import { approveAndSubmitJob, sendHeartbeat } from './support/market.ts'
+import { approveAndSubmitJob, sendHeartbeat, uploadRunnableJob } from './support/market.ts'
 import { startTestPonder } from './support/stack.ts'
 
 // Two server replicas as separate processes on one database, no Redis: live events go through Postgres
@@ -73,7 +73,8 @@ async function spawnServer(name: string, env: Record<string, string> = {}): Prom
       TESSERA_DEPLOYMENT: deploymentPath,
       TESSERA_SERVER_KEY: devKeys[1],
       TESSERA_SERVER_PORT: String(port),
-      TESSERA_DATA_DIR: path.join(tmpDir, name),
+      // Replicas share one blob store (a shared volume here, an object store in production): any of them serves any blob.
+      TESSERA_DATA_DIR: path.join(tmpDir, 'shared'),
       TESSERA_LOG_LEVEL: 'info',
       ...env,
     },
@@ -171,10 +172,6 @@ function subscribe(provider: Address, urls: string[]) {
   }
 }
 
-async function putBlob(url: string, body: string): Promise<Hex> {
-  return ((await (await fetch(`${url}/blobs`, { method: 'PUT', body })).json()) as { sha256: Hex }).sha256
-}
-
 /** Submits a k=3 job (so each of the three providers gets a slot) and returns its id. */
 async function submitJob(blobs: { modelHash: Hex; inputHash: Hex }): Promise<bigint> {
   const spec = { ...blobs, minVramMiB: 8192, regions: [encodeRegion('eu')], redundancy: 3 }
@@ -202,7 +199,7 @@ test('two replicas, no Redis: the leader SIGKILLed mid-assignment is replaced in
   const beat = () => Promise.all(providers.map((p) => sendHeartbeat(`${b.url}/graphql`, p)))
   await beat()
   const beating = setInterval(() => void beat().catch(() => {}), 10_000)
-  const blobs = { modelHash: await putBlob(b.url, 'model'), inputHash: await putBlob(b.url, 'input') }
+  const blobs = await uploadRunnableJob(b.url)
   const timings: Record<string, number> = {}
   try {
     const all = (jobs: bigint[]) =>

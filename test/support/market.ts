@@ -1,7 +1,10 @@
+import type { Hex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
+import { buildMlp, makeInput } from '../../agent/models/buildMlp.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import type { JobSpecArgs, TestSystem } from '../../devnet/testSystem.ts'
 import { heartbeatMessage } from '../../protocol/heartbeat.ts'
+import { encodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { TSR } from '../../protocol/units.ts'
 import { type Fetch, gqlData } from './graphql.ts'
 
@@ -50,4 +53,20 @@ export async function sendHeartbeat(graphqlUrl: string, account: PrivateKeyAccou
     { p: account.address, t: timestamp, s: signature },
     fetchFn,
   )
+}
+
+/**
+ * Uploads a job the matcher will assign: a small MLP and an input of `rows` rows that fits it (the default 4 matches
+ * {@link approveAndSubmitJob}'s units). Returns their hashes.
+ */
+export async function uploadRunnableJob(serverUrl: string, rows = 4): Promise<{ modelHash: Hex; inputHash: Hex }> {
+  const put = async (bytes: Uint8Array) =>
+    (
+      (await (await fetch(new URL('/blobs', serverUrl), { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer> })).json()) as {
+        sha256: Hex
+      }
+    ).sha256
+  const modelHash = await put(buildMlp({ seed: 11, inputSize: 16, hiddenSize: 16, outputSize: 4 }))
+  const inputHash = await put(encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: rows, rows, inputSize: 16 }) }))
+  return { modelHash, inputHash }
 }
