@@ -732,7 +732,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
   const invariantRuns = Number(process.env.TESSERA_INVARIANT_RUNS ?? 100)
 
   /** The test's own record from events: escrow deposited and refunds credited per job, and (job, provider) no-shows. */
-  type Books = { deposited: Map<bigint, bigint>; refunded: Map<bigint, bigint>; noShows: Set<string> }
+  type Books = { deposited: Map<bigint, bigint>; refunded: Map<bigint, bigint>; noShows: Set<string>; paidJobs: Set<bigint> }
 
   async function checkInvariants(jobCount: bigint, supplyAtStart: bigint, burnedSoFar: bigint, books: Books): Promise<void> {
     const accounts = [...providers, requester, requester2].map((a) => a.address)
@@ -778,7 +778,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
           const supplyAtStart = await totalSupply()
           const firstJob = await market.read<bigint>('nextJobId')
           let burned = 0n
-          const books: Books = { deposited: new Map(), refunded: new Map(), noShows: new Set() }
+          const books: Books = { deposited: new Map(), refunded: new Map(), noShows: new Set(), paidJobs: new Set() }
           const labels = new Map<string, string>()
           for (const drawn of actions) {
             const nextJob = await market.read<bigint>('nextJobId')
@@ -902,6 +902,23 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
               for (const e of events(receipt, 'NoShow')) {
                 books.noShows.add(`${e.args.jobId}:${e.args.provider}`)
                 noShowsSeen++
+              }
+              // No job pays twice: its providers are paid in one transaction, once.
+              const paidNow = new Set(events(receipt, 'ProviderPaid').map((e) => e.args.jobId as bigint))
+              for (const id of paidNow) {
+                expect(books.paidJobs.has(id), `job ${id} paid twice`).toBe(false)
+                books.paidJobs.add(id)
+              }
+              // A provider that revealed the winning fingerprint is never slashed at finalize.
+              for (const f of events(receipt, 'JobFinalized')) {
+                const id = f.args.jobId as bigint
+                for (const s of parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })) {
+                  if (s.args.jobId !== id) continue
+                  const slot = await getSlot(id, s.args.provider)
+                  const agreed = slot.revealed && Number(f.args.status) === Status.Completed && slot.fingerprint === f.args.fingerprint
+                  expect(agreed, `provider ${s.args.provider} slashed though it revealed job ${id}'s winning result`).toBe(false)
+                  if (Number(f.args.status) === Status.Failed) expect(slot.revealed, `a revealer slashed in failed job ${id}`).toBe(false)
+                }
               }
               for (const e of events(receipt, 'FeeBurned')) burned += e.args.amount as bigint
               for (const e of parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' }))
