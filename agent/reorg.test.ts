@@ -7,10 +7,11 @@ import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.
 import type { TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { waitFor as pollFor } from '../test/support/graphql.ts'
 import type { JournalEntry } from './journal.ts'
 import { buildMlp } from './models/buildMlp.ts'
 import type { RunAgentReturnType } from './runAgent.ts'
-import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, submitAndAssignJob, waitUntil } from './testServer.ts'
+import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, submitAndAssignJob } from './testServer.ts'
 
 // Two honest agents whose commits and reveals a reorg takes out after they were mined (and, for the reveals,
 // journaled as confirmed): they must send them again from the journal before the windows close, and nobody is slashed.
@@ -38,7 +39,8 @@ afterAll(async () => {
   await stopAgentTestBed(bed)
 })
 
-const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>) => waitUntil(what, check, { intervalMs: 50 })
+const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>) =>
+  pollFor(what, async () => (await check()) || undefined, { intervalMs: 50, timeoutMs: 30_000 })
 
 const readJob = (jobId: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })

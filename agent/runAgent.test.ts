@@ -6,6 +6,7 @@ import { devKeys } from '../devnet/devAccounts.ts'
 import type { TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { waitFor as pollFor } from '../test/support/graphql.ts'
 import { buildMlp } from './models/buildMlp.ts'
 import { type RunAgentParameters, runAgent } from './runAgent.ts'
 import {
@@ -15,7 +16,6 @@ import {
   submitAndAssignJob,
   type TestServer,
   testAgentParameters,
-  waitUntil,
 } from './testServer.ts'
 
 let bed: AgentTestBed
@@ -37,7 +37,8 @@ beforeAll(async () => {
 afterAll(() => stopAgentTestBed(bed))
 
 const agentParameters = (key: Hex, name: string, extra: Partial<RunAgentParameters> = {}) => testAgentParameters(bed, log, key, name, extra)
-const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>) => waitUntil(what, check, { intervalMs: 100 })
+const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>) =>
+  pollFor(what, async () => (await check()) || undefined, { intervalMs: 100, timeoutMs: 30_000 })
 
 const readJob = (jobId: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })

@@ -212,21 +212,6 @@ export async function startTwoAgents(
   }
 }
 
-/** Polls `check` every `intervalMs` until it answers something truthy, which it returns; throws after `timeoutMs`. */
-export async function waitUntil<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  parameters: { intervalMs: number; timeoutMs?: number },
-): Promise<T> {
-  const until = Date.now() + (parameters.timeoutMs ?? 30_000)
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, parameters.intervalMs))
-  }
-}
-
 /**
  * Submits a job of `rows` rows of a fresh input (`seed`) for `modelHash` as requester 0, assigns it to `providers` as
  * the matcher and publishes the assignments; returns its id. `tamper`: the server answers the input's address with
