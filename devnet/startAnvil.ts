@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import path from 'node:path'
+import { sleep } from '../protocol/retry.ts'
 import { DevnetError } from './devnetError.ts'
 
 /** A running anvil node owned by a test file or the dev orchestrator. */
@@ -66,7 +67,7 @@ export async function startAnvil(
       child.kill('SIGKILL')
       throw new DevnetError(`anvil did not answer on ${rpcUrl} within 20s`)
     }
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
   }
   const stop = () =>
     new Promise<void>((resolve) => {

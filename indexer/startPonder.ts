@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { stripVTControlCharacters } from 'node:util'
 import pg from 'pg'
 import { TesseraError } from '../protocol/errors.ts'
+import { sleep } from '../protocol/retry.ts'
 
 /** Repository root: Ponder runs with the root as cwd and `--root indexer`. */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -184,7 +185,7 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
         await stop()
         throw new PonderStartError(`Ponder at ${url}: timed out after ${readyTimeoutMs} ms waiting until ${what}`, { lastLines })
       }
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
   }
 
