@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { InferenceError, InferencePool, ModelLoadError } from './inferencePool.ts'
+import { InferenceError, InferencePool, ModelLoadError, spawnInferenceWorker, stopWorker } from './inferencePool.ts'
+import type { WorkerResponse } from './inferenceWorker.ts'
 import { buildMlp, makeInput, mlpWeights, referenceMlp } from './models/buildMlp.ts'
 
 describe('InferencePool', () => {
@@ -79,5 +80,16 @@ describe('InferencePool', () => {
       [8, 8],
     ])
     await expect(p2.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [8, 16] })).rejects.toThrow(/closed/)
+  })
+
+  it('a worker holding sessions releases them and exits by itself when closed, so onnxruntime is never torn down under it', async () => {
+    const worker = spawnInferenceWorker({ maxSessions: 2, intraOpNumThreads: 1 })
+    const answered = new Promise<WorkerResponse>((resolve) => worker.once('message', resolve))
+    const input = makeInput({ seed: 3, rows: 4, inputSize: 16 })
+    worker.postMessage({ op: 'run', id: 1, modelHash: sha256Hex(modelA), modelBytes: modelA, input, dims: [4, 16] })
+    expect(await answered).toMatchObject({ id: 1, ok: true, loaded: true, dims: [4, 8] })
+    const exitCode = new Promise<number>((resolve) => worker.once('exit', resolve))
+    expect(await stopWorker(worker)).toBe('exited')
+    expect(await exitCode).toBe(0) // terminate() would have exited with 1
   })
 })

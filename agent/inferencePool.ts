@@ -92,9 +92,9 @@ export class InferencePool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerUrl, {
-      execArgv: ['--import', tsxLoader],
-      workerData: { maxSessions: this.options.maxSessionsPerWorker, intraOpNumThreads: this.options.intraOpNumThreads },
+    const worker = spawnInferenceWorker({
+      maxSessions: this.options.maxSessionsPerWorker,
+      intraOpNumThreads: this.options.intraOpNumThreads,
     })
     const slot: Slot = { worker, models: new Set() }
     worker.on('message', (response: WorkerResponse) => this.onResponse(slot, response))
@@ -220,7 +220,33 @@ export class InferencePool {
     if (this.closed) return
     this.closed = true
     if (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
-    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+    await Promise.all(this.slots.map((s) => stopWorker(s.worker)))
     this.slots.length = 0
   }
+}
+
+/** How long a worker may take to release its sessions and exit before it is terminated. */
+const workerExitGraceMs = 5_000
+
+/** Starts one inference worker thread (see inferenceWorker.ts). */
+export function spawnInferenceWorker(options: { maxSessions: number; intraOpNumThreads: number }): Worker {
+  return new Worker(workerUrl, { execArgv: ['--import', tsxLoader], workerData: options })
+}
+
+/**
+ * Asks an idle worker to release its sessions and exit; terminates it only if it hasn't within the grace period.
+ * Says which happened.
+ */
+export async function stopWorker(worker: Worker): Promise<'exited' | 'terminated'> {
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+  worker.postMessage({ op: 'close' })
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), workerExitGraceMs)
+  })
+  const outcome = await Promise.race([exited, late])
+  clearTimeout(timer)
+  if (outcome !== 'late') return 'exited'
+  await worker.terminate()
+  return 'terminated'
 }

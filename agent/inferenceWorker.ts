@@ -99,8 +99,20 @@ function signatureOf(session: ort.InferenceSession): ModelSignature {
   }
 }
 
+/**
+ * Releases every session, then closes the port so the thread ends on its own. Terminating a thread that still
+ * holds sessions tears onnxruntime down under them, which can abort the whole process.
+ */
+async function shutDown(): Promise<void> {
+  const open = [...sessions.values()]
+  sessions.clear()
+  for (const session of open) await session.release().catch(() => {})
+  parentPort?.close()
+}
+
 // One request at a time per worker: the pool never sends a second before the first is answered.
-parentPort?.on('message', async (request: WorkerRequest) => {
+parentPort?.on('message', async (request: WorkerRequest | { op: 'close' }) => {
+  if (request.op === 'close') return shutDown()
   const response = await handle(request)
   parentPort?.postMessage(response, response.ok && response.op === 'run' ? [response.output.buffer as ArrayBuffer] : [])
 })
