@@ -37,7 +37,14 @@ export function deploymentFileOf(chainId: number): string {
 export const devnetParams: DeploymentParams = {
   token: { genesisSupply: 100_000_000n * TSR },
   registry: { minStake: 100n * TSR, unbondingPeriod: 600n },
-  market: { takeBps: 1000n, collateralBps: 10_000n, slashBeneficiaryBps: 5000n, commitWindow: 120n, revealWindow: 120n },
+  market: {
+    takeBps: 1000n,
+    collateralBps: 10_000n,
+    slashBeneficiaryBps: 5000n,
+    commitWindow: 120n,
+    revealWindow: 120n,
+    failureFeeBps: 1000n,
+  },
   emission: emissionParams({ epochLength: 30n }),
 }
 

@@ -21,7 +21,14 @@ const deployment: Deployment = {
   params: {
     token: { genesisSupply: 10n ** 26n },
     registry: { minStake: 100n * 10n ** 18n, unbondingPeriod: 600n },
-    market: { takeBps: 1000n, collateralBps: 10_000n, slashBeneficiaryBps: 5000n, commitWindow: 120n, revealWindow: 120n },
+    market: {
+      takeBps: 1000n,
+      collateralBps: 10_000n,
+      slashBeneficiaryBps: 5000n,
+      commitWindow: 120n,
+      revealWindow: 120n,
+      failureFeeBps: 1000n,
+    },
     emission: {
       epochLength: 30n,
       kappa: 5n * 10n ** 16n,

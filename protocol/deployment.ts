@@ -36,6 +36,8 @@ export type MarketParams = {
   commitWindow: bigint
   /** Seconds the providers have to reveal after the last commit. */
   revealWindow: bigint
+  /** What a provider reporting the majority's deterministic failure is paid, in bps of its ask × units. */
+  failureFeeBps: bigint
 }
 
 /** Every contract's parameters, grouped by contract. */
@@ -72,7 +74,7 @@ export class DeploymentError extends TesseraError {
 const paramKeys = {
   token: ['genesisSupply'],
   registry: ['minStake', 'unbondingPeriod'],
-  market: ['takeBps', 'collateralBps', 'slashBeneficiaryBps', 'commitWindow', 'revealWindow'],
+  market: ['takeBps', 'collateralBps', 'slashBeneficiaryBps', 'commitWindow', 'revealWindow', 'failureFeeBps'],
   emission: emissionParamKeys,
 } as const satisfies { [G in keyof DeploymentParams]: readonly (keyof DeploymentParams[G])[] }
 

@@ -9,11 +9,24 @@ export const JobStatus = {
   Failed: 6,
   Cancelled: 7,
   Expired: 8,
+  Disputed: 9,
+  FailedInvalid: 10,
 } as const
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus]
 
 /** The statuses of an existing job as the indexer stores them and the API names them (`job.status`). */
-export const jobStatusNames = ['OPEN', 'ASSIGNED', 'COMMITTED', 'REVEALED', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const
+export const jobStatusNames = [
+  'OPEN',
+  'ASSIGNED',
+  'COMMITTED',
+  'REVEALED',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'EXPIRED',
+  'DISPUTED',
+  'FAILED_INVALID',
+] as const
 export type JobStatusName = (typeof jobStatusNames)[number]
 
 /** The name of an on-chain status value (`NONE` for a job that doesn't exist, `UNKNOWN_<n>` past the enum). */

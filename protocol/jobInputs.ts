@@ -1,3 +1,4 @@
+import { type Hex, pad, toHex } from 'viem'
 import type { Tensor } from './tensorBlob.ts'
 
 /**
@@ -6,6 +7,28 @@ import type { Tensor } from './tensorBlob.ts'
  */
 export const jobFailureReasons = ['MODEL_INVALID', 'INPUT_MISMATCH', 'UNSUPPORTED_OPERATOR', 'OUT_OF_MEMORY', 'TIMEOUT'] as const
 export type JobFailureReason = (typeof jobFailureReasons)[number]
+
+/** How many of {@link jobFailureReasons}, from the first, are deterministic (JobMarket `DETERMINISTIC_FAILURES`). */
+const deterministicFailures = 3
+
+/**
+ * The fingerprint a provider commits and reveals to report that it couldn't run a job: the reason's code (its
+ * position in {@link jobFailureReasons}, from 1) as a bytes32, as JobMarket's `failureReasonOf` reads it.
+ */
+export function failureFingerprintOf(reason: JobFailureReason): Hex {
+  return pad(toHex(jobFailureReasons.indexOf(reason) + 1), { size: 32 })
+}
+
+/** The failure a revealed fingerprint reports, or undefined for a result (JobMarket `failureReasonOf`). */
+export function failureReasonOf(fingerprint: Hex): JobFailureReason | undefined {
+  const code = BigInt(fingerprint)
+  return code >= 1n && code <= BigInt(jobFailureReasons.length) ? jobFailureReasons[Number(code) - 1] : undefined
+}
+
+/** Whether a reason is a property of the job itself, the same on every honest machine (a majority of it ends FAILED_INVALID). */
+export function isDeterministicFailure(reason: JobFailureReason): boolean {
+  return jobFailureReasons.indexOf(reason) < deterministicFailures
+}
 
 /** One input a model declares: its name, element type and shape (a number per fixed dimension, a name per symbolic one). */
 export type ModelInput = { name: string; type: string; shape: readonly (number | string)[] }

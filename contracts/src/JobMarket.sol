@@ -12,9 +12,12 @@ import {IEmissionController} from "./interfaces/IEmissionController.sol";
 /**
  * @title JobMarket
  * @notice Requesters escrow payment for inference jobs; the matcher assigns k providers; the
- * providers commit and then reveal a result fingerprint; a strict majority wins. Agreeing
- * providers are paid their own ask, dissenters and non-revealers are slashed, the protocol take
- * is burned and the rest is refunded. Every payout is a credit to `owed`, pulled with `withdraw`.
+ * providers commit and then reveal a result fingerprint, or the code of the reason they could not
+ * run the job (failure is a result); a strict majority wins. Agreeing providers are paid their own
+ * ask (a small fee when the job itself was invalid), dissenters and non-revealers are slashed, the
+ * protocol take is burned and the rest is refunded. No majority goes once to a tie-break by fresh
+ * providers whose verdict settles both rounds, so the losers pay for it. Every payout is a credit
+ * to `owed`, pulled with `withdraw`.
  *
  * Collateral follows the provider: a slot locks `ask × units × collateralBps / BPS` of its own
  * provider's ask, never a number the requester picks. A requester never profits from a slash: the
@@ -24,7 +27,7 @@ import {IEmissionController} from "./interfaces/IEmissionController.sol";
  * the agreeing providers. A provider that no-showed a job is never assigned that job again.
  *
  * Invariant: the token balance of this contract equals `Σ owed + Σ escrow` over live jobs
- * (Open, Assigned, Committed, Revealed).
+ * (Open, Assigned, Committed, Revealed, Disputed).
  */
 contract JobMarket is AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
@@ -38,7 +41,17 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         Completed,
         Failed,
         Cancelled,
-        Expired
+        Expired,
+        Disputed,
+        FailedInvalid
+    }
+
+    /// @notice How one provider's part in a job ended, as `SlotSettled` reports it.
+    enum Outcome {
+        Agreed,
+        Dissented,
+        NoReveal,
+        Released
     }
 
     enum Verification {
@@ -66,6 +79,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint16 slashBeneficiaryBps;
         uint64 commitWindow;
         uint64 revealWindow;
+        uint16 failureFeeBps;
     }
 
     struct Job {
@@ -76,6 +90,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint64 commitDeadline;
         uint64 revealDeadline;
         address[] providers;
+        bool tieBreak;
+        address[] disputed;
     }
 
     struct Slot {
@@ -100,6 +116,14 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     uint256 public constant MAX_REGIONS = 16;
     /// @notice Largest output tolerance: a float32 has 23 mantissa bits.
     uint8 public constant MAX_OUTPUT_TOLERANCE = 23;
+    /**
+     * @notice A revealed fingerprint in `1..FAILURE_REASONS` reports that the job could not run, for the reason with
+     * that code: 1 MODEL_INVALID, 2 INPUT_MISMATCH, 3 UNSUPPORTED_OPERATOR, 4 OUT_OF_MEMORY, 5 TIMEOUT. A result's
+     * fingerprint is a sha256, which lands in that range with probability 2^-253.
+     */
+    uint256 public constant FAILURE_REASONS = 5;
+    /// @notice Failure codes up to this one are properties of the job itself, the same on every honest machine.
+    uint256 public constant DETERMINISTIC_FAILURES = 3;
 
     IERC20 private immutable _token;
     IProviderRegistry private immutable _registry;
@@ -138,6 +162,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     event JobExpired(uint256 indexed jobId);
     event NoShow(uint256 indexed jobId, address indexed provider);
     event AssignmentExpired(uint256 indexed jobId, bool reopened);
+    event JobDisputed(uint256 indexed jobId);
+    event SlotSettled(uint256 indexed jobId, address indexed provider, Outcome outcome);
     event Withdrawn(address indexed account, uint256 amount);
 
     /// @dev A required address is zero.
@@ -182,6 +208,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     error RegionNotAllowed(address provider);
     /// @dev `provider` failed to commit to `jobId` once (a no-show) and may not be assigned it again.
     error ProviderWasNoShow(uint256 jobId, address provider);
+    /// @dev `provider` is a party to `jobId`'s dispute and may not judge it in the tie-break.
+    error ProviderInDispute(uint256 jobId, address provider);
     /// @dev `provider` is not assigned to `jobId`.
     error NotAssigned(uint256 jobId, address provider);
     /// @dev A commitment must be non-zero.
@@ -214,7 +242,10 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      */
     constructor(address token_, address registry_, address emissionController_, address admin, Params memory p) {
         if (token_ == address(0) || registry_ == address(0) || admin == address(0)) revert ZeroAddress();
-        if (p.takeBps > BPS || p.slashBeneficiaryBps > BPS || p.commitWindow == 0 || p.revealWindow == 0) {
+        if (
+            p.takeBps > BPS || p.slashBeneficiaryBps > BPS || p.failureFeeBps > BPS || p.commitWindow == 0
+                || p.revealWindow == 0
+        ) {
             revert InvalidParams();
         }
         _token = IERC20(token_);
@@ -277,17 +308,20 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     }
 
     /**
-     * @notice Expires an Open job past its deadline and credits its escrow back. Anyone may call.
+     * @notice Expires a job waiting for providers past its deadline and credits its escrow back. A Disputed job's
+     * first-round providers are released, those that did not reveal losing their collateral. Anyone may call.
      * Requirements:
-     * - the job is Open;
+     * - the job is Open or Disputed;
      * - `block.timestamp > deadline`.
      */
-    function expire(uint256 jobId) external {
-        Job storage job = _requireStatus(jobId, Status.Open);
+    function expire(uint256 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != Status.Open && job.status != Status.Disputed) revert UnexpectedStatus(jobId, job.status);
         if (block.timestamp <= job.spec.deadline) revert DeadlineNotPassed(job.spec.deadline);
         job.status = Status.Expired;
         emit JobExpired(jobId);
         _refund(jobId, job.requester, job.escrow);
+        _releaseUndecided(jobId, job.disputed);
     }
 
     // ---------------------------------------------------------------- matcher
@@ -298,8 +332,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * what a provider risks follows its own price, not the requester's `maxPricePerUnit`.
      * Requirements:
      * - the caller has `MATCHER_ROLE`;
-     * - the job is Open and `block.timestamp <= deadline`;
-     * - `providers.length == redundancy`, all distinct, none a no-show of this job;
+     * - the job is Open (or Disputed: its tie-break) and `block.timestamp <= deadline`;
+     * - `providers.length == redundancy`, all distinct, none a no-show of this job nor a party to its dispute;
      * - each provider is eligible for the collateral, asks at most `maxPricePerUnit`, has at least
      *   `minVramMiB`, the job's GPU model when it names one, and a region in `regions` when non-empty.
      */
@@ -308,10 +342,12 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         onlyRole(MATCHER_ROLE)
         nonReentrant
     {
-        Job storage job = _requireStatus(jobId, Status.Open);
+        Job storage job = _jobs[jobId];
+        if (job.status != Status.Open && job.status != Status.Disputed) revert UnexpectedStatus(jobId, job.status);
         JobSpec storage spec = job.spec;
         if (block.timestamp > spec.deadline) revert DeadlinePassed(spec.deadline);
         if (providers.length != spec.redundancy) revert WrongProviderCount(spec.redundancy, providers.length);
+        address[] memory disputed = job.disputed;
 
         uint64 commitDeadline = uint64(block.timestamp) + _params.commitWindow;
         job.status = Status.Assigned;
@@ -322,6 +358,9 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             Slot storage slot = _slots[jobId][provider];
             if (slot.assigned) revert DuplicateProvider(provider);
             if (_noShow[jobId][provider]) revert ProviderWasNoShow(jobId, provider);
+            for (uint256 d = 0; d < disputed.length; ++d) {
+                if (disputed[d] == provider) revert ProviderInDispute(jobId, provider);
+            }
             (uint256 ask, uint256 collateral) = _checkProvider(spec, provider);
             slot.assigned = true;
             slot.ask = ask;
@@ -392,10 +431,20 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     // ---------------------------------------------------------------- keeper
 
     /**
-     * @notice Settles a job: a fingerprint revealed by more than k/2 providers completes it (pay,
-     * slash dissenters and non-revealers with the beneficiary share split among the agreeing
-     * providers, burn the take, refund the rest); otherwise it fails (burn the non-revealers'
-     * collateral whole, refund exactly the escrow). Anyone may call.
+     * @notice Settles a job by the strict majority (more than k/2) of the revealed fingerprints, a reported failure
+     * counting as a fingerprint like any result:
+     * - a result wins: the job completes; agreeing providers are paid their ask × units, the take is burned, the
+     *   rest refunded;
+     * - a deterministic failure wins (codes `1..DETERMINISTIC_FAILURES`): the job ends FailedInvalid; the reporters
+     *   get `failureFeeBps` of their ask × units for their trouble, the take of that is burned, the rest refunded;
+     * - in both cases everyone else (dissenters, non-revealers, and in a tie-break the first round's losers) is
+     *   slashed, the beneficiary share split among all who revealed the winner in either round;
+     * - a resource failure wins (out of memory, timeout: a property of those machines, not of the job): the job
+     *   fails, revealers are released, non-revealers' collateral burned, the escrow refunded;
+     * - no majority in the first round, with a reveal and the deadline still ahead: the job is Disputed and waits
+     *   for a tie-break by k fresh providers, the first round's collateral still locked; its verdict settles both
+     *   rounds. Otherwise no majority fails the job as a resource failure does.
+     * Anyone may call.
      * Requirements:
      * - the job is Revealed, or Committed with `block.timestamp > revealDeadline`.
      */
@@ -409,10 +458,12 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
         address[] memory providers = job.providers;
         (bytes32 winner, uint256 agreeing) = _majority(jobId, providers);
-        if (agreeing == 0) {
-            _fail(jobId, job, providers);
+        if (agreeing == 0 && !job.tieBreak && _revealCount[jobId] > 0 && block.timestamp <= job.spec.deadline) {
+            _dispute(jobId, job, providers);
+        } else if (agreeing == 0 || failureReasonOf(winner) > DETERMINISTIC_FAILURES) {
+            _fail(jobId, job, providers, winner);
         } else {
-            _complete(jobId, job, providers, winner, agreeing);
+            _settle(jobId, job, providers, winner, agreeing);
         }
     }
 
@@ -420,8 +471,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * @notice Ends an assignment whose commit window passed before every provider committed:
      * non-committers are slashed (their collateral burned whole, none of it to the requester, who
      * must not profit from an assignment it can make fail) and remembered as no-shows of this job,
-     * committers are unlocked, and the job reopens if its deadline has not passed, else expires
-     * with its escrow refunded.
+     * committers are unlocked, and the job reopens (to Open, or to Disputed in a tie-break) if its
+     * deadline has not passed, else expires with its escrow refunded and any dispute's first round released.
      * Requirements:
      * - the job is Assigned and `block.timestamp > commitDeadline`.
      */
@@ -439,6 +490,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             if (!committed[i]) {
                 _noShow[jobId][providers[i]] = true;
                 emit NoShow(jobId, providers[i]);
+            } else {
+                emit SlotSettled(jobId, providers[i], Outcome.Released);
             }
             delete _slots[jobId][providers[i]];
         }
@@ -447,7 +500,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         job.commitDeadline = 0;
 
         bool reopened = block.timestamp <= job.spec.deadline;
-        job.status = reopened ? Status.Open : Status.Expired;
+        job.status = reopened ? (job.tieBreak ? Status.Disputed : Status.Open) : Status.Expired;
         emit AssignmentExpired(jobId, reopened);
         if (!reopened) {
             emit JobExpired(jobId);
@@ -455,6 +508,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         }
 
         _releaseCollateral(jobId, providers, collaterals, committed, 0);
+        if (!reopened) _releaseUndecided(jobId, job.disputed);
     }
 
     /**
@@ -490,6 +544,12 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     /// @notice Collateral a slot locks for a provider asking `ask` per unit: `ask × units × collateralBps / BPS`.
     function collateralOf(uint256 ask, uint64 units) public view returns (uint256) {
         return ask * units * _params.collateralBps / BPS;
+    }
+
+    /// @notice The failure code a revealed fingerprint reports (`1..FAILURE_REASONS`), 0 for a result.
+    function failureReasonOf(bytes32 fingerprint) public pure returns (uint256) {
+        uint256 code = uint256(fingerprint);
+        return code <= FAILURE_REASONS ? code : 0;
     }
 
     /// @notice Balance `account` can `withdraw`.
@@ -597,44 +657,87 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         return (bytes32(0), 0);
     }
 
-    function _complete(uint256 jobId, Job storage job, address[] memory providers, bytes32 winner, uint256 agreeing)
+    /// @dev Whether `provider` revealed `winner` for `jobId`.
+    function _revealedWinner(uint256 jobId, address provider, bytes32 winner) private view returns (bool) {
+        Slot storage slot = _slots[jobId][provider];
+        return slot.revealed && slot.fingerprint == winner;
+    }
+
+    /**
+     * @dev No first-round majority: the first round waits, collateral locked, for a tie-break by fresh providers.
+     * Its slots are kept for the verdict but no longer assigned, so none of them can commit or reveal again.
+     */
+    function _dispute(uint256 jobId, Job storage job, address[] memory providers) private {
+        job.status = Status.Disputed;
+        job.tieBreak = true;
+        job.disputed = providers;
+        delete job.providers;
+        delete _commitCount[jobId];
+        delete _revealCount[jobId];
+        job.commitDeadline = 0;
+        job.revealDeadline = 0;
+        for (uint256 i = 0; i < providers.length; ++i) {
+            _slots[jobId][providers[i]].assigned = false;
+        }
+        emit JobDisputed(jobId);
+    }
+
+    /**
+     * @dev A result or a deterministic failure won (in the deciding round, `providers`): pays the deciding round's
+     * winners (their ask × units, or the failure fee), slashes every loser of both rounds and splits the beneficiary
+     * share among every winner of both rounds, burns the take, refunds the rest.
+     */
+    function _settle(uint256 jobId, Job storage job, address[] memory providers, bytes32 winner, uint256 agreeing)
         private
     {
+        address[] memory prior = job.disputed;
+        bool invalid = failureReasonOf(winner) != 0;
         uint256 units = job.spec.units;
         uint256 k = providers.length;
         bool[] memory agrees = new bool[](k);
         uint256[] memory collaterals = new uint256[](k);
+        bool[] memory priorAgrees = new bool[](prior.length);
+        uint256[] memory priorCollaterals = new uint256[](prior.length);
+        uint256 honest = agreeing;
         uint256 slashPool = 0;
         for (uint256 i = 0; i < k; ++i) {
-            Slot storage slot = _slots[jobId][providers[i]];
-            agrees[i] = slot.revealed && slot.fingerprint == winner;
-            collaterals[i] = slot.collateral;
+            agrees[i] = _revealedWinner(jobId, providers[i], winner);
+            collaterals[i] = _slots[jobId][providers[i]].collateral;
             if (!agrees[i]) slashPool += _beneficiaryShare(collaterals[i]);
         }
-        uint256 share = slashPool / agreeing;
+        for (uint256 i = 0; i < prior.length; ++i) {
+            priorAgrees[i] = _revealedWinner(jobId, prior[i], winner);
+            priorCollaterals[i] = _slots[jobId][prior[i]].collateral;
+            if (priorAgrees[i]) ++honest;
+            else slashPool += _beneficiaryShare(priorCollaterals[i]);
+        }
+        uint256 share = slashPool / honest;
 
-        job.status = Status.Completed;
+        Status status = invalid ? Status.FailedInvalid : Status.Completed;
+        job.status = status;
         uint256 fees = 0;
         for (uint256 i = 0; i < k; ++i) {
             if (!agrees[i]) continue;
             uint256 pay = _slots[jobId][providers[i]].ask * units;
+            if (invalid) pay = pay * _params.failureFeeBps / BPS;
             fees += pay;
             _credit(providers[i], pay);
             emit ProviderPaid(jobId, providers[i], pay);
-            if (share > 0) {
-                _credit(providers[i], share);
-                emit SlashShareCredited(jobId, providers[i], share);
-            }
+            _creditShare(jobId, providers[i], share);
+        }
+        for (uint256 i = 0; i < prior.length; ++i) {
+            if (priorAgrees[i]) _creditShare(jobId, prior[i], share);
         }
         uint256 take = fees * _params.takeBps / BPS;
         emit FeeBurned(jobId, take);
-        uint256 refund = job.escrow - fees - take + (slashPool - share * agreeing);
+        uint256 refund = job.escrow - fees - take + (slashPool - share * honest);
         _refund(jobId, job.requester, refund);
-        emit JobFinalized(jobId, uint8(Status.Completed), winner, fees, take, refund);
+        emit JobFinalized(jobId, uint8(status), winner, fees, take, refund);
 
-        _releaseCollateral(jobId, providers, collaterals, agrees, _params.slashBeneficiaryBps);
+        _settleSlots(jobId, prior, priorCollaterals, priorAgrees, _params.slashBeneficiaryBps);
+        _settleSlots(jobId, providers, collaterals, agrees, _params.slashBeneficiaryBps);
         if (take > 0) ERC20Burnable(address(_token)).burn(take);
-        if (address(_emissionController) != address(0)) {
+        if (!invalid && address(_emissionController) != address(0)) {
             for (uint256 i = 0; i < k; ++i) {
                 if (agrees[i]) {
                     _emissionController.recordJob(providers[i], _slots[jobId][providers[i]].ask * units, units);
@@ -643,23 +746,59 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         }
     }
 
-    function _fail(uint256 jobId, Job storage job, address[] memory providers) private {
+    /// @dev Credits `provider` its `share` of the slashes, when there is one.
+    function _creditShare(uint256 jobId, address provider, uint256 share) private {
+        if (share == 0) return;
+        _credit(provider, share);
+        emit SlashShareCredited(jobId, provider, share);
+    }
+
+    /**
+     * @dev No verdict (no majority, or a resource failure won): the escrow is refunded exactly; revealers of either
+     * round are released, non-revealers' collateral is burned whole (no honest side to pay).
+     */
+    function _fail(uint256 jobId, Job storage job, address[] memory providers, bytes32 winner) private {
+        job.status = Status.Failed;
+        _refund(jobId, job.requester, job.escrow);
+        emit JobFinalized(jobId, uint8(Status.Failed), winner, 0, 0, job.escrow);
+        _releaseUndecided(jobId, job.disputed);
+        _releaseUndecided(jobId, providers);
+    }
+
+    /// @dev Releases the revealers among `providers` and burns the others' collateral: nobody judged them.
+    function _releaseUndecided(uint256 jobId, address[] memory providers) private {
         uint256 k = providers.length;
         bool[] memory revealed = new bool[](k);
         uint256[] memory collaterals = new uint256[](k);
-        uint256 refund = job.escrow;
         for (uint256 i = 0; i < k; ++i) {
             Slot storage slot = _slots[jobId][providers[i]];
             revealed[i] = slot.revealed;
             collaterals[i] = slot.collateral;
         }
+        _settleSlots(jobId, providers, collaterals, revealed, 0);
+    }
 
-        job.status = Status.Failed;
-        _refund(jobId, job.requester, refund);
-        emit JobFinalized(jobId, uint8(Status.Failed), bytes32(0), 0, 0, refund);
-
-        // A failed job has no honest side to pay: the non-revealers' collateral is burned whole.
-        _releaseCollateral(jobId, providers, collaterals, revealed, 0);
+    /**
+     * @dev Settles each of `providers` (`SlotSettled`) and ends `jobId`'s hold on its collateral: released where
+     * `keep[i]` (Agreed when there is a beneficiary, else Released), otherwise slashed (Dissented, or NoReveal
+     * without a reveal).
+     */
+    function _settleSlots(
+        uint256 jobId,
+        address[] memory providers,
+        uint256[] memory collaterals,
+        bool[] memory keep,
+        uint256 beneficiaryBps
+    ) private {
+        Status status = _jobs[jobId].status;
+        bool judged = status == Status.Completed || status == Status.FailedInvalid;
+        for (uint256 i = 0; i < providers.length; ++i) {
+            Outcome outcome;
+            if (keep[i]) outcome = judged ? Outcome.Agreed : Outcome.Released;
+            else outcome = _slots[jobId][providers[i]].revealed ? Outcome.Dissented : Outcome.NoReveal;
+            emit SlotSettled(jobId, providers[i], outcome);
+        }
+        _releaseCollateral(jobId, providers, collaterals, keep, beneficiaryBps);
     }
 
     /**
