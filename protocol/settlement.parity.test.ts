@@ -20,18 +20,19 @@ import { type Prng, prng } from '../test/support/prng.ts'
 import type { MarketParams } from './deployment.ts'
 import { JobStatus } from './enums.ts'
 import { commitmentOf } from './fingerprint.ts'
+import { failureFingerprintOf, jobFailureReasons } from './jobInputs.ts'
 import { encodeRegion } from './region.ts'
 import { decodeRevert, formatRevert } from './revert.ts'
-import { collateralOf, escrowOf, type SettlementSlot, settleJob, settleNoShows } from './settlement.ts'
+import { collateralOf, escrowOf, type SettlementSlot, type SlotOutcome, settleExpiry, settleJob, settleNoShows } from './settlement.ts'
 import { BPS, TSR } from './units.ts'
 
 /**
  * Parity: JobMarket on a real anvil and `settlement.ts` settle the same random jobs (redundancy 2–16, prices from a
  * few wei to the largest that neither overflows the contract nor exceeds the supply, several market parameter sets)
- * through random reveal patterns (agreement, dissent, silence, no majority) and no-shows (reopened or expired), and
- * must agree on every amount the contract emits, wei for wei. The contract is the reference. Along the way the
- * requester, who may be griefing, must never get back more than it deposited for a job, and a no-show must never be
- * given the same job again.
+ * through random reveal patterns (agreement, dissent, silence, reported failures, no majority and its tie-break) and
+ * no-shows (reopened or expired), and must agree on every amount and outcome the contract emits, wei for wei. The
+ * contract is the reference. Along the way the requester, who may be griefing, must never get back more than it
+ * deposited for a job, a no-show must never be given the same job again, nor a party to a dispute its tie-break.
  */
 
 const SEED = 0x5e771e
@@ -249,13 +250,15 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
       const collateralFor = (p: LocalAccount) => collateralOf({ ask: asks.get(p.address) ?? 1n, units }, market)
       /** This job's no-shows: never assigned it again. */
       const noShows = new Set<Address>()
+      /** The first round of a disputed job: its providers may not judge the tie-break. */
+      let prior: SettlementSlot[] = []
       /**
        * Draws k distinct providers, none a no-show of this job, and readies them: each asks a random price up to the
        * job's and has stake enough for its collateral. Done before submitting, so a short deadline is still ahead at
        * assignment. Undefined when fewer than k providers are left.
        */
       const drawProviders = async () => {
-        const pool = providerAccounts.filter((p) => !noShows.has(p.address))
+        const pool = providerAccounts.filter((p) => !noShows.has(p.address) && !prior.some((s) => s.provider === p.address))
         if (pool.length < k) return undefined
         const chosen = Array.from({ length: k }, () => pool.splice(rand.int(0, pool.length - 1), 1)[0])
         for (const p of chosen) {
@@ -306,14 +309,21 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         for (const e of marketEvents(receipt, 'Refunded')) refunded += e.amount as bigint
         expect(refunded).toBeLessThanOrEqual(escrow)
       }
-      /** The requester gives up on a reopened job: cancels it, or lets it expire; it gets back exactly its escrow. */
+      /**
+       * The requester gives up on a reopened job: cancels it, or lets it expire; it gets back exactly its escrow. A
+       * disputed job can't be cancelled (the liar would go free): it expires, releasing its first round.
+       */
       const giveUp = async () => {
-        const cancel = rand.next() < 0.5
+        const cancel = prior.length === 0 && rand.next() < 0.5
         if (!cancel) await sys.increaseTime(spec.deadline - (await sys.now()) + 1n)
+        if (prior.length > 0) await expect(send(requester, sys.market, jobMarketAbi, 'cancel', [jobId])).rejects.toThrow(/UnexpectedStatus/)
         const closed = await send(requester, sys.market, jobMarketAbi, cancel ? 'cancel' : 'expire', [jobId])
         expect(marketEvents(closed, 'Refunded')).toEqual([{ jobId, requester: requester.address, amount: escrow }])
+        const expected = settleExpiry({ escrow, prior })
+        expectSlotsSettled(closed, jobId, expected.outcomes)
+        expectCollateralReleased(closed, jobId, new Map(prior.map((s) => [s.provider, s.collateral])), expected, sys.market)
         expectRefundsWithinDeposit(closed)
-        count(cancel ? 'cancelled' : 'expired')
+        count(cancel ? 'cancelled' : prior.length > 0 ? 'disputed, expired' : 'expired')
       }
 
       for (let round = 1; ; round++) {
@@ -325,7 +335,14 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
             break
           }
           chosen = drawn
-          if (rand.next() < 0.3) {
+          if (prior.length > 0 && rand.next() < 0.5) {
+            // A party to the dispute wants to judge it. The contract refuses.
+            const party = prior[rand.int(0, prior.length - 1)].provider
+            const withParty = [party, ...chosen.slice(1).map((p) => p.address)]
+            await expect(send(matcher, sys.market, jobMarketAbi, 'assign', [jobId, withParty])).rejects.toThrow(/ProviderInDispute/)
+            count('party to the dispute refused')
+          }
+          if (noShows.size > 0 && rand.next() < 0.3) {
             // The adversary's wish: the same no-show back on the job. The contract refuses it.
             const noShow = [...noShows][rand.int(0, noShows.size - 1)]
             const withNoShow = [noShow, ...chosen.slice(1).map((p) => p.address)]
@@ -370,8 +387,11 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           const expected = settleNoShows({
             escrow,
             slots: chosen.map((p, i) => ({ provider: p.address, collateral: collateralFor(p), committed: committed[i] })),
+            prior,
             reopened,
           })
+          expectSlotsSettled(expired, jobId, expected.outcomes)
+          for (const s of reopened ? [] : prior) collaterals.set(s.provider, s.collateral)
           expect(marketEvents(expired, 'NoShow')).toEqual(expected.slashed.map((s) => ({ jobId, provider: s.provider })))
           expect(marketEvents(expired, 'AssignmentExpired')).toEqual([{ jobId, reopened }])
           expect(marketEvents(expired, 'JobExpired')).toEqual(reopened ? [] : [{ jobId }])
@@ -381,7 +401,7 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           expectCollateralReleased(expired, jobId, collaterals, expected, sys.market)
           expectRefundsWithinDeposit(expired)
           for (const s of expected.slashed) noShows.add(s.provider)
-          count(reopened ? 'no-show, reopened' : 'no-show, expired')
+          count(`${prior.length > 0 ? 'tie-break ' : ''}${reopened ? 'no-show, reopened' : 'no-show, expired'}`)
           if (!reopened) break
           if (round < 3 && rand.next() < 0.7) continue
           await giveUp()
@@ -389,10 +409,14 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         }
 
         // Everyone commits; each reveals the majority answer, another one, or nothing, by a pattern drawn per job.
-        const pattern = rand.pick(['unanimous', 'dissent', 'silent', 'mixed', 'split'] as const)
+        const pattern = rand.pick(['unanimous', 'dissent', 'silent', 'mixed', 'split', 'failure', 'failure split'] as const)
+        // A failure is a result too: the code of one reason of the taxonomy.
+        const failure = failureFingerprintOf(rand.pick(jobFailureReasons))
         const reveals: (Hex | null)[] = chosen.map(() => {
           const x = rand.next()
           if (pattern === 'unanimous') return fingerprintOf('w')
+          if (pattern === 'failure') return x < 0.7 ? failure : x < 0.85 ? fingerprintOf('w') : null
+          if (pattern === 'failure split') return x < 0.5 ? failure : fingerprintOf('w')
           if (pattern === 'dissent') return x < 0.7 ? fingerprintOf('w') : fingerprintOf(`alt ${rand.int(0, 2)}`)
           if (pattern === 'silent') return x < 0.65 ? fingerprintOf('w') : null
           if (pattern === 'mixed') return x < 0.5 ? fingerprintOf('w') : x < 0.75 ? fingerprintOf(`alt ${rand.int(0, 1)}`) : null
@@ -403,6 +427,7 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         await sendAll(results.filter((_, i) => reveals[i] !== null).map((r) => r.reveal))
         if (reveals.includes(null)) await sys.increaseTime(market.revealWindow + 1n)
         const finalized = await send(matcher, sys.market, jobMarketAbi, 'finalize', [jobId])
+        const finalizedAt = (await sys.publicClient.getBlock({ blockNumber: finalized.blockNumber })).timestamp
 
         const slots: SettlementSlot[] = chosen.map((p, i) => ({
           provider: p.address,
@@ -410,29 +435,42 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           collateral: collateralFor(p),
           fingerprint: reveals[i],
         }))
-        const expected = settleJob({ escrow, units, slots, params: market })
+        const expected = settleJob({ escrow, units, slots, prior, deadlinePassed: finalizedAt > spec.deadline, params: market })
+        const tieBreak = prior.length > 0 ? 'tie-break ' : ''
+        if (expected.status === 'DISPUTED') {
+          // Nothing moves: the first round waits, collateral locked, for fresh providers.
+          expect(marketEvents(finalized, 'JobDisputed')).toEqual([{ jobId }])
+          for (const name of ['ProviderPaid', 'Refunded', 'JobFinalized', 'SlotSettled']) expect(marketEvents(finalized, name)).toEqual([])
+          expect(registryLogs(finalized)).toEqual([])
+          prior = slots
+          count('disputed')
+          continue
+        }
+        for (const s of prior) collaterals.set(s.provider, s.collateral)
+        const burns = expected.status === 'COMPLETED' || expected.status === 'FAILED_INVALID'
         expect(marketEvents(finalized, 'ProviderPaid')).toEqual(expected.paid.map((p) => ({ jobId, provider: p.provider, amount: p.fee })))
-        expect(marketEvents(finalized, 'SlashShareCredited')).toEqual(
-          expected.paid.filter((p) => p.slashShare > 0n).map((p) => ({ jobId, provider: p.provider, amount: p.slashShare })),
-        )
-        expect(marketEvents(finalized, 'FeeBurned')).toEqual(expected.status === 'COMPLETED' ? [{ jobId, amount: expected.take }] : [])
+        expect(marketEvents(finalized, 'SlashShareCredited')).toEqual(expected.shares.map((p) => ({ jobId, ...p })))
+        expect(marketEvents(finalized, 'FeeBurned')).toEqual(burns ? [{ jobId, amount: expected.take }] : [])
         expect(marketEvents(finalized, 'Refunded')).toEqual([{ jobId, requester: requester.address, amount: expected.refund }])
         expect(marketEvents(finalized, 'JobFinalized')).toEqual([
           {
             jobId,
-            status: expected.status === 'COMPLETED' ? JobStatus.Completed : JobStatus.Failed,
+            status: { COMPLETED: JobStatus.Completed, FAILED_INVALID: JobStatus.FailedInvalid, FAILED: JobStatus.Failed }[expected.status],
             fingerprint: expected.fingerprint ?? zeroHash,
             fees: expected.fees,
             burned: expected.take,
             refunded: expected.refund,
           },
         ])
+        expectSlotsSettled(finalized, jobId, expected.outcomes)
         expectCollateralReleased(finalized, jobId, collaterals, expected, sys.market)
         expectRefundsWithinDeposit(finalized)
-        count(expected.status === 'COMPLETED' ? 'completed' : 'failed')
-        if (expected.slashed.length > 0) count(expected.status === 'COMPLETED' ? 'completed with slashes' : 'failed with slashes')
-        if (expected.paid.some((p) => p.slashShare > 0n)) count('slash shares credited')
+        const status = expected.status.toLowerCase().replace('_', ' ')
+        count(`${tieBreak}${status}`)
+        if (expected.slashed.length > 0) count(`${status} with slashes`)
+        if (expected.shares.length > 0) count('slash shares credited')
         if (reveals.includes(null)) count('some never revealed')
+        if (expected.fingerprint && failureReasonCode(expected.fingerprint) > 3) count('resource failure won')
         break
       }
       count('jobs')
@@ -440,6 +478,19 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
   } finally {
     await sys.stop()
   }
+}
+
+/** The code of a failure fingerprint (1–5), 0 for a result. */
+const failureReasonCode = (fingerprint: Hex) => (BigInt(fingerprint) <= 5n ? Number(BigInt(fingerprint)) : 0)
+
+/** JobMarket's `Outcome` enum values, index = on-chain value. */
+const slotOutcomes: readonly SlotOutcome[] = ['AGREED', 'DISSENTED', 'NO_REVEAL', 'RELEASED']
+
+/** `SlotSettled` of the JobMarket, in order, as `expected` says. */
+function expectSlotsSettled(receipt: TransactionReceipt, jobId: bigint, expected: { provider: Address; outcome: SlotOutcome }[]) {
+  expect(marketEvents(receipt, 'SlotSettled')).toEqual(
+    expected.map((o) => ({ jobId, provider: o.provider, outcome: slotOutcomes.indexOf(o.outcome) })),
+  )
 }
 
 /** `Slashed` and `CollateralUnlocked` of the registry, slot order within each, as `expected` says. */
@@ -476,6 +527,13 @@ test('JobMarket and settlement.ts agree wei for wei on random jobs, reveal patte
   for (const key of [
     'completed',
     'failed',
+    'failed invalid',
+    'failed invalid with slashes',
+    'resource failure won',
+    'disputed',
+    'tie-break completed',
+    'tie-break failed',
+    'party to the dispute refused',
     'completed with slashes',
     'failed with slashes',
     'slash shares credited',

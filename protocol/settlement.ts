@@ -1,5 +1,6 @@
 import type { Address, Hex } from 'viem'
 import type { MarketParams } from './deployment.ts'
+import { failureReasonOf, isDeterministicFailure } from './jobInputs.ts'
 import { BPS } from './units.ts'
 
 /**
@@ -60,28 +61,36 @@ export type SettlementSlot = {
   /** The provider's ask per unit, recorded at assignment. */
   ask: bigint
   collateral: bigint
-  /** The revealed fingerprint, null when the provider didn't reveal. */
+  /** The revealed fingerprint (a result, or a failure code: protocol/jobInputs.ts), null when the provider didn't reveal. */
   fingerprint: Hex | null
 }
 
 export type Slashing = { provider: Address; amount: bigint; toBeneficiary: bigint; burned: bigint }
 
+/** How one provider's part ended (JobMarket `SlotSettled`): paid or credited, slashed, or released without fault. */
+export type SlotOutcome = 'AGREED' | 'DISSENTED' | 'NO_REVEAL' | 'RELEASED'
+
 /** What `finalize` does to a job's money, event for event. */
 export type Settlement = {
-  status: 'COMPLETED' | 'FAILED'
-  /** The winning fingerprint (COMPLETED only). */
+  /** DISPUTED: no first-round majority; the job waits for a tie-break and nothing moves yet. */
+  status: 'COMPLETED' | 'FAILED_INVALID' | 'FAILED' | 'DISPUTED'
+  /** The winning fingerprint, null without a majority (`JobFinalized`). */
   fingerprint: Hex | null
-  /** `ProviderPaid` (fee = ask × units) and `SlashShareCredited` (slashShare, 0 when none) per agreeing provider. */
-  paid: { provider: Address; fee: bigint; slashShare: bigint }[]
-  /** `Slashed` per dissenter or non-revealer, its whole collateral. */
+  /** `ProviderPaid` per winner of the deciding round: ask × units, or the failure fee when FAILED_INVALID. */
+  paid: { provider: Address; fee: bigint }[]
+  /** `SlashShareCredited` per winner of either round, when the share is above zero. */
+  shares: { provider: Address; amount: bigint }[]
+  /** `Slashed` per loser of either round (dissenter, non-revealer), its whole collateral; first round first. */
   slashed: Slashing[]
-  /** Providers whose collateral is unlocked without fault. */
+  /** Providers whose collateral is unlocked without fault, first round first. */
   unlocked: Address[]
+  /** `SlotSettled` per provider, first round first. */
+  outcomes: { provider: Address; outcome: SlotOutcome }[]
   /** Σ fees paid. */
   fees: bigint
-  /** The take burned (`FeeBurned`); 0 when FAILED. */
+  /** The take burned (`FeeBurned`); 0 unless COMPLETED or FAILED_INVALID. */
   take: bigint
-  /** Credited back to the requester (`Refunded`). */
+  /** Credited back to the requester (`Refunded`); 0 when DISPUTED. */
   refund: bigint
 }
 
@@ -95,62 +104,119 @@ function burning(provider: Address, amount: bigint): Slashing {
   return { provider, amount, toBeneficiary: 0n, burned: amount }
 }
 
+const sameFingerprint = (a: Hex | null, b: Hex): boolean => a !== null && a.toLowerCase() === b.toLowerCase()
+
+/** No verdict: revealers released, non-revealers' collateral burned whole (JobMarket `_releaseUndecided`). */
+function releaseUndecided(slots: readonly SettlementSlot[]): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes'> {
+  return {
+    slashed: slots.filter((s) => s.fingerprint === null).map((s) => burning(s.provider, s.collateral)),
+    unlocked: slots.filter((s) => s.fingerprint !== null).map((s) => s.provider),
+    outcomes: slots.map((s) => ({ provider: s.provider, outcome: s.fingerprint === null ? 'NO_REVEAL' : 'RELEASED' })),
+  }
+}
+
 /**
- * Settles a Revealed job (or a Committed one past its reveal deadline) as `JobMarket.finalize` does. With a strict
- * majority it COMPLETES: agreeing providers are paid their ask × units plus an equal share of the slashes' honest
- * part, dissenters and non-revealers lose their collateral, the take is burned and the rest (with the share's
- * remainder) refunded. Without one it FAILS: non-revealers' collateral is burned whole and exactly the escrow
- * refunded, so a failed job never leaves its requester with more than it deposited.
+ * Settles a Revealed job (or a Committed one past its reveal deadline) as `JobMarket.finalize` does, by the strict
+ * majority of the revealed fingerprints of the deciding round `slots`, a failure code counting like any result:
+ * - a result wins: COMPLETED, each winner paid its ask × units; a deterministic failure wins: FAILED_INVALID, each
+ *   winner paid `failureFeeBps` of that. Either way every loser of both rounds (the tie-break's `prior` round too) is
+ *   slashed, the slashes' honest part split equally among the winners of both rounds, the take burned and the rest
+ *   (with the share's remainder) refunded;
+ * - a resource failure wins, or no majority in a tie-break or past the deadline: FAILED, exactly the escrow refunded,
+ *   revealers released and non-revealers' collateral burned whole, so the requester never gets more than it deposited;
+ * - no majority in a first round with a reveal and the deadline ahead: DISPUTED, nothing moves.
  */
 export function settleJob(parameters: {
   escrow: bigint
   units: bigint
   slots: readonly SettlementSlot[]
-  params: Pick<MarketParams, 'takeBps' | 'slashBeneficiaryBps'>
+  /** The first round when `slots` is a tie-break; empty otherwise. */
+  prior?: readonly SettlementSlot[]
+  /** Whether the job's deadline has passed at finalize (a first round without majority then fails instead). */
+  deadlinePassed?: boolean
+  params: Pick<MarketParams, 'takeBps' | 'slashBeneficiaryBps' | 'failureFeeBps'>
 }): Settlement {
   const { escrow, units, slots, params } = parameters
+  const prior = parameters.prior ?? []
   const majority = majorityOf(slots.map((s) => s.fingerprint))
-  if (!majority) {
-    const slashed = slots.filter((s) => s.fingerprint === null).map((s) => burning(s.provider, s.collateral))
-    const unlocked = slots.filter((s) => s.fingerprint !== null).map((s) => s.provider)
-    return { status: 'FAILED', fingerprint: null, paid: [], slashed, unlocked, fees: 0n, take: 0n, refund: escrow }
+  const failure = majority ? failureReasonOf(majority.fingerprint) : undefined
+  const nothing = { paid: [], shares: [], fees: 0n, take: 0n }
+  if (!majority && prior.length === 0 && !parameters.deadlinePassed && slots.some((s) => s.fingerprint !== null))
+    return { status: 'DISPUTED', fingerprint: null, ...nothing, slashed: [], unlocked: [], outcomes: [], refund: 0n }
+  if (!majority || (failure && !isDeterministicFailure(failure))) {
+    const first = releaseUndecided(prior)
+    const deciding = releaseUndecided(slots)
+    return {
+      status: 'FAILED',
+      fingerprint: majority?.fingerprint ?? null,
+      ...nothing,
+      slashed: [...first.slashed, ...deciding.slashed],
+      unlocked: [...first.unlocked, ...deciding.unlocked],
+      outcomes: [...first.outcomes, ...deciding.outcomes],
+      refund: escrow,
+    }
   }
-  const winner = majority.fingerprint.toLowerCase()
-  const agrees = (s: SettlementSlot) => s.fingerprint !== null && s.fingerprint.toLowerCase() === winner
-  const slashed = slots.filter((s) => !agrees(s)).map((s) => slashing(s.provider, s.collateral, params))
+  const winner = majority.fingerprint
+  const rounds = [...prior, ...slots]
+  const winners = rounds.filter((s) => sameFingerprint(s.fingerprint, winner))
+  const slashed = rounds.filter((s) => !sameFingerprint(s.fingerprint, winner)).map((s) => slashing(s.provider, s.collateral, params))
   const slashPool = slashed.reduce((sum, s) => sum + s.toBeneficiary, 0n)
-  const share = slashPool / BigInt(majority.count)
-  const paid = slots.filter(agrees).map((s) => ({ provider: s.provider, fee: s.ask * units, slashShare: share }))
+  const share = slashPool / BigInt(winners.length)
+  const feeOf = (s: SettlementSlot) => (failure ? (s.ask * units * params.failureFeeBps) / BPS : s.ask * units)
+  const deciding = slots.filter((s) => sameFingerprint(s.fingerprint, winner))
+  const paid = deciding.map((s) => ({ provider: s.provider, fee: feeOf(s) }))
   const fees = paid.reduce((sum, p) => sum + p.fee, 0n)
   const take = takeOf(fees, params)
-  const refund = escrow - fees - take + (slashPool - share * BigInt(majority.count))
+  const outcomeOf = (s: SettlementSlot): SlotOutcome =>
+    sameFingerprint(s.fingerprint, winner) ? 'AGREED' : s.fingerprint === null ? 'NO_REVEAL' : 'DISSENTED'
   return {
-    status: 'COMPLETED',
-    fingerprint: majority.fingerprint,
+    status: failure ? 'FAILED_INVALID' : 'COMPLETED',
+    fingerprint: winner,
     paid,
+    // JobMarket credits the deciding round's winners first, then the first round's.
+    shares:
+      share > 0n
+        ? [...deciding, ...prior.filter((s) => sameFingerprint(s.fingerprint, winner))].map((s) => ({
+            provider: s.provider,
+            amount: share,
+          }))
+        : [],
     slashed,
-    unlocked: paid.map((p) => p.provider),
+    unlocked: winners.map((s) => s.provider),
+    outcomes: rounds.map((s) => ({ provider: s.provider, outcome: outcomeOf(s) })),
     fees,
     take,
-    refund,
+    refund: escrow - fees - take + (slashPool - share * BigInt(winners.length)),
   }
 }
 
 /**
  * What `expireAssignment` does: providers that didn't commit are no-shows, their collateral burned whole (none of it
- * to the requester, who must not profit from an assignment it can make fail); committed ones are unlocked; the
- * escrow is refunded when the job's deadline passed (`reopened` false), nothing otherwise.
+ * to the requester, who must not profit from an assignment it can make fail); committed ones are released; when the
+ * job's deadline passed (`reopened` false) the escrow is refunded and a dispute's first round (`prior`) released as
+ * no verdict releases it.
  */
 export function settleNoShows(parameters: {
   escrow: bigint
   slots: readonly { provider: Address; collateral: bigint; committed: boolean }[]
+  prior?: readonly SettlementSlot[]
   reopened: boolean
-}): { slashed: Slashing[]; unlocked: Address[]; refund: bigint } {
-  const { slots } = parameters
-  const slashed = slots.filter((s) => !s.committed).map((s) => burning(s.provider, s.collateral))
+}): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes' | 'refund'> {
+  const { slots, reopened } = parameters
+  const first = releaseUndecided(reopened ? [] : (parameters.prior ?? []))
+  const committed = slots.filter((s) => s.committed)
   return {
-    slashed,
-    unlocked: slots.filter((s) => s.committed).map((s) => s.provider),
-    refund: parameters.reopened ? 0n : parameters.escrow,
+    slashed: [...slots.filter((s) => !s.committed).map((s) => burning(s.provider, s.collateral)), ...first.slashed],
+    unlocked: [...committed.map((s) => s.provider), ...first.unlocked],
+    outcomes: [...committed.map((s) => ({ provider: s.provider, outcome: 'RELEASED' as const })), ...first.outcomes],
+    refund: reopened ? 0n : parameters.escrow,
   }
+}
+
+/** What `expire` does to a job waiting for providers past its deadline: the escrow back, a dispute's first round released. */
+export function settleExpiry(parameters: {
+  escrow: bigint
+  prior?: readonly SettlementSlot[]
+}): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes' | 'refund'> {
+  return { ...releaseUndecided(parameters.prior ?? []), refund: parameters.escrow }
 }
