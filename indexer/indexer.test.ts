@@ -23,7 +23,9 @@ import { devKeys } from '../devnet/devAccounts.ts'
 import { type Anvil, freePort, startAnvil } from '../devnet/startAnvil.ts'
 import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
+import { settleJob } from '../protocol/settlement.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
+import { defined } from '../test/support/defined.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
 import { dropOtherPonderSchemas, type StartIndexerReturnType, startIndexer } from './startIndexer.ts'
 import { PonderStartError, startPonder } from './startPonder.ts'
@@ -32,10 +34,11 @@ import { PonderStartError, startPonder } from './startPonder.ts'
 // before Ponder starts (backfill); every job happens after (live indexing). Rows are read from the views schema.
 
 const viewsSchema = 'chain_test'
-const [deployerKey, matcherKey, p2Key, p3Key, p4Key, requesterKey] = devKeys
-const providerKeys = [p2Key, p3Key, p4Key]
+const [deployerKey, matcherKey, p2Key, p3Key, p4Key, requesterKey, p6Key] = devKeys
+// p6: a fourth provider, so that a k=2 job's tie-break finds two that weren't in its first round.
+const providerKeys = [p2Key, p3Key, p4Key, p6Key]
 const addressOf = (key: Hex) => privateKeyToAccount(key).address.toLowerCase() as Address
-const [p2, p3, p4] = providerKeys.map(addressOf)
+const [p2, p3, p4, p6] = providerKeys.map(addressOf)
 const requester = addressOf(requesterKey)
 const stakeAmount = parseEther('1000')
 const region = toHex('eu-west', { size: 32 })
@@ -141,7 +144,7 @@ async function submitJob(parameters: { redundancy: number; units?: bigint; maxPr
   return { jobId, spec, escrow }
 }
 
-const keyOf = (address: Address) => providerKeys[[p2, p3, p4].indexOf(address)]
+const keyOf = (address: Address) => providerKeys[[p2, p3, p4, p6].indexOf(address)]
 
 async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
   const outputHash = keccak256(toHex(`output-${fingerprint}`))
@@ -158,6 +161,36 @@ async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
     commitment,
     outputHash,
   }
+}
+
+/** Each provider's part in a job, by round and slot. */
+async function roundsOf(jobId: bigint) {
+  const { rows } = await sql.query(
+    `select provider, round, outcome, paid from ${viewsSchema}.assignment where job_id = $1 order by round, slot`,
+    [jobId.toString()],
+  )
+  return rows
+}
+
+/** The counters and collateral of `providers`, in that order. */
+async function counters(providers: Address[]) {
+  const { rows } = await sql.query<{
+    address: Address
+    jobs_completed: number
+    jobs_failed: number
+    slash_count: number
+    slashed_total: string
+    locked: string
+  }>(
+    `select address, jobs_completed, jobs_failed, slash_count, slashed_total, locked from ${viewsSchema}.provider where address = any($1)`,
+    [providers],
+  )
+  return providers.map((p) =>
+    defined(
+      rows.find((r) => r.address === p),
+      `the provider row of ${p}`,
+    ),
+  )
 }
 
 beforeAll(async () => {
@@ -207,7 +240,7 @@ afterAll(async () => {
 describe('indexer', () => {
   test('backfills registered, staked providers', async () => {
     const { rows } = await sql.query(`select * from ${viewsSchema}.provider order by address`)
-    expect(rows.map((r) => r.address)).toEqual([p2, p3, p4].sort())
+    expect(rows.map((r) => r.address)).toEqual([p2, p3, p4, p6].sort())
     const row = rows.find((r) => r.address === p2)
     expect(row).toMatchObject({
       // uint32 columns are numeric (a decimal string through pg); uint16 ones integer.
@@ -400,6 +433,129 @@ describe('indexer', () => {
     )
   })
 
+  test('no majority: DISPUTED, then a tie-break by fresh providers settles both rounds', async () => {
+    const { market } = addresses()
+    const { jobId, spec, escrow } = await submitJob({ redundancy: 2 })
+    await waitForJobStatus(jobId, 'OPEN')
+    const before = await counters([p2, p3])
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
+    const honest = keccak256(toHex('fingerprint-d'))
+    const lie = keccak256(toHex('lie-d'))
+    for (const c of [await commit(jobId, p2, honest), await commit(jobId, p3, lie)]) await c.reveal()
+    await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
+    const disputed = await waitForJobStatus(jobId, 'DISPUTED')
+    expect(disputed).toMatchObject({
+      round: 1,
+      providers: [],
+      disputed_providers: [p2, p3],
+      commit_deadline: null,
+      reveal_deadline: null,
+      fingerprint: null,
+      finalized_at: null,
+    })
+    // The first round waits for the tie-break's verdict, its collateral still locked.
+    expect(await roundsOf(jobId)).toEqual([
+      { provider: p2, round: 1, outcome: 'PENDING', paid: '0' },
+      { provider: p3, round: 1, outcome: 'PENDING', paid: '0' },
+    ])
+    const collateral = parseEther('0.5') * spec.units
+    expect((await counters([p2, p3])).map((c) => BigInt(c.locked))).toEqual(before.map((c) => BigInt(c.locked) + collateral))
+
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p4, p6]])
+    const tieBreak = await waitForJobStatus(jobId, 'ASSIGNED')
+    expect(tieBreak).toMatchObject({ round: 2, providers: [p4, p6], disputed_providers: [p2, p3] })
+    for (const c of [await commit(jobId, p4, honest), await commit(jobId, p6, honest)]) await c.reveal()
+    await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
+    const completed = await waitForJobStatus(jobId, 'COMPLETED')
+
+    const slot = (provider: Address, fingerprint: Hex) => ({ provider, ask: parseEther('0.5'), collateral, fingerprint })
+    const expected = settleJob({
+      escrow,
+      units: spec.units,
+      slots: [slot(p4, honest), slot(p6, honest)],
+      prior: [slot(p2, honest), slot(p3, lie)],
+      params: deployment.params.market,
+    })
+    expect(expected.status).toBe('COMPLETED')
+    expect(completed).toMatchObject({
+      fingerprint: honest,
+      fees: expected.fees.toString(),
+      burned: expected.take.toString(),
+      refunded: expected.refund.toString(),
+      disputed_providers: [p2, p3],
+    })
+    // Both rounds settled by the tie-break's verdict; only its round is paid from the escrow.
+    const fee = (parseEther('0.5') * spec.units).toString()
+    expect(await roundsOf(jobId)).toEqual([
+      { provider: p2, round: 1, outcome: 'AGREED', paid: '0' },
+      { provider: p3, round: 1, outcome: 'DISSENTED', paid: '0' },
+      { provider: p4, round: 2, outcome: 'AGREED', paid: fee },
+      { provider: p6, round: 2, outcome: 'AGREED', paid: fee },
+    ])
+    const shares = await sql.query(
+      `select account as provider, amount from ${viewsSchema}.payment where job_id = $1 and kind = 'SLASH_SHARE' order by account`,
+      [jobId.toString()],
+    )
+    expect(shares.rows).toEqual(
+      expected.shares
+        .map((s) => ({ provider: s.provider, amount: s.amount.toString() }))
+        .sort((a, b) => a.provider.localeCompare(b.provider)),
+    )
+    expect(shares.rows.map((r) => r.provider)).toEqual([p2, p4, p6].sort())
+    const after = await counters([p2, p3])
+    expect(after).toEqual([
+      { ...before[0], jobs_completed: before[0].jobs_completed + 1 },
+      {
+        ...before[1],
+        jobs_failed: before[1].jobs_failed + 1,
+        slash_count: before[1].slash_count + 1,
+        slashed_total: (BigInt(before[1].slashed_total) + collateral).toString(),
+      },
+    ])
+  })
+
+  test('a tie-break round that expires reopens the job to DISPUTED; expire ends it and releases the first round', async () => {
+    const { market } = addresses()
+    const { jobId, escrow } = await submitJob({ redundancy: 2, deadlineIn: 600n })
+    await waitForJobStatus(jobId, 'OPEN')
+    const before = await counters([p2, p3])
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
+    for (const c of [await commit(jobId, p2, keccak256(toHex('e-2'))), await commit(jobId, p3, keccak256(toHex('e-3')))]) await c.reveal()
+    await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
+    await waitForJobStatus(jobId, 'DISPUTED')
+
+    await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p4, p6]])
+    await waitForJobStatus(jobId, 'ASSIGNED')
+    await commit(jobId, p4, keccak256(toHex('e-4')))
+    await skipTime(deployment.params.market.commitWindow + 1n)
+    await send(deployerKey, market, jobMarketAbi, 'expireAssignment', [jobId])
+    // DISPUTED before the tie-break's assignment too: wait for its round to be over.
+    const [reopened] = await waitForRows(
+      `select * from ${viewsSchema}.job where id = $1`,
+      [jobId.toString()],
+      (rows) => rows[0]?.round === 2 && rows[0]?.status === 'DISPUTED',
+    )
+    expect(reopened).toMatchObject({ commit_deadline: null, disputed_providers: [p2, p3], finalized_at: null })
+    expect(await roundsOf(jobId)).toEqual([
+      { provider: p2, round: 1, outcome: 'PENDING', paid: '0' },
+      { provider: p3, round: 1, outcome: 'PENDING', paid: '0' },
+      { provider: p4, round: 2, outcome: 'FAILED', paid: '0' },
+      { provider: p6, round: 2, outcome: 'NO_SHOW', paid: '0' },
+    ])
+
+    await skipTime(600)
+    await send(deployerKey, market, jobMarketAbi, 'expire', [jobId])
+    const expired = await waitForJobStatus(jobId, 'EXPIRED')
+    expect(expired.refunded).toBe(escrow.toString())
+    expect(expired.finalized_at).not.toBeNull()
+    // Both revealed in the first round, so both are released without fault.
+    expect((await roundsOf(jobId)).slice(0, 2)).toEqual([
+      { provider: p2, round: 1, outcome: 'FAILED', paid: '0' },
+      { provider: p3, round: 1, outcome: 'FAILED', paid: '0' },
+    ])
+    expect(await counters([p2, p3])).toEqual(before)
+  })
+
   test('cancel: CANCELLED with a refund', async () => {
     const { jobId, escrow } = await submitJob({ redundancy: 2 })
     await waitForJobStatus(jobId, 'OPEN')
@@ -473,7 +629,7 @@ describe('indexer', () => {
     await send(p4Key, registry, providerRegistryAbi, 'requestUnstake', [parseEther('100')])
     await send(p4Key, registry, providerRegistryAbi, 'pause')
     await waitForRows(`select * from ${viewsSchema}.provider where address = $1`, [p4], (rows) => rows[0]?.paused === true)
-    for (const address of [p2, p3, p4]) {
+    for (const address of [p2, p3, p4, p6]) {
       const onChain = await publicClient.readContract({
         address: registry,
         abi: providerRegistryAbi,

@@ -37,7 +37,8 @@ function uint(t: ColumnBuilders, bits: UintBits): ReturnType<ColumnBuilders['int
 // Why the derived counters fit int4: `jobsCompleted`, `jobsFailed`, `slashCount` and `noShowCount` move by one per
 // job round a provider was assigned to, and a round costs well over 100,000 gas (submit, assign, then commits or an
 // expiry), so 2^31 of them is over 2·10^14 gas: more than two years of every block of Ethereum mainnet. `round` moves
-// by one per expired commit window (JobMarket refuses a zero window), so 2^31 rounds take over 68 years.
+// by one per expired commit window (JobMarket refuses a zero window), plus once for a job's one tie-break, so 2^31
+// rounds take over 68 years.
 
 /** One row per provider that ever registered or staked; counters are derived from events. */
 export const provider = onchainTable(
@@ -108,9 +109,11 @@ export const job = onchainTable(
     deadline: uint(t, 64).notNull(),
     outputTolerance: uint(t, 8).notNull(),
     escrow: uint(t, 256).notNull(),
-    status: t.text().notNull(), // OPEN | ASSIGNED | COMMITTED | REVEALED | COMPLETED | FAILED | CANCELLED | EXPIRED
+    status: t.text().notNull(), // protocol/enums.ts jobStatusNames
     round: t.integer().notNull().default(0),
     providers: t.json().$type<`0x${string}`[]>().notNull(),
+    // The first round of a job that went to a tie-break (JobDisputed), empty otherwise: JobMarket refuses them for it.
+    disputedProviders: t.json().$type<`0x${string}`[]>().notNull(),
     commitDeadline: uint(t, 64),
     revealDeadline: uint(t, 64),
     fingerprint: t.hex(),
@@ -150,7 +153,7 @@ export const assignment = onchainTable(
     fingerprint: t.hex(),
     outputHash: t.hex(),
     revealedAt: t.bigint(),
-    outcome: t.text().notNull(), // PENDING | AGREED | DISSENTED | NO_REVEAL | NO_SHOW | FAILED
+    outcome: t.text().notNull(), // protocol/enums.ts assignmentOutcomes
     paid: uint(t, 256).notNull().default(0n),
   }),
   (table) => ({

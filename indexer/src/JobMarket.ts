@@ -11,6 +11,12 @@ type JobRow = typeof job.$inferSelect
 const lower = (value: Hex) => value.toLowerCase() as Hex
 const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provider)}`
 
+/**
+ * JobMarket's `Outcome` enum (index = on-chain value) as assignment outcomes name it: a provider released without
+ * fault (Released) is `FAILED`, as it always was here.
+ */
+const slotOutcomes = ['AGREED', 'DISSENTED', 'NO_REVEAL', 'FAILED'] as const satisfies readonly AssignmentOutcome[]
+
 /** Updates a job row, stamping `updatedBlock`. The row exists: JobSubmitted precedes every other job event. */
 async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: JobRow) => Partial<JobRow>) {
   await db.update(job, { id: jobId }).set((row) => ({ ...change(row), updatedBlock: event.block.number }))
@@ -50,6 +56,7 @@ ponder.on('JobMarket:JobSubmitted', async ({ event, context }) => {
     status: 'OPEN' satisfies JobStatusName,
     round: 0,
     providers: [],
+    disputedProviders: [],
     submittedAt: event.block.timestamp,
     submittedBlock: event.block.number,
     updatedBlock: event.block.number,
@@ -65,8 +72,9 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
   const { jobId, provider, slot, pricePerUnit, collateral, commitDeadline } = event.args
   const current = await context.db.find(job, { id: jobId })
   if (!current) throw new Error(`JobAssigned for unknown job ${jobId}`)
-  // One assign() emits one JobAssigned per provider: the first of them (job still OPEN) starts a new round.
-  const newRound = current.status === 'OPEN'
+  // One assign() emits one JobAssigned per provider: the first of them (job still OPEN, or DISPUTED for its tie-break)
+  // starts a new round.
+  const newRound = current.status === 'OPEN' || current.status === 'DISPUTED'
   const round = newRound ? current.round + 1 : current.round
   const providers = newRound ? [lower(provider)] : [...current.providers.filter((p) => p !== lower(provider)), lower(provider)]
   await updateJob(context.db, event, jobId, () => ({
@@ -76,8 +84,9 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
     commitDeadline,
     revealDeadline: null,
   }))
-  // A provider assigned again in a later round (one that committed before) overwrites its earlier row. A NO_SHOW row is
-  // never overwritten: JobMarket refuses a job's no-shows for that job (ProviderWasNoShow), and the matcher reads them here.
+  // A provider assigned again in a later round (one that committed before) overwrites its earlier row. NO_SHOW rows and
+  // the disputed first round's rows are never overwritten: JobMarket refuses those providers for that job
+  // (ProviderWasNoShow, ProviderInDispute).
   const row = {
     jobId,
     provider: lower(provider),
@@ -126,42 +135,43 @@ ponder.on('JobMarket:JobRevealed', async ({ event, context }) => {
 })
 
 ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
-  // `refunded` is left to the Refunded handler, which emits the same amount just before this event.
+  // `refunded` is left to the Refunded handler, which emits the same amount just before this event, and each
+  // provider's outcome to SlotSettled, which follows it.
   const { jobId, status, fingerprint, fees, burned } = event.args
-  const statusName = jobStatusName(status)
-  const current = await context.db.find(job, { id: jobId })
-  if (!current) throw new Error(`JobFinalized for unknown job ${jobId}`)
   await updateJob(context.db, event, jobId, () => ({
-    status: statusName,
+    status: jobStatusName(status),
     fingerprint,
     fees,
     burned,
     finalizedAt: event.block.timestamp,
   }))
+})
 
-  // Outcomes of this round's providers. Completed: the winners AGREED, the rest DISSENTED or NO_REVEAL (slashed).
-  // Failed (no strict majority): revealers FAILED (unlocked, not at fault), non-revealers NO_REVEAL (slashed).
-  const completed = statusName === 'COMPLETED'
-  for (const provider of current.providers) {
-    const row = await context.db.find(assignment, { id: assignmentId(jobId, provider) })
-    if (!row) continue
-    const outcome: AssignmentOutcome =
-      row.fingerprint === null
-        ? 'NO_REVEAL'
-        : !completed
-          ? 'FAILED'
-          : lower(row.fingerprint) === lower(fingerprint)
-            ? 'AGREED'
-            : 'DISSENTED'
-    await context.db.update(assignment, { id: row.id }).set({ outcome })
-    await upsertProvider(context.db, event, provider, (p) =>
-      outcome === 'AGREED'
-        ? { jobsCompleted: p.jobsCompleted + 1 }
-        : outcome === 'DISSENTED' || outcome === 'NO_REVEAL'
-          ? { jobsFailed: p.jobsFailed + 1 }
-          : {},
-    )
-  }
+ponder.on('JobMarket:JobDisputed', async ({ event, context }) => {
+  // No first-round majority: JobMarket moves the round's providers aside (still holding their collateral, outcome
+  // pending until the tie-break's verdict) and waits for k fresh ones.
+  await updateJob(context.db, event, event.args.jobId, (row) => ({
+    status: 'DISPUTED',
+    providers: [],
+    disputedProviders: row.providers,
+    commitDeadline: null,
+    revealDeadline: null,
+  }))
+})
+
+ponder.on('JobMarket:SlotSettled', async ({ event, context }) => {
+  const { jobId, provider } = event.args
+  const outcome = slotOutcomes[event.args.outcome]
+  if (!outcome) throw new Error(`SlotSettled with unknown outcome ${event.args.outcome} for job ${jobId}`)
+  const id = assignmentId(jobId, provider)
+  const row = await context.db.find(assignment, { id })
+  if (!row) throw new Error(`SlotSettled for ${provider}, never assigned job ${jobId}`)
+  // A settled row is settled once per round (a new round overwrites it with PENDING): the counters move only then.
+  if (row.outcome === outcome) return
+  await context.db.update(assignment, { id }).set({ outcome })
+  if (outcome === 'AGREED') await upsertProvider(context.db, event, provider, (p) => ({ jobsCompleted: p.jobsCompleted + 1 }))
+  if (outcome === 'DISSENTED' || outcome === 'NO_REVEAL')
+    await upsertProvider(context.db, event, provider, (p) => ({ jobsFailed: p.jobsFailed + 1 }))
 })
 
 ponder.on('JobMarket:ProviderPaid', async ({ event, context }) => {
@@ -211,16 +221,12 @@ ponder.on('JobMarket:NoShow', async ({ event, context }) => {
 })
 
 ponder.on('JobMarket:AssignmentExpired', async ({ event, context }) => {
+  // SlotSettled (committed: FAILED) and NoShow already settled the round's providers. A tie-break's job reopens to
+  // DISPUTED, its first round still waiting.
   const { jobId, reopened } = event.args
-  const current = await context.db.find(job, { id: jobId })
-  if (!current) throw new Error(`AssignmentExpired for unknown job ${jobId}`)
-  // Providers that did commit are released without fault: their round FAILED. NoShow already marked the others.
-  for (const provider of current.providers) {
-    const id = assignmentId(jobId, provider)
-    const row = await context.db.find(assignment, { id })
-    if (row?.outcome === 'PENDING') await context.db.update(assignment, { id }).set({ outcome: 'FAILED' satisfies AssignmentOutcome })
-  }
-  await updateJob(context.db, event, jobId, () =>
-    reopened ? { status: 'OPEN', commitDeadline: null } : { status: 'EXPIRED', commitDeadline: null, finalizedAt: event.block.timestamp },
+  await updateJob(context.db, event, jobId, (row) =>
+    reopened
+      ? { status: row.disputedProviders.length ? 'DISPUTED' : 'OPEN', commitDeadline: null }
+      : { status: 'EXPIRED', commitDeadline: null, finalizedAt: event.block.timestamp },
   )
 })
