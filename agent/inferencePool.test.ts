@@ -1,7 +1,15 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { InferenceError, InferencePool, ModelLoadError, spawnInferenceWorker, stopWorker } from './inferencePool.ts'
+import {
+  InferenceError,
+  InferenceOutOfMemoryError,
+  InferencePool,
+  ModelLoadError,
+  spawnInferenceWorker,
+  stopWorker,
+} from './inferencePool.ts'
 import type { WorkerResponse } from './inferenceWorker.ts'
+import { buildBroadcast } from './models/buildBroadcast.ts'
 import { buildMlp, makeInput, mlpWeights, referenceMlp } from './models/buildMlp.ts'
 
 describe('InferencePool', () => {
@@ -67,6 +75,19 @@ describe('InferencePool', () => {
       name: 'ModelLoadError',
       reason: 'UNSUPPORTED_OPERATOR',
     })
+  })
+
+  it('tells a run that runs out of memory (OUT_OF_MEMORY) from other failures, and the worker goes on', async () => {
+    const x = makeInput({ seed: 4, rows: 2, inputSize: 16 })
+    const fits = buildBroadcast({ inputSize: 16, copies: 3n })
+    expect((await pool.run({ modelHash: sha256Hex(fits), modelBytes: fits, input: x, dims: [2, 16] })).dims).toEqual([3, 2, 16])
+    // 2^44 copies of 2 × 16 float32s: 2^51 bytes, more than a process can address.
+    const greedy = buildBroadcast({ inputSize: 16, copies: 2n ** 44n })
+    const run = pool.run({ modelHash: sha256Hex(greedy), modelBytes: greedy, input: x, dims: [2, 16] })
+    await expect(run).rejects.toBeInstanceOf(InferenceOutOfMemoryError)
+    await expect(run).rejects.toMatchObject({ reason: 'OUT_OF_MEMORY', retryable: false })
+    const r = await pool.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [2, 16] })
+    expect(r.dims).toEqual([2, 8])
   })
 
   it('finishes queued work on close, then refuses more', async () => {

@@ -54,6 +54,15 @@ export class ModelLoadError extends InferenceError {
   }
 }
 
+/**
+ * An inference that ran out of memory on this machine (onnxruntime could not allocate a tensor). A property of the
+ * machine, not of the job: another may fit it, so a provider reports it as OUT_OF_MEMORY. Not retryable here.
+ */
+export class InferenceOutOfMemoryError extends InferenceError {
+  override name = 'InferenceOutOfMemoryError'
+  readonly reason = 'OUT_OF_MEMORY' satisfies JobFailureReason
+}
+
 type Work = ({ op: 'run' } & RunInferenceParameters) | ({ op: 'inspect' } & InspectModelParameters)
 
 type Task = {
@@ -136,6 +145,9 @@ export class InferencePool {
       return
     } else if (response.code === 'MODEL_LOAD_FAILED') {
       task.reject(new ModelLoadError(classifyModelLoadError(response.message), response.message))
+    } else if (response.code === 'INFERENCE_FAILED' && classifyModelLoadError(response.message) === 'OUT_OF_MEMORY') {
+      // The same allocation failures that stop a model from loading, met while running it.
+      task.reject(new InferenceOutOfMemoryError('inference ran out of memory', { details: response.message }))
     } else {
       task.reject(
         new InferenceError(

@@ -48,16 +48,17 @@ function floatInitializer(name: string, dims: number[], values: Float32Array) {
   return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw })
 }
 
-function floatValueInfo(name: string, width: number) {
+/** A float32 graph input or output named `name` of `shape`: a number per fixed dimension, a name per symbolic one. */
+export function floatValueInfo(name: string, shape: readonly (number | string)[]) {
+  const dim = shape.map((d) =>
+    typeof d === 'number'
+      ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })
+      : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
+  )
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({
-      tensorType: onnx.TypeProto.Tensor.create({
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: onnx.TensorShapeProto.create({
-          dim: [onnx.TensorShapeProto.Dimension.create({ dimParam: 'batch' }), onnx.TensorShapeProto.Dimension.create({ dimValue: width })],
-        }),
-      }),
+      tensorType: onnx.TypeProto.Tensor.create({ elemType: onnx.TensorProto.DataType.FLOAT, shape: onnx.TensorShapeProto.create({ dim }) }),
     }),
   })
 }
@@ -90,8 +91,8 @@ export function buildMlp(parameters: BuildMlpParameters): Uint8Array {
     name: 'tessera_mlp',
     node: nodes,
     initializer,
-    input: [floatValueInfo('input', parameters.inputSize)],
-    output: [floatValueInfo('output', parameters.outputSize)],
+    input: [floatValueInfo('input', ['batch', parameters.inputSize])],
+    output: [floatValueInfo('output', ['batch', parameters.outputSize])],
   })
   const model = onnx.ModelProto.create({
     irVersion: 8,
