@@ -14,6 +14,12 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
       labelNames: ['outcome'] as const,
       registers,
     }),
+    failuresReported: new Counter({
+      name: 'tessera_agent_failures_reported_total',
+      help: 'Assignments that could not run, committed as a failure, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     activeJobs: new Gauge({ name: 'tessera_agent_active_jobs', help: 'Assignments being worked on', registers }),
     inferenceSeconds: new Histogram({
       name: 'tessera_agent_inference_seconds',

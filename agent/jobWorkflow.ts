@@ -6,11 +6,12 @@ import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { JobStatus, jobStatusName } from '../protocol/enums.ts'
 import { isRetryable, TesseraError } from '../protocol/errors.ts'
 import { commitmentOf, fingerprintOutput } from '../protocol/fingerprint.ts'
+import { checkJobInputs, failureFingerprintOf, type JobFailureReason, type JobInputProblem } from '../protocol/jobInputs.ts'
 import { retry, sleep } from '../protocol/retry.ts'
 import { majorityOf } from '../protocol/settlement.ts'
-import { decodeTensorBlob, encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
-import type { InferencePool } from './inferencePool.ts'
+import { InferenceOutOfMemoryError, type InferencePool, ModelLoadError, type RunInferenceReturnType } from './inferencePool.ts'
 import { type Journal, type JournalEntry, type JournalState, newSalt } from './journal.ts'
 import type { ModelCache } from './modelCache.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
@@ -36,6 +37,11 @@ export type JobContext = {
    * then a reorg may still take it, and the agent sends it again.
    */
   confirmations: number
+  /**
+   * Milliseconds before the commit deadline by which an inference must be done, kept to send and mine the commit. An
+   * inference not done by then is reported as a TIMEOUT failure, since silence would be a no-show.
+   */
+  commitMarginMs: number
   signal: AbortSignal
 }
 
@@ -67,40 +73,98 @@ class Skip extends TesseraError {
   override name = 'Skip'
 }
 
+/** What an assignment commits to: a result (its fingerprint and the uploaded output), or a failure to report. */
+type Computed = { fingerprint: Hex; outputHash: Hex; failure?: JobFailureReason }
+
 /**
  * Computes an assignment's output: fetches and verifies the model (disk cache) and input, runs it in the
- * pool, optionally corrupts it (`lie`), uploads the output blob. Returns what the commitment needs.
+ * pool, optionally corrupts it (`lie`), uploads the output blob. A job that can't run ({@link runJob}) gives the
+ * failure's fingerprint instead, with nothing uploaded (a zero output hash). Returns what the commitment needs.
  */
-async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: number) {
+async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: number): Promise<Computed> {
   const log = ctx.log.child({ jobId: job.jobId })
   const { modelHash, inputHash } = job
+  // Bytes that don't hash to the job's hashes are the server's fault, not the job's: an error, not a failure.
   const [modelPath, inputBytes] = await Promise.all([
     retrying(ctx, 'model download', untilMs, () => ctx.models.ensure(modelHash, ctx.signal)),
     retrying(ctx, 'input download', untilMs, () => getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, signal: ctx.signal })),
   ])
-  const input = decodeTensorBlob(inputBytes)
-  if (BigInt(input.dims[0]) !== job.units)
-    log.warn({ rows: input.dims[0], units: job.units.toString() }, 'input rows differ from the job units')
-  const started = performance.now()
-  const result = await retrying(ctx, 'inference', untilMs, () =>
-    ctx.pool.run({ modelHash, modelPath, input: input.data, dims: input.dims }),
-  )
-  const seconds = (performance.now() - started) / 1000
+  const ran = await runJob(ctx, job, modelPath, inputBytes, untilMs)
+  if ('reason' in ran) {
+    log.warn({ reason: ran.reason, problem: ran.message }, 'the job cannot run; reporting the failure')
+    return { fingerprint: failureFingerprintOf(ran.reason), outputHash: ZERO_HASH, failure: ran.reason }
+  }
+  const { seconds } = ran
   ctx.metrics.inferenceSeconds.observe(seconds)
-  ctx.metrics.inferenceUnits.inc(input.dims[0])
-  let output = result.output
+  ctx.metrics.inferenceUnits.inc(ran.rows)
+  let output = ran.output
   // Far above any tolerance: scale and shift every value, so the fingerprint cannot agree with honest ones.
   if (ctx.lie) output = output.map((v) => v * 1.5 + 1)
   const fingerprint = fingerprintOutput(output, job.outputTolerance)
-  const blob = encodeTensorBlob({ dims: result.dims, data: output })
+  const blob = encodeTensorBlob({ dims: ran.dims, data: output })
   const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>
     uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, signal: ctx.signal }),
   )
   log.info(
-    { rows: input.dims[0], inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: ctx.lie || undefined },
+    { rows: ran.rows, inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: ctx.lie || undefined },
     'output computed',
   )
   return { fingerprint, outputHash }
+}
+
+/**
+ * Runs a job as its spec says, or says why it can't, as every honest provider would: the model doesn't load (the
+ * load error's reason), the input isn't a tensor blob or doesn't fit the model and `units` (INPUT_MISMATCH), the
+ * inference runs out of memory (OUT_OF_MEMORY) or isn't done `commitMarginMs` before the commit deadline (TIMEOUT,
+ * counting its wait for a worker). The model is checked before the input, so providers name the same reason.
+ * Anything else (a worker that died, the pool closing) is retried and thrown as before: it says nothing of the job.
+ */
+async function runJob(
+  ctx: JobContext,
+  job: JobSpecView,
+  modelPath: string,
+  inputBytes: Uint8Array,
+  untilMs: number,
+): Promise<(RunInferenceReturnType & { rows: number; seconds: number }) | JobInputProblem> {
+  const { modelHash } = job
+  let input: Tensor
+  try {
+    const signature = await retrying(ctx, 'model load', untilMs, () => ctx.pool.inspect({ modelHash, modelPath }))
+    input = decodeTensorBlob(inputBytes)
+    const [problem] = checkJobInputs({ model: signature, input, units: job.units })
+    if (problem) return problem
+  } catch (error) {
+    if (error instanceof TensorBlobError) return { reason: 'INPUT_MISMATCH', message: `the input is not a tensor blob: ${error.message}` }
+    return failureOf(error)
+  }
+  const cutoffMs = untilMs - ctx.commitMarginMs
+  const timeout: JobInputProblem = {
+    reason: 'TIMEOUT',
+    message: `no output ${ctx.commitMarginMs} ms before the commit deadline, the time kept to get the commit mined`,
+  }
+  if (Date.now() >= cutoffMs) return timeout
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<JobInputProblem>((resolve) => {
+    timer = setTimeout(() => resolve(timeout), cutoffMs - Date.now())
+  })
+  // A run that loses the race goes on in its worker (stopping onnxruntime mid-run can take the process down);
+  // its result is dropped.
+  const started = performance.now()
+  const run = retrying(ctx, 'inference', cutoffMs, () => ctx.pool.run({ modelHash, modelPath, input: input.data, dims: input.dims }))
+  try {
+    const result = await Promise.race([run, late])
+    return 'reason' in result ? result : { ...result, rows: input.dims[0], seconds: (performance.now() - started) / 1000 }
+  } catch (error) {
+    return failureOf(error)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The failure an inference error reports (a model that doesn't load, memory run out); rethrows any other error. */
+function failureOf(error: unknown): JobInputProblem {
+  if (error instanceof ModelLoadError || error instanceof InferenceOutOfMemoryError) return { reason: error.reason, message: error.message }
+  throw error
 }
 
 /**
@@ -135,7 +199,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
       units: spec.units,
       outputTolerance: spec.outputTolerance,
     }
-    const { fingerprint, outputHash } = await computeAssignment(ctx, view, untilMs)
+    const { fingerprint, outputHash, failure } = await computeAssignment(ctx, view, untilMs)
     if (ctx.signal.aborted) return
     const salt = newSalt()
     const commitment = commitmentOf({ jobId, provider: ctx.provider, fingerprint, outputHash, salt })
@@ -149,9 +213,11 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
       fingerprint,
       outputHash,
       commitment,
+      failure,
       modelHash: spec.modelHash,
       inputHash: spec.inputHash,
     })
+    if (failure) ctx.metrics.failuresReported.inc({ reason: failure })
   } catch (error) {
     if (ctx.signal.aborted) return
     const outcome = error instanceof Skip ? 'skipped' : 'error'
@@ -231,22 +297,46 @@ async function viewAt(ctx: JobContext, entry: JournalEntry, block: bigint): Prom
 async function roundEnd(ctx: JobContext, entry: JournalEntry, view: RoundView): Promise<{ reason: string; outcome: string } | undefined> {
   const { job } = view
   const status = jobStatusName(job.status)
-  if (!view.current)
+  if (!view.current) {
+    // No majority in our round: it waits, our collateral locked, for a tie-break round of other providers, whose
+    // verdict settles it. Nothing more for us to send, so our part ends here.
+    if (disputedRound(ctx, entry, view))
+      return view.slot.revealed
+        ? { reason: 'disputed: no majority, a tie-break round decides', outcome: 'disputed' }
+        : { reason: 'disputed without our reveal', outcome: 'missed' }
     return entry.state === 'computed'
       ? { reason: `assignment ended before the commit (job ${status})`, outcome: 'missed' }
       : { reason: `assignment ended (job ${status})`, outcome: 'expired' }
-  if ((job.status === JobStatus.Completed || job.status === JobStatus.Failed) && !view.revealed)
+  }
+  const judged = job.status === JobStatus.Completed || job.status === JobStatus.FailedInvalid
+  if ((judged || job.status === JobStatus.Failed) && !view.revealed)
     return { reason: `job ${status} without our reveal`, outcome: 'missed' }
-  if (job.status === JobStatus.Completed) {
-    // Whether we were in the majority: the fingerprint more than half the slots revealed is ours.
+  if (judged) {
+    // Whether we were in the majority: the fingerprint (a result, or the failure the job ended on) more than half
+    // the slots revealed is ours.
     const jobId = BigInt(entry.jobId)
     const slots = await Promise.all(job.providers.map((p) => readSlot(ctx, jobId, p, view.block)))
     const majority = majorityOf(slots.map((s) => (s.revealed ? s.fingerprint : null)))
-    const agreed = majority?.fingerprint.toLowerCase() === entry.fingerprint.toLowerCase()
-    return agreed ? { reason: 'completed: agreed', outcome: 'agreed' } : { reason: 'completed: dissented', outcome: 'dissented' }
+    const verdict = job.status === JobStatus.Completed ? 'completed' : 'failed invalid'
+    return majority?.fingerprint.toLowerCase() === entry.fingerprint.toLowerCase()
+      ? { reason: `${verdict}: agreed`, outcome: 'agreed' }
+      : { reason: `${verdict}: dissented`, outcome: 'dissented' }
   }
   if (job.status === JobStatus.Failed) return { reason: `job ${status}`, outcome: 'failed' }
   return undefined
+}
+
+/**
+ * Whether `view` shows the entry's round gone to a tie-break: we are a party to the job's dispute and our slot, no
+ * longer assigned, still holds our commitment (and keeps it whatever the tie-break rounds do).
+ */
+function disputedRound(ctx: JobContext, entry: JournalEntry, view: RoundView): boolean {
+  const provider = ctx.provider.toLowerCase()
+  return (
+    view.job.disputed.some((p) => p.toLowerCase() === provider) &&
+    view.slot.commitment === entry.commitment &&
+    sameJob(entry, view.job.spec)
+  )
 }
 
 const stateOrder: readonly JournalState[] = ['computed', 'committing', 'committed', 'revealing', 'revealed', 'done']

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { type FileHandle, mkdir, open, readFile, rename } from 'node:fs/promises'
 import path from 'node:path'
 import type { Address, Hex } from 'viem'
+import type { JobFailureReason } from '../protocol/jobInputs.ts'
 
 /**
  * Where one assignment stands, as the chain shows it: a state past `computed` holds only while the chain still
- * shows it, and a reorg can send an entry back. `computed`: output uploaded, salt and commitment chosen; the commit
- * is not on chain (not yet, or a reorg took it). `committing`: the commit is mined, not yet `confirmations` deep.
+ * shows it, and a reorg can send an entry back. `computed`: output uploaded (or a failure to report chosen), salt and
+ * commitment chosen; the commit is not on chain (not yet, or a reorg took it). `committing`: the commit is mined, not
+ * yet `confirmations` deep.
  * `committed`: the commit is confirmed at that depth. `revealing`: the reveal is mined, not yet deep. `revealed`:
  * the reveal is confirmed at depth. `done`: nothing more to do (settled, expired, reassigned, or given up), the end
  * of the round confirmed at depth. Journals written before `committing` and `revealing` existed load as they are
@@ -25,6 +27,11 @@ export type JournalEntry = {
   fingerprint: Hex
   outputHash: Hex
   commitment: Hex
+  /**
+   * Why the job could not run, when the entry reports a failure instead of a result: then `fingerprint` is the
+   * reason's code (protocol's `failureFingerprintOf`) and `outputHash` zero, committed and revealed like a result.
+   */
+  failure?: JobFailureReason
   /**
    * The job's model and input as the chain gave them when the output was computed. A reorg that drops a job's
    * submission lets another job take its id (perhaps with the same commit deadline): this tells them apart.

@@ -1,5 +1,3 @@
-import { readdir, readFile } from 'node:fs/promises'
-import path from 'node:path'
 import pino from 'pino'
 import type { Address, Hex, PrivateKeyAccount } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,17 +6,15 @@ import type { TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { waitFor as pollFor } from '../test/support/graphql.ts'
-import type { JournalEntry } from './journal.ts'
 import { buildMlp } from './models/buildMlp.ts'
 import type { RunAgentReturnType } from './runAgent.ts'
-import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, submitAndAssignJob } from './testServer.ts'
+import { type AgentTestBed, journaledEntry, startAgentTestBed, startTwoAgents, stopAgentTestBed, submitAndAssignJob } from './testServer.ts'
 
 // Two honest agents whose commits and reveals a reorg takes out after they were mined (and, for the reveals,
 // journaled as confirmed): they must send them again from the journal before the windows close, and nobody is slashed.
 
 let bed: AgentTestBed
 let system: TestSystem
-let root: string
 let modelHash: Hex
 let agents: RunAgentReturnType[] = []
 const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
@@ -26,7 +22,7 @@ const confirmations = 2
 
 beforeAll(async () => {
   bed = await startAgentTestBed('tessera-agent-reorg-')
-  ;({ system, root } = bed)
+  system = bed.system
   const model = buildMlp({ seed: 5, inputSize: 16, hiddenSize: 16, outputSize: 4 })
   modelHash = sha256Hex(model)
   bed.server.blobs.set(modelHash, model)
@@ -62,19 +58,7 @@ async function reorg<T>(depth: bigint, look: () => Promise<T>): Promise<T> {
 }
 const head = () => system.publicClient.getBlockNumber({ cacheTime: 0 })
 
-/** A provider's journal entry for `jobId`, read from the file the agent appends to (the last record wins). */
-async function journaled(name: string, jobId: bigint): Promise<JournalEntry | undefined> {
-  const dir = path.join(root, name)
-  const file = (await readdir(dir)).find((f) => f.startsWith('journal-') && f.endsWith('.jsonl'))
-  if (!file) return undefined
-  let entry: JournalEntry | undefined
-  for (const line of (await readFile(path.join(dir, file), 'utf8')).split('\n')) {
-    if (!line.trim()) continue
-    const record = JSON.parse(line)
-    if (record.kind === 'entry' && record.entry.jobId === String(jobId)) entry = record.entry
-  }
-  return entry
-}
+const journaled = (name: string, jobId: bigint) => journaledEntry(bed, name, jobId)
 
 /** The first block holding `eventName` for `jobId`. */
 async function firstBlockOf(eventName: 'ResultCommitted' | 'ResultRevealed', jobId: bigint): Promise<bigint> {

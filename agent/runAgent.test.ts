@@ -1,16 +1,22 @@
+import { randomBytes } from 'node:crypto'
 import pino from 'pino'
-import { type Address, type Hex, type PrivateKeyAccount, parseEther } from 'viem'
+import { type Address, type Hex, type Log, type PrivateKeyAccount, parseEther, parseEventLogs } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { failureFingerprintOf, type JobFailureReason } from '../protocol/jobInputs.ts'
+import { takeOf } from '../protocol/settlement.ts'
+import { BPS } from '../protocol/units.ts'
 import { waitFor as pollFor } from '../test/support/graphql.ts'
+import { buildBroadcast } from './models/buildBroadcast.ts'
 import { buildMlp } from './models/buildMlp.ts'
 import { type RunAgentParameters, runAgent } from './runAgent.ts'
 import {
   type AgentTestBed,
+  journaledEntry,
   startAgentTestBed,
   stopAgentTestBed,
   submitAndAssignJob,
@@ -51,11 +57,64 @@ const readProvider = (a: Address) =>
 const submitAndAssign = (providers: PrivateKeyAccount[], seed: number, rows = 4, tamper = false) =>
   submitAndAssignJob(bed, { providers, modelHash, seed, rows, tamper })
 
-async function finalizeAndCheck(jobId: bigint) {
-  await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
-  await system.write(system.accounts.deployer, { address: system.market, abi: jobMarketAbi, functionName: 'finalize', args: [jobId] })
-  return readJob(jobId)
+const readOwed = (a: Address) =>
+  system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'owed', args: [a] })
+const readLocked = (a: Address, jobId: bigint) =>
+  system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'lockedFor', args: [a, jobId] })
+const waitRevealed = (jobId: bigint) => waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
+
+/** Finalizes a Revealed job as the keeper; returns the job after it and the finalization's events (market and registry). */
+async function finalize(jobId: bigint) {
+  await waitRevealed(jobId)
+  const receipt = await system.write(system.accounts.deployer, {
+    address: system.market,
+    abi: jobMarketAbi,
+    functionName: 'finalize',
+    args: [jobId],
+  })
+  return { job: await readJob(jobId), events: settlementOf(receipt.logs) }
 }
+
+async function finalizeAndCheck(jobId: bigint) {
+  return (await finalize(jobId)).job
+}
+
+/** JobMarket's `Outcome` enum, as `SlotSettled` reports it. */
+const SlotOutcome = { Agreed: 0, Dissented: 1, NoReveal: 2, Released: 3 } as const
+
+/** What a finalization did to the money, event for event: fees paid, refunds, slashes, and how each slot settled. */
+function settlementOf(logs: Log[]) {
+  const events = parseEventLogs({ abi: [...jobMarketAbi, ...providerRegistryAbi], logs })
+  const args = <T>(eventName: string) => events.filter((e) => e.eventName === eventName).map((e) => e.args as T)
+  return {
+    paid: args<{ provider: Address; amount: bigint }>('ProviderPaid').map((a) => [a.provider, a.amount]),
+    refunded: args<{ amount: bigint }>('Refunded').map((a) => a.amount),
+    slashed: args<{ provider: Address }>('Slashed').map((a) => a.provider),
+    settled: args<{ provider: Address; outcome: number }>('SlotSettled').map((a) => [a.provider, a.outcome]),
+  }
+}
+
+/** Waits for the agent with data dir `name` to finish its journal entry for `jobId` (mining past its confirmations). */
+async function doneEntry(name: string, jobId: bigint) {
+  await system.testClient.mine({ blocks: 2 })
+  return waitFor(`${name} done with job ${jobId}`, async () => {
+    const entry = await journaledEntry(bed, name, jobId)
+    return entry?.state === 'done' && entry
+  })
+}
+
+/** Both providers' slots of `jobId` hold `reason` revealed, with no output. */
+async function expectReportedFailure(jobId: bigint, providers: PrivateKeyAccount[], reason: JobFailureReason) {
+  for (const p of providers)
+    expect(await readSlot(jobId, p.address)).toMatchObject({
+      revealed: true,
+      fingerprint: failureFingerprintOf(reason),
+      outputHash: zeroHash,
+    })
+}
+
+const zeroHash = `0x${'00'.repeat(32)}`
+const metricsOf = async (agent: { httpUrl?: string }) => (await fetch(`${agent.httpUrl}/metrics`)).text()
 
 describe('runAgent against anvil', () => {
   it('registers and stakes minStake × 10, heartbeats, and does nothing on chain when restarted', async () => {
@@ -199,18 +258,194 @@ describe('runAgent against anvil', () => {
     }
   })
 
-  it('a lying agent dissents: no majority at k=2, the job fails', async () => {
+  it('a lying agent dissents: no majority at k=2, the job goes to a tie-break with both collaterals still locked', async () => {
     const [p1, p2] = system.accounts.providers
-    const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
-    const liar = await runAgent(agentParameters(devKeys[3], 'p2', { lie: true }))
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0 }))
+    const liar = await runAgent(agentParameters(devKeys[3], 'p2', { lie: true, httpPort: 0 }))
     try {
       const jobId = await submitAndAssign([p1, p2], 13)
-      const job = await finalizeAndCheck(jobId)
-      expect(job.status).toBe(JobStatus.Failed)
+      const { job, events } = await finalize(jobId)
+      expect(job.status).toBe(JobStatus.Disputed)
+      expect(job.disputed).toEqual([p1.address, p2.address])
+      // Nobody is judged yet: the tie-break's verdict settles this round too.
+      expect(events).toEqual({ paid: [], refunded: [], slashed: [], settled: [] })
       const [s1, s2] = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
       expect(s1.fingerprint).not.toBe(s2.fingerprint)
+      for (const [p, slot] of [
+        [p1, s1],
+        [p2, s2],
+      ] as const) {
+        expect(slot.assigned).toBe(false)
+        expect(slot.collateral).toBeGreaterThan(0n)
+        expect(await readLocked(p.address, jobId)).toBe(slot.collateral)
+      }
+      for (const [name, agent] of [
+        ['p1', a1],
+        ['p2', liar],
+      ] as const) {
+        expect((await doneEntry(name, jobId)).reason).toMatch(/^disputed/)
+        expect(await metricsOf(agent)).toMatch(/tessera_agent_jobs_total\{outcome="disputed"\} 1\b/)
+      }
     } finally {
       await Promise.all([a1.stop(), liar.stop()])
+    }
+  })
+})
+
+describe('runAgent when a job cannot run', () => {
+  const runBoth = (extra: Partial<RunAgentParameters> = {}) =>
+    Promise.all([
+      runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0, ...extra })),
+      runAgent(agentParameters(devKeys[3], 'p2', { httpPort: 0, ...extra })),
+    ])
+  /** Random bytes stored as a model: onnxruntime won't load them. */
+  const junkModel = () => {
+    const junk = new Uint8Array(randomBytes(512))
+    server.blobs.set(sha256Hex(junk), junk)
+    return sha256Hex(junk)
+  }
+
+  it('a model that does not load: both report MODEL_INVALID, the job ends FAILED_INVALID, each is paid the failure fee, nobody is slashed', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents = await runBoth()
+    try {
+      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: junkModel(), seed: 15, rows: 4 })
+      await waitRevealed(jobId)
+      await expectReportedFailure(jobId, [p1, p2], 'MODEL_INVALID')
+      const { escrow } = await readJob(jobId)
+      const slots = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
+      const [stakes, owed] = await Promise.all([
+        Promise.all([p1, p2].map(async (p) => (await readProvider(p.address)).stake)),
+        Promise.all([p1, p2].map((p) => readOwed(p.address))),
+      ])
+      const { job, events } = await finalize(jobId)
+      expect(job.status).toBe(JobStatus.FailedInvalid)
+      const { failureFeeBps } = system.deployment.params.market
+      const fees = slots.map((slot) => (slot.ask * 4n * failureFeeBps) / BPS)
+      expect(fees[0]).toBeGreaterThan(0n)
+      const paid = fees[0] + fees[1]
+      expect(events).toEqual({
+        paid: [
+          [p1.address, fees[0]],
+          [p2.address, fees[1]],
+        ],
+        refunded: [escrow - paid - takeOf(paid, system.deployment.params.market)],
+        slashed: [],
+        settled: [
+          [p1.address, SlotOutcome.Agreed],
+          [p2.address, SlotOutcome.Agreed],
+        ],
+      })
+      expect(await Promise.all([p1, p2].map((p) => readOwed(p.address)))).toEqual([owed[0] + fees[0], owed[1] + fees[1]])
+      expect(await Promise.all([p1, p2].map(async (p) => (await readProvider(p.address)).stake))).toEqual(stakes)
+      expect(await Promise.all([p1, p2].map((p) => readLocked(p.address, jobId)))).toEqual([0n, 0n])
+      for (const [name, agent] of [
+        ['p1', agents[0]],
+        ['p2', agents[1]],
+      ] as const) {
+        expect(await doneEntry(name, jobId)).toMatchObject({ failure: 'MODEL_INVALID', reason: 'failed invalid: agreed' })
+        expect(await metricsOf(agent)).toMatch(/tessera_agent_failures_reported_total\{reason="MODEL_INVALID"\} 1\b/)
+      }
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('an input that does not fit (rows other than units, or not a tensor blob): both report INPUT_MISMATCH', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents = await runBoth()
+    try {
+      const wrongUnits = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash, seed: 16, rows: 4, units: 5n })
+      const notATensor = await submitAndAssignJob(bed, {
+        providers: [p1, p2],
+        modelHash,
+        seed: 17,
+        rows: 4,
+        input: new TextEncoder().encode('{"not":"a tensor blob"}'),
+      })
+      for (const jobId of [wrongUnits, notATensor]) {
+        await waitRevealed(jobId)
+        await expectReportedFailure(jobId, [p1, p2], 'INPUT_MISMATCH')
+        expect((await finalize(jobId)).job.status).toBe(JobStatus.FailedInvalid)
+      }
+      for (const agent of agents)
+        expect(await metricsOf(agent)).toMatch(/tessera_agent_failures_reported_total\{reason="INPUT_MISMATCH"\} 2\b/)
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('an inference that runs out of memory: both report OUT_OF_MEMORY, the job fails, both are released unpaid and unslashed', async () => {
+    const [p1, p2] = system.accounts.providers
+    // Its output would be 2^52 bytes, past what any process can address: onnxruntime fails the allocation.
+    const greedy = buildBroadcast({ inputSize: 16, copies: 2n ** 44n })
+    server.blobs.set(sha256Hex(greedy), greedy)
+    const agents = await runBoth()
+    try {
+      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: sha256Hex(greedy), seed: 18, rows: 4 })
+      await waitRevealed(jobId)
+      await expectReportedFailure(jobId, [p1, p2], 'OUT_OF_MEMORY')
+      const { escrow } = await readJob(jobId)
+      const { job, events } = await finalize(jobId)
+      expect(job.status).toBe(JobStatus.Failed)
+      expect(events).toEqual({
+        paid: [],
+        refunded: [escrow],
+        slashed: [],
+        settled: [
+          [p1.address, SlotOutcome.Released],
+          [p2.address, SlotOutcome.Released],
+        ],
+      })
+      expect(await Promise.all([p1, p2].map((p) => readLocked(p.address, jobId)))).toEqual([0n, 0n])
+      expect(await doneEntry('p1', jobId)).toMatchObject({ failure: 'OUT_OF_MEMORY', reason: 'job FAILED' })
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('an inference that cannot be done before the commit margin: both report TIMEOUT rather than stay silent', async () => {
+    const [p1, p2] = system.accounts.providers
+    // A margin longer than the commit window: no inference can be done in time, yet the commit still can.
+    const commitMarginMs = Number(system.deployment.params.market.commitWindow) * 1000 + 60_000
+    const agents = await runBoth({ commitMarginMs })
+    try {
+      const jobId = await submitAndAssign([p1, p2], 19)
+      await waitRevealed(jobId)
+      await expectReportedFailure(jobId, [p1, p2], 'TIMEOUT')
+      const { job, events } = await finalize(jobId)
+      expect(job.status).toBe(JobStatus.Failed)
+      expect(events.slashed).toEqual([])
+      expect(events.settled).toEqual([
+        [p1.address, SlotOutcome.Released],
+        [p2.address, SlotOutcome.Released],
+      ])
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('reveals a failure after a restart between commit and reveal, from the journal', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents: { stop: () => Promise<void> }[] = []
+    try {
+      const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
+      agents.push(a1)
+      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: junkModel(), seed: 20, rows: 4 })
+      const commitment = await waitFor('p1 to commit', async () => {
+        const s = await readSlot(jobId, p1.address)
+        return s.commitment !== zeroHash && s.commitment
+      })
+      await a1.stop() // p1 is down: its salt exists only in its journal.
+      expect(await journaledEntry(bed, 'p1', jobId)).toMatchObject({ failure: 'MODEL_INVALID', commitment })
+      agents.push(await runAgent(agentParameters(devKeys[3], 'p2')))
+      await waitFor('the job to be committed', async () => (await readJob(jobId)).status === JobStatus.Committed)
+      agents.push(await runAgent(agentParameters(devKeys[2], 'p1')))
+      expect((await finalize(jobId)).job.status).toBe(JobStatus.FailedInvalid)
+      await expectReportedFailure(jobId, [p1, p2], 'MODEL_INVALID')
+      expect((await readSlot(jobId, p1.address)).commitment).toBe(commitment)
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()))
     }
   })
 })

@@ -47,6 +47,11 @@ export type RunAgentParameters = {
    * then a reorg may take it and the agent sends it again. Pick it above the deepest reorg the chain may have. Default 2.
    */
   confirmations?: number
+  /**
+   * Milliseconds before an assignment's commit deadline by which its inference must be done, kept to get the commit
+   * mined; an inference not done by then is committed as a TIMEOUT failure. Default 20 000.
+   */
+  commitMarginMs?: number
   /** Inference worker threads. Default 1. */
   inferenceWorkers?: number
   /** How long to keep trying to reach the server for the deployment at start. Default 60 000. */
@@ -132,6 +137,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       lie: parameters.lie ?? false,
       pollIntervalMs: parameters.pollIntervalMs ?? 1000,
       confirmations: parameters.confirmations ?? 2,
+      commitMarginMs: parameters.commitMarginMs ?? 20_000,
       signal,
     }
     resumeJournal({ journal, scheduler, follow: (entry) => followEntry(ctx, entry), log })

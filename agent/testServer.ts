@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,6 +12,7 @@ import { type Deployment, stringifyDeployment } from '../protocol/deployment.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { heartbeatMessage } from '../protocol/heartbeat.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import type { JournalEntry } from './journal.ts'
 import { makeInput } from './models/buildMlp.ts'
 import { type RunAgentParameters, type RunAgentReturnType, runAgent } from './runAgent.ts'
 
@@ -214,17 +215,27 @@ export async function startTwoAgents(
 
 /**
  * Submits a job of `rows` rows of a fresh input (`seed`) for `modelHash` as requester 0, assigns it to `providers` as
- * the matcher and publishes the assignments; returns its id. `tamper`: the server answers the input's address with
- * other bytes.
+ * the matcher and publishes the assignments; returns its id. Straight to the chain: nothing checks that the job can
+ * run. `units` (default `rows`) and `input` (the input blob's bytes) make one that can't; `tamper`: the server answers
+ * the input's address with other bytes.
  */
 export async function submitAndAssignJob(
   bed: AgentTestBed,
-  parameters: { providers: PrivateKeyAccount[]; modelHash: Hex; seed: number; rows: number; tamper?: boolean },
+  parameters: {
+    providers: PrivateKeyAccount[]
+    modelHash: Hex
+    seed: number
+    rows: number
+    units?: bigint
+    input?: Uint8Array
+    tamper?: boolean
+  },
 ): Promise<bigint> {
   const { system, server } = bed
   const { providers, modelHash, seed, rows } = parameters
+  const units = parameters.units ?? BigInt(rows)
   const { requesters, matcher } = system.accounts
-  const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
+  const input = parameters.input ?? encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
   const inputHash = sha256Hex(input)
   server.blobs.set(inputHash, parameters.tamper ? encodeTensorBlob({ dims: [rows, 16], data: new Float32Array(rows * 16) }) : input)
   const maxPricePerUnit = parseEther('0.01')
@@ -232,10 +243,10 @@ export async function submitAndAssignJob(
     address: system.market,
     abi: jobMarketAbi,
     functionName: 'quoteEscrow',
-    args: [maxPricePerUnit, BigInt(rows), providers.length],
+    args: [maxPricePerUnit, units, providers.length],
   })
   await system.write(requesters[0], { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
-  const spec = await sampleJobSpec(system, { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit, redundancy: providers.length })
+  const spec = await sampleJobSpec(system, { modelHash, inputHash, units, maxPricePerUnit, redundancy: providers.length })
   await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
   const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
   await system.write(matcher, {
@@ -257,11 +268,28 @@ export async function submitAndAssignJob(
         id: String(jobId),
         modelHash,
         inputHash,
-        units: String(rows),
+        units: String(units),
         outputTolerance: 16,
         redundancy: providers.length,
         deadline: String(spec.deadline),
       },
     })
   return jobId
+}
+
+/**
+ * The journal entry for `jobId` of the agent with data dir `name`, read from the file it appends to (the last record
+ * wins), as a restart would find it.
+ */
+export async function journaledEntry(bed: AgentTestBed, name: string, jobId: bigint): Promise<JournalEntry | undefined> {
+  const dir = path.join(bed.root, name)
+  const file = (await readdir(dir)).find((f) => f.startsWith('journal-') && f.endsWith('.jsonl'))
+  if (!file) return undefined
+  let entry: JournalEntry | undefined
+  for (const line of (await readFile(path.join(dir, file), 'utf8')).split('\n')) {
+    if (!line.trim()) continue
+    const record = JSON.parse(line)
+    if (record.kind === 'entry' && record.entry.jobId === String(jobId)) entry = record.entry
+  }
+  return entry
 }
