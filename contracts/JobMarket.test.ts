@@ -12,7 +12,9 @@ import {
   zeroAddress,
   zeroHash,
 } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { beforeAll, describe, expect, test } from 'vitest'
+import { devKeys } from '../devnet/devAccounts.ts'
 import {
   defaultHardware,
   expectRevert,
@@ -23,11 +25,12 @@ import {
   useTestSystem,
 } from '../devnet/testSystem.ts'
 import { JobStatus as Status } from '../protocol/enums.ts'
+import { failureFingerprintOf, type JobFailureReason, jobFailureReasons } from '../protocol/jobInputs.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { allErrorsAbi, decodeRevert } from '../protocol/revert.ts'
 import { escrowOf as quoteEscrow } from '../protocol/settlement.ts'
 import { BPS, TSR } from '../protocol/units.ts'
-import { jobMarketAbi, jobMarketBytecode, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
+import { emissionControllerAbi, jobMarketAbi, jobMarketBytecode, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
 
 const TAKE_BPS = 1000n
 const SLASH_BENEFICIARY_BPS = 5000n
@@ -41,6 +44,12 @@ const collateralOf = (ask: bigint, spec: { units: bigint }) => ask * spec.units
 /** Asks of the three providers, per unit. */
 const ASKS = [CENT, (CENT * 12n) / 10n, (CENT * 15n) / 10n] as const
 
+/** A fourth provider, for tie-breaks: devnet key 7, which no dev role uses. */
+const extraProvider = privateKeyToAccount(devKeys[7])
+/** Two more, outside anvil's funded accounts, so the random sequences can tie-break a k=3 job too. */
+const moreProviders = [1, 2].map((n) => privateKeyToAccount(keccak256(toHex(`tessera test provider ${n}`))))
+const EXTRA_ASK = (CENT * 11n) / 10n
+
 const sys = useTestSystem()
 let providers: [PrivateKeyAccount, PrivateKeyAccount, PrivateKeyAccount]
 let requester: PrivateKeyAccount
@@ -53,6 +62,11 @@ beforeAll(async () => {
   matcher = sys.accounts.matcher
   for (const [i, p] of providers.entries()) {
     await registerProvider(sys, p, { pricePerUnit: ASKS[i], region: encodeRegion(i === 2 ? 'us' : 'eu'), stake: 1000n * TSR })
+  }
+  await registerProvider(sys, extraProvider, { pricePerUnit: EXTRA_ASK, stake: 1000n * TSR })
+  for (const p of moreProviders) {
+    await sys.testClient.setBalance({ address: p.address, value: 10n ** 22n })
+    await registerProvider(sys, p, { pricePerUnit: CENT, stake: 1000n * TSR })
   }
   for (const r of [requester, requester2]) await fund(sys, r.address, 10_000n * TSR)
   await sys.write(requester, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.market, maxUint256] })
@@ -117,7 +131,11 @@ function commitmentOf(jobId: bigint, provider: Address, fingerprint: Hex, output
   )
 }
 
-const fp = (label: string) => keccak256(toHex(`fingerprint:${label}`))
+/** A label's fingerprint: a failure reason's code for a reason of the taxonomy, a hash for anything else. */
+const fp = (label: string) =>
+  (jobFailureReasons as readonly string[]).includes(label)
+    ? failureFingerprintOf(label as JobFailureReason)
+    : keccak256(toHex(`fingerprint:${label}`))
 const out = (label: string) => keccak256(toHex(`output:${label}`))
 const salt = (provider: Address) => keccak256(toHex(`salt:${provider}`))
 
@@ -152,6 +170,7 @@ describe('JobMarket: setup and views', () => {
       slashBeneficiaryBps: 5000,
       commitWindow: COMMIT_WINDOW,
       revealWindow: REVEAL_WINDOW,
+      failureFeeBps: 1000,
     })
     const role = await market.read<Hex>('MATCHER_ROLE')
     expect(role).toBe(keccak256(toHex('MATCHER_ROLE')))
@@ -165,9 +184,23 @@ describe('JobMarket: setup and views', () => {
 
   test('constructor reverts InvalidParams and ZeroAddress', async () => {
     const { deployer } = sys.accounts
-    const good = { takeBps: 1000, collateralBps: 10_000, slashBeneficiaryBps: 5000, commitWindow: 120n, revealWindow: 120n }
+    const good = {
+      takeBps: 1000,
+      collateralBps: 10_000,
+      slashBeneficiaryBps: 5000,
+      commitWindow: 120n,
+      revealWindow: 120n,
+      failureFeeBps: 0,
+    }
     const deploy = (args: readonly unknown[]) => sys.deployContract(deployer, jobMarketAbi, jobMarketBytecode, args)
-    for (const bad of [{ takeBps: 10_001 }, { slashBeneficiaryBps: 10_001 }, { commitWindow: 0n }, { revealWindow: 0n }]) {
+    const bads = [
+      { takeBps: 10_001 },
+      { slashBeneficiaryBps: 10_001 },
+      { failureFeeBps: 10_001 },
+      { commitWindow: 0n },
+      { revealWindow: 0n },
+    ]
+    for (const bad of bads) {
       await expectRevert(deploy([sys.token, sys.registry, sys.controller, deployer.address, { ...good, ...bad }]), 'InvalidParams')
     }
     await expectRevert(deploy([zeroAddress, sys.registry, sys.controller, deployer.address, good]), 'ZeroAddress')
@@ -509,47 +542,150 @@ describe('JobMarket: finalize', () => {
     expect(await owed(providers[0].address)).toBe(ASKS[0] * spec.units + (collateral * SLASH_BENEFICIARY_BPS) / BPS / 2n)
   })
 
-  test('k=2 disagreeing: Failed, whole escrow refunded, both unlocked, nothing burned', async () => {
-    const supplyBefore = await totalSupply()
+  test('k=2 disagreeing: Disputed, nothing moves; the parties may neither judge the tie-break nor speak again', async () => {
     const { jobId, spec } = await runJob(['a', 'b'])
+    const before = await owed(requester.address)
     const receipt = await market.write(requester, 'finalize', [jobId])
-    expect(events(receipt, 'JobFinalized')[0].args).toEqual({
-      jobId,
-      status: Status.Failed,
-      fingerprint: zeroHash,
-      fees: 0n,
-      burned: 0n,
-      refunded: escrowOf(spec),
-    })
-    expect(events(receipt, 'ProviderPaid')).toHaveLength(0)
-    expect(await owed(requester.address)).toBe(escrowOf(spec))
-    expect(await totalSupply()).toBe(supplyBefore)
-    for (const p of providers.slice(0, 2)) expect(await providerOf(p.address)).toMatchObject({ stake: 1000n * TSR, locked: 0n })
-    expect((await getJob(jobId)).status).toBe(Status.Failed)
+    expect(events(receipt, 'JobDisputed').map((e) => e.args)).toEqual([{ jobId }])
+    for (const name of ['JobFinalized', 'ProviderPaid', 'Refunded', 'SlotSettled']) expect(events(receipt, name)).toHaveLength(0)
+    const job = await getJob(jobId)
+    expect(job).toMatchObject({ status: Status.Disputed, providers: [], commitDeadline: 0n, revealDeadline: 0n })
+    expect((job as unknown as { disputed: Address[] }).disputed).toEqual([providers[0].address, providers[1].address])
+    // Collateral stays locked for the verdict; the escrow stays for the tie-break.
+    for (const [i, p] of providers.slice(0, 2).entries()) expect((await providerOf(p.address)).locked).toBe(collateralOf(ASKS[i], spec))
+    expect(await owed(requester.address)).toBe(before)
+    await expectRevert(market.write(requester, 'cancel', [jobId]), 'UnexpectedStatus')
+    const args = await expectRevert(
+      market.write(matcher, 'assign', [jobId, [providers[2].address, providers[0].address]]),
+      'ProviderInDispute',
+    )
+    expect(args).toEqual([jobId, providers[0].address])
+    await expectRevert(reveal(jobId, providers[0], 'a'), 'UnexpectedStatus')
   })
 
-  test('k=3 split 1–1 with one silent: Failed, the silent one burned whole, the requester gets exactly its escrow', async () => {
+  test("the tie-break's verdict settles both rounds: the liar pays, the honest first-rounder shares, the judges are paid", async () => {
+    const { jobId, spec } = await runJob(['truth', 'lie'])
+    await market.write(requester, 'finalize', [jobId])
+    const judges = [providers[2], extraProvider]
+    await market.write(matcher, 'assign', [jobId, judges.map((p) => p.address)])
+    await commit(jobId, judges[0], 'truth')
+    // A first-round provider can't slip a commit into the tie-break.
+    await expectRevert(commit(jobId, providers[1], 'truth'), 'NotAssigned')
+    await commit(jobId, judges[1], 'truth')
+    for (const p of judges) await reveal(jobId, p, 'truth')
     const supplyBefore = await totalSupply()
-    const { jobId, spec } = await runJob(['a', 'b', undefined])
-    await sys.increaseTime(REVEAL_WINDOW + 1n)
+    const owedBefore = await Promise.all([requester, providers[0], providers[2], extraProvider].map((a) => owed(a.address)))
     const receipt = await market.write(requester, 'finalize', [jobId])
+
+    const liarCollateral = collateralOf(ASKS[1], spec)
+    const pool = (liarCollateral * SLASH_BENEFICIARY_BPS) / BPS
+    const share = pool / 3n
+    const fees = ASKS[2] * spec.units + EXTRA_ASK * spec.units
+    const take = (fees * TAKE_BPS) / BPS
+    expect(events(receipt, 'JobFinalized')[0].args).toMatchObject({
+      status: Status.Completed,
+      fingerprint: fp('truth'),
+      fees,
+      burned: take,
+    })
+    expect(events(receipt, 'SlotSettled').map((e) => [e.args.provider, e.args.outcome])).toEqual([
+      [providers[0].address, 0],
+      [providers[1].address, 1],
+      [providers[2].address, 0],
+      [extraProvider.address, 0],
+    ])
+    expect((await providerOf(providers[1].address)).stake).toBe(1000n * TSR - liarCollateral)
+    expect(await providerOf(providers[0].address)).toMatchObject({ stake: 1000n * TSR, locked: 0n })
+    expect((await owed(providers[0].address)) - owedBefore[1]).toBe(share)
+    expect((await owed(providers[2].address)) - owedBefore[2]).toBe(ASKS[2] * spec.units + share)
+    expect((await owed(extraProvider.address)) - owedBefore[3]).toBe(EXTRA_ASK * spec.units + share)
+    // The requester paid for one verified result, no more, and got the rest back.
+    expect((await owed(requester.address)) - owedBefore[0]).toBe(escrowOf(spec) - fees - take + (pool - share * 3n))
+    expect(await totalSupply()).toBe(supplyBefore - take - (liarCollateral - pool))
+  })
+
+  test('k=3 split 1–1 with one silent: Disputed; expired unjudged, the silent one burned whole, the rest released', async () => {
+    const { jobId, spec } = await runJob(['a', 'b', undefined], { deadline: (await sys.now()) + 400n })
+    await sys.increaseTime(REVEAL_WINDOW + 1n)
+    await market.write(requester, 'finalize', [jobId])
+    expect((await getJob(jobId)).status).toBe(Status.Disputed)
+    const supplyBefore = await totalSupply()
+    const owedBefore = await owed(requester.address)
+    await expectRevert(market.write(requester2, 'expire', [jobId]), 'DeadlineNotPassed')
+    await sys.increaseTime(400)
+    const receipt = await market.write(requester2, 'expire', [jobId])
     const collateral = collateralOf(ASKS[2], spec)
     const slashed = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })
     expect(slashed.map((e) => e.args)).toEqual([
       { provider: providers[2].address, jobId, amount: collateral, beneficiary: sys.market, toBeneficiary: 0n, burned: collateral },
     ])
+    expect(events(receipt, 'SlotSettled').map((e) => e.args.outcome)).toEqual([3, 3, 2])
     // A failed job never leaves its requester with more than it deposited.
-    expect(await owed(requester.address)).toBe(escrowOf(spec))
-    expect((await providerOf(providers[2].address)).stake).toBe(1000n * TSR - collateral)
+    expect((await owed(requester.address)) - owedBefore).toBe(escrowOf(spec))
     expect((await providerOf(providers[0].address)).locked).toBe(0n)
     expect(await totalSupply()).toBe(supplyBefore - collateral)
-    expect((await getJob(jobId)).status).toBe(Status.Failed)
+    expect((await getJob(jobId)).status).toBe(Status.Expired)
+  })
+
+  test('k=2 both report MODEL_INVALID: FailedInvalid, each paid the failure fee, nobody slashed, no usage recorded', async () => {
+    const { jobId, spec } = await runJob(['MODEL_INVALID', 'MODEL_INVALID'])
+    const owedBefore = await Promise.all([requester, providers[0], providers[1]].map((a) => owed(a.address)))
+    const receipt = await market.write(requester, 'finalize', [jobId])
+    const feeOf = (ask: bigint) => (ask * spec.units * 1000n) / BPS
+    const fees = feeOf(ASKS[0]) + feeOf(ASKS[1])
+    const take = (fees * TAKE_BPS) / BPS
+    expect(events(receipt, 'JobFinalized')[0].args).toEqual({
+      jobId,
+      status: Status.FailedInvalid,
+      fingerprint: failureFingerprintOf('MODEL_INVALID'),
+      fees,
+      burned: take,
+      refunded: escrowOf(spec) - fees - take,
+    })
+    expect(await market.read('failureReasonOf', [failureFingerprintOf('MODEL_INVALID')])).toBe(1n)
+    expect(await market.read('failureReasonOf', [fp('a result')])).toBe(0n)
+    expect((await owed(providers[0].address)) - owedBefore[1]).toBe(feeOf(ASKS[0]))
+    expect((await owed(providers[1].address)) - owedBefore[2]).toBe(feeOf(ASKS[1]))
+    expect((await owed(requester.address)) - owedBefore[0]).toBe(escrowOf(spec) - fees - take)
+    for (const p of providers.slice(0, 2)) expect(await providerOf(p.address)).toMatchObject({ stake: 1000n * TSR, locked: 0n })
+    expect(parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs })).toEqual([])
+  })
+
+  test('a failure report against a result majority is a dissent, and a result against a failure majority too', async () => {
+    const ran = await runJob(['ok', 'ok', 'TIMEOUT'])
+    await market.write(requester, 'finalize', [ran.jobId])
+    expect((await getJob(ran.jobId)).status).toBe(Status.Completed)
+    expect((await providerOf(providers[2].address)).stake).toBe(1000n * TSR - collateralOf(ASKS[2], ran.spec))
+    await fund(sys, providers[2].address, collateralOf(ASKS[2], ran.spec))
+    await sys.write(providers[2], { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.registry, maxUint256] })
+    await sys.write(providers[2], {
+      address: sys.registry,
+      abi: providerRegistryAbi,
+      functionName: 'stake',
+      args: [collateralOf(ASKS[2], ran.spec)],
+    })
+
+    const invalid = await runJob(['INPUT_MISMATCH', 'made up', 'INPUT_MISMATCH'])
+    await market.write(requester, 'finalize', [invalid.jobId])
+    expect((await getJob(invalid.jobId)).status).toBe(Status.FailedInvalid)
+    expect((await providerOf(providers[1].address)).stake).toBe(1000n * TSR - collateralOf(ASKS[1], invalid.spec))
+  })
+
+  test('a resource failure majority fails the job: every provider that spoke released, exactly the escrow back', async () => {
+    const { jobId, spec } = await runJob(['OUT_OF_MEMORY', 'OUT_OF_MEMORY', 'ran it'])
+    const owedBefore = await owed(requester.address)
+    const receipt = await market.write(requester, 'finalize', [jobId])
+    expect(events(receipt, 'JobFinalized')[0].args).toMatchObject({
+      status: Status.Failed,
+      fingerprint: failureFingerprintOf('OUT_OF_MEMORY'),
+    })
+    expect(parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })).toEqual([])
+    expect((await owed(requester.address)) - owedBefore).toBe(escrowOf(spec))
   })
 
   test('a completed job is recorded with the EmissionController', async () => {
     const { jobId } = await runJob(['same', 'same'])
     await market.write(requester, 'finalize', [jobId])
-    const { emissionControllerAbi } = await import('./generated/index.ts')
     const epoch = await sys.read<bigint>({ address: sys.controller, abi: emissionControllerAbi, functionName: 'currentEpoch' })
     await sys.increaseTime(31)
     await sys.write(requester, { address: sys.controller, abi: emissionControllerAbi, functionName: 'advanceEpoch' })
@@ -669,6 +805,9 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
   type Action =
     | { kind: 'submit'; who: number; k: number; units: number; price: number; ttl: number }
     | { kind: 'step'; job: number; pick: number; honest: boolean }
+    | { kind: 'registry'; who: number; op: 'stake' | 'requestUnstake' | 'withdraw' | 'pause' | 'unpause' | 'reprice'; amount: number }
+    | { kind: 'advanceEpoch'; maxEpochs: number }
+    | { kind: 'claim'; who: number; back: number }
     | { kind: 'assign'; job: number; pick: number }
     | { kind: 'commit'; job: number; slot: number; honest: boolean }
     | { kind: 'reveal'; job: number; slot: number }
@@ -695,11 +834,31 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
       arbitrary: fc.record({
         kind: fc.constant('step' as const),
         job: fc.nat(3),
-        pick: fc.nat(5),
+        pick: fc.nat(719),
         honest: fc.integer({ min: 0, max: 9 }).map((x) => x < 8),
       }),
     },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('assign' as const), job: fc.nat(7), pick: fc.nat(5) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('assign' as const), job: fc.nat(7), pick: fc.nat(719) }) },
+    // Providers manage their stake and availability in the middle of it all.
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('registry' as const),
+        who: fc.nat(5),
+        op: fc.constantFrom(
+          'stake' as const,
+          'requestUnstake' as const,
+          'withdraw' as const,
+          'pause' as const,
+          'unpause' as const,
+          'reprice' as const,
+        ),
+        amount: fc.integer({ min: 1, max: 2000 }),
+      }),
+    },
+    // The emission side: anyone closes epochs (bounded), providers claim.
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('advanceEpoch' as const), maxEpochs: fc.integer({ min: 1, max: 4 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('claim' as const), who: fc.nat(5), back: fc.nat(4) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('commit' as const), job: fc.nat(7), slot: fc.nat(2), honest: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('reveal' as const), job: fc.nat(7), slot: fc.nat(2) }) },
     {
@@ -714,28 +873,43 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     // The griefing requester's move: its job's providers never commit, the commit window closes, the assignment expires.
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('noShow' as const), job: fc.nat(7) }) },
   )
-  const permutations = [
-    [0, 1, 2],
-    [0, 2, 1],
-    [1, 0, 2],
-    [1, 2, 0],
-    [2, 0, 1],
-    [2, 1, 0],
-  ]
+  /** Every provider of the sequences: the three dev ones and three more, so a k=3 job can have a tie-break. */
+  const everyProvider = () => [...providers, extraProvider, ...moreProviders]
+  /** The providers in the order `pick` (0–719, a Lehmer code) says. */
+  const ordered = (pick: number) => {
+    const rest = everyProvider()
+    const out: PrivateKeyAccount[] = []
+    for (let n = rest.length, code = pick; n > 0; code = Math.floor(code / n), n--) out.push(...rest.splice(code % n, 1))
+    return out
+  }
   const providerAccount = (address: Address): PrivateKeyAccount => {
-    const account = providers.find((p) => p.address === address)
+    const account = everyProvider().find((p) => p.address === address)
     if (!account) throw new Error(`${address} is not one of the test providers`)
     return account
   }
-  const LIVE = new Set<number>([Status.Open, Status.Assigned, Status.Committed, Status.Revealed])
+  const LIVE = new Set<number>([Status.Open, Status.Assigned, Status.Committed, Status.Revealed, Status.Disputed])
+  const JUDGED = new Set<number>([Status.Completed, Status.FailedInvalid])
+  /** Every fifth job can't run: an honest provider reports MODEL_INVALID for it. */
+  const honestLabel = (jobId: bigint) => (jobId % 5n === 0n ? 'MODEL_INVALID' : 'honest')
+  /** A dishonest provider lies about the result, or claims it timed out without trying. */
+  const dishonestLabel = (who: Address, pick: number) => (pick % 2 ? `liar-${who}` : 'TIMEOUT')
   /** Sequences of 40–60 random actions: 100 in `npm test`, more with TESSERA_INVARIANT_RUNS (`npm run test:invariants`: 1000). */
   const invariantRuns = Number(process.env.TESSERA_INVARIANT_RUNS ?? 100)
 
   /** The test's own record from events: escrow deposited and refunds credited per job, and (job, provider) no-shows. */
-  type Books = { deposited: Map<bigint, bigint>; refunded: Map<bigint, bigint>; noShows: Set<string>; paidJobs: Set<bigint> }
+  type Books = {
+    deposited: Map<bigint, bigint>
+    refunded: Map<bigint, bigint>
+    noShows: Set<string>
+    paidJobs: Set<bigint>
+    /** Per closed epoch, what its providers may claim together (usage + availability emission). */
+    emitted: Map<bigint, bigint>
+    claimed: Map<bigint, bigint>
+    minted: bigint
+  }
 
   async function checkInvariants(jobCount: bigint, supplyAtStart: bigint, burnedSoFar: bigint, books: Books): Promise<void> {
-    const accounts = [...providers, requester, requester2].map((a) => a.address)
+    const accounts = [...everyProvider(), requester, requester2].map((a) => a.address)
     let owedSum = 0n
     for (const a of accounts) owedSum += await owed(a)
     let escrowSum = 0n
@@ -748,29 +922,38 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
       if (deposited !== undefined) expect((books.refunded.get(id) ?? 0n) + (live ? job.escrow : 0n)).toBeLessThanOrEqual(deposited)
       if (!live) continue
       escrowSum += job.escrow
+      const disputed = (job as unknown as { disputed: readonly Address[] }).disputed
       for (const p of job.providers) {
-        // A no-show never gets the same job back.
+        // A no-show never gets the same job back, nor a party to its dispute the tie-break.
         expect(books.noShows.has(`${id}:${p}`), `no-show ${p} reassigned job ${id}`).toBe(false)
+        expect(disputed.includes(p), `party ${p} judging its own dispute of job ${id}`).toBe(false)
+      }
+      // The first round of a dispute stays locked until the verdict.
+      for (const p of [...job.providers, ...disputed]) {
         const slot = await getSlot(id, p)
         lockedByProvider.set(p, (lockedByProvider.get(p) ?? 0n) + slot.collateral)
       }
     }
     expect(await balanceOf(sys.market)).toBe(owedSum + escrowSum)
     let stakeSum = 0n
-    for (const p of providers) {
+    for (const p of everyProvider()) {
       const rec = await providerOf(p.address)
       stakeSum += rec.stake
       expect(rec.locked + rec.pendingUnstake).toBeLessThanOrEqual(rec.stake)
       expect(rec.locked).toBe(lockedByProvider.get(p.address) ?? 0n)
     }
     expect(await balanceOf(sys.registry)).toBe(stakeSum)
-    expect(await totalSupply()).toBe(supplyAtStart - burnedSoFar)
+    // Supply moves by exactly what was burned and what was claimed; no epoch pays out more than it emitted.
+    expect(await totalSupply()).toBe(supplyAtStart - burnedSoFar + books.minted)
+    for (const [epoch, claimed] of books.claimed) expect(claimed).toBeLessThanOrEqual(books.emitted.get(epoch) ?? 0n)
   }
 
   test('books balance, supply falls by exactly what was burned, no requester ends above its deposit, no no-show reassigned', {
     timeout: invariantRuns * 3_000,
   }, async () => {
     let noShowsSeen = 0
+    let epochsClosed = 0
+    const disputesSeen = new Set<bigint>()
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 40, maxLength: 60 }), async (actions) => {
         const runSnap = await sys.snapshot()
@@ -778,7 +961,15 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
           const supplyAtStart = await totalSupply()
           const firstJob = await market.read<bigint>('nextJobId')
           let burned = 0n
-          const books: Books = { deposited: new Map(), refunded: new Map(), noShows: new Set(), paidJobs: new Set() }
+          const books: Books = {
+            deposited: new Map(),
+            refunded: new Map(),
+            noShows: new Set(),
+            paidJobs: new Set(),
+            emitted: new Map(),
+            claimed: new Map(),
+            minted: 0n,
+          }
           const labels = new Map<string, string>()
           for (const drawn of actions) {
             const nextJob = await market.read<bigint>('nextJobId')
@@ -817,18 +1008,19 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                     for (const p of job.providers) if (!done(await getSlot(jobId, p))) open.push(providerAccount(p))
                     return open[a.pick % Math.max(open.length, 1)]
                   }
-                  if (job.status === Status.Open) {
-                    // An honest matcher leaves out this job's no-shows (the contract would refuse them).
-                    const chosen = permutations[a.pick]
-                      .map((i) => providers[i].address)
-                      .filter((p) => !books.noShows.has(`${jobId}:${p}`))
+                  if (job.status === Status.Open || job.status === Status.Disputed) {
+                    // An honest matcher leaves out this job's no-shows and the parties to its dispute (the contract would refuse them).
+                    const disputed = (job as unknown as { disputed: readonly Address[] }).disputed
+                    const chosen = ordered(a.pick)
+                      .map((p) => p.address)
+                      .filter((p) => !books.noShows.has(`${jobId}:${p}`) && !disputed.includes(p))
                       .slice(0, job.spec.redundancy)
                     if (chosen.length < job.spec.redundancy) continue
                     receipt = await market.write(matcher, 'assign', [jobId, chosen])
                   } else if (job.status === Status.Assigned) {
                     const who = await pending((slot) => slot.commitment !== zeroHash)
                     if (!who) continue
-                    const label = a.honest ? 'honest' : `liar-${who.address}`
+                    const label = a.honest ? honestLabel(jobId) : dishonestLabel(who.address, a.pick)
                     receipt = await commit(jobId, who, label)
                     labels.set(`${jobId}:${who.address}`, label)
                   } else if (job.status === Status.Committed && (await sys.now()) < job.revealDeadline) {
@@ -842,7 +1034,9 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                 }
                 case 'assign': {
                   const job = await getJob(jobId)
-                  const chosen = permutations[a.pick].slice(0, job.spec.redundancy || 2).map((i) => providers[i].address)
+                  const chosen = ordered(a.pick)
+                    .slice(0, job.spec.redundancy || 2)
+                    .map((p) => p.address)
                   receipt = await market.write(matcher, 'assign', [jobId, chosen])
                   break
                 }
@@ -853,7 +1047,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                   const who = providerAccount(job.providers[a.slot % job.providers.length])
                   const key = `${jobId}:${who.address}`
                   if (a.kind === 'commit') {
-                    const label = a.honest ? 'honest' : `liar-${who.address}`
+                    const label = a.honest ? honestLabel(jobId) : dishonestLabel(who.address, a.slot)
                     receipt = await commit(jobId, who, label)
                     labels.set(key, label)
                   } else {
@@ -876,6 +1070,48 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                 case 'withdraw':
                   receipt = await market.write([...providers, requester, requester2][a.who], 'withdraw')
                   break
+                case 'registry': {
+                  const who = everyProvider()[a.who]
+                  const amount = BigInt(a.amount) * CENT * 10n
+                  const call = (functionName: string, args: readonly unknown[] = []) =>
+                    sys.write(who, { address: sys.registry, abi: providerRegistryAbi, functionName, args })
+                  if (a.op === 'stake') {
+                    await fund(sys, who.address, amount)
+                    await sys.write(who, {
+                      address: sys.token,
+                      abi: tesseraTokenAbi,
+                      functionName: 'approve',
+                      args: [sys.registry, amount],
+                    })
+                    receipt = await call('stake', [amount])
+                  } else if (a.op === 'requestUnstake') receipt = await call('requestUnstake', [amount])
+                  else if (a.op === 'reprice')
+                    receipt = await call('update', [defaultHardware, BigInt(a.amount % 5) * CENT, encodeRegion('eu')])
+                  else receipt = await call(a.op)
+                  break
+                }
+                case 'advanceEpoch':
+                  receipt = await sys.write(requester2, {
+                    address: sys.controller,
+                    abi: emissionControllerAbi,
+                    functionName: 'advanceEpoch',
+                    args: [BigInt(a.maxEpochs)],
+                  })
+                  break
+                case 'claim': {
+                  const closed = await sys.read<bigint>({
+                    address: sys.controller,
+                    abi: emissionControllerAbi,
+                    functionName: 'lastClosedEpoch',
+                  })
+                  receipt = await sys.write(everyProvider()[a.who], {
+                    address: sys.controller,
+                    abi: emissionControllerAbi,
+                    functionName: 'claim',
+                    args: [closed > BigInt(a.back) ? closed - BigInt(a.back) : 0n],
+                  })
+                  break
+                }
                 case 'time':
                   await sys.increaseTime(a.seconds)
                   break
@@ -909,15 +1145,30 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                 expect(books.paidJobs.has(id), `job ${id} paid twice`).toBe(false)
                 books.paidJobs.add(id)
               }
-              // A provider that revealed the winning fingerprint is never slashed at finalize.
+              // A provider that revealed the winning fingerprint (a result, or the majority's failure) is never slashed at
+              // finalize, in either round of a dispute; in a job that failed without a verdict, no revealer is.
               for (const f of events(receipt, 'JobFinalized')) {
                 const id = f.args.jobId as bigint
                 for (const s of parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })) {
                   if (s.args.jobId !== id) continue
                   const slot = await getSlot(id, s.args.provider)
-                  const agreed = slot.revealed && Number(f.args.status) === Status.Completed && slot.fingerprint === f.args.fingerprint
-                  expect(agreed, `provider ${s.args.provider} slashed though it revealed job ${id}'s winning result`).toBe(false)
+                  const agreed = slot.revealed && JUDGED.has(Number(f.args.status)) && slot.fingerprint === f.args.fingerprint
+                  expect(agreed, `provider ${s.args.provider} slashed though it revealed job ${id}'s winner`).toBe(false)
                   if (Number(f.args.status) === Status.Failed) expect(slot.revealed, `a revealer slashed in failed job ${id}`).toBe(false)
+                }
+              }
+              for (const e of events(receipt, 'JobDisputed')) disputesSeen.add(e.args.jobId as bigint)
+              for (const e of parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs })) {
+                if (e.eventName === 'EpochAdvanced') {
+                  // Emissions never exceed the cap: the epoch's whole budget, forfeits included, is at most it.
+                  const { usageEmission, availabilityEmission, forfeited, cap, epoch } = e.args
+                  expect(usageEmission + availabilityEmission + forfeited).toBeLessThanOrEqual(cap)
+                  books.emitted.set(epoch, usageEmission + availabilityEmission)
+                  epochsClosed++
+                } else if (e.eventName === 'RewardClaimed') {
+                  const { epoch, usage, availability } = e.args
+                  books.claimed.set(epoch, (books.claimed.get(epoch) ?? 0n) + usage + availability)
+                  books.minted += usage + availability
                 }
               }
               for (const e of events(receipt, 'FeeBurned')) burned += e.args.amount as bigint
@@ -932,7 +1183,10 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
       }),
       { numRuns: invariantRuns },
     )
-    // The griefing path must have been walked: no-shows happened, and the invariants held after them.
+    // The griefing path must have been walked: no-shows happened, and the invariants held after them; so must the
+    // dispute path and the emission side.
     expect(noShowsSeen).toBeGreaterThan(0)
+    expect(disputesSeen.size).toBeGreaterThan(0)
+    expect(epochsClosed).toBeGreaterThan(0)
   })
 })
