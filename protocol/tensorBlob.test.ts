@@ -28,6 +28,7 @@ describe('tensor blobs', () => {
 
   it.each([
     ['not JSON', new TextEncoder().encode('{nope'), /not valid JSON/],
+    ['binary, not UTF-8', new Uint8Array([0xff, 0xfe, 0x00, 0x80]), /not UTF-8/],
     ['an array', blob([1, 2]), /JSON object/],
     ['another dtype', blob({ dims: [1], dtype: 'float64', data: 'AAAAAAAAAAA=' }), /unsupported tensor dtype "float64"/],
     ['no dtype', blob({ dims: [1], data: 'AAAAAA==' }), /unsupported tensor dtype/],

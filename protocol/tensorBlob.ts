@@ -51,10 +51,15 @@ export function encodeTensorBlob(tensor: Tensor): Uint8Array {
 
 /**
  * Decodes and strictly validates a tensor blob (bytes or its JSON text). Throws `TensorBlobError` on anything
- * else: bad JSON, a dtype other than float32, malformed base64, a byte length that is not 4 × the product of dims.
+ * else: bytes that are not UTF-8, bad JSON, a dtype other than float32, malformed base64, a byte length that is not 4 × the product of dims.
  */
 export function decodeTensorBlob(blob: Uint8Array | string): Tensor {
-  const text = typeof blob === 'string' ? blob : new TextDecoder('utf-8', { fatal: true }).decode(blob)
+  let text: string
+  try {
+    text = typeof blob === 'string' ? blob : new TextDecoder('utf-8', { fatal: true }).decode(blob)
+  } catch (cause) {
+    throw new TensorBlobError('tensor blob is not UTF-8 text', { cause })
+  }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
