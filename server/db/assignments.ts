@@ -66,10 +66,12 @@ export async function findAssignmentsAfter(
   return (await q.orderBy('blockNumber').orderBy('logIndex').limit(parameters.limit).execute()).map(assignmentOf)
 }
 
-/** Assignments of the given jobs, ordered by job then slot. */
+/** Assignments of the given jobs, ordered by job, round (a tie-break after its disputed first round), then slot. */
 export async function findAssignmentsByJobIds(views: Views, jobIds: readonly string[]): Promise<IndexedAssignment[]> {
   const ofJobs = anyOf('jobId', jobIds, 'numeric')
-  return (await views.selectFrom('assignment').selectAll().where(ofJobs).orderBy('jobId').orderBy('slot').execute()).map(assignmentOf)
+  return (await views.selectFrom('assignment').selectAll().where(ofJobs).orderBy('jobId').orderBy('round').orderBy('slot').execute()).map(
+    assignmentOf,
+  )
 }
 
 /** A provider's assignments (any case of address), newest first. */
@@ -86,7 +88,10 @@ export async function findAssignmentsOfProvider(views: Views, provider: string, 
   ).map(assignmentOf)
 }
 
-/** Number of assignments still in flight (job ASSIGNED, COMMITTED or REVEALED) per provider (lower-case). */
+/**
+ * Number of assignments of a round in flight (job ASSIGNED, COMMITTED or REVEALED, the job's current round) per
+ * provider (lower-case). A disputed first round waits on its tie-break with nothing to run, so it isn't counted.
+ */
 export async function countActiveAssignments(views: Views): Promise<Map<string, number>> {
   const rows = await views
     .selectFrom('assignment')
@@ -94,6 +99,7 @@ export async function countActiveAssignments(views: Views): Promise<Map<string, 
     .select(['assignment.provider', sql<string>`count(*)`.as('n')])
     .where('assignment.outcome', '=', 'PENDING')
     .where('job.status', 'in', ['ASSIGNED', 'COMMITTED', 'REVEALED'])
+    .whereRef('assignment.round', '=', 'job.round')
     .groupBy('assignment.provider')
     .execute()
   return new Map(rows.map((r) => [r.provider, Number(r.n)]))

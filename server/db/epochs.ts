@@ -105,7 +105,8 @@ async function usageByEpoch(views: Views, parameters: EpochClock & { from: bigin
         sql<string>`floor((finalized_at - ${g}::numeric) / ${len}::numeric)`.as('e'),
         sql<string>`coalesce(sum(fees) filter (where status = 'COMPLETED'), 0)`.as('fees'),
         sql<string>`count(*) filter (where status = 'COMPLETED')`.as('completed'),
-        sql<string>`count(*) filter (where status = 'FAILED')`.as('failed'),
+        // A job found invalid (FAILED_INVALID) failed too, though its reporters got a fee.
+        sql<string>`count(*) filter (where status in ('FAILED', 'FAILED_INVALID'))`.as('failed'),
         sql<string>`count(distinct requester) filter (where status = 'COMPLETED')`.as('payers'),
       ])
       .where(sql<boolean>`finalized_at >= ${lo}::numeric and finalized_at < ${hi}::numeric`)

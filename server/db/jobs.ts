@@ -115,13 +115,16 @@ export async function jobStats(
   }
 }
 
-/** OPEN jobs whose deadline is after `now`, oldest first (the matcher's input). */
-export async function findOpenJobs(views: Views, now: bigint, limit: number): Promise<IndexedJob[]> {
+/** The statuses in which a job waits for providers, OPEN and DISPUTED (for its tie-break): JobMarket's `assign` and `expire` take these. */
+export const matchableStatuses = ['OPEN', 'DISPUTED'] as const satisfies readonly JobStatusName[]
+
+/** Jobs waiting for providers (OPEN or DISPUTED) whose deadline is after `now`, oldest first (the matcher's input). */
+export async function findMatchableJobs(views: Views, now: bigint, limit: number): Promise<IndexedJob[]> {
   return (
     await views
       .selectFrom('job')
       .selectAll()
-      .where('status', '=', 'OPEN')
+      .where('status', 'in', matchableStatuses)
       .where(sql<boolean>`deadline > ${now.toString()}::numeric`)
       .orderBy('id')
       .limit(limit)
@@ -140,7 +143,7 @@ export async function findKeeperWork(
     (await views.selectFrom('job').select('id').where(where).orderBy('id').limit(limit).execute()).map((r) => toBigInt(r.id))
   const [finalize, expire, expireAssignment] = await Promise.all([
     ids(sql<boolean>`status = 'REVEALED' or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric)`),
-    ids(sql<boolean>`status = 'OPEN' and deadline < ${t}::numeric`),
+    ids(sql<boolean>`status in (${sql.join(matchableStatuses)}) and deadline < ${t}::numeric`),
     ids(sql<boolean>`status = 'ASSIGNED' and commit_deadline < ${t}::numeric`),
   ])
   return { finalize, expire, expireAssignment }

@@ -16,7 +16,7 @@ const epochsPerAdvance = 100n
 
 /**
  * The keeper: at chain time `now` it sends `finalize` (REVEALED, or COMMITTED past the reveal
- * deadline), `expire` (OPEN past the deadline), `expireAssignment` (ASSIGNED past the commit
+ * deadline), `expire` (OPEN or DISPUTED past the deadline), `expireAssignment` (ASSIGNED past the commit
  * deadline) and `advanceEpoch(epochsPerAdvance)` (an ended epoch not yet closed), one in flight per (action, job).
  */
 export function createKeeper(parameters: {

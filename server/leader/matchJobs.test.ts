@@ -36,6 +36,28 @@ describe('matchJobs', () => {
     expect(r.skipped).toEqual([{ jobId: 1n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 1 }])
   })
 
+  test("a disputed job's tie-break goes to fresh providers, never its first round nor its no-shows", () => {
+    // 1 and 2 disagreed in the first round, 3 no-showed the tie-break's first try: JobMarket would revert an assign to
+    // any of them (ProviderInDispute, ProviderWasNoShow). Job 2 isn't disputed and still gets the cheapest.
+    const providers = [
+      provider(1, { pricePerUnit: 1n }),
+      provider(2, { pricePerUnit: 2n }),
+      provider(3, { pricePerUnit: 3n }),
+      provider(4),
+      provider(5),
+    ]
+    const disputed = job(1n, { disputedProviders: [addr(1).toUpperCase().replace('0X', '0x'), addr(2)], noShows: [addr(3)] })
+    const { assignments } = matchJobs({ ...base, jobs: [disputed, job(2n)], providers })
+    expect(assignments.map((a) => [a.jobId, a.providers])).toEqual([
+      [1n, [addr(4), addr(5)]],
+      [2n, [addr(1), addr(2)]],
+    ])
+    // Fewer than k fresh providers: the job waits (or expires) rather than send an assign that would revert.
+    const r = matchJobs({ ...base, jobs: [disputed], providers: providers.slice(0, 4) })
+    expect(r.assignments).toEqual([])
+    expect(r.skipped).toEqual([{ jobId: 1n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 1 }])
+  })
+
   test('ties break by fewer active assignments, then by address', () => {
     const providers = [provider(3), provider(2, { activeAssignments: 1 }), provider(1, { activeAssignments: 1 }), provider(4)]
     expect(matchJobs({ ...base, jobs: [job(1n)], providers }).assignments[0]?.providers).toEqual([addr(3), addr(4)])

@@ -18,7 +18,7 @@ export type MatchProvider = {
   region: string
   /** Heartbeat within the liveness window. */
   live: boolean
-  /** Assignments still in flight (ASSIGNED/COMMITTED/REVEALED jobs), for spreading load. */
+  /** Assignments of a round in flight (ASSIGNED/COMMITTED/REVEALED jobs), for spreading load. */
   activeAssignments: number
 }
 
@@ -36,13 +36,15 @@ export type JobSpec = {
   regions: readonly string[]
 }
 
-/** An OPEN job as the matcher sees it. */
+/** A job waiting for providers (OPEN, or DISPUTED for its tie-break) as the matcher sees it. */
 export type MatchJob = JobSpec & {
   id: bigint
   /** Unix seconds. */
   deadline: bigint
   /** Providers (any case) that no-showed this job: JobMarket never assigns them it again (`ProviderWasNoShow`). */
   noShows?: readonly string[]
+  /** A disputed job's first round (any case): its tie-break needs fresh providers (`ProviderInDispute`). */
+  disputedProviders?: readonly string[]
 }
 
 /** The deployment parameters eligibility depends on (pass `deployment.params`). */
@@ -72,17 +74,18 @@ export function slotCollateralOf(provider: Pick<MatchProvider, 'pricePerUnit'>, 
 
 /**
  * Whether `provider` could take a slot of `job` (the contract's `assign` checks, plus liveness):
- * not a no-show of the job, registered, not paused, stake − pending ≥ minStake, free stake (less
+ * not a no-show of the job nor a party to its dispute, registered, not paused, stake − pending ≥ minStake, free stake (less
  * `reserved`) ≥ its collateral for the job, ask ≤ max price, VRAM ≥ min, GPU model match when the
  * job names one, region allowed.
  */
 export function isEligible(
   provider: MatchProvider,
-  job: Pick<MatchJob, 'maxPricePerUnit' | 'units' | 'minVramMib' | 'gpuModel' | 'regions' | 'noShows'>,
+  job: Pick<MatchJob, 'maxPricePerUnit' | 'units' | 'minVramMib' | 'gpuModel' | 'regions' | 'noShows' | 'disputedProviders'>,
   parameters: { params: MatchParams; reserved: bigint },
 ): boolean {
   const address = provider.address.toLowerCase()
-  if (job.noShows?.some((p) => p.toLowerCase() === address)) return false
+  const refused = (providers: readonly string[] | undefined) => providers?.some((p) => p.toLowerCase() === address)
+  if (refused(job.noShows) || refused(job.disputedProviders)) return false
   if (!provider.registered || provider.paused || !provider.live) return false
   if (provider.stake - provider.pendingUnstake < parameters.params.registry.minStake) return false
   const collateral = slotCollateralOf(provider, job, parameters.params)
@@ -95,8 +98,8 @@ export function isEligible(
 }
 
 /**
- * Picks providers for open jobs, oldest job first: the k cheapest distinct eligible providers (never
- * one that no-showed the job), ties broken by fewer active assignments, then by address. Collateral
+ * Picks providers for jobs waiting for them, oldest job first: the k cheapest distinct eligible providers (never
+ * one that no-showed the job, nor, for a disputed job's tie-break, one of its first round), ties broken by fewer active assignments, then by address. Collateral
  * and load picked for one job count against the same providers for the next, so one round never
  * over-commits a provider. Pure: no I/O, deterministic for the same input.
  */

@@ -6,7 +6,7 @@ import type { JobCheck } from '../checkJob.ts'
 import { findNoShows } from '../db/assignments.ts'
 import { findStoredBlobs } from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
-import { findOpenJobs } from '../db/jobs.ts'
+import { findMatchableJobs } from '../db/jobs.ts'
 import { findCandidateProviders } from '../db/providers.ts'
 import type { VettedSpec } from './jobVetting.ts'
 import { matchJobs } from './matchJobs.ts'
@@ -19,8 +19,8 @@ const jobsPerTick = 200
 const jobIdOf = (job: { id: bigint }) => job.id
 
 /**
- * The matcher: reads OPEN jobs and live providers, picks providers with `matchJobs`, and sends
- * `JobMarket.assign` (one in flight per job).
+ * The matcher: reads jobs waiting for providers (OPEN, or DISPUTED for a tie-break) and live providers, picks
+ * providers with `matchJobs`, and sends `JobMarket.assign` (one in flight per job).
  */
 export function createMatcher(parameters: {
   db: Kysely<Database>
@@ -53,7 +53,7 @@ export function createMatcher(parameters: {
 
   return {
     async tick(chainTime: bigint): Promise<number> {
-      const openJobs = await findOpenJobs(views, chainTime, jobsPerTick)
+      const openJobs = await findMatchableJobs(views, chainTime, jobsPerTick)
       const openKeys = new Set(openJobs.map((j) => `assign:${j.id}`))
       sender.settle((key) => !key.startsWith('assign:') || openKeys.has(key))
       // A job whose model or input isn't in the blob store can't be run: assigning it would get honest
@@ -68,7 +68,8 @@ export function createMatcher(parameters: {
       const unassigned = runnable.filter((j) => !sender.inFlight(`assign:${j.id}`))
       const ready = parameters.vet ? await vetted(unassigned, parameters.vet) : unassigned
       if (!ready.length) return 0
-      // A job's no-shows never get it back: JobMarket would revert the whole assign (ProviderWasNoShow).
+      // A job's no-shows never get it back: JobMarket would revert the whole assign (ProviderWasNoShow). Nor does a
+      // disputed job's first round (`disputedProviders`, ProviderInDispute), which matchJobs reads off the job.
       const noShows = await findNoShows(views, ready.map(jobIdOf))
       const jobs = ready.map((j) => ({ ...j, noShows: noShows.get(String(j.id)) ?? [] }))
       const providers = await findCandidateProviders(db, views, parameters.now())

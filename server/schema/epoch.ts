@@ -34,7 +34,7 @@ const EmissionsPointRef = builder.objectRef<EmissionsPoint>('EmissionsPoint').im
     fees: t.expose('fees', { type: 'BigInt', description: 'Verified fees F_k recorded by the controller (supply-side fees).' }),
     jobFees: t.expose('jobFees', { type: 'BigInt', description: 'Fees of jobs that completed in the window (from the job table).' }),
     jobsCompleted: t.exposeInt('jobsCompleted'),
-    jobsFailed: t.exposeInt('jobsFailed'),
+    jobsFailed: t.exposeInt('jobsFailed', { description: 'Jobs that failed in the window, FAILED or FAILED_INVALID.' }),
     uniquePayers: t.exposeInt('uniquePayers'),
     units: t.expose('units', { type: 'BigInt', description: 'Paid units.' }),
     burned: t.expose('burned', { type: 'BigInt', description: 'Protocol revenue: the take burned in the window (fee_burn).' }),

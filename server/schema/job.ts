@@ -54,13 +54,19 @@ Job.implement({
     fingerprint: t.expose('fingerprint', {
       type: 'Bytes32',
       nullable: true,
-      description: 'The winning result fingerprint once Completed.',
+      description:
+        'The winning fingerprint once finalized: a result, or a failure code (FAILED_INVALID, or FAILED by a resource failure); zero when FAILED without a majority.',
+    }),
+    disputedProviders: t.expose('disputedProviders', {
+      type: ['Address'],
+      description:
+        'The first round of a job whose providers disagreed (DISPUTED): settled by the tie-break of fresh providers that follows. Empty otherwise.',
     }),
     txHash: t.expose('txHash', { type: 'Bytes32' }),
     assignments: t.loadableGroup({
       ...perJob((ctx, jobIds) => findAssignmentsByJobIds(ctx.views, jobIds)),
       type: Assignment,
-      description: 'Every provider assigned to this job (the latest round per provider), by slot.',
+      description: 'Every provider assigned to this job (the latest round per provider), by round, then slot.',
     }),
     payments: t.loadableGroup({
       ...perJob((ctx, jobIds) => findPaymentsByJobIds(ctx.views, jobIds)),

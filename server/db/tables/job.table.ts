@@ -31,11 +31,13 @@ export interface JobTable {
   status: JobStatusName
   /** Assignment rounds so far (0 while never assigned). */
   round: number
-  /** json: the assigned providers. */
+  /** json: the assigned providers (of the current or last round; empty while DISPUTED). */
   providers: Address[]
+  /** json: the first round of a job that went to a tie-break (JobDisputed), empty otherwise. */
+  disputedProviders: Address[]
   commitDeadline: Numeric | null
   revealDeadline: Numeric | null
-  /** The winning result fingerprint once Completed. */
+  /** The winning fingerprint once finalized: a result, or a failure code (FAILED_INVALID, a resource failure's FAILED). */
   fingerprint: Hex | null
   fees: Numeric | null
   burned: Numeric | null
