@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { type Address, encodeAbiParameters, keccak256, toHex } from 'viem'
+import { type Address, type Hex, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
@@ -11,6 +11,7 @@ import { freePort } from '../devnet/startAnvil.ts'
 import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import type { StartPonderReturnType } from '../indexer/startPonder.ts'
 import { readDeploymentFile } from '../protocol/deployment.ts'
+import { commitmentOf } from '../protocol/fingerprint.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
@@ -138,11 +139,39 @@ function subscribe(provider: Address, after?: string) {
 
 const heartbeat = (account: PrivateKeyAccount) => sendHeartbeat(`${server.url}/graphql`, account)
 
-async function submitJob(redundancy: number) {
+async function submitJob(redundancy: number, deadline?: bigint) {
   // The matcher only assigns jobs a provider could run: a real model and an input that fits it.
-  const spec = { ...(await uploadRunnableJob(server.url)), minVramMiB: 8192, regions: [encodeRegion('eu')], redundancy }
-  const { jobId } = await approveAndSubmitJob(system, system.accounts.requesters[0], spec)
-  return jobId
+  const spec = {
+    ...(await uploadRunnableJob(server.url)),
+    minVramMiB: 8192,
+    regions: [encodeRegion('eu')],
+    redundancy,
+    ...(deadline && { deadline }),
+  }
+  const { jobId, escrow } = await approveAndSubmitJob(system, system.accounts.requesters[0], spec)
+  return { jobId, escrow }
+}
+
+/** Each of `results` commits its fingerprint to job `jobId`, then each reveals it. */
+async function commitAndReveal(jobId: bigint, results: { account: PrivateKeyAccount; fingerprint: Hex }[]) {
+  const opened = results.map(({ account, fingerprint }) => ({
+    account,
+    args: [jobId, fingerprint, keccak256(toHex(`output-${account.address}`)), keccak256(toHex(`salt-${account.address}`))] as const,
+  }))
+  for (const { account, args } of opened) {
+    const [, fingerprint, outputHash, salt] = args
+    const commitment = commitmentOf({ jobId, provider: account.address, fingerprint, outputHash, salt })
+    await system.write(account, { address: system.market, abi: jobMarketAbi, functionName: 'commitResult', args: [jobId, commitment] })
+  }
+  for (const { account, args } of opened)
+    await system.write(account, { address: system.market, abi: jobMarketAbi, functionName: 'revealResult', args })
+}
+
+/** How many `assign` transactions the leader's simulation refused so far (a revert it never sent). */
+async function refusedAssigns(): Promise<number> {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text()
+  const line = /^tessera_server_leader_transactions_total\{action="assign",outcome="failed"\} (\d+)$/m.exec(metrics)
+  return Number(line?.[1] ?? 0)
 }
 
 describe('server on real indexed data', () => {
@@ -190,7 +219,7 @@ describe('server on real indexed data', () => {
     expect((await quote(TSR / 10n, 3)).reason).toBe('TOO_FEW_LIVE_PROVIDERS')
     expect((await quote(TSR / 10n, 4)).reason).toBe('NOT_ENOUGH_PROVIDERS')
 
-    const jobId = await submitJob(2)
+    const { jobId } = await submitJob(2)
     const id = jobId.toString()
     const [e2, e3] = await Promise.all(
       [s2, s3].map((s) => waitFor('the assignment on the subscription', async () => s.events.find((e) => e.jobId === id))),
@@ -312,27 +341,10 @@ describe('server on real indexed data', () => {
     const [p2, p3] = system.accounts.providers
     const jobId = 1n
     const fingerprint = keccak256(toHex('the-answer'))
-    const reveals = []
-    for (const p of [p2, p3]) {
-      const outputHash = keccak256(toHex(`output-${p.address}`))
-      const salt = keccak256(toHex(`salt-${p.address}`))
-      const commitment = keccak256(
-        encodeAbiParameters(
-          [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
-          [jobId, p.address, fingerprint, outputHash, salt],
-        ),
-      )
-      await system.write(p, { address: system.market, abi: jobMarketAbi, functionName: 'commitResult', args: [jobId, commitment] })
-      reveals.push(() =>
-        system.write(p, {
-          address: system.market,
-          abi: jobMarketAbi,
-          functionName: 'revealResult',
-          args: [jobId, fingerprint, outputHash, salt],
-        }),
-      )
-    }
-    for (const reveal of reveals) await reveal()
+    await commitAndReveal(jobId, [
+      { account: p2, fingerprint },
+      { account: p3, fingerprint },
+    ])
     // Nobody calls finalize but the keeper.
     const completed = await waitFor('the keeper to finalize job 1', async () => {
       const d = await gql<{
@@ -374,5 +386,57 @@ describe('server on real indexed data', () => {
     expect(emissionsVsUsage.coverageTarget).toBeCloseTo(2, 9)
     expect(emissionsVsUsage.totals.fees).toBe(fees.toString())
     expect(emissionsVsUsage.totals.burned).toBe((fees / 10n).toString())
+  })
+  test('a dispute: DISPUTED at finalize, never matched back to its first round, expired by the keeper past its deadline', async () => {
+    const [p2, p3, p4] = system.accounts.providers
+    await heartbeat(p2)
+    await heartbeat(p3)
+    const { jobId, escrow } = await submitJob(2, (await system.now()) + 600n)
+    const id = jobId.toString()
+    type JobView = {
+      status: string
+      round: number
+      disputedProviders: Address[]
+      refunded: string | null
+      assignments: { provider: Address; round: number; outcome: string }[]
+    }
+    const read = async () =>
+      (
+        await gql<{ job: JobView | null }>(
+          `query($id: BigInt!) { job(id: $id) { status round disputedProviders refunded assignments { provider round outcome } } }`,
+          { id },
+        )
+      ).job
+    const reached = (status: string, by: string) =>
+      waitFor(`${by} to make job ${id} ${status}`, async () => {
+        const job = await read()
+        return job?.status === status ? job : undefined
+      })
+    await reached('ASSIGNED', 'the matcher')
+    await commitAndReveal(jobId, [
+      { account: p2, fingerprint: keccak256(toHex('one answer')) },
+      { account: p3, fingerprint: keccak256(toHex('another')) },
+    ])
+    // Nobody calls finalize but the keeper: no majority, the deadline ahead, so a tie-break is due.
+    const disputed = await reached('DISPUTED', "the keeper's finalize")
+    expect(disputed.disputedProviders).toEqual([p2.address, p3.address])
+    expect(disputed.assignments.map((a) => [a.provider, a.round, a.outcome])).toEqual([
+      [p2.address, 1, 'PENDING'],
+      [p3.address, 1, 'PENDING'],
+    ])
+
+    // The cheapest live providers are its first round and p4 alone is fresh: the matcher must not even try.
+    const refusedBefore = await refusedAssigns()
+    await heartbeat(p2)
+    await heartbeat(p3)
+    await heartbeat(p4)
+    await new Promise((r) => setTimeout(r, 3000))
+    expect(await refusedAssigns()).toBe(refusedBefore)
+    expect(await read()).toMatchObject({ status: 'DISPUTED', round: 1 })
+
+    await system.increaseTime(601)
+    const expired = await reached('EXPIRED', "the keeper's expire")
+    expect(expired.refunded).toBe(escrow.toString())
+    expect(expired.assignments.map((a) => a.outcome)).toEqual(['FAILED', 'FAILED'])
   })
 })
