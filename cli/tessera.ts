@@ -111,6 +111,12 @@ const agentSettings = {
     default: 2,
     description: 'blocks deep a commit or reveal must be before the journal counts it (more than the chain reorgs)',
   },
+  commitMargin: {
+    flag: '--commit-margin <seconds>',
+    env: 'TESSERA_AGENT_COMMIT_MARGIN',
+    default: 20,
+    description: 'seconds before the commit deadline an inference must be done by, else the agent reports TIMEOUT',
+  },
 } satisfies Record<string, Setting>
 
 settingsCommand('agent', 'run a provider agent: register, stake, take assignments, run inference, commit and reveal', agentSettings)
@@ -119,6 +125,9 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
     const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
     const log = logger('agent')
     if (!config.privateKey) throw new ConfigError('--private-key (or TESSERA_PRIVATE_KEY) is required')
+    const commitMargin = Number(config.commitMargin)
+    if (!Number.isFinite(commitMargin) || commitMargin < 0)
+      throw new ConfigError(`--commit-margin must be a number of seconds ≥ 0, got ${JSON.stringify(config.commitMargin)}`)
     log.info({ config: describeConfig(agentSettings, config) }, 'effective config')
     const { runAgent } = await import('../agent/runAgent.ts')
     const controller = new AbortController()
@@ -138,6 +147,7 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
         ...(config.benchmarkScore ? { benchmarkScore: Number(config.benchmarkScore) } : {}),
       },
       confirmations: Number(config.confirmations),
+      commitMarginMs: commitMargin * 1000,
       lie: Boolean(flags.lie),
       log,
       signal: controller.signal,
