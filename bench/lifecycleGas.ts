@@ -1,6 +1,9 @@
 import { type Address, encodeAbiParameters, type Hex, keccak256, type LocalAccount, maxUint256, parseEventLogs, toHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
 import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
+import { failureFingerprintOf } from '../protocol/jobInputs.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 
@@ -34,7 +37,8 @@ const saltOf = (provider: Address) => keccak256(toHex(`salt:${provider}`))
 /**
  * Gas of every state-changing external function of the four contracts on a fresh devnet deployment (`deployAll`,
  * devnet parameters): first one Redundant(k=2) job from registration to the providers' reward claims, the
- * lifecycle, then the calls the lifecycle doesn't make (cancel, expire, expireAssignment, update, pause, unstake…).
+ * lifecycle, then the calls the lifecycle doesn't make (cancel, expire, expireAssignment, update, pause, unstake, a
+ * failed-invalid job, a dispute and its tie-break).
  * The script is fixed, so every number is deterministic.
  */
 export async function lifecycleGas(): Promise<LifecycleGasReturnType> {
@@ -160,6 +164,41 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
   )
   await sys.increaseTime(sys.deployment.params.market.commitWindow + 1n)
   await record('JobMarket', 'k=2, one no-show slashed, job reopened', deployer, market('expireAssignment', [noShow]), false)
+
+  // Failure is a result: both report MODEL_INVALID.
+  const resultOf = (jobId: bigint, p: LocalAccount, reported: Hex) => ({
+    commit: market('commitResult', [jobId, commitmentOf(jobId, p.address, reported, outputHash, saltOf(p.address))]),
+    reveal: market('revealResult', [jobId, reported, outputHash, saltOf(p.address)]),
+  })
+  /** Assigns `jobId` to `pair`, each committing and revealing what `reported` says. */
+  const runRound = async (jobId: bigint, pair: readonly LocalAccount[], reported: (p: LocalAccount) => Hex) => {
+    await sys.write(matcher, market('assign', [jobId, pair.map((p) => p.address)]))
+    for (const p of pair) await sys.write(p, resultOf(jobId, p, reported(p)).commit)
+    for (const p of pair) await sys.write(p, resultOf(jobId, p, reported(p)).reveal)
+  }
+  const invalid = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
+  await runRound(invalid, [alice, bob], () => failureFingerprintOf('MODEL_INVALID'))
+  await record('JobMarket', 'k=2 failed invalid (failure fees, no recordJob)', deployer, market('finalize', [invalid]), false)
+
+  // No majority: the job is disputed, then a tie-break by two fresh providers settles both rounds.
+  const judge = privateKeyToAccount(devKeys[7])
+  await sys.write(deployer, token('transfer', [judge.address, 10_000n * TSR]))
+  await sys.write(judge, token('approve', [sys.registry, maxUint256]))
+  await sys.write(judge, registry('register', [defaultHardware, CENT, encodeRegion('eu'), '0x01']))
+  await sys.write(judge, registry('stake', [STAKE]))
+  const disputed = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
+  await runRound(disputed, [alice, bob], (p) => (p === alice ? fingerprint : keccak256(toHex('another answer'))))
+  await record('JobMarket', 'k=2 split (no majority: disputed)', deployer, market('finalize', [disputed]), false)
+  await record(
+    'JobMarket',
+    'tie-break, k=2 (locks 2 collaterals)',
+    matcher,
+    market('assign', [disputed, [carol.address, judge.address]]),
+    false,
+  )
+  for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, fingerprint).commit)
+  for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, fingerprint).reveal)
+  await record('JobMarket', 'tie-break verdict (settles both rounds, 4 slots)', deployer, market('finalize', [disputed]), false)
 
   const lifecycleTotal = rows.filter((r) => r.lifecycle).reduce((sum, r) => sum + r.gas, 0n)
   return { rows, lifecycleTotal }
