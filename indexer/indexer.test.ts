@@ -8,7 +8,6 @@ import {
   createPublicClient,
   createTestClient,
   createWalletClient,
-  encodeAbiParameters,
   type Hex,
   http,
   keccak256,
@@ -23,6 +22,7 @@ import { devKeys } from '../devnet/devAccounts.ts'
 import { type Anvil, freePort, startAnvil } from '../devnet/startAnvil.ts'
 import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
+import { commitmentOf } from '../protocol/fingerprint.ts'
 import { settleJob } from '../protocol/settlement.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { defined } from '../test/support/defined.ts'
@@ -149,12 +149,7 @@ const keyOf = (address: Address) => providerKeys[[p2, p3, p4, p6].indexOf(addres
 async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
   const outputHash = keccak256(toHex(`output-${fingerprint}`))
   const salt = keccak256(toHex(`salt-${jobId}-${provider}`))
-  const commitment = keccak256(
-    encodeAbiParameters(
-      [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
-      [jobId, provider, fingerprint, outputHash, salt],
-    ),
-  )
+  const commitment = commitmentOf({ jobId, provider, fingerprint, outputHash, salt })
   await send(keyOf(provider), addresses().market, jobMarketAbi, 'commitResult', [jobId, commitment])
   return {
     reveal: () => send(keyOf(provider), addresses().market, jobMarketAbi, 'revealResult', [jobId, fingerprint, outputHash, salt]),
