@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type Address, createPublicClient, decodeFunctionData, type Hex, http, parseEther } from 'viem'
+import { type Address, createPublicClient, decodeFunctionData, type Hex, http, keccak256, parseEther, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
@@ -12,11 +12,12 @@ import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
 import { advanceEpochs, claimable, type EmissionState, type RecordedJob } from '../economics/emissionLaw.ts'
 import type { EmissionParams } from '../protocol/emissionParams.ts'
+import { settleJob } from '../protocol/settlement.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { defined } from './support/defined.ts'
 import { gql, gqlData, type JobData, type ProviderData, waitFor } from './support/graphql.ts'
-import { startTestStack } from './support/stack.ts'
+import { startTestAgent, startTestStack } from './support/stack.ts'
 
 // One stack serves every scenario: three agents asking 1, 2 and 3 mTSR per unit; the dearest one lies.
 // The matcher picks the cheapest providers, so k=2 jobs go to the two honest agents and k=3 jobs to all three.
@@ -24,6 +25,8 @@ const asks = [parseEther('0.001'), parseEther('0.002'), parseEther('0.003')]
 const agentKeys = [devKeys[2], devKeys[3], devKeys[4]] as const
 const [honest1, honest2, liar] = agentKeys.map((k) => privateKeyToAccount(k).address.toLowerCase() as Address)
 const requesterKey = devKeys[5]
+// Funded at start, run only by the dispute test (startTestAgent).
+const spareKeys = [devKeys[6], devKeys[7]] as const
 const maxBlobBytes = 256 * 1024
 
 let stack: Stack
@@ -42,6 +45,7 @@ beforeAll(async () => {
     databaseUrl: database.url,
     agents: agentKeys.map((privateKey, i) => ({ privateKey, pricePerUnit: asks[i], lie: i === 2 })),
     requesters: [requesterKey],
+    spareProviders: [...spareKeys],
     maxBlobBytes,
     // Short epochs so the keeper closes one soon after the first job.
     epochLength: 10,
@@ -82,6 +86,19 @@ const jobQuery = /* GraphQL */ `
     }
   }`
 type JobCount = { jobs: { totalCount: number } }
+
+/** A job and both of its rounds, as the dispute test reads it. */
+type DisputedJobData = Omit<JobData, 'assignments'> & {
+  disputedProviders: Address[]
+  assignments: (JobData['assignments'][number] & { round: number })[]
+}
+const disputedJobQuery = /* GraphQL */ `
+  query ($id: BigInt!) {
+    job(id: $id) {
+      id status units fees burned refunded escrow disputedProviders
+      assignments { provider round price collateral outcome paid }
+    }
+  }`
 
 async function waitForFinal(jobId: bigint) {
   return waitFor(
@@ -253,6 +270,119 @@ describe('a Redundant(k=3) job with one lying provider', () => {
     })
     expect(BigInt(provider.earnings.slashedTotal)).toBe(collateral)
   }, 150_000)
+})
+
+describe('a Redundant(k=2) job whose two providers disagree', () => {
+  test('goes to a tie-break by two fresh providers that completes it: the liar pays, the honest first round shares its slash', async () => {
+    const rows = 4
+    // Two more agents: a liar asking less than honest2, so the first round pairs it with honest1, and an honest one
+    // asking the job's max price, so the tie-break goes to honest2 and it. The max price keeps the dearer liar out.
+    const [liar2Ask, honest3Ask] = [parseEther('0.0015'), parseEther('0.0025')]
+    const [liar2, honest3] = spareKeys.map((k) => privateKeyToAccount(k).address.toLowerCase() as Address)
+    const extra = [
+      await startTestAgent(stack, { privateKey: spareKeys[0], pricePerUnit: liar2Ask, lie: true, dataDir: path.join(dataDir, 'liar2') }),
+      await startTestAgent(stack, { privateKey: spareKeys[1], pricePerUnit: honest3Ask, dataDir: path.join(dataDir, 'honest3') }),
+    ]
+    try {
+      // Both must be live and indexed at their asks before the job is matched, or the first round would be honest1 and honest2.
+      for (const [address, ask] of [
+        [liar2, liar2Ask],
+        [honest3, honest3Ask],
+      ] as const)
+        await waitFor(`${address} to be live at its ask`, async () => {
+          const { provider } = await gqlData<{ provider: { live: boolean; pricePerUnit: string; freeStake: string } | null }>(
+            stack.graphqlUrl,
+            `query ($a: Address!) { provider(address: $a) { live pricePerUnit freeStake } }`,
+            { a: address },
+          )
+          return provider?.live && BigInt(provider.pricePerUnit) === ask && BigInt(provider.freeStake) > 0n ? true : undefined
+        })
+      const requester = privateKeyToAccount(requesterKey).address
+      const paid = [honest1, honest2, honest3, liar2, requester] as const
+      const owedBefore = await Promise.all(paid.map(owed))
+      const honestStake = await readStake(honest1)
+
+      const { jobId, escrow } = await submit({ redundancy: 2, rows, seed: 13, maxPricePerUnit: honest3Ask })
+      const job = await waitFor(
+        `job ${jobId} to finalize after its tie-break`,
+        async () => {
+          const { job } = await gqlData<{ job: DisputedJobData | null }>(stack.graphqlUrl, disputedJobQuery, { id: jobId.toString() })
+          return job && ['COMPLETED', 'FAILED', 'FAILED_INVALID', 'EXPIRED'].includes(job.status) ? job : undefined
+        },
+        { timeoutMs: 240_000 },
+      )
+      expect(job.status).toBe('COMPLETED')
+      const disputes = await client().getContractEvents({
+        address: market(),
+        abi: jobMarketAbi,
+        eventName: 'JobDisputed',
+        fromBlock: 0n,
+        args: { jobId },
+      })
+      expect(disputes).toHaveLength(1)
+      expect(job.disputedProviders.map((p) => p.toLowerCase())).toEqual([honest1, liar2])
+      const parts = job.assignments.map((a) => ({
+        provider: a.provider.toLowerCase(),
+        round: a.round,
+        outcome: a.outcome,
+        paid: BigInt(a.paid),
+      }))
+      expect(parts).toEqual([
+        { provider: honest1, round: 1, outcome: 'AGREED', paid: 0n },
+        { provider: liar2, round: 1, outcome: 'DISSENTED', paid: 0n },
+        { provider: honest2, round: 2, outcome: 'AGREED', paid: asks[1] * BigInt(rows) },
+        { provider: honest3, round: 2, outcome: 'AGREED', paid: honest3Ask * BigInt(rows) },
+      ])
+
+      // The tie-break's verdict settles both rounds, as protocol/settlement.ts computes it.
+      const collateral = liar2Ask * BigInt(rows)
+      expect(BigInt(defined(job.assignments[1], "liar2's assignment").collateral)).toBe(collateral)
+      const [honest, lie] = [keccak256(toHex('honest')), keccak256(toHex('lie'))]
+      const slot = (provider: Address, ask: bigint, fingerprint: Hex) => ({ provider, ask, collateral: ask * BigInt(rows), fingerprint })
+      const expected = settleJob({
+        escrow,
+        units: BigInt(rows),
+        slots: [slot(honest2, asks[1], honest), slot(honest3, honest3Ask, honest)],
+        prior: [slot(honest1, asks[0], honest), slot(liar2, liar2Ask, lie)],
+        params: stack.deployment.params.market,
+      })
+      const share = defined(expected.shares[0], 'a slash share').amount
+      expect(share).toBe((collateral * 5000n) / 10_000n / 3n)
+      expect(expected.shares.map((s) => s.provider).sort()).toEqual([honest1, honest2, honest3].sort())
+      expect(BigInt(defined(job.fees, 'the job fees'))).toBe(expected.fees)
+      expect(BigInt(defined(job.burned, 'the burned take'))).toBe(expected.take)
+      expect(BigInt(defined(job.refunded, 'the refund'))).toBe(expected.refund)
+
+      // On chain: only the liar is slashed, its whole collateral; honest1 earns a share for its first-round answer, the
+      // tie-break its asks and a share; the requester gets the rest back, never more than it deposited.
+      const slashes = await client().getContractEvents({
+        address: stack.deployment.contracts.ProviderRegistry.address as Address,
+        abi: providerRegistryAbi,
+        eventName: 'Slashed',
+        fromBlock: 0n,
+        args: { jobId },
+      })
+      expect(slashes.map((s) => [s.args.provider?.toLowerCase(), s.args.amount])).toEqual([[liar2, collateral]])
+      expect(await readStake(honest1)).toBe(honestStake)
+      const owedAfter = await Promise.all(paid.map(owed))
+      const gained = owedAfter.map((after, i) => after - (owedBefore[i] ?? 0n))
+      expect(gained).toEqual([share, asks[1] * BigInt(rows) + share, honest3Ask * BigInt(rows) + share, 0n, expected.refund])
+      expect(expected.refund).toBe(escrow - expected.fees - expected.take + ((collateral * 5000n) / 10_000n - 3n * share))
+      expect(expected.refund).toBeLessThanOrEqual(escrow)
+
+      const slashed = await waitFor('the slash to be indexed', async () => {
+        const { provider } = await gqlData<{ provider: ProviderData | null }>(
+          stack.graphqlUrl,
+          `query ($a: Address!) { provider(address: $a) { address slashCount earnings { slashedTotal } } }`,
+          { a: liar2 },
+        )
+        return provider && provider.slashCount >= 1 ? provider : undefined
+      })
+      expect(BigInt(slashed.earnings.slashedTotal)).toBe(collateral)
+    } finally {
+      for (const agent of extra) await agent.stop()
+    }
+  }, 360_000)
 })
 
 describe('bad input', () => {

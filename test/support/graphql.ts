@@ -1,15 +1,13 @@
 import type { Address } from 'viem'
+import type { AssignmentOutcome, JobStatusName } from '../../protocol/enums.ts'
 
 /** The schema's BigInt scalar as JSON carries it: a decimal string. */
 export type BigIntString = string
 
-export type JobStatus = 'OPEN' | 'ASSIGNED' | 'COMMITTED' | 'REVEALED' | 'COMPLETED' | 'FAILED' | 'EXPIRED' | 'CANCELLED'
-export type AssignmentOutcome = 'PENDING' | 'AGREED' | 'DISSENTED' | 'FAILED' | 'NO_REVEAL' | 'NO_SHOW'
-
 /** The `Job` fields the end-to-end tests select. */
 export type JobData = {
   id: BigIntString
-  status: JobStatus
+  status: JobStatusName
   units: BigIntString
   fees: BigIntString | null
   burned: BigIntString | null

@@ -1,6 +1,7 @@
 import pino from 'pino'
+import { type RunAgentReturnType, runAgent } from '../../agent/runAgent.ts'
 import { freePort } from '../../devnet/startAnvil.ts'
-import { type Stack, type StartStackParameters, startStack } from '../../devnet/startStack.ts'
+import { type Stack, type StackAgent, type StartStackParameters, startStack } from '../../devnet/startStack.ts'
 import type { TestSystem } from '../../devnet/testSystem.ts'
 import { type StartPonderReturnType, startPonder } from '../../indexer/startPonder.ts'
 
@@ -17,7 +18,29 @@ export async function startTestStack(
     rpcPort: await freePort(),
     ponderPort: await freePort(),
     serverPort: await freePort(),
-    log: pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' }),
+    log: testLog(),
+  })
+}
+
+/** The test logger: silent unless `TESSERA_TEST_LOG` names a level. */
+function testLog() {
+  return pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
+}
+
+/**
+ * One more provider agent on a running stack, started as `startStack` starts its own, for a test that needs a provider
+ * the stack's agents can't play. Its key must hold TSR to stake: name it in the stack's `spareProviders`. The caller
+ * stops it.
+ */
+export async function startTestAgent(stack: Stack, agent: StackAgent & { dataDir: string }): Promise<RunAgentReturnType> {
+  return runAgent({
+    privateKey: agent.privateKey,
+    serverUrl: stack.serverUrl,
+    rpcUrl: stack.rpcUrl,
+    dataDir: agent.dataDir,
+    pricePerUnit: agent.pricePerUnit,
+    lie: agent.lie,
+    log: testLog().child({ part: 'test agent' }),
   })
 }
 
