@@ -146,7 +146,7 @@ async function submitJob(redundancy: number, deadline?: bigint) {
     minVramMiB: 8192,
     regions: [encodeRegion('eu')],
     redundancy,
-    ...(deadline && { deadline }),
+    deadline,
   }
   const { jobId, escrow } = await approveAndSubmitJob(system, system.accounts.requesters[0], spec)
   return { jobId, escrow }

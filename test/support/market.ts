@@ -27,9 +27,10 @@ export async function approveAndSubmitJob(
     regions: [],
     redundancy: 2,
     verification: 0,
-    deadline: fields.deadline ?? (await system.now()) + 3600n,
     outputTolerance: 10,
     ...fields,
+    // After the spread: a `deadline: undefined` field means the default too.
+    deadline: fields.deadline ?? (await system.now()) + 3600n,
   }
   const escrow = await system.read<bigint>({
     address: system.market,
