@@ -1,6 +1,7 @@
 /**
  * anvil's default mnemonic ("test test ... junk") accounts. Roles on the devnet:
- * 0 deployer/admin, 1 server (matcher + keeper), 2–4 agents, 5–6 requesters.
+ * 0 deployer/admin, 1 server (matcher + keeper), 2–4 agents, 5–6 requesters; 6–7 double as spare providers in tests
+ * that need fresh ones for a tie-break.
  */
 export const devKeys = [
   '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',

@@ -406,7 +406,7 @@ describe('indexer', () => {
       jobId.toString(),
     ])
     expect(outcomes.rows).toEqual([
-      { provider: p2, outcome: 'FAILED' },
+      { provider: p2, outcome: 'RELEASED' },
       { provider: p3, outcome: 'NO_SHOW' },
     ])
     const noShow = await sql.query(`select no_show_count, slash_count from ${viewsSchema}.provider where address = $1`, [p3])
@@ -534,7 +534,7 @@ describe('indexer', () => {
     expect(await roundsOf(jobId)).toEqual([
       { provider: p2, round: 1, outcome: 'PENDING', paid: '0' },
       { provider: p3, round: 1, outcome: 'PENDING', paid: '0' },
-      { provider: p4, round: 2, outcome: 'FAILED', paid: '0' },
+      { provider: p4, round: 2, outcome: 'RELEASED', paid: '0' },
       { provider: p6, round: 2, outcome: 'NO_SHOW', paid: '0' },
     ])
 
@@ -545,8 +545,8 @@ describe('indexer', () => {
     expect(expired.finalized_at).not.toBeNull()
     // Both revealed in the first round, so both are released without fault.
     expect((await roundsOf(jobId)).slice(0, 2)).toEqual([
-      { provider: p2, round: 1, outcome: 'FAILED', paid: '0' },
-      { provider: p3, round: 1, outcome: 'FAILED', paid: '0' },
+      { provider: p2, round: 1, outcome: 'RELEASED', paid: '0' },
+      { provider: p3, round: 1, outcome: 'RELEASED', paid: '0' },
     ])
     expect(await counters([p2, p3])).toEqual(before)
   })

@@ -44,12 +44,16 @@ export const verificationNames = ['REDUNDANT', 'OPTIMISTIC'] as const
 export type VerificationName = (typeof verificationNames)[number]
 
 /**
- * How one provider's part in a job ended, as the indexer derives it: still `PENDING`; at finalize `AGREED` (paid),
- * `DISSENTED` or `NO_REVEAL` (slashed), or `FAILED` (no majority, not at fault); at `expireAssignment` `NO_SHOW`
- * (slashed) or `FAILED` (committed, released).
+ * How one provider's part in a job ended, as the indexer records it: still `PENDING`; settled (JobMarket `SlotSettled`)
+ * `AGREED` (revealed the winner: paid or credited), `DISSENTED` or `NO_REVEAL` (slashed), or `RELEASED` (no verdict,
+ * or committed in an assignment that expired: unlocked without fault); at `expireAssignment` `NO_SHOW` (slashed).
  */
-export const assignmentOutcomes = ['PENDING', 'AGREED', 'DISSENTED', 'NO_REVEAL', 'NO_SHOW', 'FAILED'] as const
+export const assignmentOutcomes = ['PENDING', 'AGREED', 'DISSENTED', 'NO_REVEAL', 'NO_SHOW', 'RELEASED'] as const
 export type AssignmentOutcome = (typeof assignmentOutcomes)[number]
+
+/** JobMarket's `Outcome` enum as `SlotSettled` carries it: each outcome's name, index = on-chain value. */
+export const slotOutcomes = ['AGREED', 'DISSENTED', 'NO_REVEAL', 'RELEASED'] as const satisfies readonly AssignmentOutcome[]
+export type SlotOutcome = (typeof slotOutcomes)[number]
 
 /** What a JobMarket credit or payout was: a provider's fee, its share of a slash, a requester's refund, a withdrawal. */
 export const paymentKinds = ['FEE', 'SLASH_SHARE', 'REFUND', 'WITHDRAWAL'] as const

@@ -18,12 +18,12 @@ import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts
 import { defaultHardware, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { type Prng, prng } from '../test/support/prng.ts'
 import type { MarketParams } from './deployment.ts'
-import { JobStatus } from './enums.ts'
+import { JobStatus, type SlotOutcome, slotOutcomes } from './enums.ts'
 import { commitmentOf } from './fingerprint.ts'
 import { failureFingerprintOf, jobFailureReasons } from './jobInputs.ts'
 import { encodeRegion } from './region.ts'
 import { decodeRevert, formatRevert } from './revert.ts'
-import { collateralOf, escrowOf, type SettlementSlot, type SlotOutcome, settleExpiry, settleJob, settleNoShows } from './settlement.ts'
+import { collateralOf, escrowOf, type SettlementSlot, settleExpiry, settleJob, settleNoShows } from './settlement.ts'
 import { BPS, TSR } from './units.ts'
 
 /**
@@ -482,9 +482,6 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
 
 /** The code of a failure fingerprint (1–5), 0 for a result. */
 const failureReasonCode = (fingerprint: Hex) => (BigInt(fingerprint) <= 5n ? Number(BigInt(fingerprint)) : 0)
-
-/** JobMarket's `Outcome` enum values, index = on-chain value. */
-const slotOutcomes: readonly SlotOutcome[] = ['AGREED', 'DISSENTED', 'NO_REVEAL', 'RELEASED']
 
 /** `SlotSettled` of the JobMarket, in order, as `expected` says. */
 function expectSlotsSettled(receipt: TransactionReceipt, jobId: bigint, expected: { provider: Address; outcome: SlotOutcome }[]) {

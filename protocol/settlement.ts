@@ -1,5 +1,6 @@
 import type { Address, Hex } from 'viem'
 import type { MarketParams } from './deployment.ts'
+import type { SlotOutcome } from './enums.ts'
 import { failureReasonOf, isDeterministicFailure } from './jobInputs.ts'
 import { BPS } from './units.ts'
 
@@ -66,9 +67,6 @@ export type SettlementSlot = {
 }
 
 export type Slashing = { provider: Address; amount: bigint; toBeneficiary: bigint; burned: bigint }
-
-/** How one provider's part ended (JobMarket `SlotSettled`): paid or credited, slashed, or released without fault. */
-export type SlotOutcome = 'AGREED' | 'DISSENTED' | 'NO_REVEAL' | 'RELEASED'
 
 /** What `finalize` does to a job's money, event for event. */
 export type Settlement = {

@@ -437,6 +437,6 @@ describe('server on real indexed data', () => {
     await system.increaseTime(601)
     const expired = await reached('EXPIRED', "the keeper's expire")
     expect(expired.refunded).toBe(escrow.toString())
-    expect(expired.assignments.map((a) => a.outcome)).toEqual(['FAILED', 'FAILED'])
+    expect(expired.assignments.map((a) => a.outcome)).toEqual(['RELEASED', 'RELEASED'])
   })
 })

@@ -1,6 +1,6 @@
 import { type Context, ponder } from 'ponder:registry'
 import { assignment, feeBurn, job, payment } from 'ponder:schema'
-import { type AssignmentOutcome, type JobStatusName, jobStatusName, type PaymentKind } from '../../protocol/enums.ts'
+import { type AssignmentOutcome, type JobStatusName, jobStatusName, type PaymentKind, slotOutcomes } from '../../protocol/enums.ts'
 import { type EventMeta, eventColumns } from './eventColumns.ts'
 import { upsertProvider } from './upsertProvider.ts'
 
@@ -10,12 +10,6 @@ type JobRow = typeof job.$inferSelect
 
 const lower = (value: Hex) => value.toLowerCase() as Hex
 const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provider)}`
-
-/**
- * JobMarket's `Outcome` enum (index = on-chain value) as assignment outcomes name it: a provider released without
- * fault (Released) is `FAILED`, as it always was here.
- */
-const slotOutcomes = ['AGREED', 'DISSENTED', 'NO_REVEAL', 'FAILED'] as const satisfies readonly AssignmentOutcome[]
 
 /** Updates a job row, stamping `updatedBlock`. The row exists: JobSubmitted precedes every other job event. */
 async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: JobRow) => Partial<JobRow>) {
