@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto'
-import { floatValueInfo } from './buildMlp.ts'
+import { encodeModel, floatValueInfo } from './buildMlp.ts'
 
 const { onnx } = onnxProto
 
@@ -28,12 +28,5 @@ export function buildBroadcast(parameters: { inputSize: number; copies: bigint }
     input: [floatValueInfo('input', ['batch', inputSize])],
     output: [floatValueInfo('output', ['copies', 'batch', inputSize])],
   })
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'tessera',
-    producerVersion: '0.1.0',
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
-    graph,
-  })
-  return onnx.ModelProto.encode(model).finish()
+  return encodeModel(graph)
 }

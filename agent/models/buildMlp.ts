@@ -94,6 +94,11 @@ export function buildMlp(parameters: BuildMlpParameters): Uint8Array {
     input: [floatValueInfo('input', ['batch', parameters.inputSize])],
     output: [floatValueInfo('output', ['batch', parameters.outputSize])],
   })
+  return encodeModel(graph)
+}
+
+/** The bytes of an ONNX model (IR 8, default opset 13) holding `graph`. */
+export function encodeModel(graph: InstanceType<typeof onnx.GraphProto>): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'tessera',
