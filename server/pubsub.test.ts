@@ -17,9 +17,11 @@ import {
 } from './pubsub.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 
-/** Job `logIndex`'s assignment of `provider`, logged at (`blockNumber`, `logIndex`). */
-const event = (provider: Address, logIndex: number, blockNumber = 5n): AssignmentEvent =>
-  assignmentEvent(provider, BigInt(logIndex), blockNumber, logIndex)
+/** Job `logIndex`'s assignment of `provider`, logged at (`blockNumber`, `logIndex`), as the bus delivers it. */
+const event = (provider: Address, logIndex: number, blockNumber = 5n): AssignmentEvent => ({
+  ...assignmentEvent(provider, BigInt(logIndex), blockNumber, logIndex),
+  retracted: false,
+})
 const alice = '0x00000000000000000000000000000000000000a1'
 const bob = '0x00000000000000000000000000000000000000b0'
 const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
@@ -116,7 +118,7 @@ describe('Postgres LISTEN/NOTIFY pubsub (the default)', () => {
     await Promise.all(replicas.map((r) => r.close()))
   })
 
-  test('an event published on one replica reaches the subscribers on every replica, the publisher included', async () => {
+  test('an event published on one replica reaches the subscribers on every replica, the publisher included; a retraction stays one', async () => {
     const leader = await replica()
     const follower = await replica()
     const elsewhere = await replica({ scope: '1:0x0000000000000000000000000000000000000001' })
@@ -125,8 +127,11 @@ describe('Postgres LISTEN/NOTIFY pubsub (the default)', () => {
     const onLeader = leader.subscribe(alice)
     const bobs = follower.subscribe(bob)
     const otherDeployment = elsewhere.subscribe(alice)
-    await leader.publish([event(alice, 7), event(bob, 8)])
+    const retraction = { ...event(alice, 6), retracted: true }
+    await leader.publish([retraction, event(alice, 7), event(bob, 8)])
+    expect(await next(onFollower)).toEqual({ type: 'assignment', assignment: retraction })
     expect(await next(onFollower)).toEqual({ type: 'assignment', assignment: event(alice, 7) })
+    expect(await next(onLeader)).toEqual({ type: 'assignment', assignment: retraction })
     expect(await next(onLeader)).toEqual({ type: 'assignment', assignment: event(alice, 7) })
     expect(await next(bobs)).toEqual({ type: 'assignment', assignment: event(bob, 8) })
     expect(await next(onFollower, 200)).toBeUndefined()

@@ -8,11 +8,15 @@ import { backoff, nextDelay } from '../protocol/retry.ts'
 import type { IndexedAssignment } from './db/assignments.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 
-/** An assignment as the change feed publishes it and the `jobAssignments` subscription delivers it. */
+/**
+ * An assignment as the change feed publishes it and the `jobAssignments` subscription delivers it, or its retraction:
+ * `retracted` is true when a chain reorganisation removed an assignment published before (the same fields, so
+ * subscribers can tell which). Absent means false; every event the bus delivers has it set.
+ */
 export type AssignmentEvent = Pick<
   IndexedAssignment,
   'id' | 'jobId' | 'provider' | 'round' | 'slot' | 'pricePerUnit' | 'collateral' | 'commitDeadline' | 'blockNumber' | 'logIndex'
->
+> & { retracted?: boolean }
 
 /**
  * What a subscription yields: an assignment, or `resync` when some may have been lost on the way (the bus reconnected,
@@ -52,8 +56,8 @@ export class AssignmentBusError extends TesseraError {
   override name = 'AssignmentBusError'
 }
 
-/** The event's own fields of an assignment (a fresh object: subscribers never share the publisher's). */
-function toAssignmentEvent(assignment: AssignmentEvent): AssignmentEvent {
+/** The event's own fields of an assignment, `retracted` set (a fresh object: subscribers never share the publisher's). */
+export function toAssignmentEvent(assignment: AssignmentEvent): AssignmentEvent {
   const { id, jobId, provider, round, slot, pricePerUnit, collateral, commitDeadline, blockNumber, logIndex } = assignment
   return {
     id,
@@ -66,6 +70,7 @@ function toAssignmentEvent(assignment: AssignmentEvent): AssignmentEvent {
     commitDeadline,
     blockNumber,
     logIndex,
+    retracted: assignment.retracted === true,
   }
 }
 
@@ -173,6 +178,8 @@ function decodeBusPayload(payload: string): AssignmentEvent[] | 'resync' {
     collateral: BigInt(e.collateral),
     commitDeadline: BigInt(e.commitDeadline),
     blockNumber: BigInt(e.blockNumber),
+    // A replica from before retractions sends none.
+    retracted: e.retracted === true,
   }))
 }
 

@@ -27,6 +27,9 @@ function assignmentOf(row: AssignmentRow): IndexedAssignment {
   return withBigInts(row, numericColumns)
 }
 
+/** The largest log index a cursor may carry (Postgres `integer`): `endOfBlock` positions use it. */
+export const maxLogIndex = 2 ** 31 - 1
+
 /** Opaque cursor of an assignment in the change feed: its (block_number, log_index). */
 export function encodeAssignmentCursor(position: FeedPosition): string {
   return Buffer.from(`a:${position.blockNumber}:${position.logIndex}`).toString('base64url')
@@ -35,7 +38,8 @@ export function encodeAssignmentCursor(position: FeedPosition): string {
 /** Decodes `encodeAssignmentCursor`; throws a `UserInputError` for anything this server did not issue. */
 export function decodeAssignmentCursor(cursor: string): FeedPosition {
   const m = /^a:(\d{1,30}):(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (!m) throw new UserInputError(`invalid assignment cursor "${cursor.slice(0, 64)}": pass the cursor of a JobAssignment you received`)
+  if (!m || Number(m[2]) > maxLogIndex)
+    throw new UserInputError(`invalid assignment cursor "${cursor.slice(0, 64)}": pass the cursor of a JobAssignment you received`)
   return { blockNumber: BigInt(m[1]), logIndex: Number(m[2]) }
 }
 
@@ -44,18 +48,43 @@ export function positionOf(assignment: FeedPosition): FeedPosition {
   return { blockNumber: assignment.blockNumber, logIndex: assignment.logIndex }
 }
 
+/** The last position of block `blockNumber`: after every log in it, before the next block's. */
+export function endOfBlock(blockNumber: bigint): FeedPosition {
+  return { blockNumber, logIndex: maxLogIndex }
+}
+
+/**
+ * Where to resume to see what replaced an assignment at block `blockNumber` that a reorganisation removed: the end of
+ * the block before (the genesis block holds no assignment, so block 0 stays itself).
+ */
+export function positionBefore(blockNumber: bigint): FeedPosition {
+  return endOfBlock(blockNumber > 0n ? blockNumber - 1n : 0n)
+}
+
 /** Strict feed order: is `a` after `b`? */
 export function isAfter(a: FeedPosition, b: FeedPosition): boolean {
   return a.blockNumber > b.blockNumber || (a.blockNumber === b.blockNumber && a.logIndex > b.logIndex)
 }
 
 /**
- * Assignments after `after` in feed order, optionally for one provider (any case). A reassignment overwrites the
- * (job, provider) row with a later position, so each round shows once.
+ * What tells one assignment from another across a chain reorganisation: its job, provider, commit deadline and
+ * position. The indexer's row id (job, provider) is not enough: a reorganisation can put the same job's assignment
+ * in another block, or another assignment at the same position.
+ */
+export function assignmentKey(
+  assignment: Pick<IndexedAssignment, 'jobId' | 'provider' | 'commitDeadline' | 'blockNumber' | 'logIndex'>,
+): string {
+  const { jobId, provider, commitDeadline, blockNumber, logIndex } = assignment
+  return `${jobId}:${provider.toLowerCase()}:${commitDeadline}:${blockNumber}:${logIndex}`
+}
+
+/**
+ * Assignments after `after` (up to `through`, when given) in feed order, optionally for one provider (any case). A
+ * reassignment overwrites the (job, provider) row with a later position, so each round shows once.
  */
 export async function findAssignmentsAfter(
   views: Views,
-  parameters: { after?: FeedPosition; provider?: string; limit: number },
+  parameters: { after?: FeedPosition; through?: FeedPosition; provider?: string; limit: number },
 ): Promise<IndexedAssignment[]> {
   let q = views.selectFrom('assignment').selectAll()
   if (parameters.provider) q = q.where('provider', '=', parameters.provider.toLowerCase() as Address)
@@ -63,7 +92,26 @@ export async function findAssignmentsAfter(
     const { blockNumber, logIndex } = parameters.after
     q = q.where(sql<boolean>`(block_number, log_index) > (${blockNumber.toString()}::numeric, ${logIndex}::integer)`)
   }
+  if (parameters.through) {
+    const { blockNumber, logIndex } = parameters.through
+    q = q.where(sql<boolean>`(block_number, log_index) <= (${blockNumber.toString()}::numeric, ${logIndex}::integer)`)
+  }
   return (await q.orderBy('blockNumber').orderBy('logIndex').limit(parameters.limit).execute()).map(assignmentOf)
+}
+
+/** `findAssignmentsAfter` page by page (`pageSize` rows a query): every assignment after `after` (up to `through`). */
+export async function* eachAssignmentAfter(
+  views: Views,
+  parameters: { after?: FeedPosition; through?: FeedPosition; provider?: string; pageSize: number },
+): AsyncGenerator<IndexedAssignment> {
+  let after = parameters.after
+  for (;;) {
+    const page = await findAssignmentsAfter(views, { ...parameters, after, limit: parameters.pageSize })
+    yield* page
+    const last = page.at(-1)
+    if (!last || page.length < parameters.pageSize) return
+    after = positionOf(last)
+  }
 }
 
 /** Assignments of the given jobs, ordered by job, round (a tie-break after its disputed first round), then slot. */

@@ -9,6 +9,7 @@ import type { JobTable } from './tables/job.table.ts'
 import type { PaymentTable } from './tables/payment.table.ts'
 import type { PonderCheckpointTable } from './tables/ponderCheckpoint.table.ts'
 import type { ProviderTable } from './tables/provider.table.ts'
+import type { PublishedAssignmentTable } from './tables/publishedAssignment.table.ts'
 
 /** The indexer's tables, read through the views schema (`db.withSchema(viewsSchema)`), camel-cased by `CamelCasePlugin`. */
 export interface ViewsDatabase {
@@ -26,6 +27,7 @@ export interface AppDatabase {
   'app.blob': BlobTable
   'app.heartbeat': HeartbeatTable
   'app.feedCursor': FeedCursorTable
+  'app.publishedAssignment': PublishedAssignmentTable
 }
 
 /** Everything the server reads and writes through one Kysely instance. */

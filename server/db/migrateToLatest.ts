@@ -3,10 +3,12 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import { TesseraError } from '../../protocol/errors.ts'
 import type { Database } from './database.ts'
 import * as appTables from './migrations/2026-11-24T00-00-app-tables.ts'
+import * as publishedAssignments from './migrations/2026-12-02T00-00-published-assignments.ts'
 
 /** Every migration of the `app` schema, by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
   '2026-11-24T00-00-app-tables': appTables,
+  '2026-12-02T00-00-published-assignments': publishedAssignments,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

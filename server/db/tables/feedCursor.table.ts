@@ -5,6 +5,11 @@ export interface FeedCursorTable {
   name: string
   blockNumber: ColumnType<string, string | bigint, string | bigint>
   logIndex: number
+  /**
+   * Whether the feed records what it publishes in `app.published_assignment` (false: a cursor left by a feed from
+   * before it did, whose window is taken as published once).
+   */
+  recordsPublished: ColumnType<boolean, boolean | undefined, boolean>
   updatedAt: ColumnType<Date, Date | undefined, Date>
 }
 
