@@ -3,21 +3,25 @@ import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
 import pino from 'pino'
 import type { Address } from 'viem'
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { assignmentEvent } from '../test/support/assignments.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { waitFor } from '../test/support/graphql.ts'
+import { encodeAssignmentCursor, positionBefore } from './db/assignments.ts'
 import { createDb } from './db/createDb.ts'
-import type { Database } from './db/database.ts'
-import { type AssignmentEvent, type AssignmentPubSub, connectAssignmentPubSub } from './pubsub.ts'
+import type { Database, Views } from './db/database.ts'
+import { migrateToLatest } from './db/migrateToLatest.ts'
+import { createChangeFeed } from './leader/changeFeed.ts'
+import { type AssignmentEvent, type AssignmentPubSub, connectAssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
 import { streamAssignments } from './streamAssignments.ts'
 
-// A subscription on a replica that is not the leader, over the Postgres bus: replay, live events, and the catch-up
-// after its listening connection drops (a NOTIFY sent meanwhile is lost; the resync replays it from Postgres).
+// Subscriptions on Postgres (the indexer's `assignment` table faked in a views schema of its own, as Ponder would
+// write it): replay, live events over the Postgres bus and the catch-up after its listening connection drops; and,
+// fed by the real change feed, what a chain reorganisation does to them (retractions, assignments indexed late).
 
 const alice = '0x00000000000000000000000000000000000000a1' as Address
 const bob = '0x00000000000000000000000000000000000000b0' as Address
-const viewsSchema = 'chain_stream_test'
+const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
 let database: TestDatabase
 let db: Kysely<Database>
 const replicas: AssignmentPubSub[] = []
@@ -25,12 +29,7 @@ const replicas: AssignmentPubSub[] = []
 beforeAll(async () => {
   database = await createTestDatabase()
   db = createDb({ databaseUrl: database.url }).db
-  await sql`create schema ${sql.id(viewsSchema)}`.execute(db)
-  await sql`create table ${sql.id(viewsSchema, 'assignment')} (
-    id text primary key, job_id numeric not null, provider text not null, round integer not null, slot integer not null,
-    price_per_unit numeric not null, collateral numeric not null, commit_deadline numeric not null, assigned_at numeric not null,
-    block_number numeric not null, log_index integer not null, tx_hash text not null, commitment text, committed_at numeric,
-    fingerprint text, output_hash text, revealed_at numeric, outcome text not null, paid numeric not null)`.execute(db)
+  await migrateToLatest(db)
 })
 afterAll(async () => {
   await Promise.all(replicas.map((r) => r.close()))
@@ -38,31 +37,78 @@ afterAll(async () => {
   await database?.drop()
 })
 
-/** Indexes an assignment of job `jobId` at (block, 0), as Ponder would, and returns it as the change feed publishes it. */
-async function index(provider: Address, jobId: number): Promise<AssignmentEvent> {
-  const e = assignmentEvent(provider, BigInt(jobId), BigInt(jobId), provider === alice ? 0 : 1)
-  await db
-    .withSchema(viewsSchema)
-    .insertInto('assignment')
-    .values({
-      ...e,
-      jobId: e.jobId.toString(),
-      pricePerUnit: '10',
-      collateral: '100',
-      commitDeadline: '1700000000',
-      assignedAt: '0',
-      blockNumber: e.blockNumber.toString(),
-      txHash: '0x00',
-      outcome: 'PENDING',
-      paid: '0',
-    })
-    .execute()
-  return e
+/** A views schema `name` holding an `assignment` table as Ponder writes it, and what indexing does to it. */
+async function fakeViews(name: string) {
+  await sql`create schema ${sql.id(name)}`.execute(db)
+  await sql`create table ${sql.id(name, 'assignment')} (
+    id text primary key, job_id numeric not null, provider text not null, round integer not null, slot integer not null,
+    price_per_unit numeric not null, collateral numeric not null, commit_deadline numeric not null, assigned_at numeric not null,
+    block_number numeric not null, log_index integer not null, tx_hash text not null, commitment text, committed_at numeric,
+    fingerprint text, output_hash text, revealed_at numeric, outcome text not null, paid numeric not null)`.execute(db)
+  const views: Views = db.withSchema(name)
+  return {
+    views,
+    /** Indexes `e` (over the row of its job and provider, as a later round does) and returns it as the bus delivers it. */
+    async index(e: AssignmentEvent): Promise<AssignmentEvent> {
+      const row = {
+        id: e.id,
+        jobId: e.jobId.toString(),
+        provider: e.provider,
+        round: e.round,
+        slot: e.slot,
+        pricePerUnit: e.pricePerUnit.toString(),
+        collateral: e.collateral.toString(),
+        commitDeadline: e.commitDeadline.toString(),
+        assignedAt: '0',
+        blockNumber: e.blockNumber.toString(),
+        logIndex: e.logIndex,
+        txHash: '0x00' as const,
+        outcome: 'PENDING' as const,
+        paid: '0',
+      }
+      await views
+        .insertInto('assignment')
+        .values(row)
+        .onConflict((oc) => oc.column('id').doUpdateSet(row))
+        .execute()
+      return { ...e, retracted: false }
+    },
+    /** Rolls `e` back, as Ponder does to the rows of an orphaned block. */
+    async unindex(e: AssignmentEvent): Promise<void> {
+      await views.deleteFrom('assignment').where('id', '=', e.id).execute()
+    },
+  }
 }
 
+/** Collects what `stream` yields until `stop()`. */
+function collect(stream: AsyncGenerator<AssignmentEvent>) {
+  const events: AssignmentEvent[] = []
+  const reading = (async () => {
+    for await (const e of stream) events.push(e)
+  })()
+  return {
+    events,
+    /** Waits until `n` events came, then a little longer for any that shouldn't. */
+    async settle(n: number) {
+      await waitFor(`${n} events`, async () => (events.length >= n ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 })
+      await new Promise((r) => setTimeout(r, 100))
+    },
+    async stop() {
+      await stream.return(undefined)
+      await reading
+    },
+  }
+}
+
+/** An event as compared: which job, where, whether retracted. */
+const summary = (e: AssignmentEvent) => `${e.retracted ? 'retract ' : ''}${e.jobId}@${e.blockNumber}:${e.logIndex}/${e.commitDeadline}`
+
 test('replays, streams live, and after a lost NOTIFY catches up from Postgres: each assignment once, in order', async () => {
+  const { views, index: indexEvent } = await fakeViews('chain_stream_test')
+  /** Indexes an assignment of job `jobId` at (jobId, 0 for alice, 1 for bob). */
+  const index = (provider: Address, jobId: number) =>
+    indexEvent(assignmentEvent(provider, BigInt(jobId), BigInt(jobId), provider === alice ? 0 : 1))
   const scope = `31337:0x${randomBytes(20).toString('hex')}`
-  const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
   const leader = await connectAssignmentPubSub({ databaseUrl: database.url, scope, log })
   const follower = await connectAssignmentPubSub({ databaseUrl: database.url, scope, log })
   replicas.push(leader, follower)
@@ -70,7 +116,7 @@ test('replays, streams live, and after a lost NOTIFY catches up from Postgres: e
   await index(bob, 1)
   const second = await index(alice, 2)
 
-  const stream = streamAssignments({ views: db.withSchema(viewsSchema), pubsub: follower, provider: alice })
+  const stream = streamAssignments({ views, pubsub: follower, provider: alice })
   const jobs: bigint[] = []
   const reading = (async () => {
     for await (const e of stream) jobs.push(e.jobId)
@@ -83,16 +129,102 @@ test('replays, streams live, and after a lost NOTIFY catches up from Postgres: e
   await leader.publish([first, second, third])
   await received(3)
 
-  // The follower's listening connection drops; the NOTIFY for the fourth goes out while it is away.
+  // The follower's listening connection drops; the NOTIFYs for the fourth, and for job 7 indexed late (a reorganisation
+  // put it at block 2, below the third but in the window), go out while it is away.
   await sql`select pg_terminate_backend(pid) from pg_stat_activity
     where datname = current_database() and application_name like 'tessera-bus:%'`.execute(db)
-  await leader.publish([await index(alice, 4)])
-  await received(4)
+  const late = await indexEvent(assignmentEvent(alice, 7n, 2n, 5))
+  await leader.publish([late, await index(alice, 4)])
+  await received(5)
 
   await leader.publish([await index(bob, 5), await index(alice, 6)])
-  await received(5)
+  await received(6)
   await new Promise((r) => setTimeout(r, 300))
-  expect(jobs).toEqual([1n, 2n, 3n, 4n, 6n])
+  expect(jobs).toEqual([1n, 2n, 3n, 7n, 4n, 6n])
   await stream.return(undefined)
   await reading
+})
+
+describe('after a chain reorganisation, fed by the change feed', () => {
+  const windowBlocks = 10
+  /** `provider`'s assignment of job `jobId` at (`blockNumber`, `logIndex`), with its commit deadline and round. */
+  const at = (provider: Address, jobId: number, blockNumber: bigint, logIndex: number, commitDeadline = 1_700_000_000n, round = 1) => ({
+    ...assignmentEvent(provider, BigInt(jobId), blockNumber, logIndex),
+    commitDeadline,
+    round,
+  })
+  const retraction = (e: AssignmentEvent) => ({ ...e, retracted: true })
+
+  test('retracts what a reorganisation removed and delivers what it put below the position, once, to whom it concerns', async () => {
+    const { views, index, unindex } = await fakeViews('chain_reorg_test')
+    const pubsub = createAssignmentPubSub()
+    const feedParameters = { db, views, pubsub, log, resolveFeedName: async () => 'assignments:reorg-test', windowBlocks }
+    const feed = createChangeFeed(feedParameters)
+    const subscribe = (after?: AssignmentEvent) =>
+      collect(streamAssignments({ views, pubsub, provider: alice, after: after && encodeAssignmentCursor(after), windowBlocks }))
+    const a1 = await index(at(alice, 1, 100n, 0))
+    await index(at(bob, 1, 100n, 1))
+    const a2 = await index(at(alice, 2, 101n, 0))
+    const a3 = await index(at(alice, 3, 103n, 0))
+    const live = subscribe()
+    await live.settle(3)
+    expect(await feed.tick()).toBe(4)
+    expect(await feed.tick()).toBe(0)
+    await live.settle(3)
+    const resumed = subscribe(a3)
+
+    // Block 101 is orphaned: job 2's assign is mined again in block 102, below the feed's position, another deadline.
+    await unindex(a2)
+    const a2b = await index(at(alice, 2, 102n, 0, 1_700_000_009n))
+    expect(await feed.tick()).toBe(2)
+    expect(await feed.tick()).toBe(0)
+    await live.settle(5)
+    expect(live.events.map(summary)).toEqual([a1, a2, a3, retraction(a2), a2b].map(summary))
+    // Resuming from the retraction's cursor replays what replaced it.
+    const fromRetraction = collect(
+      streamAssignments({ views, pubsub, provider: alice, after: encodeAssignmentCursor(positionBefore(a2.blockNumber)), windowBlocks }),
+    )
+    await fromRetraction.settle(2)
+    expect(fromRetraction.events.map(summary)).toEqual([a2b, a3].map(summary))
+
+    // A later round of job 1 overwrites its row: a new assignment, not a retraction of the first round.
+    const a1r2 = await index(at(alice, 1, 104n, 0, 1_700_000_020n, 2))
+    expect(await feed.tick()).toBe(1)
+
+    // Another leader takes over and knows what its predecessor published: block 103 orphaned, job 3 is retracted.
+    await unindex(a3)
+    const successor = createChangeFeed(feedParameters)
+    expect(await successor.tick()).toBe(1)
+    // Indexed late below the window: too deep to notice.
+    await index(at(alice, 9, 90n, 0))
+    expect(await successor.tick()).toBe(0)
+
+    await live.settle(7)
+    expect(live.events.map(summary)).toEqual([a1, a2, a3, retraction(a2), a2b, a1r2, retraction(a3)].map(summary))
+    await fromRetraction.settle(4)
+    expect(fromRetraction.events.map(summary)).toEqual([a2b, a3, a1r2, retraction(a3)].map(summary))
+    // Resumed after job 3, it had everything before: no retraction of what it never got here, no repeat, job 1's round 2.
+    expect(resumed.events.map(summary)).toEqual([a1r2].map(summary))
+    await Promise.all([live.stop(), fromRetraction.stop(), resumed.stop()])
+  })
+
+  test('a cursor left by a feed from before retractions takes its window as published: nothing twice, retractions from then on', async () => {
+    const { views, index, unindex } = await fakeViews('chain_legacy_test')
+    const pubsub = createAssignmentPubSub()
+    const a1 = await index(at(alice, 1, 50n, 0))
+    const a2 = await index(at(alice, 2, 51n, 0))
+    await db
+      .insertInto('app.feedCursor')
+      .values({ name: 'assignments:legacy', blockNumber: '51', logIndex: 0, recordsPublished: false })
+      .execute()
+    const feed = createChangeFeed({ db, views, pubsub, log, resolveFeedName: async () => 'assignments:legacy', windowBlocks })
+    const live = collect(streamAssignments({ views, pubsub, provider: alice, windowBlocks }))
+    await live.settle(2)
+    expect(await feed.tick()).toBe(0)
+    await unindex(a1)
+    expect(await feed.tick()).toBe(1)
+    await live.settle(3)
+    expect(live.events.map(summary)).toEqual([a1, a2, retraction(a1)].map(summary))
+    await live.stop()
+  })
 })

@@ -1,15 +1,24 @@
 import { builder } from '../builder.ts'
-import { encodeAssignmentCursor } from '../db/assignments.ts'
+import { encodeAssignmentCursor, positionBefore } from '../db/assignments.ts'
 import type { AssignmentEvent } from '../pubsub.ts'
 import { streamAssignments } from '../streamAssignments.ts'
 import { Job } from './job.ts'
 import { exposeBigInts } from './scalars.ts'
 
 const JobAssignment = builder.objectRef<AssignmentEvent>('JobAssignment').implement({
-  description: 'A job assigned to a provider, as delivered to its agent. `cursor` resumes the subscription after this event.',
+  description:
+    'A job assigned to a provider, as delivered to its agent, or its retraction (`retracted`). `cursor` resumes the subscription ' +
+    'after this event.',
   fields: (t) => ({
     ...exposeBigInts(t, ['jobId', 'pricePerUnit', 'collateral', 'commitDeadline']),
-    cursor: t.string({ resolve: (e) => encodeAssignmentCursor(e) }),
+    cursor: t.string({ resolve: (e) => encodeAssignmentCursor(e.retracted ? positionBefore(e.blockNumber) : e) }),
+    retracted: t.boolean({
+      description:
+        'A chain reorganisation removed this assignment, delivered before on this subscription (same job, provider and ' +
+        '`commitDeadline`): drop it. Its `cursor` is then where to resume to see what replaced it (the end of the block ' +
+        'before the one it was in).',
+      resolve: (e) => e.retracted === true,
+    }),
     provider: t.expose('provider', { type: 'Address' }),
     round: t.exposeInt('round'),
     slot: t.exposeInt('slot'),
@@ -22,7 +31,9 @@ builder.subscriptionFields((t) => ({
     type: JobAssignment,
     description:
       "A provider's assignments: first those after `after` replayed from Postgres (all of them without `after`), then live ones " +
-      'as the indexer sees them. Each (job, provider, round) is delivered once per subscription; resume with the last `cursor` received.',
+      'as the indexer sees them. Each assignment (job, provider, commitDeadline, position) is delivered once per subscription, ' +
+      'including one a chain reorganisation put at a position already passed; one it removed comes again with `retracted: true`. ' +
+      'Resume with the last `cursor` received.',
     args: {
       provider: t.arg({ type: 'Address', required: true }),
       after: t.arg.string(),
