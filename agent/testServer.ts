@@ -94,11 +94,22 @@ export async function startTestServer(parameters: { deployment?: Deployment } = 
     heartbeats,
     connections,
     /** Publishes an assignment to its provider's open streams (and to later replays). */
-    publish(a: Omit<JobAssignment, 'cursor'>): JobAssignment {
-      const full = { ...a, cursor: String(nextCursor++) }
+    publish(a: TestAssignment): JobAssignment {
+      const full = { ...a, cursor: String(nextCursor++), retracted: false }
       assignments.push(full)
       for (const s of subscribers) if (s.provider === a.provider.toLowerCase()) send(s.res, full)
       return full
+    },
+    /**
+     * Retracts a published assignment, as the server does after a chain reorganisation removed it: gone from later
+     * replays, and sent to open streams with the cursor just before its own (where to resume to see what replaced it).
+     */
+    retract(a: JobAssignment): JobAssignment {
+      const index = assignments.findIndex((x) => x.cursor === a.cursor)
+      if (index >= 0) assignments.splice(index, 1)
+      const retraction = { ...a, cursor: String(Number(a.cursor) - 1), retracted: true }
+      for (const s of subscribers) if (s.provider === a.provider.toLowerCase()) send(s.res, retraction)
+      return retraction
     },
     /** Ends every open subscription stream (agents should reconnect). */
     dropStreams() {
@@ -113,11 +124,11 @@ export async function startTestServer(parameters: { deployment?: Deployment } = 
   }
 }
 
+/** An assignment as a test publishes it: the test server gives it its cursor. */
+export type TestAssignment = Omit<JobAssignment, 'cursor' | 'retracted'>
+
 /** An assignment of job `jobId` (slot 0, 4 units, made-up hashes) to `provider`, for `publish`. */
-export function fakeAssignment(
-  jobId: number,
-  provider: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-): Omit<JobAssignment, 'cursor'> {
+export function fakeAssignment(jobId: number, provider: Address = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC'): TestAssignment {
   return {
     jobId: String(jobId),
     provider,

@@ -28,7 +28,7 @@ describe('parseSse', () => {
 })
 
 describe('subscribeJobAssignments', () => {
-  it('streams assignments and reconnects after a dropped stream from the cursor it is given', async () => {
+  it('streams assignments and retractions, and reconnects after a dropped stream from the cursor it is given', async () => {
     const server = await startTestServer()
     const controller = new AbortController()
     let cursor: string | undefined
@@ -45,18 +45,18 @@ describe('subscribeJobAssignments', () => {
         onConnect: () => connects++,
       })
       for await (const a of stream) {
-        got.push(a.jobId)
+        got.push(`${a.retracted ? 'retracted ' : ''}${a.jobId}`)
         cursor = a.cursor
-        if (a.jobId === '1') server.publish(assignment(2))
-        if (a.jobId === '2') {
+        if (a.jobId === '1') server.retract(server.publish(assignment(2)))
+        if (a.jobId === '2' && a.retracted) {
           server.dropStreams()
           server.publish(assignment(3)) // published while disconnected: must come through the replay
         }
         if (a.jobId === '3') controller.abort()
       }
-      expect(got).toEqual(['1', '2', '3'])
+      expect(got).toEqual(['1', '2', 'retracted 2', '3'])
       expect(connects).toBeGreaterThanOrEqual(2)
-      expect(server.connections.map((c) => c.after)).toEqual([null, '2'])
+      expect(server.connections.map((c) => c.after)).toEqual([null, '1']) // the retraction's cursor
     } finally {
       controller.abort()
       await server.stop()

@@ -2,9 +2,15 @@ import type { Address, Hex } from 'viem'
 import { backoff, nextDelay, sleep } from '../protocol/retry.ts'
 import { ServerRequestError } from './serverClient.ts'
 
-/** One assignment as the server's `jobAssignments` subscription yields it (BigInts as decimal strings). */
+/** One assignment as the server's `jobAssignments` subscription yields it (BigInts as decimal strings), or its retraction. */
 export type JobAssignment = {
+  /** Where to resume after this event; for a retraction, where to resume to see what replaced it. */
   cursor: string
+  /**
+   * A chain reorganisation removed this assignment, delivered before (same job, provider and `commitDeadline`): drop
+   * it, and resume from `cursor` on the next connection.
+   */
+  retracted: boolean
   jobId: string
   provider: Address
   slot: number
@@ -17,7 +23,7 @@ export type JobAssignment = {
 const jobAssignmentsSubscription = /* GraphQL */ `
   subscription JobAssignments($provider: Address!, $after: String) {
     jobAssignments(provider: $provider, after: $after) {
-      cursor jobId provider slot pricePerUnit collateral commitDeadline
+      cursor retracted jobId provider slot pricePerUnit collateral commitDeadline
       job { id modelHash inputHash units outputTolerance redundancy deadline }
     }
   }`
