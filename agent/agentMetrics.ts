@@ -8,6 +8,11 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
   return {
     registry,
     assignments: new Counter({ name: 'tessera_agent_assignments_total', help: 'Assignments received from the subscription', registers }),
+    assignmentsRetracted: new Counter({
+      name: 'tessera_agent_assignments_retracted_total',
+      help: 'Assignments the subscription retracted after a chain reorganisation removed them',
+      registers,
+    }),
     jobs: new Counter({
       name: 'tessera_agent_jobs_total',
       help: 'Assignments finished, by outcome',

@@ -11,6 +11,7 @@ function fakeJournal(cursor?: string) {
     persisted: [] as string[],
     cleared: 0,
     async setCursor(c: string) {
+      if (c === journal.cursor) return // as the journal does
       journal.cursor = c
       journal.persisted.push(c)
     },
@@ -83,5 +84,27 @@ describe('CursorTracker', () => {
     expect(cursors.resumeAfter).toBeUndefined()
     cursors.add('1')
     expect(cursors.resumeAfter).toBe('1')
+  })
+
+  it('after a retraction resumes from its cursor, past what came since, until a connection used it; the journal goes back to it', () => {
+    const journal = fakeJournal('3')
+    const cursors = new CursorTracker(journal, log)
+    const settle5 = cursors.add('5')
+    cursors.add('6')()
+    cursors.retract('4') // 5 is retracted: what replaced it may be anywhere after 4
+    const settle7 = cursors.add('7')
+    cursors.retract('5') // a later retraction of the same reorganisation: the first one's cursor stands for it
+    expect(cursors.resumeAfter).toBe('4')
+    expect(journal.persisted).toEqual([]) // 5 still in flight
+    settle5() // its work cancelled
+    expect(journal.persisted).toEqual(['4']) // back to the retraction, not on to 6
+    settle7()
+    expect(journal.persisted).toEqual(['4'])
+    cursors.add('8')()
+    expect(journal.persisted).toEqual(['4', '8'])
+    cursors.connected()
+    expect(cursors.resumeAfter).toBe('4') // until something comes on the new connection
+    cursors.add('6')
+    expect(cursors.resumeAfter).toBe('6')
   })
 })

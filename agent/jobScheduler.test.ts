@@ -110,4 +110,23 @@ describe('JobScheduler', () => {
     await waiting
     expect(done).toBe(true)
   })
+
+  it('cancels work that has not started, which then never runs; work started goes on', async () => {
+    const scheduler = new JobScheduler({ log })
+    const first = deferred()
+    const ran: string[] = []
+    const cancelFirst = scheduler.schedule('1', async () => {
+      ran.push('first')
+      await first.promise
+    })
+    const cancelSecond = scheduler.schedule('1', async () => void ran.push('second'))
+    scheduler.schedule('1', async () => void ran.push('third'))
+    await tick()
+    expect(cancelFirst()).toBe(false)
+    expect(cancelSecond()).toBe(true)
+    expect(cancelSecond()).toBe(true)
+    first.resolve()
+    await scheduler.settled()
+    expect(ran).toEqual(['first', 'third'])
+  })
 })

@@ -14,11 +14,19 @@ export class JobScheduler {
     return this.active.size
   }
 
-  /** Queues `work` behind any work already scheduled for `jobId`. */
-  schedule(jobId: string, work: () => Promise<void>): void {
+  /**
+   * Queues `work` behind any work already scheduled for `jobId`. Returns a function that cancels it if it hasn't
+   * started yet; it returns whether the work will never run (cancelled, now or before), false once it has started.
+   */
+  schedule(jobId: string, work: () => Promise<void>): () => boolean {
+    let state: 'queued' | 'started' | 'cancelled' = 'queued'
     const previous = this.active.get(jobId) ?? Promise.resolve()
     const next: Promise<void> = previous
-      .then(work)
+      .then(() => {
+        if (state === 'cancelled') return
+        state = 'started'
+        return work()
+      })
       .catch((error) => this.parameters.log.error({ jobId, err: error }, 'job handler crashed'))
       .finally(() => {
         if (this.active.get(jobId) === next) this.active.delete(jobId)
@@ -26,6 +34,10 @@ export class JobScheduler {
       })
     this.active.set(jobId, next)
     this.parameters.onSizeChange?.(this.active.size)
+    return () => {
+      if (state === 'queued') state = 'cancelled'
+      return state === 'cancelled'
+    }
   }
 
   /** Resolves once the work scheduled so far has finished. */
