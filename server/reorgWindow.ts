@@ -18,6 +18,16 @@ export function windowStart(position: FeedPosition, windowBlocks: number): FeedP
   return below >= 0n ? endOfBlock(below) : undefined
 }
 
+/**
+ * Where a subscriber resumes to see what replaced an assignment at `position` that a reorganisation removed (a
+ * retraction's cursor): the start of the window below it. The replacement may be anywhere from the reorganisation's
+ * first block on, which can be well before the retracted assignment's own (the same transaction mined again
+ * earlier, say); resuming there replays up to a window's worth of the provider's assignments, which its agent knows.
+ */
+export function retractionResumePosition(position: FeedPosition): FeedPosition {
+  return windowStart(position, reorgWindowBlocks) ?? endOfBlock(0n)
+}
+
 /** Is `position` in the window that starts at `start` (a `windowStart`)? */
 export function inWindow(position: FeedPosition, start: FeedPosition | undefined): boolean {
   return !start || isAfter(position, start)

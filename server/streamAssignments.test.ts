@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { assignmentEvent } from '../test/support/assignments.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { waitFor } from '../test/support/graphql.ts'
-import { encodeAssignmentCursor, positionBefore } from './db/assignments.ts'
+import { encodeAssignmentCursor } from './db/assignments.ts'
 import { createDb } from './db/createDb.ts'
 import type { Database, Views } from './db/database.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
 import { createChangeFeed } from './leader/changeFeed.ts'
 import { type AssignmentEvent, type AssignmentPubSub, connectAssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
+import { retractionResumePosition } from './reorgWindow.ts'
 import { streamAssignments } from './streamAssignments.ts'
 
 // Subscriptions on Postgres (the indexer's `assignment` table faked in a views schema of its own, as Ponder would
@@ -162,47 +163,49 @@ describe('after a chain reorganisation, fed by the change feed', () => {
     const feed = createChangeFeed(feedParameters)
     const subscribe = (after?: AssignmentEvent) =>
       collect(streamAssignments({ views, pubsub, provider: alice, after: after && encodeAssignmentCursor(after), windowBlocks }))
-    const a1 = await index(at(alice, 1, 100n, 0))
-    await index(at(bob, 1, 100n, 1))
-    const a2 = await index(at(alice, 2, 101n, 0))
-    const a3 = await index(at(alice, 3, 103n, 0))
+    const a0 = await index(at(alice, 10, 900n, 0))
+    const a1 = await index(at(alice, 1, 1100n, 0))
+    await index(at(bob, 1, 1100n, 1))
+    const a2 = await index(at(alice, 2, 1101n, 0))
+    const a3 = await index(at(alice, 3, 1103n, 0))
     const live = subscribe()
-    await live.settle(3)
-    expect(await feed.tick()).toBe(4)
+    await live.settle(4)
+    expect(await feed.tick()).toBe(5)
     expect(await feed.tick()).toBe(0)
-    await live.settle(3)
+    await live.settle(4)
     const resumed = subscribe(a3)
 
-    // Block 101 is orphaned: job 2's assign is mined again in block 102, below the feed's position, another deadline.
+    // Block 1101 is orphaned, and block 1100 with it: job 2's assign is mined again in block 1100, after job 1's, below
+    // the feed's position and before the retracted one's, with another deadline.
     await unindex(a2)
-    const a2b = await index(at(alice, 2, 102n, 0, 1_700_000_009n))
+    const a2b = await index(at(alice, 2, 1100n, 2, 1_700_000_009n))
     expect(await feed.tick()).toBe(2)
     expect(await feed.tick()).toBe(0)
-    await live.settle(5)
-    expect(live.events.map(summary)).toEqual([a1, a2, a3, retraction(a2), a2b].map(summary))
-    // Resuming from the retraction's cursor replays what replaced it.
+    await live.settle(6)
+    expect(live.events.map(summary)).toEqual([a0, a1, a2, a3, retraction(a2), a2b].map(summary))
+    // Resuming from the retraction's cursor replays what replaced it: the window below the retracted one.
     const fromRetraction = collect(
-      streamAssignments({ views, pubsub, provider: alice, after: encodeAssignmentCursor(positionBefore(a2.blockNumber)), windowBlocks }),
+      streamAssignments({ views, pubsub, provider: alice, after: encodeAssignmentCursor(retractionResumePosition(a2)), windowBlocks }),
     )
-    await fromRetraction.settle(2)
-    expect(fromRetraction.events.map(summary)).toEqual([a2b, a3].map(summary))
+    await fromRetraction.settle(3)
+    expect(fromRetraction.events.map(summary)).toEqual([a1, a2b, a3].map(summary))
 
     // A later round of job 1 overwrites its row: a new assignment, not a retraction of the first round.
-    const a1r2 = await index(at(alice, 1, 104n, 0, 1_700_000_020n, 2))
+    const a1r2 = await index(at(alice, 1, 1104n, 0, 1_700_000_020n, 2))
     expect(await feed.tick()).toBe(1)
 
-    // Another leader takes over and knows what its predecessor published: block 103 orphaned, job 3 is retracted.
+    // Another leader takes over and knows what its predecessor published: block 1103 orphaned, job 3 is retracted.
     await unindex(a3)
     const successor = createChangeFeed(feedParameters)
     expect(await successor.tick()).toBe(1)
     // Indexed late below the window: too deep to notice.
-    await index(at(alice, 9, 90n, 0))
+    await index(at(alice, 9, 1090n, 0))
     expect(await successor.tick()).toBe(0)
 
-    await live.settle(7)
-    expect(live.events.map(summary)).toEqual([a1, a2, a3, retraction(a2), a2b, a1r2, retraction(a3)].map(summary))
-    await fromRetraction.settle(4)
-    expect(fromRetraction.events.map(summary)).toEqual([a2b, a3, a1r2, retraction(a3)].map(summary))
+    await live.settle(8)
+    expect(live.events.map(summary)).toEqual([a0, a1, a2, a3, retraction(a2), a2b, a1r2, retraction(a3)].map(summary))
+    await fromRetraction.settle(5)
+    expect(fromRetraction.events.map(summary)).toEqual([a1, a2b, a3, a1r2, retraction(a3)].map(summary))
     // Resumed after job 3, it had everything before: no retraction of what it never got here, no repeat, job 1's round 2.
     expect(resumed.events.map(summary)).toEqual([a1r2].map(summary))
     await Promise.all([live.stop(), fromRetraction.stop(), resumed.stop()])

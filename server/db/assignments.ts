@@ -53,14 +53,6 @@ export function endOfBlock(blockNumber: bigint): FeedPosition {
   return { blockNumber, logIndex: maxLogIndex }
 }
 
-/**
- * Where to resume to see what replaced an assignment at block `blockNumber` that a reorganisation removed: the end of
- * the block before (the genesis block holds no assignment, so block 0 stays itself).
- */
-export function positionBefore(blockNumber: bigint): FeedPosition {
-  return endOfBlock(blockNumber > 0n ? blockNumber - 1n : 0n)
-}
-
 /** Strict feed order: is `a` after `b`? */
 export function isAfter(a: FeedPosition, b: FeedPosition): boolean {
   return a.blockNumber > b.blockNumber || (a.blockNumber === b.blockNumber && a.logIndex > b.logIndex)

@@ -1,6 +1,7 @@
 import { builder } from '../builder.ts'
-import { encodeAssignmentCursor, positionBefore } from '../db/assignments.ts'
+import { encodeAssignmentCursor } from '../db/assignments.ts'
 import type { AssignmentEvent } from '../pubsub.ts'
+import { retractionResumePosition } from '../reorgWindow.ts'
 import { streamAssignments } from '../streamAssignments.ts'
 import { Job } from './job.ts'
 import { exposeBigInts } from './scalars.ts'
@@ -11,12 +12,12 @@ const JobAssignment = builder.objectRef<AssignmentEvent>('JobAssignment').implem
     'after this event.',
   fields: (t) => ({
     ...exposeBigInts(t, ['jobId', 'pricePerUnit', 'collateral', 'commitDeadline']),
-    cursor: t.string({ resolve: (e) => encodeAssignmentCursor(e.retracted ? positionBefore(e.blockNumber) : e) }),
+    cursor: t.string({ resolve: (e) => encodeAssignmentCursor(e.retracted ? retractionResumePosition(e) : e) }),
     retracted: t.boolean({
       description:
         'A chain reorganisation removed this assignment, delivered before on this subscription (same job, provider and ' +
-        '`commitDeadline`): drop it. Its `cursor` is then where to resume to see what replaced it (the end of the block ' +
-        'before the one it was in).',
+        '`commitDeadline`): drop it. Its `cursor` is then where to resume to see what replaced it: 128 blocks before the ' +
+        "one it was in (as deep as reorganisations are followed), so resuming replays those blocks' assignments again.",
       resolve: (e) => e.retracted === true,
     }),
     provider: t.expose('provider', { type: 'Address' }),
