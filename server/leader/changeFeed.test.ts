@@ -1,0 +1,135 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import { createWalletClient, encodeFunctionData, type Hex, http, keccak256 } from 'viem'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { type JobAssignment, subscribeJobAssignments } from '../../client/subscribeJobAssignments.ts'
+import { jobMarketAbi } from '../../contracts/generated/index.ts'
+import { fund, registerProvider, startTestSystem, type TestSystem } from '../../devnet/testSystem.ts'
+import type { StartPonderReturnType } from '../../indexer/startPonder.ts'
+import { readDeploymentFile } from '../../protocol/deployment.ts'
+import { TSR } from '../../protocol/units.ts'
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts'
+import { waitFor } from '../../test/support/graphql.ts'
+import { approveAndSubmitJob } from '../../test/support/market.ts'
+import { startTestPonder } from '../../test/support/stack.ts'
+import { type StartServerReturnType, startServer } from '../startServer.ts'
+
+// The change feed across a chain reorganisation, on real indexed data: anvil + contracts, Ponder into Postgres, and a
+// server without a key (its leader runs the change feed only; the test plays the matcher). A provider's agent, as far
+// as assignments go, follows `jobAssignments` through the client. A reorganisation orphans the block of the `assign`:
+// Ponder rolls its row back and the subscriber gets the assignment again with `retracted: true`. Another one mines
+// the same `assign` again two blocks earlier: the subscriber gets it, though it is before the position it had.
+
+const viewsSchema = 'chain_feed_reorg_test'
+const log = pino({ level: process.env.TESSERA_TEST_VERBOSE ? 'debug' : 'silent' })
+let system: TestSystem
+let database: TestDatabase
+let ponder: StartPonderReturnType
+let server: StartServerReturnType
+let tmpDir: string
+
+beforeAll(async () => {
+  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-feed-reorg-'))
+  const deploymentPath = path.join(tmpDir, 'deployment.json')
+  system = await startTestSystem({ out: deploymentPath })
+  for (const p of system.accounts.providers.slice(0, 2)) await registerProvider(system, p, { pricePerUnit: TSR / 100n })
+  await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
+  database = await createTestDatabase()
+  ponder = await startTestPonder(system, { databaseUrl: database.url, deploymentPath, viewsSchema })
+  server = await startServer({
+    databaseUrl: database.url,
+    viewsSchema,
+    rpcUrl: system.rpcUrl,
+    deployment: readDeploymentFile(deploymentPath),
+    port: 0,
+    dataDir: path.join(tmpDir, 'data'),
+    log,
+  })
+}, 240_000)
+
+afterAll(async () => {
+  await server?.stop()
+  await ponder?.stop()
+  await system?.stop()
+  await database?.drop()
+  if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
+})
+
+/** `anvil_reorg`: replaces the last `depth` blocks with as many new ones, holding `transactions` (raw, by block offset). */
+const reorg = (depth: number, transactions: [Hex, number][] = []) =>
+  system.testClient.request({ method: 'anvil_reorg', params: [depth, transactions] } as never)
+
+/** Follows a provider's `jobAssignments` through the client, from `cursor`, collecting what comes until `stop()`. */
+function follow(cursor?: string) {
+  const provider = system.accounts.providers[0].address
+  const controller = new AbortController()
+  const received: JobAssignment[] = []
+  const reading = (async () => {
+    for await (const a of subscribeJobAssignments({ serverUrl: server.url, provider, cursor: () => cursor, signal: controller.signal }))
+      received.push(a)
+  })()
+  return {
+    received,
+    /** Waits for an event that `match` accepts. */
+    next: (what: string, match: (a: JobAssignment) => boolean) =>
+      waitFor(what, async () => received.find(match), { timeoutMs: 30_000, intervalMs: 100 }),
+    async stop() {
+      controller.abort()
+      await reading
+    },
+  }
+}
+
+test('a reorganisation that orphans an assign retracts it; the same assign mined again earlier is delivered again', async () => {
+  const { matcher, requesters, providers } = system.accounts
+  const subscriber = follow()
+  try {
+    const { jobId } = await approveAndSubmitJob(system, requesters[0], {
+      modelHash: `0x${'11'.repeat(32)}`,
+      inputHash: `0x${'22'.repeat(32)}`,
+    })
+    const id = jobId.toString()
+    // Two empty blocks between the job and its assignment, for the assign to move back into.
+    await system.testClient.mine({ blocks: 2 })
+    const wallet = createWalletClient({ account: matcher, chain: system.chain, transport: http(system.rpcUrl) })
+    const request = await wallet.prepareTransactionRequest({
+      to: system.market,
+      data: encodeFunctionData({ abi: jobMarketAbi, functionName: 'assign', args: [jobId, [providers[0].address, providers[1].address]] }),
+    })
+    const assign = await wallet.signTransaction(request)
+    const { blockNumber: assignedIn } = await system.publicClient.waitForTransactionReceipt({
+      hash: await wallet.sendRawTransaction({ serializedTransaction: assign }),
+    })
+
+    const first = await subscriber.next('the assignment', (a) => a.jobId === id)
+    expect(first.retracted).toBe(false)
+
+    // The assign's block and the two empty ones before it are orphaned, for empty blocks.
+    await reorg(3)
+    const retraction = await subscriber.next('the retraction', (a) => a.jobId === id && a.retracted)
+    expect(retraction).toMatchObject({ commitDeadline: first.commitDeadline, slot: first.slot, provider: first.provider })
+    expect(retraction.cursor).not.toBe(first.cursor)
+
+    // The same assign mined again, two blocks before where it was.
+    await reorg(3, [[assign, 0]])
+    const { blockNumber: reassignedIn } = await system.publicClient.getTransactionReceipt({ hash: keccak256(assign) })
+    expect(reassignedIn).toBeLessThan(assignedIn)
+    const again = await subscriber.next('the assignment again', (a) => a.jobId === id && !a.retracted && a.cursor !== first.cursor)
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(subscriber.received.filter((a) => a.jobId === id).map((a) => a.retracted)).toEqual([false, true, false])
+
+    // Resuming from the retraction's cursor replays what replaced it, and nothing of what it replaced.
+    const resumed = follow(retraction.cursor)
+    try {
+      await resumed.next('the replay', (a) => a.jobId === id)
+      await new Promise((r) => setTimeout(r, 500))
+      expect(resumed.received.map((a) => [a.jobId, a.cursor, a.retracted])).toEqual([[id, again.cursor, false]])
+    } finally {
+      await resumed.stop()
+    }
+  } finally {
+    await subscriber.stop()
+  }
+})
