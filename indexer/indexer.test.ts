@@ -297,6 +297,7 @@ describe('indexer', () => {
     // Collateral follows the provider's own ask (collateralBps 100 %), not the job's max price.
     expect(assignments.rows[0].collateral).toBe((parseEther('0.5') * spec.units).toString())
     expect(assignments.rows[0].commit_deadline).toBe(assigned.commit_deadline)
+    expect(assignments.rows.map((r) => r.settled_at)).toEqual([null, null])
     const locked = await sql.query(`select locked from ${viewsSchema}.provider where address = $1`, [p2])
     expect(locked.rows[0].locked).toBe((parseEther('0.5') * spec.units).toString())
 
@@ -323,13 +324,16 @@ describe('indexer', () => {
     })
     expect(completed.finalized_at).not.toBeNull()
 
-    const outcomes = await sql.query(`select provider, outcome, paid from ${viewsSchema}.assignment where job_id = $1 order by slot`, [
-      jobId.toString(),
-    ])
+    const outcomes = await sql.query(
+      `select provider, outcome, paid, settled_at from ${viewsSchema}.assignment where job_id = $1 order by slot`,
+      [jobId.toString()],
+    )
     const paid = (parseEther('0.5') * spec.units).toString()
+    // Settled by the finalize transaction: stamped with its block's time, what reputation decays from.
+    const settledAt = completed.finalized_at
     expect(outcomes.rows).toEqual([
-      { provider: p2, outcome: 'AGREED', paid },
-      { provider: p3, outcome: 'AGREED', paid },
+      { provider: p2, outcome: 'AGREED', paid, settled_at: settledAt },
+      { provider: p3, outcome: 'AGREED', paid, settled_at: settledAt },
     ])
     const payments = await sql.query(
       `select kind, account, amount from ${viewsSchema}.payment where job_id = $1 order by block_number, id`,
@@ -402,12 +406,20 @@ describe('indexer', () => {
       (rows) => rows[0]?.round === 1 && rows[0]?.status === 'OPEN',
     )
     expect(reopened.commit_deadline).toBeNull()
-    const outcomes = await sql.query(`select provider, outcome from ${viewsSchema}.assignment where job_id = $1 order by slot`, [
+    const outcomes = await sql.query(
+      `select provider, outcome, settled_at from ${viewsSchema}.assignment where job_id = $1 order by slot`,
+      [jobId.toString()],
+    )
+    // Both settled by the expireAssignment transaction, which also slashed the no-show: stamped with its block's time.
+    const slashed = await sql.query(`select timestamp from ${viewsSchema}.slash where job_id = $1 and provider = $2`, [
       jobId.toString(),
+      p3,
     ])
+    const settledAt = slashed.rows[0]?.timestamp
+    expect(settledAt).toBeDefined()
     expect(outcomes.rows).toEqual([
-      { provider: p2, outcome: 'RELEASED' },
-      { provider: p3, outcome: 'NO_SHOW' },
+      { provider: p2, outcome: 'RELEASED', settled_at: settledAt },
+      { provider: p3, outcome: 'NO_SHOW', settled_at: settledAt },
     ])
     const noShow = await sql.query(`select no_show_count, slash_count from ${viewsSchema}.provider where address = $1`, [p3])
     expect(noShow.rows[0]).toEqual({ no_show_count: 1, slash_count: 1 })
@@ -416,14 +428,16 @@ describe('indexer', () => {
     const again = await waitForJobStatus(jobId, 'ASSIGNED')
     expect(again.round).toBe(2)
     expect(again.providers).toEqual([p2, p4])
-    const rows = await sql.query(`select provider, round, outcome from ${viewsSchema}.assignment where job_id = $1 order by provider`, [
-      jobId.toString(),
-    ])
+    const rows = await sql.query(
+      `select provider, round, outcome, settled_at from ${viewsSchema}.assignment where job_id = $1 order by provider`,
+      [jobId.toString()],
+    )
+    // A new round unsettles a provider's row again; the no-show's stays as it settled.
     expect(rows.rows).toEqual(
       [
-        { provider: p2, round: 2, outcome: 'PENDING' },
-        { provider: p3, round: 1, outcome: 'NO_SHOW' },
-        { provider: p4, round: 2, outcome: 'PENDING' },
+        { provider: p2, round: 2, outcome: 'PENDING', settled_at: null },
+        { provider: p3, round: 1, outcome: 'NO_SHOW', settled_at: settledAt },
+        { provider: p4, round: 2, outcome: 'PENDING', settled_at: null },
       ].sort((a, b) => a.provider.localeCompare(b.provider)),
     )
   })

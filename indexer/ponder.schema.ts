@@ -154,6 +154,8 @@ export const assignment = onchainTable(
     outputHash: t.hex(),
     revealedAt: t.bigint(),
     outcome: t.text().notNull(), // protocol/enums.ts assignmentOutcomes
+    // Block timestamp of the SlotSettled or NoShow that set `outcome`; null while PENDING. Reputation decays by it.
+    settledAt: t.bigint(),
     paid: uint(t, 256).notNull().default(0n),
   }),
   (table) => ({

@@ -99,6 +99,7 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
     outputHash: null,
     revealedAt: null,
     outcome: 'PENDING' satisfies AssignmentOutcome,
+    settledAt: null,
     paid: 0n,
   }
   await context.db
@@ -162,7 +163,7 @@ ponder.on('JobMarket:SlotSettled', async ({ event, context }) => {
   if (!row) throw new Error(`SlotSettled for ${provider}, never assigned job ${jobId}`)
   // A settled row is settled once per round (a new round overwrites it with PENDING): the counters move only then.
   if (row.outcome === outcome) return
-  await context.db.update(assignment, { id }).set({ outcome })
+  await context.db.update(assignment, { id }).set({ outcome, settledAt: event.block.timestamp })
   if (outcome === 'AGREED') await upsertProvider(context.db, event, provider, (p) => ({ jobsCompleted: p.jobsCompleted + 1 }))
   if (outcome === 'DISSENTED' || outcome === 'NO_REVEAL')
     await upsertProvider(context.db, event, provider, (p) => ({ jobsFailed: p.jobsFailed + 1 }))
@@ -210,7 +211,9 @@ ponder.on('JobMarket:JobExpired', async ({ event, context }) => {
 
 ponder.on('JobMarket:NoShow', async ({ event, context }) => {
   const { jobId, provider } = event.args
-  await context.db.update(assignment, { id: assignmentId(jobId, provider) }).set({ outcome: 'NO_SHOW' satisfies AssignmentOutcome })
+  await context.db
+    .update(assignment, { id: assignmentId(jobId, provider) })
+    .set({ outcome: 'NO_SHOW' satisfies AssignmentOutcome, settledAt: event.block.timestamp })
   await upsertProvider(context.db, event, provider, (p) => ({ noShowCount: p.noShowCount + 1 }))
 })
 
