@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { LocalAccount } from 'viem'
+import type { Hex, LocalAccount } from 'viem'
 import { sendHeartbeat } from '../client/serverClient.ts'
 import { sleep } from '../protocol/retry.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
@@ -9,6 +9,8 @@ export type HeartbeatLoopParameters = {
   /** Signs each heartbeat as the provider. */
   account: LocalAccount
   intervalMs: number
+  /** The models the agent holds warm, asked before each heartbeat and reported with it (`ModelCache.held`). */
+  models?: () => readonly Hex[]
   metrics: Pick<AgentMetrics, 'heartbeats'>
   log: Logger
   signal: AbortSignal
@@ -22,7 +24,8 @@ export async function heartbeatLoop(parameters: HeartbeatLoopParameters): Promis
   const { serverUrl, account, metrics, log, signal } = parameters
   while (!signal.aborted) {
     try {
-      await sendHeartbeat({ serverUrl, provider: account.address, sign: (message) => account.signMessage({ message }), signal })
+      const models = parameters.models?.()
+      await sendHeartbeat({ serverUrl, provider: account.address, sign: (message) => account.signMessage({ message }), models, signal })
       metrics.heartbeats.inc({ result: 'ok' })
     } catch (error) {
       if (signal.aborted) break

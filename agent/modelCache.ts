@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { Hex } from 'viem'
 import { getBlob } from '../client/serverClient.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { heartbeatMaxModels } from '../protocol/heartbeat.ts'
 
 /**
  * Models on disk under `<dataDir>/models/<sha256>.onnx`, fetched from the server once and verified.
@@ -15,6 +16,14 @@ export class ModelCache {
 
   constructor(private readonly parameters: { dataDir: string; serverUrl: string }) {
     this.dir = path.join(parameters.dataDir, 'models')
+  }
+
+  /**
+   * The models this process has verified on disk, ready to load without a download: what heartbeats report warm. At most
+   * `limit` (default `heartbeatMaxModels`, what the server accepts), the most recently verified.
+   */
+  held(limit = heartbeatMaxModels): Hex[] {
+    return [...this.verified].slice(Math.max(0, this.verified.size - limit)) as Hex[]
   }
 
   /** Path of the model file for `hash`, downloading it first if needed. */

@@ -2,7 +2,7 @@ import type { Address, Hex } from 'viem'
 import { type Deployment, parseDeployment } from '../protocol/deployment.ts'
 import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { heartbeatMessage } from '../protocol/heartbeat.ts'
+import { heartbeatMessage, heartbeatModels } from '../protocol/heartbeat.ts'
 
 /** A failed call to the Tessera server: `status` is the HTTP status when one came back. Retryable for network errors and 5xx. */
 export class ServerRequestError extends TesseraError {
@@ -124,20 +124,31 @@ const heartbeatMutation = /* GraphQL */ `
     heartbeat(provider: $provider, timestamp: $timestamp, signature: $signature)
   }`
 
-/** Sends one signed heartbeat (see `heartbeatMessage`); `sign` is the account's `signMessage`. */
+const heartbeatWithModelsMutation = /* GraphQL */ `
+  mutation Heartbeat($provider: Address!, $timestamp: Int!, $signature: String!, $models: [String!]) {
+    heartbeat(provider: $provider, timestamp: $timestamp, signature: $signature, models: $models)
+  }`
+
+/**
+ * Sends one signed heartbeat (see `heartbeatMessage`); `sign` is the account's `signMessage`. `models`: the hashes of
+ * the models the agent holds warm (at most `heartbeatMaxModels`), signed with it; without any, the request is the one
+ * servers from before model reporting accept.
+ */
 export async function sendHeartbeat(parameters: {
   serverUrl: string
   provider: Address
   sign: (message: string) => Promise<Hex>
+  models?: readonly Hex[]
   now?: () => number
   signal?: AbortSignal
 }): Promise<boolean> {
   const timestamp = Math.floor((parameters.now ?? Date.now)() / 1000)
-  const signature = await parameters.sign(heartbeatMessage(parameters.provider, timestamp))
+  const models = heartbeatModels(parameters.models ?? [])
+  const signature = await parameters.sign(heartbeatMessage(parameters.provider, timestamp, models))
   const data = await graphqlRequest<{ heartbeat: boolean }>({
     serverUrl: parameters.serverUrl,
-    query: heartbeatMutation,
-    variables: { provider: parameters.provider, timestamp, signature },
+    query: models.length ? heartbeatWithModelsMutation : heartbeatMutation,
+    variables: { provider: parameters.provider, timestamp, signature, ...(models.length ? { models } : {}) },
     signal: parameters.signal,
   })
   return data.heartbeat

@@ -7,7 +7,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { parseDeployment } from '../protocol/deployment.ts'
-import { heartbeatMessage } from '../protocol/heartbeat.ts'
+import { heartbeatMaxModels, heartbeatMessage } from '../protocol/heartbeat.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { fixtureDeployment } from '../test/support/deployment.ts'
 import { createYoga } from './createYoga.ts'
@@ -239,6 +239,56 @@ describe('heartbeat', () => {
     const staleSig = await account.signMessage({ message: heartbeatMessage(account.address, stale) })
     expect((await gql(mutation, { p: account.address, t: stale, s: staleSig })).body.errors?.[0]?.message).toMatch(/more than 60 s/)
     expect((await gql(mutation, { p: account.address, t: now, s: '0x1234' })).body.errors?.[0]?.message).toMatch(/65-byte/)
+  })
+
+  describe('with the models the agent holds warm', () => {
+    const withModels =
+      'mutation($p: Address!, $t: Int!, $s: String!, $m: [String!]) { heartbeat(provider: $p, timestamp: $t, signature: $s, models: $m) }'
+    const a = `0x${'aa'.repeat(32)}` as const
+    const b = `0x${'0b'.repeat(32)}` as const
+    const storedModels = async () =>
+      (
+        await db
+          .selectFrom('app.heartbeat')
+          .select('models')
+          .where('provider', '=', account.address.toLowerCase())
+          .executeTakeFirstOrThrow()
+      ).models
+    const send = async (t: number, models: readonly `0x${string}`[] | undefined, signed: readonly `0x${string}`[] | undefined = models) => {
+      const signature = await account.signMessage({ message: heartbeatMessage(account.address, t, signed) })
+      return (await gql(withModels, { p: account.address, t, s: signature, m: models })).body
+    }
+
+    test('signs a digest of the sorted list, stores it lower-case, sorted, once each; without any the message is the old one', async () => {
+      expect(heartbeatMessage(account.address, now)).toBe(`tessera-heartbeat:${account.address.toLowerCase()}:${now}`)
+      expect(heartbeatMessage(account.address, now, [a, b])).toMatch(/^tessera-heartbeat:0x[0-9a-f]{40}:\d+:0x[0-9a-f]{64}$/)
+      expect(heartbeatMessage(account.address, now, [a, b])).toBe(
+        heartbeatMessage(account.address, now, [b, a.toUpperCase() as `0x${string}`, b]),
+      )
+      const body = await send(now + 1, [a.toUpperCase().replace('0X', '0x') as `0x${string}`, b, b])
+      expect(body.errors).toBeUndefined()
+      expect(await storedModels()).toEqual([b, a])
+      // A heartbeat that reports none (an older agent) holds nothing warm any more.
+      expect((await send(now + 2, undefined)).errors).toBeUndefined()
+      expect(await storedModels()).toEqual([])
+    })
+
+    test('the list is covered by the signature', async () => {
+      const body = await send(now + 3, [a, b], [a])
+      expect(body.errors?.[0]?.message).toMatch(/not made by/)
+      expect((await send(now + 3, [a], [])).errors?.[0]?.message).toMatch(/not made by/)
+      expect(await storedModels()).toEqual([])
+    })
+
+    test('a model that is not a hash is refused by its index, as is a list past the limit', async () => {
+      const body = await send(now + 4, [a, '0x1234', b] as `0x${string}`[])
+      expect(body.errors?.[0]?.message).toBe('heartbeat rejected: models[1] "0x1234" is not a model hash (0x and 64 hex digits)')
+      expect(body.errors?.[0]?.extensions?.code).toBe('HEARTBEAT_REJECTED')
+      const many = Array.from({ length: heartbeatMaxModels + 1 }, (_, i) => `0x${i.toString(16).padStart(64, '0')}` as const)
+      expect((await send(now + 4, many)).errors?.[0]?.message).toMatch(/65 models reported, at most 64/)
+      expect((await send(now + 4, many.slice(0, heartbeatMaxModels))).errors).toBeUndefined()
+      expect(await storedModels()).toHaveLength(heartbeatMaxModels)
+    })
   })
 })
 

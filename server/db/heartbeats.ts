@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { Hex } from 'viem'
 import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { anyOf, lowerCase } from './anyOf.ts'
 import type { Database } from './database.ts'
@@ -16,6 +17,7 @@ export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartb
           timestamp: eb.ref('excluded.timestamp'),
           signature: eb.ref('excluded.signature'),
           lastSeen: eb.ref('excluded.lastSeen'),
+          models: eb.ref('excluded.models'),
         }))
         .where('app.heartbeat.timestamp', '<', (eb) => eb.ref('excluded.timestamp')),
     )
@@ -44,9 +46,12 @@ export async function findLiveness(db: Kysely<Database>, addresses: readonly str
   return (await findLastSeen(db, addresses)).map((seen) => isLive(seen, now))
 }
 
-/** Providers (lower-case) whose last accepted heartbeat is within the liveness window at `now` (unix s, server time). */
-export async function findLiveProviders(db: Kysely<Database>, now: number): Promise<Set<string>> {
+/**
+ * Providers (lower-case) whose last accepted heartbeat is within the liveness window at `now` (unix s, server time),
+ * each with the model hashes (lower-case) it reported warm in that heartbeat.
+ */
+export async function findLiveProviders(db: Kysely<Database>, now: number): Promise<Map<string, readonly Hex[]>> {
   const since = new Date((now - heartbeatLivenessSeconds) * 1000)
-  const rows = await db.selectFrom('app.heartbeat').select('provider').where('lastSeen', '>=', since).execute()
-  return new Set(rows.map((r) => r.provider))
+  const rows = await db.selectFrom('app.heartbeat').select(['provider', 'models']).where('lastSeen', '>=', since).execute()
+  return new Map(rows.map((r) => [r.provider, r.models as Hex[]]))
 }

@@ -9,6 +9,8 @@ export interface HeartbeatTable {
   signature: string
   /** Server time when the heartbeat was accepted; liveness is judged on this. */
   lastSeen: ColumnType<Date, Date, Date>
+  /** Model hashes (lower-case, sorted) the provider reported warm with it; empty when it reported none. */
+  models: ColumnType<string[], string[] | undefined, string[]>
 }
 
 export type HeartbeatRow = Selectable<HeartbeatTable>
