@@ -13,6 +13,7 @@ import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from
 import type { AgentMetrics } from './agentMetrics.ts'
 import { InferenceOutOfMemoryError, type InferencePool, ModelLoadError, type RunInferenceReturnType } from './inferencePool.ts'
 import { type Journal, type JournalEntry, type JournalState, newSalt } from './journal.ts'
+import { liesOn } from './lieDecision.ts'
 import type { ModelCache } from './modelCache.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
 
@@ -30,7 +31,8 @@ export type JobContext = {
   models: ModelCache
   metrics: AgentMetrics
   log: Logger
-  lie: boolean
+  /** Whether (or on what fraction of jobs) to corrupt outputs: see {@link liesOn}. */
+  lie: boolean | number
   pollIntervalMs: number
   /**
    * Blocks deep (1: the block itself) a commit, reveal or settlement must be before the journal records it: until
@@ -99,16 +101,14 @@ async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: num
   ctx.metrics.inferenceUnits.inc(ran.rows)
   let output = ran.output
   // Far above any tolerance: scale and shift every value, so the fingerprint cannot agree with honest ones.
-  if (ctx.lie) output = output.map((v) => v * 1.5 + 1)
+  const lie = liesOn({ rate: ctx.lie, provider: ctx.provider, jobId: job.jobId })
+  if (lie) output = output.map((v) => v * 1.5 + 1)
   const fingerprint = fingerprintOutput(output, job.outputTolerance)
   const blob = encodeTensorBlob({ dims: ran.dims, data: output })
   const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>
     uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, signal: ctx.signal }),
   )
-  log.info(
-    { rows: ran.rows, inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: ctx.lie || undefined },
-    'output computed',
-  )
+  log.info({ rows: ran.rows, inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: lie || undefined }, 'output computed')
   return { fingerprint, outputHash }
 }
 

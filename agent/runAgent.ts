@@ -31,8 +31,11 @@ export type RunAgentParameters = {
   hardware?: Partial<Hardware>
   /** Region label (≤ 32 bytes) or a 0x bytes32. */
   region?: string
-  /** Corrupt every output far above the tolerance (tests the verification). */
-  lie?: boolean
+  /**
+   * Corrupt outputs far above the tolerance (tests and demos the verification): on every job (`true`, or 1) or on a
+   * fraction of them (a rate in [0, 1]).
+   */
+  lie?: boolean | number
   log?: Logger
   /** Aborting it stops the agent, as `stop()` does. */
   signal?: AbortSignal

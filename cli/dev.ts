@@ -4,6 +4,7 @@ import { parseEther } from 'viem'
 import { runDemoWorkload } from '../devnet/demoWorkload.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { startStack } from '../devnet/startStack.ts'
+import { ConfigError } from './config.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
 export type RunDevParameters = {
@@ -14,6 +15,9 @@ export type RunDevParameters = {
   rpcPort: number
   ponderPort: number
   agents: number
+  /** How many of the agents (the last ones) alter outputs, and on what fraction of their jobs. */
+  cheaters: number
+  cheatRate: number
   demo: boolean
   epochLength: number
   log: Logger
@@ -26,8 +30,14 @@ export type RunDevParameters = {
 export async function runDev(parameters: RunDevParameters): Promise<void> {
   const { log } = parameters
   const started = Date.now()
-  const providerKeys = [devKeys[2], devKeys[3], devKeys[4]]
-  const agentKeys = providerKeys.slice(0, Math.max(0, Math.min(3, parameters.agents)))
+  // Anvil keys 2–4, then 6–7 (5 is the demo's requester).
+  const providerKeys = [devKeys[2], devKeys[3], devKeys[4], devKeys[6], devKeys[7]]
+  const agentKeys = providerKeys.slice(0, Math.max(0, Math.min(providerKeys.length, parameters.agents)))
+  const { cheaters, cheatRate } = parameters
+  if (!Number.isInteger(cheaters) || cheaters < 0 || cheaters > agentKeys.length)
+    throw new ConfigError(`--cheaters must be a whole number from 0 to the ${agentKeys.length} agents, got ${cheaters}`)
+  if (!(cheatRate >= 0 && cheatRate <= 1)) throw new ConfigError(`--cheat-rate must be a fraction from 0 to 1, got ${cheatRate}`)
+  const honestAgents = agentKeys.length - cheaters
   const signal = waitForSignal()
   const stack = await startStack({
     dataDir: path.resolve(parameters.dataDir),
@@ -37,7 +47,12 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     ponderPort: parameters.ponderPort,
     serverPort: parameters.port,
     epochLength: parameters.epochLength,
-    agents: agentKeys.map((privateKey, i) => ({ privateKey, pricePerUnit: parseEther('0.001') * BigInt(i + 1) })),
+    // Cheaters undercut everyone (they save the work), so the matcher hands them jobs and the verification meets them.
+    agents: agentKeys.map((privateKey, i) =>
+      i < honestAgents
+        ? { privateKey, pricePerUnit: parseEther('0.001') * BigInt(i + 1) }
+        : { privateKey, pricePerUnit: parseEther('0.0005'), lie: cheatRate },
+    ),
     requesters: [devKeys[5]],
     spareProviders: providerKeys.slice(agentKeys.length),
     log,
@@ -49,6 +64,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
         rpcUrl: stack.rpcUrl,
         deployment: stack.deployment,
         requesterKey: devKeys[5],
+        redundancies: demoRedundancies(agentKeys.length),
         log: log.child({ part: 'demo' }),
         signal: controller.signal,
       }).catch((error) => log.error({ err: error }, 'demo workload stopped'))
@@ -63,9 +79,9 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     `  contracts   ${Object.entries(stack.deployment.contracts)
       .map(([name, c]) => `${name} ${c.address}`)
       .join(', ')}`,
-    `  agents      ${stack.agents.map((a) => a.address).join(', ') || 'none'}`,
-    ...(agentKeys.length < providerKeys.length ? [`  more agents ${spareAgentHint(agentKeys.length + 2)}`] : []),
-    `  demo jobs   ${parameters.demo ? 'every 4 s, Redundant(k=2)' : 'off'}`,
+    `  agents      ${stack.agents.map((a, i) => `${a.address}${i >= honestAgents ? ` (cheats on ${cheatRate * 100}% of jobs)` : ''}`).join(', ') || 'none'}`,
+    ...(agentKeys.length < providerKeys.length ? [`  more agents ${spareAgentHint(providerKeys.slice(agentKeys.length))}`] : []),
+    `  demo jobs   ${parameters.demo ? `every 4 s, Redundant(k=${demoRedundancies(agentKeys.length).join(' or ')})` : 'off'}`,
     'Press Ctrl-C to stop.',
     '',
   ]
@@ -79,8 +95,16 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
   log.info('stopped')
 }
 
-/** How to start another agent by hand with one of the funded spare provider keys (anvil accounts `first`–4). */
-function spareAgentHint(first: number): string {
-  const keys = first < 4 ? `${first}–4` : `${first}`
-  return `npx tessera agent --private-key <anvil key ${keys}> --data-dir .tessera/agent-N (funded with TSR)`
+/**
+ * The demo's redundancies for `agents` local agents: k=2, and k=3 as well once three agents can take it, so a cheater
+ * meets an honest majority in one job and a tie-break (which needs two fresh agents) in the other.
+ */
+function demoRedundancies(agents: number): number[] {
+  return agents >= 3 ? [2, 3] : [2]
+}
+
+/** How to start another agent by hand with one of the funded spare provider keys (anvil accounts by index). */
+function spareAgentHint(spare: readonly string[]): string {
+  const indexes = spare.map((key) => devKeys.indexOf(key as (typeof devKeys)[number])).join(', ')
+  return `npx tessera agent --private-key <anvil key ${indexes}> --data-dir .tessera/agent-N (funded with TSR)`
 }

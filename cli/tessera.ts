@@ -27,6 +27,15 @@ function settingsCommand(name: string, description: string, settings: Record<str
 }
 
 /** Exits once the logger's transport (a worker thread for pretty output) has written every line. */
+/** `--lie` alone: every job; `--lie 0.3`: that fraction of them. */
+function lieOption(value: unknown): boolean | number {
+  if (value === undefined || typeof value === 'boolean') return Boolean(value)
+  const rate = Number(value)
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1)
+    throw new ConfigError(`--lie takes a fraction from 0 to 1, got ${JSON.stringify(value)}`)
+  return rate
+}
+
 async function exitAfterFlush(log: { flush: (cb?: (err?: Error) => void) => void }, code = 0): Promise<never> {
   await new Promise<void>((resolve) => log.flush(() => resolve()))
   process.exit(code)
@@ -44,7 +53,19 @@ const devSettings = {
   postgresPort: { flag: '--postgres-port <port>', env: 'TESSERA_PG_PORT', default: 54329, description: 'embedded Postgres port' },
   rpcPort: { flag: '--rpc-port <port>', env: 'TESSERA_RPC_PORT', default: 8545, description: 'anvil port' },
   ponderPort: { flag: '--ponder-port <port>', env: 'TESSERA_PONDER_PORT', default: 42069, description: 'Ponder port' },
-  agents: { flag: '--agents <n>', env: 'TESSERA_AGENTS', default: 2, description: 'local agents to run' },
+  agents: { flag: '--agents <n>', env: 'TESSERA_AGENTS', default: 2, description: 'local agents to run (at most 5)' },
+  cheaters: {
+    flag: '--cheaters <n>',
+    env: 'TESSERA_CHEATERS',
+    default: 0,
+    description: 'how many of the local agents cheat (alter outputs), to watch the verification slash them',
+  },
+  cheatRate: {
+    flag: '--cheat-rate <fraction>',
+    env: 'TESSERA_CHEAT_RATE',
+    default: 0.5,
+    description: 'fraction of its jobs a cheating agent alters, 0–1',
+  },
   demo: { flag: '--no-demo', env: 'TESSERA_DEMO', default: 'true', description: 'do not submit demo jobs' },
   epochLength: {
     flag: '--epoch-length <seconds>',
@@ -75,6 +96,8 @@ settingsCommand(
     rpcPort: Number(config.rpcPort),
     ponderPort: Number(config.ponderPort),
     agents: Number(config.agents),
+    cheaters: Number(config.cheaters),
+    cheatRate: Number(config.cheatRate),
     demo: config.demo !== 'false',
     epochLength: Number(config.epochLength),
     log,
@@ -120,7 +143,7 @@ const agentSettings = {
 } satisfies Record<string, Setting>
 
 settingsCommand('agent', 'run a provider agent: register, stake, take assignments, run inference, commit and reveal', agentSettings)
-  .option('--lie', 'return altered outputs (for testing the verification)')
+  .option('--lie [fraction]', 'alter outputs, on every job or on this fraction of them (for testing the verification)')
   .action(async (flags) => {
     const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
     const log = logger('agent')
@@ -148,7 +171,7 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
       },
       confirmations: Number(config.confirmations),
       commitMarginMs: commitMargin * 1000,
-      lie: Boolean(flags.lie),
+      lie: lieOption(flags.lie),
       log,
       signal: controller.signal,
     })

@@ -16,6 +16,8 @@ export type DemoWorkloadParameters = {
   intervalMs?: number
   /** How many distinct models to rotate through. */
   models?: number
+  /** Redundancies to rotate through; default [2]. */
+  redundancies?: readonly number[]
   log: Logger
   signal: AbortSignal
 }
@@ -23,12 +25,13 @@ export type DemoWorkloadParameters = {
 const inputSize = 16
 
 /**
- * Builds a few seeded MLPs, uploads them, then submits a Redundant(k=2) job every `intervalMs`
+ * Builds a few seeded MLPs, uploads them, then submits a Redundant job (k in rotation) every `intervalMs`
  * with a fresh seeded input, until `signal` aborts. Failures are logged and the loop goes on.
  */
 export async function runDemoWorkload(parameters: DemoWorkloadParameters): Promise<void> {
   const { serverUrl, rpcUrl, deployment, requesterKey, log, signal } = parameters
   const intervalMs = parameters.intervalMs ?? 4000
+  const redundancies = parameters.redundancies ?? [2]
   const modelHashes: Hex[] = []
   for (let seed = 1; seed <= (parameters.models ?? 3); seed++) {
     const bytes = buildMlp({ seed, inputSize, hiddenSize: 32, outputSize: 8 })
@@ -49,7 +52,7 @@ export async function runDemoWorkload(parameters: DemoWorkloadParameters): Promi
         inputHash,
         units: BigInt(rows),
         maxPricePerUnit: parseEther('0.01'),
-        redundancy: 2,
+        redundancy: redundancies[n % redundancies.length],
         deadlineIn: 600,
         serverUrl,
       })

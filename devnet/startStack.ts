@@ -15,8 +15,8 @@ import { fund } from './fund.ts'
 import { startAnvil } from './startAnvil.ts'
 import { startEmbeddedPostgres } from './startPostgres.ts'
 
-/** One local provider agent the stack starts. */
-export type StackAgent = { privateKey: Hex; pricePerUnit: bigint; lie?: boolean }
+/** One local provider agent the stack starts; `lie`: whether (or on what fraction of jobs) it alters its outputs. */
+export type StackAgent = { privateKey: Hex; pricePerUnit: bigint; lie?: boolean | number }
 
 export type StartStackParameters = {
   /** Where Postgres data, blobs and agent journals live (`.tessera` for `tessera dev`). */
