@@ -354,6 +354,28 @@ describe('server on real indexed data', () => {
     })
     expect(completed.fingerprint).toBe(fingerprint)
     expect(completed.assignments.map((a) => a.outcome)).toEqual(['AGREED', 'AGREED'])
+
+    // Reputation: the two who agreed rise above a newcomer's 0.5 by one decayed agreed job; p4, never assigned, stays there.
+    type Reputation = {
+      reputation: number
+      reputationDetail: { score: number; good: number; bad: number; halfLifeSeconds: number; at: string }
+    }
+    const reputations = await gql<{ providers: Connection<Reputation & { address: Address }> }>(
+      `{ providers(first: 10) { edges { node { address reputation reputationDetail { score good bad halfLifeSeconds at } } } } }`,
+    )
+    const byAddress = new Map(reputations.providers.edges.map((e) => [e.node.address, e.node]))
+    const settled = await system.now()
+    for (const agreed of [p2, p3]) {
+      const { reputation, reputationDetail } = byAddress.get(agreed.address) ?? expect.fail(`no ${agreed.address}`)
+      expect(reputationDetail).toMatchObject({ bad: 0, halfLifeSeconds: 7 * 24 * 60 * 60 })
+      // Settled moments ago (chain time): the one outcome weighs all but nothing less than 1.
+      expect(BigInt(reputationDetail.at)).toBeLessThanOrEqual(settled)
+      expect(reputationDetail.good).toBeGreaterThan(0.999)
+      expect(reputationDetail.good).toBeLessThanOrEqual(1)
+      expect(reputation).toBe(reputationDetail.score)
+      expect(reputation).toBeCloseTo((reputationDetail.good + 2) / (reputationDetail.good + 4), 12)
+    }
+    expect(byAddress.get(system.accounts.providers[2].address)).toMatchObject({ reputation: 0.5, reputationDetail: { good: 0, bad: 0 } })
     const fees = (TSR / 100n) * 4n + (TSR / 50n) * 4n
     expect(completed.fees).toBe(fees.toString())
     expect(completed.burned).toBe((fees / 10n).toString())

@@ -16,6 +16,7 @@ const numericColumns = [
   'blockNumber',
   'committedAt',
   'revealedAt',
+  'settledAt',
   'paid',
 ] as const satisfies readonly (keyof AssignmentRow)[]
 

@@ -2,19 +2,9 @@ import { type Kysely, sql } from 'kysely'
 import type { PublicClient } from 'viem'
 import type { Database, Views } from './database.ts'
 import { findLiveProviders } from './heartbeats.ts'
+import { indexedBlock } from './indexedBlock.ts'
 import { jobStats } from './jobs.ts'
 import { countProviders } from './providers.ts'
-
-/**
- * The last block the indexer has processed, from Ponder's `_ponder_checkpoint` (exposed in the
- * views schema). A checkpoint is fixed-width digits: timestamp(10) chainId(16) blockNumber(16) …
- */
-async function indexedBlock(views: Views): Promise<{ blockNumber: bigint; timestamp: bigint } | undefined> {
-  const row = await views.selectFrom('_ponderCheckpoint').select('latestCheckpoint').orderBy('chainId').limit(1).executeTakeFirst()
-  if (!row) return undefined
-  const c = row.latestCheckpoint
-  return { timestamp: BigInt(c.slice(0, 10)), blockNumber: BigInt(c.slice(26, 42)) }
-}
 
 /** How fresh the indexed data is; a field is null when its source can't tell. */
 export type IndexingStatus = {

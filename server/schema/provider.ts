@@ -1,4 +1,5 @@
 import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
+import { reputationPrior, reputationWeights } from '../../protocol/reputation.ts'
 import { builder } from '../builder.ts'
 import { findAssignmentsOfProvider } from '../db/assignments.ts'
 import { findLastSeen, findLiveness } from '../db/heartbeats.ts'
@@ -10,6 +11,7 @@ import {
   type ProviderEarnings,
   providerOrderColumns,
 } from '../db/providers.ts'
+import { findReputations, type ProviderReputation } from '../db/reputations.ts'
 import { connectionComplexity, listArgs, resolveConnection } from './connection.ts'
 import { Assignment } from './job.ts'
 import { exposeBigInts } from './scalars.ts'
@@ -23,6 +25,28 @@ const Earnings = builder.objectRef<ProviderEarnings>('ProviderEarnings').impleme
   fields: (t) => ({
     ...exposeBigInts(t, ['fees', 'slashShares', 'withdrawn', 'slashedTotal']),
     earnedTotal: t.expose('earnedTotal', { type: 'BigInt', description: 'Fees plus slash shares, as indexed on the provider.' }),
+  }),
+})
+
+const { AGREED, DISSENTED, NO_REVEAL, NO_SHOW } = reputationWeights
+
+/** A provider's reputation, loaded by lower-case address through a per-request dataloader (one query a request). */
+const Reputation = builder.loadableObjectRef('ProviderReputation', {
+  load: (addresses: string[], ctx) => findReputations(ctx.views, { addresses }),
+  sort: (reputation: ProviderReputation) => reputation.address,
+})
+
+Reputation.implement({
+  description:
+    `score = (good + ${reputationPrior.good}) / (good + bad + ${reputationPrior.good + reputationPrior.bad}): a Beta prior over ` +
+    `the provider's settled outcomes, each decayed by 2^(−age / halfLifeSeconds). good counts AGREED ${AGREED.good}; bad counts ` +
+    `DISSENTED ${DISSENTED.bad}, NO_REVEAL ${NO_REVEAL.bad}, NO_SHOW ${NO_SHOW.bad}; RELEASED is neutral. A newcomer scores 0.5.`,
+  fields: (t) => ({
+    score: t.exposeFloat('score', { description: 'In [0, 1]; what `Provider.reputation` serves and the matcher ranks by.' }),
+    good: t.exposeFloat('good', { description: 'Decayed weight of agreed results.' }),
+    bad: t.exposeFloat('bad', { description: 'Decayed weight of slashed faults.' }),
+    halfLifeSeconds: t.exposeInt('halfLifeSeconds'),
+    at: t.expose('at', { type: 'BigInt', description: 'Chain time (unix s) ages are measured to: the indexed head block.' }),
   }),
 })
 
@@ -67,6 +91,11 @@ Provider.implement({
       load: (addresses: string[], ctx) => findLiveness(ctx.db, addresses, ctx.now()),
       resolve: (p) => p.address,
     }),
+    reputation: t.float({
+      description: 'In [0, 1], 0.5 for a newcomer: recent agreed results raise it, recent faults lower it (`reputationDetail`).',
+      resolve: async (p, _args, ctx) => (await Reputation.getDataloader(ctx).load(p.address)).score,
+    }),
+    reputationDetail: t.field({ type: Reputation, resolve: (p) => p.address }),
     assignments: t.field({
       type: [Assignment],
       description: 'Most recent assignments first.',

@@ -29,6 +29,8 @@ export interface AssignmentTable {
   outputHash: Hex | null
   revealedAt: Numeric | null
   outcome: AssignmentOutcome
+  /** Block timestamp (unix s) of the SlotSettled or NoShow that set `outcome`; null while PENDING. */
+  settledAt: Numeric | null
   /** Fee credited to the provider (0 until Completed). */
   paid: Numeric
 }

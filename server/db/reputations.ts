@@ -1,0 +1,63 @@
+import { sql } from 'kysely'
+import {
+  type ReputationOfReturnType,
+  type ReputationOutcome,
+  reputationHalfLifeSeconds,
+  reputationHorizonHalfLives,
+  reputationOf,
+} from '../../protocol/reputation.ts'
+import { anyOf, lowerCase } from './anyOf.ts'
+import type { Views } from './database.ts'
+import { indexedBlock } from './indexedBlock.ts'
+
+/** A provider's reputation (`reputationOf`) as the API serves it and the matcher weighs it. */
+export type ProviderReputation = ReputationOfReturnType & {
+  /** Lower-case. */
+  address: string
+  halfLifeSeconds: number
+  /** The chain time (unix s) the outcomes' ages are measured to: the indexed head's block timestamp. */
+  at: bigint
+}
+
+export type FindReputationsParameters = {
+  /** Any case; each gets a reputation, a newcomer's the prior. */
+  addresses: readonly string[]
+  /** Default `reputationHalfLifeSeconds`. */
+  halfLifeSeconds?: number
+}
+
+/**
+ * The reputation of each provider asked, in the order asked, from its settled assignments (outcome and `settled_at`).
+ * Ages run to the indexed head's block time, the clock `settled_at` was stamped by, so the API and the matcher agree and
+ * a devnet's warped time decays history as a real chain's would. Outcomes older than `reputationHorizonHalfLives`
+ * half-lives (weighing under a millionth) are left out, which bounds the rows read to the recent ones.
+ */
+export async function findReputations(views: Views, parameters: FindReputationsParameters): Promise<ProviderReputation[]> {
+  const halfLifeSeconds = parameters.halfLifeSeconds ?? reputationHalfLifeSeconds
+  const addresses = lowerCase(parameters.addresses)
+  const at = (await indexedBlock(views))?.timestamp
+  const outcomes = new Map<string, { outcome: ReputationOutcome; ageSeconds: number }[]>()
+  if (at !== undefined && addresses.length) {
+    const since = at - BigInt(Math.ceil(halfLifeSeconds * reputationHorizonHalfLives))
+    const rows = await views
+      .selectFrom('assignment')
+      .select(['provider', 'outcome', 'settledAt'])
+      .where(anyOf('provider', addresses))
+      .where('outcome', '!=', 'PENDING')
+      .where(sql<boolean>`settled_at >= ${since.toString()}::numeric`)
+      .execute()
+    for (const row of rows) {
+      if (row.settledAt === null) continue
+      // The query leaves PENDING out: every other outcome is a settled one.
+      const settled = outcomes.get(row.provider) ?? []
+      settled.push({ outcome: row.outcome as ReputationOutcome, ageSeconds: Number(at - BigInt(row.settledAt)) })
+      outcomes.set(row.provider, settled)
+    }
+  }
+  return addresses.map((address) => ({
+    ...reputationOf({ outcomes: outcomes.get(address) ?? [], halfLifeSeconds }),
+    address,
+    halfLifeSeconds,
+    at: at ?? 0n,
+  }))
+}
