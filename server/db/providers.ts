@@ -7,6 +7,7 @@ import type { Database, Views } from './database.ts'
 import { findLiveProviders } from './heartbeats.ts'
 import { type Keyset, orderColumns, type Page, type PageParameters, paginate } from './paginate.ts'
 import { paymentTotals } from './payments.ts'
+import { findReputations } from './reputations.ts'
 import type { ProviderRow } from './tables/provider.table.ts'
 
 const numericColumns = [
@@ -34,8 +35,15 @@ export type IndexedProvider = WithBigInts<ProviderRow, (typeof numericColumns)[n
   freeStake: bigint
 }
 
-/** A provider as the matcher weighs it: indexed, with its liveness and its assignments in flight. */
-export type CandidateProvider = IndexedProvider & { live: boolean; activeAssignments: number }
+/** A provider as the matcher weighs it: indexed, with its liveness, warm models, assignments in flight and reputation. */
+export type CandidateProvider = IndexedProvider & {
+  live: boolean
+  /** Model hashes (lower-case) its last heartbeat reported warm; empty unless live. */
+  warmModels: readonly Hex[]
+  activeAssignments: number
+  /** `findReputations` score. */
+  reputation: number
+}
 
 /** The domain value of a `provider` row. */
 function providerOf(row: ProviderRow): IndexedProvider {
@@ -108,10 +116,20 @@ async function findAllProviders(views: Views): Promise<IndexedProvider[]> {
   return (await views.selectFrom('provider').selectAll().execute()).map(providerOf)
 }
 
-/** Every provider with its liveness at `now` (unix s, server time) and its assignments in flight: what `matchJobs` weighs. */
+/**
+ * Every provider with its liveness and warm models at `now` (unix s, server time), its assignments in flight and its
+ * reputation: what `matchJobs` weighs.
+ */
 export async function findCandidateProviders(db: Kysely<Database>, views: Views, now: number): Promise<CandidateProvider[]> {
   const [providers, live, active] = await Promise.all([findAllProviders(views), findLiveProviders(db, now), countActiveAssignments(views)])
-  return providers.map((p) => ({ ...p, live: live.has(p.address), activeAssignments: active.get(p.address) ?? 0 }))
+  const reputations = await findReputations(views, { addresses: providers.map((p) => p.address) })
+  return providers.map((p, i) => ({
+    ...p,
+    live: live.has(p.address),
+    warmModels: live.get(p.address) ?? [],
+    activeAssignments: active.get(p.address) ?? 0,
+    reputation: reputations[i].score,
+  }))
 }
 
 /** Indexed providers, and those of them not paused. */

@@ -1,10 +1,14 @@
 import { describe, expect, test } from 'vitest'
+import { reputationOf } from '../../protocol/reputation.ts'
 import { TSR } from '../../protocol/units.ts'
-import { addr, job, provider, regionEu, regionUs } from './fixtures.ts'
-import { type MatchProvider, matchJobs, slotCollateralOf } from './matchJobs.ts'
+import { addr, job, modelA, provider, regionEu, regionUs } from './fixtures.ts'
+import { candidateScore, type MatchProvider, matchJobs, matchWeights, slotCollateralOf } from './matchJobs.ts'
 
 const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 10_000n } }
 const base = { params, now: 1000n }
+const day = 24 * 60 * 60
+const picked = (providers: MatchProvider[], over: Parameters<typeof job>[1] = {}) =>
+  matchJobs({ ...base, jobs: [job(1n, { redundancy: 1, ...over })], providers }).assignments[0]?.providers
 
 describe('matchJobs', () => {
   test('picks the k cheapest distinct providers', () => {
@@ -63,6 +67,59 @@ describe('matchJobs', () => {
     expect(matchJobs({ ...base, jobs: [job(1n)], providers }).assignments[0]?.providers).toEqual([addr(3), addr(4)])
     const even = [provider(3), provider(2), provider(1)]
     expect(matchJobs({ ...base, jobs: [job(1n)], providers: even }).assignments[0]?.providers).toEqual([addr(1), addr(2)])
+  })
+
+  test('a provider with a bad recent record loses a job to an otherwise equal one', () => {
+    // Provider 1 would win the tie on its address; a dissent an hour ago costs it the job, to a newcomer.
+    const dissented = reputationOf({ outcomes: [{ outcome: 'DISSENTED', ageSeconds: 3600 }] }).score
+    expect(picked([provider(1, { reputation: dissented }), provider(2)])).toEqual([addr(2)])
+    expect(picked([provider(1), provider(2)])).toEqual([addr(1)])
+    // The same fault two months old has faded: a record of agreed jobs since puts it ahead again.
+    const reformed = reputationOf({
+      outcomes: [
+        { outcome: 'DISSENTED', ageSeconds: 60 * day },
+        ...Array.from({ length: 3 }, () => ({ outcome: 'AGREED' as const, ageSeconds: day })),
+      ],
+    }).score
+    expect(picked([provider(2), provider(1, { reputation: reformed })])).toEqual([addr(1)])
+    const noShows = reputationOf({ outcomes: Array.from({ length: 3 }, () => ({ outcome: 'NO_SHOW' as const, ageSeconds: day })) }).score
+    expect(picked([provider(1, { reputation: noShows }), provider(2, { reputation: reformed })])).toEqual([addr(2)])
+  })
+
+  test("a provider holding the job's model warm wins over a cold one (any case of hash)", () => {
+    const warm = provider(2, { warmModels: [`0x${'00'.repeat(32)}`, modelA.toUpperCase().replace('0X', '0x')] })
+    expect(picked([provider(1), warm])).toEqual([addr(2)])
+    // Warm with another model is cold for this job.
+    expect(picked([provider(1), warm], { modelHash: `0x${'b2'.repeat(32)}` })).toEqual([addr(1)])
+  })
+
+  test('price and load still matter against reputation', () => {
+    const trusted = reputationOf({ outcomes: Array.from({ length: 5 }, () => ({ outcome: 'AGREED' as const, ageSeconds: day })) }).score
+    expect(trusted).toBeGreaterThan(0.7)
+    // Asking 60 of a max 100: a newcomer asking 10 undercuts it enough, one asking 50 does not.
+    expect(picked([provider(1, { reputation: trusted, pricePerUnit: 60n }), provider(2, { pricePerUnit: 10n })])).toEqual([addr(2)])
+    expect(picked([provider(1, { reputation: trusted, pricePerUnit: 60n }), provider(2, { pricePerUnit: 50n })])).toEqual([addr(1)])
+    // Equal asks: the trusted one wins while idle, loses with four jobs in flight, and a job picked this tick counts.
+    expect(picked([provider(1, { reputation: trusted }), provider(2)])).toEqual([addr(1)])
+    expect(picked([provider(1, { reputation: trusted, activeAssignments: 4 }), provider(2)])).toEqual([addr(2)])
+    const slightlyBetter = provider(1, { reputation: 0.55 })
+    const r = matchJobs({
+      ...base,
+      jobs: [job(1n, { redundancy: 1 }), job(2n, { redundancy: 1 })],
+      providers: [slightlyBetter, provider(2)],
+    })
+    expect(r.assignments.map((a) => a.providers)).toEqual([[addr(1)], [addr(2)]])
+  })
+
+  test('candidateScore: a weighted sum in [0, 1], 1 for an idle, fully reputable, warm provider asking nothing', () => {
+    expect(Object.values(matchWeights).reduce((a: number, b) => a + b, 0)).toBeCloseTo(1, 12)
+    const j = job(1n)
+    expect(candidateScore({ reputation: 1, pricePerUnit: 0n, warmModels: [modelA] }, j, 0)).toBeCloseTo(1, 12)
+    expect(candidateScore({ reputation: 0, pricePerUnit: j.maxPricePerUnit, warmModels: [] }, j, 1e9)).toBeCloseTo(0, 6)
+    // Asks past 2^53 still compare: one wei per unit below a max of 2^200 is no discount, half of it is half.
+    const huge = job(1n, { maxPricePerUnit: 2n ** 200n })
+    const at = (ask: bigint) => candidateScore({ reputation: 0.5, pricePerUnit: ask, warmModels: [] }, huge, 0)
+    expect(at(2n ** 199n) - at(2n ** 200n)).toBeCloseTo(matchWeights.price / 2, 12)
   })
 
   test('applies every eligibility rule', () => {

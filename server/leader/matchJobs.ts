@@ -20,6 +20,10 @@ export type MatchProvider = {
   live: boolean
   /** Assignments of a round in flight (ASSIGNED/COMMITTED/REVEALED jobs), for spreading load. */
   activeAssignments: number
+  /** `reputationOf(…).score` in [0, 1]; 0.5 for a newcomer. */
+  reputation: number
+  /** Model hashes (any case) its last heartbeat reported warm. */
+  warmModels: readonly string[]
 }
 
 /** What a job asks of its providers and pays them: the spec the matcher and `quoteJob` judge. */
@@ -39,6 +43,8 @@ export type JobSpec = {
 /** A job waiting for providers (OPEN, or DISPUTED for its tie-break) as the matcher sees it. */
 export type MatchJob = JobSpec & {
   id: bigint
+  /** sha256 of the model (any case): a provider holding it warm is preferred. */
+  modelHash: string
   /** Unix seconds. */
   deadline: bigint
   /** Providers (any case) that no-showed this job: JobMarket never assigns them it again (`ProviderWasNoShow`). */
@@ -98,10 +104,38 @@ export function isEligible(
 }
 
 /**
- * Picks providers for jobs waiting for them, oldest job first: the k cheapest distinct eligible providers (never
- * one that no-showed the job, nor, for a disputed job's tie-break, one of its first round), ties broken by fewer active assignments, then by address. Collateral
- * and load picked for one job count against the same providers for the next, so one round never
- * over-commits a provider. Pure: no I/O, deterministic for the same input.
+ * How much each term of {@link candidateScore} counts; they sum to 1. Reputation leads: a fault costs the requester a
+ * tie-break or a lost round, more than a higher ask within its max. Price next: every agreeing provider is paid its own
+ * ask. A warm model saves the download and load before the commit deadline; spreading load keeps one provider's queue
+ * from deciding a job's latency.
+ */
+export const matchWeights = { reputation: 0.4, price: 0.3, warm: 0.15, load: 0.15 } as const
+
+/**
+ * How well `provider` suits `job`, in [0, 1], higher first: a weighted sum ({@link matchWeights}) of its reputation,
+ * its ask's discount below the job's max price (1 − ask / max), whether it holds the job's model warm (1 or 0), and
+ * 1 / (1 + assignments in flight). So an idle, reputable, warm provider asking nothing scores 1. Every term is a pure
+ * function of the inputs, so equal inputs score exactly equal and ties fall to the address.
+ */
+export function candidateScore(
+  provider: Pick<MatchProvider, 'reputation' | 'pricePerUnit' | 'warmModels'>,
+  job: Pick<MatchJob, 'maxPricePerUnit' | 'modelHash'>,
+  load: number,
+): number {
+  // ask ≤ max for an eligible provider; in millionths so asks of any size (uint256) divide exactly enough.
+  const discount = job.maxPricePerUnit > 0n ? 1 - Number((provider.pricePerUnit * 1_000_000n) / job.maxPricePerUnit) / 1_000_000 : 1
+  const model = job.modelHash.toLowerCase()
+  const warm = provider.warmModels.some((m) => m.toLowerCase() === model) ? 1 : 0
+  const reputation = Math.min(1, Math.max(0, provider.reputation))
+  return matchWeights.reputation * reputation + matchWeights.price * discount + matchWeights.warm * warm + matchWeights.load / (1 + load)
+}
+
+/**
+ * Picks providers for jobs waiting for them, oldest job first: the k distinct eligible providers (never one that
+ * no-showed the job, nor, for a disputed job's tie-break, one of its first round) with the highest
+ * {@link candidateScore} (reputation, price, warm model, load), ties broken by address. Collateral and load picked for
+ * one job count against the same providers for the next, so one round never over-commits a provider and spreads jobs.
+ * Pure: no I/O, deterministic for the same input.
  */
 export function matchJobs(parameters: MatchJobsParameters): MatchJobsReturnType {
   const reserved = new Map(parameters.reserved ?? [])
@@ -121,16 +155,10 @@ export function matchJobs(parameters: MatchJobsParameters): MatchJobsReturnType 
       skipped.push({ jobId: job.id, reason: 'NOT_ENOUGH_PROVIDERS', eligible: eligible.length })
       continue
     }
-    eligible.sort((a, b) => {
-      if (a.pricePerUnit !== b.pricePerUnit) return a.pricePerUnit < b.pricePerUnit ? -1 : 1
-      const la = load.get(a.address.toLowerCase()) ?? 0
-      const lb = load.get(b.address.toLowerCase()) ?? 0
-      if (la !== lb) return la - lb
-      const aa = a.address.toLowerCase()
-      const ba = b.address.toLowerCase()
-      return aa < ba ? -1 : aa > ba ? 1 : 0
-    })
-    const chosen = eligible.slice(0, job.redundancy)
+    const ranked = eligible
+      .map((p) => ({ p, address: p.address.toLowerCase(), score: candidateScore(p, job, load.get(p.address.toLowerCase()) ?? 0) }))
+      .sort((a, b) => b.score - a.score || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))
+    const chosen = ranked.slice(0, job.redundancy).map(({ p }) => p)
     const collaterals = chosen.map((p) => slotCollateralOf(p, job, parameters.params))
     for (const [i, p] of chosen.entries()) {
       const key = p.address.toLowerCase()
