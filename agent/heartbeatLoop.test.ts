@@ -1,5 +1,6 @@
 import { createServer } from 'node:net'
 import pino from 'pino'
+import type { Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
 import { devKeys } from '../devnet/devAccounts.ts'
@@ -44,6 +45,37 @@ describe('heartbeatLoop', () => {
       expect(sent - ok).toBeLessThanOrEqual(1)
       await new Promise((resolve) => setTimeout(resolve, 30))
       expect(server.heartbeats.length).toBe(sent)
+    } finally {
+      controller.abort()
+      await server.stop()
+    }
+  })
+
+  it('reports the models it holds warm with each heartbeat, signed with it, as they change', async () => {
+    const server = await startTestServer()
+    const controller = new AbortController()
+    const metrics = createAgentMetrics()
+    const a = `0x${'aa'.repeat(32)}` as const
+    const b = `0x${'0b'.repeat(32)}` as const
+    let held: Hex[] = []
+    try {
+      const loop = heartbeatLoop({
+        serverUrl: server.url,
+        account,
+        intervalMs: 5,
+        models: () => held,
+        metrics,
+        log,
+        signal: controller.signal,
+      })
+      const sentWith = (models: Hex[]) => server.heartbeats.some((h) => JSON.stringify(h.models) === JSON.stringify(models))
+      while (!sentWith([])) await new Promise((resolve) => setTimeout(resolve, 5))
+      held = [a, b]
+      // Signed over the sorted list (the stand-in server checks the signature as the real one does).
+      while (!sentWith([b, a])) await new Promise((resolve) => setTimeout(resolve, 5))
+      controller.abort()
+      await loop
+      expect((await heartbeatCounts(metrics)).error).toBe(0)
     } finally {
       controller.abort()
       await server.stop()

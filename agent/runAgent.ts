@@ -151,6 +151,8 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
         serverUrl: parameters.serverUrl,
         account,
         intervalMs: parameters.heartbeatIntervalMs ?? 10_000,
+        // What the cache verified is on disk: the matcher prefers this provider for jobs of those models.
+        models: () => ctx.models.held(),
         metrics,
       }),
       maintenanceLoop({ ...common, ensure: setup.ensure, intervalMs: parameters.maintenanceIntervalMs ?? 60_000 }),

@@ -23,7 +23,7 @@ import { type RunAgentParameters, type RunAgentReturnType, runAgent } from './ru
  */
 export async function startTestServer(parameters: { deployment?: Deployment } = {}) {
   const blobs = new Map<string, Uint8Array>()
-  const heartbeats: { provider: Address; timestamp: number }[] = []
+  const heartbeats: { provider: Address; timestamp: number; models: Hex[] }[] = []
   const assignments: JobAssignment[] = []
   const subscribers = new Set<{ provider: string; res: ServerResponse }>()
   let nextCursor = 1
@@ -71,11 +71,11 @@ export async function startTestServer(parameters: { deployment?: Deployment } = 
         res.on('close', () => subscribers.delete(sub))
       } else if (query.includes('heartbeat')) {
         const signer = await recoverMessageAddress({
-          message: heartbeatMessage(variables.provider, variables.timestamp),
+          message: heartbeatMessage(variables.provider, variables.timestamp, variables.models ?? []),
           signature: variables.signature as Hex,
         })
         const ok = signer.toLowerCase() === String(variables.provider).toLowerCase()
-        if (ok) heartbeats.push({ provider: variables.provider, timestamp: variables.timestamp })
+        if (ok) heartbeats.push({ provider: variables.provider, timestamp: variables.timestamp, models: variables.models ?? [] })
         res
           .writeHead(200, { 'content-type': 'application/json' })
           .end(JSON.stringify(ok ? { data: { heartbeat: true } } : { errors: [{ message: 'bad signature' }] }))
