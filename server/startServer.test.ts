@@ -348,12 +348,13 @@ describe('server on real indexed data', () => {
     // Nobody calls finalize but the keeper.
     const completed = await waitFor('the keeper to finalize job 1', async () => {
       const d = await gql<{
-        job: { status: string; fees: string; burned: string; fingerprint: string; assignments: { outcome: string }[] }
-      }>(`{ job(id: "1") { status fees burned fingerprint assignments { provider outcome paid } payments { kind amount } } }`)
+        job: { status: string; fees: string; burned: string; fingerprint: string; assignments: { outcome: string; settledAt: string }[] }
+      }>(`{ job(id: "1") { status fees burned fingerprint assignments { provider outcome paid settledAt } payments { kind amount } } }`)
       return d.job.status === 'COMPLETED' ? d.job : undefined
     })
     expect(completed.fingerprint).toBe(fingerprint)
     expect(completed.assignments.map((a) => a.outcome)).toEqual(['AGREED', 'AGREED'])
+    for (const a of completed.assignments) expect(BigInt(a.settledAt)).toBeLessThanOrEqual(await system.now())
 
     // Reputation: the two who agreed rise above a newcomer's 0.5 by one decayed agreed job; p4, never assigned, stays there.
     type Reputation = {

@@ -79,7 +79,7 @@ Job.implement({
 Assignment.implement({
   description: 'A provider assigned to a job: its slot, ask, collateral and how it ended.',
   fields: (t) => ({
-    ...exposeBigInts(t, ['committedAt', 'revealedAt'], { nullable: true }),
+    ...exposeBigInts(t, ['committedAt', 'revealedAt', 'settledAt'], { nullable: true }),
     ...exposeBigInts(t, ['jobId', 'collateral', 'commitDeadline', 'assignedAt']),
     job: t.field({ type: Job, resolve: (a) => a.jobId.toString() }),
     provider: t.expose('provider', { type: 'Address' }),
