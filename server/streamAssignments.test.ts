@@ -45,7 +45,7 @@ async function fakeViews(name: string) {
     id text primary key, job_id numeric not null, provider text not null, round integer not null, slot integer not null,
     price_per_unit numeric not null, collateral numeric not null, commit_deadline numeric not null, assigned_at numeric not null,
     block_number numeric not null, log_index integer not null, tx_hash text not null, commitment text, committed_at numeric,
-    fingerprint text, output_hash text, revealed_at numeric, outcome text not null, paid numeric not null)`.execute(db)
+    fingerprint text, output_hash text, revealed_at numeric, outcome text not null, settled_at numeric, paid numeric not null)`.execute(db)
   const views: Views = db.withSchema(name)
   return {
     views,
