@@ -1,10 +1,9 @@
 import pino from 'pino'
-import { type Address, createWalletClient, decodeFunctionData, type Hash, type Hex, http, type PublicClient, parseEther } from 'viem'
+import { type Address, type Hex, type PublicClient, parseEther } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, type TestServer } from '../agent/testServer.ts'
-import { TxSender } from '../agent/txSender.ts'
-import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { sampleJobSpec, type TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus, jobStatusName } from '../protocol/enums.ts'
@@ -13,6 +12,19 @@ import { sleep } from '../protocol/retry.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createChainClients } from '../server/leader/chainClients.ts'
 import { createTransactionSender } from '../server/leader/transactionSender.ts'
+import {
+  every,
+  marketJobs,
+  type Removed,
+  type ReorgChain,
+  removedCount,
+  reorgWhen,
+  slashedSince,
+  stakeOf,
+  startBlockPump,
+  startRequester,
+  stillMined,
+} from './support/reorg.ts'
 
 // Reorgs during live traffic: two honest agents work k=2 jobs through commit and reveal while the chain is
 // reorganised at depths 1, 5 and 20, each time taking out commits, reveals, assigns and finalizes that were mined.
@@ -47,32 +59,19 @@ beforeAll(async () => {
 
 afterAll(() => stopAgentTestBed(bed))
 
+const chain = (): ReorgChain => ({
+  publicClient: system.publicClient as PublicClient,
+  testClient: system.testClient,
+  market: system.market,
+})
 const readJob = (jobId: bigint, blockNumber?: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId], blockNumber })
 const nextJobId = (blockNumber?: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId', blockNumber })
-const stakeOf = async (a: Address) =>
-  (await system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'getProvider', args: [a] }))
-    .stake
 const noncesOf = async (address: Address) => ({
   latest: await system.publicClient.getTransactionCount({ address, blockTag: 'latest' }),
   pending: await system.publicClient.getTransactionCount({ address, blockTag: 'pending' }),
 })
-
-/** Runs `tick` every `ms` until stopped; a failed tick is logged and the next one runs. */
-function every(ms: number, tick: () => Promise<void>) {
-  let stopped = false
-  const loop = (async () => {
-    while (!stopped) {
-      await tick().catch((error: unknown) => log.warn({ err: error }, 'test loop tick failed'))
-      await sleep(ms)
-    }
-  })()
-  return async () => {
-    stopped = true
-    await loop
-  }
-}
 
 /**
  * The leader's chain work, read from the chain instead of the index: assign Open jobs to the two providers, publish
@@ -94,7 +93,7 @@ function startLeaderRole(providers: Address[]) {
     reconcileIntervalMs: 200,
   })
   const published = new Set<string>()
-  const stop = every(150, async () => {
+  const stop = every(150, log, async () => {
     const head = await system.publicClient.getBlock({ blockTag: 'latest' })
     // The change feed's part: each JobAssigned event once, by its block hash and log index as an indexer keys it, so
     // an assignment a reorg took out and the sender put back is published again.
@@ -155,109 +154,48 @@ function startLeaderRole(providers: Address[]) {
   return { sender, stop }
 }
 
-/** Submits `jobCount` k=2 jobs as requester 0, one at a time; `submitted` counts them. */
-function startRequester() {
-  const state = { submitted: 0, done: false, hashes: [] as Hash[] }
-  const account = system.accounts.requesters[0]
-  const walletClient = createWalletClient({ chain: system.chain, transport: http(system.rpcUrl), account, pollingInterval: 50 })
-  const submitter = new TxSender(system.publicClient as PublicClient, walletClient, account, log, undefined, { droppedAfterMs: 1000 })
-  const run = (async () => {
-    for (let i = 0; i < jobCount; i++) {
+/** Submits `jobCount` k=2 jobs as requester 0, one at a time, their blobs on the test server. */
+function startJobs() {
+  return startRequester(chain(), {
+    rpcUrl: system.rpcUrl,
+    chain: system.chain,
+    account: system.accounts.requesters[0],
+    count: jobCount,
+    log,
+    specOf: async (i) => {
       const rows = 2 + (i % 3)
       const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: 100 + i, rows, inputSize: 16 }) })
       const inputHash = sha256Hex(input)
       server.blobs.set(inputHash, input)
-      const spec = await sampleJobSpec(system, { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit: parseEther('0.01') })
-      // Sent through the agent's sender: a submission a reorg takes out before its receipt was seen fails instead of
-      // waiting for a receipt that never comes. That job then doesn't exist; the requester goes on with the next.
-      const sent = await submitter
-        .send({ address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
-        .catch((error: unknown) => log.info({ err: error }, 'submission lost'))
-      if (sent) state.hashes.push(sent.hash)
-      state.submitted++
-      await sleep(250)
-    }
-    state.done = true
-  })()
-  return { state, run }
-}
-
-type Removed = Record<string, number>
-
-/** Which of the transactions in blocks `from..to` a predicate wants, by function name (JobMarket calls only). */
-async function callsIn(from: bigint, to: bigint): Promise<{ hash: Hash; name: string }[]> {
-  const calls: { hash: Hash; name: string }[] = []
-  for (let n = from; n <= to; n++) {
-    const block = await system.publicClient.getBlock({ blockNumber: n, includeTransactions: true })
-    for (const tx of block.transactions) {
-      if (tx.to?.toLowerCase() !== system.market.toLowerCase()) continue
-      calls.push({ hash: tx.hash, name: decodeFunctionData({ abi: jobMarketAbi, data: tx.input }).functionName })
-    }
-  }
-  return calls
-}
-
-/**
- * Waits (up to 15 s) until the last `depth` blocks hold the calls `wanted` names, then reorganises them away (replaced
- * by as many empty blocks) and returns what the reorg took out; past the wait it reorganises whatever is there (a
- * frozen market sends nothing: the checks after the traffic say what went wrong). Blocks are held back (no automine,
- * no pump) while it looks and reorgs, so the blocks it looked at are the ones that go; what is sent meanwhile waits
- * in the pool.
- */
-async function reorgWhen(depth: number, wanted: string[], pump: { paused: boolean }): Promise<Removed> {
-  pump.paused = true
-  const until = Date.now() + 15_000
-  try {
-    for (;;) {
-      await system.testClient.setAutomine(false)
-      const head = await system.publicClient.getBlockNumber({ cacheTime: 0 })
-      const calls = await callsIn(head - BigInt(depth) + 1n, head)
-      if (wanted.every((name) => calls.some((c) => c.name === name)) || Date.now() > until) {
-        await system.testClient.request({ method: 'anvil_reorg', params: [depth, []] } as never)
-        const removed: Removed = {}
-        for (const c of calls)
-          if (!(await system.publicClient.getTransactionReceipt({ hash: c.hash }).catch(() => undefined)))
-            removed[c.name] = (removed[c.name] ?? 0) + 1
-        return removed
-      }
-      await system.testClient.setAutomine(true)
-      await system.testClient.mine({ blocks: 1 }) // what was sent while looking, so traffic goes on
-      await sleep(20)
-    }
-  } finally {
-    await system.testClient.setAutomine(true)
-    await system.testClient.mine({ blocks: 1 }) // what waited in the pool
-    pump.paused = false
-  }
+      return sampleJobSpec(system, { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit: parseEther('0.01') })
+    },
+  })
 }
 
 test('reorgs of depth 1, 5 and 20 during live traffic: every job completes, nobody is slashed, no nonce gap', async () => {
   const started = Date.now()
   const [p1, p2] = system.accounts.providers
   const agents = await startTwoAgents(bed, log, { confirmations })
-  const stakes = [await stakeOf(p1.address), await stakeOf(p2.address)]
+  const stakes = [await stakeOf(chain(), system.registry, p1.address), await stakeOf(chain(), system.registry, p2.address)]
   const firstBlock = await system.publicClient.getBlockNumber({ cacheTime: 0 })
   // Empty blocks between transactions, so confirmations keep coming when traffic pauses.
   const pump = { paused: false }
-  const stopPump = every(100, async () => {
-    if (!pump.paused) await system.testClient.mine({ blocks: 1 })
-  })
+  const stopPump = startBlockPump(chain(), pump, 100, log)
   const leader = startLeaderRole([p1.address, p2.address])
-  const requester = startRequester()
+  const requester = startJobs()
   const removed: Removed[] = []
   try {
     for (const [i, depth] of reorgDepths.entries()) {
       while (requester.state.submitted < 3 * (i + 1)) await sleep(50)
       const wanted =
         depth === 1 ? ['commitResult'] : depth === 5 ? ['commitResult', 'revealResult'] : ['assign', 'commitResult', 'revealResult']
-      removed.push(await reorgWhen(depth, wanted, pump))
+      removed.push(await reorgWhen(chain(), { depth, wanted, pump }))
     }
     await requester.run
     // Every job reaches Completed while its windows are still open (they are 120 s).
     const until = Date.now() + 30_000
     for (;;) {
-      const count = await nextJobId()
-      const statuses = await Promise.all([...Array(Number(count) - 1)].map(async (_, i) => (await readJob(BigInt(i + 1))).status))
+      const statuses = (await marketJobs(chain())).map((job) => job.status)
       if (statuses.every((s) => s === JobStatus.Completed) || Date.now() > until) break
       await sleep(200)
     }
@@ -273,15 +211,8 @@ test('reorgs of depth 1, 5 and 20 during live traffic: every job completes, nobo
     await stopPump()
   }
 
-  const count = await nextJobId()
-  const jobs = await Promise.all([...Array(Number(count) - 1)].map((_, i) => readJob(BigInt(i + 1))))
-  const slashed = await system.publicClient.getContractEvents({
-    address: system.registry,
-    abi: providerRegistryAbi,
-    eventName: 'Slashed',
-    fromBlock: firstBlock,
-  })
-  const took = (name: string) => removed.reduce((sum, r) => sum + (r[name] ?? 0), 0)
+  const jobs = await marketJobs(chain())
+  const slashed = await slashedSince(chain(), system.registry, firstBlock)
   const summary = {
     seconds: Math.round((Date.now() - started) / 1000),
     jobs: jobs.length,
@@ -291,17 +222,14 @@ test('reorgs of depth 1, 5 and 20 during live traffic: every job completes, nobo
   }
   log.info(summary, 'reorg test summary')
 
-  expect(took('commitResult')).toBeGreaterThan(0)
-  expect(took('revealResult')).toBeGreaterThan(0)
-  expect(took('assign')).toBeGreaterThan(0)
+  expect(removedCount(removed, 'commitResult')).toBeGreaterThan(0)
+  expect(removedCount(removed, 'revealResult')).toBeGreaterThan(0)
+  expect(removedCount(removed, 'assign')).toBeGreaterThan(0)
   // A submission a reorg took out is not sent again: the jobs are those whose submission is still on chain.
-  const submitted = await Promise.all(
-    requester.state.hashes.map((hash) => system.publicClient.getTransactionReceipt({ hash }).catch(() => undefined)),
-  )
-  expect(jobs.length).toBe(submitted.filter(Boolean).length)
+  expect(jobs.length).toBe(await stillMined(chain(), requester.state.hashes))
   expect(summary.statuses).toEqual(jobs.map(() => 'COMPLETED'))
   expect(slashed).toEqual([])
-  expect([await stakeOf(p1.address), await stakeOf(p2.address)]).toEqual(stakes)
+  expect([await stakeOf(chain(), system.registry, p1.address), await stakeOf(chain(), system.registry, p2.address)]).toEqual(stakes)
   for (const address of [system.accounts.matcher.address, p1.address, p2.address]) {
     const { latest, pending } = await noncesOf(address)
     expect(pending).toBe(latest)

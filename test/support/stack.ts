@@ -4,6 +4,7 @@ import { freePort } from '../../devnet/startAnvil.ts'
 import { type Stack, type StackAgent, type StartStackParameters, startStack } from '../../devnet/startStack.ts'
 import type { TestSystem } from '../../devnet/testSystem.ts'
 import { type StartPonderReturnType, startPonder } from '../../indexer/startPonder.ts'
+import type { Deployment } from '../../protocol/deployment.ts'
 
 /**
  * `startStack` on free ports with a test logger (silent unless `TESSERA_TEST_LOG` names a level).
@@ -29,10 +30,13 @@ function testLog() {
 
 /**
  * One more provider agent on a running stack, started as `startStack` starts its own, for a test that needs a provider
- * the stack's agents can't play. Its key must hold TSR to stake: name it in the stack's `spareProviders`. The caller
- * stops it.
+ * the stack's agents can't play, or with settings theirs don't take (`confirmations`). Its key must hold TSR to stake:
+ * name it in the stack's `spareProviders`. The caller stops it.
  */
-export async function startTestAgent(stack: Stack, agent: StackAgent & { dataDir: string }): Promise<RunAgentReturnType> {
+export async function startTestAgent(
+  stack: Stack,
+  agent: StackAgent & { dataDir: string; confirmations?: number },
+): Promise<RunAgentReturnType> {
   return runAgent({
     privateKey: agent.privateKey,
     serverUrl: stack.serverUrl,
@@ -40,16 +44,17 @@ export async function startTestAgent(stack: Stack, agent: StackAgent & { dataDir
     dataDir: agent.dataDir,
     pricePerUnit: agent.pricePerUnit,
     lie: agent.lie,
+    confirmations: agent.confirmations,
     log: testLog().child({ part: 'test agent' }),
   })
 }
 
 /**
- * Ponder indexing `system` (its deployment file at `deploymentPath`) into a fresh schema of `databaseUrl`, with views in
- * `viewsSchema`, on a free port. Its lines are printed when `TESSERA_TEST_VERBOSE` is set.
+ * Ponder indexing `system` (a test system or a stack; its deployment file at `deploymentPath`) into a fresh schema of
+ * `databaseUrl`, with views in `viewsSchema`, on a free port. Its lines are printed when `TESSERA_TEST_VERBOSE` is set.
  */
 export async function startTestPonder(
-  system: TestSystem,
+  system: Pick<TestSystem, 'rpcUrl'> & { deployment: Pick<Deployment, 'chainId'> },
   parameters: { databaseUrl: string; deploymentPath: string; viewsSchema: string },
 ): Promise<StartPonderReturnType> {
   return startPonder({
