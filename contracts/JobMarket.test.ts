@@ -171,6 +171,7 @@ describe('JobMarket: setup and views', () => {
       commitWindow: COMMIT_WINDOW,
       revealWindow: REVEAL_WINDOW,
       failureFeeBps: 1000,
+      claimGrace: 300n,
     })
     const role = await market.read<Hex>('MATCHER_ROLE')
     expect(role).toBe(keccak256(toHex('MATCHER_ROLE')))
@@ -191,6 +192,7 @@ describe('JobMarket: setup and views', () => {
       commitWindow: 120n,
       revealWindow: 120n,
       failureFeeBps: 0,
+      claimGrace: 0n,
     }
     const deploy = (args: readonly unknown[]) => sys.deployContract(deployer, jobMarketAbi, jobMarketBytecode, args)
     const bads = [
@@ -699,6 +701,83 @@ describe('JobMarket: finalize', () => {
   })
 })
 
+describe('JobMarket: claimJob (liveness without the matcher)', () => {
+  const CLAIM_GRACE = 300n
+  const claim = (jobId: bigint, p: PrivateKeyAccount) => market.write(p, 'claimJob', [jobId])
+
+  test('too early is refused; then eligible providers claim the slots and the k-th claim assigns the job as assign does', async () => {
+    const spec = await makeSpec({ redundancy: 2 })
+    const jobId = await submit(spec)
+    const submittedAt = await sys.now()
+    const args = await expectRevert(claim(jobId, providers[0]), 'ClaimTooEarly')
+    expect(args).toEqual([jobId, submittedAt + CLAIM_GRACE])
+    await sys.increaseTime(CLAIM_GRACE)
+    const first = await claim(jobId, providers[0])
+    expect(events(first, 'SlotClaimed').map((e) => e.args)).toEqual([
+      { jobId, provider: providers[0].address, pricePerUnit: ASKS[0], collateral: collateralOf(ASKS[0], spec) },
+    ])
+    expect(events(first, 'JobAssigned')).toHaveLength(0)
+    expect((await getJob(jobId)).status).toBe(Status.Open)
+    expect((await providerOf(providers[0].address)).locked).toBe(collateralOf(ASKS[0], spec))
+    await expectRevert(claim(jobId, providers[0]), 'DuplicateProvider')
+    // The same eligibility rules as assign: a paused provider can't claim.
+    await sys.write(providers[2], { address: sys.registry, abi: providerRegistryAbi, functionName: 'pause', args: [] })
+    await expectRevert(claim(jobId, providers[2]), 'ProviderNotEligible')
+    const second = await claim(jobId, providers[1])
+    const commitDeadline = (await sys.now()) + COMMIT_WINDOW
+    expect(events(second, 'JobAssigned').map((e) => e.args)).toEqual(
+      [0, 1].map((i) => ({
+        jobId,
+        provider: providers[i].address,
+        slot: i,
+        pricePerUnit: ASKS[i],
+        collateral: collateralOf(ASKS[i], spec),
+        commitDeadline,
+      })),
+    )
+    expect(await getJob(jobId)).toMatchObject({ status: Status.Assigned, commitDeadline, claimed: true })
+    await expectRevert(claim(jobId, providers[2]), 'UnexpectedStatus')
+  })
+
+  test('a claimed job is paid like any, but records no usage emissions: claiming one’s own jobs farms nothing', async () => {
+    const spec = await makeSpec({ redundancy: 2 })
+    const jobId = await submit(spec)
+    await sys.increaseTime(CLAIM_GRACE)
+    for (const p of providers.slice(0, 2)) await claim(jobId, p)
+    for (const p of providers.slice(0, 2)) await commit(jobId, p, 'ok')
+    for (const p of providers.slice(0, 2)) await reveal(jobId, p, 'ok')
+    const receipt = await market.write(requester, 'finalize', [jobId])
+    expect(events(receipt, 'ProviderPaid').map((e) => e.args.amount)).toEqual([ASKS[0] * spec.units, ASKS[1] * spec.units])
+    expect(parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs })).toEqual([])
+  })
+
+  test('a lone claim holds the matcher off one commit window only; cancel and expire release claimers', async () => {
+    const spec = await makeSpec({ redundancy: 2, deadline: (await sys.now()) + 2_000n })
+    const jobId = await submit(spec)
+    await sys.increaseTime(CLAIM_GRACE)
+    await claim(jobId, providers[2])
+    const pair = [providers[0].address, providers[1].address]
+    expect(await expectRevert(market.write(matcher, 'assign', [jobId, pair]), 'JobPartlyClaimed')).toEqual([jobId, 1n])
+    await sys.increaseTime(COMMIT_WINDOW + 1n)
+    const assigned = await market.write(matcher, 'assign', [jobId, pair])
+    expect(events(assigned, 'SlotSettled').map((e) => e.args)).toEqual([{ jobId, provider: providers[2].address, outcome: 3 }])
+    expect((await providerOf(providers[2].address)).locked).toBe(0n)
+    expect(await getJob(jobId)).toMatchObject({ status: Status.Assigned, providers: pair, claimed: false })
+
+    const cancelled = await submit(await makeSpec({ redundancy: 2 }))
+    await sys.increaseTime(CLAIM_GRACE)
+    await claim(cancelled, providers[2])
+    await market.write(requester, 'cancel', [cancelled])
+    const expiring = await submit(await makeSpec({ redundancy: 2, deadline: (await sys.now()) + CLAIM_GRACE + 10n }))
+    await sys.increaseTime(CLAIM_GRACE)
+    await claim(expiring, providers[2])
+    await sys.increaseTime(20)
+    await market.write(requester2, 'expire', [expiring])
+    expect((await providerOf(providers[2].address)).locked).toBe(0n)
+    expect((await getJob(expiring)).providers).toEqual([])
+  })
+})
+
 describe('JobMarket: cancel, expire, expireAssignment', () => {
   test('cancel: requester only, Open only; refunds the whole escrow', async () => {
     const spec = await makeSpec()
@@ -808,6 +887,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     | { kind: 'registry'; who: number; op: 'stake' | 'requestUnstake' | 'withdraw' | 'pause' | 'unpause' | 'reprice'; amount: number }
     | { kind: 'advanceEpoch'; maxEpochs: number }
     | { kind: 'claim'; who: number; back: number }
+    | { kind: 'claimJob'; job: number; who: number }
     | { kind: 'assign'; job: number; pick: number }
     | { kind: 'commit'; job: number; slot: number; honest: boolean }
     | { kind: 'reveal'; job: number; slot: number }
@@ -859,6 +939,8 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     // The emission side: anyone closes epochs (bounded), providers claim.
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('advanceEpoch' as const), maxEpochs: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('claim' as const), who: fc.nat(5), back: fc.nat(4) }) },
+    // Providers claim slots of jobs the matcher left waiting (refused until the claim grace has passed).
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('claimJob' as const), job: fc.nat(7), who: fc.nat(5) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('commit' as const), job: fc.nat(7), slot: fc.nat(2), honest: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('reveal' as const), job: fc.nat(7), slot: fc.nat(2) }) },
     {
@@ -953,6 +1035,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
   }, async () => {
     let noShowsSeen = 0
     let epochsClosed = 0
+    let claimsSeen = 0
     const disputesSeen = new Set<bigint>()
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 40, maxLength: 60 }), async (actions) => {
@@ -1090,6 +1173,16 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                   else receipt = await call(a.op)
                   break
                 }
+                case 'claimJob': {
+                  // A claimer waits out the grace when it has to: the matcher left the job alone that long.
+                  const { openedAt } = (await getJob(jobId)) as unknown as { openedAt: bigint }
+                  const claimableAt = openedAt + sys.deployment.params.market.claimGrace
+                  const now = await sys.now()
+                  if (now < claimableAt) await sys.increaseTime(claimableAt - now)
+                  receipt = await market.write(everyProvider()[a.who], 'claimJob', [jobId])
+                  claimsSeen += events(receipt, 'SlotClaimed').length
+                  break
+                }
                 case 'advanceEpoch':
                   receipt = await sys.write(requester2, {
                     address: sys.controller,
@@ -1188,5 +1281,6 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     expect(noShowsSeen).toBeGreaterThan(0)
     expect(disputesSeen.size).toBeGreaterThan(0)
     expect(epochsClosed).toBeGreaterThan(0)
+    expect(claimsSeen).toBeGreaterThan(0)
   })
 })

@@ -44,6 +44,7 @@ export const devnetParams: DeploymentParams = {
     commitWindow: 120n,
     revealWindow: 120n,
     failureFeeBps: 1000n,
+    claimGrace: 300n,
   },
   emission: emissionParams({ epochLength: 30n }),
 }

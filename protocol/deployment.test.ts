@@ -28,6 +28,7 @@ const deployment: Deployment = {
       commitWindow: 120n,
       revealWindow: 120n,
       failureFeeBps: 1000n,
+      claimGrace: 300n,
     },
     emission: {
       epochLength: 30n,

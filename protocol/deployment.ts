@@ -38,6 +38,8 @@ export type MarketParams = {
   revealWindow: bigint
   /** What a provider reporting the majority's deterministic failure is paid, in bps of its ask × units. */
   failureFeeBps: bigint
+  /** Seconds a job waits for the matcher before eligible providers may claim its slots themselves (`claimJob`). */
+  claimGrace: bigint
 }
 
 /** Every contract's parameters, grouped by contract. */
@@ -74,7 +76,7 @@ export class DeploymentError extends TesseraError {
 const paramKeys = {
   token: ['genesisSupply'],
   registry: ['minStake', 'unbondingPeriod'],
-  market: ['takeBps', 'collateralBps', 'slashBeneficiaryBps', 'commitWindow', 'revealWindow', 'failureFeeBps'],
+  market: ['takeBps', 'collateralBps', 'slashBeneficiaryBps', 'commitWindow', 'revealWindow', 'failureFeeBps', 'claimGrace'],
   emission: emissionParamKeys,
 } as const satisfies { [G in keyof DeploymentParams]: readonly (keyof DeploymentParams[G])[] }
 

@@ -80,6 +80,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint64 commitWindow;
         uint64 revealWindow;
         uint16 failureFeeBps;
+        uint64 claimGrace;
     }
 
     struct Job {
@@ -92,6 +93,9 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         address[] providers;
         bool tieBreak;
         address[] disputed;
+        uint64 openedAt;
+        uint64 firstClaimAt;
+        bool claimed;
     }
 
     struct Slot {
@@ -163,6 +167,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     event NoShow(uint256 indexed jobId, address indexed provider);
     event AssignmentExpired(uint256 indexed jobId, bool reopened);
     event JobDisputed(uint256 indexed jobId);
+    event SlotClaimed(uint256 indexed jobId, address indexed provider, uint256 pricePerUnit, uint256 collateral);
     event SlotSettled(uint256 indexed jobId, address indexed provider, Outcome outcome);
     event Withdrawn(address indexed account, uint256 amount);
 
@@ -210,6 +215,10 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     error ProviderWasNoShow(uint256 jobId, address provider);
     /// @dev `provider` is a party to `jobId`'s dispute and may not judge it in the tie-break.
     error ProviderInDispute(uint256 jobId, address provider);
+    /// @dev Providers may claim `jobId` only from `claimableAt`, once the matcher had its chance.
+    error ClaimTooEarly(uint256 jobId, uint64 claimableAt);
+    /// @dev `claimed` of `jobId`'s slots were claimed less than a commit window ago: the matcher may not assign it yet.
+    error JobPartlyClaimed(uint256 jobId, uint256 claimed);
     /// @dev `provider` is not assigned to `jobId`.
     error NotAssigned(uint256 jobId, address provider);
     /// @dev A commitment must be non-zero.
@@ -288,6 +297,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         job.requester = msg.sender;
         job.status = Status.Open;
         job.escrow = escrow;
+        job.openedAt = uint64(block.timestamp);
         emit JobSubmitted(jobId, msg.sender, spec, escrow);
 
         _token.safeTransferFrom(msg.sender, address(this), escrow);
@@ -299,12 +309,13 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * - the job is Open;
      * - the caller is its requester.
      */
-    function cancel(uint256 jobId) external {
+    function cancel(uint256 jobId) external nonReentrant {
         Job storage job = _requireStatus(jobId, Status.Open);
         if (msg.sender != job.requester) revert NotRequester(msg.sender);
         job.status = Status.Cancelled;
         emit JobCancelled(jobId);
         _refund(jobId, job.requester, job.escrow);
+        _releaseClaims(jobId, job);
     }
 
     /**
@@ -315,13 +326,13 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * - `block.timestamp > deadline`.
      */
     function expire(uint256 jobId) external nonReentrant {
-        Job storage job = _jobs[jobId];
-        if (job.status != Status.Open && job.status != Status.Disputed) revert UnexpectedStatus(jobId, job.status);
+        Job storage job = _requireWaiting(jobId);
         if (block.timestamp <= job.spec.deadline) revert DeadlineNotPassed(job.spec.deadline);
         job.status = Status.Expired;
         emit JobExpired(jobId);
         _refund(jobId, job.requester, job.escrow);
         _releaseUndecided(jobId, job.disputed);
+        _releaseClaims(jobId, job);
     }
 
     // ---------------------------------------------------------------- matcher
@@ -334,6 +345,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * - the caller has `MATCHER_ROLE`;
      * - the job is Open (or Disputed: its tie-break) and `block.timestamp <= deadline`;
      * - `providers.length == redundancy`, all distinct, none a no-show of this job nor a party to its dispute;
+     * - no slot claimed (`claimJob`) in the last commit window; older claims are released first;
      * - each provider is eligible for the collateral, asks at most `maxPricePerUnit`, has at least
      *   `minVramMiB`, the job's GPU model when it names one, and a region in `regions` when non-empty.
      */
@@ -342,32 +354,45 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         onlyRole(MATCHER_ROLE)
         nonReentrant
     {
-        Job storage job = _jobs[jobId];
-        if (job.status != Status.Open && job.status != Status.Disputed) revert UnexpectedStatus(jobId, job.status);
+        Job storage job = _requireWaiting(jobId);
         JobSpec storage spec = job.spec;
         if (block.timestamp > spec.deadline) revert DeadlinePassed(spec.deadline);
         if (providers.length != spec.redundancy) revert WrongProviderCount(spec.redundancy, providers.length);
-        address[] memory disputed = job.disputed;
+        if (job.providers.length != 0) {
+            // A partial claim may hold the matcher off for one commit window, no longer: a lone claimer can't freeze a job.
+            if (block.timestamp <= job.firstClaimAt + _params.commitWindow) revert JobPartlyClaimed(jobId, job.providers.length);
+            _releaseClaims(jobId, job);
+        }
 
-        uint64 commitDeadline = uint64(block.timestamp) + _params.commitWindow;
-        job.status = Status.Assigned;
-        job.commitDeadline = commitDeadline;
-
+        job.claimed = false;
         for (uint256 i = 0; i < providers.length; ++i) {
-            address provider = providers[i];
-            Slot storage slot = _slots[jobId][provider];
-            if (slot.assigned) revert DuplicateProvider(provider);
-            if (_noShow[jobId][provider]) revert ProviderWasNoShow(jobId, provider);
-            for (uint256 d = 0; d < disputed.length; ++d) {
-                if (disputed[d] == provider) revert ProviderInDispute(jobId, provider);
-            }
-            (uint256 ask, uint256 collateral) = _checkProvider(spec, provider);
-            slot.assigned = true;
-            slot.ask = ask;
-            slot.collateral = collateral;
-            job.providers.push(provider);
-            emit JobAssigned(jobId, provider, uint8(i), ask, collateral, commitDeadline);
-            _registry.lock(provider, jobId, collateral);
+            _takeSlot(jobId, job, providers[i]);
+        }
+        _startRound(jobId, job);
+    }
+
+    /**
+     * @notice Claims a slot of a job the matcher has left waiting for `claimGrace` seconds (liveness without the
+     * matcher), locking the caller's collateral as `assign` would; the k-th claim assigns the job (a `JobAssigned` per
+     * slot, as from `assign`). A job settled by claimed slots earns no usage emissions, so claiming one's own jobs
+     * farms nothing. Slots claimed while others stay empty are released when the job is cancelled or expires, or
+     * when the matcher assigns it a commit window after the first claim.
+     * Requirements:
+     * - the job is Open or Disputed, `openedAt + claimGrace <= block.timestamp <= deadline`;
+     * - the caller holds no slot of it, is no no-show of it nor a party to its dispute, and is eligible as for `assign`.
+     */
+    function claimJob(uint256 jobId) external nonReentrant {
+        Job storage job = _requireWaiting(jobId);
+        uint64 claimableAt = job.openedAt + _params.claimGrace;
+        if (block.timestamp < claimableAt) revert ClaimTooEarly(jobId, claimableAt);
+        if (block.timestamp > job.spec.deadline) revert DeadlinePassed(job.spec.deadline);
+
+        if (job.providers.length == 0) job.firstClaimAt = uint64(block.timestamp);
+        (uint256 ask, uint256 collateral) = _takeSlot(jobId, job, msg.sender);
+        emit SlotClaimed(jobId, msg.sender, ask, collateral);
+        if (job.providers.length == job.spec.redundancy) {
+            job.claimed = true;
+            _startRound(jobId, job);
         }
     }
 
@@ -501,6 +526,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
         bool reopened = block.timestamp <= job.spec.deadline;
         job.status = reopened ? (job.tieBreak ? Status.Disputed : Status.Open) : Status.Expired;
+        job.openedAt = uint64(block.timestamp);
         emit AssignmentExpired(jobId, reopened);
         if (!reopened) {
             emit JobExpired(jobId);
@@ -595,6 +621,53 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (job.status != expected) revert UnexpectedStatus(jobId, job.status);
     }
 
+    /// @dev The job, which waits for providers (Open, or Disputed: its tie-break).
+    function _requireWaiting(uint256 jobId) private view returns (Job storage job) {
+        job = _jobs[jobId];
+        if (job.status != Status.Open && job.status != Status.Disputed) revert UnexpectedStatus(jobId, job.status);
+    }
+
+    /// @dev Gives `provider` the job's next slot: checks it may take one, records its ask, locks its collateral.
+    function _takeSlot(uint256 jobId, Job storage job, address provider) private returns (uint256 ask, uint256 collateral) {
+        Slot storage slot = _slots[jobId][provider];
+        if (slot.assigned) revert DuplicateProvider(provider);
+        if (_noShow[jobId][provider]) revert ProviderWasNoShow(jobId, provider);
+        address[] storage disputed = job.disputed;
+        for (uint256 d = 0; d < disputed.length; ++d) {
+            if (disputed[d] == provider) revert ProviderInDispute(jobId, provider);
+        }
+        (ask, collateral) = _checkProvider(job.spec, provider);
+        slot.assigned = true;
+        slot.ask = ask;
+        slot.collateral = collateral;
+        job.providers.push(provider);
+        _registry.lock(provider, jobId, collateral);
+    }
+
+    /// @dev Every slot is taken: the job is Assigned and its commit window opens, one `JobAssigned` per slot.
+    function _startRound(uint256 jobId, Job storage job) private {
+        uint64 commitDeadline = uint64(block.timestamp) + _params.commitWindow;
+        job.status = Status.Assigned;
+        job.commitDeadline = commitDeadline;
+        address[] storage providers = job.providers;
+        for (uint256 i = 0; i < providers.length; ++i) {
+            Slot storage slot = _slots[jobId][providers[i]];
+            emit JobAssigned(jobId, providers[i], uint8(i), slot.ask, slot.collateral, commitDeadline);
+        }
+    }
+
+    /// @dev Releases the slots claimed of a job that never filled them all (it is cancelled or expires).
+    function _releaseClaims(uint256 jobId, Job storage job) private {
+        address[] memory claimers = job.providers;
+        for (uint256 i = 0; i < claimers.length; ++i) {
+            uint256 collateral = _slots[jobId][claimers[i]].collateral;
+            delete _slots[jobId][claimers[i]];
+            emit SlotSettled(jobId, claimers[i], Outcome.Released);
+            _registry.unlock(claimers[i], jobId, collateral);
+        }
+        delete job.providers;
+    }
+
     function _credit(address account, uint256 amount) private {
         _owed[account] += amount;
     }
@@ -676,6 +749,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         delete _revealCount[jobId];
         job.commitDeadline = 0;
         job.revealDeadline = 0;
+        job.openedAt = uint64(block.timestamp);
         for (uint256 i = 0; i < providers.length; ++i) {
             _slots[jobId][providers[i]].assigned = false;
         }
@@ -737,7 +811,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         _settleSlots(jobId, prior, priorCollaterals, priorAgrees, _params.slashBeneficiaryBps);
         _settleSlots(jobId, providers, collaterals, agrees, _params.slashBeneficiaryBps);
         if (take > 0) ERC20Burnable(address(_token)).burn(take);
-        if (!invalid && address(_emissionController) != address(0)) {
+        // A claimed job earns no usage emissions: its providers picked it themselves (self-dealing defence).
+        if (!invalid && !job.claimed && address(_emissionController) != address(0)) {
             for (uint256 i = 0; i < k; ++i) {
                 if (agrees[i]) {
                     _emissionController.recordJob(providers[i], _slots[jobId][providers[i]].ask * units, units);
