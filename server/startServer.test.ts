@@ -5,6 +5,7 @@ import pino from 'pino'
 import { type Address, type Hex, keccak256, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { sendHeartbeat as sendSignedHeartbeat } from '../client/serverClient.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
@@ -199,6 +200,15 @@ describe('server on real indexed data', () => {
       a: p2.address,
     })
     expect(live.provider.live).toBe(true)
+    // The agent's client reports the models it holds warm, signed; the API serves them as the matcher reads them.
+    const warm = [`0x${'ab'.repeat(32)}`, `0x${'0c'.repeat(32)}`] as const
+    const sign = (message: string) => p2.signMessage({ message })
+    // A second later than the heartbeat above: the server keeps only a newer signed timestamp.
+    await sendSignedHeartbeat({ serverUrl: server.url, provider: p2.address, sign, models: warm, now: () => Date.now() + 1000 })
+    const reported = await gql<{ provider: { warmModels: string[] } }>(`query($a: Address!) { provider(address: $a) { warmModels } }`, {
+      a: p2.address,
+    })
+    expect(reported.provider.warmModels).toEqual([warm[1], warm[0]])
 
     const quote = (max: bigint, k: number) =>
       gql<{ quote: { reason: string } }>(

@@ -36,6 +36,18 @@ export async function findLastSeen(db: Kysely<Database>, addresses: readonly str
   return addresses.map((a) => seen.get(a.toLowerCase()) ?? null)
 }
 
+/** The model hashes (lower-case, sorted) each address's last accepted heartbeat reported warm, in the order asked. */
+export async function findWarmModels(db: Kysely<Database>, addresses: readonly string[]): Promise<Hex[][]> {
+  if (!addresses.length) return []
+  const rows = await db
+    .selectFrom('app.heartbeat')
+    .select(['provider', 'models'])
+    .where(anyOf('provider', lowerCase(addresses)))
+    .execute()
+  const models = new Map(rows.map((r) => [r.provider, r.models as Hex[]]))
+  return addresses.map((a) => models.get(a.toLowerCase()) ?? [])
+}
+
 /** Whether a provider last seen at `lastSeen` counts as live at `now` (unix s): within the liveness window. */
 function isLive(lastSeen: bigint | null, now: number): boolean {
   return lastSeen !== null && now - Number(lastSeen) <= heartbeatLivenessSeconds

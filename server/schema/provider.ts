@@ -2,7 +2,7 @@ import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { reputationPrior, reputationWeights } from '../../protocol/reputation.ts'
 import { builder } from '../builder.ts'
 import { findAssignmentsOfProvider } from '../db/assignments.ts'
-import { findLastSeen, findLiveness } from '../db/heartbeats.ts'
+import { findLastSeen, findLiveness, findWarmModels } from '../db/heartbeats.ts'
 import {
   findEarnings,
   findProviders,
@@ -96,6 +96,12 @@ Provider.implement({
       resolve: async (p, _args, ctx) => (await Reputation.getDataloader(ctx).load(p.address)).score,
     }),
     reputationDetail: t.field({ type: Reputation, resolve: (p) => p.address }),
+    warmModels: t.loadableList({
+      type: 'Bytes32',
+      description: 'Model hashes its last accepted heartbeat reported warm (lower-case, sorted); the matcher prefers it for their jobs.',
+      load: (addresses: string[], ctx) => findWarmModels(ctx.db, addresses),
+      resolve: (p) => p.address,
+    }),
     assignments: t.field({
       type: [Assignment],
       description: 'Most recent assignments first.',
