@@ -185,7 +185,10 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
   let entry: JournalEntry
   try {
     const untilMs = Number(assignment.commitDeadline) * 1000
-    const [job, slot] = await retrying(ctx, 'read job', untilMs, () => Promise.all([readJob(ctx, jobId), readSlot(ctx, jobId)]))
+    const [verifiedAt, job, slot] = await retrying(ctx, 'read job', untilMs, async () => {
+      const block = await ctx.publicClient.getBlockNumber({ cacheTime: 0 })
+      return [block, ...(await Promise.all([readJob(ctx, jobId, block), readSlot(ctx, jobId, ctx.provider, block)]))] as const
+    })
     if (job.status !== JobStatus.Assigned || String(job.commitDeadline) !== assignment.commitDeadline || !slot.assigned)
       throw new Skip(`assignment no longer current (job ${jobStatusName(job.status)})`)
     if (slot.commitment !== ZERO_HASH) throw new Skip('already committed, but not in the journal')
@@ -216,6 +219,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
       failure,
       modelHash: spec.modelHash,
       inputHash: spec.inputHash,
+      verifiedAt: verifiedAt.toString(),
     })
     if (failure) ctx.metrics.failuresReported.inc({ reason: failure })
   } catch (error) {
@@ -242,7 +246,8 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
   let entry = start
   let failures = 0
   const log = ctx.log.child({ jobId: entry.jobId })
-  const watch: Watch = {}
+  // The round was seen running where the assignment was verified; a deep block before that proves nothing.
+  const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt) }
   while (!ctx.signal.aborted && entry.state !== 'done') {
     const before = entry
     try {

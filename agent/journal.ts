@@ -39,6 +39,12 @@ export type JournalEntry = {
    */
   modelHash?: Hex
   inputHash?: Hex
+  /**
+   * The block (decimal) at which the agent read the assignment as current before computing it: the round ran there,
+   * so only a block past it can show the round over for good (a reorg may take the assign back out meanwhile). Absent
+   * in entries written before it existed.
+   */
+  verifiedAt?: string
   commitTx?: Hex
   revealTx?: Hex
   /** Why the entry ended, when it ended without a reveal. */

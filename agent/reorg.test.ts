@@ -135,4 +135,38 @@ describe('agents after a reorg', () => {
     expect(await finalize(jobId)).toEqual([])
     expect(await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))).toEqual(commitments)
   })
+
+  it('keep an assignment a reorg takes out right after they verified it until the reorg is deep, and commit when it comes back', async () => {
+    const [p1, p2] = system.accounts.providers
+    // A model held back by the server: the agents verify the assignment, then wait on the download.
+    const model = buildMlp({ seed: 9, inputSize: 16, hiddenSize: 16, outputSize: 4 })
+    const heldHash = sha256Hex(model)
+    bed.server.blobs.set(heldHash, model)
+    bed.server.held.set(heldHash, 0)
+    const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: heldHash, seed: 23, rows: 3 })
+    const { commitDeadline } = await readJob(jobId)
+    // The assign is the last transaction mined: kept raw, to be mined again after the reorg.
+    const { transactions } = await system.publicClient.getBlock({ includeTransactions: true })
+    const assignTx = transactions.at(-1)
+    if (!assignTx) throw new Error('the assign should be the last block')
+    const raw = (await system.publicClient.request({ method: 'eth_getRawTransactionByHash', params: [assignTx.hash] } as never)) as Hex
+    await waitFor('both agents verified and asked for the model', async () => (bed.server.held.get(heldHash) ?? 0) >= 2)
+    // The reorg takes the assign out; the agents compute, journal, and find no round at the head, nor in the block
+    // `confirmations` deep, which is before the assignment and so proves nothing: they must keep the entry.
+    await system.testClient.setAutomine(false)
+    try {
+      await system.testClient.request({ method: 'anvil_reorg', params: [1, []] } as never)
+      expect((await readJob(jobId)).status).toBe(JobStatus.Open)
+      bed.server.held.delete(heldHash)
+      await waitFor('both journaled', async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every(Boolean))
+      await new Promise((resolve) => setTimeout(resolve, 500)) // several polls
+      for (const name of ['p1', 'p2']) expect((await journaled(name, jobId))?.state).toBe('computed')
+      // The same assign comes back, in the block it left: the agents commit, reveal, and nobody is slashed.
+      await system.testClient.request({ method: 'anvil_reorg', params: [1, [[raw, 0]]] } as never)
+    } finally {
+      await system.testClient.setAutomine(true)
+    }
+    expect((await readJob(jobId)).commitDeadline).toBe(commitDeadline)
+    expect(await finalize(jobId)).toEqual([])
+  })
 })

@@ -23,6 +23,8 @@ import { type RunAgentParameters, type RunAgentReturnType, runAgent } from './ru
  */
 export async function startTestServer(parameters: { deployment?: Deployment } = {}) {
   const blobs = new Map<string, Uint8Array>()
+  /** Blobs answered 503 (retryable) while held, and how often each was asked for meanwhile. */
+  const held = new Map<string, number>()
   const heartbeats: { provider: Address; timestamp: number; models: Hex[] }[] = []
   const assignments: JobAssignment[] = []
   const subscribers = new Set<{ provider: string; res: ServerResponse }>()
@@ -47,7 +49,13 @@ export async function startTestServer(parameters: { deployment?: Deployment } = 
       blobs.set(hash, new Uint8Array(body))
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sha256: hash, size: body.length }))
     } else if (req.method === 'GET' && url.pathname.startsWith('/blobs/')) {
-      const bytes = blobs.get(url.pathname.slice('/blobs/'.length).toLowerCase())
+      const hash = url.pathname.slice('/blobs/'.length).toLowerCase()
+      const asked = held.get(hash)
+      if (asked !== undefined) {
+        held.set(hash, asked + 1)
+        return void res.writeHead(503).end('held by the test')
+      }
+      const bytes = blobs.get(hash)
       if (!bytes) return void res.writeHead(404).end()
       res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes)
     } else if (req.method === 'POST' && url.pathname === '/graphql') {
@@ -91,6 +99,7 @@ export async function startTestServer(parameters: { deployment?: Deployment } = 
   return {
     url: `http://127.0.0.1:${port}`,
     blobs,
+    held,
     heartbeats,
     connections,
     /** Publishes an assignment to its provider's open streams (and to later replays). */
