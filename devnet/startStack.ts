@@ -38,6 +38,8 @@ export type StartStackParameters = {
   epochLength?: number
   /** Largest blob the server accepts. */
   maxBlobBytes?: number
+  /** Blocks deep the leader watches its transactions (the server's default when absent). */
+  leaderConfirmations?: number
   log: Logger
 }
 
@@ -142,6 +144,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       redisUrl: process.env.REDIS_URL,
       maxBlobBytes: parameters.maxBlobBytes,
       leader: true,
+      confirmations: parameters.leaderConfirmations,
       indexerState: indexer.state,
       log: log.child({ part: 'server' }),
     })

@@ -15,7 +15,8 @@ import type { StartServerParameters } from './startServer.ts'
  * - `TESSERA_SERVER_KEY` or `TESSERA_SERVER_KEY_FILE` (matcher/keeper key; optional)
  * - `TESSERA_SERVER_PORT` (default 4000), `TESSERA_DATA_DIR` (default `.tessera/server`)
  * - `REDIS_URL` (optional: share live events through Redis instead of Postgres LISTEN/NOTIFY; every replica of a
- *   deployment must agree, see `startServer`), `TESSERA_MAX_BLOB_BYTES` (default 64 MiB), `TESSERA_LEADER` (`false` to never lead)
+ *   deployment must agree, see `startServer`), `TESSERA_MAX_BLOB_BYTES` (default 64 MiB), `TESSERA_LEADER` (`false` to never lead),
+ *   `TESSERA_LEADER_CONFIRMATIONS` (blocks deep the leader watches its transactions, default 12)
  */
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<StartServerParameters, 'log'> {
   const databaseUrl = env.DATABASE_URL ?? env.TESSERA_DATABASE_URL
@@ -44,5 +45,6 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<
     redisUrl: env.REDIS_URL || undefined,
     maxBlobBytes: int('TESSERA_MAX_BLOB_BYTES', defaultMaxBlobBytes),
     leader: env.TESSERA_LEADER !== 'false',
+    confirmations: int('TESSERA_LEADER_CONFIRMATIONS', 12),
   }
 }

@@ -36,6 +36,11 @@ export type StartServerParameters = {
   maxBlobBytes?: number
   /** Compete for the leader lock (default true). */
   leader?: boolean
+  /**
+   * Blocks deep the leader's transactions must be before it stops watching them (default 12): above the deepest reorg
+   * the chain may see, or a dropped assign or finalize is left to be redone once the indexer has reverted it.
+   */
+  confirmations?: number
   /** Bind address (default 127.0.0.1). */
   host?: string
   log?: Logger
@@ -118,6 +123,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           log: log.child({ part: 'leader' }),
           metrics,
           indexing,
+          confirmations: parameters.confirmations,
           vet: createJobVetting((spec) =>
             checkJob({ blobs, inspector, spec: { modelHash: spec.modelHash as Hex, inputHash: spec.inputHash as Hex, units: spec.units } }),
           ),

@@ -87,6 +87,8 @@ beforeAll(async () => {
     databaseUrl: database.url,
     // Started by the test, with `confirmations`, which the stack's own agents don't take.
     agents: [],
+    // The leader, too, watches its transactions deeper than the deepest reorg.
+    leaderConfirmations: confirmations,
     spareProviders: [...agentKeys],
     requesters: [requesterKey],
   })

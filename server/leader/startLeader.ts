@@ -41,6 +41,8 @@ export type StartLeaderParameters = {
   indexing?: IndexingHealthCheck
   /** Thresholds for the leader's own watch when `indexing` isn't given. */
   indexingOptions?: IndexingHealthOptions
+  /** Blocks deep the transaction sender watches its transactions (see `createTransactionSender`; default 12). */
+  confirmations?: number
 }
 
 /**
@@ -72,7 +74,13 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
   })
   const wallet = parameters.walletClient
   const sender = wallet
-    ? createTransactionSender<AssignMeta>({ publicClient: parameters.publicClient, walletClient: wallet, log, metrics })
+    ? createTransactionSender<AssignMeta>({
+        publicClient: parameters.publicClient,
+        walletClient: wallet,
+        log,
+        metrics,
+        confirmations: parameters.confirmations,
+      })
     : undefined
   const matcher = sender
     ? createMatcher({
