@@ -71,6 +71,11 @@ export function createModelInspector(): ModelInspector & { close: () => Promise<
   }
 }
 
+/** The server was started without model inspection, so it can't check jobs. Not retryable on this server. */
+export class JobCheckUnavailableError extends TesseraError {
+  override name = 'JobCheckUnavailableError'
+}
+
 /** An upload declared as a model or an input that isn't one; `problem` says why. Not retryable: the bytes are wrong. */
 export class BlobRejectedError extends TesseraError {
   override name = 'BlobRejectedError'

@@ -60,7 +60,7 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true })
 }, 60_000)
 
-async function submit(parameters: { redundancy: number; rows: number; seed: number; maxPricePerUnit?: bigint }) {
+async function submit(parameters: { redundancy: number; rows: number; seed: number; maxPricePerUnit?: bigint; model?: Hex }) {
   const input = encodeTensorBlob({
     dims: [parameters.rows, 16],
     data: makeInput({ seed: parameters.seed, rows: parameters.rows, inputSize: 16 }),
@@ -70,7 +70,7 @@ async function submit(parameters: { redundancy: number; rows: number; seed: numb
     rpcUrl: stack.rpcUrl,
     deployment: stack.deployment,
     privateKey: requesterKey,
-    modelHash,
+    modelHash: parameters.model ?? modelHash,
     inputHash,
     units: BigInt(parameters.rows),
     maxPricePerUnit: parameters.maxPricePerUnit ?? parseEther('0.01'),
@@ -275,9 +275,14 @@ describe('a Redundant(k=3) job with one lying provider', () => {
 describe('a Redundant(k=2) job whose two providers disagree', () => {
   test('goes to a tie-break by two fresh providers that completes it: the liar pays, the honest first round shares its slash', async () => {
     const rows = 4
-    // Two more agents: a liar asking less than honest2, so the first round pairs it with honest1, and an honest one
-    // asking the job's max price, so the tie-break goes to honest2 and it. The max price keeps the dearer liar out.
-    const [liar2Ask, honest3Ask] = [parseEther('0.0015'), parseEther('0.0025')]
+    // Two more agents: a liar undercutting everyone and an honest one asking the job's max price. The matcher ranks by
+    // reputation, price, a warm model and load (matchJobs' candidateScore); on a model nobody holds warm, the cheap
+    // newcomer outranks honest2 (0.4 × 0.5 + 0.3 × 0.96 + 0.15 against at most 0.4 + 0.3 × 0.2 + 0.15), so the first
+    // round pairs it with honest1 and the tie-break goes to honest2 and honest3. The max price keeps the dearer liar out.
+    const [liar2Ask, honest3Ask] = [parseEther('0.0001'), parseEther('0.0025')]
+    const coldModel = (
+      await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 8, inputSize: 16, hiddenSize: 32, outputSize: 8 }) })
+    ).sha256
     const [liar2, honest3] = spareKeys.map((k) => privateKeyToAccount(k).address.toLowerCase() as Address)
     const extra = [
       await startTestAgent(stack, { privateKey: spareKeys[0], pricePerUnit: liar2Ask, lie: true, dataDir: path.join(dataDir, 'liar2') }),
@@ -302,7 +307,7 @@ describe('a Redundant(k=2) job whose two providers disagree', () => {
       const owedBefore = await Promise.all(paid.map(owed))
       const honestStake = await readStake(honest1)
 
-      const { jobId, escrow } = await submit({ redundancy: 2, rows, seed: 13, maxPricePerUnit: honest3Ask })
+      const { jobId, escrow } = await submit({ redundancy: 2, rows, seed: 13, maxPricePerUnit: honest3Ask, model: coldModel })
       const job = await waitFor(
         `job ${jobId} to finalize after its tie-break`,
         async () => {
@@ -320,23 +325,26 @@ describe('a Redundant(k=2) job whose two providers disagree', () => {
         args: { jobId },
       })
       expect(disputes).toHaveLength(1)
-      expect(job.disputedProviders.map((p) => p.toLowerCase())).toEqual([honest1, liar2])
-      const parts = job.assignments.map((a) => ({
-        provider: a.provider.toLowerCase(),
-        round: a.round,
-        outcome: a.outcome,
-        paid: BigInt(a.paid),
-      }))
-      expect(parts).toEqual([
-        { provider: honest1, round: 1, outcome: 'AGREED', paid: 0n },
-        { provider: liar2, round: 1, outcome: 'DISSENTED', paid: 0n },
-        { provider: honest2, round: 2, outcome: 'AGREED', paid: asks[1] * BigInt(rows) },
-        { provider: honest3, round: 2, outcome: 'AGREED', paid: honest3Ask * BigInt(rows) },
-      ])
+      // Slot order is the matcher's ranking; who was where is what matters.
+      expect(job.disputedProviders.map((p) => p.toLowerCase()).sort()).toEqual([honest1, liar2].sort())
+      const byRoundThenProvider = (a: { round: number; provider: string }, b: { round: number; provider: string }) =>
+        a.round - b.round || a.provider.localeCompare(b.provider)
+      const parts = job.assignments
+        .map((a) => ({ provider: a.provider.toLowerCase(), round: a.round, outcome: a.outcome, paid: BigInt(a.paid) }))
+        .sort(byRoundThenProvider)
+      expect(parts).toEqual(
+        [
+          { provider: honest1, round: 1, outcome: 'AGREED', paid: 0n },
+          { provider: liar2, round: 1, outcome: 'DISSENTED', paid: 0n },
+          { provider: honest2, round: 2, outcome: 'AGREED', paid: asks[1] * BigInt(rows) },
+          { provider: honest3, round: 2, outcome: 'AGREED', paid: honest3Ask * BigInt(rows) },
+        ].sort(byRoundThenProvider),
+      )
 
       // The tie-break's verdict settles both rounds, as protocol/settlement.ts computes it.
       const collateral = liar2Ask * BigInt(rows)
-      expect(BigInt(defined(job.assignments[1], "liar2's assignment").collateral)).toBe(collateral)
+      const liarAssignment = job.assignments.find((a) => a.provider.toLowerCase() === liar2)
+      expect(BigInt(defined(liarAssignment, "liar2's assignment").collateral)).toBe(collateral)
       const [honest, lie] = [keccak256(toHex('honest')), keccak256(toHex('lie'))]
       const slot = (provider: Address, ask: bigint, fingerprint: Hex) => ({ provider, ask, collateral: ask * BigInt(rows), fingerprint })
       const expected = settleJob({
@@ -447,6 +455,19 @@ describe('bad input', () => {
     await expect(attempt({ modelHash: garbageModel, inputHash: goodInput, units: 2n })).rejects.toThrow(/does not load in onnxruntime/)
     await expect(attempt({ modelHash, inputHash: rank3, units: 2n })).rejects.toThrow(/has rank 2 .* the job's input has rank 3/)
     await expect(attempt({ modelHash, inputHash: goodInput, units: 3n })).rejects.toThrow(/units is 3 but the input holds 2 rows/)
+    // quote answers the same check beside the price, when the spec names its model and input.
+    type QuoteCheck = { quote: { check: { runnable: boolean; problems: { code: string }[] } | null } }
+    const quote = (spec: { modelHash?: Hex; inputHash?: Hex; units: bigint }) =>
+      gqlData<QuoteCheck>(stack.graphqlUrl, 'query ($spec: QuoteInput!) { quote(spec: $spec) { check { runnable problems { code } } } }', {
+        spec: { ...spec, units: spec.units.toString(), maxPricePerUnit: parseEther('0.01').toString(), redundancy: 2 },
+      })
+    expect((await quote({ modelHash: garbageModel, inputHash: goodInput, units: 2n })).quote.check).toEqual({
+      runnable: false,
+      problems: [{ code: 'MODEL_INVALID' }],
+    })
+    expect((await quote({ modelHash, inputHash: goodInput, units: 3n })).quote.check?.problems).toEqual([{ code: 'INPUT_MISMATCH' }])
+    expect((await quote({ modelHash, inputHash: goodInput, units: 2n })).quote.check).toEqual({ runnable: true, problems: [] })
+    expect((await quote({ units: 2n })).quote.check).toBeNull()
     expect(await nextJobId()).toBe(nextBefore)
     expect(await balanceOf(requester)).toBe(balanceBefore)
   })

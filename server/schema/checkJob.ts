@@ -1,12 +1,6 @@
-import { TesseraError } from '../../protocol/errors.ts'
 import { jobFailureReasons } from '../../protocol/jobInputs.ts'
 import { builder } from '../builder.ts'
-import { checkJob, type JobCheck, type JobProblem } from '../checkJob.ts'
-
-/** The server was started without model inspection, so it can't check jobs. Not retryable on this server. */
-export class JobCheckUnavailableError extends TesseraError {
-  override name = 'JobCheckUnavailableError'
-}
+import { checkJob, type JobCheck, JobCheckUnavailableError, type JobProblem } from '../checkJob.ts'
 
 const JobProblemCode = builder.enumType('JobProblemCode', {
   description: 'Why a job can not run: a blob the server lacks, or the failure an honest provider would report.',
@@ -20,7 +14,7 @@ const JobProblemRef = builder.objectRef<JobProblem>('JobProblem').implement({
   }),
 })
 
-const JobCheckRef = builder.objectRef<JobCheck>('JobCheck').implement({
+export const JobCheckRef = builder.objectRef<JobCheck>('JobCheck').implement({
   description: 'Whether a job spec can run, checked before any escrow moves.',
   fields: (t) => ({
     runnable: t.exposeBoolean('runnable'),

@@ -1,7 +1,7 @@
 import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { builder } from '../builder.ts'
-import { findCandidateProviders } from '../db/providers.ts'
-import { type QuoteJobReturnType, quoteJob } from '../leader/quoteJob.ts'
+import { type QuoteWithCheck, quoteWithCheck } from '../quoteWithCheck.ts'
+import { JobCheckRef } from './checkJob.ts'
 
 const QuoteReason = builder.enumType('QuoteReason', {
   description: 'Why a job would (not) be matched now.',
@@ -24,10 +24,12 @@ const QuoteInput = builder.inputType('QuoteInput', {
     minVramMiB: t.field({ type: 'BigInt', defaultValue: 0n }),
     gpuModel: t.field({ type: 'BigInt', defaultValue: 0n }),
     regions: t.field({ type: ['Bytes32'], defaultValue: [] }),
+    modelHash: t.field({ type: 'Bytes32', description: 'With inputHash: also check the job can run (`Quote.check`).' }),
+    inputHash: t.field({ type: 'Bytes32' }),
   }),
 })
 
-const QuoteRef = builder.objectRef<QuoteJobReturnType>('Quote').implement({
+const QuoteRef = builder.objectRef<QuoteWithCheck>('Quote').implement({
   description: 'What a job with this spec would cost and whether the matcher could place it now.',
   fields: (t) => ({
     reason: t.expose('reason', { type: QuoteReason }),
@@ -44,6 +46,11 @@ const QuoteRef = builder.objectRef<QuoteJobReturnType>('Quote').implement({
     }),
     escrow: t.expose('escrow', { type: 'BigInt', description: 'What submitJob escrows: max × units × k plus the protocol take.' }),
     collateralPerSlot: t.expose('collateralPerSlot', { type: 'BigInt' }),
+    check: t.expose('check', {
+      type: JobCheckRef,
+      nullable: true,
+      description: 'Whether the named model and input can run, as `checkJob` says; null when the spec names neither.',
+    }),
   }),
 })
 
@@ -52,11 +59,15 @@ builder.queryFields((t) => ({
     type: QuoteRef,
     args: { spec: t.arg({ type: QuoteInput, required: true }) },
     complexity: 20,
-    resolve: async (_root, { spec }, ctx) =>
-      quoteJob({
-        spec: { ...spec, minVramMib: spec.minVramMiB ?? 0n, gpuModel: spec.gpuModel ?? 0n, regions: spec.regions ?? [] },
-        providers: await findCandidateProviders(ctx.db, ctx.views, ctx.now()),
+    resolve: (_root, { spec }, ctx) =>
+      quoteWithCheck({
+        db: ctx.db,
+        views: ctx.views,
+        now: ctx.now(),
         params: ctx.deployment.params,
+        blobs: ctx.blobs,
+        inspector: ctx.inspector,
+        spec: { ...spec, minVramMib: spec.minVramMiB ?? 0n, gpuModel: spec.gpuModel ?? 0n, regions: spec.regions ?? [] },
       }),
   }),
 }))
