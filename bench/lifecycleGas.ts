@@ -38,7 +38,7 @@ const saltOf = (provider: Address) => keccak256(toHex(`salt:${provider}`))
  * Gas of every state-changing external function of the four contracts on a fresh devnet deployment (`deployAll`,
  * devnet parameters): first one Redundant(k=2) job from registration to the providers' reward claims, the
  * lifecycle, then the calls the lifecycle doesn't make (cancel, expire, expireAssignment, update, pause, unstake, a
- * failed-invalid job, a dispute and its tie-break).
+ * failed-invalid job, a dispute and its tie-break, claims).
  * The script is fixed, so every number is deterministic.
  */
 export async function lifecycleGas(): Promise<LifecycleGasReturnType> {
@@ -199,6 +199,12 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
   for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, fingerprint).commit)
   for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, fingerprint).reveal)
   await record('JobMarket', 'tie-break verdict (settles both rounds, 4 slots)', deployer, market('finalize', [disputed]), false)
+
+  // Liveness without the matcher: two providers claim a job the matcher left waiting past the claim grace.
+  const claimed = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
+  await sys.increaseTime(sys.deployment.params.market.claimGrace)
+  await record('JobMarket', 'first of 2 (locks its collateral)', alice, market('claimJob', [claimed]), false)
+  await record('JobMarket', 'last of 2 (assigns the job)', bob, market('claimJob', [claimed]), false)
 
   const lifecycleTotal = rows.filter((r) => r.lifecycle).reduce((sum, r) => sum + r.gas, 0n)
   return { rows, lifecycleTotal }

@@ -83,19 +83,20 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint64 claimGrace;
     }
 
+    /// @dev Fields ordered to pack: requester, status, openedAt and the flags share a slot, so do the three deadlines.
     struct Job {
         JobSpec spec;
         address requester;
         Status status;
+        uint64 openedAt;
+        bool tieBreak;
+        bool claimed;
         uint256 escrow;
         uint64 commitDeadline;
         uint64 revealDeadline;
-        address[] providers;
-        bool tieBreak;
-        address[] disputed;
-        uint64 openedAt;
         uint64 firstClaimAt;
-        bool claimed;
+        address[] providers;
+        address[] disputed;
     }
 
     struct Slot {
