@@ -55,10 +55,7 @@ import { startTestAgent, startTestPonder, startTestStack } from './support/stack
 // and the live server's GraphQL answers equal, field for field, those served from a second Ponder that indexed the
 // final chain from scratch: the reorgs left nothing behind in the index.
 //
-// The agents confirm 24 blocks deep, above the deepest reorg. The leader's transaction sender has no such setting:
-// startLeader leaves it at its default of 12 (server/leader/transactionSender.ts), so a leader transaction 13 to 20
-// blocks deep is no longer watched when the depth-20 reorg takes it; the matcher and keeper then redo it from the
-// index once Ponder has reverted it.
+// The agents and the leader's transaction sender confirm 24 blocks deep, above the deepest reorg.
 
 const confirmations = 24
 const jobCount = 12
