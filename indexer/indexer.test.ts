@@ -406,6 +406,8 @@ describe('indexer', () => {
       (rows) => rows[0]?.round === 1 && rows[0]?.status === 'OPEN',
     )
     expect(reopened.commit_deadline).toBeNull()
+    // JobMarket's openedAt moves to the reopen: the claim grace runs again from there.
+    expect(BigInt(reopened.opened_at)).toBeGreaterThan(BigInt(reopened.submitted_at))
     const outcomes = await sql.query(
       `select provider, outcome, settled_at from ${viewsSchema}.assignment where job_id = $1 order by slot`,
       [jobId.toString()],
@@ -583,6 +585,63 @@ describe('indexer', () => {
     await send(deployerKey, addresses().market, jobMarketAbi, 'expire', [jobId])
     const expired = await waitForJobStatus(jobId, 'EXPIRED')
     expect(expired.finalized_at).not.toBeNull()
+  })
+
+  test('claims: partial claimers while OPEN, a claimed round, partial claims released by assign and by expire', async () => {
+    const { market } = addresses()
+    const { claimGrace, commitWindow } = deployment.params.market
+    const jobRow = async (jobId: bigint) =>
+      (await sql.query(`select * from ${viewsSchema}.job where id = $1`, [jobId.toString()])).rows[0] as Record<string, unknown>
+    const assigned = async (jobId: bigint) =>
+      (await sql.query(`select provider from ${viewsSchema}.assignment where job_id = $1 order by slot`, [jobId.toString()])).rows.map(
+        (r) => r.provider,
+      )
+
+    // Filled by claims: the k-th claim assigns it, and the round is a claimed one.
+    const filled = await submitJob({ redundancy: 2 })
+    const open = await waitForJobStatus(filled.jobId, 'OPEN')
+    expect(open).toMatchObject({ claimers: [], claimed: false, opened_at: open.submitted_at })
+    await skipTime(claimGrace)
+    await send(p2Key, market, jobMarketAbi, 'claimJob', [filled.jobId])
+    await waitForRows(
+      `select claimers from ${viewsSchema}.job where id = $1`,
+      [filled.jobId.toString()],
+      (rows) => rows[0]?.claimers.length === 1,
+    )
+    expect(await jobRow(filled.jobId)).toMatchObject({ status: 'OPEN', claimers: [p2], claimed: false, round: 0 })
+    expect(await assigned(filled.jobId)).toEqual([])
+    await send(p3Key, market, jobMarketAbi, 'claimJob', [filled.jobId])
+    expect(await waitForJobStatus(filled.jobId, 'ASSIGNED')).toMatchObject({ claimers: [], claimed: true, round: 1, providers: [p2, p3] })
+    expect(await assigned(filled.jobId)).toEqual([p2, p3])
+
+    // A partial claim the matcher overrides a commit window later: released, the matcher's round is not a claimed one.
+    const overridden = await submitJob({ redundancy: 2 })
+    await waitForJobStatus(overridden.jobId, 'OPEN')
+    await skipTime(claimGrace)
+    await send(p4Key, market, jobMarketAbi, 'claimJob', [overridden.jobId])
+    await waitForRows(`select claimers from ${viewsSchema}.job where id = $1`, [overridden.jobId.toString()], (rows) =>
+      rows[0]?.claimers.includes(p4),
+    )
+    await skipTime(commitWindow + 1n)
+    await send(matcherKey, market, jobMarketAbi, 'assign', [overridden.jobId, [p2, p6]])
+    expect(await waitForJobStatus(overridden.jobId, 'ASSIGNED')).toMatchObject({ claimers: [], claimed: false, providers: [p2, p6] })
+    expect(await assigned(overridden.jobId)).toEqual([p2, p6])
+
+    // A partial claim on a job that expires: released with it.
+    const expiring = await submitJob({ redundancy: 2, deadlineIn: claimGrace + 30n })
+    await waitForJobStatus(expiring.jobId, 'OPEN')
+    const [lockedBefore] = await counters([p6])
+    await skipTime(claimGrace)
+    await send(p6Key, market, jobMarketAbi, 'claimJob', [expiring.jobId])
+    await waitForRows(`select claimers from ${viewsSchema}.job where id = $1`, [expiring.jobId.toString()], (rows) =>
+      rows[0]?.claimers.includes(p6),
+    )
+    await skipTime(60)
+    await send(deployerKey, market, jobMarketAbi, 'expire', [expiring.jobId])
+    expect(await waitForJobStatus(expiring.jobId, 'EXPIRED')).toMatchObject({ claimers: [], claimed: false })
+    expect(await assigned(expiring.jobId)).toEqual([])
+    const [released] = await counters([p6])
+    expect(released.locked).toBe(lockedBefore.locked)
   })
 
   test('epochs, reward claims and withdrawals', async () => {

@@ -114,6 +114,14 @@ export const job = onchainTable(
     providers: t.json().$type<`0x${string}`[]>().notNull(),
     // The first round of a job that went to a tie-break (JobDisputed), empty otherwise: JobMarket refuses them for it.
     disputedProviders: t.json().$type<`0x${string}`[]>().notNull(),
+    // Providers holding a slot taken by `claimJob` while the job still waits (OPEN or DISPUTED), in claim order; emptied
+    // when the claims fill the job (the round starts) or are released (assign, cancel, expire).
+    claimers: t.json().$type<`0x${string}`[]>().notNull().default([]),
+    // Whether the current (or last) round was filled by claims rather than the matcher: it earns no usage emissions.
+    claimed: t.boolean().notNull().default(false),
+    // Block timestamp of JobMarket's `openedAt`: set at submit, reopen (AssignmentExpired) and dispute. A job may be
+    // claimed from `openedAt + claimGrace`.
+    openedAt: t.bigint().notNull(),
     commitDeadline: uint(t, 64),
     revealDeadline: uint(t, 64),
     fingerprint: t.hex(),

@@ -51,6 +51,9 @@ ponder.on('JobMarket:JobSubmitted', async ({ event, context }) => {
     round: 0,
     providers: [],
     disputedProviders: [],
+    claimers: [],
+    claimed: false,
+    openedAt: event.block.timestamp,
     submittedAt: event.block.timestamp,
     submittedBlock: event.block.number,
     updatedBlock: event.block.number,
@@ -71,10 +74,15 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
   const newRound = current.status === 'OPEN' || current.status === 'DISPUTED'
   const round = newRound ? current.round + 1 : current.round
   const providers = newRound ? [lower(provider)] : [...current.providers.filter((p) => p !== lower(provider)), lower(provider)]
+  // A round the k-th claim started follows its k SlotClaimed in the same transaction; `assign` released any partial
+  // claims (SlotSettled) before its JobAssigned, so the claimers are full only in a claimed round.
+  const claimed = newRound ? current.claimers.length === current.redundancy : current.claimed
   await updateJob(context.db, event, jobId, () => ({
     status: 'ASSIGNED',
     round,
     providers,
+    claimers: [],
+    claimed,
     commitDeadline,
     revealDeadline: null,
   }))
@@ -106,6 +114,14 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
     .insert(assignment)
     .values({ id: assignmentId(jobId, provider), ...row })
     .onConflictDoUpdate(row)
+})
+
+ponder.on('JobMarket:SlotClaimed', async ({ event, context }) => {
+  // The slot is not yet an assignment: the k-th claim's JobAssigned events, right after it, make the round's rows.
+  const { jobId, provider } = event.args
+  await updateJob(context.db, event, jobId, (row) => ({
+    claimers: [...row.claimers.filter((p) => p !== lower(provider)), lower(provider)],
+  }))
 })
 
 ponder.on('JobMarket:ResultCommitted', async ({ event, context }) => {
@@ -147,6 +163,7 @@ ponder.on('JobMarket:JobDisputed', async ({ event, context }) => {
   // pending until the tie-break's verdict) and waits for k fresh ones.
   await updateJob(context.db, event, event.args.jobId, (row) => ({
     status: 'DISPUTED',
+    openedAt: event.block.timestamp,
     providers: [],
     disputedProviders: row.providers,
     commitDeadline: null,
@@ -158,6 +175,13 @@ ponder.on('JobMarket:SlotSettled', async ({ event, context }) => {
   const { jobId, provider } = event.args
   const outcome = slotOutcomes[event.args.outcome]
   if (!outcome) throw new Error(`SlotSettled with unknown outcome ${event.args.outcome} for job ${jobId}`)
+  // A partial claim released (by assign, cancel or expire) was never an assignment: it only leaves the claimers. A
+  // claimer is never a party to the job's dispute nor assigned in it, so nothing else settles it here.
+  const current = await context.db.find(job, { id: jobId })
+  if (outcome === 'RELEASED' && current?.claimers.includes(lower(provider))) {
+    await updateJob(context.db, event, jobId, (row) => ({ claimers: row.claimers.filter((p) => p !== lower(provider)) }))
+    return
+  }
   const id = assignmentId(jobId, provider)
   const row = await context.db.find(assignment, { id })
   if (!row) throw new Error(`SlotSettled for ${provider}, never assigned job ${jobId}`)
@@ -223,7 +247,7 @@ ponder.on('JobMarket:AssignmentExpired', async ({ event, context }) => {
   const { jobId, reopened } = event.args
   await updateJob(context.db, event, jobId, (row) =>
     reopened
-      ? { status: row.disputedProviders.length ? 'DISPUTED' : 'OPEN', commitDeadline: null }
+      ? { status: row.disputedProviders.length ? 'DISPUTED' : 'OPEN', commitDeadline: null, openedAt: event.block.timestamp }
       : { status: 'EXPIRED', commitDeadline: null, finalizedAt: event.block.timestamp },
   )
 })

@@ -20,6 +20,7 @@ const numericColumns = [
   'fees',
   'burned',
   'refunded',
+  'openedAt',
   'submittedAt',
   'submittedBlock',
   'updatedBlock',
@@ -43,6 +44,8 @@ export type JobFilter = {
   provider?: string | null
   id_in?: readonly bigint[] | null
   modelHash?: string | null
+  /** Jobs (re)opened at or before this unix time (JobMarket's `openedAt`): waiting at least that long for providers. */
+  openedBefore?: bigint | null
 }
 
 /** Columns `jobs(orderBy:)` may sort on (all numeric, so keyset cursors compare as numbers). */
@@ -56,6 +59,7 @@ function filteredJobs(views: Views, filter: JobFilter) {
   if (filter.requester) q = q.where('job.requester', '=', filter.requester.toLowerCase() as Address)
   if (filter.modelHash) q = q.where('job.modelHash', '=', filter.modelHash.toLowerCase() as Hex)
   if (filter.id_in) q = q.where(anyOf('job.id', filter.id_in, 'numeric'))
+  if (filter.openedBefore != null) q = q.where(sql<boolean>`job.opened_at <= ${filter.openedBefore.toString()}::numeric`)
   if (filter.provider) {
     const provider = filter.provider.toLowerCase() as Address
     q = q.where((eb) =>

@@ -38,6 +38,17 @@ Job.implement({
   fields: (t) => ({
     ...exposeBigInts(t, ['commitDeadline', 'revealDeadline', 'fees', 'burned', 'refunded', 'finalizedAt'], { nullable: true }),
     ...exposeBigInts(t, ['id', 'units', 'maxPricePerUnit', 'escrow', 'submittedAt', 'submittedBlock']),
+    openedAt: t.expose('openedAt', {
+      type: 'BigInt',
+      description: 'Unix seconds the job last began waiting for providers (submit, reopen, dispute); claimable from openedAt + claimGrace.',
+    }),
+    claimed: t.exposeBoolean('claimed', {
+      description: 'Whether the current (or last) round was filled by providers claiming it (claimJob) rather than the matcher.',
+    }),
+    claimers: t.expose('claimers', {
+      type: ['Address'],
+      description: 'Providers holding a claimed slot while the job still waits for the rest, in claim order. Empty otherwise.',
+    }),
     requester: t.expose('requester', { type: 'Address' }),
     modelHash: t.expose('modelHash', { type: 'Bytes32', description: 'sha256 of the ONNX model blob.' }),
     inputHash: t.expose('inputHash', { type: 'Bytes32', description: 'sha256 of the input tensor blob.' }),
@@ -112,6 +123,10 @@ const JobWhere = builder.inputType('JobWhere', {
     provider: t.field({ type: 'Address', description: 'Jobs this provider was assigned to.' }),
     id_in: t.field({ type: ['BigInt'] }),
     modelHash: t.field({ type: 'Bytes32' }),
+    openedBefore: t.field({
+      type: 'BigInt',
+      description: 'Jobs that began waiting for providers (openedAt) at or before this unix time.',
+    }),
   }),
 })
 

@@ -35,6 +35,12 @@ export interface JobTable {
   providers: Address[]
   /** json: the first round of a job that went to a tie-break (JobDisputed), empty otherwise. */
   disputedProviders: Address[]
+  /** json: providers holding a slot claimed (`claimJob`) while the job still waits, in claim order. */
+  claimers: Address[]
+  /** Whether the current (or last) round was filled by claims rather than the matcher. */
+  claimed: boolean
+  /** JobMarket's `openedAt`: unix seconds of the submit, the last reopen or the dispute. Claimable from `openedAt + claimGrace`. */
+  openedAt: Numeric
   commitDeadline: Numeric | null
   revealDeadline: Numeric | null
   /** The winning fingerprint once finalized: a result, or a failure code (FAILED_INVALID, a resource failure's FAILED). */
