@@ -92,8 +92,8 @@ export async function uploadBlob(parameters: UploadBlobParameters): Promise<Uplo
   return { sha256, size: parameters.bytes.length }
 }
 
-/** Posts a GraphQL operation and returns `data`, throwing on HTTP or GraphQL errors. */
-async function graphqlRequest<T>(parameters: {
+/** Posts a GraphQL operation and returns `data`, throwing a {@link ServerRequestError} on HTTP or GraphQL errors. */
+export async function graphqlRequest<T>(parameters: {
   serverUrl: string
   query: string
   variables?: Record<string, unknown>
