@@ -39,6 +39,12 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
       labelNames: ['function', 'result'] as const,
       registers,
     }),
+    claims: new Counter({
+      name: 'tessera_agent_claims_total',
+      help: 'Jobs claimed (claimJob) after the claim grace, by result: claimed (slot taken, job still waiting), filled (the claim assigned the job), refused (the contract would revert), error',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     heartbeats: new Counter({
       name: 'tessera_agent_heartbeats_total',
       help: 'Heartbeats sent, by result',

@@ -6,6 +6,7 @@ import type { Hardware } from '../protocol/hardware.ts'
 import { startAgentHttp } from './agentHttp.ts'
 import { createAgentMetrics } from './agentMetrics.ts'
 import { assignmentLoop } from './assignmentLoop.ts'
+import { claimLoop } from './claimLoop.ts'
 import { CursorTracker } from './cursorTracker.ts'
 import { AgentSetupError } from './ensureProvider.ts'
 import { heartbeatLoop } from './heartbeatLoop.ts'
@@ -61,6 +62,14 @@ export type RunAgentParameters = {
   startupTimeoutMs?: number
   /** How often to re-check registration and top the stake back up (after a slash, say). Default 60 000. */
   maintenanceIntervalMs?: number
+  /**
+   * Claim (`claimJob`) jobs the matcher left waiting longer than JobMarket's `claimGrace`, so work goes on while the
+   * matcher is down. Default true: the grace gives the matcher priority, and a claimed job pays fees as usual (it
+   * earns no usage emissions). A claim locks collateral like an assignment.
+   */
+  claimJobs?: boolean
+  /** How often to look for jobs to claim. Default 15 000. */
+  claimIntervalMs?: number
 }
 
 export type RunAgentReturnType = {
@@ -74,9 +83,9 @@ export type RunAgentReturnType = {
 
 /**
  * Runs a provider agent: sets it up (`setupAgent`: deployment, chain, journal, hardware, registration and stake),
- * resumes unfinished journal entries, then runs three loops until stopped: heartbeats, provider maintenance, and
- * the assignment subscription, whose assignments the per-job scheduler hands to `processAssignment` (compute,
- * journal, commit, reveal, settle). A restart resumes the journal and replays assignments after its cursor.
+ * resumes unfinished journal entries, then runs its loops until stopped: heartbeats, provider maintenance, the
+ * assignment subscription, whose assignments the per-job scheduler hands to `processAssignment` (compute, journal,
+ * commit, reveal, settle), and (`claimJobs`) claims of jobs the matcher left waiting, whose assignments go the same way. A restart resumes the journal and replays assignments after its cursor.
  */
 export async function runAgent(parameters: RunAgentParameters): Promise<RunAgentReturnType> {
   const account = privateKeyToAccount(parameters.privateKey)
@@ -145,6 +154,24 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     }
     resumeJournal({ journal, scheduler, follow: (entry) => followEntry(ctx, entry), log })
     const common = { log, signal }
+    if (parameters.claimJobs ?? true)
+      loops.push(
+        claimLoop({
+          ...common,
+          serverUrl: parameters.serverUrl,
+          provider: address,
+          jobMarket: ctx.jobMarket,
+          publicClient: setup.publicClient,
+          sender: setup.sender,
+          claimGrace: setup.deployment.params.market.claimGrace,
+          pricePerUnit: parameters.pricePerUnit,
+          intervalMs: parameters.claimIntervalMs ?? 15_000,
+          maxClaimsPerTick: 2,
+          // Also delivered by the subscription when the change feed runs: the journal recognises the second.
+          onAssigned: (assignment) => void scheduler.schedule(assignment.jobId, () => processAssignment(ctx, assignment, () => {})),
+          metrics,
+        }),
+      )
     loops.push(
       heartbeatLoop({
         ...common,

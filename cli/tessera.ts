@@ -140,6 +140,12 @@ const agentSettings = {
     default: 20,
     description: 'seconds before the commit deadline an inference must be done by, else the agent reports TIMEOUT',
   },
+  claim: {
+    flag: '--no-claim',
+    env: 'TESSERA_AGENT_CLAIM',
+    default: 'true',
+    description: 'do not claim jobs the matcher left waiting past the claim grace (claimJob)',
+  },
 } satisfies Record<string, Setting>
 
 settingsCommand('agent', 'run a provider agent: register, stake, take assignments, run inference, commit and reveal', agentSettings)
@@ -171,6 +177,7 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
       },
       confirmations: Number(config.confirmations),
       commitMarginMs: commitMargin * 1000,
+      claimJobs: config.claim !== 'false',
       lie: lieOption(flags.lie),
       log,
       signal: controller.signal,
