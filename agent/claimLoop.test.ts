@@ -169,16 +169,27 @@ test('without a matcher or change feed, two eligible agents claim a k=2 job, run
   const indexed = await waitFor(
     'the job completed in the index',
     async () => {
-      const data = await gqlData<{ job: { status: string; claimed: boolean; claimers: string[] } }>(
+      const data = await gqlData<{ job: { status: string; claimed: boolean; claimers: string[]; openedAt: string } }>(
         new URL('/graphql', servers[0].url).toString(),
-        'query($id: BigInt!) { job(id: $id) { status claimed claimers } }',
+        'query($id: BigInt!) { job(id: $id) { status claimed claimers openedAt } }',
         { id: jobId.toString() },
       )
       return data.job.status === 'COMPLETED' ? data.job : undefined
     },
     { timeoutMs: 20_000, intervalMs: 200 },
   )
-  expect(indexed).toEqual({ status: 'COMPLETED', claimed: true, claimers: [] })
+  expect(indexed).toMatchObject({ status: 'COMPLETED', claimed: true, claimers: [] })
+  // What the agents asked: jobs opened at or before a time.
+  const opened = async (openedBefore: bigint) =>
+    (
+      await gqlData<{ jobs: { totalCount: number } }>(
+        new URL('/graphql', servers[0].url).toString(),
+        'query($id: BigInt!, $t: BigInt!) { jobs(where: { id_in: [$id], openedBefore: $t }) { totalCount } }',
+        { id: jobId.toString(), t: openedBefore.toString() },
+      )
+    ).jobs.totalCount
+  const openedAt = BigInt(indexed.openedAt)
+  expect([await opened(openedAt - 1n), await opened(openedAt)]).toEqual([0, 1])
 }, 120_000)
 
 test('with the change feed running (no matcher), the claimed assignment also comes through the subscription, and is run once', async () => {
