@@ -608,10 +608,19 @@ describe('indexer', () => {
       [filled.jobId.toString()],
       (rows) => rows[0]?.claimers.length === 1,
     )
-    expect(await jobRow(filled.jobId)).toMatchObject({ status: 'OPEN', claimers: [p2], claimed: false, round: 0 })
+    const partly = await jobRow(filled.jobId)
+    expect(partly).toMatchObject({ status: 'OPEN', claimers: [p2], claimed: false, round: 0 })
+    // When the first claim was made: the matcher leaves the job to its claimers for a commit window after it.
+    expect(BigInt(partly.first_claimed_at as string)).toBeGreaterThanOrEqual(BigInt(partly.opened_at as string) + claimGrace)
     expect(await assigned(filled.jobId)).toEqual([])
     await send(p3Key, market, jobMarketAbi, 'claimJob', [filled.jobId])
-    expect(await waitForJobStatus(filled.jobId, 'ASSIGNED')).toMatchObject({ claimers: [], claimed: true, round: 1, providers: [p2, p3] })
+    expect(await waitForJobStatus(filled.jobId, 'ASSIGNED')).toMatchObject({
+      claimers: [],
+      first_claimed_at: null,
+      claimed: true,
+      round: 1,
+      providers: [p2, p3],
+    })
     expect(await assigned(filled.jobId)).toEqual([p2, p3])
 
     // A partial claim the matcher overrides a commit window later: released, the matcher's round is not a claimed one.
@@ -624,7 +633,12 @@ describe('indexer', () => {
     )
     await skipTime(commitWindow + 1n)
     await send(matcherKey, market, jobMarketAbi, 'assign', [overridden.jobId, [p2, p6]])
-    expect(await waitForJobStatus(overridden.jobId, 'ASSIGNED')).toMatchObject({ claimers: [], claimed: false, providers: [p2, p6] })
+    expect(await waitForJobStatus(overridden.jobId, 'ASSIGNED')).toMatchObject({
+      claimers: [],
+      first_claimed_at: null,
+      claimed: false,
+      providers: [p2, p6],
+    })
     expect(await assigned(overridden.jobId)).toEqual([p2, p6])
 
     // A partial claim on a job that expires: released with it.
@@ -638,7 +652,7 @@ describe('indexer', () => {
     )
     await skipTime(60)
     await send(deployerKey, market, jobMarketAbi, 'expire', [expiring.jobId])
-    expect(await waitForJobStatus(expiring.jobId, 'EXPIRED')).toMatchObject({ claimers: [], claimed: false })
+    expect(await waitForJobStatus(expiring.jobId, 'EXPIRED')).toMatchObject({ claimers: [], first_claimed_at: null, claimed: false })
     expect(await assigned(expiring.jobId)).toEqual([])
     const [released] = await counters([p6])
     expect(released.locked).toBe(lockedBefore.locked)

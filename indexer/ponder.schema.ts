@@ -117,6 +117,9 @@ export const job = onchainTable(
     // Providers holding a slot taken by `claimJob` while the job still waits (OPEN or DISPUTED), in claim order; emptied
     // when the claims fill the job (the round starts) or are released (assign, cancel, expire).
     claimers: t.json().$type<`0x${string}`[]>().notNull().default([]),
+    // Block timestamp of the first of the current claimers' claims (JobMarket's `firstClaimAt`), null without claimers:
+    // the matcher leaves a partly claimed job alone for a commit window after it (JobPartlyClaimed).
+    firstClaimedAt: uint(t, 64),
     // Whether the current (or last) round was filled by claims rather than the matcher: it earns no usage emissions.
     claimed: t.boolean().notNull().default(false),
     // Block timestamp of JobMarket's `openedAt`: set at submit, reopen (AssignmentExpired) and dispute. A job may be

@@ -82,6 +82,7 @@ ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
     round,
     providers,
     claimers: [],
+    firstClaimedAt: null,
     claimed,
     commitDeadline,
     revealDeadline: null,
@@ -121,6 +122,7 @@ ponder.on('JobMarket:SlotClaimed', async ({ event, context }) => {
   const { jobId, provider } = event.args
   await updateJob(context.db, event, jobId, (row) => ({
     claimers: [...row.claimers.filter((p) => p !== lower(provider)), lower(provider)],
+    firstClaimedAt: row.claimers.length ? row.firstClaimedAt : event.block.timestamp,
   }))
 })
 
@@ -179,7 +181,10 @@ ponder.on('JobMarket:SlotSettled', async ({ event, context }) => {
   // claimer is never a party to the job's dispute nor assigned in it, so nothing else settles it here.
   const current = await context.db.find(job, { id: jobId })
   if (outcome === 'RELEASED' && current?.claimers.includes(lower(provider))) {
-    await updateJob(context.db, event, jobId, (row) => ({ claimers: row.claimers.filter((p) => p !== lower(provider)) }))
+    await updateJob(context.db, event, jobId, (row) => {
+      const claimers = row.claimers.filter((p) => p !== lower(provider))
+      return { claimers, firstClaimedAt: claimers.length ? row.firstClaimedAt : null }
+    })
     return
   }
   const id = assignmentId(jobId, provider)

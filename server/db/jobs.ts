@@ -21,6 +21,7 @@ const numericColumns = [
   'burned',
   'refunded',
   'openedAt',
+  'firstClaimedAt',
   'submittedAt',
   'submittedBlock',
   'updatedBlock',
@@ -122,14 +123,26 @@ export async function jobStats(
 /** The statuses in which a job waits for providers, OPEN and DISPUTED (for its tie-break): JobMarket's `assign` and `expire` take these. */
 export const matchableStatuses = ['OPEN', 'DISPUTED'] as const satisfies readonly JobStatusName[]
 
-/** Jobs waiting for providers (OPEN or DISPUTED) whose deadline is after `now`, oldest first (the matcher's input). */
-export async function findMatchableJobs(views: Views, now: bigint, limit: number): Promise<IndexedJob[]> {
+/**
+ * Jobs waiting for providers (OPEN or DISPUTED) whose deadline is after `now`, oldest first (the matcher's input),
+ * except a job partly claimed less than a commit window ago.
+ */
+export async function findMatchableJobs(
+  views: Views,
+  parameters: { now: bigint; limit: number; commitWindow: bigint },
+): Promise<IndexedJob[]> {
+  const { now, limit, commitWindow } = parameters
   return (
     await views
       .selectFrom('job')
       .selectAll()
       .where('status', 'in', matchableStatuses)
       .where(sql<boolean>`deadline > ${now.toString()}::numeric`)
+      // A job its providers began to claim is theirs for a commit window (assign would revert JobPartlyClaimed);
+      // after that, assign releases the claims.
+      .where(
+        sql<boolean>`(first_claimed_at is null or first_claimed_at + ${commitWindow.toString()}::numeric < ${now.toString()}::numeric)`,
+      )
       .orderBy('id')
       .limit(limit)
       .execute()

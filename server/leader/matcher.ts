@@ -53,7 +53,11 @@ export function createMatcher(parameters: {
 
   return {
     async tick(chainTime: bigint): Promise<number> {
-      const openJobs = await findMatchableJobs(views, chainTime, jobsPerTick)
+      const openJobs = await findMatchableJobs(views, {
+        now: chainTime,
+        limit: jobsPerTick,
+        commitWindow: deployment.params.market.commitWindow,
+      })
       const openKeys = new Set(openJobs.map((j) => `assign:${j.id}`))
       sender.settle((key) => !key.startsWith('assign:') || openKeys.has(key))
       // A job whose model or input isn't in the blob store can't be run: assigning it would get honest

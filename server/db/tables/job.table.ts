@@ -37,6 +37,8 @@ export interface JobTable {
   disputedProviders: Address[]
   /** json: providers holding a slot claimed (`claimJob`) while the job still waits, in claim order. */
   claimers: Address[]
+  /** Unix seconds of the first of the current claimers' claims; null without claimers. */
+  firstClaimedAt: Numeric | null
   /** Whether the current (or last) round was filled by claims rather than the matcher. */
   claimed: boolean
   /** JobMarket's `openedAt`: unix seconds of the submit, the last reopen or the dispute. Claimable from `openedAt + claimGrace`. */
