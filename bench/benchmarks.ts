@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: measures the gas of every state-changing external function of the four contracts and of
- * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, and writes `BENCHMARKS.md`.
+ * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, then how often honest inference outputs
+ * agree under the fingerprint (bench/agreementRates.ts), and writes `BENCHMARKS.md`.
  * Not part of `npm test`: it takes about a minute (10,000 providers are registered and paid).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type AgreementRatesReturnType, agreementRates, candidateTolerance, defaultToleranceBits, toleranceBits } from './agreementRates.ts'
 import { baseline } from './baseline.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
 import { type GasRow, type LifecycleGasReturnType, lifecycleGas } from './lifecycleGas.ts'
@@ -53,8 +55,115 @@ function catchUpFit(catchUp: readonly AdvanceGas[]) {
   return { fixed, perEmptyEpoch, perBusyEpoch, busyEpochsPerBlock: (BLOCK_GAS_LIMIT - fixed) / perBusyEpoch }
 }
 
-/** BENCHMARKS.md from the two measurements. */
-function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseGasReturnType): string {
+/** `count` of `total` in percent, with `digits` decimals. */
+const percent = (count: number, total: number, digits = 1) => ((100 * count) / total).toFixed(digits)
+/** One cell per tolerance, in `toleranceBits` order: `a / b / c` (percent). */
+const perTolerance = (counts: Record<number, number>, total: number, digits = 1) =>
+  toleranceBits.map((bits) => percent(counts[bits], total, digits)).join(' / ')
+
+/** The agreement section's lines (bench/agreementRates.ts). */
+function agreementSection(agreement: AgreementRatesReturnType): string[] {
+  const bitsList = toleranceBits.join('/')
+  const { rtol } = candidateTolerance(new Float32Array([1]), defaultToleranceBits)
+  const onnxIdentical = agreement.configurations.filter((row) => row.engine === 'onnxruntime').every((row) => row.identical === row.outputs)
+  // Only where a plain-JS pass computes differently at all (not `Expand`, which copies).
+  const jsRows = agreement.configurations.filter((row) => row.engine === 'plain JS' && row.identical < row.outputs)
+  const maxScaled = Math.max(...agreement.configurations.map((row) => row.maxScaledError))
+  const finest = toleranceBits[toleranceBits.length - 1]
+  const finestRtol = candidateTolerance(new Float32Array([1]), finest).rtol
+  const jsFingerprint = jsRows.map((row) => (100 * row.fingerprintEqual[defaultToleranceBits]) / row.outputs)
+  const jsElementwise = Math.min(...jsRows.map((row) => (100 * row.elementwiseAgree[defaultToleranceBits]) / row.outputs))
+  // Uniform over 1..4 ulps: 2.5 on average.
+  const straddle = toleranceBits.map((bits) => ((100 * 2.5) / 2 ** (23 - bits)).toFixed(2)).join(' / ')
+  return [
+    '## Agreement between honest runs',
+    '',
+    `Counts, not time: each catalogue model (${agreement.models.map((m) => `${m.name}: ${m.shape}`).join('; ')}) runs ` +
+      `${n(agreement.inputs)} seeded random inputs of 1 to 8 rows under ${agreement.onnxruntime} in the bench process, ` +
+      `on this machine (${agreement.cpu}), with intra-op threads 1 and 2 and graph optimisation \`disabled\` and \`all\` ` +
+      '(the agent runs 1 thread, `all`), and in two plain-JS forward passes standing in for another machine’s kernels ' +
+      '(float64 sums, as the tests’ reference; float32 sums without FMA, in index order). Every output is compared with ' +
+      `the reference configuration's (${agreement.reference}), in percent of the outputs: bit-identical; fingerprints ` +
+      `(\`fingerprintOutput\`) equal at ${bitsList} bits (${defaultToleranceBits} is the job spec's default ` +
+      '`outputTolerance`); and `outputsAgree` (protocol/agreement.ts: |a − b| ≤ atol + rtol·|b| element-wise) at the ' +
+      `candidate tolerance for the same bits, rtol = 2^-(bits−2) (${rtol.toExponential(2)} at ${defaultToleranceBits}) ` +
+      'and atol = rtol × max|b| of the output. Errors, the largest over all outputs: ulps are steps between ' +
+      'representable float32 values; the relative error is |a − b| / |b|, which blows up where sums cancel to near zero; ' +
+      'the scaled error is |a − b| / max|b|. The counts depend on the CPU and the onnxruntime build; a rerun on the same ' +
+      'machine repeats them.',
+    '',
+    ...table(
+      ['model', 'configuration', 'identical', `fp equal (${bitsList})`, `agree (${bitsList})`, 'max ulps', 'max rel.', 'max scaled'],
+      ['---', '---', '---:', '---:', '---:', '---:', '---:', '---:'],
+      agreement.configurations.map((row) => [
+        row.model,
+        row.configuration,
+        percent(row.identical, row.outputs),
+        perTolerance(row.fingerprintEqual, row.outputs),
+        perTolerance(row.elementwiseAgree, row.outputs),
+        n(row.maxUlps),
+        row.maxRelativeError.toExponential(1),
+        row.maxScaledError.toExponential(1),
+      ]),
+    ),
+    '',
+    (onnxIdentical
+      ? 'On this machine every onnxruntime configuration gave outputs bit-identical to the reference: for these models ' +
+        'neither the split across threads nor the graph optimisations changed any rounding. '
+      : 'On this machine some onnxruntime configurations changed outputs (rows with identical < 100). ') +
+      `Where the plain-JS passes compute differently (the MLPs), the default fingerprint matched the reference on ` +
+      `${Math.min(...jsFingerprint).toFixed(1)} to ${Math.max(...jsFingerprint).toFixed(1)} % of the outputs (fewer as ` +
+      `sums grow longer), the element-wise check at its default on at least ${jsElementwise.toFixed(1)} %.` +
+      (maxScaled > 0
+        ? ` The largest scaled error, ${maxScaled.toExponential(1)}, is ${Math.floor(rtol / maxScaled)} times below the ` +
+          `candidate atol / max|b| at ${defaultToleranceBits} bits (${rtol.toExponential(1)}) and ` +
+          `${Math.floor(finestRtol / maxScaled)} times below it at ${finest} bits.`
+        : ''),
+    '',
+    '### Outputs perturbed by ±1 to 4 ulps',
+    '',
+    `Each reference output (${n(agreement.inputs)} per model), every element moved by a seeded random ±1 to 4 ulps: in ` +
+      `percent at ${bitsList} bits, the outputs whose fingerprint changed, the elements whose rounded word changed, and ` +
+      'the outputs `outputsAgree` rejected at the candidate tolerance. An element k ulps off straddles a rounding ' +
+      `boundary with probability k / 2^(23−bits): ${straddle} % on average.`,
+    '',
+    ...table(
+      ['model', 'elements', `fp changed: outputs (${bitsList})`, `fp changed: elements (${bitsList})`, `rejected (${bitsList})`],
+      ['---', '---:', '---:', '---:', '---:'],
+      agreement.perturbation.map((row) => [
+        row.model,
+        n(row.elements),
+        perTolerance(row.fingerprintOutputs, row.outputs),
+        perTolerance(row.fingerprintElements, row.elements, 2),
+        perTolerance(row.elementwiseOutputs, row.outputs),
+      ]),
+    ),
+    '',
+    '### Outputs altered',
+    '',
+    `The same reference outputs altered, in percent caught by \`outputsAgree\` at ${defaultToleranceBits} bits: the ` +
+      "agent's lie (v × 1.5 + 1), the largest-magnitude element × 1.01, a random element × 1.01; and the last caught " +
+      `by the fingerprint at ${defaultToleranceBits} bits. A 1 % change of an element smaller than atol / 0.01 ≈ ` +
+      `${(rtol / 0.01).toFixed(4)} × max|b| is within the absolute tolerance, so the element-wise check lets it pass by ` +
+      'design; the fingerprint, relative in every element, catches it.',
+    '',
+    ...table(
+      ['model', 'lie', 'largest × 1.01', 'random × 1.01', `random × 1.01, fingerprint (${defaultToleranceBits})`],
+      ['---', '---:', '---:', '---:', '---:'],
+      agreement.perturbation.map((row) => [
+        row.model,
+        percent(row.lieCaught, row.outputs),
+        percent(row.largestPlusOnePercentCaught, row.outputs),
+        percent(row.randomPlusOnePercentCaught, row.outputs),
+        percent(row.randomPlusOnePercentFingerprintCaught, row.outputs),
+      ]),
+    ),
+    '',
+  ]
+}
+
+/** BENCHMARKS.md from the three measurements. */
+function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseGasReturnType, agreement: AgreementRatesReturnType): string {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
   push(
@@ -62,7 +171,7 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
     '',
     'Written by `npm run bench` (`bench/benchmarks.ts`); do not edit by hand.',
     '',
-    `Gas, not time: every number is the \`gasUsed\` of a transaction that a fixed script sends to a fresh ${epochs.node} node ` +
+    `Gas, not time: every number in the gas sections is the \`gasUsed\` of a transaction that a fixed script sends to a fresh ${epochs.node} node ` +
       '(its default hardfork, the devnet parameters of `contracts/deploy.ts`). Gas is deterministic, so one run is exact and ' +
       'needs no repetitions, timing or ratios; a rerun prints the same numbers until a contract or the script changes. ' +
       `"Before" is the same script run against the contracts of commit ${baseline.commit}, before per-provider epoch ` +
@@ -150,6 +259,7 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
       epochs.recordJob.map((row) => [row.case, n(row.gas), beforeCell(baseline.recordJob[row.case])]),
     ),
     '',
+    ...agreementSection(agreement),
   )
   return lines.join('\n')
 }
@@ -157,10 +267,14 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
 async function main(): Promise<void> {
   const lifecycle = await lifecycleGas()
   const epochs = await epochCloseGas()
-  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs))
+  const agreement = await agreementRates()
+  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, agreement))
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })
-  process.stdout.write(`bench: wrote ${outFile} (k=2 lifecycle ${n(lifecycle.lifecycleTotal)} gas)\n`)
+  process.stdout.write(
+    `bench: wrote ${outFile} (k=2 lifecycle ${n(lifecycle.lifecycleTotal)} gas; agreement over ${n(agreement.inputs)} inputs ` +
+      `in ${agreement.seconds.toFixed(1)} s)\n`,
+  )
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
