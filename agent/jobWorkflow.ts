@@ -13,7 +13,7 @@ import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from
 import type { AgentMetrics } from './agentMetrics.ts'
 import { InferenceOutOfMemoryError, type InferencePool, ModelLoadError, type RunInferenceReturnType } from './inferencePool.ts'
 import { type Journal, type JournalEntry, type JournalState, newSalt } from './journal.ts'
-import { liesOn } from './lieDecision.ts'
+import { alterOutput, liesOn } from './lieDecision.ts'
 import type { ModelCache } from './modelCache.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
 
@@ -100,9 +100,8 @@ async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: num
   ctx.metrics.inferenceSeconds.observe(seconds)
   ctx.metrics.inferenceUnits.inc(ran.rows)
   let output = ran.output
-  // Far above any tolerance: scale and shift every value, so the fingerprint cannot agree with honest ones.
   const lie = liesOn({ rate: ctx.lie, provider: ctx.provider, jobId: job.jobId })
-  if (lie) output = output.map((v) => v * 1.5 + 1)
+  if (lie) output = alterOutput(output)
   const fingerprint = fingerprintOutput(output, job.outputTolerance)
   const blob = encodeTensorBlob({ dims: ran.dims, data: output })
   const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>

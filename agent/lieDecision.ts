@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { Address } from 'viem'
 
+/** What a cheating agent returns instead of `output`: every value scaled and shifted, far beyond any tolerance. */
+export function alterOutput(output: Float32Array): Float32Array {
+  return output.map((v) => v * 1.5 + 1)
+}
+
 /**
  * Whether a cheating agent (a test and demo device) alters its output for `jobId`: always at `rate` 1 (or `true`),
  * never at 0, else for a fraction `rate` of jobs. Decided by a hash of provider and job rather than a coin flip, so

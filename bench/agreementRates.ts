@@ -8,14 +8,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ort from 'onnxruntime-node'
+import { alterOutput } from '../agent/lieDecision.ts'
 import { buildBroadcast } from '../agent/models/buildBroadcast.ts'
 import { type BuildMlpParameters, buildMlp, type MlpLayer, makeInput, mlpWeights, referenceMlp } from '../agent/models/buildMlp.ts'
 import { createPrng } from '../agent/models/prng.ts'
 import { outputsAgree } from '../protocol/agreement.ts'
-import { canonicalise, fingerprintOutput } from '../protocol/fingerprint.ts'
+import { canonicalise, defaultOutputTolerance, fingerprintOutput } from '../protocol/fingerprint.ts'
 
-/** The job spec's default `outputTolerance` (client/submitJob.ts, `tessera submit --tolerance`). */
-export const defaultToleranceBits = 16
+/** The job spec's default `outputTolerance`. */
+export const defaultToleranceBits = defaultOutputTolerance
 /** The tolerances measured: the default and a coarser and a finer one. */
 export const toleranceBits = [10, defaultToleranceBits, 20] as const
 
@@ -242,7 +243,7 @@ function perturb(model: string, references: Float32Array[], seed: number): Pertu
       if (!outputsAgree({ a, b, ...candidateTolerance(b, bits) }).agree) row.elementwiseOutputs[bits]++
     }
     // agent/jobWorkflow.ts's lie.
-    const lie = b.map((v) => v * 1.5 + 1)
+    const lie = alterOutput(b)
     if (caught(lie, b)) row.lieCaught++
     const plusOnePercent = (index: number) => {
       const altered = b.slice()

@@ -5,6 +5,7 @@ import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { Verification } from '../protocol/enums.ts'
 import { TesseraError } from '../protocol/errors.ts'
+import { defaultOutputTolerance } from '../protocol/fingerprint.ts'
 import { escrowOf } from '../protocol/settlement.ts'
 import { checkJob } from './serverClient.ts'
 
@@ -84,7 +85,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
     redundancy,
     verification: Verification.Redundant,
     deadline: block.timestamp + BigInt(parameters.deadlineIn ?? 600),
-    outputTolerance: parameters.outputTolerance ?? 16,
+    outputTolerance: parameters.outputTolerance ?? defaultOutputTolerance,
   }
   const txHash = await wallet.writeContract({ address: market, abi: submitAbi, functionName: 'submitJob', args: [spec] })
   const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash })

@@ -5,6 +5,9 @@ import { type Address, encodeAbiParameters, type Hex, keccak256 } from 'viem'
 const CANONICAL_NAN = 0x7fc00000
 const littleEndianHost = os.endianness() === 'LE'
 
+/** The `outputTolerance` a job gets when its requester names none: mantissa bits kept before fingerprinting. */
+export const defaultOutputTolerance = 16
+
 /**
  * Canonical float32 words under `toleranceBits` significant mantissa bits (PROTOCOL.md): NaN → 0x7fc00000,
  * −0 → +0, otherwise round the 23-bit mantissa half-up to `toleranceBits` bits; a carry out of the mantissa
