@@ -39,6 +39,11 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
       labelNames: ['function', 'result'] as const,
       registers,
     }),
+    chainAssignments: new Counter({
+      name: 'tessera_agent_chain_assignments_total',
+      help: "Assignments read from the chain's JobAssigned logs and handed to the job workflow (the feed may bring them too)",
+      registers,
+    }),
     claims: new Counter({
       name: 'tessera_agent_claims_total',
       help: 'Jobs claimed (claimJob) after the claim grace, by result: claimed (slot taken, job still waiting), filled (the claim assigned the job), refused (the contract would revert), error',

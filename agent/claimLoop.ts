@@ -7,6 +7,7 @@ import { JobStatus } from '../protocol/enums.ts'
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert } from '../protocol/revert.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
+import { readChainAssignment } from './chainAssignment.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
 
 export type ClaimLoopParameters = {
@@ -56,38 +57,17 @@ export async function claimLoop(parameters: ClaimLoopParameters): Promise<void> 
   const chain = { address: parameters.jobMarket, abi: jobMarketAbi } as const
   const handOver = async () => {
     for (const jobId of held) {
-      const [job, slot] = await Promise.all([
-        parameters.publicClient.readContract({ ...chain, functionName: 'getJob', args: [jobId] }),
-        parameters.publicClient.readContract({ ...chain, functionName: 'getSlot', args: [jobId, provider] }),
-      ])
+      const job = await parameters.publicClient.readContract({ ...chain, functionName: 'getJob', args: [jobId] })
+      const assignment = await readChainAssignment({ ...parameters, jobId })
       const waiting = job.status === JobStatus.Open || job.status === JobStatus.Disputed
-      if (waiting && slot.assigned) continue
+      if (waiting && job.providers.some((p) => p.toLowerCase() === me)) continue
       held.delete(jobId)
-      if (job.status !== JobStatus.Assigned || !slot.assigned) {
+      if (!assignment) {
         log.info({ jobId: String(jobId), status: job.status }, 'claimed slot released before the job was assigned')
         continue
       }
-      const { spec } = job
-      log.info({ jobId: String(jobId), commitDeadline: String(job.commitDeadline) }, 'claimed job assigned')
-      parameters.onAssigned({
-        cursor: '',
-        retracted: false,
-        jobId: String(jobId),
-        provider,
-        slot: job.providers.findIndex((p) => p.toLowerCase() === me),
-        pricePerUnit: String(slot.ask),
-        collateral: String(slot.collateral),
-        commitDeadline: String(job.commitDeadline),
-        job: {
-          id: String(jobId),
-          modelHash: spec.modelHash,
-          inputHash: spec.inputHash,
-          units: String(spec.units),
-          outputTolerance: spec.outputTolerance,
-          redundancy: spec.redundancy,
-          deadline: String(spec.deadline),
-        },
-      })
+      log.info({ jobId: String(jobId), commitDeadline: assignment.commitDeadline }, 'claimed job assigned')
+      parameters.onAssigned(assignment)
     }
   }
 

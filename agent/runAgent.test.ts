@@ -203,6 +203,23 @@ describe('runAgent against anvil', () => {
     }
   })
 
+  it('hears of an assignment from the chain when the server never publishes it, and completes it', async () => {
+    const [p1, p2] = system.accounts.providers
+    const fast = { chainWatchIntervalMs: 200, httpPort: 0 }
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1', fast))
+    const a2 = await runAgent(agentParameters(devKeys[3], 'p2', fast))
+    try {
+      // The server never publishes this round: only the chain knows of it.
+      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash, seed: 17, rows: 3, publish: false })
+      const job = await finalizeAndCheck(jobId)
+      expect(job.status).toBe(JobStatus.Completed)
+      for (const agent of [a1, a2]) expect(await metricsOf(agent)).toMatch(/tessera_agent_chain_assignments_total [1-9]/)
+      expect(await readOwed(p1.address)).toBeGreaterThan(0n)
+    } finally {
+      await Promise.all([a1.stop(), a2.stop()])
+    }
+  })
+
   it('handles several jobs at once without nonce clashes', async () => {
     const [p1, p2] = system.accounts.providers
     const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))

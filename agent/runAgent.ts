@@ -2,10 +2,12 @@ import { setMaxListeners } from 'node:events'
 import pino, { type Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import type { Hardware } from '../protocol/hardware.ts'
 import { startAgentHttp } from './agentHttp.ts'
 import { createAgentMetrics } from './agentMetrics.ts'
 import { assignmentLoop } from './assignmentLoop.ts'
+import { chainAssignmentWatch } from './chainAssignmentWatch.ts'
 import { claimLoop } from './claimLoop.ts'
 import { CursorTracker } from './cursorTracker.ts'
 import { AgentSetupError } from './ensureProvider.ts'
@@ -70,6 +72,11 @@ export type RunAgentParameters = {
   claimJobs?: boolean
   /** How often to look for jobs to claim. Default 15 000. */
   claimIntervalMs?: number
+  /**
+   * How often to read this provider's assignments straight from the chain (`chainAssignmentWatch`), besides the
+   * server's subscription, so a server or index that is down or behind can't make it miss one. Default 5 000; 0: off.
+   */
+  chainWatchIntervalMs?: number
 }
 
 export type RunAgentReturnType = {
@@ -85,7 +92,9 @@ export type RunAgentReturnType = {
  * Runs a provider agent: sets it up (`setupAgent`: deployment, chain, journal, hardware, registration and stake),
  * resumes unfinished journal entries, then runs its loops until stopped: heartbeats, provider maintenance, the
  * assignment subscription, whose assignments the per-job scheduler hands to `processAssignment` (compute, journal,
- * commit, reveal, settle), and (`claimJobs`) claims of jobs the matcher left waiting, whose assignments go the same way. A restart resumes the journal and replays assignments after its cursor.
+ * commit, reveal, settle), the chain's own record of its assignments (a fallback for the subscription), and
+ * (`claimJobs`) claims of jobs the matcher left waiting, whose assignments go the same way. A restart resumes the
+ * journal and replays assignments after its cursor.
  */
 export async function runAgent(parameters: RunAgentParameters): Promise<RunAgentReturnType> {
   const account = privateKeyToAccount(parameters.privateKey)
@@ -154,6 +163,23 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     }
     resumeJournal({ journal, scheduler, follow: (entry) => followEntry(ctx, entry), log })
     const common = { log, signal }
+    // Assignments that come from the chain rather than the subscription: the journal recognises one already in hand.
+    const startFromChain = (assignment: JobAssignment) =>
+      void scheduler.schedule(assignment.jobId, () => processAssignment(ctx, assignment, () => {}))
+    const chainWatchIntervalMs = parameters.chainWatchIntervalMs ?? 5_000
+    if (chainWatchIntervalMs > 0)
+      loops.push(
+        chainAssignmentWatch({
+          ...common,
+          provider: address,
+          jobMarket: ctx.jobMarket,
+          publicClient: setup.publicClient,
+          intervalMs: chainWatchIntervalMs,
+          lookbackBlocks: 256n,
+          onAssigned: startFromChain,
+          metrics,
+        }),
+      )
     if (parameters.claimJobs ?? true)
       loops.push(
         claimLoop({
@@ -167,8 +193,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           pricePerUnit: parameters.pricePerUnit,
           intervalMs: parameters.claimIntervalMs ?? 15_000,
           maxClaimsPerTick: 2,
-          // Also delivered by the subscription when the change feed runs: the journal recognises the second.
-          onAssigned: (assignment) => void scheduler.schedule(assignment.jobId, () => processAssignment(ctx, assignment, () => {})),
+          onAssigned: startFromChain,
           metrics,
         }),
       )

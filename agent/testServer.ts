@@ -249,6 +249,8 @@ export async function submitAndAssignJob(
     units?: bigint
     input?: Uint8Array
     tamper?: boolean
+    /** Whether the test server publishes the assignments (default true); false: only the chain knows of them. */
+    publish?: boolean
   },
 ): Promise<bigint> {
   const { system, server } = bed
@@ -276,7 +278,7 @@ export async function submitAndAssignJob(
     args: [jobId, providers.map((p) => p.address)],
   })
   const job = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
-  for (const [slot, p] of providers.entries())
+  for (const [slot, p] of parameters.publish === false ? [] : providers.entries())
     server.publish({
       jobId: String(jobId),
       provider: p.address,

@@ -27,6 +27,13 @@ function settingsCommand(name: string, description: string, settings: Record<str
 }
 
 /** Exits once the logger's transport (a worker thread for pretty output) has written every line. */
+/** A number of seconds ≥ 0 from a setting, or a ConfigError naming the flag. */
+function seconds(value: unknown, flag: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${flag} must be a number of seconds ≥ 0, got ${JSON.stringify(value)}`)
+  return n
+}
+
 /** `--lie` alone: every job; `--lie 0.3`: that fraction of them. */
 function lieOption(value: unknown): boolean | number {
   if (value === undefined || typeof value === 'boolean') return Boolean(value)
@@ -146,6 +153,12 @@ const agentSettings = {
     default: 'true',
     description: 'do not claim jobs the matcher left waiting past the claim grace (claimJob)',
   },
+  chainWatch: {
+    flag: '--chain-watch <seconds>',
+    env: 'TESSERA_AGENT_CHAIN_WATCH',
+    default: 5,
+    description: "how often to read this provider's assignments from the chain too (0: only the server's feed)",
+  },
 } satisfies Record<string, Setting>
 
 settingsCommand('agent', 'run a provider agent: register, stake, take assignments, run inference, commit and reveal', agentSettings)
@@ -154,9 +167,8 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
     const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
     const log = logger('agent')
     if (!config.privateKey) throw new ConfigError('--private-key (or TESSERA_PRIVATE_KEY) is required')
-    const commitMargin = Number(config.commitMargin)
-    if (!Number.isFinite(commitMargin) || commitMargin < 0)
-      throw new ConfigError(`--commit-margin must be a number of seconds ≥ 0, got ${JSON.stringify(config.commitMargin)}`)
+    const commitMargin = seconds(config.commitMargin, '--commit-margin')
+    const chainWatch = seconds(config.chainWatch, '--chain-watch')
     log.info({ config: describeConfig(agentSettings, config) }, 'effective config')
     const { runAgent } = await import('../agent/runAgent.ts')
     const controller = new AbortController()
@@ -178,6 +190,7 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
       confirmations: Number(config.confirmations),
       commitMarginMs: commitMargin * 1000,
       claimJobs: config.claim !== 'false',
+      chainWatchIntervalMs: chainWatch * 1000,
       lie: lieOption(flags.lie),
       log,
       signal: controller.signal,
