@@ -472,4 +472,37 @@ describe('server on real indexed data', () => {
     expect(expired.refunded).toBe(escrow.toString())
     expect(expired.assignments.map((a) => a.outcome)).toEqual(['RELEASED', 'RELEASED'])
   })
+
+  test('a partly claimed job is left to its claimer for a commit window, then the matcher assigns it and releases the claim', async () => {
+    const [p2, p3, p4] = system.accounts.providers
+    const { claimGrace, commitWindow } = system.deployment.params.market
+    // Two live providers for a k=3 job: the matcher can't place it, so it waits past the claim grace.
+    await heartbeat(p2)
+    await heartbeat(p3)
+    const { jobId } = await submitJob(3, (await system.now()) + 3_600n)
+    const id = jobId.toString()
+    type JobView = { status: string; claimers: Address[]; claimed: boolean }
+    const read = async () =>
+      (await gql<{ job: JobView | null }>(`query($id: BigInt!) { job(id: $id) { status claimers claimed } }`, { id })).job
+    await system.increaseTime(claimGrace)
+    await system.write(p4, { address: system.market, abi: jobMarketAbi, functionName: 'claimJob', args: [jobId] })
+    await waitFor(`p4's claim of job ${id} to be indexed`, async () => ((await read())?.claimers.length === 1 ? true : undefined))
+
+    // Three live providers now, but p4 holds a slot: for a commit window the matcher must not even try (assign would
+    // revert JobPartlyClaimed).
+    const refusedBefore = await refusedAssigns()
+    for (const p of [p2, p3, p4]) await heartbeat(p)
+    await new Promise((r) => setTimeout(r, 3000))
+    expect(await refusedAssigns()).toBe(refusedBefore)
+    expect(await read()).toMatchObject({ status: 'OPEN', claimers: [p4.address], claimed: false })
+
+    // A commit window later the claim no longer holds it: the matcher assigns, releasing the claim first.
+    await system.increaseTime(commitWindow + 1n)
+    for (const p of [p2, p3, p4]) await heartbeat(p)
+    const assigned = await waitFor(`the matcher to assign job ${id}`, async () => {
+      const job = await read()
+      return job?.status === 'ASSIGNED' ? job : undefined
+    })
+    expect(assigned).toMatchObject({ claimers: [], claimed: false })
+  })
 })
