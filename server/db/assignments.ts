@@ -29,7 +29,7 @@ function assignmentOf(row: AssignmentRow): IndexedAssignment {
 }
 
 /** The largest log index a cursor may carry (Postgres `integer`): `endOfBlock` positions use it. */
-export const maxLogIndex = 2 ** 31 - 1
+const maxLogIndex = 2 ** 31 - 1
 
 /** Opaque cursor of an assignment in the change feed: its (block_number, log_index). */
 export function encodeAssignmentCursor(position: FeedPosition): string {

@@ -121,7 +121,7 @@ export async function jobStats(
 }
 
 /** The statuses in which a job waits for providers, OPEN and DISPUTED (for its tie-break): JobMarket's `assign` and `expire` take these. */
-export const matchableStatuses = ['OPEN', 'DISPUTED'] as const satisfies readonly JobStatusName[]
+const matchableStatuses = ['OPEN', 'DISPUTED'] as const satisfies readonly JobStatusName[]
 
 /**
  * Jobs waiting for providers (OPEN or DISPUTED) whose deadline is after `now`, oldest first (the matcher's input),

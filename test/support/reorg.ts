@@ -47,7 +47,7 @@ export function startBlockPump(chain: ReorgChain, pump: { paused: boolean }, ms:
 }
 
 /** The JobMarket calls mined in blocks `from..to`, with their function names. */
-export async function marketCallsIn(chain: ReorgChain, from: bigint, to: bigint): Promise<{ hash: Hash; name: string }[]> {
+async function marketCallsIn(chain: ReorgChain, from: bigint, to: bigint): Promise<{ hash: Hash; name: string }[]> {
   const calls: { hash: Hash; name: string }[] = []
   for (let n = from; n <= to; n++) {
     const block = await chain.publicClient.getBlock({ blockNumber: n, includeTransactions: true })
