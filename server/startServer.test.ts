@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import { type Address, type Hex, keccak256, toHex } from 'viem'
@@ -9,16 +7,13 @@ import { sendHeartbeat as sendSignedHeartbeat } from '../client/serverClient.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
-import { fund, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
-import type { StartPonderReturnType } from '../indexer/startPonder.ts'
-import { readDeploymentFile } from '../protocol/deployment.ts'
+import { fund, registerProvider, type TestSystem } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
-import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { gqlData } from '../test/support/graphql.ts'
 import { approveAndSubmitJob, sendHeartbeat, uploadRunnableJob } from '../test/support/market.ts'
-import { startTestPonder } from '../test/support/stack.ts'
+import { type IndexedTestChain, startIndexedTestChain } from '../test/support/stack.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 import { type StartServerReturnType, startServer } from './startServer.ts'
 
@@ -28,31 +23,31 @@ import { type StartServerReturnType, startServer } from './startServer.ts'
 // live provider's jobAssignments subscription exactly once.
 
 const viewsSchema = 'chain_server_test'
+let chain: IndexedTestChain
 let system: TestSystem
-let database: TestDatabase
-let ponder: StartPonderReturnType
 let server: StartServerReturnType
-let tmpDir: string
 
 beforeAll(async () => {
-  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-server-e2e-'))
-  const deploymentPath = path.join(tmpDir, 'deployment.json')
-  system = await startTestSystem({ out: deploymentPath })
-  const [p2, p3, p4] = system.accounts.providers
-  await registerProvider(system, p2, { pricePerUnit: TSR / 100n })
-  await registerProvider(system, p3, { pricePerUnit: TSR / 50n })
-  await registerProvider(system, p4, { pricePerUnit: TSR / 1000n })
-  await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
-  database = await createTestDatabase()
-  ponder = await startTestPonder(system, { databaseUrl: database.url, deploymentPath, viewsSchema })
+  chain = await startIndexedTestChain({
+    tmpPrefix: 'tessera-server-e2e-',
+    viewsSchema,
+    prepare: async (system) => {
+      const [p2, p3, p4] = system.accounts.providers
+      await registerProvider(system, p2, { pricePerUnit: TSR / 100n })
+      await registerProvider(system, p3, { pricePerUnit: TSR / 50n })
+      await registerProvider(system, p4, { pricePerUnit: TSR / 1000n })
+      await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
+    },
+  })
+  system = chain.system
   server = await startServer({
-    databaseUrl: database.url,
+    databaseUrl: chain.database.url,
     viewsSchema,
     rpcUrl: system.rpcUrl,
-    deployment: readDeploymentFile(deploymentPath),
+    deployment: chain.deployment,
     serverKey: devKeys[1],
     port: 0,
-    dataDir: path.join(tmpDir, 'data'),
+    dataDir: path.join(chain.tmpDir, 'data'),
     log: pino({ level: process.env.TESSERA_TEST_VERBOSE ? 'debug' : 'silent' }),
   })
 }, 240_000)
@@ -60,10 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   stopping = true
   await server?.stop()
-  await ponder?.stop()
-  await system?.stop()
-  await database?.drop()
-  if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
+  await chain?.stop()
 })
 
 /** A connection as the queries below select it. */
@@ -283,12 +275,12 @@ describe('server on real indexed data', () => {
   test('a replica on another bus than the running one refuses to start, and leaves nothing running', async () => {
     const port = await freePort()
     const refused = startServer({
-      databaseUrl: database.url,
+      databaseUrl: chain.database.url,
       viewsSchema,
       rpcUrl: system.rpcUrl,
       deployment: system.deployment,
       port,
-      dataDir: path.join(tmpDir, 'refused'),
+      dataDir: path.join(chain.tmpDir, 'refused'),
       // A closed port: the refusal comes before any Redis is tried.
       redisUrl: 'redis://127.0.0.1:1',
       log: pino({ level: 'silent' }),

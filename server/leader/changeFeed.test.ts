@@ -1,19 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import { createWalletClient, encodeFunctionData, type Hex, http, keccak256 } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { type JobAssignment, subscribeJobAssignments } from '../../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../../contracts/generated/index.ts'
-import { fund, registerProvider, startTestSystem, type TestSystem } from '../../devnet/testSystem.ts'
-import type { StartPonderReturnType } from '../../indexer/startPonder.ts'
-import { readDeploymentFile } from '../../protocol/deployment.ts'
+import { fund, registerProvider, type TestSystem } from '../../devnet/testSystem.ts'
 import { TSR } from '../../protocol/units.ts'
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts'
 import { waitFor } from '../../test/support/graphql.ts'
 import { approveAndSubmitJob } from '../../test/support/market.ts'
-import { startTestPonder } from '../../test/support/stack.ts'
+import { type IndexedTestChain, startIndexedTestChain } from '../../test/support/stack.ts'
 import { type StartServerReturnType, startServer } from '../startServer.ts'
 
 // The change feed across a chain reorganisation, on real indexed data: anvil + contracts, Ponder into Postgres, and a
@@ -24,37 +19,34 @@ import { type StartServerReturnType, startServer } from '../startServer.ts'
 
 const viewsSchema = 'chain_feed_reorg_test'
 const log = pino({ level: process.env.TESSERA_TEST_VERBOSE ? 'debug' : 'silent' })
+let chain: IndexedTestChain
 let system: TestSystem
-let database: TestDatabase
-let ponder: StartPonderReturnType
 let server: StartServerReturnType
-let tmpDir: string
 
 beforeAll(async () => {
-  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-feed-reorg-'))
-  const deploymentPath = path.join(tmpDir, 'deployment.json')
-  system = await startTestSystem({ out: deploymentPath })
-  for (const p of system.accounts.providers.slice(0, 2)) await registerProvider(system, p, { pricePerUnit: TSR / 100n })
-  await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
-  database = await createTestDatabase()
-  ponder = await startTestPonder(system, { databaseUrl: database.url, deploymentPath, viewsSchema })
+  chain = await startIndexedTestChain({
+    tmpPrefix: 'tessera-feed-reorg-',
+    viewsSchema,
+    prepare: async (system) => {
+      for (const p of system.accounts.providers.slice(0, 2)) await registerProvider(system, p, { pricePerUnit: TSR / 100n })
+      await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
+    },
+  })
+  system = chain.system
   server = await startServer({
-    databaseUrl: database.url,
+    databaseUrl: chain.database.url,
     viewsSchema,
     rpcUrl: system.rpcUrl,
-    deployment: readDeploymentFile(deploymentPath),
+    deployment: chain.deployment,
     port: 0,
-    dataDir: path.join(tmpDir, 'data'),
+    dataDir: path.join(chain.tmpDir, 'data'),
     log,
   })
 }, 240_000)
 
 afterAll(async () => {
   await server?.stop()
-  await ponder?.stop()
-  await system?.stop()
-  await database?.drop()
-  if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
+  await chain?.stop()
 })
 
 /** `anvil_reorg`: replaces the last `depth` blocks with as many new ones, holding `transactions` (raw, by block offset). */

@@ -1,10 +1,15 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import pino from 'pino'
 import { type RunAgentReturnType, runAgent } from '../../agent/runAgent.ts'
+import type { DeployParamsOverrides } from '../../contracts/deploy.ts'
 import { freePort } from '../../devnet/startAnvil.ts'
 import { type Stack, type StackAgent, type StartStackParameters, startStack } from '../../devnet/startStack.ts'
-import type { TestSystem } from '../../devnet/testSystem.ts'
+import { startTestSystem, type TestSystem } from '../../devnet/testSystem.ts'
 import { type StartPonderReturnType, startPonder } from '../../indexer/startPonder.ts'
-import type { Deployment } from '../../protocol/deployment.ts'
+import { type Deployment, readDeploymentFile } from '../../protocol/deployment.ts'
+import { createTestDatabase, type TestDatabase } from './database.ts'
 
 /**
  * `startStack` on free ports with a test logger (silent unless `TESSERA_TEST_LOG` names a level).
@@ -65,4 +70,52 @@ export async function startTestPonder(
     port: await freePort(),
     log: process.env.TESSERA_TEST_VERBOSE ? (line) => console.log(`[ponder] ${line}`) : undefined,
   })
+}
+
+/** A test chain indexed by Ponder into a fresh test database: what server and agent tests on real indexed data share. */
+export type IndexedTestChain = {
+  system: TestSystem
+  database: TestDatabase
+  ponder: StartPonderReturnType
+  /** A fresh temporary directory, removed by `stop`. */
+  tmpDir: string
+  deploymentPath: string
+  deployment: Deployment
+  /** Stops Ponder and the chain, drops the database and removes `tmpDir` (whatever of them started). */
+  stop: () => Promise<void>
+}
+
+/**
+ * Starts a test system (with `params` overrides) writing its deployment under a fresh temporary directory, then a
+ * test database and Ponder indexing the chain into it with views in `viewsSchema`. `prepare` runs on the chain
+ * before Ponder starts (registering providers, funding requesters). The caller starts its server and agents on it.
+ */
+export async function startIndexedTestChain(parameters: {
+  tmpPrefix: string
+  viewsSchema: string
+  params?: DeployParamsOverrides
+  prepare?: (system: TestSystem) => Promise<void>
+}): Promise<IndexedTestChain> {
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), parameters.tmpPrefix))
+  const deploymentPath = path.join(tmpDir, 'deployment.json')
+  const started: Partial<Pick<IndexedTestChain, 'system' | 'database' | 'ponder'>> = {}
+  const stop = async () => {
+    await started.ponder?.stop()
+    await started.system?.stop()
+    await started.database?.drop()
+    await rm(tmpDir, { recursive: true, force: true })
+  }
+  try {
+    const system = await startTestSystem({ params: parameters.params, out: deploymentPath })
+    started.system = system
+    await parameters.prepare?.(system)
+    const database = await createTestDatabase()
+    started.database = database
+    const ponder = await startTestPonder(system, { databaseUrl: database.url, deploymentPath, viewsSchema: parameters.viewsSchema })
+    started.ponder = ponder
+    return { system, database, ponder, tmpDir, deploymentPath, deployment: readDeploymentFile(deploymentPath), stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
 }
