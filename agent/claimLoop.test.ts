@@ -1,21 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import { type Address, parseEther } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { fund, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
-import type { StartPonderReturnType } from '../indexer/startPonder.ts'
-import { readDeploymentFile } from '../protocol/deployment.ts'
+import { fund, type TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { TSR } from '../protocol/units.ts'
 import { type StartServerReturnType, startServer } from '../server/startServer.ts'
-import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { gqlData, waitFor } from '../test/support/graphql.ts'
 import { approveAndSubmitJob, uploadRunnableJob } from '../test/support/market.ts'
-import { startTestPonder } from '../test/support/stack.ts'
+import { type IndexedTestChain, startIndexedTestChain } from '../test/support/stack.ts'
 import { type RunAgentReturnType, runAgent } from './runAgent.ts'
 
 // Liveness without the matcher, on real parts: anvil (claimGrace 5 s), Ponder into Postgres, servers without a key (no
@@ -26,13 +21,10 @@ import { type RunAgentReturnType, runAgent } from './runAgent.ts'
 
 const viewsSchema = 'chain_claim_test'
 const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
+let chain: IndexedTestChain
 let system: TestSystem
-let database: TestDatabase
-let ponder: StartPonderReturnType
 const servers: StartServerReturnType[] = []
 let agents: RunAgentReturnType[] = []
-let tmpDir: string
-let deploymentPath: string
 let pump: NodeJS.Timeout | undefined
 
 const maxPricePerUnit = TSR / 100n
@@ -40,12 +32,12 @@ const asks = [parseEther('0.001'), parseEther('0.001'), parseEther('0.05')]
 
 const startTestServer = async (leader: boolean) => {
   const server = await startServer({
-    databaseUrl: database.url,
+    databaseUrl: chain.database.url,
     viewsSchema,
     rpcUrl: system.rpcUrl,
-    deployment: readDeploymentFile(deploymentPath),
+    deployment: chain.deployment,
     port: 0,
-    dataDir: path.join(tmpDir, `server-${servers.length}`),
+    dataDir: path.join(chain.tmpDir, `server-${servers.length}`),
     leader,
     log: log.child({ part: `server${servers.length}` }),
   })
@@ -54,15 +46,18 @@ const startTestServer = async (leader: boolean) => {
 }
 
 beforeAll(async () => {
-  tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-claim-'))
-  deploymentPath = path.join(tmpDir, 'deployment.json')
-  system = await startTestSystem({ params: { market: { claimGrace: 5n } }, out: deploymentPath })
-  for (const p of system.accounts.providers) await fund(system, p.address, 5000n * TSR)
-  await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
+  chain = await startIndexedTestChain({
+    tmpPrefix: 'tessera-claim-',
+    viewsSchema,
+    params: { market: { claimGrace: 5n } },
+    prepare: async (system) => {
+      for (const p of system.accounts.providers) await fund(system, p.address, 5000n * TSR)
+      await fund(system, system.accounts.requesters[0].address, 1000n * TSR)
+    },
+  })
+  system = chain.system
   // An automining anvil's clock stands still between transactions: a block a second, as a chain has.
   pump = setInterval(() => void system.testClient.mine({ blocks: 1 }).catch(() => {}), 1000)
-  database = await createTestDatabase()
-  ponder = await startTestPonder(system, { databaseUrl: database.url, deploymentPath, viewsSchema })
   const server = await startTestServer(false)
   agents = await Promise.all(
     // The test system's providers.
@@ -71,11 +66,13 @@ beforeAll(async () => {
         privateKey,
         serverUrl: server.url,
         rpcUrl: system.rpcUrl,
-        dataDir: path.join(tmpDir, `agent-${i}`),
+        dataDir: path.join(chain.tmpDir, `agent-${i}`),
         pricePerUnit: asks[i],
         hardware: { benchmarkScore: 1000 },
         pollIntervalMs: 100,
         claimIntervalMs: 300,
+        // Off, so the claim loop's own hand-over is what starts a claimed job here, not the chain watch.
+        chainWatchIntervalMs: 0,
         httpPort: 0,
         log: log.child({ agent: i }),
       }),
@@ -87,10 +84,7 @@ afterAll(async () => {
   clearInterval(pump)
   await Promise.all(agents.map((a) => a.stop()))
   for (const server of servers.reverse()) await server.stop()
-  await ponder?.stop()
-  await system?.stop()
-  await database?.drop()
-  if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
+  await chain?.stop()
 }, 60_000)
 
 /** An agent's counter `name` with `labels` (0 when it has no such sample). */
