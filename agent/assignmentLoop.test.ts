@@ -15,16 +15,22 @@ async function until(check: () => Promise<boolean>): Promise<void> {
     if (Date.now() > deadline) throw new Error('timed out')
 }
 
+/** The cursor half of a journal, recording each cursor persisted. */
+function recordingJournal() {
+  const persisted: string[] = []
+  const journal = {
+    cursor: undefined,
+    setCursor: async (cursor: string) => void persisted.push(cursor),
+    clearCursor: async () => {},
+  }
+  return { persisted, journal }
+}
+
 describe('assignmentLoop', () => {
   it('hands each assignment to its job, persists the cursor once settled, and resumes after it on reconnect', async () => {
     const server = await startTestServer()
     const controller = new AbortController()
-    const persisted: string[] = []
-    const journal = {
-      cursor: undefined,
-      setCursor: async (cursor: string) => void persisted.push(cursor),
-      clearCursor: async () => {},
-    }
+    const { persisted, journal } = recordingJournal()
     const handled: string[] = []
     const connections: boolean[] = []
     const metrics = createAgentMetrics()
@@ -62,12 +68,7 @@ describe('assignmentLoop', () => {
   it('on a retraction logs and counts it, cancels work not started, and resumes from its cursor on reconnect', async () => {
     const server = await startTestServer()
     const controller = new AbortController()
-    const persisted: string[] = []
-    const journal = {
-      cursor: undefined,
-      setCursor: async (cursor: string) => void persisted.push(cursor),
-      clearCursor: async () => {},
-    }
+    const { persisted, journal } = recordingJournal()
     const warnings: { msg: string; jobId?: string; commitDeadline?: string; cancelled?: number }[] = []
     const capture = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) })
     const handled: string[] = []
