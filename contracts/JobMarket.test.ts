@@ -25,17 +25,20 @@ import {
   useTestSystem,
 } from '../devnet/testSystem.ts'
 import { JobStatus as Status } from '../protocol/enums.ts'
-import { failureFingerprintOf, type JobFailureReason, jobFailureReasons } from '../protocol/jobInputs.ts'
+import { failureFingerprintOf } from '../protocol/jobInputs.ts'
+import { type Opening, openingOf } from '../protocol/outputTree.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { allErrorsAbi, decodeRevert } from '../protocol/revert.ts'
 import { escrowOf as quoteEscrow } from '../protocol/settlement.ts'
 import { BPS, TSR } from '../protocol/units.ts'
+import { disagreementOf, fingerprintOfLabel, treeOfLabel } from '../test/support/labelledOutputs.ts'
 import { emissionControllerAbi, jobMarketAbi, jobMarketBytecode, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
 
 const TAKE_BPS = 1000n
 const SLASH_BENEFICIARY_BPS = 5000n
 const COMMIT_WINDOW = 120n
 const REVEAL_WINDOW = 120n
+const PROOF_WINDOW = 30n
 const CENT = TSR / 100n
 
 /** The devnet's collateralBps is 10 000: a slot locks its provider's ask × units, whatever the requester offers. */
@@ -131,11 +134,8 @@ function commitmentOf(jobId: bigint, provider: Address, fingerprint: Hex, output
   )
 }
 
-/** A label's fingerprint: a failure reason's code for a reason of the taxonomy, a hash for anything else. */
-const fp = (label: string) =>
-  (jobFailureReasons as readonly string[]).includes(label)
-    ? failureFingerprintOf(label as JobFailureReason)
-    : keccak256(toHex(`fingerprint:${label}`))
+/** A label's fingerprint: a failure reason's code for a reason of the taxonomy, a real output's commitment otherwise (test/support/labelledOutputs.ts). */
+const fp = fingerprintOfLabel
 const out = (label: string) => keccak256(toHex(`output:${label}`))
 const salt = (provider: Address) => keccak256(toHex(`salt:${provider}`))
 
@@ -157,6 +157,20 @@ async function runJob(labels: (string | undefined)[], specOverrides: Partial<Job
   return { jobId, spec }
 }
 
+/**
+ * What a keeper does when revealed results differ: proves every pair of `parties` (provider, label) whose outputs
+ * disagree under the tolerance, then lets the proof window pass so `finalize` may settle.
+ */
+async function proveAndWait(jobId: bigint, parties: readonly (readonly [PrivateKeyAccount, string])[]): Promise<void> {
+  for (const [i, [a, labelA]] of parties.entries())
+    for (const [b, labelB] of parties.slice(i + 1)) {
+      const proof = disagreementOf(labelA, labelB)
+      if (proof && fp(labelA) !== fp(labelB))
+        await market.write(requester2, 'proveDisagreement', [jobId, a.address, proof.a, b.address, proof.b])
+    }
+  await sys.increaseTime(PROOF_WINDOW + 1n)
+}
+
 /** The escrow `submitJob` pulls, by protocol/settlement.ts under the deployed market params. */
 const escrowOf = (spec: JobSpec) => quoteEscrow(spec, sys.deployment.params.market)
 
@@ -172,6 +186,7 @@ describe('JobMarket: setup and views', () => {
       revealWindow: REVEAL_WINDOW,
       failureFeeBps: 1000,
       claimGrace: 300n,
+      proofWindow: PROOF_WINDOW,
     })
     const role = await market.read<Hex>('MATCHER_ROLE')
     expect(role).toBe(keccak256(toHex('MATCHER_ROLE')))
@@ -193,6 +208,7 @@ describe('JobMarket: setup and views', () => {
       revealWindow: 120n,
       failureFeeBps: 0,
       claimGrace: 0n,
+      proofWindow: 0n,
     }
     const deploy = (args: readonly unknown[]) => sys.deployContract(deployer, jobMarketAbi, jobMarketBytecode, args)
     const bads = [
@@ -478,6 +494,11 @@ describe('JobMarket: finalize', () => {
   test('k=3 with one dissenter: dissenter slashed, beneficiary share split to the honest two, rest burned', async () => {
     const supplyBefore = await totalSupply()
     const { jobId, spec } = await runJob(['honest', 'honest', 'liar'])
+    await expectRevert(market.write(requester, 'finalize', [jobId]), 'ProofWindowOpen')
+    await proveAndWait(jobId, [
+      [providers[0], 'honest'],
+      [providers[2], 'liar'],
+    ])
     const collateral = collateralOf(ASKS[2], spec)
     const receipt = await market.write(requester, 'finalize', [jobId])
 
@@ -523,6 +544,10 @@ describe('JobMarket: finalize', () => {
       args: [defaultHardware, oddAsk, encodeRegion('us')],
     })
     const { jobId, spec } = await runJob(['x', 'x', 'y'], { maxPricePerUnit: oddAsk, units: 3n })
+    await proveAndWait(jobId, [
+      [providers[1], 'x'],
+      [providers[2], 'y'],
+    ])
     const collateral = collateralOf(oddAsk, spec)
     const toBeneficiary = (collateral * SLASH_BENEFICIARY_BPS) / BPS
     expect(toBeneficiary % 2n).toBe(1n)
@@ -546,6 +571,10 @@ describe('JobMarket: finalize', () => {
 
   test('k=2 disagreeing: Disputed, nothing moves; the parties may neither judge the tie-break nor speak again', async () => {
     const { jobId, spec } = await runJob(['a', 'b'])
+    await proveAndWait(jobId, [
+      [providers[0], 'a'],
+      [providers[1], 'b'],
+    ])
     const before = await owed(requester.address)
     const receipt = await market.write(requester, 'finalize', [jobId])
     expect(events(receipt, 'JobDisputed').map((e) => e.args)).toEqual([{ jobId }])
@@ -567,6 +596,10 @@ describe('JobMarket: finalize', () => {
 
   test("the tie-break's verdict settles both rounds: the liar pays, the honest first-rounder shares, the judges are paid", async () => {
     const { jobId, spec } = await runJob(['truth', 'lie'])
+    await proveAndWait(jobId, [
+      [providers[0], 'truth'],
+      [providers[1], 'lie'],
+    ])
     await market.write(requester, 'finalize', [jobId])
     const judges = [providers[2], extraProvider]
     await market.write(matcher, 'assign', [jobId, judges.map((p) => p.address)])
@@ -575,6 +608,9 @@ describe('JobMarket: finalize', () => {
     await expectRevert(commit(jobId, providers[1], 'truth'), 'NotAssigned')
     await commit(jobId, judges[1], 'truth')
     for (const p of judges) await reveal(jobId, p, 'truth')
+    // The first round's proof holds for the judges' output too: it is the same output, `truth`.
+    await expectRevert(market.write(requester, 'finalize', [jobId]), 'ProofWindowOpen')
+    await sys.increaseTime(PROOF_WINDOW + 1n)
     const supplyBefore = await totalSupply()
     const owedBefore = await Promise.all([requester, providers[0], providers[2], extraProvider].map((a) => owed(a.address)))
     const receipt = await market.write(requester, 'finalize', [jobId])
@@ -609,6 +645,10 @@ describe('JobMarket: finalize', () => {
   test('k=3 split 1–1 with one silent: Disputed; expired unjudged, the silent one burned whole, the rest released', async () => {
     const { jobId, spec } = await runJob(['a', 'b', undefined], { deadline: (await sys.now()) + 400n })
     await sys.increaseTime(REVEAL_WINDOW + 1n)
+    await proveAndWait(jobId, [
+      [providers[0], 'a'],
+      [providers[1], 'b'],
+    ])
     await market.write(requester, 'finalize', [jobId])
     expect((await getJob(jobId)).status).toBe(Status.Disputed)
     const supplyBefore = await totalSupply()
@@ -698,6 +738,108 @@ describe('JobMarket: finalize', () => {
       args: [epoch, providers[0].address],
     })
     expect(usage).toBeGreaterThan(0n)
+  })
+})
+
+describe('JobMarket: agreement under tolerance', () => {
+  /** An output, and another honest machine's version of it whose fingerprint differs (a few ulps straddled a rounding boundary). */
+  const [truth, straddling] = (() => {
+    for (let n = 0; n < 1000; n++) if (fp(`truth${n}~m`) !== fp(`truth${n}`)) return [`truth${n}`, `truth${n}~m`]
+    throw new Error('no output with an element near a rounding boundary')
+  })()
+
+  test('honest outputs a few ulps apart: fingerprints differ, no disagreement is provable, everyone is paid after the window', async () => {
+    expect(fp(straddling)).not.toBe(fp(truth))
+    const { jobId, spec } = await runJob([truth, straddling, truth])
+    const window = await expectRevert(market.write(requester, 'finalize', [jobId]), 'ProofWindowOpen')
+    expect(window).toEqual([(await getJob(jobId)).revealDeadline + PROOF_WINDOW])
+    // Even the element where the two fingerprints' rounding differs is within tolerance.
+    const [a, b] = [treeOfLabel(truth), treeOfLabel(straddling)]
+    const index = a.words.findIndex((w, i) => w !== b.words[i])
+    expect(index).toBeGreaterThanOrEqual(0)
+    await expectRevert(
+      market.write(requester2, 'proveDisagreement', [
+        jobId,
+        providers[0].address,
+        openingOf(a, index),
+        providers[1].address,
+        openingOf(b, index),
+      ]),
+      'WithinTolerance',
+    )
+    await sys.increaseTime(PROOF_WINDOW + 1n)
+    const receipt = await market.write(requester, 'finalize', [jobId])
+    expect(events(receipt, 'JobFinalized')[0].args).toMatchObject({ status: Status.Completed, fingerprint: fp(truth) })
+    expect(events(receipt, 'ProviderPaid').map((e) => e.args.amount)).toEqual(ASKS.map((ask) => ask * spec.units))
+    expect(events(receipt, 'SlotSettled').map((e) => e.args.outcome)).toEqual([0, 0, 0])
+    expect(parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' })).toHaveLength(0)
+  })
+
+  test('unanimous fingerprints settle at once; a proof needs valid openings of two results inside the window', async () => {
+    const same = await runJob([truth, truth])
+    expect(events(await market.write(requester, 'finalize', [same.jobId]), 'JobFinalized')).toHaveLength(1)
+
+    const { jobId } = await runJob([truth, 'lie', 'MODEL_INVALID'])
+    const [right, lie] = [treeOfLabel(truth), treeOfLabel('lie')]
+    const [p0, p1, p2] = providers.map((p) => p.address)
+    const prove = (a: Address, oa: Opening, b: Address, ob: Opening) => market.write(requester2, 'proveDisagreement', [jobId, a, oa, b, ob])
+    // Each side's opening must prove against its own provider's fingerprint.
+    expect(await expectRevert(prove(p0, openingOf(lie, 3), p1, openingOf(lie, 3)), 'InvalidOpening')).toEqual([jobId, p0])
+    expect(
+      await expectRevert(prove(p0, { ...openingOf(right, 3), chunk: openingOf(right, 12).chunk }, p1, openingOf(lie, 3)), 'InvalidOpening'),
+    ).toEqual([jobId, p0])
+    expect(await expectRevert(prove(p0, openingOf(right, 3), p1, openingOf(lie, 4)), 'InvalidOpening')).toEqual([jobId, p1])
+    // A failure report and a stranger have nothing to open.
+    expect(await expectRevert(prove(p0, openingOf(right, 3), p2, openingOf(lie, 3)), 'NotAResult')).toEqual([jobId, p2])
+    await expectRevert(prove(p0, openingOf(right, 3), extraProvider.address, openingOf(lie, 3)), 'NotAResult')
+    await expectRevert(prove(p0, openingOf(right, 3), p0, openingOf(right, 3)), 'DuplicateProvider')
+    const receipt = await prove(p0, openingOf(right, 3), p1, openingOf(lie, 3))
+    expect(events(receipt, 'DisagreementProven').map((e) => e.args)).toEqual([{ jobId, a: p0, b: p1, index: 3n }])
+    expect(events(receipt, 'ElementOpened').map((e) => e.args.word)).toEqual([right.words[3], lie.words[3]])
+    await sys.increaseTime(PROOF_WINDOW + 1n)
+    await expectRevert(prove(p0, openingOf(right, 4), p1, openingOf(lie, 4)), 'ProofWindowClosed')
+    const settled = await market.write(requester, 'finalize', [jobId])
+    // 1 result, 1 other result, 1 failure: no majority; a first round goes to the tie-break.
+    expect(events(settled, 'JobDisputed')).toHaveLength(1)
+  })
+
+  test('outputs of different lengths disagree whatever their elements', async () => {
+    const { jobId } = await runJob([truth, `${truth}#15`, truth])
+    const [full, short] = [treeOfLabel(truth), treeOfLabel(`${truth}#15`)]
+    const [p0, p1] = providers.map((p) => p.address)
+    await market.write(requester2, 'proveDisagreement', [jobId, p0, openingOf(full, 0), p1, openingOf(short, 0)])
+    await sys.increaseTime(PROOF_WINDOW + 1n)
+    const receipt = await market.write(requester, 'finalize', [jobId])
+    expect(events(receipt, 'SlotSettled').map((e) => e.args.outcome)).toEqual([0, 1, 0])
+  })
+
+  test('a result its provider will not open is slashed; one it opens, even past its length, stands', async () => {
+    const { jobId, spec } = await runJob([truth, straddling, `${truth}~other`])
+    const [p0, p1, p2] = providers.map((p) => p.address)
+    const request = (who: Address, index: bigint) => market.write(requester2, 'requestOpening', [jobId, who, index])
+    const receipt = await request(p1, 5n)
+    const closesAt = (await getJob(jobId)).revealDeadline + PROOF_WINDOW
+    expect(events(receipt, 'OpeningRequested').map((e) => e.args)).toEqual([{ jobId, provider: p1, index: 5n, dueBy: closesAt }])
+    await expectRevert(request(p1, 6n), 'OpeningAlreadyRequested')
+    await request(p2, 999n)
+    // p1 answers at the index asked; p2 at its last element, the nearest to what was asked.
+    await market.write(providers[1], 'openElement', [jobId, p1, openingOf(treeOfLabel(straddling), 5)])
+    await market.write(providers[2], 'openElement', [jobId, p2, openingOf(treeOfLabel(`${truth}~other`), 15)])
+    await sys.increaseTime(PROOF_WINDOW / 2n + 1n)
+    await expectRevert(request(p0, 1n), 'ProofWindowClosed')
+    await sys.increaseTime(PROOF_WINDOW / 2n)
+    const settled = await market.write(requester, 'finalize', [jobId])
+    expect(events(settled, 'SlotSettled').map((e) => e.args.outcome)).toEqual([0, 0, 0])
+
+    // Now one that never answers: it agrees with nobody, and its collateral pays for it.
+    const silent = await runJob([truth, truth, 'unopenable'])
+    await market.write(requester2, 'requestOpening', [silent.jobId, p2, 0n])
+    await sys.increaseTime(PROOF_WINDOW + 1n)
+    const slashedReceipt = await market.write(requester, 'finalize', [silent.jobId])
+    expect(events(slashedReceipt, 'SlotSettled').map((e) => e.args.outcome)).toEqual([0, 0, 1])
+    expect(parseEventLogs({ abi: providerRegistryAbi, logs: slashedReceipt.logs, eventName: 'Slashed' }).map((e) => e.args.amount)).toEqual(
+      [collateralOf(ASKS[2], spec)],
+    )
   })
 })
 
@@ -971,10 +1113,42 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
   }
   const LIVE = new Set<number>([Status.Open, Status.Assigned, Status.Committed, Status.Revealed, Status.Disputed])
   const JUDGED = new Set<number>([Status.Completed, Status.FailedInvalid])
-  /** Every fifth job can't run: an honest provider reports MODEL_INVALID for it. */
-  const honestLabel = (jobId: bigint) => (jobId % 5n === 0n ? 'MODEL_INVALID' : 'honest')
+  /**
+   * Every fifth job can't run: an honest provider reports MODEL_INVALID for it. Otherwise each honest provider computes
+   * the job's output as its own machine would, a few ulps off the others (so fingerprints sometimes differ).
+   */
+  const honestLabel = (jobId: bigint, who: Address) => (jobId % 5n === 0n ? 'MODEL_INVALID' : `honest-${jobId}~${who}`)
+  const isHonest = (label: string | undefined) => label === 'MODEL_INVALID' || !!label?.startsWith('honest-')
   /** A dishonest provider lies about the result, or claims it timed out without trying. */
   const dishonestLabel = (who: Address, pick: number) => (pick % 2 ? `liar-${who}` : 'TIMEOUT')
+  /**
+   * The disagreements a keeper would prove now for a Committed or Revealed job: every pair of revealed results (of
+   * either round) whose outputs are out of tolerance and not proven yet, while the proof window has time left.
+   */
+  async function pendingProofs(
+    jobId: bigint,
+    labels: ReadonlyMap<string, string>,
+    proven: Set<string>,
+  ): Promise<[Address, Address, { a: Opening; b: Opening }][]> {
+    const job = (await getJob(jobId)) as Job & { disputed: readonly Address[] }
+    if ((await sys.now()) + 10n >= job.revealDeadline + PROOF_WINDOW) return []
+    const revealed: { provider: Address; label: string; fingerprint: Hex }[] = []
+    for (const provider of [...job.disputed, ...job.providers]) {
+      const slot = await getSlot(jobId, provider)
+      const label = labels.get(`${jobId}:${provider}`)
+      if (slot.revealed && label) revealed.push({ provider, label, fingerprint: slot.fingerprint })
+    }
+    const out: [Address, Address, { a: Opening; b: Opening }][] = []
+    for (const [i, a] of revealed.entries())
+      for (const b of revealed.slice(i + 1)) {
+        const key = `${jobId}:${[a.fingerprint, b.fingerprint].sort().join(':')}`
+        const proof = a.fingerprint === b.fingerprint || proven.has(key) ? undefined : disagreementOf(a.label, b.label)
+        if (!proof) continue
+        proven.add(key)
+        out.push([a.provider, b.provider, proof])
+      }
+    return out
+  }
   /** Sequences of 40–60 random actions: 100 in `npm test`, more with TESSERA_INVARIANT_RUNS (`npm run test:invariants`: 1000). */
   const invariantRuns = Number(process.env.TESSERA_INVARIANT_RUNS ?? 100)
 
@@ -1037,6 +1211,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     let epochsClosed = 0
     let claimsSeen = 0
     const disputesSeen = new Set<bigint>()
+    let proofsSeen = 0
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 40, maxLength: 60 }), async (actions) => {
         const runSnap = await sys.snapshot()
@@ -1054,6 +1229,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
             minted: 0n,
           }
           const labels = new Map<string, string>()
+          const proven = new Set<string>()
           for (const drawn of actions) {
             const nextJob = await market.read<bigint>('nextJobId')
             const jobs = nextJob - firstJob
@@ -1103,7 +1279,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                   } else if (job.status === Status.Assigned) {
                     const who = await pending((slot) => slot.commitment !== zeroHash)
                     if (!who) continue
-                    const label = a.honest ? honestLabel(jobId) : dishonestLabel(who.address, a.pick)
+                    const label = a.honest ? honestLabel(jobId, who.address) : dishonestLabel(who.address, a.pick)
                     receipt = await commit(jobId, who, label)
                     labels.set(`${jobId}:${who.address}`, label)
                   } else if (job.status === Status.Committed && (await sys.now()) < job.revealDeadline) {
@@ -1111,7 +1287,14 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                     if (!who) continue
                     receipt = await reveal(jobId, who, labels.get(`${jobId}:${who.address}`) ?? 'never-committed')
                   } else if (job.status === Status.Committed || job.status === Status.Revealed) {
-                    receipt = await market.write(matcher, 'finalize', [jobId])
+                    // The keeper: while the proof window is open, proves every disagreement between revealed results
+                    // at once (as it would from the blob store), then finalizes once it may.
+                    const proofs = await pendingProofs(jobId, labels, proven)
+                    for (const [a, b, proof] of proofs) {
+                      receipt = await market.write(matcher, 'proveDisagreement', [jobId, a, proof.a, b, proof.b])
+                      proofsSeen++
+                    }
+                    if (proofs.length === 0) receipt = await market.write(matcher, 'finalize', [jobId])
                   }
                   break
                 }
@@ -1130,7 +1313,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                   const who = providerAccount(job.providers[a.slot % job.providers.length])
                   const key = `${jobId}:${who.address}`
                   if (a.kind === 'commit') {
-                    const label = a.honest ? honestLabel(jobId) : dishonestLabel(who.address, a.slot)
+                    const label = a.honest ? honestLabel(jobId, who.address) : dishonestLabel(who.address, a.slot)
                     receipt = await commit(jobId, who, label)
                     labels.set(key, label)
                   } else {
@@ -1247,6 +1430,9 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                   const slot = await getSlot(id, s.args.provider)
                   const agreed = slot.revealed && JUDGED.has(Number(f.args.status)) && slot.fingerprint === f.args.fingerprint
                   expect(agreed, `provider ${s.args.provider} slashed though it revealed job ${id}'s winner`).toBe(false)
+                  // Nor is an honest provider that revealed, whatever rounding its machine did.
+                  const honest = slot.revealed && isHonest(labels.get(`${id}:${s.args.provider}`))
+                  expect(honest, `honest provider ${s.args.provider} slashed in job ${id}`).toBe(false)
                   if (Number(f.args.status) === Status.Failed) expect(slot.revealed, `a revealer slashed in failed job ${id}`).toBe(false)
                 }
               }
@@ -1280,6 +1466,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     // dispute path and the emission side.
     expect(noShowsSeen).toBeGreaterThan(0)
     expect(disputesSeen.size).toBeGreaterThan(0)
+    expect(proofsSeen).toBeGreaterThan(0)
     expect(epochsClosed).toBeGreaterThan(0)
     expect(claimsSeen).toBeGreaterThan(0)
   })

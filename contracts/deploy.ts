@@ -45,6 +45,7 @@ export const devnetParams: DeploymentParams = {
     revealWindow: 120n,
     failureFeeBps: 1000n,
     claimGrace: 300n,
+    proofWindow: 30n,
   },
   emission: emissionParams({ epochLength: 30n }),
 }

@@ -29,6 +29,7 @@ const deployment: Deployment = {
       revealWindow: 120n,
       failureFeeBps: 1000n,
       claimGrace: 300n,
+      proofWindow: 30n,
     },
     emission: {
       epochLength: 30n,

@@ -40,6 +40,11 @@ export type MarketParams = {
   failureFeeBps: bigint
   /** Seconds a job waits for the matcher before eligible providers may claim its slots themselves (`claimJob`). */
   claimGrace: bigint
+  /**
+   * Seconds after the reveals during which a disagreement under tolerance can be proven (`proveDisagreement`) when
+   * revealed results differ; `finalize` waits for it only then.
+   */
+  proofWindow: bigint
 }
 
 /** Every contract's parameters, grouped by contract. */
@@ -76,7 +81,7 @@ export class DeploymentError extends TesseraError {
 const paramKeys = {
   token: ['genesisSupply'],
   registry: ['minStake', 'unbondingPeriod'],
-  market: ['takeBps', 'collateralBps', 'slashBeneficiaryBps', 'commitWindow', 'revealWindow', 'failureFeeBps', 'claimGrace'],
+  market: ['takeBps', 'collateralBps', 'slashBeneficiaryBps', 'commitWindow', 'revealWindow', 'failureFeeBps', 'claimGrace', 'proofWindow'],
   emission: emissionParamKeys,
 } as const satisfies { [G in keyof DeploymentParams]: readonly (keyof DeploymentParams[G])[] }
 

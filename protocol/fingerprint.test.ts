@@ -67,11 +67,16 @@ describe('fingerprintOutput', () => {
     expect(fingerprintOutput(a, 10)).toBe(fingerprintOutput(b, 10))
   })
 
-  it('is sha256 over little-endian canonical words', () => {
+  it('is the tree commitment over the canonical words: one chunk of big-endian words, its leaf hash, the root', () => {
     const words = canonicalise(base, 10)
-    const bytes = Buffer.alloc(words.length * 4)
-    for (const [i, w] of words.entries()) bytes.writeUInt32LE(w, i * 4)
-    expect(fingerprintOutput(base, 10)).toBe(sha256Hex(bytes))
+    const chunk = Buffer.alloc(32)
+    for (const [i, w] of words.entries()) chunk.writeUInt32BE(w, i * 4)
+    const leaf = Buffer.from(sha256Hex(Buffer.concat([Buffer.from([0]), chunk])).slice(2), 'hex')
+    const scale = Math.max(...Array.from(words, (w) => w & 0x7fffffff))
+    const head = Buffer.alloc(12)
+    head.writeBigUInt64BE(BigInt(base.length))
+    head.writeUInt32BE(scale, 8)
+    expect(fingerprintOutput(base, 10)).toBe(sha256Hex(Buffer.concat([Buffer.from([2]), head, leaf])))
   })
 })
 

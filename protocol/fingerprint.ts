@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto'
-import os from 'node:os'
 import { type Address, encodeAbiParameters, type Hex, keccak256 } from 'viem'
+import { buildOutputTree } from './outputTree.ts'
 
 const CANONICAL_NAN = 0x7fc00000
-const littleEndianHost = os.endianness() === 'LE'
 
 /** The `outputTolerance` a job gets when its requester names none: mantissa bits kept before fingerprinting. */
 export const defaultOutputTolerance = 16
@@ -34,13 +33,12 @@ export function sha256Hex(bytes: Uint8Array | string): Hex {
   return `0x${createHash('sha256').update(bytes).digest('hex')}`
 }
 
-/** The result fingerprint: sha256 of the little-endian canonical words of `values`. */
+/**
+ * The result fingerprint: the root commitment of the output's tree (`buildOutputTree` in outputTree.ts), so one
+ * element can be proven against it when two providers' fingerprints differ.
+ */
 export function fingerprintOutput(values: Float32Array, toleranceBits: number): Hex {
-  const words = canonicalise(values, toleranceBits)
-  if (littleEndianHost) return sha256Hex(new Uint8Array(words.buffer, words.byteOffset, words.byteLength))
-  const bytes = Buffer.alloc(words.length * 4)
-  for (let i = 0; i < words.length; i++) bytes.writeUInt32LE(words[i], i * 4)
-  return sha256Hex(bytes)
+  return buildOutputTree(values, toleranceBits).fingerprint
 }
 
 export type CommitmentParameters = { jobId: bigint; provider: Address; fingerprint: Hex; outputHash: Hex; salt: Hex }

@@ -16,6 +16,7 @@ import { expect, test } from 'vitest'
 import type { DeployParamsOverrides } from '../contracts/deploy.ts'
 import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { defaultHardware, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { disagreementOf, fingerprintOfLabel } from '../test/support/labelledOutputs.ts'
 import { type Prng, prng } from '../test/support/prng.ts'
 import type { MarketParams } from './deployment.ts'
 import { JobStatus, type SlotOutcome, slotOutcomes } from './enums.ts'
@@ -326,6 +327,11 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         count(cancel ? 'cancelled' : prior.length > 0 ? 'disputed, expired' : 'expired')
       }
 
+      /** Proven disagreements (both orders) and providers that never answered an opening request, across rounds. */
+      const disagreements: [Hex, Hex][] = []
+      const unanswered: Address[] = []
+      /** The first round's revealed results once the job went to a tie-break. */
+      let priorResults: { provider: Address; label: string }[] = []
       for (let round = 1; ; round++) {
         if (round > 1) {
           const drawn = await drawProviders()
@@ -373,7 +379,12 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
             reveal: { ...call, functionName: 'revealResult', args: [jobId, fingerprint, outputHash, salt] },
           }
         }
-        const fingerprintOf = (label: string) => keccak256(toHex(`fingerprint ${jobId} ${round} ${label}`))
+        /**
+         * A labelled output's commitment (test/support/labelledOutputs.ts), the same in every round: `w~<provider>` is
+         * `w` as that provider's machine rounds it. `opaque …` is a fingerprint no output stands behind.
+         */
+        const fingerprintOf = (label: string) =>
+          label.startsWith('opaque') ? keccak256(toHex(`${jobId} ${label}`)) : fingerprintOfLabel(`${jobId} ${label}`)
 
         if (expiring || rand.next() < 0.2) {
           // No-shows: some (maybe none) commit, the window closes, anyone expires the assignment.
@@ -409,23 +420,53 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
         }
 
         // Everyone commits; each reveals the majority answer, another one, or nothing, by a pattern drawn per job.
-        const pattern = rand.pick(['unanimous', 'dissent', 'silent', 'mixed', 'split', 'failure', 'failure split'] as const)
+        const pattern = rand.pick(['unanimous', 'dissent', 'silent', 'mixed', 'split', 'failure', 'failure split', 'rounding'] as const)
         // A failure is a result too: the code of one reason of the taxonomy.
         const failure = failureFingerprintOf(rand.pick(jobFailureReasons))
-        const reveals: (Hex | null)[] = chosen.map(() => {
+        // Labels, not yet fingerprints: the keeper below proves disagreements from the outputs behind them.
+        const labels: (string | null)[] = chosen.map((p) => {
           const x = rand.next()
-          if (pattern === 'unanimous') return fingerprintOf('w')
-          if (pattern === 'failure') return x < 0.7 ? failure : x < 0.85 ? fingerprintOf('w') : null
-          if (pattern === 'failure split') return x < 0.5 ? failure : fingerprintOf('w')
-          if (pattern === 'dissent') return x < 0.7 ? fingerprintOf('w') : fingerprintOf(`alt ${rand.int(0, 2)}`)
-          if (pattern === 'silent') return x < 0.65 ? fingerprintOf('w') : null
-          if (pattern === 'mixed') return x < 0.5 ? fingerprintOf('w') : x < 0.75 ? fingerprintOf(`alt ${rand.int(0, 1)}`) : null
-          return fingerprintOf(`alt ${rand.int(0, 2)}`)
+          const alt = () => (rand.next() < 0.3 ? `opaque ${rand.int(0, 1)}` : `alt ${rand.int(0, 2)}`)
+          if (pattern === 'unanimous') return 'w'
+          if (pattern === 'rounding') return x < 0.5 ? 'w' : x < 0.85 ? `w~${p.address}` : alt()
+          if (pattern === 'failure') return x < 0.7 ? 'failure' : x < 0.85 ? 'w' : null
+          if (pattern === 'failure split') return x < 0.5 ? 'failure' : 'w'
+          if (pattern === 'dissent') return x < 0.7 ? 'w' : alt()
+          if (pattern === 'silent') return x < 0.65 ? 'w' : null
+          if (pattern === 'mixed') return x < 0.5 ? 'w' : x < 0.75 ? alt() : null
+          return alt()
         })
+        const reveals = labels.map((label) => (label === null ? null : label === 'failure' ? failure : fingerprintOf(label)))
         const results = chosen.map((p, i) => resultOf(p, reveals[i] ?? fingerprintOf('never revealed')))
         await sendAll(results.map((r) => r.commit))
         await sendAll(results.filter((_, i) => reveals[i] !== null).map((r) => r.reveal))
         if (reveals.includes(null)) await sys.increaseTime(market.revealWindow + 1n)
+        // The keeper: proves every disagreement between results it holds the outputs of, asks the providers of
+        // results it can't open to open one, then lets the proof window pass. What it proved is what the mirror gets.
+        const revealedHere = chosen.flatMap((p, i) =>
+          labels[i] !== null && labels[i] !== 'failure' ? [{ provider: p.address, label: labels[i] }] : [],
+        )
+        const revealedResults = [...priorResults, ...revealedHere]
+        if (new Set(revealedResults.map((r) => fingerprintOf(r.label))).size > 1) {
+          for (const [i, a] of revealedResults.entries()) {
+            if (a.label.startsWith('opaque')) {
+              if (!unanswered.includes(a.provider) && revealedHere.includes(a)) {
+                await send(requester, sys.market, jobMarketAbi, 'requestOpening', [jobId, a.provider, 0n])
+                unanswered.push(a.provider)
+              }
+              continue
+            }
+            for (const b of revealedResults.slice(i + 1)) {
+              const [fa, fb] = [fingerprintOf(a.label), fingerprintOf(b.label)]
+              const proof = b.label.startsWith('opaque') ? undefined : disagreementOf(`${jobId} ${a.label}`, `${jobId} ${b.label}`)
+              if (!proof || fa === fb || disagreements.some(([x, y]) => x === fa && y === fb)) continue
+              await send(requester, sys.market, jobMarketAbi, 'proveDisagreement', [jobId, a.provider, proof.a, b.provider, proof.b])
+              disagreements.push([fa, fb], [fb, fa])
+              count('disagreements proven')
+            }
+          }
+          await sys.increaseTime(market.proofWindow + 1n)
+        }
         const finalized = await send(matcher, sys.market, jobMarketAbi, 'finalize', [jobId])
         const finalizedAt = (await sys.publicClient.getBlock({ blockNumber: finalized.blockNumber })).timestamp
 
@@ -435,7 +476,19 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           collateral: collateralFor(p),
           fingerprint: reveals[i],
         }))
-        const expected = settleJob({ escrow, units, slots, prior, deadlinePassed: finalizedAt > spec.deadline, params: market })
+        const proofs = { disagreements, unanswered }
+        const expected = settleJob({ escrow, units, slots, prior, deadlinePassed: finalizedAt > spec.deadline, params: market, proofs })
+        // Whatever its machine's rounding, a provider that revealed the job's true output is never slashed while the
+        // true output's revealers are the round's majority.
+        const isTrue = (label: string | null) => label === 'w' || !!label?.startsWith('w~')
+        if (2 * labels.filter(isTrue).length > k)
+          for (const [i, label] of labels.entries())
+            if (isTrue(label))
+              expect(
+                expected.slashed.map((x) => x.provider),
+                `honest ${label} slashed`,
+              ).not.toContain(chosen[i].address)
+        if (pattern === 'rounding' && new Set(reveals).size > 1) count('honest fingerprints differed')
         const tieBreak = prior.length > 0 ? 'tie-break ' : ''
         if (expected.status === 'DISPUTED') {
           // Nothing moves: the first round waits, collateral locked, for fresh providers.
@@ -443,6 +496,7 @@ async function runScenario(scenario: Scenario, rand: Prng, stats: Stats): Promis
           for (const name of ['ProviderPaid', 'Refunded', 'JobFinalized', 'SlotSettled']) expect(marketEvents(finalized, name)).toEqual([])
           expect(registryLogs(finalized)).toEqual([])
           prior = slots
+          priorResults = revealedHere
           count('disputed')
           continue
         }

@@ -38,10 +38,10 @@ describe('escrow, collateral and take', () => {
 
 describe('majorityOf', () => {
   test('needs strictly more than half of all k slots, counting silent ones', () => {
-    expect(majorityOf([x, x])).toEqual({ fingerprint: x, count: 2 })
+    expect(majorityOf([x, x])).toEqual({ fingerprint: x, count: 2, index: 0 })
     expect(majorityOf([x, y])).toBeUndefined()
     expect(majorityOf([x, null])).toBeUndefined()
-    expect(majorityOf([y, x, x])).toEqual({ fingerprint: x, count: 2 })
+    expect(majorityOf([y, x, x])).toEqual({ fingerprint: x, count: 2, index: 1 })
     expect(majorityOf([x, x, y, y])).toBeUndefined()
     expect(majorityOf([null, null, null])).toBeUndefined()
     expect(majorityOf([])).toBeUndefined()
@@ -49,6 +49,37 @@ describe('majorityOf', () => {
 
   test('compares fingerprints without regard to case', () => {
     expect(majorityOf([x, x.toUpperCase().replace('0X', '0x') as Hex, null])?.count).toBe(2)
+  })
+
+  test('with proofs, different results agree unless proven to disagree or left unopened', () => {
+    const z = `0x${'cc'.repeat(32)}` as Hex
+    const reveals = [
+      { provider: A, fingerprint: x },
+      { provider: B, fingerprint: y },
+      { provider: C, fingerprint: z },
+    ]
+    const none = { disagreements: [], unanswered: [] }
+    expect(majorityOf(reveals, none)).toEqual({ fingerprint: x, count: 3, index: 0 })
+    // x–y proven: x still has z; the first reveal with a majority wins.
+    expect(majorityOf(reveals, { disagreements: [[y, x]], unanswered: [] })).toEqual({ fingerprint: x, count: 2, index: 0 })
+    expect(
+      majorityOf(reveals, {
+        disagreements: [
+          [x, y],
+          [x, z],
+        ],
+        unanswered: [],
+      }),
+    ).toEqual({ fingerprint: y, count: 2, index: 1 })
+    // C never opened its output: it agrees with nobody but itself.
+    expect(majorityOf(reveals, { disagreements: [[x, y]], unanswered: [C] })).toBeUndefined()
+    // A failure code only ever matches itself.
+    const failure = `0x${'00'.repeat(31)}01` as Hex
+    expect(majorityOf([{ fingerprint: failure }, { fingerprint: x }, { fingerprint: y }], none)).toEqual({
+      fingerprint: x,
+      count: 2,
+      index: 1,
+    })
   })
 })
 

@@ -43,15 +43,46 @@ function beneficiaryShareOf(amount: bigint, params: Pick<MarketParams, 'slashBen
 }
 
 /**
- * The fingerprint revealed by more than half of the k slots, and how many revealed it; undefined without a strict
- * majority. `reveals[i]` is slot i's revealed fingerprint, null when it didn't reveal.
+ * What was proven about a job's differing results before `finalize` (JobMarket `proveDisagreement`,
+ * `requestOpening`): the pairs of fingerprints proven to disagree under the tolerance, and the providers that left an
+ * opening request unanswered. Omitted, every two different results count as proven to disagree: what a keeper that
+ * holds every output achieves, and what the fingerprint alone said before tolerance.
  */
-export function majorityOf(reveals: readonly (Hex | null)[]): { fingerprint: Hex; count: number } | undefined {
-  const k = reveals.length
-  for (const fingerprint of reveals) {
-    if (fingerprint === null) continue
-    const count = reveals.filter((other) => other !== null && other.toLowerCase() === fingerprint.toLowerCase()).length
-    if (2 * count > k) return { fingerprint, count }
+export type Proofs = { disagreements: readonly (readonly [Hex, Hex])[]; unanswered: readonly Address[] }
+
+/** A revealed fingerprint, with who revealed it; null when it didn't reveal. */
+export type Reveal = { provider?: Address; fingerprint: Hex | null }
+
+const lower = (h: string) => h.toLowerCase()
+
+/**
+ * JobMarket `_agrees`: two reveals agree when their fingerprints are equal (a failure code only matches itself), or
+ * when both are results that were not proven to disagree and whose providers answered any opening request.
+ */
+export function agreesWith(a: Reveal, b: Reveal, proofs?: Proofs): boolean {
+  if (a.fingerprint === null || b.fingerprint === null) return false
+  const [fa, fb] = [lower(a.fingerprint), lower(b.fingerprint)]
+  if (fa === fb) return true
+  if (!proofs || failureReasonOf(a.fingerprint) || failureReasonOf(b.fingerprint)) return false
+  const proven = proofs.disagreements.some(([x, y]) => (lower(x) === fa && lower(y) === fb) || (lower(x) === fb && lower(y) === fa))
+  const silent = (r: Reveal) => r.provider !== undefined && proofs.unanswered.some((u) => lower(u) === lower(r.provider as string))
+  return !proven && !silent(a) && !silent(b)
+}
+
+/**
+ * The first reveal that more than half of the k reveals (itself included) agree with (`agreesWith`), its fingerprint
+ * and how many agree; undefined without a strict majority. A plain fingerprint list (null: no reveal) is judged by
+ * fingerprint equality alone.
+ */
+export function majorityOf(
+  reveals: readonly (Reveal | Hex | null)[],
+  proofs?: Proofs,
+): { fingerprint: Hex; count: number; index: number } | undefined {
+  const all = reveals.map((r): Reveal => (r === null || typeof r === 'string' ? { fingerprint: r } : r))
+  for (const [index, reveal] of all.entries()) {
+    if (reveal.fingerprint === null) continue
+    const count = all.filter((other) => agreesWith(reveal, other, proofs)).length
+    if (2 * count > all.length) return { fingerprint: reveal.fingerprint, count, index }
   }
   return undefined
 }
@@ -102,8 +133,6 @@ function burning(provider: Address, amount: bigint): Slashing {
   return { provider, amount, toBeneficiary: 0n, burned: amount }
 }
 
-const sameFingerprint = (a: Hex | null, b: Hex): boolean => a !== null && a.toLowerCase() === b.toLowerCase()
-
 /** No verdict: revealers released, non-revealers' collateral burned whole (JobMarket `_releaseUndecided`). */
 function releaseUndecided(slots: readonly SettlementSlot[]): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes'> {
   return {
@@ -123,6 +152,7 @@ function releaseUndecided(slots: readonly SettlementSlot[]): Pick<Settlement, 's
  * - a resource failure wins, or no majority in a tie-break or past the deadline: FAILED, exactly the escrow refunded,
  *   revealers released and non-revealers' collateral burned whole, so the requester never gets more than it deposited;
  * - no majority in a first round with a reveal and the deadline ahead: DISPUTED, nothing moves.
+ * Two different results agree unless `proofs` says otherwise (`agreesWith`); without `proofs`, they never do.
  */
 export function settleJob(parameters: {
   escrow: bigint
@@ -132,11 +162,14 @@ export function settleJob(parameters: {
   prior?: readonly SettlementSlot[]
   /** Whether the job's deadline has passed at finalize (a first round without majority then fails instead). */
   deadlinePassed?: boolean
+  /** What was proven in the proof windows of both rounds; see {@link Proofs}. */
+  proofs?: Proofs
   params: Pick<MarketParams, 'takeBps' | 'slashBeneficiaryBps' | 'failureFeeBps'>
 }): Settlement {
   const { escrow, units, slots, params } = parameters
   const prior = parameters.prior ?? []
-  const majority = majorityOf(slots.map((s) => s.fingerprint))
+  const { proofs } = parameters
+  const majority = majorityOf(slots, proofs)
   const failure = majority ? failureReasonOf(majority.fingerprint) : undefined
   const nothing = { paid: [], shares: [], fees: 0n, take: 0n }
   if (!majority && prior.length === 0 && !parameters.deadlinePassed && slots.some((s) => s.fingerprint !== null))
@@ -155,18 +188,19 @@ export function settleJob(parameters: {
     }
   }
   const winner = majority.fingerprint
+  const winning = slots[majority.index]
+  const agrees = (s: SettlementSlot) => agreesWith(winning, s, proofs)
   const rounds = [...prior, ...slots]
-  const winners = rounds.filter((s) => sameFingerprint(s.fingerprint, winner))
-  const slashed = rounds.filter((s) => !sameFingerprint(s.fingerprint, winner)).map((s) => slashing(s.provider, s.collateral, params))
+  const winners = rounds.filter(agrees)
+  const slashed = rounds.filter((s) => !agrees(s)).map((s) => slashing(s.provider, s.collateral, params))
   const slashPool = slashed.reduce((sum, s) => sum + s.toBeneficiary, 0n)
   const share = slashPool / BigInt(winners.length)
   const feeOf = (s: SettlementSlot) => (failure ? (s.ask * units * params.failureFeeBps) / BPS : s.ask * units)
-  const deciding = slots.filter((s) => sameFingerprint(s.fingerprint, winner))
+  const deciding = slots.filter(agrees)
   const paid = deciding.map((s) => ({ provider: s.provider, fee: feeOf(s) }))
   const fees = paid.reduce((sum, p) => sum + p.fee, 0n)
   const take = takeOf(fees, params)
-  const outcomeOf = (s: SettlementSlot): SlotOutcome =>
-    sameFingerprint(s.fingerprint, winner) ? 'AGREED' : s.fingerprint === null ? 'NO_REVEAL' : 'DISSENTED'
+  const outcomeOf = (s: SettlementSlot): SlotOutcome => (agrees(s) ? 'AGREED' : s.fingerprint === null ? 'NO_REVEAL' : 'DISSENTED')
   return {
     status: failure ? 'FAILED_INVALID' : 'COMPLETED',
     fingerprint: winner,
@@ -174,7 +208,7 @@ export function settleJob(parameters: {
     // JobMarket credits the deciding round's winners first, then the first round's.
     shares:
       share > 0n
-        ? [...deciding, ...prior.filter((s) => sameFingerprint(s.fingerprint, winner))].map((s) => ({
+        ? [...deciding, ...prior.filter(agrees)].map((s) => ({
             provider: s.provider,
             amount: share,
           }))

@@ -81,6 +81,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint64 revealWindow;
         uint16 failureFeeBps;
         uint64 claimGrace;
+        uint64 proofWindow;
     }
 
     /// @dev Fields ordered to pack: requester, status, openedAt and the flags share a slot, so do the three deadlines.
@@ -109,6 +110,25 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         bytes32 outputHash;
     }
 
+    /**
+     * @notice One element of a provider's committed output with the Merkle path proving it against the provider's
+     * fingerprint (PROTOCOL.md, "Results"): the output has `length` values and committed `scale`; `chunk` is the
+     * eight-word leaf holding element `index`, `proof` the sibling hashes from the leaf up.
+     */
+    struct Opening {
+        uint64 length;
+        uint32 scale;
+        uint64 index;
+        bytes32 chunk;
+        bytes32[] proof;
+    }
+
+    /// @dev A request that `provider` open element `index` of its output before the proof window closes.
+    struct OpeningRequest {
+        uint64 index;
+        bool made;
+    }
+
     /// @notice Role allowed to call `assign` (the server's matcher).
     bytes32 public constant MATCHER_ROLE = keccak256("MATCHER_ROLE");
     /// @notice Basis-point denominator: 10 000 bps = 100%.
@@ -129,6 +149,16 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     uint256 public constant FAILURE_REASONS = 5;
     /// @notice Failure codes up to this one are properties of the job itself, the same on every honest machine.
     uint256 public constant DETERMINISTIC_FAILURES = 3;
+    /**
+     * @notice Two elements agree when `|a − b| ≤ 2^-(outputTolerance − TOLERANCE_SLACK_BITS) × (scale + max(|a|, |b|))`,
+     * `scale` the smaller of the two outputs' committed scales: sixteen rounding steps of the fingerprint, calibrated in
+     * PROTOCOL.md ("Agreement under tolerance") so that honest machines never disagree.
+     */
+    uint256 public constant TOLERANCE_SLACK_BITS = 4;
+    /// @dev float32 words per Merkle leaf: one bytes32.
+    uint256 private constant WORDS_PER_CHUNK = 8;
+    /// @dev Fractional bits of the fixed point float32 words decode to; float32 magnitudes stay below 2^229.
+    uint256 private constant FIXED_POINT_BITS = 100;
 
     IERC20 private immutable _token;
     IProviderRegistry private immutable _registry;
@@ -142,6 +172,13 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     mapping(uint256 jobId => uint256) private _revealCount;
     mapping(address account => uint256) private _owed;
     mapping(uint256 jobId => mapping(address provider => bool)) private _noShow;
+    /// @dev Opened elements of a committed output, by its fingerprint: the word plus one (0: not opened).
+    mapping(uint256 jobId => mapping(bytes32 fingerprint => mapping(uint64 index => uint256))) private _opened;
+    /// @dev The length an output's openings proved, plus one (0: none opened yet).
+    mapping(uint256 jobId => mapping(bytes32 fingerprint => uint256)) private _openedLength;
+    /// @dev Proven disagreements between committed outputs: they hold for every provider that committed either one.
+    mapping(uint256 jobId => mapping(bytes32 a => mapping(bytes32 b => bool))) private _disagree;
+    mapping(uint256 jobId => mapping(address provider => OpeningRequest)) private _openingRequests;
 
     event JobSubmitted(uint256 indexed jobId, address indexed requester, JobSpec spec, uint256 escrow);
     event JobAssigned(
@@ -171,6 +208,9 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     event SlotClaimed(uint256 indexed jobId, address indexed provider, uint256 pricePerUnit, uint256 collateral);
     event SlotSettled(uint256 indexed jobId, address indexed provider, Outcome outcome);
     event Withdrawn(address indexed account, uint256 amount);
+    event ElementOpened(uint256 indexed jobId, address indexed provider, uint64 index, uint32 word);
+    event DisagreementProven(uint256 indexed jobId, address indexed a, address indexed b, uint64 index);
+    event OpeningRequested(uint256 indexed jobId, address indexed provider, uint64 index, uint64 dueBy);
 
     /// @dev A required address is zero.
     error ZeroAddress();
@@ -242,6 +282,18 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     error NotRequester(address caller);
     /// @dev Nothing is owed to the caller.
     error NothingToWithdraw();
+    /// @dev Revealed results differ and the window to prove a disagreement under tolerance is open until `until`.
+    error ProofWindowOpen(uint64 until);
+    /// @dev The window for this proof or request closed at `closedAt`.
+    error ProofWindowClosed(uint64 closedAt);
+    /// @dev `provider` revealed no result for `jobId` (nothing, or a failure code).
+    error NotAResult(uint256 jobId, address provider);
+    /// @dev The opening does not prove an element against `provider`'s fingerprint.
+    error InvalidOpening(uint256 jobId, address provider);
+    /// @dev The outputs of `a` and `b` agree at `index` under the job's tolerance: no disagreement to prove.
+    error WithinTolerance(uint256 jobId, address a, address b, uint64 index);
+    /// @dev `provider` was already asked to open an element of `jobId`.
+    error OpeningAlreadyRequested(uint256 jobId, address provider);
 
     /**
      * @param token_ the TSR token (burnable).
@@ -450,8 +502,82 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         emit ResultRevealed(jobId, msg.sender, fingerprint, outputHash);
         if (reveals == job.providers.length) {
             job.status = Status.Revealed;
+            // The reveal phase is over: the proof window (`finalize`) counts from now.
+            job.revealDeadline = uint64(block.timestamp);
             emit JobRevealed(jobId);
         }
+    }
+
+    // ---------------------------------------------------------------- agreement under tolerance
+
+    /**
+     * @notice Proves element `index` of `provider`'s committed output (its fingerprint is the Merkle commitment
+     * PROTOCOL.md describes) and records it, answering any request that `provider` open it. Anyone may call: an
+     * honest provider's output is in the blob store, so anyone can open it.
+     * Requirements:
+     * - the job is Committed or Revealed and its proof window (`revealDeadline + proofWindow`) has not closed;
+     * - `provider` revealed a result (not a failure code) in this round or the dispute's first round;
+     * - `opening` proves its element against that fingerprint.
+     */
+    function openElement(uint256 jobId, address provider, Opening calldata opening) public {
+        _requireProofWindow(jobId);
+        Slot storage slot = _slots[jobId][provider];
+        if (!slot.revealed || failureReasonOf(slot.fingerprint) != 0) revert NotAResult(jobId, provider);
+        if (!_verifyOpening(slot.fingerprint, opening)) revert InvalidOpening(jobId, provider);
+        uint32 word = _wordAt(opening);
+        _opened[jobId][slot.fingerprint][opening.index] = uint256(word) + 1;
+        _openedLength[jobId][slot.fingerprint] = uint256(opening.length) + 1;
+        emit ElementOpened(jobId, provider, opening.index, word);
+    }
+
+    /**
+     * @notice Proves that the outputs `a` and `b` committed disagree under the job's tolerance: their lengths differ,
+     * or element `index` of each (opened here or before, `openElement`) is out of tolerance. `finalize` then never
+     * counts the two as agreeing. Anyone may call; the keeper does, from the outputs in the blob store.
+     * Requirements:
+     * - as for `openElement`, for both; `a != b`;
+     * - the lengths differ, or the openings are of the same index and its two words are out of tolerance.
+     */
+    function proveDisagreement(uint256 jobId, address a, Opening calldata openingA, address b, Opening calldata openingB)
+        external
+    {
+        if (a == b) revert DuplicateProvider(a);
+        openElement(jobId, a, openingA);
+        openElement(jobId, b, openingB);
+        if (openingA.length == openingB.length) {
+            if (openingA.index != openingB.index) revert InvalidOpening(jobId, b);
+            uint256 wordA = _wordAt(openingA);
+            uint256 wordB = _wordAt(openingB);
+            if (_withinTolerance(wordA, wordB, openingA.scale, openingB.scale, _jobs[jobId].spec.outputTolerance)) {
+                revert WithinTolerance(jobId, a, b, openingA.index);
+            }
+        }
+        bytes32 fa = _slots[jobId][a].fingerprint;
+        bytes32 fb = _slots[jobId][b].fingerprint;
+        _disagree[jobId][fa][fb] = true;
+        _disagree[jobId][fb][fa] = true;
+        emit DisagreementProven(jobId, a, b, openingA.index);
+    }
+
+    /**
+     * @notice Asks `provider` to open element `index` of its output (`openElement`; the last element when `index` is
+     * past its length) before the proof window closes. A provider that leaves it unanswered agrees with nobody at
+     * `finalize` and is slashed: a result nobody can open, say because its output was never uploaded, can't be
+     * checked, so it can't be paid. Anyone may ask, once per provider per job.
+     * Requirements:
+     * - the job is Committed or Revealed, in the first half of its proof window;
+     * - `provider` revealed a result and was not asked before.
+     */
+    function requestOpening(uint256 jobId, address provider, uint64 index) external {
+        uint64 closesAt = _requireProofWindow(jobId);
+        if (block.timestamp + _params.proofWindow / 2 > closesAt) revert ProofWindowClosed(closesAt - _params.proofWindow / 2);
+        Slot storage slot = _slots[jobId][provider];
+        if (!slot.revealed || failureReasonOf(slot.fingerprint) != 0) revert NotAResult(jobId, provider);
+        OpeningRequest storage request = _openingRequests[jobId][provider];
+        if (request.made) revert OpeningAlreadyRequested(jobId, provider);
+        request.made = true;
+        request.index = index;
+        emit OpeningRequested(jobId, provider, index, closesAt);
     }
 
     // ---------------------------------------------------------------- keeper
@@ -470,9 +596,14 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * - no majority in the first round, with a reveal and the deadline still ahead: the job is Disputed and waits
      *   for a tie-break by k fresh providers, the first round's collateral still locked; its verdict settles both
      *   rounds. Otherwise no majority fails the job as a resource failure does.
+     * Two results agree when their fingerprints are equal, or, when they differ, unless a disagreement under the
+     * job's tolerance was proven between the two outputs (`proveDisagreement`, by any providers that committed them)
+     * or one of the two providers left an opening request unanswered. So when
+     * revealed results differ, `finalize` waits for the proof window, `proofWindow` seconds after the reveals.
      * Anyone may call.
      * Requirements:
-     * - the job is Revealed, or Committed with `block.timestamp > revealDeadline`.
+     * - the job is Revealed, or Committed with `block.timestamp > revealDeadline`;
+     * - when revealed results differ (in either round), `block.timestamp > revealDeadline + proofWindow`.
      */
     function finalize(uint256 jobId) external nonReentrant {
         Job storage job = _jobs[jobId];
@@ -483,13 +614,18 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         }
 
         address[] memory providers = job.providers;
-        (bytes32 winner, uint256 agreeing) = _majority(jobId, providers);
+        uint64 proofsUntil = job.revealDeadline + _params.proofWindow;
+        if (block.timestamp <= proofsUntil && _resultsDiffer(jobId, providers, job.disputed)) {
+            revert ProofWindowOpen(proofsUntil);
+        }
+        (address winningProvider, uint256 agreeing) = _majority(jobId, providers);
+        bytes32 winner = _slots[jobId][winningProvider].fingerprint;
         if (agreeing == 0 && !job.tieBreak && _revealCount[jobId] > 0 && block.timestamp <= job.spec.deadline) {
             _dispute(jobId, job, providers);
         } else if (agreeing == 0 || failureReasonOf(winner) > DETERMINISTIC_FAILURES) {
             _fail(jobId, job, providers, winner);
         } else {
-            _settle(jobId, job, providers, winner, agreeing);
+            _settle(jobId, job, providers, winningProvider, agreeing);
         }
     }
 
@@ -711,30 +847,134 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         }
     }
 
-    /// @dev The fingerprint revealed by more than half of the k providers, and how many revealed it (0 if none).
-    function _majority(uint256 jobId, address[] memory providers)
-        private
-        view
-        returns (bytes32 winner, uint256 count)
-    {
+    /**
+     * @dev The first provider that more than half of the k providers (itself included) agree with (`_agrees`), and
+     * how many do; (0, 0) if none.
+     */
+    function _majority(uint256 jobId, address[] memory providers) private view returns (address winner, uint256 count) {
         uint256 k = providers.length;
         for (uint256 i = 0; i < k; ++i) {
-            Slot storage a = _slots[jobId][providers[i]];
-            if (!a.revealed) continue;
+            if (!_slots[jobId][providers[i]].revealed) continue;
             uint256 n = 0;
             for (uint256 j = 0; j < k; ++j) {
-                Slot storage b = _slots[jobId][providers[j]];
-                if (b.revealed && b.fingerprint == a.fingerprint) ++n;
+                if (_agrees(jobId, providers[i], providers[j])) ++n;
             }
-            if (2 * n > k) return (a.fingerprint, n);
+            if (2 * n > k) return (providers[i], n);
         }
-        return (bytes32(0), 0);
+        return (address(0), 0);
     }
 
-    /// @dev Whether `provider` revealed `winner` for `jobId`.
-    function _revealedWinner(uint256 jobId, address provider, bytes32 winner) private view returns (bool) {
-        Slot storage slot = _slots[jobId][provider];
-        return slot.revealed && slot.fingerprint == winner;
+    /**
+     * @dev Whether `x` and `y` revealed agreeing results: the same fingerprint (a failure code only matches itself),
+     * or two results that differ but were not proven to disagree under the tolerance and whose providers each
+     * answered any opening request.
+     */
+    function _agrees(uint256 jobId, address x, address y) private view returns (bool) {
+        Slot storage a = _slots[jobId][x];
+        Slot storage b = _slots[jobId][y];
+        if (!a.revealed || !b.revealed) return false;
+        if (a.fingerprint == b.fingerprint) return true;
+        if (failureReasonOf(a.fingerprint) != 0 || failureReasonOf(b.fingerprint) != 0) return false;
+        return !_disagree[jobId][a.fingerprint][b.fingerprint] && _answered(jobId, x) && _answered(jobId, y);
+    }
+
+    /// @dev The word an opening opens: big-endian word `index % 8` of its chunk.
+    function _wordAt(Opening calldata opening) private pure returns (uint32) {
+        return uint32(uint256(opening.chunk) >> (32 * (WORDS_PER_CHUNK - 1 - opening.index % WORDS_PER_CHUNK)));
+    }
+
+    /// @dev Whether `provider` opened the element it was asked to (or was never asked).
+    function _answered(uint256 jobId, address provider) private view returns (bool) {
+        OpeningRequest storage request = _openingRequests[jobId][provider];
+        if (!request.made) return true;
+        bytes32 fingerprint = _slots[jobId][provider].fingerprint;
+        uint256 lengthPlusOne = _openedLength[jobId][fingerprint];
+        if (lengthPlusOne == 0) return false;
+        uint256 last = lengthPlusOne > 1 ? lengthPlusOne - 2 : 0;
+        return _opened[jobId][fingerprint][request.index < last ? request.index : uint64(last)] != 0;
+    }
+
+    /// @dev Whether two revealed results (not failure codes) of either round have different fingerprints.
+    function _resultsDiffer(uint256 jobId, address[] memory providers, address[] memory prior) private view returns (bool) {
+        bytes32 first = bytes32(0);
+        for (uint256 r = 0; r < 2; ++r) {
+            address[] memory round = r == 0 ? prior : providers;
+            for (uint256 i = 0; i < round.length; ++i) {
+                Slot storage slot = _slots[jobId][round[i]];
+                if (!slot.revealed || failureReasonOf(slot.fingerprint) != 0) continue;
+                if (first == bytes32(0)) first = slot.fingerprint;
+                else if (slot.fingerprint != first) return true;
+            }
+        }
+        return false;
+    }
+
+    /// @dev The job's proof window closes at `revealDeadline + proofWindow`; reverts unless the job is Committed or
+    /// Revealed and the window is open. Returns when it closes.
+    function _requireProofWindow(uint256 jobId) private view returns (uint64 closesAt) {
+        Job storage job = _jobs[jobId];
+        if (job.status != Status.Committed && job.status != Status.Revealed) revert UnexpectedStatus(jobId, job.status);
+        closesAt = job.revealDeadline + _params.proofWindow;
+        if (block.timestamp > closesAt) revert ProofWindowClosed(closesAt);
+    }
+
+    /**
+     * @dev Whether `opening` proves an element against `fingerprint`: the leaf `sha256(0x00 ‖ chunk)` folded up the
+     * path with `sha256(0x01 ‖ left ‖ right)`, sides chosen by the chunk's position, to `root`, and
+     * `fingerprint == sha256(0x02 ‖ length ‖ scale ‖ root)`. The path is exactly as long as the length implies, so
+     * each position holds one chunk. An empty output opens index 0 of its one zero chunk.
+     */
+    function _verifyOpening(bytes32 fingerprint, Opening calldata opening) private pure returns (bool) {
+        uint256 length = opening.length;
+        if (opening.index >= length && !(length == 0 && opening.index == 0)) return false;
+        uint256 chunks = length == 0 ? 1 : (length + WORDS_PER_CHUNK - 1) / WORDS_PER_CHUNK;
+        uint256 depth = 0;
+        while ((1 << depth) < chunks) ++depth;
+        if (opening.proof.length != depth) return false;
+        bytes32 node = sha256(abi.encodePacked(bytes1(0x00), opening.chunk));
+        uint256 position = opening.index / WORDS_PER_CHUNK;
+        for (uint256 i = 0; i < depth; ++i) {
+            node = position & 1 == 0
+                ? sha256(abi.encodePacked(bytes1(0x01), node, opening.proof[i]))
+                : sha256(abi.encodePacked(bytes1(0x01), opening.proof[i], node));
+            position >>= 1;
+        }
+        return sha256(abi.encodePacked(bytes1(0x02), opening.length, opening.scale, node)) == fingerprint;
+    }
+
+    /**
+     * @dev Element-wise agreement of two float32 words (protocol/agreement.ts `withinTolerance`): equal words agree,
+     * NaN agrees with NaN, other non-finite values with nothing else; finite values agree when
+     * `|a − b| × 2^t ≤ (min(scaleA, scaleB) + max(|a|, |b|)) × 2^TOLERANCE_SLACK_BITS`, in fixed point.
+     */
+    function _withinTolerance(uint256 a, uint256 b, uint32 scaleA, uint32 scaleB, uint8 toleranceBits)
+        private
+        pure
+        returns (bool)
+    {
+        if (a == b) return true;
+        bool nanA = a & 0x7f800000 == 0x7f800000 && a & 0x7fffff != 0;
+        bool nanB = b & 0x7f800000 == 0x7f800000 && b & 0x7fffff != 0;
+        if (nanA && nanB) return true;
+        if (a & 0x7f800000 == 0x7f800000 || b & 0x7f800000 == 0x7f800000) return false;
+        int256 fa = _fixedPoint(a);
+        int256 fb = _fixedPoint(b);
+        int256 sa = _fixedPoint(scaleA & 0x7fffffff);
+        int256 sb = _fixedPoint(scaleB & 0x7fffffff);
+        uint256 scale = uint256(sa < sb ? sa : sb);
+        uint256 ua = uint256(fa < 0 ? -fa : fa);
+        uint256 ub = uint256(fb < 0 ? -fb : fb);
+        uint256 diff = uint256(fa - fb < 0 ? fb - fa : fa - fb);
+        return diff << toleranceBits <= (scale + (ua > ub ? ua : ub)) << TOLERANCE_SLACK_BITS;
+    }
+
+    /// @dev A float32 word's value × 2^FIXED_POINT_BITS, truncated toward zero.
+    function _fixedPoint(uint256 word) private pure returns (int256) {
+        uint256 exponent = (word >> 23) & 0xff;
+        uint256 mantissa = exponent == 0 ? word & 0x7fffff : (word & 0x7fffff) | 0x800000;
+        int256 shift = int256(exponent == 0 ? 1 : exponent) - 150 + int256(FIXED_POINT_BITS);
+        uint256 magnitude = shift >= 0 ? mantissa << uint256(shift) : mantissa >> uint256(-shift);
+        return word >> 31 == 1 ? -int256(magnitude) : int256(magnitude);
     }
 
     /**
@@ -762,9 +1002,10 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * winners (their ask × units, or the failure fee), slashes every loser of both rounds and splits the beneficiary
      * share among every winner of both rounds, burns the take, refunds the rest.
      */
-    function _settle(uint256 jobId, Job storage job, address[] memory providers, bytes32 winner, uint256 agreeing)
+    function _settle(uint256 jobId, Job storage job, address[] memory providers, address winningProvider, uint256 agreeing)
         private
     {
+        bytes32 winner = _slots[jobId][winningProvider].fingerprint;
         address[] memory prior = job.disputed;
         bool invalid = failureReasonOf(winner) != 0;
         uint256 units = job.spec.units;
@@ -776,12 +1017,12 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint256 honest = agreeing;
         uint256 slashPool = 0;
         for (uint256 i = 0; i < k; ++i) {
-            agrees[i] = _revealedWinner(jobId, providers[i], winner);
+            agrees[i] = _agrees(jobId, winningProvider, providers[i]);
             collaterals[i] = _slots[jobId][providers[i]].collateral;
             if (!agrees[i]) slashPool += _beneficiaryShare(collaterals[i]);
         }
         for (uint256 i = 0; i < prior.length; ++i) {
-            priorAgrees[i] = _revealedWinner(jobId, prior[i], winner);
+            priorAgrees[i] = _agrees(jobId, winningProvider, prior[i]);
             priorCollaterals[i] = _slots[jobId][prior[i]].collateral;
             if (priorAgrees[i]) ++honest;
             else slashPool += _beneficiaryShare(priorCollaterals[i]);
