@@ -1,116 +1,31 @@
 /**
- * How often honest runs of the same model disagree under today's fingerprint, and what an element-wise tolerance check
- * (`outputsAgree`) would say instead. Measures, on this machine, each catalogue model under onnxruntime's session
- * options against a reference configuration, then perturbs the reference outputs by a few ulps and alters them
- * dishonestly. `TESSERA_BENCH_AGREEMENT_INPUTS` lowers the number of inputs for a quick run.
+ * How often honest runs of the same model get different fingerprints, and how much of JobMarket's element-wise
+ * tolerance (`withinTolerance`, applied by `firstDisagreementOf` to the committed output trees) their differences
+ * use. Measures, on this machine, each catalogue model under onnxruntime's session options and two plain-JS forward
+ * passes against a reference configuration, then perturbs the reference outputs by a few ulps and alters them
+ * dishonestly. `TESSERA_BENCH_AGREEMENT_INPUTS` lowers the number of inputs for a quick run; run this file alone
+ * (`npx tsx bench/agreementRates.ts`) for the numbers as JSON without the gas benches.
  */
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ort from 'onnxruntime-node'
 import { alterOutput } from '../agent/lieDecision.ts'
-import { buildBroadcast } from '../agent/models/buildBroadcast.ts'
-import { type BuildMlpParameters, buildMlp, type MlpLayer, makeInput, mlpWeights, referenceMlp } from '../agent/models/buildMlp.ts'
+import { type CatalogueModel, catalogueInputs, forwardPasses, modelCatalogue } from '../agent/models/modelCatalogue.ts'
+import { floatOrdinal, perturbByUlps } from '../agent/models/perturbByUlps.ts'
 import { createPrng } from '../agent/models/prng.ts'
-import { outputsAgree } from '../protocol/agreement.ts'
-import { canonicalise, defaultOutputTolerance, fingerprintOutput } from '../protocol/fingerprint.ts'
+import { runCatalogueModel, sessionConfigurations } from '../agent/models/runCatalogueModel.ts'
+import { toleranceMargin, unroundedOutput } from '../agent/models/toleranceMargin.ts'
+import { firstDisagreementOf } from '../protocol/agreement.ts'
+import { defaultOutputTolerance } from '../protocol/fingerprint.ts'
+import { buildOutputTree, type OutputTree } from '../protocol/outputTree.ts'
 
-/** The job spec's default `outputTolerance`. */
-export const defaultToleranceBits = defaultOutputTolerance
-/** The tolerances measured: the default and a coarser and a finer one. */
-export const toleranceBits = [10, defaultToleranceBits, 20] as const
+/** The tolerances measured: the job spec's default `outputTolerance`, a coarser one and a finer one. */
+export const toleranceBits = [10, defaultOutputTolerance, 20] as const
+/** The honest perturbation: every element of a reference output moved by −4..+4 ulps. */
+export const perturbationUlps = 4
 
-/**
- * The candidate element-wise tolerance at `bits` significant bits: `rtol = 2^-(bits−2)` (two to four units in the last
- * kept bit, never tighter than the fingerprint's rounding step) and `atol = rtol × max|b|`, the output's own scale, for
- * elements that cancel down to near zero (their absolute error follows the sum's terms, not the result).
- */
-export function candidateTolerance(b: Float32Array, bits: number): { atol: number; rtol: number } {
-  let scale = 0
-  for (const v of b) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v))
-  const rtol = 2 ** -(bits - 2)
-  return { atol: rtol * scale, rtol }
-}
-
-type Configuration = { name: string; intraOpNumThreads: number; graphOptimizationLevel: 'disabled' | 'all' }
-
-/** The reference first; the agent itself runs 1 thread with onnxruntime's default optimisation, `all`. */
-const configurations: readonly Configuration[] = [
-  { name: '1 thread, disabled', intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' },
-  { name: '1 thread, all', intraOpNumThreads: 1, graphOptimizationLevel: 'all' },
-  { name: '2 threads, disabled', intraOpNumThreads: 2, graphOptimizationLevel: 'disabled' },
-  { name: '2 threads, all', intraOpNumThreads: 2, graphOptimizationLevel: 'all' },
-]
-/**
- * Second implementations, standing in for another machine's kernels: the tests' reference forward pass (float64
- * sums), and the same in float32 without fused multiply-add (each product and sum rounded, in index order).
- */
-const jsReferences = ['plain JS, float64 sums', 'plain JS, float32 sums'] as const
-
-type CatalogueModel = {
-  name: string
-  /** How it was built, for the report. */
-  shape: string
-  bytes: Uint8Array
-  inputSize: number
-  /** The same computation outside onnxruntime, with float64 and with float32 sums. */
-  reference: Record<(typeof jsReferences)[number], (input: Float32Array, rows: number) => Float32Array>
-}
-
-/** `referenceMlp` with every product and sum rounded to float32 (no FMA), summed in index order. */
-function float32Mlp(layers: MlpLayer[], input: Float32Array, rows: number): Float32Array {
-  const f = Math.fround
-  let x = input
-  layers.forEach((layer, l) => {
-    const y = new Float32Array(rows * layer.outSize)
-    for (let r = 0; r < rows; r++)
-      for (let o = 0; o < layer.outSize; o++) {
-        let acc = layer.bias[o]
-        for (let i = 0; i < layer.inSize; i++) acc = f(acc + f(x[r * layer.inSize + i] * layer.weight[i * layer.outSize + o]))
-        y[r * layer.outSize + o] = l < layers.length - 1 ? Math.max(0, acc) : acc
-      }
-    x = y
-  })
-  return x
-}
-
-const mlp = (name: string, parameters: BuildMlpParameters): CatalogueModel => {
-  const layers = mlpWeights(parameters)
-  const sizes = [parameters.inputSize, ...layers.map((l) => l.outSize)].join('→')
-  return {
-    name,
-    shape: `MLP ${sizes}, seed ${parameters.seed}`,
-    bytes: buildMlp(parameters),
-    inputSize: parameters.inputSize,
-    reference: {
-      'plain JS, float64 sums': (input, rows) => referenceMlp(layers, input, rows),
-      'plain JS, float32 sums': (input, rows) => float32Mlp(layers, input, rows),
-    },
-  }
-}
-
-/** The models the repository builds: the e2e tests', the demo workload's (and cached benchmark's), two larger ones, `Expand`. */
-function catalogue(): CatalogueModel[] {
-  const copies = 3
-  const repeat = (input: Float32Array) => {
-    const out = new Float32Array(input.length * copies)
-    for (let c = 0; c < copies; c++) out.set(input, c * input.length)
-    return out
-  }
-  return [
-    mlp('small', { seed: 11, inputSize: 16, hiddenSize: 16, outputSize: 4 }),
-    mlp('demo', { seed: 1, inputSize: 16, hiddenSize: 32, outputSize: 8 }),
-    mlp('medium', { seed: 21, inputSize: 64, hiddenSize: 128, outputSize: 32, layers: 3 }),
-    mlp('wide', { seed: 31, inputSize: 256, hiddenSize: 1024, outputSize: 64 }),
-    {
-      name: 'broadcast',
-      shape: `Expand ×${copies} of 16`,
-      bytes: buildBroadcast({ inputSize: 16, copies: BigInt(copies) }),
-      inputSize: 16,
-      reference: { 'plain JS, float64 sums': repeat, 'plain JS, float32 sums': repeat },
-    },
-  ]
-}
+type PerTolerance<T> = Record<number, T>
 
 /** One model under one configuration, against the reference configuration, over every input. */
 export type ConfigurationRow = {
@@ -121,10 +36,14 @@ export type ConfigurationRow = {
   outputs: number
   /** Outputs bit-identical to the reference's. */
   identical: number
-  /** Outputs whose fingerprint equals the reference's, per tolerance in bits. */
-  fingerprintEqual: Record<number, number>
-  /** Outputs that `outputsAgree` accepts at the candidate tolerance, per tolerance. */
-  elementwiseAgree: Record<number, number>
+  /** Outputs whose fingerprint (the tree's root commitment) equals the reference's, per tolerance in bits. */
+  fingerprintEqual: PerTolerance<number>
+  /** Outputs `firstDisagreementOf` finds in agreement with the reference's, per tolerance. */
+  agree: PerTolerance<number>
+  /** The largest difference of committed (rounded) elements as a fraction of the bound (`toleranceMargin`), per tolerance. */
+  marginUsed: PerTolerance<number>
+  /** The same for the outputs before rounding: the kernels' own difference against the bound. */
+  unroundedMargin: PerTolerance<number>
   /** The largest element-wise distance in representable float32 steps. */
   maxUlps: number
   /** The largest |a − b| / |b| over non-zero reference elements. */
@@ -133,22 +52,24 @@ export type ConfigurationRow = {
   maxScaledError: number
 }
 
-/** A model's reference outputs perturbed honestly (±1..4 ulps an element) and dishonestly. */
+/** A model's reference outputs perturbed honestly (−4..+4 ulps an element) and dishonestly. */
 export type PerturbationRow = {
   model: string
   outputs: number
   elements: number
   /** Outputs whose fingerprint changed, per tolerance. */
-  fingerprintOutputs: Record<number, number>
+  fingerprintOutputs: PerTolerance<number>
   /** Elements whose canonical word changed, per tolerance. */
-  fingerprintElements: Record<number, number>
-  /** Outputs `outputsAgree` rejected at the candidate tolerance, per tolerance. */
-  elementwiseOutputs: Record<number, number>
-  /** Outputs the agent's lie (v × 1.5 + 1) makes, and those the element-wise check (default bits) caught. */
+  fingerprintElements: PerTolerance<number>
+  /** Outputs `firstDisagreementOf` found out of tolerance, per tolerance. */
+  rejected: PerTolerance<number>
+  /** The largest committed difference as a fraction of the bound, per tolerance. */
+  marginUsed: PerTolerance<number>
+  /** Outputs the agent's lie (v × 1.5 + 1) makes that the rule (default bits) catches. */
   lieCaught: number
-  /** Outputs with their largest-magnitude element × 1.01, caught by the element-wise check. */
+  /** Outputs with their largest-magnitude element × 1.01, caught by the rule. */
   largestPlusOnePercentCaught: number
-  /** Outputs with a random element × 1.01: caught by the element-wise check, and by the default fingerprint. */
+  /** Outputs with a random element × 1.01: caught by the rule, and by the default fingerprint. */
   randomPlusOnePercentCaught: number
   randomPlusOnePercentFingerprintCaught: number
 }
@@ -169,41 +90,59 @@ export type AgreementRatesReturnType = {
   seconds: number
 }
 
-/** A float32's position on the number line in steps: adjacent floats differ by 1, and ±0 are both 0. */
-const ordinal = (bits: number) => (bits & 0x80000000 ? -(bits & 0x7fffffff) : bits)
-const fromOrdinal = (o: number) => (o < 0 ? (0x80000000 | -o) >>> 0 : o)
+const counter = (): PerTolerance<number> => Object.fromEntries(toleranceBits.map((bits) => [bits, 0]))
+const wordsOf = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length)
 
-const counter = () => Object.fromEntries(toleranceBits.map((bits) => [bits, 0])) as Record<number, number>
+/** `buildOutputTree` at every measured tolerance, built once per distinct output (configurations often agree bit for bit). */
+function treeMaker() {
+  const cache = new Map<string, PerTolerance<OutputTree>>()
+  return (values: Float32Array): PerTolerance<OutputTree> => {
+    const key = Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64')
+    let trees = cache.get(key)
+    if (!trees) {
+      trees = Object.fromEntries(toleranceBits.map((bits) => [bits, buildOutputTree(values, bits)]))
+      cache.set(key, trees)
+    }
+    return trees
+  }
+}
+
+type Output = { values: Float32Array; trees: PerTolerance<OutputTree> }
 
 function compare(
   key: Pick<ConfigurationRow, 'model' | 'configuration' | 'engine'>,
-  references: Float32Array[],
-  outputs: Float32Array[],
+  references: Output[],
+  outputs: Output[],
 ): ConfigurationRow {
   const row: ConfigurationRow = {
     ...key,
     outputs: outputs.length,
     identical: 0,
     fingerprintEqual: counter(),
-    elementwiseAgree: counter(),
+    agree: counter(),
+    marginUsed: counter(),
+    unroundedMargin: counter(),
     maxUlps: 0,
     maxRelativeError: 0,
     maxScaledError: 0,
   }
-  outputs.forEach((a, i) => {
-    const b = references[i]
-    const aWords = new Uint32Array(a.buffer, a.byteOffset, a.length)
-    const bWords = new Uint32Array(b.buffer, b.byteOffset, b.length)
+  outputs.forEach((output, i) => {
+    const [a, b] = [output.values, references[i].values]
+    const [aWords, bWords] = [wordsOf(a), wordsOf(b)]
     if (a.length === b.length && aWords.every((w, j) => w === bWords[j])) row.identical++
     for (const bits of toleranceBits) {
-      if (fingerprintOutput(a, bits) === fingerprintOutput(b, bits)) row.fingerprintEqual[bits]++
-      if (outputsAgree({ a, b, ...candidateTolerance(b, bits) }).agree) row.elementwiseAgree[bits]++
+      const [ta, tb] = [output.trees[bits], references[i].trees[bits]]
+      if (ta.fingerprint === tb.fingerprint) row.fingerprintEqual[bits]++
+      if (firstDisagreementOf({ a: ta, b: tb, toleranceBits: bits }) === null) row.agree[bits]++
+      row.marginUsed[bits] = Math.max(row.marginUsed[bits], toleranceMargin({ a: ta, b: tb, toleranceBits: bits }))
+      const raw = toleranceMargin({ a: unroundedOutput(a), b: unroundedOutput(b), toleranceBits: bits })
+      row.unroundedMargin[bits] = Math.max(row.unroundedMargin[bits], raw)
     }
-    const { atol, rtol } = candidateTolerance(b, defaultToleranceBits)
-    const scale = atol / rtol
+    let scale = 0
+    for (const v of b) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v))
     for (let j = 0; j < a.length; j++) {
       const diff = Math.abs(a[j] - b[j])
-      row.maxUlps = Math.max(row.maxUlps, Math.abs(ordinal(aWords[j]) - ordinal(bWords[j])))
+      row.maxUlps = Math.max(row.maxUlps, Math.abs(floatOrdinal(aWords[j]) - floatOrdinal(bWords[j])))
       if (b[j] !== 0) row.maxRelativeError = Math.max(row.maxRelativeError, diff / Math.abs(b[j]))
       if (scale > 0) row.maxScaledError = Math.max(row.maxScaledError, diff / scale)
     }
@@ -211,7 +150,7 @@ function compare(
   return row
 }
 
-function perturb(model: string, references: Float32Array[], seed: number): PerturbationRow {
+function perturb(model: string, references: Output[], seed: number): PerturbationRow {
   const next = createPrng(seed)
   const row: PerturbationRow = {
     model,
@@ -219,66 +158,58 @@ function perturb(model: string, references: Float32Array[], seed: number): Pertu
     elements: 0,
     fingerprintOutputs: counter(),
     fingerprintElements: counter(),
-    elementwiseOutputs: counter(),
+    rejected: counter(),
+    marginUsed: counter(),
     lieCaught: 0,
     largestPlusOnePercentCaught: 0,
     randomPlusOnePercentCaught: 0,
     randomPlusOnePercentFingerprintCaught: 0,
   }
-  const caught = (a: Float32Array, b: Float32Array) => !outputsAgree({ a, b, ...candidateTolerance(b, defaultToleranceBits) }).agree
-  for (const b of references) {
+  const bits = defaultOutputTolerance
+  const caught = (a: Float32Array, b: OutputTree) => firstDisagreementOf({ a: buildOutputTree(a, bits), b, toleranceBits: bits }) !== null
+  for (const { values: b, trees } of references) {
     row.elements += b.length
-    const words = new Uint32Array(b.length)
-    const bWords = new Uint32Array(b.buffer, b.byteOffset, b.length)
-    for (let j = 0; j < b.length; j++) {
-      const steps = 1 + Math.floor(next() * 4)
-      words[j] = fromOrdinal(ordinal(bWords[j]) + (next() < 0.5 ? -steps : steps))
-    }
-    const a = new Float32Array(words.buffer)
-    for (const bits of toleranceBits) {
-      const [ca, cb] = [canonicalise(a, bits), canonicalise(b, bits)]
-      const changed = ca.reduce((count, w, j) => count + (w === cb[j] ? 0 : 1), 0)
-      row.fingerprintElements[bits] += changed
-      if (changed > 0) row.fingerprintOutputs[bits]++
-      if (!outputsAgree({ a, b, ...candidateTolerance(b, bits) }).agree) row.elementwiseOutputs[bits]++
+    const a = perturbByUlps({ values: b, maxUlps: perturbationUlps, next })
+    for (const t of toleranceBits) {
+      const [ta, tb] = [buildOutputTree(a, t), trees[t]]
+      const changed = ta.words.reduce((count, w, j) => count + (w === tb.words[j] ? 0 : 1), 0)
+      row.fingerprintElements[t] += changed
+      if (ta.fingerprint !== tb.fingerprint) row.fingerprintOutputs[t]++
+      if (firstDisagreementOf({ a: ta, b: tb, toleranceBits: t }) !== null) row.rejected[t]++
+      row.marginUsed[t] = Math.max(row.marginUsed[t], toleranceMargin({ a: ta, b: tb, toleranceBits: t }))
     }
     // agent/jobWorkflow.ts's lie.
-    const lie = alterOutput(b)
-    if (caught(lie, b)) row.lieCaught++
+    if (caught(alterOutput(b), trees[bits])) row.lieCaught++
     const plusOnePercent = (index: number) => {
       const altered = b.slice()
       altered[index] *= 1.01
       return altered
     }
     const largest = b.reduce((best, v, j) => (Math.abs(v) > Math.abs(b[best]) ? j : best), 0)
-    if (caught(plusOnePercent(largest), b)) row.largestPlusOnePercentCaught++
+    if (caught(plusOnePercent(largest), trees[bits])) row.largestPlusOnePercentCaught++
     const random = plusOnePercent(Math.floor(next() * b.length))
-    if (caught(random, b)) row.randomPlusOnePercentCaught++
-    if (fingerprintOutput(random, defaultToleranceBits) !== fingerprintOutput(b, defaultToleranceBits))
-      row.randomPlusOnePercentFingerprintCaught++
+    if (caught(random, trees[bits])) row.randomPlusOnePercentCaught++
+    if (buildOutputTree(random, bits).fingerprint !== trees[bits].fingerprint) row.randomPlusOnePercentFingerprintCaught++
   }
   return row
 }
 
-async function runAll(model: CatalogueModel, configuration: Configuration, inputs: Float32Array[]): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(model.bytes, {
-    intraOpNumThreads: configuration.intraOpNumThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: configuration.graphOptimizationLevel,
-  })
-  try {
-    const outputs: Float32Array[] = []
-    for (const input of inputs) {
-      const tensor = new ort.Tensor('float32', input, [input.length / model.inputSize, model.inputSize])
-      const results = await session.run({ [session.inputNames[0]]: tensor })
-      outputs.push(new Float32Array(results[session.outputNames[0]].data as Float32Array))
-      for (const t of Object.values(results)) t.dispose()
-    }
-    return outputs
-  } finally {
-    await session.release()
+async function measureModel(model: CatalogueModel, inputs: number, seed: number) {
+  const batch = catalogueInputs({ model, count: inputs })
+  const trees = treeMaker()
+  const outputsOf = (values: Float32Array[]): Output[] => values.map((v) => ({ values: v, trees: trees(v) }))
+  const [reference, ...others] = sessionConfigurations
+  const references = outputsOf(await runCatalogueModel({ model, configuration: reference, inputs: batch }))
+  const rows: ConfigurationRow[] = []
+  for (const configuration of others) {
+    const outputs = outputsOf(await runCatalogueModel({ model, configuration, inputs: batch }))
+    rows.push(compare({ model: model.name, configuration: configuration.name, engine: 'onnxruntime' }, references, outputs))
   }
+  for (const pass of forwardPasses) {
+    const outputs = outputsOf(batch.map((input) => model.forward[pass](input, input.length / model.inputSize)))
+    rows.push(compare({ model: model.name, configuration: pass, engine: 'plain JS' }, references, outputs))
+  }
+  return { rows, perturbation: perturb(model.name, references, seed) }
 }
 
 /** Runs every catalogue model under every configuration on the same seeded inputs and tallies the agreement. */
@@ -286,34 +217,21 @@ export async function agreementRates(parameters: AgreementRatesParameters = {}):
   const started = performance.now()
   const inputs = parameters.inputs ?? Number(process.env.TESSERA_BENCH_AGREEMENT_INPUTS ?? 1000)
   if (!Number.isInteger(inputs) || inputs < 1) throw new Error(`agreementRates: inputs must be a positive integer, got ${inputs}`)
-  const models = catalogue()
-  const rows: ConfigurationRow[] = []
+  const models = modelCatalogue()
+  const configurations: ConfigurationRow[] = []
   const perturbation: PerturbationRow[] = []
   for (const [m, model] of models.entries()) {
-    const batch = Array.from({ length: inputs }, (_, i) => makeInput({ seed: 7_000 + i, rows: 1 + (i % 8), inputSize: model.inputSize }))
-    const [reference, ...others] = configurations
-    const references = await runAll(model, reference, batch)
-    for (const configuration of others)
-      rows.push(
-        compare(
-          { model: model.name, configuration: configuration.name, engine: 'onnxruntime' },
-          references,
-          await runAll(model, configuration, batch),
-        ),
-      )
-    for (const name of jsReferences) {
-      const outputs = batch.map((input) => model.reference[name](input, input.length / model.inputSize))
-      rows.push(compare({ model: model.name, configuration: name, engine: 'plain JS' }, references, outputs))
-    }
-    perturbation.push(perturb(model.name, references, 0x5eed + m))
+    const measured = await measureModel(model, inputs, 0x5eed + m)
+    configurations.push(...measured.rows)
+    perturbation.push(measured.perturbation)
   }
   return {
     inputs,
     cpu: `${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.availableParallelism()} cores)`,
     onnxruntime: `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common}`,
     models: models.map(({ name, shape }) => ({ name, shape })),
-    reference: configurations[0].name,
-    configurations: rows,
+    reference: sessionConfigurations[0].name,
+    configurations,
     perturbation,
     seconds: (performance.now() - started) / 1000,
   }
