@@ -3,12 +3,11 @@ import type { Address, Hex, PublicClient } from 'viem'
 import { getBlob, uploadBlob } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
-import { JobStatus, jobStatusName } from '../protocol/enums.ts'
+import { JobStatus, jobStatusName, slotOutcomes } from '../protocol/enums.ts'
 import { isRetryable, TesseraError } from '../protocol/errors.ts'
 import { commitmentOf, fingerprintOutput } from '../protocol/fingerprint.ts'
 import { checkJobInputs, failureFingerprintOf, type JobFailureReason, type JobInputProblem } from '../protocol/jobInputs.ts'
 import { retry, sleep } from '../protocol/retry.ts'
-import { majorityOf } from '../protocol/settlement.ts'
 import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
 import { InferenceOutOfMemoryError, type InferencePool, ModelLoadError, type RunInferenceReturnType } from './inferencePool.ts'
@@ -44,6 +43,8 @@ export type JobContext = {
    * inference not done by then is reported as a TIMEOUT failure, since silence would be a no-show.
    */
   commitMarginMs: number
+  /** Keeps the agent's own copy of each output it uploads, to open on request (`openingRequestWatch`). */
+  saveOutput?: (outputHash: Hex, bytes: Uint8Array) => Promise<void>
   signal: AbortSignal
 }
 
@@ -107,6 +108,7 @@ async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: num
   const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>
     uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, signal: ctx.signal }),
   )
+  await ctx.saveOutput?.(outputHash, blob)
   log.info({ rows: ran.rows, inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: lie || undefined }, 'output computed')
   return { fingerprint, outputHash }
 }
@@ -316,13 +318,19 @@ async function roundEnd(ctx: JobContext, entry: JournalEntry, view: RoundView): 
   if ((judged || job.status === JobStatus.Failed) && !view.revealed)
     return { reason: `job ${status} without our reveal`, outcome: 'missed' }
   if (judged) {
-    // Whether we were in the majority: the fingerprint (a result, or the failure the job ended on) more than half
-    // the slots revealed is ours.
-    const jobId = BigInt(entry.jobId)
-    const slots = await Promise.all(job.providers.map((p) => readSlot(ctx, jobId, p, view.block)))
-    const majority = majorityOf(slots.map((s) => (s.revealed ? s.fingerprint : null)))
+    // Whether we were with the majority, as the contract judged it (under the tolerance, our fingerprint may differ
+    // from the winner's and still agree): our `SlotSettled`.
+    const settled = await ctx.publicClient.getContractEvents({
+      address: ctx.jobMarket,
+      abi: jobMarketAbi,
+      eventName: 'SlotSettled',
+      args: { jobId: BigInt(entry.jobId), provider: ctx.provider },
+      // The round ran at `verifiedAt`: its settlement can't be older.
+      fromBlock: entry.verifiedAt ? BigInt(entry.verifiedAt) : 0n,
+      toBlock: view.block,
+    })
     const verdict = job.status === JobStatus.Completed ? 'completed' : 'failed invalid'
-    return majority?.fingerprint.toLowerCase() === entry.fingerprint.toLowerCase()
+    return settled.some((e) => e.args.outcome !== undefined && slotOutcomes[e.args.outcome] === 'AGREED')
       ? { reason: `${verdict}: agreed`, outcome: 'agreed' }
       : { reason: `${verdict}: dissented`, outcome: 'dissented' }
   }

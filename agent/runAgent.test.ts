@@ -5,10 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { TestSystem } from '../devnet/testSystem.ts'
+import { firstDisagreementOf } from '../protocol/agreement.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { failureFingerprintOf, type JobFailureReason } from '../protocol/jobInputs.ts'
+import { buildOutputTree, openingOf } from '../protocol/outputTree.ts'
 import { takeOf } from '../protocol/settlement.ts'
+import { decodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { BPS } from '../protocol/units.ts'
 import { waitFor as pollFor } from '../test/support/graphql.ts'
 import { buildBroadcast } from './models/buildBroadcast.ts'
@@ -275,12 +278,75 @@ describe('runAgent against anvil', () => {
     }
   })
 
+  it('opens an element of its own output when asked, from its own copy even when the server lost the blob', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents = [
+      await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0, chainWatchIntervalMs: 300 })),
+      await runAgent(agentParameters(devKeys[3], 'p2', { httpPort: 0, chainWatchIntervalMs: 300 })),
+    ]
+    try {
+      const jobId = await submitAndAssign([p1, p2], 21)
+      await waitRevealed(jobId)
+      const slot = await readSlot(jobId, p1.address)
+      const output = server.blobs.get(slot.outputHash)
+      if (!output) throw new Error('no output blob')
+      const length = decodeTensorBlob(output).data.length
+      server.blobs.delete(slot.outputHash)
+      // A griefer asks past the end: the answer is the last element, as JobMarket accepts.
+      const asked = await system.write(system.accounts.deployer, {
+        address: system.market,
+        abi: jobMarketAbi,
+        functionName: 'requestOpening',
+        args: [jobId, p1.address, 10_000n],
+      })
+      const opened = await waitFor('p1 opened an element', async () => {
+        const logs = await system.publicClient.getContractEvents({
+          address: system.market,
+          abi: jobMarketAbi,
+          eventName: 'ElementOpened',
+          args: { jobId, provider: p1.address },
+          fromBlock: asked.blockNumber,
+        })
+        return logs[0]
+      })
+      expect(opened.args.index).toBe(BigInt(length - 1))
+      const { job, events } = await finalize(jobId)
+      expect(job.status).toBe(JobStatus.Completed)
+      expect(events.slashed).toEqual([])
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
   it('a lying agent dissents: no majority at k=2, the job goes to a tie-break with both collaterals still locked', async () => {
     const [p1, p2] = system.accounts.providers
     const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0 }))
     const liar = await runAgent(agentParameters(devKeys[3], 'p2', { lie: true, httpPort: 0 }))
     try {
       const jobId = await submitAndAssign([p1, p2], 13)
+      await waitRevealed(jobId)
+      // The keeper's part: each output blob the agents uploaded opens against its fingerprint, and the liar's is out
+      // of tolerance somewhere; proven, the two can't agree.
+      const trees = await Promise.all(
+        [p1, p2].map(async (p) => {
+          const slot = await readSlot(jobId, p.address)
+          const blob = server.blobs.get(slot.outputHash)
+          if (!blob) throw new Error(`no output blob ${slot.outputHash}`)
+          const tree = buildOutputTree(decodeTensorBlob(blob).data, 16)
+          expect(tree.fingerprint).toBe(slot.fingerprint)
+          return tree
+        }),
+      )
+      const where = firstDisagreementOf({ a: trees[0], b: trees[1], toleranceBits: 16 })
+      expect(where).not.toBeNull()
+      const index = where === 'length' ? 0 : (where as number)
+      await system.write(system.accounts.deployer, {
+        address: system.market,
+        abi: jobMarketAbi,
+        functionName: 'proveDisagreement',
+        args: [jobId, p1.address, openingOf(trees[0], index), p2.address, openingOf(trees[1], index)],
+      })
+      await system.increaseTime(system.deployment.params.market.proofWindow + 1n)
       const { job, events } = await finalize(jobId)
       expect(job.status).toBe(JobStatus.Disputed)
       expect(job.disputed).toEqual([p1.address, p2.address])

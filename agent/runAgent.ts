@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events'
 import pino, { type Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { getBlob } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import type { Hardware } from '../protocol/hardware.ts'
 import { startAgentHttp } from './agentHttp.ts'
@@ -16,6 +17,8 @@ import { JobScheduler } from './jobScheduler.ts'
 import { followEntry, type JobContext, processAssignment } from './jobWorkflow.ts'
 import { maintenanceLoop } from './maintenanceLoop.ts'
 import { ModelCache } from './modelCache.ts'
+import { openingRequestWatch } from './openingRequestWatch.ts'
+import { createOutputStore } from './outputStore.ts'
 import { resumeJournal } from './resumeJournal.ts'
 import { setupAgent } from './setupAgent.ts'
 
@@ -144,6 +147,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       httpUrl = http.url
     }
 
+    const outputs = createOutputStore(parameters.dataDir)
     const ctx: JobContext = {
       provider: address,
       serverUrl: parameters.serverUrl,
@@ -159,6 +163,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       pollIntervalMs: parameters.pollIntervalMs ?? 1000,
       confirmations: parameters.confirmations ?? 2,
       commitMarginMs: parameters.commitMarginMs ?? 20_000,
+      saveOutput: outputs.save,
       signal,
     }
     resumeJournal({ journal, scheduler, follow: (entry) => followEntry(ctx, entry), log })
@@ -178,6 +183,20 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           lookbackBlocks: 256n,
           onAssigned: startFromChain,
           metrics,
+        }),
+      )
+    if (chainWatchIntervalMs > 0)
+      loops.push(
+        openingRequestWatch({
+          ...common,
+          provider: address,
+          jobMarket: ctx.jobMarket,
+          publicClient: setup.publicClient,
+          sender: setup.sender,
+          readOutput: async (hash) =>
+            (await outputs.read(hash)) ?? getBlob({ serverUrl: parameters.serverUrl, hash, signal }).catch(() => undefined),
+          intervalMs: chainWatchIntervalMs,
+          lookbackBlocks: 256n,
         }),
       )
     if (parameters.claimJobs ?? true)

@@ -36,6 +36,8 @@ export type StartStackParameters = {
   spareProviders?: Hex[]
   /** Seconds per devnet epoch. */
   epochLength?: number
+  /** Seconds JobMarket's proof window stays open after reveals that differ (devnet default 30). */
+  proofWindow?: number
   /** Largest blob the server accepts. */
   maxBlobBytes?: number
   /** Blocks deep the leader watches its transactions (the server's default when absent). */
@@ -101,7 +103,10 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       rpcUrl: anvil.rpcUrl,
       deployerKey: devKeys[0],
       matcher: privateKeyToAccount(devKeys[1]).address,
-      params: parameters.epochLength ? { emission: { epochLength: BigInt(parameters.epochLength) } } : undefined,
+      params: {
+        emission: parameters.epochLength ? { epochLength: BigInt(parameters.epochLength) } : {},
+        market: parameters.proofWindow ? { proofWindow: BigInt(parameters.proofWindow) } : {},
+      },
       out: deploymentPath,
     })
     log.info({ contracts: Object.fromEntries(Object.entries(deployment.contracts).map(([k, v]) => [k, v.address])) }, 'contracts deployed')

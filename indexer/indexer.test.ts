@@ -26,6 +26,7 @@ import { commitmentOf } from '../protocol/fingerprint.ts'
 import { settleJob } from '../protocol/settlement.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { defined } from '../test/support/defined.ts'
+import { disagreementOf, fingerprintOfLabel } from '../test/support/labelledOutputs.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
 import { dropOtherPonderSchemas, type StartIndexerReturnType, startIndexer } from './startIndexer.ts'
 import { PonderStartError, startPonder } from './startPonder.ts'
@@ -156,6 +157,14 @@ async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
     commitment,
     outputHash,
   }
+}
+
+/** What the keeper does when results differ: proves two labelled outputs disagree, then lets the proof window pass. */
+async function proveAndWait(jobId: bigint, a: readonly [Address, string], b: readonly [Address, string]) {
+  const proof = disagreementOf(a[1], b[1])
+  if (!proof) throw new Error(`${a[1]} and ${b[1]} agree`)
+  await send(deployerKey, addresses().market, jobMarketAbi, 'proveDisagreement', [jobId, a[0], proof.a, b[0], proof.b])
+  await skipTime(deployment.params.market.proofWindow + 1n)
 }
 
 /** Each provider's part in a job, by round and slot. */
@@ -351,9 +360,10 @@ describe('indexer', () => {
     const { jobId, spec } = await submitJob({ redundancy: 3 })
     await waitForJobStatus(jobId, 'OPEN')
     await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3, p4]])
-    const honest = keccak256(toHex('fingerprint-b'))
-    const reveals = [await commit(jobId, p2, honest), await commit(jobId, p3, honest), await commit(jobId, p4, keccak256(toHex('lie')))]
+    const honest = fingerprintOfLabel('b')
+    const reveals = [await commit(jobId, p2, honest), await commit(jobId, p3, honest), await commit(jobId, p4, fingerprintOfLabel('lie'))]
     for (const c of reveals) await c.reveal()
+    await proveAndWait(jobId, [p2, 'b'], [p4, 'lie'])
     await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
     await waitForJobStatus(jobId, 'COMPLETED')
 
@@ -450,9 +460,10 @@ describe('indexer', () => {
     await waitForJobStatus(jobId, 'OPEN')
     const before = await counters([p2, p3])
     await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
-    const honest = keccak256(toHex('fingerprint-d'))
-    const lie = keccak256(toHex('lie-d'))
+    const honest = fingerprintOfLabel('d')
+    const lie = fingerprintOfLabel('lie-d')
     for (const c of [await commit(jobId, p2, honest), await commit(jobId, p3, lie)]) await c.reveal()
+    await proveAndWait(jobId, [p2, 'd'], [p3, 'lie-d'])
     await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
     const disputed = await waitForJobStatus(jobId, 'DISPUTED')
     expect(disputed).toMatchObject({
@@ -476,6 +487,8 @@ describe('indexer', () => {
     const tieBreak = await waitForJobStatus(jobId, 'ASSIGNED')
     expect(tieBreak).toMatchObject({ round: 2, providers: [p4, p6], disputed_providers: [p2, p3] })
     for (const c of [await commit(jobId, p4, honest), await commit(jobId, p6, honest)]) await c.reveal()
+    // The first round's proof still holds; its results differ, so the window must pass again.
+    await skipTime(deployment.params.market.proofWindow + 1n)
     await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
     const completed = await waitForJobStatus(jobId, 'COMPLETED')
 
@@ -531,7 +544,9 @@ describe('indexer', () => {
     await waitForJobStatus(jobId, 'OPEN')
     const before = await counters([p2, p3])
     await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
-    for (const c of [await commit(jobId, p2, keccak256(toHex('e-2'))), await commit(jobId, p3, keccak256(toHex('e-3')))]) await c.reveal()
+    for (const c of [await commit(jobId, p2, fingerprintOfLabel('e-2')), await commit(jobId, p3, fingerprintOfLabel('e-3'))])
+      await c.reveal()
+    await proveAndWait(jobId, [p2, 'e-2'], [p3, 'e-3'])
     await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
     await waitForJobStatus(jobId, 'DISPUTED')
 

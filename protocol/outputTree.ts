@@ -113,8 +113,9 @@ export type Opening = {
 
 /** The opening of element `index` of `tree`. */
 export function openingOf(tree: OutputTree, index: number): Opening {
-  if (!Number.isInteger(index) || index < 0 || index >= tree.length)
-    throw new RangeError(`index must be an integer in 0..${tree.length - 1}, got ${index}`)
+  // An empty output opens index 0 of its one zero chunk, as JobMarket allows.
+  if (!Number.isInteger(index) || index < 0 || index >= Math.max(tree.length, 1))
+    throw new RangeError(`index must be an integer in 0..${Math.max(tree.length, 1) - 1}, got ${index}`)
   let position = Math.floor(index / WORDS_PER_CHUNK)
   const chunk = toHex(chunkBytes(tree.words, position))
   const proof: Hex[] = []
@@ -134,7 +135,8 @@ export function openedWordOf(opening: Opening): number {
 /** Whether `opening` proves its element against `fingerprint`, as JobMarket's `openElement` checks it. */
 export function verifyOpening(fingerprint: Hex, opening: Opening): boolean {
   const length = Number(opening.length)
-  if (opening.index >= opening.length || opening.proof.length !== treeDepthOf(length)) return false
+  if (opening.index >= opening.length && !(opening.length === 0n && opening.index === 0n)) return false
+  if (opening.proof.length !== treeDepthOf(length)) return false
   let node = sha256(LEAF, hexToBytes(opening.chunk))
   let position = opening.index / BigInt(WORDS_PER_CHUNK)
   for (const sibling of opening.proof) {

@@ -442,6 +442,19 @@ describe('server on real indexed data', () => {
       { account: p2, fingerprint: keccak256(toHex('one answer')) },
       { account: p3, fingerprint: keccak256(toHex('another')) },
     ])
+    // Outputs nobody can open (no blob behind either fingerprint): the keeper asks both providers to open one element,
+    // in the first half of the proof window. Neither answers, so neither agrees with anyone.
+    await waitFor('the keeper to ask both for an opening', async () => {
+      const logs = await system.publicClient.getContractEvents({
+        address: system.market,
+        abi: jobMarketAbi,
+        eventName: 'OpeningRequested',
+        args: { jobId },
+        fromBlock: 0n,
+      })
+      return logs.length === 2 ? logs : undefined
+    })
+    await system.increaseTime(system.deployment.params.market.proofWindow + 1n)
     // Nobody calls finalize but the keeper: no majority, the deadline ahead, so a tie-break is due.
     const disputed = await reached('DISPUTED', "the keeper's finalize")
     expect(disputed.disputedProviders).toEqual([p2.address, p3.address])

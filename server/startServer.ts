@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino, { type Logger } from 'pino'
@@ -124,6 +124,10 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           metrics,
           indexing,
           confirmations: parameters.confirmations,
+          readBlob: async (hash) => {
+            const blob = await blobs.get(hash)
+            return blob && new Uint8Array(await readFile(blob.file))
+          },
           vet: createJobVetting((spec) =>
             checkJob({ blobs, inspector, spec: { modelHash: spec.modelHash as Hex, inputHash: spec.inputHash as Hex, units: spec.units } }),
           ),

@@ -47,8 +47,9 @@ beforeAll(async () => {
     requesters: [requesterKey],
     spareProviders: [...spareKeys],
     maxBlobBytes,
-    // Short epochs so the keeper closes one soon after the first job.
+    // Short epochs so the keeper closes one soon after the first job; a short proof window so the liar's jobs settle soon.
     epochLength: 10,
+    proofWindow: 10,
   })
   modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }) }))
     .sha256

@@ -144,7 +144,8 @@ ponder.on('JobMarket:ResultRevealed', async ({ event, context }) => {
 })
 
 ponder.on('JobMarket:JobRevealed', async ({ event, context }) => {
-  await updateJob(context.db, event, event.args.jobId, () => ({ status: 'REVEALED' }))
+  // As JobMarket does: the reveals are over, and the proof window counts from now.
+  await updateJob(context.db, event, event.args.jobId, () => ({ status: 'REVEALED', revealDeadline: event.block.timestamp }))
 })
 
 ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {

@@ -150,18 +150,105 @@ export async function findMatchableJobs(
 }
 
 /** Ids of the jobs a keeper transaction can move on at chain time `now`, per JobMarket function. */
+/** The largest failure code (protocol/jobInputs.ts), as a lower-case bytes32: a result's fingerprint sorts above it. */
+const lastFailureCode = `0x${'0'.repeat(63)}5`
+
+/**
+ * How many different result fingerprints the job's pending reveals (both rounds of a dispute) hold: more than one means
+ * the results differ and the proof window matters. Built on `views`, so it reads the views schema.
+ */
+const distinctResults = (views: Views) =>
+  views
+    .selectFrom('assignment as a')
+    .select(sql<number>`count(distinct a.fingerprint)`.as('n'))
+    .where(sql<boolean>`a.job_id = job.id`)
+    .where('a.outcome', '=', 'PENDING')
+    .where(sql<boolean>`a.fingerprint > ${lastFailureCode}`)
+
+/**
+ * Jobs the keeper acts on at chain time `now`, at most `limit` per action: `finalize` once the reveals are over and,
+ * when revealed results differ, the proof window (`proofWindow` seconds after) has closed; `expire` and
+ * `expireAssignment` past their deadlines.
+ */
 export async function findKeeperWork(
   views: Views,
   now: bigint,
+  proofWindow: bigint,
   limit: number,
 ): Promise<{ finalize: bigint[]; expire: bigint[]; expireAssignment: bigint[] }> {
   const t = now.toString()
   const ids = async (where: ReturnType<typeof sql<boolean>>) =>
     (await views.selectFrom('job').select('id').where(where).orderBy('id').limit(limit).execute()).map((r) => toBigInt(r.id))
   const [finalize, expire, expireAssignment] = await Promise.all([
-    ids(sql<boolean>`status = 'REVEALED' or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric)`),
+    (
+      await views
+        .selectFrom('job')
+        .select('id')
+        .where(sql<boolean>`(status = 'REVEALED' or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric))`)
+        .where((eb) =>
+          eb.or([sql<boolean>`reveal_deadline + ${proofWindow.toString()}::numeric < ${t}::numeric`, eb(distinctResults(views), '<=', 1)]),
+        )
+        .orderBy('id')
+        .limit(limit)
+        .execute()
+    ).map((r) => toBigInt(r.id)),
     ids(sql<boolean>`status in (${sql.join(matchableStatuses)}) and deadline < ${t}::numeric`),
     ids(sql<boolean>`status = 'ASSIGNED' and commit_deadline < ${t}::numeric`),
   ])
   return { finalize, expire, expireAssignment }
+}
+
+/** A job whose revealed results differ, in its proof window: what a keeper proves disagreements on. */
+export type ContestedJob = {
+  jobId: bigint
+  outputTolerance: number
+  /** When the proof window closes (`revealDeadline + proofWindow`). */
+  closesAt: bigint
+  /** Block of the job's last change, from which its `OpeningRequested` logs are searched. */
+  submittedBlock: bigint
+  results: { provider: Address; fingerprint: Hex; outputHash: Hex }[]
+}
+
+/**
+ * Jobs past their reveals (REVEALED, or COMMITTED past the reveal deadline) whose revealed results differ and whose
+ * proof window is still open at `now`, oldest first, with every pending revealed result of both rounds.
+ */
+export async function findContestedJobs(views: Views, now: bigint, proofWindow: bigint, limit: number): Promise<ContestedJob[]> {
+  const t = now.toString()
+  const jobs = await views
+    .selectFrom('job')
+    .select(['id', 'outputTolerance', 'revealDeadline', 'submittedBlock'])
+    .where(
+      sql<boolean>`(status = 'REVEALED' or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric))
+        and reveal_deadline + ${proofWindow.toString()}::numeric >= ${t}::numeric`,
+    )
+    .where((eb) => eb(distinctResults(views), '>', 1))
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+  if (jobs.length === 0) return []
+  const results = await views
+    .selectFrom('assignment')
+    .select(['jobId', 'provider', 'fingerprint', 'outputHash'])
+    .where(
+      anyOf(
+        'assignment.jobId',
+        jobs.map((j) => toBigInt(j.id)),
+        'numeric',
+      ),
+    )
+    .where('outcome', '=', 'PENDING')
+    .where(sql<boolean>`fingerprint > ${lastFailureCode}`)
+    .orderBy('jobId')
+    .orderBy('provider')
+    .execute()
+  return jobs.map((j) => ({
+    jobId: toBigInt(j.id),
+    outputTolerance: Number(j.outputTolerance),
+    closesAt: toBigInt(j.revealDeadline as string) + proofWindow,
+    submittedBlock: toBigInt(j.submittedBlock),
+    results: results
+      .filter((r) => r.jobId === j.id)
+      .map((r) => ({ provider: r.provider as Address, fingerprint: r.fingerprint as Hex, outputHash: r.outputHash as Hex })),
+  }))
 }

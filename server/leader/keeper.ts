@@ -4,6 +4,7 @@ import { emissionControllerAbi, jobMarketAbi } from '../../contracts/generated/i
 import type { Deployment } from '../../protocol/deployment.ts'
 import type { Views } from '../db/database.ts'
 import { findKeeperWork } from '../db/jobs.ts'
+import type { createDisagreementProver } from './disagreementProver.ts'
 import type { AssignMeta } from './matcher.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
@@ -18,6 +19,8 @@ const epochsPerAdvance = 100n
  * The keeper: at chain time `now` it sends `finalize` (REVEALED, or COMMITTED past the reveal
  * deadline), `expire` (OPEN or DISPUTED past the deadline), `expireAssignment` (ASSIGNED past the commit
  * deadline) and `advanceEpoch(epochsPerAdvance)` (an ended epoch not yet closed), one in flight per (action, job).
+ * A job whose revealed results differ is finalized only once its proof window closed; meanwhile `prover` proves its
+ * disagreements.
  */
 export function createKeeper(parameters: {
   views: Views
@@ -25,18 +28,22 @@ export function createKeeper(parameters: {
   deployment: Deployment
   sender: ReturnType<typeof createTransactionSender<AssignMeta>>
   log: Logger
+  /** Proves disagreements under tolerance from the stored outputs; without it nobody proves and results that differ agree. */
+  prover?: ReturnType<typeof createDisagreementProver>
 }) {
-  const { views, publicClient, deployment, sender } = parameters
+  const { views, publicClient, deployment, sender, prover } = parameters
   const jobMarket = deployment.contracts.JobMarket.address
   const controller = deployment.contracts.EmissionController.address
 
   return {
     async tick(chainTime: bigint): Promise<number> {
-      const work = await findKeeperWork(views, chainTime, jobsPerAction)
+      const work = await findKeeperWork(views, chainTime, deployment.params.market.proofWindow, jobsPerAction)
       const actionable = new Set<string>()
       for (const [action, ids] of Object.entries(work)) for (const id of ids) actionable.add(`${action}:${id}`)
-      sender.settle((key) => key.startsWith('assign:') || key.startsWith('advanceEpoch:') || actionable.has(key))
-      let sent = 0
+      sender.settle(
+        (key) => key.startsWith('assign:') || key.startsWith('advanceEpoch:') || actionable.has(key) || prover?.owns(key) === true,
+      )
+      let sent = prover ? await prover.tick(chainTime) : 0
       for (const [action, ids] of Object.entries(work) as [keyof typeof work, bigint[]][]) {
         for (const id of ids) {
           const hash = await sender.send({

@@ -9,6 +9,7 @@ import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOpti
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 import { createChangeFeed } from './changeFeed.ts'
+import { createDisagreementProver, type ReadBlob } from './disagreementProver.ts'
 import { createIndexingGate } from './indexingGate.ts'
 import type { VettedSpec } from './jobVetting.ts'
 import { createKeeper } from './keeper.ts'
@@ -43,6 +44,8 @@ export type StartLeaderParameters = {
   indexingOptions?: IndexingHealthOptions
   /** Blocks deep the transaction sender watches its transactions (see `createTransactionSender`; default 12). */
   confirmations?: number
+  /** Reads output blobs, so the keeper can prove disagreements under tolerance (`createDisagreementProver`). */
+  readBlob?: ReadBlob
 }
 
 /**
@@ -94,7 +97,23 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       })
     : undefined
   const keeper = sender
-    ? createKeeper({ views: parameters.views, publicClient: parameters.publicClient, deployment, sender, log })
+    ? createKeeper({
+        views: parameters.views,
+        publicClient: parameters.publicClient,
+        deployment,
+        sender,
+        log,
+        prover:
+          parameters.readBlob &&
+          createDisagreementProver({
+            views: parameters.views,
+            publicClient: parameters.publicClient,
+            deployment,
+            sender,
+            readBlob: parameters.readBlob,
+            log,
+          }),
+      })
     : undefined
   if (!wallet) log.warn('no server key: the matcher and keeper are off, only the change feed runs')
   const indexing =
