@@ -4,6 +4,7 @@ import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenA
 import { devKeys } from '../devnet/devAccounts.ts'
 import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
 import { failureFingerprintOf } from '../protocol/jobInputs.ts'
+import { buildOutputTree, openingOf } from '../protocol/outputTree.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 
@@ -187,7 +188,33 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
   await sys.write(judge, registry('register', [defaultHardware, CENT, encodeRegion('eu'), '0x01']))
   await sys.write(judge, registry('stake', [STAKE]))
   const disputed = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
-  await runRound(disputed, [alice, bob], (p) => (p === alice ? fingerprint : keccak256(toHex('another answer'))))
+  // Real outputs of 65,536 values (a 13-level tree), one element apart beyond the tolerance.
+  const truth = buildOutputTree(
+    Float32Array.from({ length: 65_536 }, (_, i) => Math.sin(i)),
+    16,
+  )
+  const lie = buildOutputTree(
+    Float32Array.from({ length: 65_536 }, (_, i) => Math.sin(i) + (i === 40_000 ? 1 : 0)),
+    16,
+  )
+  await runRound(disputed, [alice, bob], (p) => (p === alice ? truth.fingerprint : lie.fingerprint))
+  const { proofWindow } = sys.deployment.params.market
+  await record('JobMarket', 'asks for one element (65,536 values)', deployer, market('requestOpening', [disputed, bob.address, 7n]), false)
+  await record(
+    'JobMarket',
+    'opens one element (13-level proof)',
+    bob,
+    market('openElement', [disputed, bob.address, openingOf(lie, 7)]),
+    false,
+  )
+  await record(
+    'JobMarket',
+    'opens both sides at one index and checks the tolerance',
+    deployer,
+    market('proveDisagreement', [disputed, alice.address, openingOf(truth, 40_000), bob.address, openingOf(lie, 40_000)]),
+    false,
+  )
+  await sys.increaseTime(proofWindow + 1n)
   await record('JobMarket', 'k=2 split (no majority: disputed)', deployer, market('finalize', [disputed]), false)
   await record(
     'JobMarket',
@@ -196,8 +223,10 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
     market('assign', [disputed, [carol.address, judge.address]]),
     false,
   )
-  for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, fingerprint).commit)
-  for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, fingerprint).reveal)
+  for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, truth.fingerprint).commit)
+  for (const p of [carol, judge]) await sys.write(p, resultOf(disputed, p, truth.fingerprint).reveal)
+  // The first round's results differ: the verdict waits out the proof window (its proof still holds).
+  await sys.increaseTime(proofWindow + 1n)
   await record('JobMarket', 'tie-break verdict (settles both rounds, 4 slots)', deployer, market('finalize', [disputed]), false)
 
   // Liveness without the matcher: two providers claim a job the matcher left waiting past the claim grace.

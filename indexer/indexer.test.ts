@@ -390,6 +390,9 @@ describe('indexer', () => {
       [jobId.toString()],
     )
     expect(shares.rows).toEqual([p2, p3].sort().map((account) => ({ account, amount: (collateral / 4n).toString() })))
+    // The proof that made p4 a dissenter, as the keeper (here the test) sent it.
+    const proofs = await sql.query(`select a, b from ${viewsSchema}.disagreement where job_id = $1`, [jobId.toString()])
+    expect(proofs.rows).toEqual([{ a: p2, b: p4 }])
     const liar = await sql.query(`select * from ${viewsSchema}.provider where address = $1`, [p4])
     expect(liar.rows[0]).toMatchObject({
       stake: (stakeAmount - collateral).toString(),

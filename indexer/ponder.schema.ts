@@ -192,6 +192,22 @@ export const payment = onchainTable(
   }),
 )
 
+/**
+ * A disagreement under the tolerance proven on chain (`DisagreementProven`): the outputs `a` and `b` committed differ
+ * beyond the job's tolerance at element `elementIndex` (or in length). Why a dissenter was slashed.
+ */
+export const disagreement = onchainTable(
+  'disagreement',
+  (t) => ({
+    ...eventRow(t),
+    jobId: uint(t, 256).notNull(),
+    a: t.hex().notNull(),
+    b: t.hex().notNull(),
+    elementIndex: uint(t, 64).notNull(),
+  }),
+  (table) => ({ jobIdx: index().on(table.jobId) }),
+)
+
 export const slash = onchainTable(
   'slash',
   (t) => ({

@@ -252,6 +252,14 @@ describe('a Redundant(k=3) job with one lying provider', () => {
     expect(byProvider[liar].outcome).toBe('DISSENTED')
     expect(byProvider[honest1].outcome).toBe('AGREED')
     expect(byProvider[honest2].outcome).toBe('AGREED')
+    // Why: the keeper proved the liar's output out of tolerance against an honest one, element by element, on chain.
+    const { job: proven } = await gqlData<{ job: { disagreements: { a: Address; b: Address; index: string }[] } }>(
+      stack.graphqlUrl,
+      `query ($id: BigInt!) { job(id: $id) { disagreements { a b index } } }`,
+      { id: jobId.toString() },
+    )
+    expect(proven.disagreements.length).toBeGreaterThanOrEqual(1)
+    for (const d of proven.disagreements) expect([d.a.toLowerCase(), d.b.toLowerCase()]).toContain(liar)
 
     // Collateral = the liar's own ask × units (collateralBps = 100%); half goes to the honest pair, half is burned.
     const collateral = asks[2] * BigInt(rows)

@@ -1,5 +1,5 @@
 import { type Context, ponder } from 'ponder:registry'
-import { assignment, feeBurn, job, payment } from 'ponder:schema'
+import { assignment, disagreement, feeBurn, job, payment } from 'ponder:schema'
 import { type AssignmentOutcome, type JobStatusName, jobStatusName, type PaymentKind, slotOutcomes } from '../../protocol/enums.ts'
 import { type EventMeta, eventColumns } from './eventColumns.ts'
 import { upsertProvider } from './upsertProvider.ts'
@@ -141,6 +141,20 @@ ponder.on('JobMarket:ResultRevealed', async ({ event, context }) => {
   await context.db
     .update(assignment, { id: assignmentId(jobId, provider) })
     .set({ fingerprint, outputHash, revealedAt: event.block.timestamp })
+})
+
+ponder.on('JobMarket:DisagreementProven', async ({ event, context }) => {
+  const { jobId, a, b, index } = event.args
+  await context.db
+    .insert(disagreement)
+    .values({
+      jobId,
+      a: a.toLowerCase() as `0x${string}`,
+      b: b.toLowerCase() as `0x${string}`,
+      elementIndex: index,
+      ...eventColumns(event),
+    })
+    .onConflictDoNothing()
 })
 
 ponder.on('JobMarket:JobRevealed', async ({ event, context }) => {

@@ -1,6 +1,7 @@
 import type { QueryCreator } from 'kysely'
 import type { AssignmentTable } from './tables/assignment.table.ts'
 import type { BlobTable } from './tables/blob.table.ts'
+import type { DisagreementTable } from './tables/disagreement.table.ts'
 import type { EpochTable } from './tables/epoch.table.ts'
 import type { FeeBurnTable } from './tables/feeBurn.table.ts'
 import type { FeedCursorTable } from './tables/feedCursor.table.ts'
@@ -17,6 +18,7 @@ export interface ViewsDatabase {
   job: JobTable
   assignment: AssignmentTable
   payment: PaymentTable
+  disagreement: DisagreementTable
   feeBurn: FeeBurnTable
   epoch: EpochTable
   _ponderCheckpoint: PonderCheckpointTable

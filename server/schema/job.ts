@@ -2,6 +2,7 @@ import { assignmentOutcomes, jobStatusNames, paymentKinds, verificationNames } f
 import { builder } from '../builder.ts'
 import type { ServerContext } from '../context.ts'
 import { findAssignmentsByJobIds, type IndexedAssignment } from '../db/assignments.ts'
+import { findDisagreementsByJobIds, type IndexedDisagreement } from '../db/disagreements.ts'
 import { findJobs, findJobsByIds, type IndexedJob, jobOrderColumns } from '../db/jobs.ts'
 import { findPaymentsByJobIds, type IndexedPayment } from '../db/payments.ts'
 import { connectionComplexity, listArgs, resolveConnection } from './connection.ts'
@@ -25,6 +26,7 @@ export const Job = builder.loadableObjectRef('Job', {
 
 export const Assignment = builder.objectRef<IndexedAssignment>('Assignment')
 const Payment = builder.objectRef<IndexedPayment>('Payment')
+const Disagreement = builder.objectRef<IndexedDisagreement>('Disagreement')
 
 /** A job's children (assignments, payments), loaded for many jobs at once and grouped by job. */
 const perJob = <T extends { jobId: bigint | null }>(load: (ctx: ServerContext, jobIds: string[]) => Promise<T[]>) => ({
@@ -84,6 +86,26 @@ Job.implement({
       type: Payment,
       description: 'Credits (fees, slash shares, refunds) tied to this job, in chain order.',
     }),
+    disagreements: t.loadableGroup({
+      ...perJob((ctx, jobIds) => findDisagreementsByJobIds(ctx.views, jobIds)),
+      type: Disagreement,
+      description:
+        'Disagreements under the tolerance proven on chain between two providers’ outputs (proveDisagreement), in chain order: why a dissenter was slashed.',
+    }),
+  }),
+})
+
+Disagreement.implement({
+  description: 'Two committed outputs proven to differ beyond the job’s tolerance, at one element or in length.',
+  fields: (t) => ({
+    ...exposeBigInts(t, ['jobId', 'blockNumber', 'timestamp']),
+    a: t.expose('a', { type: 'Address' }),
+    b: t.expose('b', { type: 'Address' }),
+    index: t.expose('elementIndex', {
+      type: 'BigInt',
+      description: 'The element out of tolerance (when the lengths differ, the index both openings happened to use).',
+    }),
+    txHash: t.expose('txHash', { type: 'Bytes32' }),
   }),
 })
 
