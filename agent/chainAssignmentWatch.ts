@@ -1,26 +1,17 @@
-import type { Logger } from 'pino'
-import type { Address, PublicClient } from 'viem'
+import type { Address } from 'viem'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
-import { sleep } from '../protocol/retry.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
 import { readChainAssignment } from './chainAssignment.ts'
+import { type PollBlockWindowsParameters, pollBlockWindows } from './pollBlockWindows.ts'
 
-export type ChainAssignmentWatchParameters = {
+/** The provider's own logs are read as `pollBlockWindows` reads blocks. */
+export type ChainAssignmentWatchParameters = Omit<PollBlockWindowsParameters, 'what' | 'poll'> & {
   provider: Address
   jobMarket: Address
-  publicClient: PublicClient
-  intervalMs: number
-  /**
-   * Blocks read again below the last head on every poll, and read back at start: a reorg can re-mine an assign
-   * below where the watch had read, and a restart must see what was assigned just before it.
-   */
-  lookbackBlocks: bigint
   /** Hands a current assignment to the job workflow, as the subscription would (the journal deduplicates the two). */
   onAssigned: (assignment: JobAssignment) => void
   metrics: Pick<AgentMetrics, 'chainAssignments'>
-  log: Logger
-  signal: AbortSignal
 }
 
 /**
@@ -30,20 +21,18 @@ export type ChainAssignmentWatchParameters = {
  * hear of an assignment and be slashed as a no-show. Each (job, commit deadline) goes out once. Never rejects.
  */
 export async function chainAssignmentWatch(parameters: ChainAssignmentWatchParameters): Promise<void> {
-  const { publicClient, provider, log, signal, lookbackBlocks } = parameters
+  const { publicClient, provider, log } = parameters
   const handed = new Set<string>()
-  let from: bigint | undefined
-  while (!signal.aborted) {
-    try {
-      const head = await publicClient.getBlockNumber({ cacheTime: 0 })
-      const start = from ?? (head > lookbackBlocks ? head - lookbackBlocks : 0n)
+  await pollBlockWindows({
+    ...parameters,
+    what: 'reading assignments from the chain',
+    poll: async (range) => {
       const logs = await publicClient.getContractEvents({
         address: parameters.jobMarket,
         abi: jobMarketAbi,
         eventName: 'JobAssigned',
         args: { provider },
-        fromBlock: start,
-        toBlock: head,
+        ...range,
       })
       for (const { args } of logs) {
         const key = `${args.jobId}:${args.commitDeadline}`
@@ -56,11 +45,6 @@ export async function chainAssignmentWatch(parameters: ChainAssignmentWatchParam
         log.debug({ jobId: assignment.jobId, commitDeadline: assignment.commitDeadline }, 'assignment read from the chain')
         parameters.onAssigned(assignment)
       }
-      from = head > lookbackBlocks ? head - lookbackBlocks : 0n
-    } catch (error) {
-      if (signal.aborted) break
-      log.warn({ err: error }, 'reading assignments from the chain failed')
-    }
-    await sleep(parameters.intervalMs, signal)
-  }
+    },
+  })
 }

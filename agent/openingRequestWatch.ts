@@ -1,23 +1,17 @@
-import type { Logger } from 'pino'
-import type { Address, Hex, PublicClient } from 'viem'
+import type { Address, Hex } from 'viem'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { buildOutputTree, openingOf } from '../protocol/outputTree.ts'
-import { sleep } from '../protocol/retry.ts'
 import { decodeTensorBlob } from '../protocol/tensorBlob.ts'
+import { type PollBlockWindowsParameters, pollBlockWindows } from './pollBlockWindows.ts'
 import type { TxSender } from './txSender.ts'
 
-export type OpeningRequestWatchParameters = {
+/** The provider's own logs are read as `pollBlockWindows` reads blocks. */
+export type OpeningRequestWatchParameters = Omit<PollBlockWindowsParameters, 'what' | 'poll'> & {
   provider: Address
   jobMarket: Address
-  publicClient: PublicClient
   sender: TxSender
   /** The bytes of an output this agent uploaded, by sha256: its own copy first, then the server's. */
   readOutput: (outputHash: Hex) => Promise<Uint8Array | undefined>
-  intervalMs: number
-  /** Blocks read again below the last head on every poll (and read back at start), as for assignments. */
-  lookbackBlocks: bigint
-  log: Logger
-  signal: AbortSignal
 }
 
 /**
@@ -28,32 +22,25 @@ export type OpeningRequestWatchParameters = {
  * once. Never rejects.
  */
 export async function openingRequestWatch(parameters: OpeningRequestWatchParameters): Promise<void> {
-  const { publicClient, provider, jobMarket, log, signal, lookbackBlocks } = parameters
+  const { publicClient, provider, jobMarket } = parameters
   const answered = new Set<bigint>()
-  let from: bigint | undefined
-  while (!signal.aborted) {
-    try {
-      const head = await publicClient.getBlockNumber({ cacheTime: 0 })
-      const start = from ?? (head > lookbackBlocks ? head - lookbackBlocks : 0n)
+  await pollBlockWindows({
+    ...parameters,
+    what: 'answering opening requests',
+    poll: async (range) => {
       const logs = await publicClient.getContractEvents({
         address: jobMarket,
         abi: jobMarketAbi,
         eventName: 'OpeningRequested',
         args: { provider },
-        fromBlock: start,
-        toBlock: head,
+        ...range,
       })
       for (const { args } of logs) {
         if (args.jobId === undefined || args.index === undefined || answered.has(args.jobId)) continue
         if (await answer(parameters, args.jobId, args.index)) answered.add(args.jobId)
       }
-      from = head > lookbackBlocks ? head - lookbackBlocks : 0n
-    } catch (error) {
-      if (signal.aborted) break
-      log.warn({ err: error }, 'answering opening requests failed; retrying')
-    }
-    await sleep(parameters.intervalMs, signal)
-  }
+    },
+  })
 }
 
 /** Opens the element asked for; true when done or no longer possible (the job moved on), false to try again. */

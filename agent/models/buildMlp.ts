@@ -122,16 +122,17 @@ export function makeInput(parameters: { seed: number; rows: number; inputSize: n
 
 /**
  * Plain-JS forward pass of the MLP (float64 accumulation, float32 storage per layer): the reference the
- * tests compare onnxruntime against.
+ * tests compare onnxruntime against. `round` is applied to every product and partial sum (`Math.fround` for float32
+ * sums without fused multiply-add); by default nothing is rounded.
  */
-export function referenceMlp(layers: MlpLayer[], input: Float32Array, rows: number): Float32Array {
+export function referenceMlp(layers: MlpLayer[], input: Float32Array, rows: number, round = (x: number) => x): Float32Array {
   let x = input
   layers.forEach((layer, l) => {
     const y = new Float32Array(rows * layer.outSize)
     for (let r = 0; r < rows; r++)
       for (let o = 0; o < layer.outSize; o++) {
         let acc = layer.bias[o]
-        for (let i = 0; i < layer.inSize; i++) acc += x[r * layer.inSize + i] * layer.weight[i * layer.outSize + o]
+        for (let i = 0; i < layer.inSize; i++) acc = round(acc + round(x[r * layer.inSize + i] * layer.weight[i * layer.outSize + o]))
         y[r * layer.outSize + o] = l < layers.length - 1 ? Math.max(0, acc) : acc
       }
     x = y
