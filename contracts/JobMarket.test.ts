@@ -208,7 +208,7 @@ describe('JobMarket: setup and views', () => {
       revealWindow: 120n,
       failureFeeBps: 0,
       claimGrace: 0n,
-      proofWindow: 0n,
+      proofWindow: 1n,
     }
     const deploy = (args: readonly unknown[]) => sys.deployContract(deployer, jobMarketAbi, jobMarketBytecode, args)
     const bads = [
@@ -217,6 +217,7 @@ describe('JobMarket: setup and views', () => {
       { failureFeeBps: 10_001 },
       { commitWindow: 0n },
       { revealWindow: 0n },
+      { proofWindow: 0n },
     ]
     for (const bad of bads) {
       await expectRevert(deploy([sys.token, sys.registry, sys.controller, deployer.address, { ...good, ...bad }]), 'InvalidParams')

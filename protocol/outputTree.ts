@@ -11,7 +11,7 @@ import { canonicalise } from './fingerprint.ts'
  */
 
 /** float32 words per leaf chunk: one `bytes32`. */
-export const WORDS_PER_CHUNK = 8
+const WORDS_PER_CHUNK = 8
 
 const LEAF = Buffer.from([0])
 const NODE = Buffer.from([1])
@@ -27,7 +27,7 @@ function sha256(...parts: Uint8Array[]): Buffer {
 const toHex = (bytes: Uint8Array): Hex => `0x${Buffer.from(bytes).toString('hex')}`
 
 /** Leaf chunks a tree over `length` words has: at least one, the last zero-padded. */
-export function chunkCountOf(length: number): number {
+function chunkCountOf(length: number): number {
   return Math.max(1, Math.ceil(length / WORDS_PER_CHUNK))
 }
 
@@ -76,7 +76,7 @@ function chunkBytes(words: Uint32Array, chunk: number): Buffer {
 }
 
 /** The fingerprint over a tree's length, scale and root. */
-export function fingerprintOf(parameters: { length: number; scale: number; root: Hex }): Hex {
+function fingerprintOf(parameters: { length: number; scale: number; root: Hex }): Hex {
   const head = Buffer.alloc(12)
   head.writeBigUInt64BE(BigInt(parameters.length), 0)
   head.writeUInt32BE(parameters.scale, 8)

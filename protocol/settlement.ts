@@ -59,7 +59,7 @@ const lower = (h: string) => h.toLowerCase()
  * JobMarket `_agrees`: two reveals agree when their fingerprints are equal (a failure code only matches itself), or
  * when both are results that were not proven to disagree and whose providers answered any opening request.
  */
-export function agreesWith(a: Reveal, b: Reveal, proofs?: Proofs): boolean {
+function agreesWith(a: Reveal, b: Reveal, proofs?: Proofs): boolean {
   if (a.fingerprint === null || b.fingerprint === null) return false
   const [fa, fb] = [lower(a.fingerprint), lower(b.fingerprint)]
   if (fa === fb) return true

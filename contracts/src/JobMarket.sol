@@ -214,7 +214,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
     /// @dev A required address is zero.
     error ZeroAddress();
-    /// @dev Constructor parameters out of range (a bps above 10 000 or a zero window).
+    /// @dev Constructor parameters out of range (a bps above 10 000, or a zero commit, reveal or proof window).
     error InvalidParams();
     /// @dev Only Redundant verification is supported for now.
     error UnsupportedVerification();
@@ -300,13 +300,14 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * @param registry_ the ProviderRegistry (this contract must be its JobMarket).
      * @param emissionController_ receives `recordJob` per paid provider; zero disables recording.
      * @param admin holds `DEFAULT_ADMIN_ROLE` (grants `MATCHER_ROLE`).
-     * @param p take, collateral and slash shares in bps; commit and reveal windows in seconds.
+     * @param p take, collateral and slash shares in bps; commit, reveal and proof windows in seconds. A zero proof
+     * window would let differing results settle before anyone could prove them apart, so it is refused.
      */
     constructor(address token_, address registry_, address emissionController_, address admin, Params memory p) {
         if (token_ == address(0) || registry_ == address(0) || admin == address(0)) revert ZeroAddress();
         if (
             p.takeBps > BPS || p.slashBeneficiaryBps > BPS || p.failureFeeBps > BPS || p.commitWindow == 0
-                || p.revealWindow == 0
+                || p.revealWindow == 0 || p.proofWindow == 0
         ) {
             revert InvalidParams();
         }

@@ -14,12 +14,12 @@ import { prng } from './prng.ts'
 /** Values per labelled output: two leaf chunks, so proofs have a sibling. */
 const OUTPUT_LENGTH = 16
 /** The test job specs' `outputTolerance`. */
-export const TEST_TOLERANCE_BITS = 16
+const TEST_TOLERANCE_BITS = 16
 
 const seedOf = (text: string) => Number.parseInt(keccak256(toHex(text)).slice(2, 10), 16)
 
 /** The output a label stands for. */
-export function outputOfLabel(label: string): Float32Array {
+function outputOfLabel(label: string): Float32Array {
   const [named, length] = label.split('#')
   const [base, noise] = named.split('~')
   const rand = prng(seedOf(`output:${base}`))
