@@ -74,16 +74,17 @@ export function createDisagreementProver(parameters: {
     return hash !== undefined
   }
 
-  /** Opening requests made of `job`'s providers, from the chain's logs. */
-  const requestsOf = async (job: ContestedJob): Promise<{ provider: Address; index: bigint }[]> => {
+  /** Opening requests made in any of `jobs`, from the chain's logs: one read per tick, however many jobs. */
+  const requestsOf = async (jobs: ContestedJob[]): Promise<{ jobId: bigint; provider: Address; index: bigint }[]> => {
     const logs = await publicClient.getContractEvents({
       address: jobMarket,
       abi: jobMarketAbi,
       eventName: 'OpeningRequested',
-      args: { jobId: job.jobId },
-      fromBlock: job.submittedBlock,
+      args: { jobId: jobs.map((j) => j.jobId) },
+      // Contested jobs come oldest first: the first was submitted before every other.
+      fromBlock: jobs[0].submittedBlock,
     })
-    return logs.map((l) => ({ provider: l.args.provider as Address, index: l.args.index as bigint }))
+    return logs.map((l) => ({ jobId: l.args.jobId as bigint, provider: l.args.provider as Address, index: l.args.index as bigint }))
   }
 
   return {
@@ -99,6 +100,7 @@ export function createDisagreementProver(parameters: {
       for (const key of trees.keys()) if (![...live].some((prefix) => key.startsWith(prefix))) trees.delete(key)
       for (const key of done) if (![...live].some((prefix) => key.includes(`:${prefix}`))) done.delete(key)
       let sent = 0
+      const requests = jobs.length > 0 ? await requestsOf(jobs) : []
       for (const job of jobs) {
         const opened = await Promise.all(job.results.map(async (r) => ({ ...r, tree: await treeOf(job, r) })))
         for (const [i, a] of opened.entries()) {
@@ -125,7 +127,7 @@ export function createDisagreementProver(parameters: {
             }
           }
         }
-        for (const request of await requestsOf(job)) {
+        for (const request of requests.filter((r) => r.jobId === job.jobId)) {
           const tree = opened.find((r) => r.provider.toLowerCase() === request.provider.toLowerCase())?.tree
           if (!tree) continue
           const last = BigInt(Math.max(tree.length - 1, 0))
