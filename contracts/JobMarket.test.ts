@@ -187,6 +187,11 @@ describe('JobMarket: setup and views', () => {
       failureFeeBps: 1000,
       claimGrace: 300n,
       proofWindow: PROOF_WINDOW,
+      challengeWindow: 60n,
+      spotCheckBps: 800,
+      challengeBondBps: 10_000,
+      optimisticCollateralBps: 125_000,
+      auditThreshold: 10_000n * TSR,
     })
     const role = await market.read<Hex>('MATCHER_ROLE')
     expect(role).toBe(keccak256(toHex('MATCHER_ROLE')))
@@ -209,6 +214,11 @@ describe('JobMarket: setup and views', () => {
       failureFeeBps: 0,
       claimGrace: 0n,
       proofWindow: 1n,
+      challengeWindow: 1n,
+      spotCheckBps: 800,
+      challengeBondBps: 10_000,
+      optimisticCollateralBps: 125_000,
+      auditThreshold: 0n,
     }
     const deploy = (args: readonly unknown[]) => sys.deployContract(deployer, jobMarketAbi, jobMarketBytecode, args)
     const bads = [
@@ -218,6 +228,11 @@ describe('JobMarket: setup and views', () => {
       { commitWindow: 0n },
       { revealWindow: 0n },
       { proofWindow: 0n },
+      { challengeWindow: 0n },
+      { spotCheckBps: 10_001 },
+      // p·(1 + m) ≤ 1 lets cheating pay: 8 % × (1 + 11.5) = 1 exactly is refused, as is no spot check at all.
+      { optimisticCollateralBps: 115_000 },
+      { spotCheckBps: 0 },
     ]
     for (const bad of bads) {
       await expectRevert(deploy([sys.token, sys.registry, sys.controller, deployer.address, { ...good, ...bad }]), 'InvalidParams')

@@ -46,6 +46,11 @@ export const devnetParams: DeploymentParams = {
     failureFeeBps: 1000n,
     claimGrace: 300n,
     proofWindow: 30n,
+    challengeWindow: 60n,
+    spotCheckBps: 800n,
+    challengeBondBps: 10_000n,
+    optimisticCollateralBps: 125_000n,
+    auditThreshold: 10_000n * TSR,
   },
   emission: emissionParams({ epochLength: 30n }),
 }

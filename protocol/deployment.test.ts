@@ -30,6 +30,11 @@ const deployment: Deployment = {
       failureFeeBps: 1000n,
       claimGrace: 300n,
       proofWindow: 30n,
+      challengeWindow: 60n,
+      spotCheckBps: 800n,
+      challengeBondBps: 10_000n,
+      optimisticCollateralBps: 125_000n,
+      auditThreshold: 10n ** 22n,
     },
     emission: {
       epochLength: 30n,

@@ -45,6 +45,16 @@ export type MarketParams = {
    * revealed results differ; `finalize` waits for it only then.
    */
   proofWindow: bigint
+  /** Seconds after an optimistic job's reveal during which anyone may `challenge` it with a bond. */
+  challengeWindow: bigint
+  /** Share of optimistic jobs spot-checked (audited by a fresh provider), in bps; also the premium unaudited ones pay. */
+  spotCheckBps: bigint
+  /** A challenge's bond, in bps of the job's `maxPricePerUnit × units`. */
+  challengeBondBps: bigint
+  /** Collateral per optimistic slot in bps of the provider's ask × units (m = this / 10,000; p·(1 + m) > 1 enforced). */
+  optimisticCollateralBps: bigint
+  /** Optimistic jobs worth at least this (`maxPricePerUnit × units`, wei) are always audited. */
+  auditThreshold: bigint
 }
 
 /** Every contract's parameters, grouped by contract. */
@@ -81,7 +91,21 @@ export class DeploymentError extends TesseraError {
 const paramKeys = {
   token: ['genesisSupply'],
   registry: ['minStake', 'unbondingPeriod'],
-  market: ['takeBps', 'collateralBps', 'slashBeneficiaryBps', 'commitWindow', 'revealWindow', 'failureFeeBps', 'claimGrace', 'proofWindow'],
+  market: [
+    'takeBps',
+    'collateralBps',
+    'slashBeneficiaryBps',
+    'commitWindow',
+    'revealWindow',
+    'failureFeeBps',
+    'claimGrace',
+    'proofWindow',
+    'challengeWindow',
+    'spotCheckBps',
+    'challengeBondBps',
+    'optimisticCollateralBps',
+    'auditThreshold',
+  ],
   emission: emissionParamKeys,
 } as const satisfies { [G in keyof DeploymentParams]: readonly (keyof DeploymentParams[G])[] }
 

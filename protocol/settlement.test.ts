@@ -19,13 +19,13 @@ describe('escrow, collateral and take', () => {
     expect(takeOf(9n, params)).toBe(0n)
     expect(takeOf(10n, params)).toBe(1n)
     // ask 3 × 7 units × 2500 / 10000 = 5.25 → 5.
-    expect(collateralOf({ ask: 3n, units: 7n }, { collateralBps: 2500n })).toBe(5n)
+    expect(collateralOf({ ask: 3n, units: 7n }, { collateralBps: 2500n, optimisticCollateralBps: 125_000n })).toBe(5n)
   })
 
   test('collateral follows the ask, whatever the requester offers', () => {
     // A requester offering 10^30 per unit can't raise what a provider asking 3 risks.
     const job = { maxPricePerUnit: 10n ** 30n, units: 7n }
-    expect(collateralOf({ ask: 3n, units: job.units }, { collateralBps: 2500n })).toBe(5n)
+    expect(collateralOf({ ask: 3n, units: job.units }, { collateralBps: 2500n, optimisticCollateralBps: 125_000n })).toBe(5n)
   })
 
   test('hold the whole uint256 range without overflow (bigint)', () => {

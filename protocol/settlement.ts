@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem'
 import type { MarketParams } from './deployment.ts'
-import type { SlotOutcome } from './enums.ts'
+import type { SlotOutcome, VerificationName } from './enums.ts'
 import { failureReasonOf, isDeterministicFailure } from './jobInputs.ts'
 import { BPS } from './units.ts'
 
@@ -10,8 +10,16 @@ import { BPS } from './units.ts'
  * here, never on its own.
  */
 
-/** What a job spec contributes to escrow and collateral. */
-export type JobSize = { maxPricePerUnit: bigint; units: bigint; redundancy: number | bigint }
+/** What a job spec contributes to escrow and collateral; `verification` 1 (or `OPTIMISTIC`) is optimistic, else redundant. */
+export type JobSize = { maxPricePerUnit: bigint; units: bigint; redundancy: number | bigint; verification?: Verification }
+
+/** A job's verification mode, as the contract's enum value or by name. */
+export type Verification = number | bigint | VerificationName
+
+/** Whether `verification` names the Optimistic mode (k = 1, spot checks and challenges). */
+export function isOptimistic(verification: Verification | undefined): boolean {
+  return verification === 'OPTIMISTIC' || verification === 1 || verification === 1n
+}
 
 /** A slot's value: what the requester offers one provider, `maxPricePerUnit × units`. */
 function slotValueOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>): bigint {
@@ -23,18 +31,26 @@ export function takeOf(fees: bigint, params: Pick<MarketParams, 'takeBps'>): big
   return (fees * params.takeBps) / BPS
 }
 
-/** What `submitJob` pulls: `value + take(value)` with `value = maxPricePerUnit × units × k` (JobMarket `quoteEscrow`). */
+/**
+ * What `submitJob` pulls: `value + take(value)` with `value = maxPricePerUnit × units × k` (JobMarket `quoteEscrow`);
+ * an optimistic job escrows as k = 2 does, the second execution held for an audit and refunded when none happens.
+ */
 export function escrowOf(job: JobSize, params: Pick<MarketParams, 'takeBps'>): bigint {
-  const value = slotValueOf(job) * BigInt(job.redundancy)
+  const value = slotValueOf(job) * (isOptimistic(job.verification) ? 2n : BigInt(job.redundancy))
   return value + takeOf(value, params)
 }
 
 /**
- * Collateral a provider asking `ask` per unit locks for a slot: `ask × units × collateralBps / BPS` (JobMarket
- * `collateralOf`). It follows the provider's own ask, so a requester's max price can't inflate what a slash takes.
+ * Collateral a provider asking `ask` per unit locks for a slot: `ask × units × collateralBps / BPS`, with
+ * `optimisticCollateralBps` in an optimistic job (JobMarket `collateralOf`). It follows the provider's own ask, so a
+ * requester's max price can't inflate what a slash takes.
  */
-export function collateralOf(slot: { ask: bigint; units: bigint }, params: Pick<MarketParams, 'collateralBps'>): bigint {
-  return (slot.ask * slot.units * params.collateralBps) / BPS
+export function collateralOf(
+  slot: { ask: bigint; units: bigint; verification?: Verification },
+  params: Pick<MarketParams, 'collateralBps' | 'optimisticCollateralBps'>,
+): bigint {
+  const bps = isOptimistic(slot.verification) ? params.optimisticCollateralBps : params.collateralBps
+  return (slot.ask * slot.units * bps) / BPS
 }
 
 /** The part of a slashed `amount` credited to the honest side; the rest is burned. */

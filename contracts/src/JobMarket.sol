@@ -26,8 +26,13 @@ import {IEmissionController} from "./interfaces/IEmissionController.sol";
  * a Completed job, where the requester paid for the work, does a slash's beneficiary share go to
  * the agreeing providers. A provider that no-showed a job is never assigned that job again.
  *
- * Invariant: the token balance of this contract equals `Σ owed + Σ escrow` over live jobs
- * (Open, Assigned, Committed, Revealed, Disputed).
+ * An Optimistic job runs once (k = 1), its escrow holding a second execution for an audit: a fraction of such jobs,
+ * every job above a value threshold, and every challenged one (`challenge`, with a bond) go to a fresh auditor before
+ * they settle, and to a tie-break when the two disagree (`finalize`). Unaudited jobs pay a premium into the audit
+ * fund, which pays for the audits of the others.
+ *
+ * Invariant: the token balance of this contract equals `Σ owed + Σ escrow + Σ challenge bonds` over live jobs
+ * (Open, Assigned, Committed, Revealed, Disputed) `+ auditFund`.
  */
 contract JobMarket is AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
@@ -82,6 +87,31 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint16 failureFeeBps;
         uint64 claimGrace;
         uint64 proofWindow;
+        uint64 challengeWindow;
+        uint16 spotCheckBps;
+        uint16 challengeBondBps;
+        uint32 optimisticCollateralBps;
+        uint256 auditThreshold;
+    }
+
+    /// @notice Why an optimistic job is audited: chosen by `spotCheckBps` (Spot), worth `auditThreshold` or more
+    /// (Threshold), or challenged with a bond (Challenge).
+    enum AuditKind {
+        None,
+        Spot,
+        Threshold,
+        Challenge
+    }
+
+    /**
+     * @notice An optimistic job's audit: its kind, the block whose successor's hash decides the spot check (the block of
+     * the reveal), and the challenger and its bond when challenged.
+     */
+    struct Audit {
+        AuditKind kind;
+        uint64 revealBlock;
+        address challenger;
+        uint256 bond;
     }
 
     /// @dev Fields ordered to pack: requester, status, openedAt and the flags share a slot, so do the three deadlines.
@@ -179,6 +209,9 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     /// @dev Proven disagreements between committed outputs: they hold for every provider that committed either one.
     mapping(uint256 jobId => mapping(bytes32 a => mapping(bytes32 b => bool))) private _disagree;
     mapping(uint256 jobId => mapping(address provider => OpeningRequest)) private _openingRequests;
+    mapping(uint256 jobId => Audit) private _audits;
+    /// @dev Audit premiums of unaudited optimistic jobs, paying for the audits of the spot-checked and challenged ones.
+    uint256 private _auditFund;
 
     event JobSubmitted(uint256 indexed jobId, address indexed requester, JobSpec spec, uint256 escrow);
     event JobAssigned(
@@ -211,14 +244,23 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     event ElementOpened(uint256 indexed jobId, address indexed provider, uint64 index, uint32 word);
     event DisagreementProven(uint256 indexed jobId, address indexed a, address indexed b, uint64 index);
     event OpeningRequested(uint256 indexed jobId, address indexed provider, uint64 index, uint64 dueBy);
+    /// @notice An optimistic job's result goes to `auditors` fresh providers (1, then 2 when the first disagrees), the
+    /// job's deadline now `deadline`.
+    event AuditStarted(uint256 indexed jobId, uint8 kind, uint8 auditors, uint64 deadline);
+    event Challenged(uint256 indexed jobId, address indexed challenger, uint256 bond);
+    /// @notice How an audited job's money moved beyond the usual settlement: `reimbursed` from the audit fund to the
+    /// requester, `premium` from the requester into the fund, the challenge bond `toProvider`, `bondBurned`, `bondReturned`.
+    event AuditSettled(
+        uint256 indexed jobId, uint256 premium, uint256 reimbursed, uint256 toProvider, uint256 bondBurned, uint256 bondReturned
+    );
 
     /// @dev A required address is zero.
     error ZeroAddress();
     /// @dev Constructor parameters out of range (a bps above 10 000, or a zero commit, reveal or proof window).
     error InvalidParams();
-    /// @dev Only Redundant verification is supported for now.
+    /// @dev `verification` is neither Redundant (0) nor Optimistic (1).
     error UnsupportedVerification();
-    /// @dev Redundancy outside `MIN_REDUNDANCY..MAX_REDUNDANCY`.
+    /// @dev Redundancy outside `MIN_REDUNDANCY..MAX_REDUNDANCY` for a Redundant job, or other than 1 for an Optimistic one.
     error InvalidRedundancy(uint8 redundancy);
     /// @dev `units` must be positive.
     error InvalidUnits();
@@ -294,6 +336,14 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     error WithinTolerance(uint256 jobId, address a, address b, uint64 index);
     /// @dev `provider` was already asked to open an element of `jobId`.
     error OpeningAlreadyRequested(uint256 jobId, address provider);
+    /// @dev `jobId` is not an optimistic job awaiting its challenge window, or it is already audited.
+    error NotChallengeable(uint256 jobId);
+    /// @dev The optimistic job's challenge window is open until `until`.
+    error ChallengeWindowOpen(uint64 until);
+    /// @dev The challenge window closed at `closedAt`.
+    error ChallengeWindowClosed(uint64 closedAt);
+    /// @dev The spot check is decided by the hash of block `decidedBy`, which is not mined yet.
+    error SpotCheckPending(uint64 decidedBy);
 
     /**
      * @param token_ the TSR token (burnable).
@@ -301,13 +351,16 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * @param emissionController_ receives `recordJob` per paid provider; zero disables recording.
      * @param admin holds `DEFAULT_ADMIN_ROLE` (grants `MATCHER_ROLE`).
      * @param p take, collateral and slash shares in bps; commit, reveal and proof windows in seconds. A zero proof
-     * window would let differing results settle before anyone could prove them apart, so it is refused.
+     * window would let differing results settle before anyone could prove them apart, so it is refused; so are spot
+     * checks that would let cheating pay: `p × (1 + m) ≤ 1` with `p = spotCheckBps / BPS` and
+     * `m = optimisticCollateralBps / BPS` (PROTOCOL.md, "Optimistic verification and spot checks").
      */
     constructor(address token_, address registry_, address emissionController_, address admin, Params memory p) {
         if (token_ == address(0) || registry_ == address(0) || admin == address(0)) revert ZeroAddress();
         if (
             p.takeBps > BPS || p.slashBeneficiaryBps > BPS || p.failureFeeBps > BPS || p.commitWindow == 0
-                || p.revealWindow == 0 || p.proofWindow == 0
+                || p.revealWindow == 0 || p.proofWindow == 0 || p.challengeWindow == 0 || p.spotCheckBps > BPS
+                || uint256(p.spotCheckBps) * (BPS + p.optimisticCollateralBps) <= BPS * BPS
         ) {
             revert InvalidParams();
         }
@@ -322,17 +375,21 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
     /**
      * @notice Opens a job and pulls its escrow `value + value × takeBps / BPS`, where
-     * `value = maxPricePerUnit × units × redundancy`.
+     * `value = maxPricePerUnit × units × redundancy`; an Optimistic job (k = 1) escrows as k = 2 would, the second
+     * execution held for an audit and refunded when none happens.
      * Requirements:
-     * - `verification` is Redundant and `redundancy` in `2..16`;
+     * - `verification` is Redundant with `redundancy` in `2..16`, or Optimistic with `redundancy` 1;
      * - `units > 0`, `maxPricePerUnit > 0`, `deadline > block.timestamp`;
      * - `modelHash` and `inputHash` non-zero; `outputTolerance` in `1..23`; at most 16 regions;
      * - the caller approved this contract for the escrow.
      * @return jobId the new job's id (ids start at 1).
      */
     function submitJob(JobSpec calldata spec) external nonReentrant returns (uint256 jobId) {
-        if (spec.verification != uint8(Verification.Redundant)) revert UnsupportedVerification();
-        if (spec.redundancy < MIN_REDUNDANCY || spec.redundancy > MAX_REDUNDANCY) {
+        bool optimistic = spec.verification == uint8(Verification.Optimistic);
+        if (!optimistic && spec.verification != uint8(Verification.Redundant)) revert UnsupportedVerification();
+        if (
+            optimistic ? spec.redundancy != 1 : spec.redundancy < MIN_REDUNDANCY || spec.redundancy > MAX_REDUNDANCY
+        ) {
             revert InvalidRedundancy(spec.redundancy);
         }
         if (spec.units == 0) revert InvalidUnits();
@@ -344,7 +401,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         }
         if (spec.regions.length > MAX_REGIONS) revert TooManyRegions(spec.regions.length);
 
-        uint256 escrow = quoteEscrow(spec.maxPricePerUnit, spec.units, spec.redundancy);
+        uint256 escrow = quoteEscrow(spec.maxPricePerUnit, spec.units, optimistic ? 2 : spec.redundancy);
         jobId = _nextJobId++;
         Job storage job = _jobs[jobId];
         job.spec = spec;
@@ -385,6 +442,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         job.status = Status.Expired;
         emit JobExpired(jobId);
         _refund(jobId, job.requester, job.escrow);
+        _returnBond(jobId);
         _releaseUndecided(jobId, job.disputed);
         _releaseClaims(jobId, job);
     }
@@ -503,8 +561,10 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         emit ResultRevealed(jobId, msg.sender, fingerprint, outputHash);
         if (reveals == job.providers.length) {
             job.status = Status.Revealed;
-            // The reveal phase is over: the proof window (`finalize`) counts from now.
+            // The reveal phase is over: the proof window (`finalize`) counts from now, as does an optimistic job's
+            // challenge window; the next block's hash decides its spot check.
             job.revealDeadline = uint64(block.timestamp);
+            if (_isOptimisticRound(job)) _audits[jobId].revealBlock = uint64(block.number);
             emit JobRevealed(jobId);
         }
     }
@@ -581,6 +641,49 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         emit OpeningRequested(jobId, provider, index, closesAt);
     }
 
+    // ---------------------------------------------------------------- optimistic verification
+
+    /**
+     * @notice Challenges an optimistic job's result with a bond of `maxPricePerUnit × units × challengeBondBps / BPS`:
+     * the job goes to an audit by a fresh provider (a tie-break by two more if the two disagree). If the result stands
+     * the bond is lost, half to the provider and half burned; if not, the bond comes back, the provider is slashed and
+     * the requester pays nothing for its result. Anyone may challenge.
+     * Requirements:
+     * - the job is Optimistic, Revealed by its provider and not audited yet;
+     * - its challenge window (`challengeWindow` seconds from the reveal) is open;
+     * - the caller approved this contract for the bond.
+     */
+    function challenge(uint256 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != Status.Revealed || !_isOptimisticRound(job)) revert NotChallengeable(jobId);
+        uint64 closesAt = job.revealDeadline + _params.challengeWindow;
+        if (block.timestamp > closesAt) revert ChallengeWindowClosed(closesAt);
+        uint256 bond = job.spec.maxPricePerUnit * job.spec.units * _params.challengeBondBps / BPS;
+        Audit storage audit = _audits[jobId];
+        audit.challenger = msg.sender;
+        audit.bond = bond;
+        emit Challenged(jobId, msg.sender, bond);
+        _startAudit(jobId, job, job.providers, AuditKind.Challenge, 1);
+        _token.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /**
+     * @notice Whether an optimistic job's result is audited without a challenge: always when
+     * `maxPricePerUnit × units ≥ auditThreshold` (Threshold); otherwise when
+     * `keccak256(abi.encode(blockhash(revealBlock + 1), jobId)) mod BPS < spotCheckBps` (Spot), a hash nobody knew
+     * when the job was assigned or revealed and that the caller of `finalize` can't choose. A hash no longer (or not
+     * yet) readable counts as selected, so waiting 256 blocks skips no audit.
+     */
+    function spotCheckOf(uint256 jobId) public view returns (AuditKind) {
+        JobSpec storage spec = _jobs[jobId].spec;
+        if (spec.maxPricePerUnit * spec.units >= _params.auditThreshold) return AuditKind.Threshold;
+        bytes32 seed = blockhash(_audits[jobId].revealBlock + 1);
+        if (seed == bytes32(0) || uint256(keccak256(abi.encode(seed, jobId))) % BPS < _params.spotCheckBps) {
+            return AuditKind.Spot;
+        }
+        return AuditKind.None;
+    }
+
     // ---------------------------------------------------------------- keeper
 
     /**
@@ -602,9 +705,19 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * or one of the two providers left an opening request unanswered. So when
      * revealed results differ, `finalize` waits for the proof window, `proofWindow` seconds after the reveals.
      * Anyone may call.
+     *
+     * An Optimistic job's one revealed result is first spot-checked (`spotCheckOf`): a selected job goes to an audit
+     * by one fresh provider (`AuditStarted`, the job Disputed) instead of settling. The audit's `finalize` settles
+     * both when the auditor agrees with the original result (or never revealed: the original stands and the auditor is
+     * slashed), and otherwise sends the two to a tie-break by two fresh providers, whose verdict settles all as above.
+     * An unaudited optimistic job pays `spotCheckBps` of its fees into the audit fund (the premium); an audited one
+     * (Spot or Challenge) is reimbursed from the fund what it paid beyond its provider's ask × units, all of it when
+     * the original result lost.
      * Requirements:
      * - the job is Revealed, or Committed with `block.timestamp > revealDeadline`;
-     * - when revealed results differ (in either round), `block.timestamp > revealDeadline + proofWindow`.
+     * - when revealed results differ (in either round), `block.timestamp > revealDeadline + proofWindow`;
+     * - an optimistic job's revealed result: block `revealBlock + 1` is mined, and unless selected for a spot check,
+     *   its challenge window (`revealDeadline + challengeWindow`) has closed.
      */
     function finalize(uint256 jobId) external nonReentrant {
         Job storage job = _jobs[jobId];
@@ -619,11 +732,26 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (block.timestamp <= proofsUntil && _resultsDiffer(jobId, providers, job.disputed)) {
             revert ProofWindowOpen(proofsUntil);
         }
+        if (job.status == Status.Revealed && _isOptimisticRound(job) && _spotCheck(jobId, job, providers)) return;
         (address winningProvider, uint256 agreeing) = _majority(jobId, providers);
+        bool decided = agreeing > 0;
+        if (_isAuditRound(job)) {
+            address original = job.disputed[0];
+            if (!decided) {
+                // The auditor never revealed: the original result stands, the auditor is slashed.
+                (winningProvider, decided) = (original, true);
+            } else if (!_agrees(jobId, winningProvider, original)) {
+                address[] memory parties = new address[](2);
+                (parties[0], parties[1]) = (original, winningProvider);
+                job.spec.redundancy = 2;
+                _startAudit(jobId, job, parties, _audits[jobId].kind, 2);
+                return;
+            }
+        }
         bytes32 winner = _slots[jobId][winningProvider].fingerprint;
-        if (agreeing == 0 && !job.tieBreak && _revealCount[jobId] > 0 && block.timestamp <= job.spec.deadline) {
+        if (!decided && !job.tieBreak && _revealCount[jobId] > 0 && block.timestamp <= job.spec.deadline) {
             _dispute(jobId, job, providers);
-        } else if (agreeing == 0 || failureReasonOf(winner) > DETERMINISTIC_FAILURES) {
+        } else if (!decided || failureReasonOf(winner) > DETERMINISTIC_FAILURES) {
             _fail(jobId, job, providers, winner);
         } else {
             _settle(jobId, job, providers, winningProvider, agreeing);
@@ -669,6 +797,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         if (!reopened) {
             emit JobExpired(jobId);
             _refund(jobId, job.requester, job.escrow);
+            _returnBond(jobId);
         }
 
         _releaseCollateral(jobId, providers, collaterals, committed, 0);
@@ -705,9 +834,21 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         return _noShow[jobId][provider];
     }
 
-    /// @notice Collateral a slot locks for a provider asking `ask` per unit: `ask × units × collateralBps / BPS`.
-    function collateralOf(uint256 ask, uint64 units) public view returns (uint256) {
-        return ask * units * _params.collateralBps / BPS;
+    /// @notice Collateral a slot locks for a provider asking `ask` per unit: `ask × units × collateralBps / BPS`, with
+    /// `optimisticCollateralBps` for an Optimistic job (verification 1).
+    function collateralOf(uint256 ask, uint64 units, uint8 verification) public view returns (uint256) {
+        bool optimistic = verification == uint8(Verification.Optimistic);
+        return ask * units * (optimistic ? _params.optimisticCollateralBps : _params.collateralBps) / BPS;
+    }
+
+    /// @notice An optimistic job's audit (kind None while unaudited), with its reveal block and any challenge bond.
+    function getAudit(uint256 jobId) external view returns (Audit memory) {
+        return _audits[jobId];
+    }
+
+    /// @notice Premiums held to pay for spot checks and challenges.
+    function auditFund() external view returns (uint256) {
+        return _auditFund;
     }
 
     /// @notice The failure code a revealed fingerprint reports (`1..FAILURE_REASONS`), 0 for a result.
@@ -830,7 +971,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     {
         IProviderRegistry.Provider memory p = _registry.getProvider(provider);
         ask = p.pricePerUnit;
-        collateral = collateralOf(ask, spec.units);
+        collateral = collateralOf(ask, spec.units, spec.verification);
         if (!_registry.isEligible(provider, collateral)) revert ProviderNotEligible(provider);
         if (ask > spec.maxPricePerUnit) revert AskTooHigh(provider, ask);
         if (p.hardware.vramMiB < spec.minVramMiB) revert InsufficientVram(provider);
@@ -998,10 +1139,105 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         emit JobDisputed(jobId);
     }
 
+    /// @dev An optimistic job before any audit: its one provider's round.
+    function _isOptimisticRound(Job storage job) private view returns (bool) {
+        return job.spec.verification == uint8(Verification.Optimistic) && job.disputed.length == 0;
+    }
+
+    /// @dev An optimistic job in its audit round: one auditor judging the original provider (`disputed[0]`).
+    function _isAuditRound(Job storage job) private view returns (bool) {
+        return job.spec.verification == uint8(Verification.Optimistic) && job.disputed.length == 1;
+    }
+
+    /**
+     * @dev An optimistic job's revealed result at `finalize`: starts its audit when `spotCheckOf` selects it (true);
+     * otherwise requires the challenge window to have closed (false: settle it as it stands).
+     */
+    function _spotCheck(uint256 jobId, Job storage job, address[] memory providers) private returns (bool) {
+        uint64 decidedBy = _audits[jobId].revealBlock + 1;
+        if (block.number <= decidedBy) revert SpotCheckPending(decidedBy);
+        AuditKind kind = spotCheckOf(jobId);
+        if (kind != AuditKind.None) {
+            _startAudit(jobId, job, providers, kind, 1);
+            return true;
+        }
+        uint64 until = job.revealDeadline + _params.challengeWindow;
+        if (block.timestamp <= until) revert ChallengeWindowOpen(until);
+        return false;
+    }
+
+    /**
+     * @dev Sends `parties`' results to `auditors` fresh providers (as a dispute does), the deadline pushed out so the
+     * audit has time to run: an audit that expired would let a late cheater escape it.
+     */
+    function _startAudit(uint256 jobId, Job storage job, address[] memory parties, AuditKind kind, uint8 auditors)
+        private
+    {
+        _audits[jobId].kind = kind;
+        _dispute(jobId, job, parties);
+        Params storage p = _params;
+        uint64 auditBy = uint64(block.timestamp) + p.claimGrace + p.commitWindow + p.revealWindow + p.proofWindow;
+        if (job.spec.deadline < auditBy) job.spec.deadline = auditBy;
+        emit AuditStarted(jobId, uint8(kind), auditors, job.spec.deadline);
+    }
+
+    /// @dev A challenged job ended without a verdict (failed or expired): the challenger gets its bond back.
+    function _returnBond(uint256 jobId) private {
+        Audit storage audit = _audits[jobId];
+        uint256 bond = audit.bond;
+        if (bond == 0) return;
+        audit.bond = 0;
+        _credit(audit.challenger, bond);
+        emit AuditSettled(jobId, 0, 0, 0, 0, bond);
+    }
+
+    /**
+     * @dev An optimistic job settled with a verdict; `refund` is what the requester would get back, `fees` what the
+     * providers were paid, `originalCost` the original provider's ask × units (or failure fee) when its result won, else
+     * 0. Unaudited: `spotCheckBps` of the fees goes from the refund into the audit fund. Spot-checked or challenged:
+     * the fund reimburses, as far as it holds, the fees beyond `originalCost` with their take. A challenge bond goes
+     * half to the original provider and half to the burn when its result won, back to the challenger otherwise.
+     * Returns the requester's refund.
+     */
+    function _settleAudit(uint256 jobId, address original, uint256 refund, uint256 fees, uint256 originalCost)
+        private
+        returns (uint256)
+    {
+        Audit storage audit = _audits[jobId];
+        uint256 premium = 0;
+        uint256 reimbursed = 0;
+        if (audit.kind == AuditKind.None) {
+            premium = fees * _params.spotCheckBps / BPS;
+            _auditFund += premium;
+        } else if (audit.kind != AuditKind.Threshold) {
+            uint256 extra = fees > originalCost ? fees - originalCost : 0;
+            extra += extra * _params.takeBps / BPS;
+            reimbursed = extra < _auditFund ? extra : _auditFund;
+            _auditFund -= reimbursed;
+        }
+        uint256 bond = audit.bond;
+        uint256 toProvider = 0;
+        uint256 bondBurned = 0;
+        if (bond > 0) {
+            audit.bond = 0;
+            if (originalCost > 0) {
+                toProvider = bond / 2;
+                bondBurned = bond - toProvider;
+                _credit(original, toProvider);
+            } else {
+                _credit(audit.challenger, bond);
+            }
+        }
+        emit AuditSettled(jobId, premium, reimbursed, toProvider, bondBurned, originalCost > 0 ? 0 : bond);
+        if (bondBurned > 0) ERC20Burnable(address(_token)).burn(bondBurned);
+        return refund + reimbursed - premium;
+    }
+
     /**
      * @dev A result or a deterministic failure won (in the deciding round, `providers`): pays the deciding round's
      * winners (their ask × units, or the failure fee), slashes every loser of both rounds and splits the beneficiary
-     * share among every winner of both rounds, burns the take, refunds the rest.
+     * share among every winner of both rounds, burns the take, refunds the rest. In an optimistic job's audit round the
+     * original provider, when it agrees, is paid as well; an optimistic job's audit money moves last (`_settleAudit`).
      */
     function _settle(uint256 jobId, Job storage job, address[] memory providers, address winningProvider, uint256 agreeing)
         private
@@ -1032,22 +1268,30 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
         Status status = invalid ? Status.FailedInvalid : Status.Completed;
         job.status = status;
+        bool optimistic = job.spec.verification == uint8(Verification.Optimistic);
+        bool payPrior = optimistic && prior.length == 1;
         uint256 fees = 0;
         for (uint256 i = 0; i < k; ++i) {
-            if (!agrees[i]) continue;
-            uint256 pay = _slots[jobId][providers[i]].ask * units;
-            if (invalid) pay = pay * _params.failureFeeBps / BPS;
-            fees += pay;
-            _credit(providers[i], pay);
-            emit ProviderPaid(jobId, providers[i], pay);
-            _creditShare(jobId, providers[i], share);
+            if (agrees[i]) fees += _pay(jobId, providers[i], units, invalid, share);
         }
         for (uint256 i = 0; i < prior.length; ++i) {
-            if (priorAgrees[i]) _creditShare(jobId, prior[i], share);
+            if (!priorAgrees[i]) continue;
+            if (payPrior) fees += _pay(jobId, prior[i], units, invalid, share);
+            else _creditShare(jobId, prior[i], share);
         }
         uint256 take = fees * _params.takeBps / BPS;
         emit FeeBurned(jobId, take);
         uint256 refund = job.escrow - fees - take + (slashPool - share * honest);
+        if (optimistic) {
+            address original = prior.length > 0 ? prior[0] : providers[0];
+            bool originalWon = prior.length > 0 ? priorAgrees[0] : agrees[0];
+            uint256 originalCost = 0;
+            if (originalWon) {
+                originalCost = _slots[jobId][original].ask * units;
+                if (invalid) originalCost = originalCost * _params.failureFeeBps / BPS;
+            }
+            refund = _settleAudit(jobId, original, refund, fees, originalCost);
+        }
         _refund(jobId, job.requester, refund);
         emit JobFinalized(jobId, uint8(status), winner, fees, take, refund);
 
@@ -1061,7 +1305,19 @@ contract JobMarket is AccessControl, ReentrancyGuard {
                     _emissionController.recordJob(providers[i], _slots[jobId][providers[i]].ask * units, units);
                 }
             }
+            if (payPrior && priorAgrees[0]) {
+                _emissionController.recordJob(prior[0], _slots[jobId][prior[0]].ask * units, units);
+            }
         }
+    }
+
+    /// @dev Credits `provider` its ask × units (the failure fee when `invalid`) and its slash `share`; returns the pay.
+    function _pay(uint256 jobId, address provider, uint256 units, bool invalid, uint256 share) private returns (uint256 pay) {
+        pay = _slots[jobId][provider].ask * units;
+        if (invalid) pay = pay * _params.failureFeeBps / BPS;
+        _credit(provider, pay);
+        emit ProviderPaid(jobId, provider, pay);
+        _creditShare(jobId, provider, share);
     }
 
     /// @dev Credits `provider` its `share` of the slashes, when there is one.
@@ -1079,6 +1335,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         job.status = Status.Failed;
         _refund(jobId, job.requester, job.escrow);
         emit JobFinalized(jobId, uint8(Status.Failed), winner, 0, 0, job.escrow);
+        _returnBond(jobId);
         _releaseUndecided(jobId, job.disputed);
         _releaseUndecided(jobId, providers);
     }

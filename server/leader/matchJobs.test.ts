@@ -4,7 +4,7 @@ import { TSR } from '../../protocol/units.ts'
 import { addr, job, modelA, provider, regionEu, regionUs } from './fixtures.ts'
 import { candidateScore, type MatchProvider, matchJobs, matchWeights, slotCollateralOf } from './matchJobs.ts'
 
-const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 10_000n } }
+const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 10_000n, optimisticCollateralBps: 125_000n } }
 const base = { params, now: 1000n }
 const day = 24 * 60 * 60
 const picked = (providers: MatchProvider[], over: Parameters<typeof job>[1] = {}) =>

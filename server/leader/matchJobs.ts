@@ -54,7 +54,7 @@ export type MatchJob = JobSpec & {
 }
 
 /** The deployment parameters eligibility depends on (pass `deployment.params`). */
-export type MatchParams = { registry: Pick<RegistryParams, 'minStake'>; market: Pick<MarketParams, 'collateralBps'> }
+export type MatchParams = { registry: Pick<RegistryParams, 'minStake'>; market: Pick<MarketParams, 'collateralBps' | 'optimisticCollateralBps'> }
 
 export type MatchJobsParameters = {
   jobs: readonly MatchJob[]

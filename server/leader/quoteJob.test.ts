@@ -7,7 +7,7 @@ import { quoteJob } from './quoteJob.ts'
 const spec: JobSpec = { maxPricePerUnit: 100n, units: 10n, redundancy: 2, minVramMib: 8000n, gpuModel: 0n, regions: [] }
 // 50 % collateral, 10 % take: a provider asking 10 locks 10 × 10 × 0.5 = 50, none more than 100 × 10 × 0.5 = 500 per slot;
 // escrow 100 × 10 × 2 = 2000 plus 200 take.
-const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 5000n, takeBps: 1000n } }
+const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 5000n, optimisticCollateralBps: 125_000n, takeBps: 1000n } }
 
 describe('quoteJob', () => {
   test('prices the k cheapest eligible providers', () => {
