@@ -1040,7 +1040,8 @@ describe('JobMarket: cancel, expire, expireAssignment', () => {
 
 describe('JobMarket: random action sequences keep the books balanced', () => {
   type Action =
-    | { kind: 'submit'; who: number; k: number; units: number; price: number; ttl: number }
+    | { kind: 'submit'; who: number; k: number; units: number; price: number; ttl: number; optimistic: boolean }
+    | { kind: 'challenge'; job: number }
     | { kind: 'step'; job: number; pick: number; honest: boolean }
     | { kind: 'registry'; who: number; op: 'stake' | 'requestUnstake' | 'withdraw' | 'pause' | 'unpause' | 'reprice'; amount: number }
     | { kind: 'advanceEpoch'; maxEpochs: number }
@@ -1064,8 +1065,12 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
         units: fc.integer({ min: 1, max: 50 }),
         price: fc.integer({ min: 2, max: 4 }),
         ttl: fc.integer({ min: 30, max: 600 }),
+        // A third of the jobs are optimistic: run once, spot-checked, challengeable.
+        optimistic: fc.integer({ min: 0, max: 2 }).map((x) => x === 0),
       }),
     },
+    // Anyone challenges a revealed optimistic job with a bond (refused outside its window, or for other jobs).
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('challenge' as const), job: fc.nat(7) }) },
     // Drives one job to its next state the way honest (or not) participants would.
     {
       weight: 16,
@@ -1185,10 +1190,15 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     let owedSum = 0n
     for (const a of accounts) owedSum += await owed(a)
     let escrowSum = 0n
+    let bondSum = 0n
     const lockedByProvider = new Map<Address, bigint>()
     for (let id = 1n; id <= jobCount; id++) {
       const job = await getJob(id)
       const live = LIVE.has(job.status)
+      // A challenge bond is held while its job lives, and settled (kept at zero) once it ends.
+      const { bond } = await market.read<{ bond: bigint }>('getAudit', [id])
+      if (!live) expect(bond, `job ${id} ended holding a bond`).toBe(0n)
+      bondSum += bond
       // A requester never ends with more than it deposited: what it got back plus what it still can is at most that.
       const deposited = books.deposited.get(id)
       if (deposited !== undefined) expect((books.refunded.get(id) ?? 0n) + (live ? job.escrow : 0n)).toBeLessThanOrEqual(deposited)
@@ -1206,7 +1216,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
         lockedByProvider.set(p, (lockedByProvider.get(p) ?? 0n) + slot.collateral)
       }
     }
-    expect(await balanceOf(sys.market)).toBe(owedSum + escrowSum)
+    expect(await balanceOf(sys.market)).toBe(owedSum + escrowSum + bondSum + (await market.read<bigint>('auditFund')))
     let stakeSum = 0n
     for (const p of everyProvider()) {
       const rec = await providerOf(p.address)
@@ -1229,6 +1239,17 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     let claimsSeen = 0
     const disputesSeen = new Set<bigint>()
     let proofsSeen = 0
+    let challengesSeen = 0
+    const auditsSeen = new Set<bigint>()
+    /** requester2 challenges `jobId`, approving the bond first. */
+    const challenge = async (jobId: bigint) => {
+      const { spec } = await getJob(jobId)
+      const bond = (spec.maxPricePerUnit * spec.units * sys.deployment.params.market.challengeBondBps) / BPS
+      await sys.write(requester2, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.market, bond] })
+      const receipt = await market.write(requester2, 'challenge', [jobId])
+      challengesSeen++
+      return receipt
+    }
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 40, maxLength: 60 }), async (actions) => {
         const runSnap = await sys.snapshot()
@@ -1253,7 +1274,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
             // Stepping with no job yet submits one.
             const a: Action =
               drawn.kind === 'step' && jobs === 0n
-                ? { kind: 'submit', who: 0, k: 2 + (drawn.pick % 2), units: 10, price: 2, ttl: 600 }
+                ? { kind: 'submit', who: 0, k: 2 + (drawn.pick % 2), units: 10, price: 2, ttl: 600, optimistic: drawn.pick % 3 === 0 }
                 : drawn
             const jobId = 'job' in a && jobs > 0n ? firstJob + (BigInt(a.job) % jobs) : 0n
             let receipt: TransactionReceipt | undefined
@@ -1261,7 +1282,8 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
               switch (a.kind) {
                 case 'submit': {
                   const spec = await makeSpec({
-                    redundancy: a.k,
+                    redundancy: a.optimistic ? 1 : a.k,
+                    verification: a.optimistic ? 1 : 0,
                     units: BigInt(a.units),
                     maxPricePerUnit: BigInt(a.price) * CENT,
                     deadline: (await sys.now()) + BigInt(a.ttl),
@@ -1303,6 +1325,14 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                     const who = await pending((slot) => slot.revealed)
                     if (!who) continue
                     receipt = await reveal(jobId, who, labels.get(`${jobId}:${who.address}`) ?? 'never-committed')
+                  } else if (
+                    job.status === Status.Revealed &&
+                    job.spec.verification === 1 &&
+                    (job as unknown as { disputed: readonly Address[] }).disputed.length === 0 &&
+                    a.pick % 3 === 0
+                  ) {
+                    // Someone doubts an optimistic result and challenges it (refused once its window has closed).
+                    receipt = await challenge(jobId)
                   } else if (job.status === Status.Committed || job.status === Status.Revealed) {
                     // The keeper: while the proof window is open, proves every disagreement between revealed results
                     // at once (as it would from the blob store), then finalizes once it may.
@@ -1352,6 +1382,9 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                 }
                 case 'withdraw':
                   receipt = await market.write([...providers, requester, requester2][a.who], 'withdraw')
+                  break
+                case 'challenge':
+                  receipt = await challenge(jobId)
                   break
                 case 'registry': {
                   const who = everyProvider()[a.who]
@@ -1454,6 +1487,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                 }
               }
               for (const e of events(receipt, 'JobDisputed')) disputesSeen.add(e.args.jobId as bigint)
+              for (const e of events(receipt, 'AuditStarted')) auditsSeen.add(e.args.jobId as bigint)
               for (const e of parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs })) {
                 if (e.eventName === 'EpochAdvanced') {
                   // Emissions never exceed the cap: the epoch's whole budget, forfeits included, is at most it.
@@ -1468,6 +1502,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
                 }
               }
               for (const e of events(receipt, 'FeeBurned')) burned += e.args.amount as bigint
+              for (const e of events(receipt, 'AuditSettled')) burned += e.args.bondBurned as bigint
               for (const e of parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'Slashed' }))
                 burned += e.args.burned
             }
@@ -1482,9 +1517,14 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     )
     // The griefing path must have been walked: no-shows happened, and the invariants held after them; so must the
     // dispute path and the emission side.
+    console.log(
+      `random sequences walked ${noShowsSeen} no-shows, ${disputesSeen.size} disputes, ${proofsSeen} proofs, ${auditsSeen.size} audits, ${challengesSeen} challenges`,
+    )
     expect(noShowsSeen).toBeGreaterThan(0)
     expect(disputesSeen.size).toBeGreaterThan(0)
     expect(proofsSeen).toBeGreaterThan(0)
+    expect(auditsSeen.size).toBeGreaterThan(0)
+    expect(challengesSeen).toBeGreaterThan(0)
     expect(epochsClosed).toBeGreaterThan(0)
     expect(claimsSeen).toBeGreaterThan(0)
   })
