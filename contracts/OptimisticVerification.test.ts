@@ -210,6 +210,16 @@ describe('optimistic jobs: spot checks', () => {
     expect(decisions).toEqual(new Set([AuditKind.None, AuditKind.Spot]))
   })
 
+  test('the contract’s draw selects p of the jobs: 3,000 job ids under one block hash', async () => {
+    // Ids past the last job have no reveal yet: revealBlock 0, so they all draw with block 1's hash, each by its id.
+    const first = (await market.read<bigint>('nextJobId')) + 1000n
+    const n = 3000
+    let hits = 0
+    for (let i = 0n; i < BigInt(n); i++) if ((await market.read<number>('spotCheckOf', [first + i])) === AuditKind.Spot) hits++
+    const p = Number(P.spotCheckBps) / 10_000
+    expect(Math.abs(hits / n - p) / Math.sqrt((p * (1 - p)) / n), `${hits} of ${n}`).toBeLessThan(5)
+  })
+
   test('a spot-checked liar is caught: the auditor disagrees, two judges side with it, the liar pays', async () => {
     const { jobId, spec } = await jobWhereSpotCheck(AuditKind.Spot, 'lie')
     const receipt = await market.write(matcher, 'finalize', [jobId])
