@@ -124,6 +124,11 @@ async function proveApart(jobId: bigint, a: [PrivateKeyAccount, string], b: [Pri
   await sys.increaseTime(P.proofWindow + 1n)
 }
 
+/** What the audit fund can reimburse of `amount`: all of it, or all the fund holds. */
+function cappedBy(amount: bigint, fund: bigint): bigint {
+  if (amount > fund) return fund
+  return amount
+}
 const value = (spec: JobSpecArgs) => spec.maxPricePerUnit * spec.units
 const takeOf = (fees: bigint) => (fees * P.takeBps) / BPS
 const optimisticCollateral = (ask: bigint, spec: JobSpecArgs) => (ask * spec.units * P.optimisticCollateralBps) / BPS
@@ -243,7 +248,7 @@ describe('optimistic jobs: spot checks', () => {
     const pool = (liarCollateral * 5000n) / BPS
     const share = pool / 3n
     const extra = fees + takeOf(fees)
-    const reimbursed = extra < fundBefore ? extra : fundBefore
+    const reimbursed = cappedBy(extra, fundBefore)
     const escrow = 2n * value(spec) + takeOf(2n * value(spec))
     expect(events(verdict, 'SlotSettled').map((e) => [e.args.provider, e.args.outcome])).toEqual([
       [cast[0].address, 1],
@@ -320,7 +325,7 @@ describe('optimistic jobs: challenges', () => {
     const fees = payO + payA
     const take = takeOf(fees)
     const extra = payA + takeOf(payA)
-    const reimbursed = extra < fundBefore ? extra : fundBefore
+    const reimbursed = cappedBy(extra, fundBefore)
     expect(reimbursed).toBeGreaterThan(0n)
     const escrow = 2n * value(spec) + takeOf(2n * value(spec))
     expect(events(verdict, 'AuditSettled')[0].args).toEqual({
@@ -357,7 +362,7 @@ describe('optimistic jobs: challenges', () => {
     const pool = (optimisticCollateral(ASKS[0], spec) * 5000n) / BPS
     const share = pool / 3n
     const extra = fees + takeOf(fees)
-    const reimbursed = extra < fundBefore ? extra : fundBefore
+    const reimbursed = cappedBy(extra, fundBefore)
     const escrow = 2n * value(spec) + takeOf(2n * value(spec))
     expect(events(receipt, 'AuditSettled')[0].args).toMatchObject({ toProvider: 0n, bondBurned: 0n, bondReturned: bond, reimbursed })
     const after = await Promise.all([requester, challenger, ...cast].map((a) => owed(a.address)))
