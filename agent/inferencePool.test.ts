@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import {
+  disableTf32,
   InferenceError,
   InferenceOutOfMemoryError,
   InferencePool,
@@ -112,5 +113,25 @@ describe('InferencePool', () => {
     const exitCode = new Promise<number>((resolve) => worker.once('exit', resolve))
     expect(await stopWorker(worker)).toBe('exited')
     expect(await exitCode).toBe(0) // terminate() would have exited with 1
+  })
+
+  it('turns TF32 off for CUDA unless the operator chose otherwise', () => {
+    expect(disableTf32({})).toBe('0')
+    const env: NodeJS.ProcessEnv = {}
+    disableTf32(env)
+    expect(env.NVIDIA_TF32_OVERRIDE).toBe('0')
+    expect(disableTf32({ NVIDIA_TF32_OVERRIDE: '1' })).toBe('1')
+  })
+
+  it('sets it in the process environment before a worker starts', async () => {
+    const before = process.env.NVIDIA_TF32_OVERRIDE
+    delete process.env.NVIDIA_TF32_OVERRIDE
+    try {
+      const worker = spawnInferenceWorker({ maxSessions: 1, intraOpNumThreads: 1 })
+      expect(process.env.NVIDIA_TF32_OVERRIDE).toBe('0')
+      await stopWorker(worker)
+    } finally {
+      process.env.NVIDIA_TF32_OVERRIDE = before ?? '0'
+    }
   })
 })

@@ -240,8 +240,21 @@ export class InferencePool {
 /** How long a worker may take to release its sessions and exit before it is terminated. */
 const workerExitGraceMs = 5_000
 
+/**
+ * Turns TF32 off for every CUDA context this process creates (`NVIDIA_TF32_OVERRIDE=0`) unless the operator set the
+ * variable. TF32 rounds float32 matrix products to a 10-bit mantissa on NVIDIA GPUs, far past the tolerance honest
+ * results are compared under (docs/PROTOCOL.md, "Agreement under tolerance"); onnxruntime-node offers no session option
+ * for it, and CUDA reads the variable from the process environment when it initialises, so it is set on the main thread
+ * before any worker loads a model. The bundled CPU build ignores it. Returns the value in force.
+ */
+export function disableTf32(env: NodeJS.ProcessEnv = process.env): string {
+  env.NVIDIA_TF32_OVERRIDE ??= '0'
+  return env.NVIDIA_TF32_OVERRIDE
+}
+
 /** Starts one inference worker thread (see inferenceWorker.ts). */
 export function spawnInferenceWorker(options: { maxSessions: number; intraOpNumThreads: number }): Worker {
+  disableTf32()
   return new Worker(workerUrl, { execArgv: ['--import', tsxLoader], workerData: options })
 }
 
