@@ -269,8 +269,10 @@ describe('JobMarket: submitJob', () => {
   test('rejects invalid specs with a specific error each', async () => {
     const now = await sys.now()
     const cases: [Partial<JobSpec>, string][] = [
-      [{ verification: 1 }, 'UnsupportedVerification'],
+      // Optimistic runs once: redundancy must be 1 (k = 2 is redundant's).
+      [{ verification: 1 }, 'InvalidRedundancy'],
       [{ verification: 2 }, 'UnsupportedVerification'],
+      [{ verification: 255 }, 'UnsupportedVerification'],
       [{ redundancy: 1 }, 'InvalidRedundancy'],
       [{ redundancy: 17 }, 'InvalidRedundancy'],
       [{ units: 0n }, 'InvalidUnits'],
