@@ -1,13 +1,15 @@
 import type { Address, Hex } from 'viem'
 import type { MarketParams } from './deployment.ts'
 import type { SlotOutcome, VerificationName } from './enums.ts'
+import { TesseraError } from './errors.ts'
 import { failureReasonOf, isDeterministicFailure } from './jobInputs.ts'
+import { AuditKind } from './spotCheck.ts'
 import { BPS } from './units.ts'
 
 /**
  * JobMarket's money maths in bigint, rounding exactly as the contract does (every division floors). Parity-tested
- * against the contract in `settlement.parity.test.ts`; every part computes escrow, collateral, take and majority
- * here, never on its own.
+ * against the contract in `settlement.parity.test.ts`; every part computes escrow, collateral, take, majority and an
+ * optimistic job's audit money here, never on its own.
  */
 
 /** What a job spec contributes to escrow and collateral; `verification` 1 (or `OPTIMISTIC`) is optimistic, else redundant. */
@@ -51,6 +53,27 @@ export function collateralOf(
 ): bigint {
   const bps = isOptimistic(slot.verification) ? params.optimisticCollateralBps : params.collateralBps
   return (slot.ask * slot.units * bps) / BPS
+}
+
+/** The bond `challenge` pulls: `maxPricePerUnit × units × challengeBondBps / BPS` (JobMarket `challenge`). */
+export function challengeBondOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>, params: Pick<MarketParams, 'challengeBondBps'>): bigint {
+  return (slotValueOf(job) * params.challengeBondBps) / BPS
+}
+
+/**
+ * What a requester can expect a job to cost, the rest of its escrow refunded, given `fees`: Σ ask × units of the
+ * providers it will pay (k of them for a redundant job; one for an optimistic job, two when it is worth
+ * `auditThreshold` or more and so always audited at its requester's cost). That is `fees + take(fees)`, plus for an
+ * optimistic job below the threshold the premium `fees × spotCheckBps / BPS` it pays into the audit fund when not
+ * audited (a spot-checked or challenged job's audit is reimbursed from the fund instead, as far as the fund holds).
+ */
+export function expectedCostOf(
+  job: Pick<JobSize, 'maxPricePerUnit' | 'units' | 'verification'> & { fees: bigint },
+  params: Pick<MarketParams, 'takeBps' | 'spotCheckBps' | 'auditThreshold'>,
+): bigint {
+  const { fees } = job
+  const premium = isOptimistic(job.verification) && slotValueOf(job) < params.auditThreshold ? (fees * params.spotCheckBps) / BPS : 0n
+  return fees + takeOf(fees, params) + premium
 }
 
 /** The part of a slashed `amount` credited to the honest side; the rest is burned. */
@@ -115,13 +138,48 @@ export type SettlementSlot = {
 
 export type Slashing = { provider: Address; amount: bigint; toBeneficiary: bigint; burned: bigint }
 
+/** An optimistic job's audit as `finalize` finds it (JobMarket `getAudit`): why it is audited, and the challenge bond. */
+export type Audit = {
+  /**
+   * In the provider's own round, what `spotCheckOf` says once the deciding block is mined (None, Spot or Threshold);
+   * in the audit and tie-break rounds, the kind the audit started with (Spot, Threshold or Challenge).
+   */
+  kind: AuditKind
+  /** The challenger's bond (`challengeBondOf`), 0 unless challenged. */
+  bond: bigint
+}
+
+/** An optimistic job going to fresh auditors instead of settling (`AuditStarted`). */
+export type AuditStart = { kind: AuditKind; auditors: 1 | 2 }
+
+/**
+ * How an optimistic job's audit money moved beyond the usual settlement (`AuditSettled`): `premium` from the refund
+ * into the audit fund, `reimbursed` from the fund into the refund, the challenge bond's `toProvider` (credited to the
+ * original provider), `bondBurned` and `bondReturned` (credited to the challenger).
+ */
+export type AuditSettlement = {
+  premium: bigint
+  reimbursed: bigint
+  toProvider: bigint
+  bondBurned: bigint
+  bondReturned: bigint
+  /** What the audit fund gains: `premium − reimbursed`. */
+  auditFundChange: bigint
+}
+
 /** What `finalize` does to a job's money, event for event. */
 export type Settlement = {
-  /** DISPUTED: no first-round majority; the job waits for a tie-break and nothing moves yet. */
+  /**
+   * DISPUTED: no first-round majority, or an optimistic job sent to auditors (`auditStarted`); the job waits for a
+   * tie-break and nothing moves yet.
+   */
   status: 'COMPLETED' | 'FAILED_INVALID' | 'FAILED' | 'DISPUTED'
   /** The winning fingerprint, null without a majority (`JobFinalized`). */
   fingerprint: Hex | null
-  /** `ProviderPaid` per winner of the deciding round: ask × units, or the failure fee when FAILED_INVALID. */
+  /**
+   * `ProviderPaid` per winner of the deciding round: ask × units, or the failure fee when FAILED_INVALID; in an
+   * optimistic job's audit round the original provider (the `prior` round) is paid too, after the auditor.
+   */
   paid: { provider: Address; fee: bigint }[]
   /** `SlashShareCredited` per winner of either round, when the share is above zero. */
   shares: { provider: Address; amount: bigint }[]
@@ -135,8 +193,20 @@ export type Settlement = {
   fees: bigint
   /** The take burned (`FeeBurned`); 0 unless COMPLETED or FAILED_INVALID. */
   take: bigint
-  /** Credited back to the requester (`Refunded`); 0 when DISPUTED. */
+  /** Credited back to the requester (`Refunded`), net of an optimistic job's premium and reimbursement; 0 when DISPUTED. */
   refund: bigint
+  /** An optimistic job that goes to auditors instead of settling (status DISPUTED); absent otherwise. */
+  auditStarted?: AuditStart
+  /**
+   * An optimistic job's `AuditSettled`: present whenever it settles with a verdict, and when it fails or expires with a
+   * challenge bond to return; absent when the contract emits none.
+   */
+  auditSettled?: AuditSettlement
+}
+
+/** Something a settlement can't be computed from: the inputs describe no state the contract can be in. Not retryable. */
+export class SettlementInputError extends TesseraError {
+  override name = 'SettlementInputError'
 }
 
 function slashing(provider: Address, amount: bigint, params: Pick<MarketParams, 'slashBeneficiaryBps'>): Slashing {
@@ -158,6 +228,54 @@ function releaseUndecided(slots: readonly SettlementSlot[]): Pick<Settlement, 's
   }
 }
 
+/** A challenged job that ends without a verdict (failed, expired): the bond back to the challenger (`_returnBond`). */
+function bondReturnedOf(bond: bigint | undefined): Pick<Settlement, 'auditSettled'> {
+  if (!bond) return {}
+  return { auditSettled: { premium: 0n, reimbursed: 0n, toProvider: 0n, bondBurned: 0n, bondReturned: bond, auditFundChange: 0n } }
+}
+
+/**
+ * JobMarket `_settleAudit`: an unaudited job pays `spotCheckBps` of its fees into the fund; a Spot or Challenge audit
+ * is reimbursed the fees beyond `originalCost`, with their take, as far as the fund holds (a Threshold job pays for
+ * its own audit); a bond goes half (rounded down) to the original provider and the rest to the burn when the original
+ * won (`originalWon`, even with a failure fee that rounds to 0), back to the challenger otherwise.
+ */
+function auditSettlementOf(parameters: {
+  audit: Audit
+  fees: bigint
+  originalWon: boolean
+  originalCost: bigint
+  auditFund: bigint | undefined
+  params: Pick<MarketParams, 'takeBps' | 'spotCheckBps'>
+}): AuditSettlement {
+  const { audit, fees, originalWon: won, originalCost, auditFund, params } = parameters
+  let premium = 0n
+  let reimbursed = 0n
+  if (audit.kind === AuditKind.None) {
+    premium = (fees * params.spotCheckBps) / BPS
+  } else if (audit.kind !== AuditKind.Threshold) {
+    if (auditFund === undefined) throw new SettlementInputError('A Spot or Challenge audit needs the audit fund balance.')
+    const beyond = fees > originalCost ? fees - originalCost : 0n
+    const extra = beyond + takeOf(beyond, params)
+    reimbursed = extra < auditFund ? extra : auditFund
+  }
+  const toProvider = won ? audit.bond / 2n : 0n
+  return {
+    premium,
+    reimbursed,
+    toProvider,
+    bondBurned: won ? audit.bond - toProvider : 0n,
+    bondReturned: won ? 0n : audit.bond,
+    auditFundChange: premium - reimbursed,
+  }
+}
+
+/** A job that waits, nothing moved: a redundant dispute, or an optimistic job sent to `auditStarted`'s auditors. */
+function waiting(auditStarted?: AuditStart): Settlement {
+  const nothing = { fingerprint: null, paid: [], shares: [], slashed: [], unlocked: [], outcomes: [], fees: 0n, take: 0n, refund: 0n }
+  return { status: 'DISPUTED', ...nothing, ...(auditStarted && { auditStarted }) }
+}
+
 /**
  * Settles a Revealed job (or a Committed one past its reveal deadline) as `JobMarket.finalize` does, by the strict
  * majority of the revealed fingerprints of the deciding round `slots`, a failure code counting like any result:
@@ -169,87 +287,133 @@ function releaseUndecided(slots: readonly SettlementSlot[]): Pick<Settlement, 's
  *   revealers released and non-revealers' collateral burned whole, so the requester never gets more than it deposited;
  * - no majority in a first round with a reveal and the deadline ahead: DISPUTED, nothing moves.
  * Two different results agree unless `proofs` says otherwise (`agreesWith`); without `proofs`, they never do.
+ *
+ * An optimistic job (`verification`) is settled by its round, which `prior` tells apart as `disputed` does on chain:
+ * - its provider's round (no `prior`): a revealed result that `audit.kind` selects (Spot, Threshold) goes to one auditor
+ *   (DISPUTED, `auditStarted`); otherwise it settles as above, paying a premium into the audit fund;
+ * - the audit round (`prior` = [original], `slots` = [auditor]): an auditor that agrees settles both, the original paid
+ *   its ask × units as well; a silent auditor leaves the original's result standing and is slashed; one that disagrees
+ *   sends both to two judges (DISPUTED, `auditStarted.auditors` 2);
+ * - the judges' round (`prior` = [original, auditor]): a redundant tie-break, `prior` credited slash shares only.
+ * A verdict then moves the audit money (`auditSettled`, `refund`): Spot and Challenge audits are reimbursed from
+ * `auditFund`, capped at it; a challenge bond is returned, or split between the original provider and the burn. Inputs
+ * no contract state matches (a challenged job without its original, three rounds) throw {@link SettlementInputError}.
  */
 export function settleJob(parameters: {
   escrow: bigint
   units: bigint
   slots: readonly SettlementSlot[]
-  /** The first round when `slots` is a tie-break; empty otherwise. */
+  /** The first round when `slots` is a tie-break (an optimistic job's original, then its auditor); empty otherwise. */
   prior?: readonly SettlementSlot[]
   /** Whether the job's deadline has passed at finalize (a first round without majority then fails instead). */
   deadlinePassed?: boolean
   /** What was proven in the proof windows of both rounds; see {@link Proofs}. */
   proofs?: Proofs
-  params: Pick<MarketParams, 'takeBps' | 'slashBeneficiaryBps' | 'failureFeeBps'>
+  /** The job's verification mode; Redundant when omitted. */
+  verification?: Verification
+  /** An optimistic job's audit; omitted, unaudited and unchallenged (the contract's zero `Audit`). */
+  audit?: Audit
+  /** The audit fund's balance before `finalize`; needed to settle a Spot or Challenge audit. */
+  auditFund?: bigint
+  params: Pick<MarketParams, 'takeBps' | 'slashBeneficiaryBps' | 'failureFeeBps' | 'spotCheckBps'>
 }): Settlement {
   const { escrow, units, slots, params } = parameters
   const prior = parameters.prior ?? []
   const { proofs } = parameters
+  const optimistic = isOptimistic(parameters.verification)
+  const audit = parameters.audit ?? { kind: AuditKind.None, bond: 0n }
   const majority = majorityOf(slots, proofs)
-  const failure = majority ? failureReasonOf(majority.fingerprint) : undefined
-  const nothing = { paid: [], shares: [], fees: 0n, take: 0n }
-  if (!majority && prior.length === 0 && !parameters.deadlinePassed && slots.some((s) => s.fingerprint !== null))
-    return { status: 'DISPUTED', fingerprint: null, ...nothing, slashed: [], unlocked: [], outcomes: [], refund: 0n }
-  if (!majority || (failure && !isDeterministicFailure(failure))) {
+  let winning: SettlementSlot | undefined = majority && slots[majority.index]
+  if (optimistic) {
+    if (prior.length > 2 || slots.length !== (prior.length === 2 ? 2 : 1))
+      throw new SettlementInputError('An optimistic job settles one provider, one auditor, or two judges.', {
+        details: `${slots.length} slots, ${prior.length} prior`,
+      })
+    const [original] = prior
+    if (prior.length === 0 && audit.kind === AuditKind.Challenge)
+      throw new SettlementInputError('A challenged job is in its audit round: pass its original provider as `prior`.')
+    if (prior.length === 0 && slots[0].fingerprint !== null && audit.kind !== AuditKind.None)
+      return waiting({ kind: audit.kind, auditors: 1 })
+    if (prior.length === 1 && original) {
+      // A silent auditor can't overturn the original result; a dissenting one sends both to two judges.
+      if (!winning) winning = original
+      else if (!agreesWith(winning, original, proofs)) return waiting({ kind: audit.kind, auditors: 2 })
+    }
+  }
+  const failure = winning?.fingerprint ? failureReasonOf(winning.fingerprint) : undefined
+  if (!winning && prior.length === 0 && !parameters.deadlinePassed && slots.some((s) => s.fingerprint !== null)) return waiting()
+  if (!winning?.fingerprint || (failure && !isDeterministicFailure(failure))) {
     const first = releaseUndecided(prior)
     const deciding = releaseUndecided(slots)
     return {
       status: 'FAILED',
-      fingerprint: majority?.fingerprint ?? null,
-      ...nothing,
+      fingerprint: winning?.fingerprint ?? null,
+      paid: [],
+      shares: [],
       slashed: [...first.slashed, ...deciding.slashed],
       unlocked: [...first.unlocked, ...deciding.unlocked],
       outcomes: [...first.outcomes, ...deciding.outcomes],
+      fees: 0n,
+      take: 0n,
       refund: escrow,
+      ...(optimistic && bondReturnedOf(audit.bond)),
     }
   }
-  const winner = majority.fingerprint
-  const winning = slots[majority.index]
-  const agrees = (s: SettlementSlot) => agreesWith(winning, s, proofs)
+  const decider = winning
+  const agrees = (s: SettlementSlot) => agreesWith(decider, s, proofs)
   const rounds = [...prior, ...slots]
   const winners = rounds.filter(agrees)
   const slashed = rounds.filter((s) => !agrees(s)).map((s) => slashing(s.provider, s.collateral, params))
   const slashPool = slashed.reduce((sum, s) => sum + s.toBeneficiary, 0n)
   const share = slashPool / BigInt(winners.length)
   const feeOf = (s: SettlementSlot) => (failure ? (s.ask * units * params.failureFeeBps) / BPS : s.ask * units)
+  // JobMarket pays and credits the deciding round's winners first, then the first round's; in an optimistic job's
+  // audit round the original provider is paid as well, otherwise a first round only gets its slash shares.
   const deciding = slots.filter(agrees)
-  const paid = deciding.map((s) => ({ provider: s.provider, fee: feeOf(s) }))
+  const credited = [...deciding, ...prior.filter(agrees)]
+  const payPrior = optimistic && prior.length === 1
+  const paid = (payPrior ? credited : deciding).map((s) => ({ provider: s.provider, fee: feeOf(s) }))
   const fees = paid.reduce((sum, p) => sum + p.fee, 0n)
   const take = takeOf(fees, params)
   const outcomeOf = (s: SettlementSlot): SlotOutcome => (agrees(s) ? 'AGREED' : s.fingerprint === null ? 'NO_REVEAL' : 'DISSENTED')
+  let refund = escrow - fees - take + (slashPool - share * BigInt(winners.length))
+  let auditSettled: AuditSettlement | undefined
+  if (optimistic) {
+    const original = prior[0] ?? slots[0]
+    const originalWon = agrees(original)
+    const originalCost = originalWon ? feeOf(original) : 0n
+    auditSettled = auditSettlementOf({ audit, fees, originalWon, originalCost, auditFund: parameters.auditFund, params })
+    refund = refund + auditSettled.reimbursed - auditSettled.premium
+  }
   return {
     status: failure ? 'FAILED_INVALID' : 'COMPLETED',
-    fingerprint: winner,
+    fingerprint: decider.fingerprint,
     paid,
-    // JobMarket credits the deciding round's winners first, then the first round's.
-    shares:
-      share > 0n
-        ? [...deciding, ...prior.filter(agrees)].map((s) => ({
-            provider: s.provider,
-            amount: share,
-          }))
-        : [],
+    shares: share > 0n ? credited.map((s) => ({ provider: s.provider, amount: share })) : [],
     slashed,
     unlocked: winners.map((s) => s.provider),
     outcomes: rounds.map((s) => ({ provider: s.provider, outcome: outcomeOf(s) })),
     fees,
     take,
-    refund: escrow - fees - take + (slashPool - share * BigInt(winners.length)),
+    refund,
+    ...(auditSettled && { auditSettled }),
   }
 }
 
 /**
  * What `expireAssignment` does: providers that didn't commit are no-shows, their collateral burned whole (none of it
  * to the requester, who must not profit from an assignment it can make fail); committed ones are released; when the
- * job's deadline passed (`reopened` false) the escrow is refunded and a dispute's first round (`prior`) released as
- * no verdict releases it.
+ * job's deadline passed (`reopened` false) the escrow is refunded, a dispute's first round (`prior`) released as
+ * no verdict releases it, and a challenge `bond` returned.
  */
 export function settleNoShows(parameters: {
   escrow: bigint
   slots: readonly { provider: Address; collateral: bigint; committed: boolean }[]
   prior?: readonly SettlementSlot[]
   reopened: boolean
-}): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes' | 'refund'> {
+  /** An optimistic job's challenge bond, returned when the job expires. */
+  bond?: bigint
+}): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes' | 'refund' | 'auditSettled'> {
   const { slots, reopened } = parameters
   const first = releaseUndecided(reopened ? [] : (parameters.prior ?? []))
   const committed = slots.filter((s) => s.committed)
@@ -258,13 +422,19 @@ export function settleNoShows(parameters: {
     unlocked: [...committed.map((s) => s.provider), ...first.unlocked],
     outcomes: [...committed.map((s) => ({ provider: s.provider, outcome: 'RELEASED' as const })), ...first.outcomes],
     refund: reopened ? 0n : parameters.escrow,
+    ...(!reopened && bondReturnedOf(parameters.bond)),
   }
 }
 
-/** What `expire` does to a job waiting for providers past its deadline: the escrow back, a dispute's first round released. */
+/**
+ * What `expire` does to a job waiting for providers past its deadline: the escrow back, a dispute's first round
+ * released, a challenge `bond` returned.
+ */
 export function settleExpiry(parameters: {
   escrow: bigint
   prior?: readonly SettlementSlot[]
-}): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes' | 'refund'> {
-  return { ...releaseUndecided(parameters.prior ?? []), refund: parameters.escrow }
+  /** An optimistic job's challenge bond. */
+  bond?: bigint
+}): Pick<Settlement, 'slashed' | 'unlocked' | 'outcomes' | 'refund' | 'auditSettled'> {
+  return { ...releaseUndecided(parameters.prior ?? []), refund: parameters.escrow, ...bondReturnedOf(parameters.bond) }
 }

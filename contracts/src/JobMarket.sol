@@ -1193,16 +1193,21 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
     /**
      * @dev An optimistic job settled with a verdict; `refund` is what the requester would get back, `fees` what the
-     * providers were paid, `originalCost` the original provider's ask × units (or failure fee) when its result won, else
-     * 0. Unaudited: `spotCheckBps` of the fees goes from the refund into the audit fund. Spot-checked or challenged:
-     * the fund reimburses, as far as it holds, the fees beyond `originalCost` with their take. A challenge bond goes
-     * half to the original provider and half to the burn when its result won, back to the challenger otherwise.
+     * providers were paid, `originalWon` whether the original provider's result won and `originalCost` its ask × units
+     * (or failure fee) when it did, else 0. Unaudited: `spotCheckBps` of the fees goes from the refund into the audit
+     * fund. Spot-checked or challenged: the fund reimburses, as far as it holds, the fees beyond `originalCost` with
+     * their take. A challenge bond goes half to the original provider and half to the burn when its result won, back to
+     * the challenger otherwise.
      * Returns the requester's refund.
      */
-    function _settleAudit(uint256 jobId, address original, uint256 refund, uint256 fees, uint256 originalCost)
-        private
-        returns (uint256)
-    {
+    function _settleAudit(
+        uint256 jobId,
+        address original,
+        uint256 refund,
+        uint256 fees,
+        bool originalWon,
+        uint256 originalCost
+    ) private returns (uint256) {
         Audit storage audit = _audits[jobId];
         uint256 premium = 0;
         uint256 reimbursed = 0;
@@ -1220,7 +1225,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint256 bondBurned = 0;
         if (bond > 0) {
             audit.bond = 0;
-            if (originalCost > 0) {
+            if (originalWon) {
                 toProvider = bond / 2;
                 bondBurned = bond - toProvider;
                 _credit(original, toProvider);
@@ -1228,7 +1233,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
                 _credit(audit.challenger, bond);
             }
         }
-        emit AuditSettled(jobId, premium, reimbursed, toProvider, bondBurned, originalCost > 0 ? 0 : bond);
+        emit AuditSettled(jobId, premium, reimbursed, toProvider, bondBurned, originalWon ? 0 : bond);
         if (bondBurned > 0) ERC20Burnable(address(_token)).burn(bondBurned);
         return refund + reimbursed - premium;
     }
@@ -1290,7 +1295,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
                 originalCost = _slots[jobId][original].ask * units;
                 if (invalid) originalCost = originalCost * _params.failureFeeBps / BPS;
             }
-            refund = _settleAudit(jobId, original, refund, fees, originalCost);
+            refund = _settleAudit(jobId, original, refund, fees, originalWon, originalCost);
         }
         _refund(jobId, job.requester, refund);
         emit JobFinalized(jobId, uint8(status), winner, fees, take, refund);

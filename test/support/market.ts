@@ -36,7 +36,8 @@ export async function approveAndSubmitJob(
     address: system.market,
     abi: jobMarketAbi,
     functionName: 'quoteEscrow',
-    args: [spec.maxPricePerUnit, spec.units, spec.redundancy],
+    // An optimistic job escrows as k = 2 would: its second run is held for an audit.
+    args: [spec.maxPricePerUnit, spec.units, spec.verification === 1 ? 2 : spec.redundancy],
   })
   await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, escrow] })
   const jobId = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
