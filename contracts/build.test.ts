@@ -44,8 +44,9 @@ describe('contracts/build', () => {
     const module = readFileSync(path.join(outDir, 'JobMarket.ts'), 'utf8')
     expect(module).toContain('export const jobMarketAbi = [')
     expect(module).toMatch(/export const jobMarketBytecode = '0x[0-9a-f]+' as const/)
+    expect(module).toMatch(/export const jobMarketDeployedSize = [1-9][0-9]*\n/)
     expect(readFileSync(path.join(outDir, 'index.ts'), 'utf8')).toContain(
-      "export { jobMarketAbi, jobMarketBytecode } from './JobMarket.ts'",
+      "export { jobMarketAbi, jobMarketBytecode, jobMarketDeployedSize } from './JobMarket.ts'",
     )
     expect(readFileSync(path.join(outDir, '.sources-hash'), 'utf8').trim()).toBe(first.hash)
     expect(await buildContracts({ srcDir, outDir, quiet: true })).toMatchObject({ skipped: true, hash: first.hash })
