@@ -37,8 +37,8 @@ function uint(t: ColumnBuilders, bits: UintBits): ReturnType<ColumnBuilders['int
 // Why the derived counters fit int4: `jobsCompleted`, `jobsFailed`, `slashCount` and `noShowCount` move by one per
 // job round a provider was assigned to, and a round costs well over 100,000 gas (submit, assign, then commits or an
 // expiry), so 2^31 of them is over 2·10^14 gas: more than two years of every block of Ethereum mainnet. `round` moves
-// by one per expired commit window (JobMarket refuses a zero window), plus once for a job's one tie-break, so 2^31
-// rounds take over 68 years.
+// by one per expired commit window (JobMarket refuses a zero window), plus once for a job's one tie-break (an
+// optimistic job's audit and its escalation: twice), so 2^31 rounds take over 68 years.
 
 /** One row per provider that ever registered or staked; counters are derived from events. */
 export const provider = onchainTable(
@@ -104,15 +104,19 @@ export const job = onchainTable(
     minVramMib: uint(t, 32).notNull(),
     gpuModel: uint(t, 32).notNull(),
     regions: t.json().$type<`0x${string}`[]>().notNull(),
+    // k of the current round: as submitted, then for an optimistic job's audit the auditors AuditStarted asks for (1,
+    // then 2 when the auditor disagrees), as JobMarket's `assign` counts them.
     redundancy: uint(t, 8).notNull(),
     verification: uint(t, 8).notNull(),
+    // As submitted, pushed out by an optimistic job's AuditStarted so its audit has time to run.
     deadline: uint(t, 64).notNull(),
     outputTolerance: uint(t, 8).notNull(),
     escrow: uint(t, 256).notNull(),
     status: t.text().notNull(), // protocol/enums.ts jobStatusNames
     round: t.integer().notNull().default(0),
     providers: t.json().$type<`0x${string}`[]>().notNull(),
-    // The first round of a job that went to a tie-break (JobDisputed), empty otherwise: JobMarket refuses them for it.
+    // The first round of a job that went to a tie-break (JobDisputed), or an optimistic job's audited provider (then
+    // `[original, auditor]` once the audit escalated), empty otherwise: JobMarket refuses them for it.
     disputedProviders: t.json().$type<`0x${string}`[]>().notNull(),
     // Providers holding a slot taken by `claimJob` while the job still waits (OPEN or DISPUTED), in claim order; emptied
     // when the claims fill the job (the round starts) or are released (assign, cancel, expire).
@@ -127,6 +131,9 @@ export const job = onchainTable(
     openedAt: t.bigint().notNull(),
     commitDeadline: uint(t, 64),
     revealDeadline: uint(t, 64),
+    // Block of the round's JobRevealed (JobMarket's `getAudit(jobId).revealBlock` in an optimistic job's first round):
+    // the hash of the block after it decides the spot check. Null before the reveals and again after JobDisputed.
+    revealBlock: t.bigint(),
     fingerprint: t.hex(),
     fees: uint(t, 256),
     burned: uint(t, 256),
@@ -206,6 +213,34 @@ export const disagreement = onchainTable(
     elementIndex: uint(t, 64).notNull(),
   }),
   (table) => ({ jobIdx: index().on(table.jobId) }),
+)
+
+/**
+ * An optimistic job's audit and the money it moved (`Challenged`, `AuditStarted`, `AuditSettled`), one row per
+ * optimistic job that was challenged, sent to an audit or settled; a job settled unaudited has `kind` 0 and paid
+ * `premium` into the audit fund. The money columns stay null until the job settles (`AuditSettled`).
+ */
+export const audit = onchainTable(
+  'audit',
+  (t) => ({
+    jobId: uint(t, 256).primaryKey(),
+    kind: uint(t, 8).notNull().default(0), // protocol/spotCheck.ts AuditKind: 0 None, 1 Spot, 2 Threshold, 3 Challenge
+    // Fresh providers the last AuditStarted asked for: 1, then 2 when the auditor disagreed (escalated); 0 unaudited.
+    auditors: uint(t, 8).notNull().default(0),
+    challenger: t.hex(),
+    // The challenge bond posted (kept after settlement: the bond columns below say where it went); 0 unchallenged.
+    bond: uint(t, 256).notNull().default(0n),
+    // Block timestamps of the first AuditStarted and of the AuditSettled; null until then.
+    startedAt: t.bigint(),
+    settledAt: t.bigint(),
+    premium: uint(t, 256),
+    reimbursed: uint(t, 256),
+    bondToProvider: uint(t, 256),
+    bondBurned: uint(t, 256),
+    bondReturned: uint(t, 256),
+    updatedBlock: t.bigint().notNull(),
+  }),
+  (table) => ({ kindIdx: index().on(table.kind) }),
 )
 
 export const slash = onchainTable(

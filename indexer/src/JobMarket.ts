@@ -1,5 +1,5 @@
 import { type Context, ponder } from 'ponder:registry'
-import { assignment, disagreement, feeBurn, job, payment } from 'ponder:schema'
+import { assignment, audit, disagreement, feeBurn, job, payment } from 'ponder:schema'
 import { type AssignmentOutcome, type JobStatusName, jobStatusName, type PaymentKind, slotOutcomes } from '../../protocol/enums.ts'
 import { type EventMeta, eventColumns } from './eventColumns.ts'
 import { upsertProvider } from './upsertProvider.ts'
@@ -7,6 +7,7 @@ import { upsertProvider } from './upsertProvider.ts'
 type Db = Context['db']
 type Hex = `0x${string}`
 type JobRow = typeof job.$inferSelect
+type AuditRow = typeof audit.$inferSelect
 
 const lower = (value: Hex) => value.toLowerCase() as Hex
 const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provider)}`
@@ -14,6 +15,30 @@ const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provide
 /** Updates a job row, stamping `updatedBlock`. The row exists: JobSubmitted precedes every other job event. */
 async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: JobRow) => Partial<JobRow>) {
   await db.update(job, { id: jobId }).set((row) => ({ ...change(row), updatedBlock: event.block.number }))
+}
+
+/** Applies `change` to an optimistic job's audit row, creating it (unaudited, kind 0) at the first audit event. */
+async function upsertAudit(db: Db, event: EventMeta, jobId: bigint, change: (row: AuditRow) => Partial<Omit<AuditRow, 'jobId'>>) {
+  const blank: AuditRow = {
+    jobId,
+    kind: 0,
+    auditors: 0,
+    challenger: null,
+    bond: 0n,
+    startedAt: null,
+    settledAt: null,
+    premium: null,
+    reimbursed: null,
+    bondToProvider: null,
+    bondBurned: null,
+    bondReturned: null,
+    updatedBlock: event.block.number,
+  }
+  const apply = (row: AuditRow) => ({ ...change(row), updatedBlock: event.block.number })
+  await db
+    .insert(audit)
+    .values({ ...blank, ...apply(blank) })
+    .onConflictDoUpdate(apply)
 }
 
 async function recordPayment(db: Db, event: EventMeta, row: { jobId: bigint | null; account: Hex; kind: PaymentKind; amount: bigint }) {
@@ -158,8 +183,13 @@ ponder.on('JobMarket:DisagreementProven', async ({ event, context }) => {
 })
 
 ponder.on('JobMarket:JobRevealed', async ({ event, context }) => {
-  // As JobMarket does: the reveals are over, and the proof window counts from now.
-  await updateJob(context.db, event, event.args.jobId, () => ({ status: 'REVEALED', revealDeadline: event.block.timestamp }))
+  // As JobMarket does: the reveals are over, and the proof window (an optimistic job's challenge window too) counts
+  // from now; the hash of the next block decides an optimistic job's spot check.
+  await updateJob(context.db, event, event.args.jobId, () => ({
+    status: 'REVEALED',
+    revealDeadline: event.block.timestamp,
+    revealBlock: event.block.number,
+  }))
 })
 
 ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
@@ -176,15 +206,45 @@ ponder.on('JobMarket:JobFinalized', async ({ event, context }) => {
 })
 
 ponder.on('JobMarket:JobDisputed', async ({ event, context }) => {
-  // No first-round majority: JobMarket moves the round's providers aside (still holding their collateral, outcome
-  // pending until the tie-break's verdict) and waits for k fresh ones.
+  // No first-round majority, or an optimistic job sent to its audit: JobMarket moves the round's providers aside
+  // (still holding their collateral, outcome pending until the verdict) and waits for fresh ones. Only an audit whose
+  // auditor disagreed is disputed a second time: the auditor joins the original provider already there (JobMarket's
+  // `disputed = [original, auditor]`), and both wait for the two judges of the tie-break.
   await updateJob(context.db, event, event.args.jobId, (row) => ({
     status: 'DISPUTED',
     openedAt: event.block.timestamp,
     providers: [],
-    disputedProviders: row.providers,
+    disputedProviders: [...row.disputedProviders, ...row.providers],
     commitDeadline: null,
     revealDeadline: null,
+    revealBlock: null,
+  }))
+})
+
+ponder.on('JobMarket:Challenged', async ({ event, context }) => {
+  const { jobId, challenger, bond } = event.args
+  await upsertAudit(context.db, event, jobId, () => ({ challenger: lower(challenger), bond }))
+})
+
+ponder.on('JobMarket:AuditStarted', async ({ event, context }) => {
+  // Follows the JobDisputed that moved the audited providers aside. JobMarket's `assign` now takes `auditors` fresh
+  // providers (the spec's redundancy becomes 2 on chain at the escalation), and the deadline may have been pushed out.
+  const { jobId, kind, auditors, deadline } = event.args
+  await updateJob(context.db, event, jobId, () => ({ redundancy: auditors, deadline }))
+  await upsertAudit(context.db, event, jobId, (row) => ({ kind, auditors, startedAt: row.startedAt ?? event.block.timestamp }))
+})
+
+ponder.on('JobMarket:AuditSettled', async ({ event, context }) => {
+  // Once per optimistic job that settled with a verdict (the premium of an unaudited one, or an audit's reimbursement
+  // and bond), or that failed or expired holding a challenge bond (returned whole).
+  const { jobId, premium, reimbursed, toProvider, bondBurned, bondReturned } = event.args
+  await upsertAudit(context.db, event, jobId, () => ({
+    premium,
+    reimbursed,
+    bondToProvider: toProvider,
+    bondBurned,
+    bondReturned,
+    settledAt: event.block.timestamp,
   }))
 })
 

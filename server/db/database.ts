@@ -1,5 +1,6 @@
 import type { QueryCreator } from 'kysely'
 import type { AssignmentTable } from './tables/assignment.table.ts'
+import type { AuditTable } from './tables/audit.table.ts'
 import type { BlobTable } from './tables/blob.table.ts'
 import type { DisagreementTable } from './tables/disagreement.table.ts'
 import type { EpochTable } from './tables/epoch.table.ts'
@@ -19,6 +20,7 @@ export interface ViewsDatabase {
   assignment: AssignmentTable
   payment: PaymentTable
   disagreement: DisagreementTable
+  audit: AuditTable
   feeBurn: FeeBurnTable
   epoch: EpochTable
   _ponderCheckpoint: PonderCheckpointTable

@@ -1,9 +1,10 @@
-import { sql } from 'kysely'
+import { type ExpressionBuilder, sql } from 'kysely'
 import type { Address, Hex } from 'viem'
-import { type JobStatusName, jobStatusNames, type VerificationName, verificationNames } from '../../protocol/enums.ts'
+import { type JobStatusName, jobStatusNames, Verification, type VerificationName, verificationNames } from '../../protocol/enums.ts'
+import { type AuditKindName, auditKindNames } from '../../protocol/spotCheck.ts'
 import { anyOf } from './anyOf.ts'
 import { toBigInt, type WithBigInts, withBigInts } from './convert.ts'
-import type { Views } from './database.ts'
+import type { Database, Views } from './database.ts'
 import { type Keyset, orderColumns, type Page, type PageParameters, paginate } from './paginate.ts'
 import type { JobRow } from './tables/job.table.ts'
 
@@ -17,6 +18,7 @@ const numericColumns = [
   'escrow',
   'commitDeadline',
   'revealDeadline',
+  'revealBlock',
   'fees',
   'burned',
   'refunded',
@@ -47,6 +49,9 @@ export type JobFilter = {
   modelHash?: string | null
   /** Jobs (re)opened at or before this unix time (JobMarket's `openedAt`): waiting at least that long for providers. */
   openedBefore?: bigint | null
+  verification?: VerificationName | null
+  /** Optimistic jobs audited for this reason; NONE: optimistic jobs not audited (so far). */
+  auditKind?: AuditKindName | null
 }
 
 /** Columns `jobs(orderBy:)` may sort on (all numeric, so keyset cursors compare as numbers). */
@@ -61,6 +66,20 @@ function filteredJobs(views: Views, filter: JobFilter) {
   if (filter.modelHash) q = q.where('job.modelHash', '=', filter.modelHash.toLowerCase() as Hex)
   if (filter.id_in) q = q.where(anyOf('job.id', filter.id_in, 'numeric'))
   if (filter.openedBefore != null) q = q.where(sql<boolean>`job.opened_at <= ${filter.openedBefore.toString()}::numeric`)
+  if (filter.verification) q = q.where('job.verification', '=', verificationNames.indexOf(filter.verification))
+  if (filter.auditKind) {
+    const kind = auditKindNames.indexOf(filter.auditKind)
+    const audited = (eb: ExpressionBuilder<Database, 'job'>) =>
+      eb.exists(
+        eb
+          .selectFrom('audit')
+          .select(sql`1`.as('one'))
+          .whereRef('audit.jobId', '=', 'job.id')
+          .where('audit.kind', kind === 0 ? '>' : '=', kind),
+      )
+    q = q.where('job.verification', '=', Verification.Optimistic)
+    q = q.where((eb) => (kind === 0 ? eb.not(audited(eb)) : audited(eb)))
+  }
   if (filter.provider) {
     const provider = filter.provider.toLowerCase() as Address
     q = q.where((eb) =>
@@ -149,7 +168,6 @@ export async function findMatchableJobs(
   ).map(jobOf)
 }
 
-/** Ids of the jobs a keeper transaction can move on at chain time `now`, per JobMarket function. */
 /** The largest failure code (protocol/jobInputs.ts), as a lower-case bytes32: a result's fingerprint sorts above it. */
 const lastFailureCode = `0x${'0'.repeat(63)}5`
 
@@ -166,36 +184,69 @@ const distinctResults = (views: Views) =>
     .where(sql<boolean>`a.fingerprint > ${lastFailureCode}`)
 
 /**
+ * An optimistic job revealed by its one provider (REVEALED, nothing disputed yet): JobMarket `finalize` first draws its
+ * spot check, so it waits for the block after the reveal, then either starts the audit or waits for the challenge
+ * window to close.
+ */
+const optimisticFirstRound = sql<boolean>`verification = ${Verification.Optimistic} and json_array_length(disputed_providers) = 0`
+
+/** A job a keeper transaction can move on, with its round: a round's transaction never blocks the next round's. */
+export type KeeperJob = { jobId: bigint; round: number }
+
+/** An optimistic job awaiting its spot check and challenge window (see {@link findKeeperWork}). */
+export type SpotCheckWork = KeeperJob & {
+  /** Block of the reveal: block `revealBlock + 1` decides the spot check. */
+  revealBlock: bigint
+  /** `revealDeadline + challengeWindow`: past it an unselected job settles as it stands. */
+  challengeClosesAt: bigint
+}
+
+/** Jobs a keeper transaction can move on, per JobMarket function, and the optimistic jobs whose finalize waits on a spot check. */
+export type KeeperWork = {
+  finalize: KeeperJob[]
+  expire: KeeperJob[]
+  expireAssignment: KeeperJob[]
+  /** REVEALED optimistic jobs before any audit: the keeper finalizes each once its spot check selects it or its challenge window closed. */
+  spotChecks: SpotCheckWork[]
+}
+
+/**
  * Jobs the keeper acts on at chain time `now`, at most `limit` per action: `finalize` once the reveals are over and,
  * when revealed results differ, the proof window (`proofWindow` seconds after) has closed; `expire` and
- * `expireAssignment` past their deadlines.
+ * `expireAssignment` past their deadlines. A revealed optimistic job's first round is left to the keeper's spot-check
+ * reading (`spotChecks`), since only the chain can say whether finalize would audit it.
  */
 export async function findKeeperWork(
   views: Views,
-  now: bigint,
-  proofWindow: bigint,
-  limit: number,
-): Promise<{ finalize: bigint[]; expire: bigint[]; expireAssignment: bigint[] }> {
-  const t = now.toString()
-  const ids = async (where: ReturnType<typeof sql<boolean>>) =>
-    (await views.selectFrom('job').select('id').where(where).orderBy('id').limit(limit).execute()).map((r) => toBigInt(r.id))
-  const [finalize, expire, expireAssignment] = await Promise.all([
-    (
-      await views
-        .selectFrom('job')
-        .select('id')
-        .where(sql<boolean>`(status = 'REVEALED' or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric))`)
-        .where((eb) =>
-          eb.or([sql<boolean>`reveal_deadline + ${proofWindow.toString()}::numeric < ${t}::numeric`, eb(distinctResults(views), '<=', 1)]),
-        )
-        .orderBy('id')
-        .limit(limit)
-        .execute()
-    ).map((r) => toBigInt(r.id)),
-    ids(sql<boolean>`status in (${sql.join(matchableStatuses)}) and deadline < ${t}::numeric`),
-    ids(sql<boolean>`status = 'ASSIGNED' and commit_deadline < ${t}::numeric`),
+  parameters: { now: bigint; proofWindow: bigint; challengeWindow: bigint; limit: number },
+): Promise<KeeperWork> {
+  const { proofWindow, challengeWindow, limit } = parameters
+  const t = parameters.now.toString()
+  const jobs = (where: ReturnType<typeof sql<boolean>>) =>
+    views.selectFrom('job').select(['id', 'round']).where(where).orderBy('id').limit(limit)
+  const keeperJob = (row: { id: string; round: number }): KeeperJob => ({ jobId: toBigInt(row.id), round: row.round })
+  const [finalize, expire, expireAssignment, spotChecks] = await Promise.all([
+    jobs(
+      sql<boolean>`((status = 'REVEALED' and not (${optimisticFirstRound})) or (status = 'COMMITTED' and reveal_deadline < ${t}::numeric))`,
+    )
+      .where((eb) =>
+        eb.or([sql<boolean>`reveal_deadline + ${proofWindow.toString()}::numeric < ${t}::numeric`, eb(distinctResults(views), '<=', 1)]),
+      )
+      .execute(),
+    jobs(sql<boolean>`status in (${sql.join(matchableStatuses)}) and deadline < ${t}::numeric`).execute(),
+    jobs(sql<boolean>`status = 'ASSIGNED' and commit_deadline < ${t}::numeric`).execute(),
+    jobs(sql<boolean>`status = 'REVEALED' and ${optimisticFirstRound}`).select(['revealBlock', 'revealDeadline']).execute(),
   ])
-  return { finalize, expire, expireAssignment }
+  return {
+    finalize: finalize.map(keeperJob),
+    expire: expire.map(keeperJob),
+    expireAssignment: expireAssignment.map(keeperJob),
+    spotChecks: spotChecks.map((r) => ({
+      ...keeperJob(r),
+      revealBlock: toBigInt(r.revealBlock ?? '0'),
+      challengeClosesAt: toBigInt(r.revealDeadline ?? '0') + challengeWindow,
+    })),
+  }
 }
 
 /** A job whose revealed results differ, in its proof window: what a keeper proves disagreements on. */
@@ -206,12 +257,19 @@ export type ContestedJob = {
   closesAt: bigint
   /** Block of the job's last change, from which its `OpeningRequested` logs are searched. */
   submittedBlock: bigint
+  /** Every pending revealed result, of all its rounds (a dispute's or an optimistic job's audit's first too). */
   results: { provider: Address; fingerprint: Hex; outputHash: Hex }[]
+  /**
+   * Providers of `results` proven apart already (DisagreementProven, lower-case), in any round: JobMarket records a
+   * disagreement between the two fingerprints for the whole job, so a later round needn't prove it again.
+   */
+  proven: { a: Address; b: Address }[]
 }
 
 /**
  * Jobs past their reveals (REVEALED, or COMMITTED past the reveal deadline) whose revealed results differ and whose
- * proof window is still open at `now`, oldest first, with every pending revealed result of both rounds.
+ * proof window is still open at `now`, oldest first, with every pending revealed result of all rounds and the
+ * disagreements already proven among them.
  */
 export async function findContestedJobs(views: Views, now: bigint, proofWindow: bigint, limit: number): Promise<ContestedJob[]> {
   const t = now.toString()
@@ -227,21 +285,23 @@ export async function findContestedJobs(views: Views, now: bigint, proofWindow: 
     .limit(limit)
     .execute()
   if (jobs.length === 0) return []
-  const results = await views
-    .selectFrom('assignment')
-    .select(['jobId', 'provider', 'fingerprint', 'outputHash'])
-    .where(
-      anyOf(
-        'assignment.jobId',
-        jobs.map((j) => toBigInt(j.id)),
-        'numeric',
-      ),
-    )
-    .where('outcome', '=', 'PENDING')
-    .where(sql<boolean>`fingerprint > ${lastFailureCode}`)
-    .orderBy('jobId')
-    .orderBy('provider')
-    .execute()
+  const jobIds = jobs.map((j) => toBigInt(j.id))
+  const [results, proven] = await Promise.all([
+    views
+      .selectFrom('assignment')
+      .select(['jobId', 'provider', 'fingerprint', 'outputHash'])
+      .where(anyOf('assignment.jobId', jobIds, 'numeric'))
+      .where('outcome', '=', 'PENDING')
+      .where(sql<boolean>`fingerprint > ${lastFailureCode}`)
+      .orderBy('jobId')
+      .orderBy('provider')
+      .execute(),
+    views
+      .selectFrom('disagreement')
+      .select(['jobId', 'a', 'b'])
+      .where(anyOf('disagreement.jobId', jobIds, 'numeric'))
+      .execute(),
+  ])
   return jobs.map((j) => ({
     jobId: toBigInt(j.id),
     outputTolerance: Number(j.outputTolerance),
@@ -250,5 +310,6 @@ export async function findContestedJobs(views: Views, now: bigint, proofWindow: 
     results: results
       .filter((r) => r.jobId === j.id)
       .map((r) => ({ provider: r.provider as Address, fingerprint: r.fingerprint as Hex, outputHash: r.outputHash as Hex })),
+    proven: proven.filter((d) => d.jobId === j.id).map((d) => ({ a: d.a, b: d.b })),
   }))
 }

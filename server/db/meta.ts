@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { PublicClient } from 'viem'
+import { type AuditStats, auditStats } from './audits.ts'
 import type { Database, Views } from './database.ts'
 import { findLiveProviders } from './heartbeats.ts'
 import { indexedBlock } from './indexedBlock.ts'
@@ -48,11 +49,18 @@ export type MarketStats = {
   totalFees: bigint
   /** Σ protocol take burned (wei). */
   totalBurned: bigint
+  /** Optimistic jobs' audits by kind and the money they moved. */
+  audits: AuditStats
 }
 
-/** Jobs by status, providers and live providers at `now` (unix s, server time), fee and burn totals. */
+/** Jobs by status, providers and live providers at `now` (unix s, server time), fee and burn totals, audits. */
 export async function marketStats(db: Kysely<Database>, views: Views, now: number): Promise<MarketStats> {
-  const [jobs, providers, live] = await Promise.all([jobStats(views), countProviders(views), findLiveProviders(db, now)])
+  const [jobs, providers, live, audits] = await Promise.all([
+    jobStats(views),
+    countProviders(views),
+    findLiveProviders(db, now),
+    auditStats(views),
+  ])
   return {
     jobs: jobs.total,
     jobsByStatus: jobs.byStatus,
@@ -61,6 +69,7 @@ export async function marketStats(db: Kysely<Database>, views: Views, now: numbe
     liveProviders: live.size,
     totalFees: jobs.totalFees,
     totalBurned: jobs.totalBurned,
+    audits,
   }
 }
 

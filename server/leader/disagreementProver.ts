@@ -24,6 +24,10 @@ export type ReadBlob = (sha256: Hex) => Promise<Uint8Array | undefined>
  * - answers any opening request made of a provider whose output it holds (`openElement`), so an honest provider isn't
  *   slashed because someone asked while it was away.
  * Honest outputs a few ulps apart are never proven to disagree, so their providers are all paid.
+ *
+ * A job's earlier rounds stay in its results until the verdict: a tie-break judges the first round, an optimistic
+ * job's audit judges the original result (then the tie-break judges both). A pair proven apart in an earlier round
+ * isn't proven again (JobMarket keeps it for the job), nor is a provider asked twice to open (`OpeningAlreadyRequested`).
  */
 export function createDisagreementProver(parameters: {
   views: Views
@@ -102,11 +106,18 @@ export function createDisagreementProver(parameters: {
       let sent = 0
       const requests = jobs.length > 0 ? await requestsOf(jobs) : []
       for (const job of jobs) {
+        const jobRequests = requests.filter((r) => r.jobId === job.jobId)
+        const fingerprintOf = new Map(job.results.map((r) => [r.provider.toLowerCase(), r.fingerprint.toLowerCase()]))
+        const provenPairs = new Set(
+          job.proven.map((d) => [fingerprintOf.get(d.a.toLowerCase()), fingerprintOf.get(d.b.toLowerCase())].sort().join(':')),
+        )
         const opened = await Promise.all(job.results.map(async (r) => ({ ...r, tree: await treeOf(job, r) })))
         for (const [i, a] of opened.entries()) {
           if (!a.tree) {
-            // Only in the first half of the window, so the provider has the second half to answer.
+            // Only in the first half of the window, so the provider has the second half to answer; once per job.
+            const asked = jobRequests.some((r) => r.provider.toLowerCase() === a.provider.toLowerCase())
             if (
+              !asked &&
               now + proofWindow / 2n <= job.closesAt &&
               (await send(`requestOpening:${job.jobId}:${a.provider}`, 'requestOpening', [job.jobId, a.provider, 0n]))
             )
@@ -115,6 +126,7 @@ export function createDisagreementProver(parameters: {
           }
           for (const b of opened.slice(i + 1)) {
             if (!b.tree || a.fingerprint.toLowerCase() === b.fingerprint.toLowerCase()) continue
+            if (provenPairs.has([a.fingerprint.toLowerCase(), b.fingerprint.toLowerCase()].sort().join(':'))) continue
             const where = firstDisagreementOf({ a: a.tree, b: b.tree, toleranceBits: job.outputTolerance })
             if (where === null) continue
             const index = where === 'length' ? 0 : where
@@ -127,7 +139,7 @@ export function createDisagreementProver(parameters: {
             }
           }
         }
-        for (const request of requests.filter((r) => r.jobId === job.jobId)) {
+        for (const request of jobRequests) {
           const tree = opened.find((r) => r.provider.toLowerCase() === request.provider.toLowerCase())?.tree
           if (!tree) continue
           const last = BigInt(Math.max(tree.length - 1, 0))

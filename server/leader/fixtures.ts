@@ -35,13 +35,17 @@ export const provider = (n: number, over: Partial<MatchProvider> = {}): MatchPro
 /** The model hash of {@link job}s unless told otherwise. */
 export const modelA = `0x${'a1'.repeat(32)}`
 
-/** A k=2 job of {@link modelA}, 10 units at up to 100 per unit, needing 8000 MiB, due at 2000, unless `over` says otherwise. */
+/**
+ * A redundant k=2 job of {@link modelA}, 10 units at up to 100 per unit, needing 8000 MiB, due at 2000, unless `over`
+ * says otherwise.
+ */
 export const job = (id: bigint, over: Partial<MatchJob> = {}): MatchJob => ({
   id,
   modelHash: modelA,
   maxPricePerUnit: 100n,
   units: 10n,
   redundancy: 2,
+  verification: 'REDUNDANT',
   minVramMib: 8000n,
   gpuModel: 0n,
   regions: [],

@@ -2,8 +2,9 @@ import type { Logger } from 'pino'
 import { maxUint256, type PublicClient } from 'viem'
 import { emissionControllerAbi, jobMarketAbi } from '../../contracts/generated/index.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
+import { AuditKind } from '../../protocol/spotCheck.ts'
 import type { Views } from '../db/database.ts'
-import { findKeeperWork } from '../db/jobs.ts'
+import { findKeeperWork, type KeeperJob, type SpotCheckWork } from '../db/jobs.ts'
 import type { createDisagreementProver } from './disagreementProver.ts'
 import type { AssignMeta } from './matcher.ts'
 import type { createTransactionSender } from './transactionSender.ts'
@@ -18,9 +19,14 @@ const epochsPerAdvance = 100n
 /**
  * The keeper: at chain time `now` it sends `finalize` (REVEALED, or COMMITTED past the reveal
  * deadline), `expire` (OPEN or DISPUTED past the deadline), `expireAssignment` (ASSIGNED past the commit
- * deadline) and `advanceEpoch(epochsPerAdvance)` (an ended epoch not yet closed), one in flight per (action, job).
+ * deadline) and `advanceEpoch(epochsPerAdvance)` (an ended epoch not yet closed), one in flight per (action, job, round).
  * A job whose revealed results differ is finalized only once its proof window closed; meanwhile `prover` proves its
- * disagreements.
+ * disagreements (in an optimistic job's audit, the auditor's result against the original's).
+ *
+ * An optimistic job revealed by its one provider is finalized only when `finalize` can't revert: once block
+ * `revealBlock + 2` exists (the block after the reveal decides the spot check, and a call sees a block's hash only
+ * from the next one), at once when `spotCheckOf` selects it (finalize starts its audit), otherwise after its challenge
+ * window (finalize settles it). The spot check is read once per job and reveal block, at the chain's block.
  */
 export function createKeeper(parameters: {
   views: Views
@@ -34,25 +40,68 @@ export function createKeeper(parameters: {
   const { views, publicClient, deployment, sender, prover } = parameters
   const jobMarket = deployment.contracts.JobMarket.address
   const controller = deployment.contracts.EmissionController.address
+  const { proofWindow, challengeWindow } = deployment.params.market
+  /** `spotCheckOf` as read, by `jobId:revealBlock`: fixed once block revealBlock + 1 is mined. */
+  const spotChecks = new Map<string, AuditKind>()
+
+  /** The optimistic jobs `finalize` would now audit or settle, without a revert (see the summary). */
+  const decided = async (jobs: SpotCheckWork[], chainTime: bigint, blockNumber: bigint): Promise<KeeperJob[]> => {
+    const live = new Set(jobs.map((j) => `${j.jobId}:${j.revealBlock}`))
+    for (const key of spotChecks.keys()) if (!live.has(key)) spotChecks.delete(key)
+    const ready: KeeperJob[] = []
+    for (const job of jobs) {
+      if (blockNumber < job.revealBlock + 2n) continue
+      if (chainTime > job.challengeClosesAt) {
+        ready.push(job)
+        continue
+      }
+      const key = `${job.jobId}:${job.revealBlock}`
+      let kind = spotChecks.get(key)
+      if (kind === undefined) {
+        kind = (await publicClient.readContract({
+          address: jobMarket,
+          abi: jobMarketAbi,
+          functionName: 'spotCheckOf',
+          args: [job.jobId],
+          blockNumber,
+        })) as AuditKind
+        spotChecks.set(key, kind)
+      }
+      if (kind !== AuditKind.None) ready.push(job)
+    }
+    return ready
+  }
 
   return {
-    async tick(chainTime: bigint): Promise<number> {
-      const work = await findKeeperWork(views, chainTime, deployment.params.market.proofWindow, jobsPerAction)
+    /** One pass at the chain's latest block (`chainTime` its timestamp, `blockNumber` its number); returns the transactions sent. */
+    async tick(chainTime: bigint, blockNumber: bigint): Promise<number> {
+      const { spotChecks: optimistic, ...work } = await findKeeperWork(views, {
+        now: chainTime,
+        proofWindow,
+        challengeWindow,
+        limit: jobsPerAction,
+      })
+      work.finalize = [...work.finalize, ...(await decided(optimistic, chainTime, blockNumber))]
+      // Keyed by the job's round too, so one round's finalize (an optimistic job's, starting its audit) never holds up
+      // the next round's while the index catches up.
+      const keyOf = (action: string, job: KeeperJob) => `${action}:${job.jobId}:${job.round}`
       const actionable = new Set<string>()
-      for (const [action, ids] of Object.entries(work)) for (const id of ids) actionable.add(`${action}:${id}`)
+      for (const [action, jobs] of Object.entries(work)) for (const job of jobs) actionable.add(keyOf(action, job))
+      // An optimistic job's finalize stays blocked while the job waits, revealed, for its audit or its window.
+      for (const job of optimistic) actionable.add(keyOf('finalize', job))
       sender.settle(
         (key) => key.startsWith('assign:') || key.startsWith('advanceEpoch:') || actionable.has(key) || prover?.owns(key) === true,
       )
       let sent = prover ? await prover.tick(chainTime) : 0
-      for (const [action, ids] of Object.entries(work) as [keyof typeof work, bigint[]][]) {
-        for (const id of ids) {
+      for (const [action, jobs] of Object.entries(work) as [keyof typeof work, KeeperJob[]][]) {
+        for (const job of jobs) {
           const hash = await sender.send({
-            key: `${action}:${id}`,
+            key: keyOf(action, job),
             action,
             address: jobMarket,
             abi: jobMarketAbi,
             functionName: action,
-            args: [id],
+            args: [job.jobId],
             meta: { kind: 'keeper' },
           })
           if (hash) sent++

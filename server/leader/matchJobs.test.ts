@@ -62,6 +62,43 @@ describe('matchJobs', () => {
     expect(r.skipped).toEqual([{ jobId: 1n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 1 }])
   })
 
+  test('an optimistic job gets one provider, locking optimisticCollateralBps of its own ask', () => {
+    const providers = [provider(1, { pricePerUnit: 30n }), provider(2, { pricePerUnit: 10n }), provider(3, { pricePerUnit: 20n })]
+    const { assignments } = matchJobs({ ...base, jobs: [job(1n, { verification: 'OPTIMISTIC', redundancy: 1 })], providers })
+    // 10 × 10 units × 12.5 (optimisticCollateralBps 125 000), where a redundant slot would lock 100.
+    expect(assignments).toEqual([{ jobId: 1n, providers: [addr(2)], collaterals: [1250n] }])
+    expect(slotCollateralOf(provider(2), job(1n, { verification: 'OPTIMISTIC' }), params)).toBe(1250n)
+    expect(slotCollateralOf(provider(2), job(1n), params)).toBe(100n)
+    // Free stake that covers a redundant slot but not 12.5 times it: not eligible for the optimistic job.
+    const thin = provider(4, { pricePerUnit: 1n, stake: 100n * TSR + 124n, locked: 100n * TSR })
+    expect(picked([thin, provider(5)], { verification: 'OPTIMISTIC' })).toEqual([addr(5)])
+    expect(picked([thin, provider(5)])).toEqual([addr(4)])
+  })
+
+  test("an optimistic job's audit goes to one fresh provider, never the original, at optimistic collateral", () => {
+    // After AuditStarted(auditors 1) the indexed row is DISPUTED with redundancy 1 and the original in disputedProviders.
+    const providers = [provider(1, { pricePerUnit: 1n }), provider(2, { pricePerUnit: 20n }), provider(3, { pricePerUnit: 30n })]
+    const audit = job(1n, { verification: 'OPTIMISTIC', redundancy: 1, disputedProviders: [addr(1)] })
+    expect(matchJobs({ ...base, jobs: [audit], providers }).assignments).toEqual([
+      { jobId: 1n, providers: [addr(2)], collaterals: [2500n] },
+    ])
+    // Only the original left: the audit waits (assign would revert ProviderInDispute).
+    const r = matchJobs({ ...base, jobs: [audit], providers: providers.slice(0, 1) })
+    expect(r.assignments).toEqual([])
+    expect(r.skipped).toEqual([{ jobId: 1n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 0 }])
+  })
+
+  test("an escalated audit's tie-break goes to two fresh providers, neither the original nor the auditor", () => {
+    // After AuditStarted(auditors 2): redundancy 2, disputedProviders [original, auditor].
+    const providers = [provider(1, { pricePerUnit: 1n }), provider(2, { pricePerUnit: 2n }), provider(3), provider(4), provider(5)]
+    const escalated = job(1n, { verification: 'OPTIMISTIC', redundancy: 2, disputedProviders: [addr(1), addr(2)], noShows: [addr(3)] })
+    expect(matchJobs({ ...base, jobs: [escalated], providers }).assignments).toEqual([
+      { jobId: 1n, providers: [addr(4), addr(5)], collaterals: [1250n, 1250n] },
+    ])
+    const r = matchJobs({ ...base, jobs: [escalated], providers: providers.slice(0, 4) })
+    expect(r.skipped).toEqual([{ jobId: 1n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 1 }])
+  })
+
   test('ties break by fewer active assignments, then by address', () => {
     const providers = [provider(3), provider(2, { activeAssignments: 1 }), provider(1, { activeAssignments: 1 }), provider(4)]
     expect(matchJobs({ ...base, jobs: [job(1n)], providers }).assignments[0]?.providers).toEqual([addr(3), addr(4)])

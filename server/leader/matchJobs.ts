@@ -1,5 +1,6 @@
 import type { Address } from 'viem'
 import type { MarketParams, RegistryParams } from '../../protocol/deployment.ts'
+import type { VerificationName } from '../../protocol/enums.ts'
 import { collateralOf } from '../../protocol/settlement.ts'
 
 /** A provider as the matcher sees it (from the indexer's `provider` row plus liveness). */
@@ -30,8 +31,13 @@ export type MatchProvider = {
 export type JobSpec = {
   maxPricePerUnit: bigint
   units: bigint
-  /** k: how many providers run it. */
+  /**
+   * k: how many providers the round takes: the spec's k, 1 for an optimistic job, and for an optimistic job's audit
+   * the auditors it asks for (1, then 2 when the auditor disagreed: the indexed row follows `AuditStarted`).
+   */
   redundancy: number
+  /** Redundant (k providers agree) or optimistic (one provider, spot-checked); an optimistic slot locks more collateral. */
+  verification: VerificationName
   /** uint32 on chain, so a bigint as the indexer's `numeric` column. */
   minVramMib: bigint
   /** uint32; 0 = any. */
@@ -40,7 +46,7 @@ export type JobSpec = {
   regions: readonly string[]
 }
 
-/** A job waiting for providers (OPEN, or DISPUTED for its tie-break) as the matcher sees it. */
+/** A job waiting for providers (OPEN, or DISPUTED for its tie-break or an optimistic job's audit) as the matcher sees it. */
 export type MatchJob = JobSpec & {
   id: bigint
   /** sha256 of the model (any case): a provider holding it warm is preferred. */
@@ -49,12 +55,18 @@ export type MatchJob = JobSpec & {
   deadline: bigint
   /** Providers (any case) that no-showed this job: JobMarket never assigns them it again (`ProviderWasNoShow`). */
   noShows?: readonly string[]
-  /** A disputed job's first round (any case): its tie-break needs fresh providers (`ProviderInDispute`). */
+  /**
+   * A disputed job's first round (any case): its tie-break needs fresh providers (`ProviderInDispute`). For an
+   * optimistic job's audit, the original provider, then the auditor too once the audit escalated.
+   */
   disputedProviders?: readonly string[]
 }
 
 /** The deployment parameters eligibility depends on (pass `deployment.params`). */
-export type MatchParams = { registry: Pick<RegistryParams, 'minStake'>; market: Pick<MarketParams, 'collateralBps' | 'optimisticCollateralBps'> }
+export type MatchParams = {
+  registry: Pick<RegistryParams, 'minStake'>
+  market: Pick<MarketParams, 'collateralBps' | 'optimisticCollateralBps'>
+}
 
 export type MatchJobsParameters = {
   jobs: readonly MatchJob[]
@@ -67,15 +79,22 @@ export type MatchJobsParameters = {
 }
 
 export type MatchJobsReturnType = {
-  /** `collaterals[i]` is what `providers[i]` locks: its own ask × units × collateralBps / BPS. */
+  /** `collaterals[i]` is what `providers[i]` locks: its own ask × units × collateralBps (optimisticCollateralBps) / BPS. */
   assignments: { jobId: bigint; providers: Address[]; collaterals: bigint[] }[]
   /** Jobs left unassigned this round and why (for logs and `quote`). */
   skipped: { jobId: bigint; reason: 'DEADLINE_PASSED' | 'NOT_ENOUGH_PROVIDERS'; eligible: number }[]
 }
 
-/** What `provider` locks for a slot of `job`: collateral follows its own ask (JobMarket `collateralOf`). */
-export function slotCollateralOf(provider: Pick<MatchProvider, 'pricePerUnit'>, job: Pick<JobSpec, 'units'>, params: MatchParams): bigint {
-  return collateralOf({ ask: provider.pricePerUnit, units: job.units }, params.market)
+/**
+ * What `provider` locks for a slot of `job`: collateral follows its own ask, `optimisticCollateralBps` of it in every
+ * round of an optimistic job (JobMarket `collateralOf`).
+ */
+export function slotCollateralOf(
+  provider: Pick<MatchProvider, 'pricePerUnit'>,
+  job: Pick<JobSpec, 'units' | 'verification'>,
+  params: MatchParams,
+): bigint {
+  return collateralOf({ ask: provider.pricePerUnit, units: job.units, verification: job.verification }, params.market)
 }
 
 /**
@@ -86,7 +105,10 @@ export function slotCollateralOf(provider: Pick<MatchProvider, 'pricePerUnit'>, 
  */
 export function isEligible(
   provider: MatchProvider,
-  job: Pick<MatchJob, 'maxPricePerUnit' | 'units' | 'minVramMib' | 'gpuModel' | 'regions' | 'noShows' | 'disputedProviders'>,
+  job: Pick<
+    MatchJob,
+    'maxPricePerUnit' | 'units' | 'verification' | 'minVramMib' | 'gpuModel' | 'regions' | 'noShows' | 'disputedProviders'
+  >,
   parameters: { params: MatchParams; reserved: bigint },
 ): boolean {
   const address = provider.address.toLowerCase()
@@ -132,7 +154,7 @@ export function candidateScore(
 
 /**
  * Picks providers for jobs waiting for them, oldest job first: the k distinct eligible providers (never one that
- * no-showed the job, nor, for a disputed job's tie-break, one of its first round) with the highest
+ * no-showed the job, nor, for a disputed job's tie-break or audit, one of the providers it judges) with the highest
  * {@link candidateScore} (reputation, price, warm model, load), ties broken by address. Collateral and load picked for
  * one job count against the same providers for the next, so one round never over-commits a provider and spreads jobs.
  * Pure: no I/O, deterministic for the same input.

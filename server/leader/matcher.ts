@@ -19,8 +19,8 @@ const jobsPerTick = 200
 const jobIdOf = (job: { id: bigint }) => job.id
 
 /**
- * The matcher: reads jobs waiting for providers (OPEN, or DISPUTED for a tie-break) and live providers, picks
- * providers with `matchJobs`, and sends `JobMarket.assign` (one in flight per job).
+ * The matcher: reads jobs waiting for providers (OPEN, or DISPUTED for a tie-break or an optimistic job's audit) and
+ * live providers, picks providers with `matchJobs`, and sends `JobMarket.assign` (one in flight per job and round).
  */
 export function createMatcher(parameters: {
   db: Kysely<Database>
@@ -58,7 +58,11 @@ export function createMatcher(parameters: {
         limit: jobsPerTick,
         commitWindow: deployment.params.market.commitWindow,
       })
-      const openKeys = new Set(openJobs.map((j) => `assign:${j.id}`))
+      // Keyed by the job's round too: an assign stays blocked while the index still shows the job waiting for that
+      // round, and a job waiting again for a later round (a tie-break, an audit right after a challenge) isn't held up
+      // by its last round's assign.
+      const assignKey = (job: { id: bigint; round: number }) => `assign:${job.id}:${job.round}`
+      const openKeys = new Set(openJobs.map(assignKey))
       sender.settle((key) => !key.startsWith('assign:') || openKeys.has(key))
       // A job whose model or input isn't in the blob store can't be run: assigning it would get honest
       // providers slashed as no-shows. It stays Open until its uploader supplies the blob or it expires (refund).
@@ -69,7 +73,7 @@ export function createMatcher(parameters: {
       const runnable = openJobs.filter((j) => stored.has(j.modelHash.toLowerCase()) && stored.has(j.inputHash.toLowerCase()))
       if (runnable.length < openJobs.length)
         log.debug({ jobIds: openJobs.filter((j) => !runnable.includes(j)).map((j) => String(j.id)) }, 'matcher skipped jobs without blobs')
-      const unassigned = runnable.filter((j) => !sender.inFlight(`assign:${j.id}`))
+      const unassigned = runnable.filter((j) => !sender.inFlight(assignKey(j)))
       const ready = parameters.vet ? await vetted(unassigned, parameters.vet) : unassigned
       if (!ready.length) return 0
       // A job's no-shows never get it back: JobMarket would revert the whole assign (ProviderWasNoShow). Nor does a
@@ -82,11 +86,12 @@ export function createMatcher(parameters: {
         if (meta.kind === 'assign')
           for (const [i, p] of meta.providers.entries()) reserved.set(p, (reserved.get(p) ?? 0n) + (meta.collaterals[i] ?? 0n))
       const { assignments, skipped } = matchJobs({ jobs, providers, params: deployment.params, now: chainTime, reserved })
+      const roundOf = new Map(jobs.map((j) => [j.id, j.round]))
       if (skipped.length) log.debug({ skipped: skipped.map((s) => ({ ...s, jobId: String(s.jobId) })) }, 'matcher skipped jobs')
       let sent = 0
       for (const a of assignments) {
         const hash = await sender.send({
-          key: `assign:${a.jobId}`,
+          key: assignKey({ id: a.jobId, round: roundOf.get(a.jobId) ?? 0 }),
           action: 'assign',
           address: jobMarket,
           abi: jobMarketAbi,

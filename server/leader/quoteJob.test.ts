@@ -1,37 +1,108 @@
 import { describe, expect, test } from 'vitest'
 import { TSR } from '../../protocol/units.ts'
+import { UserInputError } from '../errors.ts'
 import { provider } from './fixtures.ts'
 import type { JobSpec } from './matchJobs.ts'
 import { quoteJob } from './quoteJob.ts'
 
-const spec: JobSpec = { maxPricePerUnit: 100n, units: 10n, redundancy: 2, minVramMib: 8000n, gpuModel: 0n, regions: [] }
-// 50 % collateral, 10 % take: a provider asking 10 locks 10 × 10 × 0.5 = 50, none more than 100 × 10 × 0.5 = 500 per slot;
-// escrow 100 × 10 × 2 = 2000 plus 200 take.
-const params = { registry: { minStake: 100n * TSR }, market: { collateralBps: 5000n, optimisticCollateralBps: 125_000n, takeBps: 1000n } }
+const spec: JobSpec = {
+  maxPricePerUnit: 100n,
+  units: 10n,
+  redundancy: 2,
+  verification: 'REDUNDANT',
+  minVramMib: 8000n,
+  gpuModel: 0n,
+  regions: [],
+}
+const optimistic: JobSpec = { ...spec, verification: 'OPTIMISTIC', redundancy: 1 }
+// 50 % collateral (1250 % optimistic), 10 % take, 8 % spot checks, jobs worth 10 000 or more always audited: a provider
+// asking 10 locks 10 × 10 × 0.5 = 50 (1250 optimistic), none more than 100 × 10 × 0.5 = 500 per slot (12 500 optimistic);
+// escrow 100 × 10 × 2 = 2000 plus 200 take, whether k = 2 or optimistic.
+const params = {
+  registry: { minStake: 100n * TSR },
+  market: { collateralBps: 5000n, optimisticCollateralBps: 125_000n, takeBps: 1000n, spotCheckBps: 800n, auditThreshold: 10_000n },
+}
 
 describe('quoteJob', () => {
-  test('prices the k cheapest eligible providers', () => {
+  test('prices the k cheapest eligible providers, and the same job run optimistic', () => {
     const providers = [provider(1, { pricePerUnit: 30n }), provider(2, { pricePerUnit: 10n }), provider(3, { pricePerUnit: 20n })]
-    expect(quoteJob({ spec, providers, params })).toEqual({
+    const redundant = {
       reason: 'OK',
+      providers: 2,
       eligibleProviders: 3,
       pricePerUnit: 20n, // the dearer of the two picked (10 and 20)
       fees: 300n, // 10 × 10 + 20 × 10
       escrow: 2200n,
+      cost: 330n, // the fees and their 10 % take
       collateralPerSlot: 500n,
-    })
+    }
+    const asOptimistic = {
+      reason: 'OK',
+      providers: 1,
+      eligibleProviders: 3,
+      pricePerUnit: 10n,
+      fees: 100n, // the cheapest alone
+      escrow: 2200n, // a second execution held for an audit, refunded when none happens
+      cost: 118n, // 100 + 10 take + 8 premium (spotCheckBps of the fees, into the audit fund)
+      collateralPerSlot: 12_500n,
+    }
+    expect(quoteJob({ spec, providers, params })).toEqual({ ...redundant, redundant, optimistic: asOptimistic })
+    // The optimistic spec: its own mode at the top, the redundant one quoted at k = 2.
+    expect(quoteJob({ spec: optimistic, providers, params })).toEqual({ ...asOptimistic, redundant, optimistic: asOptimistic })
+    // A k = 3 spec prices three providers redundant; optimistic is the same one provider.
+    const k3 = quoteJob({ spec: { ...spec, redundancy: 3 }, providers, params })
+    expect(k3).toMatchObject({ providers: 3, fees: 600n, escrow: 3300n, cost: 660n, optimistic: asOptimistic })
   })
 
-  test('too high asks: MAX_PRICE_TOO_LOW, no price or fees, the same escrow', () => {
+  test('an optimistic job worth the audit threshold is always audited: two providers, both executions, no premium', () => {
+    const providers = [provider(1, { pricePerUnit: 30n }), provider(2, { pricePerUnit: 10n }), provider(3, { pricePerUnit: 20n })]
+    const big = { ...optimistic, maxPricePerUnit: 1000n } // 1000 × 10 = 10 000: at the threshold
+    expect(quoteJob({ spec: big, providers, params })).toMatchObject({
+      reason: 'OK',
+      providers: 2,
+      pricePerUnit: 20n,
+      fees: 300n, // the original's run and the auditor's
+      cost: 330n, // paid in full: a threshold audit is never reimbursed, and pays no premium
+      escrow: 22_000n,
+    })
+    // With one eligible provider the audit could never run.
+    expect(quoteJob({ spec: big, providers: providers.slice(0, 1), params }).reason).toBe('NOT_ENOUGH_PROVIDERS')
+    // A wei per unit below the threshold: spot-checked like any other.
+    const below = quoteJob({ spec: { ...optimistic, maxPricePerUnit: 999n }, providers, params })
+    expect(below).toMatchObject({ providers: 1, fees: 100n, cost: 118n })
+  })
+
+  test('optimistic eligibility counts the optimistic collateral: a provider short of it fits only redundant jobs', () => {
+    // 1000 wei free: a redundant slot (50) fits, an optimistic one (1250) does not.
+    const providers = [provider(1, { locked: 1000n * TSR - 1000n }), provider(2, { locked: 1000n * TSR - 1000n })]
+    const quote = quoteJob({ spec, providers, params })
+    expect(quote.redundant).toMatchObject({ reason: 'OK', eligibleProviders: 2 })
+    expect(quote.optimistic).toMatchObject({ reason: 'NOT_ENOUGH_PROVIDERS', eligibleProviders: 0, fees: null, cost: null })
+  })
+
+  test('an optimistic spec with a redundancy other than 1 is refused, naming the field', () => {
+    for (const redundancy of [0, 2, 3]) {
+      const attempt = () => quoteJob({ spec: { ...optimistic, redundancy }, providers: [provider(1)], params })
+      expect(attempt).toThrow(UserInputError)
+      expect(attempt).toThrow(`spec.redundancy must be 1 for an OPTIMISTIC job`)
+      expect(attempt).toThrow(`got ${redundancy}`)
+    }
+  })
+
+  test('too high asks: MAX_PRICE_TOO_LOW, no price, fees or cost, the same escrow', () => {
     const providers = [provider(1, { pricePerUnit: 150n }), provider(2, { pricePerUnit: 101n }), provider(3, { pricePerUnit: 100n })]
-    expect(quoteJob({ spec, providers, params })).toEqual({
+    expect(quoteJob({ spec, providers, params })).toMatchObject({
       reason: 'MAX_PRICE_TOO_LOW',
+      providers: 2,
       eligibleProviders: 1,
       pricePerUnit: null,
       fees: null,
       escrow: 2200n,
+      cost: null,
       collateralPerSlot: 500n,
     })
+    // One provider at the max price is enough for the optimistic run.
+    expect(quoteJob({ spec, providers, params }).optimistic).toMatchObject({ reason: 'OK', pricePerUnit: 100n, cost: 1180n })
   })
 
   test('enough providers but too few heartbeating: TOO_FEW_LIVE_PROVIDERS', () => {
@@ -63,6 +134,15 @@ describe('quoteJob', () => {
 
   test('k = 0 quotes nothing to pick and nothing to escrow', () => {
     const quote = quoteJob({ spec: { ...spec, redundancy: 0 }, providers: [provider(1)], params })
-    expect(quote).toEqual({ reason: 'OK', eligibleProviders: 1, pricePerUnit: null, fees: null, escrow: 0n, collateralPerSlot: 500n })
+    expect(quote).toMatchObject({
+      reason: 'OK',
+      providers: 0,
+      eligibleProviders: 1,
+      pricePerUnit: null,
+      fees: null,
+      escrow: 0n,
+      cost: null,
+      collateralPerSlot: 500n,
+    })
   })
 })

@@ -1,5 +1,7 @@
 import type { MarketParams } from '../../protocol/deployment.ts'
-import { collateralOf, escrowOf } from '../../protocol/settlement.ts'
+import { collateralOf, escrowOf, isOptimistic, takeOf } from '../../protocol/settlement.ts'
+import { BPS } from '../../protocol/units.ts'
+import { UserInputError } from '../errors.ts'
 import { isEligible, type JobSpec, type MatchParams, type MatchProvider } from './matchJobs.ts'
 
 /** Why a job would (not) be matched now. */
@@ -10,56 +12,104 @@ export type QuoteJobParameters = {
   /** Every indexed provider, with liveness and load (`findCandidateProviders`). */
   providers: readonly MatchProvider[]
   /** Pass `deployment.params`. */
-  params: MatchParams & { market: Pick<MarketParams, 'takeBps'> }
+  params: MatchParams & { market: Pick<MarketParams, 'takeBps' | 'spotCheckBps' | 'auditThreshold'> }
 }
 
-export type QuoteJobReturnType = {
-  /** OK when at least k live, eligible providers ask ≤ maxPricePerUnit; otherwise the first requirement that fails. */
+/** What a job would cost in one verification mode, and whether the matcher could place it now. */
+export type ModeQuote = {
+  /** OK when enough live, eligible providers (`providers`) ask ≤ maxPricePerUnit; otherwise the first requirement that fails. */
   reason: QuoteReason
-  /** Live providers that could take a slot. */
+  /**
+   * Distinct providers the job needs: k when redundant; when optimistic 1, or 2 when it is worth the audit threshold
+   * or more (`maxPricePerUnit × units ≥ auditThreshold`: always audited, so a second, fresh provider runs it too).
+   */
+  providers: number
+  /** Live providers that could take a slot (their collateral judged for this mode). */
   eligibleProviders: number
-  /** The highest ask among the k the matcher would pick; null unless OK. */
+  /** The highest ask among the providers the matcher would pick; null unless OK. */
   pricePerUnit: bigint | null
-  /** Σ ask × units over the k picked providers (paid on completion); null unless OK. */
+  /** Σ ask × units over the picked providers (paid on completion); null unless OK. */
   fees: bigint | null
-  /** What `submitJob` escrows: max × units × k plus the protocol take. */
+  /** What `submitJob` escrows: max × units × k plus the protocol take (k = 2 for an optimistic job). */
   escrow: bigint
   /**
-   * The most one slot can lock: the collateral of an ask of `maxPricePerUnit`. Each provider locks its own
-   * ask × units × collateralBps / BPS, so none locks more.
+   * What the requester pays when the job completes: the fees plus the take, and for an optimistic job below the audit
+   * threshold the spot-check premium (`spotCheckBps` of the fees, into the audit fund; an audited job's second
+   * execution is reimbursed from that fund). Null unless OK.
+   */
+  cost: bigint | null
+  /**
+   * The most one slot can lock: the collateral of an ask of `maxPricePerUnit` (× `optimisticCollateralBps` when
+   * optimistic). Each provider locks its own ask × units × bps / BPS, so none locks more.
    */
   collateralPerSlot: bigint
 }
+
+/** The quote for the spec's own mode, and for each mode on its own (the redundant one with k = 2 for an optimistic spec). */
+export type QuoteJobReturnType = ModeQuote & { redundant: ModeQuote; optimistic: ModeQuote }
 
 /** More than any ask: judges every requirement but the price. */
 const anyPrice = 2n ** 255n
 
 /**
- * What a job with `spec` would cost and whether the matcher could place it now, judged as `matchJobs` judges it:
- * the k cheapest eligible providers. When fewer than k are eligible the reason names what is missing: the price
- * (enough would fit at any price), liveness (enough would fit were they live), or providers altogether. Pure.
+ * The spec's `verification` and `redundancy` as JobMarket's `submitJob` takes them: an optimistic job runs on one
+ * provider. Throws a {@link UserInputError} naming the field otherwise.
  */
-export function quoteJob(parameters: QuoteJobParameters): QuoteJobReturnType {
-  const { spec, providers, params } = parameters
-  const k = spec.redundancy
+function validateSpec(spec: JobSpec): void {
+  if (isOptimistic(spec.verification) && spec.redundancy !== 1)
+    throw new UserInputError(
+      `spec.redundancy must be 1 for an OPTIMISTIC job (one provider runs it, spot checks and challenges audit it), got ${spec.redundancy}`,
+      { details: 'field spec.redundancy' },
+    )
+}
+
+/**
+ * What a job with `spec` costs in one mode and whether the matcher could place it now, judged as `matchJobs` judges
+ * it: the `needed` cheapest eligible providers. When fewer are eligible the reason names what is missing: the price
+ * (enough would fit at any price), liveness (enough would fit were they live), or providers altogether.
+ */
+function quoteMode(spec: JobSpec, parameters: Omit<QuoteJobParameters, 'spec'>): ModeQuote {
+  const { providers, params } = parameters
+  const optimistic = isOptimistic(spec.verification)
+  const audited = optimistic && spec.maxPricePerUnit * spec.units >= params.market.auditThreshold
+  const needed = optimistic ? (audited ? 2 : 1) : spec.redundancy
   const fits = (provider: MatchProvider, job: JobSpec = spec) => isEligible(provider, job, { params, reserved: 0n })
   const countFitting = (fit: (provider: MatchProvider) => boolean) => providers.filter(fit).length
   const eligible = providers
     .filter((p) => fits(p))
     .sort((a, b) => (a.pricePerUnit < b.pricePerUnit ? -1 : a.pricePerUnit > b.pricePerUnit ? 1 : 0))
   let reason: QuoteReason = 'OK'
-  if (eligible.length < k) {
-    if (countFitting((p) => fits(p, { ...spec, maxPricePerUnit: anyPrice })) >= k) reason = 'MAX_PRICE_TOO_LOW'
-    else if (countFitting((p) => fits({ ...p, live: true })) >= k) reason = 'TOO_FEW_LIVE_PROVIDERS'
+  if (eligible.length < needed) {
+    if (countFitting((p) => fits(p, { ...spec, maxPricePerUnit: anyPrice })) >= needed) reason = 'MAX_PRICE_TOO_LOW'
+    else if (countFitting((p) => fits({ ...p, live: true })) >= needed) reason = 'TOO_FEW_LIVE_PROVIDERS'
     else reason = 'NOT_ENOUGH_PROVIDERS'
   }
-  const picked = eligible.length >= k && k > 0 ? eligible.slice(0, k) : []
+  const picked = eligible.length >= needed && needed > 0 ? eligible.slice(0, needed) : []
+  const fees = picked.length ? picked.reduce((sum, p) => sum + p.pricePerUnit * spec.units, 0n) : null
+  const premium = fees !== null && optimistic && !audited ? (fees * params.market.spotCheckBps) / BPS : 0n
   return {
     reason,
+    providers: needed,
     eligibleProviders: eligible.length,
     pricePerUnit: picked.at(-1)?.pricePerUnit ?? null,
-    fees: picked.length ? picked.reduce((sum, p) => sum + p.pricePerUnit * spec.units, 0n) : null,
+    fees,
     escrow: escrowOf(spec, params.market),
-    collateralPerSlot: collateralOf({ ask: spec.maxPricePerUnit, units: spec.units }, params.market),
+    cost: fees === null ? null : fees + takeOf(fees, params.market) + premium,
+    collateralPerSlot: collateralOf({ ask: spec.maxPricePerUnit, units: spec.units, verification: spec.verification }, params.market),
   }
+}
+
+/**
+ * What a job with `spec` would cost and whether the matcher could place it now, in the spec's own verification mode
+ * and in both: redundant with the spec's k (2 when the spec is optimistic), and optimistic (one provider, an audit's
+ * second execution escrowed). Pure. Throws a {@link UserInputError} naming the field for a spec JobMarket would refuse
+ * (an optimistic job with a redundancy other than 1).
+ */
+export function quoteJob(parameters: QuoteJobParameters): QuoteJobReturnType {
+  const { spec } = parameters
+  validateSpec(spec)
+  const optimistic = isOptimistic(spec.verification)
+  const redundant = quoteMode({ ...spec, verification: 'REDUNDANT', redundancy: optimistic ? 2 : spec.redundancy }, parameters)
+  const asOptimistic = quoteMode({ ...spec, verification: 'OPTIMISTIC', redundancy: 1 }, parameters)
+  return { ...(optimistic ? asOptimistic : redundant), redundant, optimistic: asOptimistic }
 }

@@ -179,7 +179,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       if (!(await gate.open())) return
       const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
       await matcher.tick(block.timestamp).catch((error: unknown) => failed('matcher', error))
-      await keeper.tick(block.timestamp).catch((error: unknown) => failed('keeper', error))
+      await keeper.tick(block.timestamp, block.number).catch((error: unknown) => failed('keeper', error))
     })
   }
 

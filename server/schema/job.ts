@@ -1,7 +1,9 @@
 import { assignmentOutcomes, jobStatusNames, paymentKinds, verificationNames } from '../../protocol/enums.ts'
+import type { auditKindNames } from '../../protocol/spotCheck.ts'
 import { builder } from '../builder.ts'
 import type { ServerContext } from '../context.ts'
 import { findAssignmentsByJobIds, type IndexedAssignment } from '../db/assignments.ts'
+import { findAuditsByJobIds, type IndexedAudit } from '../db/audits.ts'
 import { findDisagreementsByJobIds, type IndexedDisagreement } from '../db/disagreements.ts'
 import { findJobs, findJobsByIds, type IndexedJob, jobOrderColumns } from '../db/jobs.ts'
 import { findPaymentsByJobIds, type IndexedPayment } from '../db/payments.ts'
@@ -10,9 +12,19 @@ import { exposeBigInts } from './scalars.ts'
 
 export const JobStatus = builder.enumType('JobStatus', { values: jobStatusNames })
 
-const Verification = builder.enumType('Verification', { values: verificationNames })
+export const Verification = builder.enumType('Verification', { values: verificationNames })
 
 const AssignmentOutcome = builder.enumType('AssignmentOutcome', { values: assignmentOutcomes })
+
+export const AuditKind = builder.enumType('AuditKind', {
+  description: 'Why an OPTIMISTIC job was audited.',
+  values: {
+    NONE: { description: 'Not audited (so far): settled after its challenge window, paying the spot-check premium.' },
+    SPOT: { description: 'Picked by the spot check (spotCheckBps of jobs, by the hash of the block after the reveal).' },
+    THRESHOLD: { description: 'Worth the audit threshold or more (maxPricePerUnit × units): always audited, paid by the job.' },
+    CHALLENGE: { description: 'Challenged with a bond during its challenge window.' },
+  } satisfies Record<(typeof auditKindNames)[number], { description: string }>,
+})
 
 const PaymentKind = builder.enumType('PaymentKind', { values: paymentKinds })
 
@@ -27,6 +39,7 @@ export const Job = builder.loadableObjectRef('Job', {
 export const Assignment = builder.objectRef<IndexedAssignment>('Assignment')
 const Payment = builder.objectRef<IndexedPayment>('Payment')
 const Disagreement = builder.objectRef<IndexedDisagreement>('Disagreement')
+const Audit = builder.objectRef<IndexedAudit>('Audit')
 
 /** A job's children (assignments, payments), loaded for many jobs at once and grouped by job. */
 const perJob = <T extends { jobId: bigint | null }>(load: (ctx: ServerContext, jobIds: string[]) => Promise<T[]>) => ({
@@ -58,9 +71,14 @@ Job.implement({
     minVramMiB: t.expose('minVramMib', { type: 'BigInt', description: 'VRAM per GPU a provider needs, MiB (uint32).' }),
     gpuModel: t.expose('gpuModel', { type: 'BigInt', description: 'GPU model id a provider needs (uint32); 0 = any.' }),
     regions: t.expose('regions', { type: ['Bytes32'], description: 'Allowed regions; empty = any.' }),
-    redundancy: t.exposeInt('redundancy'),
+    redundancy: t.exposeInt('redundancy', {
+      description: 'Providers the current round takes: as submitted, then for an OPTIMISTIC job’s audit 1, and 2 once escalated.',
+    }),
     verification: t.expose('verification', { type: Verification }),
-    deadline: t.expose('deadline', { type: 'BigInt', description: 'Unix seconds (chain time).' }),
+    deadline: t.expose('deadline', {
+      type: 'BigInt',
+      description: 'Unix seconds (chain time); an audit pushes it out so it has time to run.',
+    }),
     outputTolerance: t.exposeInt('outputTolerance'),
     round: t.exposeInt('round', { description: 'Assignment rounds so far (0 while never assigned).' }),
     status: t.expose('status', { type: JobStatus }),
@@ -73,7 +91,7 @@ Job.implement({
     disputedProviders: t.expose('disputedProviders', {
       type: ['Address'],
       description:
-        'The first round of a job whose providers disagreed (DISPUTED): settled by the tie-break of fresh providers that follows. Empty otherwise.',
+        'The first round of a job whose providers disagreed (DISPUTED): settled by the tie-break of fresh providers that follows. For an OPTIMISTIC job sent to audit, its provider, then [original, auditor] once the auditor disagreed. Empty otherwise.',
     }),
     txHash: t.expose('txHash', { type: 'Bytes32' }),
     assignments: t.loadableGroup({
@@ -85,6 +103,14 @@ Job.implement({
       ...perJob((ctx, jobIds) => findPaymentsByJobIds(ctx.views, jobIds)),
       type: Payment,
       description: 'Credits (fees, slash shares, refunds) tied to this job, in chain order.',
+    }),
+    audit: t.loadable({
+      type: Audit,
+      nullable: true,
+      load: (jobIds: string[], ctx: ServerContext) => findAuditsByJobIds(ctx.views, jobIds),
+      sort: (audit) => audit.jobId.toString(),
+      resolve: (job) => (job.verification === 'OPTIMISTIC' ? job.id.toString() : null),
+      description: 'An OPTIMISTIC job’s audit (kind NONE while unaudited) and the money it moved; null for a REDUNDANT job.',
     }),
     disagreements: t.loadableGroup({
       ...perJob((ctx, jobIds) => findDisagreementsByJobIds(ctx.views, jobIds)),
@@ -106,6 +132,44 @@ Disagreement.implement({
       description: 'The element out of tolerance (when the lengths differ, the index both openings happened to use).',
     }),
     txHash: t.expose('txHash', { type: 'Bytes32' }),
+  }),
+})
+
+Audit.implement({
+  description:
+    'How an OPTIMISTIC job was checked: spot-checked, always audited for its worth, or challenged, by one auditor, then two more when the auditor disagreed; and where the premium, reimbursement and challenge bond went.',
+  fields: (t) => ({
+    ...exposeBigInts(t, ['startedAt', 'settledAt'], { nullable: true }),
+    kind: t.expose('kind', { type: AuditKind }),
+    auditors: t.exposeInt('auditors', {
+      description: 'Fresh providers the audit asked for: 1, then 2 once the auditor disagreed with the original result; 0 unaudited.',
+    }),
+    challenger: t.expose('challenger', { type: 'Address', nullable: true, description: 'Who challenged the result; null unchallenged.' }),
+    bond: t.expose('bond', {
+      type: 'BigInt',
+      description: 'The challenge bond posted (maxPricePerUnit × units × challengeBondBps); 0 unchallenged.',
+    }),
+    premium: t.expose('premium', {
+      type: 'BigInt',
+      nullable: true,
+      description: 'Paid into the audit fund by an unaudited job (spotCheckBps of its fees). Null until settled, as are the amounts below.',
+    }),
+    reimbursed: t.expose('reimbursed', {
+      type: 'BigInt',
+      nullable: true,
+      description: 'Paid back to the requester from the audit fund: what a spot-checked or challenged job paid beyond its original result.',
+    }),
+    bondToProvider: t.expose('bondToProvider', {
+      type: 'BigInt',
+      nullable: true,
+      description: 'Half the bond, credited to the original provider whose result stood.',
+    }),
+    bondBurned: t.expose('bondBurned', { type: 'BigInt', nullable: true, description: 'The other half, burned.' }),
+    bondReturned: t.expose('bondReturned', {
+      type: 'BigInt',
+      nullable: true,
+      description: 'The bond credited back to the challenger: the result lost, or the job failed or expired.',
+    }),
   }),
 })
 
@@ -148,6 +212,11 @@ const JobWhere = builder.inputType('JobWhere', {
     openedBefore: t.field({
       type: 'BigInt',
       description: 'Jobs that began waiting for providers (openedAt) at or before this unix time.',
+    }),
+    verification: t.field({ type: Verification }),
+    auditKind: t.field({
+      type: AuditKind,
+      description: 'OPTIMISTIC jobs audited for this reason; NONE: those not audited (so far).',
     }),
   }),
 })

@@ -1,7 +1,8 @@
 import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { builder } from '../builder.ts'
+import type { AuditStats } from '../db/audits.ts'
 import { type IndexingStatus, indexingStatus, type MarketStats, marketStats } from '../db/meta.ts'
-import { JobStatus } from './job.ts'
+import { AuditKind, JobStatus } from './job.ts'
 
 const MetaRef = builder.objectRef<IndexingStatus>('Meta').implement({
   description: 'How fresh the indexed data is.',
@@ -18,6 +19,31 @@ const StatusCount = builder.simpleObject('JobStatusCount', {
   fields: (t) => ({ status: t.field({ type: JobStatus }), count: t.int() }),
 })
 
+const AuditKindCount = builder.simpleObject('AuditKindCount', {
+  fields: (t) => ({ kind: t.field({ type: AuditKind }), count: t.int() }),
+})
+
+const AuditStatsRef = builder.objectRef<AuditStats>('AuditStats').implement({
+  description: 'How OPTIMISTIC jobs were checked, and the money their audits moved (wei).',
+  fields: (t) => ({
+    byKind: t.expose('byKind', {
+      type: [AuditKindCount],
+      description:
+        'OPTIMISTIC jobs by why they were audited, every kind; NONE counts those settled unaudited (jobs still running are not counted).',
+    }),
+    escalated: t.exposeInt('escalated', { description: 'Audits whose auditor disagreed, sent to a tie-break by two more providers.' }),
+    premiums: t.expose('premiums', { type: 'BigInt', description: 'Σ premiums unaudited jobs paid into the audit fund.' }),
+    reimbursed: t.expose('reimbursed', { type: 'BigInt', description: 'Σ paid from the audit fund to requesters of audited jobs.' }),
+    bondsToProviders: t.expose('bondsToProviders', {
+      type: 'BigInt',
+      description: 'Σ challenge bonds paid to providers whose result stood.',
+    }),
+    bondsBurned: t.expose('bondsBurned', { type: 'BigInt', description: 'Σ challenge bonds burned.' }),
+    bondsReturned: t.expose('bondsReturned', { type: 'BigInt', description: 'Σ challenge bonds returned to challengers.' }),
+    fund: t.expose('fund', { type: 'BigInt', description: 'What the audit fund holds: premiums − reimbursed.' }),
+  }),
+})
+
 const MarketStatsRef = builder.objectRef<MarketStats>('MarketStats').implement({
   fields: (t) => ({
     jobs: t.exposeInt('jobs', { description: 'All jobs ever submitted.' }),
@@ -27,6 +53,7 @@ const MarketStatsRef = builder.objectRef<MarketStats>('MarketStats').implement({
     liveProviders: t.exposeInt('liveProviders', { description: `Heartbeat within ${heartbeatLivenessSeconds} s.` }),
     totalFees: t.expose('totalFees', { type: 'BigInt', description: 'Σ fees of finalized jobs (wei).' }),
     totalBurned: t.expose('totalBurned', { type: 'BigInt', description: 'Σ protocol take burned (wei).' }),
+    audits: t.expose('audits', { type: AuditStatsRef }),
   }),
 })
 

@@ -1,12 +1,16 @@
 import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { builder } from '../builder.ts'
+import type { ModeQuote } from '../leader/quoteJob.ts'
 import { type QuoteWithCheck, quoteWithCheck } from '../quoteWithCheck.ts'
 import { JobCheckRef } from './checkJob.ts'
+import { Verification } from './job.ts'
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never
 
 const QuoteReason = builder.enumType('QuoteReason', {
   description: 'Why a job would (not) be matched now.',
   values: {
-    OK: { description: 'At least `redundancy` live, eligible providers ask ≤ maxPricePerUnit.' },
+    OK: { description: 'Enough live, eligible providers (`providers`) ask ≤ maxPricePerUnit.' },
     MAX_PRICE_TOO_LOW: { description: 'Enough providers fit, but too few ask ≤ maxPricePerUnit.' },
     TOO_FEW_LIVE_PROVIDERS: {
       description: `Enough providers fit, but too few have heartbeated in the last ${heartbeatLivenessSeconds} s.`,
@@ -19,7 +23,8 @@ const QuoteInput = builder.inputType('QuoteInput', {
   fields: (t) => ({
     units: t.field({ type: 'BigInt', required: true }),
     maxPricePerUnit: t.field({ type: 'BigInt', required: true }),
-    redundancy: t.int({ required: true }),
+    redundancy: t.int({ required: true, description: 'k: how many providers run it; must be 1 when OPTIMISTIC.' }),
+    verification: t.field({ type: Verification, defaultValue: 'REDUNDANT' }),
     // uint32 on chain, past GraphQL's Int: BigInt, as on Job.
     minVramMiB: t.field({ type: 'BigInt', defaultValue: 0n }),
     gpuModel: t.field({ type: 'BigInt', defaultValue: 0n }),
@@ -29,23 +34,60 @@ const QuoteInput = builder.inputType('QuoteInput', {
   }),
 })
 
+/** The fields a quote has for one verification mode, on `Quote` (the spec's own mode) and on `QuoteMode` (each mode). */
+const modeFields = <Parent extends ModeQuote>(t: PothosSchemaTypes.ObjectFieldBuilder<Types, Parent>) => ({
+  reason: t.field({ type: QuoteReason, resolve: (q) => q.reason }),
+  providers: t.int({
+    description:
+      'Distinct providers the job needs: k when REDUNDANT; 1 when OPTIMISTIC, or 2 when worth the audit threshold or more (always audited by a second provider).',
+    resolve: (q) => q.providers,
+  }),
+  eligibleProviders: t.int({ description: 'Live providers that could take a slot.', resolve: (q) => q.eligibleProviders }),
+  pricePerUnit: t.field({
+    type: 'BigInt',
+    nullable: true,
+    description: 'The highest ask among the providers the matcher would pick.',
+    resolve: (q) => q.pricePerUnit,
+  }),
+  fees: t.field({
+    type: 'BigInt',
+    nullable: true,
+    description: 'Σ ask × units over the picked providers (paid on completion).',
+    resolve: (q) => q.fees,
+  }),
+  escrow: t.field({
+    type: 'BigInt',
+    description: 'What submitJob escrows: max × units × k plus the protocol take (an OPTIMISTIC job escrows as k = 2).',
+    resolve: (q) => q.escrow,
+  }),
+  cost: t.field({
+    type: 'BigInt',
+    nullable: true,
+    description:
+      'What the requester pays when the job completes: fees plus the take, plus for an OPTIMISTIC job below the audit threshold the spot-check premium (spotCheckBps of the fees); the rest of the escrow comes back.',
+    resolve: (q) => q.cost,
+  }),
+  collateralPerSlot: t.field({
+    type: 'BigInt',
+    description: 'The most one slot can lock: the collateral of an ask of maxPricePerUnit (optimisticCollateralBps when OPTIMISTIC).',
+    resolve: (q) => q.collateralPerSlot,
+  }),
+})
+
+const QuoteModeRef = builder.objectRef<ModeQuote>('QuoteMode').implement({
+  description: 'What a job with this spec would cost in one verification mode.',
+  fields: (t) => modeFields(t),
+})
+
 const QuoteRef = builder.objectRef<QuoteWithCheck>('Quote').implement({
-  description: 'What a job with this spec would cost and whether the matcher could place it now.',
+  description: 'What a job with this spec would cost and whether the matcher could place it now, in its own verification mode and in both.',
   fields: (t) => ({
-    reason: t.expose('reason', { type: QuoteReason }),
-    eligibleProviders: t.exposeInt('eligibleProviders', { description: 'Live providers that could take a slot.' }),
-    pricePerUnit: t.expose('pricePerUnit', {
-      type: 'BigInt',
-      nullable: true,
-      description: 'The highest ask among the k the matcher would pick.',
+    ...modeFields(t),
+    redundant: t.expose('redundant', {
+      type: QuoteModeRef,
+      description: 'The spec run REDUNDANT: with its k, or k = 2 when it is OPTIMISTIC.',
     }),
-    fees: t.expose('fees', {
-      type: 'BigInt',
-      nullable: true,
-      description: 'Σ ask × units over the k picked providers (paid on completion).',
-    }),
-    escrow: t.expose('escrow', { type: 'BigInt', description: 'What submitJob escrows: max × units × k plus the protocol take.' }),
-    collateralPerSlot: t.expose('collateralPerSlot', { type: 'BigInt' }),
+    optimistic: t.expose('optimistic', { type: QuoteModeRef, description: 'The spec run OPTIMISTIC: one provider, spot-checked.' }),
     check: t.expose('check', {
       type: JobCheckRef,
       nullable: true,
@@ -67,7 +109,13 @@ builder.queryFields((t) => ({
         params: ctx.deployment.params,
         blobs: ctx.blobs,
         inspector: ctx.inspector,
-        spec: { ...spec, minVramMib: spec.minVramMiB ?? 0n, gpuModel: spec.gpuModel ?? 0n, regions: spec.regions ?? [] },
+        spec: {
+          ...spec,
+          verification: spec.verification ?? 'REDUNDANT',
+          minVramMib: spec.minVramMiB ?? 0n,
+          gpuModel: spec.gpuModel ?? 0n,
+          regions: spec.regions ?? [],
+        },
       }),
   }),
 }))

@@ -20,11 +20,11 @@ export interface JobTable {
   gpuModel: Numeric
   /** json: allowed regions (bytes32), empty = any. */
   regions: Hex[]
-  /** k: how many providers run it. */
+  /** k: how many providers run the current round; an optimistic job's audit asks 1, then 2 (`AuditStarted`). */
   redundancy: number
   /** JobMarket's `Verification` value. */
   verification: number
-  /** Unix seconds (chain time). */
+  /** Unix seconds (chain time); pushed out when an optimistic job's audit starts. */
   deadline: Numeric
   outputTolerance: number
   escrow: Numeric
@@ -33,7 +33,10 @@ export interface JobTable {
   round: number
   /** json: the assigned providers (of the current or last round; empty while DISPUTED). */
   providers: Address[]
-  /** json: the first round of a job that went to a tie-break (JobDisputed), empty otherwise. */
+  /**
+   * json: the first round of a job that went to a tie-break (JobDisputed), or an optimistic job's audited provider
+   * (`[original, auditor]` once the audit escalated); empty otherwise.
+   */
   disputedProviders: Address[]
   /** json: providers holding a slot claimed (`claimJob`) while the job still waits, in claim order. */
   claimers: Address[]
@@ -45,6 +48,8 @@ export interface JobTable {
   openedAt: Numeric
   commitDeadline: Numeric | null
   revealDeadline: Numeric | null
+  /** Block of the round's `JobRevealed`: the hash of the next one decides an optimistic job's spot check. */
+  revealBlock: Numeric | null
   /** The winning fingerprint once finalized: a result, or a failure code (FAILED_INVALID, a resource failure's FAILED). */
   fingerprint: Hex | null
   fees: Numeric | null
