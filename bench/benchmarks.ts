@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: measures the gas of every state-changing external function of the four contracts and of
- * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, then how often honest inference outputs
- * agree under the fingerprint (bench/agreementRates.ts), and writes `BENCHMARKS.md`.
- * Not part of `npm test`: it takes about a minute (10,000 providers are registered and paid).
+ * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, then the executions and gas per job of
+ * optimistic against redundant verification (bench/verificationOverhead.ts), how often honest inference outputs agree
+ * under the fingerprint (bench/agreementRates.ts), and writes `BENCHMARKS.md`.
+ * Not part of `npm test`: it takes a minute or two (10,000 providers are registered and paid; 2,000 jobs run).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -14,6 +15,7 @@ import { type AgreementRatesReturnType, agreementRates, perturbationUlps, tolera
 import { baseline } from './baseline.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
 import { type GasRow, type LifecycleGasReturnType, lifecycleGas } from './lifecycleGas.ts'
+import { type VerificationOverheadReturnType, verificationOverhead } from './verificationOverhead.ts'
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const outFile = path.join(repoRoot, 'BENCHMARKS.md')
@@ -203,8 +205,70 @@ export function agreementSection(agreement: AgreementRatesReturnType): string[] 
   ]
 }
 
-/** BENCHMARKS.md from the three measurements. */
-function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseGasReturnType, agreement: AgreementRatesReturnType): string {
+/** The verification overhead section's lines (bench/verificationOverhead.ts); exported so it can be rendered on its own. */
+export function overheadSection(overhead: VerificationOverheadReturnType): string[] {
+  const { optimistic, redundant } = overhead
+  const p = Number(overhead.spotCheckBps) / 100
+  const pm = (row: { extraPercent: number; standardErrorPercent: number }) =>
+    row.standardErrorPercent === 0
+      ? `${row.extraPercent.toFixed(1)} %`
+      : `${row.extraPercent.toFixed(1)} ± ${row.standardErrorPercent.toFixed(1)} %`
+  const z = (optimistic.extraPercent - p) / optimistic.standardErrorPercent
+  const gasShare = (gas: bigint) => percent(Number(gas), Number(redundant.gasPerJob))
+  return [
+    '## Verification overhead: optimistic against redundant',
+    '',
+    `Executions and gas per job, measured together: ${n(optimistic.jobs)} Optimistic jobs (k = 1, spot-checked with ` +
+      `p = \`spotCheckBps\` = ${p} % by the hash of the block after the reveal) and ${n(redundant.jobs)} Redundant(k=2) jobs, ` +
+      'submitted alternately to one fresh anvil with the devnet deployment (`bench/verificationOverhead.ts`), every job ' +
+      'run by honest providers and finalized by the contract’s rules: a redundant job once both reveals are in; an ' +
+      'optimistic job two blocks after its reveal, which starts the audit of a spot-checked one (one fresh provider runs ' +
+      'it again and agrees, so no tie-break), while an unchecked one waits out the ' +
+      `${overhead.challengeWindow} s challenge window, then settles and pays its premium into the audit fund. No job is ` +
+      'challenged and none is above the audit threshold. Executions are counted from the chain (`JobAssigned`, one per ' +
+      'slot, each matched by a `ResultRevealed`); extra executions are those beyond the first, in % of one execution, ' +
+      '± their standard error over the jobs (binomial for the optimistic ones). Gas per job sums every transaction of ' +
+      'the job (submit, assignments, commits, reveals, finalizes; `approve` excluded, as in the lifecycle). Which jobs ' +
+      'are spot-checked follows block hashes, so a rerun draws others: the executions vary within their standard error, ' +
+      'the optimistic mean gas with them.',
+    '',
+    ...table(
+      ['verification', 'jobs', 'audited', 'executions', 'extra executions per job', 'gas per job'],
+      ['---', '---:', '---:', '---:', '---:', '---:'],
+      [
+        [
+          `Optimistic (k=1, p = ${p} %)`,
+          n(optimistic.jobs),
+          n(optimistic.audited),
+          n(optimistic.executions),
+          pm(optimistic),
+          n(optimistic.gasPerJob),
+        ],
+        ['Redundant (k=2)', n(redundant.jobs), n(redundant.audited), n(redundant.executions), pm(redundant), n(redundant.gasPerJob)],
+      ],
+    ),
+    '',
+    `Optimistic verification ran ${optimistic.extraPercent.toFixed(1)} % of an execution extra per job where redundant ` +
+      `k = 2 ran ${redundant.extraPercent.toFixed(0)} %: ${percent(optimistic.extraPercent, redundant.extraPercent)} % of ` +
+      `its overhead; p = ${p} % expected, ${Math.abs(z).toFixed(1)} standard errors ${z >= 0 ? 'above' : 'below'}. Gas per ` +
+      `optimistic job: ${n(optimistic.unauditedGasPerJob)} unchecked (${gasShare(optimistic.unauditedGasPerJob)} % of a ` +
+      `redundant job's ${n(redundant.gasPerJob)}), ` +
+      (optimistic.auditedGasPerJob === undefined
+        ? 'none spot-checked'
+        : `${n(optimistic.auditedGasPerJob)} spot-checked (${gasShare(optimistic.auditedGasPerJob)} %: the auditor's ` +
+          'assignment, commit, reveal and a second finalize)') +
+      `, ${n(optimistic.gasPerJob)} on average (${gasShare(optimistic.gasPerJob)} %).`,
+    '',
+  ]
+}
+
+/** BENCHMARKS.md from the measurements. */
+function renderBenchmarks(
+  lifecycle: LifecycleGasReturnType,
+  epochs: EpochCloseGasReturnType,
+  overhead: VerificationOverheadReturnType,
+  agreement: AgreementRatesReturnType,
+): string {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
   push(
@@ -300,6 +364,7 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
       epochs.recordJob.map((row) => [row.case, n(row.gas), beforeCell(baseline.recordJob[row.case])]),
     ),
     '',
+    ...overheadSection(overhead),
     ...agreementSection(agreement),
   )
   return lines.join('\n')
@@ -308,13 +373,17 @@ function renderBenchmarks(lifecycle: LifecycleGasReturnType, epochs: EpochCloseG
 async function main(): Promise<void> {
   const lifecycle = await lifecycleGas()
   const epochs = await epochCloseGas()
+  const overhead = await verificationOverhead()
   const agreement = await agreementRates()
-  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, agreement))
+  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement))
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })
   process.stdout.write(
-    `bench: wrote ${outFile} (k=2 lifecycle ${n(lifecycle.lifecycleTotal)} gas; agreement over ${n(agreement.inputs)} inputs ` +
-      `in ${agreement.seconds.toFixed(1)} s)\n`,
+    `bench: wrote ${outFile} (k=2 lifecycle ${n(lifecycle.lifecycleTotal)} gas; optimistic ` +
+      `${overhead.optimistic.extraPercent.toFixed(1)} ± ${overhead.optimistic.standardErrorPercent.toFixed(1)} % ` +
+      'extra executions per job against redundant ' +
+      `${overhead.redundant.extraPercent.toFixed(0)} %, ${n(overhead.optimistic.jobs)} jobs each in ${overhead.seconds.toFixed(1)} s; ` +
+      `agreement over ${n(agreement.inputs)} inputs in ${agreement.seconds.toFixed(1)} s)\n`,
   )
 }
 

@@ -4,6 +4,8 @@ import { parseEther } from 'viem'
 import { runDemoWorkload } from '../devnet/demoWorkload.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { startStack } from '../devnet/startStack.ts'
+import type { Deployment } from '../protocol/deployment.ts'
+import { sleep } from '../protocol/retry.ts'
 import { ConfigError } from './config.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
@@ -19,6 +21,8 @@ export type RunDevParameters = {
   cheaters: number
   cheatRate: number
   demo: boolean
+  /** Fraction of the demo's jobs submitted Optimistic (k = 1, spot-checked); the rest are Redundant. */
+  optimisticShare: number
   epochLength: number
   log: Logger
 }
@@ -37,6 +41,9 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
   if (!Number.isInteger(cheaters) || cheaters < 0 || cheaters > agentKeys.length)
     throw new ConfigError(`--cheaters must be a whole number from 0 to the ${agentKeys.length} agents, got ${cheaters}`)
   if (!(cheatRate >= 0 && cheatRate <= 1)) throw new ConfigError(`--cheat-rate must be a fraction from 0 to 1, got ${cheatRate}`)
+  const { optimisticShare } = parameters
+  if (!(optimisticShare >= 0 && optimisticShare <= 1))
+    throw new ConfigError(`--optimistic-share must be a fraction from 0 to 1, got ${optimisticShare}`)
   const honestAgents = agentKeys.length - cheaters
   const signal = waitForSignal()
   const stack = await startStack({
@@ -58,13 +65,15 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     log,
   })
   const controller = new AbortController()
+  const redundancies = demoRedundancies(agentKeys.length)
   const demo = parameters.demo
     ? runDemoWorkload({
         serverUrl: stack.serverUrl,
         rpcUrl: stack.rpcUrl,
         deployment: stack.deployment,
         requesterKey: devKeys[5],
-        redundancies: demoRedundancies(agentKeys.length),
+        redundancies,
+        optimisticShare,
         log: log.child({ part: 'demo' }),
         signal: controller.signal,
       }).catch((error) => log.error({ err: error }, 'demo workload stopped'))
@@ -81,7 +90,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
       .join(', ')}`,
     `  agents      ${stack.agents.map((a, i) => `${a.address}${i >= honestAgents ? ` (cheats on ${cheatRate * 100}% of jobs)` : ''}`).join(', ') || 'none'}`,
     ...(agentKeys.length < providerKeys.length ? [`  more agents ${spareAgentHint(providerKeys.slice(agentKeys.length))}`] : []),
-    `  demo jobs   ${parameters.demo ? `every 4 s, Redundant(k=${demoRedundancies(agentKeys.length).join(' or ')})` : 'off'}`,
+    `  demo jobs   ${parameters.demo ? `every 4 s, ${demoMix(optimisticShare, redundancies, stack.deployment)}` : 'off'}`,
     'Press Ctrl-C to stop.',
     '',
   ]
@@ -90,10 +99,16 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
   const received = await signal
   log.info({ signal: received }, 'stopping')
   controller.abort()
-  await demo
+  // A submission in flight doesn't see the abort and waits up to viem's 180 s for its receipt, from an anvil that a
+  // terminal's Ctrl-C (sent to the whole process group) may have stopped already: give it a few seconds, not minutes.
+  const settled = await Promise.race([demo.then(() => true), sleep(demoStopMs).then(() => false)])
+  if (!settled) log.warn({ ms: demoStopMs }, 'demo workload: a submission was still in flight; stopping without it')
   await stack.stop()
   log.info('stopped')
 }
+
+/** How long stopping waits for the demo's submission in flight. */
+const demoStopMs = 5_000
 
 /**
  * The demo's redundancies for `agents` local agents: k=2, and k=3 as well once three agents can take it, so a cheater
@@ -101,6 +116,16 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
  */
 function demoRedundancies(agents: number): number[] {
   return agents >= 3 ? [2, 3] : [2]
+}
+
+/** The banner's description of the demo's jobs: which verification, in what share, at what k or spot-check rate. */
+function demoMix(optimisticShare: number, redundancies: readonly number[], deployment: Deployment): string {
+  const percent = (x: number) => `${Math.round(x * 100)} %`
+  const redundant = `Redundant(k=${redundancies.join(' or ')})`
+  const optimistic = `Optimistic(k=1, ${Number(deployment.params.market.spotCheckBps) / 100} % spot-checked)`
+  if (optimisticShare === 0) return redundant
+  if (optimisticShare === 1) return optimistic
+  return `${percent(optimisticShare)} ${optimistic}, ${percent(1 - optimisticShare)} ${redundant}`
 }
 
 /** How to start another agent by hand with one of the funded spare provider keys (anvil accounts by index). */

@@ -4,6 +4,7 @@ import { type Hex, parseEther } from 'viem'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { TesseraError } from '../protocol/errors.ts'
 import { addSettingOptions, ConfigError, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
+import { jobVerificationOf } from './jobVerificationOf.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
 const program = new Command('tessera')
@@ -26,7 +27,6 @@ function settingsCommand(name: string, description: string, settings: Record<str
   return addSettingOptions(program.command(name).description(description), settings)
 }
 
-/** Exits once the logger's transport (a worker thread for pretty output) has written every line. */
 /** A number of seconds ≥ 0 from a setting, or a ConfigError naming the flag. */
 function seconds(value: unknown, flag: string): number {
   const n = Number(value)
@@ -43,6 +43,7 @@ function lieOption(value: unknown): boolean | number {
   return rate
 }
 
+/** Exits once the logger's transport (a worker thread for pretty output) has written every line. */
 async function exitAfterFlush(log: { flush: (cb?: (err?: Error) => void) => void }, code = 0): Promise<never> {
   await new Promise<void>((resolve) => log.flush(() => resolve()))
   process.exit(code)
@@ -74,6 +75,12 @@ const devSettings = {
     description: 'fraction of its jobs a cheating agent alters, 0–1',
   },
   demo: { flag: '--no-demo', env: 'TESSERA_DEMO', default: 'true', description: 'do not submit demo jobs' },
+  optimisticShare: {
+    flag: '--optimistic-share <fraction>',
+    env: 'TESSERA_OPTIMISTIC_SHARE',
+    default: 0.5,
+    description: 'fraction of the demo jobs submitted Optimistic (one run, spot-checked), 0–1; the rest are Redundant',
+  },
   epochLength: {
     flag: '--epoch-length <seconds>',
     env: 'TESSERA_EPOCH_LENGTH',
@@ -106,6 +113,7 @@ settingsCommand(
     cheaters: Number(config.cheaters),
     cheatRate: Number(config.cheatRate),
     demo: config.demo !== 'false',
+    optimisticShare: Number(config.optimisticShare),
     epochLength: Number(config.epochLength),
     log,
   })
@@ -211,9 +219,16 @@ job
   .option('--rpc <url>', 'chain RPC URL', process.env.TESSERA_RPC_URL ?? 'http://127.0.0.1:8545')
   .option('--private-key <key>', 'requester key (0x… or a file path)', process.env.TESSERA_PRIVATE_KEY ?? devKeys[5])
   .option('--max-price <tsr>', 'max price per unit, in TSR', '0.01')
-  .option('--redundancy <k>', 'providers that must agree', '2')
+  .option(
+    '--verification <mode>',
+    'redundant: k providers run it and must agree; optimistic: one runs it, spot-checked and open to challenges (k = 1)',
+    'redundant',
+  )
+  .option('--redundancy <k>', 'providers that must agree (redundant: 2 to 16, default 2; optimistic: 1 only)')
   .option('--tolerance <bits>', 'significant mantissa bits compared', '16')
   .action(async (flags) => {
+    // Before any file is read, uploaded or approved: a bad combination costs nothing.
+    const { verification, redundancy, name } = jobVerificationOf(flags)
     const { fetchDeployment, uploadBlob } = await import('../client/serverClient.ts')
     const { submitJob } = await import('../client/submitJob.ts')
     const { decodeTensorBlob } = await import('../protocol/tensorBlob.ts')
@@ -232,10 +247,19 @@ job
       inputHash,
       units: BigInt(tensor.dims[0]),
       maxPricePerUnit: parseEther(flags.maxPrice),
-      redundancy: Number(flags.redundancy),
+      redundancy,
+      verification,
       outputTolerance: Number(flags.tolerance),
     })
-    console.log(JSON.stringify({ jobId: result.jobId.toString(), escrow: result.escrow.toString(), txHash: result.txHash }))
+    console.log(
+      JSON.stringify({
+        jobId: result.jobId.toString(),
+        verification: name,
+        redundancy,
+        escrow: result.escrow.toString(),
+        txHash: result.txHash,
+      }),
+    )
   })
 
 program.parseAsync().catch((error) => {

@@ -22,7 +22,10 @@ export type SubmitJobParameters = {
   inputHash: Hex
   units: bigint
   maxPricePerUnit: bigint
+  /** Providers that run the job: 2..16 when Redundant, exactly 1 when Optimistic (the contract refuses anything else). */
   redundancy: number
+  /** Redundant (default) or Optimistic: one run, spot-checked, escrowed as k = 2 (`escrowOf`). */
+  verification?: Verification
   /** Seconds from the latest block's timestamp. */
   deadlineIn?: number
   outputTolerance?: number
@@ -45,6 +48,7 @@ export type SubmitJobReturnType = { jobId: bigint; escrow: bigint; txHash: Hex; 
  */
 export async function submitJob(parameters: SubmitJobParameters): Promise<SubmitJobReturnType> {
   const { deployment, units, maxPricePerUnit, redundancy } = parameters
+  const verification = parameters.verification ?? Verification.Redundant
   if (parameters.serverUrl) {
     const problems = await checkJob({
       serverUrl: parameters.serverUrl,
@@ -63,7 +67,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
   const market = deployment.contracts.JobMarket.address
   const token = deployment.contracts.TesseraToken.address
 
-  const escrow = escrowOf({ maxPricePerUnit, units, redundancy }, deployment.params.market)
+  const escrow = escrowOf({ maxPricePerUnit, units, redundancy, verification }, deployment.params.market)
   if (parameters.approve !== false) {
     const approveHash = await wallet.writeContract({
       address: token,
@@ -83,7 +87,7 @@ export async function submitJob(parameters: SubmitJobParameters): Promise<Submit
     gpuModel: parameters.gpuModel ?? 0,
     regions: parameters.regions ?? [],
     redundancy,
-    verification: Verification.Redundant,
+    verification,
     deadline: block.timestamp + BigInt(parameters.deadlineIn ?? 600),
     outputTolerance: parameters.outputTolerance ?? defaultOutputTolerance,
   }
