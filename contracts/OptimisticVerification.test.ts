@@ -1,14 +1,4 @@
-import {
-  type Address,
-  encodeAbiParameters,
-  type Hex,
-  keccak256,
-  maxUint256,
-  type PrivateKeyAccount,
-  parseEventLogs,
-  type TransactionReceipt,
-  toHex,
-} from 'viem'
+import { type Address, maxUint256, type PrivateKeyAccount } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { devKeys } from '../devnet/devAccounts.ts'
@@ -16,8 +6,9 @@ import { expectRevert, fund, type JobSpecArgs, registerProvider, sampleJobSpec, 
 import { JobStatus as Status } from '../protocol/enums.ts'
 import { AuditKind, spotCheckOf } from '../protocol/spotCheck.ts'
 import { BPS, TSR } from '../protocol/units.ts'
-import { disagreementOf, fingerprintOfLabel as fp } from '../test/support/labelledOutputs.ts'
-import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
+import { disagreementOf } from '../test/support/labelledOutputs.ts'
+import { jobMarketOf, labelledResult, marketEvents, runMarketRound, submitOptimisticJob } from '../test/support/market.ts'
+import { providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
 
 /**
  * Optimistic verification (JobMarket `challenge`, `spotCheckOf`, the audit rounds of `finalize`): balances to the
@@ -50,12 +41,8 @@ beforeAll(async () => {
   P = params()
 })
 
-const market = {
-  read: <T>(functionName: string, args: readonly unknown[] = []) =>
-    sys.read<T>({ address: sys.market, abi: jobMarketAbi, functionName, args }),
-  write: (account: PrivateKeyAccount, functionName: string, args: readonly unknown[] = []) =>
-    sys.write(account, { address: sys.market, abi: jobMarketAbi, functionName, args }),
-}
+const market = jobMarketOf(sys)
+const events = marketEvents
 const owed = (who: Address) => market.read<bigint>('owed', [who])
 const fundBalance = () => market.read<bigint>('auditFund')
 const balanceOf = (who: Address) => sys.read<bigint>({ address: sys.token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [who] })
@@ -67,34 +54,18 @@ const stakeOf = async (who: Address) =>
     functionName: 'getProvider',
     args: [who],
   })
-const events = (receipt: TransactionReceipt, eventName: string) =>
-  parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: eventName as never }) as unknown as { args: Record<string, unknown> }[]
 
-const out = (label: string) => keccak256(toHex(`output:${label}`))
-const salt = (who: Address) => keccak256(toHex(`salt:${who}`))
-const commitmentOf = (jobId: bigint, who: Address, label: string): Hex =>
-  keccak256(
-    encodeAbiParameters(
-      [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
-      [jobId, who, fp(label), out(label), salt(who)],
-    ),
-  )
-
-/** Assigns `who` (the matcher) and runs their commits and reveals of `labels` (undefined: commits, never reveals). */
+/** The matcher assigns `who`, who commit and reveal the labelled outputs `labels` (undefined: commits, never reveals). */
 async function runRound(jobId: bigint, who: PrivateKeyAccount[], labels: (string | undefined)[]): Promise<void> {
-  await market.write(matcher, 'assign', [jobId, who.map((p) => p.address)])
-  for (const [i, p] of who.entries()) await market.write(p, 'commitResult', [jobId, commitmentOf(jobId, p.address, labels[i] ?? 'silent')])
-  for (const [i, p] of who.entries()) {
-    const label = labels[i]
-    if (label !== undefined) await market.write(p, 'revealResult', [jobId, fp(label), out(label), salt(p.address)])
-  }
+  await runMarketRound(
+    sys,
+    jobId,
+    who,
+    labels.map((label) => (label === undefined ? undefined : labelledResult(label))),
+  )
 }
 
-async function submitOptimistic(overrides: Partial<JobSpecArgs> = {}): Promise<{ jobId: bigint; spec: JobSpecArgs }> {
-  const spec = await sampleJobSpec(sys, { redundancy: 1, verification: 1, ...overrides })
-  const receipt = await market.write(requester, 'submitJob', [spec])
-  return { jobId: events(receipt, 'JobSubmitted')[0].args.jobId as bigint, spec }
-}
+const submitOptimistic = (overrides: Partial<JobSpecArgs> = {}) => submitOptimisticJob(sys, requester, overrides)
 
 /**
  * An optimistic job run by `cast[0]` revealing `label`, with the block that decides its spot check mined and one more,

@@ -1,12 +1,11 @@
 import path from 'node:path'
 import type { Kysely } from 'kysely'
-import { type Address, keccak256, maxUint256, type PrivateKeyAccount, parseEventLogs, type TransactionReceipt, toHex } from 'viem'
+import { type Address, maxUint256, type PrivateKeyAccount } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { type JobSpecArgs, registerProvider, sampleJobSpec, type TestSystem } from '../devnet/testSystem.ts'
-import { commitmentOf } from '../protocol/fingerprint.ts'
+import { registerProvider, sampleJobSpec, type TestSystem } from '../devnet/testSystem.ts'
 import { escrowOf, takeOf } from '../protocol/settlement.ts'
 import { AuditKind } from '../protocol/spotCheck.ts'
 import { BPS, TSR } from '../protocol/units.ts'
@@ -15,8 +14,8 @@ import { createDb } from '../server/db/createDb.ts'
 import type { Database } from '../server/db/database.ts'
 import { migrateToLatest } from '../server/db/migrateToLatest.ts'
 import { type Fetch, gql, gqlData, waitFor } from '../test/support/graphql.ts'
-import { disagreementOf, fingerprintOfLabel } from '../test/support/labelledOutputs.ts'
-import { sendHeartbeat } from '../test/support/market.ts'
+import { disagreementOf } from '../test/support/labelledOutputs.ts'
+import { jobMarketOf, labelledResult, marketEvents, runMarketRound, sendHeartbeat, submitOptimisticJob } from '../test/support/market.ts'
 import { type IndexedTestChain, startIndexedTestChain } from '../test/support/stack.ts'
 
 // Optimistic verification as the indexer records it and the server serves it: anvil + contracts, Ponder into Postgres,
@@ -30,6 +29,7 @@ const asks = [CENT, (CENT * 12n) / 10n, (CENT * 15n) / 10n, (CENT * 11n) / 10n] 
 
 let chain: IndexedTestChain
 let system: TestSystem
+let market: ReturnType<typeof jobMarketOf>
 let db: Kysely<Database>
 let fetchFn: Fetch
 let cast: PrivateKeyAccount[]
@@ -56,6 +56,7 @@ beforeAll(async () => {
     },
   })
   system = chain.system
+  market = jobMarketOf(system)
   cast = [...system.accounts.providers, privateKeyToAccount(devKeys[7])]
   ;[requester, challenger] = system.accounts.requesters
   db = createDb({ databaseUrl: chain.database.url }).db
@@ -70,39 +71,13 @@ afterAll(async () => {
 })
 
 const P = () => chain.deployment.params.market
-const market = {
-  read: <T>(functionName: string, args: readonly unknown[] = []) =>
-    system.read<T>({ address: system.market, abi: jobMarketAbi, functionName, args }),
-  write: (account: PrivateKeyAccount, functionName: string, args: readonly unknown[] = []) =>
-    system.write(account, { address: system.market, abi: jobMarketAbi, functionName, args }),
-}
-const events = (receipt: TransactionReceipt, eventName: string) =>
-  parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: eventName as never }) as unknown as { args: Record<string, unknown> }[]
-const outputHashOf = (label: string) => keccak256(toHex(`output:${label}`))
-const saltOf = (who: Address) => keccak256(toHex(`salt:${who}`))
+const events = marketEvents
 
-async function submitOptimistic(): Promise<{ jobId: bigint; spec: JobSpecArgs }> {
-  const spec = await sampleJobSpec(system, { redundancy: 1, verification: 1 })
-  const receipt = await market.write(requester, 'submitJob', [spec])
-  return { jobId: events(receipt, 'JobSubmitted')[0].args.jobId as bigint, spec }
-}
+const submitOptimistic = () => submitOptimisticJob(system, requester)
 
 /** The matcher assigns `who`, who commit and reveal the labelled outputs: what agents do. */
 async function runRound(jobId: bigint, who: PrivateKeyAccount[], labels: string[]): Promise<void> {
-  await market.write(system.accounts.matcher, 'assign', [jobId, who.map((p) => p.address)])
-  const fingerprint = (i: number) => fingerprintOfLabel(labels[i])
-  for (const [i, p] of who.entries()) {
-    const commitment = commitmentOf({
-      jobId,
-      provider: p.address,
-      fingerprint: fingerprint(i),
-      outputHash: outputHashOf(labels[i]),
-      salt: saltOf(p.address),
-    })
-    await market.write(p, 'commitResult', [jobId, commitment])
-  }
-  for (const [i, p] of who.entries())
-    await market.write(p, 'revealResult', [jobId, fingerprint(i), outputHashOf(labels[i]), saltOf(p.address)])
+  await runMarketRound(system, jobId, who, labels.map(labelledResult))
 }
 
 /** What the keeper does when results differ: proves the two outputs apart, then lets the proof window pass. */

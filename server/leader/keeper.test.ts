@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import pino from 'pino'
 import {
-  type Address,
   createWalletClient,
   type Hex,
   http,
@@ -9,21 +8,19 @@ import {
   maxUint256,
   type PrivateKeyAccount,
   type PublicClient,
-  parseEventLogs,
   type TransactionReceipt,
-  toHex,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
+import { tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
-import { type JobSpecArgs, registerProvider, sampleJobSpec, type TestSystem } from '../../devnet/testSystem.ts'
-import { commitmentOf } from '../../protocol/fingerprint.ts'
+import { type JobSpecArgs, registerProvider, type TestSystem } from '../../devnet/testSystem.ts'
 import { buildOutputTree } from '../../protocol/outputTree.ts'
 import { AuditKind, spotCheckOf } from '../../protocol/spotCheck.ts'
 import { encodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { BPS, TSR } from '../../protocol/units.ts'
 import { waitFor } from '../../test/support/graphql.ts'
+import { jobMarketOf, marketEvents, type RoundResult, runMarketRound, submitOptimisticJob } from '../../test/support/market.ts'
 import { type IndexedTestChain, startIndexedTestChain } from '../../test/support/stack.ts'
 import { createDb } from '../db/createDb.ts'
 import type { Database, Views } from '../db/database.ts'
@@ -49,6 +46,7 @@ const auditThreshold = 100n * TSR
 
 let chain: IndexedTestChain
 let system: TestSystem
+let market: ReturnType<typeof jobMarketOf>
 let db: Kysely<Database>
 let views: Views
 let metrics: ReturnType<typeof createMetrics>
@@ -78,6 +76,7 @@ beforeAll(async () => {
     },
   })
   system = chain.system
+  market = jobMarketOf(system)
   db = createDb({ databaseUrl: chain.database.url }).db
   views = db.withSchema(viewsSchema)
   metrics = createMetrics()
@@ -117,14 +116,7 @@ afterAll(async () => {
 })
 
 const P = () => chain.deployment.params.market
-const market = {
-  read: <T>(functionName: string, args: readonly unknown[] = []) =>
-    system.read<T>({ address: system.market, abi: jobMarketAbi, functionName, args }),
-  write: (account: PrivateKeyAccount, functionName: string, args: readonly unknown[] = []) =>
-    system.write(account, { address: system.market, abi: jobMarketAbi, functionName, args }),
-}
-const events = (receipt: TransactionReceipt, eventName: string) =>
-  parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: eventName as never }) as unknown as { args: Record<string, unknown> }[]
+const _events = marketEvents
 
 /**
  * One keeper pass at the chain's latest block, as the leader runs it; returns the keys it sent, but for `advanceEpoch`
@@ -155,21 +147,12 @@ const truth = output(1)
 const lie = output(2)
 
 /** The matcher's assign and the providers' commits and reveals; returns the last reveal's receipt. */
-async function runRound(jobId: bigint, who: PrivateKeyAccount[], results: { fingerprint: Hex; outputHash: Hex }[]) {
-  await market.write(system.accounts.matcher, 'assign', [jobId, who.map((p) => p.address)])
-  const salt = (p: Address) => keccak256(toHex(`salt:${jobId}:${p}`))
-  for (const [i, p] of who.entries())
-    await market.write(p, 'commitResult', [jobId, commitmentOf({ jobId, provider: p.address, ...results[i], salt: salt(p.address) })])
-  let receipt: TransactionReceipt | undefined
-  for (const [i, p] of who.entries())
-    receipt = await market.write(p, 'revealResult', [jobId, results[i].fingerprint, results[i].outputHash, salt(p.address)])
-  return receipt as TransactionReceipt
+async function runRound(jobId: bigint, who: PrivateKeyAccount[], results: RoundResult[]): Promise<TransactionReceipt> {
+  return (await runMarketRound(system, jobId, who, results)) as TransactionReceipt
 }
 
 async function submitOptimistic(overrides: Partial<JobSpecArgs> = {}): Promise<bigint> {
-  const spec = await sampleJobSpec(system, { redundancy: 1, verification: 1, ...overrides })
-  const receipt = await market.write(system.accounts.requesters[0], 'submitJob', [spec])
-  return events(receipt, 'JobSubmitted')[0].args.jobId as bigint
+  return (await submitOptimisticJob(system, system.accounts.requesters[0], overrides)).jobId
 }
 
 /** The indexed job row, once `accept` holds for it. */

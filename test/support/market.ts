@@ -1,12 +1,74 @@
-import type { Hex } from 'viem'
+import { type Hex, keccak256, parseEventLogs, type TransactionReceipt, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { buildMlp, makeInput } from '../../agent/models/buildMlp.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
-import type { JobSpecArgs, TestSystem } from '../../devnet/testSystem.ts'
+import { type JobSpecArgs, sampleJobSpec, type TestSystem } from '../../devnet/testSystem.ts'
+import { commitmentOf } from '../../protocol/fingerprint.ts'
 import { heartbeatMessage } from '../../protocol/heartbeat.ts'
 import { encodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { TSR } from '../../protocol/units.ts'
 import { type Fetch, gqlData } from './graphql.ts'
+import { fingerprintOfLabel } from './labelledOutputs.ts'
+
+/** JobMarket calls on a test system: views, and transactions sent from one of its accounts. */
+export function jobMarketOf(system: Pick<TestSystem, 'read' | 'write' | 'market'>) {
+  return {
+    read: <T>(functionName: string, args: readonly unknown[] = []) =>
+      system.read<T>({ address: system.market, abi: jobMarketAbi, functionName, args }),
+    write: (account: PrivateKeyAccount, functionName: string, args: readonly unknown[] = []) =>
+      system.write(account, { address: system.market, abi: jobMarketAbi, functionName, args }),
+  }
+}
+
+/** The arguments of the JobMarket events named `eventName` in `receipt`, in log order. */
+export function marketEvents(receipt: TransactionReceipt, eventName: string): { args: Record<string, unknown> }[] {
+  return parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: eventName as never }) as unknown as {
+    args: Record<string, unknown>
+  }[]
+}
+
+/** A revealed result: the fingerprint committed to and the hash of the output blob. */
+export type RoundResult = { fingerprint: Hex; outputHash: Hex }
+
+/** A labelled output's result (test/support/labelledOutputs.ts), with a stand-in output hash. */
+export function labelledResult(label: string): RoundResult {
+  return { fingerprint: fingerprintOfLabel(label), outputHash: keccak256(toHex(`output:${label}`)) }
+}
+
+/**
+ * One round as the matcher and agents play it: the matcher assigns `who`, each commits to `results[i]` and then
+ * reveals it (`undefined`: commits, never reveals). Returns the last reveal's receipt, if any.
+ */
+export async function runMarketRound(
+  system: Pick<TestSystem, 'read' | 'write' | 'market' | 'accounts'>,
+  jobId: bigint,
+  who: readonly PrivateKeyAccount[],
+  results: readonly (RoundResult | undefined)[],
+): Promise<TransactionReceipt | undefined> {
+  const market = jobMarketOf(system)
+  const salt = (provider: Hex) => keccak256(toHex(`salt:${jobId}:${provider}`))
+  const committed = (i: number) => results[i] ?? labelledResult('silent')
+  await market.write(system.accounts.matcher, 'assign', [jobId, who.map((p) => p.address)])
+  for (const [i, p] of who.entries())
+    await market.write(p, 'commitResult', [jobId, commitmentOf({ jobId, provider: p.address, ...committed(i), salt: salt(p.address) })])
+  let receipt: TransactionReceipt | undefined
+  for (const [i, p] of who.entries()) {
+    const result = results[i]
+    if (result) receipt = await market.write(p, 'revealResult', [jobId, result.fingerprint, result.outputHash, salt(p.address)])
+  }
+  return receipt
+}
+
+/** `requester` submits an optimistic job (k = 1) of the sample spec with `overrides`; it must have approved the escrow. */
+export async function submitOptimisticJob(
+  system: TestSystem,
+  requester: PrivateKeyAccount,
+  overrides: Partial<JobSpecArgs> = {},
+): Promise<{ jobId: bigint; spec: JobSpecArgs }> {
+  const spec = await sampleJobSpec(system, { redundancy: 1, verification: 1, ...overrides })
+  const receipt = await jobMarketOf(system).write(requester, 'submitJob', [spec])
+  return { jobId: marketEvents(receipt, 'JobSubmitted')[0].args.jobId as bigint, spec }
+}
 
 /**
  * `requester` approves the escrow JobMarket quotes for the job and submits it. The spec's fields other than the blobs
