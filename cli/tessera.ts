@@ -262,6 +262,43 @@ job
     )
   })
 
+job
+  .command('quote')
+  .description(
+    'what a job would cost run redundant (k providers agree) and optimistic (one run, spot-checked), and whether it would be matched now',
+  )
+  .option('--input <file>', 'input tensor blob: its rows are the units')
+  .option('--units <n>', 'units, when no --input is given')
+  .option('--server <url>', 'Tessera server URL', process.env.TESSERA_SERVER_URL ?? 'http://127.0.0.1:4000')
+  .option('--max-price <tsr>', 'max price per unit, in TSR', '0.01')
+  .option('--redundancy <k>', 'providers that must agree in the redundant quote (2 to 16)', '2')
+  .action(async (flags) => {
+    const { redundancy } = jobVerificationOf({ verification: 'redundant', redundancy: flags.redundancy })
+    const units = await quoteUnitsOf(flags)
+    const { quoteJob } = await import('../client/quoteJob.ts')
+    const quote = await quoteJob({ serverUrl: flags.server, units, maxPricePerUnit: parseEther(flags.maxPrice), redundancy })
+    const show = (mode: typeof quote.redundant) => ({
+      ...mode,
+      pricePerUnit: mode.pricePerUnit?.toString() ?? null,
+      fees: mode.fees?.toString() ?? null,
+      escrow: mode.escrow.toString(),
+      cost: mode.cost?.toString() ?? null,
+    })
+    console.log(JSON.stringify({ units: units.toString(), redundant: show(quote.redundant), optimistic: show(quote.optimistic) }))
+  })
+
+/** A quote's units: the rows of `--input`, or `--units`; one of the two, a positive whole number. */
+async function quoteUnitsOf(flags: { input?: string; units?: string }): Promise<bigint> {
+  if (flags.input !== undefined && flags.units !== undefined) throw new ConfigError('give --input or --units, not both')
+  if (flags.input !== undefined) {
+    const { decodeTensorBlob } = await import('../protocol/tensorBlob.ts')
+    return BigInt(decodeTensorBlob(await readFile(flags.input)).dims[0])
+  }
+  if (flags.units === undefined || !/^[1-9][0-9]*$/.test(flags.units))
+    throw new ConfigError(`--units must be a positive whole number (or give --input), got ${JSON.stringify(flags.units ?? null)}`)
+  return BigInt(flags.units)
+}
+
 program.parseAsync().catch((error) => {
   console.error(`tessera: ${error instanceof Error ? error.message : (JSON.stringify(error) ?? 'failed without a reason')}`)
   if (error instanceof TesseraError)

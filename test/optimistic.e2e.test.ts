@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import {
   type Address,
   createPublicClient,
@@ -15,6 +17,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
+import { quoteJob } from '../client/quoteJob.ts'
 import { uploadBlob } from '../client/serverClient.ts'
 import { submitJob } from '../client/submitJob.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
@@ -230,4 +233,47 @@ describe('an optimistic job run by agents', () => {
       [original.provider, original.paid],
     ])
   }, 240_000)
+})
+
+describe('quote', () => {
+  test('prices both modes from the live providers: optimistic costs one run plus the premium, redundant k runs', async () => {
+    const units = BigInt(rows)
+    const quote = await quoteJob({ serverUrl: stack.serverUrl, units, maxPricePerUnit, redundancy: 2 })
+    // The cheapest live asks: one for the optimistic run, the two cheapest for k = 2.
+    const oneRun = asks[0] * units
+    const twoRuns = (asks[0] + asks[1]) * units
+    expect(quote.optimistic).toMatchObject({ reason: 'OK', providers: 1, fees: oneRun })
+    expect(quote.optimistic.cost).toBe(oneRun + takeOf(oneRun, P()) + (oneRun * P().spotCheckBps) / BPS)
+    expect(quote.redundant).toMatchObject({ reason: 'OK', providers: 2, fees: twoRuns, cost: twoRuns + takeOf(twoRuns, P()) })
+    // Both escrow a second run's worth: optimistic holds it for an audit.
+    expect(quote.optimistic.escrow).toBe(quote.redundant.escrow)
+    expect(quote.check).toBeNull()
+
+    // The CLI prints the same, its units read from an input file.
+    const input = path.join(dataDir, 'quote-input.json')
+    await writeFile(input, encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: 5, rows, inputSize: 16 }) }))
+    const repoRoot = path.resolve(import.meta.dirname, '..')
+    const { stdout } = await promisify(execFile)(
+      path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
+      [path.join(repoRoot, 'cli', 'tessera.ts'), 'job', 'quote', '--input', input, '--server', stack.serverUrl],
+      { cwd: repoRoot },
+    )
+    const printed = JSON.parse(stdout)
+    expect(printed).toMatchObject({
+      units: units.toString(),
+      optimistic: { reason: 'OK', cost: quote.optimistic.cost?.toString() },
+      redundant: { reason: 'OK', cost: quote.redundant.cost?.toString() },
+    })
+    // Bad input is refused by name before any request.
+    const bad = await promisify(execFile)(
+      path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
+      [path.join(repoRoot, 'cli', 'tessera.ts'), 'job', 'quote', '--units', '-3', '--server', stack.serverUrl],
+      { cwd: repoRoot },
+    ).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(bad?.code).toBe(1)
+    expect(bad?.stderr).toContain('--units must be a positive whole number')
+  }, 60_000)
 })
