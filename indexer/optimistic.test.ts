@@ -226,6 +226,16 @@ describe('optimistic jobs, indexed and served', () => {
       bondBurned: '0',
       bondReturned: bond.toString(),
     })
+    // The returned bond is the challenger's payment, not a provider's earning.
+    const { job: paid } = await gqlData<{ job: { payments: { account: Address; kind: string; amount: string }[] } }>(
+      graphqlUrl,
+      `query ($id: BigInt!) { job(id: $id) { payments { account kind amount } } }`,
+      { id: jobId.toString() },
+      fetchFn,
+    )
+    expect(paid.payments.filter((p) => p.kind.startsWith('BOND')).map((p) => [p.account, p.kind, p.amount])).toEqual([
+      [challenger.address, 'BOND_RETURN', bond.toString()],
+    ])
     expect(job.assignments.map((a) => [a.provider, a.round, a.outcome])).toEqual([
       [cast[0].address, 1, 'DISSENTED'],
       [cast[1].address, 2, 'AGREED'],

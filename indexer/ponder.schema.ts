@@ -190,7 +190,7 @@ export const payment = onchainTable(
     ...eventRow(t),
     jobId: uint(t, 256),
     account: t.hex().notNull(),
-    kind: t.text().notNull(), // FEE | SLASH_SHARE | REFUND | WITHDRAWAL
+    kind: t.text().notNull(), // protocol/enums.ts paymentKinds: FEE | SLASH_SHARE | REFUND | WITHDRAWAL | BOND_SHARE | BOND_RETURN
     amount: uint(t, 256).notNull(),
   }),
   (table) => ({

@@ -55,6 +55,10 @@ export type AssignmentOutcome = (typeof assignmentOutcomes)[number]
 export const slotOutcomes = ['AGREED', 'DISSENTED', 'NO_REVEAL', 'RELEASED'] as const satisfies readonly AssignmentOutcome[]
 export type SlotOutcome = (typeof slotOutcomes)[number]
 
-/** What a JobMarket credit or payout was: a provider's fee, its share of a slash, a requester's refund, a withdrawal. */
-export const paymentKinds = ['FEE', 'SLASH_SHARE', 'REFUND', 'WITHDRAWAL'] as const
+/**
+ * What a JobMarket credit or payout was: a provider's fee, its share of a slash, a requester's refund, a withdrawal,
+ * an optimistic provider's half of the bond of a challenge it won (`BOND_SHARE`), a challenger's bond given back
+ * (`BOND_RETURN`).
+ */
+export const paymentKinds = ['FEE', 'SLASH_SHARE', 'REFUND', 'WITHDRAWAL', 'BOND_SHARE', 'BOND_RETURN'] as const
 export type PaymentKind = (typeof paymentKinds)[number]

@@ -232,6 +232,17 @@ describe('an optimistic job run by agents', () => {
       [auditor.provider, auditor.paid],
       [original.provider, original.paid],
     ])
+    // The provider's half of the bond is a payment and part of its earnings; nothing comes back to the challenger.
+    expect(paid.payments.filter((p) => p.kind.startsWith('BOND')).map((p) => [p.account, p.kind, p.amount])).toEqual([
+      [original.provider, 'BOND_SHARE', (bond / 2n).toString()],
+    ])
+    const { provider } = await gqlData<{ provider: { earnings: { fees: string; bondShares: string; earnedTotal: string } } }>(
+      stack.graphqlUrl,
+      `query ($a: Address!) { provider(address: $a) { earnings { fees bondShares earnedTotal } } }`,
+      { a: original.provider },
+    )
+    expect(BigInt(provider.earnings.bondShares)).toBe(bond / 2n)
+    expect(BigInt(provider.earnings.earnedTotal)).toBeGreaterThanOrEqual(BigInt(provider.earnings.fees) + bond / 2n)
   }, 240_000)
 })
 

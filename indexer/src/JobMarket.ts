@@ -238,6 +238,19 @@ ponder.on('JobMarket:AuditSettled', async ({ event, context }) => {
   // Once per optimistic job that settled with a verdict (the premium of an unaudited one, or an audit's reimbursement
   // and bond), or that failed or expired holding a challenge bond (returned whole).
   const { jobId, premium, reimbursed, toProvider, bondBurned, bondReturned } = event.args
+  // The bond's half goes to the original provider, the first of the audit's disputed providers; a returned bond to
+  // the challenger: both are credits to `owed`, recorded as payments (the provider's counted in its earnings).
+  if (toProvider > 0n) {
+    const row = await context.db.find(job, { id: jobId })
+    const original = row?.disputedProviders[0]
+    if (!original) throw new Error(`AuditSettled paid a bond share for job ${jobId}, which has no audited provider`)
+    await creditProvider(context.db, event, { jobId, provider: original, kind: 'BOND_SHARE', amount: toProvider })
+  }
+  if (bondReturned > 0n) {
+    const row = await context.db.find(audit, { jobId })
+    if (!row?.challenger) throw new Error(`AuditSettled returned a bond for job ${jobId}, which has no challenger`)
+    await recordPayment(context.db, event, { jobId, account: row.challenger as Hex, kind: 'BOND_RETURN', amount: bondReturned })
+  }
   await upsertAudit(context.db, event, jobId, () => ({
     premium,
     reimbursed,

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Address } from 'viem'
-import type { PaymentKind } from '../../protocol/enums.ts'
+import { type PaymentKind, paymentKinds } from '../../protocol/enums.ts'
 import { anyOf } from './anyOf.ts'
 import { toBigInt, type WithBigInts, withBigInts } from './convert.ts'
 import type { Views } from './database.ts'
@@ -30,7 +30,7 @@ export async function paymentTotals(views: Views, account: string): Promise<Reco
     .where('account', '=', account.toLowerCase() as Address)
     .groupBy('kind')
     .execute()
-  const totals: Record<PaymentKind, bigint> = { FEE: 0n, SLASH_SHARE: 0n, REFUND: 0n, WITHDRAWAL: 0n }
+  const totals = Object.fromEntries(paymentKinds.map((kind) => [kind, 0n])) as Record<PaymentKind, bigint>
   for (const r of rows) totals[r.kind] = toBigInt(r.total)
   return totals
 }

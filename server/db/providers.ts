@@ -142,11 +142,26 @@ export async function countProviders(views: Views): Promise<{ total: number; act
 }
 
 /** What JobMarket has credited a provider, summed from payments (wei). */
-export type ProviderEarnings = { fees: bigint; slashShares: bigint; withdrawn: bigint; earnedTotal: bigint; slashedTotal: bigint }
+export type ProviderEarnings = {
+  fees: bigint
+  slashShares: bigint
+  /** Halves of the bonds of challenges lost against its optimistic results. */
+  bondShares: bigint
+  withdrawn: bigint
+  earnedTotal: bigint
+  slashedTotal: bigint
+}
 
 /** A provider's earnings: its payments by kind, and the totals indexed on the provider. */
 export async function findEarnings(views: Views, provider: IndexedProvider): Promise<ProviderEarnings> {
   const totals = await paymentTotals(views, provider.address)
   const { earnedTotal, slashedTotal } = provider
-  return { fees: totals.FEE, slashShares: totals.SLASH_SHARE, withdrawn: totals.WITHDRAWAL, earnedTotal, slashedTotal }
+  return {
+    fees: totals.FEE,
+    slashShares: totals.SLASH_SHARE,
+    bondShares: totals.BOND_SHARE,
+    withdrawn: totals.WITHDRAWAL,
+    earnedTotal,
+    slashedTotal,
+  }
 }

@@ -23,8 +23,11 @@ const ProviderOrderBy = builder.enumType('ProviderOrderBy', {
 const Earnings = builder.objectRef<ProviderEarnings>('ProviderEarnings').implement({
   description: 'What a provider has been credited by JobMarket, summed from payments (wei).',
   fields: (t) => ({
-    ...exposeBigInts(t, ['fees', 'slashShares', 'withdrawn', 'slashedTotal']),
-    earnedTotal: t.expose('earnedTotal', { type: 'BigInt', description: 'Fees plus slash shares, as indexed on the provider.' }),
+    ...exposeBigInts(t, ['fees', 'slashShares', 'bondShares', 'withdrawn', 'slashedTotal']),
+    earnedTotal: t.expose('earnedTotal', {
+      type: 'BigInt',
+      description: 'Fees plus slash shares plus bond shares, as indexed on the provider.',
+    }),
   }),
 })
 
