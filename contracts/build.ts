@@ -20,7 +20,7 @@ const hashFileName = '.sources-hash'
 const nodeModules = path.resolve(contractsDir, '..', 'node_modules')
 
 /** Contracts that get a generated module; anything else under src (interfaces, libraries) is compiled but not emitted. */
-export const deployableContracts = ['TesseraToken', 'ProviderRegistry', 'JobMarket', 'EmissionController'] as const
+export const deployableContracts = ['TesseraToken', 'ProviderRegistry', 'JobMarket', 'EmissionController', 'ChallengeLedger'] as const
 
 /** solc settings shared by every build (PROTOCOL.md). */
 const settings = {

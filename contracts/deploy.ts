@@ -13,6 +13,8 @@ import { chainOf } from '../protocol/chain.ts'
 import { type ContractDeployment, type Deployment, type DeploymentParams, stringifyDeployment } from '../protocol/deployment.ts'
 import { TSR } from '../protocol/units.ts'
 import {
+  challengeLedgerAbi,
+  challengeLedgerBytecode,
   emissionControllerAbi,
   emissionControllerBytecode,
   jobMarketAbi,
@@ -73,8 +75,8 @@ export type DeployAllParameters = {
 }
 
 /**
- * Deploys TesseraToken, ProviderRegistry, EmissionController and JobMarket, wires them
- * (registry and controller → JobMarket, token minter → controller, MATCHER_ROLE → matcher) and
+ * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket and ChallengeLedger, wires them
+ * (registry and controller → JobMarket, token minter → controller, MATCHER_ROLE and ISSUER_ROLE → matcher) and
  * writes the deployment file. Needs `contracts/generated` to be current (`contracts/build.ts`).
  */
 export async function deployAll(parameters: DeployAllParameters): Promise<Deployment> {
@@ -126,6 +128,10 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   await send(token.address, tesseraTokenAbi, 'setMinter', [controller.address])
   const matcherRole = await publicClient.readContract({ address: market.address, abi: jobMarketAbi, functionName: 'MATCHER_ROLE' })
   await send(market.address, jobMarketAbi, 'grantRole', [matcherRole, parameters.matcher])
+  // The server's key issues the known-answer challenge jobs too.
+  const ledger = await deploy(challengeLedgerAbi, challengeLedgerBytecode, [market.address, admin])
+  const issuerRole = await publicClient.readContract({ address: ledger.address, abi: challengeLedgerAbi, functionName: 'ISSUER_ROLE' })
+  await send(ledger.address, challengeLedgerAbi, 'grantRole', [issuerRole, parameters.matcher])
   const emissionGenesis = await publicClient.readContract({
     address: controller.address,
     abi: emissionControllerAbi,
@@ -138,7 +144,13 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
     deployer: admin,
     matcher: getAddress(parameters.matcher),
     emissionGenesis,
-    contracts: { TesseraToken: token, ProviderRegistry: registry, JobMarket: market, EmissionController: controller },
+    contracts: {
+      TesseraToken: token,
+      ProviderRegistry: registry,
+      JobMarket: market,
+      EmissionController: controller,
+      ChallengeLedger: ledger,
+    },
     params,
   }
   if (parameters.out !== false) {

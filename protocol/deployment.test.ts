@@ -17,6 +17,7 @@ const deployment: Deployment = {
     ProviderRegistry: { address: address(11), blockNumber: 2 },
     JobMarket: { address: address(12), blockNumber: 4 },
     EmissionController: { address: address(13), blockNumber: 3 },
+    ChallengeLedger: { address: address(14), blockNumber: 4 },
   },
   params: {
     token: { genesisSupply: 10n ** 26n },

@@ -4,7 +4,7 @@ import { type EmissionParams, emissionParamKeys } from './emissionParams.ts'
 import { TesseraError } from './errors.ts'
 
 /** The four contracts of a deployment. */
-export const contractNames = ['TesseraToken', 'ProviderRegistry', 'JobMarket', 'EmissionController'] as const
+export const contractNames = ['TesseraToken', 'ProviderRegistry', 'JobMarket', 'EmissionController', 'ChallengeLedger'] as const
 export type ContractName = (typeof contractNames)[number]
 
 /** Where one contract lives and the block it was deployed in. */

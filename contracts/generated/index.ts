@@ -3,3 +3,4 @@ export { tesseraTokenAbi, tesseraTokenBytecode, tesseraTokenDeployedSize } from 
 export { providerRegistryAbi, providerRegistryBytecode, providerRegistryDeployedSize } from './ProviderRegistry.ts'
 export { jobMarketAbi, jobMarketBytecode, jobMarketDeployedSize } from './JobMarket.ts'
 export { emissionControllerAbi, emissionControllerBytecode, emissionControllerDeployedSize } from './EmissionController.ts'
+export { challengeLedgerAbi, challengeLedgerBytecode, challengeLedgerDeployedSize } from './ChallengeLedger.ts'

@@ -824,6 +824,12 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         return _jobs[jobId];
     }
 
+    /// @notice A job's requester and status, for contracts that need no more of it (ChallengeLedger).
+    function requesterAndStatusOf(uint256 jobId) external view returns (address requester, uint8 status) {
+        Job storage job = _jobs[jobId];
+        return (job.requester, uint8(job.status));
+    }
+
     /// @notice `provider`'s slot in the job's current assignment (all zero when not assigned).
     function getSlot(uint256 jobId, address provider) external view returns (Slot memory) {
         return _slots[jobId][provider];

@@ -16,6 +16,7 @@ export const fixtureDeployment: Deployment = {
     ProviderRegistry: { address: '0x0000000000000000000000000000000000000002', blockNumber: 1 },
     JobMarket: { address: '0x0000000000000000000000000000000000000003', blockNumber: 1 },
     EmissionController: { address: '0x0000000000000000000000000000000000000004', blockNumber: 1 },
+    ChallengeLedger: { address: '0x0000000000000000000000000000000000000005', blockNumber: 1 },
   },
   params: devnetParams,
 }
