@@ -1,10 +1,20 @@
 import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Hex } from 'viem'
-import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import {
+  challengeLedgerAbi,
+  emissionControllerAbi,
+  jobMarketAbi,
+  providerRegistryAbi,
+  tesseraTokenAbi,
+} from '../contracts/generated/index.ts'
 
-/** Every custom error of the four contracts, so a revert bubbling up from any of them decodes by name. */
-export const allErrorsAbi = [...jobMarketAbi, ...providerRegistryAbi, ...tesseraTokenAbi, ...emissionControllerAbi].filter(
-  (item) => item.type === 'error',
-)
+/** Every custom error of the five contracts, so a revert bubbling up from any of them decodes by name. */
+export const allErrorsAbi = [
+  ...jobMarketAbi,
+  ...providerRegistryAbi,
+  ...tesseraTokenAbi,
+  ...emissionControllerAbi,
+  ...challengeLedgerAbi,
+].filter((item) => item.type === 'error')
 
 /** A contract revert: the custom error's name and its decoded arguments. */
 export type Revert = { errorName: string; args: readonly unknown[] }
