@@ -64,6 +64,12 @@ describe('deployAll', () => {
     await promisify(execFile)(path.resolve('node_modules/.bin/tsx'), ['contracts/deploy.ts', '--rpc', anvil.rpcUrl, '--out', out])
     const deployment = JSON.parse(readFileSync(out, 'utf8'))
     expect(deployment.matcher).toBe(privateKeyToAccount(devKeys[1]).address)
-    expect(Object.keys(deployment.contracts).sort()).toEqual(['ChallengeLedger', 'EmissionController', 'JobMarket', 'ProviderRegistry', 'TesseraToken'])
+    expect(Object.keys(deployment.contracts).sort()).toEqual([
+      'ChallengeLedger',
+      'EmissionController',
+      'JobMarket',
+      'ProviderRegistry',
+      'TesseraToken',
+    ])
   })
 })

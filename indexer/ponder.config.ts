@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { createConfig } from 'ponder'
 import { deploymentFileOf } from '../contracts/deploy.ts'
-import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
+import { challengeLedgerAbi, emissionControllerAbi, jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { devnetChainId } from '../protocol/chain.ts'
 import { type ContractName, DeploymentError, readDeploymentFile } from '../protocol/deployment.ts'
 
@@ -55,5 +55,6 @@ export default createConfig({
     ProviderRegistry: { abi: providerRegistryAbi, ...contract('ProviderRegistry') },
     JobMarket: { abi: jobMarketAbi, ...contract('JobMarket') },
     EmissionController: { abi: emissionControllerAbi, ...contract('EmissionController') },
+    ChallengeLedger: { abi: challengeLedgerAbi, ...contract('ChallengeLedger') },
   },
 })

@@ -67,6 +67,14 @@ export const provider = onchainTable(
     jobsFailed: t.integer().notNull().default(0),
     slashCount: t.integer().notNull().default(0),
     noShowCount: t.integer().notNull().default(0),
+    // ChallengeLedger's ChallengeRecorded: one per challenge job the issuer submitted, ran and recorded (each well over
+    // the gas of a job round), so they fit int4 as `jobsCompleted` does.
+    challengesPassed: t.integer().notNull().default(0),
+    challengesFailed: t.integer().notNull().default(0),
+    // Units per hour the provider's latest challenge showed if it passed, 0 after a failed one (and before any).
+    attestedCapacity: uint(t, 64).notNull().default(0n),
+    // Block timestamp of its latest ChallengeRecorded; null while never challenged.
+    lastChallengedAt: t.bigint(),
     registeredAt: t.bigint(),
     registeredBlock: t.bigint(),
     updatedBlock: t.bigint().notNull(),
@@ -298,6 +306,46 @@ export const rewardClaim = onchainTable(
   }),
   (table) => ({
     epochIdx: index().on(table.epoch),
+    providerIdx: index().on(table.provider),
+  }),
+)
+
+/**
+ * One row per round of challenge jobs (ChallengeLedger `RoundCommitted`): the seed committed to before the round, the
+ * seed once revealed after it (`RoundRevealed`), and counts of the challenges recorded in it.
+ */
+export const challengeRound = onchainTable('challenge_round', (t) => ({
+  round: uint(t, 64).primaryKey(),
+  seedHash: t.hex().notNull(),
+  // Null until RoundRevealed.
+  seed: t.hex(),
+  committedAt: t.bigint().notNull(),
+  revealedAt: t.bigint(),
+  // One per ChallengeRecorded of the round, bounded by the round's jobs as the provider counters are.
+  recorded: t.integer().notNull().default(0),
+  passed: t.integer().notNull().default(0),
+  failed: t.integer().notNull().default(0),
+  blockNumber: t.bigint().notNull(),
+  txHash: t.hex().notNull(),
+}))
+
+/**
+ * A settled challenge job as ChallengeLedger recorded it (`ChallengeRecorded`): whether the provider answered right and
+ * the throughput it showed. The ledger records a job once, and only after it settled in JobMarket.
+ */
+export const challengeRecord = onchainTable(
+  'challenge_record',
+  (t) => ({
+    ...eventRow(t),
+    round: uint(t, 64).notNull(),
+    jobId: uint(t, 256).notNull(),
+    provider: t.hex().notNull(),
+    passed: t.boolean().notNull(),
+    unitsPerHour: uint(t, 64).notNull(),
+  }),
+  (table) => ({
+    roundIdx: index().on(table.round),
+    jobIdx: index().on(table.jobId),
     providerIdx: index().on(table.provider),
   }),
 )

@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest'
-import { assignmentOutcomes } from './enums.ts'
-import { type ReputationOutcome, reputationDecay, reputationHalfLifeSeconds, reputationOf, type SettledOutcome } from './reputation.ts'
+import {
+  challengeOutcome,
+  type ReputationOutcome,
+  reputationDecay,
+  reputationHalfLifeSeconds,
+  reputationOf,
+  reputationWeights,
+  type SettledOutcome,
+} from './reputation.ts'
 
 const day = 24 * 60 * 60
 const fresh = (outcome: ReputationOutcome, count = 1): SettledOutcome[] => Array.from({ length: count }, () => ({ outcome, ageSeconds: 0 }))
@@ -74,10 +81,23 @@ describe('reputationOf', () => {
   })
 
   test('stays in [0, 1] for every outcome, at any count', () => {
-    for (const outcome of assignmentOutcomes.filter((o) => o !== 'PENDING')) {
+    for (const outcome of Object.keys(reputationWeights) as ReputationOutcome[]) {
       const score = scoreOf(fresh(outcome, 10_000))
       expect(score).toBeGreaterThanOrEqual(0)
       expect(score).toBeLessThanOrEqual(1)
     }
+  })
+
+  test('a passed challenge counts as an agreement, a failed one as a dissent, decaying alike', () => {
+    const history = fresh('AGREED', 3)
+    expect(challengeOutcome(true)).toBe('CHALLENGE_PASSED')
+    expect(challengeOutcome(false)).toBe('CHALLENGE_FAILED')
+    expect(scoreOf(fresh('CHALLENGE_PASSED'))).toBeCloseTo(0.6, 12)
+    expect(scoreOf(fresh('CHALLENGE_FAILED'))).toBeCloseTo(1 / 3, 12)
+    expect(scoreOf([...history, ...fresh('CHALLENGE_PASSED')])).toBe(scoreOf([...history, ...fresh('AGREED')]))
+    expect(scoreOf([...history, ...fresh('CHALLENGE_FAILED')])).toBe(scoreOf([...history, ...fresh('DISSENTED')]))
+    expect(scoreOf([...history, ...fresh('CHALLENGE_FAILED')])).toBeLessThan(scoreOf(history))
+    const old = reputationOf({ outcomes: [{ outcome: 'CHALLENGE_FAILED', ageSeconds: 7 * day }] })
+    expect(old).toMatchObject({ good: 0, bad: 1 })
   })
 })

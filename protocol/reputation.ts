@@ -1,17 +1,26 @@
 import type { AssignmentOutcome } from './enums.ts'
 
 /**
- * An outcome that counts toward a provider's reputation: how one of its assignments settled. Challenge verdicts
- * (an optimistic job's result upheld or overturned by an audit) join this union, with their weights in
- * {@link reputationWeights}, once JobMarket emits them; nothing else needs to change.
+ * The verdict of a known-answer challenge job (ChallengeLedger's `ChallengeRecorded`): the provider returned the known
+ * answer (PASSED) or not (FAILED).
  */
-export type ReputationOutcome = Exclude<AssignmentOutcome, 'PENDING'>
+export type ChallengeOutcome = 'CHALLENGE_PASSED' | 'CHALLENGE_FAILED'
+
+/**
+ * An outcome that counts toward a provider's reputation: how one of its assignments settled, or how one of its
+ * challenge jobs was recorded. A new kind of evidence joins this union with its weights in {@link reputationWeights};
+ * nothing else needs to change.
+ */
+export type ReputationOutcome = Exclude<AssignmentOutcome, 'PENDING'> | ChallengeOutcome
 
 /**
  * The evidence one outcome is worth before decay: `good` for work the protocol accepted, `bad` for a fault it slashed.
  * A dissent weighs double: a wrong result is the fault verification exists to catch, and it costs the requester a
  * tie-break. Not revealing and not showing up are liveness faults (the round or slot is lost, nothing is wrong).
- * RELEASED (no verdict, or a round that expired around a provider who committed) is no one's fault: neutral.
+ * RELEASED (no verdict, or a round that expired around a provider who committed) is no one's fault: neutral. A
+ * challenge job's verdict weighs as its kind of job outcome does: a known answer returned is an agreement, a wrong
+ * one a dissent. It counts on top of the challenge job's own assignment outcome: the ledger's verdict is against a
+ * known answer, not a majority, and a provider can't tell a challenge in flight from a paid job.
  */
 export const reputationWeights = {
   AGREED: { good: 1, bad: 0 },
@@ -19,7 +28,14 @@ export const reputationWeights = {
   NO_REVEAL: { good: 0, bad: 1 },
   NO_SHOW: { good: 0, bad: 1 },
   RELEASED: { good: 0, bad: 0 },
+  CHALLENGE_PASSED: { good: 1, bad: 0 },
+  CHALLENGE_FAILED: { good: 0, bad: 2 },
 } as const satisfies Record<ReputationOutcome, { good: number; bad: number }>
+
+/** The reputation outcome of a recorded challenge. */
+export function challengeOutcome(passed: boolean): ChallengeOutcome {
+  return passed ? 'CHALLENGE_PASSED' : 'CHALLENGE_FAILED'
+}
 
 /** How long until an outcome counts half as much: 7 days, in seconds of chain time. */
 export const reputationHalfLifeSeconds = 7 * 24 * 60 * 60

@@ -2,6 +2,8 @@ import type { QueryCreator } from 'kysely'
 import type { AssignmentTable } from './tables/assignment.table.ts'
 import type { AuditTable } from './tables/audit.table.ts'
 import type { BlobTable } from './tables/blob.table.ts'
+import type { ChallengeRecordTable } from './tables/challengeRecord.table.ts'
+import type { ChallengeRoundTable } from './tables/challengeRound.table.ts'
 import type { DisagreementTable } from './tables/disagreement.table.ts'
 import type { EpochTable } from './tables/epoch.table.ts'
 import type { FeeBurnTable } from './tables/feeBurn.table.ts'
@@ -23,6 +25,8 @@ export interface ViewsDatabase {
   audit: AuditTable
   feeBurn: FeeBurnTable
   epoch: EpochTable
+  challengeRound: ChallengeRoundTable
+  challengeRecord: ChallengeRecordTable
   _ponderCheckpoint: PonderCheckpointTable
 }
 

@@ -22,6 +22,8 @@ const numericColumns = [
   'unstakeAvailableAt',
   'slashedTotal',
   'earnedTotal',
+  'attestedCapacity',
+  'lastChallengedAt',
   'registeredAt',
   'registeredBlock',
   'updatedBlock',

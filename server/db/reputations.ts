@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import {
+  challengeOutcome,
   type ReputationOfReturnType,
   type ReputationOutcome,
   reputationHalfLifeSeconds,
@@ -7,6 +8,7 @@ import {
   reputationOf,
 } from '../../protocol/reputation.ts'
 import { anyOf, lowerCase } from './anyOf.ts'
+import { findChallengeVerdicts } from './challenges.ts'
 import type { Views } from './database.ts'
 import { indexedBlock } from './indexedBlock.ts'
 
@@ -27,7 +29,8 @@ export type FindReputationsParameters = {
 }
 
 /**
- * The reputation of each provider asked, in the order asked, from its settled assignments (outcome and `settled_at`).
+ * The reputation of each provider asked, in the order asked, from its settled assignments (outcome and `settled_at`)
+ * and its recorded challenges (passed or not, and the block time ChallengeLedger recorded them).
  * Ages run to the indexed head's block time, the clock `settled_at` was stamped by, so the API and the matcher agree and
  * a devnet's warped time decays history as a real chain's would. Outcomes older than `reputationHorizonHalfLives`
  * half-lives (weighing under a millionth) are left out, which bounds the rows read to the recent ones.
@@ -39,20 +42,24 @@ export async function findReputations(views: Views, parameters: FindReputationsP
   const outcomes = new Map<string, { outcome: ReputationOutcome; ageSeconds: number }[]>()
   if (at !== undefined && addresses.length) {
     const since = at - BigInt(Math.ceil(halfLifeSeconds * reputationHorizonHalfLives))
-    const rows = await views
-      .selectFrom('assignment')
-      .select(['provider', 'outcome', 'settledAt'])
-      .where(anyOf('provider', addresses))
-      .where('outcome', '!=', 'PENDING')
-      .where(sql<boolean>`settled_at >= ${since.toString()}::numeric`)
-      .execute()
-    for (const row of rows) {
-      if (row.settledAt === null) continue
-      // The query leaves PENDING out: every other outcome is a settled one.
-      const settled = outcomes.get(row.provider) ?? []
-      settled.push({ outcome: row.outcome as ReputationOutcome, ageSeconds: Number(at - BigInt(row.settledAt)) })
-      outcomes.set(row.provider, settled)
+    const [rows, verdicts] = await Promise.all([
+      views
+        .selectFrom('assignment')
+        .select(['provider', 'outcome', 'settledAt'])
+        .where(anyOf('provider', addresses))
+        .where('outcome', '!=', 'PENDING')
+        .where(sql<boolean>`settled_at >= ${since.toString()}::numeric`)
+        .execute(),
+      findChallengeVerdicts(views, { addresses, since }),
+    ])
+    const add = (provider: string, outcome: ReputationOutcome, settledAt: bigint) => {
+      const settled = outcomes.get(provider) ?? []
+      settled.push({ outcome, ageSeconds: Number(at - settledAt) })
+      outcomes.set(provider, settled)
     }
+    // The query leaves PENDING out: every other outcome is a settled one.
+    for (const row of rows) if (row.settledAt !== null) add(row.provider, row.outcome as ReputationOutcome, BigInt(row.settledAt))
+    for (const verdict of verdicts) add(verdict.provider, challengeOutcome(verdict.passed), verdict.timestamp)
   }
   return addresses.map((address) => ({
     ...reputationOf({ outcomes: outcomes.get(address) ?? [], halfLifeSeconds }),

@@ -9,6 +9,7 @@ import './heartbeat.ts'
 import './jobAssignment.ts'
 import './quote.ts'
 import './checkJob.ts'
+import './challenge.ts'
 
 /** The executable schema, built once. */
 export const schema: GraphQLSchema = builder.toSchema()

@@ -4,9 +4,11 @@ import { builder } from '../builder.ts'
 import type { ServerContext } from '../context.ts'
 import { findAssignmentsByJobIds, type IndexedAssignment } from '../db/assignments.ts'
 import { findAuditsByJobIds, type IndexedAudit } from '../db/audits.ts'
+import { findChallengesByJobIds } from '../db/challenges.ts'
 import { findDisagreementsByJobIds, type IndexedDisagreement } from '../db/disagreements.ts'
 import { findJobs, findJobsByIds, type IndexedJob, jobOrderColumns } from '../db/jobs.ts'
 import { findPaymentsByJobIds, type IndexedPayment } from '../db/payments.ts'
+import { Challenge } from './challenge.ts'
 import { connectionComplexity, listArgs, resolveConnection } from './connection.ts'
 import { exposeBigInts } from './scalars.ts'
 
@@ -111,6 +113,15 @@ Job.implement({
       sort: (audit) => audit.jobId.toString(),
       resolve: (job) => (job.verification === 'OPTIMISTIC' ? job.id.toString() : null),
       description: 'An OPTIMISTIC job’s audit (kind NONE while unaudited) and the money it moved; null for a REDUNDANT job.',
+    }),
+    challenge: t.loadable({
+      type: Challenge,
+      nullable: true,
+      load: (jobIds: string[], ctx: ServerContext) => findChallengesByJobIds(ctx.views, jobIds),
+      sort: (challenge) => challenge.jobId.toString(),
+      resolve: (job) => job.id.toString(),
+      description:
+        'The known-answer challenge this job was, as ChallengeLedger recorded it; null for any other job, and for a challenge until it settled and was recorded.',
     }),
     disagreements: t.loadableGroup({
       ...perJob((ctx, jobIds) => findDisagreementsByJobIds(ctx.views, jobIds)),

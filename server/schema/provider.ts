@@ -2,6 +2,7 @@ import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { reputationPrior, reputationWeights } from '../../protocol/reputation.ts'
 import { builder } from '../builder.ts'
 import { findAssignmentsOfProvider } from '../db/assignments.ts'
+import { findChallengesOfProvider } from '../db/challenges.ts'
 import { findLastSeen, findLiveness, findWarmModels } from '../db/heartbeats.ts'
 import {
   findEarnings,
@@ -12,6 +13,7 @@ import {
   providerOrderColumns,
 } from '../db/providers.ts'
 import { findReputations, type ProviderReputation } from '../db/reputations.ts'
+import { Challenge } from './challenge.ts'
 import { connectionComplexity, listArgs, resolveConnection } from './connection.ts'
 import { Assignment } from './job.ts'
 import { exposeBigInts } from './scalars.ts'
@@ -31,7 +33,7 @@ const Earnings = builder.objectRef<ProviderEarnings>('ProviderEarnings').impleme
   }),
 })
 
-const { AGREED, DISSENTED, NO_REVEAL, NO_SHOW } = reputationWeights
+const { AGREED, DISSENTED, NO_REVEAL, NO_SHOW, CHALLENGE_PASSED, CHALLENGE_FAILED } = reputationWeights
 
 /** A provider's reputation, loaded by lower-case address through a per-request dataloader (one query a request). */
 const Reputation = builder.loadableObjectRef('ProviderReputation', {
@@ -42,12 +44,13 @@ const Reputation = builder.loadableObjectRef('ProviderReputation', {
 Reputation.implement({
   description:
     `score = (good + ${reputationPrior.good}) / (good + bad + ${reputationPrior.good + reputationPrior.bad}): a Beta prior over ` +
-    `the provider's settled outcomes, each decayed by 2^(−age / halfLifeSeconds). good counts AGREED ${AGREED.good}; bad counts ` +
-    `DISSENTED ${DISSENTED.bad}, NO_REVEAL ${NO_REVEAL.bad}, NO_SHOW ${NO_SHOW.bad}; RELEASED is neutral. A newcomer scores 0.5.`,
+    `the provider's settled outcomes and recorded challenges, each decayed by 2^(−age / halfLifeSeconds). good counts AGREED ` +
+    `${AGREED.good}, a passed challenge ${CHALLENGE_PASSED.good}; bad counts DISSENTED ${DISSENTED.bad}, NO_REVEAL ${NO_REVEAL.bad}, ` +
+    `NO_SHOW ${NO_SHOW.bad}, a failed challenge ${CHALLENGE_FAILED.bad}; RELEASED is neutral. A newcomer scores 0.5.`,
   fields: (t) => ({
     score: t.exposeFloat('score', { description: 'In [0, 1]; what `Provider.reputation` serves and the matcher ranks by.' }),
-    good: t.exposeFloat('good', { description: 'Decayed weight of agreed results.' }),
-    bad: t.exposeFloat('bad', { description: 'Decayed weight of slashed faults.' }),
+    good: t.exposeFloat('good', { description: 'Decayed weight of agreed results and passed challenges.' }),
+    bad: t.exposeFloat('bad', { description: 'Decayed weight of slashed faults and failed challenges.' }),
     halfLifeSeconds: t.exposeInt('halfLifeSeconds'),
     at: t.expose('at', { type: 'BigInt', description: 'Chain time (unix s) ages are measured to: the indexed head block.' }),
   }),
@@ -62,6 +65,11 @@ const Provider = builder.loadableObjectRef('Provider', {
 Provider.implement({
   fields: (t) => ({
     ...exposeBigInts(t, ['unstakeAvailableAt', 'registeredAt'], { nullable: true }),
+    lastChallengedAt: t.expose('lastChallengedAt', {
+      type: 'BigInt',
+      nullable: true,
+      description: 'Unix seconds (chain time) its latest challenge was recorded; null while never challenged.',
+    }),
     ...exposeBigInts(t, ['pricePerUnit', 'stake', 'locked', 'pendingUnstake']),
     address: t.expose('address', { type: 'Address' }),
     registered: t.exposeBoolean('registered'),
@@ -81,6 +89,19 @@ Provider.implement({
     jobsFailed: t.exposeInt('jobsFailed'),
     slashCount: t.exposeInt('slashCount'),
     noShowCount: t.exposeInt('noShowCount'),
+    challengesPassed: t.exposeInt('challengesPassed', { description: 'Known-answer challenge jobs it answered right.' }),
+    challengesFailed: t.exposeInt('challengesFailed', { description: 'Known-answer challenge jobs it answered wrong.' }),
+    attestedCapacity: t.expose('attestedCapacity', {
+      type: 'BigInt',
+      description: 'Units per hour its latest challenge showed if it passed; 0 after a failed one, until it passes again, and before any.',
+    }),
+    challenges: t.field({
+      type: [Challenge],
+      description: 'Its recorded challenges, most recent first.',
+      args: { first: t.arg.int({ defaultValue: 50 }) },
+      complexity: (args) => ({ field: 1, multiplier: Math.min(args.first ?? 50, 1000) }),
+      resolve: (p, args, ctx) => findChallengesOfProvider(ctx.views, p.address, Math.max(0, Math.min(args.first ?? 50, 1000))),
+    }),
     lastHeartbeatAt: t.loadable({
       type: 'BigInt',
       nullable: true,

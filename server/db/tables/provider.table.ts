@@ -29,6 +29,12 @@ export interface ProviderTable {
   jobsFailed: number
   slashCount: number
   noShowCount: number
+  challengesPassed: number
+  challengesFailed: number
+  /** uint64 units per hour of its latest challenge if passed; 0 after a failed one or before any. */
+  attestedCapacity: Numeric
+  /** Unix seconds of its latest recorded challenge; null while never challenged. */
+  lastChallengedAt: Numeric | null
   registeredAt: Numeric | null
   registeredBlock: Numeric | null
   updatedBlock: Numeric
