@@ -8,6 +8,7 @@ import { buildContracts } from '../contracts/build.ts'
 import { deployAll } from '../contracts/deploy.ts'
 import { startIndexer } from '../indexer/startIndexer.ts'
 import type { Deployment } from '../protocol/deployment.ts'
+import type { ChallengeIssuerOptions } from '../server/leader/challengeIssuer.ts'
 import { startServer } from '../server/startServer.ts'
 import { devKeys } from './devAccounts.ts'
 import { DevnetError } from './devnetError.ts'
@@ -42,6 +43,11 @@ export type StartStackParameters = {
   maxBlobBytes?: number
   /** Blocks deep the leader watches its transactions (the server's default when absent). */
   leaderConfirmations?: number
+  /**
+   * The leader's known-answer challenge jobs (server/leader/challengeIssuer.ts), on by default (hourly rounds of chain
+   * time); `false` turns them off. While on, the server key is funded with TSR to pay them like a requester.
+   */
+  challenges?: ChallengeIssuerOptions | false
   log: Logger
 }
 
@@ -63,6 +69,7 @@ export type Stack = {
  */
 export async function startStack(parameters: StartStackParameters): Promise<Stack> {
   const { log, dataDir } = parameters
+  const challenges = parameters.challenges ?? {}
   const stops: { name: string; stop: () => Promise<void> }[] = []
   const stopAll = async () => {
     for (const { name, stop } of stops.reverse()) {
@@ -120,6 +127,8 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
           amount: parseEther('10000'),
         })),
         ...(parameters.requesters ?? []).map((k) => ({ address: privateKeyToAccount(k).address, amount: parseEther('1000000') })),
+        // The challenge issuer (the server key) pays escrow and challenge bonds like any requester.
+        ...(challenges ? [{ address: privateKeyToAccount(devKeys[1]).address, amount: parseEther('1000000') }] : []),
       ],
     })
 
@@ -150,6 +159,8 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       maxBlobBytes: parameters.maxBlobBytes,
       leader: true,
       confirmations: parameters.leaderConfirmations,
+      // The first round waits for every agent of the stack, so none starts with only the first one up.
+      challenges: challenges ? { minProviders: parameters.agents.length, ...challenges } : undefined,
       indexerState: indexer.state,
       log: log.child({ part: 'server' }),
     })

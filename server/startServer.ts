@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net'
 import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
+import { sha256Hex } from '../protocol/fingerprint.ts'
 import { checkJob, createModelInspector } from './checkJob.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
 import type { IndexerState } from './indexingHealth.ts'
 import { createChainClients } from './leader/chainClients.ts'
+import type { ChallengeIssuerOptions } from './leader/challengeIssuer.ts'
 import { createJobVetting } from './leader/jobVetting.ts'
 import { startLeader } from './leader/startLeader.ts'
 import { createMetrics } from './metrics.ts'
@@ -41,6 +43,8 @@ export type StartServerParameters = {
    * the chain may see, or a dropped assign or finalize is left to be redone once the indexer has reverted it.
    */
   confirmations?: number
+  /** Issue known-answer challenge jobs to active providers (the leader's `challenges`); off by default. */
+  challenges?: ChallengeIssuerOptions
   /** Bind address (default 127.0.0.1). */
   host?: string
   log?: Logger
@@ -128,6 +132,15 @@ export async function startServer(parameters: StartServerParameters): Promise<St
             const blob = await blobs.get(hash)
             return blob && new Uint8Array(await readFile(blob.file))
           },
+          writeBlob: async (bytes) => {
+            await blobs.put(
+              (async function* () {
+                yield bytes
+              })(),
+              sha256Hex(bytes),
+            )
+          },
+          challenges: parameters.challenges,
           vet: createJobVetting((spec) =>
             checkJob({ blobs, inspector, spec: { modelHash: spec.modelHash as Hex, inputHash: spec.inputHash as Hex, units: spec.units } }),
           ),

@@ -25,6 +25,27 @@ describe('matchJobs', () => {
     expect(assignments).toEqual([{ jobId: 1n, providers: [addr(1), addr(2)], collaterals: [100n, 200n] }])
   })
 
+  test('a reserved job (a challenge) goes to its provider only, even when others score higher', () => {
+    const providers = [provider(1, { pricePerUnit: 1n }), provider(2, { pricePerUnit: 50n }), provider(3)]
+    const reservedFor = addr(2).toUpperCase().replace('0X', '0x')
+    expect(picked(providers, { reservedFor })).toEqual([addr(2)])
+    // Unpicked jobs of the same round still get the best provider.
+    const { assignments } = matchJobs({ ...base, jobs: [job(1n, { redundancy: 1, reservedFor }), job(2n, { redundancy: 1 })], providers })
+    expect(assignments.map((a) => [a.jobId, a.providers])).toEqual([
+      [1n, [addr(2)]],
+      [2n, [addr(1)]],
+    ])
+    // Its provider ineligible (paused, or a no-show of the job): the job waits for it or expires, never goes elsewhere.
+    const r = matchJobs({
+      ...base,
+      jobs: [job(1n, { redundancy: 1, reservedFor })],
+      providers: [providers[0], provider(2, { paused: true })],
+    })
+    expect(r.assignments).toEqual([])
+    expect(r.skipped).toEqual([{ jobId: 1n, reason: 'NOT_ENOUGH_PROVIDERS', eligible: 0 }])
+    expect(picked(providers, { reservedFor, noShows: [addr(2)] })).toBeUndefined()
+  })
+
   test('never gives a job back to a provider that no-showed it (JobMarket would revert ProviderWasNoShow)', () => {
     // Providers 1 and 2 are the cheapest, but both no-showed job 1: it goes to 3 and 4, while job 2 still gets 1 and 2.
     const providers = [provider(1, { pricePerUnit: 1n }), provider(2, { pricePerUnit: 2n }), provider(3), provider(4)]

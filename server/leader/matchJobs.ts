@@ -60,6 +60,11 @@ export type MatchJob = JobSpec & {
    * optimistic job's audit, the original provider, then the auditor too once the audit escalated.
    */
   disputedProviders?: readonly string[]
+  /**
+   * The one provider (any case) this job's first round may go to: a challenge job (server/leader/challengeIssuer.ts)
+   * is for its target alone. Never set for an audit, which needs fresh providers.
+   */
+  reservedFor?: string
 }
 
 /** The deployment parameters eligibility depends on (pass `deployment.params`). */
@@ -99,7 +104,7 @@ export function slotCollateralOf(
 
 /**
  * Whether `provider` could take a slot of `job` (the contract's `assign` checks, plus liveness):
- * not a no-show of the job nor a party to its dispute, registered, not paused, stake − pending ≥ minStake, free stake (less
+ * not a no-show of the job nor a party to its dispute, the job's reserved provider when it names one, registered, not paused, stake − pending ≥ minStake, free stake (less
  * `reserved`) ≥ its collateral for the job, ask ≤ max price, VRAM ≥ min, GPU model match when the
  * job names one, region allowed.
  */
@@ -107,13 +112,14 @@ export function isEligible(
   provider: MatchProvider,
   job: Pick<
     MatchJob,
-    'maxPricePerUnit' | 'units' | 'verification' | 'minVramMib' | 'gpuModel' | 'regions' | 'noShows' | 'disputedProviders'
+    'maxPricePerUnit' | 'units' | 'verification' | 'minVramMib' | 'gpuModel' | 'regions' | 'noShows' | 'disputedProviders' | 'reservedFor'
   >,
   parameters: { params: MatchParams; reserved: bigint },
 ): boolean {
   const address = provider.address.toLowerCase()
   const refused = (providers: readonly string[] | undefined) => providers?.some((p) => p.toLowerCase() === address)
   if (refused(job.noShows) || refused(job.disputedProviders)) return false
+  if (job.reservedFor !== undefined && job.reservedFor.toLowerCase() !== address) return false
   if (!provider.registered || provider.paused || !provider.live) return false
   if (provider.stake - provider.pendingUnstake < parameters.params.registry.minStake) return false
   const collateral = slotCollateralOf(provider, job, parameters.params)

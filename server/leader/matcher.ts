@@ -32,6 +32,11 @@ export function createMatcher(parameters: {
   now: () => number
   /** Vets a job before it is assigned (`createJobVetting` over `checkJob`); without it only stored blobs are required. */
   vet?: (spec: VettedSpec) => Promise<JobCheck>
+  /**
+   * The provider (lower-case) an OPEN job is reserved for, if any: the challenge issuer's jobs go to their target only.
+   * A reserved job's later rounds (an audit) are matched as any other's.
+   */
+  reservedFor?: (job: { id: bigint; requester: string; inputHash: string }) => string | undefined
 }) {
   const { db, views, deployment, sender, log } = parameters
   const jobMarket = deployment.contracts.JobMarket.address
@@ -79,7 +84,11 @@ export function createMatcher(parameters: {
       // A job's no-shows never get it back: JobMarket would revert the whole assign (ProviderWasNoShow). Nor does a
       // disputed job's first round (`disputedProviders`, ProviderInDispute), which matchJobs reads off the job.
       const noShows = await findNoShows(views, ready.map(jobIdOf))
-      const jobs = ready.map((j) => ({ ...j, noShows: noShows.get(String(j.id)) ?? [] }))
+      const jobs = ready.map((j) => ({
+        ...j,
+        noShows: noShows.get(String(j.id)) ?? [],
+        reservedFor: j.status === 'OPEN' ? parameters.reservedFor?.(j) : undefined,
+      }))
       const providers = await findCandidateProviders(db, views, parameters.now())
       const reserved = new Map<string, bigint>()
       for (const meta of sender.inFlightMeta())

@@ -8,6 +8,7 @@ import type { Database, Views } from '../db/database.ts'
 import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOptions } from '../indexingHealth.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
+import { type ChallengeIssuerOptions, createChallengeIssuer, type WriteBlob } from './challengeIssuer.ts'
 import { createChangeFeed } from './changeFeed.ts'
 import { createDisagreementProver, type ReadBlob } from './disagreementProver.ts'
 import { createIndexingGate } from './indexingGate.ts'
@@ -46,6 +47,13 @@ export type StartLeaderParameters = {
   confirmations?: number
   /** Reads output blobs, so the keeper can prove disagreements under tolerance (`createDisagreementProver`). */
   readBlob?: ReadBlob
+  /** Stores blobs in the server's store: the challenge issuer puts its jobs' models and inputs there. */
+  writeBlob?: WriteBlob
+  /**
+   * Issue known-answer challenge jobs to every active provider (`createChallengeIssuer`; needs the wallet, `readBlob`
+   * and `writeBlob`, and the key's ISSUER_ROLE on ChallengeLedger). Off by default.
+   */
+  challenges?: ChallengeIssuerOptions
 }
 
 /**
@@ -85,6 +93,23 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
         confirmations: parameters.confirmations,
       })
     : undefined
+  const now = parameters.now ?? (() => Date.now() / 1000)
+  const issuer =
+    sender && wallet && parameters.challenges && parameters.readBlob && parameters.writeBlob
+      ? createChallengeIssuer({
+          db: parameters.db,
+          views: parameters.views,
+          deployment,
+          publicClient: parameters.publicClient,
+          sender,
+          issuer: wallet.account.address,
+          readBlob: parameters.readBlob,
+          writeBlob: parameters.writeBlob,
+          log: log.child({ task: 'challenges' }),
+          now,
+          options: parameters.challenges,
+        })
+      : undefined
   const matcher = sender
     ? createMatcher({
         db: parameters.db,
@@ -92,8 +117,9 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
         deployment,
         sender,
         log,
-        now: parameters.now ?? (() => Date.now() / 1000),
+        now,
         vet: parameters.vet,
+        reservedFor: issuer?.reservedFor,
       })
     : undefined
   const keeper = sender
@@ -183,12 +209,22 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     })
   }
 
+  if (issuer) {
+    // Its own loop: a round's transactions wait for their receipts, which must not hold up the matcher and keeper.
+    every('challenges', parameters.chainIntervalMs ?? 1000, async () => {
+      if (!(await leading()) || !(await gate.open())) return
+      const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
+      await issuer.tick(block.timestamp)
+    })
+  }
+
   return {
     isLeader: () => lock.held(),
     async stop() {
       stopped = true
       for (const t of timers.values()) clearTimeout(t)
       await Promise.allSettled([...running])
+      await issuer?.close()
       await lock.release()
       metrics?.leader.set(0)
       pausedGauge?.set(0)

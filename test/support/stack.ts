@@ -12,14 +12,16 @@ import { type Deployment, readDeploymentFile } from '../../protocol/deployment.t
 import { createTestDatabase, type TestDatabase } from './database.ts'
 
 /**
- * `startStack` on free ports with a test logger (silent unless `TESSERA_TEST_LOG` names a level).
- * The caller brings the database and data directory, so it decides what survives a restart.
+ * `startStack` on free ports with a test logger (silent unless `TESSERA_TEST_LOG` names a level), challenge jobs off
+ * unless the test names `challenges`. The caller brings the database and data directory, so it decides what survives a
+ * restart.
  */
 export async function startTestStack(
   parameters: Omit<StartStackParameters, 'postgresPort' | 'rpcPort' | 'ponderPort' | 'serverPort' | 'log'> & { databaseUrl: string },
 ): Promise<Stack> {
   return startStack({
     ...parameters,
+    challenges: parameters.challenges ?? false,
     postgresPort: 0,
     rpcPort: await freePort(),
     ponderPort: await freePort(),

@@ -1,0 +1,295 @@
+import { randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import { type Address, type Hash, type Hex, type PublicClient, parseEventLogs, type TransactionReceipt, toHex } from 'viem'
+import { InferencePool } from '../../agent/inferencePool.ts'
+import { challengeLedgerAbi, jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
+import { firstDisagreementOf } from '../../protocol/agreement.ts'
+import { type ChallengeJobReturnType, challengeJobOf, seedHashOf } from '../../protocol/challengeJobs.ts'
+import type { Deployment } from '../../protocol/deployment.ts'
+import { JobStatus, Verification } from '../../protocol/enums.ts'
+import { buildOutputTree, type OutputTree } from '../../protocol/outputTree.ts'
+import { challengeBondOf } from '../../protocol/settlement.ts'
+import { decodeTensorBlob } from '../../protocol/tensorBlob.ts'
+import { findAssignmentsByJobIds } from '../db/assignments.ts'
+import type { Database, Views } from '../db/database.ts'
+import { findCandidateProviders } from '../db/providers.ts'
+import type { ReadBlob } from './disagreementProver.ts'
+import type { AssignMeta } from './matcher.ts'
+import { isEligible } from './matchJobs.ts'
+import type { createTransactionSender } from './transactionSender.ts'
+
+/** Stores bytes in the server's blob store under their sha256, so agents can fetch a challenge's model and input. */
+export type WriteBlob = (bytes: Uint8Array) => Promise<void>
+
+export type ChallengeIssuerOptions = {
+  /** Chain seconds between the start of one round and the next (default 3600). */
+  intervalSeconds?: number
+  /** Chain seconds a challenge job may wait for its provider before it expires (default 600). */
+  deadlineSeconds?: number
+  /** Chain seconds after its start a round is revealed even with jobs unrecorded (default 2 × deadline). */
+  giveUpSeconds?: number
+  /** Active providers a round waits for before it starts (default 1): a fresh stack's agents come up one by one. */
+  minProviders?: number
+}
+
+/** One provider's challenge in a round, as the issuer follows it. */
+type Target = {
+  provider: Address
+  /** The highest active ask when the round started (see `startRound`). */
+  maxPricePerUnit: bigint
+  job: ChallengeJobReturnType
+  answer: OutputTree
+  jobId?: bigint
+  /** Decided once the provider revealed (or the job settled without a reveal). */
+  passed?: boolean
+  challenged?: boolean
+  recorded?: boolean
+}
+
+type Round = { round: bigint; seed: Hex; startedAt: bigint; targets: Target[]; revealed?: boolean }
+
+/** What a live job is: JobMarket `record` refuses it while the job is one of these. */
+const liveStatuses: readonly number[] = [JobStatus.Open, JobStatus.Assigned, JobStatus.Committed, JobStatus.Revealed, JobStatus.Disputed]
+
+/**
+ * `units × 3600 / (reveal − assignment)` (chain seconds, at least 1), capped at uint64: the provider's measured
+ * throughput on its challenge, what becomes its attested capacity.
+ */
+export function unitsPerHourOf(parameters: { units: bigint; assignedAt: bigint; revealedAt: bigint }): bigint {
+  let seconds = parameters.revealedAt - parameters.assignedAt
+  if (seconds < 1n) seconds = 1n
+  const perHour = (parameters.units * 3600n) / seconds
+  const max = 2n ** 64n - 1n
+  return perHour > max ? max : perHour
+}
+
+/**
+ * Whether a revealed result passes a challenge: its fingerprint is the known answer's, or its output blob (which must
+ * be what it committed to) agrees with the answer element by element under the tolerance (`firstDisagreementOf`).
+ */
+export function challengePassed(parameters: {
+  answer: OutputTree
+  fingerprint: Hex
+  output: Uint8Array | undefined
+  toleranceBits: number
+}): boolean {
+  const { answer, fingerprint, output, toleranceBits } = parameters
+  if (fingerprint.toLowerCase() === answer.fingerprint.toLowerCase()) return true
+  if (!output) return false
+  let theirs: OutputTree
+  try {
+    theirs = buildOutputTree(decodeTensorBlob(output).data, toleranceBits)
+  } catch {
+    return false
+  }
+  if (theirs.fingerprint.toLowerCase() !== fingerprint.toLowerCase()) return false
+  return firstDisagreementOf({ a: answer, b: theirs, toleranceBits }) === null
+}
+
+/**
+ * The challenge issuer (issue 7): every `intervalSeconds` of chain time it commits a secret seed on ChallengeLedger,
+ * derives each active provider's job from it (protocol/challengeJobs.ts), stores model and input, computes the answer,
+ * and submits an optimistic job (paying the provider its own ask) that the matcher gives to that provider only
+ * (`reservedFor`). A revealed result that isn't the answer is challenged on JobMarket, so the provider is slashed by
+ * its auditors' verdict, not the issuer's word. Once a job settles its outcome and measured throughput are recorded;
+ * once all are (or the round times out) the seed is revealed for anyone to re-derive the jobs.
+ *
+ * State is in memory: a round unfinished when the leader stops is abandoned (its jobs expire or settle unrecorded).
+ */
+export function createChallengeIssuer(parameters: {
+  db: Kysely<Database>
+  views: Views
+  deployment: Deployment
+  publicClient: PublicClient
+  sender: ReturnType<typeof createTransactionSender<AssignMeta>>
+  issuer: Address
+  readBlob: ReadBlob
+  writeBlob: WriteBlob
+  log: Logger
+  /** Wall clock, unix seconds (heartbeats are judged on server time). */
+  now: () => number
+  options?: ChallengeIssuerOptions
+}) {
+  const { deployment, publicClient, sender, log } = parameters
+  const intervalSeconds = BigInt(parameters.options?.intervalSeconds ?? 3600)
+  const deadlineSeconds = BigInt(parameters.options?.deadlineSeconds ?? 600)
+  const giveUpSeconds = BigInt(parameters.options?.giveUpSeconds ?? Number(deadlineSeconds) * 2)
+  const market = deployment.contracts.JobMarket.address
+  const ledger = deployment.contracts.ChallengeLedger.address
+  const token = deployment.contracts.TesseraToken.address
+  let pool: InferencePool | undefined
+  let current: Round | undefined
+  let lastStart: bigint | undefined
+  /** Input hash (lower-case) → provider (lower-case): what the matcher reserves; filled before the job is submitted. */
+  const reservations = new Map<string, string>()
+  let sequence = 0
+
+  /** Sends one call through the leader's sender and waits for it to be mined; throws when it can't be sent or reverted. */
+  async function transact(action: string, call: { address: Address; abi: unknown; functionName: string; args: readonly unknown[] }) {
+    const key = `challenge:${action}:${++sequence}`
+    const hash: Hash | undefined = await sender.send({
+      key,
+      action,
+      ...(call as { address: Address; abi: never; functionName: string; args: readonly unknown[] }),
+      meta: { kind: 'keeper' },
+    })
+    if (!hash) throw new Error(`challenge issuer: ${action} was not sent (simulation failed or backing off)`)
+    const receipt: TransactionReceipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 60_000 })
+    if (receipt.status !== 'success') throw new Error(`challenge issuer: ${action} reverted (${hash})`)
+    return receipt
+  }
+
+  async function answerOf(job: ChallengeJobReturnType): Promise<OutputTree> {
+    pool ??= new InferencePool({ size: 1 })
+    const { output } = await pool.run({ modelHash: job.modelHash, modelBytes: job.modelBytes, input: job.input, dims: job.dims })
+    return buildOutputTree(output, job.outputTolerance)
+  }
+
+  async function startRound(chainTime: bigint): Promise<void> {
+    const providers = await findCandidateProviders(parameters.db, parameters.views, parameters.now())
+    const seed = toHex(randomBytes(32))
+    const round =
+      ((await publicClient.readContract({ address: ledger, abi: challengeLedgerAbi, functionName: 'lastRound' })) as bigint) + 1n
+    // The max price is the highest ask among the active providers, not the target's: its auditor and judges must ask
+    // no more than it (JobMarket `assign`), so a cheap provider's lie could otherwise never be audited. The target is
+    // still paid its own ask, as on any job (and a max price is not in what an agent is sent).
+    const active = providers.filter((p) => p.registered && !p.paused && p.live)
+    let maxPricePerUnit = 0n
+    for (const p of active) if (p.pricePerUnit > maxPricePerUnit) maxPricePerUnit = p.pricePerUnit
+    const picked: Omit<Target, 'answer'>[] = []
+    for (const p of active) {
+      const job = challengeJobOf({ seed, round, provider: p.address })
+      const spec = { maxPricePerUnit, units: job.units, verification: 'OPTIMISTIC' as const, minVramMib: 0n, gpuModel: 0n, regions: [] }
+      if (!isEligible(p, spec, { params: deployment.params, reserved: 0n })) continue
+      picked.push({ provider: p.address, maxPricePerUnit, job })
+    }
+    // Too few yet: try again next tick (a round per tick costs only the reads while nobody is eligible).
+    if (!picked.length || picked.length < (parameters.options?.minProviders ?? 1)) return
+    const targets: Target[] = []
+    for (const t of picked) targets.push({ ...t, answer: await answerOf(t.job) })
+    const receipt = await transact('commitRound', {
+      address: ledger,
+      abi: challengeLedgerAbi,
+      functionName: 'commitRound',
+      args: [seedHashOf(seed)],
+    })
+    const committed = parseEventLogs({ abi: challengeLedgerAbi, logs: receipt.logs, eventName: 'RoundCommitted' })[0]
+    const committedRound = BigInt(committed?.args.round ?? round)
+    lastStart = chainTime
+    if (committedRound !== round) {
+      // Another issuer committed in between: the jobs were derived for the wrong round. Give this one up.
+      log.warn({ expected: String(round), got: String(committedRound) }, 'challenge round number moved; revealing it empty')
+      await transact('revealRound', { address: ledger, abi: challengeLedgerAbi, functionName: 'revealRound', args: [committedRound, seed] })
+      return
+    }
+    current = { round, seed, startedAt: chainTime, targets }
+    log.info({ round: String(round), providers: targets.map((t) => t.provider) }, 'challenge round committed')
+    for (const t of targets) {
+      await parameters.writeBlob(t.job.modelBytes)
+      await parameters.writeBlob(t.job.inputBlob)
+      reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
+      const escrow = (await publicClient.readContract({
+        address: market,
+        abi: jobMarketAbi,
+        functionName: 'quoteEscrow',
+        // An optimistic job escrows as k = 2 would: its second run is held for an audit.
+        args: [t.maxPricePerUnit, t.job.units, 2],
+      })) as bigint
+      await transact('approve', { address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, escrow] })
+      const spec = {
+        modelHash: t.job.modelHash,
+        inputHash: t.job.inputHash,
+        units: t.job.units,
+        maxPricePerUnit: t.maxPricePerUnit,
+        minVramMiB: 0,
+        gpuModel: 0,
+        regions: [],
+        redundancy: 1,
+        verification: Verification.Optimistic,
+        outputTolerance: t.job.outputTolerance,
+        deadline: chainTime + deadlineSeconds,
+      }
+      const submitted = await transact('submitJob', { address: market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+      t.jobId = parseEventLogs({ abi: jobMarketAbi, logs: submitted.logs, eventName: 'JobSubmitted' })[0]?.args.jobId as bigint
+      log.info({ round: String(round), jobId: String(t.jobId), provider: t.provider, model: t.job.modelName }, 'challenge job submitted')
+    }
+  }
+
+  /** Judges revealed results, challenges wrong ones, records settled jobs and reveals a finished round. */
+  async function follow(round: Round, chainTime: bigint): Promise<void> {
+    const submitted = round.targets.filter((t) => t.jobId !== undefined && !t.recorded)
+    const assignments = await findAssignmentsByJobIds(
+      parameters.views,
+      submitted.map((t) => String(t.jobId)),
+    )
+    for (const t of submitted) {
+      const jobId = t.jobId as bigint
+      const job = (await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })) as {
+        status: number
+      }
+      const mine = assignments.find((a) => a.jobId === jobId && a.provider.toLowerCase() === t.provider.toLowerCase())
+      if (t.passed === undefined && mine?.fingerprint && mine.revealedAt !== null) {
+        const output = mine.outputHash ? await parameters.readBlob(mine.outputHash) : undefined
+        t.passed = challengePassed({ answer: t.answer, fingerprint: mine.fingerprint, output, toleranceBits: t.job.outputTolerance })
+        log.info({ round: String(round.round), jobId: String(jobId), provider: t.provider, passed: t.passed }, 'challenge judged')
+      }
+      if (t.passed === false && !t.challenged && job.status === JobStatus.Revealed) {
+        const bond = challengeBondOf({ maxPricePerUnit: t.maxPricePerUnit, units: t.job.units }, deployment.params.market)
+        await transact('approve', { address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, bond] })
+        await transact('challenge', { address: market, abi: jobMarketAbi, functionName: 'challenge', args: [jobId] })
+        t.challenged = true
+        log.info({ jobId: String(jobId), provider: t.provider }, 'challenge job result challenged')
+      }
+      if (liveStatuses.includes(job.status)) continue
+      // Settled: a provider that never revealed failed (JobMarket already slashed the no-show).
+      const passed = t.passed ?? false
+      const unitsPerHour =
+        passed && mine?.revealedAt != null
+          ? unitsPerHourOf({ units: t.job.units, assignedAt: BigInt(mine.assignedAt), revealedAt: BigInt(mine.revealedAt) })
+          : 0n
+      await transact('record', {
+        address: ledger,
+        abi: challengeLedgerAbi,
+        functionName: 'record',
+        args: [round.round, jobId, t.provider, passed, unitsPerHour],
+      })
+      t.recorded = true
+      reservations.delete(t.job.inputHash.toLowerCase())
+      log.info(
+        { round: String(round.round), jobId: String(jobId), provider: t.provider, passed, unitsPerHour: String(unitsPerHour) },
+        'challenge recorded',
+      )
+    }
+    // A target without a job never got one submitted (the round's start failed part way): nothing of it to record.
+    const done = round.targets.every((t) => t.recorded || t.jobId === undefined)
+    if (!done && chainTime - round.startedAt < giveUpSeconds) return
+    await transact('revealRound', {
+      address: ledger,
+      abi: challengeLedgerAbi,
+      functionName: 'revealRound',
+      args: [round.round, round.seed],
+    })
+    round.revealed = true
+    for (const t of round.targets) reservations.delete(t.job.inputHash.toLowerCase())
+    log.info({ round: String(round.round), recorded: round.targets.filter((t) => t.recorded).length }, 'challenge round revealed')
+  }
+
+  return {
+    /** The provider (lower-case) a job is reserved for: the issuer's own challenge jobs, by their input; undefined for others'. */
+    reservedFor(job: { requester: string; inputHash: string }): string | undefined {
+      if (job.requester.toLowerCase() !== parameters.issuer.toLowerCase()) return undefined
+      // One of a round this process no longer follows (a restart, another leader's): reserved for nobody, so it expires
+      // and is refunded rather than go to some other provider.
+      return reservations.get(job.inputHash.toLowerCase()) ?? 'nobody'
+    },
+    /** One step: start a round when one is due and none runs, else follow the running one. */
+    async tick(chainTime: bigint): Promise<void> {
+      if (current && !current.revealed) return follow(current, chainTime)
+      if (lastStart === undefined || chainTime - lastStart >= intervalSeconds) return startRound(chainTime)
+    },
+    async close(): Promise<void> {
+      await pool?.close()
+    },
+  }
+}
