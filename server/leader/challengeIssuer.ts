@@ -242,8 +242,14 @@ export function createChallengeIssuer(parameters: {
         log.info({ jobId: String(jobId), provider: t.provider }, 'challenge job result challenged')
       }
       if (liveStatuses.includes(job.status)) continue
-      // Settled: a provider that never revealed failed (JobMarket already slashed the no-show).
-      const passed = t.passed ?? false
+      // Settled: a provider that never revealed failed (JobMarket already slashed the no-show). A challenged result
+      // is recorded as the audit judged it, not as the issuer did: fresh providers re-ran it, and a result they agreed
+      // with (one whose blob the issuer couldn't read, say) passes. Wait for the index to hold that outcome.
+      let passed = t.passed ?? false
+      if (t.challenged) {
+        if (!mine || mine.outcome === 'PENDING') continue
+        passed = mine.outcome === 'AGREED'
+      }
       const unitsPerHour =
         passed && mine?.revealedAt != null
           ? unitsPerHourOf({ units: t.job.units, assignedAt: BigInt(mine.assignedAt), revealedAt: BigInt(mine.revealedAt) })
