@@ -11,7 +11,7 @@ import { encodeTensorBlob } from './tensorBlob.ts'
 export const challengeModelNames = ['small', 'demo'] as const
 
 /** Rows of a challenge input: 1 to this many, drawn from the same hash. */
-export const maxChallengeRows = 8
+const maxChallengeRows = 8
 
 export type ChallengeJobParameters = {
   /** The round's seed, committed as `keccak256(abi.encode(seed))` before the round and revealed after it. */
@@ -40,7 +40,7 @@ export type ChallengeJobReturnType = {
  * The draw behind a provider's challenge: `keccak256(abi.encode(seed, round, provider))`. Binding the round and the
  * provider means a seed reused by mistake still gives every provider and round its own job.
  */
-export function challengeDrawOf(parameters: ChallengeJobParameters): Hex {
+function challengeDrawOf(parameters: ChallengeJobParameters): Hex {
   return keccak256(
     encodeAbiParameters(
       [{ type: 'bytes32' }, { type: 'uint64' }, { type: 'address' }],
