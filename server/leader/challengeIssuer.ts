@@ -7,12 +7,13 @@ import { challengeLedgerAbi, jobMarketAbi, tesseraTokenAbi } from '../../contrac
 import { firstDisagreementOf } from '../../protocol/agreement.ts'
 import { type ChallengeJobReturnType, challengeJobOf, seedHashOf } from '../../protocol/challengeJobs.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
-import { JobStatus, Verification } from '../../protocol/enums.ts'
+import { type JobStatusName, Verification } from '../../protocol/enums.ts'
 import { buildOutputTree, type OutputTree } from '../../protocol/outputTree.ts'
 import { challengeBondOf } from '../../protocol/settlement.ts'
 import { decodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { findAssignmentsByJobIds } from '../db/assignments.ts'
 import type { Database, Views } from '../db/database.ts'
+import { findJobsByIds } from '../db/jobs.ts'
 import { findCandidateProviders } from '../db/providers.ts'
 import type { ReadBlob } from './disagreementProver.ts'
 import type { AssignMeta } from './matcher.ts'
@@ -50,7 +51,7 @@ type Target = {
 type Round = { round: bigint; seed: Hex; startedAt: bigint; targets: Target[]; revealed?: boolean }
 
 /** What a live job is: JobMarket `record` refuses it while the job is one of these. */
-const liveStatuses: readonly number[] = [JobStatus.Open, JobStatus.Assigned, JobStatus.Committed, JobStatus.Revealed, JobStatus.Disputed]
+const liveStatuses: readonly JobStatusName[] = ['OPEN', 'ASSIGNED', 'COMMITTED', 'REVEALED', 'DISPUTED']
 
 /**
  * `units × 3600 / (reveal − assignment)` (chain seconds, at least 1), capped at uint64: the provider's measured
@@ -219,22 +220,22 @@ export function createChallengeIssuer(parameters: {
   /** Judges revealed results, challenges wrong ones, records settled jobs and reveals a finished round. */
   async function follow(round: Round, chainTime: bigint): Promise<void> {
     const submitted = round.targets.filter((t) => t.jobId !== undefined && !t.recorded)
-    const assignments = await findAssignmentsByJobIds(
-      parameters.views,
-      submitted.map((t) => String(t.jobId)),
-    )
+    const ids = submitted.map((t) => String(t.jobId))
+    // One read of the index per pass for all the round's jobs, not a chain call per job: the index trails the chain,
+    // so a job it shows settled has settled.
+    const assignments = await findAssignmentsByJobIds(parameters.views, ids)
+    const jobs = new Map((await findJobsByIds(parameters.views, ids)).map((job) => [job.id, job]))
     for (const t of submitted) {
       const jobId = t.jobId as bigint
-      const job = (await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })) as {
-        status: number
-      }
+      const job = jobs.get(jobId)
+      if (!job) continue
       const mine = assignments.find((a) => a.jobId === jobId && a.provider.toLowerCase() === t.provider.toLowerCase())
       if (t.passed === undefined && mine?.fingerprint && mine.revealedAt !== null) {
         const output = mine.outputHash ? await parameters.readBlob(mine.outputHash) : undefined
         t.passed = challengePassed({ answer: t.answer, fingerprint: mine.fingerprint, output, toleranceBits: t.job.outputTolerance })
         log.info({ round: String(round.round), jobId: String(jobId), provider: t.provider, passed: t.passed }, 'challenge judged')
       }
-      if (t.passed === false && !t.challenged && job.status === JobStatus.Revealed) {
+      if (t.passed === false && !t.challenged && job.status === 'REVEALED') {
         const bond = challengeBondOf({ maxPricePerUnit: t.maxPricePerUnit, units: t.job.units }, deployment.params.market)
         await transact('approve', { address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, bond] })
         await transact('challenge', { address: market, abi: jobMarketAbi, functionName: 'challenge', args: [jobId] })
