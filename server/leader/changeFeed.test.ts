@@ -6,7 +6,7 @@ import { type JobAssignment, subscribeJobAssignments } from '../../client/subscr
 import { jobMarketAbi } from '../../contracts/generated/index.ts'
 import { fund, registerProvider, type TestSystem } from '../../devnet/testSystem.ts'
 import { TSR } from '../../protocol/units.ts'
-import { waitFor } from '../../test/support/graphql.ts'
+import { gqlData, waitFor } from '../../test/support/graphql.ts'
 import { approveAndSubmitJob } from '../../test/support/market.ts'
 import { type IndexedTestChain, startIndexedTestChain } from '../../test/support/stack.ts'
 import { type StartServerReturnType, startServer } from '../startServer.ts'
@@ -104,8 +104,21 @@ test('a reorganisation that orphans an assign retracts it; the same assign mined
     expect(retraction).toMatchObject({ commitDeadline: first.commitDeadline, slot: first.slot, provider: first.provider })
     expect(retraction.cursor).not.toBe(first.cursor)
 
+    // One block more, indexed before the next reorganisation: Ponder fetches each new block's logs by its hash, and a
+    // block replaced between its fetch and its logs' fetch leaves Ponder retrying an unknown hash for good.
+    await system.testClient.mine({ blocks: 1 })
+    const head = (await system.publicClient.getBlock()).number
+    await waitFor(
+      'the indexer past the reorganisation',
+      async () => {
+        const { _meta } = await gqlData<{ _meta: { block: string | null } }>(`${server.url}/graphql`, '{ _meta { block } }')
+        return _meta.block !== null && BigInt(_meta.block) >= head ? true : undefined
+      },
+      { timeoutMs: 20_000 },
+    )
+
     // The same assign mined again, two blocks before where it was.
-    await reorg(3, [[assign, 0]])
+    await reorg(4, [[assign, 0]])
     const { blockNumber: reassignedIn } = await system.publicClient.getTransactionReceipt({ hash: keccak256(assign) })
     expect(reassignedIn).toBeLessThan(assignedIn)
     const again = await subscriber.next('the assignment again', (a) => a.jobId === id && !a.retracted && a.cursor !== first.cursor)
