@@ -9,7 +9,7 @@ import { deployAll } from '../contracts/deploy.ts'
 import { startIndexer } from '../indexer/startIndexer.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import type { ChallengeIssuerOptions } from '../server/leader/challengeIssuer.ts'
-import { startServer } from '../server/startServer.ts'
+import { type StartServerParameters, startServer } from '../server/startServer.ts'
 import { devKeys } from './devAccounts.ts'
 import { DevnetError } from './devnetError.ts'
 import { fund } from './fund.ts'
@@ -44,8 +44,8 @@ export type StartStackParameters = {
   /** Blocks deep the leader watches its transactions (the server's default when absent). */
   leaderConfirmations?: number
   /**
-   * The leader's known-answer challenge jobs (server/leader/challengeIssuer.ts), on by default (hourly rounds of chain
-   * time); `false` turns them off. While on, the server key is funded with TSR to pay them like a requester.
+   * The leader's known-answer challenge jobs (server/leader/challengeIssuer.ts), on by default (a round each emission
+   * epoch); `false` turns them off. While on, the server key is funded with TSR to pay them like a requester.
    */
   challenges?: ChallengeIssuerOptions | false
   log: Logger
@@ -60,6 +60,11 @@ export type Stack = {
   deployment: Deployment
   deploymentPath: string
   agents: { address: Address; stop: () => Promise<void> }[]
+  /**
+   * Stops the server (and with it the leader, its in-memory state lost as in a crash) and starts it again on the same
+   * port and database; agents reconnect on their own. What a replica dying and coming back looks like to the rest.
+   */
+  restartServer: () => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -147,7 +152,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
     stops.push({ name: 'ponder', stop: indexer.stop })
     log.info({ url: indexer.url, schema, prunedSchemas: indexer.prunedSchemas }, 'indexer ready')
 
-    const server = await startServer({
+    const serverOptions: StartServerParameters = {
       databaseUrl,
       viewsSchema,
       rpcUrl: anvil.rpcUrl,
@@ -163,8 +168,9 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       challenges: challenges ? { minProviders: parameters.agents.length, ...challenges } : undefined,
       indexerState: indexer.state,
       log: log.child({ part: 'server' }),
-    })
-    stops.push({ name: 'server', stop: server.stop })
+    }
+    let server = await startServer(serverOptions)
+    stops.push({ name: 'server', stop: () => server.stop() })
     log.info({ url: server.url }, 'server ready')
 
     const agents: Stack['agents'] = []
@@ -192,6 +198,12 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       deployment,
       deploymentPath,
       agents,
+      async restartServer() {
+        const port = Number(new URL(server.url).port)
+        await server.stop()
+        server = await startServer({ ...serverOptions, port })
+        log.info({ url: server.url }, 'server restarted')
+      },
       stop: stopAll,
     }
   } catch (error) {

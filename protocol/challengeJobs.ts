@@ -54,6 +54,15 @@ export function seedHashOf(seed: Hex): Hex {
   return keccak256(encodeAbiParameters([{ type: 'bytes32' }], [seed]))
 }
 
+/**
+ * What the issuer's key signs for a round's seed, `keccak256` of the signature being the seed: ECDSA signatures are
+ * deterministic (RFC 6979), so the key alone derives the seed again after a restart, and naming the chain, the ledger
+ * and the round keeps every round's seed its own.
+ */
+export function challengeSeedMessage(parameters: { chainId: number; ledger: Address; round: bigint }): string {
+  return `tessera-challenge-seed:${parameters.chainId}:${parameters.ledger.toLowerCase()}:${parameters.round}`
+}
+
 let models: CatalogueModel[] | undefined
 const challengeModels = () => {
   models ??= modelCatalogue().filter((m) => (challengeModelNames as readonly string[]).includes(m.name))

@@ -22,14 +22,14 @@ try {
 }
 
 /**
- * The leader's challenge jobs: on when `TESSERA_CHALLENGE_INTERVAL_SECONDS` names the chain seconds between rounds
- * (a positive integer), off when it is unset.
+ * The leader's challenge jobs: on when `TESSERA_CHALLENGE_EPOCHS` names the emission epochs between rounds (a positive
+ * integer; 1 is a round each epoch), off when it is unset.
  */
-function challengesFromEnv(): { intervalSeconds: number } | undefined {
-  const value = process.env.TESSERA_CHALLENGE_INTERVAL_SECONDS
+function challengesFromEnv(): { epochsPerRound: number } | undefined {
+  const value = process.env.TESSERA_CHALLENGE_EPOCHS
   if (value === undefined || value === '') return undefined
-  const intervalSeconds = Number(value)
-  if (!Number.isSafeInteger(intervalSeconds) || intervalSeconds < 1)
-    throw new Error(`TESSERA_CHALLENGE_INTERVAL_SECONDS must be a positive integer of seconds, got ${JSON.stringify(value)}`)
-  return { intervalSeconds }
+  const epochsPerRound = Number(value)
+  if (!Number.isSafeInteger(epochsPerRound) || epochsPerRound < 1)
+    throw new Error(`TESSERA_CHALLENGE_EPOCHS must be a positive integer of epochs, got ${JSON.stringify(value)}`)
+  return { epochsPerRound }
 }

@@ -21,7 +21,8 @@ import { startTestStack } from './support/stack.ts'
 // Known-answer challenge jobs end to end (issue 7): the whole stack with the leader's challenge issuer on, three honest
 // agents and one that alters every output. One round: every provider gets a job derived from a committed seed, run like
 // any optimistic job at its own ask; the honest pass, the cheater's result is challenged and its auditors' verdict
-// slashes it; every job is recorded on ChallengeLedger and, after the reveal, re-derives from the seed.
+// slashes it; every job is recorded on ChallengeLedger and, after the reveal, re-derives from the seed. The server dies
+// and comes back in the middle of the round, which its new leader finishes from what the chain and the index hold.
 
 const honestKeys = [devKeys[2], devKeys[3], devKeys[4]] as const
 const cheaterKey = devKeys[5]
@@ -51,7 +52,7 @@ beforeAll(async () => {
     requesters: [requesterKey],
     proofWindow: 10,
     // One round, once all four agents are live.
-    challenges: { intervalSeconds: 1_000_000, minProviders: 4, deadlineSeconds: 600 },
+    challenges: { epochsPerRound: 1_000_000, minProviders: 4, deadlineSeconds: 600 },
   })
 }, 240_000)
 
@@ -133,6 +134,32 @@ describe('a challenge round', () => {
       },
       { timeoutMs: 120_000 },
     )
+    // The server (its leader, with the issuer's state in memory) dies once the round's four jobs are submitted and comes
+    // back: the new leader must rebuild the round from the ledger and the index, and finish it.
+    await waitFor(
+      "the round's four jobs submitted",
+      async () => {
+        const { jobs } = await gqlData<{ jobs: { totalCount: number } }>(
+          stack.graphqlUrl,
+          'query($r: Address!) { jobs(where: { requester: $r }) { totalCount } }',
+          { r: issuer },
+        )
+        return jobs.totalCount >= 4 ? true : undefined
+      },
+      { timeoutMs: 60_000 },
+    )
+    const before = (await client().readContract({
+      address: ledger(),
+      abi: challengeLedgerAbi,
+      functionName: 'getRound',
+      args: [round],
+    })) as {
+      revealed: boolean
+    }
+    expect(before.revealed).toBe(false)
+    expect((await recordsOf(round)).length).toBeLessThan(4)
+    await stack.restartServer()
+
     records = await waitFor(
       'four recorded challenges',
       async () => {

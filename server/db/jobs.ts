@@ -115,6 +115,18 @@ export async function findJobsByIds(views: Views, ids: readonly string[]): Promi
   ).map(jobOf)
 }
 
+/** The jobs `requester` submitted at or after `since` (unix s, chain time), oldest first. */
+export async function findJobsOfRequesterSince(views: Views, parameters: { requester: string; since: bigint }): Promise<IndexedJob[]> {
+  const rows = await views
+    .selectFrom('job')
+    .selectAll()
+    .where('requester', '=', parameters.requester.toLowerCase() as Address)
+    .where(sql<boolean>`submitted_at >= ${parameters.since.toString()}::numeric`)
+    .orderBy('id')
+    .execute()
+  return rows.map(jobOf)
+}
+
 /** How many jobs there are in each status (every status, in lifecycle order), and fee totals over finalized jobs. */
 export async function jobStats(
   views: Views,

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { type Address, type Hash, type Hex, type PublicClient, parseEventLogs, type TransactionReceipt, toHex } from 'viem'
+import { type Address, type Hash, type Hex, type PublicClient, parseEventLogs, type TransactionReceipt } from 'viem'
 import { InferencePool } from '../../agent/inferencePool.ts'
 import { challengeLedgerAbi, jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { firstDisagreementOf } from '../../protocol/agreement.ts'
@@ -12,8 +11,10 @@ import { buildOutputTree, type OutputTree } from '../../protocol/outputTree.ts'
 import { challengeBondOf } from '../../protocol/settlement.ts'
 import { decodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { findAssignmentsByJobIds } from '../db/assignments.ts'
+import { findAuditsByJobIds } from '../db/audits.ts'
+import { findChallengesByJobIds } from '../db/challenges.ts'
 import type { Database, Views } from '../db/database.ts'
-import { findJobsByIds } from '../db/jobs.ts'
+import { findJobsByIds, findJobsOfRequesterSince } from '../db/jobs.ts'
 import { findCandidateProviders } from '../db/providers.ts'
 import type { ReadBlob } from './disagreementProver.ts'
 import type { AssignMeta } from './matcher.ts'
@@ -24,8 +25,8 @@ import type { createTransactionSender } from './transactionSender.ts'
 export type WriteBlob = (bytes: Uint8Array) => Promise<void>
 
 export type ChallengeIssuerOptions = {
-  /** Chain seconds between the start of one round and the next (default 3600). */
-  intervalSeconds?: number
+  /** Emission epochs from the start of one round to the next (default 1: a round each epoch). */
+  epochsPerRound?: number
   /** Chain seconds a challenge job may wait for its provider before it expires (default 600). */
   deadlineSeconds?: number
   /** Chain seconds after its start a round is revealed even with jobs unrecorded (default 2 × deadline). */
@@ -33,6 +34,12 @@ export type ChallengeIssuerOptions = {
   /** Active providers a round waits for before it starts (default 1): a fresh stack's agents come up one by one. */
   minProviders?: number
 }
+
+/**
+ * The round's secret seed, which only the issuer's key can derive again: what lets a new leader (or the same one after
+ * a restart) reveal a round another process committed. {@link challengeSeedMessage} says what is signed.
+ */
+export type SeedOf = (round: bigint) => Promise<Hex>
 
 /** One provider's challenge in a round, as the issuer follows it. */
 type Target = {
@@ -89,14 +96,18 @@ export function challengePassed(parameters: {
 }
 
 /**
- * The challenge issuer (issue 7): every `intervalSeconds` of chain time it commits a secret seed on ChallengeLedger,
- * derives each active provider's job from it (protocol/challengeJobs.ts), stores model and input, computes the answer,
- * and submits an optimistic job (paying the provider its own ask) that the matcher gives to that provider only
- * (`reservedFor`). A revealed result that isn't the answer is challenged on JobMarket, so the provider is slashed by
- * its auditors' verdict, not the issuer's word. Once a job settles its outcome and measured throughput are recorded;
- * once all are (or the round times out) the seed is revealed for anyone to re-derive the jobs.
+ * The challenge issuer (issue 7): once every `epochsPerRound` emission epochs it commits a secret seed on
+ * ChallengeLedger, derives each active provider's job from it (protocol/challengeJobs.ts), stores model and input,
+ * computes the answer, and submits an optimistic job (paying the provider its own ask) that the matcher gives to that
+ * provider only (`reservedFor`). A revealed result that isn't the answer is challenged on JobMarket, so the provider is
+ * slashed by its auditors' verdict, not the issuer's word. Once a job settles its outcome and measured throughput are
+ * recorded; once all are (or the round times out) the seed is revealed for anyone to re-derive the jobs.
  *
- * State is in memory: a round unfinished when the leader stops is abandoned (its jobs expire or settle unrecorded).
+ * It keeps nothing it can't rebuild: the seed is derived from the key (`seedOf`), and after a restart or a change of
+ * leader (`reset`) the first tick rebuilds an unrevealed round from the ledger and the index: its jobs are the
+ * issuer's since the commit whose input a provider's derived job has, recorded and challenged as indexed. A target
+ * whose job wasn't submitted before the stop is dropped from the round (a submission still unindexed then is reserved
+ * for nobody, so it expires and is refunded).
  */
 export function createChallengeIssuer(parameters: {
   db: Kysely<Database>
@@ -108,12 +119,14 @@ export function createChallengeIssuer(parameters: {
   readBlob: ReadBlob
   writeBlob: WriteBlob
   log: Logger
+  seedOf: SeedOf
   /** Wall clock, unix seconds (heartbeats are judged on server time). */
   now: () => number
   options?: ChallengeIssuerOptions
 }) {
   const { deployment, publicClient, sender, log } = parameters
-  const intervalSeconds = BigInt(parameters.options?.intervalSeconds ?? 3600)
+  const epochsPerRound = BigInt(parameters.options?.epochsPerRound ?? 1)
+  const epochOf = (time: bigint) => (time - deployment.emissionGenesis) / deployment.params.emission.epochLength
   const deadlineSeconds = BigInt(parameters.options?.deadlineSeconds ?? 600)
   const giveUpSeconds = BigInt(parameters.options?.giveUpSeconds ?? Number(deadlineSeconds) * 2)
   const market = deployment.contracts.JobMarket.address
@@ -121,7 +134,10 @@ export function createChallengeIssuer(parameters: {
   const token = deployment.contracts.TesseraToken.address
   let pool: InferencePool | undefined
   let current: Round | undefined
+  /** Chain time the last round was committed; undefined before any was. */
   let lastStart: bigint | undefined
+  /** Whether the state has been rebuilt from the ledger and the index since this process (last) became leader. */
+  let restored = false
   /** Input hash (lower-case) → provider (lower-case): what the matcher reserves; filled before the job is submitted. */
   const reservations = new Map<string, string>()
   let sequence = 0
@@ -149,9 +165,8 @@ export function createChallengeIssuer(parameters: {
 
   async function startRound(chainTime: bigint): Promise<void> {
     const providers = await findCandidateProviders(parameters.db, parameters.views, parameters.now())
-    const seed = toHex(randomBytes(32))
-    const round =
-      ((await publicClient.readContract({ address: ledger, abi: challengeLedgerAbi, functionName: 'lastRound' })) as bigint) + 1n
+    const round = (await lastRound()) + 1n
+    const seed = await parameters.seedOf(round)
     // The max price is the highest ask among the active providers, not the target's: its auditor and judges must ask
     // no more than it (JobMarket `assign`), so a cheap provider's lie could otherwise never be audited. The target is
     // still paid its own ask, as on any job (and a max price is not in what an agent is sent).
@@ -215,6 +230,65 @@ export function createChallengeIssuer(parameters: {
       t.jobId = parseEventLogs({ abi: jobMarketAbi, logs: submitted.logs, eventName: 'JobSubmitted' })[0]?.args.jobId as bigint
       log.info({ round: String(round), jobId: String(t.jobId), provider: t.provider, model: t.job.modelName }, 'challenge job submitted')
     }
+  }
+
+  async function lastRound(): Promise<bigint> {
+    return BigInt((await publicClient.readContract({ address: ledger, abi: challengeLedgerAbi, functionName: 'lastRound' })) as bigint)
+  }
+
+  /**
+   * Rebuilds the state from the ledger and the index: when the last round was, and, when it is unrevealed, its seed
+   * (derived again and checked against the commitment) and its targets (the issuer's jobs since the commit, matched to
+   * providers by the input each provider's derived job has).
+   */
+  async function restore(): Promise<void> {
+    current = undefined
+    lastStart = undefined
+    reservations.clear()
+    const round = await lastRound()
+    if (round === 0n) return
+    const committed = (await publicClient.readContract({
+      address: ledger,
+      abi: challengeLedgerAbi,
+      functionName: 'getRound',
+      args: [round],
+    })) as { seedHash: Hex; committedAt: bigint; revealed: boolean }
+    lastStart = BigInt(committed.committedAt)
+    if (committed.revealed) return
+    const seed = await parameters.seedOf(round)
+    if (seedHashOf(seed).toLowerCase() !== committed.seedHash.toLowerCase()) {
+      // Committed by another key (or for another round number): this issuer can never reveal it.
+      log.error({ round: String(round) }, 'challenge round: the seed this key derives is not the committed one; it stays unrevealed')
+      return
+    }
+    const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: lastStart })
+    const providers = await findCandidateProviders(parameters.db, parameters.views, parameters.now())
+    const byInput = new Map<string, { provider: Address; job: ChallengeJobReturnType }>()
+    for (const p of providers) {
+      const job = challengeJobOf({ seed, round, provider: p.address })
+      byInput.set(job.inputHash.toLowerCase(), { provider: p.address, job })
+    }
+    const ids = jobs.map((j) => j.id.toString())
+    const recorded = new Set((await findChallengesByJobIds(parameters.views, ids)).map((c) => c.jobId))
+    const challenged = new Set((await findAuditsByJobIds(parameters.views, ids)).filter((a) => a.kind === 'CHALLENGE').map((a) => a.jobId))
+    const targets: Target[] = []
+    for (const j of jobs) {
+      const match = byInput.get(j.inputHash.toLowerCase())
+      if (!match) continue
+      const t: Target = {
+        provider: match.provider,
+        maxPricePerUnit: j.maxPricePerUnit,
+        job: match.job,
+        answer: await answerOf(match.job),
+        jobId: j.id,
+        challenged: challenged.has(j.id),
+        recorded: recorded.has(j.id),
+      }
+      if (!t.recorded) reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
+      targets.push(t)
+    }
+    current = { round, seed, startedAt: lastStart, targets }
+    log.info({ round: String(round), jobs: targets.length, recorded: targets.filter((t) => t.recorded).length }, 'challenge round restored')
   }
 
   /** Judges revealed results, challenges wrong ones, records settled jobs and reveals a finished round. */
@@ -290,10 +364,18 @@ export function createChallengeIssuer(parameters: {
       // and is refunded rather than go to some other provider.
       return reservations.get(job.inputHash.toLowerCase()) ?? 'nobody'
     },
-    /** One step: start a round when one is due and none runs, else follow the running one. */
+    /** One step: rebuild the state when needed, then follow the running round or start one when it is due. */
     async tick(chainTime: bigint): Promise<void> {
+      if (!restored) {
+        await restore()
+        restored = true
+      }
       if (current && !current.revealed) return follow(current, chainTime)
-      if (lastStart === undefined || chainTime - lastStart >= intervalSeconds) return startRound(chainTime)
+      if (lastStart === undefined || epochOf(chainTime) - epochOf(lastStart) >= epochsPerRound) return startRound(chainTime)
+    },
+    /** Forget the state (after losing leadership another replica may move the round on); the next tick rebuilds it. */
+    reset() {
+      restored = false
     },
     async close(): Promise<void> {
       await pool?.close()

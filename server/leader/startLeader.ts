@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
-import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
+import { type Account, type Chain, keccak256, type PublicClient, type Transport, type WalletClient } from 'viem'
+import { challengeSeedMessage } from '../../protocol/challengeJobs.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import type { JobCheck } from '../checkJob.ts'
 import type { Database, Views } from '../db/database.ts'
@@ -106,6 +107,13 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
           readBlob: parameters.readBlob,
           writeBlob: parameters.writeBlob,
           log: log.child({ task: 'challenges' }),
+          seedOf: async (round) =>
+            keccak256(
+              await wallet.signMessage({
+                account: wallet.account,
+                message: challengeSeedMessage({ chainId: deployment.chainId, ledger: deployment.contracts.ChallengeLedger.address, round }),
+              }),
+            ),
           now,
           options: parameters.challenges,
         })
@@ -167,6 +175,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       else {
         log.info('not leader')
         feed.reset()
+        issuer?.reset()
       }
     }
     return held
