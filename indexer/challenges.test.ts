@@ -183,7 +183,7 @@ describe('challenge jobs, indexed and served', () => {
     })
   })
 
-  test('a challenge answered right: not a challenge until recorded, then counted, its capacity attested, reputation up', async () => {
+  test('a challenge answered right: not a challenge until recorded, then counted, its capacity attested, its evidence counted once', async () => {
     // Optimistic jobs until one the spot check leaves alone (8 % are picked): it settles after its challenge window.
     for (let tries = 0; tries < 40 && !passedJob; tries++) {
       const { jobId } = await submitOptimisticJob(system, issuer)
@@ -226,17 +226,18 @@ describe('challenge jobs, indexed and served', () => {
         },
       ],
     })
-    // A passed challenge is one more agreement's worth of good evidence (fresh: weight ~1).
-    expect(after.reputationDetail.good - before.reputationDetail.good).toBeCloseTo(1, 2)
+    // A passed challenge is an agreement's worth of good evidence, counted once: the record stands for the job's
+    // agreement, which counted before it was known to be a challenge.
+    expect(before.reputationDetail.good).toBeCloseTo(1, 2)
+    expect(after.reputationDetail.good).toBeCloseTo(1, 2)
     expect(after.reputationDetail.bad).toBe(before.reputationDetail.bad)
-    expect(after.reputationDetail.score).toBeGreaterThan(before.reputationDetail.score)
     expect(await jobOnceIndexed(passedJob, 'recorded', (j) => j.challenge !== null)).toEqual({
       status: 'COMPLETED',
       challenge: { round: '1', passed: true, unitsPerHour: maxUint64.toString() },
     })
   })
 
-  test('a challenge answered wrong: overturned by its audit, recorded as failed, the capacity withdrawn, reputation down', async () => {
+  test('a challenge answered wrong: overturned by its audit, recorded as failed, the capacity withdrawn, its evidence counted once', async () => {
     const { jobId } = await submitOptimisticJob(system, issuer)
     await runMarketRound(system, jobId, [cast[0]], [labelledResult('lie')])
     // The issuer knows the answer: it challenges the wrong one, and fresh providers audit it.
@@ -281,9 +282,11 @@ describe('challenge jobs, indexed and served', () => {
         )
       ).provider.challenges,
     ).toHaveLength(1)
-    // A failed challenge is one more dissent's worth of bad evidence (fresh: weight ~2).
-    expect(after.reputationDetail.bad - before.reputationDetail.bad).toBeCloseTo(2, 2)
-    expect(after.reputationDetail.score).toBeLessThan(before.reputationDetail.score)
+    // A failed challenge is a dissent's worth of bad evidence (fresh: weight ~2), counted once: the record stands for
+    // the job's dissent.
+    expect(before.reputationDetail.bad).toBeCloseTo(2, 2)
+    expect(after.reputationDetail.bad).toBeCloseTo(2, 2)
+    expect(after.reputationDetail.score).toBeLessThan(0.5)
     expect(await jobOnceIndexed(jobId, 'recorded', (j) => j.challenge !== null)).toEqual({
       status: 'COMPLETED',
       challenge: { round: '1', passed: false, unitsPerHour: '1200' },

@@ -30,7 +30,8 @@ export type FindReputationsParameters = {
 
 /**
  * The reputation of each provider asked, in the order asked, from its settled assignments (outcome and `settled_at`)
- * and its recorded challenges (passed or not, and the block time ChallengeLedger recorded them).
+ * and its recorded challenges (passed or not, and the block time ChallengeLedger recorded them); the assignment of a
+ * challenge job's target is left out, its record standing for it.
  * Ages run to the indexed head's block time, the clock `settled_at` was stamped by, so the API and the matcher agree and
  * a devnet's warped time decays history as a real chain's would. Outcomes older than `reputationHorizonHalfLives`
  * half-lives (weighing under a millionth) are left out, which bounds the rows read to the recent ones.
@@ -49,6 +50,17 @@ export async function findReputations(views: Views, parameters: FindReputationsP
         .where(anyOf('provider', addresses))
         .where('outcome', '!=', 'PENDING')
         .where(sql<boolean>`settled_at >= ${since.toString()}::numeric`)
+        // A challenge job's target counts once, by its record: its assignment on that job is the same evidence.
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('challengeRecord')
+                .select(sql`1`.as('one'))
+                .whereRef('challengeRecord.jobId', '=', 'assignment.jobId')
+                .whereRef('challengeRecord.provider', '=', 'assignment.provider'),
+            ),
+          ),
+        )
         .execute(),
       findChallengeVerdicts(views, { addresses, since }),
     ])
