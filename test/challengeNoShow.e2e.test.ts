@@ -1,0 +1,153 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { type Address, createPublicClient, createTestClient, createWalletClient, http, parseEther } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { foundry } from 'viem/chains'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { challengeLedgerAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
+import type { Stack } from '../devnet/startStack.ts'
+import { defaultHardware } from '../devnet/testSystem.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { gqlData, waitFor } from './support/graphql.ts'
+import { sendHeartbeat } from './support/market.ts'
+import { startTestStack } from './support/stack.ts'
+
+// A provider that vanishes in the middle of its challenge (issue 7, the provider who vanishes): live by its heartbeats
+// when the round starts, it is assigned its challenge job and never runs it. Past the commit window the keeper expires
+// its assignment (JobMarket slashes the no-show); the job, reserved for it alone, expires at its deadline and is
+// refunded; the issuer records a failed challenge with no throughput and reveals the round. An honest agent's challenge
+// in the same round passes, unhurt.
+
+const honestKey = devKeys[2]
+const ghost = privateKeyToAccount(devKeys[7])
+const honest = privateKeyToAccount(honestKey).address
+const issuer = privateKeyToAccount(devKeys[1]).address
+const deadlineSeconds = 300
+
+let stack: Stack
+let database: TestDatabase
+let dataDir: string
+let heartbeats: NodeJS.Timeout | undefined
+const client = () => createPublicClient({ transport: http(stack.rpcUrl) })
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-challenge-noshow-'))
+  stack = await startTestStack({
+    dataDir,
+    databaseUrl: database.url,
+    agents: [{ privateKey: honestKey, pricePerUnit: parseEther('0.001') }],
+    spareProviders: [devKeys[7]],
+    // One round, once the agent and the ghost are both live.
+    challenges: { epochsPerRound: 1_000_000, minProviders: 2, deadlineSeconds },
+  })
+  // The ghost registers and stakes like any provider, and says it is alive.
+  const wallet = createWalletClient({ account: ghost, chain: foundry, transport: http(stack.rpcUrl) })
+  const { ProviderRegistry: registry, TesseraToken: token } = stack.deployment.contracts
+  const stake = stack.deployment.params.registry.minStake * 2n
+  for (const call of [
+    {
+      address: registry.address,
+      abi: providerRegistryAbi,
+      functionName: 'register',
+      args: [defaultHardware, parseEther('0.001'), encodeRegion('eu'), '0x01'],
+    },
+    { address: token.address, abi: tesseraTokenAbi, functionName: 'approve', args: [registry.address, stake] },
+    { address: registry.address, abi: providerRegistryAbi, functionName: 'stake', args: [stake] },
+  ] as const) {
+    const hash = await wallet.writeContract(call as never)
+    await client().waitForTransactionReceipt({ hash })
+  }
+  const beat = () => sendHeartbeat(stack.graphqlUrl, ghost).catch(() => undefined)
+  await beat()
+  heartbeats = setInterval(beat, 5_000)
+}, 240_000)
+
+afterAll(async () => {
+  clearInterval(heartbeats)
+  await stack?.stop()
+  await database?.drop()
+  if (dataDir) await rm(dataDir, { recursive: true, force: true })
+}, 60_000)
+
+type JobRow = {
+  id: string
+  status: string
+  assignments: { provider: Address; outcome: string }[]
+  payments: { kind: string; account: Address }[]
+}
+
+const jobsOf = async (provider: Address) =>
+  (
+    await gqlData<{ jobs: { edges: { node: JobRow }[] } }>(
+      stack.graphqlUrl,
+      `query($p: Address!) { jobs(where: { provider: $p }) { edges { node { id status assignments { provider outcome } payments { kind account } } } } }`,
+      { p: provider },
+    )
+  ).jobs.edges.map((e) => e.node)
+
+test('a provider that vanishes with its challenge job is slashed as a no-show, its job refunded, its challenge failed', async () => {
+  const ghostJob = await waitFor('the ghost assigned its challenge', async () => (await jobsOf(ghost.address))[0], { timeoutMs: 120_000 })
+  clearInterval(heartbeats)
+  // The honest agent answers in seconds; the ghost never will.
+  await waitFor(
+    'the honest result revealed',
+    async () => {
+      const [job] = await jobsOf(honest)
+      return job && !['OPEN', 'ASSIGNED', 'COMMITTED'].includes(job.status) ? job : undefined
+    },
+    { timeoutMs: 60_000 },
+  )
+  // Past the ghost's commit window and its job's deadline at once: the keeper expires the assignment, then the job.
+  await createTestClient({ mode: 'anvil', transport: http(stack.rpcUrl) }).increaseTime({ seconds: deadlineSeconds + 1 })
+
+  const round = 1n
+  const records = await waitFor(
+    'both challenges recorded',
+    async () => {
+      const logs = await client().getContractEvents({
+        address: stack.deployment.contracts.ChallengeLedger.address,
+        abi: challengeLedgerAbi,
+        eventName: 'ChallengeRecorded',
+        args: { round },
+        fromBlock: 0n,
+      })
+      return logs.length >= 2 ? logs.map((l) => l.args) : undefined
+    },
+    { timeoutMs: 150_000, intervalMs: 1000 },
+  )
+  const byProvider = new Map(records.map((r) => [r.provider?.toLowerCase(), r]))
+  expect(byProvider.get(ghost.address.toLowerCase())).toMatchObject({ jobId: BigInt(ghostJob.id), passed: false, unitsPerHour: 0n })
+  expect(byProvider.get(honest.toLowerCase())).toMatchObject({ passed: true })
+
+  const settled = await waitFor('the ghost job indexed as expired', async () => {
+    const job = (await jobsOf(ghost.address)).find((j) => j.id === ghostJob.id)
+    return job?.status === 'EXPIRED' && job.payments.some((p) => p.kind === 'REFUND') ? job : undefined
+  })
+  expect(settled.assignments.find((a) => a.provider.toLowerCase() === ghost.address.toLowerCase())?.outcome).toBe('NO_SHOW')
+  expect(settled.payments.filter((p) => p.kind === 'REFUND').map((p) => p.account.toLowerCase())).toEqual([issuer.toLowerCase()])
+  const slashes = async (a: Address) =>
+    (
+      await gqlData<{ provider: { slashCount: number } }>(
+        stack.graphqlUrl,
+        'query($a: Address!) { provider(address: $a) { slashCount } }',
+        { a },
+      )
+    ).provider.slashCount
+  expect(await slashes(ghost.address)).toBe(1)
+  expect(await slashes(honest)).toBe(0)
+
+  const revealed = await waitFor('the round revealed', async () => {
+    const r = (await client().readContract({
+      address: stack.deployment.contracts.ChallengeLedger.address,
+      abi: challengeLedgerAbi,
+      functionName: 'getRound',
+      args: [round],
+    })) as { revealed: boolean }
+    return r.revealed ? r : undefined
+  })
+  expect(revealed.revealed).toBe(true)
+}, 420_000)
