@@ -57,6 +57,9 @@ type Target = {
 
 type Round = { round: bigint; seed: Hex; startedAt: bigint; targets: Target[]; revealed?: boolean }
 
+/** How many of the last rounds a restart looks at for unrevealed ones. */
+const maxRestoredRounds = 16n
+
 /** What a live job is: JobMarket `record` refuses it while the job is one of these. */
 const liveStatuses: readonly JobStatusName[] = ['OPEN', 'ASSIGNED', 'COMMITTED', 'REVEALED', 'DISPUTED']
 
@@ -101,11 +104,12 @@ export function challengePassed(parameters: {
  * computes the answer, and submits an optimistic job (paying the provider its own ask) that the matcher gives to that
  * provider only (`reservedFor`). A revealed result that isn't the answer is challenged on JobMarket, so the provider is
  * slashed by its auditors' verdict, not the issuer's word. Once a job settles its outcome and measured throughput are
- * recorded; once all are (or the round times out) the seed is revealed for anyone to re-derive the jobs.
+ * recorded; once all are (or the round times out) the seed is revealed for anyone to re-derive the jobs. A round
+ * lasts at least its jobs' challenge window, so with short epochs the next round starts while earlier ones still run.
  *
  * It keeps nothing it can't rebuild: the seed is derived from the key (`seedOf`), and after a restart or a change of
- * leader (`reset`) the first tick rebuilds an unrevealed round from the ledger and the index: its jobs are the
- * issuer's since the commit whose input a provider's derived job has, recorded and challenged as indexed. A target
+ * leader (`reset`) the first tick rebuilds the unrevealed rounds from the ledger and the index: a round's jobs are the
+ * issuer's since its commit whose input a provider's derived job has, recorded and challenged as indexed. A target
  * whose job wasn't submitted before the stop is dropped from the round (a submission still unindexed then is reserved
  * for nobody, so it expires and is refunded).
  */
@@ -133,7 +137,8 @@ export function createChallengeIssuer(parameters: {
   const ledger = deployment.contracts.ChallengeLedger.address
   const token = deployment.contracts.TesseraToken.address
   let pool: InferencePool | undefined
-  let current: Round | undefined
+  /** Rounds committed and not yet revealed, oldest first: a round lasts longer than a short epoch, so several may run. */
+  const running: Round[] = []
   /** Chain time the last round was committed; undefined before any was. */
   let lastStart: bigint | undefined
   /** Whether the state has been rebuilt from the ledger and the index since this process (last) became leader. */
@@ -199,7 +204,8 @@ export function createChallengeIssuer(parameters: {
       await transact('revealRound', { address: ledger, abi: challengeLedgerAbi, functionName: 'revealRound', args: [committedRound, seed] })
       return
     }
-    current = { round, seed, startedAt: chainTime, targets }
+    const started: Round = { round, seed, startedAt: chainTime, targets }
+    running.push(started)
     log.info({ round: String(round), providers: targets.map((t) => t.provider) }, 'challenge round committed')
     for (const t of targets) {
       await parameters.writeBlob(t.job.modelBytes)
@@ -237,58 +243,68 @@ export function createChallengeIssuer(parameters: {
   }
 
   /**
-   * Rebuilds the state from the ledger and the index: when the last round was, and, when it is unrevealed, its seed
-   * (derived again and checked against the commitment) and its targets (the issuer's jobs since the commit, matched to
-   * providers by the input each provider's derived job has).
+   * Rebuilds the state from the ledger and the index: when the last round was, and the rounds still unrevealed (the
+   * last {@link maxRestoredRounds} at most, newest back to the first revealed one), each with its seed derived again and
+   * checked against its commitment, and its targets: the issuer's jobs since the commit whose input the round derives
+   * for some provider.
    */
   async function restore(): Promise<void> {
-    current = undefined
+    running.length = 0
     lastStart = undefined
     reservations.clear()
-    const round = await lastRound()
-    if (round === 0n) return
-    const committed = (await publicClient.readContract({
-      address: ledger,
-      abi: challengeLedgerAbi,
-      functionName: 'getRound',
-      args: [round],
-    })) as { seedHash: Hex; committedAt: bigint; revealed: boolean }
-    lastStart = BigInt(committed.committedAt)
-    if (committed.revealed) return
-    const seed = await parameters.seedOf(round)
-    if (seedHashOf(seed).toLowerCase() !== committed.seedHash.toLowerCase()) {
-      // Committed by another key (or for another round number): this issuer can never reveal it.
-      log.error({ round: String(round) }, 'challenge round: the seed this key derives is not the committed one; it stays unrevealed')
-      return
+    const last = await lastRound()
+    const unrevealed: { round: bigint; seed: Hex; committedAt: bigint }[] = []
+    for (let round = last; round > 0n && round > last - maxRestoredRounds; round--) {
+      const committed = (await publicClient.readContract({
+        address: ledger,
+        abi: challengeLedgerAbi,
+        functionName: 'getRound',
+        args: [round],
+      })) as { seedHash: Hex; committedAt: bigint; revealed: boolean }
+      if (round === last) lastStart = BigInt(committed.committedAt)
+      if (committed.revealed) break
+      const seed = await parameters.seedOf(round)
+      if (seedHashOf(seed).toLowerCase() !== committed.seedHash.toLowerCase()) {
+        // Committed by another key (or for another round number): this issuer can never reveal it.
+        log.error({ round: String(round) }, 'challenge round: the seed this key derives is not the committed one; it stays unrevealed')
+        continue
+      }
+      unrevealed.unshift({ round, seed, committedAt: BigInt(committed.committedAt) })
     }
-    const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: lastStart })
+    if (!unrevealed.length) return
+    const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: unrevealed[0].committedAt })
     const providers = await findCandidateProviders(parameters.db, parameters.views, parameters.now())
-    const byInput = new Map<string, { provider: Address; job: ChallengeJobReturnType }>()
-    for (const p of providers) {
-      const job = challengeJobOf({ seed, round, provider: p.address })
-      byInput.set(job.inputHash.toLowerCase(), { provider: p.address, job })
-    }
     const ids = jobs.map((j) => j.id.toString())
     const recorded = new Set((await findChallengesByJobIds(parameters.views, ids)).map((c) => c.jobId))
     const challenged = new Set((await findAuditsByJobIds(parameters.views, ids)).filter((a) => a.kind === 'CHALLENGE').map((a) => a.jobId))
-    const targets: Target[] = []
-    for (const j of jobs) {
-      const match = byInput.get(j.inputHash.toLowerCase())
-      if (!match) continue
-      const t: Target = {
-        provider: match.provider,
-        maxPricePerUnit: j.maxPricePerUnit,
-        job: match.job,
-        answer: await answerOf(match.job),
-        jobId: j.id,
-        challenged: challenged.has(j.id),
-        recorded: recorded.has(j.id),
+    for (const { round, seed, committedAt } of unrevealed) {
+      const byInput = new Map<string, { provider: Address; job: ChallengeJobReturnType }>()
+      for (const p of providers) {
+        const job = challengeJobOf({ seed, round, provider: p.address })
+        byInput.set(job.inputHash.toLowerCase(), { provider: p.address, job })
       }
-      if (!t.recorded) reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
-      targets.push(t)
+      const targets: Target[] = []
+      for (const j of jobs) {
+        const match = j.submittedAt >= committedAt ? byInput.get(j.inputHash.toLowerCase()) : undefined
+        if (!match) continue
+        const t: Target = {
+          provider: match.provider,
+          maxPricePerUnit: j.maxPricePerUnit,
+          job: match.job,
+          answer: await answerOf(match.job),
+          jobId: j.id,
+          challenged: challenged.has(j.id),
+          recorded: recorded.has(j.id),
+        }
+        if (!t.recorded) reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
+        targets.push(t)
+      }
+      running.push({ round, seed, startedAt: committedAt, targets })
+      log.info(
+        { round: String(round), jobs: targets.length, recorded: targets.filter((t) => t.recorded).length },
+        'challenge round restored',
+      )
     }
-    current = { round, seed, startedAt: lastStart, targets }
-    log.info({ round: String(round), jobs: targets.length, recorded: targets.filter((t) => t.recorded).length }, 'challenge round restored')
   }
 
   /** Judges revealed results, challenges wrong ones, records settled jobs and reveals a finished round. */
@@ -364,14 +380,17 @@ export function createChallengeIssuer(parameters: {
       // and is refunded rather than go to some other provider.
       return reservations.get(job.inputHash.toLowerCase()) ?? 'nobody'
     },
-    /** One step: rebuild the state when needed, then follow the running round or start one when it is due. */
+    /** One step: rebuild the state when needed, follow the running rounds, and start one when it is due. */
     async tick(chainTime: bigint): Promise<void> {
       if (!restored) {
         await restore()
         restored = true
       }
-      if (current && !current.revealed) return follow(current, chainTime)
-      if (lastStart === undefined || epochOf(chainTime) - epochOf(lastStart) >= epochsPerRound) return startRound(chainTime)
+      for (const round of [...running]) {
+        await follow(round, chainTime)
+        if (round.revealed) running.splice(running.indexOf(round), 1)
+      }
+      if (lastStart === undefined || epochOf(chainTime) - epochOf(lastStart) >= epochsPerRound) await startRound(chainTime)
     },
     /** Forget the state (after losing leadership another replica may move the round on); the next tick rebuilds it. */
     reset() {
