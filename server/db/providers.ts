@@ -114,7 +114,7 @@ export async function findProvidersByAddresses(views: Views, addresses: readonly
 }
 
 /** Every provider that ever registered or staked (the matcher filters them itself). */
-async function findAllProviders(views: Views): Promise<IndexedProvider[]> {
+export async function findAllProviders(views: Views): Promise<IndexedProvider[]> {
   return (await views.selectFrom('provider').selectAll().execute()).map(providerOf)
 }
 

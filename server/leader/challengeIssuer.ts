@@ -15,7 +15,7 @@ import { findAuditsByJobIds } from '../db/audits.ts'
 import { findChallengesByJobIds } from '../db/challenges.ts'
 import type { Database, Views } from '../db/database.ts'
 import { findJobsByIds, findJobsOfRequesterSince } from '../db/jobs.ts'
-import { findCandidateProviders } from '../db/providers.ts'
+import { findAllProviders, findCandidateProviders } from '../db/providers.ts'
 import type { ReadBlob } from './disagreementProver.ts'
 import type { AssignMeta } from './matcher.ts'
 import { isEligible } from './matchJobs.ts'
@@ -145,6 +145,8 @@ export function createChallengeIssuer(parameters: {
   let restored = false
   /** Input hash (lower-case) → provider (lower-case): what the matcher reserves; filled before the job is submitted. */
   const reservations = new Map<string, string>()
+  /** The next round's seed, signed once: a round waiting for providers would otherwise sign it again every tick. */
+  let nextSeed: { round: bigint; seed: Hex } | undefined
   let sequence = 0
 
   /** Sends one call through the leader's sender and waits for it to be mined; throws when it can't be sent or reverted. */
@@ -171,7 +173,8 @@ export function createChallengeIssuer(parameters: {
   async function startRound(chainTime: bigint): Promise<void> {
     const providers = await findCandidateProviders(parameters.db, parameters.views, parameters.now())
     const round = (await lastRound()) + 1n
-    const seed = await parameters.seedOf(round)
+    if (nextSeed?.round !== round) nextSeed = { round, seed: await parameters.seedOf(round) }
+    const { seed } = nextSeed
     // The max price is the highest ask among the active providers, not the target's: its auditor and judges must ask
     // no more than it (JobMarket `assign`), so a cheap provider's lie could otherwise never be audited. The target is
     // still paid its own ask, as on any job (and a max price is not in what an agent is sent).
@@ -273,7 +276,7 @@ export function createChallengeIssuer(parameters: {
     }
     if (!unrevealed.length) return
     const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: unrevealed[0].committedAt })
-    const providers = await findCandidateProviders(parameters.db, parameters.views, parameters.now())
+    const providers = await findAllProviders(parameters.views)
     const ids = jobs.map((j) => j.id.toString())
     const recorded = new Set((await findChallengesByJobIds(parameters.views, ids)).map((c) => c.jobId))
     const challenged = new Set((await findAuditsByJobIds(parameters.views, ids)).filter((a) => a.kind === 'CHALLENGE').map((a) => a.jobId))
@@ -284,26 +287,27 @@ export function createChallengeIssuer(parameters: {
         byInput.set(job.inputHash.toLowerCase(), { provider: p.address, job })
       }
       const targets: Target[] = []
+      let alreadyRecorded = 0
       for (const j of jobs) {
         const match = j.submittedAt >= committedAt ? byInput.get(j.inputHash.toLowerCase()) : undefined
         if (!match) continue
-        const t: Target = {
+        // A recorded target needs nothing more (no answer to compute): the round waits only for the others.
+        if (recorded.has(j.id)) {
+          alreadyRecorded++
+          continue
+        }
+        reservations.set(match.job.inputHash.toLowerCase(), match.provider.toLowerCase())
+        targets.push({
           provider: match.provider,
           maxPricePerUnit: j.maxPricePerUnit,
           job: match.job,
           answer: await answerOf(match.job),
           jobId: j.id,
           challenged: challenged.has(j.id),
-          recorded: recorded.has(j.id),
-        }
-        if (!t.recorded) reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
-        targets.push(t)
+        })
       }
       running.push({ round, seed, startedAt: committedAt, targets })
-      log.info(
-        { round: String(round), jobs: targets.length, recorded: targets.filter((t) => t.recorded).length },
-        'challenge round restored',
-      )
+      log.info({ round: String(round), jobs: targets.length + alreadyRecorded, recorded: alreadyRecorded }, 'challenge round restored')
     }
   }
 

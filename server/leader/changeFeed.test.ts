@@ -107,7 +107,7 @@ test('a reorganisation that orphans an assign retracts it; the same assign mined
     // One block more, indexed before the next reorganisation: Ponder fetches each new block's logs by its hash, and a
     // block replaced between its fetch and its logs' fetch leaves Ponder retrying an unknown hash for good.
     await system.testClient.mine({ blocks: 1 })
-    const head = (await system.publicClient.getBlock()).number
+    const head = await system.publicClient.getBlockNumber({ cacheTime: 0 })
     await waitFor(
       'the indexer past the reorganisation',
       async () => {

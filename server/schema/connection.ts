@@ -37,6 +37,17 @@ export const connectionComplexity = (args: { first?: number | null }) => ({
   multiplier: Math.max(1, Math.min(args.first ?? 100, 1000)),
 })
 
+/** How many items a plain list field's `first` asks for: 50 when absent, clamped to [0, 1000]. */
+export const recentCountOf = (args: { first?: number | null }) => Math.max(0, Math.min(args.first ?? 50, 1000))
+
+/** A plain (unpaged) list field's `first` argument, read by {@link recentCountOf}. */
+export function recentListArgs(arg: ArgBuilder<Types>) {
+  return { first: arg.int({ defaultValue: 50 }) }
+}
+
+/** Complexity of a plain list field: `first` multiplies the cost of the selection. */
+export const recentListComplexity = (args: { first?: number | null }) => ({ field: 1, multiplier: Math.min(args.first ?? 50, 1000) })
+
 /**
  * The arguments of a filtered, sorted list: `where`, `orderBy` (default `orderBy`) and `orderDirection` (default
  * `direction`). The repository's `find…(views, args)` takes them as they are.

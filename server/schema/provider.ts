@@ -14,7 +14,7 @@ import {
 } from '../db/providers.ts'
 import { findReputations, type ProviderReputation } from '../db/reputations.ts'
 import { Challenge } from './challenge.ts'
-import { connectionComplexity, listArgs, resolveConnection } from './connection.ts'
+import { connectionComplexity, listArgs, recentCountOf, recentListArgs, recentListComplexity, resolveConnection } from './connection.ts'
 import { Assignment } from './job.ts'
 import { exposeBigInts } from './scalars.ts'
 
@@ -98,9 +98,9 @@ Provider.implement({
     challenges: t.field({
       type: [Challenge],
       description: 'Its recorded challenges, most recent first.',
-      args: { first: t.arg.int({ defaultValue: 50 }) },
-      complexity: (args) => ({ field: 1, multiplier: Math.min(args.first ?? 50, 1000) }),
-      resolve: (p, args, ctx) => findChallengesOfProvider(ctx.views, p.address, Math.max(0, Math.min(args.first ?? 50, 1000))),
+      args: recentListArgs(t.arg),
+      complexity: recentListComplexity,
+      resolve: (p, args, ctx) => findChallengesOfProvider(ctx.views, p.address, recentCountOf(args)),
     }),
     lastHeartbeatAt: t.loadable({
       type: 'BigInt',
@@ -129,9 +129,9 @@ Provider.implement({
     assignments: t.field({
       type: [Assignment],
       description: 'Most recent assignments first.',
-      args: { first: t.arg.int({ defaultValue: 50 }) },
-      complexity: (args) => ({ field: 1, multiplier: Math.min(args.first ?? 50, 1000) }),
-      resolve: (p, args, ctx) => findAssignmentsOfProvider(ctx.views, p.address, Math.max(0, Math.min(args.first ?? 50, 1000))),
+      args: recentListArgs(t.arg),
+      complexity: recentListComplexity,
+      resolve: (p, args, ctx) => findAssignmentsOfProvider(ctx.views, p.address, recentCountOf(args)),
     }),
     earnings: t.field({ type: Earnings, resolve: (p, _args, ctx) => findEarnings(ctx.views, p) }),
   }),
