@@ -129,6 +129,8 @@ describe('optimistic jobs: submit', () => {
 describe('optimistic jobs: the happy path', () => {
   test('unaudited: after the challenge window the provider is paid, the premium goes to the fund, the rest back', async () => {
     const { jobId, spec } = await jobWhereSpotCheck(AuditKind.None)
+    // Jobs the search passed over (spot-checked, left in their audit) still lock collateral of their own.
+    const lockedBefore = (await stakeOf(cast[0].address)).locked
     const [owedBefore, fundBefore, supplyBefore] = [await owed(cast[0].address), await fundBalance(), await totalSupply()]
     const requesterBefore = await owed(requester.address)
     const until = await expectRevert(market.write(matcher, 'finalize', [jobId]), 'ChallengeWindowOpen')
@@ -146,7 +148,7 @@ describe('optimistic jobs: the happy path', () => {
     expect((await owed(requester.address)) - requesterBefore).toBe(escrow - pay - take - premium)
     expect((await fundBalance()) - fundBefore).toBe(premium)
     expect(await totalSupply()).toBe(supplyBefore - take)
-    expect(await stakeOf(cast[0].address)).toMatchObject({ stake: STAKE, locked: 0n })
+    expect(await stakeOf(cast[0].address)).toMatchObject({ stake: STAKE, locked: lockedBefore - optimisticCollateral(ASKS[0], spec) })
   })
 
   test('finalize waits for the block that decides the spot check; the challenge window then closes challenges', async () => {
@@ -278,6 +280,8 @@ describe('optimistic jobs: challenges', () => {
     await sys.increaseTime(P.challengeWindow + 1n)
     await market.write(matcher, 'finalize', [first.jobId])
 
+    // What the two lock apart from this job (jobs the search passed over, left in their audit): this one releases its own.
+    const lockedBefore = await Promise.all(cast.slice(0, 2).map(async (p) => (await stakeOf(p.address)).locked))
     const { jobId, spec } = await submitOptimistic()
     await runRound(jobId, [cast[0]], ['truth'])
     const challengerBalance = await balanceOf(challenger.address)
@@ -313,7 +317,8 @@ describe('optimistic jobs: challenges', () => {
     expect(after[2] - before[2]).toBe(payO + bond / 2n)
     expect(after[3] - before[3]).toBe(payA)
     expect(await totalSupply()).toBe(supplyBefore - take - (bond - bond / 2n))
-    for (const p of cast.slice(0, 2)) expect(await stakeOf(p.address)).toMatchObject({ stake: STAKE, locked: 0n })
+    for (const [i, p] of cast.slice(0, 2).entries())
+      expect(await stakeOf(p.address)).toMatchObject({ stake: STAKE, locked: lockedBefore[i] })
   })
 
   test('a challenge won: the liar is slashed, the challenger gets its bond back, the requester pays nothing for the lie', async () => {
