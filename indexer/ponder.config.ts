@@ -2,9 +2,16 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { createConfig } from 'ponder'
 import { deploymentFileOf } from '../contracts/deploy.ts'
-import { challengeLedgerAbi, emissionControllerAbi, jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
+import {
+  challengeLedgerAbi,
+  emissionControllerAbi,
+  jobMarketAbi,
+  providerRegistryAbi,
+  tesseraTokenAbi,
+} from '../contracts/generated/index.ts'
 import { devnetChainId } from '../protocol/chain.ts'
 import { type ContractName, DeploymentError, readDeploymentFile } from '../protocol/deployment.ts'
+import { gatewayAddressOf } from '../protocol/gateway.ts'
 
 // Everything chain-specific comes from the environment and the deployment file written by contracts/deploy.ts:
 //   TESSERA_RPC_URL      JSON-RPC endpoint (default http://127.0.0.1:8545)
@@ -38,6 +45,7 @@ function contract(name: ContractName) {
 }
 
 const isDevnet = deployment.chainId === devnetChainId
+const gateway = gatewayAddressOf(deployment)
 
 export default createConfig({
   database: { kind: 'postgres', connectionString: databaseUrl },
@@ -56,5 +64,8 @@ export default createConfig({
     JobMarket: { abi: jobMarketAbi, ...contract('JobMarket') },
     EmissionController: { abi: emissionControllerAbi, ...contract('EmissionController') },
     ChallengeLedger: { abi: challengeLedgerAbi, ...contract('ChallengeLedger') },
+    // Only the gateway's transfers, in and out (protocol/gateway.ts). Two entries, as Ponder keeps one filter per event.
+    GatewayDeposits: { abi: tesseraTokenAbi, ...contract('TesseraToken'), filter: { event: 'Transfer', args: { to: gateway } } },
+    GatewayPayouts: { abi: tesseraTokenAbi, ...contract('TesseraToken'), filter: { event: 'Transfer', args: { from: gateway } } },
   },
 })

@@ -349,3 +349,22 @@ export const challengeRecord = onchainTable(
     providerIdx: index().on(table.provider),
   }),
 )
+
+/**
+ * A TesseraToken transfer to or from the gateway (the deployment's `matcher`, the server's key): requesters' deposits
+ * and the gateway's payouts, and its own escrow and withdrawals on JobMarket. The server derives each account's gateway
+ * balance from the deposits (transfers from the account to the gateway).
+ */
+export const gatewayTransfer = onchainTable(
+  'gateway_transfer',
+  (t) => ({
+    ...eventRow(t),
+    from: t.hex().notNull(),
+    to: t.hex().notNull(),
+    amount: uint(t, 256).notNull(),
+  }),
+  (table) => ({
+    fromIdx: index().on(table.from),
+    toIdx: index().on(table.to),
+  }),
+)
