@@ -8,6 +8,8 @@ import type { DisagreementTable } from './tables/disagreement.table.ts'
 import type { EpochTable } from './tables/epoch.table.ts'
 import type { FeeBurnTable } from './tables/feeBurn.table.ts'
 import type { FeedCursorTable } from './tables/feedCursor.table.ts'
+import type { GatewayRequestTable } from './tables/gatewayRequest.table.ts'
+import type { GatewayTransferTable } from './tables/gatewayTransfer.table.ts'
 import type { HeartbeatTable } from './tables/heartbeat.table.ts'
 import type { JobTable } from './tables/job.table.ts'
 import type { PaymentTable } from './tables/payment.table.ts'
@@ -27,6 +29,7 @@ export interface ViewsDatabase {
   epoch: EpochTable
   challengeRound: ChallengeRoundTable
   challengeRecord: ChallengeRecordTable
+  gatewayTransfer: GatewayTransferTable
   _ponderCheckpoint: PonderCheckpointTable
 }
 
@@ -36,6 +39,7 @@ export interface AppDatabase {
   'app.heartbeat': HeartbeatTable
   'app.feedCursor': FeedCursorTable
   'app.publishedAssignment': PublishedAssignmentTable
+  'app.gatewayRequest': GatewayRequestTable
 }
 
 /** Everything the server reads and writes through one Kysely instance. */

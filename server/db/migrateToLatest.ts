@@ -5,12 +5,14 @@ import type { Database } from './database.ts'
 import * as appTables from './migrations/2026-11-24T00-00-app-tables.ts'
 import * as publishedAssignments from './migrations/2026-12-02T00-00-published-assignments.ts'
 import * as heartbeatModels from './migrations/2026-12-10T00-00-heartbeat-models.ts'
+import * as gatewayRequests from './migrations/2026-12-11T00-00-gateway-requests.ts'
 
 /** Every migration of the `app` schema, by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
   '2026-11-24T00-00-app-tables': appTables,
   '2026-12-02T00-00-published-assignments': publishedAssignments,
   '2026-12-10T00-00-heartbeat-models': heartbeatModels,
+  '2026-12-11T00-00-gateway-requests': gatewayRequests,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -2,13 +2,13 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { type Address, type Hash, type Hex, type PublicClient, parseEventLogs, type TransactionReceipt } from 'viem'
 import { InferencePool } from '../../agent/inferencePool.ts'
-import { challengeLedgerAbi, jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
+import { challengeLedgerAbi, jobMarketAbi } from '../../contracts/generated/index.ts'
 import { firstDisagreementOf } from '../../protocol/agreement.ts'
 import { type ChallengeJobReturnType, challengeJobOf, seedHashOf } from '../../protocol/challengeJobs.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import { type JobStatusName, Verification } from '../../protocol/enums.ts'
 import { buildOutputTree, type OutputTree } from '../../protocol/outputTree.ts'
-import { challengeBondOf } from '../../protocol/settlement.ts'
+import { challengeBondOf, escrowOf } from '../../protocol/settlement.ts'
 import { decodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { findAssignmentsByJobIds } from '../db/assignments.ts'
 import { findAuditsByJobIds } from '../db/audits.ts'
@@ -110,8 +110,12 @@ export function challengePassed(parameters: {
  * It keeps nothing it can't rebuild: the seed is derived from the key (`seedOf`), and after a restart or a change of
  * leader (`reset`) the first tick rebuilds the unrevealed rounds from the ledger and the index: a round's jobs are the
  * issuer's since its commit whose input a provider's derived job has, recorded and challenged as indexed. A target
- * whose job wasn't submitted before the stop is dropped from the round (a submission still unindexed then is reserved
- * for nobody, so it expires and is refunded).
+ * whose job wasn't submitted before the stop is dropped from the round (a submission still unindexed then is matched
+ * as any gateway job is, and paid like one).
+ *
+ * The issuer is the job gateway's key (protocol/gateway.ts), so its jobs come from the same requester as every
+ * gateway job. It spends only what the gateway holds beyond its accounts' balances (`spendable`): a round waits when
+ * that is less than the round's escrow.
  */
 export function createChallengeIssuer(parameters: {
   db: Kysely<Database>
@@ -124,6 +128,10 @@ export function createChallengeIssuer(parameters: {
   writeBlob: WriteBlob
   log: Logger
   seedOf: SeedOf
+  /** Keeps the key's allowance to JobMarket (shared with the gateway relay, whose key it is too). */
+  allowance: { ensure: (amount: bigint) => Promise<void> }
+  /** What the key holds beyond what the gateway owes its accounts (`gatewayLiabilities`); a round never spends more. */
+  spendable?: () => Promise<bigint>
   /** Wall clock, unix seconds (heartbeats are judged on server time). */
   now: () => number
   options?: ChallengeIssuerOptions
@@ -135,7 +143,6 @@ export function createChallengeIssuer(parameters: {
   const giveUpSeconds = BigInt(parameters.options?.giveUpSeconds ?? Number(deadlineSeconds) * 2)
   const market = deployment.contracts.JobMarket.address
   const ledger = deployment.contracts.ChallengeLedger.address
-  const token = deployment.contracts.TesseraToken.address
   let pool: InferencePool | undefined
   /** Rounds committed and not yet revealed, oldest first: a round lasts longer than a short epoch, so several may run. */
   const running: Round[] = []
@@ -148,6 +155,8 @@ export function createChallengeIssuer(parameters: {
   /** The next round's seed, signed once: a round waiting for providers would otherwise sign it again every tick. */
   let nextSeed: { round: bigint; seed: Hex } | undefined
   let sequence = 0
+  /** The round last found short of spendable funds, so the wait is logged once per round. */
+  let shortOf: bigint | undefined
 
   /** Sends one call through the leader's sender and waits for it to be mined; throws when it can't be sent or reverted. */
   async function transact(action: string, call: { address: Address; abi: unknown; functionName: string; args: readonly unknown[] }) {
@@ -190,6 +199,24 @@ export function createChallengeIssuer(parameters: {
     }
     // Too few yet: try again next tick (a round per tick costs only the reads while nobody is eligible).
     if (!picked.length || picked.length < (parameters.options?.minProviders ?? 1)) return
+    if (parameters.spendable) {
+      let needed = 0n
+      for (const t of picked)
+        needed += escrowOf(
+          { maxPricePerUnit: t.maxPricePerUnit, units: t.job.units, redundancy: 1, verification: Verification.Optimistic },
+          deployment.params.market,
+        )
+      const spendable = await parameters.spendable()
+      if (spendable < needed) {
+        if (shortOf !== round)
+          log.warn(
+            { round: String(round), spendable: String(spendable), needed: String(needed) },
+            'challenge round waits: the key holds too little beyond the gateway balances',
+          )
+        shortOf = round
+        return
+      }
+    }
     const targets: Target[] = []
     for (const t of picked) targets.push({ ...t, answer: await answerOf(t.job) })
     const receipt = await transact('commitRound', {
@@ -221,7 +248,7 @@ export function createChallengeIssuer(parameters: {
         // An optimistic job escrows as k = 2 would: its second run is held for an audit.
         args: [t.maxPricePerUnit, t.job.units, 2],
       })) as bigint
-      await transact('approve', { address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, escrow] })
+      await parameters.allowance.ensure(escrow)
       const spec = {
         modelHash: t.job.modelHash,
         inputHash: t.job.inputHash,
@@ -331,7 +358,7 @@ export function createChallengeIssuer(parameters: {
       }
       if (t.passed === false && !t.challenged && job.status === 'REVEALED') {
         const bond = challengeBondOf({ maxPricePerUnit: t.maxPricePerUnit, units: t.job.units }, deployment.params.market)
-        await transact('approve', { address: token, abi: tesseraTokenAbi, functionName: 'approve', args: [market, bond] })
+        await parameters.allowance.ensure(bond)
         await transact('challenge', { address: market, abi: jobMarketAbi, functionName: 'challenge', args: [jobId] })
         t.challenged = true
         log.info({ jobId: String(jobId), provider: t.provider }, 'challenge job result challenged')
@@ -380,9 +407,8 @@ export function createChallengeIssuer(parameters: {
     /** The provider (lower-case) a job is reserved for: the issuer's own challenge jobs, by their input; undefined for others'. */
     reservedFor(job: { requester: string; inputHash: string }): string | undefined {
       if (job.requester.toLowerCase() !== parameters.issuer.toLowerCase()) return undefined
-      // One of a round this process no longer follows (a restart, another leader's): reserved for nobody, so it expires
-      // and is refunded rather than go to some other provider.
-      return reservations.get(job.inputHash.toLowerCase()) ?? 'nobody'
+      // Only the inputs of the rounds this process follows: every other job of the key is a gateway job, matched as usual.
+      return reservations.get(job.inputHash.toLowerCase())
     },
     /** One step: rebuild the state when needed, follow the running rounds, and start one when it is due. */
     async tick(chainTime: bigint): Promise<void> {

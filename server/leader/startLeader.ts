@@ -2,21 +2,26 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
 import { type Account, type Chain, keccak256, type PublicClient, type Transport, type WalletClient } from 'viem'
+import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { challengeSeedMessage } from '../../protocol/challengeJobs.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import type { JobCheck } from '../checkJob.ts'
 import type { Database, Views } from '../db/database.ts'
+import { gatewayLiabilities } from '../db/gateway.ts'
+import { gatewayPartiesOf } from '../gatewayIntake.ts'
 import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOptions } from '../indexingHealth.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 import { type ChallengeIssuerOptions, createChallengeIssuer, type WriteBlob } from './challengeIssuer.ts'
 import { createChangeFeed } from './changeFeed.ts'
 import { createDisagreementProver, type ReadBlob } from './disagreementProver.ts'
+import { createGatewayRelay } from './gatewayRelay.ts'
 import { createIndexingGate } from './indexingGate.ts'
 import type { VettedSpec } from './jobVetting.ts'
 import { createKeeper } from './keeper.ts'
 import { createLeaderLock } from './leaderLock.ts'
 import { type AssignMeta, createMatcher } from './matcher.ts'
+import { createAllowance } from './transact.ts'
 import { createTransactionSender } from './transactionSender.ts'
 
 export type StartLeaderParameters = {
@@ -95,8 +100,46 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       })
     : undefined
   const now = parameters.now ?? (() => Date.now() / 1000)
+  const gatewayParties = gatewayPartiesOf(deployment)
+  const allowance =
+    sender &&
+    wallet &&
+    createAllowance({
+      sender,
+      publicClient: parameters.publicClient,
+      token: deployment.contracts.TesseraToken.address,
+      owner: wallet.account.address,
+      spender: market.address,
+    })
+  const relay =
+    sender &&
+    allowance &&
+    createGatewayRelay({
+      db: parameters.db,
+      views: parameters.views,
+      deployment,
+      publicClient: parameters.publicClient,
+      sender,
+      allowance,
+      log: log.child({ task: 'gateway' }),
+    })
+  /** What the key holds beyond the gateway's debts to its accounts: its TSR and its JobMarket credit. */
+  const spendable = async () => {
+    const key = gatewayParties.gateway
+    const [held, owed, debts] = await Promise.all([
+      parameters.publicClient.readContract({
+        address: deployment.contracts.TesseraToken.address,
+        abi: tesseraTokenAbi,
+        functionName: 'balanceOf',
+        args: [key],
+      }),
+      parameters.publicClient.readContract({ address: market.address, abi: jobMarketAbi, functionName: 'owed', args: [key] }),
+      gatewayLiabilities(parameters.db, parameters.views, gatewayParties),
+    ])
+    return (held as bigint) + (owed as bigint) - debts
+  }
   const issuer =
-    sender && wallet && parameters.challenges && parameters.readBlob && parameters.writeBlob
+    sender && wallet && allowance && parameters.challenges && parameters.readBlob && parameters.writeBlob
       ? createChallengeIssuer({
           db: parameters.db,
           views: parameters.views,
@@ -114,6 +157,8 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
                 message: challengeSeedMessage({ chainId: deployment.chainId, ledger: deployment.contracts.ChallengeLedger.address, round }),
               }),
             ),
+          allowance,
+          spendable,
           now,
           options: parameters.challenges,
         })
@@ -176,6 +221,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
         log.info('not leader')
         feed.reset()
         issuer?.reset()
+        relay?.reset()
       }
     }
     return held
@@ -215,6 +261,13 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
       await matcher.tick(block.timestamp).catch((error: unknown) => failed('matcher', error))
       await keeper.tick(block.timestamp, block.number).catch((error: unknown) => failed('keeper', error))
+    })
+  }
+
+  if (relay) {
+    // Its own loop too: each request waits for its receipt.
+    every('gateway', parameters.chainIntervalMs ?? 1000, async () => {
+      if (await leading()) await relay.tick()
     })
   }
 

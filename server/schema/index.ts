@@ -10,6 +10,7 @@ import './jobAssignment.ts'
 import './quote.ts'
 import './checkJob.ts'
 import './challenge.ts'
+import './gateway.ts'
 
 /** The executable schema, built once. */
 export const schema: GraphQLSchema = builder.toSchema()
