@@ -90,7 +90,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
       .join(', ')}`,
     `  agents      ${stack.agents.map((a, i) => `${a.address}${i >= honestAgents ? ` (cheats on ${cheatRate * 100}% of jobs)` : ''}`).join(', ') || 'none'}`,
     ...(agentKeys.length < providerKeys.length ? [`  more agents ${spareAgentHint(providerKeys.slice(agentKeys.length))}`] : []),
-    `  demo jobs   ${parameters.demo ? `every 4 s, ${demoMix(optimisticShare, redundancies, stack.deployment)}` : 'off'}`,
+    `  demo jobs   ${parameters.demo ? `every 4 s through the job gateway, ${demoMix(optimisticShare, redundancies, stack.deployment)}` : 'off'}`,
     'Press Ctrl-C to stop.',
     '',
   ]

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
-import { type Hex, parseEther } from 'viem'
+import { formatEther, type Hex, parseEther } from 'viem'
+import type { GatewayRequest } from '../client/gateway.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { TesseraError } from '../protocol/errors.ts'
 import { addSettingOptions, ConfigError, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
@@ -209,15 +210,37 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
     await exitAfterFlush(log)
   })
 
+/** `--server`, `--rpc` and `--private-key` of the requester commands, with their TESSERA_* defaults. */
+function addRequesterOptions(command: Command): Command {
+  return command
+    .option('--server <url>', 'Tessera server URL', process.env.TESSERA_SERVER_URL ?? 'http://127.0.0.1:4000')
+    .option('--rpc <url>', 'chain RPC URL', process.env.TESSERA_RPC_URL ?? 'http://127.0.0.1:8545')
+    .option('--private-key <key>', 'requester key (0x… or a file path)', process.env.TESSERA_PRIVATE_KEY ?? devKeys[5])
+}
+
+/** An amount of TSR from a flag, in wei: a positive decimal, or a ConfigError naming the flag. */
+function tsrOption(value: string | undefined, flag: string): bigint {
+  const amount = value !== undefined && /^\d+(\.\d{1,18})?$/.test(value.trim()) ? parseEther(value.trim()) : 0n
+  if (amount <= 0n)
+    throw new ConfigError(`${flag} must be an amount of TSR above 0 (up to 18 decimals), got ${JSON.stringify(value ?? null)}`)
+  return amount
+}
+
+/** Progress for a person, on stderr, so stdout stays the one JSON line. */
+function progress(line: string): void {
+  console.error(line)
+}
+
 const job = program.command('job').description('requester commands')
-job
-  .command('submit')
-  .description('upload a model and an input tensor blob, then submit a job with escrow')
-  .requiredOption('--model <file>', 'ONNX model file')
-  .requiredOption('--input <file>', 'input tensor blob (JSON: dims, dtype float32, base64 data)')
-  .option('--server <url>', 'Tessera server URL', process.env.TESSERA_SERVER_URL ?? 'http://127.0.0.1:4000')
-  .option('--rpc <url>', 'chain RPC URL', process.env.TESSERA_RPC_URL ?? 'http://127.0.0.1:8545')
-  .option('--private-key <key>', 'requester key (0x… or a file path)', process.env.TESSERA_PRIVATE_KEY ?? devKeys[5])
+addRequesterOptions(
+  job
+    .command('submit')
+    .description(
+      'upload a model and an input tensor blob, then submit a job through the job gateway (or, with --direct, with escrow from your key)',
+    )
+    .requiredOption('--model <file>', 'ONNX model file')
+    .requiredOption('--input <file>', 'input tensor blob (JSON: dims, dtype float32, base64 data)'),
+)
   .option('--max-price <tsr>', 'max price per unit, in TSR', '0.01')
   .option(
     '--verification <mode>',
@@ -226,23 +249,24 @@ job
   )
   .option('--redundancy <k>', 'providers that must agree (redundant: 2 to 16, default 2; optimistic: 1 only)')
   .option('--tolerance <bits>', 'significant mantissa bits compared', '16')
+  .option('--direct', "submit from the key's own address, approving the escrow itself, instead of through the gateway")
   .action(async (flags) => {
     // Before any file is read, uploaded or approved: a bad combination costs nothing.
     const { verification, redundancy, name } = jobVerificationOf(flags)
     const { fetchDeployment, uploadBlob } = await import('../client/serverClient.ts')
-    const { submitJob } = await import('../client/submitJob.ts')
     const { decodeTensorBlob } = await import('../protocol/tensorBlob.ts')
+    const privateKey = readSecret(flags.privateKey) as Hex
     const model = await readFile(flags.model)
     const input = await readFile(flags.input)
     const tensor = decodeTensorBlob(input)
     const deployment = await fetchDeployment({ serverUrl: flags.server })
     const { sha256: modelHash } = await uploadBlob({ serverUrl: flags.server, bytes: model, kind: 'model' })
     const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input, kind: 'input' })
-    const result = await submitJob({
+    const spec = {
       serverUrl: flags.server,
       rpcUrl: flags.rpc,
       deployment,
-      privateKey: readSecret(flags.privateKey) as Hex,
+      privateKey,
       modelHash,
       inputHash,
       units: BigInt(tensor.dims[0]),
@@ -250,14 +274,45 @@ job
       redundancy,
       verification,
       outputTolerance: Number(flags.tolerance),
+    }
+    if (flags.direct) {
+      const { submitJob } = await import('../client/submitJob.ts')
+      const result = await submitJob(spec)
+      console.log(
+        JSON.stringify({
+          jobId: result.jobId.toString(),
+          verification: name,
+          redundancy,
+          escrow: result.escrow.toString(),
+          txHash: result.txHash,
+        }),
+      )
+      return
+    }
+    const { GatewayRejectedError, submitViaGateway, waitForGatewayJob } = await import('../client/gateway.ts')
+    const request = await submitViaGateway(spec).catch(async (error) => {
+      if (!(error instanceof GatewayRejectedError && /balance/i.test(error.reason))) throw error
+      const { escrowOf } = await import('../protocol/settlement.ts')
+      const escrow = escrowOf(spec, deployment.params.market)
+      throw new GatewayRejectedError(error.shortMessage, {
+        reason: error.reason,
+        cause: error,
+        details: error.details,
+        metaMessages: [
+          `This job escrows ${formatEther(escrow)} TSR: deposit with \`tessera gateway deposit --amount <tsr>\`, or use --direct.`,
+        ],
+      })
     })
+    progress(`gateway request ${request.id} ${request.status.toLowerCase()}; waiting for its job…`)
+    const { jobId, txHash } = await waitForGatewayJob({ serverUrl: flags.server, id: request.id })
     console.log(
       JSON.stringify({
-        jobId: result.jobId.toString(),
+        jobId: jobId.toString(),
         verification: name,
         redundancy,
-        escrow: result.escrow.toString(),
-        txHash: result.txHash,
+        escrow: request.amount.toString(),
+        txHash,
+        gatewayRequest: request.id,
       }),
     )
   })
@@ -298,6 +353,84 @@ async function quoteUnitsOf(flags: { input?: string; units?: string }): Promise<
     throw new ConfigError(`--units must be a positive whole number (or give --input), got ${JSON.stringify(flags.units ?? null)}`)
   return BigInt(flags.units)
 }
+
+const gateway = program
+  .command('gateway')
+  .description("the job gateway: deposit TSR to the server's key, submit signed jobs it pays from your balance, withdraw")
+
+/** The deployment and the key of a gateway command. */
+async function gatewayContext(flags: { server: string; privateKey: string }) {
+  const { fetchDeployment } = await import('../client/serverClient.ts')
+  return { deployment: await fetchDeployment({ serverUrl: flags.server }), privateKey: readSecret(flags.privateKey) as Hex }
+}
+
+/** A gateway request as JSON: amounts and ids as decimal strings. */
+function requestJson(request: GatewayRequest) {
+  return { ...request, nonce: request.nonce.toString(), amount: request.amount.toString(), jobId: request.jobId?.toString() ?? null }
+}
+
+addRequesterOptions(gateway.command('deposit').description('transfer TSR to the gateway and wait until it counts toward your balance'))
+  .requiredOption('--amount <tsr>', 'TSR to deposit')
+  .option('--no-wait', 'return once the transfer is mined, without waiting for the gateway to count it (2 blocks deep)')
+  .action(async (flags) => {
+    const amount = tsrOption(flags.amount, '--amount')
+    const { depositToGateway, readGatewayAccount, waitForGatewayDeposit } = await import('../client/gateway.ts')
+    const { deployment, privateKey } = await gatewayContext(flags)
+    const context = { serverUrl: flags.server, deployment, privateKey }
+    const before = flags.wait ? await readGatewayAccount({ ...context, first: 1 }) : undefined
+    const { txHash } = await depositToGateway({ rpcUrl: flags.rpc, deployment, privateKey, amount })
+    if (!before) return console.log(JSON.stringify({ txHash, amount: amount.toString() }))
+    progress(`deposited in ${txHash}; waiting for the gateway to count it…`)
+    const account = await waitForGatewayDeposit({ ...context, deposited: before.deposited + amount })
+    console.log(JSON.stringify({ txHash, amount: amount.toString(), balance: account.balance.toString() }))
+  })
+
+addRequesterOptions(
+  gateway.command('balance').description('your gateway balance (deposited + refunded − held − withdrawn) and recent requests'),
+)
+  .option('--requests <n>', 'how many recent requests to list', '20')
+  .action(async (flags) => {
+    const first = Number(flags.requests)
+    if (!Number.isInteger(first) || first < 0)
+      throw new ConfigError(`--requests must be a whole number ≥ 0, got ${JSON.stringify(flags.requests)}`)
+    const { readGatewayAccount } = await import('../client/gateway.ts')
+    const account = await readGatewayAccount({ serverUrl: flags.server, ...(await gatewayContext(flags)), first })
+    console.log(
+      JSON.stringify({
+        account: account.account,
+        deposited: account.deposited.toString(),
+        refunded: account.refunded.toString(),
+        held: account.held.toString(),
+        withdrawn: account.withdrawn.toString(),
+        balance: account.balance.toString(),
+        requests: account.requests.map(requestJson),
+      }),
+    )
+  })
+
+addRequesterOptions(gateway.command('withdraw').description('pay TSR from your gateway balance back to your address'))
+  .requiredOption('--amount <tsr>', 'TSR to withdraw')
+  .action(async (flags) => {
+    const amount = tsrOption(flags.amount, '--amount')
+    const { waitForGatewayRequest, withdrawFromGateway } = await import('../client/gateway.ts')
+    const request = await withdrawFromGateway({ serverUrl: flags.server, ...(await gatewayContext(flags)), amount })
+    progress(`gateway request ${request.id} ${request.status.toLowerCase()}; waiting for the transfer…`)
+    const done = await waitForGatewayRequest({ serverUrl: flags.server, id: request.id })
+    console.log(JSON.stringify({ txHash: done.txHash, amount: amount.toString(), gatewayRequest: request.id }))
+  })
+
+addRequesterOptions(
+  gateway.command('cancel').description('cancel one of your gateway jobs while it is still open; its escrow returns to your balance'),
+)
+  .requiredOption('--job <id>', 'job id')
+  .action(async (flags) => {
+    if (!/^\d+$/.test(flags.job)) throw new ConfigError(`--job must be a job id (a whole number), got ${JSON.stringify(flags.job)}`)
+    const { cancelViaGateway, waitForGatewayRequest } = await import('../client/gateway.ts')
+    const request = await cancelViaGateway({ serverUrl: flags.server, ...(await gatewayContext(flags)), jobId: BigInt(flags.job) })
+    progress(`gateway request ${request.id} ${request.status.toLowerCase()}; waiting for the cancel…`)
+    const done = await waitForGatewayRequest({ serverUrl: flags.server, id: request.id })
+    console.log(JSON.stringify({ jobId: flags.job, txHash: done.txHash, gatewayRequest: request.id }))
+  })
 
 program.parseAsync().catch((error) => {
   console.error(`tessera: ${error instanceof Error ? error.message : (JSON.stringify(error) ?? 'failed without a reason')}`)

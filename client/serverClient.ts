@@ -8,11 +8,20 @@ import { heartbeatMessage, heartbeatModels } from '../protocol/heartbeat.ts'
 export class ServerRequestError extends TesseraError {
   override name = 'ServerRequestError'
   readonly status?: number
-  constructor(shortMessage: string, parameters: TesseraErrorParameters & { status?: number } = {}) {
+  /** The GraphQL errors of the answer, each with its `extensions.code` when it had one. */
+  readonly graphqlErrors: readonly GraphQLAnswerError[]
+  constructor(
+    shortMessage: string,
+    parameters: TesseraErrorParameters & { status?: number; graphqlErrors?: readonly GraphQLAnswerError[] } = {},
+  ) {
     super(shortMessage, parameters)
     this.status = parameters.status
+    this.graphqlErrors = parameters.graphqlErrors ?? []
   }
 }
+
+/** One error of a GraphQL answer: its message and, when the server gave one, its code (`extensions.code`). */
+export type GraphQLAnswerError = { message: string; code?: string }
 
 /** A blob whose bytes do not hash to the address it was fetched from or uploaded as. Not retryable from the same server. */
 export class BlobHashMismatchError extends TesseraError {
@@ -106,15 +115,19 @@ export async function graphqlRequest<T>(parameters: {
     signal: parameters.signal,
   })
   const text = await res.text()
-  const fail = (shortMessage: string) =>
-    new ServerRequestError(shortMessage, { status: res.status, retryable: res.status >= 500, details: text.slice(0, 500) })
-  let body: { data?: T; errors?: { message: string }[] }
+  const fail = (shortMessage: string, graphqlErrors?: GraphQLAnswerError[]) =>
+    new ServerRequestError(shortMessage, { status: res.status, retryable: res.status >= 500, details: text.slice(0, 500), graphqlErrors })
+  let body: { data?: T; errors?: { message: string; extensions?: { code?: unknown } }[] }
   try {
     body = JSON.parse(text)
   } catch {
     throw fail(`GraphQL answered HTTP ${res.status} with non-JSON`)
   }
-  if (body.errors?.length) throw fail(`GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`)
+  if (body.errors?.length)
+    throw fail(
+      `GraphQL error: ${body.errors.map((e) => e.message).join('; ')}`,
+      body.errors.map((e) => ({ message: e.message, code: typeof e.extensions?.code === 'string' ? e.extensions.code : undefined })),
+    )
   if (!res.ok || body.data === undefined) throw fail(`GraphQL failed with HTTP ${res.status}`)
   return body.data
 }
