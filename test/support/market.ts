@@ -121,9 +121,10 @@ export async function sendHeartbeat(graphqlUrl: string, account: PrivateKeyAccou
 
 /**
  * Uploads a job the matcher will assign: a small MLP and an input of `rows` rows that fits it (the default 4 matches
- * {@link approveAndSubmitJob}'s units). Returns their hashes.
+ * {@link approveAndSubmitJob}'s units), its values drawn from `seed` (a different seed, a different input hash). Returns
+ * their hashes.
  */
-export async function uploadRunnableJob(serverUrl: string, rows = 4): Promise<{ modelHash: Hex; inputHash: Hex }> {
+export async function uploadRunnableJob(serverUrl: string, rows = 4, seed = rows): Promise<{ modelHash: Hex; inputHash: Hex }> {
   const put = async (bytes: Uint8Array) =>
     (
       (await (await fetch(new URL('/blobs', serverUrl), { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer> })).json()) as {
@@ -131,6 +132,6 @@ export async function uploadRunnableJob(serverUrl: string, rows = 4): Promise<{ 
       }
     ).sha256
   const modelHash = await put(buildMlp({ seed: 11, inputSize: 16, hiddenSize: 16, outputSize: 4 }))
-  const inputHash = await put(encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: rows, rows, inputSize: 16 }) }))
+  const inputHash = await put(encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) }))
   return { modelHash, inputHash }
 }
