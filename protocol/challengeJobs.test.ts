@@ -1,7 +1,7 @@
 import { type Hex, keccak256, toHex } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { modelCatalogue } from '../agent/models/modelCatalogue.ts'
-import { challengeJobOf, challengeModelNames, seedHashOf, verifyChallengeJob } from './challengeJobs.ts'
+import { challengeDelayOf, challengeJobOf, challengeModelNames, seedHashOf, verifyChallengeJob } from './challengeJobs.ts'
 import { sha256Hex } from './fingerprint.ts'
 import { decodeTensorBlob } from './tensorBlob.ts'
 
@@ -86,5 +86,22 @@ describe('verifyChallengeJob', () => {
     expect(verifyChallengeJob({ ...base, job: { ...onChain, outputTolerance: 12 } })).toEqual({ valid: false, reason: 'TOLERANCE' })
     const someoneElse = providers.find((p) => challengeJobOf({ seed, round: 5n, provider: p }).inputHash !== job.inputHash) ?? providers[0]
     expect(verifyChallengeJob({ ...base, provider: someoneElse, job: onChain }).valid).toBe(false)
+  })
+})
+
+describe('challengeDelayOf', () => {
+  it('spreads a round over its window, each provider at its own delay, the same every time and 0 with no spread', () => {
+    const spreadSeconds = 600n
+    const delays = providers.map((provider) => challengeDelayOf({ seed, round: 1n, provider, spreadSeconds }))
+    for (const d of delays) expect(d >= 0n && d <= spreadSeconds).toBe(true)
+    expect(new Set(delays).size).toBe(providers.length)
+    expect(challengeDelayOf({ seed, round: 1n, provider: providers[0], spreadSeconds })).toBe(delays[0])
+    expect(challengeDelayOf({ seed, round: 2n, provider: providers[0], spreadSeconds })).not.toBe(delays[0])
+    expect(challengeDelayOf({ seed, round: 1n, provider: providers[0], spreadSeconds: 0n })).toBe(0n)
+    // Over many providers the delays fill the window rather than bunch at its start.
+    const many = Array.from({ length: 400 }, (_, i) =>
+      challengeDelayOf({ seed, round: 1n, provider: `0x${(i + 1).toString(16).padStart(40, '0')}`, spreadSeconds }),
+    )
+    expect(many.filter((d) => d > spreadSeconds / 2n).length).toBeGreaterThan(150)
   })
 })

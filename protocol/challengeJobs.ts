@@ -49,6 +49,22 @@ function challengeDrawOf(parameters: ChallengeJobParameters): Hex {
   )
 }
 
+/**
+ * Seconds after its round's commit a provider's challenge job is submitted: `keccak256(abi.encode(seed, round,
+ * provider, "delay")) mod (spread + 1)`. Secret until the reveal, so no job of a round arrives in step with its public
+ * commit, and checkable after it.
+ */
+export function challengeDelayOf(parameters: ChallengeJobParameters & { spreadSeconds: bigint }): bigint {
+  if (parameters.spreadSeconds <= 0n) return 0n
+  const draw = keccak256(
+    encodeAbiParameters(
+      [{ type: 'bytes32' }, { type: 'uint64' }, { type: 'address' }, { type: 'string' }],
+      [parameters.seed, parameters.round, parameters.provider, 'delay'],
+    ),
+  )
+  return BigInt(draw) % (parameters.spreadSeconds + 1n)
+}
+
 /** What a round commits to before it starts: `keccak256(abi.encode(seed))`, as ChallengeLedger checks it at the reveal. */
 export function seedHashOf(seed: Hex): Hex {
   return keccak256(encodeAbiParameters([{ type: 'bytes32' }], [seed]))

@@ -5,13 +5,13 @@ import { type Address, createPublicClient, type Hex, http, parseEther } from 'vi
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
+import { depositToGateway, readGatewayAccount, submitViaGateway, waitForGatewayDeposit, waitForGatewayJob } from '../client/gateway.ts'
 import { uploadBlob } from '../client/serverClient.ts'
-import { submitJob } from '../client/submitJob.ts'
 import { type JobAssignment, subscribeJobAssignments } from '../client/subscribeJobAssignments.ts'
 import { challengeLedgerAbi, jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
-import { verifyChallengeJob } from '../protocol/challengeJobs.ts'
+import { challengeDelayOf, verifyChallengeJob } from '../protocol/challengeJobs.ts'
 import { Verification } from '../protocol/enums.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
@@ -35,6 +35,7 @@ const issuer = privateKeyToAccount(devKeys[1]).address
 let stack: Stack
 let database: TestDatabase
 let dataDir: string
+const spreadSeconds = 20
 const client = () => createPublicClient({ transport: http(stack.rpcUrl) })
 const ledger = () => stack.deployment.contracts.ChallengeLedger.address as Address
 const market = () => stack.deployment.contracts.JobMarket.address as Address
@@ -52,7 +53,8 @@ beforeAll(async () => {
     requesters: [requesterKey],
     proofWindow: 10,
     // One round, once all four agents are live.
-    challenges: { epochsPerRound: 1_000_000, minProviders: 4, deadlineSeconds: 600 },
+    // Its jobs spread over 20 s after the commit, each at a delay the seed hides.
+    challenges: { epochsPerRound: 1_000_000, minProviders: 4, deadlineSeconds: 600, spreadSeconds },
   })
 }, 240_000)
 
@@ -134,19 +136,20 @@ describe('a challenge round', () => {
       },
       { timeoutMs: 120_000 },
     )
-    // The server (its leader, with the issuer's state in memory) dies once the round's four jobs are submitted and comes
-    // back: the new leader must rebuild the round from the ledger and the index, and finish it.
+    // The server (its leader, with the issuer's state in memory) dies once the round's first job is submitted, while the
+    // rest most likely wait for their delays, and comes back: the new leader must rebuild the round from the ledger and
+    // the index (the jobs sent, and the targets not yet due), and finish it.
     await waitFor(
-      "the round's four jobs submitted",
+      "the round's first job submitted",
       async () => {
         const { jobs } = await gqlData<{ jobs: { totalCount: number } }>(
           stack.graphqlUrl,
           'query($r: Address!) { jobs(where: { requester: $r }) { totalCount } }',
           { r: issuer },
         )
-        return jobs.totalCount >= 4 ? true : undefined
+        return jobs.totalCount >= 1 ? true : undefined
       },
-      { timeoutMs: 60_000 },
+      { timeoutMs: 60_000, intervalMs: 200 },
     )
     const before = (await client().readContract({
       address: ledger(),
@@ -219,19 +222,32 @@ describe('a challenge round', () => {
     })) as {
       seedHash: Hex
       revealed: boolean
+      committedAt: bigint
     }
     expect(committed.revealed).toBe(true)
     for (const r of records) {
-      const { spec } = (await client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'getJob', args: [r.jobId] })) as {
+      const { spec, openedAt } = (await client().readContract({
+        address: market(),
+        abi: jobMarketAbi,
+        functionName: 'getJob',
+        args: [r.jobId],
+      })) as {
         spec: { modelHash: Hex; inputHash: Hex; units: bigint; outputTolerance: number }
+        openedAt: bigint
       }
+      // Sent no earlier than its secret delay after the commit: the round's jobs don't arrive in step with it.
+      const delay = challengeDelayOf({ seed, round, provider: r.provider, spreadSeconds: BigInt(spreadSeconds) })
+      expect(
+        openedAt >= committed.committedAt + delay,
+        `${r.provider}: opened ${openedAt}, commit ${committed.committedAt} + ${delay}`,
+      ).toBe(true)
       expect(verifyChallengeJob({ seed, seedHash: committed.seedHash, round, provider: r.provider, job: spec })).toEqual({ valid: true })
       const other = records.find((o) => o.provider !== r.provider)?.provider as Address
       expect(verifyChallengeJob({ seed, seedHash: committed.seedHash, round, provider: other, job: spec }).valid).toBe(false)
     }
   }, 120_000)
 
-  test("an agent receives a challenge job in the same shape as a paid job's: only the requester, on chain, tells them apart", async () => {
+  test("an agent receives a challenge job in the same shape as a paid gateway job's, and on chain both have one requester", async () => {
     // A paid job from an ordinary requester, after the round.
     const rows = 3
     const model = await uploadBlob({
@@ -242,10 +258,14 @@ describe('a challenge round', () => {
       serverUrl: stack.serverUrl,
       bytes: encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: 4242, rows, inputSize: 16 }) }),
     })
-    const { jobId: paidJob } = await submitJob({
+    // Through the job gateway, as the demo and the CLI submit by default.
+    const gateway = { serverUrl: stack.serverUrl, deployment: stack.deployment, privateKey: requesterKey }
+    const { deposited } = await readGatewayAccount(gateway)
+    await depositToGateway({ ...gateway, rpcUrl: stack.rpcUrl, amount: parseEther('1') })
+    await waitForGatewayDeposit({ ...gateway, deposited: deposited + parseEther('1') })
+    const request = await submitViaGateway({
+      ...gateway,
       rpcUrl: stack.rpcUrl,
-      deployment: stack.deployment,
-      privateKey: requesterKey,
       modelHash: model.sha256,
       inputHash: input.sha256,
       units: BigInt(rows),
@@ -253,6 +273,7 @@ describe('a challenge round', () => {
       redundancy: 1,
       verification: Verification.Optimistic,
     })
+    const { jobId: paidJob } = await waitForGatewayJob({ serverUrl: stack.serverUrl, id: request.id })
     const paidProvider = await waitFor('the paid job assigned', async () => {
       const { job } = await gqlData<{ job: { assignments: { provider: Address }[] } | null }>(
         stack.graphqlUrl,
@@ -268,9 +289,16 @@ describe('a challenge round', () => {
     const paid = sent.find((a) => a.jobId === String(paidJob)) as JobAssignment
     const challenge = sent.find((a) => a.jobId === String(challengeJob)) as JobAssignment
     // The same fields, and nothing in them names the issuer: a challenge's model is a catalogue MLP like any job's, its
-    // input a tensor blob of a few rows, its price the provider's own ask. The requester (the server's key) is the only
-    // tell, and the agent only sees it if it reads the job on chain.
+    // input a tensor blob of a few rows, its price the provider's own ask.
     expect(shapeOf(challenge).sort()).toEqual(shapeOf(paid).sort())
     expect(JSON.stringify(challenge).toLowerCase()).not.toContain(issuer.slice(2).toLowerCase())
+    // And on chain both have the same requester: the gateway's key, which is the issuer's.
+    const requesterOf = async (id: bigint) =>
+      (
+        (await client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'getJob', args: [id] })) as {
+          requester: Address
+        }
+      ).requester
+    expect(await requesterOf(paidJob)).toBe(await requesterOf(challengeJob))
   }, 180_000)
 })

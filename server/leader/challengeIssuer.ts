@@ -4,7 +4,7 @@ import { type Address, type Hash, type Hex, type PublicClient, parseEventLogs, t
 import { InferencePool } from '../../agent/inferencePool.ts'
 import { challengeLedgerAbi, jobMarketAbi } from '../../contracts/generated/index.ts'
 import { firstDisagreementOf } from '../../protocol/agreement.ts'
-import { type ChallengeJobReturnType, challengeJobOf, seedHashOf } from '../../protocol/challengeJobs.ts'
+import { type ChallengeJobReturnType, challengeDelayOf, challengeJobOf, seedHashOf } from '../../protocol/challengeJobs.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import { type JobStatusName, Verification } from '../../protocol/enums.ts'
 import { buildOutputTree, type OutputTree } from '../../protocol/outputTree.ts'
@@ -33,6 +33,11 @@ export type ChallengeIssuerOptions = {
   giveUpSeconds?: number
   /** Active providers a round waits for before it starts (default 1): a fresh stack's agents come up one by one. */
   minProviders?: number
+  /**
+   * Chain seconds after the commit over which a round's jobs are submitted, each at its own secret delay
+   * (`challengeDelayOf`), so none arrives in step with the public commit (default: half an emission epoch).
+   */
+  spreadSeconds?: number
 }
 
 /**
@@ -48,7 +53,11 @@ type Target = {
   maxPricePerUnit: bigint
   job: ChallengeJobReturnType
   answer: OutputTree
+  /** Chain time the job is due to be submitted: the commit plus its secret delay. */
+  submitAt: bigint
   jobId?: bigint
+  /** Its submission kept failing: nothing of it to record. */
+  abandoned?: boolean
   /** Decided once the provider revealed (or the job settled without a reveal). */
   passed?: boolean
   challenged?: boolean
@@ -109,9 +118,12 @@ export function challengePassed(parameters: {
  *
  * It keeps nothing it can't rebuild: the seed is derived from the key (`seedOf`), and after a restart or a change of
  * leader (`reset`) the first tick rebuilds the unrevealed rounds from the ledger and the index: a round's jobs are the
- * issuer's since its commit whose input a provider's derived job has, recorded and challenged as indexed. A target
- * whose job wasn't submitted before the stop is dropped from the round (a submission still unindexed then is matched
- * as any gateway job is, and paid like one).
+ * issuer's since its commit whose input a provider's derived job has, recorded and challenged as indexed; the targets
+ * not yet due are picked again among the providers active then. A target due before the stop whose job isn't indexed
+ * is dropped from the round (a submission still unindexed then is matched as any gateway job is, and paid like one).
+ *
+ * Jobs are submitted over `spreadSeconds` after the commit, each at a delay drawn from the seed (`challengeDelayOf`):
+ * the commit is public, so jobs all sent in its block would mark themselves.
  *
  * The issuer is the job gateway's key (protocol/gateway.ts), so its jobs come from the same requester as every
  * gateway job. It spends only what the gateway holds beyond its accounts' balances (`spendable`): a round waits when
@@ -141,6 +153,7 @@ export function createChallengeIssuer(parameters: {
   const epochOf = (time: bigint) => (time - deployment.emissionGenesis) / deployment.params.emission.epochLength
   const deadlineSeconds = BigInt(parameters.options?.deadlineSeconds ?? 600)
   const giveUpSeconds = BigInt(parameters.options?.giveUpSeconds ?? Number(deadlineSeconds) * 2)
+  const spreadSeconds = BigInt(parameters.options?.spreadSeconds ?? Number(deployment.params.emission.epochLength / 2n))
   const market = deployment.contracts.JobMarket.address
   const ledger = deployment.contracts.ChallengeLedger.address
   let pool: InferencePool | undefined
@@ -179,24 +192,32 @@ export function createChallengeIssuer(parameters: {
     return buildOutputTree(output, job.outputTolerance)
   }
 
-  async function startRound(chainTime: bigint): Promise<void> {
+  /**
+   * The round's targets among the active providers: each with its derived job, at the highest active ask. The max price
+   * is that, not the target's own ask: its auditor and judges must ask no more than it (JobMarket `assign`), so a cheap
+   * provider's lie could otherwise never be audited. The target is still paid its own ask, as on any job (and a max
+   * price is not in what an agent is sent).
+   */
+  async function pickTargets(seed: Hex, round: bigint, maxPrice?: bigint): Promise<Omit<Target, 'answer' | 'submitAt'>[]> {
     const providers = await findCandidateProviders(parameters.db, parameters.views, parameters.now())
-    const round = (await lastRound()) + 1n
-    if (nextSeed?.round !== round) nextSeed = { round, seed: await parameters.seedOf(round) }
-    const { seed } = nextSeed
-    // The max price is the highest ask among the active providers, not the target's: its auditor and judges must ask
-    // no more than it (JobMarket `assign`), so a cheap provider's lie could otherwise never be audited. The target is
-    // still paid its own ask, as on any job (and a max price is not in what an agent is sent).
     const active = providers.filter((p) => p.registered && !p.paused && p.live)
-    let maxPricePerUnit = 0n
-    for (const p of active) if (p.pricePerUnit > maxPricePerUnit) maxPricePerUnit = p.pricePerUnit
-    const picked: Omit<Target, 'answer'>[] = []
+    let maxPricePerUnit = maxPrice ?? 0n
+    if (maxPrice === undefined) for (const p of active) if (p.pricePerUnit > maxPricePerUnit) maxPricePerUnit = p.pricePerUnit
+    const picked: Omit<Target, 'answer' | 'submitAt'>[] = []
     for (const p of active) {
       const job = challengeJobOf({ seed, round, provider: p.address })
       const spec = { maxPricePerUnit, units: job.units, verification: 'OPTIMISTIC' as const, minVramMib: 0n, gpuModel: 0n, regions: [] }
       if (!isEligible(p, spec, { params: deployment.params, reserved: 0n })) continue
       picked.push({ provider: p.address, maxPricePerUnit, job })
     }
+    return picked
+  }
+
+  async function startRound(chainTime: bigint): Promise<void> {
+    const round = (await lastRound()) + 1n
+    if (nextSeed?.round !== round) nextSeed = { round, seed: await parameters.seedOf(round) }
+    const { seed } = nextSeed
+    const picked = await pickTargets(seed, round)
     // Too few yet: try again next tick (a round per tick costs only the reads while nobody is eligible).
     if (!picked.length || picked.length < (parameters.options?.minProviders ?? 1)) return
     if (parameters.spendable) {
@@ -217,8 +238,9 @@ export function createChallengeIssuer(parameters: {
         return
       }
     }
+    // Due times are set from the commit's block once it is mined, as a restart derives them (`committedAt`).
     const targets: Target[] = []
-    for (const t of picked) targets.push({ ...t, answer: await answerOf(t.job) })
+    for (const t of picked) targets.push({ ...t, answer: await answerOf(t.job), submitAt: 0n })
     const receipt = await transact('commitRound', {
       address: ledger,
       abi: challengeLedgerAbi,
@@ -234,38 +256,63 @@ export function createChallengeIssuer(parameters: {
       await transact('revealRound', { address: ledger, abi: challengeLedgerAbi, functionName: 'revealRound', args: [committedRound, seed] })
       return
     }
-    const started: Round = { round, seed, startedAt: chainTime, targets }
+    const { timestamp: committedAt } = await publicClient.getBlock({ blockNumber: receipt.blockNumber })
+    for (const t of targets) t.submitAt = committedAt + challengeDelayOf({ seed, round, provider: t.provider, spreadSeconds })
+    const started: Round = { round, seed, startedAt: committedAt, targets }
     running.push(started)
     log.info({ round: String(round), providers: targets.map((t) => t.provider) }, 'challenge round committed')
-    for (const t of targets) {
-      await parameters.writeBlob(t.job.modelBytes)
-      await parameters.writeBlob(t.job.inputBlob)
-      reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
-      const escrow = (await publicClient.readContract({
-        address: market,
-        abi: jobMarketAbi,
-        functionName: 'quoteEscrow',
-        // An optimistic job escrows as k = 2 would: its second run is held for an audit.
-        args: [t.maxPricePerUnit, t.job.units, 2],
-      })) as bigint
-      await parameters.allowance.ensure(escrow)
-      const spec = {
-        modelHash: t.job.modelHash,
-        inputHash: t.job.inputHash,
-        units: t.job.units,
-        maxPricePerUnit: t.maxPricePerUnit,
-        minVramMiB: 0,
-        gpuModel: 0,
-        regions: [],
-        redundancy: 1,
-        verification: Verification.Optimistic,
-        outputTolerance: t.job.outputTolerance,
-        deadline: chainTime + deadlineSeconds,
+    await submitDue(started, chainTime)
+  }
+
+  /**
+   * Submits each of the round's jobs whose time has come (its `submitAt`). One that fails is tried again next tick, and
+   * abandoned a challenge window after its time.
+   */
+  async function submitDue(round: Round, chainTime: bigint): Promise<void> {
+    for (const t of round.targets) {
+      if (t.jobId !== undefined || t.abandoned || t.submitAt > chainTime) continue
+      try {
+        await submitTarget(round, t, chainTime)
+      } catch (error) {
+        if (chainTime - t.submitAt < deployment.params.market.challengeWindow) throw error
+        t.abandoned = true
+        reservations.delete(t.job.inputHash.toLowerCase())
+        log.warn({ round: String(round.round), provider: t.provider, err: error }, 'challenge job abandoned: it could not be submitted')
       }
-      const submitted = await transact('submitJob', { address: market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
-      t.jobId = parseEventLogs({ abi: jobMarketAbi, logs: submitted.logs, eventName: 'JobSubmitted' })[0]?.args.jobId as bigint
-      log.info({ round: String(round), jobId: String(t.jobId), provider: t.provider, model: t.job.modelName }, 'challenge job submitted')
     }
+  }
+
+  async function submitTarget(round: Round, t: Target, chainTime: bigint): Promise<void> {
+    await parameters.writeBlob(t.job.modelBytes)
+    await parameters.writeBlob(t.job.inputBlob)
+    reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
+    const escrow = (await publicClient.readContract({
+      address: market,
+      abi: jobMarketAbi,
+      functionName: 'quoteEscrow',
+      // An optimistic job escrows as k = 2 would: its second run is held for an audit.
+      args: [t.maxPricePerUnit, t.job.units, 2],
+    })) as bigint
+    await parameters.allowance.ensure(escrow)
+    const spec = {
+      modelHash: t.job.modelHash,
+      inputHash: t.job.inputHash,
+      units: t.job.units,
+      maxPricePerUnit: t.maxPricePerUnit,
+      minVramMiB: 0,
+      gpuModel: 0,
+      regions: [],
+      redundancy: 1,
+      verification: Verification.Optimistic,
+      outputTolerance: t.job.outputTolerance,
+      deadline: chainTime + deadlineSeconds,
+    }
+    const submitted = await transact('submitJob', { address: market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
+    t.jobId = parseEventLogs({ abi: jobMarketAbi, logs: submitted.logs, eventName: 'JobSubmitted' })[0]?.args.jobId as bigint
+    log.info(
+      { round: String(round.round), jobId: String(t.jobId), provider: t.provider, model: t.job.modelName },
+      'challenge job submitted',
+    )
   }
 
   async function lastRound(): Promise<bigint> {
@@ -276,9 +323,9 @@ export function createChallengeIssuer(parameters: {
    * Rebuilds the state from the ledger and the index: when the last round was, and the rounds still unrevealed (the
    * last {@link maxRestoredRounds} at most, newest back to the first revealed one), each with its seed derived again and
    * checked against its commitment, and its targets: the issuer's jobs since the commit whose input the round derives
-   * for some provider.
+   * for some provider, and the providers active now whose delay hasn't come yet.
    */
-  async function restore(): Promise<void> {
+  async function restore(chainTime: bigint): Promise<void> {
     running.length = 0
     lastStart = undefined
     reservations.clear()
@@ -329,17 +376,45 @@ export function createChallengeIssuer(parameters: {
           maxPricePerUnit: j.maxPricePerUnit,
           job: match.job,
           answer: await answerOf(match.job),
+          submitAt: j.submittedAt,
           jobId: j.id,
           challenged: challenged.has(j.id),
         })
       }
+      // Targets not yet due can't have been submitted: pick them again among the providers active now. One already due
+      // whose job isn't indexed is left out (it may have been mined just before the stop).
+      const found = new Set([...targets.map((t) => t.provider.toLowerCase()), ...recordedProviders(jobs, byInput, recorded, committedAt)])
+      const maxPrice = targets[0]?.maxPricePerUnit
+      let pending = 0
+      for (const t of await pickTargets(seed, round, maxPrice)) {
+        const submitAt = committedAt + challengeDelayOf({ seed, round, provider: t.provider, spreadSeconds })
+        if (found.has(t.provider.toLowerCase()) || submitAt <= chainTime) continue
+        targets.push({ ...t, answer: await answerOf(t.job), submitAt })
+        pending++
+      }
       running.push({ round, seed, startedAt: committedAt, targets })
-      log.info({ round: String(round), jobs: targets.length + alreadyRecorded, recorded: alreadyRecorded }, 'challenge round restored')
+      log.info(
+        { round: String(round), jobs: targets.length - pending + alreadyRecorded, recorded: alreadyRecorded, pending },
+        'challenge round restored',
+      )
     }
+  }
+
+  /** Providers whose job of the round is already recorded (skipped when the round is restored). */
+  function recordedProviders(
+    jobs: readonly { id: bigint; inputHash: string; submittedAt: bigint }[],
+    byInput: ReadonlyMap<string, { provider: Address }>,
+    recorded: ReadonlySet<bigint>,
+    committedAt: bigint,
+  ): string[] {
+    return jobs
+      .filter((j) => recorded.has(j.id) && j.submittedAt >= committedAt)
+      .flatMap((j) => byInput.get(j.inputHash.toLowerCase())?.provider.toLowerCase() ?? [])
   }
 
   /** Judges revealed results, challenges wrong ones, records settled jobs and reveals a finished round. */
   async function follow(round: Round, chainTime: bigint): Promise<void> {
+    await submitDue(round, chainTime)
     const submitted = round.targets.filter((t) => t.jobId !== undefined && !t.recorded)
     const ids = submitted.map((t) => String(t.jobId))
     // One read of the index per pass for all the round's jobs, not a chain call per job: the index trails the chain,
@@ -389,8 +464,8 @@ export function createChallengeIssuer(parameters: {
         'challenge recorded',
       )
     }
-    // A target without a job never got one submitted (the round's start failed part way): nothing of it to record.
-    const done = round.targets.every((t) => t.recorded || t.jobId === undefined)
+    // An abandoned target never got a job: nothing of it to record.
+    const done = round.targets.every((t) => t.recorded || t.abandoned)
     if (!done && chainTime - round.startedAt < giveUpSeconds) return
     await transact('revealRound', {
       address: ledger,
@@ -413,7 +488,7 @@ export function createChallengeIssuer(parameters: {
     /** One step: rebuild the state when needed, follow the running rounds, and start one when it is due. */
     async tick(chainTime: bigint): Promise<void> {
       if (!restored) {
-        await restore()
+        await restore(chainTime)
         restored = true
       }
       for (const round of [...running]) {
