@@ -188,6 +188,17 @@ export async function findGatewayJobAccount(db: Kysely<Database>, jobId: bigint)
   return row?.account
 }
 
+/** Whether a request already stands for the transaction `txHash` (so a recovery doesn't take it for another's). */
+export async function isGatewayTxClaimed(db: Kysely<Database>, txHash: Hex): Promise<boolean> {
+  const row = await db
+    .selectFrom('app.gatewayRequest')
+    .select('id')
+    .where('txHash', '=', txHash)
+    .where('status', '=', 'DONE')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
 /**
  * Moves a request on from `from` (only if it is still there: two replicas can't both move it) and records what the
  * chain said. Returns whether it moved.

@@ -13,7 +13,14 @@ import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.t
 import type { Deployment } from '../../protocol/deployment.ts'
 import { decodeRevert, formatRevert } from '../../protocol/revert.ts'
 import type { Database, Views } from '../db/database.ts'
-import { findGatewayRequestsIn, type GatewayRequest, moveGatewayRequest, setGatewayTxHash } from '../db/gateway.ts'
+import {
+  findGatewayJobAccount,
+  findGatewayRequestsIn,
+  type GatewayRequest,
+  isGatewayTxClaimed,
+  moveGatewayRequest,
+  setGatewayTxHash,
+} from '../db/gateway.ts'
 import { findJobsByIds } from '../db/jobs.ts'
 import type { AssignMeta } from './matcher.ts'
 import { type Call, type createAllowance, TransactionFailedError, transact } from './transact.ts'
@@ -189,7 +196,6 @@ export function createGatewayRelay(parameters: {
     const since = BigInt(Math.floor(request.createdAt.getTime() / 1000)) - 60n
     if (request.kind === 'SUBMIT') {
       const spec = specOf(request.payload)
-      const claimed = new Set((await findGatewayRequestsIn(db, 'DONE', 10_000)).map((r) => r.jobId?.toString()))
       const jobs = await views
         .selectFrom('job')
         .select(['id'])
@@ -199,8 +205,8 @@ export function createGatewayRelay(parameters: {
         .where('inputHash', '=', spec.inputHash.toLowerCase() as Hex)
         .where('deadline', '=', spec.deadline.toString())
         .execute()
-      const job = jobs.find((j) => !claimed.has(String(j.id)))
-      return job && { jobId: BigInt(job.id) }
+      for (const j of jobs) if ((await findGatewayJobAccount(db, BigInt(j.id))) === undefined) return { jobId: BigInt(j.id) }
+      return undefined
     }
     if (request.kind === 'CANCEL') {
       const [job] = await findJobsByIds(views, [String((request.payload as Record<string, string>).jobId)])
@@ -214,9 +220,8 @@ export function createGatewayRelay(parameters: {
       .where('amount', '=', request.amount.toString())
       .where('timestamp', '>=', since.toString())
       .execute()
-    const claimed = new Set((await findGatewayRequestsIn(db, 'DONE', 10_000)).map((r) => r.txHash))
-    const transfer = paid.find((t) => !claimed.has(t.txHash))
-    return transfer && { txHash: transfer.txHash }
+    for (const t of paid) if (!(await isGatewayTxClaimed(db, t.txHash))) return { txHash: t.txHash }
+    return undefined
   }
 
   return {

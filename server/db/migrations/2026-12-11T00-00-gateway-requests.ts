@@ -27,6 +27,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute()
   await db.schema.withSchema('app').createIndex('gateway_request_status').on('gateway_request').columns(['status', 'seq']).execute()
   await db.schema.withSchema('app').createIndex('gateway_request_job').on('gateway_request').column('job_id').execute()
+  await db.schema.withSchema('app').createIndex('gateway_request_tx').on('gateway_request').column('tx_hash').execute()
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
