@@ -9,6 +9,7 @@ import { defaultOutputTolerance } from '../protocol/fingerprint.ts'
 import {
   freshGatewayNonce,
   GatewayError,
+  type GatewayMessages,
   type GatewayRequestKind,
   type GatewayRequestStatus,
   type GatewaySubmit,
@@ -329,19 +330,8 @@ export type CancelViaGatewayParameters = {
 }
 
 /** Signs and posts a `Cancel` of one of the account's gateway jobs; the escrow comes back to the balance once cancelled. */
-export async function cancelViaGateway(parameters: CancelViaGatewayParameters): Promise<GatewayRequest> {
-  const signer = privateKeyToAccount(parameters.privateKey)
-  const account = signer.address
-  const request = { account, nonce: parameters.nonce ?? freshGatewayNonce(), jobId: parameters.jobId }
-  const signature = await signer.signTypedData(gatewayTypedData(parameters.deployment, 'Cancel', request))
-  const data = await gatewayRequest<{ gatewayCancel: RawRequest }>({
-    serverUrl: parameters.serverUrl,
-    what: `cancel of job ${parameters.jobId}`,
-    query: cancelMutation,
-    variables: { request: { account, nonce: request.nonce.toString(), jobId: request.jobId.toString() }, signature },
-    signal: parameters.signal,
-  })
-  return requestOf(data.gatewayCancel)
+export function cancelViaGateway(parameters: CancelViaGatewayParameters): Promise<GatewayRequest> {
+  return postSigned(parameters, 'Cancel', { jobId: parameters.jobId }, `cancel of job ${parameters.jobId}`)
 }
 
 export type WithdrawFromGatewayParameters = {
@@ -355,19 +345,38 @@ export type WithdrawFromGatewayParameters = {
 }
 
 /** Signs and posts a `Withdraw` of `amount` from the account's balance, paid to the account once DONE. */
-export async function withdrawFromGateway(parameters: WithdrawFromGatewayParameters): Promise<GatewayRequest> {
+export function withdrawFromGateway(parameters: WithdrawFromGatewayParameters): Promise<GatewayRequest> {
+  return postSigned(parameters, 'Withdraw', { amount: parameters.amount }, `withdrawal of ${parameters.amount} TSR wei`)
+}
+
+const signedMutations = { Cancel: ['gatewayCancel', cancelMutation], Withdraw: ['gatewayWithdraw', withdrawMutation] } as const
+
+/** Signs a Cancel or Withdraw of the key's account (a fresh nonce unless given) and posts it; bigints go as strings. */
+async function postSigned<T extends keyof typeof signedMutations>(
+  parameters: {
+    serverUrl: string
+    deployment: Pick<Deployment, 'chainId' | 'contracts'>
+    privateKey: Hex
+    nonce?: bigint
+    signal?: AbortSignal
+  },
+  type: T,
+  fields: Omit<GatewayMessages[T], 'account' | 'nonce'>,
+  what: string,
+): Promise<GatewayRequest> {
   const signer = privateKeyToAccount(parameters.privateKey)
-  const account = signer.address
-  const request = { account, nonce: parameters.nonce ?? freshGatewayNonce(), amount: parameters.amount }
-  const signature = await signer.signTypedData(gatewayTypedData(parameters.deployment, 'Withdraw', request))
-  const data = await gatewayRequest<{ gatewayWithdraw: RawRequest }>({
+  const request = { account: signer.address, nonce: parameters.nonce ?? freshGatewayNonce(), ...fields } as GatewayMessages[T]
+  const signature = await signer.signTypedData(gatewayTypedData(parameters.deployment, type, request))
+  const [field, query] = signedMutations[type]
+  const variables = Object.fromEntries(Object.entries(request).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))
+  const data = await gatewayRequest<Record<string, RawRequest>>({
     serverUrl: parameters.serverUrl,
-    what: `withdrawal of ${parameters.amount} TSR wei`,
-    query: withdrawMutation,
-    variables: { request: { account, nonce: request.nonce.toString(), amount: request.amount.toString() }, signature },
+    what,
+    query,
+    variables: { request: variables, signature },
     signal: parameters.signal,
   })
-  return requestOf(data.gatewayWithdraw)
+  return requestOf(data[field])
 }
 
 export type ReadGatewayAccountParameters = {

@@ -7,6 +7,13 @@ import { type Address, createPublicClient, createWalletClient, type Hex, http, k
 import { privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import {
+  cancelViaGateway,
+  GatewayRejectedError,
+  readGatewayAccount,
+  waitForGatewayRequest,
+  withdrawFromGateway,
+} from '../client/gateway.ts'
 import { challengeLedgerAbi, jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
@@ -289,15 +296,16 @@ test("two withdrawals racing for one balance: one is paid, the other refused; a 
     new RegExp(`job ${jobId} was not submitted by ${bob.address} through the gateway`),
   )
   const cancel = { account: alice.address, nonce: nonce++, jobId }
+  const refundedBefore = BigInt((await account(devKeys[5])).refunded)
   const cancelled = await done(
     (await post('gatewayCancel', cancel, await sign(devKeys[5], 'Cancel', cancel))).data?.gatewayCancel?.id ?? '',
   )
   expect(cancelled).toMatchObject({ status: 'DONE', kind: 'CANCEL' })
+  // The whole escrow comes back: nobody ran the job.
+  const escrow = escrowOf(waiting, stack.deployment.params.market)
   const refunded = await waitFor('the cancel refunded', async () => {
     const a = await account(devKeys[5])
-    return a.requests.every((r) => r.status === 'DONE') && BigInt(a.refunded) > 0n && a.balance === (await account(devKeys[5])).balance
-      ? a
-      : undefined
+    return BigInt(a.refunded) === refundedBefore + escrow ? a : undefined
   })
   await equityIs(start, 'a cancel')
 
@@ -396,3 +404,18 @@ test('a leader that dies with requests in flight: each settles once, by its hash
   // The landed job was the request's own, sent before the crash: bob paid for it once, and the key's equity is whole.
   await equityIs(start, 'the restart')
 }, 240_000)
+
+test("the client library: a withdrawal of the whole balance is paid; more, or a cancel of another's job, is refused by name", async () => {
+  const parameters = { serverUrl: stack.serverUrl, deployment: stack.deployment, privateKey: devKeys[6] }
+  await waitFor('every request of bob settled', async () =>
+    (await readGatewayAccount(parameters)).requests.every((r) => r.status === 'DONE' || r.status === 'FAILED') ? true : undefined,
+  )
+  const { balance } = await readGatewayAccount(parameters)
+  expect(balance > 0n).toBe(true)
+  const request = await withdrawFromGateway({ ...parameters, amount: balance })
+  expect(await waitForGatewayRequest({ serverUrl: stack.serverUrl, id: request.id })).toMatchObject({ status: 'DONE', amount: balance })
+  expect((await readGatewayAccount(parameters)).balance).toBe(0n)
+  await expect(withdrawFromGateway({ ...parameters, amount: 1n })).rejects.toThrow(GatewayRejectedError)
+  await expect(withdrawFromGateway({ ...parameters, amount: 1n })).rejects.toThrow(/refused the withdrawal of 1 TSR wei: balance too low/)
+  await expect(cancelViaGateway({ ...parameters, jobId: 1n })).rejects.toThrow(/job 1 was not submitted by .* through the gateway/)
+}, 120_000)

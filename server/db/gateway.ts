@@ -31,6 +31,47 @@ export type GatewayParties = { gateway: Address; market: Address; deployer: Addr
 
 const lower = (a: string) => a.toLowerCase() as Address
 
+/** The block below which deposits count: `depth` blocks deep under the indexed head. */
+async function depositHorizon(views: Views, parties: GatewayParties): Promise<bigint> {
+  const head = (await indexedBlock(views))?.blockNumber ?? -1n
+  return head - BigInt(Math.max(1, parties.depth)) + 1n
+}
+
+/** Deposits `depth` deep: of `account`, or of every account when none is named (the key's own flows aren't deposits). */
+async function sumDeposits(views: Views, parties: GatewayParties, account?: Address): Promise<bigint> {
+  const notDeposits = [lower(parties.market), lower(parties.deployer), lower(parties.gateway)]
+  if (account && notDeposits.includes(lower(account))) return 0n
+  const row = await views
+    .selectFrom('gatewayTransfer')
+    .select(sql<string>`coalesce(sum(amount), 0)`.as('amount'))
+    .where('to', '=', lower(parties.gateway))
+    .$if(account !== undefined, (q) => q.where('from', '=', lower(account as Address)))
+    .$if(account === undefined, (q) => q.where('from', 'not in', notDeposits))
+    .where('blockNumber', '<=', (await depositHorizon(views, parties)).toString())
+    .executeTakeFirstOrThrow()
+  return toBigInt(row.amount)
+}
+
+/** Refunds to the key of gateway jobs: of `account`'s requests, or of every account's when none is named. */
+async function sumRefunds(views: Views, parties: GatewayParties, account?: Address): Promise<bigint> {
+  const row = await views
+    .selectFrom('payment')
+    .select(sql<string>`coalesce(sum(amount), 0)`.as('amount'))
+    .where('kind', '=', 'REFUND')
+    .where('account', '=', lower(parties.gateway))
+    .where('jobId', 'in', (eb) =>
+      eb
+        .selectFrom('app.gatewayRequest')
+        .select('jobId')
+        .$if(account !== undefined, (q) => q.where('account', '=', lower(account as Address)))
+        .where('kind', '=', 'SUBMIT')
+        .where('jobId', 'is not', null)
+        .$narrowType<{ jobId: string }>(),
+    )
+    .executeTakeFirstOrThrow()
+  return toBigInt(row.amount)
+}
+
 /** An account's gateway balance (see {@link GatewayBalance}), from the index and the stored requests. */
 export async function gatewayBalanceOf(
   db: Kysely<Database>,
@@ -38,46 +79,19 @@ export async function gatewayBalanceOf(
   parties: GatewayParties,
   account: Address,
 ): Promise<GatewayBalance> {
-  const who = lower(account)
-  const head = (await indexedBlock(views))?.blockNumber ?? -1n
-  const deepest = head - BigInt(Math.max(1, parties.depth)) + 1n
-  const [deposit, refund, held] = await Promise.all([
-    who === lower(parties.market) || who === lower(parties.deployer)
-      ? { amount: '0' }
-      : views
-          .selectFrom('gatewayTransfer')
-          .select(sql<string>`coalesce(sum(amount), 0)`.as('amount'))
-          .where('from', '=', who)
-          .where('to', '=', lower(parties.gateway))
-          .where('blockNumber', '<=', deepest.toString())
-          .executeTakeFirstOrThrow(),
-    views
-      .selectFrom('payment')
-      .select(sql<string>`coalesce(sum(amount), 0)`.as('amount'))
-      .where('kind', '=', 'REFUND')
-      .where('account', '=', lower(parties.gateway))
-      .where('jobId', 'in', (eb) =>
-        eb
-          .selectFrom('app.gatewayRequest')
-          .select('jobId')
-          .where('account', '=', who)
-          .where('kind', '=', 'SUBMIT')
-          .where('jobId', 'is not', null)
-          .$narrowType<{ jobId: string }>(),
-      )
-      .executeTakeFirstOrThrow(),
+  const [deposited, refunded, held] = await Promise.all([
+    sumDeposits(views, parties, account),
+    sumRefunds(views, parties, account),
     db
       .selectFrom('app.gatewayRequest')
       .select([
         sql<string>`coalesce(sum(amount) filter (where kind = 'SUBMIT'), 0)`.as('submitted'),
         sql<string>`coalesce(sum(amount) filter (where kind = 'WITHDRAW'), 0)`.as('withdrawn'),
       ])
-      .where('account', '=', who)
+      .where('account', '=', lower(account))
       .where('status', '!=', 'FAILED')
       .executeTakeFirstOrThrow(),
   ])
-  const deposited = toBigInt(deposit.amount)
-  const refunded = toBigInt(refund.amount)
   const submitted = toBigInt(held.submitted)
   const withdrawn = toBigInt(held.withdrawn)
   return { deposited, refunded, held: submitted, withdrawn, balance: deposited + refunded - submitted - withdrawn }
@@ -234,35 +248,14 @@ export async function setGatewayTxHash(db: Kysely<Database>, id: string, txHash:
  * their jobs, less what their DONE requests spent. The challenge issuer spends only what the gateway holds beyond this.
  */
 export async function gatewayLiabilities(db: Kysely<Database>, views: Views, parties: GatewayParties): Promise<bigint> {
-  const head = (await indexedBlock(views))?.blockNumber ?? -1n
-  const deepest = head - BigInt(Math.max(1, parties.depth)) + 1n
-  const [deposit, refund, held] = await Promise.all([
-    views
-      .selectFrom('gatewayTransfer')
-      .select(sql<string>`coalesce(sum(amount), 0)`.as('amount'))
-      .where('to', '=', lower(parties.gateway))
-      .where('from', 'not in', [lower(parties.market), lower(parties.deployer), lower(parties.gateway)])
-      .where('blockNumber', '<=', deepest.toString())
-      .executeTakeFirstOrThrow(),
-    views
-      .selectFrom('payment')
-      .select(sql<string>`coalesce(sum(amount), 0)`.as('amount'))
-      .where('kind', '=', 'REFUND')
-      .where('account', '=', lower(parties.gateway))
-      .where('jobId', 'in', (eb) =>
-        eb
-          .selectFrom('app.gatewayRequest')
-          .select('jobId')
-          .where('kind', '=', 'SUBMIT')
-          .where('jobId', 'is not', null)
-          .$narrowType<{ jobId: string }>(),
-      )
-      .executeTakeFirstOrThrow(),
+  const [deposited, refunded, spent] = await Promise.all([
+    sumDeposits(views, parties),
+    sumRefunds(views, parties),
     db
       .selectFrom('app.gatewayRequest')
       .select(sql<string>`coalesce(sum(amount), 0)`.as('amount'))
       .where('status', '=', 'DONE')
       .executeTakeFirstOrThrow(),
   ])
-  return toBigInt(deposit.amount) + toBigInt(refund.amount) - toBigInt(held.amount)
+  return deposited + refunded - toBigInt(spent.amount)
 }
