@@ -407,8 +407,24 @@ test('a leader that dies with requests in flight: each settles once, by its hash
 
 test("the client library: a withdrawal of the whole balance is paid; more, or a cancel of another's job, is refused by name", async () => {
   const parameters = { serverUrl: stack.serverUrl, deployment: stack.deployment, privateKey: devKeys[6] }
-  await waitFor('every request of bob settled', async () =>
-    (await readGatewayAccount(parameters)).requests.every((r) => r.status === 'DONE' || r.status === 'FAILED') ? true : undefined,
+  // Every job of bob's finished and its refund of the unused price indexed, so no refund lands after the balance is read.
+  await waitFor(
+    "bob's jobs completed and refunded",
+    async () => {
+      const { requests } = await readGatewayAccount(parameters)
+      for (const r of requests) {
+        if (r.status !== 'DONE' && r.status !== 'FAILED') return undefined
+        if (r.kind !== 'SUBMIT' || r.jobId === null) continue
+        const { job } = await gqlData<{ job: { status: string; payments: { kind: string }[] } | null }>(
+          stack.graphqlUrl,
+          'query($id: BigInt!) { job(id: $id) { status payments { kind } } }',
+          { id: r.jobId.toString() },
+        )
+        if (job?.status !== 'COMPLETED' || !job.payments.some((p) => p.kind === 'REFUND')) return undefined
+      }
+      return true
+    },
+    { timeoutMs: 90_000 },
   )
   const { balance } = await readGatewayAccount(parameters)
   expect(balance > 0n).toBe(true)
