@@ -133,7 +133,6 @@ async function gatewayRequest<T>(parameters: {
     if (reason === undefined) throw error
     throw new GatewayRejectedError(`the gateway at ${serverUrl} refused the ${what}: ${reason}`, {
       reason,
-      details: (error as ServerRequestError).details,
       cause: error,
     })
   }
