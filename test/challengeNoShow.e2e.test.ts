@@ -1,18 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type Address, createPublicClient, createTestClient, createWalletClient, http, parseEther } from 'viem'
+import { type Address, createPublicClient, createTestClient, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { challengeLedgerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { challengeLedgerAbi, jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
-import { defaultHardware } from '../devnet/testSystem.ts'
-import { encodeRegion } from '../protocol/region.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { startGhostProvider } from './support/ghost.ts'
 import { gqlData, waitFor } from './support/graphql.ts'
-import { sendHeartbeat } from './support/market.ts'
 import { startTestStack } from './support/stack.ts'
 
 // A provider that vanishes in the middle of its challenge (issue 7, the provider who vanishes): live by its heartbeats
@@ -32,7 +29,7 @@ const deadlineSeconds = 300
 let stack: Stack
 let database: TestDatabase
 let dataDir: string
-let heartbeats: NodeJS.Timeout | undefined
+let ghostProvider: { stop: () => void } | undefined
 const client = () => createPublicClient({ transport: http(stack.rpcUrl) })
 
 beforeAll(async () => {
@@ -50,29 +47,11 @@ beforeAll(async () => {
     challenges: { epochsPerRound: 1_000_000, minProviders: 3, deadlineSeconds },
   })
   // The ghost registers and stakes like any provider, and says it is alive.
-  const wallet = createWalletClient({ account: ghost, chain: foundry, transport: http(stack.rpcUrl) })
-  const { ProviderRegistry: registry, TesseraToken: token } = stack.deployment.contracts
-  const stake = stack.deployment.params.registry.minStake * 2n
-  for (const call of [
-    {
-      address: registry.address,
-      abi: providerRegistryAbi,
-      functionName: 'register',
-      args: [defaultHardware, parseEther('0.001'), encodeRegion('eu'), '0x01'],
-    },
-    { address: token.address, abi: tesseraTokenAbi, functionName: 'approve', args: [registry.address, stake] },
-    { address: registry.address, abi: providerRegistryAbi, functionName: 'stake', args: [stake] },
-  ] as const) {
-    const hash = await wallet.writeContract(call as never)
-    await client().waitForTransactionReceipt({ hash })
-  }
-  const beat = () => sendHeartbeat(stack.graphqlUrl, ghost).catch(() => undefined)
-  await beat()
-  heartbeats = setInterval(beat, 5_000)
+  ghostProvider = await startGhostProvider(stack, ghost)
 }, 240_000)
 
 afterAll(async () => {
-  clearInterval(heartbeats)
+  ghostProvider?.stop()
   await stack?.stop()
   await database?.drop()
   if (dataDir) await rm(dataDir, { recursive: true, force: true })
@@ -96,7 +75,7 @@ const jobsOf = async (provider: Address) =>
 
 test('a provider that vanishes with its challenge job is slashed as a no-show, its job refunded, its challenge failed', async () => {
   const ghostJob = await waitFor('the ghost assigned its challenge', async () => (await jobsOf(ghost.address))[0], { timeoutMs: 120_000 })
-  clearInterval(heartbeats)
+  ghostProvider?.stop()
   // The honest agents answer in seconds; the ghost never will. Nothing of theirs may be in flight when time jumps (its
   // commit window would pass): each result revealed, and a spot check, once block revealBlock + 1 decides it, run too.
   for (const p of [honest, otherHonest]) {
