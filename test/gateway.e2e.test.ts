@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import { type Address, createPublicClient, createWalletClient, type Hex, http, keccak256, parseEther, toBytes } from 'viem'
+import { type Address, createPublicClient, createWalletClient, type Hex, http, keccak256, maxUint256, parseEther, toBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, expect, test } from 'vitest'
@@ -220,6 +220,15 @@ test('requests are refused by name and nothing is stored: no balance, a forged s
   expect(rejection(await submit(devKeys[5], late))).toMatch(/deadline 1 must be at least 60 s after the chain's time/)
   const missing = { ...(await submitMessage(alice.address)), inputHash: `0x${'ab'.repeat(32)}` as Hex }
   expect(rejection(await submit(devKeys[5], missing))).toMatch(/the job can't run: input blob 0xabab.* not found/)
+  // Values at their types' maximum: an escrow past uint256 is simply more than any balance; a nonce past uint64 is named.
+  const dearest = await submitMessage(alice.address, { maxPricePerUnit: maxUint256, units: 4n })
+  expect(rejection(await submit(devKeys[5], dearest))).toMatch(/balance too low: .* the request needs \d{78}/)
+  // viem won't sign it, so it comes with the signature of another request: the range is checked first.
+  const inRange = await submitMessage(alice.address)
+  const outOfRange = { ...inRange, nonce: 1n << 64n }
+  expect(rejection(await post('gatewaySubmit', outOfRange, await sign(devKeys[5], 'Submit', inRange)))).toMatch(
+    /nonce must be a uint64, got 18446744073709551616/,
+  )
   const past = BigInt(Math.floor(Date.now() / 1000) - 1)
   const expired = await gql(
     stack.graphqlUrl,
