@@ -21,6 +21,7 @@ import {
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert } from '../protocol/revert.ts'
 import { checkJob, graphqlRequest, ServerRequestError } from './serverClient.ts'
+import type { SubmitJobParameters } from './submitJob.ts'
 
 /** A request the gateway refused (`extensions.code` GATEWAY_REJECTED): `reason` is the server's own words. */
 export class GatewayRejectedError extends GatewayError {
@@ -193,20 +194,19 @@ export async function depositToGateway(parameters: DepositToGatewayParameters): 
 }
 
 /** A job spec to submit through the gateway, as `submitJob` takes it; the account is the key's. */
-export type GatewaySubmitSpec = {
-  modelHash: Hex
-  inputHash: Hex
-  units: bigint
-  maxPricePerUnit: bigint
-  /** 2..16 when Redundant, exactly 1 when Optimistic. */
-  redundancy: number
-  /** Default Redundant. */
-  verification?: Verification
-  outputTolerance?: number
-  minVramMiB?: number
-  gpuModel?: number
-  regions?: readonly Hex[]
-}
+export type GatewaySubmitSpec = Pick<
+  SubmitJobParameters,
+  | 'modelHash'
+  | 'inputHash'
+  | 'units'
+  | 'maxPricePerUnit'
+  | 'redundancy'
+  | 'verification'
+  | 'outputTolerance'
+  | 'minVramMiB'
+  | 'gpuModel'
+  | 'regions'
+>
 
 export type SignGatewaySubmitParameters = GatewaySubmitSpec & {
   deployment: Pick<Deployment, 'chainId' | 'contracts'>
@@ -318,14 +318,18 @@ async function latestTimestamp(parameters: { rpcUrl?: string; publicClient?: Pub
   return (await publicClient.getBlock()).timestamp
 }
 
-export type CancelViaGatewayParameters = {
+/** What every signed request of an account takes: the server, the deployment it signs for, the key, and a nonce (fresh unless given). */
+type SignedRequestParameters = {
   serverUrl: string
   deployment: Pick<Deployment, 'chainId' | 'contracts'>
   privateKey: Hex
-  /** One of the account's gateway jobs, still Open. */
-  jobId: bigint
   nonce?: bigint
   signal?: AbortSignal
+}
+
+export type CancelViaGatewayParameters = SignedRequestParameters & {
+  /** One of the account's gateway jobs, still Open. */
+  jobId: bigint
 }
 
 /** Signs and posts a `Cancel` of one of the account's gateway jobs; the escrow comes back to the balance once cancelled. */
@@ -333,14 +337,9 @@ export function cancelViaGateway(parameters: CancelViaGatewayParameters): Promis
   return postSigned(parameters, 'Cancel', { jobId: parameters.jobId }, `cancel of job ${parameters.jobId}`)
 }
 
-export type WithdrawFromGatewayParameters = {
-  serverUrl: string
-  deployment: Pick<Deployment, 'chainId' | 'contracts'>
-  privateKey: Hex
+export type WithdrawFromGatewayParameters = SignedRequestParameters & {
   /** TSR wei, at most the balance. */
   amount: bigint
-  nonce?: bigint
-  signal?: AbortSignal
 }
 
 /** Signs and posts a `Withdraw` of `amount` from the account's balance, paid to the account once DONE. */

@@ -8,7 +8,6 @@ import {
   type GatewayRead,
   type GatewaySubmit,
   type GatewayWithdraw,
-  gatewayAddressOf,
   gatewayReadMaxSeconds,
   gatewaySubmitProblems,
   gatewayTypedData,
@@ -18,32 +17,20 @@ import { checkJob } from './checkJob.ts'
 import type { ServerContext } from './context.ts'
 import {
   findGatewayJobAccount,
-  type GatewayParties,
   type GatewayRequest,
   gatewayBalanceOf,
+  gatewayPartiesOf,
   insertGatewayRequest,
   type NewGatewayRequest,
 } from './db/gateway.ts'
 import { findJobsByIds } from './db/jobs.ts'
 import { UserInputError } from './errors.ts'
 
-/** Blocks deep a deposit must be before it counts (its own block is 1). */
-export const gatewayDepositDepth = 2
-
 /** A request the gateway refused; clients see the code `GATEWAY_REJECTED` and the reason. */
 export class GatewayRejectedError extends UserInputError {
   override name = 'GatewayRejectedError'
   constructor(reason: string, metaMessages?: string[]) {
     super(`gateway request rejected: ${reason}`, { code: 'GATEWAY_REJECTED', metaMessages })
-  }
-}
-
-export function gatewayPartiesOf(deployment: Deployment): GatewayParties {
-  return {
-    gateway: gatewayAddressOf(deployment),
-    market: deployment.contracts.JobMarket.address,
-    deployer: deployment.deployer,
-    depth: gatewayDepositDepth,
   }
 }
 

@@ -1,6 +1,13 @@
 import { type Kysely, sql } from 'kysely'
 import type { Address, Hex } from 'viem'
-import { GatewayError, type GatewayRequestKind, type GatewayRequestStatus, gatewayMaxWaiting } from '../../protocol/gateway.ts'
+import type { Deployment } from '../../protocol/deployment.ts'
+import {
+  GatewayError,
+  type GatewayRequestKind,
+  type GatewayRequestStatus,
+  gatewayAddressOf,
+  gatewayMaxWaiting,
+} from '../../protocol/gateway.ts'
 import { toBigInt, type WithBigInts, withBigInts } from './convert.ts'
 import type { Database, Views } from './database.ts'
 import { indexedBlock } from './indexedBlock.ts'
@@ -28,6 +35,19 @@ export type GatewayBalance = {
 
 /** Who the gateway is and which of its transfers aren't deposits: JobMarket's payouts, and the deployer's float. */
 export type GatewayParties = { gateway: Address; market: Address; deployer: Address; depth: number }
+
+/** Blocks deep a deposit must be before it counts (its own block is 1). */
+export const gatewayDepositDepth = 2
+
+/** The deployment's gateway parties, deposits counting {@link gatewayDepositDepth} deep. */
+export function gatewayPartiesOf(deployment: Deployment): GatewayParties {
+  return {
+    gateway: gatewayAddressOf(deployment),
+    market: deployment.contracts.JobMarket.address,
+    deployer: deployment.deployer,
+    depth: gatewayDepositDepth,
+  }
+}
 
 const lower = (a: string) => a.toLowerCase() as Address
 

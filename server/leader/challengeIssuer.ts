@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { type Address, type Hash, type Hex, type PublicClient, parseEventLogs, type TransactionReceipt } from 'viem'
+import { type Address, type Hex, type PublicClient, parseEventLogs } from 'viem'
 import { InferencePool } from '../../agent/inferencePool.ts'
 import { challengeLedgerAbi, jobMarketAbi } from '../../contracts/generated/index.ts'
 import { firstDisagreementOf } from '../../protocol/agreement.ts'
@@ -19,6 +19,7 @@ import { findAllProviders, findCandidateProviders } from '../db/providers.ts'
 import type { ReadBlob } from './disagreementProver.ts'
 import type { AssignMeta } from './matcher.ts'
 import { isEligible } from './matchJobs.ts'
+import { type Call, transact as sendAndWait } from './transact.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
 /** Stores bytes in the server's blob store under their sha256, so agents can fetch a challenge's model and input. */
@@ -172,19 +173,7 @@ export function createChallengeIssuer(parameters: {
   let shortOf: bigint | undefined
 
   /** Sends one call through the leader's sender and waits for it to be mined; throws when it can't be sent or reverted. */
-  async function transact(action: string, call: { address: Address; abi: unknown; functionName: string; args: readonly unknown[] }) {
-    const key = `challenge:${action}:${++sequence}`
-    const hash: Hash | undefined = await sender.send({
-      key,
-      action,
-      ...(call as { address: Address; abi: never; functionName: string; args: readonly unknown[] }),
-      meta: { kind: 'keeper' },
-    })
-    if (!hash) throw new Error(`challenge issuer: ${action} was not sent (simulation failed or backing off)`)
-    const receipt: TransactionReceipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 60_000 })
-    if (receipt.status !== 'success') throw new Error(`challenge issuer: ${action} reverted (${hash})`)
-    return receipt
-  }
+  const transact = (action: string, call: Call) => sendAndWait({ sender, publicClient }, `challenge:${action}:${++sequence}`, action, call)
 
   async function answerOf(job: ChallengeJobReturnType): Promise<OutputTree> {
     pool ??= new InferencePool({ size: 1 })
@@ -213,6 +202,13 @@ export function createChallengeIssuer(parameters: {
     return picked
   }
 
+  /** What a target's optimistic job escrows (`escrowOf`, JobMarket's `quoteEscrow`: as k = 2, its audit held). */
+  const escrowOfTarget = (t: Pick<Target, 'maxPricePerUnit' | 'job'>) =>
+    escrowOf(
+      { maxPricePerUnit: t.maxPricePerUnit, units: t.job.units, redundancy: 1, verification: Verification.Optimistic },
+      deployment.params.market,
+    )
+
   async function startRound(chainTime: bigint): Promise<void> {
     const round = (await lastRound()) + 1n
     if (nextSeed?.round !== round) nextSeed = { round, seed: await parameters.seedOf(round) }
@@ -222,11 +218,7 @@ export function createChallengeIssuer(parameters: {
     if (!picked.length || picked.length < (parameters.options?.minProviders ?? 1)) return
     if (parameters.spendable) {
       let needed = 0n
-      for (const t of picked)
-        needed += escrowOf(
-          { maxPricePerUnit: t.maxPricePerUnit, units: t.job.units, redundancy: 1, verification: Verification.Optimistic },
-          deployment.params.market,
-        )
+      for (const t of picked) needed += escrowOfTarget(t)
       const spendable = await parameters.spendable()
       if (spendable < needed) {
         if (shortOf !== round)
@@ -286,14 +278,7 @@ export function createChallengeIssuer(parameters: {
     await parameters.writeBlob(t.job.modelBytes)
     await parameters.writeBlob(t.job.inputBlob)
     reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
-    const escrow = (await publicClient.readContract({
-      address: market,
-      abi: jobMarketAbi,
-      functionName: 'quoteEscrow',
-      // An optimistic job escrows as k = 2 would: its second run is held for an audit.
-      args: [t.maxPricePerUnit, t.job.units, 2],
-    })) as bigint
-    await parameters.allowance.ensure(escrow)
+    await parameters.allowance.ensure(escrowOfTarget(t))
     const spec = {
       modelHash: t.job.modelHash,
       inputHash: t.job.inputHash,
@@ -361,10 +346,13 @@ export function createChallengeIssuer(parameters: {
         byInput.set(job.inputHash.toLowerCase(), { provider: p.address, job })
       }
       const targets: Target[] = []
+      /** Providers with a job in the round (recorded or not): they get no other. */
+      const found = new Set<string>()
       let alreadyRecorded = 0
       for (const j of jobs) {
         const match = j.submittedAt >= committedAt ? byInput.get(j.inputHash.toLowerCase()) : undefined
         if (!match) continue
+        found.add(match.provider.toLowerCase())
         // A recorded target needs nothing more (no answer to compute): the round waits only for the others.
         if (recorded.has(j.id)) {
           alreadyRecorded++
@@ -383,7 +371,6 @@ export function createChallengeIssuer(parameters: {
       }
       // Targets not yet due can't have been submitted: pick them again among the providers active now. One already due
       // whose job isn't indexed is left out (it may have been mined just before the stop).
-      const found = new Set([...targets.map((t) => t.provider.toLowerCase()), ...recordedProviders(jobs, byInput, recorded, committedAt)])
       const maxPrice = targets[0]?.maxPricePerUnit
       let pending = 0
       for (const t of await pickTargets(seed, round, maxPrice)) {
@@ -398,18 +385,6 @@ export function createChallengeIssuer(parameters: {
         'challenge round restored',
       )
     }
-  }
-
-  /** Providers whose job of the round is already recorded (skipped when the round is restored). */
-  function recordedProviders(
-    jobs: readonly { id: bigint; inputHash: string; submittedAt: bigint }[],
-    byInput: ReadonlyMap<string, { provider: Address }>,
-    recorded: ReadonlySet<bigint>,
-    committedAt: bigint,
-  ): string[] {
-    return jobs
-      .filter((j) => recorded.has(j.id) && j.submittedAt >= committedAt)
-      .flatMap((j) => byInput.get(j.inputHash.toLowerCase())?.provider.toLowerCase() ?? [])
   }
 
   /** Judges revealed results, challenges wrong ones, records settled jobs and reveals a finished round. */

@@ -1,14 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import {
-  type Address,
-  type Hash,
-  type Hex,
-  type PublicClient,
-  parseEventLogs,
-  TransactionNotFoundError,
-  TransactionReceiptNotFoundError,
-} from 'viem'
+import { type Address, type Hash, type Hex, type PublicClient, parseEventLogs } from 'viem'
 import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import { decodeRevert, formatRevert } from '../../protocol/revert.ts'
@@ -24,7 +16,7 @@ import {
 import { findJobsByIds } from '../db/jobs.ts'
 import type { AssignMeta } from './matcher.ts'
 import { type Call, type createAllowance, TransactionFailedError, transact } from './transact.ts'
-import type { createTransactionSender } from './transactionSender.ts'
+import { type createTransactionSender, unlessNotFound } from './transactionSender.ts'
 
 type Sender = ReturnType<typeof createTransactionSender<AssignMeta>>
 
@@ -53,11 +45,6 @@ function specOf(payload: Record<string, unknown>) {
     deadline: BigInt(p.deadline),
     outputTolerance: Number(p.outputTolerance),
   }
-}
-
-const unlessNotFound = (error: unknown): undefined => {
-  if (error instanceof TransactionNotFoundError || error instanceof TransactionReceiptNotFoundError) return undefined
-  throw error
 }
 
 /**

@@ -48,7 +48,7 @@ type Sent<Meta> = {
 }
 
 /** `undefined` for a transaction or receipt the node doesn't have; other errors are thrown. */
-const unlessNotFound = (error: unknown): undefined => {
+export const unlessNotFound = (error: unknown): undefined => {
   if (error instanceof TransactionNotFoundError || error instanceof TransactionReceiptNotFoundError) return undefined
   throw error
 }
