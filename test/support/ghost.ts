@@ -1,11 +1,18 @@
-import { createPublicClient, createWalletClient, http, parseEther } from 'viem'
-import type { PrivateKeyAccount } from 'viem/accounts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { type Address, createPublicClient, createWalletClient, type Hex, http, parseEther } from 'viem'
+import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
-import { providerRegistryAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
+import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import type { Stack } from '../../devnet/startStack.ts'
 import { defaultHardware } from '../../devnet/testSystem.ts'
 import { encodeRegion } from '../../protocol/region.ts'
+import type { ChallengeIssuerOptions } from '../../server/leader/challengeIssuer.ts'
+import { createTestDatabase } from './database.ts'
+import { gqlData, waitFor } from './graphql.ts'
 import { sendHeartbeat } from './market.ts'
+import { startTestStack } from './stack.ts'
 
 /**
  * A provider with no agent: registered and staked (twice the minimum) like any provider, live by heartbeats every 5 s
@@ -33,4 +40,121 @@ export async function startGhostProvider(stack: Stack, ghost: PrivateKeyAccount)
   await beat()
   const heartbeats = setInterval(beat, 5_000)
   return { stop: () => clearInterval(heartbeats) }
+}
+
+/**
+ * A stack for one challenge round with a ghost among its providers: its own database and data directory, honest agents
+ * asking 0.001 TSR per unit, and the ghost (a spare provider of the stack) started. `stop` tears it all down.
+ */
+export async function startGhostStack(parameters: {
+  name: string
+  agentKeys: readonly Hex[]
+  /** The ghost's key: it must be a dev key the stack funds as a spare provider. */
+  ghostKey: Hex
+  challenges: ChallengeIssuerOptions
+}): Promise<{ stack: Stack; ghost: { stop: () => void }; stop: () => Promise<void> }> {
+  const database = await createTestDatabase()
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `tessera-${parameters.name}-`))
+  const stack = await startTestStack({
+    dataDir,
+    databaseUrl: database.url,
+    agents: parameters.agentKeys.map((privateKey) => ({ privateKey, pricePerUnit: parseEther('0.001') })),
+    spareProviders: [parameters.ghostKey],
+    challenges: parameters.challenges,
+  })
+  const ghost = await startGhostProvider(stack, privateKeyToAccount(parameters.ghostKey))
+  return {
+    stack,
+    ghost,
+    async stop() {
+      ghost.stop()
+      await stack.stop()
+      await database.drop()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A job as the ghost tests follow it: status, each provider's outcome and round, and the payments. */
+export type GhostJobRow = {
+  id: string
+  status: string
+  assignments: { provider: Address; outcome: string; round: number; revealedAt: string | null }[]
+  payments: { kind: string; account: Address }[]
+}
+
+/** The jobs `provider` was assigned (its own and any it audited), as GraphQL serves them. */
+export async function jobsOfProvider(graphqlUrl: string, provider: Address): Promise<GhostJobRow[]> {
+  const { jobs } = await gqlData<{ jobs: { edges: { node: GhostJobRow }[] } }>(
+    graphqlUrl,
+    'query($p: Address!) { jobs(where: { provider: $p }) { edges { node { id status assignments { provider outcome round revealedAt } payments { kind account } } } } }',
+    { p: provider },
+  )
+  return jobs.edges.map((e) => e.node)
+}
+
+/**
+ * Waits until nothing of `honest` providers is in flight, so a jump in chain time can't pass one of their commit
+ * windows: each one's own challenge (its round-1 job) revealed, its spot check decided (block revealBlock + 1 mined)
+ * and, when chosen, its auditor assigned and, unless the auditor is the ghost (whose abandoned audit is its own
+ * fault), revealed.
+ */
+export async function untilHonestSettled(stack: Stack, honest: readonly Address[], ghost: Address): Promise<void> {
+  const client = createPublicClient({ transport: http(stack.rpcUrl) })
+  const market = stack.deployment.contracts.JobMarket.address
+  const is = (a: { provider: Address }, p: Address) => a.provider.toLowerCase() === p.toLowerCase()
+  const jobOf = async (p: Address, id?: string) =>
+    id ? (await jobsOfProvider(stack.graphqlUrl, p)).find((j) => j.id === id) : ownChallengeOf(stack.graphqlUrl, p)
+  for (const p of honest) {
+    const own = await waitFor(
+      `${p}'s challenge revealed`,
+      async () => {
+        const job = await jobOf(p)
+        return job && !['OPEN', 'ASSIGNED', 'COMMITTED'].includes(job.status) ? job : undefined
+      },
+      { timeoutMs: 60_000 },
+    )
+    const { revealBlock } = (await client.readContract({
+      address: market,
+      abi: jobMarketAbi,
+      functionName: 'getAudit',
+      args: [BigInt(own.id)],
+    })) as {
+      revealBlock: bigint
+    }
+    await waitFor('the spot check decided', async () => ((await client.getBlockNumber()) > revealBlock + 1n ? true : undefined))
+    const kind = await client.readContract({ address: market, abi: jobMarketAbi, functionName: 'spotCheckOf', args: [BigInt(own.id)] })
+    if (kind === 0) continue
+    const auditor = await waitFor(`${p}'s spot check assigned`, async () => (await jobOf(p, own.id))?.assignments.find((a) => !is(a, p)))
+    if (is(auditor, ghost)) continue
+    await waitFor(`${p}'s spot check run`, async () =>
+      (await jobOf(p, own.id))?.assignments.some((a) => is(a, auditor.provider) && a.revealedAt !== null) ? true : undefined,
+    )
+  }
+}
+
+/** `provider`'s own challenge: the job it was first assigned (an audit it was given of another's is a later round). */
+export async function ownChallengeOf(graphqlUrl: string, provider: Address): Promise<GhostJobRow | undefined> {
+  const mine = (a: { provider: Address }) => a.provider.toLowerCase() === provider.toLowerCase()
+  return (await jobsOfProvider(graphqlUrl, provider)).find((j) => j.assignments.some((a) => mine(a) && a.round === 1))
+}
+
+/**
+ * The no-shows the index holds for `provider` across every job it was given, once the slashes match them: a ghost is
+ * slashed for each assignment it abandons, its own challenge and any audit it was handed before it went silent.
+ */
+export async function settledNoShows(graphqlUrl: string, provider: Address): Promise<{ noShows: number; slashCount: number }> {
+  return waitFor(`${provider}'s no-shows slashed`, async () => {
+    const noShows = (await jobsOfProvider(graphqlUrl, provider))
+      .flatMap((j) => j.assignments)
+      .filter((a) => a.provider.toLowerCase() === provider.toLowerCase() && a.outcome === 'NO_SHOW').length
+    const { provider: row } = await gqlData<{ provider: { slashCount: number } }>(
+      graphqlUrl,
+      'query($a: Address!) { provider(address: $a) { slashCount } }',
+      {
+        a: provider,
+      },
+    )
+    return noShows > 0 && row.slashCount === noShows ? { noShows, slashCount: row.slashCount } : undefined
+  })
 }
