@@ -144,7 +144,7 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
   const freshController = async (): Promise<{ controller: Address; genesis: bigint }> => {
     const rewards = await deploy(tokenDeployData(deployer, 100_000_000n * TSR))
     const controller = await deploy(controllerDeployData(rewards, registry, deployer, emissionParams({ epochLength: EPOCH })))
-    for (const { to, data } of wiringCalls(rewards, controller, jobMarket)) await send(deployer, to, data)
+    for (const { to, data } of wiringCalls(rewards, controller, jobMarket, jobMarket)) await send(deployer, to, data)
     const genesis = BigInt(
       await rpc.call<Hex>('eth_call', [
         { to: controller, data: encodeFunctionData({ abi: emissionControllerAbi, functionName: 'genesis' }) },

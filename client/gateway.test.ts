@@ -18,6 +18,7 @@ const deployment = {
     JobMarket: { address: address(12), blockNumber: 4 },
     EmissionController: { address: address(13), blockNumber: 3 },
     ChallengeLedger: { address: address(14), blockNumber: 4 },
+    TesseraTimelock: { address: address(15), blockNumber: 4 },
   },
 } satisfies Pick<Deployment, 'chainId' | 'contracts'>
 const privateKey = devKeys[5]

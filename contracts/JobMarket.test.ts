@@ -29,12 +29,11 @@ import { failureFingerprintOf } from '../protocol/jobInputs.ts'
 import { type Opening, openingOf } from '../protocol/outputTree.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { allErrorsAbi, decodeRevert } from '../protocol/revert.ts'
-import { escrowOf as quoteEscrow } from '../protocol/settlement.ts'
+import { escrowOf as quoteEscrow, takeOf } from '../protocol/settlement.ts'
 import { BPS, TSR } from '../protocol/units.ts'
 import { disagreementOf, fingerprintOfLabel, treeOfLabel } from '../test/support/labelledOutputs.ts'
 import { emissionControllerAbi, jobMarketAbi, jobMarketBytecode, providerRegistryAbi, tesseraTokenAbi } from './generated/index.ts'
 
-const TAKE_BPS = 1000n
 const SLASH_BENEFICIARY_BPS = 5000n
 const COMMIT_WINDOW = 120n
 const REVEAL_WINDOW = 120n
@@ -192,11 +191,16 @@ describe('JobMarket: setup and views', () => {
       challengeBondBps: 10_000,
       optimisticCollateralBps: 125_000,
       auditThreshold: 10_000n * TSR,
+      minTake: TSR / 100n,
     })
     const role = await market.read<Hex>('MATCHER_ROLE')
     expect(role).toBe(keccak256(toHex('MATCHER_ROLE')))
     expect(await market.read('hasRole', [role, matcher.address])).toBe(true)
     expect(await market.read('quoteEscrow', [2n * CENT, 100n, 2])).toBe(4n * TSR + (4n * TSR) / 10n)
+    // Every job burns: the take rounds up, and is at least minTake (0.01 TSR), however small the job.
+    expect(await market.read('quoteEscrow', [1n, 1n, 2])).toBe(2n + TSR / 100n)
+    const value = 2n * (TSR / 10n + 1n)
+    expect(await market.read('quoteEscrow', [TSR / 10n + 1n, 1n, 2])).toBe(value + value / 10n + 1n)
     expect(await market.read('nextJobId')).toBe(1n)
     expect(await market.read('token')).toBe(sys.token)
     expect(await market.read('registry')).toBe(sys.registry)
@@ -219,10 +223,15 @@ describe('JobMarket: setup and views', () => {
       challengeBondBps: 10_000,
       optimisticCollateralBps: 125_000,
       auditThreshold: 0n,
+      minTake: 0n,
     }
     const deploy = (args: readonly unknown[]) => sys.deployContract(deployer, jobMarketAbi, jobMarketBytecode, args)
     const bads = [
       { takeBps: 10_001 },
+      // τ at most 30 % and above the controller's κ (5 %); a minimum take of at most 100 TSR.
+      { takeBps: 3001 },
+      { takeBps: 500 },
+      { minTake: 100n * TSR + 1n },
       { slashBeneficiaryBps: 10_001 },
       { failureFeeBps: 10_001 },
       { commitWindow: 0n },
@@ -469,7 +478,7 @@ describe('JobMarket: finalize', () => {
     const pay0 = ASKS[0] * spec.units
     const pay1 = ASKS[1] * spec.units
     const fees = pay0 + pay1
-    const take = (fees * TAKE_BPS) / BPS
+    const take = takeOf(fees, sys.deployment.params.market)
     const refund = escrow - fees - take
     expect(events(receipt, 'ProviderPaid').map((e) => e.args)).toEqual([
       { jobId, provider: providers[0].address, amount: pay0 },
@@ -523,7 +532,7 @@ describe('JobMarket: finalize', () => {
     const pay0 = ASKS[0] * spec.units
     const pay1 = ASKS[1] * spec.units
     const fees = pay0 + pay1
-    const take = (fees * TAKE_BPS) / BPS
+    const take = takeOf(fees, sys.deployment.params.market)
     const toBeneficiary = (collateral * SLASH_BENEFICIARY_BPS) / BPS
     const share = toBeneficiary / 2n
     const refund = escrowOf(spec) - fees - take + (toBeneficiary - 2n * share)
@@ -571,7 +580,7 @@ describe('JobMarket: finalize', () => {
     expect(toBeneficiary % 2n).toBe(1n)
     await market.write(requester, 'finalize', [jobId])
     const fees = (ASKS[0] + ASKS[1]) * spec.units
-    const take = (fees * TAKE_BPS) / BPS
+    const take = takeOf(fees, sys.deployment.params.market)
     expect(await owed(requester.address)).toBe(escrowOf(spec) - fees - take + 1n)
     expect(await owed(providers[0].address)).toBe(ASKS[0] * spec.units + toBeneficiary / 2n)
   })
@@ -637,7 +646,7 @@ describe('JobMarket: finalize', () => {
     const pool = (liarCollateral * SLASH_BENEFICIARY_BPS) / BPS
     const share = pool / 3n
     const fees = ASKS[2] * spec.units + EXTRA_ASK * spec.units
-    const take = (fees * TAKE_BPS) / BPS
+    const take = takeOf(fees, sys.deployment.params.market)
     expect(events(receipt, 'JobFinalized')[0].args).toMatchObject({
       status: Status.Completed,
       fingerprint: fp('truth'),
@@ -693,7 +702,7 @@ describe('JobMarket: finalize', () => {
     const receipt = await market.write(requester, 'finalize', [jobId])
     const feeOf = (ask: bigint) => (ask * spec.units * 1000n) / BPS
     const fees = feeOf(ASKS[0]) + feeOf(ASKS[1])
-    const take = (fees * TAKE_BPS) / BPS
+    const take = takeOf(fees, sys.deployment.params.market)
     expect(events(receipt, 'JobFinalized')[0].args).toEqual({
       jobId,
       status: Status.FailedInvalid,

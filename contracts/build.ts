@@ -20,13 +20,20 @@ const hashFileName = '.sources-hash'
 const nodeModules = path.resolve(contractsDir, '..', 'node_modules')
 
 /** Contracts that get a generated module; anything else under src (interfaces, libraries) is compiled but not emitted. */
-export const deployableContracts = ['TesseraToken', 'ProviderRegistry', 'JobMarket', 'EmissionController', 'ChallengeLedger'] as const
+export const deployableContracts = [
+  'TesseraToken',
+  'ProviderRegistry',
+  'JobMarket',
+  'EmissionController',
+  'ChallengeLedger',
+  'TesseraTimelock',
+] as const
 
 /** solc settings shared by every build (PROTOCOL.md). */
 const settings = {
   evmVersion: 'cancun',
   viaIR: true,
-  optimizer: { enabled: true, runs: 200 },
+  optimizer: { enabled: true, runs: 1 },
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
 } as const
 

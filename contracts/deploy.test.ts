@@ -69,6 +69,7 @@ describe('deployAll', () => {
       'EmissionController',
       'JobMarket',
       'ProviderRegistry',
+      'TesseraTimelock',
       'TesseraToken',
     ])
   })

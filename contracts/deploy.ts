@@ -1,12 +1,12 @@
 /**
- * Deploys and wires Tessera's four contracts with viem and writes `contracts/deployments/<chainId>.json`.
+ * Deploys and wires Tessera's contracts and their governance timelock with viem and writes `contracts/deployments/<chainId>.json`.
  *
  * Script: `npx tsx contracts/deploy.ts --rpc http://127.0.0.1:8545 [--key 0x…] [--matcher 0x…] [--out path]`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Abi, type Address, createPublicClient, createWalletClient, getAddress, type Hex, http } from 'viem'
+import { type Abi, type Address, createPublicClient, createWalletClient, getAddress, type Hex, http, zeroAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { emissionParams } from '../economics/params.ts'
 import { chainOf } from '../protocol/chain.ts'
@@ -21,6 +21,8 @@ import {
   jobMarketBytecode,
   providerRegistryAbi,
   providerRegistryBytecode,
+  tesseraTimelockAbi,
+  tesseraTimelockBytecode,
   tesseraTokenAbi,
   tesseraTokenBytecode,
 } from './generated/index.ts'
@@ -53,8 +55,10 @@ export const devnetParams: DeploymentParams = {
     challengeBondBps: 10_000n,
     optimisticCollateralBps: 125_000n,
     auditThreshold: 10_000n * TSR,
+    minTake: TSR / 100n,
   },
   emission: emissionParams({ epochLength: 30n }),
+  governance: { minDelay: 60n },
 }
 
 /** Overrides of {@link devnetParams}, per contract and field. */
@@ -75,9 +79,10 @@ export type DeployAllParameters = {
 }
 
 /**
- * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket and ChallengeLedger, wires them
- * (registry and controller → JobMarket, token minter → controller, MATCHER_ROLE and ISSUER_ROLE → matcher) and
- * writes the deployment file. Needs `contracts/generated` to be current (`contracts/build.ts`).
+ * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket, ChallengeLedger and TesseraTimelock, wires
+ * them (registry and controller → JobMarket, controller → ChallengeLedger, token minter → controller, MATCHER_ROLE and
+ * ISSUER_ROLE → matcher, the controller's governor and JobMarket's GOVERNOR_ROLE → timelock, whose only proposer is
+ * the deployer) and writes the deployment file. Needs `contracts/generated` to be current (`contracts/build.ts`).
  */
 export async function deployAll(parameters: DeployAllParameters): Promise<Deployment> {
   const o = parameters.params ?? {}
@@ -86,6 +91,7 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
     registry: { ...devnetParams.registry, ...o.registry },
     market: { ...devnetParams.market, ...o.market },
     emission: { ...devnetParams.emission, ...o.emission },
+    governance: { ...devnetParams.governance, ...o.governance },
   }
   const transport = http(parameters.rpcUrl)
   const chainId = await createPublicClient({ transport }).getChainId()
@@ -132,6 +138,17 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   const ledger = await deploy(challengeLedgerAbi, challengeLedgerBytecode, [market.address, admin])
   const issuerRole = await publicClient.readContract({ address: ledger.address, abi: challengeLedgerAbi, functionName: 'ISSUER_ROLE' })
   await send(ledger.address, challengeLedgerAbi, 'grantRole', [issuerRole, parameters.matcher])
+  await send(controller.address, emissionControllerAbi, 'setChallengeLedger', [ledger.address])
+  // Governance: the deployer proposes, anyone executes once the delay has passed; the timelock administers itself.
+  const timelock = await deploy(tesseraTimelockAbi, tesseraTimelockBytecode, [
+    params.governance.minDelay,
+    [admin],
+    [zeroAddress],
+    zeroAddress,
+  ])
+  await send(controller.address, emissionControllerAbi, 'setGovernor', [timelock.address])
+  const governorRole = await publicClient.readContract({ address: market.address, abi: jobMarketAbi, functionName: 'GOVERNOR_ROLE' })
+  await send(market.address, jobMarketAbi, 'grantRole', [governorRole, timelock.address])
   const emissionGenesis = await publicClient.readContract({
     address: controller.address,
     abi: emissionControllerAbi,
@@ -150,6 +167,7 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
       JobMarket: market,
       EmissionController: controller,
       ChallengeLedger: ledger,
+      TesseraTimelock: timelock,
     },
     params,
   }

@@ -9,9 +9,9 @@ import {
 } from '../contracts/generated/index.ts'
 import type { EmissionParams } from '../protocol/emissionParams.ts'
 
-// The emission path without a JobMarket: a TesseraToken, a ProviderRegistry that needs no stake (registered and
-// unpaused counts as capacity) and an EmissionController whose JobMarket is a plain account, so that jobs are recorded
-// by calling `recordJob` directly. The calldata only: the emission law's parity test and the epoch-close bench each
+// The emission path without a JobMarket: a TesseraToken, a ProviderRegistry that needs no minimum stake and an
+// EmissionController whose JobMarket and ChallengeLedger are plain accounts, so that jobs and challenges are recorded
+// by calling `recordJob` and `recordChallenge` directly. The calldata only: the emission law's parity test and the epoch-close bench each
 // send it their own way.
 
 /** Deploys a token that mints `supply` to `admin`, its owner too. */
@@ -26,10 +26,19 @@ export const registryDeployData = (token: Address, admin: Address): Hex =>
 export const controllerDeployData = (token: Address, registry: Address, admin: Address, params: EmissionParams): Hex =>
   encodeDeployData({ abi: emissionControllerAbi, bytecode: emissionControllerBytecode, args: [token, registry, admin, params] })
 
-/** The admin's two wiring calls, in order: the token mints through `controller`, and `jobMarket` may record jobs. */
-export const wiringCalls = (token: Address, controller: Address, jobMarket: Address): { to: Address; data: Hex }[] => [
+/**
+ * The admin's wiring calls, in order: the token mints through `controller`, `jobMarket` may record jobs and
+ * `challengeLedger` may record challenges (plain accounts in the parity test and the bench).
+ */
+export const wiringCalls = (
+  token: Address,
+  controller: Address,
+  jobMarket: Address,
+  challengeLedger: Address,
+): { to: Address; data: Hex }[] => [
   { to: token, data: encodeFunctionData({ abi: tesseraTokenAbi, functionName: 'setMinter', args: [controller] }) },
   { to: controller, data: encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setJobMarket', args: [jobMarket] }) },
+  { to: controller, data: encodeFunctionData({ abi: emissionControllerAbi, functionName: 'setChallengeLedger', args: [challengeLedger] }) },
 ]
 
 /** `advanceEpoch()` (at most the contract's default of epochs), or `advanceEpoch(maxEpochs)`. */

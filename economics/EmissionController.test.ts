@@ -27,7 +27,10 @@ afterAll(async () => {
   await sys?.stop()
 })
 
-/** A fresh token + controller pair whose JobMarket is an EOA (requester 0), so tests can call `recordJob`. */
+/**
+ * A fresh token + controller pair whose JobMarket and ChallengeLedger are an EOA (requester 0), so tests can call
+ * `recordJob` and `recordChallenge`.
+ */
 async function freshController(p: EmissionParams = params) {
   const { deployer, requesters } = sys.accounts
   const token = await sys.deployContract(deployer, tesseraTokenAbi, tesseraTokenBytecode, [
@@ -46,6 +49,12 @@ async function freshController(p: EmissionParams = params) {
     address: controller,
     abi: emissionControllerAbi,
     functionName: 'setJobMarket',
+    args: [requesters[0].address],
+  })
+  await sys.write(deployer, {
+    address: controller,
+    abi: emissionControllerAbi,
+    functionName: 'setChallengeLedger',
     args: [requesters[0].address],
   })
   return { token, controller, jobMarket: requesters[0] }
@@ -93,11 +102,16 @@ describe('EmissionController', () => {
     )
   })
 
-  test('setJobMarket: admin only, once; recordJob: JobMarket only', async () => {
+  test('wiring: admin only, once each; recordJob: JobMarket only; recordChallenge: ChallengeLedger only', async () => {
     const { deployer, providers } = sys.accounts
-    await expectRevert(call(providers[0], 'setJobMarket', [providers[0].address]), 'NotAdmin')
-    await expectRevert(call(deployer, 'setJobMarket', [providers[0].address]), 'JobMarketAlreadySet')
+    for (const wire of ['setJobMarket', 'setChallengeLedger', 'setGovernor']) {
+      await expectRevert(call(providers[0], wire, [providers[0].address]), 'NotAdmin')
+      await expectRevert(call(deployer, wire, [providers[0].address]), 'AlreadySet')
+    }
+    expect(await read(sys.controller, 'challengeLedger')).toBe(sys.deployment.contracts.ChallengeLedger.address)
+    expect(await read(sys.controller, 'governor')).toBe(sys.deployment.contracts.TesseraTimelock.address)
     await expectRevert(call(deployer, 'recordJob', [providers[0].address, 1n, 1n]), 'NotJobMarket')
+    await expectRevert(call(deployer, 'recordChallenge', [providers[0].address, true, 1n]), 'NotChallengeLedger')
   })
 
   test('advanceEpoch is a no-op with nothing to close, then closes each ended epoch once', async () => {
@@ -165,12 +179,14 @@ describe('EmissionController', () => {
   })
 
   test('the capped set: 3 equal recipients are each held to 25 %, a 4th and 5th bring all of them under it', async () => {
-    const { controller, jobMarket } = await freshController()
+    // Weights from the attested capacity alone (stake doesn't bound them): the providers stake nothing here.
+    const { controller, jobMarket } = await freshController({ ...params, stakePerUnit: 0n })
     const { deployer, providers, requesters } = sys.accounts
     // Five registered providers of equal hardware; requester 0 is this controller's JobMarket.
     const recipients = [...providers, requesters[1], privateKeyToAccount(devKeys[7])]
     for (const p of recipients) await registerProvider(sys, p, { stake: 0n })
-    const record = (p: LocalAccount) => call(jobMarket, 'recordJob', [p.address, TSR, 1n], controller)
+    // Each passes a challenge showing 1,200 units an hour: 10 units per 30-s epoch.
+    const record = (p: LocalAccount) => call(jobMarket, 'recordChallenge', [p.address, true, 1_200n], controller)
     const close = async () => {
       await sys.increaseTime(EPOCH)
       const receipt = await call(deployer, 'advanceEpoch', [], controller)

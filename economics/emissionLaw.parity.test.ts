@@ -8,7 +8,7 @@ import {
   type PublicClient,
   parseEventLogs,
 } from 'viem'
-import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { emissionControllerAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
@@ -26,25 +26,25 @@ import {
   type EpochOutputs,
   type EpochRecord,
   initialState,
-  type RecordedJob,
-  sqrtFloor,
+  type RecordedEvent,
 } from './emissionLaw.ts'
 import { DEFAULT_MAX_EPOCHS, emissionParams } from './params.ts'
 
 /**
- * Parity: the contract and `emissionLaw.ts` run the same random sequence of epochs (jobs, empty
- * epochs, keeper outages of up to 70 epochs, capacity changes, claims) and must agree on every
- * `EpochAdvanced` field, every `claimable` and every claim, wei for wei. Each `advanceEpoch` call
- * takes a random bound (or the default 64), so outages are closed over several calls.
+ * Parity: the contract and `emissionLaw.ts` run the same random sequence of epochs (jobs and challenges interleaved,
+ * empty epochs, keeper outages of up to 70 epochs, stake changes, claims) and must agree on every `EpochAdvanced` field,
+ * every `claimable`, every claim and every attested capacity, wei for wei. Each `advanceEpoch` call takes a random bound
+ * (or the default 64), so outages are closed over several calls.
  */
 
 const SEED = 0x7e55e7a1
 /** A second stream for the callers' bounds, so the epochs themselves are the ones SEED always drew. */
 const BOUND_SEED = 0xb0b
 const MIN_CLOSED_EPOCHS = 240n
+const MAX_CLOSED_EPOCHS = 2_000n
 const EPOCH_LENGTH = 3600n
-/** 40M TSR: the cap (≈ 8,767 TSR/epoch at first) starts below B0, so it binds early and again when demand spikes. */
-const GENESIS_SUPPLY = 40_000_000n * TSR
+/** 20M TSR: the cap (≈ 4,383 TSR/epoch at first) starts below B0 (6,000 TSR), so it binds early and again when demand spikes. */
+const GENESIS_SUPPLY = 20_000_000n * TSR
 const params = emissionParams({ epochLength: EPOCH_LENGTH })
 /**
  * `advanceEpoch` gas bound: a call's fixed part plus a constant per epoch closed, whatever the paid providers: ≈ 63k
@@ -55,17 +55,13 @@ const ADVANCE_GAS_PER_EPOCH = 75_000n
 
 /**
  * Whether one of the epoch's recipients held the per-provider cap's share of the weight when it joined and lost it
- * by the close: the case where the contract's capped set (kept while recipients join) drops a weight.
+ * by the close: the case where the contract's capped set (kept while recipients join) drops a weight. `weights` are
+ * the recipients' weights in the order they joined.
  */
-function dropsFromCap(jobs: readonly RecordedJob[]): boolean {
-  const seen = new Set<string>()
+function dropsFromCap(weights: readonly bigint[]): boolean {
   const cappedAtJoin: bigint[] = []
   let total = 0n
-  for (const job of jobs) {
-    const key = job.provider.toLowerCase()
-    if (seen.has(key)) continue
-    seen.add(key)
-    const weight = sqrtFloor(job.capacity)
+  for (const weight of weights) {
     total += weight
     if (weight !== 0n && weight * WAD >= total * params.maxProviderShare) cappedAtJoin.push(weight)
   }
@@ -91,6 +87,7 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   const [deployer, ...rest] = devKeys.map((k) => privateKeyToAccount(k))
   const providerAccounts = rest.slice(0, 6) // dev accounts 1..6: registered providers
   const jobMarket = defined(rest[6], 'dev account 7') // dev account 7 stands in for the JobMarket
+  const ledger = privateKeyToAccount(generatePrivateKey()) // a fresh key stands in for the ChallengeLedger
   const unregistered: Address[] = ['0x00000000000000000000000000000000000000aa', '0x00000000000000000000000000000000000000bb']
   const allProviders: Address[] = [...providerAccounts.map((a) => a.address), ...unregistered]
 
@@ -125,25 +122,28 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     expect(receipt.status).toBe('success')
     return receipt
   }
-  for (const { to, data } of wiringCalls(token, controller, jobMarket.address)) await receiptOf(await send(deployer, to, data))
-
-  // Providers 1..6 register random hardware (minStake 0: registered and unpaused counts).
-  const capacity = new Map<Address, bigint>(unregistered.map((a) => [a, 0n]))
-  const paused = new Map<Address, boolean>()
-  const hardware = () => {
-    const gpuCount = rand.int(1, 8)
-    const benchmarkScore = rand.int(50, 200_000)
-    return {
-      hw: { gpuModel: 1, gpuCount, vramMiB: 24_576, cpuCores: 16, memoryMiB: 65_536, benchmarkScore },
-      capacity: BigInt(gpuCount) * BigInt(benchmarkScore),
-    }
+  for (const { to, data } of wiringCalls(token, controller, jobMarket.address, ledger.address)) {
+    await receiptOf(await send(deployer, to, data))
   }
+  await client.request({ method: 'anvil_setBalance' as never, params: [ledger.address, '0x56BC75E2D63100000'] as never })
+
+  // Providers 1..6 register and stake a random amount (minStake 0); the unregistered ones have no stake.
+  const stakeOf = new Map<Address, bigint>(unregistered.map((a) => [a, 0n]))
   const region = `0x${'00'.repeat(32)}` as Hex
+  const hw = { gpuModel: 1, gpuCount: 1, vramMiB: 24_576, cpuCores: 16, memoryMiB: 65_536, benchmarkScore: 100 }
+  const call = (abi: typeof providerRegistryAbi | typeof tesseraTokenAbi, functionName: string, args: readonly unknown[]) =>
+    encodeFunctionData({ abi, functionName, args } as never)
+  const addStake = async (account: PrivateKeyAccount) => {
+    const amount = rand.big(0n, 50_000n * TSR)
+    await send(deployer, token, call(tesseraTokenAbi, 'transfer', [account.address, amount]))
+    await send(account, token, call(tesseraTokenAbi, 'approve', [registry, amount]))
+    await send(account, registry, call(providerRegistryAbi, 'stake', [amount]))
+    stakeOf.set(account.address, (stakeOf.get(account.address) ?? 0n) + amount)
+  }
   for (const account of providerAccounts) {
-    const { hw, capacity: c } = hardware()
-    capacity.set(account.address, c)
-    paused.set(account.address, false)
-    await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: 'register', args: [hw, 1n, region, '0x'] }))
+    stakeOf.set(account.address, 0n)
+    await send(account, registry, call(providerRegistryAbi, 'register', [hw, 1n, region, '0x']))
+    await addStake(account)
   }
 
   const genesis = (await client.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'genesis' })) as bigint
@@ -153,8 +153,9 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
 
   let state: EmissionState = initialState(params)
   let current = 0n
-  let jobs: RecordedJob[] = []
-  const pending = new Map<bigint, RecordedJob[]>() // ended epochs not yet closed
+  let attested: ReadonlyMap<string, bigint> = new Map()
+  let events: RecordedEvent[] = []
+  const pending = new Map<bigint, RecordedEvent[]>() // ended epochs not yet closed
   const expected: EpochOutputs[] = []
   const records = new Map<bigint, EpochRecord>()
   const unclaimed = new Map<Address, bigint[]>() // registered providers' closed epochs with a reward
@@ -175,26 +176,38 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     return rand.big(2_000_000n * TSR, 50_000_000n * TSR)
   }
 
-  while (state.nextEpoch < MIN_CLOSED_EPOCHS) {
-    // Jobs of the current epoch (about a quarter of epochs stay empty).
+  // At least MIN_CLOSED_EPOCHS, and on until both kinds of call were cut short by their bound (MAX_CLOSED_EPOCHS at most).
+  while (state.nextEpoch < MIN_CLOSED_EPOCHS || ((defaultCutShort === 0 || boundCutShort === 0) && state.nextEpoch < MAX_CLOSED_EPOCHS)) {
+    // Jobs and challenges of the current epoch, interleaved (about a quarter of epochs stay empty).
     if (rand.next() < 0.75) {
-      const n = rand.int(1, 6)
+      const n = rand.int(1, 10)
       for (let i = 0; i < n; i++) {
         const provider = defined(allProviders[rand.int(0, allProviders.length - 1)], 'a provider')
-        const units = BigInt(rand.next() < 0.1 ? rand.int(0, 5_000_000) : rand.int(0, 400_000))
-        const job: RecordedJob = {
-          provider,
-          fee: drawFee(),
-          units,
-          capacity: defined(capacity.get(provider), `the capacity of ${provider}`),
+        if (rand.next() < 0.5) {
+          const units = BigInt(rand.next() < 0.1 ? rand.int(0, 5_000_000) : rand.int(0, 400_000))
+          const fee = drawFee()
+          events.push({ kind: 'job', provider, fee, units })
+          await send(
+            jobMarket,
+            controller,
+            encodeFunctionData({ abi: emissionControllerAbi, functionName: 'recordJob', args: [provider, fee, units] }),
+          )
+        } else {
+          const passed = rand.next() < 0.85
+          const unitsPerHour = rand.next() < 0.1 ? 2n ** 64n - 1n : rand.big(0n, 2_000_000n)
+          const stakeAtRisk = defined(stakeOf.get(provider), `the stake of ${provider}`)
+          events.push({ kind: 'challenge', provider, passed, unitsPerHour, stakeAtRisk })
+          const data = encodeFunctionData({
+            abi: emissionControllerAbi,
+            functionName: 'recordChallenge',
+            args: [provider, passed, unitsPerHour],
+          })
+          await send(ledger, controller, data)
         }
-        jobs.push(job)
-        const data = encodeFunctionData({ abi: emissionControllerAbi, functionName: 'recordJob', args: [provider, job.fee, units] })
-        await send(jobMarket, controller, data)
       }
     }
-    pending.set(current, jobs)
-    jobs = []
+    pending.set(current, events)
+    events = []
 
     // Move on 1 epoch, or a keeper outage of up to 70.
     const gap = rand.next() < 0.85 ? 1n : BigInt(rand.int(2, 70))
@@ -207,23 +220,17 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     while (state.nextEpoch < current) {
       const maxEpochs = bounds.next() < 0.5 ? undefined : BigInt(bounds.int(1, 8))
       await settle()
-      const [totalCapacity, supply] = await Promise.all([
-        client.readContract({ address: registry, abi: providerRegistryAbi, functionName: 'totalCapacity' }) as Promise<bigint>,
-        client.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'totalSupply' }) as Promise<bigint>,
-      ])
-      const modelTotal = providerAccounts.reduce(
-        (sum, a) => (paused.get(a.address) ? sum : sum + defined(capacity.get(a.address), `the capacity of ${a.address}`)),
-        0n,
-      )
-      expect(totalCapacity).toBe(modelTotal)
+      const supply = (await client.readContract({ address: token, abi: tesseraTokenAbi, functionName: 'totalSupply' })) as bigint
       const closing: EpochInputs[] = []
       const bound = maxEpochs ?? DEFAULT_MAX_EPOCHS
       for (let e = state.nextEpoch; e < current && BigInt(closing.length) < bound; e++) {
-        closing.push({ jobs: defined(pending.get(e), `the jobs of epoch ${e}`), totalCapacity, supply })
+        closing.push({ events: defined(pending.get(e), `the events of epoch ${e}`), supply })
         pending.delete(e)
       }
-      const result = advanceEpochs({ state, inputs: closing, params })
-      droppedFromCap += closing.filter((c) => dropsFromCap(c.jobs)).length
+      const result = advanceEpochs({ state, inputs: closing, params, attested })
+      attested = result.attested
+      const weightsOf = (record: EpochRecord) => [...record.providers.values()].map((p) => p.weight).filter((w) => w > 0n)
+      droppedFromCap += result.epochs.filter((step) => dropsFromCap(weightsOf(step.record))).length
       if (result.state.nextEpoch < current) {
         if (maxEpochs === undefined) defaultCutShort++
         else boundCutShort++
@@ -273,18 +280,15 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
       await send(account, controller, encodeFunctionData({ abi: emissionControllerAbi, functionName: 'claim', args: [epoch] }))
     }
 
-    // Capacity moves between epochs: new hardware, pause, unpause.
+    // Stake moves between epochs: more stake, or an unstake request (stake at risk excludes it at once).
     if (rand.next() < 0.2) {
       const account = defined(providerAccounts[rand.int(0, providerAccounts.length - 1)], 'a provider account')
-      const r = rand.next()
-      if (r < 0.5) {
-        const { hw, capacity: c } = hardware()
-        capacity.set(account.address, c)
-        await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: 'update', args: [hw, 1n, region] }))
-      } else {
-        const isPaused = defined(paused.get(account.address), `whether ${account.address} is paused`)
-        paused.set(account.address, !isPaused)
-        await send(account, registry, encodeFunctionData({ abi: providerRegistryAbi, functionName: isPaused ? 'unpause' : 'pause' }))
+      if (rand.next() < 0.5) await addStake(account)
+      else {
+        const atRisk = defined(stakeOf.get(account.address), `the stake of ${account.address}`)
+        const amount = rand.big(0n, atRisk)
+        await send(account, registry, call(providerRegistryAbi, 'requestUnstake', [amount]))
+        stakeOf.set(account.address, atRisk - amount)
       }
     }
   }
@@ -314,6 +318,15 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
     functionName: 'state',
   })) as EmissionState
   expect({ ...chainState }).toEqual(state)
+  for (const provider of allProviders) {
+    const onChain = await client.readContract({
+      address: controller,
+      abi: emissionControllerAbi,
+      functionName: 'attestedCapacityOf',
+      args: [provider],
+    })
+    expect({ provider, attested: onChain }).toEqual({ provider, attested: attested.get(provider.toLowerCase()) ?? 0n })
+  }
 
   // The run exercised every branch of the law, and outages longer than a call's bound: the default 64 and the caller's.
   expect(defaultCutShort).toBeGreaterThan(0)
@@ -324,6 +337,8 @@ test('contract and emissionLaw.ts agree wei for wei on random epochs', async () 
   expect(droppedFromCap).toBeGreaterThan(0)
   expect(expected.some((o) => o.phi < params.phi0)).toBe(true)
   expect(expected.some((o) => o.usageEmission > 0n && o.utilisation === WAD)).toBe(true)
+  // Declared units beyond a provider's attested capacity count for nothing.
+  expect(expected.some((o) => o.compute > 0n && o.compute < o.units)).toBe(true)
   const byLimiter = [0, 1, 2, 3].map((l) => expected.filter((o) => o.limiter === l).length).join('/')
   console.info(
     `parity: ${expected.length} epochs (limiter none/up/down/cap ${byLimiter}), ${claimableChecks} claimable checks, ` +

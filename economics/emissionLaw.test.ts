@@ -10,8 +10,7 @@ import {
   type EmissionState,
   type EpochInputs,
   initialState,
-  type RecordedJob,
-  sqrtFloor,
+  type RecordedEvent,
   stepEpoch,
 } from './emissionLaw.ts'
 import { ALPHA_F_WAD, ALPHA_U_WAD, BASE_DECAY_WAD, EPOCHS_PER_YEAR, emissionParams, R_MAX_DECAY_WAD } from './params.ts'
@@ -33,16 +32,30 @@ const stateArb: fc.Arbitrary<EmissionState> = fc.record({
   rMax: bigint(params.rMax0),
   lastEmission: bigint(50_000n * TSR),
 })
-const jobArb: fc.Arbitrary<RecordedJob> = fc.record({
+const jobArb: fc.Arbitrary<RecordedEvent> = fc.record({
+  kind: fc.constant('job' as const),
   provider: fc.constantFrom(...providers),
   fee: fc.oneof(bigint(TSR), bigint(10n ** 7n * TSR)),
   units: bigint(10n ** 7n),
-  capacity: bigint(10n ** 7n),
+})
+const challengeArb: fc.Arbitrary<RecordedEvent> = fc.record({
+  kind: fc.constant('challenge' as const),
+  provider: fc.constantFrom(...providers),
+  passed: fc.boolean(),
+  unitsPerHour: bigint(10n ** 6n),
+  stakeAtRisk: fc.oneof(bigint(10n ** 4n * TSR), bigint(10n ** 9n * TSR)),
 })
 const inputsArb: fc.Arbitrary<EpochInputs> = fc.record({
-  jobs: fc.array(jobArb, { maxLength: 8 }),
-  totalCapacity: bigint(10n ** 8n),
+  events: fc.array(fc.oneof(jobArb, challengeArb), { maxLength: 10 }),
   supply: fc.oneof(fc.constant(100_000_000n * TSR), bigint(10n ** 9n * TSR)),
+})
+const job = (provider: string, fee: bigint, units = 1n): RecordedEvent => ({ kind: 'job', provider, fee, units })
+const pass = (provider: string, unitsPerHour: bigint, stakeAtRisk = 10n ** 9n * TSR): RecordedEvent => ({
+  kind: 'challenge',
+  provider,
+  passed: true,
+  unitsPerHour,
+  stakeAtRisk,
 })
 
 const budgetOf = (o: ReturnType<typeof stepEpoch>['outputs']) => o.usageEmission + o.availabilityEmission + o.forfeited
@@ -63,52 +76,83 @@ describe('constants', () => {
     expect(params.kappa).toBeLessThan(TAU)
     const { outputs } = stepEpoch({
       state: initialState(params),
-      inputs: { jobs: [], totalCapacity: 0n, supply: 100_000_000n * TSR },
+      inputs: { events: [], supply: 100_000_000n * TSR },
       params,
     })
     expect(outputs.limiter).toBe(0)
     expect(budgetOf(outputs)).toBe(params.baseAvailability0)
     expect(outputs.cap).toBeGreaterThan(2n * params.baseAvailability0)
   })
-
-  test('sqrtFloor is the integer square root', () => {
-    fc.assert(
-      fc.property(bigint(2n ** 256n), (x) => {
-        const r = sqrtFloor(x)
-        expect(r * r <= x && (r + 1n) * (r + 1n) > x).toBe(true)
-      }),
-    )
-  })
 })
 
 describe('emission law', () => {
-  test('wash-safety: a fake job of value W earns its author at most κ·W < τ·W in the epoch', () => {
+  test('wash-safety: for any share, Sybil count and wash volume, fake fees W earn back at most κ·W < τ·W', () => {
     fc.assert(
       fc.property(
         stateArb,
         inputsArb,
-        fc.constantFrom(...providers),
+        fc.subarray(providers, { minLength: 1 }),
         fc.bigInt({ min: 1n, max: 10n ** 8n * TSR }),
-        fc.bigInt({ min: 1n, max: 10n ** 7n }),
-        (state, inputs, attacker, w, capacity) => {
-          // The attacker is already a recipient (one honest job), so the fake job only adds fees.
-          const honest = { ...inputs, jobs: [{ provider: attacker, fee: 0n, units: 0n, capacity }, ...inputs.jobs] }
-          const washed = { ...honest, jobs: [...honest.jobs, { provider: attacker, fee: w, units: 1n, capacity }] }
+        fc.bigInt({ min: 0n, max: 10n ** 6n }),
+        (state, inputs, sybils, w, unitsPerHour) => {
+          // The attacker's identities passed challenges (with any capacity), so the wash only adds fees; the wash is
+          // spread over every identity it controls.
+          const honest = { ...inputs, events: [...sybils.map((p) => pass(p, unitsPerHour)), ...inputs.events] }
+          const share = w / BigInt(sybils.length)
+          const wash = sybils.map((p, i) => job(p, i === 0 ? w - share * BigInt(sybils.length - 1) : share, 10n ** 7n))
+          const washed = { ...honest, events: [...honest.events, ...wash] }
           const reward = (i: EpochInputs) => {
-            const { usage, availability } = claimable({
-              record: stepEpoch({ state, inputs: i, params }).record,
-              provider: attacker,
-              params,
-            })
-            return usage + availability
+            const { record } = stepEpoch({ state, inputs: i, params })
+            return sybils.reduce((sum, provider) => {
+              const { usage, availability } = claimable({ record, provider, params })
+              return sum + usage + availability
+            }, 0n)
           }
           const gain = reward(washed) - reward(honest)
-          expect(gain).toBeLessThanOrEqual((params.kappa * w) / WAD + 1n)
+          // Rounding: ≤ 1 wei per identity, and the cut usage rate's dust (< fees / WAD) that goes to availability.
+          const fees = washed.events.reduce((sum, e) => (e.kind === 'job' ? sum + e.fee : sum), 0n)
+          expect(gain).toBeLessThanOrEqual((params.kappa * w) / WAD + BigInt(sybils.length) + fees / WAD + 1n)
           expect((params.kappa * w) / WAD).toBeLessThan((TAU * w) / WAD + 1n)
         },
       ),
       { numRuns: 500 },
     )
+  })
+
+  test('a provider that passed no challenge in the epoch earns no availability, whatever its jobs and capacity', () => {
+    fc.assert(
+      fc.property(stateArb, inputsArb, fc.constantFrom(...providers), (state, inputs, outsider) => {
+        const events = inputs.events.filter((e) => !(e.kind === 'challenge' && e.provider === outsider && e.passed))
+        const withJobs = [...events, job(outsider, 10n ** 6n * TSR, 10n ** 9n)]
+        const { record } = stepEpoch({ state, inputs: { ...inputs, events: withJobs }, params })
+        expect(claimable({ record, provider: outsider, params }).availability).toBe(0n)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test("utilisation counts paid units only up to each provider's attested capacity", () => {
+    const p = emissionParams({ epochLength: 3600n })
+    const [a, b] = providers as [string, string]
+    const events = [pass(a, 100n), pass(b, 300n), job(a, TSR, 1_000_000n), job(b, TSR, 150n), job(b, TSR, 100n)]
+    const { outputs } = stepEpoch({ state: initialState(p), inputs: { events, supply: 100_000_000n * TSR }, params: p })
+    expect(outputs).toMatchObject({ units: 1_000_250n, compute: 100n + 250n, attested: 400n })
+    expect(outputs.utilisation).toBe((350n * WAD) / 400n)
+    // A failed challenge zeroes the provider's attested capacity: its later units count for nothing.
+    const failed: RecordedEvent = { kind: 'challenge', provider: a, passed: false, unitsPerHour: 0n, stakeAtRisk: 0n }
+    const after = stepEpoch({ state: initialState(p), inputs: { events: [failed, job(a, TSR, 50n)], supply: 10n ** 26n }, params: p })
+    expect(after.outputs).toMatchObject({ compute: 0n, attested: 0n, utilisation: 0n })
+  })
+
+  test('availability weight is the attested capacity, held to the stake at risk', () => {
+    const p = emissionParams({ epochLength: 3600n, stakePerUnit: TSR })
+    const [a, b] = providers as [string, string]
+    // a: 1,000 units but stake for 100; b: 100 units, stake for 1,000. Equal weights, equal availability.
+    const events = [pass(a, 1_000n, 100n * TSR), pass(b, 100n, 1_000n * TSR)]
+    const { record, outputs } = stepEpoch({ state: initialState(p), inputs: { events, supply: 100_000_000n * TSR }, params: p })
+    expect([...record.providers.values()].map((x) => x.weight)).toEqual([100n, 100n])
+    expect(outputs.attested).toBe(1_100n)
+    expect(claimable({ record, provider: a, params: p })).toEqual(claimable({ record, provider: b, params: p }))
   })
 
   test('usage never pays more than κ × own fees; availability payouts add up to the emission less < 1 wei each', () => {
@@ -118,7 +162,7 @@ describe('emission law', () => {
         let usage = 0n
         let availability = 0n
         for (const p of payouts) {
-          const fees = inputs.jobs.filter((j) => j.provider === p.provider).reduce((s, j) => s + j.fee, 0n)
+          const fees = inputs.events.reduce((s, e) => (e.kind === 'job' && e.provider === p.provider ? s + e.fee : s), 0n)
           expect(p.usage).toBeLessThanOrEqual((fees * params.kappa) / WAD)
           usage += p.usage
           availability += p.availability
@@ -163,24 +207,38 @@ describe('emission law', () => {
     )
   })
 
-  test('usage alone above the cap is scaled down to the cap', () => {
+  test('above the cap the usage rate is cut first: the availability pool keeps B·φ', () => {
     const state = { ...initialState(params), feeEma: 10n ** 9n * TSR, lastEmission: 30_000n * TSR }
-    const job = { provider: provider0, fee: 10n ** 9n * TSR, units: 1n, capacity: 1n }
-    const jobs = [job]
-    const { outputs, record } = stepEpoch({ state, inputs: { jobs, totalCapacity: 1n, supply: 100_000_000n * TSR }, params })
+    const fee = 10n ** 9n * TSR
+    const supply = 100_000_000n * TSR
+    const { outputs, record } = stepEpoch({ state, inputs: { events: [pass(provider0, 1n), job(provider0, fee)], supply }, params })
     expect(outputs.limiter).toBe(3)
-    expect(outputs.usageEmission).toBeLessThanOrEqual(outputs.cap)
-    // The WAD rate loses at most fees/WAD wei; that dust goes to the availability pool.
-    expect(outputs.cap - outputs.usageEmission).toBeLessThanOrEqual(job.fee / WAD)
-    expect(budgetOf(outputs)).toBe(outputs.cap)
+    // B·φ, and the usage rate's rounding dust (< fees / WAD wei).
+    const pool = (params.baseAvailability0 * outputs.phi) / WAD
+    expect(record.availabilityPool - pool).toBeLessThanOrEqual(fee / WAD)
+    expect(outputs.usageEmission + record.availabilityPool).toBe(outputs.cap)
     expect(record.usageRate).toBeLessThan(params.kappa)
   })
 
+  test('washing while a bound binds does not displace honest availability', () => {
+    const state = { ...initialState(params), feeEma: 10n ** 6n * TSR, lastEmission: params.baseAvailability0 }
+    const [honest, attacker] = providers as [string, string]
+    const supply = 100_000_000n * TSR
+    const base = [pass(honest, 1_000n), pass(attacker, 1_000n), job(honest, 10n ** 5n * TSR)]
+    const availabilityOf = (events: RecordedEvent[]) =>
+      claimable({ record: stepEpoch({ state, inputs: { events, supply }, params }).record, provider: honest, params }).availability
+    const washFee = 10n ** 8n * TSR
+    const washed = [...base, job(attacker, washFee)]
+    expect(stepEpoch({ state, inputs: { events: washed, supply }, params }).outputs.limiter).not.toBe(0)
+    // Only the usage rate's rounding dust (< fees / WAD wei) may move, and only upwards.
+    const gained = availabilityOf(washed) - availabilityOf(base)
+    expect(gained >= 0n && gained <= washFee / WAD).toBe(true)
+  })
+
   test('one provider alone earns at most maxProviderShare of the availability pool; the rest is forfeited', () => {
-    const jobs = [{ provider: provider0, fee: 0n, units: 1n, capacity: 100n }]
     const { outputs, payouts } = stepEpoch({
       state: initialState(params),
-      inputs: { jobs, totalCapacity: 100n, supply: 100_000_000n * TSR },
+      inputs: { events: [pass(provider0, 100n)], supply: 100_000_000n * TSR },
       params,
     })
     const payout = defined(payouts[0], 'a payout')
@@ -190,7 +248,7 @@ describe('emission law', () => {
 
   test('φ falls only in the demand regime with utilisation below the band', () => {
     const busy = { ...initialState(params), feeEma: 10_000_000n * TSR }
-    const quiet = { jobs: [], totalCapacity: 1_000n, supply: 100_000_000n * TSR }
+    const quiet = { events: [pass(provider0, 1_000n)], supply: 100_000_000n * TSR }
     expect(stepEpoch({ state: busy, inputs: quiet, params }).outputs.phi).toBe((WAD * (WAD - params.phiStep)) / WAD)
     // Bootstrap regime (κ·F̄ < B·φ): φ holds however low utilisation is.
     expect(stepEpoch({ state: initialState(params), inputs: quiet, params }).outputs.phi).toBe(WAD)
@@ -199,7 +257,7 @@ describe('emission law', () => {
     expect(
       stepEpoch({
         state: full,
-        inputs: { ...quiet, jobs: [{ provider: provider0, fee: 10_000_000n * TSR, units: 1_000n, capacity: 1_000n }] },
+        inputs: { ...quiet, events: [...quiet.events, job(provider0, 10_000_000n * TSR, 10n ** 9n)] },
         params,
       }).outputs.phi,
     ).toBe(WAD)
@@ -208,13 +266,15 @@ describe('emission law', () => {
   test('catch-up: closing n epochs at once equals n single steps', () => {
     fc.assert(
       fc.property(stateArb, fc.array(inputsArb, { minLength: 1, maxLength: 70 }), (start, sequence) => {
-        // Epochs closed in one advanceEpoch call share the capacity and supply read at the call.
-        const { totalCapacity, supply } = defined(sequence[0], 'the first epoch')
-        const inputs = sequence.map((i) => ({ ...i, totalCapacity, supply }))
+        // Epochs closed in one advanceEpoch call share the supply read at the call.
+        const { supply } = defined(sequence[0], 'the first epoch')
+        const inputs = sequence.map((i) => ({ ...i, supply }))
         const batched = advanceEpochs({ state: start, inputs, params })
         let state = start
+        let attested = new Map<string, bigint>() as ReadonlyMap<string, bigint>
         for (const [i, epochInputs] of inputs.entries()) {
-          const single = stepEpoch({ state, inputs: epochInputs, params })
+          const single = stepEpoch({ state, inputs: epochInputs, params, attested })
+          attested = single.attested
           const batchedStep = defined(batched.epochs[i], `batched epoch ${i}`)
           expect(single.outputs).toEqual(batchedStep.outputs)
           expect(single.payouts).toEqual(batchedStep.payouts)
@@ -227,7 +287,7 @@ describe('emission law', () => {
   })
 
   test('a keeper outage of 10 empty epochs decays B and r_max exactly as 10 steps', () => {
-    const empty: EpochInputs = { jobs: [], totalCapacity: 0n, supply: 100_000_000n * TSR }
+    const empty: EpochInputs = { events: [], supply: 100_000_000n * TSR }
     const { state } = advanceEpochs({ state: initialState(params), inputs: Array(10).fill(empty), params })
     let base = params.baseAvailability0
     let rMax = params.rMax0

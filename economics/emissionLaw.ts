@@ -24,24 +24,39 @@ export type EmissionState = {
   lastEmission: bigint
 }
 
-/** One `recordJob(provider, fee, units)` call, with `capacityOf(provider)` at that moment. */
-export type RecordedJob = { provider: string; fee: bigint; units: bigint; capacity: bigint }
+/** One `recordJob(provider, fee, units)` call (JobMarket, at a job's settlement). */
+export type RecordedJob = { kind: 'job'; provider: string; fee: bigint; units: bigint }
 
-/** What the law reads for one epoch: its recorded jobs and the chain's state at close. */
+/**
+ * One `recordChallenge(provider, passed, unitsPerHour)` call (ChallengeLedger, at a challenge's record), with the
+ * registry's `stakeAtRisk(provider)` at that moment.
+ */
+export type RecordedChallenge = { kind: 'challenge'; provider: string; passed: boolean; unitsPerHour: bigint; stakeAtRisk: bigint }
+
+/** What the controller is told while an epoch is open, in order. */
+export type RecordedEvent = RecordedJob | RecordedChallenge
+
+/** What the law reads for one epoch: its recorded jobs and challenges, and the token's supply at close. */
 export type EpochInputs = {
-  /** `recordJob` calls of the epoch, in order. */
-  jobs: readonly RecordedJob[]
-  /** `registry.totalCapacity()` when the epoch is closed. */
-  totalCapacity: bigint
+  /** `recordJob` and `recordChallenge` calls of the epoch, in order. */
+  events: readonly RecordedEvent[]
   /** `token.totalSupply()` when the epoch is closed. */
   supply: bigint
 }
+
+/**
+ * Each provider's capacity (units per epoch, lower-case address) as its last recorded challenge measured it; 0 (or
+ * absent) after a failure. It outlives epochs: the contract's `attestedCapacityOf`.
+ */
+export type AttestedCapacities = ReadonlyMap<string, bigint>
 
 /** Every field of the epoch's `EpochAdvanced` event. */
 export type EpochOutputs = {
   epoch: bigint
   fees: bigint
   units: bigint
+  compute: bigint
+  attested: bigint
   utilisation: bigint
   feeEma: bigint
   utilisationEma: bigint
@@ -60,7 +75,7 @@ export type EpochRecord = {
   usageRate: bigint
   /** The availability pool after the bounds, before per-provider caps and forfeits. */
   availabilityPool: bigint
-  /** Σ sqrt(capacity) over the epoch's recipients. */
+  /** Σ weight over the epoch's recipients (providers with a passed challenge). */
   totalWeight: bigint
   /** Per provider (lower-case address): its fees and weight, in first-job order. */
   providers: Map<string, { fees: bigint; weight: bigint }>
@@ -71,19 +86,6 @@ export type Payout = { provider: string; usage: bigint; availability: bigint }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b)
 const max = (a: bigint, b: bigint) => (a > b ? a : b)
-
-/** Integer square root rounded down, as OpenZeppelin's `Math.sqrt`. */
-export function sqrtFloor(x: bigint): bigint {
-  if (x < 0n) throw new RangeError('sqrtFloor of a negative number')
-  if (x < 2n) return x
-  let r = x
-  let y = (r + 1n) / 2n
-  while (y < r) {
-    r = y
-    y = (r + x / r) / 2n
-  }
-  return r
-}
 
 /** The state a freshly deployed controller starts from. */
 export function initialState(params: EmissionParams): EmissionState {
@@ -98,30 +100,58 @@ export function initialState(params: EmissionParams): EmissionState {
   }
 }
 
-/** Folds an epoch's `recordJob` calls into its stored totals, as the contract does while it is open. */
-function recordJobs(jobs: readonly RecordedJob[]): {
+/** An epoch's totals as the contract keeps them while it is open. */
+type OpenEpoch = {
   fees: bigint
   units: bigint
+  compute: bigint
+  attested: bigint
   totalWeight: bigint
-  providers: Map<string, { fees: bigint; weight: bigint }>
-} {
-  let fees = 0n
-  let units = 0n
-  let totalWeight = 0n
-  const providers = new Map<string, { fees: bigint; weight: bigint }>()
-  for (const job of jobs) {
-    const key = job.provider.toLowerCase()
-    fees += job.fee
-    units += job.units
-    const p = providers.get(key)
-    if (p) p.fees += job.fee
-    else {
-      const weight = sqrtFloor(job.capacity)
-      providers.set(key, { fees: job.fee, weight })
-      totalWeight += weight
+  providers: Map<string, { fees: bigint; compute: bigint; weight: bigint; recipient: boolean }>
+}
+
+/**
+ * Folds an epoch's `recordJob` and `recordChallenge` calls into its stored totals, as the contract does while it is
+ * open, updating `attested` (each provider's last measured capacity) in place.
+ */
+function recordEvents(events: readonly RecordedEvent[], attested: Map<string, bigint>, params: EmissionParams): OpenEpoch {
+  const open: OpenEpoch = { fees: 0n, units: 0n, compute: 0n, attested: 0n, totalWeight: 0n, providers: new Map() }
+  const providerOf = (key: string) => {
+    let p = open.providers.get(key)
+    if (!p) {
+      p = { fees: 0n, compute: 0n, weight: 0n, recipient: false }
+      open.providers.set(key, p)
+    }
+    return p
+  }
+  for (const event of events) {
+    const key = event.provider.toLowerCase()
+    if (event.kind === 'job') {
+      const p = providerOf(key)
+      open.fees += event.fee
+      open.units += event.units
+      p.fees += event.fee
+      const capacity = attested.get(key) ?? 0n
+      if (capacity > p.compute) {
+        const counted = min(event.units, capacity - p.compute)
+        p.compute += counted
+        open.compute += counted
+      }
+    } else if (!event.passed) {
+      attested.set(key, 0n)
+    } else {
+      const capacity = (event.unitsPerHour * params.epochLength) / 3600n
+      attested.set(key, capacity)
+      const p = providerOf(key)
+      if (p.recipient) continue
+      p.recipient = true
+      open.attested += capacity
+      const weight = params.stakePerUnit === 0n ? capacity : min(capacity, event.stakeAtRisk / params.stakePerUnit)
+      p.weight = weight
+      open.totalWeight += weight
     }
   }
-  return { fees, units, totalWeight, providers }
+  return open
 }
 
 /** `min(pool·weight/totalWeight, pool·maxShare)`, each rounded down. */
@@ -151,21 +181,32 @@ function claimableAvailability(pool: bigint, providers: Map<string, { weight: bi
 /**
  * Closes one epoch: the contract's `_closeEpoch`, operation for operation and with the same
  * rounding (every division rounds down), so its outputs equal the `EpochAdvanced` event wei for wei.
+ * `attested` is each provider's measured capacity before the epoch; the result carries it after.
  */
-export function stepEpoch({ state, inputs, params }: { state: EmissionState; inputs: EpochInputs; params: EmissionParams }): {
+export function stepEpoch({
+  state,
+  inputs,
+  params,
+  attested = new Map(),
+}: {
+  state: EmissionState
+  inputs: EpochInputs
+  params: EmissionParams
+  attested?: AttestedCapacities
+}): {
   state: EmissionState
   outputs: EpochOutputs
   record: EpochRecord
   payouts: Payout[]
+  attested: AttestedCapacities
 } {
   const s = { ...state }
   const k = s.nextEpoch
-  const { fees, units, totalWeight, providers } = recordJobs(inputs.jobs)
-  const capacity = inputs.totalCapacity
+  const capacities = new Map(attested)
+  const open = recordEvents(inputs.events, capacities, params)
+  const { fees, totalWeight } = open
 
-  let utilisation: bigint
-  if (capacity === 0n) utilisation = units === 0n ? 0n : WAD
-  else utilisation = min(WAD, (units * WAD) / capacity)
+  const utilisation = open.attested === 0n ? 0n : min(WAD, (open.compute * WAD) / open.attested)
   s.feeEma = (s.feeEma * (WAD - ALPHA_F_WAD) + fees * ALPHA_F_WAD) / WAD
   s.utilisationEma = (s.utilisationEma * (WAD - ALPHA_U_WAD) + utilisation * ALPHA_U_WAD) / WAD
 
@@ -179,25 +220,29 @@ export function stepEpoch({ state, inputs, params }: { state: EmissionState; inp
   }
   let availability = (base * s.phi) / WAD
 
+  // Above the upper bound the usage rate is cut first: fees can be washed, proven availability can't.
   const cap = (inputs.supply * s.rMax) / WAD / EPOCHS_PER_YEAR
   const stepUp = (s.lastEmission * (WAD + params.maxStepUp)) / WAD
-  const stepDown = (s.lastEmission * (WAD - params.maxStepDown)) / WAD
   const upper = min(stepUp, cap)
-  const lower = min(stepDown, upper)
+  const lower = min((s.lastEmission * (WAD - params.maxStepDown)) / WAD, upper)
   let limiter: Limiter = Limiter.None
   if (usage + availability > upper) {
     limiter = cap < stepUp ? Limiter.Cap : Limiter.StepUp
-    if (usage > upper) {
-      usageRate = (upper * WAD) / fees
+    if (availability > upper) availability = upper
+    if (usage > upper - availability) {
+      usageRate = ((upper - availability) * WAD) / fees
       usage = (fees * usageRate) / WAD
+      // The rate's rounding dust (< fees / WAD) goes to availability: the budget is exactly the bound.
+      availability = upper - usage
     }
-    availability = upper - usage
   } else if (usage + availability < lower) {
     limiter = Limiter.StepDown
     availability = lower - usage
   }
   s.lastEmission = usage + availability
 
+  const providers = new Map<string, { fees: bigint; weight: bigint }>()
+  for (const [key, p] of open.providers) providers.set(key, { fees: p.fees, weight: p.weight })
   const record: EpochRecord = { usageRate, availabilityPool: availability, totalWeight, providers }
   const payouts = [...providers.keys()].map((provider) => ({ provider, ...claimable({ record, provider, params }) }))
   const distributed = claimableAvailability(availability, providers, totalWeight, params.maxProviderShare)
@@ -205,7 +250,9 @@ export function stepEpoch({ state, inputs, params }: { state: EmissionState; inp
   const outputs: EpochOutputs = {
     epoch: k,
     fees,
-    units,
+    units: open.units,
+    compute: open.compute,
+    attested: open.attested,
     utilisation,
     feeEma: s.feeEma,
     utilisationEma: s.utilisationEma,
@@ -221,13 +268,13 @@ export function stepEpoch({ state, inputs, params }: { state: EmissionState; inp
   s.baseAvailability = (base * BASE_DECAY_WAD) / WAD
   s.rMax = (s.rMax * R_MAX_DECAY_WAD) / WAD
   s.nextEpoch = k + 1n
-  return { state: s, outputs, record, payouts }
+  return { state: s, outputs, record, payouts, attested: capacities }
 }
 
 /**
  * A provider's reward for a closed epoch, as the contract's `claimable` before any claim:
- * usage `fees_i·usageRate`, availability its sqrt-capacity share of the pool capped at
- * `maxProviderShare`; both rounded down. Zero for a provider without a job in the epoch.
+ * usage `fees_i·usageRate`, availability its weight's share of the pool capped at
+ * `maxProviderShare`; both rounded down. Zero for a provider without a job or passed challenge in the epoch.
  */
 export function claimable({
   record,
@@ -248,25 +295,29 @@ export function claimable({
 
 /**
  * Closes several epochs in order, as one `advanceEpoch` call (or several) would; a keeper outage
- * is the same list with empty `jobs`. The contract closes at most the caller's bound per call
- * (`advanceEpoch(maxEpochs)`, 64 for `advanceEpoch()`) and reads capacity and supply once per call:
- * pass the same `totalCapacity` and `supply` for epochs closed together.
+ * is the same list with empty `events`. The contract closes at most the caller's bound per call
+ * (`advanceEpoch(maxEpochs)`, 64 for `advanceEpoch()`) and reads the supply once per call:
+ * pass the same `supply` for epochs closed together.
  */
 export function advanceEpochs({
   state,
   inputs,
   params,
+  attested = new Map(),
 }: {
   state: EmissionState
   inputs: readonly EpochInputs[]
   params: EmissionParams
-}): { state: EmissionState; epochs: ReturnType<typeof stepEpoch>[] } {
+  attested?: AttestedCapacities
+}): { state: EmissionState; epochs: ReturnType<typeof stepEpoch>[]; attested: AttestedCapacities } {
   const epochs: ReturnType<typeof stepEpoch>[] = []
   let s = state
+  let capacities = attested
   for (const epochInputs of inputs) {
-    const step = stepEpoch({ state: s, inputs: epochInputs, params })
+    const step = stepEpoch({ state: s, inputs: epochInputs, params, attested: capacities })
     epochs.push(step)
     s = step.state
+    capacities = step.attested
   }
-  return { state: s, epochs }
+  return { state: s, epochs, attested: capacities }
 }

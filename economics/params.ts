@@ -4,7 +4,7 @@ import { TSR, WAD } from '../protocol/units.ts'
 /** Defaults of every parameter except `epochLength`. */
 const defaultEmissionParams = {
   kappa: (5n * WAD) / 100n,
-  baseAvailability0: 10_000n * TSR,
+  baseAvailability0: 6_000n * TSR,
   phi0: WAD,
   phiMin: WAD / 2n,
   phiStep: WAD / 100n,
@@ -14,6 +14,7 @@ const defaultEmissionParams = {
   maxStepDown: (15n * WAD) / 1000n,
   maxProviderShare: WAD / 4n,
   rMax0: (8n * WAD) / 100n,
+  stakePerUnit: TSR / 10n,
 } as const satisfies Omit<EmissionParams, 'epochLength'>
 
 /**
@@ -40,5 +41,5 @@ export const R_MAX_DECAY_WAD = 999649832907716589n // 0.88^(1/365): r_max falls 
 export const EPOCHS_PER_YEAR = 365n
 /** Most epochs `advanceEpoch()` closes; `advanceEpoch(maxEpochs)` takes the bound from the caller. */
 export const DEFAULT_MAX_EPOCHS = 64n
-/** Smallest `maxProviderShare` the contract accepts (1/16): it bounds the capped set `recordJob` keeps. */
+/** Smallest `maxProviderShare` the contract accepts (1/16): it bounds the capped set `recordChallenge` keeps. */
 export const MIN_PROVIDER_SHARE = WAD / 16n

@@ -279,6 +279,8 @@ export const epoch = onchainTable('epoch', (t) => ({
   id: t.bigint().primaryKey(),
   fees: t.bigint().notNull(),
   units: t.bigint().notNull(),
+  compute: t.bigint().notNull(),
+  attested: t.bigint().notNull(),
   utilisation: t.bigint().notNull(),
   feeEma: t.bigint().notNull(),
   utilisationEma: t.bigint().notNull(),

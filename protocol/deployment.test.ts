@@ -18,12 +18,14 @@ const deployment: Deployment = {
     JobMarket: { address: address(12), blockNumber: 4 },
     EmissionController: { address: address(13), blockNumber: 3 },
     ChallengeLedger: { address: address(14), blockNumber: 4 },
+    TesseraTimelock: { address: address(15), blockNumber: 4 },
   },
   params: {
     token: { genesisSupply: 10n ** 26n },
     registry: { minStake: 100n * 10n ** 18n, unbondingPeriod: 600n },
     market: {
       takeBps: 1000n,
+      minTake: 10n ** 16n,
       collateralBps: 10_000n,
       slashBeneficiaryBps: 5000n,
       commitWindow: 120n,
@@ -50,7 +52,9 @@ const deployment: Deployment = {
       maxStepDown: 15n * 10n ** 15n,
       maxProviderShare: 25n * 10n ** 16n,
       rMax0: 8n * 10n ** 16n,
+      stakePerUnit: 10n ** 17n,
     },
+    governance: { minDelay: 60n },
   },
 }
 const json = () => JSON.parse(stringifyDeployment(deployment))

@@ -4,7 +4,14 @@ import { type EmissionParams, emissionParamKeys } from './emissionParams.ts'
 import { TesseraError } from './errors.ts'
 
 /** The four contracts of a deployment. */
-export const contractNames = ['TesseraToken', 'ProviderRegistry', 'JobMarket', 'EmissionController', 'ChallengeLedger'] as const
+export const contractNames = [
+  'TesseraToken',
+  'ProviderRegistry',
+  'JobMarket',
+  'EmissionController',
+  'ChallengeLedger',
+  'TesseraTimelock',
+] as const
 export type ContractName = (typeof contractNames)[number]
 
 /** Where one contract lives and the block it was deployed in. */
@@ -55,6 +62,14 @@ export type MarketParams = {
   optimisticCollateralBps: bigint
   /** Optimistic jobs worth at least this (`maxPricePerUnit × units`, wei) are always audited. */
   auditThreshold: bigint
+  /** The least take a settled job burns (TSR wei), whatever its fees: every job burns. */
+  minTake: bigint
+}
+
+/** The timelock's parameters: the only way a parameter of the law or the take changes. */
+export type GovernanceParams = {
+  /** Seconds between scheduling a governance call and executing it. */
+  minDelay: bigint
 }
 
 /** Every contract's parameters, grouped by contract. */
@@ -63,6 +78,7 @@ export type DeploymentParams = {
   registry: RegistryParams
   market: MarketParams
   emission: EmissionParams
+  governance: GovernanceParams
 }
 
 /**
@@ -105,8 +121,10 @@ const paramKeys = {
     'challengeBondBps',
     'optimisticCollateralBps',
     'auditThreshold',
+    'minTake',
   ],
   emission: emissionParamKeys,
+  governance: ['minDelay'],
 } as const satisfies { [G in keyof DeploymentParams]: readonly (keyof DeploymentParams[G])[] }
 
 /**

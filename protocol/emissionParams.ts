@@ -27,6 +27,11 @@ export type EmissionParams = {
   maxProviderShare: bigint
   /** r_max(0), the annual dilution cap at epoch 0. */
   rMax0: bigint
+  /**
+   * Stake at risk (TSR wei) backing one unit of attested capacity per epoch in the availability weight
+   * `min(attested capacity, stakeAtRisk / stakePerUnit)`; 0: stake doesn't bound the weight.
+   */
+  stakePerUnit: bigint
 }
 
 /** The fields of {@link EmissionParams} in the Solidity struct's order. */
@@ -43,4 +48,5 @@ export const emissionParamKeys = [
   'maxStepDown',
   'maxProviderShare',
   'rMax0',
+  'stakePerUnit',
 ] as const satisfies readonly (keyof EmissionParams)[]

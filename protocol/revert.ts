@@ -4,16 +4,18 @@ import {
   emissionControllerAbi,
   jobMarketAbi,
   providerRegistryAbi,
+  tesseraTimelockAbi,
   tesseraTokenAbi,
 } from '../contracts/generated/index.ts'
 
-/** Every custom error of the five contracts, so a revert bubbling up from any of them decodes by name. */
+/** Every custom error of the six contracts, so a revert bubbling up from any of them decodes by name. */
 export const allErrorsAbi = [
   ...jobMarketAbi,
   ...providerRegistryAbi,
   ...tesseraTokenAbi,
   ...emissionControllerAbi,
   ...challengeLedgerAbi,
+  ...tesseraTimelockAbi,
 ].filter((item) => item.type === 'error')
 
 /** A contract revert: the custom error's name and its decoded arguments. */

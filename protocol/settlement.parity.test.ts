@@ -36,6 +36,7 @@ import {
   settleExpiry,
   settleJob,
   settleNoShows,
+  takeOf,
 } from './settlement.ts'
 import { AuditKind, spotCheckOf } from './spotCheck.ts'
 import { BPS, TSR } from './units.ts'
@@ -79,6 +80,9 @@ type Scenario = { name: string; jobs: number; optimisticJobs: number; params: De
 
 function scenarios(rand: Prng): Scenario[] {
   const bps = () => BigInt(rand.pick([1, 9_999, rand.int(1, 9_999), rand.int(1, 9_999)]))
+  // A take governance may set: at most 30 %, above κ (0 in these scenarios, so any take from 1 bps).
+  const take = () => BigInt(rand.pick([1, 3_000, rand.int(1, 3_000)]))
+  const noKappa = { kappa: 0n }
   const windows = () => ({ commitWindow: BigInt(rand.int(60, 3_600)), revealWindow: BigInt(rand.int(60, 3_600)) })
   return [
     { name: 'devnet', jobs: 30, optimisticJobs: 12, params: {}, magnitudes: ['dust', 'tsr', 'tsr', 'top'] },
@@ -86,23 +90,36 @@ function scenarios(rand: Prng): Scenario[] {
       name: 'random bps',
       jobs: 30,
       optimisticJobs: 6,
-      params: { market: { takeBps: bps(), collateralBps: BigInt(rand.int(1, 30_000)), slashBeneficiaryBps: bps(), ...windows() } },
+      params: {
+        market: {
+          takeBps: take(),
+          minTake: BigInt(rand.int(1, 5_000)),
+          collateralBps: BigInt(rand.int(1, 30_000)),
+          slashBeneficiaryBps: bps(),
+          ...windows(),
+        },
+        emission: noKappa,
+      },
       magnitudes: ['dust', 'dust', 'tsr', 'top'],
     },
     {
-      name: 'zero take, collateral and beneficiary share, all of uint256 minted',
+      name: 'least take, zero collateral and beneficiary share, all of uint256 minted',
       jobs: 12,
       optimisticJobs: 4,
-      params: { token: { genesisSupply: maxUint256 }, market: { takeBps: 0n, collateralBps: 0n, slashBeneficiaryBps: 0n } },
+      params: {
+        token: { genesisSupply: maxUint256 },
+        market: { takeBps: 1n, minTake: 0n, collateralBps: 0n, slashBeneficiaryBps: 0n },
+        emission: noKappa,
+      },
       magnitudes: ['dust', 'tsr', 'top'],
     },
     {
-      name: 'full take and share, largest collateral, all of uint256 minted',
+      name: 'largest take and minimum take, full share, largest collateral, all of uint256 minted',
       jobs: 20,
       optimisticJobs: 6,
       params: {
         token: { genesisSupply: maxUint256 },
-        market: { takeBps: BPS, collateralBps: 65_535n, slashBeneficiaryBps: BPS, ...windows() },
+        market: { takeBps: 3_000n, minTake: 100n * 10n ** 18n, collateralBps: 65_535n, slashBeneficiaryBps: BPS, ...windows() },
       },
       magnitudes: ['dust', 'tsr', 'top', 'top'],
     },
@@ -113,7 +130,8 @@ function scenarios(rand: Prng): Scenario[] {
       params: {
         token: { genesisSupply: maxUint256 },
         registry: { minStake: 1n },
-        market: { takeBps: bps(), collateralBps: BigInt(rand.int(0, 65_535)), slashBeneficiaryBps: bps(), ...windows() },
+        market: { takeBps: take(), collateralBps: BigInt(rand.int(0, 65_535)), slashBeneficiaryBps: bps(), ...windows() },
+        emission: noKappa,
       },
       magnitudes: ['dust', 'top', 'top'],
     },
@@ -122,7 +140,7 @@ function scenarios(rand: Prng): Scenario[] {
       name: 'optimistic: frequent spot checks, large premiums, an odd bond, a threshold among dust, fees that round to nothing',
       jobs: 0,
       optimisticJobs: 36,
-      params: { market: randomAuditParams(prng(OPTIMISTIC_SEED)) },
+      params: { market: randomAuditParams(prng(OPTIMISTIC_SEED)), emission: noKappa },
       magnitudes: ['dust'],
     },
   ]
@@ -165,14 +183,14 @@ function fits(slotValue: bigint, k: number, market: MarketParams, minStake: bigi
   const collateral = (slotValue * market.collateralBps) / BPS
   return (
     value * market.takeBps <= maxUint256 &&
-    value + (value * market.takeBps) / BPS <= maxUint256 &&
+    escrowOfValue(value, market) <= maxUint256 &&
     slotValue * market.collateralBps <= maxUint256 &&
     slotValue * market.failureFeeBps <= maxUint256 &&
     collateral * market.slashBeneficiaryBps <= maxUint256 &&
     escrowOfValue(value, market) + BigInt(k) * maxBig(collateral, minStake) <= budget
   )
 }
-const escrowOfValue = (value: bigint, market: MarketParams) => value + (value * market.takeBps) / BPS
+const escrowOfValue = (value: bigint, market: MarketParams) => value + takeOf(value, market)
 
 /** The largest slot value {@link fits} allows, found from a closed-form bound and then stepped down exactly. */
 function largestSlotValue(k: number, market: MarketParams, minStake: bigint, budget: bigint): bigint {

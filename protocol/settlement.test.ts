@@ -22,14 +22,22 @@ const x = `0x${'11'.repeat(32)}` as Hex
 const y = `0x${'22'.repeat(32)}` as Hex
 const D = '0x00000000000000000000000000000000000000d4' as Address
 const E = '0x00000000000000000000000000000000000000e5' as Address
-const params = { takeBps: 1000n, collateralBps: 10_000n, slashBeneficiaryBps: 5000n, failureFeeBps: 1000n, spotCheckBps: 800n }
+const params = { takeBps: 1000n, minTake: 0n, collateralBps: 10_000n, slashBeneficiaryBps: 5000n, failureFeeBps: 1000n, spotCheckBps: 800n }
 
 describe('escrow, collateral and take', () => {
-  test('round down as the contract does', () => {
-    // value = 3 × 7 × 2 = 42; take = 42 × 1000 / 10000 = 4.2 → 4.
-    expect(escrowOf({ maxPricePerUnit: 3n, units: 7n, redundancy: 2 }, params)).toBe(46n)
-    expect(takeOf(9n, params)).toBe(0n)
+  test('the take rounds up and is at least minTake; the rest rounds down as the contract does', () => {
+    // value = 3 × 7 × 2 = 42; take = 42 × 1000 / 10000 = 4.2 → 5: every job burns.
+    expect(escrowOf({ maxPricePerUnit: 3n, units: 7n, redundancy: 2 }, params)).toBe(47n)
+    expect(takeOf(0n, params)).toBe(0n)
+    expect(takeOf(1n, params)).toBe(1n)
     expect(takeOf(10n, params)).toBe(1n)
+    expect(takeOf(11n, params)).toBe(2n)
+    // With a minimum take, a tiny job burns the minimum and a large one its rounded-up share.
+    const withMin = { ...params, minTake: 100n }
+    expect(takeOf(0n, withMin)).toBe(100n)
+    expect(takeOf(1n, withMin)).toBe(100n)
+    expect(takeOf(10_001n, withMin)).toBe(1_001n)
+    expect(escrowOf({ maxPricePerUnit: 1n, units: 1n, redundancy: 2 }, withMin)).toBe(102n)
     // ask 3 × 7 units × 2500 / 10000 = 5.25 → 5.
     expect(collateralOf({ ask: 3n, units: 7n }, { collateralBps: 2500n, optimisticCollateralBps: 125_000n })).toBe(5n)
   })
@@ -43,7 +51,7 @@ describe('escrow, collateral and take', () => {
   test('hold the whole uint256 range without overflow (bigint)', () => {
     const max = 2n ** 128n
     expect(escrowOf({ maxPricePerUnit: max, units: 2n ** 64n - 1n, redundancy: 16 }, params)).toBe(
-      max * (2n ** 64n - 1n) * 16n + (max * (2n ** 64n - 1n) * 16n * 1000n) / 10_000n,
+      max * (2n ** 64n - 1n) * 16n + (max * (2n ** 64n - 1n) * 16n * 1000n + 9_999n) / 10_000n,
     )
   })
 })
@@ -129,9 +137,9 @@ describe('settleJob', () => {
 
   test('the remainder of an uneven split goes to the refund', () => {
     const s = settleJob({ escrow: 1000n, units: 1n, slots: threeSlots([1n, 1n, 1n], 7n, [x, x, null]), params })
-    // slash 7 → 3 to the pool; share 3 / 2 = 1 each, remainder 1 to the requester.
+    // slash 7 → 3 to the pool; share 3 / 2 = 1 each, remainder 1 to the requester; fees 2, take 0.2 → 1.
     expect(s.shares.map((p) => p.amount)).toEqual([1n, 1n])
-    expect(s.refund).toBe(1000n - 2n - 0n + 1n)
+    expect(s.refund).toBe(1000n - 2n - 1n + 1n)
   })
 
   test('no first-round majority disputes the job and moves nothing; past the deadline or without a reveal it fails', () => {
@@ -508,12 +516,12 @@ describe('optimistic jobs', () => {
   test('failure codes: a deterministic one pays its fee and premium, a resource one fails the job, even audited', () => {
     const invalid = failureFingerprintOf('MODEL_INVALID')
     const oom = failureFingerprintOf('OUT_OF_MEMORY')
-    // Unaudited MODEL_INVALID: fee 10% of 50 = 5, take 0, premium 5 × 8% = 0.
+    // Unaudited MODEL_INVALID: fee 10% of 50 = 5, take 0.5 → 1, premium 5 × 8% = 0.
     expect(settleJob({ ...optimistic, slots: [original(invalid)] })).toMatchObject({
       status: 'FAILED_INVALID',
       paid: [{ provider: A, fee: 5n }],
-      take: 0n,
-      refund: 215n,
+      take: 1n,
+      refund: 214n,
       auditSettled: { premium: 0n },
     })
     expect(settleJob({ ...optimistic, slots: [original(oom)] })).toMatchObject({
@@ -538,7 +546,7 @@ describe('optimistic jobs', () => {
     expect(agreed).toMatchObject({
       status: 'FAILED_INVALID',
       fees: 13n,
-      take: 1n,
+      take: 2n, // 1.3, rounded up
       auditSettled: { reimbursed: 8n, toProvider: 3n, bondBurned: 4n, bondReturned: 0n },
     })
     expectConserved(agreed, 7n)

@@ -28,16 +28,20 @@ function slotValueOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>): bigint {
   return job.maxPricePerUnit * job.units
 }
 
-/** The protocol take of `fees`: `fees × takeBps / BPS`. */
-export function takeOf(fees: bigint, params: Pick<MarketParams, 'takeBps'>): bigint {
-  return (fees * params.takeBps) / BPS
+/**
+ * The protocol take burned when a job settles with `fees` paid (JobMarket `takeOf`): `fees × takeBps / BPS` rounded
+ * up, and at least `minTake`, so every settled job burns something.
+ */
+export function takeOf(fees: bigint, params: Pick<MarketParams, 'takeBps' | 'minTake'>): bigint {
+  const take = (fees * params.takeBps + BPS - 1n) / BPS
+  return take < params.minTake ? params.minTake : take
 }
 
 /**
  * What `submitJob` pulls: `value + take(value)` with `value = maxPricePerUnit × units × k` (JobMarket `quoteEscrow`);
  * an optimistic job escrows as k = 2 does, the second execution held for an audit and refunded when none happens.
  */
-export function escrowOf(job: JobSize, params: Pick<MarketParams, 'takeBps'>): bigint {
+export function escrowOf(job: JobSize, params: Pick<MarketParams, 'takeBps' | 'minTake'>): bigint {
   const value = slotValueOf(job) * (isOptimistic(job.verification) ? 2n : BigInt(job.redundancy))
   return value + takeOf(value, params)
 }
@@ -69,7 +73,7 @@ export function challengeBondOf(job: Pick<JobSize, 'maxPricePerUnit' | 'units'>,
  */
 export function expectedCostOf(
   job: Pick<JobSize, 'maxPricePerUnit' | 'units' | 'verification'> & { fees: bigint },
-  params: Pick<MarketParams, 'takeBps' | 'spotCheckBps' | 'auditThreshold'>,
+  params: Pick<MarketParams, 'takeBps' | 'minTake' | 'spotCheckBps' | 'auditThreshold'>,
 ): bigint {
   const { fees } = job
   const premium = isOptimistic(job.verification) && slotValueOf(job) < params.auditThreshold ? (fees * params.spotCheckBps) / BPS : 0n
@@ -246,7 +250,7 @@ function auditSettlementOf(parameters: {
   originalWon: boolean
   originalCost: bigint
   auditFund: bigint | undefined
-  params: Pick<MarketParams, 'takeBps' | 'spotCheckBps'>
+  params: Pick<MarketParams, 'takeBps' | 'minTake' | 'spotCheckBps'>
 }): AuditSettlement {
   const { audit, fees, originalWon: won, originalCost, auditFund, params } = parameters
   let premium = 0n
@@ -256,7 +260,8 @@ function auditSettlementOf(parameters: {
   } else if (audit.kind !== AuditKind.Threshold) {
     if (auditFund === undefined) throw new SettlementInputError('A Spot or Challenge audit needs the audit fund balance.')
     const beyond = fees > originalCost ? fees - originalCost : 0n
-    const extra = beyond + takeOf(beyond, params)
+    // The reimbursed take is floored and has no minimum (JobMarket `_settleAudit`).
+    const extra = beyond + (beyond * params.takeBps) / BPS
     reimbursed = extra < auditFund ? extra : auditFund
   }
   const toProvider = won ? audit.bond / 2n : 0n
@@ -315,7 +320,7 @@ export function settleJob(parameters: {
   audit?: Audit
   /** The audit fund's balance before `finalize`; needed to settle a Spot or Challenge audit. */
   auditFund?: bigint
-  params: Pick<MarketParams, 'takeBps' | 'slashBeneficiaryBps' | 'failureFeeBps' | 'spotCheckBps'>
+  params: Pick<MarketParams, 'takeBps' | 'minTake' | 'slashBeneficiaryBps' | 'failureFeeBps' | 'spotCheckBps'>
 }): Settlement {
   const { escrow, units, slots, params } = parameters
   const prior = parameters.prior ?? []
@@ -374,7 +379,9 @@ export function settleJob(parameters: {
   const payPrior = optimistic && prior.length === 1
   const paid = (payPrior ? credited : deciding).map((s) => ({ provider: s.provider, fee: feeOf(s) }))
   const fees = paid.reduce((sum, p) => sum + p.fee, 0n)
-  const take = takeOf(fees, params)
+  // A take raised by governance after the escrow was pulled is held to what the escrow still covers.
+  let take = takeOf(fees, params)
+  if (take > escrow - fees) take = escrow - fees
   const outcomeOf = (s: SettlementSlot): SlotOutcome => (agrees(s) ? 'AGREED' : s.fingerprint === null ? 'NO_REVEAL' : 'DISSENTED')
   let refund = escrow - fees - take + (slashPool - share * BigInt(winners.length))
   let auditSettled: AuditSettlement | undefined

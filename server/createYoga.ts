@@ -11,6 +11,7 @@ import type { Database } from './db/database.ts'
 import { viewsSchemaPresent } from './db/meta.ts'
 import { createIndexingHealth, type IndexerState, type IndexingHealthOptions } from './indexingHealth.ts'
 import { createMetrics, type ServerMetrics } from './metrics.ts'
+import { useAnalyticsRoutes } from './plugins/use-analytics-routes.ts'
 import { useBlobRoutes } from './plugins/use-blob-routes.ts'
 import { useErrorMasking } from './plugins/use-error-masking.ts'
 import { useMetrics } from './plugins/use-metrics.ts'
@@ -44,7 +45,7 @@ export type CreateYogaParameters = {
 
 /**
  * The whole HTTP surface as one fetch handler (`yoga.fetch`): GraphQL at `/graphql` (SSE for
- * subscriptions), blobs, `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket;
+ * subscriptions), blobs, `/analytics/emissions.csv`, `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket;
  * `startServer` puts it behind a Node HTTP server, tests call `yoga.fetch` directly. `/ready` answers 503 while the
  * views schema is missing or the indexed data is stale (`indexing`, also returned so the leader can share what it saw).
  */
@@ -101,6 +102,7 @@ export function createYoga(parameters: CreateYogaParameters) {
       useMetrics({ metrics }),
       useOpsRoutes({ deployment: parameters.deployment, metrics, ready }),
       useBlobRoutes({ store: blobs, metrics, inspector: parameters.inspector }),
+      useAnalyticsRoutes({ views: context.views, deployment: parameters.deployment }),
       useQueryLimits(),
       useErrorMasking({ log }),
     ],

@@ -10,9 +10,9 @@ import { submitJob } from '../client/submitJob.ts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
-import { advanceEpochs, claimable, type EmissionState, type RecordedJob } from '../economics/emissionLaw.ts'
+import { advanceEpochs, claimable, type EmissionState, type RecordedEvent } from '../economics/emissionLaw.ts'
 import type { EmissionParams } from '../protocol/emissionParams.ts'
-import { settleJob } from '../protocol/settlement.ts'
+import { settleJob, takeOf } from '../protocol/settlement.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { defined } from './support/defined.ts'
@@ -129,7 +129,7 @@ describe('a Redundant(k=2) job with honest providers', () => {
     for (const a of job.assignments) expect(a.outcome).toBe('AGREED')
 
     const fees = (asks[0] + asks[1]) * BigInt(rows)
-    const take = (fees * 1000n) / 10_000n
+    const take = takeOf(fees, stack.deployment.params.market)
     expect(BigInt(defined(job.fees, 'the job fees'))).toBe(fees)
     expect(BigInt(defined(job.burned, 'the burned take'))).toBe(take)
     expect(BigInt(defined(job.refunded, 'the refund'))).toBe(escrow - fees - take)
@@ -181,36 +181,57 @@ describe('a Redundant(k=2) job with honest providers', () => {
     const params: EmissionParams = await client().readContract({ ...onController, functionName: 'params' })
     const supply = await client().readContract({ address: token(), abi: tesseraTokenAbi, functionName: 'totalSupply', blockNumber: before })
     const registry = stack.deployment.contracts.ProviderRegistry.address as Address
-    const totalCapacity = await client().readContract({
-      address: registry,
-      abi: providerRegistryAbi,
-      functionName: 'totalCapacity',
-      blockNumber: before,
-    })
 
-    // Rebuild each closed epoch's recordJob calls from the ProviderPaid events of its time span.
-    const inputs = call.map(() => ({ jobs: [] as RecordedJob[], totalCapacity, supply }))
-    for (const log of paid) {
-      const e = await epochOf(log.blockNumber)
-      const index = call.findIndex((c) => c.args.epoch === e)
-      if (index < 0) continue
-      const provider = defined(log.args.provider, 'the provider of a ProviderPaid event')
-      const amount = defined(log.args.amount, 'the amount of a ProviderPaid event')
-      const capacity = await client().readContract({
+    // Rebuild each closed epoch's recordJob and recordChallenge calls, in chain order: jobs from the ProviderPaid events
+    // of its time span, challenges from the controller's ChallengeCounted events. Earlier challenges give each
+    // provider's attested capacity when the first closed epoch opened.
+    const first = defined(call[0], 'the first epoch closed').args.epoch as bigint
+    const counted = await client().getContractEvents({ ...onController, eventName: 'ChallengeCounted', fromBlock: 0n, toBlock: before })
+    const attested = new Map<string, bigint>()
+    const timed: { blockNumber: bigint; logIndex: number; epoch: bigint; event: RecordedEvent }[] = []
+    for (const log of counted) {
+      const {
+        epoch: e,
+        provider,
+        passed,
+        attested: capacity,
+      } = log.args as { epoch: bigint; provider: Address; passed: boolean; attested: bigint }
+      if (e < first) {
+        attested.set(provider.toLowerCase(), capacity)
+        continue
+      }
+      const stakeAtRisk = await client().readContract({
         address: registry,
         abi: providerRegistryAbi,
-        functionName: 'capacityOf',
+        functionName: 'stakeAtRisk',
         args: [provider],
         blockNumber: log.blockNumber,
       })
-      inputs[index].jobs.push({
-        provider: provider.toLowerCase(),
-        fee: amount,
-        units: amount / asks[[honest1, honest2, liar].indexOf(provider.toLowerCase() as Address)],
-        capacity,
+      // unitsPerHour back from the capacity per epoch (exact when it divides; the law rescales it the same way).
+      const unitsPerHour = (capacity * 3600n) / epochLength
+      timed.push({
+        blockNumber: log.blockNumber,
+        logIndex: log.logIndex,
+        epoch: e,
+        event: { kind: 'challenge', provider: provider.toLowerCase(), passed, unitsPerHour, stakeAtRisk },
       })
     }
-    const expected = advanceEpochs({ state, inputs, params })
+    for (const log of paid) {
+      const e = await epochOf(log.blockNumber)
+      if (e < first) continue
+      const provider = defined(log.args.provider, 'the provider of a ProviderPaid event')
+      const amount = defined(log.args.amount, 'the amount of a ProviderPaid event')
+      const units = amount / asks[[honest1, honest2, liar].indexOf(provider.toLowerCase() as Address)]
+      timed.push({
+        blockNumber: log.blockNumber,
+        logIndex: log.logIndex,
+        epoch: e,
+        event: { kind: 'job', provider: provider.toLowerCase(), fee: amount, units },
+      })
+    }
+    timed.sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1))
+    const inputs = call.map((c) => ({ events: timed.filter((t) => t.epoch === c.args.epoch).map((t) => t.event), supply }))
+    const expected = advanceEpochs({ state, inputs, params, attested })
     for (const [i, log] of call.entries()) expect({ ...log.args }).toEqual({ ...expected.epochs[i].outputs })
     const closed = defined(
       expected.epochs.find((e) => e.outputs.epoch === epoch),

@@ -4,3 +4,4 @@ export { providerRegistryAbi, providerRegistryBytecode, providerRegistryDeployed
 export { jobMarketAbi, jobMarketBytecode, jobMarketDeployedSize } from './JobMarket.ts'
 export { emissionControllerAbi, emissionControllerBytecode, emissionControllerDeployedSize } from './EmissionController.ts'
 export { challengeLedgerAbi, challengeLedgerBytecode, challengeLedgerDeployedSize } from './ChallengeLedger.ts'
+export { tesseraTimelockAbi, tesseraTimelockBytecode, tesseraTimelockDeployedSize } from './TesseraTimelock.ts'

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IEmissionController} from "./interfaces/IEmissionController.sol";
 
 /**
  * @title ChallengeLedger
@@ -12,7 +13,8 @@ import {IJobMarket} from "./interfaces/IJobMarket.sol";
  * names a job a challenge until that job has settled in JobMarket: a provider watching the chain can't tell a
  * challenge in flight from a paid job. A wrong answer is slashed through JobMarket (the issuer challenges the result
  * and fresh providers audit it), never on the issuer's word; this ledger only records each outcome and the throughput
- * the provider showed, which is its attested capacity.
+ * the provider showed, which is its attested capacity, and passes both to the JobMarket's EmissionController: a
+ * passed challenge is what makes a provider an availability recipient, weighted by that capacity.
  */
 contract ChallengeLedger is AccessControl {
     /// @notice Role that commits rounds, records challenges and reveals seeds (the server's issuer key).
@@ -26,6 +28,7 @@ contract ChallengeLedger is AccessControl {
     }
 
     IJobMarket private immutable _jobMarket;
+    IEmissionController private immutable _emissionController;
     uint64 private _lastRound;
     mapping(uint64 round => Round) private _rounds;
     mapping(uint256 jobId => uint64 round) private _recordedIn;
@@ -54,12 +57,14 @@ contract ChallengeLedger is AccessControl {
     error SeedMismatch(uint64 round);
 
     /**
-     * @param jobMarket_ the JobMarket whose jobs are recorded.
+     * @param jobMarket_ the JobMarket whose jobs are recorded; its EmissionController (if any) is told each outcome and
+     * must have this ledger set (`setChallengeLedger`).
      * @param admin holds `DEFAULT_ADMIN_ROLE` (grants `ISSUER_ROLE`).
      */
     constructor(address jobMarket_, address admin) {
         if (jobMarket_ == address(0) || admin == address(0)) revert ZeroAddress();
         _jobMarket = IJobMarket(jobMarket_);
+        _emissionController = IEmissionController(IJobMarket(jobMarket_).emissionController());
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -96,6 +101,9 @@ contract ChallengeLedger is AccessControl {
         if ((status >= 1 && status <= 4) || status == 9) revert JobNotSettled(jobId, status);
         _recordedIn[jobId] = round;
         emit ChallengeRecorded(round, jobId, provider, passed, unitsPerHour);
+        if (address(_emissionController) != address(0)) {
+            _emissionController.recordChallenge(provider, passed, unitsPerHour);
+        }
     }
 
     /// @notice Reveals `round`'s seed, which must hash to its commitment; the round then takes no more records.

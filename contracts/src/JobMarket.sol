@@ -6,6 +6,7 @@ import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {IEmissionController} from "./interfaces/IEmissionController.sol";
 
@@ -92,6 +93,7 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         uint16 challengeBondBps;
         uint32 optimisticCollateralBps;
         uint256 auditThreshold;
+        uint256 minTake;
     }
 
     /// @notice Why an optimistic job is audited: chosen by `spotCheckBps` (Spot), worth `auditThreshold` or more
@@ -161,30 +163,36 @@ contract JobMarket is AccessControl, ReentrancyGuard {
 
     /// @notice Role allowed to call `assign` (the server's matcher).
     bytes32 public constant MATCHER_ROLE = keccak256("MATCHER_ROLE");
+    /// @notice Role allowed to call `setParams` (the deployment's TimelockController).
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    /// @notice Most `takeBps` governance can set (30 %).
+    uint256 internal constant MAX_TAKE_BPS = 3000;
+    /// @notice Most `minTake` governance can set (100 TSR).
+    uint256 internal constant MAX_MIN_TAKE = 100e18;
     /// @notice Basis-point denominator: 10 000 bps = 100%.
-    uint256 public constant BPS = 10_000;
+    uint256 internal constant BPS = 10_000;
     /// @notice Smallest redundancy k for Redundant verification (a majority needs two voices).
-    uint8 public constant MIN_REDUNDANCY = 2;
+    uint8 internal constant MIN_REDUNDANCY = 2;
     /// @notice Largest redundancy k; bounds the per-job loops in `assign` and `finalize`.
-    uint8 public constant MAX_REDUNDANCY = 16;
+    uint8 internal constant MAX_REDUNDANCY = 16;
     /// @notice Most allowed regions in a spec; bounds the region check in `assign`.
-    uint256 public constant MAX_REGIONS = 16;
+    uint256 internal constant MAX_REGIONS = 16;
     /// @notice Largest output tolerance: a float32 has 23 mantissa bits.
-    uint8 public constant MAX_OUTPUT_TOLERANCE = 23;
+    uint8 internal constant MAX_OUTPUT_TOLERANCE = 23;
     /**
      * @notice A revealed fingerprint in `1..FAILURE_REASONS` reports that the job could not run, for the reason with
      * that code: 1 MODEL_INVALID, 2 INPUT_MISMATCH, 3 UNSUPPORTED_OPERATOR, 4 OUT_OF_MEMORY, 5 TIMEOUT. A result's
      * fingerprint is a sha256, which lands in that range with probability 2^-253.
      */
-    uint256 public constant FAILURE_REASONS = 5;
+    uint256 internal constant FAILURE_REASONS = 5;
     /// @notice Failure codes up to this one are properties of the job itself, the same on every honest machine.
-    uint256 public constant DETERMINISTIC_FAILURES = 3;
+    uint256 internal constant DETERMINISTIC_FAILURES = 3;
     /**
      * @notice Two elements agree when `|a − b| ≤ 2^-(outputTolerance − TOLERANCE_SLACK_BITS) × (scale + max(|a|, |b|))`,
      * `scale` the smaller of the two outputs' committed scales: sixteen rounding steps of the fingerprint, calibrated in
      * PROTOCOL.md ("Agreement under tolerance") so that honest machines never disagree.
      */
-    uint256 public constant TOLERANCE_SLACK_BITS = 4;
+    uint256 internal constant TOLERANCE_SLACK_BITS = 4;
     /// @dev float32 words per Merkle leaf: one bytes32.
     uint256 private constant WORDS_PER_CHUNK = 8;
     /// @dev Fractional bits of the fixed point float32 words decode to; float32 magnitudes stay below 2^229.
@@ -358,8 +366,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     constructor(address token_, address registry_, address emissionController_, address admin, Params memory p) {
         if (token_ == address(0) || registry_ == address(0) || admin == address(0)) revert ZeroAddress();
         if (
-            p.takeBps > BPS || p.slashBeneficiaryBps > BPS || p.failureFeeBps > BPS || p.commitWindow == 0
-                || p.revealWindow == 0 || p.proofWindow == 0 || p.challengeWindow == 0 || p.spotCheckBps > BPS
+            p.slashBeneficiaryBps > BPS || p.failureFeeBps > BPS || p.commitWindow == 0 || p.revealWindow == 0
+                || p.proofWindow == 0 || p.challengeWindow == 0 || p.spotCheckBps > BPS
                 || uint256(p.spotCheckBps) * (BPS + p.optimisticCollateralBps) <= BPS * BPS
         ) {
             revert InvalidParams();
@@ -367,8 +375,30 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         _token = IERC20(token_);
         _registry = IProviderRegistry(registry_);
         _emissionController = IEmissionController(emissionController_);
+        _checkTake(p.takeBps, p.minTake);
         _params = p;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    /**
+     * @notice Governance: sets the take τ (bps of the fees) and the least take a settled job burns, effective for every
+     * later settlement. A job whose escrow was pulled at a lower take pays the higher one out of its refund, never past
+     * its escrow. The other parameters are fixed at deploy.
+     * Requirements: the caller has `GOVERNOR_ROLE`; `takeBps ≤ MAX_TAKE_BPS` and above the EmissionController's κ;
+     * `minTake ≤ MAX_MIN_TAKE`.
+     */
+    function setTake(uint16 takeBps, uint256 minTake) external onlyRole(GOVERNOR_ROLE) {
+        _checkTake(takeBps, minTake);
+        _params.takeBps = takeBps;
+        _params.minTake = minTake;
+    }
+
+    /// @dev Reverts `InvalidParams` unless `takeBps ≤ MAX_TAKE_BPS`, τ > κ (when recording) and `minTake ≤ MAX_MIN_TAKE`.
+    function _checkTake(uint16 takeBps, uint256 minTake) private view {
+        if (
+            takeBps > MAX_TAKE_BPS || minTake > MAX_MIN_TAKE
+                || (address(_emissionController) != address(0) && uint256(takeBps) * 1e14 <= _emissionController.kappa())
+        ) revert InvalidParams();
     }
 
     // ---------------------------------------------------------------- requester
@@ -868,10 +898,16 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         return _owed[account];
     }
 
-    /// @notice Escrow `submitJob` pulls: `value + value × takeBps / BPS`, `value = price × units × k`.
+    /// @notice Escrow `submitJob` pulls: `value + take(value)` (see `_takeOf`), `value = price × units × k`.
     function quoteEscrow(uint256 maxPricePerUnit, uint64 units, uint8 redundancy) public view returns (uint256) {
         uint256 value = maxPricePerUnit * units * redundancy;
-        return value + value * _params.takeBps / BPS;
+        return value + _takeOf(value);
+    }
+
+    /// @dev The take burned when a job settles with `fees` paid: `fees × takeBps / BPS` rounded up, at least `minTake`.
+    function _takeOf(uint256 fees) private view returns (uint256) {
+        uint256 take = Math.ceilDiv(fees * _params.takeBps, BPS);
+        return take < _params.minTake ? _params.minTake : take;
     }
 
     /// @notice The id the next submitted job gets.
@@ -1290,7 +1326,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             if (payPrior) fees += _pay(jobId, prior[i], units, invalid, share);
             else _creditShare(jobId, prior[i], share);
         }
-        uint256 take = fees * _params.takeBps / BPS;
+        // A take raised by governance after the escrow was pulled is held to what the escrow still covers.
+        uint256 take = Math.min(_takeOf(fees), job.escrow - fees);
         emit FeeBurned(jobId, take);
         uint256 refund = job.escrow - fees - take + (slashPool - share * honest);
         if (optimistic) {

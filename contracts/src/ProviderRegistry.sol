@@ -272,6 +272,12 @@ contract ProviderRegistry is IProviderRegistry, Ownable, ReentrancyGuard {
         return uint256(hw.gpuCount) * uint256(hw.benchmarkScore);
     }
 
+    /// @notice `stake − pendingUnstake` of `provider`: what a slash can still reach (0 when not registered).
+    function stakeAtRisk(address provider) external view returns (uint256) {
+        Provider storage p = _providers[provider];
+        return p.stake - p.pendingUnstake;
+    }
+
     /// @notice Sum of `capacityOf` over registered, unpaused providers with `stake − pendingUnstake ≥ minStake`.
     function totalCapacity() external view returns (uint256) {
         return _totalCapacity;

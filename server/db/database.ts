@@ -16,6 +16,8 @@ import type { PaymentTable } from './tables/payment.table.ts'
 import type { PonderCheckpointTable } from './tables/ponderCheckpoint.table.ts'
 import type { ProviderTable } from './tables/provider.table.ts'
 import type { PublishedAssignmentTable } from './tables/publishedAssignment.table.ts'
+import type { RewardClaimTable } from './tables/rewardClaim.table.ts'
+import type { SlashTable } from './tables/slash.table.ts'
 
 /** The indexer's tables, read through the views schema (`db.withSchema(viewsSchema)`), camel-cased by `CamelCasePlugin`. */
 export interface ViewsDatabase {
@@ -25,8 +27,10 @@ export interface ViewsDatabase {
   payment: PaymentTable
   disagreement: DisagreementTable
   audit: AuditTable
+  slash: SlashTable
   feeBurn: FeeBurnTable
   epoch: EpochTable
+  rewardClaim: RewardClaimTable
   challengeRound: ChallengeRoundTable
   challengeRecord: ChallengeRecordTable
   gatewayTransfer: GatewayTransferTable

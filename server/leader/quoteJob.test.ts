@@ -20,7 +20,14 @@ const optimistic: JobSpec = { ...spec, verification: 'OPTIMISTIC', redundancy: 1
 // escrow 100 × 10 × 2 = 2000 plus 200 take, whether k = 2 or optimistic.
 const params = {
   registry: { minStake: 100n * TSR },
-  market: { collateralBps: 5000n, optimisticCollateralBps: 125_000n, takeBps: 1000n, spotCheckBps: 800n, auditThreshold: 10_000n },
+  market: {
+    collateralBps: 5000n,
+    optimisticCollateralBps: 125_000n,
+    takeBps: 1000n,
+    minTake: 0n,
+    spotCheckBps: 800n,
+    auditThreshold: 10_000n,
+  },
 }
 
 describe('quoteJob', () => {

@@ -12,7 +12,7 @@ export type QuoteJobParameters = {
   /** Every indexed provider, with liveness and load (`findCandidateProviders`). */
   providers: readonly MatchProvider[]
   /** Pass `deployment.params`. */
-  params: MatchParams & { market: Pick<MarketParams, 'takeBps' | 'spotCheckBps' | 'auditThreshold'> }
+  params: MatchParams & { market: Pick<MarketParams, 'takeBps' | 'minTake' | 'spotCheckBps' | 'auditThreshold'> }
 }
 
 /** What a job would cost in one verification mode, and whether the matcher could place it now. */

@@ -17,6 +17,7 @@ export const fixtureDeployment: Deployment = {
     JobMarket: { address: '0x0000000000000000000000000000000000000003', blockNumber: 1 },
     EmissionController: { address: '0x0000000000000000000000000000000000000004', blockNumber: 1 },
     ChallengeLedger: { address: '0x0000000000000000000000000000000000000005', blockNumber: 1 },
+    TesseraTimelock: { address: '0x0000000000000000000000000000000000000007', blockNumber: 1 },
   },
   params: devnetParams,
 }

@@ -14,8 +14,18 @@ interface IEmissionController {
      */
     function recordJob(address provider, uint256 fee, uint256 units) external;
 
+    /**
+     * @notice Records a settled challenge job of `provider`: passed or failed, and the throughput it showed.
+     * Requirements:
+     * - the caller is the ChallengeLedger.
+     */
+    function recordChallenge(address provider, bool passed, uint64 unitsPerHour) external;
+
     /// @notice Closes every ended, unclosed epoch (bounded per call). Never reverts when there is nothing to close.
     function advanceEpoch() external;
+
+    /// @notice κ (WAD): the usage reward per unit of verified fee, which the JobMarket's take must exceed.
+    function kappa() external view returns (uint256);
 
     /// @notice Mints the caller's usage and availability reward for a closed `epoch`.
     function claim(uint256 epoch) external;

@@ -98,6 +98,7 @@ interface IProviderRegistry {
     function isEligible(address provider, uint256 collateral) external view returns (bool);
     function capacityOf(address provider) external view returns (uint256);
     function totalCapacity() external view returns (uint256);
+    function stakeAtRisk(address provider) external view returns (uint256);
     function lockedFor(address provider, uint256 jobId) external view returns (uint256);
     function minStake() external view returns (uint256);
     function unbondingPeriod() external view returns (uint64);

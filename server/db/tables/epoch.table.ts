@@ -10,6 +10,10 @@ export interface EpochTable {
   id: Numeric
   fees: Numeric
   units: Numeric
+  /** Paid units counted as compute: each provider's only up to its attested capacity. */
+  compute: Numeric
+  /** Capacity (units per epoch) of the providers that passed a challenge in the epoch. */
+  attested: Numeric
   utilisation: Numeric
   feeEma: Numeric
   utilisationEma: Numeric
