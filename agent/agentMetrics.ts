@@ -50,6 +50,29 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
       labelNames: ['result'] as const,
       registers,
     }),
+    rewardClaims: new Counter({
+      name: 'tessera_agent_reward_claims_total',
+      help: 'Emission rewards claimed (EmissionController.claim), by result: claimed, refused (the contract says already claimed or nothing to claim: a restart raced a claim), error (a round that failed and is retried)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    rewardsClaimedTsr: new Counter({
+      name: 'tessera_agent_rewards_claimed_tsr_total',
+      help: 'TSR minted to the provider by its reward claims',
+      registers,
+    }),
+    rewardsCheckedEpoch: new Gauge({
+      name: 'tessera_agent_rewards_checked_epoch',
+      help: 'The last closed emission epoch whose reward was checked, and claimed when there was one',
+      registers,
+    }),
+    withdrawals: new Counter({
+      name: 'tessera_agent_withdrawals_total',
+      help: "Withdrawals of the provider's JobMarket earnings, by result: withdrawn, refused (nothing owed by then), error",
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    withdrawnTsr: new Counter({ name: 'tessera_agent_withdrawn_tsr_total', help: 'TSR withdrawn from JobMarket', registers }),
     heartbeats: new Counter({
       name: 'tessera_agent_heartbeats_total',
       help: 'Heartbeats sent, by result',

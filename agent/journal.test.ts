@@ -121,6 +121,23 @@ describe('Journal', () => {
     ).toEqual(['4', '5', '6'])
     await j2.close()
   })
+
+  it("keeps the rewards' cursor across a restart, a clear of the subscription cursor and compactions", async () => {
+    const dataDir = await tempDir()
+    const j1 = await Journal.open({ dataDir, compactAfter: 3 })
+    expect(j1.rewardsCheckedThrough).toBeUndefined()
+    await j1.setCursor('cursor-1')
+    for (const epoch of [0n, 3n, 7n, 2n ** 255n]) await j1.setRewardsCheckedThrough(epoch)
+    await j1.clearCursor()
+    await j1.put(entryFor(1n))
+    // No close: a crash leaves the file as the fsyncs left it.
+    const j2 = await Journal.open({ dataDir })
+    expect(j2.rewardsCheckedThrough).toBe(2n ** 255n)
+    expect(j2.cursor).toBeUndefined()
+    expect(j2.get(1n)?.state).toBe('computed')
+    await j1.close()
+    await j2.close()
+  })
 })
 
 describe('Journal compaction while running', () => {

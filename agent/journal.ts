@@ -52,7 +52,11 @@ export type JournalEntry = {
   updatedAt: number
 }
 
-type Record = { kind: 'entry'; entry: JournalEntry } | { kind: 'cursor'; cursor: string }
+type Record =
+  | { kind: 'entry'; entry: JournalEntry }
+  | { kind: 'cursor'; cursor: string }
+  /** The last emission epoch whose reward was checked and, when there was one, claimed (decimal). */
+  | { kind: 'rewards'; checkedThrough: string }
 
 /** A fresh 32-byte salt for a commitment. */
 export function newSalt(): Hex {
@@ -62,13 +66,15 @@ export function newSalt(): Hex {
 /**
  * The commit–reveal journal: an append-only JSON-lines file under the data dir, fsync'd on every write so
  * an entry is on disk before its commit transaction leaves. Reopening replays it (last record per job
- * wins); it is compacted at open and every `compactAfter` appends.
+ * wins); it is compacted at open and every `compactAfter` appends. It also keeps the agent's two cursors: the
+ * subscription's and how far the emission rewards were checked.
  */
 export class Journal {
   readonly file: string
   private handle: FileHandle | undefined
   private readonly byJob = new Map<string, JournalEntry>()
   private cursorValue: string | undefined
+  private rewardsCheckedThroughValue: string | undefined
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
   private appended = 0
@@ -107,6 +113,7 @@ export class Journal {
       }
       if (record.kind === 'entry') journal.byJob.set(record.entry.jobId, record.entry)
       else if (record.kind === 'cursor') journal.cursorValue = record.cursor
+      else if (record.kind === 'rewards') journal.rewardsCheckedThroughValue = record.checkedThrough
     }
     await journal.compact()
     return journal
@@ -124,6 +131,8 @@ export class Journal {
     const out = await open(tmp, 'w')
     const lines = [...this.byJob.values()].map((entry) => JSON.stringify({ kind: 'entry', entry } satisfies Record))
     if (this.cursorValue !== undefined) lines.push(JSON.stringify({ kind: 'cursor', cursor: this.cursorValue } satisfies Record))
+    if (this.rewardsCheckedThroughValue !== undefined)
+      lines.push(JSON.stringify({ kind: 'rewards', checkedThrough: this.rewardsCheckedThroughValue } satisfies Record))
     await out.writeFile(lines.length ? `${lines.join('\n')}\n` : '')
     await out.sync()
     await out.close()
@@ -202,6 +211,22 @@ export class Journal {
     if (cursor === this.cursorValue) return
     this.cursorValue = cursor
     await this.append({ kind: 'cursor', cursor })
+  }
+
+  /**
+   * The last emission epoch whose reward this provider checked, and claimed when there was one (`claimRewards`):
+   * the next scan starts after it. Undefined before the first scan.
+   */
+  get rewardsCheckedThrough(): bigint | undefined {
+    return this.rewardsCheckedThroughValue === undefined ? undefined : BigInt(this.rewardsCheckedThroughValue)
+  }
+
+  /** Persists {@link rewardsCheckedThrough}. */
+  async setRewardsCheckedThrough(epoch: bigint): Promise<void> {
+    const value = epoch.toString()
+    if (value === this.rewardsCheckedThroughValue) return
+    this.rewardsCheckedThroughValue = value
+    await this.append({ kind: 'rewards', checkedThrough: value })
   }
 
   /** Waits for pending writes and closes the file. */

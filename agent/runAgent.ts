@@ -19,6 +19,7 @@ import { maintenanceLoop } from './maintenanceLoop.ts'
 import { ModelCache } from './modelCache.ts'
 import { openingRequestWatch } from './openingRequestWatch.ts'
 import { createOutputStore } from './outputStore.ts'
+import { payoutLoop } from './payoutLoop.ts'
 import { resumeJournal } from './resumeJournal.ts'
 import { setupAgent } from './setupAgent.ts'
 
@@ -80,6 +81,14 @@ export type RunAgentParameters = {
    * server's subscription, so a server or index that is down or behind can't make it miss one. Default 5 000; 0: off.
    */
   chainWatchIntervalMs?: number
+  /**
+   * How often to pay the provider out: claim its emission rewards of closed epochs (`EmissionController.claim`) and
+   * withdraw its JobMarket earnings (`withdraw`), at low priority behind commits and reveals. Absent or 0: never (the
+   * rewards and earnings wait on chain); `tessera agent` and `tessera dev` default to 60 000.
+   */
+  payoutIntervalMs?: number
+  /** Smallest JobMarket balance a payout withdraws, TSR wei: dust waits until it grows. Default 0: any positive balance. */
+  minWithdraw?: bigint
 }
 
 export type RunAgentReturnType = {
@@ -96,8 +105,8 @@ export type RunAgentReturnType = {
  * resumes unfinished journal entries, then runs its loops until stopped: heartbeats, provider maintenance, the
  * assignment subscription, whose assignments the per-job scheduler hands to `processAssignment` (compute, journal,
  * commit, reveal, settle), the chain's own record of its assignments (a fallback for the subscription), and
- * (`claimJobs`) claims of jobs the matcher left waiting, whose assignments go the same way. A restart resumes the
- * journal and replays assignments after its cursor.
+ * (`claimJobs`) claims of jobs the matcher left waiting, whose assignments go the same way, and (`payoutIntervalMs`)
+ * payouts of emission rewards and earnings. A restart resumes the journal and replays assignments after its cursor.
  */
 export async function runAgent(parameters: RunAgentParameters): Promise<RunAgentReturnType> {
   const account = privateKeyToAccount(parameters.privateKey)
@@ -213,6 +222,24 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           intervalMs: parameters.claimIntervalMs ?? 15_000,
           maxClaimsPerTick: 2,
           onAssigned: startFromChain,
+          metrics,
+        }),
+      )
+    const payoutIntervalMs = parameters.payoutIntervalMs ?? 0
+    if (payoutIntervalMs > 0)
+      loops.push(
+        payoutLoop({
+          ...common,
+          provider: address,
+          emissionController: setup.deployment.contracts.EmissionController.address,
+          jobMarket: ctx.jobMarket,
+          publicClient: setup.publicClient,
+          sender: setup.sender,
+          journal,
+          confirmations: ctx.confirmations,
+          minWithdraw: parameters.minWithdraw ?? 0n,
+          intervalMs: payoutIntervalMs,
+          maxEpochsPerTick: 64,
           metrics,
         }),
       )

@@ -47,12 +47,21 @@ export type TransactionState =
   | { state: 'unknown' }
 
 /**
+ * How a send queues for the lock. `normal` (commits, reveals, job claims, stake): first come, first served. `low`
+ * (payouts): only once no normal send is waiting for the lock, so work whose deadline slashes never queues behind one;
+ * a normal send that comes while a low one holds the lock waits for that one's simulate and send, not its receipt.
+ */
+export type SendPriority = 'normal' | 'low'
+
+/**
  * Sends the agent's transactions one at a time from one account: simulate (for a clean revert reason),
  * send, then wait for the receipt outside the lock so concurrent jobs only queue for their nonce. Nonces come from
  * the node's pending count, so a transaction a reorg dropped frees its nonce for the next send.
  */
 export class TxSender {
   private lock: Promise<unknown> = Promise.resolve()
+  /** Normal-priority sends waiting for the lock or holding it: low-priority ones wait until there are none. */
+  private normalQueued = 0
   private readonly droppedAfterMs: number
   private readonly pollIntervalMs: number
   constructor(
@@ -75,12 +84,18 @@ export class TxSender {
   /**
    * Sends and resolves with the receipt once mined. Throws a {@link TransactionError}: not retryable for a revert,
    * retryable when it could not be sent or vanished before it was mined (a reorg took the block it was in, the node
-   * dropped it) — the caller re-checks the chain and sends again if still needed.
+   * dropped it) — the caller re-checks the chain and sends again if still needed. `priority: 'low'` lets every normal
+   * send that is waiting go first ({@link SendPriority}).
    */
   async send<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
     parameters: SendParameters<abi, name>,
+    options: { priority?: SendPriority } = {},
   ): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
     const functionName = String(parameters.functionName)
+    const normal = options.priority !== 'low'
+    // The lock's tail settles once every send queued so far is through it; normal ones may have joined meanwhile.
+    if (normal) this.normalQueued++
+    else while (this.normalQueued > 0) await this.lock
     let hash: Hash
     const sent = this.lock.then(async () => {
       // Widened to any ABI: the parameters were type-checked against theirs at the call site.
@@ -93,7 +108,10 @@ export class TxSender {
       })
       return this.walletClient.writeContract(request)
     })
-    this.lock = sent.catch(() => {})
+    const leave = () => {
+      if (normal) this.normalQueued--
+    }
+    this.lock = sent.then(leave, leave)
     try {
       hash = await sent
     } catch (error) {

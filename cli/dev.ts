@@ -24,6 +24,10 @@ export type RunDevParameters = {
   /** Fraction of the demo's jobs submitted Optimistic (k = 1, spot-checked); the rest are Redundant. */
   optimisticShare: number
   epochLength: number
+  /** How often the agents pay themselves out (claim rewards, withdraw earnings), ms; 0: never. */
+  payoutIntervalMs: number
+  /** Smallest JobMarket balance the agents withdraw, TSR wei. */
+  minWithdraw: bigint
   log: Logger
 }
 
@@ -55,11 +59,14 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     serverPort: parameters.port,
     epochLength: parameters.epochLength,
     // Cheaters undercut everyone (they save the work), so the matcher hands them jobs and the verification meets them.
-    agents: agentKeys.map((privateKey, i) =>
-      i < honestAgents
-        ? { privateKey, pricePerUnit: parseEther('0.001') * BigInt(i + 1) }
-        : { privateKey, pricePerUnit: parseEther('0.0005'), lie: cheatRate },
-    ),
+    agents: agentKeys.map((privateKey, i) => ({
+      privateKey,
+      payoutIntervalMs: parameters.payoutIntervalMs,
+      minWithdraw: parameters.minWithdraw,
+      ...(i < honestAgents
+        ? { pricePerUnit: parseEther('0.001') * BigInt(i + 1) }
+        : { pricePerUnit: parseEther('0.0005'), lie: cheatRate }),
+    })),
     requesters: [devKeys[5]],
     spareProviders: providerKeys.slice(agentKeys.length),
     log,
@@ -90,6 +97,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
       .join(', ')}`,
     `  agents      ${stack.agents.map((a, i) => `${a.address}${i >= honestAgents ? ` (cheats on ${cheatRate * 100}% of jobs)` : ''}`).join(', ') || 'none'}`,
     ...(agentKeys.length < providerKeys.length ? [`  more agents ${spareAgentHint(providerKeys.slice(agentKeys.length))}`] : []),
+    `  payouts     ${parameters.payoutIntervalMs > 0 ? `agents claim their rewards and withdraw their earnings every ${parameters.payoutIntervalMs / 1000} s` : 'off'}`,
     `  demo jobs   ${parameters.demo ? `every 4 s through the job gateway, ${demoMix(optimisticShare, redundancies, stack.deployment)}` : 'off'}`,
     'Press Ctrl-C to stop.',
     '',

@@ -35,6 +35,14 @@ function seconds(value: unknown, flag: string): number {
   return n
 }
 
+/** An amount of TSR ≥ 0 from a setting, in wei, or a ConfigError naming the flag. */
+function tsrSetting(value: unknown, flag: string): bigint {
+  const text = String(value).trim()
+  if (!/^\d+(\.\d{1,18})?$/.test(text))
+    throw new ConfigError(`${flag} must be an amount of TSR ≥ 0 (up to 18 decimals), got ${JSON.stringify(value)}`)
+  return parseEther(text)
+}
+
 /** `--lie` alone: every job; `--lie 0.3`: that fraction of them. */
 function lieOption(value: unknown): boolean | number {
   if (value === undefined || typeof value === 'boolean') return Boolean(value)
@@ -88,6 +96,18 @@ const devSettings = {
     default: 30,
     description: 'devnet epoch length in seconds',
   },
+  payoutInterval: {
+    flag: '--payout-interval <seconds>',
+    env: 'TESSERA_AGENT_PAYOUT_INTERVAL',
+    default: 60,
+    description: 'how often the local agents claim their emission rewards and withdraw their earnings (0: never)',
+  },
+  minWithdraw: {
+    flag: '--min-withdraw <tsr>',
+    env: 'TESSERA_AGENT_MIN_WITHDRAW',
+    default: '0',
+    description: 'smallest JobMarket balance the local agents withdraw, in TSR (0: any)',
+  },
 } satisfies Record<string, Setting>
 
 settingsCommand(
@@ -116,6 +136,8 @@ settingsCommand(
     demo: config.demo !== 'false',
     optimisticShare: Number(config.optimisticShare),
     epochLength: Number(config.epochLength),
+    payoutIntervalMs: seconds(config.payoutInterval, '--payout-interval') * 1000,
+    minWithdraw: tsrSetting(config.minWithdraw, '--min-withdraw'),
     log,
   })
   // Everything it started has stopped; leftover handles (pools, worker threads) must not keep the CLI up.
@@ -168,6 +190,18 @@ const agentSettings = {
     default: 5,
     description: "how often to read this provider's assignments from the chain too (0: only the server's feed)",
   },
+  payoutInterval: {
+    flag: '--payout-interval <seconds>',
+    env: 'TESSERA_AGENT_PAYOUT_INTERVAL',
+    default: 60,
+    description: 'how often to claim emission rewards of closed epochs and withdraw JobMarket earnings (0: never)',
+  },
+  minWithdraw: {
+    flag: '--min-withdraw <tsr>',
+    env: 'TESSERA_AGENT_MIN_WITHDRAW',
+    default: '0',
+    description: 'leave JobMarket earnings below this many TSR until they grow (0: withdraw any)',
+  },
 } satisfies Record<string, Setting>
 
 settingsCommand('agent', 'run a provider agent: register, stake, take assignments, run inference, commit and reveal', agentSettings)
@@ -178,6 +212,8 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
     if (!config.privateKey) throw new ConfigError('--private-key (or TESSERA_PRIVATE_KEY) is required')
     const commitMargin = seconds(config.commitMargin, '--commit-margin')
     const chainWatch = seconds(config.chainWatch, '--chain-watch')
+    const payoutInterval = seconds(config.payoutInterval, '--payout-interval')
+    const minWithdraw = tsrSetting(config.minWithdraw, '--min-withdraw')
     log.info({ config: describeConfig(agentSettings, config) }, 'effective config')
     const { runAgent } = await import('../agent/runAgent.ts')
     const controller = new AbortController()
@@ -200,6 +236,8 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
       commitMarginMs: commitMargin * 1000,
       claimJobs: config.claim !== 'false',
       chainWatchIntervalMs: chainWatch * 1000,
+      payoutIntervalMs: payoutInterval * 1000,
+      minWithdraw,
       lie: lieOption(flags.lie),
       log,
       signal: controller.signal,

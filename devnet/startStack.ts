@@ -16,8 +16,11 @@ import { fund } from './fund.ts'
 import { startAnvil } from './startAnvil.ts'
 import { startEmbeddedPostgres } from './startPostgres.ts'
 
-/** One local provider agent the stack starts; `lie`: whether (or on what fraction of jobs) it alters its outputs. */
-export type StackAgent = { privateKey: Hex; pricePerUnit: bigint; lie?: boolean | number }
+/**
+ * One local provider agent the stack starts; `lie`: whether (or on what fraction of jobs) it alters its outputs;
+ * `payoutIntervalMs` and `minWithdraw`: its payouts (runAgent's; absent: none, so tests see the balances they made).
+ */
+export type StackAgent = { privateKey: Hex; pricePerUnit: bigint; lie?: boolean | number; payoutIntervalMs?: number; minWithdraw?: bigint }
 
 export type StartStackParameters = {
   /** Where Postgres data, blobs and agent journals live (`.tessera` for `tessera dev`). */
@@ -183,6 +186,8 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
         dataDir: path.join(dataDir, 'agents', `${schema}-${address.toLowerCase()}`),
         pricePerUnit: agent.pricePerUnit,
         lie: agent.lie,
+        payoutIntervalMs: agent.payoutIntervalMs,
+        minWithdraw: agent.minWithdraw,
         log: log.child({ part: `agent${i + 1}` }),
       })
       stops.push({ name: `agent${i + 1}`, stop: handle.stop })
