@@ -18,7 +18,11 @@ import { startTestStack } from './stack.ts'
  * A provider with no agent: registered and staked (twice the minimum) like any provider, live by heartbeats every 5 s
  * until `stop()`, and never running anything it is assigned. Its key must hold TSR (a stack's `spareProviders`).
  */
-export async function startGhostProvider(stack: Stack, ghost: PrivateKeyAccount): Promise<{ stop: () => void }> {
+export async function startGhostProvider(
+  stack: Stack,
+  ghost: PrivateKeyAccount,
+  options: { hardware?: Partial<typeof defaultHardware>; pricePerUnit?: bigint } = {},
+): Promise<{ stop: () => void }> {
   const client = createPublicClient({ transport: http(stack.rpcUrl) })
   const wallet = createWalletClient({ account: ghost, chain: foundry, transport: http(stack.rpcUrl) })
   const { ProviderRegistry: registry, TesseraToken: token } = stack.deployment.contracts
@@ -28,7 +32,7 @@ export async function startGhostProvider(stack: Stack, ghost: PrivateKeyAccount)
       address: registry.address,
       abi: providerRegistryAbi,
       functionName: 'register',
-      args: [defaultHardware, parseEther('0.001'), encodeRegion('eu'), '0x01'],
+      args: [{ ...defaultHardware, ...options.hardware }, options.pricePerUnit ?? parseEther('0.001'), encodeRegion('eu'), '0x01'],
     },
     { address: token.address, abi: tesseraTokenAbi, functionName: 'approve', args: [registry.address, stake] },
     { address: registry.address, abi: providerRegistryAbi, functionName: 'stake', args: [stake] },
@@ -52,6 +56,10 @@ export async function startGhostStack(parameters: {
   /** The ghost's key: it must be a dev key the stack funds as a spare provider. */
   ghostKey: Hex
   challenges: ChallengeIssuerOptions
+  /** How the ghost registers: its declared hardware and its ask (default hardware, 0.001 TSR). */
+  ghostOptions?: Parameters<typeof startGhostProvider>[2]
+  /** Keys the stack funds as requesters. */
+  requesters?: Hex[]
 }): Promise<{ stack: Stack; ghost: { stop: () => void }; stop: () => Promise<void> }> {
   const database = await createTestDatabase()
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `tessera-${parameters.name}-`))
@@ -60,9 +68,10 @@ export async function startGhostStack(parameters: {
     databaseUrl: database.url,
     agents: parameters.agentKeys.map((privateKey) => ({ privateKey, pricePerUnit: parseEther('0.001') })),
     spareProviders: [parameters.ghostKey],
+    requesters: parameters.requesters,
     challenges: parameters.challenges,
   })
-  const ghost = await startGhostProvider(stack, privateKeyToAccount(parameters.ghostKey))
+  const ghost = await startGhostProvider(stack, privateKeyToAccount(parameters.ghostKey), parameters.ghostOptions)
   return {
     stack,
     ghost,
