@@ -31,7 +31,7 @@ export type EpochCloseGasReturnType = {
   byPaidProviders: AdvanceGas[]
   /** Catch-up after an outage: bounded calls over empty epochs and over epochs that all had a paid provider. */
   catchUp: AdvanceGas[]
-  /** `recordJob` (from JobMarket's `finalize`), by case. */
+  /** `recordJob` (from JobMarket's `finalize`) and `recordChallenge` (from ChallengeLedger's `record`), by case. */
   recordJob: { case: string; gas: bigint }[]
   /** `claim` of one provider out of 10,000 paid ones. */
   claimAmongMany: bigint
@@ -42,8 +42,10 @@ const EPOCH = 86_400n
 const PAID = [1, 100, 10_000] as const
 const GAS_PRICE = toHex(10n ** 9n)
 
+/** Varied measured throughput, so the recipients' weights (their attested capacity) differ: 1,000–199,999 units an hour. */
+const unitsPerHourOf = (i: number) => BigInt(1_000 + ((i * 7_919) % 199_000))
 const registryAt = (i: number): Address => getAddress(slice(keccak256(toHex(`bench provider ${i}`)), 12))
-/** Varied hardware, so the recipients' weights (√capacity) differ: 1–8 GPUs, scores 1,000–199,999. */
+/** Varied hardware (the registry stores it; the law no longer reads it). */
 const hardwareOf = (i: number) => ({
   gpuModel: 1,
   gpuCount: 1 + (i % 8),
@@ -55,8 +57,10 @@ const hardwareOf = (i: number) => ({
 
 /**
  * Gas of closing an epoch against the number of providers paid in it, and of catching up after a keeper outage,
- * on a fresh anvil. The JobMarket is an impersonated account calling `recordJob` directly (as economics' tests
- * do), so 10,000 paid providers take seconds to set up; the registry and its 10,000 providers are real.
+ * on a fresh anvil. The JobMarket and the ChallengeLedger are one impersonated account calling `recordChallenge` and
+ * `recordJob` directly (as economics' tests do), so 10,000 paid providers take seconds to set up; the registry and its
+ * 10,000 providers are real. Each paid provider passed a challenge in the epoch, so it is an availability recipient
+ * too (`stakePerUnit` 0: the providers stake nothing, their weight is their attested capacity).
  */
 export async function epochCloseGas(): Promise<EpochCloseGasReturnType> {
   const anvil = await startAnvil()
@@ -143,7 +147,8 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
   /** A fresh token and controller whose JobMarket is the impersonated `jobMarket` account. */
   const freshController = async (): Promise<{ controller: Address; genesis: bigint }> => {
     const rewards = await deploy(tokenDeployData(deployer, 100_000_000n * TSR))
-    const controller = await deploy(controllerDeployData(rewards, registry, deployer, emissionParams({ epochLength: EPOCH })))
+    const params = emissionParams({ epochLength: EPOCH, stakePerUnit: 0n })
+    const controller = await deploy(controllerDeployData(rewards, registry, deployer, params))
     for (const { to, data } of wiringCalls(rewards, controller, jobMarket, jobMarket)) await send(deployer, to, data)
     const genesis = BigInt(
       await rpc.call<Hex>('eth_call', [
@@ -155,24 +160,22 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
   }
   const recordJobData = (provider: Address, fee: bigint = 1_000n * TSR) =>
     encodeFunctionData({ abi: emissionControllerAbi, functionName: 'recordJob', args: [provider, fee, 1_000n] })
-  /** `recordJob` for providers [from, to), one job of `fee` each, in as few blocks as the gas limit allows. */
+  const recordPassData = (provider: Address, i: number) =>
+    encodeFunctionData({ abi: emissionControllerAbi, functionName: 'recordChallenge', args: [provider, true, unitsPerHourOf(i)] })
+  /**
+   * For providers [from, to): a passed challenge and one job of `fee` each, in as few blocks as the gas limit allows.
+   */
   const recordMany = async (controller: Address, from: number, to: number, fee: bigint) => {
     const nonce = Number(BigInt(await rpc.call<Hex>('eth_getTransactionCount', [jobMarket, 'latest'])))
     await rpc.call('evm_setAutomine', [false])
+    const tx = (data: Hex, n: number) => ({
+      method: 'eth_sendTransaction',
+      params: [{ from: jobMarket, to: controller, gas: toHex(500_000n), gasPrice: GAS_PRICE, nonce: toHex(nonce + n), data }],
+    })
     await rpc.batch(
-      providers.slice(from, to).map((provider, i) => ({
-        method: 'eth_sendTransaction',
-        params: [
-          {
-            from: jobMarket,
-            to: controller,
-            gas: toHex(500_000n),
-            gasPrice: GAS_PRICE,
-            nonce: toHex(nonce + i),
-            data: recordJobData(provider, fee),
-          },
-        ],
-      })),
+      providers
+        .slice(from, to)
+        .flatMap((provider, i) => [tx(recordPassData(provider, from + i), 2 * i), tx(recordJobData(provider, fee), 2 * i + 1)]),
     )
     await mineAll()
     await rpc.call('evm_setAutomine', [true])
@@ -204,15 +207,19 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
       claimAmongMany = claim
     }
     if (paid === 1) {
-      // recordJob in epoch 1 of this controller: the first jobs of new providers, then a repeat.
+      // In epoch 1 of this controller: the first passes of new providers (each walks the capped set), their jobs,
+      // then a repeat.
       for (let i = 0; i < 6; i++) {
+        const pass = await gasOf(jobMarket, controller, recordPassData(providers[i], i))
+        if (pass === undefined) throw new BenchRpcError('recordChallenge reverted')
+        recordJob.push({ case: `recordChallenge: first pass of provider ${i + 1} in the epoch`, gas: pass })
         const gas = await gasOf(jobMarket, controller, recordJobData(providers[i]))
         if (gas === undefined) throw new BenchRpcError('recordJob reverted')
-        recordJob.push({ case: `first job of provider ${i + 1} in the epoch`, gas })
+        recordJob.push({ case: `recordJob: first job of provider ${i + 1} in the epoch`, gas })
       }
       const gas = await gasOf(jobMarket, controller, recordJobData(providers[0]))
       if (gas === undefined) throw new BenchRpcError('recordJob reverted')
-      recordJob.push({ case: 'a later job of a provider already paid in the epoch', gas })
+      recordJob.push({ case: 'recordJob: a later job of a provider already paid in the epoch', gas })
     }
   }
 
@@ -241,7 +248,9 @@ async function measure(rpc: JsonRpc): Promise<EpochCloseGasReturnType> {
     const first = await nextEpochOf(rpc, controller) // the open epoch
     for (let e = first; e < first + 64n; e++) {
       await setNextTimestamp(genesis + e * EPOCH + 10n)
-      await send(jobMarket, controller, recordJobData(providers[Number(e % 8n)]))
+      const i = Number(e % 8n)
+      await send(jobMarket, controller, recordPassData(providers[i], i))
+      await send(jobMarket, controller, recordJobData(providers[i]))
     }
     await setNextTimestamp(genesis + (first + 64n) * EPOCH + 10n)
     catchUp.push({
