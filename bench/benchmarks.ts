@@ -2,7 +2,8 @@
  * `npm run bench`: measures the gas of every state-changing external function of the four contracts and of
  * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, then the executions and gas per job of
  * optimistic against redundant verification (bench/verificationOverhead.ts), how often honest inference outputs agree
- * under the fingerprint (bench/agreementRates.ts), and writes `BENCHMARKS.md`.
+ * under the fingerprint (bench/agreementRates.ts), the economics simulator's speed (bench/simulator.ts), and writes
+ * `BENCHMARKS.md`.
  * Not part of `npm test`: it takes a minute or two (10,000 providers are registered and paid; 2,000 jobs run).
  */
 import { execFileSync } from 'node:child_process'
@@ -15,6 +16,7 @@ import { type AgreementRatesReturnType, agreementRates, perturbationUlps, tolera
 import { baseline } from './baseline.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
 import { type GasRow, type LifecycleGasReturnType, lifecycleGas } from './lifecycleGas.ts'
+import { type SimulatorBenchReturnType, simulatorBench, simulatorSection } from './simulator.ts'
 import { type VerificationOverheadReturnType, verificationOverhead } from './verificationOverhead.ts'
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -268,6 +270,7 @@ function renderBenchmarks(
   epochs: EpochCloseGasReturnType,
   overhead: VerificationOverheadReturnType,
   agreement: AgreementRatesReturnType,
+  simulator: SimulatorBenchReturnType,
 ): string {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
@@ -366,6 +369,7 @@ function renderBenchmarks(
     '',
     ...overheadSection(overhead),
     ...agreementSection(agreement),
+    ...simulatorSection(simulator),
   )
   return lines.join('\n')
 }
@@ -375,7 +379,8 @@ async function main(): Promise<void> {
   const epochs = await epochCloseGas()
   const overhead = await verificationOverhead()
   const agreement = await agreementRates()
-  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement))
+  const simulator = simulatorBench()
+  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator))
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })
   process.stdout.write(

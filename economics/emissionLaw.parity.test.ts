@@ -17,7 +17,6 @@ import { advanceEpochData, controllerDeployData, registryDeployData, tokenDeploy
 import { type Anvil, startAnvil } from '../devnet/startAnvil.ts'
 import { TSR, WAD } from '../protocol/units.ts'
 import { defined } from '../test/support/defined.ts'
-import { prng } from '../test/support/prng.ts'
 import {
   advanceEpochs,
   claimable,
@@ -29,6 +28,7 @@ import {
   type RecordedEvent,
 } from './emissionLaw.ts'
 import { DEFAULT_MAX_EPOCHS, emissionParams } from './params.ts'
+import { prng } from './prng.ts'
 
 /**
  * Parity: the contract and `emissionLaw.ts` run the same random sequence of epochs (jobs and challenges interleaved,
@@ -45,7 +45,8 @@ const MAX_CLOSED_EPOCHS = 2_000n
 const EPOCH_LENGTH = 3600n
 /** 20M TSR: the cap (≈ 4,383 TSR/epoch at first) starts below B0 (6,000 TSR), so it binds early and again when demand spikes. */
 const GENESIS_SUPPLY = 20_000_000n * TSR
-const params = emissionParams({ epochLength: EPOCH_LENGTH })
+/** φ_min below the default 1, so φ falls and the parity covers it. */
+const params = emissionParams({ epochLength: EPOCH_LENGTH, phiMin: WAD / 2n })
 /**
  * `advanceEpoch` gas bound: a call's fixed part plus a constant per epoch closed, whatever the paid providers: ≈ 63k
  * for an epoch with fees and recipients, plus one read per capped weight (≤ 4 at the default 25 %). BENCHMARKS.md.

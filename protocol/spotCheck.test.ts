@@ -1,6 +1,6 @@
 import { type Hex, keccak256, toHex, zeroHash } from 'viem'
 import { describe, expect, test } from 'vitest'
-import { prng } from '../test/support/prng.ts'
+import { prng } from '../economics/prng.ts'
 import { AuditKind, catchProbability, spotCheckOf } from './spotCheck.ts'
 
 /** Block hashes as a chain would give them: unpredictable 32-byte values. */

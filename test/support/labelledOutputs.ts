@@ -1,8 +1,8 @@
 import { type Hex, keccak256, toHex } from 'viem'
+import { prng } from '../../economics/prng.ts'
 import { firstDisagreementOf } from '../../protocol/agreement.ts'
 import { failureFingerprintOf, type JobFailureReason, jobFailureReasons } from '../../protocol/jobInputs.ts'
 import { buildOutputTree, type Opening, type OutputTree, openingOf } from '../../protocol/outputTree.ts'
-import { prng } from './prng.ts'
 
 /**
  * Outputs named by labels, for contract tests that need real committed results: `"truth"` is a seeded random output,

@@ -1,5 +1,5 @@
 /**
- * splitmix32: a small seeded generator, good enough to draw test cases, the same on every machine. `big` draws
+ * splitmix32: a small seeded generator (test cases, the simulator), the same on every machine. `big` draws
  * uniformly enough in any range up to 256 bits; `pick` draws an element.
  */
 export function prng(seed: number) {
