@@ -1,8 +1,12 @@
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Command } from 'commander'
 import { formatEther, type Hex, parseEther } from 'viem'
 import type { GatewayRequest } from '../client/gateway.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
+import type { EmissionsInterval } from '../economics/analytics.ts'
+import type { ScenarioId } from '../economics/simulation/scenarios.ts'
+import type { SweepGrid } from '../economics/simulation/sweep.ts'
 import { TesseraError } from '../protocol/errors.ts'
 import { addSettingOptions, ConfigError, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
 import { jobVerificationOf } from './jobVerificationOf.ts'
@@ -469,6 +473,236 @@ addRequesterOptions(
     const done = await waitForGatewayRequest({ serverUrl: flags.server, id: request.id })
     console.log(JSON.stringify({ jobId: flags.job, txHash: done.txHash, gatewayRequest: request.id }))
   })
+
+const economics = program
+  .command('economics')
+  .description("the emission economics: run ECONOMICS.md's scenarios, sweep parameters, chart the live server's emissions")
+
+/** A whole number from a setting, from `min` to `max`, or a ConfigError naming the flag. */
+function wholeNumber(value: unknown, flag: string, min: number, max: number): number {
+  const text = String(value).trim()
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < min || n > max)
+    throw new ConfigError(`${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** A comma-separated list of numbers from `min` to `max` (whole ones if `whole`), or a ConfigError naming the flag. */
+function numberList(value: string | undefined, flag: string, range: { min: number; max: number; whole?: boolean }): number[] | undefined {
+  if (value === undefined) return undefined
+  return value.split(',').map((item) => {
+    const text = item.trim()
+    const n = Number(text)
+    if (text === '' || !Number.isFinite(n) || n < range.min || n > range.max || (range.whole && !Number.isInteger(n)))
+      throw new ConfigError(
+        `${flag} takes a comma-separated list of ${range.whole ? 'whole numbers' : 'numbers'} from ${range.min} to ${range.max}, got ${JSON.stringify(value)}`,
+      )
+    return n
+  })
+}
+
+/** EPOCH, D7 or D30 from a setting, or a ConfigError naming the flag. */
+function intervalSetting(value: unknown, flag: string): EmissionsInterval {
+  if (value === 'EPOCH' || value === 'D7' || value === 'D30') return value
+  throw new ConfigError(`${flag} must be EPOCH, D7 or D30, got ${JSON.stringify(value)}`)
+}
+
+/** The scenarios a setting names: ids from a comma-separated list, or every one for `all`; a wrong id lists the valid ones. */
+function scenarioSetting(value: string | undefined, flag: string, ids: readonly ScenarioId[]): ScenarioId[] {
+  if (value === undefined) throw new ConfigError(`${flag} is required: one of ${ids.join(', ')}, or all`)
+  if (value.trim() === 'all') return [...ids]
+  return value.split(',').map((item) => {
+    const id = ids.find((known) => known === item.trim().toUpperCase())
+    if (!id) throw new ConfigError(`${flag} must be one of ${ids.join(', ')}, or all; got ${JSON.stringify(item.trim())}`)
+    return id
+  })
+}
+
+/** The output folder from a setting, made and checked writable before any long work, or a ConfigError naming the flag. */
+async function outDirSetting(value: string | undefined, flag: string, env: string): Promise<string> {
+  if (!value) throw new ConfigError(`${flag} (or ${env}) is required: the folder to write the report into`)
+  const { prepareOutDir } = await import('../economics/report/report.ts')
+  await prepareOutDir(value).catch((cause) => {
+    throw new ConfigError(`${flag}: cannot write to ${value}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  })
+  return value
+}
+
+const simulateSettings = {
+  scenario: { flag: '--scenario <id>', env: 'TESSERA_ECONOMICS_SCENARIO', description: 'scenario id (S1 … S11, or a list: S1,S6) or all' },
+  years: {
+    flag: '--years <n>',
+    env: 'TESSERA_ECONOMICS_YEARS',
+    default: 4,
+    description: 'horizon in years (a scenario runs at least what its bars need; S6, S7, S9 and S10 have fixed horizons)',
+  },
+  seed: { flag: '--seed <n>', env: 'TESSERA_ECONOMICS_SEED', default: 1, description: 'random seed: the same seed, the same run' },
+  interval: {
+    flag: '--interval <interval>',
+    env: 'TESSERA_ECONOMICS_INTERVAL',
+    default: 'D7',
+    description: 'what a chart point spans: EPOCH, D7 or D30 (the CSV is always per epoch)',
+  },
+  out: { flag: '--out <dir>', env: 'TESSERA_ECONOMICS_OUT', description: 'folder for the CSV, the SVG charts and report.md' },
+} satisfies Record<string, Setting>
+
+addSettingOptions(
+  economics
+    .command('simulate')
+    .description("run a scenario of ECONOMICS.md (or all): write each run's CSV, SVG charts and report.md with its bars' verdicts"),
+  simulateSettings,
+).action(async (flags) => {
+  const config = resolveConfig({ settings: simulateSettings, flags, configPath: program.opts().config })
+  const { runScenario, scenarioIds } = await import('../economics/simulation/scenarios.ts')
+  const ids = scenarioSetting(config.scenario, '--scenario', scenarioIds)
+  const years = wholeNumber(config.years, '--years', 1, 100)
+  const seed = wholeNumber(config.seed, '--seed', 0, 2 ** 32 - 1)
+  const interval = intervalSetting(config.interval, '--interval')
+  const out = await outDirSetting(config.out, '--out', simulateSettings.out.env)
+  const { fileNameOf, runsPassed, simulationSummary, writeSimulationIndex, writeSimulationReport } = await import(
+    '../economics/report/report.ts'
+  )
+  const reports: Awaited<ReturnType<typeof writeSimulationReport>>[] = []
+  const folders = new Set<string>()
+  for (const [i, id] of ids.entries()) {
+    progress(`running ${id} (${i + 1} of ${ids.length}), seed ${seed}, ${years} year${years === 1 ? '' : 's'}…`)
+    const runs = runScenario(id, { seed, years })
+    for (const run of runs) {
+      // One run writes into --out itself; several each into a folder of their own, beside an index.
+      let folder = fileNameOf(run.name)
+      for (let n = 2; folders.has(folder); n++) folder = `${fileNameOf(run.name)}-${n}`
+      folders.add(folder)
+      const outDir = ids.length === 1 && runs.length === 1 ? out : join(out, folder)
+      const report = await writeSimulationReport({ run, outDir, interval })
+      reports.push(report)
+      console.log(simulationSummary(report).join('\n'))
+    }
+  }
+  if (reports.length > 1) {
+    const title = `Scenarios ${ids.join(', ')}: seed ${seed}, ${years} years`
+    const index = await writeSimulationIndex({ reports, outDir: out, title })
+    console.log(`${runsPassed(reports)}; index ${index.path} (${index.bytes.toLocaleString('en-US')} bytes)`)
+  }
+})
+
+const sweepSettings = {
+  kappa: { flag: '--kappa <list>', env: 'TESSERA_SWEEP_KAPPA', description: 'κ values, fractions: 0.03,0.05' },
+  takeBps: { flag: '--take-bps <list>', env: 'TESSERA_SWEEP_TAKE_BPS', description: 'τ values in bps: 800,1000' },
+  halfLife: {
+    flag: '--half-life <list>',
+    env: 'TESSERA_SWEEP_HALF_LIFE',
+    description: 'T_B values in epochs: 365,540 (540 is the contract’s)',
+  },
+  stepUp: { flag: '--step-up <list>', env: 'TESSERA_SWEEP_STEP_UP', description: 'max step-up values, fractions: 0.02,0.03' },
+  stepDown: { flag: '--step-down <list>', env: 'TESSERA_SWEEP_STEP_DOWN', description: 'max step-down values, fractions: 0.01,0.015' },
+  baseAvailability: {
+    flag: '--base-availability <list>',
+    env: 'TESSERA_SWEEP_BASE_AVAILABILITY',
+    description: 'B0 values in TSR: 6000,8000',
+  },
+  phiMin: { flag: '--phi-min <list>', env: 'TESSERA_SWEEP_PHI_MIN', description: 'φ_min values, fractions: 0.5,0.6' },
+  stakePerUnit: {
+    flag: '--stake-per-unit <list>',
+    env: 'TESSERA_SWEEP_STAKE_PER_UNIT',
+    description: 'stake per unit values in TSR: 0.1,1',
+  },
+  minTake: { flag: '--min-take <list>', env: 'TESSERA_SWEEP_MIN_TAKE', description: 'minimum take values in TSR: 0.01,0.1' },
+  scenarios: {
+    flag: '--scenarios <ids>',
+    env: 'TESSERA_SWEEP_SCENARIOS',
+    default: 'all',
+    description: 'scenarios to run at each point: S1,S2 or all',
+  },
+  years: { flag: '--years <n>', env: 'TESSERA_ECONOMICS_YEARS', default: 4, description: 'horizon in years' },
+  seed: { flag: '--seed <n>', env: 'TESSERA_ECONOMICS_SEED', default: 1, description: 'random seed' },
+  out: { flag: '--out <dir>', env: 'TESSERA_ECONOMICS_OUT', description: 'folder for sweep.md and sweep.csv' },
+} satisfies Record<string, Setting>
+
+addSettingOptions(
+  economics
+    .command('sweep')
+    .description('run the scenarios at every point of a parameter grid (the product of the lists given) and tabulate which pass'),
+  sweepSettings,
+).action(async (flags) => {
+  const config = resolveConfig({ settings: sweepSettings, flags, configPath: program.opts().config })
+  const { scenarioIds } = await import('../economics/simulation/scenarios.ts')
+  const { pointsOf, sweep } = await import('../economics/simulation/sweep.ts')
+  const fraction = { min: 0, max: 1 }
+  const grid = {
+    kappa: numberList(config.kappa, '--kappa', fraction),
+    takeBps: numberList(config.takeBps, '--take-bps', { min: 0, max: 10_000, whole: true }),
+    halfLife: numberList(config.halfLife, '--half-life', { min: 1, max: 100_000, whole: true }),
+    maxStepUp: numberList(config.stepUp, '--step-up', fraction),
+    maxStepDown: numberList(config.stepDown, '--step-down', fraction),
+    baseAvailability0: numberList(config.baseAvailability, '--base-availability', { min: 0, max: 1e9 }),
+    phiMin: numberList(config.phiMin, '--phi-min', fraction),
+    stakePerUnit: numberList(config.stakePerUnit, '--stake-per-unit', { min: 0, max: 1e9 }),
+    minTake: numberList(config.minTake, '--min-take', { min: 0, max: 1e9 }),
+  }
+  const ids = scenarioSetting(config.scenarios, '--scenarios', scenarioIds)
+  const years = wholeNumber(config.years, '--years', 1, 100)
+  const seed = wholeNumber(config.seed, '--seed', 0, 2 ** 32 - 1)
+  const out = await outDirSetting(config.out, '--out', sweepSettings.out.env)
+  const points = pointsOf(grid)
+  const results: ReturnType<typeof sweep> = []
+  for (const [i, point] of points.entries()) {
+    const values = Object.entries(point).map(([axis, value]) => `${axis} ${value}`)
+    progress(`point ${i + 1} of ${points.length} (${values.join(', ') || 'defaults'}): running ${ids.join(', ')}…`)
+    const single: SweepGrid = Object.fromEntries(Object.entries(point).map(([axis, value]) => [axis, [value]]))
+    results.push(...sweep({ ...single, scenarios: ids, seed, years }))
+  }
+  const { sweepTable, writeSweepReport } = await import('../economics/report/sweepReport.ts')
+  const title = `Sweep of ${ids.join(', ')}: seed ${seed}, ${years} years`
+  const files = await writeSweepReport({ results, scenarios: ids, outDir: out, title })
+  console.log(sweepTable({ results, scenarios: ids }))
+  for (const f of files) console.log(`wrote ${f.path} (${f.bytes.toLocaleString('en-US')} bytes)`)
+})
+
+const reportSettings = {
+  server: { flag: '--server <url>', env: 'TESSERA_SERVER_URL', default: 'http://127.0.0.1:4000', description: 'Tessera server URL' },
+  from: { flag: '--from <epoch>', env: 'TESSERA_ECONOMICS_FROM', description: "first epoch (default: the server's, 99 before --to)" },
+  to: { flag: '--to <epoch>', env: 'TESSERA_ECONOMICS_TO', description: 'last epoch (default: the last closed one)' },
+  interval: {
+    flag: '--interval <interval>',
+    env: 'TESSERA_ECONOMICS_INTERVAL',
+    default: 'EPOCH',
+    description: 'what a point spans: EPOCH, D7 or D30',
+  },
+  out: { flag: '--out <dir>', env: 'TESSERA_ECONOMICS_OUT', description: 'folder for emissions.csv, the SVG charts and report.md' },
+} satisfies Record<string, Setting>
+
+addSettingOptions(
+  economics
+    .command('report')
+    .description("chart the live server's emissionsVsUsage: the simulated runs' charts, its CSV and report.md with the range's totals"),
+  reportSettings,
+).action(async (flags) => {
+  const config = resolveConfig({ settings: reportSettings, flags, configPath: program.opts().config })
+  const url = URL.parse('/graphql', config.server)
+  if (!url) throw new ConfigError(`--server must be a URL, got ${JSON.stringify(config.server)}`)
+  const epoch = (value: string | undefined, flag: string) =>
+    value === undefined ? undefined : BigInt(wholeNumber(value, flag, 0, Number.MAX_SAFE_INTEGER))
+  const from = epoch(config.from, '--from')
+  const to = epoch(config.to, '--to')
+  if (from !== undefined && to !== undefined && from > to) throw new ConfigError(`--from must be ≤ --to, got --from ${from} --to ${to}`)
+  const interval = intervalSetting(config.interval, '--interval')
+  const out = await outDirSetting(config.out, '--out', reportSettings.out.env)
+  const { fetchEmissionsVsUsage } = await import('../economics/report/fetchEmissionsVsUsage.ts')
+  const { ServerRequestError } = await import('../client/serverClient.ts')
+  progress(`reading emissionsVsUsage from ${url.href}…`)
+  const report = await fetchEmissionsVsUsage({ serverUrl: config.server, from, to, interval }).catch((error) => {
+    if (!(error instanceof ServerRequestError) || error.status !== undefined) throw error
+    throw new ServerRequestError(`cannot reach the server at ${url.href} (set by --server or TESSERA_SERVER_URL)`, {
+      cause: error,
+      retryable: true,
+      details: error.details,
+    })
+  })
+  const { writeLiveReport } = await import('../economics/report/report.ts')
+  const files = await writeLiveReport({ report, outDir: out, source: url.origin })
+  console.log(`epochs ${report.from} to ${report.to}, ${report.points.length} points ${report.interval}`)
+  for (const f of files) console.log(`wrote ${f.path} (${f.bytes.toLocaleString('en-US')} bytes)`)
+})
 
 program.parseAsync().catch((error) => {
   console.error(`tessera: ${error instanceof Error ? error.message : (JSON.stringify(error) ?? 'failed without a reason')}`)
