@@ -139,14 +139,21 @@ describe('governance through the timelock', () => {
     await govern(sys.controller, emissionControllerAbi as Abi, 'setParams', [p])
   })
 
-  test('φ rises only through governance, within [φ_min, 1]', async () => {
+  test('φ moves only through governance, within [φ_min, 1]', async () => {
     const p = await emission()
-    await expectRevert(govern(sys.controller, emissionControllerAbi as Abi, 'setPhi', [p.phiMin - 1n]), 'InvalidPhi')
+    // The default floor is 1: φ can't go below it until governance lowers the floor.
+    expect(p.phiMin).toBe(WAD)
+    await expectRevert(govern(sys.controller, emissionControllerAbi as Abi, 'setPhi', [(9n * WAD) / 10n]), 'InvalidPhi')
+    await govern(sys.controller, emissionControllerAbi as Abi, 'setParams', [{ ...p, phiMin: WAD / 2n }])
+    await expectRevert(govern(sys.controller, emissionControllerAbi as Abi, 'setPhi', [WAD / 2n - 1n]), 'InvalidPhi')
     await expectRevert(govern(sys.controller, emissionControllerAbi as Abi, 'setPhi', [WAD + 1n]), 'InvalidPhi')
     await govern(sys.controller, emissionControllerAbi as Abi, 'setPhi', [(9n * WAD) / 10n])
     const state = await sys.read<{ phi: bigint }>({ address: sys.controller, abi: emissionControllerAbi, functionName: 'state' })
     expect(state.phi).toBe((9n * WAD) / 10n)
+    // A floor above φ would raise it: refused until φ is back at 1.
+    await expectRevert(govern(sys.controller, emissionControllerAbi as Abi, 'setParams', [p]), 'InvalidParam')
     await govern(sys.controller, emissionControllerAbi as Abi, 'setPhi', [WAD])
+    await govern(sys.controller, emissionControllerAbi as Abi, 'setParams', [p])
   })
 
   test('the take: at most 30 %, above κ, a minimum take of at most 100 TSR; κ < τ holds from both sides', async () => {

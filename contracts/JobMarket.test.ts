@@ -228,9 +228,9 @@ describe('JobMarket: setup and views', () => {
     const deploy = (args: readonly unknown[]) => sys.deployContract(deployer, jobMarketAbi, jobMarketBytecode, args)
     const bads = [
       { takeBps: 10_001 },
-      // τ at most 30 % and above the controller's κ (5 %); a minimum take of at most 100 TSR.
+      // τ at most 30 % and above the controller's κ (3 %); a minimum take of at most 100 TSR.
       { takeBps: 3001 },
-      { takeBps: 500 },
+      { takeBps: 300 },
       { minTake: 100n * TSR + 1n },
       { slashBeneficiaryBps: 10_001 },
       { failureFeeBps: 10_001 },

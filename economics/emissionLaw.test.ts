@@ -247,6 +247,8 @@ describe('emission law', () => {
   })
 
   test('φ falls only in the demand regime with utilisation below the band', () => {
+    // A floor below 1 (the default φ_min = 1 keeps φ where governance sets it).
+    const params = emissionParams({ epochLength: 86_400n, phiMin: WAD / 2n })
     const busy = { ...initialState(params), feeEma: 10_000_000n * TSR }
     const quiet = { events: [pass(provider0, 1_000n)], supply: 100_000_000n * TSR }
     expect(stepEpoch({ state: busy, inputs: quiet, params }).outputs.phi).toBe((WAD * (WAD - params.phiStep)) / WAD)

@@ -3,10 +3,10 @@ import { TSR, WAD } from '../protocol/units.ts'
 
 /** Defaults of every parameter except `epochLength`. */
 const defaultEmissionParams = {
-  kappa: (5n * WAD) / 100n,
+  kappa: (3n * WAD) / 100n,
   baseAvailability0: 6_000n * TSR,
   phi0: WAD,
-  phiMin: WAD / 2n,
+  phiMin: WAD,
   phiStep: WAD / 100n,
   targetUtilisation: (65n * WAD) / 100n,
   deadband: (5n * WAD) / 100n,

@@ -408,7 +408,7 @@ describe('server on real indexed data', () => {
     expect(point).toMatchObject({ fees: fees.toString(), burned: (fees / 10n).toString(), jobFees: fees.toString(), jobsCompleted: 1 })
     expect(BigInt(point.emitted)).toBe(BigInt(point.usageEmission) + BigInt(point.availabilityEmission))
     if (BigInt(point.emitted) > 0n) expect(point.coverage).toBeCloseTo(Number(fees / 10n) / Number(point.emitted), 6)
-    expect(emissionsVsUsage.coverageTarget).toBeCloseTo(2, 9)
+    expect(emissionsVsUsage.coverageTarget).toBeCloseTo(10 / 3, 9) // τ / κ = 0.10 / 0.03
     expect(emissionsVsUsage.totals.fees).toBe(fees.toString())
     expect(emissionsVsUsage.totals.burned).toBe((fees / 10n).toString())
   })
