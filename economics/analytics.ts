@@ -224,6 +224,22 @@ export type EmissionsAnnualised = {
   netIssuanceRatio: number | null
 }
 
+/** The token amounts of {@link EmissionsAnnualised}: the API exposes and the report's client reads exactly these. */
+export const annualisedAmounts = [
+  'grossFees',
+  'verifiedFees',
+  'supplySideFees',
+  'protocolRevenue',
+  'usageEmission',
+  'availabilityEmission',
+  'forfeited',
+  'emitted',
+  'earnings',
+  'minted',
+  'burnedTotal',
+  'netIssuance',
+] as const satisfies readonly (keyof EmissionsAnnualised)[]
+
 /** Points per epoch or rolling window over [from, to], the totals over [from, to] and those totals annualised. */
 export type EmissionsReport = {
   from: bigint

@@ -1,5 +1,11 @@
 import { graphqlRequest } from '../../client/serverClient.ts'
-import type { EmissionsAnnualised, EmissionsInterval, EmissionsPoint, EmissionsReport } from '../analytics.ts'
+import {
+  annualisedAmounts,
+  type EmissionsAnnualised,
+  type EmissionsInterval,
+  type EmissionsPoint,
+  type EmissionsReport,
+} from '../analytics.ts'
 import { emissionsCsvColumns } from '../emissionsCsv.ts'
 
 /**
@@ -35,21 +41,6 @@ const bigintPointFields = {
   attestedCapacity: true,
 } as const satisfies { [K in keyof EmissionsPoint as EmissionsPoint[K] extends bigint ? K : never]-?: true }
 
-const bigintAnnualisedFields = [
-  'grossFees',
-  'verifiedFees',
-  'supplySideFees',
-  'protocolRevenue',
-  'usageEmission',
-  'availabilityEmission',
-  'forfeited',
-  'emitted',
-  'earnings',
-  'minted',
-  'burnedTotal',
-  'netIssuance',
-] as const satisfies readonly (keyof EmissionsAnnualised)[]
-
 // Every field of a point: the CSV's columns are typed over all of them.
 const pointFields = Object.keys(emissionsCsvColumns).join(' ')
 const emissionsVsUsageQuery = /* GraphQL */ `
@@ -58,7 +49,7 @@ const emissionsVsUsageQuery = /* GraphQL */ `
       from to interval windowEpochs coverageTargetRatio targetUtilisationRatio deadbandRatio
       points { ${pointFields} }
       totals { ${pointFields} }
-      annualised { epochs netIssuanceRatio ${bigintAnnualisedFields.join(' ')} }
+      annualised { epochs netIssuanceRatio ${annualisedAmounts.join(' ')} }
     }
   }`
 
@@ -72,7 +63,7 @@ function pointOf(wire: Wire<EmissionsPoint>): EmissionsPoint {
 
 function annualisedOf(wire: Wire<EmissionsAnnualised>): EmissionsAnnualised {
   const annualised: Record<string, unknown> = { ...wire }
-  for (const field of bigintAnnualisedFields) annualised[field] = BigInt(wire[field])
+  for (const field of annualisedAmounts) annualised[field] = BigInt(wire[field])
   return annualised as EmissionsAnnualised
 }
 

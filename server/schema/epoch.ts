@@ -1,5 +1,5 @@
 import type { EmissionsAnnualised, EmissionsPoint, EmissionsReport } from '../../economics/analytics.ts'
-import { type intervalEpochs, limiterNames, wadToNumber } from '../../economics/analytics.ts'
+import { annualisedAmounts, type intervalEpochs, limiterNames, wadToNumber } from '../../economics/analytics.ts'
 import { builder } from '../builder.ts'
 import { findEmissionsVsUsage, maxEmissionsRange } from '../db/emissionsVsUsage.ts'
 import { findEpochs, type IndexedEpoch } from '../db/epochs.ts'
@@ -179,20 +179,7 @@ const EmissionsAnnualisedRef = builder.objectRef<EmissionsAnnualised>('Emissions
   description: 'The totals’ flows scaled to a year of 365 epochs (× 365 / epochs, rounded toward zero).',
   fields: (t) => ({
     epochs: t.exposeInt('epochs', { description: 'Closed epochs the totals span, the amounts scaled from.' }),
-    ...exposeBigInts(t, [
-      'grossFees',
-      'verifiedFees',
-      'supplySideFees',
-      'protocolRevenue',
-      'usageEmission',
-      'availabilityEmission',
-      'forfeited',
-      'emitted',
-      'earnings',
-      'minted',
-      'burnedTotal',
-      'netIssuance',
-    ]),
+    ...exposeBigInts(t, annualisedAmounts),
     netIssuanceRatio: t.exposeFloat('netIssuanceRatio', {
       nullable: true,
       description: 'Annualised netIssuance / the supply at the range’s start: the yearly dilution rate, not compounded.',
