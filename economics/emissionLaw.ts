@@ -241,8 +241,7 @@ export function stepEpoch({
   }
   s.lastEmission = usage + availability
 
-  const providers = new Map<string, { fees: bigint; weight: bigint }>()
-  for (const [key, p] of open.providers) providers.set(key, { fees: p.fees, weight: p.weight })
+  const { providers } = open
   const record: EpochRecord = { usageRate, availabilityPool: availability, totalWeight, providers }
   const payouts = [...providers.keys()].map((provider) => ({ provider, ...claimable({ record, provider, params }) }))
   const distributed = claimableAvailability(availability, providers, totalWeight, params.maxProviderShare)

@@ -378,8 +378,9 @@ contract EmissionController is IEmissionController {
      */
     function recordJob(address provider, uint256 fee, uint256 units) external override {
         if (msg.sender != _jobMarket || msg.sender == address(0)) revert NotJobMarket(msg.sender);
-        EpochData storage e = _epochs[currentEpoch()];
-        ProviderEpoch storage pe = _providerEpochs[currentEpoch()][provider];
+        uint256 epoch = currentEpoch();
+        EpochData storage e = _epochs[epoch];
+        ProviderEpoch storage pe = _providerEpochs[epoch][provider];
         e.fees += fee;
         e.units += units;
         pe.fees += fee;
