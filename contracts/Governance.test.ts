@@ -1,10 +1,12 @@
 import { type Abi, encodeFunctionData, type Hex, keccak256, toHex, zeroHash } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { emissionControllerAbi, jobMarketAbi, tesseraTimelockAbi } from '../contracts/generated/index.ts'
-import { expectRevert, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { emissionControllerAbi, jobMarketAbi, tesseraTimelockAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { expectRevert, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import type { MarketParams } from '../protocol/deployment.ts'
 import type { EmissionParams } from '../protocol/emissionParams.ts'
+import { escrowOf } from '../protocol/settlement.ts'
 import { TSR, WAD } from '../protocol/units.ts'
+import { approveAndSubmitJob, jobMarketOf, labelledResult, marketEvents, runMarketRound } from '../test/support/market.ts'
 
 /**
  * Governance on a real anvil: every parameter of the law and the take moves only through the deployment's
@@ -172,5 +174,32 @@ describe('governance through the timelock', () => {
     await govern(sys.controller, emissionControllerAbi as Abi, 'setParams', [p])
     await govern(sys.market, jobMarketAbi as Abi, 'setTake', [1000, sys.deployment.params.market.minTake])
     expect(await market()).toMatchObject({ takeBps: 1000, minTake: sys.deployment.params.market.minTake })
+  })
+
+  test('a take raised while a job is live is held to what its escrow still covers: the job settles, nothing is stuck', async () => {
+    const [p0, p1] = sys.accounts.providers
+    const requester = sys.accounts.requesters[0]
+    const ask = TSR / 10n
+    for (const p of [p0, p1]) await registerProvider(sys, p, { pricePerUnit: ask })
+    await sys.write(sys.accounts.deployer, {
+      address: sys.token,
+      abi: tesseraTokenAbi,
+      functionName: 'transfer',
+      args: [requester.address, 10n * TSR],
+    })
+    const spec = { modelHash: keccak256(toHex('gov model')), inputHash: keccak256(toHex('gov input')), units: 4n, maxPricePerUnit: ask }
+    const { jobId, escrow } = await approveAndSubmitJob(sys, requester, spec)
+    expect(escrow).toBe(escrowOf({ ...spec, redundancy: 2 }, sys.deployment.params.market))
+    await runMarketRound(sys, jobId, [p0, p1], [labelledResult('same'), labelledResult('same')])
+    // Governance raises the take to its bounds while the job waits for finalize: 30 % and a 100 TSR minimum.
+    await govern(sys.market, jobMarketAbi as Abi, 'setTake', [3000, 100n * TSR])
+    const market = jobMarketOf(sys)
+    const owedBefore = await market.read<bigint>('owed', [requester.address])
+    const receipt = await market.write(sys.accounts.deployer, 'finalize', [jobId])
+    const fees = 2n * ask * spec.units
+    expect(marketEvents(receipt, 'FeeBurned')[0]?.args.amount).toBe(escrow - fees)
+    expect(marketEvents(receipt, 'JobFinalized')[0]?.args).toMatchObject({ status: 5, fees, burned: escrow - fees, refunded: 0n })
+    expect(await market.read<bigint>('owed', [requester.address])).toBe(owedBefore)
+    await govern(sys.market, jobMarketAbi as Abi, 'setTake', [1000, sys.deployment.params.market.minTake])
   })
 })
