@@ -1,13 +1,34 @@
-import { encodeAbiParameters, type Hex, keccak256, maxUint256, type PrivateKeyAccount, toHex, zeroAddress, zeroHash } from 'viem'
+import {
+  type Address,
+  encodeAbiParameters,
+  type Hex,
+  keccak256,
+  maxUint256,
+  type PrivateKeyAccount,
+  parseEventLogs,
+  toHex,
+  zeroAddress,
+  zeroHash,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { beforeAll, describe, expect, test } from 'vitest'
-import { expectRevert, fund, sampleJobSpec, useTestSystem } from '../devnet/testSystem.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
+import { expectRevert, fund, registerProvider, sampleJobSpec, useTestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { TSR } from '../protocol/units.ts'
-import { jobMarketOf, marketEvents } from '../test/support/market.ts'
-import { challengeLedgerAbi, challengeLedgerBytecode, tesseraTokenAbi } from './generated/index.ts'
+import { disagreementOf } from '../test/support/labelledOutputs.ts'
+import { jobMarketOf, labelledResult, marketEvents, runMarketRound, submitOptimisticJob } from '../test/support/market.ts'
+import {
+  challengeLedgerAbi,
+  challengeLedgerBytecode,
+  emissionControllerAbi,
+  providerRegistryAbi,
+  tesseraTokenAbi,
+} from './generated/index.ts'
 
 // ChallengeLedger: rounds committed before and revealed after, and a record per settled challenge job, all by the
-// issuer (the server's key, ISSUER_ROLE at deploy), each refusal with its own error.
+// issuer (the server's key, ISSUER_ROLE at deploy), each refusal with its own error; a failure its audit confirmed
+// burns the provider's stake beyond its locked collateral, and nothing else does.
 
 const sys = useTestSystem()
 let issuer: PrivateKeyAccount
@@ -87,6 +108,15 @@ describe('ChallengeLedger', () => {
     await expectRevert(ledger.write(issuer, 'record', [1n, another, provider, true, 1n]), 'RoundRevealedAlready')
   })
 
+  test('the registry takes stake slashes from this ledger only, set once', async () => {
+    const ledgerAddress = sys.deployment.contracts.ChallengeLedger.address
+    expect(await registry.read('challengeLedger')).toBe(ledgerAddress)
+    await expectRevert(registry.write(sys.accounts.deployer, 'setChallengeLedger', [stranger.address]), 'ChallengeLedgerAlreadySet')
+    await expectRevert(registry.write(stranger, 'setChallengeLedger', [stranger.address]), 'OwnableUnauthorizedAccount')
+    const provider = sys.accounts.providers[0].address
+    expect(await expectRevert(registry.write(issuer, 'slashStake', [provider, 1n]), 'NotChallengeLedger')).toEqual([issuer.address])
+  })
+
   test('reveals the seed that hashes to the commitment, once', async () => {
     await ledger.write(issuer, 'commitRound', [seedHashOf(seed)])
     await expectRevert(ledger.write(issuer, 'revealRound', [1n, keccak256(toHex('wrong'))]), 'SeedMismatch')
@@ -95,5 +125,114 @@ describe('ChallengeLedger', () => {
     await ledger.write(issuer, 'revealRound', [1n, seed])
     expect(await ledger.read('getRound', [1n])).toMatchObject({ seedHash: seedHashOf(seed), seed, revealed: true })
     await expectRevert(ledger.write(issuer, 'revealRound', [1n, seed]), 'RoundRevealedAlready')
+  })
+})
+
+const registry = {
+  read: <T>(functionName: string, args: readonly unknown[] = []) =>
+    sys.read<T>({ address: sys.registry, abi: providerRegistryAbi, functionName, args }),
+  write: (account: PrivateKeyAccount, functionName: string, args: readonly unknown[] = []) =>
+    sys.write(account, { address: sys.registry, abi: providerRegistryAbi, functionName, args }),
+}
+const providerOf = (who: Address) =>
+  registry.read<{ stake: bigint; locked: bigint; pendingUnstake: bigint; unstakeAvailableAt: bigint }>('getProvider', [who])
+const supply = () => sys.read<bigint>({ address: sys.token, abi: tesseraTokenAbi, functionName: 'totalSupply' })
+const attestedCapacityOf = (who: Address) =>
+  sys.read<bigint>({
+    address: sys.deployment.contracts.EmissionController.address,
+    abi: emissionControllerAbi,
+    functionName: 'attestedCapacityOf',
+    args: [who],
+  })
+
+describe('ChallengeLedger: a failed challenge and the stake', () => {
+  const STAKE = 1000n * TSR
+  let cast: PrivateKeyAccount[]
+  beforeAll(async () => {
+    // The provider challenged, and three to audit it: one auditor, then two more for the tie-break.
+    cast = [...sys.accounts.providers, privateKeyToAccount(devKeys[7])]
+    for (const p of cast) await registerProvider(sys, p, { stake: STAKE })
+  })
+
+  /** A challenge job of the issuer's that `cast[0]` answers with `label` (undefined: commits, never reveals). */
+  async function answered(label: string | undefined): Promise<bigint> {
+    const { jobId } = await submitOptimisticJob(sys, issuer)
+    await runMarketRound(sys, jobId, [cast[0]], [label === undefined ? undefined : labelledResult(label)])
+    return jobId
+  }
+
+  test('a wrong answer the audit confirmed burns the stake beyond the locked collateral, pending unstake included', async () => {
+    await ledger.write(issuer, 'commitRound', [seedHashOf(seed)])
+    // Before: the provider passed once (attested capacity), holds another job's collateral, and is unbonding 100 TSR.
+    await ledger.write(issuer, 'record', [1n, await jobOf(issuer, true), cast[0].address, true, 3600n])
+    expect(await attestedCapacityOf(cast[0].address)).toBeGreaterThan(0n)
+    const other = await jobOf(stranger, false)
+    await market.write(sys.accounts.matcher, 'assign', [other, [cast[0].address]])
+    await registry.write(cast[0], 'requestUnstake', [100n * TSR])
+
+    // The lie: challenged by the issuer, outvoted by three fresh providers.
+    const jobId = await answered('lie')
+    await market.write(issuer, 'challenge', [jobId])
+    await runMarketRound(sys, jobId, [cast[1]], [labelledResult('truth')])
+    const proof = disagreementOf('lie', 'truth')
+    if (!proof) throw new Error('lie and truth agree')
+    await market.write(issuer, 'proveDisagreement', [jobId, cast[0].address, proof.a, cast[1].address, proof.b])
+    await sys.increaseTime(sys.deployment.params.market.proofWindow + 1n)
+    await market.write(issuer, 'finalize', [jobId])
+    await runMarketRound(sys, jobId, [cast[2], cast[3]], [labelledResult('truth'), labelledResult('truth')])
+    await sys.increaseTime(sys.deployment.params.market.proofWindow + 1n)
+    await market.write(issuer, 'finalize', [jobId])
+    expect((await market.read<{ status: number }>('getJob', [jobId])).status).toBe(JobStatus.Completed)
+    expect(await registry.read('faultedIn', [cast[0].address, jobId])).toBe(true)
+
+    // The issuer can't call it a pass against the JobMarket's verdict.
+    expect(await expectRevert(ledger.write(issuer, 'record', [1n, jobId, cast[0].address, true, 1n]), 'PassContradictsVerdict')).toEqual([
+      jobId,
+      cast[0].address,
+    ])
+    const before = await providerOf(cast[0].address)
+    expect(before.pendingUnstake).toBe(100n * TSR)
+    expect(before.locked).toBeGreaterThan(0n)
+    const supplyBefore = await supply()
+    const receipt = await ledger.write(issuer, 'record', [1n, jobId, cast[0].address, false, 0n])
+    const burned = before.stake - before.locked
+    const [slashed] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'StakeSlashed' })
+    expect(slashed?.args).toEqual({ provider: cast[0].address, jobId, amount: burned })
+    const [confirmed] = parseEventLogs({ abi: challengeLedgerAbi, logs: receipt.logs, eventName: 'ChallengeFailureSlashed' })
+    expect(confirmed?.args).toEqual({ round: 1n, jobId, provider: cast[0].address, amount: burned })
+    expect(await providerOf(cast[0].address)).toMatchObject({
+      stake: before.locked,
+      locked: before.locked,
+      pendingUnstake: 0n,
+      unstakeAvailableAt: 0n,
+    })
+    expect(await supply()).toBe(supplyBefore - burned)
+    expect(await registry.read('faultedIn', [cast[0].address, jobId])).toBe(false)
+    expect(await registry.read('isEligible', [cast[0].address, 0n])).toBe(false)
+    expect(await attestedCapacityOf(cast[0].address)).toBe(0n)
+    // The other job's collateral still backs it: the provider is paid or slashed there as before.
+    expect(await registry.read('lockedFor', [cast[0].address, other])).toBe(before.locked)
+    // The auditors' stakes are whole.
+    for (const p of cast.slice(1)) expect((await providerOf(p.address)).stake).toBe(STAKE)
+  })
+
+  test('a provider that never revealed, or that the issuer alone calls failed, loses no stake beyond the collateral', async () => {
+    await ledger.write(issuer, 'commitRound', [seedHashOf(seed)])
+    const silent = await answered(undefined)
+    await sys.increaseTime(sys.deployment.params.market.revealWindow + 1n)
+    await market.write(issuer, 'finalize', [silent])
+    // JobMarket slashed the collateral of the commit that was never revealed: a fault, but not a wrong answer.
+    expect(await registry.read('faultedIn', [cast[0].address, silent])).toBe(true)
+    const afterCollateral = await providerOf(cast[0].address)
+    expect(afterCollateral.stake).toBeLessThan(STAKE)
+    const receipt = await ledger.write(issuer, 'record', [1n, silent, cast[0].address, false, 0n])
+    expect(parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'StakeSlashed' })).toEqual([])
+    expect((await providerOf(cast[0].address)).stake).toBe(afterCollateral.stake)
+
+    // An answer no audit judged: the issuer's word alone zeroes the attested capacity and slashes nothing.
+    const unjudged = await jobOf(issuer, true)
+    await ledger.write(issuer, 'record', [1n, unjudged, cast[1].address, false, 0n])
+    expect((await providerOf(cast[1].address)).stake).toBe(STAKE)
+    expect(await attestedCapacityOf(cast[1].address)).toBe(0n)
   })
 })

@@ -80,7 +80,7 @@ export type DeployAllParameters = {
 
 /**
  * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket, ChallengeLedger and TesseraTimelock, wires
- * them (registry and controller → JobMarket, controller → ChallengeLedger, token minter → controller, MATCHER_ROLE and
+ * them (registry and controller → JobMarket, controller and registry → ChallengeLedger, token minter → controller, MATCHER_ROLE and
  * ISSUER_ROLE → matcher, the controller's governor and JobMarket's GOVERNOR_ROLE → timelock, whose only proposer is
  * the deployer) and writes the deployment file. Needs `contracts/generated` to be current (`contracts/build.ts`).
  */
@@ -139,6 +139,7 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   const issuerRole = await publicClient.readContract({ address: ledger.address, abi: challengeLedgerAbi, functionName: 'ISSUER_ROLE' })
   await send(ledger.address, challengeLedgerAbi, 'grantRole', [issuerRole, parameters.matcher])
   await send(controller.address, emissionControllerAbi, 'setChallengeLedger', [ledger.address])
+  await send(registry.address, providerRegistryAbi, 'setChallengeLedger', [ledger.address])
   // Governance: the deployer proposes, anyone executes once the delay has passed; the timelock administers itself.
   const timelock = await deploy(tesseraTimelockAbi, tesseraTimelockBytecode, [
     params.governance.minDelay,

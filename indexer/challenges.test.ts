@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely'
 import { type Address, encodeAbiParameters, type Hex, keccak256, maxUint256, type PrivateKeyAccount, parseEventLogs, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { challengeLedgerAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { challengeLedgerAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { registerProvider, type TestSystem } from '../devnet/testSystem.ts'
 import { AuditKind } from '../protocol/spotCheck.ts'
@@ -106,10 +106,14 @@ type ProviderChallengeData = {
   lastChallengedAt: string | null
   reputationDetail: { score: number; good: number; bad: number }
   challenges: ChallengeData[]
+  stake: string
+  locked: string
+  pendingUnstake: string
+  slashCount: number
 }
 const providerQuery = `query ($a: Address!) { provider(address: $a) {
   challengesPassed challengesFailed attestedCapacity lastChallengedAt reputationDetail { score good bad }
-  challenges(first: 10) { round jobId provider passed unitsPerHour timestamp txHash } } }`
+  stake locked pendingUnstake slashCount challenges(first: 10) { round jobId provider passed unitsPerHour timestamp txHash } } }`
 const providerOnceIndexed = (who: PrivateKeyAccount, what: string, accept: (p: ProviderChallengeData) => boolean) =>
   onceIndexed<{ provider: ProviderChallengeData | null }>(
     what,
@@ -173,13 +177,14 @@ describe('challenge jobs, indexed and served', () => {
       },
     ])
     // Never challenged: no counts, no capacity attested, a newcomer's reputation.
-    expect(await providerOnceIndexed(cast[0], 'registered', () => true)).toEqual({
+    expect(await providerOnceIndexed(cast[0], 'registered', () => true)).toMatchObject({
       challengesPassed: 0,
       challengesFailed: 0,
       attestedCapacity: '0',
       lastChallengedAt: null,
       reputationDetail: { score: 0.5, good: 0, bad: 0 },
       challenges: [],
+      slashCount: 0,
     })
   })
 
@@ -260,13 +265,27 @@ describe('challenge jobs, indexed and served', () => {
     const receipt = await writeLedger('record', [1n, jobId, cast[0].address, false, 1200n])
     const recordedAt = (await system.publicClient.getBlock({ blockNumber: receipt.blockNumber })).timestamp
     const after = await providerOnceIndexed(cast[0], 'challenge failed', (p) => p.challengesFailed === 1)
+    // The audit confirmed the failure: the stake beyond the locked collateral is burned, one more slash, and the mirror
+    // matches the registry.
+    const onChain = await system.read<{ stake: bigint; locked: bigint; pendingUnstake: bigint }>({
+      address: system.registry,
+      abi: providerRegistryAbi,
+      functionName: 'getProvider',
+      args: [cast[0].address],
+    })
+    expect(onChain.stake).toBe(onChain.locked)
     expect(after).toMatchObject({
       challengesPassed: 1,
       challengesFailed: 1,
       // A failed challenge attests nothing, whatever throughput it showed, until the provider passes again.
       attestedCapacity: '0',
       lastChallengedAt: recordedAt.toString(),
+      stake: onChain.stake.toString(),
+      locked: onChain.locked.toString(),
+      pendingUnstake: '0',
+      slashCount: before.slashCount + 1,
     })
+    expect(BigInt(before.stake)).toBeGreaterThan(onChain.stake)
     // Newest first.
     expect(after.challenges.map((c) => [c.jobId, c.passed, c.unitsPerHour, c.txHash])).toEqual([
       [jobId.toString(), false, '1200', receipt.transactionHash],

@@ -90,7 +90,7 @@ export const stakeEvent = onchainTable(
   (t) => ({
     ...eventRow(t),
     provider: t.hex().notNull(),
-    kind: t.text().notNull(), // staked | unstake_requested | withdrawn | locked | unlocked
+    kind: t.text().notNull(), // staked | unstake_requested | withdrawn | locked | unlocked | stake_slashed
     amount: uint(t, 256).notNull(),
     jobId: uint(t, 256),
   }),

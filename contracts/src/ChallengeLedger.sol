@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IEmissionController} from "./interfaces/IEmissionController.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 
 /**
  * @title ChallengeLedger
@@ -11,10 +12,13 @@ import {IEmissionController} from "./interfaces/IEmissionController.sol";
  * provider, with a model and input derived from a seed whose hash it commits here before the round and reveals after
  * it, so anyone can check afterwards that each challenge was what the seed says (`protocol/challengeJobs.ts`). Nothing
  * names a job a challenge until that job has settled in JobMarket: a provider watching the chain can't tell a
- * challenge in flight from a paid job. A wrong answer is slashed through JobMarket (the issuer challenges the result
- * and fresh providers audit it), never on the issuer's word; this ledger only records each outcome and the throughput
- * the provider showed, which is its attested capacity, and passes both to the JobMarket's EmissionController: a
- * passed challenge is what makes a provider an availability recipient, weighted by that capacity.
+ * challenge in flight from a paid job. A wrong answer is judged through JobMarket (the issuer challenges the result
+ * and fresh providers audit it), never on the issuer's word. This ledger records each outcome and the throughput the
+ * provider showed, which is its attested capacity, and passes both to the JobMarket's EmissionController: a passed
+ * challenge is what makes a provider an availability recipient, weighted by that capacity and its stake at risk. A
+ * failure the audit confirmed (the provider revealed a result, fresh providers re-ran the job and the JobMarket slashed
+ * the provider) costs the provider the rest of its stake through the registry, so that a fake GPU expects to lose
+ * more than it earns (ECONOMICS.md, S9). A provider that never revealed loses only the job's collateral.
  */
 contract ChallengeLedger is AccessControl {
     /// @notice Role that commits rounds, records challenges and reveals seeds (the server's issuer key).
@@ -29,6 +33,7 @@ contract ChallengeLedger is AccessControl {
 
     IJobMarket private immutable _jobMarket;
     IEmissionController private immutable _emissionController;
+    IProviderRegistry private immutable _registry;
     uint64 private _lastRound;
     mapping(uint64 round => Round) private _rounds;
     mapping(uint256 jobId => uint64 round) private _recordedIn;
@@ -38,6 +43,8 @@ contract ChallengeLedger is AccessControl {
         uint64 indexed round, uint256 indexed jobId, address indexed provider, bool passed, uint64 unitsPerHour
     );
     event RoundRevealed(uint64 indexed round, bytes32 seed);
+    /// @notice `provider`'s failure of challenge `jobId` was confirmed by its audit and cost it `amount` of stake.
+    event ChallengeFailureSlashed(uint64 indexed round, uint256 indexed jobId, address indexed provider, uint256 amount);
 
     /// @dev A required address is zero.
     error ZeroAddress();
@@ -55,16 +62,19 @@ contract ChallengeLedger is AccessControl {
     error JobNotSettled(uint256 jobId, uint8 status);
     /// @dev `keccak256(abi.encode(seed))` is not the round's seed hash.
     error SeedMismatch(uint64 round);
+    /// @dev `passed` was claimed for `provider`, whom the JobMarket slashed in `jobId`.
+    error PassContradictsVerdict(uint256 jobId, address provider);
 
     /**
      * @param jobMarket_ the JobMarket whose jobs are recorded; its EmissionController (if any) is told each outcome and
-     * must have this ledger set (`setChallengeLedger`).
+     * must have this ledger set (`setChallengeLedger`), and so must its ProviderRegistry (to slash confirmed failures).
      * @param admin holds `DEFAULT_ADMIN_ROLE` (grants `ISSUER_ROLE`).
      */
     constructor(address jobMarket_, address admin) {
         if (jobMarket_ == address(0) || admin == address(0)) revert ZeroAddress();
         _jobMarket = IJobMarket(jobMarket_);
         _emissionController = IEmissionController(IJobMarket(jobMarket_).emissionController());
+        _registry = IProviderRegistry(IJobMarket(jobMarket_).registry());
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -81,11 +91,14 @@ contract ChallengeLedger is AccessControl {
 
     /**
      * @notice Records a settled challenge job of `round`: whether `provider` answered it right, and the throughput it
-     * showed (units per hour, from its assignment to its reveal).
+     * showed (units per hour, from its assignment to its reveal). A failure is slashed from the provider's stake
+     * (`ProviderRegistry.slashStake`) when the provider revealed a result, fresh providers audited the job, and the
+     * JobMarket slashed the provider in it.
      * Requirements:
      * - the caller has `ISSUER_ROLE` and submitted `jobId`;
      * - `round` is committed and not revealed; `jobId` is not recorded yet;
-     * - the job has settled (Completed, Failed, Cancelled, Expired or FailedInvalid).
+     * - the job has settled (Completed, Failed, Cancelled, Expired or FailedInvalid);
+     * - not `passed` when the JobMarket slashed `provider` in `jobId`.
      */
     function record(uint64 round, uint256 jobId, address provider, bool passed, uint64 unitsPerHour)
         external
@@ -99,10 +112,16 @@ contract ChallengeLedger is AccessControl {
         if (requester != msg.sender) revert NotIssuersJob(jobId);
         // Open, Assigned, Committed, Revealed and Disputed jobs are still live (JobMarket.Status 1–4 and 9).
         if ((status >= 1 && status <= 4) || status == 9) revert JobNotSettled(jobId, status);
+        bool faulted = _registry.faultedIn(provider, jobId);
+        if (passed && faulted) revert PassContradictsVerdict(jobId, provider);
         _recordedIn[jobId] = round;
         emit ChallengeRecorded(round, jobId, provider, passed, unitsPerHour);
         if (address(_emissionController) != address(0)) {
             _emissionController.recordChallenge(provider, passed, unitsPerHour);
+        }
+        if (faulted && _auditedAfterReveal(jobId, provider)) {
+            uint256 amount = _registry.slashStake(provider, jobId);
+            emit ChallengeFailureSlashed(round, jobId, provider, amount);
         }
     }
 
@@ -130,6 +149,13 @@ contract ChallengeLedger is AccessControl {
     /// @notice The round `jobId` was recorded in, 0 if it is not a recorded challenge.
     function roundOf(uint256 jobId) external view returns (uint64) {
         return _recordedIn[jobId];
+    }
+
+    /// @dev Whether `provider` revealed a result of `jobId` and fresh providers re-ran the job (it was audited).
+    function _auditedAfterReveal(uint256 jobId, address provider) private view returns (bool) {
+        (,,,, bool revealed,,) = _jobMarket.getSlot(jobId, provider);
+        (uint8 auditKind,,,) = _jobMarket.getAudit(jobId);
+        return revealed && auditKind != 0;
     }
 
     /// @notice The JobMarket whose jobs this ledger records.

@@ -12,7 +12,9 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
  * @title ProviderRegistry
  * @notice Providers register their hardware and ask, stake TSR, and unstake through an unbonding
  * period. The JobMarket locks part of a provider's stake as collateral per job, unlocks it, or
- * slashes it (part to a beneficiary, the rest burned).
+ * slashes it (part to a beneficiary, the rest burned). A provider the JobMarket slashed in a
+ * known-answer challenge job loses the rest of its stake too, when the ChallengeLedger records the
+ * failure (`slashStake`): the availability reward it earned rests on that stake.
  *
  * Invariant: for every provider, `locked + pendingUnstake <= stake`, and the registry's token
  * balance equals the sum of all stakes (pending unstakes are still part of the stake).
@@ -28,12 +30,15 @@ contract ProviderRegistry is IProviderRegistry, Ownable, ReentrancyGuard {
     uint64 private immutable _unbondingPeriod;
 
     address private _jobMarket;
+    address private _challengeLedger;
     mapping(address provider => Provider) private _providers;
     mapping(address provider => bytes) private _encryptionPubKeys;
     mapping(address provider => mapping(uint256 jobId => uint256)) private _jobLocks;
     /// @dev The capacity each provider currently contributes to `_totalCapacity` (0 when not active).
     mapping(address provider => uint256) private _countedCapacity;
     uint256 private _totalCapacity;
+    /// @dev Jobs in which the JobMarket slashed a provider's collateral, until `slashStake` acts on one.
+    mapping(address provider => mapping(uint256 jobId => bool)) private _faulted;
 
     modifier onlyJobMarket() {
         if (msg.sender != _jobMarket) revert NotJobMarket(msg.sender);
@@ -70,6 +75,20 @@ contract ProviderRegistry is IProviderRegistry, Ownable, ReentrancyGuard {
         if (jobMarket_ == address(0)) revert ZeroAddress();
         _jobMarket = jobMarket_;
         emit JobMarketSet(jobMarket_);
+    }
+
+    /**
+     * @notice Sets the ChallengeLedger, the only caller of `slashStake`.
+     * Requirements:
+     * - the caller is the admin;
+     * - it has not been set before;
+     * - `challengeLedger_` is not the zero address.
+     */
+    function setChallengeLedger(address challengeLedger_) external onlyOwner {
+        if (_challengeLedger != address(0)) revert ChallengeLedgerAlreadySet();
+        if (challengeLedger_ == address(0)) revert ZeroAddress();
+        _challengeLedger = challengeLedger_;
+        emit ChallengeLedgerSet(challengeLedger_);
     }
 
     /**
@@ -243,11 +262,35 @@ contract ProviderRegistry is IProviderRegistry, Ownable, ReentrancyGuard {
         _jobLocks[provider][jobId] = lockedForJob - amount;
         p.locked -= amount;
         p.stake -= amount;
+        _faulted[provider][jobId] = true;
         _recount(provider);
         emit Slashed(provider, jobId, amount, beneficiary, toBeneficiary, burned);
 
         if (toBeneficiary > 0) _token.safeTransfer(beneficiary, toBeneficiary);
         if (burned > 0) ERC20Burnable(address(_token)).burn(burned);
+    }
+
+    /**
+     * @notice Burns all of `provider`'s stake beyond the collateral it has locked for live jobs, its pending unstake
+     * included, and returns the amount: the ChallengeLedger's penalty for a known-answer challenge `jobId` that the
+     * JobMarket slashed the provider in. Nobody is paid from it, so nobody gains by framing a provider; and the
+     * JobMarket's verdict, not the ledger's caller, decides that there was a fault. Once per provider and job.
+     * Requirements:
+     * - the caller is the ChallengeLedger;
+     * - the JobMarket slashed `provider` in `jobId`, and this was not called for that pair before.
+     */
+    function slashStake(address provider, uint256 jobId) external nonReentrant returns (uint256 amount) {
+        if (msg.sender != _challengeLedger) revert NotChallengeLedger(msg.sender);
+        if (!_faulted[provider][jobId]) revert NotFaulted(provider, jobId);
+        delete _faulted[provider][jobId];
+        Provider storage p = _providers[provider];
+        amount = p.stake - p.locked;
+        p.stake = p.locked;
+        p.pendingUnstake = 0;
+        p.unstakeAvailableAt = 0;
+        _recount(provider);
+        emit StakeSlashed(provider, jobId, amount);
+        if (amount > 0) ERC20Burnable(address(_token)).burn(amount);
     }
 
     /// @notice The provider's record (all zero when unknown).
@@ -306,6 +349,16 @@ contract ProviderRegistry is IProviderRegistry, Ownable, ReentrancyGuard {
     /// @notice The JobMarket, or zero before `setJobMarket`.
     function jobMarket() external view returns (address) {
         return _jobMarket;
+    }
+
+    /// @notice The ChallengeLedger, or zero before `setChallengeLedger`.
+    function challengeLedger() external view returns (address) {
+        return _challengeLedger;
+    }
+
+    /// @notice Whether the JobMarket slashed `provider` in `jobId` and `slashStake` has not acted on it yet.
+    function faultedIn(address provider, uint256 jobId) external view returns (bool) {
+        return _faulted[provider][jobId];
     }
 
     /// @notice The TSR token.

@@ -159,12 +159,15 @@ export function adaptiveWasher(parameters: {
   }
 }
 
-/** What a failed challenge costs a Sybil identity: the protocol's rule, or the proposed one. */
+/** What a failed challenge costs a Sybil identity: the protocol's rule, or the one before it (for comparison). */
 export type SlashRule =
-  /** JobMarket today: the challenge job's optimistic collateral, at the identity's own ask (1 wei for a fake). */
-  | 'collateral'
-  /** Proposed: the stake at risk that backs the identity's weight (`stakeAtRisk`), lost on a failed challenge. */
+  /**
+   * The protocol: a wrong answer the audit confirmed burns the stake at risk behind the identity's weight
+   * (`ChallengeLedger.record` → `ProviderRegistry.slashStake`), beside the challenge job's collateral.
+   */
   | 'stakeAtRisk'
+  /** The rule before: the challenge job's optimistic collateral only, at the identity's own ask (1 wei for a fake). */
+  | 'collateral'
 
 /** A Sybil farm's books: its fake GPUs, identities and rig, the identity-epochs that passed, a failure's slash per GPU. */
 export type SybilBooks = {
@@ -182,9 +185,11 @@ export type SybilBooks = {
  * S9's Sybil farmer: fake GPUs worth `share` of the capacity, spread over `identities` identities outside the market
  * (none serves a paid job; each asks 1 wei per unit so no organic job ever comes its way). Each answers its challenge
  * from a small real rig shared by `sharing` fake GPUs (the hardware it must really run: a challenge is a few rows, so a
- * rig answers many), and still fails a fraction `failRate` of them. A failed challenge records `passed = false` (no
- * availability that epoch, attested capacity 0 until it passes again) and is slashed by `slash`; each identity stakes
- * enough for full weight (`capacity × stakePerUnit`) and restakes what a slash took.
+ * rig answers many), computing on cheaper hardware than it claims, so a fraction `failRate` of its answers fall outside
+ * the tolerance and it can't tell which (it reveals them all: a no-show forfeits the epoch as surely). A failed
+ * challenge records `passed = false` (no availability that epoch, attested capacity 0 until it passes again) and is
+ * slashed by `slash`; each identity stakes enough for full weight (`capacity × stakePerUnit`) and restakes what a
+ * slash took.
  */
 export function sybilFarmer(parameters: {
   share: number

@@ -25,7 +25,7 @@ export type ScenarioOverrides = {
   model?: Partial<MarketModel>
   /** T_B in epochs: runs the exploration-only law variant of halfLife.ts (540, the contract's, by default). */
   halfLife?: number
-  /** What a failed challenge slashes a Sybil (S9): the protocol's rule today, or the proposed one. */
+  /** What a failed challenge slashes a Sybil (S9): the protocol's rule (the default), or the one before it. */
   challengeSlash?: SlashRule
   /** The regimes S6 runs its grid in ({@link washGrid}'s two by default). */
   washRegimes?: readonly WashRegime[]
@@ -396,7 +396,7 @@ export const sybilIdentities = [1, 2, 4, 16]
  */
 export const fakeCapacity: Scenario = (seed, _years, overrides) => {
   const { params, rules, model, law } = setup(overrides, { fixedPopulation: true })
-  const slash = overrides?.challengeSlash ?? 'collateral'
+  const slash = overrides?.challengeSlash ?? 'stakeAtRisk'
   const epochs = 180
   const runs: SimulationRun[] = []
   let breakEven = Number.NaN

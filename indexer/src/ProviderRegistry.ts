@@ -51,7 +51,7 @@ async function recordStakeEvent(
   event: EventMeta,
   row: {
     provider: `0x${string}`
-    kind: 'staked' | 'unstake_requested' | 'withdrawn' | 'locked' | 'unlocked'
+    kind: 'staked' | 'unstake_requested' | 'withdrawn' | 'locked' | 'unlocked' | 'stake_slashed'
     amount: bigint
     jobId?: bigint
   },
@@ -112,4 +112,17 @@ ponder.on('ProviderRegistry:Slashed', async ({ event, context }) => {
     .insert(slash)
     .values({ provider, jobId, amount, beneficiary, toBeneficiary, burned, ...eventColumns(event) })
     .onConflictDoNothing()
+})
+
+ponder.on('ProviderRegistry:StakeSlashed', async ({ event, context }) => {
+  const { provider, jobId, amount } = event.args
+  // A confirmed challenge failure burns everything beyond the locked collateral, the pending unstake with it.
+  await upsertProvider(context.db, event, provider, (row) => ({
+    stake: row.stake - amount,
+    pendingUnstake: 0n,
+    unstakeAvailableAt: 0n,
+    slashedTotal: row.slashedTotal + amount,
+    slashCount: row.slashCount + 1,
+  }))
+  await recordStakeEvent(context.db, event, { provider, kind: 'stake_slashed', amount, jobId })
 })

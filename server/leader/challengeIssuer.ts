@@ -416,11 +416,17 @@ export function createChallengeIssuer(parameters: {
       if (liveStatuses.includes(job.status)) continue
       // Settled: a provider that never revealed failed (JobMarket already slashed the no-show). A challenged result
       // is recorded as the audit judged it, not as the issuer did: fresh providers re-ran it, and a result they agreed
-      // with (one whose blob the issuer couldn't read, say) passes. Wait for the index to hold that outcome.
+      // with (one whose blob the issuer couldn't read, say) passes. Wait for the index to hold that outcome. A provider
+      // the JobMarket slashed (a spot check the issuer didn't start, say) failed whatever the issuer judged: the ledger
+      // refuses a pass against that verdict, and slashes the stake of one it confirmed.
       let passed = t.passed ?? false
       if (t.challenged) {
         if (!mine || mine.outcome === 'PENDING') continue
         passed = mine.outcome === 'AGREED'
+      } else if (mine?.outcome === 'PENDING') {
+        continue
+      } else if (mine?.outcome === 'DISSENTED' || mine?.outcome === 'NO_REVEAL') {
+        passed = false
       }
       const unitsPerHour =
         passed && mine?.revealedAt != null

@@ -49,6 +49,10 @@ interface IProviderRegistry {
         uint256 toBeneficiary,
         uint256 burned
     );
+    event ChallengeLedgerSet(address indexed challengeLedger);
+    /// @notice `amount` of `provider`'s stake, all it had beyond its locked collateral, was burned for failing the
+    /// known-answer challenge `jobId`; its pending unstake went with it.
+    event StakeSlashed(address indexed provider, uint256 indexed jobId, uint256 amount);
 
     /// @dev An address that must be set (token, admin, job market, beneficiary) is zero.
     error ZeroAddress();
@@ -76,8 +80,15 @@ interface IProviderRegistry {
     error InsufficientLocked(address provider, uint256 jobId, uint256 requested, uint256 locked);
     /// @dev A basis-point value above 10 000.
     error InvalidBps(uint256 bps);
+    /// @dev `setChallengeLedger` was already called.
+    error ChallengeLedgerAlreadySet();
+    /// @dev `caller` is not the ChallengeLedger.
+    error NotChallengeLedger(address caller);
+    /// @dev The JobMarket did not slash `provider` in `jobId`, or its stake was slashed for that job already.
+    error NotFaulted(address provider, uint256 jobId);
 
     function setJobMarket(address jobMarket) external;
+    function setChallengeLedger(address challengeLedger) external;
     function register(Hardware calldata hw, uint256 pricePerUnit, bytes32 region, bytes calldata encryptionPubKey)
         external;
     function update(Hardware calldata hw, uint256 pricePerUnit, bytes32 region) external;
@@ -92,6 +103,7 @@ interface IProviderRegistry {
     function slash(address provider, uint256 jobId, uint256 amount, address beneficiary, uint256 beneficiaryBps)
         external
         returns (uint256 toBeneficiary);
+    function slashStake(address provider, uint256 jobId) external returns (uint256 amount);
 
     function getProvider(address provider) external view returns (Provider memory);
     function freeStake(address provider) external view returns (uint256);
@@ -104,5 +116,7 @@ interface IProviderRegistry {
     function unbondingPeriod() external view returns (uint64);
     function encryptionPubKeyOf(address provider) external view returns (bytes memory);
     function jobMarket() external view returns (address);
+    function challengeLedger() external view returns (address);
+    function faultedIn(address provider, uint256 jobId) external view returns (bool);
     function token() external view returns (address);
 }
