@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { type Address, type Hex, type PrivateKeyAccount, parseEventLogs, zeroAddress } from 'viem'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { defaultHardware, expectRevert, fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
@@ -278,5 +279,101 @@ describe('ProviderRegistry: collateral', () => {
     await r.write(market, 'slash', [alice.address, 1n, 60n * TSR, zeroAddress, 0n])
     expect(await r.read('totalCapacity')).toBe(2000n)
     expect(await r.read('isEligible', [alice.address, 0n])).toBe(false)
+  })
+
+  test("slashStake: the ledger burns a faulted provider's stake beyond its locks, once per fault; nothing unfaulted", async () => {
+    const { address, market } = await registryWithEoaMarket()
+    const r = reg(address)
+    const ledger = bob
+    await expectRevert(r.write(alice, 'setChallengeLedger', [ledger.address]), 'OwnableUnauthorizedAccount')
+    await expectRevert(r.write(sys.accounts.deployer, 'setChallengeLedger', [zeroAddress]), 'ZeroAddress')
+    await r.write(sys.accounts.deployer, 'setChallengeLedger', [ledger.address])
+    await registerProvider(sys, alice, { registry: address, stake: 300n * TSR })
+    await r.write(market, 'lock', [alice.address, 1n, 10n * TSR])
+    await r.write(market, 'lock', [alice.address, 2n, 40n * TSR])
+    await r.write(alice, 'requestUnstake', [50n * TSR])
+    // Not faulted yet; and only the ledger may ask.
+    expect(await expectRevert(r.write(ledger, 'slashStake', [alice.address, 1n]), 'NotFaulted')).toEqual([alice.address, 1n])
+    await r.write(market, 'slash', [alice.address, 1n, 10n * TSR, zeroAddress, 0n])
+    expect(await r.read('faultedIn', [alice.address, 1n])).toBe(true)
+    await expectRevert(r.write(market, 'slashStake', [alice.address, 1n]), 'NotChallengeLedger')
+    const supply = await totalSupply()
+    const receipt = await r.write(ledger, 'slashStake', [alice.address, 1n])
+    const [event] = parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs, eventName: 'StakeSlashed' })
+    // 290 left, 40 locked for job 2: 250 burned, the 50 pending among them.
+    expect(event.args).toEqual({ provider: alice.address, jobId: 1n, amount: 250n * TSR })
+    expect(await r.read<Provider>('getProvider', [alice.address])).toMatchObject({
+      stake: 40n * TSR,
+      locked: 40n * TSR,
+      pendingUnstake: 0n,
+      unstakeAvailableAt: 0n,
+    })
+    expect(await totalSupply()).toBe(supply - 250n * TSR)
+    expect(await balanceOf(address)).toBe(40n * TSR)
+    await expectRevert(r.write(ledger, 'slashStake', [alice.address, 1n]), 'NotFaulted')
+    await expectRevert(r.write(alice, 'withdraw'), 'NothingToWithdraw')
+    // Job 2's collateral is whole: the market can still release or slash it.
+    await r.write(market, 'unlock', [alice.address, 2n, 40n * TSR])
+    expect(await r.read('freeStake', [alice.address])).toBe(40n * TSR)
+  })
+
+  test('random lock / unlock / slash / unstake / slashStake sequences keep every stake invariant after each step', async () => {
+    const { address, market } = await registryWithEoaMarket()
+    const r = reg(address)
+    const ledger = sys.accounts.requesters[0]
+    await r.write(sys.accounts.deployer, 'setChallengeLedger', [ledger.address])
+    const who = [alice, bob]
+    for (const p of who) await registerProvider(sys, p, { registry: address, stake: 500n * TSR })
+    type Step = { kind: 'lock' | 'unlock' | 'slash' | 'unstake' | 'slashStake'; who: number; job: number; amount: bigint }
+    const step = fc.record({
+      kind: fc.constantFrom<Step['kind']>('lock', 'unlock', 'slash', 'unstake', 'slashStake'),
+      who: fc.integer({ min: 0, max: 1 }),
+      job: fc.integer({ min: 1, max: 3 }),
+      amount: fc.bigInt({ min: 1n, max: 200n * TSR }),
+    })
+    const check = async () => {
+      let sum = 0n
+      for (const p of who) {
+        const rec = await r.read<Provider>('getProvider', [p.address])
+        expect(rec.locked + rec.pendingUnstake).toBeLessThanOrEqual(rec.stake)
+        let locks = 0n
+        for (const job of [1n, 2n, 3n]) locks += await r.read<bigint>('lockedFor', [p.address, job])
+        expect(locks).toBe(rec.locked)
+        sum += rec.stake
+      }
+      expect(await balanceOf(address)).toBe(sum)
+    }
+    let stakeSlashes = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 8, maxLength: 16 }), async (steps) => {
+        const snapshot = await sys.snapshot()
+        try {
+          for (const s of steps) {
+            const p = who[s.who] as PrivateKeyAccount
+            const rec = await r.read<Provider>('getProvider', [p.address])
+            const lockedForJob = await r.read<bigint>('lockedFor', [p.address, BigInt(s.job)])
+            const free = rec.stake - rec.locked - rec.pendingUnstake
+            const job = BigInt(s.job)
+            if (s.kind === 'lock' && s.amount <= free) await r.write(market, 'lock', [p.address, job, s.amount])
+            if (s.kind === 'unlock' && lockedForJob > 0n) await r.write(market, 'unlock', [p.address, job, lockedForJob])
+            if (s.kind === 'slash' && lockedForJob > 0n) await r.write(market, 'slash', [p.address, job, lockedForJob, zeroAddress, 0n])
+            if (s.kind === 'unstake' && s.amount <= free) await r.write(p, 'requestUnstake', [s.amount])
+            if (s.kind === 'slashStake') {
+              if (await r.read<boolean>('faultedIn', [p.address, job])) {
+                await r.write(ledger, 'slashStake', [p.address, job])
+                stakeSlashes++
+                expect(await r.read<Provider>('getProvider', [p.address])).toMatchObject({ stake: rec.locked, pendingUnstake: 0n })
+              } else await expectRevert(r.write(ledger, 'slashStake', [p.address, job]), 'NotFaulted')
+            }
+            await check()
+          }
+        } finally {
+          await sys.revert(snapshot)
+        }
+      }),
+      { numRuns: 16, seed: 9 },
+    )
+    // The sequences reached the stake slash, not only its refusals.
+    expect(stakeSlashes).toBeGreaterThan(0)
   })
 })
