@@ -5,6 +5,8 @@ import type { Deployment } from '../protocol/deployment.ts'
 import type { BlobStore } from './blobs/blobStore.ts'
 import type { ModelInspector } from './checkJob.ts'
 import type { Database, Views } from './db/database.ts'
+import type { EventJobs } from './eventJobs.ts'
+import type { IndexWatcher } from './indexWatcher.ts'
 import type { AssignmentPubSub } from './pubsub.ts'
 
 /** What every resolver gets; built once per server, shared across requests (loaders are per request via Pothos). */
@@ -15,6 +17,10 @@ export type ServerContext = {
   viewsSchema: string
   deployment: Deployment
   pubsub: AssignmentPubSub
+  /** The job of a live event, loaded once for every subscriber it reaches (not per request). */
+  eventJobs: EventJobs
+  /** The indexed head, watched jobs and closing epochs, read once per process for all subscribers. */
+  indexWatcher: IndexWatcher
   /** Chain reads (latest block for `_meta`); absent in schema-only tests. */
   publicClient?: PublicClient
   log: Logger

@@ -1,3 +1,4 @@
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse'
 import { createYoga as createGraphQLYoga } from 'graphql-yoga'
 import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
@@ -9,7 +10,9 @@ import type { ModelInspector } from './checkJob.ts'
 import type { ServerContext } from './context.ts'
 import type { Database } from './db/database.ts'
 import { viewsSchemaPresent } from './db/meta.ts'
+import { createEventJobs } from './eventJobs.ts'
 import { createIndexingHealth, type IndexerState, type IndexingHealthOptions } from './indexingHealth.ts'
+import { createIndexWatcher } from './indexWatcher.ts'
 import { createMetrics, type ServerMetrics } from './metrics.ts'
 import { useAnalyticsRoutes } from './plugins/use-analytics-routes.ts'
 import { useBlobRoutes } from './plugins/use-blob-routes.ts'
@@ -41,11 +44,13 @@ export type CreateYogaParameters = {
    * stops, naming its last error. Without it, a stopped indexer shows as stale once the chain moves on.
    */
   indexerState?: () => IndexerState
+  /** How often subscriptions' index watcher reads the indexed head (ms; `defaultWatchIntervalMs`). */
+  watchIntervalMs?: number
 }
 
 /**
  * The whole HTTP surface as one fetch handler (`yoga.fetch`): GraphQL at `/graphql` (SSE for
- * subscriptions), blobs, `/analytics/emissions.csv`, `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket;
+ * subscriptions; WebSocket beside it once `serveWebSockets` is attached), graphql-sse at `/graphql/stream`, blobs, `/analytics/emissions.csv`, `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket;
  * `startServer` puts it behind a Node HTTP server, tests call `yoga.fetch` directly. `/ready` answers 503 while the
  * views schema is missing or the indexed data is stale (`indexing`, also returned so the leader can share what it saw).
  */
@@ -54,12 +59,15 @@ export function createYoga(parameters: CreateYogaParameters) {
   const metrics = parameters.metrics ?? createMetrics()
   const pubsub = parameters.pubsub ?? createAssignmentPubSub()
   const blobs: BlobStore = createBlobStore({ db: parameters.db, dataDir: parameters.dataDir, maxBytes: parameters.maxBlobBytes })
+  const views = parameters.db.withSchema(parameters.viewsSchema)
   const context: ServerContext = {
     db: parameters.db,
-    views: parameters.db.withSchema(parameters.viewsSchema),
+    views,
     viewsSchema: parameters.viewsSchema,
     deployment: parameters.deployment,
     pubsub,
+    eventJobs: createEventJobs(views),
+    indexWatcher: createIndexWatcher({ views, log, intervalMs: parameters.watchIntervalMs }),
     publicClient: parameters.publicClient,
     log,
     now: parameters.now ?? (() => Date.now() / 1000),
@@ -105,6 +113,9 @@ export function createYoga(parameters: CreateYogaParameters) {
       useAnalyticsRoutes({ views: context.views, deployment: parameters.deployment }),
       useQueryLimits(),
       useErrorMasking({ log }),
+      // graphql-sse's protocol at /graphql/stream, single-connection mode included (one connection, many operations: the
+      // six-connections-per-domain limit of HTTP/1 browsers). /graphql keeps Yoga's own SSE (distinct connections).
+      useGraphQLSSE({ endpoint: '/graphql/stream' }),
     ],
   })
   return { yoga, context, metrics, pubsub, blobs, indexing }

@@ -16,6 +16,7 @@ import { createJobVetting } from './leader/jobVetting.ts'
 import { startLeader } from './leader/startLeader.ts'
 import { createMetrics } from './metrics.ts'
 import { connectAssignmentPubSub } from './pubsub.ts'
+import { serveWebSockets } from './serveWebSockets.ts'
 
 export type StartServerParameters = {
   databaseUrl: string
@@ -102,6 +103,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   // SSE subscriptions stay open; don't let Node's request timeout cut them.
   server.requestTimeout = 0
   server.headersTimeout = 60_000
+  const webSockets = serveWebSockets({ server, yoga })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(parameters.port, parameters.host ?? '127.0.0.1', () => resolve())
@@ -151,6 +153,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   const stop = () =>
     (stopping ??= (async () => {
       await leader?.stop()
+      await webSockets.close()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()

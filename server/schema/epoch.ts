@@ -235,3 +235,14 @@ builder.queryFields((t) => ({
     resolve: (_root, args, ctx) => findEmissionsVsUsage(ctx.views, { ...args, deployment: ctx.deployment }),
   }),
 }))
+
+builder.subscriptionFields((t) => ({
+  epochAdvanced: t.field({
+    type: Epoch,
+    description:
+      'Each epoch as the indexer sees it close (EpochAdvanced), from the next one on; read once for all subscribers. Epochs closed ' +
+      'while not subscribed are in `epochs`.',
+    subscribe: (_root, _args, ctx) => ctx.indexWatcher.epochs(),
+    resolve: (epoch) => epoch,
+  }),
+}))

@@ -245,3 +245,15 @@ builder.queryFields((t) => ({
   // The job's id is its dataloader key: null when no such job.
   job: t.field({ type: Job, nullable: true, args: byId, resolve: (_root, { id }) => id.toString() }),
 }))
+
+builder.subscriptionFields((t) => ({
+  jobUpdated: t.field({
+    type: Job,
+    description:
+      'Job `id` as indexed now (once it is), then each time the indexer changes it: status, deadlines, fees, refunds. The job is ' +
+      'read once per change for all its subscribers. A reorganisation that undoes a change shows as another change.',
+    args: { id: t.arg({ type: 'BigInt', required: true }) },
+    subscribe: (_root, args, ctx) => ctx.indexWatcher.job(args.id),
+    resolve: (job) => job,
+  }),
+}))

@@ -23,7 +23,12 @@ const JobAssignment = builder.objectRef<AssignmentEvent>('JobAssignment').implem
     provider: t.expose('provider', { type: 'Address' }),
     round: t.exposeInt('round'),
     slot: t.exposeInt('slot'),
-    job: t.field({ type: Job, resolve: (e) => e.jobId.toString() }),
+    job: t.field({
+      type: Job,
+      description: 'The job, as indexed when this event was delivered.',
+      // Loaded once per event for all its subscribers; the request's own loader only if the job wasn't there yet.
+      resolve: async (e, _args, ctx) => (await ctx.eventJobs(e)) ?? e.jobId.toString(),
+    }),
   }),
 })
 

@@ -2,6 +2,7 @@ import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { builder } from '../builder.ts'
 import type { AuditStats } from '../db/audits.ts'
 import { type IndexingStatus, indexingStatus, type MarketStats, marketStats } from '../db/meta.ts'
+import type { IndexHead } from '../indexWatcher.ts'
 import { AuditKind, JobStatus } from './job.ts'
 
 const MetaRef = builder.objectRef<IndexingStatus>('Meta').implement({
@@ -12,6 +13,14 @@ const MetaRef = builder.objectRef<IndexingStatus>('Meta').implement({
     blockTimestamp: t.expose('blockTimestamp', { type: 'BigInt', nullable: true }),
     chainHead: t.expose('chainHead', { type: 'BigInt', nullable: true, description: 'Latest block of the chain (RPC).' }),
     lagBlocks: t.exposeInt('lagBlocks', { nullable: true, description: 'chainHead − block; null when either is unknown.' }),
+  }),
+})
+
+const IndexerHeadRef = builder.objectRef<IndexHead>('IndexerHead').implement({
+  description: 'The last block the indexer processed.',
+  fields: (t) => ({
+    block: t.expose('blockNumber', { type: 'BigInt' }),
+    blockTimestamp: t.expose('timestamp', { type: 'BigInt', description: 'Its timestamp (unix s).' }),
   }),
 })
 
@@ -63,4 +72,15 @@ builder.queryFields((t) => ({
     resolve: (_root, _args, ctx) => indexingStatus(ctx.views, { chainId: ctx.deployment.chainId, publicClient: ctx.publicClient }),
   }),
   marketStats: t.field({ type: MarketStatsRef, resolve: (_root, _args, ctx) => marketStats(ctx.db, ctx.views, ctx.now()) }),
+}))
+
+builder.subscriptionFields((t) => ({
+  indexerHead: t.field({
+    type: IndexerHeadRef,
+    description:
+      'The last block the indexer processed, now and each time it moves (back too, after a reorganisation). Read once per move ' +
+      'for all subscribers.',
+    subscribe: (_root, _args, ctx) => ctx.indexWatcher.heads(),
+    resolve: (head) => head,
+  }),
 }))

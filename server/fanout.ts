@@ -1,0 +1,77 @@
+/** A subscriber's values, queued from the moment of subscribing; `close()` detaches (so does `return()`). */
+export type Subscription<T> = AsyncIterableIterator<T> & { close: () => void }
+
+/**
+ * What a slow subscriber keeps when its queue is full: `latest` drops everything queued for the newest value (a state
+ * such as a job or the indexed head, where only the newest matters), `oldest` drops the oldest (a stream of events).
+ */
+export type Overflow = 'latest' | 'oldest'
+
+/**
+ * Values by topic, handed to every subscriber of the topic as the same object: publishing costs one push per
+ * subscriber, whatever they later select. A subscriber holds a queue and one pending promise, nothing else.
+ */
+export function createFanout<K, T>(options: { maxQueued?: number; overflow?: Overflow; onEmpty?: (key: K) => void } = {}) {
+  const maxQueued = options.maxQueued ?? 1000
+  const overflow = options.overflow ?? 'oldest'
+  const topics = new Map<K, Set<(value: T) => void>>()
+  return {
+    /** Hands `value` to every subscriber of `key`; returns how many. */
+    publish(key: K, value: T): number {
+      const listeners = topics.get(key)
+      if (!listeners) return 0
+      for (const push of listeners) push(value)
+      return listeners.size
+    },
+    /** The topics with subscribers. */
+    keys: (): K[] => [...topics.keys()],
+    has: (key: K): boolean => topics.has(key),
+    get size(): number {
+      return topics.size
+    },
+    /** Subscribes to `key`; `initial` (if given) is this subscriber's first value, and only its. */
+    subscribe(key: K, initial?: T): Subscription<T> {
+      let queue: T[] = initial === undefined ? [] : [initial]
+      let wake: (() => void) | undefined
+      let closed = false
+      const push = (value: T) => {
+        if (queue.length >= maxQueued) {
+          if (overflow === 'latest') queue = []
+          else queue.shift()
+        }
+        queue.push(value)
+        wake?.()
+      }
+      const listeners = topics.get(key) ?? new Set()
+      topics.set(key, listeners.add(push))
+      const close = () => {
+        if (closed) return
+        closed = true
+        listeners.delete(push)
+        if (!listeners.size && topics.get(key) === listeners) {
+          topics.delete(key)
+          options.onEmpty?.(key)
+        }
+        queue = []
+        wake?.()
+      }
+      const iterator: Subscription<T> = {
+        async next(): Promise<IteratorResult<T>> {
+          while (!queue.length && !closed) await new Promise<void>((resolve) => (wake = resolve))
+          wake = undefined
+          if (closed) return { value: undefined, done: true }
+          return { value: queue.shift() as T, done: false }
+        },
+        async return(): Promise<IteratorResult<T>> {
+          close()
+          return { value: undefined, done: true }
+        },
+        [Symbol.asyncIterator]() {
+          return iterator
+        },
+        close,
+      }
+      return iterator
+    },
+  }
+}
