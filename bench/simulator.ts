@@ -5,8 +5,6 @@
  * then folds 2,000 events an epoch instead of a few dozen cohorts). `tsx bench/simulator.ts` runs it alone and
  * rewrites its section of BENCHMARKS.md; `npm run bench` runs it with the rest.
  */
-import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +14,7 @@ import { type EpochOutputs, Limiter } from '../economics/emissionLaw.ts'
 import { emissionParams } from '../economics/params.ts'
 import { defaultMarketModel } from '../economics/simulation/market.ts'
 import { type LawStep, simulate } from '../economics/simulation/simulate.ts'
+import { benchmarksFile, writeSection } from './writeSection.ts'
 
 /** Epochs and providers of the benchmarked run. */
 export const benchShape = { epochs: 4 * 365, providers: 1_000, feesPerEpoch: 50_000 } as const
@@ -183,25 +182,10 @@ export function simulatorSection(bench: SimulatorBenchReturnType): string[] {
   ]
 }
 
-/** Replaces (or appends) the simulator section of `file`. */
-export function writeSimulatorSection(file: string, lines: string[]): void {
-  const text = readFileSync(file, 'utf8')
-  const start = text.indexOf('## Economics simulator')
-  if (start === -1) {
-    writeFileSync(file, `${text.trimEnd()}\n\n${lines.join('\n')}`)
-    return
-  }
-  const next = text.indexOf('\n## ', start + 1)
-  writeFileSync(file, `${text.slice(0, start)}${lines.join('\n')}${next === -1 ? '' : `\n${text.slice(next + 1)}`}`)
-}
-
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-  const file = path.join(root, 'BENCHMARKS.md')
+  const file = benchmarksFile
   const bench = simulatorBench()
-  writeSimulatorSection(file, simulatorSection(bench))
-  // Committed files are Biome-formatted (tables padded), as bench/benchmarks.ts leaves the whole file.
-  execFileSync(path.join(root, 'node_modules', '.bin', 'biome'), ['format', '--write', file], { stdio: 'ignore' })
+  writeSection(file, simulatorSection(bench))
   for (const t of bench.timings)
     process.stdout.write(`${t.variant}: ${t.medianMs.toFixed(0)} ms (${t.runsMs.map((x) => x.toFixed(0)).join(', ')})\n`)
   process.stdout.write(`peak RSS ${bench.peakRssMb.toFixed(0)} MB; wrote the simulator section of ${file}\n`)

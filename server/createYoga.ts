@@ -20,6 +20,7 @@ import { useErrorMasking } from './plugins/use-error-masking.ts'
 import { useMetrics } from './plugins/use-metrics.ts'
 import { useOpsRoutes } from './plugins/use-ops-routes.ts'
 import { useQueryLimits } from './plugins/use-query-limits.ts'
+import { useSharedSubscriptionResults } from './plugins/use-shared-subscription-results.ts'
 import { type AssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
 import { schema } from './schema/index.ts'
 
@@ -112,6 +113,7 @@ export function createYoga(parameters: CreateYogaParameters) {
       useBlobRoutes({ store: blobs, metrics, inspector: parameters.inspector }),
       useAnalyticsRoutes({ views: context.views, deployment: parameters.deployment }),
       useQueryLimits(),
+      useSharedSubscriptionResults(),
       useErrorMasking({ log }),
       // graphql-sse's protocol at /graphql/stream, single-connection mode included (one connection, many operations: the
       // six-connections-per-domain limit of HTTP/1 browsers). /graphql keeps Yoga's own SSE (distinct connections).

@@ -1,0 +1,49 @@
+/**
+ * The API process `bench/subscriptions.ts` measures, forked with `--expose-gc`: the server's real Yoga (createYoga)
+ * behind a Node HTTP server with WebSocket beside SSE, its live events from the Postgres bus the bench publishes on.
+ * No leader: the bench plays it. Reports its port over IPC, and answers `{ type: 'memory' }` with its memory after two
+ * full collections.
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import pino from 'pino'
+import { readDeploymentFile } from '../protocol/deployment.ts'
+import { createYoga } from '../server/createYoga.ts'
+import { createDb } from '../server/db/createDb.ts'
+import { connectAssignmentPubSub } from '../server/pubsub.ts'
+import { serveWebSockets } from '../server/serveWebSockets.ts'
+
+const env = (name: string): string => {
+  const value = process.env[name]
+  if (!value) throw new Error(`bench/subscriptionServer.ts needs ${name}`)
+  return value
+}
+
+const databaseUrl = env('BENCH_DATABASE_URL')
+const deployment = readDeploymentFile(env('BENCH_DEPLOYMENT_PATH'))
+const log = pino({ level: 'warn' })
+const { db } = createDb({ databaseUrl })
+const pubsub = await connectAssignmentPubSub({ databaseUrl, scope: env('BENCH_BUS_SCOPE'), log })
+const { yoga } = createYoga({
+  db,
+  viewsSchema: env('BENCH_VIEWS_SCHEMA'),
+  deployment,
+  dataDir: path.join(env('BENCH_TMP_DIR'), 'data'),
+  pubsub,
+  log,
+})
+const server = createServer(yoga)
+server.requestTimeout = 0
+serveWebSockets({ server, yoga })
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+
+const collect = (globalThis as { gc?: () => void }).gc
+process.on('message', (message: { type: string }) => {
+  if (message.type !== 'memory') return
+  collect?.()
+  collect?.()
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+  process.send?.({ type: 'memory', rss, heapUsed, external, arrayBuffers })
+})
+process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port })

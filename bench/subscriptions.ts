@@ -1,0 +1,300 @@
+/**
+ * Subscription fan-out: N agents of one provider subscribed to `jobAssignments` on one API process
+ * (`bench/subscriptionServer.ts`, forked), each event published on the Postgres bus as the leader's change feed does,
+ * and the time from the publish to each subscriber's copy. Over SSE (Yoga's, distinct connections) and WebSocket
+ * (graphql-transport-ws), the agent's own selection (with `job { … }`, read from the indexed data) against the same
+ * selection without `job` (the peer: pure fan-out), interleaved round by round. Memory per subscriber is the API
+ * process's after two full collections, before, with the N subscribers, and after they all disconnected.
+ * `TESSERA_BENCH_SUBSCRIBERS` (comma-separated) changes N; `npx tsx bench/subscriptions.ts` runs this alone (JSON).
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { request } from 'node:http'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pino from 'pino'
+import { keccak256, toHex } from 'viem'
+import WebSocket from 'ws'
+import { fund, registerProvider } from '../devnet/testSystem.ts'
+import { TSR } from '../protocol/units.ts'
+import { type AssignmentEvent, connectAssignmentPubSub } from '../server/pubsub.ts'
+import { approveAndSubmitJob } from '../test/support/market.ts'
+import { startIndexedTestChain } from '../test/support/stack.ts'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const viewsSchema = 'bench_subscriptions'
+const busScope = 'bench-subscriptions'
+
+export type Transport = 'sse' | 'ws'
+export type Selection = 'withJob' | 'withoutJob'
+
+/** One transport × selection × N: delivery latency and the API process's memory. */
+export type FanoutRun = {
+  transport: Transport
+  selection: Selection
+  subscribers: number
+  rounds: number
+  /** Publish → the last subscriber's copy, per round (ms). */
+  lastDeliveryP50: number
+  lastDeliveryP99: number
+  /** Publish → each copy, over every subscriber and round (ms). */
+  deliveryP50: number
+  deliveryP99: number
+  /** API process memory per subscriber while subscribed (bytes): heap + external, and RSS. */
+  heapPerSubscriber: number
+  rssPerSubscriber: number
+  /** Heap + external left per subscriber once all disconnected (bytes; ≈ 0 when released). */
+  heapLeftPerSubscriber: number
+}
+
+export type SubscriptionsBenchReturnType = { runs: FanoutRun[]; seconds: number }
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
+}
+
+const queries: Record<Selection, string> = {
+  withJob:
+    'subscription ($p: Address!) { jobAssignments(provider: $p) { cursor retracted jobId provider slot pricePerUnit collateral ' +
+    'commitDeadline job { id modelHash inputHash units outputTolerance redundancy deadline } } }',
+  withoutJob:
+    'subscription ($p: Address!) { jobAssignments(provider: $p) { cursor retracted jobId provider slot pricePerUnit collateral ' +
+    'commitDeadline } }',
+}
+
+/** A subscriber: counts the events it got and when; `close()` disconnects. */
+type Subscriber = { arrivals: number[]; ready: Promise<void>; close: () => void }
+
+function sseSubscriber(port: number, query: string, provider: string): Subscriber {
+  const arrivals: number[] = []
+  let resolveReady: () => void = () => {}
+  let rejectReady: (e: Error) => void = () => {}
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve
+    rejectReady = reject
+  })
+  const body = JSON.stringify({ query, variables: { p: provider } })
+  const req = request(
+    {
+      host: '127.0.0.1',
+      port,
+      path: '/graphql',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    },
+    (res) => {
+      if (res.statusCode !== 200) rejectReady(new Error(`SSE subscribe answered ${res.statusCode}`))
+      else resolveReady()
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        const now = performance.now()
+        let at = chunk.indexOf('event: next')
+        while (at !== -1) {
+          arrivals.push(now)
+          at = chunk.indexOf('event: next', at + 1)
+        }
+      })
+      res.on('error', () => {})
+    },
+  )
+  req.on('error', (error) => rejectReady(error))
+  req.end(body)
+  return { arrivals, ready, close: () => req.destroy() }
+}
+
+function wsSubscriber(port: number, query: string, provider: string): Subscriber {
+  const arrivals: number[] = []
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws')
+  const ready = new Promise<void>((resolve, reject) => {
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })))
+    socket.on('message', (raw) => {
+      const now = performance.now()
+      const message = JSON.parse(String(raw)) as { type: string; payload?: unknown }
+      if (message.type === 'connection_ack') {
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: { p: provider } } }))
+        resolve()
+      } else if (message.type === 'next') arrivals.push(now)
+      else if (message.type === 'error') reject(new Error(JSON.stringify(message.payload)))
+    })
+    socket.on('error', reject)
+  })
+  return { arrivals, ready, close: () => socket.terminate() }
+}
+
+async function untilAll(subscribers: Subscriber[], count: number, timeoutMs: number): Promise<boolean> {
+  const started = Date.now()
+  while (subscribers.some((s) => s.arrivals.length < count)) {
+    if (Date.now() - started > timeoutMs) return false
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  return true
+}
+
+type Memory = { rss: number; heapUsed: number; external: number }
+
+export async function subscriptionsBench(
+  parameters: { subscribers?: number[]; rounds?: number } = {},
+): Promise<SubscriptionsBenchReturnType> {
+  const started = performance.now()
+  const counts =
+    parameters.subscribers ?? (process.env.TESSERA_BENCH_SUBSCRIBERS ?? '1000,5000,10000').split(',').map((n) => Number.parseInt(n, 10))
+  const rounds = parameters.rounds ?? 20
+  const chain = await startIndexedTestChain({
+    tmpPrefix: 'tessera-bench-subscriptions-',
+    viewsSchema,
+    prepare: async (s) => {
+      await registerProvider(s, s.accounts.providers[0])
+      await fund(s, s.accounts.requesters[0].address, 100n * TSR)
+    },
+  })
+  let child: ChildProcess | undefined
+  const log = pino({ level: 'warn' })
+  const bus = await connectAssignmentPubSub({ databaseUrl: chain.database.url, scope: busScope, log })
+  try {
+    const { jobId } = await approveAndSubmitJob(chain.system, chain.system.accounts.requesters[0], {
+      modelHash: keccak256(toHex('model')),
+      inputHash: keccak256(toHex('input')),
+    })
+    const provider = chain.system.accounts.providers[0].address.toLowerCase() as `0x${string}`
+    // The job must be indexed: the subscriptions with `job` read it.
+    const { default: pg } = await import('pg')
+    const client = new pg.Client({ connectionString: chain.database.url })
+    await client.connect()
+    for (;;) {
+      const rows = await client.query(`select 1 from ${viewsSchema}.job where id = $1`, [jobId.toString()])
+      if (rows.rowCount) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    await client.end()
+
+    const server = fork(path.join(here, 'subscriptionServer.ts'), [], {
+      execArgv: ['--expose-gc', '--import', 'tsx'],
+      env: {
+        ...process.env,
+        BENCH_DATABASE_URL: chain.database.url,
+        BENCH_DEPLOYMENT_PATH: chain.deploymentPath,
+        BENCH_VIEWS_SCHEMA: viewsSchema,
+        BENCH_BUS_SCOPE: busScope,
+        BENCH_TMP_DIR: chain.tmpDir,
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    child = server
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('message', (m: { type: string; port: number }) => (m.type === 'listening' ? resolve(m.port) : reject(new Error(m.type))))
+      server.once('exit', (code) => reject(new Error(`the API process exited (${code})`)))
+    })
+    const memory = () =>
+      new Promise<Memory>((resolve) => {
+        const on = (m: Memory & { type: string }) => {
+          if (m.type !== 'memory') return
+          server.off('message', on)
+          resolve(m)
+        }
+        server.on('message', on)
+        server.send({ type: 'memory' })
+      })
+
+    let block = 1_000_000n
+    const eventOf = (): AssignmentEvent => {
+      block += 1n
+      return {
+        id: `bench-${block}`,
+        jobId,
+        provider,
+        round: 0,
+        slot: 0,
+        pricePerUnit: TSR / 100n,
+        collateral: TSR / 25n,
+        commitDeadline: 2n ** 40n,
+        blockNumber: block,
+        logIndex: 0,
+      }
+    }
+
+    const runs: FanoutRun[] = []
+    for (const n of counts) {
+      for (const transport of ['sse', 'ws'] as const) {
+        // The agent's selection and the peer alternate round by round on the same process, N subscribers each.
+        const before = await memory()
+        const open = (selection: Selection) => {
+          const subscribers: Subscriber[] = []
+          for (let i = 0; i < n; i++)
+            subscribers.push((transport === 'sse' ? sseSubscriber : wsSubscriber)(port, queries[selection], provider))
+          return subscribers
+        }
+        const groups: Record<Selection, Subscriber[]> = { withJob: [], withoutJob: [] }
+        const measured: Record<Selection, { last: number[]; all: number[]; heap: number; rss: number; left: number }> = {
+          withJob: { last: [], all: [], heap: 0, rss: 0, left: 0 },
+          withoutJob: { last: [], all: [], heap: 0, rss: 0, left: 0 },
+        }
+        for (const selection of ['withJob', 'withoutJob'] as const) {
+          const base = await memory()
+          const subscribers = open(selection)
+          for (let i = 0; i < subscribers.length; i += 500) await Promise.all(subscribers.slice(i, i + 500).map((s) => s.ready))
+          // One event to warm up, and to know every subscription is live (a WebSocket subscribe has no acknowledgement).
+          let delivered = 0
+          for (let warm = 0; warm < 50 && delivered === 0; warm++) {
+            await bus.publish([eventOf()])
+            delivered = (await untilAll(subscribers, 1, 2_000)) ? 1 : 0
+          }
+          if (!delivered) throw new Error(`${transport} ${selection} n=${n}: subscribers never got the warm-up event`)
+          const loaded = await memory()
+          measured[selection].heap = (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / n
+          measured[selection].rss = (loaded.rss - base.rss) / n
+          groups[selection] = subscribers
+        }
+        // Both groups follow the same provider, so each gets every event: count from here on.
+        const all = [...groups.withJob, ...groups.withoutJob]
+        for (const s of all) s.arrivals.length = 0
+        // Interleaved rounds: one event measured on the agents' selection, then one on the peer's, alternately first.
+        let published = 0
+        for (let round = 0; round < rounds; round++) {
+          const order: Selection[] = round % 2 ? ['withoutJob', 'withJob'] : ['withJob', 'withoutJob']
+          for (const selection of order) {
+            // The other group gets this event too; both must have it before the next.
+            const target = groups[selection]
+            const t0 = performance.now()
+            await bus.publish([eventOf()])
+            published++
+            if (!(await untilAll(all, published, 60_000))) throw new Error(`${transport} n=${n}: a round timed out`)
+            const times = target.map((s) => (s.arrivals[published - 1] as number) - t0)
+            measured[selection].all.push(...times)
+            measured[selection].last.push(Math.max(...times))
+          }
+        }
+        for (const selection of ['withJob', 'withoutJob'] as const) for (const s of groups[selection]) s.close()
+        await new Promise((r) => setTimeout(r, 3_000))
+        const after = await memory()
+        for (const selection of ['withJob', 'withoutJob'] as const) {
+          const m = measured[selection]
+          m.left = (after.heapUsed + after.external - before.heapUsed - before.external) / (2 * n)
+          runs.push({
+            transport,
+            selection,
+            subscribers: n,
+            rounds,
+            lastDeliveryP50: quantile(m.last, 0.5),
+            lastDeliveryP99: quantile(m.last, 0.99),
+            deliveryP50: quantile(m.all, 0.5),
+            deliveryP99: quantile(m.all, 0.99),
+            heapPerSubscriber: m.heap,
+            rssPerSubscriber: m.rss,
+            heapLeftPerSubscriber: m.left,
+          })
+        }
+      }
+    }
+    return { runs, seconds: (performance.now() - started) / 1000 }
+  } finally {
+    child?.kill()
+    await bus.close()
+    await chain.stop()
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const result = await subscriptionsBench()
+  console.log(JSON.stringify(result, null, 2))
+  process.exit(0)
+}
