@@ -3,7 +3,7 @@
  * (`bench/subscriptionServer.ts`, forked), each event published on the Postgres bus as the leader's change feed does,
  * and the time from the publish to each subscriber's copy. Over SSE (Yoga's, distinct connections) and WebSocket
  * (graphql-transport-ws), the agent's own selection (with `job { … }`, read from the indexed data) against the same
- * selection without `job` (the peer: pure fan-out), interleaved round by round. Memory per subscriber is the API
+ * selection without `job` (the peer: pure fan-out), in blocks A B B A. Memory per subscriber is the API
  * process's after two full collections, before, with the N subscribers, and after they all disconnected.
  * `TESSERA_BENCH_SUBSCRIBERS` (comma-separated) changes N; `npx tsx bench/subscriptions.ts` runs this alone (JSON).
  */
@@ -215,72 +215,58 @@ export async function subscriptionsBench(
     const runs: FanoutRun[] = []
     for (const n of counts) {
       for (const transport of ['sse', 'ws'] as const) {
-        // The agent's selection and the peer alternate round by round on the same process, N subscribers each.
-        const before = await memory()
-        const open = (selection: Selection) => {
+        const measured: Record<Selection, { last: number[]; all: number[]; heap: number[]; rss: number[]; left: number[] }> = {
+          withJob: { last: [], all: [], heap: [], rss: [], left: [] },
+          withoutJob: { last: [], all: [], heap: [], rss: [], left: [] },
+        }
+        // The agents' selection and the peer in blocks A B B A (each N subscribers, half the rounds), so drift over the
+        // run weighs on both alike; one group at a time, as 2 × 10,000 sockets would pass the bench's file limit.
+        for (const selection of ['withJob', 'withoutJob', 'withoutJob', 'withJob'] as const) {
+          const m = measured[selection]
+          const base = await memory()
           const subscribers: Subscriber[] = []
           for (let i = 0; i < n; i++)
             subscribers.push((transport === 'sse' ? sseSubscriber : wsSubscriber)(port, queries[selection], provider))
-          return subscribers
-        }
-        const groups: Record<Selection, Subscriber[]> = { withJob: [], withoutJob: [] }
-        const measured: Record<Selection, { last: number[]; all: number[]; heap: number; rss: number; left: number }> = {
-          withJob: { last: [], all: [], heap: 0, rss: 0, left: 0 },
-          withoutJob: { last: [], all: [], heap: 0, rss: 0, left: 0 },
-        }
-        for (const selection of ['withJob', 'withoutJob'] as const) {
-          const base = await memory()
-          const subscribers = open(selection)
           for (let i = 0; i < subscribers.length; i += 500) await Promise.all(subscribers.slice(i, i + 500).map((s) => s.ready))
           // One event to warm up, and to know every subscription is live (a WebSocket subscribe has no acknowledgement).
-          let delivered = 0
-          for (let warm = 0; warm < 50 && delivered === 0; warm++) {
+          let delivered = false
+          for (let warm = 0; warm < 50 && !delivered; warm++) {
             await bus.publish([eventOf()])
-            delivered = (await untilAll(subscribers, 1, 2_000)) ? 1 : 0
+            delivered = await untilAll(subscribers, 1, 2_000)
           }
           if (!delivered) throw new Error(`${transport} ${selection} n=${n}: subscribers never got the warm-up event`)
           const loaded = await memory()
-          measured[selection].heap = (loaded.heapUsed + loaded.external - base.heapUsed - base.external) / n
-          measured[selection].rss = (loaded.rss - base.rss) / n
-          groups[selection] = subscribers
-        }
-        // Both groups follow the same provider, so each gets every event: count from here on.
-        const all = [...groups.withJob, ...groups.withoutJob]
-        for (const s of all) s.arrivals.length = 0
-        // Interleaved rounds: one event measured on the agents' selection, then one on the peer's, alternately first.
-        let published = 0
-        for (let round = 0; round < rounds; round++) {
-          const order: Selection[] = round % 2 ? ['withoutJob', 'withJob'] : ['withJob', 'withoutJob']
-          for (const selection of order) {
-            // The other group gets this event too; both must have it before the next.
-            const target = groups[selection]
+          m.heap.push((loaded.heapUsed + loaded.external - base.heapUsed - base.external) / n)
+          m.rss.push((loaded.rss - base.rss) / n)
+          for (const s of subscribers) s.arrivals.length = 0
+          for (let round = 1; round <= Math.ceil(rounds / 2); round++) {
             const t0 = performance.now()
             await bus.publish([eventOf()])
-            published++
-            if (!(await untilAll(all, published, 60_000))) throw new Error(`${transport} n=${n}: a round timed out`)
-            const times = target.map((s) => (s.arrivals[published - 1] as number) - t0)
-            measured[selection].all.push(...times)
-            measured[selection].last.push(Math.max(...times))
+            if (!(await untilAll(subscribers, round, 60_000))) throw new Error(`${transport} ${selection} n=${n}: a round timed out`)
+            const times = subscribers.map((s) => (s.arrivals[round - 1] as number) - t0)
+            m.all.push(...times)
+            m.last.push(Math.max(...times))
           }
+          for (const s of subscribers) s.close()
+          await new Promise((r) => setTimeout(r, 2_000))
+          const after = await memory()
+          m.left.push((after.heapUsed + after.external - base.heapUsed - base.external) / n)
         }
-        for (const selection of ['withJob', 'withoutJob'] as const) for (const s of groups[selection]) s.close()
-        await new Promise((r) => setTimeout(r, 3_000))
-        const after = await memory()
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
         for (const selection of ['withJob', 'withoutJob'] as const) {
           const m = measured[selection]
-          m.left = (after.heapUsed + after.external - before.heapUsed - before.external) / (2 * n)
           runs.push({
             transport,
             selection,
             subscribers: n,
-            rounds,
+            rounds: m.last.length,
             lastDeliveryP50: quantile(m.last, 0.5),
             lastDeliveryP99: quantile(m.last, 0.99),
             deliveryP50: quantile(m.all, 0.5),
             deliveryP99: quantile(m.all, 0.99),
-            heapPerSubscriber: m.heap,
-            rssPerSubscriber: m.rss,
-            heapLeftPerSubscriber: m.left,
+            heapPerSubscriber: mean(m.heap),
+            rssPerSubscriber: mean(m.rss),
+            heapLeftPerSubscriber: mean(m.left),
           })
         }
       }

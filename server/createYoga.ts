@@ -17,6 +17,7 @@ import { createMetrics, type ServerMetrics } from './metrics.ts'
 import { useAnalyticsRoutes } from './plugins/use-analytics-routes.ts'
 import { useBlobRoutes } from './plugins/use-blob-routes.ts'
 import { useErrorMasking } from './plugins/use-error-masking.ts'
+import { useIndexedResponseCache } from './plugins/use-indexed-response-cache.ts'
 import { useMetrics } from './plugins/use-metrics.ts'
 import { useOpsRoutes } from './plugins/use-ops-routes.ts'
 import { useQueryLimits } from './plugins/use-query-limits.ts'
@@ -47,6 +48,11 @@ export type CreateYogaParameters = {
   indexerState?: () => IndexerState
   /** How often subscriptions' index watcher reads the indexed head (ms; `defaultWatchIntervalMs`). */
   watchIntervalMs?: number
+  /**
+   * Serve repeated queries of the indexed data from memory until the indexed head moves (`useIndexedResponseCache`).
+   * On in `startServer`; off by default here, for tests that write the views' tables themselves.
+   */
+  cacheResponses?: boolean
 }
 
 /**
@@ -99,6 +105,13 @@ export function createYoga(parameters: CreateYogaParameters) {
     const { ok, reason, block, chainHead, lagBlocks, error } = await indexing.check()
     return ok ? { ok } : { ok, reason, details: { indexing: { block, chainHead, lagBlocks, error } } }
   }
+  // The response cache follows the indexed head through the watcher, for as long as the server runs.
+  let indexedHead: bigint | undefined
+  const heads = parameters.cacheResponses ? context.indexWatcher.heads() : undefined
+  if (heads)
+    void (async () => {
+      for await (const head of heads) indexedHead = head.blockNumber
+    })()
   const yoga = createGraphQLYoga<Record<string, unknown>, ServerContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -114,11 +127,14 @@ export function createYoga(parameters: CreateYogaParameters) {
       useAnalyticsRoutes({ views: context.views, deployment: parameters.deployment }),
       useQueryLimits(),
       useSharedSubscriptionResults(),
+      ...(heads ? [useIndexedResponseCache({ head: () => indexedHead })] : []),
       useErrorMasking({ log }),
       // graphql-sse's protocol at /graphql/stream, single-connection mode included (one connection, many operations: the
       // six-connections-per-domain limit of HTTP/1 browsers). /graphql keeps Yoga's own SSE (distinct connections).
       useGraphQLSSE({ endpoint: '/graphql/stream' }),
     ],
   })
-  return { yoga, context, metrics, pubsub, blobs, indexing }
+  /** Stops following the indexed head (the response cache's); the rest holds no timers of its own. */
+  const close = () => heads?.close()
+  return { yoga, context, metrics, pubsub, blobs, indexing, close }
 }

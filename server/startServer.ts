@@ -86,8 +86,15 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     serverKey: parameters.serverKey,
   })
   const inspector = createModelInspector()
-  const { yoga, context, indexing, blobs } = createYoga({
+  const {
+    yoga,
+    context,
+    indexing,
+    blobs,
+    close: closeYoga,
+  } = createYoga({
     inspector,
+    cacheResponses: true,
     indexerState: parameters.indexerState,
     db,
     viewsSchema: parameters.viewsSchema,
@@ -158,6 +165,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
         server.close(() => resolve())
         server.closeAllConnections()
       })
+      closeYoga()
       await yoga.dispose?.()
       await pubsub.close()
       await inspector.close()

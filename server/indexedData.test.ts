@@ -21,14 +21,16 @@ import { migrateToLatest } from './db/migrateToLatest.ts'
 import { createChangeFeed } from './leader/changeFeed.ts'
 import { serveWebSockets } from './serveWebSockets.ts'
 
-// Subscriptions on real indexed data (anvil, Ponder into Postgres, the API in process through yoga.fetch over SSE):
-// each event is read from Postgres once and handed to every subscriber, however many there are. Every statement the
-// server sends is counted, so "once" is measured, not assumed.
+// The API on real indexed data (anvil, Ponder into Postgres, the API in process through yoga.fetch): subscriptions,
+// where each event is read from Postgres once and handed to every subscriber however many there are; WebSocket and
+// graphql-sse beside Yoga's SSE; and the response cache, which answers a repeated query without Postgres until the
+// indexed head moves. Every statement the server sends is counted, so "once" and "without" are measured.
 
 const viewsSchema = 'subscriptions_test'
 let chain: IndexedTestChain
 let system: TestSystem
 let yoga: ReturnType<typeof createYoga>['yoga']
+let cached: ReturnType<typeof createYoga>
 let pubsubTick: () => Promise<number>
 let pool: pg.Pool
 let requester: PrivateKeyAccount
@@ -70,6 +72,14 @@ beforeAll(async () => {
     watchIntervalMs: 25,
   })
   yoga = created.yoga
+  cached = createYoga({
+    db,
+    viewsSchema,
+    deployment: chain.deployment,
+    dataDir: path.join(chain.tmpDir, 'data'),
+    watchIntervalMs: 25,
+    cacheResponses: true,
+  })
   const feed = createChangeFeed({
     db,
     views: created.context.views,
@@ -81,6 +91,7 @@ beforeAll(async () => {
 }, 180_000)
 
 afterAll(async () => {
+  cached?.close()
   await pool?.end()
   await chain?.stop()
 })
@@ -321,6 +332,52 @@ describe("transports: WebSocket and graphql-sse beside Yoga's SSE", () => {
       expect(b[0]?.data?._meta.chainId).toBe(chain.deployment.chainId)
     } finally {
       client.dispose()
+    }
+  })
+})
+
+describe('response cache', () => {
+  const post = async (query: string) => {
+    const response = await cached.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    })
+    return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] }
+  }
+  const viewReads = (mark: number) => statements.slice(mark).filter((q) => q.sql.includes(`"${viewsSchema}".`)).length
+
+  test('a repeated query of indexed data is answered without Postgres until the head moves, then afresh', async () => {
+    const query = '{ jobs(first: 3) { totalCount edges { node { id status } } } }'
+    // The watcher has read the head once the cache is in force.
+    await until('a cached answer', async () => {
+      await post(query)
+      const mark = statements.length
+      await post(query)
+      return viewReads(mark) === 0
+    })
+    const before = (await post(query)).data as { jobs: { totalCount: number } }
+    const mark = statements.length
+    for (let i = 0; i < 20; i++) expect((await post(query)).data).toEqual(before)
+    expect(viewReads(mark)).toBe(0)
+    // A new job moves the head: the next answers are read again and show it.
+    await submit()
+    await until(
+      'the new job counted',
+      async () => ((await post(query)).data as { jobs: { totalCount: number } }).jobs.totalCount > before.jobs.totalCount,
+    )
+  })
+
+  test('heartbeat fields, _meta and marketStats always run', async () => {
+    for (const query of [
+      '{ providers(first: 2) { edges { node { address live } } } }',
+      '{ _meta { block } }',
+      '{ marketStats { jobs } }',
+    ]) {
+      await post(query)
+      const mark = statements.length
+      await post(query)
+      expect(viewReads(mark) + statements.slice(mark).filter((q) => q.sql.includes('heartbeat')).length).toBeGreaterThan(0)
     }
   })
 })

@@ -1,0 +1,100 @@
+import type { Plugin } from '@envelop/core'
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLSchema,
+  getNamedType,
+  isObjectType,
+  Kind,
+  type OperationDefinitionNode,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
+} from 'graphql'
+
+/** Root fields whose answers come from the indexed chain data alone. */
+export const indexedRootFields = ['job', 'jobs', 'provider', 'providers', 'epochs', 'emissionsVsUsage', 'challengeRounds'] as const
+
+/** Fields that read the server's own tables or its clock (heartbeats): an operation selecting one is never cached. */
+export const liveFields = ['Provider.lastHeartbeatAt', 'Provider.live', 'Provider.warmModels'] as const
+
+/** Entries kept at most (least recently used dropped first). */
+const defaultMaxEntries = 2000
+
+type Entry = { head: bigint; result: ExecutionResult }
+
+/**
+ * Answers a query from the indexed data again without running it while the indexed head hasn't moved: results are
+ * kept by operation (document, operation name, variables) with the head they were computed at, and an entry is served
+ * only while `head()` still returns that head. So a cached answer is at most one head read old (the watcher reads the
+ * head every 100 ms); anything the indexer writes invalidates everything at once.
+ *
+ * Only queries whose root fields are all {@link indexedRootFields} and that select none of {@link liveFields} are
+ * cached; mutations, subscriptions, `_meta`, `marketStats`, `quote`, `checkJob` and the gateway's fields always run.
+ * Results with errors are not kept.
+ */
+export function useIndexedResponseCache(options: { head: () => bigint | undefined; maxEntries?: number }): Plugin {
+  const maxEntries = options.maxEntries ?? defaultMaxEntries
+  const entries = new Map<string, Entry>()
+  const cacheable = new WeakMap<DocumentNode, boolean>()
+  const documentIds = new WeakMap<DocumentNode, number>()
+  let nextId = 0
+  const roots = new Set<string>(indexedRootFields)
+  const live = new Set<string>(liveFields)
+
+  function isCacheable(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): boolean {
+    let known = cacheable.get(document)
+    if (known !== undefined) return known
+    const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)
+    const operation = operations.length === 1 ? operations[0] : operations.find((o) => o.name?.value === operationName)
+    known =
+      operation?.operation === 'query' &&
+      operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && (s.name.value === '__typename' || roots.has(s.name.value)))
+    if (known) {
+      const typeInfo = new TypeInfo(schema)
+      visit(
+        document,
+        visitWithTypeInfo(typeInfo, {
+          Field(node) {
+            const parent = typeInfo.getParentType()
+            if (parent && isObjectType(getNamedType(parent)) && live.has(`${parent.name}.${node.name.value}`)) known = false
+          },
+        }),
+      )
+    }
+    cacheable.set(document, known)
+    return known
+  }
+
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const head = options.head()
+      if (head === undefined || !isCacheable(args.schema, args.document, args.operationName)) return
+      let id = documentIds.get(args.document)
+      if (id === undefined) {
+        id = nextId++
+        documentIds.set(args.document, id)
+      }
+      const key = `${id}|${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`
+      const hit = entries.get(key)
+      if (hit && hit.head === head) {
+        // Most recently used last.
+        entries.delete(key)
+        entries.set(key, hit)
+        setResultAndStopExecution(hit.result)
+        return
+      }
+      return {
+        onExecuteDone({ result }) {
+          if (Symbol.asyncIterator in result || result.errors?.length) return
+          entries.delete(key)
+          entries.set(key, { head, result })
+          if (entries.size > maxEntries) {
+            const oldest = entries.keys().next().value
+            if (oldest !== undefined) entries.delete(oldest)
+          }
+        },
+      }
+    },
+  }
+}
