@@ -2,9 +2,11 @@
  * `npm run bench`: measures the gas of every state-changing external function of the four contracts and of
  * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, then the executions and gas per job of
  * optimistic against redundant verification (bench/verificationOverhead.ts), how often honest inference outputs agree
- * under the fingerprint (bench/agreementRates.ts), the economics simulator's speed (bench/simulator.ts), and writes
- * `BENCHMARKS.md`.
- * Not part of `npm test`: it takes a minute or two (10,000 providers are registered and paid; 2,000 jobs run).
+ * under the fingerprint (bench/agreementRates.ts), the economics simulator's speed (bench/simulator.ts), subscription
+ * fan-out to 1,000–10,000 subscribers (bench/subscriptions.ts) and reads against Ponder's built-in GraphQL
+ * (bench/queries.ts), and writes `BENCHMARKS.md`.
+ * Not part of `npm test`: it takes a quarter of an hour (10,000 providers are registered and paid; 2,000 jobs run;
+ * 10,000 sockets are opened four times per transport).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -16,7 +18,9 @@ import { type AgreementRatesReturnType, agreementRates, perturbationUlps, tolera
 import { baseline } from './baseline.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
 import { type GasRow, type LifecycleGasReturnType, lifecycleGas } from './lifecycleGas.ts'
+import { type QueriesBenchReturnType, queriesBench, queriesSection } from './queries.ts'
 import { type SimulatorBenchReturnType, simulatorBench, simulatorSection } from './simulator.ts'
+import { type SubscriptionsBenchReturnType, subscriptionsBench, subscriptionsSection } from './subscriptions.ts'
 import { type VerificationOverheadReturnType, verificationOverhead } from './verificationOverhead.ts'
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -271,6 +275,8 @@ function renderBenchmarks(
   overhead: VerificationOverheadReturnType,
   agreement: AgreementRatesReturnType,
   simulator: SimulatorBenchReturnType,
+  subscriptions: SubscriptionsBenchReturnType,
+  queries: QueriesBenchReturnType,
 ): string {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
@@ -370,6 +376,8 @@ function renderBenchmarks(
     ...overheadSection(overhead),
     ...agreementSection(agreement),
     ...simulatorSection(simulator),
+    ...subscriptionsSection(subscriptions),
+    ...queriesSection(queries),
   )
   return lines.join('\n')
 }
@@ -380,7 +388,9 @@ async function main(): Promise<void> {
   const overhead = await verificationOverhead()
   const agreement = await agreementRates()
   const simulator = simulatorBench()
-  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator))
+  const subscriptions = await subscriptionsBench()
+  const queries = await queriesBench()
+  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries))
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })
   process.stdout.write(

@@ -1,14 +1,15 @@
 /**
  * Subscription fan-out: N agents of one provider subscribed to `jobAssignments` on one API process
- * (`bench/subscriptionServer.ts`, forked), each event published on the Postgres bus as the leader's change feed does,
+ * (`bench/apiServer.ts`, forked), each event published on the Postgres bus as the leader's change feed does,
  * and the time from the publish to each subscriber's copy. Over SSE (Yoga's, distinct connections) and WebSocket
  * (graphql-transport-ws), the agent's own selection (with `job { … }`, read from the indexed data) against the same
  * selection without `job` (the peer: pure fan-out), in blocks A B B A. Memory per subscriber is the API
  * process's after two full collections, before, with the N subscribers, and after they all disconnected.
- * `TESSERA_BENCH_SUBSCRIBERS` (comma-separated) changes N; `npx tsx bench/subscriptions.ts` runs this alone (JSON).
+ * `TESSERA_BENCH_SUBSCRIBERS` (comma-separated) changes N; `npx tsx bench/subscriptions.ts` runs this alone and
+ * rewrites its section of BENCHMARKS.md.
  */
-import { type ChildProcess, fork } from 'node:child_process'
 import { request } from 'node:http'
+import { cpus } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
@@ -19,8 +20,9 @@ import { TSR } from '../protocol/units.ts'
 import { type AssignmentEvent, connectAssignmentPubSub } from '../server/pubsub.ts'
 import { approveAndSubmitJob } from '../test/support/market.ts'
 import { startIndexedTestChain } from '../test/support/stack.ts'
+import { forkApiServer } from './forkApiServer.ts'
+import { benchmarksFile, writeSection } from './writeSection.ts'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 const viewsSchema = 'bench_subscriptions'
 const busScope = 'bench-subscriptions'
 
@@ -130,8 +132,6 @@ async function untilAll(subscribers: Subscriber[], count: number, timeoutMs: num
   return true
 }
 
-type Memory = { rss: number; heapUsed: number; external: number }
-
 export async function subscriptionsBench(
   parameters: { subscribers?: number[]; rounds?: number } = {},
 ): Promise<SubscriptionsBenchReturnType> {
@@ -147,7 +147,7 @@ export async function subscriptionsBench(
       await fund(s, s.accounts.requesters[0].address, 100n * TSR)
     },
   })
-  let child: ChildProcess | undefined
+  let stopApi: (() => void) | undefined
   const log = pino({ level: 'warn' })
   const bus = await connectAssignmentPubSub({ databaseUrl: chain.database.url, scope: busScope, log })
   try {
@@ -167,33 +167,9 @@ export async function subscriptionsBench(
     }
     await client.end()
 
-    const server = fork(path.join(here, 'subscriptionServer.ts'), [], {
-      execArgv: ['--expose-gc', '--import', 'tsx'],
-      env: {
-        ...process.env,
-        BENCH_DATABASE_URL: chain.database.url,
-        BENCH_DEPLOYMENT_PATH: chain.deploymentPath,
-        BENCH_VIEWS_SCHEMA: viewsSchema,
-        BENCH_BUS_SCOPE: busScope,
-        BENCH_TMP_DIR: chain.tmpDir,
-      },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    child = server
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once('message', (m: { type: string; port: number }) => (m.type === 'listening' ? resolve(m.port) : reject(new Error(m.type))))
-      server.once('exit', (code) => reject(new Error(`the API process exited (${code})`)))
-    })
-    const memory = () =>
-      new Promise<Memory>((resolve) => {
-        const on = (m: Memory & { type: string }) => {
-          if (m.type !== 'memory') return
-          server.off('message', on)
-          resolve(m)
-        }
-        server.on('message', on)
-        server.send({ type: 'memory' })
-      })
+    const api = await forkApiServer({ chain, viewsSchema, busScope })
+    stopApi = api.stop
+    const { port, memory } = api
 
     let block = 1_000_000n
     const eventOf = (): AssignmentEvent => {
@@ -273,14 +249,49 @@ export async function subscriptionsBench(
     }
     return { runs, seconds: (performance.now() - started) / 1000 }
   } finally {
-    child?.kill()
+    stopApi?.()
     await bus.close()
     await chain.stop()
   }
 }
 
+/** The BENCHMARKS.md section of a run. */
+export function subscriptionsSection(bench: SubscriptionsBenchReturnType): string[] {
+  const cpu = cpus()
+  const kb = (bytes: number) => (bytes / 1024).toFixed(1)
+  const find = (run: FanoutRun, selection: Selection) =>
+    bench.runs.find((r) => r.transport === run.transport && r.subscribers === run.subscribers && r.selection === selection)
+  const agents = bench.runs.filter((r) => r.selection === 'withJob')
+  return [
+    '## Subscriptions: fan-out to one provider’s agents',
+    '',
+    'Time and memory, so ratios: N subscribers of one provider’s `jobAssignments` on one API process (`bench/apiServer.ts`), ' +
+      'each event published on the Postgres bus as the leader’s change feed does; the time from the publish to each ' +
+      'subscriber’s copy (the last one’s per event, and every copy), over Yoga’s SSE and over WebSocket ' +
+      '(graphql-transport-ws). "Agents" select what the agent does, the job included (read from the indexed data); the ' +
+      'peer selects the same without `job` (pure fan-out), in blocks A B B A on the same process. Memory is the API ' +
+      'process’s heap + external after two full collections, per subscriber, while subscribed and once all disconnected. ' +
+      `Measured on ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), Node ${process.versions.node}, ` +
+      `${new Date().toISOString().slice(0, 10)}, by \`bench/subscriptions.ts\`; the subscribers run in the bench process on ` +
+      'the same cores, so their own parsing is in the times.',
+    '',
+    '| transport | N | agents: last copy p50 / p99 (ms) | peer: last copy p50 / p99 (ms) | ratio (p99) | every copy p99 (ms) | KB per subscriber | KB left after disconnect |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...agents.map((a) => {
+      const p = find(a, 'withoutJob')
+      return (
+        `| ${a.transport === 'sse' ? 'SSE' : 'WebSocket'} | ${a.subscribers.toLocaleString('en-US')} | ` +
+        `${a.lastDeliveryP50.toFixed(0)} / ${a.lastDeliveryP99.toFixed(0)} | ${p?.lastDeliveryP50.toFixed(0)} / ${p?.lastDeliveryP99.toFixed(0)} | ` +
+        `${p ? (a.lastDeliveryP99 / p.lastDeliveryP99).toFixed(2) : ''} | ${a.deliveryP99.toFixed(0)} | ${kb(a.heapPerSubscriber)} | ${kb(a.heapLeftPerSubscriber)} |`
+      )
+    }),
+    '',
+  ]
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const result = await subscriptionsBench()
-  console.log(JSON.stringify(result, null, 2))
+  const bench = await subscriptionsBench()
+  writeSection(benchmarksFile, subscriptionsSection(bench))
+  console.log(JSON.stringify(bench, null, 2))
   process.exit(0)
 }

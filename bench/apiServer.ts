@@ -1,8 +1,8 @@
 /**
- * The API process `bench/subscriptions.ts` measures, forked with `--expose-gc`: the server's real Yoga (createYoga)
- * behind a Node HTTP server with WebSocket beside SSE, its live events from the Postgres bus the bench publishes on.
- * No leader: the bench plays it. Reports its port over IPC, and answers `{ type: 'memory' }` with its memory after two
- * full collections.
+ * The API process the query and subscription benches measure, forked with `--expose-gc`: the server's real Yoga
+ * (createYoga, its response cache on as in `startServer`) behind a Node HTTP server with WebSocket beside SSE, its
+ * live events from the Postgres bus the bench publishes on. No leader: the bench plays it. Reports its port over IPC,
+ * and answers `{ type: 'memory' }` with its memory after two full collections.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -16,7 +16,7 @@ import { serveWebSockets } from '../server/serveWebSockets.ts'
 
 const env = (name: string): string => {
   const value = process.env[name]
-  if (!value) throw new Error(`bench/subscriptionServer.ts needs ${name}`)
+  if (!value) throw new Error(`bench/apiServer.ts needs ${name}`)
   return value
 }
 
@@ -32,6 +32,7 @@ const { yoga } = createYoga({
   dataDir: path.join(env('BENCH_TMP_DIR'), 'data'),
   pubsub,
   log,
+  cacheResponses: true,
 })
 const server = createServer(yoga)
 server.requestTimeout = 0
