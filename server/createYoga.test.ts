@@ -162,6 +162,15 @@ describe('graphql', () => {
     expect(body.errors?.[0]?.message).toMatch(/complexity/i)
   })
 
+  test('a list argument counts toward the cost: 50,000 addresses in a variable are refused, 1,000 pass the limits', async () => {
+    const query = 'query ($a: [Address!]) { providers(first: 10, where: { address_in: $a }) { totalCount } }'
+    const addresses = (n: number) => Array.from({ length: n }, (_, i) => `0x${i.toString(16).padStart(40, '0')}`)
+    const { body } = await gql(query, { a: addresses(50_000) })
+    expect(body.errors?.[0]?.message).toMatch(/complexity/i)
+    const small = await gql(query, { a: addresses(1_000) })
+    expect(JSON.stringify(small.body.errors ?? [])).not.toMatch(/complexity/i)
+  })
+
   test('too many aliases are refused', async () => {
     const q = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: marketStats { jobs }`).join(' ')} }`
     const { body } = await gql(q)

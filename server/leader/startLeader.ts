@@ -9,6 +9,7 @@ import type { JobCheck } from '../checkJob.ts'
 import type { Database, Views } from '../db/database.ts'
 import { gatewayLiabilities, gatewayPartiesOf } from '../db/gateway.ts'
 import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOptions } from '../indexingHealth.ts'
+import { createIndexWatcher } from '../indexWatcher.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 import { type ChallengeIssuerOptions, createChallengeIssuer, type WriteBlob } from './challengeIssuer.ts'
@@ -38,6 +39,8 @@ export type StartLeaderParameters = {
   feedIntervalMs?: number
   /** Matcher and keeper interval (default 1000 ms). */
   chainIntervalMs?: number
+  /** How often the indexed head is read; each move wakes every loop at once (default 50 ms). */
+  headIntervalMs?: number
   now?: () => number
   /** Vets jobs before the matcher assigns them (see `createJobVetting`); without it only stored blobs are required. */
   vet?: (spec: VettedSpec) => Promise<JobCheck>
@@ -63,7 +66,7 @@ export type StartLeaderParameters = {
 
 /**
  * Competes for the leader lock and, while holding it, runs the change feed, the matcher and the
- * keeper on their own timers. The matcher and keeper skip their ticks while the indexed data is
+ * keeper each time the indexer processes a block, and on their own timers besides. The matcher and keeper skip their ticks while the indexed data is
  * stale (`createIndexingGate`). Every error is logged and the task retried on its next tick; the
  * loops never throw. `stop()` ends the loops and releases the lock.
  */
@@ -231,16 +234,34 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     log.warn({ task, err: error }, 'leader task failed; retrying next tick')
   }
 
-  /** Runs `task` every `ms`, never overlapping itself, never throwing. */
+  /** What starts a loop's next pass now instead of at its timer, by loop. */
+  const wakers = new Map<string, () => void>()
+
+  /**
+   * Runs `task` every `ms`, and at once when woken (`wakers`), never overlapping itself, never throwing. A wake while
+   * it runs starts the next pass as soon as this one ends: wakes coalesce, none is lost.
+   */
   const every = (name: string, ms: number, task: () => Promise<void>) => {
+    let busy = false
+    let woken = false
     const run = async () => {
       if (stopped) return
+      if (busy) {
+        woken = true
+        return
+      }
+      clearTimeout(timers.get(name))
+      busy = true
       const p = task().catch((error: unknown) => failed(name, error))
       running.add(p)
       await p
       running.delete(p)
-      if (!stopped) timers.set(name, setTimeout(run, ms))
+      busy = false
+      if (stopped) return
+      timers.set(name, setTimeout(run, woken ? 0 : ms))
+      woken = false
     }
+    wakers.set(name, run)
     timers.set(name, setTimeout(run, 0))
   }
 
@@ -279,10 +300,18 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     })
   }
 
+  // Driven by the index: each block the indexer processes wakes every loop, so the feed publishes and the matcher and
+  // keeper act within one head read of it; their timers remain for what needs no block (deadlines on a quiet chain).
+  const heads = createIndexWatcher({ views: parameters.views, log, intervalMs: parameters.headIntervalMs ?? 50 }).heads()
+  void (async () => {
+    for await (const _head of heads) for (const wake of wakers.values()) wake()
+  })()
+
   return {
     isLeader: () => lock.held(),
     async stop() {
       stopped = true
+      heads.close()
       for (const t of timers.values()) clearTimeout(t)
       await Promise.allSettled([...running])
       await issuer?.close()

@@ -31,9 +31,18 @@ export async function resolveConnection<T>(args: { last?: number | null; before?
   return toConnection(await find())
 }
 
-/** Complexity of a connection field: its page size multiplies the cost of the selection. */
-export const connectionComplexity = (args: { first?: number | null }) => ({
-  field: 1,
+/** The elements of a `where`'s `…_in` lists, all together. */
+const inListLength = (where: object | null | undefined) =>
+  Object.entries(where ?? {}).reduce((n, [key, value]) => n + (key.endsWith('_in') && Array.isArray(value) ? value.length : 0), 0)
+
+/**
+ * Complexity of a connection field: its page size multiplies the cost of the selection, and each element of its
+ * `where`'s `…_in` lists costs one, so a list argument is bounded by the complexity limit like everything else (a
+ * 50,000-address list, sent as a variable under every token limit, would otherwise hold a database connection and the
+ * event loop for seconds).
+ */
+export const connectionComplexity = (args: { first?: number | null; where?: object | null }) => ({
+  field: 1 + inListLength(args.where),
   multiplier: Math.max(1, Math.min(args.first ?? 100, 1000)),
 })
 
