@@ -32,7 +32,8 @@ const { yoga } = createYoga({
   dataDir: path.join(env('BENCH_TMP_DIR'), 'data'),
   pubsub,
   log,
-  cacheResponses: true,
+  // On unless the bench asks for the server without it (its uncached side).
+  cacheResponses: process.env.BENCH_CACHE_RESPONSES !== '0',
 })
 const server = createServer(yoga)
 server.requestTimeout = 0

@@ -10,9 +10,15 @@ export type ApiMemory = { rss: number; heapUsed: number; external: number }
 
 /**
  * Forks `bench/apiServer.ts` on `chain`'s database and deployment (views in `viewsSchema`, live events on the Postgres
- * bus `busScope`) and resolves once it listens: its port, its memory on demand, and `stop`.
+ * bus `busScope`; its response cache on unless `cacheResponses` is false) and resolves once it listens: its port, its
+ * memory on demand, and `stop`.
  */
-export async function forkApiServer(parameters: { chain: IndexedTestChain; viewsSchema: string; busScope: string }) {
+export async function forkApiServer(parameters: {
+  chain: IndexedTestChain
+  viewsSchema: string
+  busScope: string
+  cacheResponses?: boolean
+}) {
   const { chain } = parameters
   const server = fork(path.join(here, 'apiServer.ts'), [], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
@@ -23,6 +29,7 @@ export async function forkApiServer(parameters: { chain: IndexedTestChain; views
       BENCH_VIEWS_SCHEMA: parameters.viewsSchema,
       BENCH_BUS_SCOPE: parameters.busScope,
       BENCH_TMP_DIR: chain.tmpDir,
+      BENCH_CACHE_RESPONSES: parameters.cacheResponses === false ? '0' : '1',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

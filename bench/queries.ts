@@ -2,10 +2,11 @@
  * Reads: the marketplace's queries on our API (`bench/apiServer.ts`, forked: the server's Yoga with its response cache,
  * as `startServer` runs it) against Ponder's built-in GraphQL over the same tables and data (the indexer's `/graphql`,
  * `indexer/src/api`), on a devnet with `TESSERA_BENCH_QUERY_JOBS` (default 1,000) jobs, each assigned to two providers.
- * Each query runs for `seconds` with `concurrency` clients in a closed loop, ours and Ponder's in blocks A B B A; the
- * table gives requests per second and p50/p99 latency of each, and the ratio of the rates. Where Ponder's schema has
- * no relation (jobs with their assignments), its side is what a client must send to get the same data: the jobs, then
- * their assignments by `jobId_in`, one after the other. `npx tsx bench/queries.ts` runs this alone and rewrites its section of BENCHMARKS.md.
+ * Each query runs for `seconds` with `concurrency` clients in a closed loop, ours (and ours without the response cache,
+ * in a second API process) and Ponder's in blocks A B C C B A; the table gives requests per second and p50/p99 latency
+ * of each, and the ratios of the rates. Where Ponder's schema has no relation (jobs with their assignments), its side
+ * is what a client must send to get the same data: the jobs, then their assignments by `jobId_in`, one after the
+ * other. `npx tsx bench/queries.ts` runs this alone and rewrites its section of BENCHMARKS.md.
  */
 import { cpus } from 'node:os'
 import path from 'node:path'
@@ -20,9 +21,11 @@ import { benchmarksFile, writeSection } from './writeSection.ts'
 
 const viewsSchema = 'bench_queries'
 
+type Side = 'ours' | 'uncached' | 'ponder'
+
 export type QueryRun = {
   query: string
-  side: 'ours' | 'ponder'
+  side: Side
   requests: number
   perSecond: number
   p50Ms: number
@@ -34,8 +37,8 @@ export type QueriesBenchReturnType = {
   concurrency: number
   seconds: number
   runs: QueryRun[]
-  /** ours ÷ Ponder's requests per second, per query. */
-  ratios: { query: string; ratio: number }[]
+  /** ours ÷ Ponder's requests per second, per query; and ours without the response cache ÷ Ponder's. */
+  ratios: { query: string; ratio: number; uncachedRatio: number }[]
 }
 
 const quantile = (values: number[], q: number) => {
@@ -87,7 +90,7 @@ export async function queriesBench(
       await fund(s, s.accounts.requesters[0].address, 100_000n * TSR)
     },
   })
-  let stopApi: (() => void) | undefined
+  const stops: (() => void)[] = []
   try {
     const { system } = chain
     const requester = system.accounts.requesters[0]
@@ -132,8 +135,11 @@ export async function queriesBench(
       })
     }
     const api = await forkApiServer({ chain, viewsSchema, busScope: 'bench-queries' })
-    stopApi = api.stop
+    stops.push(api.stop)
+    const bare = await forkApiServer({ chain, viewsSchema, busScope: 'bench-queries', cacheResponses: false })
+    stops.push(bare.stop)
     const ours = `http://127.0.0.1:${api.port}/graphql`
+    const uncached = `http://127.0.0.1:${bare.port}/graphql`
     const ponder = `${chain.ponder.url}/graphql`
     // Both sides have indexed everything before the clock starts.
     for (;;) {
@@ -143,11 +149,12 @@ export async function queriesBench(
     }
     const lastJob = (first + BigInt(jobCount) - 1n).toString()
 
-    const pairs: { query: string; ours: Request; ponder: Request }[] = [
+    type Pair = { query: string; ours: (url: string) => Request; ponder: Request }
+    const pairs: Pair[] = [
       {
         query: '100 jobs with their assignments',
-        ours: async () => {
-          await post(ours, '{ jobs(first: 100) { edges { node { id status units assignments { provider outcome } } } } }')
+        ours: (url) => async () => {
+          await post(url, '{ jobs(first: 100) { edges { node { id status units assignments { provider outcome } } } } }')
         },
         ponder: async () => {
           const { data } = await post(ponder, '{ jobs(limit: 100, orderBy: "id", orderDirection: "desc") { items { id status units } } }')
@@ -163,8 +170,8 @@ export async function queriesBench(
       },
       {
         query: 'one job',
-        ours: async () => {
-          await post(ours, `{ job(id: "${lastJob}") { id status units maxPricePerUnit requester } }`)
+        ours: (url) => async () => {
+          await post(url, `{ job(id: "${lastJob}") { id status units maxPricePerUnit requester } }`)
         },
         ponder: async () => {
           await post(ponder, `{ job(id: "${lastJob}") { id status units maxPricePerUnit requester } }`)
@@ -172,8 +179,8 @@ export async function queriesBench(
       },
       {
         query: 'providers (flat)',
-        ours: async () => {
-          await post(ours, '{ providers(first: 50) { edges { node { address stake pricePerUnit } } } }')
+        ours: (url) => async () => {
+          await post(url, '{ providers(first: 50) { edges { node { address stake pricePerUnit } } } }')
         },
         ponder: async () => {
           await post(ponder, '{ providers(limit: 50) { items { address stake pricePerUnit } } }')
@@ -181,8 +188,8 @@ export async function queriesBench(
       },
       {
         query: 'epochs (flat)',
-        ours: async () => {
-          await post(ours, '{ epochs(first: 50) { edges { node { id fees } } } }')
+        ours: (url) => async () => {
+          await post(url, '{ epochs(first: 50) { edges { node { id fees } } } }')
         },
         ponder: async () => {
           await post(ponder, '{ epochs(limit: 50, orderBy: "id", orderDirection: "desc") { items { id fees } } }')
@@ -191,13 +198,13 @@ export async function queriesBench(
     ]
     const runs: QueryRun[] = []
     for (const pair of pairs) {
-      // Warm both (parse caches, the first cache fill), then A B B A.
-      await pair.ours()
-      await pair.ponder()
-      const latencies = { ours: [] as number[], ponder: [] as number[] }
-      for (const side of ['ours', 'ponder', 'ponder', 'ours'] as const)
-        latencies[side].push(...(await closedLoop(pair[side], concurrency, seconds / 2)))
-      for (const side of ['ours', 'ponder'] as const)
+      const requests: Record<Side, Request> = { ours: pair.ours(ours), uncached: pair.ours(uncached), ponder: pair.ponder }
+      // Warm all three (parse caches, the first cache fill), then A B C C B A.
+      for (const request of Object.values(requests)) await request()
+      const latencies: Record<Side, number[]> = { ours: [], uncached: [], ponder: [] }
+      for (const side of ['ours', 'uncached', 'ponder', 'ponder', 'uncached', 'ours'] as const)
+        latencies[side].push(...(await closedLoop(requests[side], concurrency, seconds / 2)))
+      for (const side of ['ours', 'uncached', 'ponder'] as const)
         runs.push({
           query: pair.query,
           side,
@@ -208,12 +215,12 @@ export async function queriesBench(
         })
     }
     const ratios = pairs.map((p) => {
-      const rate = (side: 'ours' | 'ponder') => runs.find((r) => r.query === p.query && r.side === side)?.perSecond ?? Number.NaN
-      return { query: p.query, ratio: rate('ours') / rate('ponder') }
+      const rate = (side: Side) => runs.find((r) => r.query === p.query && r.side === side)?.perSecond ?? Number.NaN
+      return { query: p.query, ratio: rate('ours') / rate('ponder'), uncachedRatio: rate('uncached') / rate('ponder') }
     })
     return { jobs: jobCount, concurrency, seconds, runs, ratios }
   } finally {
-    stopApi?.()
+    for (const stop of stops) stop()
     await chain.stop()
   }
 }
@@ -221,26 +228,29 @@ export async function queriesBench(
 /** The BENCHMARKS.md section of a run. */
 export function queriesSection(bench: QueriesBenchReturnType): string[] {
   const cpu = cpus()
-  const rate = (query: string, side: 'ours' | 'ponder') => bench.runs.find((r) => r.query === query && r.side === side)
+  const rate = (query: string, side: Side) => bench.runs.find((r) => r.query === query && r.side === side)
   return [
     '## Reads: our API against Ponder’s built-in GraphQL',
     '',
     `Time, so ratios: ${bench.jobs.toLocaleString('en-US')} jobs, each assigned to two providers, indexed by Ponder on a ` +
-      `devnet; ${bench.concurrency} clients in a closed loop for ${bench.seconds} s per side and query, ours and Ponder's in ` +
-      `blocks A B B A, measured on ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), Node ` +
+      `devnet; ${bench.concurrency} clients in a closed loop for ${bench.seconds} s per side and query, measured on ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), Node ` +
       `${process.versions.node}, ${new Date().toISOString().slice(0, 10)}, by \`bench/queries.ts\`. Ours is the server's Yoga ` +
       'in a process of its own with its response cache (answers from memory until the indexed head moves, as ' +
-      "`startServer` runs it); Ponder's is the indexer's `/graphql` over the same tables. Where Ponder's schema has no " +
+      '`startServer` runs it), and the same without the cache in another (every request read from Postgres: what a ' +
+      "query costs on the first ask after each block); Ponder's is the indexer's `/graphql` over the same tables, the " +
+      "three in blocks A B C C B A. Where Ponder's schema has no " +
       'relation (jobs with their assignments), its side sends what a client must: the jobs, then their assignments by ' +
       '`jobId_in`. The bench process, both servers and Postgres share the machine.',
     '',
-    '| query | ours (req/s) | ours p50 / p99 (ms) | Ponder (req/s) | Ponder p50 / p99 (ms) | ratio |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...bench.ratios.map(({ query, ratio }) => {
-      const o = rate(query, 'ours')
-      const p = rate(query, 'ponder')
+    '| query | ours (req/s) | ours p50 / p99 (ms) | uncached (req/s) | uncached p50 / p99 (ms) | Ponder (req/s) | Ponder p50 / p99 (ms) | ratio | uncached ratio |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...bench.ratios.map(({ query, ratio, uncachedRatio }) => {
+      const [o, u, p] = (['ours', 'uncached', 'ponder'] as const).map((side) => rate(query, side))
       const cell = (r: QueryRun | undefined) => (r ? `${r.p50Ms.toFixed(1)} / ${r.p99Ms.toFixed(1)}` : '')
-      return `| ${query} | ${o?.perSecond.toFixed(0)} | ${cell(o)} | ${p?.perSecond.toFixed(0)} | ${cell(p)} | ${ratio.toFixed(2)} |`
+      return (
+        `| ${query} | ${o?.perSecond.toFixed(0)} | ${cell(o)} | ${u?.perSecond.toFixed(0)} | ${cell(u)} | ${p?.perSecond.toFixed(0)} | ` +
+        `${cell(p)} | ${ratio.toFixed(2)} | ${uncachedRatio.toFixed(2)} |`
+      )
     }),
     '',
   ]

@@ -56,10 +56,11 @@ export type CreateYogaParameters = {
 }
 
 /**
- * The whole HTTP surface as one fetch handler (`yoga.fetch`): GraphQL at `/graphql` (SSE for
- * subscriptions; WebSocket beside it once `serveWebSockets` is attached), graphql-sse at `/graphql/stream`, blobs, `/analytics/emissions.csv`, `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket;
- * `startServer` puts it behind a Node HTTP server, tests call `yoga.fetch` directly. `/ready` answers 503 while the
- * views schema is missing or the indexed data is stale (`indexing`, also returned so the leader can share what it saw).
+ * The whole HTTP surface as one fetch handler (`yoga.fetch`): GraphQL at `/graphql` (SSE for subscriptions; WebSocket
+ * beside it once `serveWebSockets` is attached), graphql-sse at `/graphql/stream`, blobs, `/analytics/emissions.csv`,
+ * `/deployment`, `/health`, `/ready`, `/metrics`. No listening socket; `startServer` puts it behind a Node HTTP server,
+ * tests call `yoga.fetch` directly. `/ready` answers 503 while the views schema is missing or the indexed data is stale
+ * (`indexing`, also returned so the leader can share what it saw).
  */
 export function createYoga(parameters: CreateYogaParameters) {
   const log = parameters.log ?? pino({ level: 'silent' })
