@@ -20,21 +20,27 @@ export const liveFields = ['Provider.lastHeartbeatAt', 'Provider.live', 'Provide
 
 /** Entries kept at most (least recently used dropped first). */
 const defaultMaxEntries = 2000
+/** An entry's longest life, whatever the head does (see below). */
+const defaultMaxAgeMs = 1000
 
-type Entry = { head: bigint; result: ExecutionResult }
+type Entry = { head: bigint; at: number; result: ExecutionResult }
 
 /**
  * Answers a query from the indexed data again without running it while the indexed head hasn't moved: results are
  * kept by operation (document, operation name, variables) with the head they were computed at, and an entry is served
- * only while `head()` still returns that head. So a cached answer is at most one head read old (the watcher reads the
- * head every 100 ms); anything the indexer writes invalidates everything at once.
+ * only while `head()` still returns that head, and for `maxAgeMs` (1 s) at most. So a cached answer is at most one head
+ * read old (the watcher reads the head every 100 ms); anything the indexer writes invalidates everything at once. The
+ * age bound caps staleness the head can't see: an answer read while the watcher's head lags the rows (or the rows lag
+ * Ponder's checkpoint) is kept under a head that then stays put on a quiet chain. A clean-clone test run saw a job's
+ * status stay stale for a minute with the head check alone; whatever the cause, an answer now lives 1 s at most.
  *
  * Only queries whose root fields are all {@link indexedRootFields} and that select none of {@link liveFields} are
  * cached; mutations, subscriptions, `_meta`, `marketStats`, `quote`, `checkJob` and the gateway's fields always run.
  * Results with errors are not kept.
  */
-export function useIndexedResponseCache(options: { head: () => bigint | undefined; maxEntries?: number }): Plugin {
+export function useIndexedResponseCache(options: { head: () => bigint | undefined; maxEntries?: number; maxAgeMs?: number }): Plugin {
   const maxEntries = options.maxEntries ?? defaultMaxEntries
+  const maxAgeMs = options.maxAgeMs ?? defaultMaxAgeMs
   const entries = new Map<string, Entry>()
   const cacheable = new WeakMap<DocumentNode, boolean>()
   const documentIds = new WeakMap<DocumentNode, number>()
@@ -77,7 +83,8 @@ export function useIndexedResponseCache(options: { head: () => bigint | undefine
       }
       const key = `${id}|${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`
       const hit = entries.get(key)
-      if (hit && hit.head === head) {
+      const now = performance.now()
+      if (hit && hit.head === head && now - hit.at <= maxAgeMs) {
         // Most recently used last.
         entries.delete(key)
         entries.set(key, hit)
@@ -88,7 +95,7 @@ export function useIndexedResponseCache(options: { head: () => bigint | undefine
         onExecuteDone({ result }) {
           if (Symbol.asyncIterator in result || result.errors?.length) return
           entries.delete(key)
-          entries.set(key, { head, result })
+          entries.set(key, { head, at: now, result })
           if (entries.size > maxEntries) {
             const oldest = entries.keys().next().value
             if (oldest !== undefined) entries.delete(oldest)
