@@ -91,6 +91,29 @@ describe('InferencePool', () => {
     expect(r.dims).toEqual([2, 8])
   })
 
+  it('pipelines requests: a worker loads a model once for a burst sent at once, and a load that fails fails the whole burst', async () => {
+    const one = new InferencePool({ size: 1, pipelineDepth: 4 })
+    try {
+      const x = makeInput({ seed: 6, rows: 3, inputSize: 16 })
+      const burst = await Promise.all(
+        Array.from({ length: 12 }, () => one.run({ modelHash: sha256Hex(modelB), modelBytes: modelB, input: x, dims: [3, 16] })),
+      )
+      const expected = referenceMlp(mlpWeights(specB), x, 3)
+      for (const r of burst) for (let j = 0; j < expected.length; j++) expect(r.output[j]).toBeCloseTo(expected[j], 5)
+      // Four in flight behind a load that fails: every one is refused as the model's failure, none hangs or runs.
+      const junk = new Uint8Array([9, 9, 9, 9])
+      const refused = await Promise.allSettled(
+        Array.from({ length: 4 }, () => one.run({ modelHash: sha256Hex(junk), modelBytes: junk, input: x, dims: [3, 16] })),
+      )
+      for (const r of refused) expect(r).toMatchObject({ status: 'rejected', reason: { name: 'ModelLoadError', reason: 'MODEL_INVALID' } })
+      expect(one.pending).toBe(0)
+      // The worker goes on with the model it holds.
+      expect((await one.run({ modelHash: sha256Hex(modelB), input: x, dims: [3, 16] })).dims).toEqual([3, 4])
+    } finally {
+      await one.close()
+    }
+  })
+
   it('finishes queued work on close, then refuses more', async () => {
     const p2 = new InferencePool({ size: 1 })
     const x = makeInput({ seed: 1, rows: 8, inputSize: 16 })

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import 'onnxruntime-node'
 import { TesseraError } from '../protocol/errors.ts'
 import { classifyModelLoadError, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
-import type { WorkerRequest, WorkerResponse, WorkerResult } from './inferenceWorker.ts'
+import type { WorkerBatchRequest, WorkerBatchResponse, WorkerRequest, WorkerResponse, WorkerResult } from './inferenceWorker.ts'
 
 /**
  * An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down.
@@ -24,6 +24,11 @@ export type InferencePoolOptions = {
   maxSessionsPerWorker?: number
   /** onnxruntime intra-op threads per session. Default 1, so workers do not fight over cores. */
   intraOpNumThreads?: number
+  /**
+   * Requests a worker may hold unanswered (it handles them in order). Default 32: a worker never waits for the main
+   * thread's round trip, which is what small models spend most of their time on.
+   */
+  pipelineDepth?: number
 }
 
 export type RunInferenceParameters = {
@@ -65,13 +70,20 @@ export class InferenceOutOfMemoryError extends InferenceError {
 
 type Work = ({ op: 'run' } & RunInferenceParameters) | ({ op: 'inspect' } & InspectModelParameters)
 
+/** Requests per message at most. */
+const maxBatch = 16
+
 type Task = {
   parameters: Work
   resolve: (r: WorkerResult) => void
   reject: (e: unknown) => void
 }
 
-type Slot = { worker: Worker; models: Set<string>; busy?: { task: Task; id: number; sentBytes: boolean } }
+/** A request a worker has and hasn't answered yet; `sentBytes` when it carried the model. */
+type InFlight = { task: Task; sentBytes: boolean }
+
+/** A worker, the models it holds (or will hold once it reaches a request that carried them), what it has in hand. */
+type Slot = { worker: Worker; models: Set<string>; inFlight: Map<number, InFlight> }
 
 // Workers are TypeScript: register tsx in each one, resolved from here so the cwd does not matter.
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
@@ -79,7 +91,8 @@ const workerUrl = new URL('./inferenceWorker.ts', import.meta.url)
 
 /**
  * A pool of worker threads running onnxruntime-node sessions, cached per model hash inside each worker.
- * Tasks queue FIFO; an idle worker that already holds the model is preferred.
+ * Tasks queue FIFO and go out pipelined: up to `pipelineDepth` per worker, which handles them in order; the least
+ * loaded worker that already holds the model is preferred.
  */
 export class InferencePool {
   readonly size: number
@@ -96,6 +109,7 @@ export class InferencePool {
       size: this.size,
       maxSessionsPerWorker: options.maxSessionsPerWorker ?? 8,
       intraOpNumThreads: options.intraOpNumThreads ?? 1,
+      pipelineDepth: Math.max(1, options.pipelineDepth ?? 32),
     }
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn())
   }
@@ -105,8 +119,13 @@ export class InferencePool {
       maxSessions: this.options.maxSessionsPerWorker,
       intraOpNumThreads: this.options.intraOpNumThreads,
     })
-    const slot: Slot = { worker, models: new Set() }
-    worker.on('message', (response: WorkerResponse) => this.onResponse(slot, response))
+    const slot: Slot = { worker, models: new Set(), inFlight: new Map() }
+    worker.on('message', (message: WorkerResponse | WorkerBatchResponse) => {
+      if ('responses' in message) for (const response of message.responses) this.settle(slot, response)
+      else this.settle(slot, message)
+      this.pump()
+      this.notifyIdle()
+    })
     worker.on('error', (error) => this.onDeath(slot, error))
     worker.on('exit', (code) => {
       if (!this.closed) this.onDeath(slot, new Error(`inference worker exited with code ${code}`))
@@ -117,9 +136,10 @@ export class InferencePool {
   private onDeath(slot: Slot, error: unknown): void {
     const index = this.slots.indexOf(slot)
     if (index < 0) return
-    const busy = slot.busy
-    slot.busy = undefined
-    if (busy) busy.task.reject(new InferenceError('inference worker died', { retryable: true, cause: error, details: String(error) }))
+    const lost = [...slot.inFlight.values()]
+    slot.inFlight.clear()
+    for (const { task } of lost)
+      task.reject(new InferenceError('inference worker died', { retryable: true, cause: error, details: String(error) }))
     void slot.worker.terminate()
     if (this.closed) this.slots.splice(index, 1)
     else {
@@ -129,19 +149,22 @@ export class InferencePool {
     this.notifyIdle()
   }
 
-  private onResponse(slot: Slot, response: WorkerResponse): void {
-    const busy = slot.busy
-    if (!busy || busy.id !== response.id) return
+  /** Settles the task a response answers (or resends it with the model); the caller pumps. */
+  private settle(slot: Slot, response: WorkerResponse): void {
+    const busy = slot.inFlight.get(response.id)
+    if (!busy) return
     for (const hash of response.evicted) slot.models.delete(hash)
-    slot.busy = undefined
+    slot.inFlight.delete(response.id)
     const { task } = busy
+    // A request that carried the model and failed may have failed to load it: don't count on the worker holding it.
+    if (!response.ok && busy.sentBytes) slot.models.delete(task.parameters.modelHash)
     if (response.ok) {
       slot.models.add(task.parameters.modelHash)
       task.resolve(response)
     } else if (response.code === 'MODEL_NOT_LOADED' && !busy.sentBytes && (task.parameters.modelBytes || task.parameters.modelPath)) {
-      // The worker evicted a model we thought it held: resend with the bytes.
+      // The worker evicted a model we thought it held (or a load ahead of it failed): resend with the bytes.
       slot.models.delete(task.parameters.modelHash)
-      this.send(slot, task)
+      this.send(slot, [task])
       return
     } else if (response.code === 'MODEL_LOAD_FAILED') {
       task.reject(new ModelLoadError(classifyModelLoadError(response.message), response.message))
@@ -156,32 +179,45 @@ export class InferencePool {
         ),
       )
     }
-    this.pump()
-    this.notifyIdle()
   }
 
-  private send(slot: Slot, task: Task): void {
-    const { parameters } = task
-    const known = slot.models.has(parameters.modelHash)
-    const id = this.nextId++
-    const request = { ...parameters, id, modelBytes: known ? undefined : parameters.modelBytes } as WorkerRequest
-    slot.busy = { task, id, sentBytes: !known }
-    slot.worker.postMessage(request)
+  /** Sends `tasks` to `slot`'s worker in one message (one request, or a batch it answers in one message). */
+  private send(slot: Slot, tasks: Task[]): void {
+    const requests = tasks.map((task) => {
+      const { parameters } = task
+      const known = slot.models.has(parameters.modelHash)
+      const id = this.nextId++
+      slot.inFlight.set(id, { task, sentBytes: !known })
+      // The worker handles its requests in order: the ones after this find the model it loads.
+      if (!known && (parameters.modelBytes || parameters.modelPath)) slot.models.add(parameters.modelHash)
+      return { ...parameters, id, modelBytes: known ? undefined : parameters.modelBytes } as WorkerRequest
+    })
+    slot.worker.postMessage(requests.length === 1 ? requests[0] : ({ op: 'batch', requests } satisfies WorkerBatchRequest))
   }
 
+  /**
+   * Hands queued tasks to workers with room: the least loaded first (the model's holders first, unless another worker
+   * sits idle), each an even share of the queue, up to `maxBatch` per message. On small models the hand-off, not the
+   * inference, is the cost, and a batch pays it once.
+   */
   private pump(): void {
+    const depth = this.options.pipelineDepth
     for (;;) {
-      const task = this.queue[0]
-      const idle = this.slots.filter((s) => !s.busy)
-      if (!task || idle.length === 0) return
-      this.queue.shift()
-      const slot = idle.find((s) => s.models.has(task.parameters.modelHash)) ?? idle[0]
-      this.send(slot, task)
+      const open = this.slots.filter((s) => s.inFlight.size < depth)
+      const first = this.queue[0]
+      if (!first || open.length === 0) return
+      const least = (slots: Slot[]) => slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a))
+      const holding = open.filter((s) => s.models.has(first.parameters.modelHash))
+      const idle = open.filter((s) => s.inFlight.size === 0)
+      const slot = holding.length && (!idle.length || holding.some((s) => s.inFlight.size === 0)) ? least(holding) : least(open)
+      const share = Math.ceil(this.queue.length / open.length)
+      const count = Math.max(1, Math.min(share, depth - slot.inFlight.size, maxBatch))
+      this.send(slot, this.queue.splice(0, count))
     }
   }
 
   private notifyIdle(): void {
-    if (this.slots.some((s) => s.busy) || this.queue.length > 0) return
+    if (this.slots.some((s) => s.inFlight.size > 0) || this.queue.length > 0) return
     const waiters = this.idleWaiters
     this.idleWaiters = []
     for (const w of waiters) w()
@@ -224,7 +260,7 @@ export class InferencePool {
 
   /** Tasks waiting or running. */
   get pending(): number {
-    return this.queue.length + this.slots.filter((s) => s.busy).length
+    return this.queue.length + this.slots.reduce((n, s) => n + s.inFlight.size, 0)
   }
 
   /** Stops taking work, lets running and queued inferences finish, then terminates the workers. */

@@ -16,9 +16,19 @@ export type WorkerRequest =
 /** What a worker did: the output of a run, the signature of an inspected model, or why it couldn't. */
 export type WorkerResult = { op: 'run'; output: Float32Array; dims: number[] } | { op: 'inspect'; signature: ModelSignature }
 
+/** Several requests in one message, handled in order and answered in one message. */
+export type WorkerBatchRequest = { op: 'batch'; requests: WorkerRequest[] }
+
 export type WorkerResponse =
   | ({ id: number; ok: true; evicted: string[]; loaded: boolean } & WorkerResult)
   | { id: number; ok: false; code: 'MODEL_NOT_LOADED' | 'MODEL_LOAD_FAILED' | 'INFERENCE_FAILED'; message: string; evicted: string[] }
+
+/** The answers to a {@link WorkerBatchRequest}, in its order. */
+export type WorkerBatchResponse = { responses: WorkerResponse[] }
+
+/** The output buffers of `responses`' runs, transferred rather than copied. */
+const transfers = (responses: WorkerResponse[]) =>
+  responses.flatMap((r) => (r.ok && r.op === 'run' ? [r.output.buffer as ArrayBuffer] : []))
 
 const { maxSessions = 8, intraOpNumThreads = 1 } = (workerData ?? {}) as { maxSessions?: number; intraOpNumThreads?: number }
 // Map iteration order is insertion order: re-inserting on use makes the first key the least recently used.
@@ -110,9 +120,19 @@ async function shutDown(): Promise<void> {
   parentPort?.close()
 }
 
-// One request at a time per worker: the pool never sends a second before the first is answered.
-parentPort?.on('message', async (request: WorkerRequest | { op: 'close' }) => {
-  if (request.op === 'close') return shutDown()
-  const response = await handle(request)
-  parentPort?.postMessage(response, response.ok && response.op === 'run' ? [response.output.buffer as ArrayBuffer] : [])
+// Requests are handled one at a time, in the order they came: the pool pipelines several, and a later one counts on
+// the model an earlier one loads. Close waits its turn too, after everything sent before it.
+let turn: Promise<void> = Promise.resolve()
+parentPort?.on('message', (request: WorkerRequest | WorkerBatchRequest | { op: 'close' }) => {
+  turn = turn.then(async () => {
+    if (request.op === 'close') return shutDown()
+    if (request.op === 'batch') {
+      const responses: WorkerResponse[] = []
+      for (const one of request.requests) responses.push(await handle(one))
+      parentPort?.postMessage({ responses } satisfies WorkerBatchResponse, transfers(responses))
+      return
+    }
+    const response = await handle(request)
+    parentPort?.postMessage(response, transfers([response]))
+  })
 })

@@ -4,7 +4,8 @@
  * optimistic against redundant verification (bench/verificationOverhead.ts), how often honest inference outputs agree
  * under the fingerprint (bench/agreementRates.ts), the economics simulator's speed (bench/simulator.ts), subscription
  * fan-out to 1,000–10,000 subscribers (bench/subscriptions.ts) and reads against Ponder's built-in GraphQL
- * (bench/queries.ts), and writes `BENCHMARKS.md`.
+ * (bench/queries.ts) and the agent's inference pool against a plain onnxruntime loop (bench/agentPool.ts), and writes
+ * `BENCHMARKS.md`.
  * Not part of `npm test`: it takes a quarter of an hour (10,000 providers are registered and paid; 2,000 jobs run;
  * 10,000 sockets are opened four times per transport).
  */
@@ -14,6 +15,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TOLERANCE_SLACK_BITS } from '../protocol/agreement.ts'
 import { defaultOutputTolerance } from '../protocol/fingerprint.ts'
+import { type AgentPoolBenchReturnType, agentPoolBench, agentPoolSection } from './agentPool.ts'
 import { type AgreementRatesReturnType, agreementRates, perturbationUlps, toleranceBits } from './agreementRates.ts'
 import { baseline } from './baseline.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
@@ -277,6 +279,7 @@ function renderBenchmarks(
   simulator: SimulatorBenchReturnType,
   subscriptions: SubscriptionsBenchReturnType,
   queries: QueriesBenchReturnType,
+  agentPool: AgentPoolBenchReturnType,
 ): string {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
@@ -378,6 +381,7 @@ function renderBenchmarks(
     ...simulatorSection(simulator),
     ...subscriptionsSection(subscriptions),
     ...queriesSection(queries),
+    ...agentPoolSection(agentPool),
   )
   return lines.join('\n')
 }
@@ -390,7 +394,8 @@ async function main(): Promise<void> {
   const simulator = simulatorBench()
   const subscriptions = await subscriptionsBench()
   const queries = await queriesBench()
-  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries))
+  const agentPool = await agentPoolBench()
+  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries, agentPool))
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })
   process.stdout.write(
