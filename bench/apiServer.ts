@@ -49,3 +49,5 @@ process.on('message', (message: { type: string }) => {
   process.send?.({ type: 'memory', rss, heapUsed, external, arrayBuffers })
 })
 process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port })
+// Exit on SIGTERM as on a normal end (a `--cpu-prof` run writes its profile then).
+process.on('SIGTERM', () => process.exit(0))

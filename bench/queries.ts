@@ -39,6 +39,19 @@ export type QueriesBenchReturnType = {
   runs: QueryRun[]
   /** ours ÷ Ponder's requests per second, per query; and ours without the response cache ÷ Ponder's. */
   ratios: { query: string; ratio: number; uncachedRatio: number }[]
+  /**
+   * A trivial query's latency on one API process alone, and while `heavyClients` clients send the heaviest page the
+   * limits allow (1,000 jobs with their assignments, a different page each time so no cache answers it), per server.
+   */
+  isolation: {
+    server: 'ours' | 'uncached'
+    aloneP50Ms: number
+    aloneP99Ms: number
+    loadedP50Ms: number
+    loadedP99Ms: number
+    heavyPerSecond: number
+  }[]
+  heavyClients: number
 }
 
 const quantile = (values: number[], q: number) => {
@@ -218,7 +231,63 @@ export async function queriesBench(
       const rate = (side: Side) => runs.find((r) => r.query === p.query && r.side === side)?.perSecond ?? Number.NaN
       return { query: p.query, ratio: rate('ours') / rate('ponder'), uncachedRatio: rate('uncached') / rate('ponder') }
     })
-    return { jobs: jobCount, concurrency, seconds, runs, ratios }
+    // A trivial query alone, then beside four clients paging through 1,000 jobs with their assignments at a time (the
+    // heaviest page the complexity limit lets through with that selection), each page different so no cache answers
+    // it; A B B A per server.
+    const heavyClients = 4
+    const heavy = (url: string) => {
+      let page = 0
+      return async () => {
+        const to = BigInt(jobCount) - BigInt((page++ * 7) % Math.max(1, jobCount))
+        await post(
+          url,
+          `{ jobs(first: 1000, where: { id_in: [${Array.from({ length: 50 }, (_, i) => `"${to - BigInt(i)}"`).join(',')}] }) { edges { node { id status units escrow requester assignments { provider outcome price collateral } } } } }`,
+        )
+        await post(
+          url,
+          `{ jobs(first: 1000) { edges { node { id status units escrow requester assignments { provider outcome price collateral } } } } }`.replace(
+            'first: 1000',
+            `first: ${990 + (page % 10)}`,
+          ),
+        )
+      }
+    }
+    const trivial = (url: string) => async () => {
+      await post(url, '{ __typename }')
+    }
+    const isolation: QueriesBenchReturnType['isolation'] = []
+    for (const [server, url] of [
+      ['ours', ours],
+      ['uncached', uncached],
+    ] as const) {
+      const alone: number[] = []
+      const loaded: number[] = []
+      let heavyRequests = 0
+      for (const block of ['alone', 'loaded', 'loaded', 'alone'] as const) {
+        if (block === 'alone') alone.push(...(await closedLoop(trivial(url), 1, seconds / 2)))
+        else {
+          const stopAt = performance.now() + (seconds / 2) * 1000
+          const load = Array.from({ length: heavyClients }, async () => {
+            const next = heavy(url)
+            while (performance.now() < stopAt) {
+              await next()
+              heavyRequests += 2
+            }
+          })
+          loaded.push(...(await closedLoop(trivial(url), 1, seconds / 2)))
+          await Promise.all(load)
+        }
+      }
+      isolation.push({
+        server,
+        aloneP50Ms: quantile(alone, 0.5),
+        aloneP99Ms: quantile(alone, 0.99),
+        loadedP50Ms: quantile(loaded, 0.5),
+        loadedP99Ms: quantile(loaded, 0.99),
+        heavyPerSecond: heavyRequests / seconds,
+      })
+    }
+    return { jobs: jobCount, concurrency, seconds, runs, ratios, isolation, heavyClients }
   } finally {
     for (const stop of stops) stop()
     await chain.stop()
@@ -252,6 +321,18 @@ export function queriesSection(bench: QueriesBenchReturnType): string[] {
         `${cell(p)} | ${ratio.toFixed(2)} | ${uncachedRatio.toFixed(2)} |`
       )
     }),
+    '',
+    `A trivial query (\`{ __typename }\`, one client) alone and while ${bench.heavyClients} clients page through 1,000 jobs ` +
+      'with their assignments at a time (a different page each time, so the cache never answers them), on the same API ' +
+      'process, blocks A B B A. The leader does not run in the bench’s API process.',
+    '',
+    '| server | alone p50 / p99 (ms) | under the heavy clients p50 / p99 (ms) | ratio (p99) | heavy requests/s |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...bench.isolation.map(
+      (i) =>
+        `| ${i.server === 'ours' ? 'ours' : 'ours without the cache'} | ${i.aloneP50Ms.toFixed(1)} / ${i.aloneP99Ms.toFixed(1)} | ` +
+        `${i.loadedP50Ms.toFixed(1)} / ${i.loadedP99Ms.toFixed(1)} | ${(i.loadedP99Ms / i.aloneP99Ms).toFixed(1)} | ${i.heavyPerSecond.toFixed(0)} |`,
+    ),
     '',
   ]
 }
