@@ -11,9 +11,27 @@ export type Overflow = 'latest' | 'oldest'
  * Values by topic, handed to every subscriber of the topic as the same object: publishing costs one push per
  * subscriber, whatever they later select. A subscriber holds a queue and one pending promise, nothing else.
  */
-export function createFanout<K, T>(options: { maxQueued?: number; overflow?: Overflow; onEmpty?: (key: K) => void } = {}) {
+export function createFanout<K, T>(
+  options: {
+    maxQueued?: number
+    overflow?: Overflow
+    /** Queues a value its own way instead (`maxQueued` and `overflow` are then unused): returns the queue to keep. */
+    enqueue?: (queue: T[], value: T) => T[]
+    onEmpty?: (key: K) => void
+  } = {},
+) {
   const maxQueued = options.maxQueued ?? 1000
   const overflow = options.overflow ?? 'oldest'
+  const enqueue =
+    options.enqueue ??
+    ((queue: T[], value: T) => {
+      if (queue.length >= maxQueued) {
+        if (overflow === 'latest') queue.length = 0
+        else queue.shift()
+      }
+      queue.push(value)
+      return queue
+    })
   const topics = new Map<K, Set<(value: T) => void>>()
   return {
     /** Hands `value` to every subscriber of `key`; returns how many. */
@@ -35,11 +53,7 @@ export function createFanout<K, T>(options: { maxQueued?: number; overflow?: Ove
       let wake: (() => void) | undefined
       let closed = false
       const push = (value: T) => {
-        if (queue.length >= maxQueued) {
-          if (overflow === 'latest') queue = []
-          else queue.shift()
-        }
-        queue.push(value)
+        queue = enqueue(queue, value)
         wake?.()
       }
       const listeners = topics.get(key) ?? new Set()

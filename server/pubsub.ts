@@ -6,6 +6,7 @@ import type { Address } from 'viem'
 import { TesseraError } from '../protocol/errors.ts'
 import { backoff, nextDelay } from '../protocol/retry.ts'
 import type { IndexedAssignment } from './db/assignments.ts'
+import { createFanout, type Subscription } from './fanout.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 
 /**
@@ -25,7 +26,7 @@ export type AssignmentEvent = Pick<
 export type LiveAssignment = { type: 'assignment'; assignment: AssignmentEvent } | { type: 'resync' }
 
 /** A provider's live assignments, queued from the moment of subscribing; `close()` detaches. */
-export type AssignmentSubscription = AsyncIterableIterator<LiveAssignment> & { close: () => void }
+export type AssignmentSubscription = Subscription<LiveAssignment>
 
 /**
  * How live events reach subscribers: `postgres` (LISTEN/NOTIFY, the default) and `redis` (REDIS_URL) reach every
@@ -79,58 +80,26 @@ const maxQueued = 10_000
 
 /** This process's subscriptions by provider; `deliver` and `resync` fan out to them. */
 function createHub() {
-  const topics = new Map<string, Set<(message: LiveAssignment) => void>>()
+  const fanout = createFanout<string, LiveAssignment>({
+    // Resyncs in a row are one; a slow subscriber's full queue is dropped for one resync (it is all in Postgres).
+    enqueue: (queue, message) => {
+      if (message.type === 'resync' && queue.at(-1)?.type === 'resync') return queue
+      if (queue.length >= maxQueued) return [{ type: 'resync' }]
+      queue.push(message)
+      return queue
+    },
+  })
   return {
     deliver(events: readonly AssignmentEvent[]) {
       for (const event of events) {
-        const listeners = topics.get(event.provider.toLowerCase())
-        if (!listeners) continue
-        const message: LiveAssignment = { type: 'assignment', assignment: toAssignmentEvent(event) }
-        for (const push of listeners) push(message)
+        const topic = event.provider.toLowerCase()
+        if (fanout.has(topic)) fanout.publish(topic, { type: 'assignment', assignment: toAssignmentEvent(event) })
       }
     },
     resync() {
-      for (const listeners of topics.values()) for (const push of listeners) push({ type: 'resync' })
+      for (const topic of fanout.keys()) fanout.publish(topic, { type: 'resync' })
     },
-    subscribe(provider: string): AssignmentSubscription {
-      const topic = provider.toLowerCase()
-      let queue: LiveAssignment[] = []
-      let wake: (() => void) | undefined
-      let closed = false
-      const push = (message: LiveAssignment) => {
-        if (message.type === 'resync' && queue.at(-1)?.type === 'resync') return
-        if (queue.length >= maxQueued) queue = [{ type: 'resync' }]
-        else queue.push(message)
-        wake?.()
-      }
-      const listeners = topics.get(topic) ?? new Set()
-      topics.set(topic, listeners.add(push))
-      const close = () => {
-        if (closed) return
-        closed = true
-        listeners.delete(push)
-        if (!listeners.size && topics.get(topic) === listeners) topics.delete(topic)
-        queue = []
-        wake?.()
-      }
-      const iterator: AssignmentSubscription = {
-        async next(): Promise<IteratorResult<LiveAssignment>> {
-          while (!queue.length && !closed) await new Promise<void>((resolve) => (wake = resolve))
-          wake = undefined
-          const value = queue.shift()
-          return value ? { value, done: false } : { value: undefined, done: true }
-        },
-        async return(): Promise<IteratorResult<LiveAssignment>> {
-          close()
-          return { value: undefined, done: true }
-        },
-        [Symbol.asyncIterator]() {
-          return iterator
-        },
-        close,
-      }
-      return iterator
-    },
+    subscribe: (provider: string): AssignmentSubscription => fanout.subscribe(provider.toLowerCase()),
   }
 }
 
