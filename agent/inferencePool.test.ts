@@ -114,6 +114,30 @@ describe('InferencePool', () => {
     }
   })
 
+  it('a worker that dies with a pipelined burst in hand fails each of its requests as retryable, and a new worker takes over', async () => {
+    const one = new InferencePool({ size: 1, pipelineDepth: 8 })
+    try {
+      const x = makeInput({ seed: 8, rows: 64, inputSize: 16 })
+      const burst = Array.from({ length: 8 }, () =>
+        one.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [64, 16] }).then(
+          () => 'ran',
+          (error: unknown) => error,
+        ),
+      )
+      // The vanishing machine: its worker thread ends with the burst in flight.
+      const slots = (one as unknown as { slots: { worker: { terminate: () => Promise<number> } }[] }).slots
+      await slots[0]?.worker.terminate()
+      const outcomes = await Promise.all(burst)
+      const lost = outcomes.filter((o) => o !== 'ran')
+      expect(lost.length).toBeGreaterThan(0)
+      for (const error of lost) expect(error).toMatchObject({ name: 'InferenceError', retryable: true })
+      expect(one.pending).toBe(0)
+      expect((await one.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [64, 16] })).dims).toEqual([64, 8])
+    } finally {
+      await one.close()
+    }
+  })
+
   it('finishes queued work on close, then refuses more', async () => {
     const p2 = new InferencePool({ size: 1 })
     const x = makeInput({ seed: 1, rows: 8, inputSize: 16 })
