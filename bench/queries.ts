@@ -11,12 +11,13 @@
 import { cpus } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { keccak256, maxUint256, toHex } from 'viem'
+import { maxUint256 } from 'viem'
 import { emissionControllerAbi, jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { fund, registerProvider } from '../devnet/testSystem.ts'
+import { fund, registerProvider, sampleJobSpec } from '../devnet/testSystem.ts'
 import { TSR } from '../protocol/units.ts'
 import { startIndexedTestChain } from '../test/support/stack.ts'
 import { forkApiServer } from './forkApiServer.ts'
+import { quantile } from './quantile.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
 const viewsSchema = 'bench_queries'
@@ -52,11 +53,6 @@ export type QueriesBenchReturnType = {
     heavyPerSecond: number
   }[]
   heavyClients: number
-}
-
-const quantile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
 }
 
 type Request = () => Promise<void>
@@ -115,19 +111,8 @@ export async function queriesBench(
       functionName: 'approve',
       args: [system.market, maxUint256],
     })
-    const spec = {
-      modelHash: keccak256(toHex('model')),
-      inputHash: keccak256(toHex('input')),
-      units: 4n,
-      maxPricePerUnit: TSR / 10n,
-      minVramMiB: 0,
-      gpuModel: 0,
-      regions: [],
-      redundancy: 2,
-      verification: 0,
-      outputTolerance: 10,
-      deadline: (await system.now()) + 30n * 86_400n,
-    }
+    // The jobs' fields matter only in what the queries read: sampleJobSpec's, at 4 units, alive for 30 days.
+    const spec = await sampleJobSpec(system, { units: 4n, maxPricePerUnit: TSR / 10n, deadline: (await system.now()) + 30n * 86_400n })
     const first = await system.read<bigint>({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })
     for (let i = 0; i < jobCount; i++) {
       await system.write(requester, { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })

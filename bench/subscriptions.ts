@@ -21,6 +21,7 @@ import { type AssignmentEvent, connectAssignmentPubSub } from '../server/pubsub.
 import { approveAndSubmitJob } from '../test/support/market.ts'
 import { startIndexedTestChain } from '../test/support/stack.ts'
 import { forkApiServer } from './forkApiServer.ts'
+import { quantile } from './quantile.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
 const viewsSchema = 'bench_subscriptions'
@@ -49,11 +50,6 @@ export type FanoutRun = {
 }
 
 export type SubscriptionsBenchReturnType = { runs: FanoutRun[]; seconds: number }
-
-const quantile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
-}
 
 const queries: Record<Selection, string> = {
   withJob:

@@ -106,13 +106,9 @@ export function createYoga(parameters: CreateYogaParameters) {
     const { ok, reason, block, chainHead, lagBlocks, error } = await indexing.check()
     return ok ? { ok } : { ok, reason, details: { indexing: { block, chainHead, lagBlocks, error } } }
   }
-  // The response cache follows the indexed head through the watcher, for as long as the server runs.
-  let indexedHead: bigint | undefined
+  // The response cache reads the watcher's head; this subscription keeps the watcher reading it while the server runs
+  // (its queue holds the latest head only, so nothing needs to drain it).
   const heads = parameters.cacheResponses ? context.indexWatcher.heads() : undefined
-  if (heads)
-    void (async () => {
-      for await (const head of heads) indexedHead = head.blockNumber
-    })()
   const yoga = createGraphQLYoga<Record<string, unknown>, ServerContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -128,7 +124,7 @@ export function createYoga(parameters: CreateYogaParameters) {
       useAnalyticsRoutes({ views: context.views, deployment: parameters.deployment }),
       useQueryLimits(),
       useSharedSubscriptionResults(),
-      ...(heads ? [useIndexedResponseCache({ head: () => indexedHead })] : []),
+      ...(heads ? [useIndexedResponseCache({ head: () => context.indexWatcher.head()?.blockNumber })] : []),
       useErrorMasking({ log }),
       // graphql-sse's protocol at /graphql/stream, single-connection mode included (one connection, many operations: the
       // six-connections-per-domain limit of HTTP/1 browsers). /graphql keeps Yoga's own SSE (distinct connections).

@@ -95,6 +95,8 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   } = createYoga({
     inspector,
     cacheResponses: true,
+    // One head read per process for subscriptions, the response cache and the leader, at the leader's pace.
+    watchIntervalMs: 50,
     indexerState: parameters.indexerState,
     db,
     viewsSchema: parameters.viewsSchema,
@@ -129,6 +131,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           databaseUrl: parameters.databaseUrl,
           db,
           views: context.views,
+          indexWatcher: context.indexWatcher,
           deployment: parameters.deployment,
           publicClient,
           walletClient,

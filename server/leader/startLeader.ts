@@ -9,7 +9,7 @@ import type { JobCheck } from '../checkJob.ts'
 import type { Database, Views } from '../db/database.ts'
 import { gatewayLiabilities, gatewayPartiesOf } from '../db/gateway.ts'
 import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOptions } from '../indexingHealth.ts'
-import { createIndexWatcher } from '../indexWatcher.ts'
+import { createIndexWatcher, type IndexWatcher } from '../indexWatcher.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
 import { type ChallengeIssuerOptions, createChallengeIssuer, type WriteBlob } from './challengeIssuer.ts'
@@ -41,6 +41,8 @@ export type StartLeaderParameters = {
   chainIntervalMs?: number
   /** How often the indexed head is read; each move wakes every loop at once (default 50 ms). */
   headIntervalMs?: number
+  /** The process's index watcher, to share its head reads (the server's); without it the leader reads its own. */
+  indexWatcher?: IndexWatcher
   now?: () => number
   /** Vets jobs before the matcher assigns them (see `createJobVetting`); without it only stored blobs are required. */
   vet?: (spec: VettedSpec) => Promise<JobCheck>
@@ -302,7 +304,9 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
 
   // Driven by the index: each block the indexer processes wakes every loop, so the feed publishes and the matcher and
   // keeper act within one head read of it; their timers remain for what needs no block (deadlines on a quiet chain).
-  const heads = createIndexWatcher({ views: parameters.views, log, intervalMs: parameters.headIntervalMs ?? 50 }).heads()
+  const watcher =
+    parameters.indexWatcher ?? createIndexWatcher({ views: parameters.views, log, intervalMs: parameters.headIntervalMs ?? 50 })
+  const heads = watcher.heads()
   void (async () => {
     for await (const _head of heads) for (const wake of wakers.values()) wake()
   })()

@@ -11,6 +11,7 @@ import {
   visit,
   visitWithTypeInfo,
 } from 'graphql'
+import { operationKey } from './operationKey.ts'
 
 /** Root fields whose answers come from the indexed chain data alone. */
 export const indexedRootFields = ['job', 'jobs', 'provider', 'providers', 'epochs', 'emissionsVsUsage', 'challengeRounds'] as const
@@ -29,7 +30,7 @@ type Entry = { head: bigint; at: number; result: ExecutionResult }
  * Answers a query from the indexed data again without running it while the indexed head hasn't moved: results are
  * kept by operation (document, operation name, variables) with the head they were computed at, and an entry is served
  * only while `head()` still returns that head, and for `maxAgeMs` (1 s) at most. So a cached answer is at most one head
- * read old (the watcher reads the head every 100 ms); anything the indexer writes invalidates everything at once. The
+ * read old (the server's watcher reads it every 50 ms); anything the indexer writes invalidates everything at once. The
  * age bound caps staleness the head can't see: an answer read while the watcher's head lags the rows (or the rows lag
  * Ponder's checkpoint) is kept under a head that then stays put on a quiet chain. A clean-clone test run saw a job's
  * status stay stale for a minute with the head check alone; whatever the cause, an answer now lives 1 s at most.
@@ -43,8 +44,6 @@ export function useIndexedResponseCache(options: { head: () => bigint | undefine
   const maxAgeMs = options.maxAgeMs ?? defaultMaxAgeMs
   const entries = new Map<string, Entry>()
   const cacheable = new WeakMap<DocumentNode, boolean>()
-  const documentIds = new WeakMap<DocumentNode, number>()
-  let nextId = 0
   const roots = new Set<string>(indexedRootFields)
   const live = new Set<string>(liveFields)
 
@@ -76,12 +75,7 @@ export function useIndexedResponseCache(options: { head: () => bigint | undefine
     onExecute({ args, setResultAndStopExecution }) {
       const head = options.head()
       if (head === undefined || !isCacheable(args.schema, args.document, args.operationName)) return
-      let id = documentIds.get(args.document)
-      if (id === undefined) {
-        id = nextId++
-        documentIds.set(args.document, id)
-      }
-      const key = `${id}|${args.operationName ?? ''}|${JSON.stringify(args.variableValues ?? {})}`
+      const key = operationKey(args)
       const hit = entries.get(key)
       const now = performance.now()
       if (hit && hit.head === head && now - hit.at <= maxAgeMs) {

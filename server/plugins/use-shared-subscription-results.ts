@@ -1,17 +1,6 @@
 import type { Plugin } from '@envelop/core'
-import { createSourceEventStream, type DocumentNode, type ExecutionArgs, type ExecutionResult, execute } from 'graphql'
-
-/** Ids for parsed documents: Yoga caches a document per query text, so equal queries share one object. */
-const documentIds = new WeakMap<DocumentNode, number>()
-let nextDocumentId = 0
-const documentIdOf = (document: DocumentNode) => {
-  let id = documentIds.get(document)
-  if (id === undefined) {
-    id = nextDocumentId++
-    documentIds.set(document, id)
-  }
-  return id
-}
+import { createSourceEventStream, type ExecutionArgs, type ExecutionResult, execute } from 'graphql'
+import { operationKey } from './operationKey.ts'
 
 /** Results by event object, then by operation (document, operation name, variables). */
 const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>()
@@ -33,7 +22,7 @@ export function useSharedSubscriptionResults(): Plugin {
         const executionArgs = args as ExecutionArgs
         const source = await createSourceEventStream(executionArgs)
         if (!(Symbol.asyncIterator in source)) return source
-        const operation = `${documentIdOf(executionArgs.document)}|${executionArgs.operationName ?? ''}|${JSON.stringify(executionArgs.variableValues ?? {})}`
+        const operation = operationKey(executionArgs)
         const run = (event: unknown) => execute({ ...executionArgs, rootValue: event })
         const resultOf = (event: unknown) => {
           if (typeof event !== 'object' || event === null) return run(event)
