@@ -19,6 +19,7 @@ const deployment = {
     EmissionController: { address: address(13), blockNumber: 3 },
     ChallengeLedger: { address: address(14), blockNumber: 4 },
     TesseraTimelock: { address: address(15), blockNumber: 4 },
+    JobBatcher: { address: address(16), blockNumber: 4 },
   },
 } satisfies Pick<Deployment, 'chainId' | 'contracts'>
 const privateKey = devKeys[5]

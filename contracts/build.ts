@@ -27,6 +27,7 @@ export const deployableContracts = [
   'EmissionController',
   'ChallengeLedger',
   'TesseraTimelock',
+  'JobBatcher',
 ] as const
 
 /** solc settings shared by every build (PROTOCOL.md). */

@@ -67,6 +67,7 @@ describe('deployAll', () => {
     expect(Object.keys(deployment.contracts).sort()).toEqual([
       'ChallengeLedger',
       'EmissionController',
+      'JobBatcher',
       'JobMarket',
       'ProviderRegistry',
       'TesseraTimelock',

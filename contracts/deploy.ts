@@ -17,6 +17,8 @@ import {
   challengeLedgerBytecode,
   emissionControllerAbi,
   emissionControllerBytecode,
+  jobBatcherAbi,
+  jobBatcherBytecode,
   jobMarketAbi,
   jobMarketBytecode,
   providerRegistryAbi,
@@ -79,8 +81,9 @@ export type DeployAllParameters = {
 }
 
 /**
- * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket, ChallengeLedger and TesseraTimelock, wires
- * them (registry and controller → JobMarket, controller and registry → ChallengeLedger, token minter → controller, MATCHER_ROLE and
+ * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket, ChallengeLedger, TesseraTimelock and JobBatcher,
+ * wires them (registry and controller → JobMarket, controller and registry → ChallengeLedger, token minter → controller,
+ * JobMarket's MATCHER_ROLE → matcher and batcher, the batcher's MATCHER_ROLE and
  * ISSUER_ROLE → matcher, the controller's governor and JobMarket's GOVERNOR_ROLE → timelock, whose only proposer is
  * the deployer) and writes the deployment file. Needs `contracts/generated` to be current (`contracts/build.ts`).
  */
@@ -134,6 +137,11 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   await send(token.address, tesseraTokenAbi, 'setMinter', [controller.address])
   const matcherRole = await publicClient.readContract({ address: market.address, abi: jobMarketAbi, functionName: 'MATCHER_ROLE' })
   await send(market.address, jobMarketAbi, 'grantRole', [matcherRole, parameters.matcher])
+  // The leader assigns and keeps many jobs per transaction through the batcher, which passes the role on to the matcher only.
+  const batcher = await deploy(jobBatcherAbi, jobBatcherBytecode, [market.address, admin])
+  await send(market.address, jobMarketAbi, 'grantRole', [matcherRole, batcher.address])
+  const batchMatcherRole = await publicClient.readContract({ address: batcher.address, abi: jobBatcherAbi, functionName: 'MATCHER_ROLE' })
+  await send(batcher.address, jobBatcherAbi, 'grantRole', [batchMatcherRole, parameters.matcher])
   // The server's key issues the known-answer challenge jobs too.
   const ledger = await deploy(challengeLedgerAbi, challengeLedgerBytecode, [market.address, admin])
   const issuerRole = await publicClient.readContract({ address: ledger.address, abi: challengeLedgerAbi, functionName: 'ISSUER_ROLE' })
@@ -169,6 +177,7 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
       EmissionController: controller,
       ChallengeLedger: ledger,
       TesseraTimelock: timelock,
+      JobBatcher: batcher,
     },
     params,
   }

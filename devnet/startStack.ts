@@ -46,6 +46,8 @@ export type StartStackParameters = {
   maxBlobBytes?: number
   /** Blocks deep the leader watches its transactions (the server's default when absent). */
   leaderConfirmations?: number
+  /** Most jobs the leader assigns or keeps per transaction (the server's default when absent; 1: a transaction per job). */
+  leaderBatch?: number
   /**
    * The leader's known-answer challenge jobs (server/leader/challengeIssuer.ts), on by default (a round each emission
    * epoch); `false` turns them off. While on, the server key is funded with TSR to pay them like a requester.
@@ -167,6 +169,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       maxBlobBytes: parameters.maxBlobBytes,
       leader: true,
       confirmations: parameters.leaderConfirmations,
+      batchSize: parameters.leaderBatch,
       // The first round waits for every agent of the stack, so none starts with only the first one up.
       challenges: challenges ? { minProviders: parameters.agents.length, ...challenges } : undefined,
       indexerState: indexer.state,

@@ -19,6 +19,7 @@ const deployment: Deployment = {
     EmissionController: { address: address(13), blockNumber: 3 },
     ChallengeLedger: { address: address(14), blockNumber: 4 },
     TesseraTimelock: { address: address(15), blockNumber: 4 },
+    JobBatcher: { address: address(16), blockNumber: 4 },
   },
   params: {
     token: { genesisSupply: 10n ** 26n },

@@ -3,7 +3,7 @@ import { type Address, getAddress, isAddress } from 'viem'
 import { type EmissionParams, emissionParamKeys } from './emissionParams.ts'
 import { TesseraError } from './errors.ts'
 
-/** The four contracts of a deployment. */
+/** The contracts of a deployment. */
 export const contractNames = [
   'TesseraToken',
   'ProviderRegistry',
@@ -11,6 +11,7 @@ export const contractNames = [
   'EmissionController',
   'ChallengeLedger',
   'TesseraTimelock',
+  'JobBatcher',
 ] as const
 export type ContractName = (typeof contractNames)[number]
 

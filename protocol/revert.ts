@@ -2,13 +2,14 @@ import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Hex }
 import {
   challengeLedgerAbi,
   emissionControllerAbi,
+  jobBatcherAbi,
   jobMarketAbi,
   providerRegistryAbi,
   tesseraTimelockAbi,
   tesseraTokenAbi,
 } from '../contracts/generated/index.ts'
 
-/** Every custom error of the six contracts, so a revert bubbling up from any of them decodes by name. */
+/** Every custom error of Tessera's contracts, so a revert bubbling up from any of them decodes by name. */
 export const allErrorsAbi = [
   ...jobMarketAbi,
   ...providerRegistryAbi,
@@ -16,6 +17,7 @@ export const allErrorsAbi = [
   ...emissionControllerAbi,
   ...challengeLedgerAbi,
   ...tesseraTimelockAbi,
+  ...jobBatcherAbi,
 ].filter((item) => item.type === 'error')
 
 /** A contract revert: the custom error's name and its decoded arguments. */

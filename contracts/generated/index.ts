@@ -5,3 +5,4 @@ export { jobMarketAbi, jobMarketBytecode, jobMarketDeployedSize } from './JobMar
 export { emissionControllerAbi, emissionControllerBytecode, emissionControllerDeployedSize } from './EmissionController.ts'
 export { challengeLedgerAbi, challengeLedgerBytecode, challengeLedgerDeployedSize } from './ChallengeLedger.ts'
 export { tesseraTimelockAbi, tesseraTimelockBytecode, tesseraTimelockDeployedSize } from './TesseraTimelock.ts'
+export { jobBatcherAbi, jobBatcherBytecode, jobBatcherDeployedSize } from './JobBatcher.ts'

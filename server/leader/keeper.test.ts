@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import pino from 'pino'
 import {
   createWalletClient,
+  decodeFunctionData,
   type Hex,
   http,
   keccak256,
@@ -12,7 +13,7 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { tesseraTokenAbi } from '../../contracts/generated/index.ts'
+import { jobBatcherAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
 import { type JobSpecArgs, registerProvider, type TestSystem } from '../../devnet/testSystem.ts'
 import { buildOutputTree } from '../../protocol/outputTree.ts'
@@ -25,10 +26,11 @@ import { type IndexedTestChain, startIndexedTestChain } from '../../test/support
 import { createDb } from '../db/createDb.ts'
 import type { Database, Views } from '../db/database.ts'
 import { createMetrics } from '../metrics.ts'
+import type { BatchCall } from './batches.ts'
 import { createDisagreementProver } from './disagreementProver.ts'
 import { createKeeper } from './keeper.ts'
 import type { AssignMeta } from './matcher.ts'
-import { createTransactionSender } from './transactionSender.ts'
+import { createTransactionSender, type TransactionRequest } from './transactionSender.ts'
 
 // The keeper on real indexed data: anvil + contracts, Ponder into Postgres, and the keeper with its transaction sender
 // and disagreement prover, ticked by hand at the chain's latest block. The test plays requester, matcher and providers.
@@ -89,9 +91,11 @@ beforeAll(async () => {
     async send(request) {
       const hash = await sender.send(request)
       if (hash) {
-        sent.push(request.key)
         const receipt = await publicClient.waitForTransactionReceipt({ hash })
         if (receipt.status !== 'success') throw new Error(`${request.key} reverted in ${hash}`)
+        const failed = request.batch?.failed(receipt) ?? []
+        if (failed.length) throw new Error(`${request.key}: calls reverted in ${hash}: ${JSON.stringify(failed)}`)
+        sent.push(...(await keysSent(request, hash)))
       }
       return hash
     },
@@ -114,6 +118,14 @@ afterAll(async () => {
   await db?.destroy()
   await chain?.stop()
 })
+
+/** The keys of the calls `hash` made: a batch's that its simulation kept (read back from the transaction's input). */
+async function keysSent(request: TransactionRequest<AssignMeta>, hash: Hex): Promise<string[]> {
+  if (!request.batch) return [request.key]
+  const { input } = await system.publicClient.getTransaction({ hash })
+  const [jobIds] = decodeFunctionData({ abi: jobBatcherAbi, data: input }).args as readonly [readonly bigint[]]
+  return request.batch.calls.filter(({ call }) => jobIds.includes((call as BatchCall).jobId)).map((c) => c.key)
+}
 
 const P = () => chain.deployment.params.market
 const _events = marketEvents

@@ -5,21 +5,26 @@ import type { Deployment } from '../../protocol/deployment.ts'
 import { AuditKind } from '../../protocol/spotCheck.ts'
 import type { Views } from '../db/database.ts'
 import { findKeeperWork, type KeeperJob, type SpotCheckWork } from '../db/jobs.ts'
+import { type BatchAction, batchRequests, defaultBatchSize } from './batches.ts'
 import type { createDisagreementProver } from './disagreementProver.ts'
 import type { AssignMeta } from './matcher.ts'
 import type { createTransactionSender } from './transactionSender.ts'
 
-const jobsPerAction = 25
+/** Jobs read per action and pass: four full batches at the default size. */
+const jobsPerAction = 4 * defaultBatchSize
 /**
  * Most epochs one `advanceEpoch` closes: ≈ 85k gas a call plus a constant per epoch whatever the providers paid in
  * it, ≤ 75k at the default per-provider cap (BENCHMARKS.md), so ≤ 7.6M gas. A longer outage takes several ticks.
  */
 const epochsPerAdvance = 100n
 
+const keeperMeta: AssignMeta = { kind: 'keeper' }
+
 /**
  * The keeper: at chain time `now` it sends `finalize` (REVEALED, or COMMITTED past the reveal
  * deadline), `expire` (OPEN or DISPUTED past the deadline), `expireAssignment` (ASSIGNED past the commit
- * deadline) and `advanceEpoch(epochsPerAdvance)` (an ended epoch not yet closed), one in flight per (action, job, round).
+ * deadline) and `advanceEpoch(epochsPerAdvance)` (an ended epoch not yet closed), one in flight per (action, job, round);
+ * the per-job actions go through JobBatcher, `batchSize` jobs per transaction.
  * A job whose revealed results differ is finalized only once its proof window closed; meanwhile `prover` proves its
  * disagreements (in an optimistic job's audit, the auditor's result against the original's).
  *
@@ -36,9 +41,12 @@ export function createKeeper(parameters: {
   log: Logger
   /** Proves disagreements under tolerance from the stored outputs; without it nobody proves and results that differ agree. */
   prover?: ReturnType<typeof createDisagreementProver>
+  /** Most jobs per transaction (default {@link defaultBatchSize}; 1: a transaction per job). */
+  batchSize?: number
 }) {
   const { views, publicClient, deployment, sender, prover } = parameters
   const jobMarket = deployment.contracts.JobMarket.address
+  const batcher = deployment.contracts.JobBatcher.address
   const controller = deployment.contracts.EmissionController.address
   const { proofWindow, challengeWindow } = deployment.params.market
   /** `spotCheckOf` as read, by `jobId:revealBlock`: fixed once block revealBlock + 1 is mined. */
@@ -93,19 +101,10 @@ export function createKeeper(parameters: {
         (key) => key.startsWith('assign:') || key.startsWith('advanceEpoch:') || actionable.has(key) || prover?.owns(key) === true,
       )
       let sent = prover ? await prover.tick(chainTime) : 0
-      for (const [action, jobs] of Object.entries(work) as [keyof typeof work, KeeperJob[]][]) {
-        for (const job of jobs) {
-          const hash = await sender.send({
-            key: keyOf(action, job),
-            action,
-            address: jobMarket,
-            abi: jobMarketAbi,
-            functionName: action,
-            args: [job.jobId],
-            meta: { kind: 'keeper' },
-          })
-          if (hash) sent++
-        }
+      for (const [action, jobs] of Object.entries(work) as [BatchAction & keyof typeof work, KeeperJob[]][]) {
+        const calls = jobs.map((job) => ({ key: keyOf(action, job), jobId: job.jobId })).filter((c) => !sender.inFlight(c.key))
+        const requests = batchRequests({ batcher, action, calls, size: parameters.batchSize ?? defaultBatchSize, metaOf: () => keeperMeta })
+        for (const request of requests) if (await sender.send(request)) sent += request.batch?.calls.length ?? 1
       }
       const [current, lastClosed] = await Promise.all([
         publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'currentEpoch' }),
@@ -122,7 +121,7 @@ export function createKeeper(parameters: {
           abi: emissionControllerAbi,
           functionName: 'advanceEpoch',
           args: [epochsPerAdvance],
-          meta: { kind: 'keeper' },
+          meta: keeperMeta,
         })
         if (hash) sent++
       }

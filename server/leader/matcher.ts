@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import { jobMarketAbi } from '../../contracts/generated/index.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import type { JobCheck } from '../checkJob.ts'
 import { findNoShows } from '../db/assignments.ts'
@@ -8,6 +7,7 @@ import { findStoredBlobs } from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
 import { findMatchableJobs } from '../db/jobs.ts'
 import { findCandidateProviders } from '../db/providers.ts'
+import { batchRequests, defaultBatchSize } from './batches.ts'
 import type { VettedSpec } from './jobVetting.ts'
 import { matchJobs } from './matchJobs.ts'
 import type { createTransactionSender } from './transactionSender.ts'
@@ -15,12 +15,14 @@ import type { createTransactionSender } from './transactionSender.ts'
 /** What an in-flight `assign` will lock, so the next round doesn't count it as free stake. */
 export type AssignMeta = { kind: 'assign'; providers: string[]; collaterals: bigint[] } | { kind: 'keeper' }
 
-const jobsPerTick = 200
+/** Jobs read per pass: four full batches at the default size. */
+const jobsPerTick = 4 * defaultBatchSize
 const jobIdOf = (job: { id: bigint }) => job.id
 
 /**
  * The matcher: reads jobs waiting for providers (OPEN, or DISPUTED for a tie-break or an optimistic job's audit) and
- * live providers, picks providers with `matchJobs`, and sends `JobMarket.assign` (one in flight per job and round).
+ * live providers, picks providers with `matchJobs`, and assigns them through JobBatcher's `assignMany`, `batchSize` jobs
+ * per transaction (one assign in flight per job).
  */
 export function createMatcher(parameters: {
   db: Kysely<Database>
@@ -37,9 +39,11 @@ export function createMatcher(parameters: {
    * A reserved job's later rounds (an audit) are matched as any other's.
    */
   reservedFor?: (job: { id: bigint; requester: string; inputHash: string }) => string | undefined
+  /** Most jobs per transaction (default {@link defaultBatchSize}; 1: a transaction per job). */
+  batchSize?: number
 }) {
   const { db, views, deployment, sender, log } = parameters
-  const jobMarket = deployment.contracts.JobMarket.address
+  const batcher = deployment.contracts.JobBatcher.address
 
   /** The jobs an honest provider could run; the others are logged once and left to expire with a full refund. */
   const refused = new Set<bigint>()
@@ -97,21 +101,29 @@ export function createMatcher(parameters: {
       const { assignments, skipped } = matchJobs({ jobs, providers, params: deployment.params, now: chainTime, reserved })
       const roundOf = new Map(jobs.map((j) => [j.id, j.round]))
       if (skipped.length) log.debug({ skipped: skipped.map((s) => ({ ...s, jobId: String(s.jobId) })) }, 'matcher skipped jobs')
-      let sent = 0
-      for (const a of assignments) {
-        const hash = await sender.send({
+      const collateralOf = new Map(assignments.map((a) => [a.jobId, a.collaterals]))
+      const requests = batchRequests<AssignMeta>({
+        batcher,
+        action: 'assign',
+        calls: assignments.map((a) => ({
           key: assignKey({ id: a.jobId, round: roundOf.get(a.jobId) ?? 0 }),
-          action: 'assign',
-          address: jobMarket,
-          abi: jobMarketAbi,
-          functionName: 'assign',
-          args: [a.jobId, a.providers],
-          meta: { kind: 'assign', providers: a.providers.map((p) => p.toLowerCase()), collaterals: a.collaterals },
-        })
-        if (hash) {
-          sent++
-          log.info({ jobId: String(a.jobId), providers: a.providers, hash }, 'matcher assigned job')
-        }
+          jobId: a.jobId,
+          providers: a.providers,
+        })),
+        size: parameters.batchSize ?? defaultBatchSize,
+        metaOf: (calls) => ({
+          kind: 'assign',
+          providers: calls.flatMap((c) => (c.providers ?? []).map((p) => p.toLowerCase())),
+          collaterals: calls.flatMap((c) => collateralOf.get(c.jobId) ?? []),
+        }),
+      })
+      let sent = 0
+      for (const request of requests) {
+        const hash = await sender.send(request)
+        if (!hash) continue
+        const keys = request.batch?.calls.map((c) => c.key) ?? []
+        sent += keys.length
+        log.info({ keys, hash }, 'matcher assigned jobs')
       }
       return sent
     },

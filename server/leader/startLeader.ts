@@ -12,6 +12,7 @@ import { createIndexingHealth, type IndexingHealthCheck, type IndexingHealthOpti
 import { createIndexWatcher, type IndexWatcher } from '../indexWatcher.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import type { AssignmentPubSub } from '../pubsub.ts'
+import type { defaultBatchSize } from './batches.ts'
 import { type ChallengeIssuerOptions, createChallengeIssuer, type WriteBlob } from './challengeIssuer.ts'
 import { createChangeFeed } from './changeFeed.ts'
 import { createDisagreementProver, type ReadBlob } from './disagreementProver.ts'
@@ -64,6 +65,8 @@ export type StartLeaderParameters = {
    * and `writeBlob`, and the key's ISSUER_ROLE on ChallengeLedger). Off by default.
    */
   challenges?: ChallengeIssuerOptions
+  /** Most jobs the matcher and keeper put in one transaction (default {@link defaultBatchSize}; 1: one per job). */
+  batchSize?: number
 }
 
 /**
@@ -177,6 +180,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
         now,
         vet: parameters.vet,
         reservedFor: issuer?.reservedFor,
+        batchSize: parameters.batchSize,
       })
     : undefined
   const keeper = sender
@@ -186,6 +190,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
         deployment,
         sender,
         log,
+        batchSize: parameters.batchSize,
         prover:
           parameters.readBlob &&
           createDisagreementProver({

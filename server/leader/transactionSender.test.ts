@@ -1,12 +1,26 @@
 import pino from 'pino'
-import { type Account, type Address, type Chain, createWalletClient, type Hash, http, type Transport, type WalletClient } from 'viem'
+import {
+  type Account,
+  type Address,
+  type Chain,
+  createWalletClient,
+  decodeFunctionData,
+  type Hash,
+  http,
+  maxUint256,
+  type Transport,
+  type WalletClient,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { beforeAll, describe, expect, test } from 'vitest'
-import { tesseraTokenAbi } from '../../contracts/generated/index.ts'
+import { jobBatcherAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
-import { useTestSystem } from '../../devnet/testSystem.ts'
+import { fund, registerProvider, sampleJobSpec, useTestSystem } from '../../devnet/testSystem.ts'
+import { JobStatus } from '../../protocol/enums.ts'
 import { TSR } from '../../protocol/units.ts'
-import { createTransactionSender } from './transactionSender.ts'
+import { jobMarketOf, labelledResult, marketEvents, runMarketRound } from '../../test/support/market.ts'
+import { batchRequests } from './batches.ts'
+import { createTransactionSender, type TransactionRequest } from './transactionSender.ts'
 
 const system = useTestSystem()
 // The sender's account: the matcher's key, holding a little TSR so token transfers can stand in for market calls.
@@ -187,4 +201,67 @@ describe('createTransactionSender', () => {
     await sender.reconcile()
     expect(sender.unconfirmed()).toBe(0)
   })
+
+  test('a batch sends only the calls its simulation passes; a call that reverts on chain frees its key alone', async () => {
+    const jobs = await batchableJobs()
+    const sender = newSender()
+    const finalizeMany = (ids: bigint[], prefix = 'finalize') =>
+      batchRequests<string>({
+        batcher: system.deployment.contracts.JobBatcher.address,
+        action: 'finalize',
+        calls: ids.map((jobId) => ({ key: `${prefix}:${jobId}`, jobId })),
+        size: 64,
+        metaOf: (calls) => calls.map((c) => c.key).join(','),
+      })[0] as TransactionRequest<string>
+    // Revealed, still committing, unknown: only the first goes out; the others back off, sending nothing.
+    const hash = await sender.send(finalizeMany([jobs.revealed[0], jobs.committed, 999n]))
+    const receipt = await mined(hash)
+    const { input } = await system.publicClient.getTransaction({ hash: receipt.transactionHash })
+    expect(decodeFunctionData({ abi: jobBatcherAbi, data: input }).args).toEqual([[jobs.revealed[0]]])
+    await sender.reconcile()
+    expect([`finalize:${jobs.revealed[0]}`, `finalize:${jobs.committed}`, 'finalize:999'].map(sender.inFlight)).toEqual([true, true, true])
+    expect(sender.inFlightMeta()).toEqual([`finalize:${jobs.revealed[0]},finalize:${jobs.committed},finalize:999`])
+    sender.settle(() => false)
+    expect(sender.inFlightMeta()).toEqual([])
+
+    // Two batches simulated against the same state, mined in one block: the second's call finds its job settled.
+    const [second, third] = [jobs.revealed[1], jobs.revealed[2]]
+    await system.testClient.setAutomine(false)
+    try {
+      await sender.send(finalizeMany([second]))
+      await sender.send(finalizeMany([second, third], 'again'))
+      await system.testClient.mine({ blocks: 1 })
+    } finally {
+      await system.testClient.setAutomine(true)
+    }
+    await sender.reconcile()
+    expect(sender.inFlightMeta().sort()).toEqual([`again:${second},again:${third}`, `finalize:${second}`])
+    // Settled, the calls that were mined are free at once; the stale one, which reverted inside its batch, backs off.
+    sender.settle(() => false)
+    expect([`finalize:${second}`, `again:${third}`, `again:${second}`].map(sender.inFlight)).toEqual([false, false, true])
+    expect(await Promise.all([second, third].map(async (id) => (await market.read<{ status: number }>('getJob', [id])).status))).toEqual([
+      JobStatus.Completed,
+      JobStatus.Completed,
+    ])
+  })
 })
+
+const market = jobMarketOf(system)
+
+/** Jobs of two providers: three revealed (finalizable) and one committed but not revealed. */
+async function batchableJobs(): Promise<{ revealed: bigint[]; committed: bigint }> {
+  const [p0, p1] = system.accounts.providers
+  const [requester] = system.accounts.requesters
+  for (const p of [p0, p1]) await registerProvider(system, p)
+  await fund(system, requester.address, 100n * TSR)
+  await system.write(requester, { address: system.token, abi: tesseraTokenAbi, functionName: 'approve', args: [system.market, maxUint256] })
+  const ids: bigint[] = []
+  for (let i = 0; i < 4; i++) {
+    const receipt = await market.write(requester, 'submitJob', [await sampleJobSpec(system)])
+    ids.push(marketEvents(receipt, 'JobSubmitted')[0]?.args.jobId as bigint)
+  }
+  const [a, b, c, committed] = ids as [bigint, bigint, bigint, bigint]
+  for (const id of [a, b, c]) await runMarketRound(system, id, [p0, p1], [labelledResult('x'), labelledResult('x')])
+  await runMarketRound(system, committed, [p0, p1], [undefined, undefined])
+  return { revealed: [a, b, c], committed }
+}

@@ -20,7 +20,22 @@ const settleMs = 30_000
 /** How long to wait before retrying a key whose simulation or send failed. */
 const retryAfterMs = 5_000
 
-/** One call the matcher or keeper wants on chain, at most one in flight per `key`. */
+/**
+ * Several calls in one transaction (JobBatcher's `…Many`), each under its own key: the sender sends only those a
+ * simulation says will succeed, and frees the key of each that fails on chain.
+ */
+export type Batch = {
+  /** One per call, in the batch's order. */
+  calls: { key: string; call: unknown }[]
+  /** The transaction's arguments for these calls. */
+  encode: (calls: unknown[]) => readonly unknown[]
+  /** From a simulation's return value: per call, undefined when it would succeed, else why not. */
+  refusals: (result: unknown) => (string | undefined)[]
+  /** The positions of the calls that reverted inside a mined transaction, from its receipt. */
+  failed: (receipt: TransactionReceipt) => { index: number; reason: string }[]
+}
+
+/** One call the matcher or keeper wants on chain, at most one in flight per key (each of a batch's keys). */
 export type TransactionRequest<Meta> = {
   key: string
   action: string
@@ -29,6 +44,19 @@ export type TransactionRequest<Meta> = {
   functionName: string
   args: readonly unknown[]
   meta: Meta
+  /** Present for a batch: its calls' keys take the place of `key` (which then only names it in logs). */
+  batch?: Batch
+}
+
+/** The keys a request holds in flight. */
+const keysOf = (request: TransactionRequest<unknown>): string[] => request.batch?.calls.map((c) => c.key) ?? [request.key]
+
+/** `request` with only the batch's calls at `indexes`. */
+function narrowed<Meta>(request: TransactionRequest<Meta>, indexes: number[]): TransactionRequest<Meta> {
+  const { batch } = request
+  if (!batch || indexes.length === batch.calls.length) return request
+  const calls = indexes.map((i) => batch.calls[i] as Batch['calls'][number])
+  return { ...request, args: batch.encode(calls.map((c) => c.call)), batch: { ...batch, calls } }
 }
 
 /** A key's transaction in flight (or mined and not yet settled by the caller). */
@@ -118,6 +146,14 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     backoff.set(key, Date.now() + retryAfterMs)
   }
 
+  /** Frees `key` after a back-off: its call won't be made now (`refused`), e.g. the chain already did it. */
+  const refuse = (key: string, action: string, reason: string) => {
+    pending.delete(key)
+    backoff.set(key, Date.now() + retryAfterMs)
+    metrics?.leaderTransactions.inc({ action, outcome: 'refused' })
+    log.info({ action, key, revert: reason }, 'leader call left out of its batch: it would revert')
+  }
+
   /** The lowest nonce at or above the node's pending count that no watched transaction holds. */
   const nextNonce = async (): Promise<number> => {
     let nonce = await publicClient.getTransactionCount({ address, blockTag: 'pending' })
@@ -125,21 +161,55 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     return nonce
   }
 
-  const simulate = async (request: TransactionRequest<Meta>) => {
-    const { request: prepared } = await publicClient.simulateContract({
+  /**
+   * Simulates `request` (throwing its revert). A batch comes back with only the calls that would succeed, or undefined
+   * when none would; the keys of the others are freed (`refuse`).
+   */
+  const simulate = async (request: TransactionRequest<Meta>): Promise<TransactionRequest<Meta> | undefined> => {
+    const { batch } = request
+    const result = await publicClient
+      .simulateContract({
+        account: walletClient.account,
+        address: request.address,
+        abi: request.abi,
+        functionName: request.functionName,
+        args: request.args,
+      } as Parameters<PublicClient['simulateContract']>[0])
+      .then((simulated) => simulated.result)
+      .catch((error: unknown) => {
+        // With a simulation's ample gas, a batch call "out of gas" is one that reverts without data: leave it out.
+        const revert = decodeRevert(error)
+        if (!batch || revert?.errorName !== 'BatchOutOfGas') throw error
+        return { outOfGas: Number(revert.args[0]) }
+      })
+    if (!batch) return request
+    if (result && typeof result === 'object' && 'outOfGas' in result) {
+      const index = result.outOfGas as number
+      refuse((batch.calls[index] as Batch['calls'][number]).key, request.action, 'BatchOutOfGas: it reverts without data')
+      const rest = batch.calls.flatMap((_, i) => (i === index ? [] : [i]))
+      return rest.length ? simulate(narrowed(request, rest)) : undefined
+    }
+    const kept: number[] = []
+    for (const [i, reason] of batch.refusals(result).entries()) {
+      if (reason === undefined) kept.push(i)
+      else refuse((batch.calls[i] as Batch['calls'][number]).key, request.action, reason)
+    }
+    return kept.length ? narrowed(request, kept) : undefined
+  }
+
+  /** Sends a simulated request at the next free nonce and starts watching it. A batch gets a quarter more gas than estimated. */
+  const write = async (request: TransactionRequest<Meta>): Promise<Hash> => {
+    const call = {
       account: walletClient.account,
       address: request.address,
       abi: request.abi,
       functionName: request.functionName,
       args: request.args,
-    } as Parameters<PublicClient['simulateContract']>[0])
-    return prepared
-  }
-
-  /** Sends what `simulate` prepared at the next free nonce and starts watching it. */
-  const write = async (request: TransactionRequest<Meta>, prepared: Awaited<ReturnType<typeof simulate>>): Promise<Hash> => {
+    } as Parameters<PublicClient['estimateContractGas']>[0]
+    // Calls ahead of it in the block may make its jobs dearer than the estimate saw: a batch short of gas reverts whole.
+    const gas = request.batch ? ((await publicClient.estimateContractGas(call)) * 5n) / 4n : undefined
     const nonce = await nextNonce()
-    const hash = await walletClient.writeContract({ ...prepared, nonce } as Parameters<typeof walletClient.writeContract>[0])
+    const hash = await walletClient.writeContract({ ...call, gas, nonce } as Parameters<typeof walletClient.writeContract>[0])
     watched.set(nonce, { request, nonce, hash, sentAt: Date.now(), seen: false })
     return hash
   }
@@ -153,11 +223,21 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     }
     sent.outcome = receipt.status
     if (receipt.status === 'success') {
-      const entry = pending.get(request.key)
-      if (entry?.hash === sent.hash) entry.minedAt ??= Date.now()
+      for (const key of keysOf(request)) {
+        const entry = pending.get(key)
+        if (entry?.hash === sent.hash) entry.minedAt ??= Date.now()
+      }
       metrics?.leaderTransactions.inc({ action: request.action, outcome: 'mined' })
+      // A batch's call that reverted on chain (its job moved on after the simulation) is free to be redone at once.
+      for (const { index, reason } of request.batch?.failed(receipt) ?? []) {
+        const key = request.batch?.calls[index]?.key
+        if (key === undefined) continue
+        release(key, sent.hash)
+        metrics?.leaderTransactions.inc({ action: request.action, outcome: 'callReverted' })
+        log.info({ action: request.action, key, hash: sent.hash, revert: reason }, 'leader call reverted inside its batch')
+      }
     } else {
-      release(request.key, sent.hash)
+      for (const key of keysOf(request)) release(key, sent.hash)
       metrics?.leaderTransactions.inc({ action: request.action, outcome: 'reverted' })
       log.warn({ action: request.action, key: request.key, hash: sent.hash }, 'leader transaction reverted')
     }
@@ -168,16 +248,25 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     const { request } = sent
     if (!request) return // a nonce filler: the gap check fills its nonce again if that is still needed
     const { key, action } = request
-    const entry = pending.get(key)
-    if (entry && entry.hash !== sent.hash) return // the caller has already sent this key again
+    const keys = keysOf(request)
+    // Not what the caller has already sent again under another transaction.
+    const mine = keys.flatMap((k, i) => {
+      const entry = pending.get(k)
+      return entry && entry.hash !== sent.hash ? [] : [i]
+    })
+    if (!mine.length) return
+    const owned = keys.filter((k) => pending.get(k)?.hash === sent.hash)
     try {
       // Simulated against the chain as it is now: the job may have moved on while the transaction was gone.
-      const hash = await write(request, await simulate(request))
-      pending.set(key, { hash, sentAt: Date.now(), meta: request.meta })
+      const again = await simulate(narrowed(request, request.batch ? mine : [0]))
+      if (!again) return
+      const hash = await write(again)
+      const entry: Entry<Meta> = { hash, sentAt: Date.now(), meta: again.meta }
+      for (const k of keysOf(again)) pending.set(k, entry)
       metrics?.leaderTransactions.inc({ action, outcome: 'resent' })
       log.warn({ action, key, hash, vanished: sent.hash }, 'leader transaction vanished from the chain; re-sent')
     } catch (error) {
-      if (entry) release(key, sent.hash)
+      for (const k of owned) release(k, sent.hash)
       const revert = decodeRevert(error)
       metrics?.leaderTransactions.inc({ action, outcome: 'dropped' })
       log.info(
@@ -248,9 +337,9 @@ export function createTransactionSender<Meta = undefined>(parameters: {
 
   return {
     inFlight,
-    /** Metadata of every in-flight transaction (e.g. collateral an assign will lock). */
+    /** Metadata of every in-flight transaction (e.g. collateral an assign will lock), once per transaction. */
     inFlightMeta(): Meta[] {
-      return [...pending.values()].map((e) => e.meta)
+      return [...new Set(pending.values())].map((e) => e.meta)
     },
     /** Drops mined keys the caller no longer needs blocked (their effect is indexed), and reconciles when due. */
     settle(isStillActionable: (key: string) => boolean): void {
@@ -268,22 +357,33 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     unconfirmed(): number {
       return watched.size
     },
+    /**
+     * Simulates and sends `request` unless one of its keys is in flight; resolves to its hash, or undefined when it
+     * wasn't sent (a key in flight, its simulation reverted, or none of a batch's calls would succeed).
+     */
     async send(request: TransactionRequest<Meta>): Promise<Hash | undefined> {
-      if (inFlight(request.key)) return undefined
-      backoff.delete(request.key)
+      const keys = keysOf(request)
+      if (keys.some(inFlight)) return undefined
       const entry: Entry<Meta> = { sentAt: Date.now(), meta: request.meta }
-      pending.set(request.key, entry)
+      for (const key of keys) {
+        backoff.delete(key)
+        pending.set(key, entry)
+      }
       return exclusive(async () => {
         await reconcileIfDue()
         try {
-          const hash = await write(request, await simulate(request))
+          const simulated = await simulate(request)
+          if (!simulated) return undefined
+          const hash = await write(simulated)
           entry.hash = hash
           metrics?.leaderTransactions.inc({ action: request.action, outcome: 'sent' })
-          log.info({ action: request.action, key: request.key, hash }, 'leader transaction sent')
+          log.info({ action: request.action, key: request.key, calls: simulated.batch?.calls.length, hash }, 'leader transaction sent')
           return hash
         } catch (error) {
-          if (pending.get(request.key) === entry) pending.delete(request.key)
-          backoff.set(request.key, Date.now() + retryAfterMs)
+          for (const key of keys) {
+            if (pending.get(key) === entry) pending.delete(key)
+            backoff.set(key, Date.now() + retryAfterMs)
+          }
           const revert = decodeRevert(error)
           metrics?.leaderTransactions.inc({ action: request.action, outcome: 'failed' })
           log.warn(

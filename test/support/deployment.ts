@@ -18,6 +18,7 @@ export const fixtureDeployment: Deployment = {
     EmissionController: { address: '0x0000000000000000000000000000000000000004', blockNumber: 1 },
     ChallengeLedger: { address: '0x0000000000000000000000000000000000000005', blockNumber: 1 },
     TesseraTimelock: { address: '0x0000000000000000000000000000000000000007', blockNumber: 1 },
+    JobBatcher: { address: '0x0000000000000000000000000000000000000008', blockNumber: 1 },
   },
   params: devnetParams,
 }
