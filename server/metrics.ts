@@ -1,15 +1,43 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client'
 
-/** The server's Prometheus metrics, on a registry of its own (several servers may share a process in tests). */
-export function createMetrics() {
+/** A registry's metrics as `getMetricsAsJSON` gives them (what crosses from a worker thread). */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[]
+
+/**
+ * The server's Prometheus metrics, on a registry of its own (several servers may share a process in tests), with the
+ * process's default metrics unless `defaultMetrics: false` (a worker thread's, which the server's already count).
+ * `render()` is the `/metrics` text: this registry's metrics summed with the latest each `imported` source sent.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'tessera_server_' })
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tessera_server_' })
+  /** The latest metrics of each other thread (the leader's), by source. */
+  const imported = new Map<string, MetricsJson>()
   const registers = [registry]
   const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers })
   const gauge = (name: string, help: string) => new Gauge({ name, help, registers })
   return {
     registry,
+    imported,
+    /** The Prometheus text of this registry and every imported source, summed by metric and labels. */
+    async render(): Promise<string> {
+      if (!imported.size) return registry.metrics()
+      const sources = [...imported.values()]
+      const elsewhere = new Set(sources.flatMap((metrics) => metrics.map((m) => m.name)))
+      // A metric only this thread has passes as it is (aggregating would drop the ones marked `omit`, like the start time).
+      const own = (await registry.getMetricsAsJSON()).map((m) => (elsewhere.has(m.name) ? m : { ...m, aggregator: 'first' as const }))
+      return AggregatorRegistry.aggregate([own, ...sources]).metrics()
+    },
     httpRequests: counter('tessera_server_http_requests_total', 'HTTP requests by route and status', ['route', 'status']),
     graphqlOperations: counter('tessera_server_graphql_operations_total', 'GraphQL operations by type and outcome', ['type', 'outcome']),
     graphqlDuration: new Histogram({

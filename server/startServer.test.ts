@@ -160,14 +160,28 @@ async function commitAndReveal(jobId: bigint, results: { account: PrivateKeyAcco
     await system.write(account, { address: system.market, abi: jobMarketAbi, functionName: 'revealResult', args })
 }
 
-/** How many `assign` transactions the leader's simulation refused so far (a revert it never sent). */
+/**
+ * How many assigns the leader's simulation refused so far (reverts it never sent): whole transactions (`failed`) and
+ * calls left out of a batch (`refused`). The leader's thread reports its metrics every second.
+ */
 async function refusedAssigns(): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text()
-  const line = /^tessera_server_leader_transactions_total\{action="assign",outcome="failed"\} (\d+)$/m.exec(metrics)
-  return Number(line?.[1] ?? 0)
+  const lines = metrics.matchAll(/^tessera_server_leader_transactions_total\{action="assign",outcome="(?:failed|refused)"\} (\d+)$/gm)
+  return [...lines].reduce((sum, line) => sum + Number(line[1]), 0)
 }
 
 describe('server on real indexed data', () => {
+  test("the leader's thread leads, and its metrics reach the server's /metrics", async () => {
+    await waitFor('tessera_server_leader 1 on /metrics', async () =>
+      /^tessera_server_leader 1$/m.test(await (await fetch(`${server.url}/metrics`)).text()) ? true : undefined,
+    )
+    const metrics = await (await fetch(`${server.url}/metrics`)).text()
+    // Summed with the server thread's own metrics, each once: the process's default metrics aren't doubled.
+    expect(metrics.match(/^# TYPE tessera_server_leader gauge$/gm)).toHaveLength(1)
+    expect(metrics.match(/^tessera_server_process_start_time_seconds \d+$/gm)).toHaveLength(1)
+    expect(metrics).toMatch(/^tessera_server_leader_paused 0$/m)
+  })
+
   test('ready, meta and providers come from the views schema', async () => {
     expect((await fetch(`${server.url}/ready`)).status).toBe(200)
     const data = await gql<{

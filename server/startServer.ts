@@ -1,19 +1,18 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
-import { sha256Hex } from '../protocol/fingerprint.ts'
-import { checkJob, createModelInspector } from './checkJob.ts'
+import { createModelInspector } from './checkJob.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
 import type { IndexerState } from './indexingHealth.ts'
 import { createChainClients } from './leader/chainClients.ts'
 import type { ChallengeIssuerOptions } from './leader/challengeIssuer.ts'
-import { createJobVetting } from './leader/jobVetting.ts'
-import { startLeader } from './leader/startLeader.ts'
+import { busScopeOf } from './leader/runLeader.ts'
+import { startLeaderWorker } from './leader/startLeaderWorker.ts'
 import { createMetrics } from './metrics.ts'
 import { connectAssignmentPubSub } from './pubsub.ts'
 import { serveWebSockets } from './serveWebSockets.ts'
@@ -44,6 +43,8 @@ export type StartServerParameters = {
    * the chain may see, or a dropped assign or finalize is left to be redone once the indexer has reverted it.
    */
   confirmations?: number
+  /** Most jobs the leader assigns, finalizes or expires per transaction (default 64; 1: a transaction per job). */
+  batchSize?: number
   /** Issue known-answer challenge jobs to active providers (the leader's `challenges`); off by default. */
   challenges?: ChallengeIssuerOptions
   /** Bind address (default 127.0.0.1). */
@@ -63,7 +64,8 @@ export type StartServerReturnType = {
 /**
  * Migrates the `app` schema, joins the deployment's event bus (Postgres LISTEN/NOTIFY, or Redis with `redisUrl`),
  * serves GraphQL (with SSE subscriptions), blobs, `/deployment`, `/health`, `/ready` and `/metrics` on `port`, and
- * (unless `leader: false`) competes for the leader lock to run the change feed, matcher and keeper. Rejects with
+ * (unless `leader: false`) competes for the leader lock to run the change feed, matcher and keeper, in a worker thread
+ * of its own (`startLeaderWorker`) so that no query can stall them. Rejects with
  * `ServerConfigError` when another live replica of the deployment shares events over a different bus: the subscribers
  * of one would never hear the other's leader.
  */
@@ -73,29 +75,19 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   const { db, pool } = createDb({ databaseUrl: parameters.databaseUrl })
   await migrateToLatest(db)
   const metrics = createMetrics()
-  const scope = `${parameters.deployment.chainId}:${parameters.deployment.contracts.JobMarket.address.toLowerCase()}`
+  const scope = busScopeOf(parameters.deployment)
   const pubsub = await connectAssignmentPubSub({ databaseUrl: parameters.databaseUrl, redisUrl: parameters.redisUrl, scope, log }).catch(
     async (error: unknown) => {
       await db.destroy()
       throw error
     },
   )
-  const { publicClient, walletClient } = createChainClients({
-    rpcUrl: parameters.rpcUrl,
-    chainId: parameters.deployment.chainId,
-    serverKey: parameters.serverKey,
-  })
+  const { publicClient } = createChainClients({ rpcUrl: parameters.rpcUrl, chainId: parameters.deployment.chainId })
   const inspector = createModelInspector()
-  const {
-    yoga,
-    context,
-    indexing,
-    blobs,
-    close: closeYoga,
-  } = createYoga({
+  const { yoga, close: closeYoga } = createYoga({
     inspector,
     cacheResponses: true,
-    // One head read per process for subscriptions, the response cache and the leader, at the leader's pace.
+    // One head read per thread for subscriptions and the response cache, at the leader's pace (its thread reads its own).
     watchIntervalMs: 50,
     indexerState: parameters.indexerState,
     db,
@@ -124,38 +116,39 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   })
   const { port } = server.address() as AddressInfo
   const url = `http://${parameters.host ?? '127.0.0.1'}:${port}`
+  const stopServing = async () => {
+    await webSockets.close()
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeAllConnections()
+    })
+    closeYoga()
+    await yoga.dispose?.()
+    await pubsub.close()
+    await inspector.close()
+    await db.destroy().catch(() => pool.end())
+  }
   const leader =
     parameters.leader === false
       ? undefined
-      : startLeader({
-          databaseUrl: parameters.databaseUrl,
-          db,
-          views: context.views,
-          indexWatcher: context.indexWatcher,
-          deployment: parameters.deployment,
-          publicClient,
-          walletClient,
-          pubsub,
-          log: log.child({ part: 'leader' }),
-          metrics,
-          indexing,
-          confirmations: parameters.confirmations,
-          readBlob: async (hash) => {
-            const blob = await blobs.get(hash)
-            return blob && new Uint8Array(await readFile(blob.file))
+      : await startLeaderWorker(
+          {
+            databaseUrl: parameters.databaseUrl,
+            viewsSchema: parameters.viewsSchema,
+            rpcUrl: parameters.rpcUrl,
+            deployment: parameters.deployment,
+            serverKey: parameters.serverKey,
+            dataDir: parameters.dataDir,
+            redisUrl: parameters.redisUrl,
+            maxBlobBytes: parameters.maxBlobBytes,
+            confirmations: parameters.confirmations,
+            challenges: parameters.challenges,
+            batchSize: parameters.batchSize,
           },
-          writeBlob: async (bytes) => {
-            await blobs.put(
-              (async function* () {
-                yield bytes
-              })(),
-              sha256Hex(bytes),
-            )
-          },
-          challenges: parameters.challenges,
-          vet: createJobVetting((spec) =>
-            checkJob({ blobs, inspector, spec: { modelHash: spec.modelHash as Hex, inputHash: spec.inputHash as Hex, units: spec.units } }),
-          ),
+          { log: log.child({ part: 'leader' }), metrics },
+        ).catch(async (error: unknown) => {
+          await stopServing()
+          throw error
         })
   log.info({ url, viewsSchema: parameters.viewsSchema, leader: parameters.leader !== false, bus: pubsub.busId }, 'server listening')
 
@@ -163,16 +156,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   const stop = () =>
     (stopping ??= (async () => {
       await leader?.stop()
-      await webSockets.close()
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
-      closeYoga()
-      await yoga.dispose?.()
-      await pubsub.close()
-      await inspector.close()
-      await db.destroy().catch(() => pool.end())
+      await stopServing()
     })())
   return { url, yoga, stop }
 }

@@ -33,7 +33,7 @@ export function useOpsRoutes(options: { deployment: Deployment; metrics: ServerM
       }
       if (url.pathname === '/metrics') {
         return endResponse(
-          new Response(await options.metrics.registry.metrics(), { headers: { 'content-type': options.metrics.registry.contentType } }),
+          new Response(await options.metrics.render(), { headers: { 'content-type': options.metrics.registry.contentType } }),
         )
       }
     },
