@@ -1,6 +1,6 @@
 /**
  * The API process the query and subscription benches measure, forked with `--expose-gc`: the server's real Yoga
- * (createYoga, its response cache on as in `startServer`) behind a Node HTTP server with WebSocket beside SSE, its
+ * (createYoga, its response cache and one query thread on as in `startServer`) behind a Node HTTP server with WebSocket beside SSE, its
  * live events from the Postgres bus the bench publishes on. No leader: the bench plays it. Reports its port over IPC,
  * and answers `{ type: 'memory' }` with its memory after two full collections.
  */
@@ -12,6 +12,7 @@ import { readDeploymentFile } from '../protocol/deployment.ts'
 import { createYoga } from '../server/createYoga.ts'
 import { createDb } from '../server/db/createDb.ts'
 import { connectAssignmentPubSub } from '../server/pubsub.ts'
+import { createQueryWorkers } from '../server/queryWorkers.ts'
 import { serveWebSockets } from '../server/serveWebSockets.ts'
 
 const env = (name: string): string => {
@@ -25,11 +26,19 @@ const deployment = readDeploymentFile(env('BENCH_DEPLOYMENT_PATH'))
 const log = pino({ level: 'warn' })
 const { db } = createDb({ databaseUrl })
 const pubsub = await connectAssignmentPubSub({ databaseUrl, scope: env('BENCH_BUS_SCOPE'), log })
+const dataDir = path.join(env('BENCH_TMP_DIR'), 'data')
+const viewsSchema = env('BENCH_VIEWS_SCHEMA')
+// One query thread for the costliest queries unless the bench asks for none, as `startServer` runs it.
+const queryThreads = Number(process.env.BENCH_QUERY_THREADS ?? 1)
+const queryWorkers = queryThreads
+  ? createQueryWorkers({ settings: { databaseUrl, viewsSchema, deployment, dataDir }, size: queryThreads, log })
+  : undefined
 const { yoga } = createYoga({
   db,
-  viewsSchema: env('BENCH_VIEWS_SCHEMA'),
+  viewsSchema,
   deployment,
-  dataDir: path.join(env('BENCH_TMP_DIR'), 'data'),
+  dataDir,
+  queryWorkers,
   pubsub,
   log,
   // On unless the bench asks for the server without it (its uncached side).

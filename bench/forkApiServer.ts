@@ -10,7 +10,7 @@ export type ApiMemory = { rss: number; heapUsed: number; external: number }
 
 /**
  * Forks `bench/apiServer.ts` on `chain`'s database and deployment (views in `viewsSchema`, live events on the Postgres
- * bus `busScope`; its response cache on unless `cacheResponses` is false) and resolves once it listens: its port, its
+ * bus `busScope`; its response cache on unless `cacheResponses` is false, `queryThreads` query threads) and resolves once it listens: its port, its
  * memory on demand, and `stop`.
  */
 export async function forkApiServer(parameters: {
@@ -18,6 +18,8 @@ export async function forkApiServer(parameters: {
   viewsSchema: string
   busScope: string
   cacheResponses?: boolean
+  /** Query threads for the costliest queries (default 1, as `startServer`; 0: all on the request thread). */
+  queryThreads?: number
 }) {
   const { chain } = parameters
   const server = fork(path.join(here, 'apiServer.ts'), [], {
@@ -30,6 +32,7 @@ export async function forkApiServer(parameters: {
       BENCH_BUS_SCOPE: parameters.busScope,
       BENCH_TMP_DIR: chain.tmpDir,
       BENCH_CACHE_RESPONSES: parameters.cacheResponses === false ? '0' : '1',
+      BENCH_QUERY_THREADS: String(parameters.queryThreads ?? 1),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

@@ -15,6 +15,7 @@ import { maxUint256 } from 'viem'
 import { emissionControllerAbi, jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { fund, registerProvider, sampleJobSpec } from '../devnet/testSystem.ts'
 import { TSR } from '../protocol/units.ts'
+import { defaultOffloadComplexity } from '../server/plugins/use-offloaded-execution.ts'
 import { startIndexedTestChain } from '../test/support/stack.ts'
 import { forkApiServer } from './forkApiServer.ts'
 import { quantile } from './quantile.ts'
@@ -45,7 +46,7 @@ export type QueriesBenchReturnType = {
    * limits allow (1,000 jobs with their assignments, a different page each time so no cache answers it), per server.
    */
   isolation: {
-    server: 'ours' | 'uncached'
+    server: 'ours' | 'uncached' | 'oneThread'
     aloneP50Ms: number
     aloneP99Ms: number
     loadedP50Ms: number
@@ -136,6 +137,8 @@ export async function queriesBench(
     stops.push(api.stop)
     const bare = await forkApiServer({ chain, viewsSchema, busScope: 'bench-queries', cacheResponses: false })
     stops.push(bare.stop)
+    const oneThread = await forkApiServer({ chain, viewsSchema, busScope: 'bench-queries', queryThreads: 0 })
+    stops.push(oneThread.stop)
     const ours = `http://127.0.0.1:${api.port}/graphql`
     const uncached = `http://127.0.0.1:${bare.port}/graphql`
     const ponder = `${chain.ponder.url}/graphql`
@@ -244,6 +247,7 @@ export async function queriesBench(
     for (const [server, url] of [
       ['ours', ours],
       ['uncached', uncached],
+      ['oneThread', `http://127.0.0.1:${oneThread.port}/graphql`],
     ] as const) {
       const alone: number[] = []
       const loaded: number[] = []
@@ -279,6 +283,12 @@ export async function queriesBench(
   }
 }
 
+const isolationServers = {
+  ours: 'ours',
+  uncached: 'ours without the cache',
+  oneThread: 'ours, every query on the request thread',
+} as const
+
 /** The BENCHMARKS.md section of a run. */
 export function queriesSection(bench: QueriesBenchReturnType): string[] {
   const cpu = cpus()
@@ -309,13 +319,15 @@ export function queriesSection(bench: QueriesBenchReturnType): string[] {
     '',
     `A trivial query (\`{ __typename }\`, one client) alone and while ${bench.heavyClients} clients page through 1,000 jobs ` +
       'with their assignments at a time (a different page each time, so the cache never answers them), on the same API ' +
-      'process, blocks A B B A. The leader does not run in the bench’s API process.',
+      'process, blocks A B B A. The leader does not run in the bench’s API process. Ours runs queries of complexity ' +
+      `${defaultOffloadComplexity.toLocaleString('en-US')} and more (the heavy pages) on a query thread, as \`startServer\` does; ` +
+      'the last row runs every query on the request thread.',
     '',
     '| server | alone p50 / p99 (ms) | under the heavy clients p50 / p99 (ms) | ratio (p99) | heavy requests/s |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...bench.isolation.map(
       (i) =>
-        `| ${i.server === 'ours' ? 'ours' : 'ours without the cache'} | ${i.aloneP50Ms.toFixed(1)} / ${i.aloneP99Ms.toFixed(1)} | ` +
+        `| ${isolationServers[i.server]} | ${i.aloneP50Ms.toFixed(1)} / ${i.aloneP99Ms.toFixed(1)} | ` +
         `${i.loadedP50Ms.toFixed(1)} / ${i.loadedP99Ms.toFixed(1)} | ${(i.loadedP99Ms / i.aloneP99Ms).toFixed(1)} | ${i.heavyPerSecond.toFixed(0)} |`,
     ),
     '',

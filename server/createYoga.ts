@@ -19,10 +19,12 @@ import { useBlobRoutes } from './plugins/use-blob-routes.ts'
 import { useErrorMasking } from './plugins/use-error-masking.ts'
 import { useIndexedResponseCache } from './plugins/use-indexed-response-cache.ts'
 import { useMetrics } from './plugins/use-metrics.ts'
+import { useOffloadedExecution } from './plugins/use-offloaded-execution.ts'
 import { useOpsRoutes } from './plugins/use-ops-routes.ts'
 import { useQueryLimits } from './plugins/use-query-limits.ts'
 import { useSharedSubscriptionResults } from './plugins/use-shared-subscription-results.ts'
 import { type AssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
+import type { QueryWorkers } from './queryWorkers.ts'
 import { schema } from './schema/index.ts'
 
 export type CreateYogaParameters = {
@@ -53,6 +55,10 @@ export type CreateYogaParameters = {
    * On in `startServer`; off by default here, for tests that write the views' tables themselves.
    */
   cacheResponses?: boolean
+  /** Query threads that run the costliest queries apart from the request thread (`useOffloadedExecution`). */
+  queryWorkers?: QueryWorkers
+  /** Complexity from which a query goes to `queryWorkers` (default `defaultOffloadComplexity`). */
+  offloadComplexity?: number
 }
 
 /**
@@ -66,22 +72,8 @@ export function createYoga(parameters: CreateYogaParameters) {
   const log = parameters.log ?? pino({ level: 'silent' })
   const metrics = parameters.metrics ?? createMetrics()
   const pubsub = parameters.pubsub ?? createAssignmentPubSub()
-  const blobs: BlobStore = createBlobStore({ db: parameters.db, dataDir: parameters.dataDir, maxBytes: parameters.maxBlobBytes })
-  const views = parameters.db.withSchema(parameters.viewsSchema)
-  const context: ServerContext = {
-    db: parameters.db,
-    views,
-    viewsSchema: parameters.viewsSchema,
-    deployment: parameters.deployment,
-    pubsub,
-    eventJobs: createEventJobs(views),
-    indexWatcher: createIndexWatcher({ views, log, intervalMs: parameters.watchIntervalMs }),
-    publicClient: parameters.publicClient,
-    log,
-    now: parameters.now ?? (() => Date.now() / 1000),
-    blobs,
-    inspector: parameters.inspector,
-  }
+  const context = createServerContext({ ...parameters, pubsub, log })
+  const blobs = context.blobs as BlobStore
   // Yoga logs an error among other arguments; it goes through pino's `err` serializer so its stack survives.
   const yogaLog =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
@@ -125,6 +117,9 @@ export function createYoga(parameters: CreateYogaParameters) {
       useQueryLimits(),
       useSharedSubscriptionResults(),
       ...(heads ? [useIndexedResponseCache({ head: () => context.indexWatcher.head()?.blockNumber })] : []),
+      ...(parameters.queryWorkers
+        ? [useOffloadedExecution({ workers: parameters.queryWorkers, minComplexity: parameters.offloadComplexity, metrics })]
+        : []),
       useErrorMasking({ log }),
       // graphql-sse's protocol at /graphql/stream, single-connection mode included (one connection, many operations: the
       // six-connections-per-domain limit of HTTP/1 browsers). /graphql keeps Yoga's own SSE (distinct connections).
@@ -134,4 +129,29 @@ export function createYoga(parameters: CreateYogaParameters) {
   /** Stops following the indexed head (the response cache's); the rest holds no timers of its own. */
   const close = () => heads?.close()
   return { yoga, context, metrics, pubsub, blobs, indexing, close }
+}
+
+/** What every resolver gets (see {@link ServerContext}), with its own blob store and index watcher. */
+export function createServerContext(
+  parameters: Pick<
+    CreateYogaParameters,
+    'db' | 'viewsSchema' | 'deployment' | 'dataDir' | 'maxBlobBytes' | 'publicClient' | 'now' | 'inspector' | 'watchIntervalMs'
+  > & { pubsub: AssignmentPubSub; log: Logger },
+): ServerContext {
+  const { log, pubsub } = parameters
+  const views = parameters.db.withSchema(parameters.viewsSchema)
+  return {
+    db: parameters.db,
+    views,
+    viewsSchema: parameters.viewsSchema,
+    deployment: parameters.deployment,
+    pubsub,
+    eventJobs: createEventJobs(views),
+    indexWatcher: createIndexWatcher({ views, log, intervalMs: parameters.watchIntervalMs }),
+    publicClient: parameters.publicClient,
+    log,
+    now: parameters.now ?? (() => Date.now() / 1000),
+    blobs: createBlobStore({ db: parameters.db, dataDir: parameters.dataDir, maxBytes: parameters.maxBlobBytes }),
+    inspector: parameters.inspector,
+  }
 }

@@ -15,13 +15,13 @@ export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[]
 /**
  * The server's Prometheus metrics, on a registry of its own (several servers may share a process in tests), with the
  * process's default metrics unless `defaultMetrics: false` (a worker thread's, which the server's already count).
- * `render()` is the `/metrics` text: this registry's metrics summed with the latest each `imported` source sent.
+ * `render()` is the `/metrics` text: this registry's metrics summed with what each `imported` source reads at the time.
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry()
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tessera_server_' })
-  /** The latest metrics of each other thread (the leader's), by source. */
-  const imported = new Map<string, MetricsJson>()
+  /** How to read each other thread's metrics (the leader's), by source. */
+  const imported = new Map<string, () => Promise<MetricsJson>>()
   const registers = [registry]
   const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers })
@@ -32,7 +32,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     /** The Prometheus text of this registry and every imported source, summed by metric and labels. */
     async render(): Promise<string> {
       if (!imported.size) return registry.metrics()
-      const sources = [...imported.values()]
+      const sources = await Promise.all([...imported.values()].map((read) => read()))
       const elsewhere = new Set(sources.flatMap((metrics) => metrics.map((m) => m.name)))
       // A metric only this thread has passes as it is (aggregating would drop the ones marked `omit`, like the start time).
       const own = (await registry.getMetricsAsJSON()).map((m) => (elsewhere.has(m.name) ? m : { ...m, aggregator: 'first' as const }))
@@ -46,6 +46,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['type'] as const,
       registers,
     }),
+    graphqlOffloaded: counter('tessera_server_graphql_offloaded_total', 'Queries run on a query thread (useOffloadedExecution)'),
     subscriptionsActive: gauge('tessera_server_subscriptions_active', 'Open GraphQL subscriptions'),
     blobsStored: counter('tessera_server_blob_stored_bytes_total', 'Bytes of new blobs stored'),
     blobsRejected: counter('tessera_server_blob_rejected_total', 'Blob uploads refused', ['reason']),

@@ -162,7 +162,7 @@ async function commitAndReveal(jobId: bigint, results: { account: PrivateKeyAcco
 
 /**
  * How many assigns the leader's simulation refused so far (reverts it never sent): whole transactions (`failed`) and
- * calls left out of a batch (`refused`). The leader's thread reports its metrics every second.
+ * calls left out of a batch (`refused`). Read from the leader's thread at each `/metrics`.
  */
 async function refusedAssigns(): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text()
@@ -303,6 +303,33 @@ describe('server on real indexed data', () => {
     await expect(refused).rejects.toThrow(/Postgres LISTEN\/NOTIFY \(no REDIS_URL\).*Give every replica the same REDIS_URL, or none/)
     await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow()
     expect((await fetch(`${server.url}/ready`)).status).toBe(200)
+  })
+
+  test('a query as heavy as the limits allow runs on the query thread, answers as the request thread would, keeps its errors', async () => {
+    const offloaded = async () => {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text()
+      return Number(/^tessera_server_graphql_offloaded_total (\d+)$/m.exec(metrics)?.[1] ?? Number.NaN)
+    }
+    const page = (first: number) =>
+      `{ jobs(first: ${first}) { totalCount edges { cursor node { id status requester units assignments { provider slot outcome } } } } }`
+    const before = await offloaded()
+    const light = await gql(page(20))
+    expect(await offloaded()).toBe(before)
+    const heavy = await gql(page(1000))
+    expect(await offloaded()).toBe(before + 1)
+    expect(heavy).toEqual(light)
+    // A user's mistake keeps its message and code from the query thread.
+    const response = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ jobs(first: 1000, before: "x") { edges { node { id assignments { provider } } } } }' }),
+    })
+    const body = (await response.json()) as { errors: { message: string; extensions?: { code?: string } }[] }
+    expect(body.errors[0]).toMatchObject({
+      message: 'only forward pagination is supported: use first and after',
+      extensions: { code: 'BAD_USER_INPUT' },
+    })
+    expect(await offloaded()).toBe(before + 2)
   })
 
   test('jobs connection pages with opaque cursors and filters by provider', async () => {

@@ -15,6 +15,7 @@ import { busScopeOf } from './leader/runLeader.ts'
 import { startLeaderWorker } from './leader/startLeaderWorker.ts'
 import { createMetrics } from './metrics.ts'
 import { connectAssignmentPubSub } from './pubsub.ts'
+import { createQueryWorkers } from './queryWorkers.ts'
 import { serveWebSockets } from './serveWebSockets.ts'
 
 export type StartServerParameters = {
@@ -47,6 +48,11 @@ export type StartServerParameters = {
   batchSize?: number
   /** Issue known-answer challenge jobs to active providers (the leader's `challenges`); off by default. */
   challenges?: ChallengeIssuerOptions
+  /**
+   * Worker threads that run the costliest queries apart from the request thread (default 1; 0: every query on the
+   * request thread). See `useOffloadedExecution`.
+   */
+  queryThreads?: number
   /** Bind address (default 127.0.0.1). */
   host?: string
   log?: Logger
@@ -84,9 +90,24 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   )
   const { publicClient } = createChainClients({ rpcUrl: parameters.rpcUrl, chainId: parameters.deployment.chainId })
   const inspector = createModelInspector()
+  const queryWorkers =
+    parameters.queryThreads === 0
+      ? undefined
+      : createQueryWorkers({
+          settings: {
+            databaseUrl: parameters.databaseUrl,
+            viewsSchema: parameters.viewsSchema,
+            deployment: parameters.deployment,
+            dataDir: parameters.dataDir,
+            rpcUrl: parameters.rpcUrl,
+          },
+          size: parameters.queryThreads ?? 1,
+          log: log.child({ part: 'queries' }),
+        })
   const { yoga, close: closeYoga } = createYoga({
     inspector,
     cacheResponses: true,
+    queryWorkers,
     // One head read per thread for subscriptions and the response cache, at the leader's pace (its thread reads its own).
     watchIntervalMs: 50,
     indexerState: parameters.indexerState,
@@ -109,8 +130,10 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     server.once('error', reject)
     server.listen(parameters.port, parameters.host ?? '127.0.0.1', () => resolve())
   }).catch(async (error: unknown) => {
-    // A port taken: leave no bus session or pool behind.
+    // A port taken: leave no bus session, pool or thread behind.
     await pubsub.close()
+    await queryWorkers?.close()
+    await inspector.close()
     await db.destroy()
     throw error
   })
@@ -126,6 +149,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     await yoga.dispose?.()
     await pubsub.close()
     await inspector.close()
+    await queryWorkers?.close()
     await db.destroy().catch(() => pool.end())
   }
   const leader =

@@ -5,7 +5,7 @@ import type { LeaderSettings } from './runLeader.ts'
 export type LeaderWorkerData = { settings: LeaderSettings; logLevel: string }
 
 /** From the server's thread to the leader's. */
-export type ToLeader = { type: 'stop' }
+export type ToLeader = { type: 'stop' } | { type: 'metrics'; id: number }
 
 /** From the leader's thread to the server's: its state, each log line (pino JSON) and its metrics. */
 export type FromLeader =
@@ -13,4 +13,4 @@ export type FromLeader =
   | { type: 'failed'; message: string }
   | { type: 'stopped' }
   | { type: 'log'; line: string }
-  | { type: 'metrics'; metrics: MetricObjectWithValues<MetricValue<string>>[] }
+  | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] }

@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import { TesseraError } from '../../protocol/errors.ts'
-import type { ServerMetrics } from '../metrics.ts'
+import type { MetricsJson, ServerMetrics } from '../metrics.ts'
+import { relayLogLine } from '../workerLog.ts'
 import type { FromLeader, LeaderWorkerData, ToLeader } from './leaderMessages.ts'
 import type { LeaderSettings } from './runLeader.ts'
 
@@ -11,6 +12,8 @@ const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).h
 const workerUrl = new URL('./leaderWorker.ts', import.meta.url)
 /** How long the leader may take to stop (its transactions' loops end, its lock is released) before it is terminated. */
 const stopGraceMs = 15_000
+/** How long `/metrics` waits for the leader thread's metrics before it shows the last it got. */
+const metricsTimeoutMs = 500
 
 /** The leader's worker thread failed to start, or died; the message carries its error. Not retryable as is. */
 export class LeaderWorkerError extends TesseraError {
@@ -20,7 +23,7 @@ export class LeaderWorkerError extends TesseraError {
 /**
  * Runs the leader (`runLeader`: change feed, matcher, keeper, challenge issuer, gateway relay) in a worker thread of
  * its own, so no query on the server's request loop can stall it, nor can its work delay a query. Its log records go
- * to `log`, and its metrics are summed into `metrics`' `/metrics` every second. Resolves once the leader runs; rejects
+ * to `log`, and its metrics are read at each `/metrics` and summed into it. Resolves once the leader runs; rejects
  * with {@link LeaderWorkerError} when it fails to start.
  */
 export async function startLeaderWorker(
@@ -35,18 +38,34 @@ export async function startLeaderWorker(
   let settled = false
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
 
-  const relayLog = (line: string) => {
-    const { level, msg, time: _time, pid: _pid, hostname: _host, ...fields } = JSON.parse(line) as Record<string, unknown>
-    const method = pino.levels.labels[level as number] as pino.Level | undefined
-    log[method ?? 'info'](fields, String(msg ?? ''))
-  }
+  /** Reads of the thread's metrics awaiting its answer, by id; the last answer stands in for a late one. */
+  const metricReads = new Map<number, (json: MetricsJson) => void>()
+  let lastMetrics: MetricsJson = []
+  let metricsId = 0
+  const readMetrics = () =>
+    new Promise<MetricsJson>((resolve) => {
+      const id = ++metricsId
+      const timer = setTimeout(() => {
+        metricReads.delete(id)
+        resolve(lastMetrics)
+      }, metricsTimeoutMs)
+      metricReads.set(id, (json) => {
+        clearTimeout(timer)
+        lastMetrics = json
+        resolve(json)
+      })
+      worker.postMessage({ type: 'metrics', id } satisfies ToLeader)
+    })
 
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (message: FromLeader) => {
-      if (message.type === 'log') relayLog(message.line)
-      else if (message.type === 'metrics') metrics.imported.set(source, message.metrics)
-      else if (message.type === 'ready') {
+      if (message.type === 'log') relayLogLine(log, message.line)
+      else if (message.type === 'metrics') {
+        metricReads.get(message.id)?.(message.metrics)
+        metricReads.delete(message.id)
+      } else if (message.type === 'ready') {
         settled = true
+        metrics.imported.set(source, readMetrics)
         resolve()
       } else if (message.type === 'failed') {
         settled = true
@@ -72,11 +91,11 @@ export async function startLeaderWorker(
     async stop() {
       if (stopped) return
       stopped = true
+      metrics.imported.delete(source)
       worker.postMessage({ type: 'stop' } satisfies ToLeader)
       const timer = setTimeout(() => void worker.terminate(), stopGraceMs)
       await exited
       clearTimeout(timer)
-      metrics.imported.delete(source)
     },
   }
 }

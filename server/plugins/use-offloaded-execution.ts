@@ -1,0 +1,37 @@
+import type { Plugin } from '@envelop/core'
+import { complexityFromQuery } from '@pothos/plugin-complexity'
+import { getOperationAST, print } from 'graphql'
+import type { ServerMetrics } from '../metrics.ts'
+import type { QueryWorkers } from '../queryWorkers.ts'
+
+/** Complexity from which a query runs on a query thread: a page of about 60 jobs with their assignments, or more. */
+export const defaultOffloadComplexity = 1000
+
+/**
+ * Runs each query whose complexity (the same measure the limits use) is at least `minComplexity` on a query thread
+ * (`createQueryWorkers`) instead of the request thread, so a client paging through thousands of rows never holds up
+ * another's small query. Mutations and subscriptions, and cheaper queries, run here as before; a cached answer
+ * (`useIndexedResponseCache`, placed before this plugin) is served without either.
+ */
+export function useOffloadedExecution(options: { workers: QueryWorkers; minComplexity?: number; metrics?: ServerMetrics }): Plugin {
+  const minComplexity = options.minComplexity ?? defaultOffloadComplexity
+  return {
+    onExecute({ args, setExecuteFn }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return
+      const { complexity } = complexityFromQuery(args.document, {
+        schema: args.schema,
+        ctx: args.contextValue as object,
+        variables: (args.variableValues ?? {}) as Record<string, unknown>,
+      })
+      if (complexity < minComplexity) return
+      options.metrics?.graphqlOffloaded.inc()
+      setExecuteFn(() =>
+        options.workers.execute({
+          source: print(args.document),
+          variableValues: args.variableValues as Record<string, unknown> | undefined,
+          operationName: args.operationName,
+        }),
+      )
+    },
+  }
+}
