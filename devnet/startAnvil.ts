@@ -32,6 +32,12 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * The dev stack's block gas limit: 50 jobs a second (each ≈ 0.8M gas across submit, assign, two commits, two reveals
+ * and finalize) in one-second blocks with room to spare.
+ */
+export const devnetBlockGasLimit = 200_000_000n
+
+/**
  * Starts anvil on a free port (or `port`) and resolves once it answers JSON-RPC.
  * Accounts come from anvil's default mnemonic, so `devAccounts` keys match.
  */
@@ -40,12 +46,18 @@ export async function startAnvil(
     port?: number
     /** Mine a block every this many seconds as well as on each transaction, so chain time keeps moving. */
     blockTime?: number
+    /**
+     * The block gas limit (anvil's default 30M when absent). The dev stack's is {@link devnetBlockGasLimit}: with
+     * blocks a second apart (interval mining) a block must hold a second of the market at full load.
+     */
+    gasLimit?: bigint
     silent?: boolean
   } = {},
 ): Promise<Anvil> {
   const port = parameters.port ?? (await freePort())
   const args = ['--port', String(port), '--host', '127.0.0.1', '--accounts', '10', '--balance', '1000000']
   if (parameters.blockTime) args.push('--block-time', String(parameters.blockTime), '--mixed-mining')
+  if (parameters.gasLimit) args.push('--gas-limit', String(parameters.gasLimit))
   const child = spawn(anvilBin, args, { stdio: parameters.silent === false ? 'inherit' : 'ignore' })
   // Whatever way this process ends short of SIGKILL, anvil ends with it.
   const killOnExit = () => child.kill('SIGKILL')

@@ -13,7 +13,7 @@ import { type StartServerParameters, startServer } from '../server/startServer.t
 import { devKeys } from './devAccounts.ts'
 import { DevnetError } from './devnetError.ts'
 import { fund } from './fund.ts'
-import { startAnvil } from './startAnvil.ts'
+import { devnetBlockGasLimit, startAnvil } from './startAnvil.ts'
 import { startEmbeddedPostgres } from './startPostgres.ts'
 
 /**
@@ -110,7 +110,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
     }
     log.info({ databaseUrl: redactUrl(databaseUrl) }, 'postgres ready')
 
-    const anvil = await startAnvil({ port: parameters.rpcPort, blockTime: 1 })
+    const anvil = await startAnvil({ port: parameters.rpcPort, blockTime: 1, gasLimit: devnetBlockGasLimit })
     stops.push({ name: 'anvil', stop: anvil.stop })
     log.info({ rpcUrl: anvil.rpcUrl }, 'anvil ready')
 
