@@ -95,6 +95,7 @@ beforeAll(async () => {
     publicClient: createPublicClient({ chain: viemChain, transport, pollingInterval: 50 }) as PublicClient,
     testClient: createTestClient({ chain: viemChain, transport, mode: 'anvil' }) as TestClient<'anvil'>,
     market: stack.deployment.contracts.JobMarket.address,
+    batcher: stack.deployment.contracts.JobBatcher.address,
   }
   // The stack's anvil also mines a block every second, which `reorgWhen` could not hold back while it looks at the
   // blocks it reorganises: transactions are mined as they come and the test's pump mines the empty blocks instead.

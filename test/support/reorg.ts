@@ -11,12 +11,13 @@ import {
   type TestClient,
 } from 'viem'
 import { TxSender } from '../../agent/txSender.ts'
-import { jobMarketAbi, providerRegistryAbi } from '../../contracts/generated/index.ts'
+import { jobBatcherAbi, jobMarketAbi, providerRegistryAbi } from '../../contracts/generated/index.ts'
 import type { JobSpecArgs } from '../../devnet/testSystem.ts'
 import { sleep } from '../../protocol/retry.ts'
 
 /** The anvil a reorg test drives: its clients and the market whose calls it watches. */
-export type ReorgChain = { publicClient: PublicClient; testClient: TestClient<'anvil'>; market: Address }
+/** A chain to reorganise: its clients, the JobMarket, and the JobBatcher whose batches count as the calls they make. */
+export type ReorgChain = { publicClient: PublicClient; testClient: TestClient<'anvil'>; market: Address; batcher?: Address }
 
 /** What a reorg took out: how many JobMarket calls of each function name lost their receipt. */
 export type Removed = Record<string, number>
@@ -46,14 +47,20 @@ export function startBlockPump(chain: ReorgChain, pump: { paused: boolean }, ms:
   })
 }
 
-/** The JobMarket calls mined in blocks `from..to`, with their function names. */
+/**
+ * The JobMarket calls mined in blocks `from..to`, with their function names; a JobBatcher batch (`assignMany`, …)
+ * counts as the call it makes (`assign`, …).
+ */
 async function marketCallsIn(chain: ReorgChain, from: bigint, to: bigint): Promise<{ hash: Hash; name: string }[]> {
   const calls: { hash: Hash; name: string }[] = []
   for (let n = from; n <= to; n++) {
     const block = await chain.publicClient.getBlock({ blockNumber: n, includeTransactions: true })
     for (const tx of block.transactions) {
-      if (tx.to?.toLowerCase() !== chain.market.toLowerCase()) continue
-      calls.push({ hash: tx.hash, name: decodeFunctionData({ abi: jobMarketAbi, data: tx.input }).functionName })
+      const to = tx.to?.toLowerCase()
+      if (to === chain.market.toLowerCase())
+        calls.push({ hash: tx.hash, name: decodeFunctionData({ abi: jobMarketAbi, data: tx.input }).functionName })
+      else if (chain.batcher && to === chain.batcher.toLowerCase())
+        calls.push({ hash: tx.hash, name: decodeFunctionData({ abi: jobBatcherAbi, data: tx.input }).functionName.replace(/Many$/, '') })
     }
   }
   return calls
