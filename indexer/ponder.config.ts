@@ -12,13 +12,14 @@ import {
 import { devnetChainId } from '../protocol/chain.ts'
 import { type ContractName, DeploymentError, readDeploymentFile } from '../protocol/deployment.ts'
 import { gatewayAddressOf } from '../protocol/gateway.ts'
+import { pollingIntervalOf } from './pollingInterval.ts'
 
 // Everything chain-specific comes from the environment and the deployment file written by contracts/deploy.ts:
 //   TESSERA_RPC_URL      JSON-RPC endpoint (default http://127.0.0.1:8545)
 //   TESSERA_DEPLOYMENT   deployment JSON (default contracts/deployments/<TESSERA_CHAIN_ID>.json; relative paths from the cwd)
 //   TESSERA_CHAIN_ID     picks the default deployment file, and must match the deployment's chain id when set
 //   DATABASE_URL         Postgres connection string (required)
-//   TESSERA_POLLING_INTERVAL_MS  block polling interval (default 200 on the devnet, 1000 elsewhere)
+//   TESSERA_POLLING_INTERVAL_MS  block polling interval (default 100, Ponder's floor, on the devnet, 1000 elsewhere)
 
 const rpcUrl = process.env.TESSERA_RPC_URL || 'http://127.0.0.1:8545'
 const expectedChainId = process.env.TESSERA_CHAIN_ID ? Number(process.env.TESSERA_CHAIN_ID) : undefined
@@ -56,7 +57,7 @@ export default createConfig({
       // A fresh anvil reuses chain id 31337, so Ponder's RPC cache would serve another chain's blocks. Not enough on
       // its own: the backfill still reads events through the sync store, which startIndexer clears for the devnet.
       disableCache: isDevnet,
-      pollingInterval: Number(process.env.TESSERA_POLLING_INTERVAL_MS || (isDevnet ? 200 : 1000)),
+      pollingInterval: pollingIntervalOf(deployment.chainId),
     },
   },
   contracts: {

@@ -56,7 +56,7 @@ export async function startIndexer(parameters: StartIndexerParameters): Promise<
  * rows at the same heights would be indexed in place of this one's. Nothing else may index this chain in the database
  * meanwhile; for a restart on the same devnet, Ponder fetches the blocks again.
  */
-async function clearPonderSyncStore(parameters: { databaseUrl: string; chainId: number }): Promise<number> {
+export async function clearPonderSyncStore(parameters: { databaseUrl: string; chainId: number }): Promise<number> {
   const client = new pg.Client({ connectionString: parameters.databaseUrl })
   await client.connect()
   try {

@@ -7,7 +7,7 @@ import pg from 'pg'
 import { TesseraError } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
 
-/** Repository root: Ponder runs with the root as cwd and `--root indexer`. */
+/** Repository root: Ponder runs with the root as cwd and `--root indexer` (or the caller's `root`). */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 /** The Ponder CLI installed in the root package. */
@@ -32,6 +32,13 @@ export type StartPonderParameters = {
   port: number
   /** Receives every line Ponder prints (stdout and stderr, colours stripped). */
   log?: (line: string) => void
+  /**
+   * The Ponder app to run, relative to the repository root (default `indexer`): another app reading the same
+   * environment (bench/noopIndexer, the indexer bench's peer).
+   */
+  root?: string
+  /** More environment for Ponder, over ours (`TESSERA_POLLING_INTERVAL_MS`, say). */
+  env?: Record<string, string>
   /** How long to wait for `/ready` and the chain head (default 120 s). */
   readyTimeoutMs?: number
 }
@@ -71,13 +78,13 @@ export class PonderStartError extends TesseraError {
 const maxKeptLines = 40
 
 /**
- * Spawns `ponder start --root indexer --schema <schema> --views-schema <viewsSchema>` and resolves once its
- * `/ready` answers 200 (Ponder says so after the backfill, right after it (re)creates the views) and its `/status`
- * shows the chain head of the moment indexed, so the views hold everything already on chain. Rejects with a
- * `PonderStartError` carrying Ponder's last output when it exits first or misses the deadline.
+ * Spawns `ponder start --root <root> --schema <schema> --views-schema <viewsSchema>` (root `indexer` unless told
+ * otherwise) and resolves once its `/ready` answers 200 (Ponder says so after the backfill, right after it (re)creates
+ * the views) and its `/status` shows the chain head of the moment indexed, so the views hold everything already on
+ * chain. Rejects with a `PonderStartError` carrying Ponder's last output when it exits first or misses the deadline.
  */
 export async function startPonder(parameters: StartPonderParameters): Promise<StartPonderReturnType> {
-  const { databaseUrl, rpcUrl, chainId, deploymentPath, schema, viewsSchema, port, log } = parameters
+  const { databaseUrl, rpcUrl, chainId, deploymentPath, schema, viewsSchema, port, log, root = 'indexer' } = parameters
   const readyTimeoutMs = parameters.readyTimeoutMs ?? 120_000
   const host = '127.0.0.1'
   const url = `http://${host}:${port}`
@@ -95,6 +102,7 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
     PONDER_TELEMETRY_DISABLED: 'true',
     NO_COLOR: '1',
     FORCE_COLOR: '0',
+    ...parameters.env,
   }
   // Ponder prefers $PORT over --port, and would read another database from these.
   delete env.PORT
@@ -103,7 +111,7 @@ export async function startPonder(parameters: StartPonderParameters): Promise<St
   const args = [
     ponderBin,
     '--root',
-    'indexer',
+    root,
     'start',
     '--schema',
     schema,

@@ -12,9 +12,12 @@ type AuditRow = typeof audit.$inferSelect
 const lower = (value: Hex) => value.toLowerCase() as Hex
 const assignmentId = (jobId: bigint, provider: Hex) => `${jobId}:${lower(provider)}`
 
-/** Updates a job row, stamping `updatedBlock`. The row exists: JobSubmitted precedes every other job event. */
-async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: JobRow) => Partial<JobRow>) {
-  await db.update(job, { id: jobId }).set((row) => ({ ...change(row), updatedBlock: event.block.number }))
+/**
+ * Updates a job row, stamping `updatedBlock`, and returns the row as updated. The row exists: JobSubmitted precedes
+ * every other job event (Ponder's update throws `RecordNotFoundError` otherwise).
+ */
+async function updateJob(db: Db, event: EventMeta, jobId: bigint, change: (row: JobRow) => Partial<JobRow>): Promise<JobRow> {
+  return db.update(job, { id: jobId }).set((row) => ({ ...change(row), updatedBlock: event.block.number }))
 }
 
 /** Applies `change` to an optimistic job's audit row, creating it (unaudited, kind 0) at the first audit event. */
@@ -92,26 +95,24 @@ ponder.on('JobMarket:JobSubmitted', async ({ event, context }) => {
 
 ponder.on('JobMarket:JobAssigned', async ({ event, context }) => {
   const { jobId, provider, slot, pricePerUnit, collateral, commitDeadline } = event.args
-  const current = await context.db.find(job, { id: jobId })
-  if (!current) throw new Error(`JobAssigned for unknown job ${jobId}`)
-  // One assign() emits one JobAssigned per provider: the first of them (job still OPEN, or DISPUTED for its tie-break)
-  // starts a new round.
-  const newRound = current.status === 'OPEN' || current.status === 'DISPUTED'
-  const round = newRound ? current.round + 1 : current.round
-  const providers = newRound ? [lower(provider)] : [...current.providers.filter((p) => p !== lower(provider)), lower(provider)]
-  // A round the k-th claim started follows its k SlotClaimed in the same transaction; `assign` released any partial
-  // claims (SlotSettled) before its JobAssigned, so the claimers are full only in a claimed round.
-  const claimed = newRound ? current.claimers.length === current.redundancy : current.claimed
-  await updateJob(context.db, event, jobId, () => ({
-    status: 'ASSIGNED',
-    round,
-    providers,
-    claimers: [],
-    firstClaimedAt: null,
-    claimed,
-    commitDeadline,
-    revealDeadline: null,
-  }))
+  // One read and write of the job, which then gives the round for the assignment's row.
+  const { round } = await updateJob(context.db, event, jobId, (current) => {
+    // One assign() emits one JobAssigned per provider: the first of them (job still OPEN, or DISPUTED for its
+    // tie-break) starts a new round.
+    const newRound = current.status === 'OPEN' || current.status === 'DISPUTED'
+    return {
+      status: 'ASSIGNED',
+      round: newRound ? current.round + 1 : current.round,
+      providers: newRound ? [lower(provider)] : [...current.providers.filter((p) => p !== lower(provider)), lower(provider)],
+      claimers: [],
+      firstClaimedAt: null,
+      // A round the k-th claim started follows its k SlotClaimed in the same transaction; `assign` released any
+      // partial claims (SlotSettled) before its JobAssigned, so the claimers are full only in a claimed round.
+      claimed: newRound ? current.claimers.length === current.redundancy : current.claimed,
+      commitDeadline,
+      revealDeadline: null,
+    }
+  })
   // A provider assigned again in a later round (one that committed before) overwrites its earlier row. NO_SHOW rows and
   // the disputed first round's rows are never overwritten: JobMarket refuses those providers for that job
   // (ProviderWasNoShow, ProviderInDispute).
@@ -266,9 +267,10 @@ ponder.on('JobMarket:SlotSettled', async ({ event, context }) => {
   const outcome = slotOutcomes[event.args.outcome]
   if (!outcome) throw new Error(`SlotSettled with unknown outcome ${event.args.outcome} for job ${jobId}`)
   // A partial claim released (by assign, cancel or expire) was never an assignment: it only leaves the claimers. A
-  // claimer is never a party to the job's dispute nor assigned in it, so nothing else settles it here.
-  const current = await context.db.find(job, { id: jobId })
-  if (outcome === 'RELEASED' && current?.claimers.includes(lower(provider))) {
+  // claimer is never a party to the job's dispute nor assigned in it, so nothing else settles it here. Only a release
+  // reads the job: the other outcomes (most SlotSettled) go straight to the assignment.
+  const current = outcome === 'RELEASED' ? await context.db.find(job, { id: jobId }) : null
+  if (current?.claimers.includes(lower(provider))) {
     await updateJob(context.db, event, jobId, (row) => {
       const claimers = row.claimers.filter((p) => p !== lower(provider))
       return { claimers, firstClaimedAt: claimers.length ? row.firstClaimedAt : null }
