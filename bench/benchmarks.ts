@@ -4,10 +4,12 @@
  * optimistic against redundant verification (bench/verificationOverhead.ts), how often honest inference outputs agree
  * under the fingerprint (bench/agreementRates.ts), the economics simulator's speed (bench/simulator.ts), subscription
  * fan-out to 1,000–10,000 subscribers (bench/subscriptions.ts) and reads against Ponder's built-in GraphQL
- * (bench/queries.ts) and the agent's inference pool against a plain onnxruntime loop (bench/agentPool.ts), and writes
+ * (bench/queries.ts), the agent's inference pool against a plain onnxruntime loop (bench/agentPool.ts), jobs per
+ * second end to end on whole devnet stacks, the leader batching against one transaction per job (bench/throughput.ts)
+ * and the indexer's backfill rate and realtime lag against a no-op Ponder app (bench/indexer.ts), and writes
  * `BENCHMARKS.md`.
- * Not part of `npm test`: it takes a quarter of an hour (10,000 providers are registered and paid; 2,000 jobs run;
- * 10,000 sockets are opened four times per transport).
+ * Not part of `npm test`: it takes over twenty minutes (10,000 providers are registered and paid; 2,000 jobs run;
+ * 10,000 sockets are opened four times per transport; four devnet stacks take some 900 jobs each).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -19,10 +21,12 @@ import { type AgentPoolBenchReturnType, agentPoolBench, agentPoolSection } from 
 import { type AgreementRatesReturnType, agreementRates, perturbationUlps, toleranceBits } from './agreementRates.ts'
 import { baseline } from './baseline.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
+import { type IndexerBenchReturnType, indexerBench, indexerSection } from './indexer.ts'
 import { type GasRow, type LifecycleGasReturnType, lifecycleGas } from './lifecycleGas.ts'
 import { type QueriesBenchReturnType, queriesBench, queriesSection } from './queries.ts'
 import { type SimulatorBenchReturnType, simulatorBench, simulatorSection } from './simulator.ts'
 import { type SubscriptionsBenchReturnType, subscriptionsBench, subscriptionsSection } from './subscriptions.ts'
+import { type ThroughputBenchReturnType, throughputBench, throughputSection } from './throughput.ts'
 import { type VerificationOverheadReturnType, verificationOverhead } from './verificationOverhead.ts'
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -280,6 +284,8 @@ function renderBenchmarks(
   subscriptions: SubscriptionsBenchReturnType,
   queries: QueriesBenchReturnType,
   agentPool: AgentPoolBenchReturnType,
+  throughput: ThroughputBenchReturnType,
+  indexer: IndexerBenchReturnType,
 ): string {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
@@ -382,6 +388,8 @@ function renderBenchmarks(
     ...subscriptionsSection(subscriptions),
     ...queriesSection(queries),
     ...agentPoolSection(agentPool),
+    ...throughputSection(throughput),
+    ...indexerSection(indexer),
   )
   return lines.join('\n')
 }
@@ -395,7 +403,12 @@ async function main(): Promise<void> {
   const subscriptions = await subscriptionsBench()
   const queries = await queriesBench()
   const agentPool = await agentPoolBench()
-  writeFileSync(outFile, renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries, agentPool))
+  const throughput = await throughputBench()
+  const indexer = await indexerBench()
+  writeFileSync(
+    outFile,
+    renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries, agentPool, throughput, indexer),
+  )
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })
   process.stdout.write(
