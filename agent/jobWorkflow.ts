@@ -180,7 +180,8 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
   const existing = ctx.journal.get(jobId)
   if (existing && existing.commitDeadline === assignment.commitDeadline && sameJob(existing, assignment.job)) {
     onJournaled()
-    if (existing.state !== 'done') await followEntry(ctx, existing)
+    const live = existing.state === 'done' ? await revived(ctx, existing) : existing
+    if (live) await followEntry(ctx, live)
     return
   }
   let entry: JournalEntry
@@ -277,6 +278,20 @@ async function finish(ctx: JobContext, entry: JournalEntry, reason: string, outc
 
 /** What one entry's polls remember: the last head at which the chain showed its round still running. */
 type Watch = { runningAt?: bigint }
+
+/**
+ * An entry that ended before its commit, brought back when its assignment is current at the head again: the round
+ * ended (deep, say after a reorg took the assign), and then the same assign was mined again, at the same commit
+ * deadline, so the assignment arrives again identical to the one the journal closed. Never committed, its result
+ * (salt and all) is committed now as it would have been. Undefined for any other entry, or when the round isn't back.
+ */
+async function revived(ctx: JobContext, entry: JournalEntry): Promise<JournalEntry | undefined> {
+  if (entry.commitTx !== undefined || !entry.reason?.startsWith('assignment ended before the commit')) return undefined
+  const view = await viewAt(ctx, entry, await ctx.publicClient.getBlockNumber({ cacheTime: 0 }))
+  if (!view.current || view.job.status !== JobStatus.Assigned || view.slot.commitment !== ZERO_HASH) return undefined
+  ctx.log.info({ jobId: entry.jobId }, 'an assignment the journal closed before its commit is current again; committing it')
+  return ctx.journal.update(entry.jobId, { state: 'computed', reason: undefined, verifiedAt: view.block.toString() })
+}
 
 /** The chain's view of an entry's round at one block. */
 type RoundView = {

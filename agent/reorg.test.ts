@@ -8,7 +8,15 @@ import { sha256Hex } from '../protocol/fingerprint.ts'
 import { waitFor as pollFor } from '../test/support/graphql.ts'
 import { buildMlp } from './models/buildMlp.ts'
 import type { RunAgentReturnType } from './runAgent.ts'
-import { type AgentTestBed, journaledEntry, startAgentTestBed, startTwoAgents, stopAgentTestBed, submitAndAssignJob } from './testServer.ts'
+import {
+  type AgentTestBed,
+  journaledEntry,
+  publishAssignments,
+  startAgentTestBed,
+  startTwoAgents,
+  stopAgentTestBed,
+  submitAndAssignJob,
+} from './testServer.ts'
 
 // Two honest agents whose commits and reveals a reorg takes out after they were mined (and, for the reveals,
 // journaled as confirmed): they must send them again from the journal before the windows close, and nobody is slashed.
@@ -167,6 +175,42 @@ describe('agents after a reorg', () => {
       await system.testClient.setAutomine(true)
     }
     expect((await readJob(jobId)).commitDeadline).toBe(commitDeadline)
+    expect(await finalize(jobId)).toEqual([])
+  })
+
+  it('commit an assignment the journal closed before its commit when the same assign is mined again, at the same deadline', async () => {
+    const [p1, p2] = system.accounts.providers
+    const model = buildMlp({ seed: 13, inputSize: 16, hiddenSize: 16, outputSize: 4 })
+    const heldHash = sha256Hex(model)
+    bed.server.blobs.set(heldHash, model)
+    bed.server.held.set(heldHash, 0)
+    const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: heldHash, seed: 29, rows: 3 })
+    const { commitDeadline } = await readJob(jobId)
+    const { transactions } = await system.publicClient.getBlock({ includeTransactions: true })
+    const assignTx = transactions.at(-1)
+    if (!assignTx) throw new Error('the assign should be the last block')
+    const raw = (await system.publicClient.request({ method: 'eth_getRawTransactionByHash', params: [assignTx.hash] } as never)) as Hex
+    await waitFor('both agents verified and asked for the model', async () => (bed.server.held.get(heldHash) ?? 0) >= 2)
+    await system.testClient.setAutomine(false)
+    try {
+      // The assign is taken out and stays out until the agents close their entries: the round ended, deep.
+      await system.testClient.request({ method: 'anvil_reorg', params: [1, []] } as never)
+      bed.server.held.delete(heldHash)
+      const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
+      for (let blocks = 1; !(await closed()); blocks++) {
+        if (blocks > 200) throw new Error('the agents never closed the entries')
+        await system.testClient.mine({ blocks: 1 })
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      // Then the same assign is mined again where it was, at the same timestamp: the same commit deadline.
+      const depth = (await head()) - (assignTx.blockNumber ?? 0n) + 1n
+      await system.testClient.request({ method: 'anvil_reorg', params: [Number(depth), [[raw, 0]]] } as never)
+    } finally {
+      await system.testClient.setAutomine(true)
+    }
+    expect((await readJob(jobId)).commitDeadline).toBe(commitDeadline)
+    // The change feed hears the assign again and publishes the same assignment: the agents commit it now.
+    await publishAssignments(bed, jobId, [p1, p2])
     expect(await finalize(jobId)).toEqual([])
   })
 })

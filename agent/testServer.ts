@@ -277,8 +277,16 @@ export async function submitAndAssignJob(
     functionName: 'assign',
     args: [jobId, providers.map((p) => p.address)],
   })
+  if (parameters.publish !== false) await publishAssignments(bed, jobId, providers)
+  return jobId
+}
+
+/** Publishes `jobId`'s current assignment to each of `providers` (slot i to the i-th), as read from the chain. */
+export async function publishAssignments(bed: AgentTestBed, jobId: bigint, providers: readonly PrivateKeyAccount[]): Promise<void> {
+  const { system, server } = bed
   const job = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
-  for (const [slot, p] of parameters.publish === false ? [] : providers.entries())
+  const { spec } = job
+  for (const [slot, p] of providers.entries())
     server.publish({
       jobId: String(jobId),
       provider: p.address,
@@ -288,15 +296,14 @@ export async function submitAndAssignJob(
       commitDeadline: String(job.commitDeadline),
       job: {
         id: String(jobId),
-        modelHash,
-        inputHash,
-        units: String(units),
-        outputTolerance: 16,
-        redundancy: providers.length,
+        modelHash: spec.modelHash,
+        inputHash: spec.inputHash,
+        units: String(spec.units),
+        outputTolerance: spec.outputTolerance,
+        redundancy: spec.redundancy,
         deadline: String(spec.deadline),
       },
     })
-  return jobId
 }
 
 /**
