@@ -87,6 +87,28 @@ describe('Journal', () => {
     await j2.close()
   })
 
+  it('writes that arrive together share their fsyncs, and each is on disk when it resolves (a crash after any keeps it)', async () => {
+    const dataDir = await tempDir()
+    const j1 = await Journal.open({ dataDir, compactAfter: 150 })
+    const salts = new Map<string, string>()
+    // 400 jobs at once, each put then moved on, interleaved: one write per record would take an fsync each.
+    await Promise.all(
+      Array.from({ length: 400 }, async (_, i) => {
+        const entry = await j1.put(entryFor(BigInt(i + 1)))
+        salts.set(entry.jobId, entry.salt)
+        await j1.update(entry.jobId, { state: 'committed', commitTx: `0x${'02'.repeat(32)}` })
+        // Resolved: already on disk, whatever the other jobs' writes are doing.
+        const onDisk = await readFile(j1.file, 'utf8')
+        expect(onDisk).toContain(`"salt":"${entry.salt}"`)
+      }),
+    )
+    // No close, as after a crash: every job is there, committed, with its salt.
+    const j2 = await Journal.open({ dataDir })
+    const resumed = j2.unfinished()
+    expect(resumed).toHaveLength(400)
+    for (const e of resumed) expect(e).toMatchObject({ state: 'committed', salt: salts.get(e.jobId) })
+  })
+
   it('ignores a torn last line and compacts on open', async () => {
     const dataDir = await tempDir()
     const j1 = await Journal.open({ dataDir })

@@ -64,8 +64,8 @@ export function newSalt(): Hex {
 }
 
 /**
- * The commit–reveal journal: an append-only JSON-lines file under the data dir, fsync'd on every write so
- * an entry is on disk before its commit transaction leaves. Reopening replays it (last record per job
+ * The commit–reveal journal: an append-only JSON-lines file under the data dir, fsync'd before any write resolves so
+ * an entry is on disk before its commit transaction leaves (writes that arrive together share one fsync). Reopening replays it (last record per job
  * wins); it is compacted at open and every `compactAfter` appends. It also keeps the agent's two cursors: the
  * subscription's and how far the emission rewards were checked.
  */
@@ -78,6 +78,8 @@ export class Journal {
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
   private appended = 0
+  /** Records waiting for the next write (see `append`). */
+  private readonly waiting: { line: string; resolve: () => void; reject: (error: unknown) => void }[] = []
 
   private constructor(
     file: string,
@@ -145,17 +147,36 @@ export class Journal {
     this.appended = 0
   }
 
+  /**
+   * Appends `record` and resolves once it is fsync'd. Group commit: the records that arrive while a write is on its
+   * way to disk go out together in the next write and share its fsync, so hundreds of jobs in flight don't queue for
+   * one fsync each.
+   */
   private append(record: Record): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'))
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ line: `${JSON.stringify(record)}\n`, resolve, reject })
+      if (this.waiting.length === 1) this.flush()
+    })
+  }
+
+  /** Writes every waiting record in one write and one fsync, after whatever the journal is doing. */
+  private flush(): void {
     const next = this.chain.then(async () => {
-      const { handle } = this
-      if (!handle) throw new Error('journal is closed')
-      await handle.write(`${JSON.stringify(record)}\n`)
-      await handle.sync()
-      if (++this.appended >= this.compactAfter) await this.compact()
+      const batch = this.waiting.splice(0)
+      try {
+        const { handle } = this
+        if (!handle) throw new Error('journal is closed')
+        await handle.write(batch.map((r) => r.line).join(''))
+        await handle.sync()
+        this.appended += batch.length
+        if (this.appended >= this.compactAfter) await this.compact()
+        for (const r of batch) r.resolve()
+      } catch (error) {
+        for (const r of batch) r.reject(error)
+      }
     })
     this.chain = next.catch(() => {})
-    return next
   }
 
   /** The entry for a job, if any. */
