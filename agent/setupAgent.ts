@@ -62,7 +62,8 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
   })
 
   const chain = chainOf(deployment.chainId, parameters.rpcUrl)
-  const transport = http(parameters.rpcUrl, { retryCount: 3 })
+  // Concurrent reads of the agent's jobs go out as one JSON-RPC batch per tick rather than one HTTP request each.
+  const transport = http(parameters.rpcUrl, { retryCount: 3, batch: { batchSize: 200, wait: 5 } })
   const pollingInterval = Math.min(500, parameters.pollIntervalMs ?? 1000)
   const publicClient = createPublicClient({ chain, transport, pollingInterval }) as PublicClient
   const walletClient = createWalletClient({ chain, transport, account, pollingInterval })

@@ -24,6 +24,9 @@ function fakeSender(options: { gate?: Promise<void>; held?: string; failing?: st
       if (tag === options.failing) throw new Error(`${tag}: node down`)
       return { request: { tag } }
     },
+    estimateContractGas: async () => 21_000n,
+    estimateFeesPerGas: async () => ({ maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }),
+    getTransactionCount: async () => sent.length,
     getTransactionReceipt: async () => ({ status: 'success', blockNumber: 1n, logs: [] }),
   } as unknown as PublicClient
   const walletClient = {

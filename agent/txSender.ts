@@ -54,9 +54,10 @@ export type TransactionState =
 export type SendPriority = 'normal' | 'low'
 
 /**
- * Sends the agent's transactions one at a time from one account: simulate (for a clean revert reason),
- * send, then wait for the receipt outside the lock so concurrent jobs only queue for their nonce. Nonces come from
- * the node's pending count, so a transaction a reorg dropped frees its nonce for the next send.
+ * Sends the agent's transactions one at a time from one account: simulate (for a clean revert reason), estimate and
+ * price it beside the sends ahead of it, then, holding the lock, take the nonce and send; the receipt is awaited
+ * outside the lock, so concurrent jobs only queue for their nonce. Nonces come from the node's pending count, so a
+ * transaction a reorg dropped frees its nonce for the next send.
  */
 export class TxSender {
   private lock: Promise<unknown> = Promise.resolve()
@@ -97,16 +98,15 @@ export class TxSender {
     if (normal) this.normalQueued++
     else while (this.normalQueued > 0) await this.lock
     let hash: Hash
+    // Simulated, its gas estimated and its fees read at once, beside the sends ahead of it: the lock is held for the
+    // nonce and the send alone, so concurrent jobs' transactions go out back to back.
+    const prepared = this.prepare(functionName, parameters)
+    // Its failure is thrown where the lock reaches it; until then it must not count as unhandled.
+    prepared.catch(() => {})
     const sent = this.lock.then(async () => {
-      // Widened to any ABI: the parameters were type-checked against theirs at the call site.
-      const { request } = await this.publicClient.simulateContract({
-        address: parameters.address,
-        abi: parameters.abi as Abi,
-        functionName: functionName,
-        args: parameters.args as readonly unknown[],
-        account: this.account,
-      })
-      return this.walletClient.writeContract(request)
+      const request = await prepared
+      const nonce = await this.publicClient.getTransactionCount({ address: this.account.address, blockTag: 'pending' })
+      return this.walletClient.writeContract({ ...request, nonce } as Parameters<WalletClient['writeContract']>[0])
     })
     const leave = () => {
       if (normal) this.normalQueued--
@@ -131,6 +131,27 @@ export class TxSender {
     this.onResult?.(functionName, 'success')
     this.log.debug({ functionName, txHash: hash, block: Number(receipt.blockNumber) }, 'transaction mined')
     return { hash, receipt }
+  }
+
+  /**
+   * Simulates the call (throwing its revert), estimates its gas with a quarter to spare (a transaction mined after
+   * others of the same job, the k-th commit say, costs more than it did alone) and reads the fees: all but the nonce.
+   */
+  private async prepare<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
+    functionName: string,
+    parameters: SendParameters<abi, name>,
+  ) {
+    // Widened to any ABI: the parameters were type-checked against theirs at the call site.
+    const call = {
+      address: parameters.address,
+      abi: parameters.abi as Abi,
+      functionName,
+      args: parameters.args as readonly unknown[],
+      account: this.account,
+    }
+    const { request } = await this.publicClient.simulateContract(call)
+    const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.publicClient.estimateFeesPerGas()])
+    return { ...request, gas: (gas * 5n) / 4n, ...fees }
   }
 
   /** Where `hash` stands on the node now. */
