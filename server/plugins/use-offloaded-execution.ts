@@ -4,8 +4,12 @@ import { getOperationAST, print } from 'graphql'
 import type { ServerMetrics } from '../metrics.ts'
 import type { QueryWorkers } from '../queryWorkers.ts'
 
-/** Complexity from which a query runs on a query thread: a page of about 60 jobs with their assignments, or more. */
-export const defaultOffloadComplexity = 1000
+/**
+ * Complexity from which a query runs on a query thread: a page of some 300 jobs with their assignments, or more. A
+ * page of 100 (complexity 1,701) costs a few milliseconds here, less than the trip to a thread and back
+ * (bench/queries.ts: with 1,000 as the bar, 100-job pages fell from 1.2× Ponder's rate to 0.86×).
+ */
+export const defaultOffloadComplexity = 5000
 
 /**
  * Runs each query whose complexity (the same measure the limits use) is at least `minComplexity` on a query thread
