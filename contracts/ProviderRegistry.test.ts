@@ -375,5 +375,5 @@ describe('ProviderRegistry: collateral', () => {
     )
     // The sequences reached the stake slash, not only its refusals.
     expect(stakeSlashes).toBeGreaterThan(0)
-  })
+  }, 180_000) // 16 sequences of up to 16 steps, each checked with a dozen reads: a minute under a full run's load
 })
