@@ -1,12 +1,11 @@
-import { createRequire } from 'node:module'
 import os from 'node:os'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 // Keep the native binding loaded in the main thread too: native addons loaded only by worker threads
 // are finalized when those workers exit, a known source of crashes at worker teardown.
 import 'onnxruntime-node'
 import { TesseraError } from '../protocol/errors.ts'
 import { classifyModelLoadError, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
+import { startTypeScriptWorker } from '../protocol/typescriptWorker.ts'
 import type { WorkerBatchRequest, WorkerBatchResponse, WorkerRequest, WorkerResponse, WorkerResult } from './inferenceWorker.ts'
 
 /**
@@ -85,8 +84,6 @@ type InFlight = { task: Task; sentBytes: boolean }
 /** A worker, the models it holds (or will hold once it reaches a request that carried them), what it has in hand. */
 type Slot = { worker: Worker; models: Set<string>; inFlight: Map<number, InFlight> }
 
-// Workers are TypeScript: register tsx in each one, resolved from here so the cwd does not matter.
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 const workerUrl = new URL('./inferenceWorker.ts', import.meta.url)
 
 /**
@@ -291,7 +288,7 @@ export function disableTf32(env: NodeJS.ProcessEnv = process.env): string {
 /** Starts one inference worker thread (see inferenceWorker.ts). */
 export function spawnInferenceWorker(options: { maxSessions: number; intraOpNumThreads: number }): Worker {
   disableTf32()
-  return new Worker(workerUrl, { execArgv: ['--import', tsxLoader], workerData: options })
+  return startTypeScriptWorker(workerUrl, options)
 }
 
 /**

@@ -104,6 +104,26 @@ async function finalize(jobId: bigint) {
   })
 }
 
+/**
+ * Submits and assigns a job whose model the server holds back: the agents verify the assignment, then wait on the
+ * download. Resolves once both asked for it, with the assign (the last transaction mined) kept raw, to be mined again
+ * after a reorg, and its block.
+ */
+async function assignWithModelHeld(providers: PrivateKeyAccount[], seeds: { modelSeed: number; jobSeed: number }) {
+  const model = buildMlp({ seed: seeds.modelSeed, inputSize: 16, hiddenSize: 16, outputSize: 4 })
+  const heldHash = sha256Hex(model)
+  bed.server.blobs.set(heldHash, model)
+  bed.server.held.set(heldHash, 0)
+  const jobId = await submitAndAssignJob(bed, { providers, modelHash: heldHash, seed: seeds.jobSeed, rows: 3 })
+  const { commitDeadline } = await readJob(jobId)
+  const { transactions } = await system.publicClient.getBlock({ includeTransactions: true })
+  const assignTx = transactions.at(-1)
+  if (!assignTx?.blockNumber) throw new Error('the assign should be the last block')
+  const raw = (await system.publicClient.request({ method: 'eth_getRawTransactionByHash', params: [assignTx.hash] } as never)) as Hex
+  await waitFor('both agents verified and asked for the model', async () => (bed.server.held.get(heldHash) ?? 0) >= 2)
+  return { jobId, commitDeadline, heldHash, raw, assignBlock: assignTx.blockNumber }
+}
+
 describe('agents after a reorg', () => {
   it('send a confirmed reveal again when a reorg takes it, and only then let the job settle', async () => {
     const [p1, p2] = system.accounts.providers
@@ -146,19 +166,7 @@ describe('agents after a reorg', () => {
 
   it('keep an assignment a reorg takes out right after they verified it until the reorg is deep, and commit when it comes back', async () => {
     const [p1, p2] = system.accounts.providers
-    // A model held back by the server: the agents verify the assignment, then wait on the download.
-    const model = buildMlp({ seed: 9, inputSize: 16, hiddenSize: 16, outputSize: 4 })
-    const heldHash = sha256Hex(model)
-    bed.server.blobs.set(heldHash, model)
-    bed.server.held.set(heldHash, 0)
-    const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: heldHash, seed: 23, rows: 3 })
-    const { commitDeadline } = await readJob(jobId)
-    // The assign is the last transaction mined: kept raw, to be mined again after the reorg.
-    const { transactions } = await system.publicClient.getBlock({ includeTransactions: true })
-    const assignTx = transactions.at(-1)
-    if (!assignTx) throw new Error('the assign should be the last block')
-    const raw = (await system.publicClient.request({ method: 'eth_getRawTransactionByHash', params: [assignTx.hash] } as never)) as Hex
-    await waitFor('both agents verified and asked for the model', async () => (bed.server.held.get(heldHash) ?? 0) >= 2)
+    const { jobId, commitDeadline, heldHash, raw } = await assignWithModelHeld([p1, p2], { modelSeed: 9, jobSeed: 23 })
     // The reorg takes the assign out; the agents compute, journal, and find no round at the head, nor in the block
     // `confirmations` deep, which is before the assignment and so proves nothing: they must keep the entry.
     await system.testClient.setAutomine(false)
@@ -180,17 +188,7 @@ describe('agents after a reorg', () => {
 
   it('commit an assignment the journal closed before its commit when the same assign is mined again, at the same deadline', async () => {
     const [p1, p2] = system.accounts.providers
-    const model = buildMlp({ seed: 13, inputSize: 16, hiddenSize: 16, outputSize: 4 })
-    const heldHash = sha256Hex(model)
-    bed.server.blobs.set(heldHash, model)
-    bed.server.held.set(heldHash, 0)
-    const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: heldHash, seed: 29, rows: 3 })
-    const { commitDeadline } = await readJob(jobId)
-    const { transactions } = await system.publicClient.getBlock({ includeTransactions: true })
-    const assignTx = transactions.at(-1)
-    if (!assignTx) throw new Error('the assign should be the last block')
-    const raw = (await system.publicClient.request({ method: 'eth_getRawTransactionByHash', params: [assignTx.hash] } as never)) as Hex
-    await waitFor('both agents verified and asked for the model', async () => (bed.server.held.get(heldHash) ?? 0) >= 2)
+    const { jobId, commitDeadline, heldHash, raw, assignBlock } = await assignWithModelHeld([p1, p2], { modelSeed: 13, jobSeed: 29 })
     await system.testClient.setAutomine(false)
     try {
       // The assign is taken out and stays out until the agents close their entries: the round ended, deep.
@@ -203,7 +201,7 @@ describe('agents after a reorg', () => {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
       // Then the same assign is mined again where it was, at the same timestamp: the same commit deadline.
-      const depth = (await head()) - (assignTx.blockNumber ?? 0n) + 1n
+      const depth = (await head()) - assignBlock + 1n
       await system.testClient.request({ method: 'anvil_reorg', params: [Number(depth), [[raw, 0]]] } as never)
     } finally {
       await system.testClient.setAutomine(true)

@@ -33,13 +33,19 @@ export function decodeRevert(error: unknown): Revert | undefined {
   const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
   if (reverted?.data) return { errorName: reverted.data.errorName, args: reverted.data.args ?? [] }
   const raw = reverted?.raw ?? findRevertData(error)
-  if (raw) {
-    try {
-      const decoded = decodeErrorResult({ abi: allErrorsAbi, data: raw })
-      return { errorName: decoded.errorName, args: decoded.args ?? [] }
-    } catch {}
-  }
+  const decoded = raw && decodeRevertData(raw)
+  if (decoded) return decoded
   return reverted ? { errorName: reverted.reason ?? 'Reverted', args: [] } : undefined
+}
+
+/** A Tessera contract's custom error from raw revert data (a batch call's `reason`, say), or undefined. */
+export function decodeRevertData(data: Hex): Revert | undefined {
+  try {
+    const decoded = decodeErrorResult({ abi: allErrorsAbi, data })
+    return { errorName: decoded.errorName, args: decoded.args ?? [] }
+  } catch {
+    return undefined
+  }
 }
 
 /** `Name(arg, …)` of a revert, for messages and logs. */

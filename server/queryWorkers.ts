@@ -1,13 +1,11 @@
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { type ExecutionResult, GraphQLError } from 'graphql'
 import type { Logger } from 'pino'
 import { TesseraError } from '../protocol/errors.ts'
+import { startTypeScriptWorker } from '../protocol/typescriptWorker.ts'
 import type { FromQueryWorker, QueryWorkerData, QueryWorkerSettings, SentError, ToQueryWorker } from './queryWorkerMessages.ts'
 import { relayLogLine } from './workerLog.ts'
 
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 const workerUrl = new URL('./queryWorker.ts', import.meta.url)
 
 /** A query thread died with an operation in hand. Retryable: a new thread takes its place. */
@@ -46,7 +44,7 @@ export function createQueryWorkers(parameters: { settings: QueryWorkerSettings; 
   let closing = false
 
   const spawn = (): Thread => {
-    const worker = new Worker(workerUrl, { execArgv: ['--import', tsxLoader], workerData: data })
+    const worker = startTypeScriptWorker(workerUrl, data)
     const inFlight = new Map<number, (result: ExecutionResult) => void>()
     const ready = new Promise<void>((resolve) => {
       worker.on('message', (message: FromQueryWorker) => {

@@ -1,6 +1,6 @@
-import { type Address, decodeErrorResult, type Hex, parseEventLogs, type TransactionReceipt } from 'viem'
+import { type Address, type Hex, parseEventLogs, type TransactionReceipt } from 'viem'
 import { jobBatcherAbi } from '../../contracts/generated/index.ts'
-import { allErrorsAbi, formatRevert } from '../../protocol/revert.ts'
+import { decodeRevertData, formatRevert } from '../../protocol/revert.ts'
 import type { Batch, TransactionRequest } from './transactionSender.ts'
 
 /** The per-job calls JobBatcher runs many at a time. */
@@ -15,12 +15,8 @@ export const defaultBatchSize = 64
 /** JobMarket's revert data as `Name(args…)`, or the raw bytes when no Tessera contract declares it. */
 export function describeRevertData(data: Hex): string {
   if (data === '0x') return 'reverted without data'
-  try {
-    const decoded = decodeErrorResult({ abi: allErrorsAbi, data })
-    return formatRevert({ errorName: decoded.errorName, args: decoded.args ?? [] })
-  } catch {
-    return data
-  }
+  const revert = decodeRevertData(data)
+  return revert ? formatRevert(revert) : data
 }
 
 /** What JobBatcher's `…Many` returns: whether each call succeeded, and the revert data of each that didn't. */

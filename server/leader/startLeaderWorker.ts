@@ -1,14 +1,11 @@
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { TesseraError } from '../../protocol/errors.ts'
+import { startTypeScriptWorker } from '../../protocol/typescriptWorker.ts'
 import type { MetricsJson, ServerMetrics } from '../metrics.ts'
 import { relayLogLine } from '../workerLog.ts'
 import type { FromLeader, LeaderWorkerData, ToLeader } from './leaderMessages.ts'
 import type { LeaderSettings } from './runLeader.ts'
 
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 const workerUrl = new URL('./leaderWorker.ts', import.meta.url)
 /** How long the leader may take to stop (its transactions' loops end, its lock is released) before it is terminated. */
 const stopGraceMs = 15_000
@@ -32,7 +29,7 @@ export async function startLeaderWorker(
 ): Promise<{ stop: () => Promise<void> }> {
   const { log, metrics } = parameters
   const data: LeaderWorkerData = { settings, logLevel: log.level }
-  const worker = new Worker(workerUrl, { execArgv: ['--import', tsxLoader], workerData: data })
+  const worker = startTypeScriptWorker(workerUrl, data)
   const source = `leader-${worker.threadId}`
   let stopped = false
   let settled = false
