@@ -23,7 +23,8 @@ export async function forkApiServer(parameters: {
 }) {
   const { chain } = parameters
   const server = fork(path.join(here, 'apiServer.ts'), [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    // BENCH_API_NODE_FLAGS: extra Node flags for the API process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    execArgv: ['--expose-gc', '--import', 'tsx', ...(process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])],
     env: {
       ...process.env,
       BENCH_DATABASE_URL: chain.database.url,

@@ -5,7 +5,7 @@
  * (graphql-transport-ws), the agent's own selection (with `job { … }`, read from the indexed data) against the same
  * selection without `job` (the peer: pure fan-out), in blocks A B B A. Memory per subscriber is the API
  * process's after two full collections, before, with the N subscribers, and after they all disconnected.
- * `TESSERA_BENCH_SUBSCRIBERS` (comma-separated) changes N; `npx tsx bench/subscriptions.ts` runs this alone and
+ * `TESSERA_BENCH_SUBSCRIBERS` (comma-separated) changes N, `TESSERA_BENCH_TRANSPORTS` (`sse,ws`) the transports; `npx tsx bench/subscriptions.ts` runs this alone and
  * rewrites its section of BENCHMARKS.md.
  */
 import { request } from 'node:http'
@@ -135,6 +135,7 @@ export async function subscriptionsBench(
   const counts =
     parameters.subscribers ?? (process.env.TESSERA_BENCH_SUBSCRIBERS ?? '1000,5000,10000').split(',').map((n) => Number.parseInt(n, 10))
   const rounds = parameters.rounds ?? 20
+  const transports = (process.env.TESSERA_BENCH_TRANSPORTS ?? 'sse,ws').split(',') as Transport[]
   const chain = await startIndexedTestChain({
     tmpPrefix: 'tessera-bench-subscriptions-',
     viewsSchema,
@@ -186,7 +187,7 @@ export async function subscriptionsBench(
 
     const runs: FanoutRun[] = []
     for (const n of counts) {
-      for (const transport of ['sse', 'ws'] as const) {
+      for (const transport of transports) {
         const measured: Record<Selection, { last: number[]; all: number[]; heap: number[]; rss: number[]; left: number[] }> = {
           withJob: { last: [], all: [], heap: [], rss: [], left: [] },
           withoutJob: { last: [], all: [], heap: [], rss: [], left: [] },
