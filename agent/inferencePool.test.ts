@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { Worker } from 'node:worker_threads'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import {
   disableTf32,
@@ -111,6 +112,32 @@ describe('InferencePool', () => {
       expect((await one.run({ modelHash: sha256Hex(modelB), input: x, dims: [3, 16] })).dims).toEqual([3, 4])
     } finally {
       await one.close()
+    }
+  })
+
+  it('sends a burst in batches, and keeps batching as answers come back instead of refilling one request per message', async () => {
+    const batched = new InferencePool({ size: 2, pipelineDepth: 32 })
+    const posted: number[] = []
+    const post = Worker.prototype.postMessage
+    const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, message: unknown, transfer) {
+      const m = message as { op: string; requests?: unknown[] }
+      if (m.op === 'batch' || m.op === 'run') posted.push(m.requests?.length ?? 1)
+      return post.call(this, message, transfer)
+    })
+    try {
+      const x = makeInput({ seed: 8, rows: 2, inputSize: 16 })
+      const results = await Promise.all(
+        Array.from({ length: 400 }, () => batched.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [2, 16] })),
+      )
+      const expected = referenceMlp(mlpWeights(specA), x, 2)
+      for (const r of results) for (let j = 0; j < expected.length; j++) expect(r.output[j]).toBeCloseTo(expected[j], 5)
+      // 400 requests at up to 16 per message: 25 messages when every one is full; a few may go short where a worker's
+      // answer finds less than a batch queued. One request per message (the old refill) would be 400.
+      expect(posted.reduce((a, b) => a + b, 0)).toBe(400)
+      expect(posted.length).toBeLessThanOrEqual(30)
+    } finally {
+      spy.mockRestore()
+      await batched.close()
     }
   })
 

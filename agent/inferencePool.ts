@@ -99,6 +99,7 @@ export class InferencePool {
   private closed = false
   private readonly options: Required<InferencePoolOptions>
   private idleWaiters: (() => void)[] = []
+  private pumpScheduled = false
 
   constructor(options: InferencePoolOptions = {}) {
     this.size = options.size ?? Math.max(1, Math.min(2, os.availableParallelism()))
@@ -189,28 +190,40 @@ export class InferencePool {
       if (!known && (parameters.modelBytes || parameters.modelPath)) slot.models.add(parameters.modelHash)
       return { ...parameters, id, modelBytes: known ? undefined : parameters.modelBytes } as WorkerRequest
     })
-    slot.worker.postMessage(requests.length === 1 ? requests[0] : ({ op: 'batch', requests } satisfies WorkerBatchRequest))
+    if (requests.length === 1) slot.worker.postMessage(requests[0])
+    else slot.worker.postMessage({ op: 'batch', requests } satisfies WorkerBatchRequest)
   }
 
   /**
-   * Hands queued tasks to workers with room: the least loaded first (the model's holders first, unless another worker
-   * sits idle), each an even share of the queue, up to `maxBatch` per message. On small models the hand-off, not the
-   * inference, is the cost, and a batch pays it once.
+   * Hands queued tasks to workers in batches: the queue's even share per worker, up to `maxBatch` per message, to the
+   * least loaded worker with room for a whole batch (the model's holders first, unless another worker sits idle); an
+   * idle worker takes what there is. On small models the hand-off, not the inference, is the cost, and a batch pays it
+   * once. Topping a busy worker up as each answer frees one place would send one request per message forever.
    */
   private pump(): void {
     const depth = this.options.pipelineDepth
     for (;;) {
-      const open = this.slots.filter((s) => s.inFlight.size < depth)
       const first = this.queue[0]
-      if (!first || open.length === 0) return
+      if (!first) return
+      const batch = Math.max(1, Math.min(maxBatch, depth, Math.ceil(this.queue.length / this.slots.length)))
+      const open = this.slots.filter((s) => s.inFlight.size === 0 || depth - s.inFlight.size >= batch)
+      if (open.length === 0) return
       const least = (slots: Slot[]) => slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a))
       const holding = open.filter((s) => s.models.has(first.parameters.modelHash))
       const idle = open.filter((s) => s.inFlight.size === 0)
       const slot = holding.length && (!idle.length || holding.some((s) => s.inFlight.size === 0)) ? least(holding) : least(open)
-      const share = Math.ceil(this.queue.length / open.length)
-      const count = Math.max(1, Math.min(share, depth - slot.inFlight.size, maxBatch))
-      this.send(slot, this.queue.splice(0, count))
+      this.send(slot, this.queue.splice(0, Math.min(batch, depth - slot.inFlight.size)))
     }
+  }
+
+  /** Pumps once the current task has queued everything it will: requests made together leave together. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    queueMicrotask(() => {
+      this.pumpScheduled = false
+      this.pump()
+    })
   }
 
   private notifyIdle(): void {
@@ -251,7 +264,7 @@ export class InferencePool {
   private submit(parameters: Work): Promise<WorkerResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ parameters, resolve, reject })
-      this.pump()
+      this.schedulePump()
     })
   }
 
