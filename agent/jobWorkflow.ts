@@ -7,9 +7,10 @@ import { JobStatus, jobStatusName, slotOutcomes } from '../protocol/enums.ts'
 import { isRetryable, TesseraError } from '../protocol/errors.ts'
 import { commitmentOf, fingerprintOutput } from '../protocol/fingerprint.ts'
 import { checkJobInputs, failureFingerprintOf, type JobFailureReason, type JobInputProblem } from '../protocol/jobInputs.ts'
-import { retry, sleep } from '../protocol/retry.ts'
+import { retry } from '../protocol/retry.ts'
 import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
+import type { HeadWatch } from './headWatch.ts'
 import { InferenceOutOfMemoryError, type InferencePool, ModelLoadError, type RunInferenceReturnType } from './inferencePool.ts'
 import { type Journal, type JournalEntry, type JournalState, newSalt } from './journal.ts'
 import { alterOutput, liesOn } from './lieDecision.ts'
@@ -32,7 +33,10 @@ export type JobContext = {
   log: Logger
   /** Whether (or on what fraction of jobs) to corrupt outputs: see {@link liesOn}. */
   lie: boolean | number
+  /** The longest a followed job waits for a new block before looking at the chain again. */
   pollIntervalMs: number
+  /** The head, read once for every job the agent follows (`createHeadWatch`). */
+  heads: HeadWatch
   /**
    * Blocks deep (1: the block itself) a commit, reveal or settlement must be before the journal records it: until
    * then a reorg may still take it, and the agent sends it again.
@@ -250,10 +254,14 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
   const log = ctx.log.child({ jobId: entry.jobId })
   // The round was seen running where the assignment was verified; a deep block before that proves nothing.
   const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt) }
+  // The head this entry steps at: after a step that changed nothing, the next block's (or the last read once
+  // `pollIntervalMs` passed without one), shared with every other entry waiting for it.
+  let head: bigint | undefined
   while (!ctx.signal.aborted && entry.state !== 'done') {
     const before = entry
     try {
-      entry = await step(ctx, entry, watch)
+      head ??= await ctx.heads.latest()
+      entry = await step(ctx, entry, watch, head)
       failures = 0
     } catch (error) {
       failures++
@@ -266,7 +274,8 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
     if (entry.state !== before.state) {
       const txHash = entry.state === 'committing' ? entry.commitTx : entry.state === 'revealing' ? entry.revealTx : undefined
       log.info({ state: entry.state, reason: entry.reason, txHash }, 'job state')
-    } else await sleep(ctx.pollIntervalMs, ctx.signal)
+      head = undefined
+    } else head = await ctx.heads.after(head, ctx.pollIntervalMs, ctx.signal)
   }
   return entry
 }
@@ -377,9 +386,8 @@ function stateOf(head: RoundView, deep: RoundView): JournalState {
   return 'computed'
 }
 
-/** One poll: reads the head and the block `confirmations` deep, ends the entry, sends what the head lacks, or records progress. */
-async function step(ctx: JobContext, entry: JournalEntry, watch: Watch): Promise<JournalEntry> {
-  const head = await ctx.publicClient.getBlockNumber({ cacheTime: 0 })
+/** One poll at `head`: reads it and the block `confirmations` deep, ends the entry, sends what the head lacks, or records progress. */
+async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bigint): Promise<JournalEntry> {
   const depth = BigInt(Math.max(1, ctx.confirmations) - 1)
   const [now, deep] = await Promise.all([viewAt(ctx, entry, head), viewAt(ctx, entry, head > depth ? head - depth : 0n)])
   if (now.current && now.slot.commitment !== ZERO_HASH && !now.committed)

@@ -12,6 +12,7 @@ import { chainAssignmentWatch } from './chainAssignmentWatch.ts'
 import { claimLoop } from './claimLoop.ts'
 import { CursorTracker } from './cursorTracker.ts'
 import { AgentSetupError } from './ensureProvider.ts'
+import { createHeadWatch } from './headWatch.ts'
 import { heartbeatLoop } from './heartbeatLoop.ts'
 import { JobScheduler } from './jobScheduler.ts'
 import { followEntry, type JobContext, processAssignment } from './jobWorkflow.ts'
@@ -170,6 +171,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       log,
       lie: parameters.lie ?? false,
       pollIntervalMs: parameters.pollIntervalMs ?? 1000,
+      heads: createHeadWatch({ publicClient: setup.publicClient, intervalMs: Math.min(250, parameters.pollIntervalMs ?? 1000) }),
       confirmations: parameters.confirmations ?? 2,
       commitMarginMs: parameters.commitMarginMs ?? 20_000,
       saveOutput: outputs.save,

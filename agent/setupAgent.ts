@@ -65,7 +65,14 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
   // Concurrent reads of the agent's jobs go out as one JSON-RPC batch per tick rather than one HTTP request each.
   const transport = http(parameters.rpcUrl, { retryCount: 3, batch: { batchSize: 200, wait: 5 } })
   const pollingInterval = Math.min(500, parameters.pollIntervalMs ?? 1000)
-  const publicClient = createPublicClient({ chain, transport, pollingInterval }) as PublicClient
+  // Reads of contracts at one block (every job the agent follows looks at the same block after each one) go out as
+  // one multicall: the multicall3 code run by `eth_call` itself, so no contract needs deploying on the chain.
+  const publicClient = createPublicClient({
+    chain,
+    transport,
+    pollingInterval,
+    batch: { multicall: { deployless: true, wait: 5, batchSize: 32_768 } },
+  }) as PublicClient
   const walletClient = createWalletClient({ chain, transport, account, pollingInterval })
   const rpcChainId = await publicClient.getChainId()
   if (rpcChainId !== deployment.chainId)

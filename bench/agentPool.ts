@@ -45,7 +45,7 @@ async function timed(run: () => Promise<void>, inferences: number): Promise<{ pe
 }
 
 export async function agentPoolBench(parameters: { inferences?: Record<string, number> } = {}): Promise<AgentPoolBenchReturnType> {
-  const counts = parameters.inferences ?? { small: 4000, wide: 600 }
+  const counts = parameters.inferences ?? { small: 40000, wide: 4000 }
   const models = modelCatalogue().filter((m) => m.name in counts)
   const pool = new InferencePool()
   const runs: PoolRun[] = []
