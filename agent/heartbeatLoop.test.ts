@@ -10,6 +10,7 @@ import { startTestServer } from './testServer.ts'
 
 const log = pino({ level: 'silent' })
 const account = privateKeyToAccount(devKeys[2])
+const chainId = 31337
 
 async function heartbeatCounts(metrics: ReturnType<typeof createAgentMetrics>) {
   const { values } = await metrics.heartbeats.get()
@@ -32,18 +33,21 @@ describe('heartbeatLoop', () => {
     const controller = new AbortController()
     const metrics = createAgentMetrics()
     try {
-      const loop = heartbeatLoop({ serverUrl: server.url, account, intervalMs: 10, metrics, log, signal: controller.signal })
-      while ((await heartbeatCounts(metrics)).ok < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+      const loop = heartbeatLoop({ serverUrl: server.url, chainId, account, intervalMs: 10, metrics, log, signal: controller.signal })
+      while ((await heartbeatCounts(metrics)).ok < 2) await new Promise((resolve) => setTimeout(resolve, 5))
       controller.abort()
       await loop
       const { ok, error } = await heartbeatCounts(metrics)
       const sent = server.heartbeats.length
       expect(server.heartbeats.every((h) => h.provider === account.address)).toBe(true)
+      // However short the interval, one a second: the server refuses a timestamp not after the last it accepted.
+      const timestamps = server.heartbeats.map((h) => h.timestamp)
+      expect(timestamps.every((t, i) => i === 0 || t > timestamps[i - 1])).toBe(true)
       expect(error).toBe(0)
       // One heartbeat may have reached the server just as the loop was aborted, before its answer counted.
       expect(sent - ok).toBeGreaterThanOrEqual(0)
       expect(sent - ok).toBeLessThanOrEqual(1)
-      await new Promise((resolve) => setTimeout(resolve, 30))
+      await new Promise((resolve) => setTimeout(resolve, 1_100))
       expect(server.heartbeats.length).toBe(sent)
     } finally {
       controller.abort()
@@ -61,6 +65,7 @@ describe('heartbeatLoop', () => {
     try {
       const loop = heartbeatLoop({
         serverUrl: server.url,
+        chainId,
         account,
         intervalMs: 5,
         models: () => held,
@@ -82,11 +87,27 @@ describe('heartbeatLoop', () => {
     }
   })
 
+  it('signs for its chain: a server of another chain refuses its heartbeats', async () => {
+    const server = await startTestServer({ chainId: 1 })
+    const controller = new AbortController()
+    const metrics = createAgentMetrics()
+    try {
+      const loop = heartbeatLoop({ serverUrl: server.url, chainId, account, intervalMs: 5, metrics, log, signal: controller.signal })
+      while ((await heartbeatCounts(metrics)).error < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+      controller.abort()
+      await loop
+      expect(server.heartbeats).toEqual([])
+    } finally {
+      controller.abort()
+      await server.stop()
+    }
+  })
+
   it('counts failed heartbeats and keeps trying', async () => {
     const controller = new AbortController()
     const metrics = createAgentMetrics()
-    const loop = heartbeatLoop({ serverUrl: await deadUrl(), account, intervalMs: 5, metrics, log, signal: controller.signal })
-    while ((await heartbeatCounts(metrics)).error < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+    const loop = heartbeatLoop({ serverUrl: await deadUrl(), chainId, account, intervalMs: 5, metrics, log, signal: controller.signal })
+    while ((await heartbeatCounts(metrics)).error < 2) await new Promise((resolve) => setTimeout(resolve, 5))
     controller.abort()
     await loop
     expect((await heartbeatCounts(metrics)).ok).toBe(0)

@@ -10,7 +10,7 @@ import { devKeys } from '../devnet/devAccounts.ts'
 import { sampleJobSpec, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { type Deployment, stringifyDeployment } from '../protocol/deployment.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { heartbeatMessage } from '../protocol/heartbeat.ts'
+import { heartbeatDomain, heartbeatMessage } from '../protocol/heartbeat.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import type { JournalEntry } from './journal.ts'
 import { makeInput } from './models/buildMlp.ts'
@@ -20,8 +20,11 @@ import { type RunAgentParameters, type RunAgentReturnType, runAgent } from './ru
  * A stand-in for the Tessera server with just what an agent uses (`/deployment`, blobs, the heartbeat
  * mutation, the `jobAssignments` SSE subscription), so agent tests can run against a real chain without
  * Postgres and the indexer. Assignments are published by the test; `/deployment` answers 404 without a deployment.
+ * Heartbeats are checked as the real server checks them, less the indexed registration and the clock: signed for
+ * `chainId` (default the deployment's, else 31337) and the host they were sent to, each after the provider's last.
  */
-export async function startTestServer(parameters: { deployment?: Deployment } = {}) {
+export async function startTestServer(parameters: { deployment?: Deployment; chainId?: number } = {}) {
+  const chainId = parameters.chainId ?? parameters.deployment?.chainId ?? 31337
   const blobs = new Map<string, Uint8Array>()
   /** Blobs answered 503 (retryable) while held, and how often each was asked for meanwhile. */
   const held = new Map<string, number>()
@@ -78,15 +81,25 @@ export async function startTestServer(parameters: { deployment?: Deployment } = 
         subscribers.add(sub)
         res.on('close', () => subscribers.delete(sub))
       } else if (query.includes('heartbeat')) {
-        const signer = await recoverMessageAddress({
-          message: heartbeatMessage(variables.provider, variables.timestamp, variables.models ?? []),
-          signature: variables.signature as Hex,
-        })
-        const ok = signer.toLowerCase() === String(variables.provider).toLowerCase()
-        if (ok) heartbeats.push({ provider: variables.provider, timestamp: variables.timestamp, models: variables.models ?? [] })
+        const { provider, timestamp, models = [] } = variables as { provider: Address; timestamp: number; models?: Hex[] }
+        const message = heartbeatMessage({ chainId, domain: heartbeatDomain(`http://${req.headers.host}`), provider, timestamp, models })
+        const signer = await recoverMessageAddress({ message, signature: variables.signature as Hex })
+        // As the real server: signed by the provider for this chain and host, and after its last accepted timestamp.
+        const last = heartbeats.findLast((h) => h.provider.toLowerCase() === provider.toLowerCase())
+        const refusal =
+          signer.toLowerCase() !== provider.toLowerCase()
+            ? 'bad signature'
+            : last && timestamp <= last.timestamp
+              ? `timestamp ${timestamp} is not after ${last.timestamp}`
+              : undefined
+        if (!refusal) heartbeats.push({ provider, timestamp, models })
         res
           .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify(ok ? { data: { heartbeat: true } } : { errors: [{ message: 'bad signature' }] }))
+          .end(
+            JSON.stringify(
+              refusal ? { errors: [{ message: refusal, extensions: { code: 'HEARTBEAT_REJECTED' } }] } : { data: { heartbeat: true } },
+            ),
+          )
       } else {
         res.writeHead(400).end()
       }

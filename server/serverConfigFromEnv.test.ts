@@ -22,3 +22,15 @@ test('a missing DATABASE_URL or a malformed key is named', () => {
   expect(() => serverConfigFromEnv({ TESSERA_DEPLOYMENT: deploymentFile })).toThrow(/DATABASE_URL is required/)
   expect(() => serverConfigFromEnv({ ...env, TESSERA_SERVER_KEY: '0x1234' })).toThrow(/TESSERA_SERVER_KEY must be/)
 })
+
+test('TESSERA_SERVER_DOMAIN is a host with an optional port, kept as agents sign it; unset, the server takes each request’s', () => {
+  expect(serverConfigFromEnv(env).domain).toBeUndefined()
+  expect(serverConfigFromEnv({ ...env, TESSERA_SERVER_DOMAIN: 'API.Tessera.example' }).domain).toBe('api.tessera.example')
+  expect(serverConfigFromEnv({ ...env, TESSERA_SERVER_DOMAIN: '10.0.0.5:4000' }).domain).toBe('10.0.0.5:4000')
+  // A scheme's default port is left out of a URL's host, so of what agents sign.
+  expect(serverConfigFromEnv({ ...env, TESSERA_SERVER_DOMAIN: 'api.tessera.example:443' }).domain).toBe('api.tessera.example')
+  for (const bad of ['https://api.tessera.example', 'api.tessera.example/graphql', 'user@host', 'a b'])
+    expect(() => serverConfigFromEnv({ ...env, TESSERA_SERVER_DOMAIN: bad })).toThrow(
+      `TESSERA_SERVER_DOMAIN must be a host with an optional :port (no scheme or path), got "${bad}"`,
+    )
+})

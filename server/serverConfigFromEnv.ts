@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs'
 import type { Hex } from 'viem'
 import { deploymentFileOf } from '../contracts/deploy.ts'
 import { readDeploymentFile } from '../protocol/deployment.ts'
-import { defaultMaxBlobBytes } from './blobs/blobStore.ts'
+import { heartbeatDomain } from '../protocol/heartbeat.ts'
+import { defaultBlobQuotaBytes, defaultMaxBlobBytes } from './blobs/blobStore.ts'
+import { defaultBlobTtlSeconds } from './blobs/sweepBlobs.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 import type { StartServerParameters } from './startServer.ts'
 
@@ -15,8 +17,12 @@ import type { StartServerParameters } from './startServer.ts'
  * - `TESSERA_SERVER_KEY` or `TESSERA_SERVER_KEY_FILE` (matcher/keeper key; optional)
  * - `TESSERA_SERVER_PORT` (default 4000), `TESSERA_DATA_DIR` (default `.tessera/server`)
  * - `REDIS_URL` (optional: share live events through Redis instead of Postgres LISTEN/NOTIFY; every replica of a
- *   deployment must agree, see `startServer`), `TESSERA_MAX_BLOB_BYTES` (default 64 MiB), `TESSERA_LEADER` (`false` to never lead),
+ *   deployment must agree, see `startServer`), `TESSERA_MAX_BLOB_BYTES` (default 64 MiB),
+ *   `TESSERA_BLOB_QUOTA_BYTES` (bytes an account may hold in blobs no job references yet, default 1 GiB),
+ *   `TESSERA_BLOB_TTL_SECONDS` (how long an unreferenced blob is kept after its last upload, default a day), `TESSERA_LEADER` (`false` to never lead),
  *   `TESSERA_LEADER_CONFIRMATIONS` (blocks deep the leader watches its transactions, default 12)
+ * - `TESSERA_SERVER_DOMAIN` (the host[:port] agents reach the server at, which their heartbeats are signed for; default:
+ *   the host each request was addressed to, see `createYoga`'s `domain`)
  */
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<StartServerParameters, 'log'> {
   const databaseUrl = env.DATABASE_URL ?? env.TESSERA_DATABASE_URL
@@ -35,6 +41,7 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<
   }
   return {
     databaseUrl,
+    domain: env.TESSERA_SERVER_DOMAIN ? serverDomain(env.TESSERA_SERVER_DOMAIN) : undefined,
     viewsSchema: env.TESSERA_VIEWS_SCHEMA ?? 'chain',
     rpcUrl: env.TESSERA_RPC_URL ?? 'http://127.0.0.1:8545',
     deployment,
@@ -44,7 +51,26 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<
     dataDir: env.TESSERA_DATA_DIR ?? '.tessera/server',
     redisUrl: env.REDIS_URL || undefined,
     maxBlobBytes: int('TESSERA_MAX_BLOB_BYTES', defaultMaxBlobBytes),
+    blobQuotaBytes: int('TESSERA_BLOB_QUOTA_BYTES', defaultBlobQuotaBytes),
+    blobTtlSeconds: int('TESSERA_BLOB_TTL_SECONDS', defaultBlobTtlSeconds),
     leader: env.TESSERA_LEADER !== 'false',
     confirmations: int('TESSERA_LEADER_CONFIRMATIONS', 12),
   }
+}
+
+/** `TESSERA_SERVER_DOMAIN` as agents' heartbeats carry it (`heartbeatDomain`), or a ServerConfigError when it isn't a host. */
+function serverDomain(value: string): string {
+  // Agents sign the URL's host, which leaves out the scheme's default port.
+  const domain = value
+    .trim()
+    .toLowerCase()
+    .replace(/:(80|443)$/, '')
+  let host: string | undefined
+  try {
+    host = heartbeatDomain(`http://${domain}`)
+  } catch {}
+  // The URL parser would also take a scheme, a path or user info: what it kept must be all there was.
+  if (!host || host !== domain)
+    throw new ServerConfigError(`TESSERA_SERVER_DOMAIN must be a host with an optional :port (no scheme or path), got "${value}"`)
+  return host
 }

@@ -5,11 +5,19 @@ import { anyOf, lowerCase } from './anyOf.ts'
 import type { Database } from './database.ts'
 import type { NewHeartbeat } from './tables/heartbeat.table.ts'
 
-/** Records a heartbeat unless a newer signed timestamp is already stored (replays are ignored). */
-export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartbeat): Promise<void> {
-  await db
+/** What {@link upsertHeartbeat} did: wrote the heartbeat, or kept the stored one whose timestamp is not before it. */
+export type UpsertHeartbeatReturnType = { written: true } | { written: false; storedTimestamp: bigint }
+
+/**
+ * Records a heartbeat when its signed timestamp is greater than the stored one (or none is stored), deciding in the one
+ * conditional upsert, so of two racing heartbeats with the same timestamp exactly one is written. Otherwise writes
+ * nothing and returns the stored timestamp.
+ */
+export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartbeat): Promise<UpsertHeartbeatReturnType> {
+  const provider = heartbeat.provider.toLowerCase()
+  const written = await db
     .insertInto('app.heartbeat')
-    .values({ ...heartbeat, provider: heartbeat.provider.toLowerCase() })
+    .values({ ...heartbeat, provider })
     .onConflict((oc) =>
       oc
         .column('provider')
@@ -21,7 +29,12 @@ export async function upsertHeartbeat(db: Kysely<Database>, heartbeat: NewHeartb
         }))
         .where('app.heartbeat.timestamp', '<', (eb) => eb.ref('excluded.timestamp')),
     )
-    .execute()
+    .returning('provider')
+    .executeTakeFirst()
+  if (written) return { written: true }
+  // Only to say why: the decision was the upsert's. A row is never deleted, so the one that refused it is there.
+  const stored = await db.selectFrom('app.heartbeat').select('timestamp').where('provider', '=', provider).executeTakeFirstOrThrow()
+  return { written: false, storedTimestamp: BigInt(stored.timestamp) }
 }
 
 /** When the server last accepted a heartbeat of each address (unix s, server time), in the order asked; null when never. */

@@ -40,8 +40,9 @@ export async function startGhostProvider(
     const hash = await wallet.writeContract(call as never)
     await client.waitForTransactionReceipt({ hash })
   }
+  // The server takes heartbeats only from a provider it has indexed as registered: the first waits for that.
+  await waitFor('the ghost provider’s first heartbeat', () => sendHeartbeat(stack.graphqlUrl, ghost).then(() => true), { intervalMs: 250 })
   const beat = () => sendHeartbeat(stack.graphqlUrl, ghost).catch(() => undefined)
-  await beat()
   const heartbeats = setInterval(beat, 5_000)
   return { stop: () => clearInterval(heartbeats) }
 }
