@@ -18,25 +18,54 @@ export type Page<T> = { edges: { cursor: string; node: T }[]; hasNextPage: boole
 /** An opaque keyset cursor: the order column's value and the row's id, both as strings. */
 type CursorKey = { v: string; id: string }
 
+/**
+ * Longest cursor this server issues, with room to spare: two 78-digit numbers (uint256) as JSON, in base64url, are
+ * 220 characters. Longer input is refused before it is decoded.
+ */
+const maxCursorLength = 256
+/** An unsigned integer as Postgres prints a `numeric` (uint256 at most): what every order column and numeric id holds. */
+const uintPattern = /^(0|[1-9]\d{0,77})$/
+/** A text id: the lower-case address that keys providers. */
+const addressPattern = /^0x[0-9a-f]{40}$/
+
 /** The opaque cursor of a row. */
 function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify([key.v, key.id])).toString('base64url')
 }
 
-/** Decodes a cursor from `encodeCursor`; throws `InvalidCursorError` for anything else. */
-function decodeCursor(cursor: string): CursorKey {
-  try {
-    const [v, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown]
-    if (typeof v === 'string' && typeof id === 'string' && /^-?\d+$/.test(v) && /^[0-9a-zA-Z:x]+$/.test(id)) return { v, id }
-  } catch {}
-  throw new InvalidCursorError(cursor)
+/**
+ * Decodes the `after` of a list keyed as `keyset` says, before any SQL: a cursor this server issued for such a list
+ * (re-encoding it gives it back), holding an unsigned integer and an id of the keyset's kind. Anything else, letters
+ * where numbers go, a negative, overlong or non-canonical value, a cursor of another list, throws `InvalidCursorError`.
+ */
+function decodeCursor(cursor: string, keyset: Pick<Keyset, 'idIsText'>): CursorKey {
+  if (cursor.length <= maxCursorLength && /^[A-Za-z0-9_-]+$/.test(cursor)) {
+    try {
+      const [v, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown]
+      const idPattern = keyset.idIsText ? addressPattern : uintPattern
+      if (
+        typeof v === 'string' &&
+        typeof id === 'string' &&
+        uintPattern.test(v) &&
+        idPattern.test(id) &&
+        encodeCursor({ v, id }) === cursor
+      )
+        return { v, id }
+    } catch {}
+  }
+  throw new InvalidCursorError(cursor, {
+    argument: 'after',
+    hint: "pass the endCursor (or an edge's cursor) of a previous page of this list",
+  })
 }
 
-/** A client passed a cursor this server did not issue. Not retryable. */
+/** A client passed, as `argument`, a cursor this server did not issue (for that list). Not retryable. */
 export class InvalidCursorError extends UserInputError {
   override name = 'InvalidCursorError'
-  constructor(cursor: string) {
-    super(`invalid cursor "${cursor.slice(0, 64)}": pass an endCursor or cursor from a previous page`)
+  constructor(cursor: string, parameters: { argument: string; hint: string; kind?: string }) {
+    const shown = cursor.length > 64 ? `${cursor.slice(0, 64)}…` : cursor
+    const kind = parameters.kind ? `${parameters.kind} ` : ''
+    super(`argument "${parameters.argument}": invalid ${kind}cursor ${JSON.stringify(shown)}: ${parameters.hint}`)
   }
 }
 
@@ -79,7 +108,7 @@ export async function paginate<DB, TB extends keyof DB, Row, T>(
   const limit = pageSize(page.first)
   let q = query
   if (page.after) {
-    const key = decodeCursor(page.after)
+    const key = decodeCursor(page.after, keyset)
     const idValue = keyset.idIsText ? sql`${key.id}` : sql`${key.id}::numeric`
     const op = direction === 'asc' ? sql`>` : sql`<`
     q = q.where(sql<boolean>`(${orderColumn}, ${idColumn}) ${op} (${key.v}::numeric, ${idValue})`) as typeof q
