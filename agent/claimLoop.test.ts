@@ -97,7 +97,7 @@ async function metric(agent: RunAgentReturnType, name: string, labels = ''): Pro
 /** Submits a k=2 job of a runnable model and input, waits for the agents to take it, and finalizes it as a keeper would. */
 async function runClaimedJob(): Promise<bigint> {
   const { requesters, deployer } = system.accounts
-  const blobs = await uploadRunnableJob(servers[0].url)
+  const blobs = await uploadRunnableJob(servers[0].url, requesters[0])
   const { jobId } = await approveAndSubmitJob(system, requesters[0], { ...blobs, maxPricePerUnit })
   await waitFor(
     'the claimed job revealed',

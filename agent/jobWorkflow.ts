@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Address, Hex, PublicClient } from 'viem'
+import type { BlobCredentials } from '../client/blobAuth.ts'
 import { getBlob, uploadBlob } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
@@ -23,6 +24,8 @@ const ZERO_HASH = `0x${'00'.repeat(32)}` as Hex
 export type JobContext = {
   provider: Address
   serverUrl: string
+  /** The provider key's, for the blob store: it reads its jobs' inputs and uploads its outputs with them. */
+  credentials: BlobCredentials
   jobMarket: Address
   publicClient: PublicClient
   sender: TxSender
@@ -94,7 +97,9 @@ async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: num
   // Bytes that don't hash to the job's hashes are the server's fault, not the job's: an error, not a failure.
   const [modelPath, inputBytes] = await Promise.all([
     retrying(ctx, 'model download', untilMs, () => ctx.models.ensure(modelHash, ctx.signal)),
-    retrying(ctx, 'input download', untilMs, () => getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, signal: ctx.signal })),
+    retrying(ctx, 'input download', untilMs, () =>
+      getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, credentials: ctx.credentials, signal: ctx.signal }),
+    ),
   ])
   const ran = await runJob(ctx, job, modelPath, inputBytes, untilMs)
   if ('reason' in ran) {
@@ -110,7 +115,7 @@ async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: num
   const fingerprint = fingerprintOutput(output, job.outputTolerance)
   const blob = encodeTensorBlob({ dims: ran.dims, data: output })
   const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>
-    uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, signal: ctx.signal }),
+    uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, credentials: ctx.credentials, signal: ctx.signal }),
   )
   await ctx.saveOutput?.(outputHash, blob)
   log.info({ rows: ran.rows, inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: lie || undefined }, 'output computed')

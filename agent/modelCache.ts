@@ -1,6 +1,7 @@
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Hex } from 'viem'
+import type { BlobCredentials } from '../client/blobAuth.ts'
 import { getBlob } from '../client/serverClient.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { heartbeatMaxModels } from '../protocol/heartbeat.ts'
@@ -14,7 +15,14 @@ export class ModelCache {
   private readonly verified = new Set<string>()
   private readonly inflight = new Map<string, Promise<string>>()
 
-  constructor(private readonly parameters: { dataDir: string; serverUrl: string }) {
+  constructor(
+    private readonly parameters: {
+      dataDir: string
+      serverUrl: string
+      /** The agent's: it may read a job's model once assigned to the job (or any public model). */
+      credentials?: BlobCredentials
+    },
+  ) {
     this.dir = path.join(parameters.dataDir, 'models')
   }
 
@@ -47,7 +55,7 @@ export class ModelCache {
       this.verified.add(hash)
       return file
     }
-    const bytes = await getBlob({ serverUrl: this.parameters.serverUrl, hash, signal })
+    const bytes = await getBlob({ serverUrl: this.parameters.serverUrl, hash, credentials: this.parameters.credentials, signal })
     await mkdir(this.dir, { recursive: true })
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
     await writeFile(tmp, bytes)

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events'
 import pino, { type Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import type { BlobCredentials } from '../client/blobAuth.ts'
 import { getBlob } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import type { Hardware } from '../protocol/hardware.ts'
@@ -158,15 +159,18 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     }
 
     const outputs = createOutputStore(parameters.dataDir)
+    // The provider key signs its blob requests: the server lets it read the inputs and models of jobs it is assigned.
+    const credentials: BlobCredentials = { account, chainId: setup.deployment.chainId }
     const ctx: JobContext = {
       provider: address,
       serverUrl: parameters.serverUrl,
+      credentials,
       jobMarket: setup.deployment.contracts.JobMarket.address,
       publicClient: setup.publicClient,
       sender: setup.sender,
       journal,
       pool: setup.pool,
-      models: new ModelCache({ dataDir: parameters.dataDir, serverUrl: parameters.serverUrl }),
+      models: new ModelCache({ dataDir: parameters.dataDir, serverUrl: parameters.serverUrl, credentials }),
       metrics,
       log,
       lie: parameters.lie ?? false,
@@ -205,7 +209,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           publicClient: setup.publicClient,
           sender: setup.sender,
           readOutput: async (hash) =>
-            (await outputs.read(hash)) ?? getBlob({ serverUrl: parameters.serverUrl, hash, signal }).catch(() => undefined),
+            (await outputs.read(hash)) ?? getBlob({ serverUrl: parameters.serverUrl, hash, credentials, signal }).catch(() => undefined),
           intervalMs: chainWatchIntervalMs,
           lookbackBlocks: 256n,
         }),
@@ -249,6 +253,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       heartbeatLoop({
         ...common,
         serverUrl: parameters.serverUrl,
+        chainId: setup.deployment.chainId,
         account,
         intervalMs: parameters.heartbeatIntervalMs ?? 10_000,
         // What the cache verified is on disk: the matcher prefers this provider for jobs of those models.

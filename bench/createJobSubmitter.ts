@@ -81,15 +81,21 @@ const feePerGas = { maxFeePerGas: parseGwei('50'), maxPriorityFeePerGas: parseGw
 /** One job's blobs and units. */
 type WorkloadSpec = { modelHash: Hex; inputHash: Hex; units: bigint }
 
-/** Uploads `model` and the seeded inputs; a job's units are its input's rows. */
-async function uploadWorkload(parameters: { serverUrl: string; model: CatalogueModel }): Promise<WorkloadSpec[]> {
+/**
+ * Uploads `model` and the seeded inputs, signed by the first key (any funded key will do: the providers a job is
+ * assigned to may read its blobs whoever uploaded them); a job's units are its input's rows.
+ */
+async function uploadWorkload(
+  parameters: Pick<CreateJobSubmitterParameters, 'serverUrl' | 'deployment' | 'keys' | 'model'>,
+): Promise<WorkloadSpec[]> {
   const { serverUrl, model } = parameters
-  const { sha256: modelHash } = await uploadBlob({ serverUrl, bytes: model.bytes, kind: 'model' })
+  const credentials = { account: privateKeyToAccount(parameters.keys[0]), chainId: parameters.deployment.chainId }
+  const { sha256: modelHash } = await uploadBlob({ serverUrl, bytes: model.bytes, kind: 'model', credentials })
   return Promise.all(
     catalogueInputs({ model, count: inputCount }).map(async (data) => {
       const rows = data.length / model.inputSize
       const bytes = encodeTensorBlob({ dims: [rows, model.inputSize], data })
-      const { sha256: inputHash } = await uploadBlob({ serverUrl, bytes, kind: 'input' })
+      const { sha256: inputHash } = await uploadBlob({ serverUrl, bytes, kind: 'input', credentials })
       return { modelHash, inputHash, units: BigInt(rows) }
     }),
   )

@@ -2,7 +2,8 @@ import type { Address, Hex } from 'viem'
 import { type Deployment, parseDeployment } from '../protocol/deployment.ts'
 import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
-import { heartbeatMessage, heartbeatModels } from '../protocol/heartbeat.ts'
+import { heartbeatDomain, heartbeatMessage, heartbeatModels } from '../protocol/heartbeat.ts'
+import { type BlobCredentials, blobAuthHeaders } from './blobAuth.ts'
 
 /** A failed call to the Tessera server: `status` is the HTTP status when one came back. Retryable for network errors and 5xx. */
 export class ServerRequestError extends TesseraError {
@@ -61,11 +62,42 @@ export async function fetchDeployment(parameters: { serverUrl: string; signal?: 
   return parseDeployment(await res.json(), url.href)
 }
 
-/** Downloads a blob and checks that its sha256 is `hash`. */
-export async function getBlob(parameters: { serverUrl: string; hash: Hex; signal?: AbortSignal }): Promise<Uint8Array> {
+/**
+ * A blob request the server refused, with its message (`{ error, code }`). Retryable for 5xx and 429, and for a read
+ * refused with 403: the job that lets the reader in may not be indexed yet (an agent can hear of its assignment from
+ * the chain first).
+ */
+async function blobFailure(res: Response, what: string, method: 'GET' | 'PUT'): Promise<ServerRequestError> {
+  const text = await res.text().catch(() => '')
+  let reason: string | undefined
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error
+    if (typeof error === 'string') reason = error.slice(0, 300)
+  } catch {}
+  return new ServerRequestError(`${what} failed with HTTP ${res.status}${reason ? `: ${reason}` : ''}`, {
+    status: res.status,
+    retryable: res.status >= 500 || res.status === 429 || (method === 'GET' && res.status === 403),
+    details: text.slice(0, 500),
+  })
+}
+
+/**
+ * Downloads a blob and checks that its sha256 is `hash`. `credentials` (`BlobCredentials`) are needed for any blob not
+ * public: the server serves it to its uploaders and to the requester and assigned providers of a job that uses it.
+ */
+export async function getBlob(parameters: {
+  serverUrl: string
+  hash: Hex
+  credentials?: BlobCredentials
+  signal?: AbortSignal
+}): Promise<Uint8Array> {
   const hash = parameters.hash.toLowerCase() as Hex
-  const res = await request(new URL(`/blobs/${hash}`, parameters.serverUrl), { signal: parameters.signal })
-  if (!res.ok) throw await failure(res, `GET /blobs/${hash}`)
+  const url = new URL(`/blobs/${hash}`, parameters.serverUrl)
+  const headers = parameters.credentials
+    ? await blobAuthHeaders({ credentials: parameters.credentials, url, method: 'GET', content: hash })
+    : {}
+  const res = await request(url, { headers, signal: parameters.signal })
+  if (!res.ok) throw await blobFailure(res, `GET /blobs/${hash}`, 'GET')
   const bytes = new Uint8Array(await res.arrayBuffer())
   const actual = sha256Hex(bytes)
   if (actual !== hash) throw new BlobHashMismatchError(hash, actual)
@@ -75,8 +107,12 @@ export async function getBlob(parameters: { serverUrl: string; hash: Hex; signal
 export type UploadBlobParameters = {
   serverUrl: string
   bytes: Uint8Array
+  /** Who uploads: a funded account that signs the request, or a SIWE session's token. The bytes count against its quota. */
+  credentials: BlobCredentials
   /** What the bytes are: the server then refuses a model that doesn't load or an input that isn't a tensor blob. */
   kind?: 'model' | 'input'
+  /** Let anyone read the blob (a model you share); by default only you and the parties to a job that uses it may. */
+  public?: boolean
   signal?: AbortSignal
 }
 export type UploadBlobReturnType = { sha256: Hex; size: number }
@@ -89,13 +125,15 @@ export async function uploadBlob(parameters: UploadBlobParameters): Promise<Uplo
   const sha256 = sha256Hex(parameters.bytes)
   const url = new URL('/blobs', parameters.serverUrl)
   if (parameters.kind) url.searchParams.set('kind', parameters.kind)
+  if (parameters.public) url.searchParams.set('public', 'true')
+  const auth = await blobAuthHeaders({ credentials: parameters.credentials, url, method: 'PUT', content: sha256 })
   const res = await request(url, {
     method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha256 },
+    headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha256, ...auth },
     body: parameters.bytes as Uint8Array<ArrayBuffer>,
     signal: parameters.signal,
   })
-  if (res.status !== 201 && res.status !== 200) throw await failure(res, 'PUT /blobs')
+  if (res.status !== 201 && res.status !== 200) throw await blobFailure(res, 'PUT /blobs', 'PUT')
   const body = (await res.json()) as { sha256?: string }
   if (body.sha256 && body.sha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(sha256, body.sha256 as Hex)
   return { sha256, size: parameters.bytes.length }
@@ -106,11 +144,17 @@ export async function graphqlRequest<T>(parameters: {
   serverUrl: string
   query: string
   variables?: Record<string, unknown>
+  /** Extra headers, e.g. a session's `authorization`. */
+  headers?: Record<string, string>
   signal?: AbortSignal
 }): Promise<T> {
   const res = await request(new URL('/graphql', parameters.serverUrl), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...parameters.headers,
+    },
     body: JSON.stringify({ query: parameters.query, variables: parameters.variables }),
     signal: parameters.signal,
   })
@@ -143,25 +187,30 @@ const heartbeatWithModelsMutation = /* GraphQL */ `
   }`
 
 /**
- * Sends one signed heartbeat (see `heartbeatMessage`); `sign` is the account's `signMessage`. `models`: the hashes of
- * the models the agent holds warm (at most `heartbeatMaxModels`), signed with it; without any, the request is the one
- * servers from before model reporting accept.
+ * Sends one signed heartbeat (see `heartbeatMessage`) for `chainId` and the host of `serverUrl` (`heartbeatDomain`):
+ * what the agent connects to, never a domain a server names. `sign` is the account's `signMessage`. The timestamp is
+ * `now` in whole seconds, and the server refuses one not after the last it accepted: send at most one a second.
+ * `models`: the hashes of the models the agent holds warm (at most `heartbeatMaxModels`), signed with it.
  */
 export async function sendHeartbeat(parameters: {
   serverUrl: string
+  /** The deployment's chain id (`fetchDeployment`). */
+  chainId: number
   provider: Address
   sign: (message: string) => Promise<Hex>
   models?: readonly Hex[]
+  /** Milliseconds since the epoch (default `Date.now`). */
   now?: () => number
   signal?: AbortSignal
 }): Promise<boolean> {
+  const { serverUrl, chainId, provider } = parameters
   const timestamp = Math.floor((parameters.now ?? Date.now)() / 1000)
   const models = heartbeatModels(parameters.models ?? [])
-  const signature = await parameters.sign(heartbeatMessage(parameters.provider, timestamp, models))
+  const signature = await parameters.sign(heartbeatMessage({ chainId, domain: heartbeatDomain(serverUrl), provider, timestamp, models }))
   const data = await graphqlRequest<{ heartbeat: boolean }>({
-    serverUrl: parameters.serverUrl,
+    serverUrl,
     query: models.length ? heartbeatWithModelsMutation : heartbeatMutation,
-    variables: { provider: parameters.provider, timestamp, signature, ...(models.length ? { models } : {}) },
+    variables: { provider, timestamp, signature, ...(models.length ? { models } : {}) },
     signal: parameters.signal,
   })
   return data.heartbeat

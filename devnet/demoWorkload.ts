@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import { type Hex, parseEther } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
+import type { BlobCredentials } from '../client/blobAuth.ts'
 import {
   depositToGateway,
   GatewayRejectedError,
@@ -80,10 +82,12 @@ export async function runDemoWorkload(parameters: DemoWorkloadParameters): Promi
   const redundancies = parameters.redundancies ?? [2]
   const viaGateway = parameters.viaGateway ?? true
   const modes = demoJobModes({ optimisticShare: parameters.optimisticShare ?? 0.5, redundancies })
+  // The requester signs its uploads; its models are public (anyone may read them), its inputs only the jobs' parties.
+  const credentials: BlobCredentials = { account: privateKeyToAccount(requesterKey), chainId: deployment.chainId }
   const modelHashes: Hex[] = []
   for (let seed = 1; seed <= (parameters.models ?? 3); seed++) {
     const bytes = buildMlp({ seed, inputSize, hiddenSize: 32, outputSize: 8 })
-    const { sha256 } = await uploadBlob({ serverUrl, bytes })
+    const { sha256 } = await uploadBlob({ serverUrl, bytes, credentials, public: true })
     modelHashes.push(sha256)
   }
   log.info({ models: modelHashes.length, viaGateway }, 'demo workload: models uploaded')
@@ -100,7 +104,11 @@ export async function runDemoWorkload(parameters: DemoWorkloadParameters): Promi
       const rows = 4 + (n % 5)
       const { verification, redundancy } = modes.next().value
       const input = makeInput({ seed: 1000 + n, rows, inputSize })
-      const { sha256: inputHash } = await uploadBlob({ serverUrl, bytes: encodeTensorBlob({ dims: [rows, inputSize], data: input }) })
+      const { sha256: inputHash } = await uploadBlob({
+        serverUrl,
+        bytes: encodeTensorBlob({ dims: [rows, inputSize], data: input }),
+        credentials,
+      })
       const spec = {
         rpcUrl,
         deployment,

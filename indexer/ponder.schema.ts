@@ -155,6 +155,9 @@ export const job = onchainTable(
   (table) => ({
     statusIdx: index().on(table.status),
     requesterIdx: index().on(table.requester),
+    // The blob store finds the jobs that use a blob: who may read it, and whether the sweep must keep it.
+    modelHashIdx: index().on(table.modelHash),
+    inputHashIdx: index().on(table.inputHash),
   }),
 )
 
@@ -188,6 +191,8 @@ export const assignment = onchainTable(
     jobIdx: index().on(table.jobId),
     providerIdx: index().on(table.provider),
     feedIdx: index().on(table.blockNumber, table.logIndex),
+    // Who may read a revealed output, and whether the blob sweep must keep it.
+    outputHashIdx: index().on(table.outputHash),
   }),
 )
 

@@ -2,10 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
+import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
+import { devKeys } from '../devnet/devAccounts.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import { type BlobFetch, putBlobWith } from '../test/support/blobs.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { fixtureDeployment } from '../test/support/deployment.ts'
 import { createModelInspector } from './checkJob.ts'
@@ -27,7 +30,8 @@ beforeAll(async () => {
   db = createDb({ databaseUrl: database.url }).db
   await migrateToLatest(db)
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-checkjob-'))
-  yoga = createYoga({ db, viewsSchema: 'chain', deployment, dataDir, inspector }).yoga
+  // Every account counts as funded here: no chain or index behind this server (funding: plugins/use-blob-routes.test.ts).
+  yoga = createYoga({ db, viewsSchema: 'chain', deployment, dataDir, inspector, fundingCheck: async () => true }).yoga
 })
 
 afterAll(async () => {
@@ -37,8 +41,12 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true })
 })
 
+/** The uploader of every blob here, signing for the fixture's chain. */
+const credentials = { account: privateKeyToAccount(devKeys[5]), chainId: deployment.chainId }
+const yogaFetch: BlobFetch = (url, init) => yoga.fetch(url, init)
+
 async function upload(bytes: Uint8Array): Promise<string> {
-  const res = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: bytes })
+  const res = await putBlobWith({ fetch: yogaFetch, credentials, bytes })
   expect(res.status).toBeLessThan(300)
   return sha256Hex(bytes)
 }
@@ -111,7 +119,7 @@ describe('checkJob (GraphQL, real onnxruntime)', () => {
   })
 
   test('PUT /blobs?kind=model|input refuses what is not one, names why and stores nothing', async () => {
-    const put = (bytes: Uint8Array, kind: string) => yoga.fetch(`http://localhost/blobs?kind=${kind}`, { method: 'PUT', body: bytes })
+    const put = (bytes: Uint8Array, kind: string) => putBlobWith({ fetch: yogaFetch, credentials, bytes, query: `?kind=${kind}` })
     const garbage = new Uint8Array(Array.from({ length: 200 }, (_, i) => (i * 37) % 256))
     const refused = await put(garbage, 'model')
     expect(refused.status).toBe(422)
@@ -124,6 +132,6 @@ describe('checkJob (GraphQL, real onnxruntime)', () => {
     expect((await put(rows(3), 'input')).status).toBe(201)
     const bogus = await put(rows(3), 'weights')
     expect(bogus.status).toBe(400)
-    expect(await bogus.json()).toEqual({ error: 'kind must be one of model, input, got "weights"' })
+    expect(await bogus.json()).toEqual({ error: 'kind must be one of model, input, got "weights"', code: 'BAD_REQUEST' })
   })
 })

@@ -4,11 +4,14 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { TesseraError } from '../../protocol/errors.ts'
-import { findBlob, insertBlob } from '../db/blobs.ts'
+import { type BlobUploader, deleteExpiredBlob, findBlob, lockBlob, recordBlob } from '../db/blobs.ts'
 import type { Database } from '../db/database.ts'
 
 /** Default `TESSERA_MAX_BLOB_BYTES`: 64 MiB. */
 export const defaultMaxBlobBytes = 64 * 1024 * 1024
+
+/** Default `TESSERA_BLOB_QUOTA_BYTES`: 1 GiB per account of blobs no job references yet. */
+export const defaultBlobQuotaBytes = 1024 * 1024 * 1024
 
 /** An upload larger than the limit. Not retryable. */
 export class BlobTooLargeError extends TesseraError {
@@ -41,24 +44,46 @@ export function parseSha256(value: string): `0x${string}` | undefined {
   return sha256Pattern.test(v) ? (v as `0x${string}`) : undefined
 }
 
+/** How `put` takes an upload. */
+export type PutBlobOptions = {
+  /** The sha256 the client declared (`x-content-sha256`): bytes that hash otherwise are refused. */
+  expectedSha256?: string
+  /** Runs on the complete upload before it is stored; what it throws refuses the blob (nothing is kept). */
+  validate?: (file: string, sha256: `0x${string}`) => Promise<void>
+  /**
+   * Refuse more bytes than this (default the store's `maxBytes`): a caller passes what is left of the uploader's quota,
+   * and `put` throws a {@link BlobTooLargeError} naming this limit.
+   */
+  maxBytes?: number
+  /** The account uploading (recorded for quotas and reads); the server's own writes have none. */
+  uploader?: BlobUploader
+  /** When the upload counts as made (default now): the blob expires a TTL after its last upload unless referenced. */
+  at?: Date
+}
+
 export type BlobStore = {
   /**
-   * Streams `body` to a temp file while hashing, refusing more than `maxBytes`; then renames it
-   * into place (atomic) and records the row. Nothing half-written is ever visible under its hash.
+   * Streams `body` to a temp file while hashing, refusing more than `maxBytes`; then, under the blob's lock, records the
+   * row (and the uploader's upload) and renames the file into place (atomic). Nothing half-written is ever visible
+   * under its hash. `created`: the bytes were not stored before.
    */
   put: (
     body: AsyncIterable<Uint8Array> | null,
-    expectedSha256?: string,
-    /** Runs on the complete upload before it is stored; what it throws refuses the blob (nothing is kept). */
-    validate?: (file: string, sha256: `0x${string}`) => Promise<void>,
+    options?: PutBlobOptions,
   ) => Promise<{ sha256: `0x${string}`; size: number; created: boolean }>
   /** The stored blob's size, its file and a byte stream, or undefined when unknown. */
   get: (sha256: `0x${string}`) => Promise<{ size: number; file: string; stream: () => NodeJS.ReadableStream } | undefined>
+  /**
+   * Deletes the blob, row and file, if it is still unreferenced and was last uploaded before `cutoff` (the sweep's
+   * rule, rechecked under the blob's lock); whether it did.
+   */
+  deleteExpired: (sha256: string, cutoff: Date) => Promise<boolean>
   dir: string
   maxBytes: number
 }
 
 export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: string; maxBytes?: number }): BlobStore {
+  const { db } = parameters
   const dir = path.join(parameters.dataDir, 'blobs')
   const tmpDir = path.join(dir, 'tmp')
   const maxBytes = parameters.maxBytes ?? defaultMaxBlobBytes
@@ -68,8 +93,9 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
   return {
     dir,
     maxBytes,
-    async put(body, expectedSha256, validate) {
+    async put(body, options = {}) {
       await ready
+      const limit = Math.min(options.maxBytes ?? maxBytes, maxBytes)
       const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`)
       const file = await open(tmp, 'w')
       const hash = createHash('sha256')
@@ -78,7 +104,7 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
         if (body) {
           for await (const chunk of body) {
             size += chunk.byteLength
-            if (size > maxBytes) throw new BlobTooLargeError(maxBytes)
+            if (size > limit) throw new BlobTooLargeError(limit)
             hash.update(chunk)
             await file.write(chunk)
           }
@@ -91,31 +117,38 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       }
       await file.close()
       const sha256 = `0x${hash.digest('hex')}` as const
-      if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256) {
-        await rm(tmp, { force: true })
-        throw new BlobHashMismatchError(expectedSha256, sha256)
-      }
-      if (validate)
-        await validate(tmp, sha256).catch(async (error: unknown) => {
-          await rm(tmp, { force: true })
-          throw error
+      const { expectedSha256, validate } = options
+      try {
+        if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(expectedSha256, sha256)
+        if (validate) await validate(tmp, sha256)
+        const created = await db.transaction().execute(async (trx) => {
+          await lockBlob(trx, sha256)
+          const existed = (await findBlob(trx, sha256)) !== undefined && existsSync(fileOf(sha256))
+          await recordBlob(trx, { sha256, size: BigInt(size), at: options.at ?? new Date(), uploader: options.uploader })
+          // Identical bytes replace identical bytes: renaming over a stored copy is harmless and keeps row and file together.
+          await rename(tmp, fileOf(sha256))
+          return !existed
         })
-      const existing = await findBlob(parameters.db, sha256)
-      if (existing && existsSync(fileOf(sha256))) {
+        return { sha256, size, created }
+      } finally {
         await rm(tmp, { force: true })
-        return { sha256, size, created: false }
       }
-      await rename(tmp, fileOf(sha256))
-      await insertBlob(parameters.db, { sha256, size: BigInt(size) })
-      return { sha256, size, created: true }
     },
     async get(sha256) {
-      const row = await findBlob(parameters.db, sha256)
+      const row = await findBlob(db, sha256)
       if (!row) return undefined
       const file = fileOf(sha256)
       const st = await stat(file).catch(() => undefined)
       if (!st) return undefined
       return { size: st.size, file, stream: () => createReadStream(file) }
+    },
+    async deleteExpired(sha256, cutoff) {
+      return db.transaction().execute(async (trx) => {
+        await lockBlob(trx, sha256)
+        if (!(await deleteExpiredBlob(trx, sha256, cutoff))) return false
+        await rm(fileOf(sha256), { force: true })
+        return true
+      })
     },
   }
 }

@@ -1,23 +1,51 @@
-import type { Kysely } from 'kysely'
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely'
+import type { Address } from 'viem'
 import { toBigInt } from './convert.ts'
-import type { Database } from './database.ts'
+import type { Database, Views } from './database.ts'
 
 /** A stored blob's record; the bytes live under `<dataDir>/blobs/`. */
-export type StoredBlob = { sha256: string; size: bigint; createdAt: Date }
+export type StoredBlob = { sha256: string; size: bigint; createdAt: Date; lastUploadedAt: Date; referencedAt: Date | null }
 
-/** Records a stored blob; a blob already recorded stays as it is. */
-export async function insertBlob(db: Kysely<Database>, blob: { sha256: string; size: bigint }): Promise<void> {
+/** Who stored a blob: an account and whether it made the blob public. The server's own writes have none. */
+export type BlobUploader = { address: Address; public: boolean }
+
+/**
+ * Records a stored blob as uploaded at `at` (or keeps the row, moving `lastUploadedAt` on) and, with `uploader`, that
+ * account's upload of it: its latest upload says whether the blob is public as far as this account goes.
+ */
+export async function recordBlob(
+  db: Kysely<Database>,
+  blob: { sha256: string; size: bigint; at: Date; uploader?: BlobUploader },
+): Promise<void> {
   await db
     .insertInto('app.blob')
-    .values({ sha256: blob.sha256, size: blob.size.toString() })
-    .onConflict((oc) => oc.column('sha256').doNothing())
+    .values({ sha256: blob.sha256, size: blob.size.toString(), lastUploadedAt: blob.at })
+    .onConflict((oc) =>
+      oc.column('sha256').doUpdateSet({ lastUploadedAt: sql`greatest(app.blob.last_uploaded_at, excluded.last_uploaded_at)` }),
+    )
+    .execute()
+  if (!blob.uploader) return
+  await db
+    .insertInto('app.blobUpload')
+    .values({
+      sha256: blob.sha256,
+      uploader: blob.uploader.address.toLowerCase() as Address,
+      size: blob.size.toString(),
+      public: blob.uploader.public,
+      uploadedAt: blob.at,
+    })
+    .onConflict((oc) =>
+      oc
+        .columns(['sha256', 'uploader'])
+        .doUpdateSet((eb) => ({ public: eb.ref('excluded.public'), uploadedAt: eb.ref('excluded.uploadedAt') })),
+    )
     .execute()
 }
 
 /** The record of a stored blob, if there is one. */
 export async function findBlob(db: Kysely<Database>, sha256: string): Promise<StoredBlob | undefined> {
   const row = await db.selectFrom('app.blob').selectAll().where('sha256', '=', sha256).executeTakeFirst()
-  return row && { sha256: row.sha256, size: toBigInt(row.size), createdAt: row.createdAt }
+  return row && { ...row, size: toBigInt(row.size) }
 }
 
 /** Of `hashes` (0x lower-case sha256), those with a stored blob. */
@@ -29,4 +57,170 @@ export async function findStoredBlobs(db: Kysely<Database>, hashes: readonly str
     .where('sha256', 'in', [...new Set(hashes)])
     .execute()
   return new Set(rows.map((r) => r.sha256))
+}
+
+/** Whether any uploader of the blob made it public. */
+export async function isBlobPublic(db: Kysely<Database>, sha256: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('app.blobUpload')
+    .select('sha256')
+    .where('sha256', '=', sha256)
+    .where('public', '=', true)
+    .limit(1)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** Whether `uploader` has uploaded the blob itself. */
+export async function hasUploaded(db: Kysely<Database>, sha256: string, uploader: Address): Promise<boolean> {
+  const row = await db
+    .selectFrom('app.blobUpload')
+    .select('sha256')
+    .where('sha256', '=', sha256)
+    .where('uploader', '=', uploader.toLowerCase() as Address)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * Whether `reader` may read the (non-public) blob: it uploaded it, or it is a party to an indexed job that references
+ * it as model, input or a revealed output. A job's parties are its requester, the account whose gateway request became
+ * it (a gateway job's requester on chain is the gateway) and every provider ever assigned to it (any round, audits and
+ * tie-breaks included).
+ */
+export async function mayReadBlob(views: Views, parameters: { sha256: string; reader: Address }): Promise<boolean> {
+  const h = parameters.sha256.toLowerCase()
+  const r = parameters.reader.toLowerCase() as Address
+  const party = (eb: ExpressionBuilder<Database & { j: Database['job'] }, 'j'>) =>
+    eb.or([
+      eb('j.requester', '=', r),
+      eb.exists(eb.selectFrom('assignment as a').select('a.id').whereRef('a.jobId', '=', 'j.id').where('a.provider', '=', r)),
+      eb.exists(
+        eb
+          .selectFrom('app.gatewayRequest as g')
+          .select('g.id')
+          .whereRef('g.jobId', '=', 'j.id')
+          .where('g.account', '=', r)
+          .where('g.kind', '=', 'SUBMIT'),
+      ),
+    ])
+  // Its uploaders first: that needs only the app's tables, and answers most reads (an agent's own outputs).
+  const own = await views.selectFrom('app.blobUpload').select('sha256').where('sha256', '=', h).where('uploader', '=', r).executeTakeFirst()
+  if (own) return true
+  const row = await views
+    .selectNoFrom((eb) =>
+      eb
+        .or([
+          eb.exists(
+            eb
+              .selectFrom('job as j')
+              .select('j.id')
+              .where((e) => e.or([e('j.modelHash', '=', h as Address), e('j.inputHash', '=', h as Address)]))
+              .where(party),
+          ),
+          eb.exists(
+            eb
+              .selectFrom('assignment as o')
+              .innerJoin('job as j', 'j.id', 'o.jobId')
+              .select('j.id')
+              .where('o.outputHash', '=', h as Address)
+              .where(party),
+          ),
+        ])
+        .as('allowed'),
+    )
+    .executeTakeFirstOrThrow()
+  return Boolean(row.allowed)
+}
+
+/**
+ * Of `hashes`, those something references: an indexed job's model or input, an assignment's revealed output, or a
+ * gateway submission not FAILED (it may not be on chain yet).
+ */
+export async function findReferencedHashes(views: Views, hashes: readonly string[]): Promise<Set<string>> {
+  const list = [...new Set(hashes.map((h) => h.toLowerCase()))] as Address[]
+  if (!list.length) return new Set()
+  const [models, inputs, outputs, gateway] = await Promise.all([
+    views.selectFrom('job').select('modelHash as h').distinct().where('modelHash', 'in', list).execute(),
+    views.selectFrom('job').select('inputHash as h').distinct().where('inputHash', 'in', list).execute(),
+    views.selectFrom('assignment').select('outputHash as h').distinct().where('outputHash', 'in', list).execute(),
+    views
+      .selectFrom('app.gatewayRequest')
+      .select([sql<string>`payload->>'modelHash'`.as('m'), sql<string>`payload->>'inputHash'`.as('i')])
+      .where('kind', '=', 'SUBMIT')
+      .where('status', '!=', 'FAILED')
+      .where((eb) => eb.or([eb(sql`payload->>'modelHash'`, 'in', list), eb(sql`payload->>'inputHash'`, 'in', list)]))
+      .execute(),
+  ])
+  const found = new Set<string>()
+  for (const { h } of [...models, ...inputs, ...outputs]) if (h) found.add(h.toLowerCase())
+  for (const { m, i } of gateway) for (const h of [m, i]) if (h && list.includes(h.toLowerCase() as Address)) found.add(h.toLowerCase())
+  return found
+}
+
+/** Marks `hashes` referenced at `at` (those not already): kept for good, out of every quota. */
+export async function markBlobsReferenced(db: Kysely<Database>, hashes: Iterable<string>, at: Date): Promise<void> {
+  const list = [...hashes]
+  if (!list.length) return
+  await db.updateTable('app.blob').set({ referencedAt: at }).where('sha256', 'in', list).where('referencedAt', 'is', null).execute()
+}
+
+/** The bytes `uploader` holds in blobs no job references yet: what its quota bounds. */
+export async function unreferencedUploadBytes(db: Kysely<Database>, uploader: Address): Promise<bigint> {
+  const row = await db
+    .selectFrom('app.blobUpload as u')
+    .innerJoin('app.blob as b', 'b.sha256', 'u.sha256')
+    .select(sql<string>`coalesce(sum(u.size), 0)`.as('bytes'))
+    .where('u.uploader', '=', uploader.toLowerCase() as Address)
+    .where('b.referencedAt', 'is', null)
+    .executeTakeFirstOrThrow()
+  return toBigInt(row.bytes)
+}
+
+/** The blobs `uploader` uploaded that are not yet marked referenced. */
+export async function findUnreferencedUploads(db: Kysely<Database>, uploader: Address): Promise<string[]> {
+  const rows = await db
+    .selectFrom('app.blobUpload as u')
+    .innerJoin('app.blob as b', 'b.sha256', 'u.sha256')
+    .select('u.sha256')
+    .where('u.uploader', '=', uploader.toLowerCase() as Address)
+    .where('b.referencedAt', 'is', null)
+    .execute()
+  return rows.map((r) => r.sha256)
+}
+
+/** Up to `limit` blobs not marked referenced whose last upload is before `cutoff`, oldest first: the sweep's candidates. */
+export async function findExpiredBlobs(db: Kysely<Database>, cutoff: Date, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('app.blob')
+    .select('sha256')
+    .where('referencedAt', 'is', null)
+    .where('lastUploadedAt', '<', cutoff)
+    .orderBy('lastUploadedAt')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => r.sha256)
+}
+
+/**
+ * Deletes the blob's row (its uploads go with it) if it is still unreferenced and last uploaded before `cutoff`;
+ * whether it did. Run it under the blob's lock (`lockBlob`) so an upload of the same bytes can't slip in between.
+ */
+export async function deleteExpiredBlob(db: Kysely<Database>, sha256: string, cutoff: Date): Promise<boolean> {
+  const row = await db
+    .deleteFrom('app.blob')
+    .where('sha256', '=', sha256)
+    .where('referencedAt', 'is', null)
+    .where('lastUploadedAt', '<', cutoff)
+    .returning('sha256')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * Takes the blob's transaction-scoped advisory lock: an upload (row, then file into place) and the sweep (row, then
+ * file removed) of the same bytes never interleave, so no row outlives its file or the other way round.
+ */
+export async function lockBlob(trx: Kysely<Database>, sha256: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`tessera-blob:${sha256}`}, 0))`.execute(trx)
 }

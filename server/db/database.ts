@@ -2,6 +2,7 @@ import type { QueryCreator } from 'kysely'
 import type { AssignmentTable } from './tables/assignment.table.ts'
 import type { AuditTable } from './tables/audit.table.ts'
 import type { BlobTable } from './tables/blob.table.ts'
+import type { BlobUploadTable } from './tables/blobUpload.table.ts'
 import type { ChallengeRecordTable } from './tables/challengeRecord.table.ts'
 import type { ChallengeRoundTable } from './tables/challengeRound.table.ts'
 import type { DisagreementTable } from './tables/disagreement.table.ts'
@@ -17,6 +18,8 @@ import type { PonderCheckpointTable } from './tables/ponderCheckpoint.table.ts'
 import type { ProviderTable } from './tables/provider.table.ts'
 import type { PublishedAssignmentTable } from './tables/publishedAssignment.table.ts'
 import type { RewardClaimTable } from './tables/rewardClaim.table.ts'
+import type { SessionTable } from './tables/session.table.ts'
+import type { SiweNonceTable } from './tables/siweNonce.table.ts'
 import type { SlashTable } from './tables/slash.table.ts'
 
 /** The indexer's tables, read through the views schema (`db.withSchema(viewsSchema)`), camel-cased by `CamelCasePlugin`. */
@@ -40,10 +43,13 @@ export interface ViewsDatabase {
 /** The server-owned `app` schema (Kysely migrations in `./migrations`). */
 export interface AppDatabase {
   'app.blob': BlobTable
+  'app.blobUpload': BlobUploadTable
   'app.heartbeat': HeartbeatTable
   'app.feedCursor': FeedCursorTable
   'app.publishedAssignment': PublishedAssignmentTable
   'app.gatewayRequest': GatewayRequestTable
+  'app.siweNonce': SiweNonceTable
+  'app.session': SessionTable
 }
 
 /** Everything the server reads and writes through one Kysely instance. */

@@ -6,6 +6,7 @@ import * as appTables from './migrations/2026-11-24T00-00-app-tables.ts'
 import * as publishedAssignments from './migrations/2026-12-02T00-00-published-assignments.ts'
 import * as heartbeatModels from './migrations/2026-12-10T00-00-heartbeat-models.ts'
 import * as gatewayRequests from './migrations/2026-12-11T00-00-gateway-requests.ts'
+import * as siweAndBlobAccess from './migrations/2026-12-13T00-00-siwe-and-blob-access.ts'
 
 /** Every migration of the `app` schema, by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-02T00-00-published-assignments': publishedAssignments,
   '2026-12-10T00-00-heartbeat-models': heartbeatModels,
   '2026-12-11T00-00-gateway-requests': gatewayRequests,
+  '2026-12-13T00-00-siwe-and-blob-access': siweAndBlobAccess,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

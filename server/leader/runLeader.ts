@@ -4,6 +4,7 @@ import type { Hex } from 'viem'
 import type { Deployment } from '../../protocol/deployment.ts'
 import { sha256Hex } from '../../protocol/fingerprint.ts'
 import { createBlobStore } from '../blobs/blobStore.ts'
+import { defaultBlobTtlSeconds, sweepBlobs } from '../blobs/sweepBlobs.ts'
 import { checkJob, createModelInspector } from '../checkJob.ts'
 import { createDb } from '../db/createDb.ts'
 import { createIndexWatcher } from '../indexWatcher.ts'
@@ -26,6 +27,8 @@ export type LeaderSettings = {
   dataDir: string
   redisUrl?: string
   maxBlobBytes?: number
+  /** Seconds an unreferenced blob is kept after its last upload (default `defaultBlobTtlSeconds`, a day). */
+  blobTtlSeconds?: number
   confirmations?: number
   challenges?: ChallengeIssuerOptions
   batchSize?: number
@@ -85,8 +88,18 @@ export async function runLeader(settings: LeaderSettings, parameters: { log: Log
         (async function* () {
           yield bytes
         })(),
-        sha256Hex(bytes),
+        { expectedSha256: sha256Hex(bytes) },
       )
+    },
+    sweepBlobs: async () => {
+      const swept = await sweepBlobs({
+        db,
+        views,
+        store: blobs,
+        ttlSeconds: settings.blobTtlSeconds ?? defaultBlobTtlSeconds,
+        now: new Date(),
+      })
+      if (swept.deleted.length || swept.referenced) log.info({ deleted: swept.deleted.length, referenced: swept.referenced }, 'blob sweep')
     },
     vet: createJobVetting((spec) =>
       checkJob({ blobs, inspector, spec: { modelHash: spec.modelHash as Hex, inputHash: spec.inputHash as Hex, units: spec.units } }),

@@ -67,6 +67,10 @@ export type StartLeaderParameters = {
   challenges?: ChallengeIssuerOptions
   /** Most jobs the matcher and keeper put in one transaction (default {@link defaultBatchSize}; 1: one per job). */
   batchSize?: number
+  /** One pass of the blob sweep (`sweepBlobs`), run every `sweepIntervalMs` while leading and the index is fresh. */
+  sweepBlobs?: () => Promise<void>
+  /** Default 60 s. */
+  sweepIntervalMs?: number
 }
 
 /**
@@ -245,10 +249,10 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
   const wakers = new Map<string, () => void>()
 
   /**
-   * Runs `task` every `ms`, and at once when woken (`wakers`), never overlapping itself, never throwing. A wake while
-   * it runs starts the next pass as soon as this one ends: wakes coalesce, none is lost.
+   * Runs `task` every `ms`, and at once when woken (`wakers`; not with `onHead: false`), never overlapping itself, never
+   * throwing. A wake while it runs starts the next pass as soon as this one ends: wakes coalesce, none is lost.
    */
-  const every = (name: string, ms: number, task: () => Promise<void>) => {
+  const every = (name: string, ms: number, task: () => Promise<void>, options: { onHead?: boolean } = {}) => {
     let busy = false
     let woken = false
     const run = async () => {
@@ -268,7 +272,7 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       timers.set(name, setTimeout(run, woken ? 0 : ms))
       woken = false
     }
-    wakers.set(name, run)
+    if (options.onHead ?? true) wakers.set(name, run)
     timers.set(name, setTimeout(run, 0))
   }
 
@@ -305,6 +309,19 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
       const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
       await issuer.tick(block.timestamp)
     })
+  }
+
+  const { sweepBlobs } = parameters
+  if (sweepBlobs) {
+    // On its timer only: blobs expire in hours, not blocks. A stale index must not decide that nothing uses a blob.
+    every(
+      'blobs',
+      parameters.sweepIntervalMs ?? 60_000,
+      async () => {
+        if ((await leading()) && (await gate.open())) await sweepBlobs()
+      },
+      { onHead: false },
+    )
   }
 
   // Driven by the index: each block the indexer processes wakes every loop, so the feed publishes and the matcher and

@@ -1,80 +1,232 @@
 import { Readable } from 'node:stream'
 import type { Plugin } from 'graphql-yoga'
-import { BlobHashMismatchError, type BlobStore, BlobTooLargeError, parseSha256 } from '../blobs/blobStore.ts'
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import type { Address, Hex, PublicClient } from 'viem'
+import { blobRequestHeaders } from '../../protocol/blobRequest.ts'
+import type { Deployment } from '../../protocol/deployment.ts'
+import { heartbeatDomain } from '../../protocol/heartbeat.ts'
+import { type FundingCheck, FundingUnknownError } from '../auth/accountFunding.ts'
+import { AuthenticationError, authenticateRequest, type Identity } from '../auth/authenticateRequest.ts'
+import { BlobHashMismatchError, type BlobStore, BlobTooLargeError, defaultBlobQuotaBytes, parseSha256 } from '../blobs/blobStore.ts'
+import { settleUploaderReferences } from '../blobs/sweepBlobs.ts'
 import { type BlobKind, BlobRejectedError, blobKinds, blobValidator, type ModelInspector } from '../checkJob.ts'
+import { hasUploaded, isBlobPublic, mayReadBlob, unreferencedUploadBytes } from '../db/blobs.ts'
+import type { Database, Views } from '../db/database.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
-const json = (status: number, body: unknown) =>
+const json = (status: number, body: Record<string, unknown>) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } })
 
+const howToAuthenticate =
+  `a SIWE session (Authorization: Bearer <token> from the signIn mutation) or a signed request ` +
+  `(${Object.values(blobRequestHeaders).join(', ')}; see protocol/blobRequest.ts)`
+
+export type BlobRoutesOptions = {
+  store: BlobStore
+  db: Kysely<Database>
+  views: Views
+  deployment: Deployment
+  /** Verifies contract accounts' signatures; without it only EOAs' verify. */
+  publicClient?: PublicClient
+  /** The domain signed requests name (`createYoga`'s `domain`); default the host each request was addressed to. */
+  domain?: string
+  /** Unix seconds, server time. */
+  now: () => number
+  /** Bytes an account may hold in blobs no job references yet (default {@link defaultBlobQuotaBytes}). */
+  quotaBytes?: number
+  /** Who may upload (`createFundingCheck`). */
+  isFunded: FundingCheck
+  metrics?: ServerMetrics
+  inspector?: ModelInspector
+  log?: Logger
+}
+
 /**
- * `PUT /blobs` (raw body → `201 {sha256, size}`, 200 when already stored) and
- * `GET /blobs/<0x-sha256>` (the bytes). Errors are JSON `{ error, … }`: 413 over the size limit,
- * 400 on a hash mismatch or malformed hash, 404 when unknown. `PUT /blobs?kind=model` (or `input`) checks the
- * upload first — a model must load in onnxruntime, an input must be a tensor blob — and refuses it with 422
- * `{ error, code }` naming the problem; nothing is stored then.
+ * The blob store over HTTP. Every answer but the bytes is JSON `{ error, code, … }` with a short message: no stack or
+ * server path ever goes out, whatever fails.
+ *
+ * `PUT /blobs` (raw body → `201 {sha256, size}`, 200 when already stored): needs an identity ({@link howToAuthenticate})
+ * of a funded account (`isFunded`), else 401 / 403. 413 over the size limit (`BLOB_TOO_LARGE`) or past the account's
+ * quota of unreferenced bytes (`QUOTA_EXCEEDED`); 400 on a hash mismatch or a malformed header. `?kind=model|input`
+ * checks the upload first and refuses it with 422 `{ error, code }` naming the problem; `?public=true` lets anyone read
+ * it (a model, say). A signed upload must declare `x-content-sha256`.
+ *
+ * `GET|HEAD /blobs/<0x-sha256>`: 400 on a malformed hash, 404 when unknown. A public blob is served to anyone; any other
+ * only to an identity that uploaded it or is a party to an indexed job that uses it (`mayReadBlob`): 401 without one,
+ * 403 for anyone else.
  */
-export function useBlobRoutes(options: { store: BlobStore; metrics?: ServerMetrics; inspector?: ModelInspector }): Plugin {
-  const { store, metrics, inspector } = options
+export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
+  const { store, metrics, log } = options
+  const quotaBytes = options.quotaBytes ?? defaultBlobQuotaBytes
+  const authenticate = (request: Request, url: URL, content: Hex | undefined) =>
+    authenticateRequest({
+      request,
+      url,
+      content,
+      db: options.db,
+      chainId: options.deployment.chainId,
+      domain: options.domain ?? heartbeatDomain(request.url),
+      publicClient: options.publicClient,
+      now: options.now(),
+    })
+
+  async function upload(request: Request, url: URL): Promise<Response> {
+    if (request.method !== 'PUT' && request.method !== 'POST')
+      return json(405, { error: 'use PUT /blobs with the raw bytes as the body', code: 'METHOD_NOT_ALLOWED' })
+    const declaredLength = Number(request.headers.get('content-length') ?? Number.NaN)
+    if (declaredLength > store.maxBytes) {
+      metrics?.blobsRejected.inc({ reason: 'too_large' })
+      return tooLarge(declaredLength)
+    }
+    const declared = request.headers.get('x-content-sha256') ?? undefined
+    const sha256 = declared === undefined ? undefined : parseSha256(declared)
+    if (declared !== undefined && !sha256) {
+      metrics?.blobsRejected.inc({ reason: 'bad_hash' })
+      return json(400, { error: 'x-content-sha256 must be 0x followed by 64 hex digits', code: 'BAD_REQUEST' })
+    }
+    const kind = url.searchParams.get('kind')
+    if (kind !== null && !blobKinds.includes(kind as BlobKind))
+      return json(400, { error: `kind must be one of ${blobKinds.join(', ')}, got "${kind.slice(0, 40)}"`, code: 'BAD_REQUEST' })
+    const publicFlag = url.searchParams.get('public')
+    if (publicFlag !== null && !['true', 'false', '1', '0'].includes(publicFlag))
+      return json(400, { error: `public must be true or false, got "${publicFlag.slice(0, 40)}"`, code: 'BAD_REQUEST' })
+    const identity = await authenticate(request, url, sha256)
+    if (!identity) {
+      metrics?.blobsRejected.inc({ reason: 'unauthenticated' })
+      return json(401, { error: `uploads need an identity: ${howToAuthenticate}`, code: 'UNAUTHENTICATED' })
+    }
+    if (!(await options.isFunded(identity.address))) {
+      metrics?.blobsRejected.inc({ reason: 'unfunded' })
+      return json(403, {
+        error: `${identity.address} holds no TSR, stake or gateway balance: uploads need a funded account`,
+        code: 'NOT_FUNDED',
+      })
+    }
+    const room = await quotaRoom(identity.address, sha256, declaredLength)
+    if (room.refusal) return room.refusal
+    const validate = kind === null ? undefined : blobValidator(kind as BlobKind, options.inspector)
+    try {
+      const body = request.body as unknown as AsyncIterable<Uint8Array> | null
+      const r = await store.put(body, {
+        expectedSha256: sha256,
+        validate,
+        maxBytes: room.bytes,
+        uploader: { address: identity.address, public: publicFlag === 'true' || publicFlag === '1' },
+        at: new Date(options.now() * 1000),
+      })
+      if (r.created) metrics?.blobsStored.inc(r.size)
+      return json(r.created ? 201 : 200, { sha256: r.sha256, size: r.size })
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) {
+        if (error.limit < store.maxBytes) {
+          metrics?.blobsRejected.inc({ reason: 'quota' })
+          return overQuota(identity.address, await unreferencedUploadBytes(options.db, identity.address))
+        }
+        metrics?.blobsRejected.inc({ reason: 'too_large' })
+        return tooLarge()
+      }
+      if (error instanceof BlobRejectedError) {
+        metrics?.blobsRejected.inc({ reason: 'invalid' })
+        return json(422, { error: error.message, code: error.problem.code })
+      }
+      if (error instanceof BlobHashMismatchError) {
+        metrics?.blobsRejected.inc({ reason: 'hash_mismatch' })
+        return json(400, { error: error.message, code: 'HASH_MISMATCH', expected: error.expected, actual: error.actual })
+      }
+      throw error
+    }
+  }
+
+  const tooLarge = (declared?: number) =>
+    json(413, {
+      error: `${declared === undefined ? 'the blob' : `a blob of ${declared} bytes`} exceeds the limit of ${store.maxBytes} bytes a blob`,
+      code: 'BLOB_TOO_LARGE',
+      limit: store.maxBytes,
+    })
+
+  const overQuota = (account: Address, held: bigint) =>
+    json(413, {
+      error:
+        `this upload would take ${account} past its quota of ${quotaBytes} bytes: it holds ${held} bytes in blobs no job ` +
+        'references yet (they free up once a job uses them, or when they expire unused)',
+      code: 'QUOTA_EXCEEDED',
+      quota: quotaBytes,
+      held: Number(held),
+    })
+
+  /**
+   * How many bytes `account` may upload now (at most the size limit), or the refusal when it has no room for
+   * `declaredLength`. Bytes it uploaded itself before cost nothing again. Near the quota, its blobs a job now references
+   * are settled first (`settleUploaderReferences`), so the quota counts what no job uses.
+   */
+  async function quotaRoom(
+    account: Address,
+    sha256: Hex | undefined,
+    declaredLength: number,
+  ): Promise<{ bytes: number; refusal?: Response }> {
+    if (sha256 && (await hasUploaded(options.db, sha256, account))) return { bytes: store.maxBytes }
+    let held = await unreferencedUploadBytes(options.db, account)
+    if (BigInt(quotaBytes) - held < BigInt(store.maxBytes)) {
+      await settleUploaderReferences({
+        db: options.db,
+        views: options.views,
+        uploader: account,
+        now: new Date(options.now() * 1000),
+      }).catch((error: unknown) => log?.warn({ err: error, account }, 'blob quota: could not settle references'))
+      held = await unreferencedUploadBytes(options.db, account)
+    }
+    const room = BigInt(quotaBytes) - held
+    if (room <= 0n || (Number.isFinite(declaredLength) && BigInt(declaredLength) > room)) {
+      metrics?.blobsRejected.inc({ reason: 'quota' })
+      return { bytes: 0, refusal: overQuota(account, held) }
+    }
+    return { bytes: Number(room < BigInt(store.maxBytes) ? room : BigInt(store.maxBytes)) }
+  }
+
+  async function read(request: Request, url: URL): Promise<Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return json(405, { error: 'use GET /blobs/<0x-sha256>', code: 'METHOD_NOT_ALLOWED' })
+    const sha256 = parseSha256(url.pathname.slice('/blobs/'.length))
+    if (!sha256) return json(400, { error: 'malformed blob hash: expected /blobs/0x followed by 64 hex digits', code: 'BAD_REQUEST' })
+    const blob = await store.get(sha256)
+    if (!blob) return json(404, { error: `no blob ${sha256}`, code: 'NOT_FOUND' })
+    const open = await isBlobPublic(options.db, sha256)
+    if (!open) {
+      const identity: Identity | undefined = await authenticate(request, url, sha256)
+      if (!identity)
+        return json(401, { error: `blob ${sha256} is not public: authenticate with ${howToAuthenticate}`, code: 'UNAUTHENTICATED' })
+      if (!(await mayReadBlob(options.views, { sha256, reader: identity.address })))
+        return json(403, {
+          error:
+            `${identity.address} may not read blob ${sha256}: only its uploaders, and the requester and assigned providers ` +
+            'of an indexed job that uses it, may',
+          code: 'FORBIDDEN',
+        })
+    }
+    const headers = {
+      'content-type': 'application/octet-stream',
+      'content-length': String(blob.size),
+      'cache-control': open ? 'public, max-age=31536000, immutable' : 'private, max-age=31536000, immutable',
+      etag: `"${sha256}"`,
+    }
+    if (request.method === 'HEAD') return new Response(null, { status: 200, headers })
+    const stream = Readable.toWeb(blob.stream() as Readable) as unknown as ReadableStream
+    return new Response(stream, { status: 200, headers })
+  }
+
   return {
     async onRequest({ request, url, endResponse }) {
-      if (url.pathname === '/blobs' || url.pathname === '/blobs/') {
-        if (request.method !== 'PUT' && request.method !== 'POST')
-          return endResponse(json(405, { error: 'use PUT /blobs with the raw bytes as the body' }))
-        const declaredLength = Number(request.headers.get('content-length') ?? NaN)
-        if (declaredLength > store.maxBytes) {
-          metrics?.blobsRejected.inc({ reason: 'too_large' })
-          return endResponse(
-            json(413, { error: `blob of ${declaredLength} bytes exceeds the limit of ${store.maxBytes} bytes`, limit: store.maxBytes }),
-          )
-        }
-        const declared = request.headers.get('x-content-sha256') ?? undefined
-        if (declared !== undefined && !parseSha256(declared)) {
-          metrics?.blobsRejected.inc({ reason: 'bad_hash' })
-          return endResponse(json(400, { error: `x-content-sha256 must be 0x followed by 64 hex digits, got "${declared.slice(0, 80)}"` }))
-        }
-        const kind = url.searchParams.get('kind')
-        if (kind !== null && !blobKinds.includes(kind as BlobKind))
-          return endResponse(json(400, { error: `kind must be one of ${blobKinds.join(', ')}, got "${kind.slice(0, 40)}"` }))
-        const validate = kind === null ? undefined : blobValidator(kind as BlobKind, inspector)
-        try {
-          const body = request.body as unknown as AsyncIterable<Uint8Array> | null
-          const r = await store.put(body, declared, validate)
-          if (r.created) metrics?.blobsStored.inc(r.size)
-          return endResponse(json(r.created ? 201 : 200, { sha256: r.sha256, size: r.size }))
-        } catch (error) {
-          if (error instanceof BlobTooLargeError) {
-            metrics?.blobsRejected.inc({ reason: 'too_large' })
-            return endResponse(json(413, { error: error.message, limit: error.limit }))
-          }
-          if (error instanceof BlobRejectedError) {
-            metrics?.blobsRejected.inc({ reason: 'invalid' })
-            return endResponse(json(422, { error: error.message, code: error.problem.code }))
-          }
-          if (error instanceof BlobHashMismatchError) {
-            metrics?.blobsRejected.inc({ reason: 'hash_mismatch' })
-            return endResponse(json(400, { error: error.message, expected: error.expected, actual: error.actual }))
-          }
-          throw error
-        }
-      }
-      if (url.pathname.startsWith('/blobs/')) {
-        if (request.method !== 'GET' && request.method !== 'HEAD') return endResponse(json(405, { error: 'use GET /blobs/<0x-sha256>' }))
-        const raw = decodeURIComponent(url.pathname.slice('/blobs/'.length))
-        const sha256 = parseSha256(raw)
-        if (!sha256)
-          return endResponse(json(400, { error: `malformed blob hash "${raw.slice(0, 80)}": expected 0x followed by 64 hex digits` }))
-        const blob = await store.get(sha256)
-        if (!blob) return endResponse(json(404, { error: `no blob ${sha256}` }))
-        const headers = {
-          'content-type': 'application/octet-stream',
-          'content-length': String(blob.size),
-          'cache-control': 'public, max-age=31536000, immutable',
-          etag: `"${sha256}"`,
-        }
-        if (request.method === 'HEAD') return endResponse(new Response(null, { status: 200, headers }))
-        const stream = Readable.toWeb(blob.stream() as Readable) as unknown as ReadableStream
-        return endResponse(new Response(stream, { status: 200, headers }))
+      const isUpload = url.pathname === '/blobs' || url.pathname === '/blobs/'
+      if (!isUpload && !url.pathname.startsWith('/blobs/')) return
+      try {
+        return endResponse(await (isUpload ? upload(request, url) : read(request, url)))
+      } catch (error) {
+        if (error instanceof AuthenticationError) return endResponse(json(error.status, { error: error.message, code: 'UNAUTHENTICATED' }))
+        if (error instanceof FundingUnknownError)
+          return endResponse(json(503, { error: `${error.message}: try again shortly`, code: 'UNAVAILABLE' }))
+        log?.error({ err: error, method: request.method, path: url.pathname.slice(0, 200) }, 'blob route failed')
+        return endResponse(json(500, { error: 'internal error', code: 'INTERNAL' }))
       }
     },
   }
