@@ -1,6 +1,7 @@
 import type { Address, Hex, TypedDataDefinition, TypedDataDomain } from 'viem'
 import type { Deployment } from './deployment.ts'
 import { TesseraError } from './errors.ts'
+import { submitJobProblems } from './jobSpec.ts'
 
 /**
  * The job gateway: requesters deposit TSR to the server's key (the `matcher` of the deployment, which also issues the
@@ -128,37 +129,11 @@ export class GatewayError extends TesseraError {
   override name = 'GatewayError'
 }
 
-/** JobMarket's bounds on a spec (its constants), checked before a request is stored so a bad one fails by name. */
-const specBounds = { minRedundancy: 2, maxRedundancy: 16, maxRegions: 16, maxOutputTolerance: 23 } as const
-const maxUint = (bits: number) => (1n << BigInt(bits)) - 1n
-const zeroHash = `0x${'0'.repeat(64)}`
-
 /**
  * What JobMarket's `submitJob` would refuse in `spec` at chain time `now` (unix s), and what would leave it too little
  * time to run (a deadline under `minLeadSeconds` away): one message per problem, naming the field; none when it would
- * be accepted. Mirrors the contract's checks in its order.
+ * be accepted (`submitJobProblems`).
  */
 export function gatewaySubmitProblems(spec: Omit<GatewaySubmit, 'account' | 'nonce'>, now: bigint, minLeadSeconds = 60n): string[] {
-  const problems: string[] = []
-  const optimistic = spec.verification === 1
-  if (spec.verification !== 0 && !optimistic)
-    problems.push(`verification must be 0 (Redundant) or 1 (Optimistic), got ${spec.verification}`)
-  else if (optimistic && spec.redundancy !== 1) problems.push(`redundancy must be 1 for an Optimistic job, got ${spec.redundancy}`)
-  else if (!optimistic && (spec.redundancy < specBounds.minRedundancy || spec.redundancy > specBounds.maxRedundancy))
-    problems.push(
-      `redundancy must be ${specBounds.minRedundancy} to ${specBounds.maxRedundancy} for a Redundant job, got ${spec.redundancy}`,
-    )
-  if (spec.units <= 0n || spec.units > maxUint(64)) problems.push(`units must be 1 to 2^64 − 1, got ${spec.units}`)
-  if (spec.maxPricePerUnit <= 0n || spec.maxPricePerUnit > maxUint(256))
-    problems.push(`maxPricePerUnit must be positive, got ${spec.maxPricePerUnit}`)
-  if (spec.deadline < now + minLeadSeconds || spec.deadline > maxUint(64))
-    problems.push(`deadline ${spec.deadline} must be at least ${minLeadSeconds} s after the chain's time ${now}`)
-  if (spec.modelHash.toLowerCase() === zeroHash) problems.push('modelHash must not be zero')
-  if (spec.inputHash.toLowerCase() === zeroHash) problems.push('inputHash must not be zero')
-  if (spec.outputTolerance < 1 || spec.outputTolerance > specBounds.maxOutputTolerance)
-    problems.push(`outputTolerance must be 1 to ${specBounds.maxOutputTolerance} mantissa bits, got ${spec.outputTolerance}`)
-  if (spec.regions.length > specBounds.maxRegions) problems.push(`at most ${specBounds.maxRegions} regions, got ${spec.regions.length}`)
-  if (spec.minVramMiB < 0 || spec.minVramMiB > 0xffffffff) problems.push(`minVramMiB must fit a uint32, got ${spec.minVramMiB}`)
-  if (spec.gpuModel < 0 || spec.gpuModel > 0xffffffff) problems.push(`gpuModel must fit a uint32, got ${spec.gpuModel}`)
-  return problems
+  return submitJobProblems(spec, now, minLeadSeconds).map((p) => p.message)
 }

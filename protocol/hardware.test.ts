@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { capacityOf, clampHardware, gpuModelId, sameHardware } from './hardware.ts'
+import { capacityOf, clampHardware, gpuModelId, hardwareProblems, sameHardware } from './hardware.ts'
 import { encodeRegion, InvalidRegionError, noRegion } from './region.ts'
 
 const hw = { gpuModel: 1, gpuCount: 8, vramMiB: 143_771, cpuCores: 64, memoryMiB: 2_000_000, benchmarkScore: 1_000_000 }
@@ -13,6 +13,17 @@ describe('hardware', () => {
       cpuCores: 0,
       vramMiB: 1,
     })
+  })
+
+  test('hardwareProblems names each field outside its Solidity range, numbers or bigints', () => {
+    expect(hardwareProblems(hw)).toEqual([])
+    expect(hardwareProblems({ ...hw, gpuCount: 0xffff, vramMiB: 0xffff_ffff })).toEqual([])
+    expect(hardwareProblems({ ...hw, gpuCount: 70_000, vramMiB: -1n, memoryMiB: 2n ** 32n, cpuCores: 1.5 })).toEqual([
+      { field: 'gpuCount', message: 'gpuCount must fit a uint16 (0 to 65535), got 70000' },
+      { field: 'vramMiB', message: 'vramMiB must fit a uint32 (0 to 4294967295), got -1' },
+      { field: 'cpuCores', message: 'cpuCores must fit a uint16 (0 to 65535), got 1.5' },
+      { field: 'memoryMiB', message: 'memoryMiB must fit a uint32 (0 to 4294967295), got 4294967296' },
+    ])
   })
 
   test('capacityOf multiplies without overflowing at the type maxima', () => {

@@ -29,6 +29,22 @@ export function clampHardware(hardware: Hardware): Hardware {
   return Object.fromEntries(Object.entries(hardwareLimits).map(([k, max]) => [k, clamp(hardware[k as keyof Hardware], max)])) as Hardware
 }
 
+/**
+ * What the registry's `Hardware` struct can't hold in `hardware`: one message per field outside its Solidity type's range
+ * (0 … its maximum), starting with the field's name; none when every field fits.
+ */
+export function hardwareProblems(
+  hardware: { readonly [K in keyof Hardware]: number | bigint },
+): { field: keyof Hardware; message: string }[] {
+  return (Object.keys(hardwareLimits) as (keyof Hardware)[]).flatMap((field) => {
+    const value = hardware[field]
+    const max = hardwareLimits[field]
+    const fits = typeof value === 'bigint' ? value >= 0n && value <= BigInt(max) : Number.isInteger(value) && value >= 0 && value <= max
+    const bits = max === UINT16_MAX ? 16 : 32
+    return fits ? [] : [{ field, message: `${field} must fit a uint${bits} (0 to ${max}), got ${value}` }]
+  })
+}
+
 /** Whether two hardware descriptions are the same on chain. */
 export function sameHardware(a: Hardware, b: Hardware): boolean {
   return (Object.keys(hardwareLimits) as (keyof Hardware)[]).every((k) => a[k] === b[k])

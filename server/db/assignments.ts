@@ -1,10 +1,10 @@
 import { sql } from 'kysely'
-import type { Address } from 'viem'
-import { UserInputError } from '../errors.ts'
+import type { Address, Hex } from 'viem'
 import { anyOf } from './anyOf.ts'
 import { type WithBigInts, withBigInts } from './convert.ts'
 import type { Views } from './database.ts'
 import type { FeedPosition } from './feedCursors.ts'
+import { InvalidCursorError } from './paginate.ts'
 import type { AssignmentRow } from './tables/assignment.table.ts'
 
 const numericColumns = [
@@ -36,11 +36,12 @@ export function encodeAssignmentCursor(position: FeedPosition): string {
   return Buffer.from(`a:${position.blockNumber}:${position.logIndex}`).toString('base64url')
 }
 
-/** Decodes `encodeAssignmentCursor`; throws a `UserInputError` for anything this server did not issue. */
+/** Decodes `encodeAssignmentCursor` (the `after` of `jobAssignments`); throws `InvalidCursorError` for anything this server did not issue. */
 export function decodeAssignmentCursor(cursor: string): FeedPosition {
-  const m = /^a:(\d{1,30}):(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (!m || Number(m[2]) > maxLogIndex)
-    throw new UserInputError(`invalid assignment cursor "${cursor.slice(0, 64)}": pass the cursor of a JobAssignment you received`)
+  // `a:` and two numbers of 30 and 10 digits at most, in base64url: 60 characters.
+  const m = cursor.length <= 64 ? /^a:(\d{1,30}):(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null
+  if (!m || Number(m[2]) > maxLogIndex || encodeAssignmentCursor({ blockNumber: BigInt(m[1]), logIndex: Number(m[2]) }) !== cursor)
+    throw new InvalidCursorError(cursor, { argument: 'after', kind: 'assignment', hint: 'pass the cursor of a JobAssignment you received' })
   return { blockNumber: BigInt(m[1]), logIndex: Number(m[2]) }
 }
 
@@ -164,4 +165,48 @@ export async function findNoShows(views: Views, jobIds: readonly bigint[]): Prom
     noShows.set(key, [...(noShows.get(key) ?? []), row.provider.toLowerCase()])
   }
   return noShows
+}
+
+/** A completed job's agreed output: the result the majority revealed, and the output blob of one provider that revealed it. */
+export type JobOutput = {
+  jobId: bigint
+  /** The winning fingerprint (`job.fingerprint`). */
+  fingerprint: Hex
+  /** sha256 of the output blob that provider uploaded (`GET /blobs/<outputHash>`). */
+  outputHash: Hex
+  /** The agreeing provider whose output this is: the first by round, then slot. */
+  provider: Address
+}
+
+/**
+ * The agreed outputs of the given jobs (decimal ids) that COMPLETED: for each, the output hash revealed by its first
+ * agreeing provider (by round, then slot) with the winning fingerprint. Agreeing providers may have uploaded different
+ * bytes within the job's tolerance; they share the fingerprint. Jobs not completed have none.
+ */
+export async function findJobOutputs(views: Views, jobIds: readonly string[]): Promise<JobOutput[]> {
+  const rows = await views
+    .selectFrom('assignment')
+    .innerJoin('job', 'job.id', 'assignment.jobId')
+    .select(['assignment.jobId', 'assignment.provider', 'assignment.fingerprint', 'assignment.outputHash'])
+    .where(anyOf('assignment.jobId', jobIds, 'numeric'))
+    .where('job.status', '=', 'COMPLETED')
+    .where('assignment.outcome', '=', 'AGREED')
+    .whereRef('assignment.fingerprint', '=', 'job.fingerprint')
+    .where('assignment.outputHash', 'is not', null)
+    .orderBy('assignment.jobId')
+    .orderBy('assignment.round')
+    .orderBy('assignment.slot')
+    .execute()
+  const outputs = new Map<string, JobOutput>()
+  for (const r of rows) {
+    const jobId = String(r.jobId)
+    if (outputs.has(jobId)) continue
+    outputs.set(jobId, {
+      jobId: BigInt(jobId),
+      fingerprint: r.fingerprint as Hex,
+      outputHash: r.outputHash as Hex,
+      provider: r.provider,
+    })
+  }
+  return [...outputs.values()]
 }

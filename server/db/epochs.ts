@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import type { Address } from 'viem'
 import { type ClosedEpoch, limiterName } from '../../economics/analytics.ts'
 import { toBigInt } from './convert.ts'
 import type { Views } from './database.ts'
@@ -67,4 +68,38 @@ export async function findEpochRange(views: Views, from: bigint, to: bigint): Pr
 export async function latestEpoch(views: Views): Promise<bigint | undefined> {
   const row = await views.selectFrom('epoch').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst()
   return row && toBigInt(row.id)
+}
+
+/**
+ * The emission epochs in which `provider` (any case) may have earned a reward, as indexed, ascending: those in which
+ * JobMarket paid it a fee (`recordJob` runs in the same transaction, so the fee's block time falls in the epoch it was
+ * recorded in) or it passed a challenge (an availability recipient), and which it hasn't claimed. `genesis` and
+ * `epochLength` place a block time in its epoch (`deployment.emissionGenesis`, `params.emission.epochLength`).
+ */
+export async function findRewardEpochs(
+  views: Views,
+  parameters: { provider: string; genesis: bigint; epochLength: bigint },
+): Promise<bigint[]> {
+  const provider = parameters.provider.toLowerCase() as Address
+  const epochOfTime = sql<string>`floor((timestamp - ${parameters.genesis.toString()}::numeric) / ${parameters.epochLength.toString()}::numeric)`
+  const [paid, passed, claimed] = await Promise.all([
+    views
+      .selectFrom('payment')
+      .select(epochOfTime.as('epoch'))
+      .distinct()
+      .where('account', '=', provider)
+      .where('kind', '=', 'FEE')
+      .execute(),
+    views
+      .selectFrom('challengeRecord')
+      .select(epochOfTime.as('epoch'))
+      .distinct()
+      .where('provider', '=', provider)
+      .where('passed', '=', true)
+      .execute(),
+    views.selectFrom('rewardClaim').select('epoch').where('provider', '=', provider).execute(),
+  ])
+  const done = new Set(claimed.map((c) => toBigInt(c.epoch)))
+  const epochs = new Set([...paid, ...passed].map((r) => toBigInt(r.epoch)))
+  return [...epochs].filter((e) => !done.has(e)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
 }

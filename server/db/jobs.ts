@@ -180,6 +180,46 @@ export async function findMatchableJobs(
   ).map(jobOf)
 }
 
+/** Completed jobs whose durations make {@link findJobQueue}'s `recentJobSeconds`. */
+const recentJobsForEta = 50
+
+/**
+ * The queue a job submitted at `now` (unix s) joins: the jobs waiting for providers (OPEN or DISPUTED, deadline ahead)
+ * and the slots their rounds need, and the median seconds from submission to settlement of the last 50 completed jobs
+ * (null when none completed). What `quote` judges its ETA by.
+ */
+export async function findJobQueue(
+  views: Views,
+  now: bigint,
+): Promise<{ waitingJobs: number; waitingSlots: number; recentJobSeconds: number | null }> {
+  const recent = views
+    .selectFrom('job')
+    .select(sql<string>`finalized_at - submitted_at`.as('seconds'))
+    .where('status', '=', 'COMPLETED')
+    .where('finalizedAt', 'is not', null)
+    .orderBy('finalizedAt', 'desc')
+    .limit(recentJobsForEta)
+    .as('recent')
+  const [waiting, durations] = await Promise.all([
+    views
+      .selectFrom('job')
+      .select([sql<string>`count(*)`.as('jobs'), sql<string>`coalesce(sum(redundancy), 0)`.as('slots')])
+      .where('status', 'in', matchableStatuses)
+      .where(sql<boolean>`deadline > ${now.toString()}::numeric`)
+      .executeTakeFirst(),
+    views
+      .selectFrom(recent)
+      .select(sql<string | null>`percentile_cont(0.5) within group (order by seconds)`.as('median'))
+      .executeTakeFirst(),
+  ])
+  const median = durations?.median ?? null
+  return {
+    waitingJobs: Number(waiting?.jobs ?? 0),
+    waitingSlots: Number(waiting?.slots ?? 0),
+    recentJobSeconds: median === null ? null : Math.ceil(Number(median)),
+  }
+}
+
 /** The largest failure code (protocol/jobInputs.ts), as a lower-case bytes32: a result's fingerprint sorts above it. */
 const lastFailureCode = `0x${'0'.repeat(63)}5`
 

@@ -34,3 +34,28 @@ export async function paymentTotals(views: Views, account: string): Promise<Reco
   for (const r of rows) totals[r.kind] = toBigInt(r.total)
   return totals
 }
+
+/**
+ * What JobMarket has credited `account` (any case) as refunds (REFUND, BOND_RETURN) since its last withdrawal, as
+ * indexed: the part of its `owed` balance that came back from its jobs and challenges (a withdrawal pays the whole
+ * balance, so nothing credited before it is still owed).
+ */
+export async function refundsSinceWithdrawal(views: Views, account: string): Promise<bigint> {
+  const lower = account.toLowerCase() as Address
+  const last = await views
+    .selectFrom('payment')
+    .select(['blockNumber', 'logIndex'])
+    .where('account', '=', lower)
+    .where('kind', '=', 'WITHDRAWAL')
+    .orderBy('blockNumber', 'desc')
+    .orderBy('logIndex', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  let q = views
+    .selectFrom('payment')
+    .select(sql<string>`coalesce(sum(amount), 0)`.as('total'))
+    .where('account', '=', lower)
+    .where('kind', 'in', ['REFUND', 'BOND_RETURN'])
+  if (last) q = q.where(sql<boolean>`(block_number, log_index) > (${String(last.blockNumber)}::numeric, ${last.logIndex}::integer)`)
+  return toBigInt((await q.executeTakeFirst())?.total ?? '0')
+}

@@ -3,7 +3,7 @@ import { TSR } from '../../protocol/units.ts'
 import { UserInputError } from '../errors.ts'
 import { provider } from './fixtures.ts'
 import type { JobSpec } from './matchJobs.ts'
-import { quoteJob } from './quoteJob.ts'
+import { etaSecondsOf, type JobQueue, quoteJob } from './quoteJob.ts'
 
 const spec: JobSpec = {
   maxPricePerUnit: 100n,
@@ -27,6 +27,8 @@ const params = {
     minTake: 0n,
     spotCheckBps: 800n,
     auditThreshold: 10_000n,
+    commitWindow: 120n,
+    revealWindow: 120n,
   },
 }
 
@@ -42,6 +44,7 @@ describe('quoteJob', () => {
       escrow: 2200n,
       cost: 330n, // the fees and their 10 % take
       collateralPerSlot: 500n,
+      etaSeconds: null, // no queue given
     }
     const asOptimistic = {
       reason: 'OK',
@@ -52,6 +55,7 @@ describe('quoteJob', () => {
       escrow: 2200n, // a second execution held for an audit, refunded when none happens
       cost: 118n, // 100 + 10 take + 8 premium (spotCheckBps of the fees, into the audit fund)
       collateralPerSlot: 12_500n,
+      etaSeconds: null,
     }
     expect(quoteJob({ spec, providers, params })).toEqual({ ...redundant, redundant, optimistic: asOptimistic })
     // The optimistic spec: its own mode at the top, the redundant one quoted at k = 2.
@@ -91,9 +95,44 @@ describe('quoteJob', () => {
     for (const redundancy of [0, 2, 3]) {
       const attempt = () => quoteJob({ spec: { ...optimistic, redundancy }, providers: [provider(1)], params })
       expect(attempt).toThrow(UserInputError)
-      expect(attempt).toThrow(`spec.redundancy must be 1 for an OPTIMISTIC job`)
+      expect(attempt).toThrow(`spec.redundancy must be 1 for an Optimistic job`)
       expect(attempt).toThrow(`got ${redundancy}`)
     }
+  })
+
+  test('a spec JobMarket would refuse is refused, naming each field, never answered OK', () => {
+    const refused = (overrides: Partial<JobSpec>) => () => quoteJob({ spec: { ...spec, ...overrides }, providers: [provider(1)], params })
+    for (const redundancy of [0, -1, 1, 17])
+      expect(refused({ redundancy })).toThrow(`spec.redundancy must be 2 to 16 for a Redundant job, got ${redundancy}`)
+    expect(refused({ maxPricePerUnit: -1n })).toThrow('spec.maxPricePerUnit must be positive (wei per unit), got -1')
+    expect(refused({ maxPricePerUnit: 0n })).toThrow('spec.maxPricePerUnit must be positive')
+    expect(refused({ units: 0n })).toThrow('spec.units must be 1 to 2^64 − 1, got 0')
+    expect(refused({ units: 2n ** 64n })).toThrow('spec.units must be 1 to 2^64 − 1')
+    expect(refused({ maxPricePerUnit: 2n ** 200n, units: 2n ** 60n })).toThrow('spec.maxPricePerUnit × units × 2 overflows the escrow')
+    expect(refused({ minVramMib: -1n })).toThrow('spec.minVramMiB must fit a uint32 (0 to 2^32 − 1), got -1')
+    expect(refused({ gpuModel: 2n ** 32n })).toThrow('spec.gpuModel must fit a uint32')
+    expect(refused({ regions: Array.from({ length: 17 }, (_, i) => `0x${i.toString(16).padStart(64, '0')}`) })).toThrow(
+      'spec.regions must name at most 16 regions, got 17',
+    )
+    // Every problem at once, each by its field.
+    const all = refused({ redundancy: 0, maxPricePerUnit: -5n, units: -1n })
+    expect(all).toThrow(/spec\.redundancy .*; spec\.units .*; spec\.maxPricePerUnit must be positive \(wei per unit\), got -5/)
+  })
+
+  test('the ETA: rounds of the queue ahead over the eligible providers, each as long as jobs took lately', () => {
+    const providers = [provider(1, { pricePerUnit: 30n }), provider(2, { pricePerUnit: 10n }), provider(3, { pricePerUnit: 20n })]
+    const eta = (queue: JobQueue, job = spec) => quoteJob({ spec: job, providers, params, queue })
+    // An empty queue: one round, as long as the median job lately.
+    expect(eta({ waitingJobs: 0, waitingSlots: 0, recentJobSeconds: 40 }).etaSeconds).toBe(40)
+    // Five slots ahead over three eligible providers: one full round first, then its own.
+    expect(eta({ waitingJobs: 3, waitingSlots: 5, recentJobSeconds: 40 }).etaSeconds).toBe(80)
+    expect(eta({ waitingJobs: 3, waitingSlots: 6, recentJobSeconds: 40 }).etaSeconds).toBe(120)
+    // No job completed yet: a round is the commit and reveal windows.
+    expect(eta({ waitingJobs: 0, waitingSlots: 0, recentJobSeconds: null }).etaSeconds).toBe(240)
+    // Nothing fits, no ETA: the max price is below every ask.
+    const tooCheap = eta({ waitingJobs: 0, waitingSlots: 0, recentJobSeconds: 40 }, { ...spec, maxPricePerUnit: 5n })
+    expect(tooCheap).toMatchObject({ reason: 'MAX_PRICE_TOO_LOW', etaSeconds: null })
+    expect(etaSecondsOf({ eligible: 0, queue: { waitingJobs: 0, waitingSlots: 0, recentJobSeconds: 1 }, market: params.market })).toBeNull()
   })
 
   test('too high asks: MAX_PRICE_TOO_LOW, no price, fees or cost, the same escrow', () => {
@@ -131,25 +170,15 @@ describe('quoteJob', () => {
 
   test("judges collateral as the matcher does: by each provider's own ask, however high the max price", () => {
     // 60 wei free: enough for an ask of 10 (collateral 50) but not one of 20 (100), even at a max price of 10^30.
-    const providers = [provider(1, { locked: 1000n * TSR - 60n }), provider(2, { locked: 1000n * TSR - 60n, pricePerUnit: 20n })]
-    expect(quoteJob({ spec: { ...spec, maxPricePerUnit: 10n ** 30n, redundancy: 1 }, providers, params })).toMatchObject({
+    const providers = [
+      provider(1, { locked: 1000n * TSR - 60n }),
+      provider(2, { locked: 1000n * TSR - 60n, pricePerUnit: 20n }),
+      provider(3, { locked: 1000n * TSR - 60n }),
+    ]
+    expect(quoteJob({ spec: { ...spec, maxPricePerUnit: 10n ** 30n }, providers, params })).toMatchObject({
       reason: 'OK',
-      eligibleProviders: 1,
+      eligibleProviders: 2,
       pricePerUnit: 10n,
-    })
-  })
-
-  test('k = 0 quotes nothing to pick and nothing to escrow', () => {
-    const quote = quoteJob({ spec: { ...spec, redundancy: 0 }, providers: [provider(1)], params })
-    expect(quote).toMatchObject({
-      reason: 'OK',
-      providers: 0,
-      eligibleProviders: 1,
-      pricePerUnit: null,
-      fees: null,
-      escrow: 0n,
-      cost: null,
-      collateralPerSlot: 500n,
     })
   })
 })

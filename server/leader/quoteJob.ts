@@ -1,4 +1,5 @@
 import type { MarketParams } from '../../protocol/deployment.ts'
+import { jobSpecProblems } from '../../protocol/jobSpec.ts'
 import { collateralOf, escrowOf, isOptimistic, takeOf } from '../../protocol/settlement.ts'
 import { BPS } from '../../protocol/units.ts'
 import { UserInputError } from '../errors.ts'
@@ -12,7 +13,21 @@ export type QuoteJobParameters = {
   /** Every indexed provider, with liveness and load (`findCandidateProviders`). */
   providers: readonly MatchProvider[]
   /** Pass `deployment.params`. */
-  params: MatchParams & { market: Pick<MarketParams, 'takeBps' | 'minTake' | 'spotCheckBps' | 'auditThreshold'> }
+  params: MatchParams & {
+    market: Pick<MarketParams, 'takeBps' | 'minTake' | 'spotCheckBps' | 'auditThreshold' | 'commitWindow' | 'revealWindow'>
+  }
+  /** The jobs waiting now and how long jobs recently took (`findJobQueue`); without it no quote has an ETA. */
+  queue?: JobQueue
+}
+
+/** The live queue a quote's ETA is judged by. */
+export type JobQueue = {
+  /** Jobs waiting for providers now (OPEN or DISPUTED, deadline ahead). */
+  waitingJobs: number
+  /** Σ of their rounds' k: the slots the matcher fills before a job submitted now. */
+  waitingSlots: number
+  /** Median seconds from submission to settlement of the jobs completed lately; null when none has. */
+  recentJobSeconds: number | null
 }
 
 /** What a job would cost in one verification mode, and whether the matcher could place it now. */
@@ -43,6 +58,11 @@ export type ModeQuote = {
    * optimistic). Each provider locks its own ask × units × bps / BPS, so none locks more.
    */
   collateralPerSlot: bigint
+  /**
+   * Seconds until the job would settle, judged by the live queue (see {@link etaSecondsOf}); null unless OK, or when
+   * the queue is unknown.
+   */
+  etaSeconds: number | null
 }
 
 /** The quote for the spec's own mode, and for each mode on its own (the redundant one with k = 2 for an optimistic spec). */
@@ -52,15 +72,34 @@ export type QuoteJobReturnType = ModeQuote & { redundant: ModeQuote; optimistic:
 const anyPrice = 2n ** 255n
 
 /**
- * The spec's `verification` and `redundancy` as JobMarket's `submitJob` takes them: an optimistic job runs on one
- * provider. Throws a {@link UserInputError} naming the field otherwise.
+ * The spec's terms as JobMarket's `submitJob` takes them (`jobSpecProblems`): the redundancy its mode allows, positive
+ * units and price, an escrow that fits uint256, uint32 requirements, at most 16 regions. Throws a
+ * {@link UserInputError} naming every field it refuses (`spec.redundancy must be 2 to 16 …`).
  */
-function validateSpec(spec: JobSpec): void {
-  if (isOptimistic(spec.verification) && spec.redundancy !== 1)
-    throw new UserInputError(
-      `spec.redundancy must be 1 for an OPTIMISTIC job (one provider runs it, spot checks and challenges audit it), got ${spec.redundancy}`,
-      { details: 'field spec.redundancy' },
-    )
+export function validateSpec(spec: JobSpec): void {
+  const problems = jobSpecProblems({ ...spec, minVramMiB: spec.minVramMib })
+  if (problems.length === 0) return
+  throw new UserInputError(problems.map((p) => `spec.${p.message}`).join('; '), {
+    details: `fields ${problems.map((p) => `spec.${p.field}`).join(', ')}`,
+  })
+}
+
+/**
+ * Seconds until a job placed now would settle: the matcher fills the slots waiting ahead of it first, `eligible`
+ * providers at a time, so it waits `⌊waitingSlots / eligible⌋` rounds and then runs its own; a round takes what jobs
+ * took lately from submission to settlement, or, before any completed, the commit and reveal windows (the most a round
+ * may take once assigned). Every queued slot is counted against these providers, though some may want others: an
+ * upper-leaning estimate, not a promise.
+ */
+export function etaSecondsOf(parameters: {
+  eligible: number
+  queue: JobQueue
+  market: Pick<MarketParams, 'commitWindow' | 'revealWindow'>
+}): number | null {
+  const { eligible, queue, market } = parameters
+  if (eligible <= 0) return null
+  const roundSeconds = queue.recentJobSeconds ?? Number(market.commitWindow + market.revealWindow)
+  return roundSeconds * (1 + Math.floor(queue.waitingSlots / eligible))
 }
 
 /**
@@ -69,7 +108,7 @@ function validateSpec(spec: JobSpec): void {
  * (enough would fit at any price), liveness (enough would fit were they live), or providers altogether.
  */
 function quoteMode(spec: JobSpec, parameters: Omit<QuoteJobParameters, 'spec'>): ModeQuote {
-  const { providers, params } = parameters
+  const { providers, params, queue } = parameters
   const optimistic = isOptimistic(spec.verification)
   const audited = optimistic && spec.maxPricePerUnit * spec.units >= params.market.auditThreshold
   const needed = optimistic ? (audited ? 2 : 1) : spec.redundancy
@@ -84,7 +123,7 @@ function quoteMode(spec: JobSpec, parameters: Omit<QuoteJobParameters, 'spec'>):
     else if (countFitting((p) => fits({ ...p, live: true })) >= needed) reason = 'TOO_FEW_LIVE_PROVIDERS'
     else reason = 'NOT_ENOUGH_PROVIDERS'
   }
-  const picked = eligible.length >= needed && needed > 0 ? eligible.slice(0, needed) : []
+  const picked = eligible.length >= needed ? eligible.slice(0, needed) : []
   const fees = picked.length ? picked.reduce((sum, p) => sum + p.pricePerUnit * spec.units, 0n) : null
   const premium = fees !== null && optimistic && !audited ? (fees * params.market.spotCheckBps) / BPS : 0n
   return {
@@ -96,14 +135,15 @@ function quoteMode(spec: JobSpec, parameters: Omit<QuoteJobParameters, 'spec'>):
     escrow: escrowOf(spec, params.market),
     cost: fees === null ? null : fees + takeOf(fees, params.market) + premium,
     collateralPerSlot: collateralOf({ ask: spec.maxPricePerUnit, units: spec.units, verification: spec.verification }, params.market),
+    etaSeconds: reason === 'OK' && queue ? etaSecondsOf({ eligible: eligible.length, queue, market: params.market }) : null,
   }
 }
 
 /**
  * What a job with `spec` would cost and whether the matcher could place it now, in the spec's own verification mode
  * and in both: redundant with the spec's k (2 when the spec is optimistic), and optimistic (one provider, an audit's
- * second execution escrowed). Pure. Throws a {@link UserInputError} naming the field for a spec JobMarket would refuse
- * (an optimistic job with a redundancy other than 1).
+ * second execution escrowed), each with an ETA when `queue` is given. Pure. Throws a {@link UserInputError} naming the
+ * fields of a spec JobMarket would refuse (a redundancy its mode doesn't allow, no units, no price, …).
  */
 export function quoteJob(parameters: QuoteJobParameters): QuoteJobReturnType {
   const { spec } = parameters

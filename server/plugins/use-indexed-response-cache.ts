@@ -16,8 +16,18 @@ import { operationKey } from './operationKey.ts'
 /** Root fields whose answers come from the indexed chain data alone. */
 export const indexedRootFields = ['job', 'jobs', 'provider', 'providers', 'epochs', 'emissionsVsUsage', 'challengeRounds'] as const
 
-/** Fields that read the server's own tables or its clock (heartbeats): an operation selecting one is never cached. */
-export const liveFields = ['Provider.lastHeartbeatAt', 'Provider.live', 'Provider.warmModels'] as const
+/**
+ * Fields that read the server's own tables or its clock (heartbeats), or the chain itself (what a provider can withdraw
+ * or claim now): an operation selecting one is never cached.
+ */
+export const liveFields = [
+  'Provider.lastHeartbeatAt',
+  'Provider.live',
+  'Provider.warmModels',
+  'Provider.owed',
+  'Provider.claimable',
+  'Provider.claimableRewards',
+] as const
 
 /** Entries kept at most (least recently used dropped first). */
 const defaultMaxEntries = 2000
@@ -36,7 +46,7 @@ type Entry = { head: bigint; at: number; result: ExecutionResult }
  * status stay stale for a minute with the head check alone; whatever the cause, an answer now lives 1 s at most.
  *
  * Only queries whose root fields are all {@link indexedRootFields} and that select none of {@link liveFields} are
- * cached; mutations, subscriptions, `_meta`, `marketStats`, `quote`, `checkJob` and the gateway's fields always run.
+ * cached; mutations, subscriptions, `_meta`, `marketStats`, `quote`, `checkJob`, `account` and the gateway's fields always run.
  * Results with errors are not kept.
  */
 export function useIndexedResponseCache(options: { head: () => bigint | undefined; maxEntries?: number; maxAgeMs?: number }): Plugin {

@@ -1,5 +1,4 @@
 import type { Plugin } from 'graphql-yoga'
-import { type Deployment, stringifyDeployment } from '../../protocol/deployment.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
 /** What `/ready` reports: 503 with the reason and any `details` (bigints as decimal strings) unless `ok`. */
@@ -9,19 +8,13 @@ export type Readiness = { ok: boolean; reason?: string; details?: Record<string,
 const stringify = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
 
 /**
- * `/deployment` (the deployment JSON, bigints as decimal strings: `parseDeployment` reads it), `/ready` (200 when
- * `ready()` resolves ok, else 503 with the reason and details) and `/metrics` (Prometheus text). `/health` is Yoga's
- * own liveness route.
+ * `/ready` (200 when `ready()` resolves ok, else 503 with the reason and details) and `/metrics` (Prometheus text).
+ * `/health` is Yoga's own liveness route; `/deployment` is `useDeploymentRoute`'s.
  */
-export function useOpsRoutes(options: { deployment: Deployment; metrics: ServerMetrics; ready: () => Promise<Readiness> }): Plugin {
+export function useOpsRoutes(options: { metrics: ServerMetrics; ready: () => Promise<Readiness> }): Plugin {
   return {
     async onRequest({ url, request, endResponse }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return
-      if (url.pathname === '/deployment') {
-        return endResponse(
-          new Response(stringifyDeployment(options.deployment), { headers: { 'content-type': 'application/json; charset=utf-8' } }),
-        )
-      }
       if (url.pathname === '/ready') {
         const r: Readiness = await options.ready().catch((error: Error) => ({ ok: false, reason: error.message }))
         return endResponse(

@@ -57,7 +57,7 @@ Reputation.implement({
 })
 
 /** A provider, loaded by lower-case address through a per-request dataloader. */
-const Provider = builder.loadableObjectRef('Provider', {
+export const Provider = builder.loadableObjectRef('Provider', {
   load: (addresses: string[], ctx) => findProvidersByAddresses(ctx.views, addresses),
   sort: (provider: IndexedProvider) => provider.address,
 })

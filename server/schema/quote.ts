@@ -1,6 +1,6 @@
 import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { builder } from '../builder.ts'
-import type { ModeQuote } from '../leader/quoteJob.ts'
+import type { JobQueue, ModeQuote } from '../leader/quoteJob.ts'
 import { type QuoteWithCheck, quoteWithCheck } from '../quoteWithCheck.ts'
 import { JobCheckRef } from './checkJob.ts'
 import { Verification } from './job.ts'
@@ -23,7 +23,7 @@ const QuoteInput = builder.inputType('QuoteInput', {
   fields: (t) => ({
     units: t.field({ type: 'BigInt', required: true }),
     maxPricePerUnit: t.field({ type: 'BigInt', required: true }),
-    redundancy: t.int({ required: true, description: 'k: how many providers run it; must be 1 when OPTIMISTIC.' }),
+    redundancy: t.int({ required: true, description: 'k: how many providers run it: 2 to 16 when REDUNDANT, 1 when OPTIMISTIC.' }),
     verification: t.field({ type: Verification, defaultValue: 'REDUNDANT' }),
     // uint32 on chain, past GraphQL's Int: BigInt, as on Job.
     minVramMiB: t.field({ type: 'BigInt', defaultValue: 0n }),
@@ -72,6 +72,25 @@ const modeFields = <Parent extends ModeQuote>(t: PothosSchemaTypes.ObjectFieldBu
     description: 'The most one slot can lock: the collateral of an ask of maxPricePerUnit (optimisticCollateralBps when OPTIMISTIC).',
     resolve: (q) => q.collateralPerSlot,
   }),
+  etaSeconds: t.int({
+    nullable: true,
+    description:
+      'Seconds until a job submitted now would settle: ⌊queue.waitingSlots / eligibleProviders⌋ rounds ahead of it, then its own, a round ' +
+      'taking queue.recentJobSeconds (the commit and reveal windows before any job completed). An estimate; null unless OK.',
+    resolve: (q) => q.etaSeconds,
+  }),
+})
+
+const QuoteQueueRef = builder.objectRef<JobQueue>('QuoteQueue').implement({
+  description: 'The live queue a quote’s ETA is judged by.',
+  fields: (t) => ({
+    waitingJobs: t.exposeInt('waitingJobs', { description: 'Jobs waiting for providers now (OPEN or DISPUTED, deadline ahead).' }),
+    waitingSlots: t.exposeInt('waitingSlots', { description: 'Providers those jobs’ rounds need: filled before a job submitted now.' }),
+    recentJobSeconds: t.exposeInt('recentJobSeconds', {
+      nullable: true,
+      description: 'Median seconds from submission to settlement of the last 50 completed jobs; null before any completed.',
+    }),
+  }),
 })
 
 const QuoteModeRef = builder.objectRef<ModeQuote>('QuoteMode').implement({
@@ -88,6 +107,7 @@ const QuoteRef = builder.objectRef<QuoteWithCheck>('Quote').implement({
       description: 'The spec run REDUNDANT: with its k, or k = 2 when it is OPTIMISTIC.',
     }),
     optimistic: t.expose('optimistic', { type: QuoteModeRef, description: 'The spec run OPTIMISTIC: one provider, spot-checked.' }),
+    queue: t.expose('queue', { type: QuoteQueueRef }),
     check: t.expose('check', {
       type: JobCheckRef,
       nullable: true,
@@ -99,6 +119,9 @@ const QuoteRef = builder.objectRef<QuoteWithCheck>('Quote').implement({
 builder.queryFields((t) => ({
   quote: t.field({
     type: QuoteRef,
+    description:
+      'What a job with `spec` would cost, when it would settle and whether the matcher could place it now. A spec JobMarket would ' +
+      'refuse (a redundancy its mode does not allow, no units, a price of 0 or less, …) is refused with an error naming each field.',
     args: { spec: t.arg({ type: QuoteInput, required: true }) },
     complexity: 20,
     resolve: (_root, { spec }, ctx) =>
