@@ -2,7 +2,7 @@ import path from 'node:path'
 import type { Logger } from 'pino'
 import { parseEther } from 'viem'
 import { runDemoWorkload } from '../devnet/demoWorkload.ts'
-import { devKeys } from '../devnet/devAccounts.ts'
+import { devKeys, devRequesterIndex } from '../devnet/devAccounts.ts'
 import { startStack } from '../devnet/startStack.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { sleep } from '../protocol/retry.ts'
@@ -38,8 +38,8 @@ export type RunDevParameters = {
 export async function runDev(parameters: RunDevParameters): Promise<void> {
   const { log } = parameters
   const started = Date.now()
-  // Anvil keys 2–4, then 6–7 (5 is the demo's requester).
-  const providerKeys = [devKeys[2], devKeys[3], devKeys[4], devKeys[6], devKeys[7]]
+  // Anvil keys 2–4, then 6 and 8 (5 is the demo's requester, 7 the CLI's: `tessera job submit` with no key).
+  const providerKeys = [devKeys[2], devKeys[3], devKeys[4], devKeys[6], devKeys[8]]
   const agentKeys = providerKeys.slice(0, Math.max(0, Math.min(providerKeys.length, parameters.agents)))
   const { cheaters, cheatRate } = parameters
   if (!Number.isInteger(cheaters) || cheaters < 0 || cheaters > agentKeys.length)
@@ -67,7 +67,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
         ? { pricePerUnit: parseEther('0.001') * BigInt(i + 1) }
         : { pricePerUnit: parseEther('0.0005'), lie: cheatRate }),
     })),
-    requesters: [devKeys[5]],
+    requesters: [devKeys[5], devKeys[devRequesterIndex]],
     spareProviders: providerKeys.slice(agentKeys.length),
     log,
   })
@@ -99,6 +99,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
     ...(agentKeys.length < providerKeys.length ? [`  more agents ${spareAgentHint(providerKeys.slice(agentKeys.length))}`] : []),
     `  payouts     ${parameters.payoutIntervalMs > 0 ? `agents claim their rewards and withdraw their earnings every ${parameters.payoutIntervalMs / 1000} s` : 'off'}`,
     `  demo jobs   ${parameters.demo ? `every 4 s through the job gateway, ${demoMix(optimisticShare, redundancies, stack.deployment)}` : 'off'}`,
+    `  your jobs   npx tessera job submit --model <file.onnx> --input <file.json> (dev account ${devRequesterIndex}, funded; first: npx tessera gateway deposit --amount 10)`,
     'Press Ctrl-C to stop.',
     '',
   ]
@@ -139,5 +140,5 @@ function demoMix(optimisticShare: number, redundancies: readonly number[], deplo
 /** How to start another agent by hand with one of the funded spare provider keys (anvil accounts by index). */
 function spareAgentHint(spare: readonly string[]): string {
   const indexes = spare.map((key) => devKeys.indexOf(key as (typeof devKeys)[number])).join(', ')
-  return `npx tessera agent --private-key <anvil key ${indexes}> --data-dir .tessera/agent-N (funded with TSR)`
+  return `TESSERA_PRIVATE_KEY=<anvil key ${indexes}> npx tessera agent --data-dir .tessera/agent-N (funded with TSR)`
 }

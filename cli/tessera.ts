@@ -1,51 +1,45 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Command } from 'commander'
-import { formatEther, type Hex, parseEther } from 'viem'
+import { formatEther } from 'viem'
 import type { GatewayRequest } from '../client/gateway.ts'
-import { devKeys } from '../devnet/devAccounts.ts'
 import type { EmissionsInterval } from '../economics/analytics.ts'
 import type { ScenarioId } from '../economics/simulation/scenarios.ts'
 import type { SweepGrid } from '../economics/simulation/sweep.ts'
-import { TesseraError } from '../protocol/errors.ts'
-import { addSettingOptions, ConfigError, createLogger, describeConfig, readSecret, resolveConfig, type Setting } from './config.ts'
+import packageJson from '../package.json' with { type: 'json' }
+import {
+  addSettingOptions,
+  type CommandSetting,
+  ConfigError,
+  commandLogger,
+  describeConfig,
+  exitAfterFlush,
+  explainError,
+  printJson,
+  progress,
+  requiredAccountKey,
+  resolveSettings,
+  settingsCommand,
+  sourceOf,
+} from './config.ts'
+import { addJobCommands } from './jobCommands.ts'
+import { requesterSettings, submitOptionsOf, submitSettings } from './jobSubmitOptions.ts'
 import { jobVerificationOf } from './jobVerificationOf.ts'
+import { addModelsCommands } from './modelsCommands.ts'
+import { addProviderCommands } from './providerCommands.ts'
+import { addServiceCommands } from './serviceCommands.ts'
 import { waitForSignal } from './waitForSignal.ts'
 
-const program = new Command('tessera')
-  .description('Tessera: an open marketplace for AI compute')
-  .option('--config <path>', 'JSON config file (flags beat TESSERA_* env vars beat this file)')
-  .option('--log-level <level>', 'trace | debug | info | warn | error')
-  .option('--log-format <format>', 'pretty | json')
-
-function logger(name: string) {
-  const opts = program.opts()
-  return createLogger({
-    level: opts.logLevel ?? process.env.TESSERA_LOG_LEVEL,
-    format: opts.logFormat ?? process.env.TESSERA_LOG_FORMAT,
-    name,
-  })
-}
-
-/** A subcommand of `tessera` with an option for every setting that has a flag. */
-function settingsCommand(name: string, description: string, settings: Record<string, Setting>) {
-  return addSettingOptions(program.command(name).description(description), settings)
-}
-
-/** A number of seconds ≥ 0 from a setting, or a ConfigError naming the flag. */
-function seconds(value: unknown, flag: string): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${flag} must be a number of seconds ≥ 0, got ${JSON.stringify(value)}`)
-  return n
-}
-
-/** An amount of TSR ≥ 0 from a setting, in wei, or a ConfigError naming the flag. */
-function tsrSetting(value: unknown, flag: string): bigint {
-  const text = String(value).trim()
-  if (!/^\d+(\.\d{1,18})?$/.test(text))
-    throw new ConfigError(`${flag} must be an amount of TSR ≥ 0 (up to 18 decimals), got ${JSON.stringify(value)}`)
-  return parseEther(text)
-}
+// Settings: cli/settings.ts, each once (flag, TESSERA_* variable, config-file key, default, parser); a command names
+// the ones it reads. Precedence: flag > variable > the JSON file of --config (or TESSERA_CONFIG) > default.
+const program = addSettingOptions(
+  new Command('tessera')
+    .description('Tessera: an open marketplace for AI compute')
+    .version(packageJson.version, '--version', 'print the version')
+    .option('--config <path>', 'JSON config file of settings by name (flags beat TESSERA_* env vars beat this file) (env TESSERA_CONFIG)')
+    .option('--print-config', "print the command's effective settings (secrets hidden, each with where it came from) and exit"),
+  ['logLevel', 'logFormat'],
+)
 
 /** `--lie` alone: every job; `--lie 0.3`: that fraction of them. */
 function lieOption(value: unknown): boolean | number {
@@ -56,193 +50,118 @@ function lieOption(value: unknown): boolean | number {
   return rate
 }
 
-/** Exits once the logger's transport (a worker thread for pretty output) has written every line. */
-async function exitAfterFlush(log: { flush: (cb?: (err?: Error) => void) => void }, code = 0): Promise<never> {
-  await new Promise<void>((resolve) => log.flush(() => resolve()))
-  process.exit(code)
-}
-
-const devSettings = {
-  port: { flag: '--port <port>', env: 'TESSERA_PORT', default: 4000, description: 'GraphQL server port' },
-  dataDir: { flag: '--data-dir <dir>', env: 'TESSERA_DATA_DIR', default: '.tessera', description: 'data directory' },
-  databaseUrl: {
-    flag: '--database-url <url>',
-    env: 'DATABASE_URL',
-    secret: true,
-    description: 'Postgres URL (default: embedded Postgres)',
-  },
-  postgresPort: { flag: '--postgres-port <port>', env: 'TESSERA_PG_PORT', default: 54329, description: 'embedded Postgres port' },
-  rpcPort: { flag: '--rpc-port <port>', env: 'TESSERA_RPC_PORT', default: 8545, description: 'anvil port' },
-  ponderPort: { flag: '--ponder-port <port>', env: 'TESSERA_PONDER_PORT', default: 42069, description: 'Ponder port' },
-  agents: { flag: '--agents <n>', env: 'TESSERA_AGENTS', default: 2, description: 'local agents to run (at most 5)' },
-  cheaters: {
-    flag: '--cheaters <n>',
-    env: 'TESSERA_CHEATERS',
-    default: 0,
-    description: 'how many of the local agents cheat (alter outputs), to watch the verification slash them',
-  },
-  cheatRate: {
-    flag: '--cheat-rate <fraction>',
-    env: 'TESSERA_CHEAT_RATE',
-    default: 0.5,
-    description: 'fraction of its jobs a cheating agent alters, 0–1',
-  },
-  demo: { flag: '--no-demo', env: 'TESSERA_DEMO', default: 'true', description: 'do not submit demo jobs' },
-  optimisticShare: {
-    flag: '--optimistic-share <fraction>',
-    env: 'TESSERA_OPTIMISTIC_SHARE',
-    default: 0.5,
-    description: 'fraction of the demo jobs submitted Optimistic (one run, spot-checked), 0–1; the rest are Redundant',
-  },
-  epochLength: {
-    flag: '--epoch-length <seconds>',
-    env: 'TESSERA_EPOCH_LENGTH',
-    default: 30,
-    description: 'devnet epoch length in seconds',
-  },
-  payoutInterval: {
-    flag: '--payout-interval <seconds>',
-    env: 'TESSERA_AGENT_PAYOUT_INTERVAL',
-    default: 60,
-    description: 'how often the local agents claim their emission rewards and withdraw their earnings (0: never)',
-  },
-  minWithdraw: {
-    flag: '--min-withdraw <tsr>',
-    env: 'TESSERA_AGENT_MIN_WITHDRAW',
-    default: '0',
-    description: 'smallest JobMarket balance the local agents withdraw, in TSR (0: any)',
-  },
-} satisfies Record<string, Setting>
+const devSettings = [
+  'serverPort',
+  { name: 'dataDir', description: 'data directory: Postgres in <dir>/pg, blobs in <dir>/server, agents in <dir>/agents' },
+  'databaseUrl',
+  'postgresPort',
+  'rpcPort',
+  'indexerPort',
+  'agents',
+  'cheaters',
+  'cheatRate',
+  'demo',
+  'optimisticShare',
+  'epochLength',
+  'payoutInterval',
+  'minWithdraw',
+] as const
 
 settingsCommand(
+  program,
   'dev',
   'run the whole marketplace locally: Postgres, anvil, contracts, indexer, server, agents, demo jobs',
   devSettings,
-).action(async (flags) => {
-  const config = resolveConfig({
-    settings: devSettings,
-    flags: { ...flags, demo: flags.demo === false ? 'false' : undefined },
-    configPath: program.opts().config,
-  })
-  const log = logger('tessera')
-  log.debug({ config: describeConfig(devSettings, config) }, 'effective config')
+).action(async (_options, command: Command) => {
+  const config = resolveSettings(command, devSettings)
+  const log = commandLogger(command, 'tessera')
+  log.debug({ config: describeConfig(config) }, 'effective config')
   const { runDev } = await import('./dev.ts')
   await runDev({
-    port: Number(config.port),
+    port: config.serverPort,
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
-    postgresPort: Number(config.postgresPort),
-    rpcPort: Number(config.rpcPort),
-    ponderPort: Number(config.ponderPort),
-    agents: Number(config.agents),
-    cheaters: Number(config.cheaters),
-    cheatRate: Number(config.cheatRate),
-    demo: config.demo !== 'false',
-    optimisticShare: Number(config.optimisticShare),
-    epochLength: Number(config.epochLength),
-    payoutIntervalMs: seconds(config.payoutInterval, '--payout-interval') * 1000,
-    minWithdraw: tsrSetting(config.minWithdraw, '--min-withdraw'),
+    postgresPort: config.postgresPort,
+    rpcPort: config.rpcPort,
+    ponderPort: config.indexerPort,
+    agents: config.agents,
+    cheaters: config.cheaters,
+    cheatRate: config.cheatRate,
+    demo: config.demo,
+    optimisticShare: config.optimisticShare,
+    epochLength: config.epochLength,
+    payoutIntervalMs: config.payoutInterval * 1000,
+    minWithdraw: config.minWithdraw,
     log,
   })
   // Everything it started has stopped; leftover handles (pools, worker threads) must not keep the CLI up.
   await exitAfterFlush(log)
 })
 
-const agentSettings = {
-  privateKey: { flag: '--private-key <key>', env: 'TESSERA_PRIVATE_KEY', secret: true, description: 'provider key (0x… or a file path)' },
-  server: { flag: '--server <url>', env: 'TESSERA_SERVER_URL', default: 'http://127.0.0.1:4000', description: 'Tessera server URL' },
-  rpc: { flag: '--rpc <url>', env: 'TESSERA_RPC_URL', default: 'http://127.0.0.1:8545', description: 'chain RPC URL' },
-  dataDir: {
-    flag: '--data-dir <dir>',
-    env: 'TESSERA_AGENT_DATA_DIR',
-    default: '.tessera/agent',
-    description: 'model cache and commit journal',
-  },
-  price: { flag: '--price <tsr>', env: 'TESSERA_PRICE', default: '0.001', description: 'ask per unit, in TSR' },
-  stake: { flag: '--stake <tsr>', env: 'TESSERA_STAKE', description: 'stake to hold, in TSR (default 10 × the minimum)' },
-  region: { flag: '--region <name>', env: 'TESSERA_REGION', description: 'region label' },
-  httpPort: { flag: '--http-port <port>', env: 'TESSERA_AGENT_HTTP_PORT', description: 'serve /health, /ready, /metrics on this port' },
-  workers: { flag: '--workers <n>', env: 'TESSERA_AGENT_WORKERS', default: 1, description: 'inference worker threads' },
-  gpuModel: { flag: '--gpu-model <id>', env: 'TESSERA_GPU_MODEL', description: 'override the detected GPU model id' },
-  vramMib: { flag: '--vram-mib <mib>', env: 'TESSERA_VRAM_MIB', description: 'override the detected VRAM per GPU, MiB' },
-  benchmarkScore: {
-    flag: '--benchmark-score <units>',
-    env: 'TESSERA_BENCHMARK_SCORE',
-    description: 'override the measured units per epoch per GPU',
-  },
-  confirmations: {
-    flag: '--confirmations <blocks>',
-    env: 'TESSERA_AGENT_CONFIRMATIONS',
-    default: 2,
-    description: 'blocks deep a commit or reveal must be before the journal counts it (more than the chain reorgs)',
-  },
-  commitMargin: {
-    flag: '--commit-margin <seconds>',
-    env: 'TESSERA_AGENT_COMMIT_MARGIN',
-    default: 20,
-    description: 'seconds before the commit deadline an inference must be done by, else the agent reports TIMEOUT',
-  },
-  claim: {
-    flag: '--no-claim',
-    env: 'TESSERA_AGENT_CLAIM',
-    default: 'true',
-    description: 'do not claim jobs the matcher left waiting past the claim grace (claimJob)',
-  },
-  chainWatch: {
-    flag: '--chain-watch <seconds>',
-    env: 'TESSERA_AGENT_CHAIN_WATCH',
-    default: 5,
-    description: "how often to read this provider's assignments from the chain too (0: only the server's feed)",
-  },
-  payoutInterval: {
-    flag: '--payout-interval <seconds>',
-    env: 'TESSERA_AGENT_PAYOUT_INTERVAL',
-    default: 60,
-    description: 'how often to claim emission rewards of closed epochs and withdraw JobMarket earnings (0: never)',
-  },
-  minWithdraw: {
-    flag: '--min-withdraw <tsr>',
-    env: 'TESSERA_AGENT_MIN_WITHDRAW',
-    default: '0',
-    description: 'leave JobMarket earnings below this many TSR until they grow (0: withdraw any)',
-  },
-} satisfies Record<string, Setting>
+const agentSettings = [
+  'server',
+  'rpc',
+  { name: 'keyFile', description: "file holding the provider's private key (or TESSERA_PRIVATE_KEY)" },
+  'privateKey',
+  { name: 'dataDir', description: 'data directory: the agent keeps its model cache and commit journal in <dir>/agent' },
+  'price',
+  'stake',
+  'region',
+  'httpPort',
+  'workers',
+  'gpuModel',
+  'vramMib',
+  'benchmarkScore',
+  'confirmations',
+  'commitMargin',
+  'claim',
+  'chainWatch',
+  'payoutInterval',
+  'minWithdraw',
+] as const
 
-settingsCommand('agent', 'run a provider agent: register, stake, take assignments, run inference, commit and reveal', agentSettings)
+settingsCommand(
+  program,
+  'agent',
+  'run a provider agent: register, stake, take assignments, run inference, commit and reveal',
+  agentSettings,
+)
   .option('--lie [fraction]', 'alter outputs, on every job or on this fraction of them (for testing the verification)')
-  .action(async (flags) => {
-    const config = resolveConfig({ settings: agentSettings, flags, configPath: program.opts().config })
-    const log = logger('agent')
-    if (!config.privateKey) throw new ConfigError('--private-key (or TESSERA_PRIVATE_KEY) is required')
-    const commitMargin = seconds(config.commitMargin, '--commit-margin')
-    const chainWatch = seconds(config.chainWatch, '--chain-watch')
-    const payoutInterval = seconds(config.payoutInterval, '--payout-interval')
-    const minWithdraw = tsrSetting(config.minWithdraw, '--min-withdraw')
-    log.info({ config: describeConfig(agentSettings, config) }, 'effective config')
+  .action(async (flags, command: Command) => {
+    const config = resolveSettings(command, agentSettings)
+    const privateKey = requiredAccountKey(config, 'agent')
+    const lie = lieOption(flags.lie)
+    const log = commandLogger(command, 'agent')
+    // TESSERA_AGENT_DATA_DIR named the agent's own folder; TESSERA_DATA_DIR names the folder above it.
+    const legacyDir = process.env.TESSERA_AGENT_DATA_DIR
+    const dataDir = legacyDir && sourceOf(config, 'dataDir')?.kind === 'default' ? legacyDir : join(config.dataDir, 'agent')
+    if (legacyDir)
+      log.warn(`TESSERA_AGENT_DATA_DIR is deprecated: set TESSERA_DATA_DIR (the agent keeps its files in <dir>/agent); using ${dataDir}`)
+    log.info({ config: describeConfig(config) }, 'effective config')
     const { runAgent } = await import('../agent/runAgent.ts')
     const controller = new AbortController()
     const agent = await runAgent({
-      privateKey: readSecret(config.privateKey) as Hex,
+      privateKey,
       serverUrl: config.server,
       rpcUrl: config.rpc,
-      dataDir: config.dataDir,
-      pricePerUnit: parseEther(config.price),
-      stake: config.stake ? parseEther(config.stake) : undefined,
+      dataDir,
+      pricePerUnit: config.price,
+      stake: config.stake,
       region: config.region,
-      httpPort: config.httpPort ? Number(config.httpPort) : undefined,
-      inferenceWorkers: Number(config.workers),
+      httpPort: config.httpPort,
+      inferenceWorkers: config.workers,
       hardware: {
-        ...(config.gpuModel ? { gpuModel: Number(config.gpuModel) } : {}),
-        ...(config.vramMib ? { vramMiB: Number(config.vramMib) } : {}),
-        ...(config.benchmarkScore ? { benchmarkScore: Number(config.benchmarkScore) } : {}),
+        ...(config.gpuModel !== undefined ? { gpuModel: config.gpuModel } : {}),
+        ...(config.vramMib !== undefined ? { vramMiB: config.vramMib } : {}),
+        ...(config.benchmarkScore !== undefined ? { benchmarkScore: config.benchmarkScore } : {}),
       },
-      confirmations: Number(config.confirmations),
-      commitMarginMs: commitMargin * 1000,
-      claimJobs: config.claim !== 'false',
-      chainWatchIntervalMs: chainWatch * 1000,
-      payoutIntervalMs: payoutInterval * 1000,
-      minWithdraw,
-      lie: lieOption(flags.lie),
+      confirmations: config.confirmations,
+      commitMarginMs: config.commitMargin * 1000,
+      claimJobs: config.claim,
+      chainWatchIntervalMs: config.chainWatch * 1000,
+      payoutIntervalMs: config.payoutInterval * 1000,
+      minWithdraw: config.minWithdraw,
+      lie,
       log,
       signal: controller.signal,
     })
@@ -252,58 +171,44 @@ settingsCommand('agent', 'run a provider agent: register, stake, take assignment
     await exitAfterFlush(log)
   })
 
-/** `--server`, `--rpc` and `--private-key` of the requester commands, with their TESSERA_* defaults. */
-function addRequesterOptions(command: Command): Command {
-  return command
-    .option('--server <url>', 'Tessera server URL', process.env.TESSERA_SERVER_URL ?? 'http://127.0.0.1:4000')
-    .option('--rpc <url>', 'chain RPC URL', process.env.TESSERA_RPC_URL ?? 'http://127.0.0.1:8545')
-    .option('--private-key <key>', 'requester key (0x… or a file path)', process.env.TESSERA_PRIVATE_KEY ?? devKeys[5])
-}
-
-/** An amount of TSR from a flag, in wei: a positive decimal, or a ConfigError naming the flag. */
-function tsrOption(value: string | undefined, flag: string): bigint {
-  const amount = value !== undefined && /^\d+(\.\d{1,18})?$/.test(value.trim()) ? parseEther(value.trim()) : 0n
-  if (amount <= 0n)
-    throw new ConfigError(`${flag} must be an amount of TSR above 0 (up to 18 decimals), got ${JSON.stringify(value ?? null)}`)
-  return amount
-}
-
-/** Progress for a person, on stderr, so stdout stays the one JSON line. */
-function progress(line: string): void {
-  console.error(line)
-}
-
-const job = program.command('job').description('requester commands')
-addRequesterOptions(
-  job
-    .command('submit')
-    .description(
-      'upload a model and an input tensor blob, then submit a job through the job gateway (or, with --direct, with escrow from your key)',
-    )
-    .requiredOption('--model <file>', 'ONNX model file')
-    .requiredOption('--input <file>', 'input tensor blob (JSON: dims, dtype float32, base64 data)'),
+const job = program
+  .command('job')
+  .description('requester commands: submit a job, follow it, fetch its result, cancel it, list yours (dev account 7 unless given a key)')
+settingsCommand(
+  job,
+  'submit',
+  'upload a model and an input tensor blob, then submit a job through the job gateway (or, with --direct, with escrow from your key); prints its id',
+  submitSettings,
 )
-  .option('--max-price <tsr>', 'max price per unit, in TSR', '0.01')
-  .option(
-    '--verification <mode>',
-    'redundant: k providers run it and must agree; optimistic: one runs it, spot-checked and open to challenges (k = 1)',
-    'redundant',
-  )
-  .option('--redundancy <k>', 'providers that must agree (redundant: 2 to 16, default 2; optimistic: 1 only)')
-  .option('--tolerance <bits>', 'significant mantissa bits compared', '16')
-  .option('--direct', "submit from the key's own address, approving the escrow itself, instead of through the gateway")
-  .action(async (flags) => {
-    // Before any file is read, uploaded or approved: a bad combination costs nothing.
-    const { verification, redundancy, name } = jobVerificationOf(flags)
+  .option('--public-model', 'let anyone download the model (by default only you and the providers of jobs that use it may)')
+  .action(async (options, command: Command) => {
+    // Every option is read and checked before any file is uploaded or anything signed or approved: a bad value costs nothing.
+    const {
+      flags: checked,
+      verification,
+      redundancy,
+      name,
+      privateKey,
+      model,
+      input,
+      tensor,
+      maxPricePerUnit,
+      outputTolerance,
+    } = await submitOptionsOf(command)
+    const flags = { ...options, ...checked }
     const { fetchDeployment, uploadBlob } = await import('../client/serverClient.ts')
-    const { decodeTensorBlob } = await import('../protocol/tensorBlob.ts')
-    const privateKey = readSecret(flags.privateKey) as Hex
-    const model = await readFile(flags.model)
-    const input = await readFile(flags.input)
-    const tensor = decodeTensorBlob(input)
     const deployment = await fetchDeployment({ serverUrl: flags.server })
-    const { sha256: modelHash } = await uploadBlob({ serverUrl: flags.server, bytes: model, kind: 'model' })
-    const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input, kind: 'input' })
+    // Signed by the requester's key: the server keeps the input for the job's parties, and the model too unless --public-model.
+    const { privateKeyToAccount } = await import('viem/accounts')
+    const credentials = { account: privateKeyToAccount(privateKey), chainId: deployment.chainId }
+    const { sha256: modelHash } = await uploadBlob({
+      serverUrl: flags.server,
+      bytes: model,
+      kind: 'model',
+      public: Boolean(flags.publicModel),
+      credentials,
+    })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: flags.server, bytes: input, kind: 'input', credentials })
     const spec = {
       serverUrl: flags.server,
       rpcUrl: flags.rpc,
@@ -312,10 +217,10 @@ addRequesterOptions(
       modelHash,
       inputHash,
       units: BigInt(tensor.dims[0]),
-      maxPricePerUnit: parseEther(flags.maxPrice),
+      maxPricePerUnit,
       redundancy,
       verification,
-      outputTolerance: Number(flags.tolerance),
+      outputTolerance,
     }
     if (flags.direct) {
       const { submitJob } = await import('../client/submitJob.ts')
@@ -359,51 +264,63 @@ addRequesterOptions(
     )
   })
 
-job
-  .command('quote')
-  .description(
-    'what a job would cost run redundant (k providers agree) and optimistic (one run, spot-checked), and whether it would be matched now',
-  )
-  .option('--input <file>', 'input tensor blob: its rows are the units')
-  .option('--units <n>', 'units, when no --input is given')
-  .option('--server <url>', 'Tessera server URL', process.env.TESSERA_SERVER_URL ?? 'http://127.0.0.1:4000')
-  .option('--max-price <tsr>', 'max price per unit, in TSR', '0.01')
-  .option('--redundancy <k>', 'providers that must agree in the redundant quote (2 to 16)', '2')
-  .action(async (flags) => {
-    const { redundancy } = jobVerificationOf({ verification: 'redundant', redundancy: flags.redundancy })
-    const units = await quoteUnitsOf(flags)
-    const { quoteJob } = await import('../client/quoteJob.ts')
-    const quote = await quoteJob({ serverUrl: flags.server, units, maxPricePerUnit: parseEther(flags.maxPrice), redundancy })
-    const show = (mode: typeof quote.redundant) => ({
-      ...mode,
-      pricePerUnit: mode.pricePerUnit?.toString() ?? null,
-      fees: mode.fees?.toString() ?? null,
-      escrow: mode.escrow.toString(),
-      cost: mode.cost?.toString() ?? null,
-    })
-    console.log(JSON.stringify({ units: units.toString(), redundant: show(quote.redundant), optimistic: show(quote.optimistic) }))
-  })
+const quoteSettings = [
+  'server',
+  'input',
+  'units',
+  'maxPrice',
+  { name: 'redundancy', default: '2', description: 'providers that must agree in the redundant quote (2 to 16)' },
+] as const
 
-/** A quote's units: the rows of `--input`, or `--units`; one of the two, a positive whole number. */
-async function quoteUnitsOf(flags: { input?: string; units?: string }): Promise<bigint> {
-  if (flags.input !== undefined && flags.units !== undefined) throw new ConfigError('give --input or --units, not both')
-  if (flags.input !== undefined) {
+settingsCommand(
+  job,
+  'quote',
+  'what a job would cost run redundant (k providers agree) and optimistic (one run, spot-checked), and whether it would be matched now',
+  quoteSettings,
+).action(async (_options, command: Command) => {
+  const config = resolveSettings(command, quoteSettings)
+  const { redundancy } = jobVerificationOf({ verification: 'redundant', redundancy: config.redundancy })
+  const units = await quoteUnitsOf(config)
+  const { quoteJob } = await import('../client/quoteJob.ts')
+  const quote = await quoteJob({ serverUrl: config.server, units, maxPricePerUnit: config.maxPrice, redundancy })
+  const show = (mode: typeof quote.redundant) => ({
+    ...mode,
+    pricePerUnit: mode.pricePerUnit?.toString() ?? null,
+    fees: mode.fees?.toString() ?? null,
+    escrow: mode.escrow.toString(),
+    cost: mode.cost?.toString() ?? null,
+  })
+  console.log(JSON.stringify({ units: units.toString(), redundant: show(quote.redundant), optimistic: show(quote.optimistic) }))
+})
+
+/** A quote's units: the rows of `--input`, or `--units`; one of the two. */
+async function quoteUnitsOf(config: { input?: string; units?: number }): Promise<bigint> {
+  if (config.input !== undefined && config.units !== undefined) throw new ConfigError('give --input or --units, not both')
+  if (config.input !== undefined) {
     const { decodeTensorBlob } = await import('../protocol/tensorBlob.ts')
-    return BigInt(decodeTensorBlob(await readFile(flags.input)).dims[0])
+    const input = await readFile(config.input).catch((error: NodeJS.ErrnoException) => {
+      throw new ConfigError(`--input ${config.input}: ${error.code === 'ENOENT' ? 'no such file' : (error.code ?? error.message)}`)
+    })
+    try {
+      return BigInt(decodeTensorBlob(input).dims[0])
+    } catch (error) {
+      throw new ConfigError(`--input ${config.input} is not a tensor blob: ${(error as Error).message}`)
+    }
   }
-  if (flags.units === undefined || !/^[1-9][0-9]*$/.test(flags.units))
-    throw new ConfigError(`--units must be a positive whole number (or give --input), got ${JSON.stringify(flags.units ?? null)}`)
-  return BigInt(flags.units)
+  if (config.units === undefined) throw new ConfigError('give --units <n> or --input <file> (whose rows are the units)')
+  return BigInt(config.units)
 }
 
 const gateway = program
   .command('gateway')
   .description("the job gateway: deposit TSR to the server's key, submit signed jobs it pays from your balance, withdraw")
 
-/** The deployment and the key of a gateway command. */
-async function gatewayContext(flags: { server: string; privateKey: string }) {
+/** The settings and key of a gateway command, and the deployment it signs for. */
+async function gatewayContext<const S extends readonly CommandSetting[]>(command: Command, list: S) {
+  const config = resolveSettings(command, list)
+  const privateKey = requiredAccountKey(config, `gateway ${command.name()}`)
   const { fetchDeployment } = await import('../client/serverClient.ts')
-  return { deployment: await fetchDeployment({ serverUrl: flags.server }), privateKey: readSecret(flags.privateKey) as Hex }
+  return { config, privateKey, deployment: await fetchDeployment({ serverUrl: (config as { server: string }).server }) }
 }
 
 /** A gateway request as JSON: amounts and ids as decimal strings. */
@@ -411,68 +328,66 @@ function requestJson(request: GatewayRequest) {
   return { ...request, nonce: request.nonce.toString(), amount: request.amount.toString(), jobId: request.jobId?.toString() ?? null }
 }
 
-addRequesterOptions(gateway.command('deposit').description('transfer TSR to the gateway and wait until it counts toward your balance'))
-  .requiredOption('--amount <tsr>', 'TSR to deposit')
-  .option('--no-wait', 'return once the transfer is mined, without waiting for the gateway to count it (2 blocks deep)')
-  .action(async (flags) => {
-    const amount = tsrOption(flags.amount, '--amount')
+const depositSettings = [...requesterSettings, { name: 'amount', description: 'TSR to deposit (required)' }, 'wait'] as const
+settingsCommand(gateway, 'deposit', 'transfer TSR to the gateway and wait until it counts toward your balance', depositSettings).action(
+  async (_options, command: Command) => {
+    const { config, deployment, privateKey } = await gatewayContext(command, depositSettings)
+    if (config.amount === undefined) throw new ConfigError('--amount <tsr> is required: the TSR to deposit')
+    const amount = config.amount
     const { depositToGateway, readGatewayAccount, waitForGatewayDeposit } = await import('../client/gateway.ts')
-    const { deployment, privateKey } = await gatewayContext(flags)
-    const context = { serverUrl: flags.server, deployment, privateKey }
-    const before = flags.wait ? await readGatewayAccount({ ...context, first: 1 }) : undefined
-    const { txHash } = await depositToGateway({ rpcUrl: flags.rpc, deployment, privateKey, amount })
-    if (!before) return console.log(JSON.stringify({ txHash, amount: amount.toString() }))
+    const context = { serverUrl: config.server, deployment, privateKey }
+    const before = config.wait ? await readGatewayAccount({ ...context, first: 1 }) : undefined
+    const { txHash } = await depositToGateway({ rpcUrl: config.rpc, deployment, privateKey, amount })
+    if (!before) return printJson({ txHash, amount })
     progress(`deposited in ${txHash}; waiting for the gateway to count it…`)
     const account = await waitForGatewayDeposit({ ...context, deposited: before.deposited + amount })
-    console.log(JSON.stringify({ txHash, amount: amount.toString(), balance: account.balance.toString() }))
-  })
-
-addRequesterOptions(
-  gateway.command('balance').description('your gateway balance (deposited + refunded − held − withdrawn) and recent requests'),
+    printJson({ txHash, amount, balance: account.balance })
+  },
 )
-  .option('--requests <n>', 'how many recent requests to list', '20')
-  .action(async (flags) => {
-    const first = Number(flags.requests)
-    if (!Number.isInteger(first) || first < 0)
-      throw new ConfigError(`--requests must be a whole number ≥ 0, got ${JSON.stringify(flags.requests)}`)
-    const { readGatewayAccount } = await import('../client/gateway.ts')
-    const account = await readGatewayAccount({ serverUrl: flags.server, ...(await gatewayContext(flags)), first })
-    console.log(
-      JSON.stringify({
-        account: account.account,
-        deposited: account.deposited.toString(),
-        refunded: account.refunded.toString(),
-        held: account.held.toString(),
-        withdrawn: account.withdrawn.toString(),
-        balance: account.balance.toString(),
-        requests: account.requests.map(requestJson),
-      }),
-    )
-  })
 
-addRequesterOptions(gateway.command('withdraw').description('pay TSR from your gateway balance back to your address'))
-  .requiredOption('--amount <tsr>', 'TSR to withdraw')
-  .action(async (flags) => {
-    const amount = tsrOption(flags.amount, '--amount')
+const balanceSettings = [...requesterSettings, 'requests'] as const
+settingsCommand(
+  gateway,
+  'balance',
+  'your gateway balance (deposited + refunded − held − withdrawn) and recent requests',
+  balanceSettings,
+).action(async (_options, command: Command) => {
+  const { config, deployment, privateKey } = await gatewayContext(command, balanceSettings)
+  const { readGatewayAccount } = await import('../client/gateway.ts')
+  const account = await readGatewayAccount({ serverUrl: config.server, deployment, privateKey, first: config.requests })
+  printJson({ ...account, requests: account.requests.map(requestJson) })
+})
+
+const gatewayWithdrawSettings = [...requesterSettings, { name: 'amount', description: 'TSR to withdraw (required)' }] as const
+settingsCommand(gateway, 'withdraw', 'pay TSR from your gateway balance back to your address', gatewayWithdrawSettings).action(
+  async (_options, command: Command) => {
+    const { config, deployment, privateKey } = await gatewayContext(command, gatewayWithdrawSettings)
+    if (config.amount === undefined) throw new ConfigError('--amount <tsr> is required: the TSR to withdraw')
+    const amount = config.amount
     const { waitForGatewayRequest, withdrawFromGateway } = await import('../client/gateway.ts')
-    const request = await withdrawFromGateway({ serverUrl: flags.server, ...(await gatewayContext(flags)), amount })
+    const request = await withdrawFromGateway({ serverUrl: config.server, deployment, privateKey, amount })
     progress(`gateway request ${request.id} ${request.status.toLowerCase()}; waiting for the transfer…`)
-    const done = await waitForGatewayRequest({ serverUrl: flags.server, id: request.id })
-    console.log(JSON.stringify({ txHash: done.txHash, amount: amount.toString(), gatewayRequest: request.id }))
-  })
-
-addRequesterOptions(
-  gateway.command('cancel').description('cancel one of your gateway jobs while it is still open; its escrow returns to your balance'),
+    const done = await waitForGatewayRequest({ serverUrl: config.server, id: request.id })
+    printJson({ txHash: done.txHash, amount, gatewayRequest: request.id })
+  },
 )
-  .requiredOption('--job <id>', 'job id')
-  .action(async (flags) => {
-    if (!/^\d+$/.test(flags.job)) throw new ConfigError(`--job must be a job id (a whole number), got ${JSON.stringify(flags.job)}`)
-    const { cancelViaGateway, waitForGatewayRequest } = await import('../client/gateway.ts')
-    const request = await cancelViaGateway({ serverUrl: flags.server, ...(await gatewayContext(flags)), jobId: BigInt(flags.job) })
-    progress(`gateway request ${request.id} ${request.status.toLowerCase()}; waiting for the cancel…`)
-    const done = await waitForGatewayRequest({ serverUrl: flags.server, id: request.id })
-    console.log(JSON.stringify({ jobId: flags.job, txHash: done.txHash, gatewayRequest: request.id }))
-  })
+
+const gatewayCancelSettings = [...requesterSettings, { name: 'job', description: 'job id (required)' }] as const
+settingsCommand(
+  gateway,
+  'cancel',
+  'cancel one of your gateway jobs while it is still open; its escrow returns to your balance (`tessera job cancel` does either kind)',
+  gatewayCancelSettings,
+).action(async (_options, command: Command) => {
+  const { config, deployment, privateKey } = await gatewayContext(command, gatewayCancelSettings)
+  if (config.job === undefined) throw new ConfigError('--job <id> is required: the job to cancel')
+  const jobId = config.job
+  const { cancelViaGateway, waitForGatewayRequest } = await import('../client/gateway.ts')
+  const request = await cancelViaGateway({ serverUrl: config.server, deployment, privateKey, jobId })
+  progress(`gateway request ${request.id} ${request.status.toLowerCase()}; waiting for the cancel…`)
+  const done = await waitForGatewayRequest({ serverUrl: config.server, id: request.id })
+  printJson({ jobId, txHash: done.txHash, gatewayRequest: request.id })
+})
 
 const economics = program
   .command('economics')
@@ -528,37 +443,27 @@ async function outDirSetting(value: string | undefined, flag: string, env: strin
   return value
 }
 
-const simulateSettings = {
-  scenario: { flag: '--scenario <id>', env: 'TESSERA_ECONOMICS_SCENARIO', description: 'scenario id (S1 … S11, or a list: S1,S6) or all' },
-  years: {
-    flag: '--years <n>',
-    env: 'TESSERA_ECONOMICS_YEARS',
-    default: 4,
-    description: 'horizon in years (a scenario runs at least what its bars need; S6, S7, S9 and S10 have fixed horizons)',
-  },
-  seed: { flag: '--seed <n>', env: 'TESSERA_ECONOMICS_SEED', default: 1, description: 'random seed: the same seed, the same run' },
-  interval: {
-    flag: '--interval <interval>',
-    env: 'TESSERA_ECONOMICS_INTERVAL',
-    default: 'D7',
-    description: 'what a chart point spans: EPOCH, D7 or D30 (the CSV is always per epoch)',
-  },
-  out: { flag: '--out <dir>', env: 'TESSERA_ECONOMICS_OUT', description: 'folder for the CSV, the SVG charts and report.md' },
-} satisfies Record<string, Setting>
+const simulateSettings = [
+  'scenario',
+  'years',
+  'seed',
+  'interval',
+  { name: 'economicsOut', description: 'folder for the CSV, the SVG charts and report.md' },
+] as const
 
 addSettingOptions(
   economics
     .command('simulate')
     .description("run a scenario of ECONOMICS.md (or all): write each run's CSV, SVG charts and report.md with its bars' verdicts"),
   simulateSettings,
-).action(async (flags) => {
-  const config = resolveConfig({ settings: simulateSettings, flags, configPath: program.opts().config })
+).action(async (_options, command: Command) => {
+  const config = resolveSettings(command, simulateSettings)
   const { runScenario, scenarioIds } = await import('../economics/simulation/scenarios.ts')
   const ids = scenarioSetting(config.scenario, '--scenario', scenarioIds)
   const years = wholeNumber(config.years, '--years', 1, 100)
   const seed = wholeNumber(config.seed, '--seed', 0, 2 ** 32 - 1)
   const interval = intervalSetting(config.interval, '--interval')
-  const out = await outDirSetting(config.out, '--out', simulateSettings.out.env)
+  const out = await outDirSetting(config.economicsOut, '--out', 'TESSERA_ECONOMICS_OUT')
   const { fileNameOf, runsPassed, simulationSummary, writeSimulationIndex, writeSimulationReport } = await import(
     '../economics/report/report.ts'
   )
@@ -585,46 +490,29 @@ addSettingOptions(
   }
 })
 
-const sweepSettings = {
-  kappa: { flag: '--kappa <list>', env: 'TESSERA_SWEEP_KAPPA', description: 'κ values, fractions: 0.03,0.05' },
-  takeBps: { flag: '--take-bps <list>', env: 'TESSERA_SWEEP_TAKE_BPS', description: 'τ values in bps: 800,1000' },
-  halfLife: {
-    flag: '--half-life <list>',
-    env: 'TESSERA_SWEEP_HALF_LIFE',
-    description: 'T_B values in epochs: 365,540 (540 is the contract’s)',
-  },
-  stepUp: { flag: '--step-up <list>', env: 'TESSERA_SWEEP_STEP_UP', description: 'max step-up values, fractions: 0.02,0.03' },
-  stepDown: { flag: '--step-down <list>', env: 'TESSERA_SWEEP_STEP_DOWN', description: 'max step-down values, fractions: 0.01,0.015' },
-  baseAvailability: {
-    flag: '--base-availability <list>',
-    env: 'TESSERA_SWEEP_BASE_AVAILABILITY',
-    description: 'B0 values in TSR: 6000,8000',
-  },
-  phiMin: { flag: '--phi-min <list>', env: 'TESSERA_SWEEP_PHI_MIN', description: 'φ_min values, fractions: 0.5,0.6' },
-  stakePerUnit: {
-    flag: '--stake-per-unit <list>',
-    env: 'TESSERA_SWEEP_STAKE_PER_UNIT',
-    description: 'stake per unit values in TSR: 0.1,1',
-  },
-  minTake: { flag: '--min-take <list>', env: 'TESSERA_SWEEP_MIN_TAKE', description: 'minimum take values in TSR: 0.01,0.1' },
-  scenarios: {
-    flag: '--scenarios <ids>',
-    env: 'TESSERA_SWEEP_SCENARIOS',
-    default: 'all',
-    description: 'scenarios to run at each point: S1,S2 or all',
-  },
-  years: { flag: '--years <n>', env: 'TESSERA_ECONOMICS_YEARS', default: 4, description: 'horizon in years' },
-  seed: { flag: '--seed <n>', env: 'TESSERA_ECONOMICS_SEED', default: 1, description: 'random seed' },
-  out: { flag: '--out <dir>', env: 'TESSERA_ECONOMICS_OUT', description: 'folder for sweep.md and sweep.csv' },
-} satisfies Record<string, Setting>
+const sweepSettings = [
+  'kappa',
+  'takeBps',
+  'halfLife',
+  'stepUp',
+  'stepDown',
+  'baseAvailability',
+  'phiMin',
+  'stakePerUnit',
+  'minTake',
+  'scenarios',
+  { name: 'years', description: 'horizon in years' },
+  { name: 'seed', description: 'random seed' },
+  { name: 'economicsOut', description: 'folder for sweep.md and sweep.csv' },
+] as const
 
 addSettingOptions(
   economics
     .command('sweep')
     .description('run the scenarios at every point of a parameter grid (the product of the lists given) and tabulate which pass'),
   sweepSettings,
-).action(async (flags) => {
-  const config = resolveConfig({ settings: sweepSettings, flags, configPath: program.opts().config })
+).action(async (_options, command: Command) => {
+  const config = resolveSettings(command, sweepSettings)
   const { scenarioIds } = await import('../economics/simulation/scenarios.ts')
   const { pointsOf, sweep } = await import('../economics/simulation/sweep.ts')
   const fraction = { min: 0, max: 1 }
@@ -642,7 +530,7 @@ addSettingOptions(
   const ids = scenarioSetting(config.scenarios, '--scenarios', scenarioIds)
   const years = wholeNumber(config.years, '--years', 1, 100)
   const seed = wholeNumber(config.seed, '--seed', 0, 2 ** 32 - 1)
-  const out = await outDirSetting(config.out, '--out', sweepSettings.out.env)
+  const out = await outDirSetting(config.economicsOut, '--out', 'TESSERA_ECONOMICS_OUT')
   const points = pointsOf(grid)
   const results: ReturnType<typeof sweep> = []
   for (const [i, point] of points.entries()) {
@@ -658,26 +546,21 @@ addSettingOptions(
   for (const f of files) console.log(`wrote ${f.path} (${f.bytes.toLocaleString('en-US')} bytes)`)
 })
 
-const reportSettings = {
-  server: { flag: '--server <url>', env: 'TESSERA_SERVER_URL', default: 'http://127.0.0.1:4000', description: 'Tessera server URL' },
-  from: { flag: '--from <epoch>', env: 'TESSERA_ECONOMICS_FROM', description: "first epoch (default: the server's, 99 before --to)" },
-  to: { flag: '--to <epoch>', env: 'TESSERA_ECONOMICS_TO', description: 'last epoch (default: the last closed one)' },
-  interval: {
-    flag: '--interval <interval>',
-    env: 'TESSERA_ECONOMICS_INTERVAL',
-    default: 'EPOCH',
-    description: 'what a point spans: EPOCH, D7 or D30',
-  },
-  out: { flag: '--out <dir>', env: 'TESSERA_ECONOMICS_OUT', description: 'folder for emissions.csv, the SVG charts and report.md' },
-} satisfies Record<string, Setting>
+const reportSettings = [
+  'server',
+  'from',
+  'to',
+  { name: 'interval', default: 'EPOCH', description: 'what a point spans: EPOCH, D7 or D30' },
+  { name: 'economicsOut', description: 'folder for emissions.csv, the SVG charts and report.md' },
+] as const
 
 addSettingOptions(
   economics
     .command('report')
     .description("chart the live server's emissionsVsUsage: the simulated runs' charts, its CSV and report.md with the range's totals"),
   reportSettings,
-).action(async (flags) => {
-  const config = resolveConfig({ settings: reportSettings, flags, configPath: program.opts().config })
+).action(async (_options, command: Command) => {
+  const config = resolveSettings(command, reportSettings)
   const url = URL.parse('/graphql', config.server)
   if (!url) throw new ConfigError(`--server must be a URL, got ${JSON.stringify(config.server)}`)
   const epoch = (value: string | undefined, flag: string) =>
@@ -686,7 +569,7 @@ addSettingOptions(
   const to = epoch(config.to, '--to')
   if (from !== undefined && to !== undefined && from > to) throw new ConfigError(`--from must be ≤ --to, got --from ${from} --to ${to}`)
   const interval = intervalSetting(config.interval, '--interval')
-  const out = await outDirSetting(config.out, '--out', reportSettings.out.env)
+  const out = await outDirSetting(config.economicsOut, '--out', 'TESSERA_ECONOMICS_OUT')
   const { fetchEmissionsVsUsage } = await import('../economics/report/fetchEmissionsVsUsage.ts')
   const { ServerRequestError } = await import('../client/serverClient.ts')
   progress(`reading emissionsVsUsage from ${url.href}…`)
@@ -704,9 +587,17 @@ addSettingOptions(
   for (const f of files) console.log(`wrote ${f.path} (${f.bytes.toLocaleString('en-US')} bytes)`)
 })
 
+addJobCommands(job)
+addProviderCommands(
+  program
+    .command('provider')
+    .description("a provider's account without running an agent: status, register, stake, unstake, withdraw earnings, claim rewards"),
+)
+addModelsCommands(program.command('models').description('the models the repository builds in code'))
+addServiceCommands(program)
+
 program.parseAsync().catch((error) => {
-  console.error(`tessera: ${error instanceof Error ? error.message : (JSON.stringify(error) ?? 'failed without a reason')}`)
-  if (error instanceof TesseraError)
-    for (const line of [...(error.metaMessages ?? []), ...(error.details ? [error.details] : [])]) console.error(`  ${line}`)
-  process.exit(1)
+  const { lines, exitCode } = explainError(error)
+  for (const line of lines) console.error(line)
+  process.exit(exitCode)
 })

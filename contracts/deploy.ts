@@ -1,7 +1,8 @@
 /**
  * Deploys and wires Tessera's contracts and their governance timelock with viem and writes `contracts/deployments/<chainId>.json`.
  *
- * Script: `npx tsx contracts/deploy.ts --rpc http://127.0.0.1:8545 [--key 0x…] [--matcher 0x…] [--out path]`.
+ * Script: `npx tessera deploy --rpc http://127.0.0.1:8545 [--key-file <path>] [--matcher 0x…] [--deployment path]` (this
+ * file run directly is the same command).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -189,23 +190,9 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   return deployment
 }
 
-async function main(): Promise<void> {
-  const { devKeys } = await import('../devnet/devAccounts.ts')
-  const args = process.argv.slice(2)
-  const flag = (name: string) => {
-    const i = args.indexOf(`--${name}`)
-    return i >= 0 ? args[i + 1] : undefined
-  }
-  const rpcUrl = flag('rpc') ?? process.env.TESSERA_RPC_URL ?? 'http://127.0.0.1:8545'
-  const deployerKey = (flag('key') ?? process.env.TESSERA_DEPLOYER_KEY ?? devKeys[0]) as Hex
-  const matcher = (flag('matcher') ?? privateKeyToAccount(devKeys[1]).address) as Address
-  const deployment = await deployAll({ rpcUrl, deployerKey, matcher, out: flag('out') })
-  process.stdout.write(stringifyDeployment(deployment))
-}
-
+// `npx tsx contracts/deploy.ts --rpc … [--matcher 0x…] [--deployment file]` is `tessera deploy`: the CLI's settings, and
+// its key from --key-file or TESSERA_PRIVATE_KEY, never the command line.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  process.argv.splice(2, 0, 'deploy')
+  void import('../cli/tessera.ts')
 }

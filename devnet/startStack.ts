@@ -8,6 +8,7 @@ import { buildContracts } from '../contracts/build.ts'
 import { deployAll } from '../contracts/deploy.ts'
 import { startIndexer } from '../indexer/startIndexer.ts'
 import type { Deployment } from '../protocol/deployment.ts'
+import { describeDatabaseUrl, ensureDatabase } from '../server/db/ensureDatabase.ts'
 import type { ChallengeIssuerOptions } from '../server/leader/challengeIssuer.ts'
 import { type StartServerParameters, startServer } from '../server/startServer.ts'
 import { devKeys } from './devAccounts.ts'
@@ -95,11 +96,22 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
   }
   try {
     await assertPortsFree([
-      ...(parameters.databaseUrl ? [] : [{ port: parameters.postgresPort, what: 'embedded Postgres (TESSERA_PG_PORT)' }]),
-      { port: parameters.rpcPort, what: 'anvil (TESSERA_RPC_PORT)' },
-      { port: parameters.ponderPort, what: 'the indexer (TESSERA_PONDER_PORT)' },
-      { port: parameters.serverPort, what: 'the GraphQL server (TESSERA_PORT)' },
+      ...(parameters.databaseUrl
+        ? []
+        : [{ port: parameters.postgresPort, what: 'embedded Postgres (--postgres-port, TESSERA_POSTGRES_PORT)' }]),
+      { port: parameters.rpcPort, what: 'anvil (--rpc-port, TESSERA_RPC_PORT)' },
+      { port: parameters.ponderPort, what: 'the indexer (--indexer-port, TESSERA_INDEXER_PORT)' },
+      { port: parameters.serverPort, what: 'the GraphQL server (--server-port, TESSERA_SERVER_PORT)' },
     ])
+    // Before the chain starts: a wrong DATABASE_URL fails now, not after the deployment; a missing database is made.
+    if (parameters.databaseUrl) {
+      const { created } = await ensureDatabase({
+        databaseUrl: parameters.databaseUrl,
+        create: true,
+        setBy: '--database-url or DATABASE_URL',
+      })
+      if (created) log.info({ database: describeDatabaseUrl(parameters.databaseUrl) }, 'database created')
+    }
     await mkdir(dataDir, { recursive: true })
 
     let databaseUrl = parameters.databaseUrl

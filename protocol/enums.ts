@@ -29,6 +29,15 @@ export const jobStatusNames = [
 ] as const
 export type JobStatusName = (typeof jobStatusNames)[number]
 
+/** The statuses a job never leaves: COMPLETED with a result, or ended without one (DISPUTED still goes to a tie-break). */
+export const finishedJobStatuses = [
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'EXPIRED',
+  'FAILED_INVALID',
+] as const satisfies readonly JobStatusName[]
+
 /** The name of an on-chain status value (`NONE` for a job that doesn't exist, `UNKNOWN_<n>` past the enum). */
 export function jobStatusName(status: number): JobStatusName | 'NONE' | `UNKNOWN_${number}` {
   if (status === JobStatus.None) return 'NONE'

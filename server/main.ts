@@ -1,35 +1,9 @@
-import pino from 'pino'
-import { serverConfigFromEnv } from './serverConfigFromEnv.ts'
-import { startServer } from './startServer.ts'
-
 /**
- * `npx tsx server/main.ts`: runs one server replica configured from the environment until SIGINT/SIGTERM. Exits 1,
- * with the error logged, when the configuration is refused or the server cannot start.
+ * `npx tsx server/main.ts` runs `tessera server`: for a container that starts the file directly. Its settings are the
+ * CLI's (cli/settings.ts: `DATABASE_URL`, `TESSERA_DEPLOYMENT`, `TESSERA_SERVER_KEY`, `TESSERA_SERVER_PORT`, …, flags
+ * after the file name, a `--config` file), read the same way; it logs JSON lines unless `TESSERA_LOG_FORMAT` says
+ * otherwise. Exits 1, with the error logged, when the configuration is refused or the server cannot start.
  */
-const log = pino({ name: 'tessera-server', level: process.env.TESSERA_LOG_LEVEL ?? 'info' })
-try {
-  const server = await startServer({ ...serverConfigFromEnv(), challenges: challengesFromEnv(), log })
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, 'shutting down')
-    await server.stop()
-    process.exit(0)
-  }
-  process.once('SIGINT', () => void shutdown('SIGINT'))
-  process.once('SIGTERM', () => void shutdown('SIGTERM'))
-} catch (error) {
-  log.fatal({ err: error }, 'server failed to start')
-  process.exit(1)
-}
-
-/**
- * The leader's challenge jobs: on when `TESSERA_CHALLENGE_EPOCHS` names the emission epochs between rounds (a positive
- * integer; 1 is a round each epoch), off when it is unset.
- */
-function challengesFromEnv(): { epochsPerRound: number } | undefined {
-  const value = process.env.TESSERA_CHALLENGE_EPOCHS
-  if (value === undefined || value === '') return undefined
-  const epochsPerRound = Number(value)
-  if (!Number.isSafeInteger(epochsPerRound) || epochsPerRound < 1)
-    throw new Error(`TESSERA_CHALLENGE_EPOCHS must be a positive integer of epochs, got ${JSON.stringify(value)}`)
-  return { epochsPerRound }
-}
+process.env.TESSERA_LOG_FORMAT ||= 'json'
+process.argv.splice(2, 0, 'server')
+await import('../cli/tessera.ts')

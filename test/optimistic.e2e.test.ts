@@ -41,6 +41,9 @@ const asks = [parseEther('0.001'), parseEther('0.002'), parseEther('0.003')]
 const agentKeys = [devKeys[2], devKeys[3], devKeys[4]] as const
 const agents = agentKeys.map((k) => privateKeyToAccount(k).address)
 const requesterKey = devKeys[5]
+
+/** The requester's key, signing its blob uploads for the stack's chain. */
+const requesterCredentials = () => ({ account: privateKeyToAccount(requesterKey), chainId: stack.deployment.chainId })
 const challenger = privateKeyToAccount(devKeys[6])
 const rows = 4
 const maxPricePerUnit = parseEther('0.01')
@@ -64,7 +67,11 @@ beforeAll(async () => {
     proofWindow: 10,
   })
   modelHash = (
-    await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 21, inputSize: 16, hiddenSize: 32, outputSize: 8 }) })
+    await uploadBlob({
+      serverUrl: stack.serverUrl,
+      credentials: requesterCredentials(),
+      bytes: buildMlp({ seed: 21, inputSize: 16, hiddenSize: 32, outputSize: 8 }),
+    })
   ).sha256
 }, 240_000)
 
@@ -76,7 +83,7 @@ afterAll(async () => {
 
 async function submitOptimistic(seed: number) {
   const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) })
-  const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+  const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, credentials: requesterCredentials(), bytes: input })
   return submitJob({
     rpcUrl: stack.rpcUrl,
     deployment: stack.deployment,
@@ -285,6 +292,6 @@ describe('quote', () => {
       (error: { code: number; stderr: string }) => error,
     )
     expect(bad?.code).toBe(1)
-    expect(bad?.stderr).toContain('--units must be a positive whole number')
+    expect(bad?.stderr).toContain('--units must be a whole number from 1 to 9007199254740991, got "-3"')
   }, 60_000)
 })
