@@ -326,7 +326,7 @@ describe('optimistic jobs, indexed and served', () => {
     const refused = await quote({ redundancy: 2, verification: 'OPTIMISTIC' })
     expect(refused.data).toBeNull()
     expect(refused.errors?.[0]).toMatchObject({
-      message: expect.stringContaining('spec.redundancy must be 1 for an OPTIMISTIC job'),
+      message: expect.stringContaining('spec.redundancy must be 1 for an Optimistic job'),
       extensions: { code: 'BAD_USER_INPUT' },
     })
   })

@@ -16,6 +16,11 @@ export type ServerContext = {
   views: Views
   viewsSchema: string
   deployment: Deployment
+  /**
+   * The domain heartbeats are signed for (`heartbeatMessage`): the configured one, else the host the request was
+   * addressed to (`createYoga` sets it per request); absent where neither is known.
+   */
+  domain?: string
   pubsub: AssignmentPubSub
   /** The job of a live event, loaded once for every subscriber it reaches (not per request). */
   eventJobs: EventJobs
@@ -24,6 +29,8 @@ export type ServerContext = {
   /** Chain reads (latest block for `_meta`); absent in schema-only tests. */
   publicClient?: PublicClient
   log: Logger
+  /** The HTTP request being served (Yoga puts it in every context); absent over WebSocket and in query threads. */
+  request?: Request
   /** Wall clock in unix seconds; injectable for tests. */
   now: () => number
   /** Stored models and inputs, for `checkJob`. */

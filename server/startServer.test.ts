@@ -135,7 +135,7 @@ const heartbeat = (account: PrivateKeyAccount) => sendHeartbeat(`${server.url}/g
 async function submitJob(redundancy: number, deadline?: bigint) {
   // The matcher only assigns jobs a provider could run: a real model and an input that fits it.
   const spec = {
-    ...(await uploadRunnableJob(server.url)),
+    ...(await uploadRunnableJob(server.url, system.accounts.requesters[0])),
     minVramMiB: 8192,
     regions: [encodeRegion('eu')],
     redundancy,
@@ -210,7 +210,14 @@ describe('server on real indexed data', () => {
     const warm = [`0x${'ab'.repeat(32)}`, `0x${'0c'.repeat(32)}`] as const
     const sign = (message: string) => p2.signMessage({ message })
     // A second later than the heartbeat above: the server keeps only a newer signed timestamp.
-    await sendSignedHeartbeat({ serverUrl: server.url, provider: p2.address, sign, models: warm, now: () => Date.now() + 1000 })
+    await sendSignedHeartbeat({
+      serverUrl: server.url,
+      chainId: system.deployment.chainId,
+      provider: p2.address,
+      sign,
+      models: warm,
+      now: () => Date.now() + 1000,
+    })
     const reported = await gql<{ provider: { warmModels: string[] } }>(`query($a: Address!) { provider(address: $a) { warmModels } }`, {
       a: p2.address,
     })

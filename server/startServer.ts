@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
 import { createModelInspector } from './checkJob.ts'
+import { createHttpServer, type HttpTimeouts, resolveHttpTimeouts } from './createHttpServer.ts'
 import { createYoga } from './createYoga.ts'
 import { createDb } from './db/createDb.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
@@ -14,6 +14,7 @@ import type { ChallengeIssuerOptions } from './leader/challengeIssuer.ts'
 import { busScopeOf } from './leader/runLeader.ts'
 import { startLeaderWorker } from './leader/startLeaderWorker.ts'
 import { createMetrics } from './metrics.ts'
+import type { CostRateLimitOptions } from './plugins/use-cost-rate-limit.ts'
 import { connectAssignmentPubSub } from './pubsub.ts'
 import { createQueryWorkers } from './queryWorkers.ts'
 import { serveWebSockets } from './serveWebSockets.ts'
@@ -37,6 +38,10 @@ export type StartServerParameters = {
   redisUrl?: string
   /** Default 64 MiB (`TESSERA_MAX_BLOB_BYTES`). */
   maxBlobBytes?: number
+  /** Bytes each account may hold in blobs no job references yet; default 1 GiB (`TESSERA_BLOB_QUOTA_BYTES`). */
+  blobQuotaBytes?: number
+  /** Seconds an unreferenced blob is kept after its last upload; default a day (`TESSERA_BLOB_TTL_SECONDS`). */
+  blobTtlSeconds?: number
   /** Compete for the leader lock (default true). */
   leader?: boolean
   /**
@@ -55,6 +60,17 @@ export type StartServerParameters = {
   queryThreads?: number
   /** Bind address (default 127.0.0.1). */
   host?: string
+  /** How long the HTTP server waits on a slow client (`createHttpServer`; default `defaultHttpTimeouts`). */
+  http?: HttpTimeouts
+  /** Largest GraphQL request body in bytes (default 1 MiB; `createYoga`). */
+  maxRequestBodyBytes?: number
+  /** Each client's budget of query cost (`useCostRateLimit`: loopback clients unmetered by default), or false for none. */
+  costRateLimit?: CostRateLimitOptions | false
+  /**
+   * The host[:port] agents reach this server at, which their heartbeats are signed for (`createYoga`'s `domain`);
+   * default: the host each request was addressed to. Set it behind a proxy that rewrites `Host`, and in production.
+   */
+  domain?: string
   log?: Logger
   /** The indexer's state when it runs in this process (`startIndexer(…).state`): `/ready` then names its error at once. */
   indexerState?: () => IndexerState
@@ -73,10 +89,11 @@ export type StartServerReturnType = {
  * (unless `leader: false`) competes for the leader lock to run the change feed, matcher and keeper, in a worker thread
  * of its own (`startLeaderWorker`) so that no query can stall them. Rejects with
  * `ServerConfigError` when another live replica of the deployment shares events over a different bus: the subscribers
- * of one would never hear the other's leader.
+ * of one would never hear the other's leader; and, before connecting to anything, when `http` holds a bad timeout.
  */
 export async function startServer(parameters: StartServerParameters): Promise<StartServerReturnType> {
   const log = parameters.log ?? pino({ name: 'tessera-server' })
+  const httpTimeouts = resolveHttpTimeouts(parameters.http)
   await mkdir(parameters.dataDir, { recursive: true })
   const { db, pool } = createDb({ databaseUrl: parameters.databaseUrl })
   await migrateToLatest(db)
@@ -114,17 +131,19 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     db,
     viewsSchema: parameters.viewsSchema,
     deployment: parameters.deployment,
+    domain: parameters.domain,
     dataDir: parameters.dataDir,
     maxBlobBytes: parameters.maxBlobBytes,
+    blobQuotaBytes: parameters.blobQuotaBytes,
+    maxRequestBodyBytes: parameters.maxRequestBodyBytes,
+    costRateLimit: parameters.costRateLimit,
     pubsub,
     publicClient,
     metrics,
     log,
   })
-  const server = createServer(yoga)
-  // SSE subscriptions stay open; don't let Node's request timeout cut them.
-  server.requestTimeout = 0
-  server.headersTimeout = 60_000
+  // Slow requests are cut off; SSE responses and WebSockets stay open (see createHttpServer).
+  const server = createHttpServer(yoga, httpTimeouts)
   const webSockets = serveWebSockets({ server, yoga })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -165,6 +184,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
             dataDir: parameters.dataDir,
             redisUrl: parameters.redisUrl,
             maxBlobBytes: parameters.maxBlobBytes,
+            blobTtlSeconds: parameters.blobTtlSeconds,
             confirmations: parameters.confirmations,
             challenges: parameters.challenges,
             batchSize: parameters.batchSize,

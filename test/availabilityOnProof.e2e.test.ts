@@ -53,7 +53,7 @@ afterAll(async () => {
 /** The owner submits an optimistic job at the Sybil's ask: no honest agent (0.001 TSR a unit) is eligible for it. */
 async function submitOwnJob(seed: number): Promise<bigint> {
   const wallet = createWalletClient({ account: owner, chain: foundry, transport: http(stack.rpcUrl) })
-  const blobs = await uploadRunnableJob(stack.serverUrl, 4, seed)
+  const blobs = await uploadRunnableJob(stack.serverUrl, owner, 4, seed)
   const now = (await client().getBlock()).timestamp
   const spec = {
     ...blobs,

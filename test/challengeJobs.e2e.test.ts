@@ -250,13 +250,16 @@ describe('a challenge round', () => {
   test("an agent receives a challenge job in the same shape as a paid gateway job's, and on chain both have one requester", async () => {
     // A paid job from an ordinary requester, after the round.
     const rows = 3
+    const credentials = { account: privateKeyToAccount(requesterKey), chainId: stack.deployment.chainId }
     const model = await uploadBlob({
       serverUrl: stack.serverUrl,
       bytes: buildMlp({ seed: 11, inputSize: 16, hiddenSize: 16, outputSize: 4 }),
+      credentials,
     })
     const input = await uploadBlob({
       serverUrl: stack.serverUrl,
       bytes: encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: 4242, rows, inputSize: 16 }) }),
+      credentials,
     })
     // Through the job gateway, as the demo and the CLI submit by default.
     const gateway = { serverUrl: stack.serverUrl, deployment: stack.deployment, privateKey: requesterKey }

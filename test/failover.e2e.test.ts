@@ -199,7 +199,7 @@ test('two replicas, no Redis: the leader SIGKILLed mid-assignment is replaced in
   const beat = () => Promise.all(providers.map((p) => sendHeartbeat(`${b.url}/graphql`, p)))
   await beat()
   const beating = setInterval(() => void beat().catch(() => {}), 10_000)
-  const blobs = await uploadRunnableJob(b.url)
+  const blobs = await uploadRunnableJob(b.url, system.accounts.requesters[0])
   const timings: Record<string, number> = {}
   try {
     const all = (jobs: bigint[]) =>

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely'
 import pino from 'pino'
 import type { Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { blobAuthHeaders } from '../client/blobAuth.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
@@ -58,10 +59,15 @@ async function ready(server = yoga): Promise<{ status: number; body: Readiness }
 const yogaFetch: Fetch = (url, init) => yoga.fetch(url, init)
 const gql = <T>(query: string, variables?: Record<string, unknown>) => gqlData<T>('http://localhost/graphql', query, variables, yogaFetch)
 
+/** Stores `text` as a blob, the upload signed by the requester (a funded account, as the server asks). */
 async function putBlob(text: string): Promise<Hex> {
-  const res = await yoga.fetch('http://localhost/blobs', { method: 'PUT', body: text })
+  const sha256 = `0x${createHash('sha256').update(text).digest('hex')}` as Hex
+  const url = new URL('http://localhost/blobs')
+  const credentials = { account: system.accounts.requesters[0], chainId: system.deployment.chainId }
+  const auth = await blobAuthHeaders({ credentials, url, method: 'PUT', content: sha256 })
+  const res = await yoga.fetch(url, { method: 'PUT', body: text, headers: { 'x-content-sha256': sha256, ...auth } })
   expect(res.status).toBe(201)
-  return `0x${createHash('sha256').update(text).digest('hex')}`
+  return sha256
 }
 
 async function onChainStatus(jobId: bigint): Promise<number> {

@@ -25,6 +25,9 @@ const asks = [parseEther('0.001'), parseEther('0.002'), parseEther('0.003')]
 const agentKeys = [devKeys[2], devKeys[3], devKeys[4]] as const
 const [honest1, honest2, liar] = agentKeys.map((k) => privateKeyToAccount(k).address.toLowerCase() as Address)
 const requesterKey = devKeys[5]
+
+/** The requester's key, signing its blob uploads for the stack's chain. */
+const requesterCredentials = () => ({ account: privateKeyToAccount(requesterKey), chainId: stack.deployment.chainId })
 // Funded at start, run only by the dispute test (startTestAgent).
 const spareKeys = [devKeys[6], devKeys[7]] as const
 const maxBlobBytes = 256 * 1024
@@ -51,8 +54,13 @@ beforeAll(async () => {
     epochLength: 10,
     proofWindow: 10,
   })
-  modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }) }))
-    .sha256
+  modelHash = (
+    await uploadBlob({
+      serverUrl: stack.serverUrl,
+      credentials: requesterCredentials(),
+      bytes: buildMlp({ seed: 7, inputSize: 16, hiddenSize: 32, outputSize: 8 }),
+    })
+  ).sha256
 }, 240_000)
 
 afterAll(async () => {
@@ -66,7 +74,7 @@ async function submit(parameters: { redundancy: number; rows: number; seed: numb
     dims: [parameters.rows, 16],
     data: makeInput({ seed: parameters.seed, rows: parameters.rows, inputSize: 16 }),
   })
-  const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+  const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, credentials: requesterCredentials(), bytes: input })
   return submitJob({
     rpcUrl: stack.rpcUrl,
     deployment: stack.deployment,
@@ -311,7 +319,11 @@ describe('a Redundant(k=2) job whose two providers disagree', () => {
     // round pairs it with honest1 and the tie-break goes to honest2 and honest3. The max price keeps the dearer liar out.
     const [liar2Ask, honest3Ask] = [parseEther('0.0001'), parseEther('0.0025')]
     const coldModel = (
-      await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 8, inputSize: 16, hiddenSize: 32, outputSize: 8 }) })
+      await uploadBlob({
+        serverUrl: stack.serverUrl,
+        credentials: requesterCredentials(),
+        bytes: buildMlp({ seed: 8, inputSize: 16, hiddenSize: 32, outputSize: 8 }),
+      })
     ).sha256
     const [liar2, honest3] = spareKeys.map((k) => privateKeyToAccount(k).address.toLowerCase() as Address)
     const extra = [
@@ -445,7 +457,7 @@ describe('bad input', () => {
     const balanceBefore = await balanceOf(privateKeyToAccount(requesterKey).address)
     const nextBefore = await nextJobId()
     const input = encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 99, rows: 2, inputSize: 16 }) })
-    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, credentials: requesterCredentials(), bytes: input })
     const missing = `0x${'ab'.repeat(32)}` as Hex
     await expect(
       submitJob({
@@ -468,7 +480,8 @@ describe('bad input', () => {
     const requester = privateKeyToAccount(requesterKey).address
     const balanceBefore = await balanceOf(requester)
     const nextBefore = await nextJobId()
-    const upload = async (bytes: Uint8Array) => (await uploadBlob({ serverUrl: stack.serverUrl, bytes })).sha256
+    const upload = async (bytes: Uint8Array) =>
+      (await uploadBlob({ serverUrl: stack.serverUrl, credentials: requesterCredentials(), bytes })).sha256
     const garbageModel = await upload(new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 131) % 256)))
     const rank3 = await upload(encodeTensorBlob({ dims: [2, 16, 1], data: new Float32Array(32) }))
     const goodInput = await upload(encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 98, rows: 2, inputSize: 16 }) }))
@@ -504,7 +517,8 @@ describe('bad input', () => {
 
   test('jobs sent straight to the chain that no provider could run are never assigned, then expire with a full refund', async () => {
     const requester = privateKeyToAccount(requesterKey).address
-    const upload = async (bytes: Uint8Array) => (await uploadBlob({ serverUrl: stack.serverUrl, bytes })).sha256
+    const upload = async (bytes: Uint8Array) =>
+      (await uploadBlob({ serverUrl: stack.serverUrl, credentials: requesterCredentials(), bytes })).sha256
     const input = await upload(encodeTensorBlob({ dims: [2, 16], data: makeInput({ seed: 97, rows: 2, inputSize: 16 }) }))
     // Stored without `kind`, so the upload itself isn't checked: only the matcher's vetting stands between it and a provider.
     const garbageModel = await upload(new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 151) % 256)))
@@ -552,7 +566,7 @@ describe('bad input', () => {
     const nextBefore = await nextJobId()
     const countBefore = (await gqlData<JobCount>(stack.graphqlUrl, '{ jobs(first: 1) { totalCount } }')).jobs.totalCount
     const input = encodeTensorBlob({ dims: [3, 16], data: makeInput({ seed: 98, rows: 3, inputSize: 16 }) })
-    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+    const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, credentials: requesterCredentials(), bytes: input })
     // Approve one wei less than the escrow, then submit without re-approving.
     const { createWalletClient } = await import('viem')
     const wallet = createWalletClient({ account: privateKeyToAccount(requesterKey), transport: http(stack.rpcUrl) })

@@ -63,6 +63,9 @@ const reorgDepths = [1, 5, 20] as const
 const asks = [parseEther('0.001'), parseEther('0.002')]
 const agentKeys = [devKeys[2], devKeys[3]] as const
 const requesterKey = devKeys[5]
+
+/** The requester's key, signing its blob uploads for the stack's chain. */
+const requesterCredentials = () => ({ account: privateKeyToAccount(requesterKey), chainId: stack.deployment.chainId })
 /** The second Ponder's views: the final chain indexed from scratch. */
 const reindexedViews = 'chain_reindexed'
 const log = pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
@@ -102,8 +105,13 @@ beforeAll(async () => {
   await chain.testClient.setIntervalMining({ interval: 0 })
   await chain.testClient.setAutomine(true)
 
-  modelHash = (await uploadBlob({ serverUrl: stack.serverUrl, bytes: buildMlp({ seed: 3, inputSize: 16, hiddenSize: 16, outputSize: 4 }) }))
-    .sha256
+  modelHash = (
+    await uploadBlob({
+      serverUrl: stack.serverUrl,
+      credentials: requesterCredentials(),
+      bytes: buildMlp({ seed: 3, inputSize: 16, hiddenSize: 16, outputSize: 4 }),
+    })
+  ).sha256
   const requester = createWalletClient({ chain: viemChain, transport, account: privateKeyToAccount(requesterKey) })
   const approval = await requester.writeContract({
     address: stack.deployment.contracts.TesseraToken.address,
@@ -127,7 +135,7 @@ afterAll(async () => {
 async function jobSpec(i: number) {
   const rows = 2 + (i % 3)
   const input = encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed: 100 + i, rows, inputSize: 16 }) })
-  const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, bytes: input })
+  const { sha256: inputHash } = await uploadBlob({ serverUrl: stack.serverUrl, credentials: requesterCredentials(), bytes: input })
   const now = async () => (await chain.publicClient.getBlock({ blockTag: 'latest' })).timestamp
   return sampleJobSpec({ now }, { modelHash, inputHash, units: BigInt(rows), maxPricePerUnit: parseEther('0.01') })
 }

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { parseEther } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { uploadBlob } from '../client/serverClient.ts'
@@ -33,9 +34,15 @@ async function runOnce(seed: number, parameters: { mineBlocksFirst?: number; tim
     requesters: [devKeys[5]],
   })
   const s = stack
-  const model = await uploadBlob({ serverUrl: s.serverUrl, bytes: buildMlp({ seed, inputSize: 16, hiddenSize: 8, outputSize: 4 }) })
+  const credentials = { account: privateKeyToAccount(devKeys[5]), chainId: s.deployment.chainId }
+  const model = await uploadBlob({
+    serverUrl: s.serverUrl,
+    bytes: buildMlp({ seed, inputSize: 16, hiddenSize: 8, outputSize: 4 }),
+    credentials,
+  })
   const input = await uploadBlob({
     serverUrl: s.serverUrl,
+    credentials,
     bytes: encodeTensorBlob({ dims: [3, 16], data: makeInput({ seed, rows: 3, inputSize: 16 }) }),
   })
   if (parameters.mineBlocksFirst) {

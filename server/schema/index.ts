@@ -11,6 +11,10 @@ import './quote.ts'
 import './checkJob.ts'
 import './challenge.ts'
 import './gateway.ts'
+import './auth.ts'
+import './preparedTransaction.ts'
+import './account.ts'
+import './jobOutput.ts'
 
 /** The executable schema, built once. */
 export const schema: GraphQLSchema = builder.toSchema()

@@ -1,10 +1,12 @@
 import { type Hex, keccak256, parseEventLogs, type TransactionReceipt, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { buildMlp, makeInput } from '../../agent/models/buildMlp.ts'
+import { fetchDeployment, uploadBlob } from '../../client/serverClient.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { type JobSpecArgs, sampleJobSpec, type TestSystem } from '../../devnet/testSystem.ts'
+import { parseDeployment } from '../../protocol/deployment.ts'
 import { commitmentOf } from '../../protocol/fingerprint.ts'
-import { heartbeatMessage } from '../../protocol/heartbeat.ts'
+import { heartbeatDomain, heartbeatMessage } from '../../protocol/heartbeat.ts'
 import { encodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { TSR } from '../../protocol/units.ts'
 import { type Fetch, gqlData } from './graphql.ts'
@@ -107,10 +109,24 @@ export async function approveAndSubmitJob(
   return { jobId, escrow }
 }
 
-/** Signs a heartbeat of `account` for now and sends it to the server at `graphqlUrl`; throws on a GraphQL error. */
-export async function sendHeartbeat(graphqlUrl: string, account: PrivateKeyAccount, fetchFn?: Fetch): Promise<void> {
+/** The last second each address heartbeated in (lower-case), so {@link sendHeartbeat} never sends two in one. */
+const lastHeartbeatSecond = new Map<string, number>()
+
+/**
+ * Signs a heartbeat of `account` for now, the server's chain (read from its `/deployment`) and the host of `graphqlUrl`,
+ * and sends it there; throws on a GraphQL error. A second heartbeat of the same account waits for the clock's next
+ * second, as the server refuses a timestamp not after the last it accepted.
+ */
+export async function sendHeartbeat(graphqlUrl: string, account: PrivateKeyAccount, fetchFn: Fetch = fetch): Promise<void> {
+  const { chainId } = parseDeployment(await (await fetchFn(new URL('/deployment', graphqlUrl).href, {})).json())
+  const key = account.address.toLowerCase()
+  const last = lastHeartbeatSecond.get(key) ?? 0
+  // A timer may fire a little before the wall clock has turned: wait until it has.
+  while (Math.floor(Date.now() / 1000) <= last) await new Promise((resolve) => setTimeout(resolve, (last + 1) * 1000 - Date.now() + 1))
   const timestamp = Math.floor(Date.now() / 1000)
-  const signature = await account.signMessage({ message: heartbeatMessage(account.address, timestamp) })
+  lastHeartbeatSecond.set(key, timestamp)
+  const message = heartbeatMessage({ chainId, domain: heartbeatDomain(graphqlUrl), provider: account.address, timestamp })
+  const signature = await account.signMessage({ message })
   await gqlData(
     graphqlUrl,
     'mutation($p: Address!, $t: Int!, $s: String!) { heartbeat(provider: $p, timestamp: $t, signature: $s) }',
@@ -121,16 +137,19 @@ export async function sendHeartbeat(graphqlUrl: string, account: PrivateKeyAccou
 
 /**
  * Uploads a job the matcher will assign: a small MLP and an input of `rows` rows that fits it (the default 4 matches
- * {@link approveAndSubmitJob}'s units), its values drawn from `seed` (a different seed, a different input hash). Returns
- * their hashes.
+ * {@link approveAndSubmitJob}'s units), its values drawn from `seed` (a different seed, a different input hash), signed
+ * by `uploader` (a funded account: the server refuses others; the job's providers may read them whoever uploaded them).
+ * Returns their hashes.
  */
-export async function uploadRunnableJob(serverUrl: string, rows = 4, seed = rows): Promise<{ modelHash: Hex; inputHash: Hex }> {
-  const put = async (bytes: Uint8Array) =>
-    (
-      (await (await fetch(new URL('/blobs', serverUrl), { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer> })).json()) as {
-        sha256: Hex
-      }
-    ).sha256
+export async function uploadRunnableJob(
+  serverUrl: string,
+  uploader: PrivateKeyAccount,
+  rows = 4,
+  seed = rows,
+): Promise<{ modelHash: Hex; inputHash: Hex }> {
+  const { chainId } = await fetchDeployment({ serverUrl })
+  const credentials = { account: uploader, chainId }
+  const put = async (bytes: Uint8Array) => (await uploadBlob({ serverUrl, bytes, credentials })).sha256
   const modelHash = await put(buildMlp({ seed: 11, inputSize: 16, hiddenSize: 16, outputSize: 4 }))
   const inputHash = await put(encodeTensorBlob({ dims: [rows, 16], data: makeInput({ seed, rows, inputSize: 16 }) }))
   return { modelHash, inputHash }
