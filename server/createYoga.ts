@@ -49,6 +49,8 @@ export type CreateYogaParameters = {
   maxBlobBytes?: number
   /** Bytes each account may hold in blobs no job references yet (default `defaultBlobQuotaBytes`, 1 GiB). */
   blobQuotaBytes?: number
+  /** Bytes an account may upload a second and at once (`useBlobRoutes`' `uploadRate`; default `defaultUploadRate`). */
+  blobUploadRate?: { bytesPerSecond: number; burstBytes: number }
   /** Who may upload blobs; default `createFundingCheck` (stake, wallet TSR through `publicClient`, gateway balance). */
   fundingCheck?: FundingCheck
   pubsub?: AssignmentPubSub
@@ -153,6 +155,7 @@ export function createYoga(parameters: CreateYogaParameters) {
         domain: context.domain,
         now: context.now,
         quotaBytes: parameters.blobQuotaBytes,
+        uploadRate: parameters.blobUploadRate,
         isFunded: parameters.fundingCheck ?? createFundingCheck({ ...parameters, views: context.views, log }),
         metrics,
         inspector: parameters.inspector,

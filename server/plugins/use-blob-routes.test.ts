@@ -278,6 +278,42 @@ describe('size and quota', () => {
   })
 })
 
+describe('upload rate', () => {
+  test('an account uploading faster than its rate is refused with 429 and Retry-After, others are not, and it earns its bytes back', async () => {
+    let clockSeconds = now
+    const limited = createYoga({
+      db,
+      viewsSchema,
+      deployment,
+      dataDir,
+      maxBlobBytes,
+      blobQuotaBytes: 1_000_000,
+      blobUploadRate: { bytesPerSecond: 1000, burstBytes: 2000 },
+      now: () => clockSeconds,
+    }).yoga
+    const putLimited = (account: PrivateKeyAccount, bytes: Uint8Array) =>
+      putBlobWith({ fetch: (url, init) => limited.fetch(url, init), credentials: as(account), bytes, now: () => clockSeconds * 1000 })
+    const blob = (i: number, size: number) => new Uint8Array(size).fill(i)
+    expect((await putLimited(requester, blob(11, 1000))).status).toBe(201)
+    expect((await putLimited(requester, blob(12, 1000))).status).toBe(201)
+    const refused = await putLimited(requester, blob(13, 1000))
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('retry-after')).toBe('1')
+    expect(await refused.json()).toEqual({
+      code: 'RATE_LIMITED',
+      error: `${requester.address} uploads more than 1000 bytes a second (2000 at once); retry in 1 s`,
+      retryAfterSeconds: 1,
+    })
+    expect((await get(sha256Hex(blob(13, 1000)), as(requester))).status).toBe(404)
+    // Another account's rate is its own.
+    expect((await putLimited(provider, blob(14, 1000))).status).toBe(201)
+    // A second later it has earned a blob's worth back.
+    clockSeconds += 1
+    expect((await putLimited(requester, blob(13, 1000))).status).toBe(201)
+    await clearBlobs()
+  })
+})
+
 describe('reads', () => {
   test('a malformed path gets a short 400 with no stack or server path', async () => {
     for (const p of [

@@ -14,6 +14,10 @@ import { type BlobKind, BlobRejectedError, blobKinds, blobValidator, type ModelI
 import { hasUploaded, isBlobPublic, mayReadBlob, unreferencedUploadBytes } from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
 import type { ServerMetrics } from '../metrics.ts'
+import { createTokenBuckets } from '../tokenBuckets.ts'
+
+/** An account's upload rate when not configured: 8 MiB a second, 256 MiB (four of the largest blobs) at once. */
+export const defaultUploadRate = { bytesPerSecond: 8 * 1024 * 1024, burstBytes: 256 * 1024 * 1024 }
 
 const json = (status: number, body: Record<string, unknown>) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } })
@@ -35,6 +39,11 @@ export type BlobRoutesOptions = {
   now: () => number
   /** Bytes an account may hold in blobs no job references yet (default {@link defaultBlobQuotaBytes}). */
   quotaBytes?: number
+  /**
+   * Bytes an account may upload a second, and at once (default {@link defaultUploadRate}): past them, 429 with
+   * `Retry-After` until it has earned them back.
+   */
+  uploadRate?: { bytesPerSecond: number; burstBytes: number }
   /** Who may upload (`createFundingCheck`). */
   isFunded: FundingCheck
   metrics?: ServerMetrics
@@ -59,6 +68,12 @@ export type BlobRoutesOptions = {
 export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
   const { store, metrics, log } = options
   const quotaBytes = options.quotaBytes ?? defaultBlobQuotaBytes
+  const uploadRate = options.uploadRate ?? defaultUploadRate
+  const uploaded = createTokenBuckets({
+    perSecond: uploadRate.bytesPerSecond,
+    burst: uploadRate.burstBytes,
+    now: () => options.now() * 1000,
+  })
   const authenticate = (request: Request, url: URL, content: Hex | undefined) =>
     authenticateRequest({
       request,
@@ -103,6 +118,22 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
         code: 'NOT_FUNDED',
       })
     }
+    // Bytes before they are read, as declared; an upload that declares none pays for what it was once stored.
+    const declaredBytes = Number.isFinite(declaredLength) && declaredLength > 0 ? declaredLength : undefined
+    const retryAfter = uploaded.take(identity.address, declaredBytes ?? 1)
+    if (retryAfter !== undefined) {
+      metrics?.blobsRejected.inc({ reason: 'rate_limited' })
+      return new Response(
+        JSON.stringify({
+          error:
+            `${identity.address} uploads more than ${uploadRate.bytesPerSecond} bytes a second ` +
+            `(${uploadRate.burstBytes} at once); retry in ${retryAfter} s`,
+          code: 'RATE_LIMITED',
+          retryAfterSeconds: retryAfter,
+        }),
+        { status: 429, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(retryAfter) } },
+      )
+    }
     const room = await quotaRoom(identity.address, sha256, declaredLength)
     if (room.refusal) return room.refusal
     const validate = kind === null ? undefined : blobValidator(kind as BlobKind, options.inspector)
@@ -115,6 +146,7 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
         uploader: { address: identity.address, public: publicFlag === 'true' || publicFlag === '1' },
         at: new Date(options.now() * 1000),
       })
+      if (declaredBytes === undefined) uploaded.debit(identity.address, r.size - 1)
       if (r.created) metrics?.blobsStored.inc(r.size)
       return json(r.created ? 201 : 200, { sha256: r.sha256, size: r.size })
     } catch (error) {

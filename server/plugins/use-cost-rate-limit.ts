@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import type { Plugin } from '@envelop/core'
 import { complexityFromQuery } from '@pothos/plugin-complexity'
 import { type ExecutionArgs, GraphQLError } from 'graphql'
+import { createTokenBuckets } from '../tokenBuckets.ts'
 
 /** What a client key is read from: Yoga's context (the fetch `request`, and Node's `req` over HTTP and WebSocket). */
 export type CostRateLimitContext = { request?: Request; req?: IncomingMessage }
@@ -32,8 +33,6 @@ export type CostRateLimitOptions = {
   now?: () => number
 }
 
-type Bucket = { tokens: number; at: number }
-
 /**
  * A token bucket per client on the total query cost it runs (the complexity the limits measure, at least 1 an
  * operation): each client earns `costPerSecond`, holds at most `burst`, and an operation costing more than it holds is
@@ -48,26 +47,7 @@ export function useCostRateLimit(options: CostRateLimitOptions = {}): Plugin {
   const maxClients = options.maxClients ?? 10_000
   const keyOf = options.key ?? ((context: CostRateLimitContext) => clientAddressKey(context.req?.socket.remoteAddress))
   const exemptLoopback = options.exemptLoopback ?? true
-  const now = options.now ?? (() => performance.now())
-  // In insertion order, refreshed on every charge: the first is the client seen longest ago.
-  const buckets = new Map<string, Bucket>()
-
-  /** Charges `cost` to `key`: undefined when it may run, else the seconds to wait. */
-  function charge(key: string, cost: number): number | undefined {
-    const t = now()
-    const bucket = buckets.get(key) ?? { tokens: burst, at: t }
-    buckets.delete(key)
-    bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) / 1000) * costPerSecond)
-    bucket.at = t
-    buckets.set(key, bucket)
-    if (buckets.size > maxClients) buckets.delete(buckets.keys().next().value as string)
-    const needed = Math.min(cost, burst)
-    if (bucket.tokens >= needed) {
-      bucket.tokens -= cost
-      return undefined
-    }
-    return Math.max(1, Math.ceil((needed - bucket.tokens) / costPerSecond))
-  }
+  const buckets = createTokenBuckets({ perSecond: costPerSecond, burst, maxKeys: maxClients, now: options.now })
 
   function check(args: ExecutionArgs): GraphQLError | undefined {
     const context = (args.contextValue ?? {}) as CostRateLimitContext
@@ -79,7 +59,7 @@ export function useCostRateLimit(options: CostRateLimitOptions = {}): Plugin {
       variables: (args.variableValues ?? {}) as Record<string, unknown>,
     })
     const cost = Math.max(1, complexity)
-    const retryAfter = charge(key, cost)
+    const retryAfter = buckets.take(key, cost)
     if (retryAfter === undefined) return undefined
     return new GraphQLError(
       `rate limited: this operation costs ${cost} and this client may spend ${costPerSecond} a second (${burst} at once); retry in ${retryAfter} s`,
