@@ -1,17 +1,18 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createPublicClient, http, maxUint256, parseEther } from 'viem'
+import ort from 'onnxruntime-node'
+import { createPublicClient, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { writeModelCatalogue } from '../agent/models/writeModelCatalogue.ts'
-import { emissionControllerAbi } from '../contracts/generated/index.ts'
+import { tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
 import { fingerprintOutput } from '../protocol/fingerprint.ts'
 import { decodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { waitFor } from './support/graphql.ts'
+import { gqlData, waitFor } from './support/graphql.ts'
 import { startTestStack } from './support/stack.ts'
 import { jsonOf, runTessera } from './support/tessera.ts'
 
@@ -90,7 +91,7 @@ describe('a requester, with the default key', () => {
     expect(wait.stderr).toMatch(new RegExp(`job ${jobId} COMPLETED`))
   }, 150_000)
 
-  test('fetches the result as a tensor blob and as NPY, the same values', async () => {
+  test('fetches the result as a tensor blob and as NPY: the same bytes as onnxruntime run directly on the model and input', async () => {
     const jsonFile = path.join(dir, 'result.json')
     const npyFile = path.join(dir, 'result.npy')
     const asJson = jsonOf<{ format: string; dims: number[] }>(await tessera('job', 'result', jobId, '--out', jsonFile))
@@ -99,6 +100,20 @@ describe('a requester, with the default key', () => {
     expect(tensor.dims).toEqual([4, 4])
     const job = jsonOf<{ fingerprint: string; outputTolerance: number }>(await tessera('job', 'status', jobId))
     expect(fingerprintOutput(tensor.data, job.outputTolerance)).toBe(job.fingerprint)
+    // The very bytes onnxruntime gives for the same model and input run here, directly.
+    const session = await ort.InferenceSession.create(await readFile(model), { intraOpNumThreads: 1, interOpNumThreads: 1 })
+    try {
+      const given = decodeTensorBlob(await readFile(input))
+      const direct = await session.run({ [session.inputNames[0] as string]: new ort.Tensor('float32', given.data, given.dims) })
+      const expected = direct[session.outputNames[0] as string]
+      if (!expected) throw new Error('the model gave no output')
+      const values = expected.data as Float32Array
+      expect(expected.dims).toEqual(tensor.dims)
+      const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
+      expect(bytes(tensor.data)).toEqual(bytes(values))
+    } finally {
+      await session.release()
+    }
 
     expect(jsonOf(await tessera('job', 'result', jobId, '--out', npyFile))).toMatchObject({ format: 'npy', dims: [4, 4] })
     const npy = await readFile(npyFile)
@@ -149,39 +164,60 @@ describe('a requester, with the default key', () => {
 describe('a provider', () => {
   const asAgent = (...args: string[]) => tessera(...args, '--key-file', path.join(dir, 'agent.key'))
 
-  test('reads its account, withdraws what JobMarket owes it, then has nothing left to withdraw', async () => {
+  /** The agent's TSR balance, on chain. */
+  const balance = () =>
+    createPublicClient({ transport: http(stack.rpcUrl) }).readContract({
+      address: stack.deployment.contracts.TesseraToken.address,
+      abi: tesseraTokenAbi,
+      functionName: 'balanceOf',
+      args: [agent],
+    })
+  type ApiProvider = { owed: string; claimable: string; claimableRewards: { epoch: string; amount: string }[] }
+  /** What the API says JobMarket owes the agent and what its rewards would mint. */
+  const fromApi = async () =>
+    (
+      await gqlData<{ provider: ApiProvider }>(
+        new URL('/graphql', stack.serverUrl).href,
+        'query ($a: Address!) { provider(address: $a) { owed claimable claimableRewards { epoch amount } } }',
+        { a: agent },
+      )
+    ).provider
+
+  test('reads its account, withdraws what JobMarket owes it (its balance rises by what the API said), then has nothing left to withdraw', async () => {
     const status = jsonOf<{ registered: boolean; jobsCompleted: number; owed: string }>(
       await tessera('provider', 'status', '--address', agent),
     )
     expect(status.registered).toBe(true)
     expect(status.jobsCompleted).toBeGreaterThanOrEqual(1)
-    expect(BigInt(status.owed)).toBeGreaterThan(0n)
+    const api = await fromApi()
+    expect(BigInt(api.owed)).toBeGreaterThan(0n)
+    expect(status.owed).toBe(api.owed)
+    const before = await balance()
     const withdrawn = jsonOf<{ owed: string; withdrawn: string }>(await asAgent('provider', 'withdraw'))
-    expect(BigInt(withdrawn.withdrawn)).toBe(BigInt(status.owed))
+    expect(withdrawn.withdrawn).toBe(api.owed)
+    expect((await balance()) - before).toBe(BigInt(api.owed))
+    expect((await fromApi()).owed).toBe('0')
     const twice = await asAgent('provider', 'withdraw')
     expect(jsonOf(twice)).toMatchObject({ owed: '0', withdrawn: '0' })
     expect(twice.stderr).toContain('JobMarket owes this account nothing')
   }, 60_000)
 
-  test('claims its emission reward once its epoch has closed', async () => {
-    const client = createPublicClient({ transport: http(stack.rpcUrl) })
-    const controller = { address: stack.deployment.contracts.EmissionController.address, abi: emissionControllerAbi } as const
-    const claimable = await waitFor(
+  test('claims its emission reward once its epoch has closed: each epoch the API listed, for exactly what it said', async () => {
+    const api = await waitFor(
       'a closed epoch with a reward for the agent',
       async () => {
-        const last = await client.readContract({ ...controller, functionName: 'lastClosedEpoch' })
-        if (last === maxUint256) return undefined
-        let total = 0n
-        for (let epoch = 0n; epoch <= last; epoch++) {
-          const [usage, availability] = await client.readContract({ ...controller, functionName: 'claimable', args: [epoch, agent] })
-          total += usage + availability
-        }
-        return total > 0n ? total : undefined
+        const read = await fromApi()
+        return BigInt(read.claimable) > 0n ? read : undefined
       },
       { timeoutMs: 6 * epochLength * 1000, intervalMs: 1000 },
     )
-    const claimed = jsonOf<{ total: string; claimed: unknown[] }>(await asAgent('provider', 'claim'))
-    expect(BigInt(claimed.total)).toBeGreaterThanOrEqual(claimable)
+    expect(api.claimableRewards.reduce((sum, r) => sum + BigInt(r.amount), 0n)).toBe(BigInt(api.claimable))
+    const before = await balance()
+    const claimed = jsonOf<{ total: string; claimed: { epoch: string; amount: string }[] }>(await asAgent('provider', 'claim'))
+    // Every epoch the API listed is claimed for its amount; an epoch that closed since may come too.
+    for (const reward of api.claimableRewards)
+      expect(claimed.claimed).toContainEqual(expect.objectContaining({ epoch: reward.epoch, amount: reward.amount }))
+    expect((await balance()) - before).toBe(BigInt(claimed.total))
     expect(jsonOf(await asAgent('provider', 'claim'))).toMatchObject({ claimed: [] })
   }, 120_000)
 
