@@ -48,6 +48,15 @@ export type SetupAgentReturnType = {
 }
 
 /**
+ * How the agent's contract reads are batched: reads of one block (every job the agent follows looks at the same block
+ * after each one) go out together as one multicall, the multicall3 code run by `eth_call` itself, so no contract needs
+ * deploying on the chain. Such a call returns its results as the code of a contract it creates, which may not pass
+ * 24,576 bytes (EIP-170): a batch is at most 512 bytes of calldata, some fourteen `getJob`s, whose results take about
+ * half the limit.
+ */
+export const agentReadBatching = { multicall: { deployless: true, wait: 5, batchSize: 512 } } as const
+
+/**
  * Brings an agent up to where it can take work: reads the deployment from the server (retried while the server
  * comes up, for `startupTimeoutMs`), checks the RPC serves that chain, opens the deployment's journal, starts the
  * inference pool, detects hardware (the benchmark cached in the data dir) and registers and stakes the provider.
@@ -65,14 +74,7 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
   // Concurrent reads of the agent's jobs go out as one JSON-RPC batch per tick rather than one HTTP request each.
   const transport = http(parameters.rpcUrl, { retryCount: 3, batch: { batchSize: 200, wait: 5 } })
   const pollingInterval = Math.min(500, parameters.pollIntervalMs ?? 1000)
-  // Reads of contracts at one block (every job the agent follows looks at the same block after each one) go out as
-  // one multicall: the multicall3 code run by `eth_call` itself, so no contract needs deploying on the chain.
-  const publicClient = createPublicClient({
-    chain,
-    transport,
-    pollingInterval,
-    batch: { multicall: { deployless: true, wait: 5, batchSize: 32_768 } },
-  }) as PublicClient
+  const publicClient = createPublicClient({ chain, transport, pollingInterval, batch: agentReadBatching }) as PublicClient
   const walletClient = createWalletClient({ chain, transport, account, pollingInterval })
   const rpcChainId = await publicClient.getChainId()
   if (rpcChainId !== deployment.chainId)
