@@ -6,6 +6,7 @@ import type { BlobCredentials } from '../client/blobAuth.ts'
 import { getBlob } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import type { Hardware } from '../protocol/hardware.ts'
+import { logSerializers } from '../protocol/logSerializers.ts'
 import { startAgentHttp } from './agentHttp.ts'
 import { createAgentMetrics } from './agentMetrics.ts'
 import { assignmentLoop } from './assignmentLoop.ts'
@@ -113,7 +114,7 @@ export type RunAgentReturnType = {
 export async function runAgent(parameters: RunAgentParameters): Promise<RunAgentReturnType> {
   const account = privateKeyToAccount(parameters.privateKey)
   const address = account.address
-  const log = (parameters.log ?? pino({ name: 'tessera-agent' })).child({ provider: address })
+  const log = (parameters.log ?? pino({ name: 'tessera-agent', serializers: logSerializers })).child({ provider: address })
   if (parameters.signal?.aborted) throw new AgentSetupError('aborted before start')
   const controller = new AbortController()
   const { signal } = controller

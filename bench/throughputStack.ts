@@ -9,6 +9,7 @@ import pino from 'pino'
 import { parseEther } from 'viem'
 import { freePort } from '../devnet/startAnvil.ts'
 import { startStack } from '../devnet/startStack.ts'
+import { logSerializers } from '../protocol/logSerializers.ts'
 import { ThroughputBenchError, throughputAgentKeys, throughputRequesterKeys } from './throughput.ts'
 
 /** What the stack process reports once it is up. */
@@ -20,7 +21,10 @@ const env = (name: string): string => {
   return value
 }
 
-const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination({ dest: env('BENCH_LOG_FILE'), sync: false }))
+const log = pino(
+  { level: process.env.BENCH_LOG_LEVEL ?? 'warn', serializers: logSerializers },
+  pino.destination({ dest: env('BENCH_LOG_FILE'), sync: false }),
+)
 // Absent: the stack's default (batches); 1: one assign or finalize transaction per job.
 const leaderBatch = process.env.BENCH_LEADER_BATCH ? Number(process.env.BENCH_LEADER_BATCH) : undefined
 const stack = await startStack({

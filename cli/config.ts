@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import { ServerRequestError } from '../client/serverClient.ts'
 import { TesseraError } from '../protocol/errors.ts'
+import { logSerializers } from '../protocol/logSerializers.ts'
 import { decodeRevert, formatRevert } from '../protocol/revert.ts'
 import { ConfigError, privateKey, type Setting, type SettingName, type SettingValue, settings } from './settings.ts'
 
@@ -282,10 +283,11 @@ const resolveLogSettings = (command: Command) => {
 /** A pino logger at `level` (info by default), pretty-printed unless `format` is `json`. */
 export function createLogger(parameters: { level?: string; format?: string; name?: string }): Logger {
   const level = parameters.level ?? 'info'
-  if (parameters.format === 'json') return pino({ level, name: parameters.name })
+  if (parameters.format === 'json') return pino({ level, name: parameters.name, serializers: logSerializers })
   return pino({
     level,
     name: parameters.name,
+    serializers: logSerializers,
     transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' } },
   })
 }
@@ -389,7 +391,7 @@ export function printJson(value: unknown): void {
 export function oneShotLogger(command: Command): Logger {
   const level = rawSetting(command, 'logLevel')
   const chosen = level.source.kind === 'default' ? 'warn' : settings.logLevel.parse(level.text ?? 'warn', fromOf('logLevel', level.source))
-  return pino({ level: chosen }, pino.destination({ dest: 2, sync: true }))
+  return pino({ level: chosen, serializers: logSerializers }, pino.destination({ dest: 2, sync: true }))
 }
 
 /** Exits once the logger's transport (a worker thread for pretty output) has written every line. */

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import type { Deployment } from '../protocol/deployment.ts'
+import { logSerializers } from '../protocol/logSerializers.ts'
 import { createModelInspector } from './checkJob.ts'
 import { createHttpServer, type HttpTimeouts, resolveHttpTimeouts } from './createHttpServer.ts'
 import { createYoga } from './createYoga.ts'
@@ -92,7 +93,7 @@ export type StartServerReturnType = {
  * of one would never hear the other's leader; and, before connecting to anything, when `http` holds a bad timeout.
  */
 export async function startServer(parameters: StartServerParameters): Promise<StartServerReturnType> {
-  const log = parameters.log ?? pino({ name: 'tessera-server' })
+  const log = parameters.log ?? pino({ name: 'tessera-server', serializers: logSerializers })
   const httpTimeouts = resolveHttpTimeouts(parameters.http)
   await mkdir(parameters.dataDir, { recursive: true })
   const { db, pool } = createDb({ databaseUrl: parameters.databaseUrl })

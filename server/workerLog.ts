@@ -1,8 +1,9 @@
 import pino, { type Logger } from 'pino'
+import { logSerializers } from '../protocol/logSerializers.ts'
 
 /** A worker thread's logger at `level`: each record (pino JSON) goes to `send`, for the main thread to write. */
 export function workerLogger(level: string, send: (line: string) => void): Logger {
-  return pino({ level }, { write: send })
+  return pino({ level, serializers: logSerializers }, { write: send })
 }
 
 /** Writes a record a worker thread's logger sent (see {@link workerLogger}) through `log`, at its level. */
