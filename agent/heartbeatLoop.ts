@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Hex, LocalAccount } from 'viem'
 import { sendHeartbeat } from '../client/serverClient.ts'
+import { nextHeartbeatSecond } from '../protocol/heartbeat.ts'
 import { sleep } from '../protocol/retry.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
 
@@ -30,8 +31,7 @@ export async function heartbeatLoop(parameters: HeartbeatLoopParameters): Promis
   const { serverUrl, chainId, account, metrics, log, signal } = parameters
   let lastSecond = Number.NEGATIVE_INFINITY
   while (!signal.aborted) {
-    // A timer may fire a little before the wall clock has turned: wait until it has.
-    while (!signal.aborted && Math.floor(Date.now() / 1000) <= lastSecond) await sleep((lastSecond + 1) * 1000 - Date.now() + 1, signal)
+    await nextHeartbeatSecond(lastSecond, signal)
     if (signal.aborted) break
     const now = Date.now()
     lastSecond = Math.floor(now / 1000)

@@ -1,4 +1,5 @@
 import { type Address, concat, type Hex, keccak256 } from 'viem'
+import { sleep } from './retry.ts'
 
 /** How far behind server time a heartbeat's signed timestamp may be, in seconds. */
 export const heartbeatMaxAgeSeconds = 60
@@ -54,4 +55,15 @@ export function heartbeatMessage(parameters: HeartbeatMessageParameters): string
   const { chainId, domain, provider, timestamp, models = [] } = parameters
   const message = `tessera-heartbeat:${chainId}:${domain}:${provider.toLowerCase()}:${timestamp}`
   return models.length ? `${message}:${keccak256(concat(heartbeatModels(models)))}` : message
+}
+
+/**
+ * The first whole second of the wall clock after `last` (unix s), once the clock has reached it: the server refuses a
+ * timestamp not after the last it accepted, so one provider's heartbeats go out in distinct seconds. A timer may fire
+ * a little before the clock turns, so this checks the clock rather than trusting one sleep. Returns early, with the
+ * current second, when `signal` aborts.
+ */
+export async function nextHeartbeatSecond(last: number, signal?: AbortSignal): Promise<number> {
+  while (!signal?.aborted && Math.floor(Date.now() / 1000) <= last) await sleep((last + 1) * 1000 - Date.now() + 1, signal)
+  return Math.floor(Date.now() / 1000)
 }

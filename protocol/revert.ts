@@ -1,24 +1,10 @@
 import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Hex } from 'viem'
-import {
-  challengeLedgerAbi,
-  emissionControllerAbi,
-  jobBatcherAbi,
-  jobMarketAbi,
-  providerRegistryAbi,
-  tesseraTimelockAbi,
-  tesseraTokenAbi,
-} from '../contracts/generated/index.ts'
+import { contractAbis } from './abis.ts'
 
 /** Every custom error of Tessera's contracts, so a revert bubbling up from any of them decodes by name. */
-export const allErrorsAbi = [
-  ...jobMarketAbi,
-  ...providerRegistryAbi,
-  ...tesseraTokenAbi,
-  ...emissionControllerAbi,
-  ...challengeLedgerAbi,
-  ...tesseraTimelockAbi,
-  ...jobBatcherAbi,
-].filter((item) => item.type === 'error')
+export const allErrorsAbi = Object.values(contractAbis)
+  .flat()
+  .filter((item) => item.type === 'error')
 
 /** A contract revert: the custom error's name and its decoded arguments. */
 export type Revert = { errorName: string; args: readonly unknown[] }

@@ -19,8 +19,8 @@ import { createTokenBuckets } from '../tokenBuckets.ts'
 /** An account's upload rate when not configured: 8 MiB a second, 256 MiB (four of the largest blobs) at once. */
 export const defaultUploadRate = { bytesPerSecond: 8 * 1024 * 1024, burstBytes: 256 * 1024 * 1024 }
 
-const json = (status: number, body: Record<string, unknown>) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } })
+const json = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } })
 
 const howToAuthenticate =
   `a SIWE session (Authorization: Bearer <token> from the signIn mutation) or a signed request ` +
@@ -123,15 +123,16 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
     const retryAfter = uploaded.take(identity.address, declaredBytes ?? 1)
     if (retryAfter !== undefined) {
       metrics?.blobsRejected.inc({ reason: 'rate_limited' })
-      return new Response(
-        JSON.stringify({
+      return json(
+        429,
+        {
           error:
             `${identity.address} uploads more than ${uploadRate.bytesPerSecond} bytes a second ` +
             `(${uploadRate.burstBytes} at once); retry in ${retryAfter} s`,
           code: 'RATE_LIMITED',
           retryAfterSeconds: retryAfter,
-        }),
-        { status: 429, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(retryAfter) } },
+        },
+        { 'retry-after': String(retryAfter) },
       )
     }
     const room = await quotaRoom(identity.address, sha256, declaredLength)

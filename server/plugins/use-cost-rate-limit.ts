@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
 import type { Plugin } from '@envelop/core'
-import { complexityFromQuery } from '@pothos/plugin-complexity'
 import { type ExecutionArgs, GraphQLError } from 'graphql'
 import { createTokenBuckets } from '../tokenBuckets.ts'
+import { operationComplexity } from './operationComplexity.ts'
 
 /** What a client key is read from: Yoga's context (the fetch `request`, and Node's `req` over HTTP and WebSocket). */
 export type CostRateLimitContext = { request?: Request; req?: IncomingMessage }
@@ -53,12 +53,7 @@ export function useCostRateLimit(options: CostRateLimitOptions = {}): Plugin {
     const context = (args.contextValue ?? {}) as CostRateLimitContext
     const key = keyOf(context)
     if (key === undefined || (exemptLoopback && isLoopback(key))) return undefined
-    const { complexity } = complexityFromQuery(args.document, {
-      schema: args.schema,
-      ctx: context as object,
-      variables: (args.variableValues ?? {}) as Record<string, unknown>,
-    })
-    const cost = Math.max(1, complexity)
+    const cost = Math.max(1, operationComplexity(args))
     const retryAfter = buckets.take(key, cost)
     if (retryAfter === undefined) return undefined
     return new GraphQLError(

@@ -1,25 +1,6 @@
 import type { Plugin } from 'graphql-yoga'
-import {
-  challengeLedgerAbi,
-  emissionControllerAbi,
-  jobBatcherAbi,
-  jobMarketAbi,
-  providerRegistryAbi,
-  tesseraTimelockAbi,
-  tesseraTokenAbi,
-} from '../../contracts/generated/index.ts'
-import { type ContractName, type Deployment, stringifyDeployment } from '../../protocol/deployment.ts'
-
-/** Every deployed contract's ABI, by the name `Deployment.contracts` uses. */
-export const deploymentAbis = {
-  TesseraToken: tesseraTokenAbi,
-  ProviderRegistry: providerRegistryAbi,
-  JobMarket: jobMarketAbi,
-  EmissionController: emissionControllerAbi,
-  ChallengeLedger: challengeLedgerAbi,
-  TesseraTimelock: tesseraTimelockAbi,
-  JobBatcher: jobBatcherAbi,
-} as const satisfies Record<ContractName, readonly unknown[]>
+import { contractAbis } from '../../protocol/abis.ts'
+import { type Deployment, stringifyDeployment } from '../../protocol/deployment.ts'
 
 /**
  * `GET /deployment`: the deployment JSON (chain id, every contract's address and deployment block, the parameters;
@@ -28,7 +9,7 @@ export const deploymentAbis = {
  */
 export function useDeploymentRoute(options: { deployment: Deployment }): Plugin {
   const deployment = JSON.parse(stringifyDeployment(options.deployment)) as Record<string, unknown>
-  const body = `${JSON.stringify({ ...deployment, abis: deploymentAbis })}\n`
+  const body = `${JSON.stringify({ ...deployment, abis: contractAbis })}\n`
   return {
     onRequest({ url, request, endResponse }) {
       if (url.pathname !== '/deployment' || (request.method !== 'GET' && request.method !== 'HEAD')) return

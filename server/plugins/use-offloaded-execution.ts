@@ -1,8 +1,8 @@
 import type { Plugin } from '@envelop/core'
-import { complexityFromQuery } from '@pothos/plugin-complexity'
 import { getOperationAST, print } from 'graphql'
 import type { ServerMetrics } from '../metrics.ts'
 import type { QueryWorkers } from '../queryWorkers.ts'
+import { operationComplexity } from './operationComplexity.ts'
 
 /**
  * Complexity from which a query runs on a query thread: a page of some 300 jobs with their assignments, or more. A
@@ -22,12 +22,7 @@ export function useOffloadedExecution(options: { workers: QueryWorkers; minCompl
   return {
     onExecute({ args, setExecuteFn }) {
       if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return
-      const { complexity } = complexityFromQuery(args.document, {
-        schema: args.schema,
-        ctx: args.contextValue as object,
-        variables: (args.variableValues ?? {}) as Record<string, unknown>,
-      })
-      if (complexity < minComplexity) return
+      if (operationComplexity(args) < minComplexity) return
       options.metrics?.graphqlOffloaded.inc()
       setExecuteFn(() =>
         options.workers.execute({

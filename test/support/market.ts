@@ -6,7 +6,7 @@ import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.t
 import { type JobSpecArgs, sampleJobSpec, type TestSystem } from '../../devnet/testSystem.ts'
 import { parseDeployment } from '../../protocol/deployment.ts'
 import { commitmentOf } from '../../protocol/fingerprint.ts'
-import { heartbeatDomain, heartbeatMessage } from '../../protocol/heartbeat.ts'
+import { heartbeatDomain, heartbeatMessage, nextHeartbeatSecond } from '../../protocol/heartbeat.ts'
 import { encodeTensorBlob } from '../../protocol/tensorBlob.ts'
 import { TSR } from '../../protocol/units.ts'
 import { type Fetch, gqlData } from './graphql.ts'
@@ -120,10 +120,7 @@ const lastHeartbeatSecond = new Map<string, number>()
 export async function sendHeartbeat(graphqlUrl: string, account: PrivateKeyAccount, fetchFn: Fetch = fetch): Promise<void> {
   const { chainId } = parseDeployment(await (await fetchFn(new URL('/deployment', graphqlUrl).href, {})).json())
   const key = account.address.toLowerCase()
-  const last = lastHeartbeatSecond.get(key) ?? 0
-  // A timer may fire a little before the wall clock has turned: wait until it has.
-  while (Math.floor(Date.now() / 1000) <= last) await new Promise((resolve) => setTimeout(resolve, (last + 1) * 1000 - Date.now() + 1))
-  const timestamp = Math.floor(Date.now() / 1000)
+  const timestamp = await nextHeartbeatSecond(lastHeartbeatSecond.get(key) ?? 0)
   lastHeartbeatSecond.set(key, timestamp)
   const message = heartbeatMessage({ chainId, domain: heartbeatDomain(graphqlUrl), provider: account.address, timestamp })
   const signature = await account.signMessage({ message })
