@@ -76,6 +76,20 @@ describe('createHeadWatch', () => {
     expect(reads).toBe(idle)
   })
 
+  it('follows the head down when the chain is cut back: a waiter past the old head gets the lower one, never the stale higher one', async () => {
+    const testClient = createTestClient({ chain: foundry, mode: 'anvil', transport: http(anvil.rpcUrl) })
+    const heads = createHeadWatch({ publicClient, intervalMs: 20 })
+    const snapshot = await testClient.snapshot()
+    const low = await heads.latest()
+    await testClient.mine({ blocks: 3 })
+    const high = await heads.latest()
+    expect(high).toBe(low + 3n)
+    await testClient.revert({ id: snapshot })
+    // No block past `high` is coming: once its time is up, the waiter reads the chain as it now is.
+    expect(await heads.after(high, 150)).toBe(low)
+    expect(await heads.latest()).toBe(low)
+  })
+
   it('never rejects while the node is down: a waiter gets the last head read once its time is up', async () => {
     const broken = createPublicClient({ chain: foundry, transport: http('http://127.0.0.1:9', { retryCount: 0 }) }) as PublicClient
     const heads = createHeadWatch({ publicClient: broken, intervalMs: 10 })
