@@ -185,6 +185,8 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       // The first round waits for every agent of the stack, so none starts with only the first one up.
       challenges: challenges ? { minProviders: parameters.agents.length, ...challenges } : undefined,
       indexerState: indexer.state,
+      // The dashboard may sign with anvil's well-known keys, through anvil itself.
+      web: { publicRpcUrl: anvil.rpcUrl, devnet: true },
       log: log.child({ part: 'server' }),
     }
     let server = await startServer(serverOptions)

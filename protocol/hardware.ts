@@ -77,3 +77,10 @@ const gpuModels: readonly { id: number; match: RegExp; name: string }[] = [
 export function gpuModelId(name: string): number {
   return gpuModels.find((m) => m.match.test(name))?.id ?? 0
 }
+
+/** The name of a canonical GPU model id; `CPU or unknown` for 0, `GPU model <id>` for an id this build doesn't know. */
+export function gpuModelName(id: number | bigint): string {
+  const n = Number(id)
+  if (n === 0) return 'CPU or unknown'
+  return gpuModels.find((m) => m.id === n)?.name ?? `GPU model ${n}`
+}

@@ -30,11 +30,14 @@ import { useOpsRoutes } from './plugins/use-ops-routes.ts'
 import { useQueryLimits } from './plugins/use-query-limits.ts'
 import { defaultMaxRequestBodyBytes, useRequestBodyGuard } from './plugins/use-request-body-guard.ts'
 import { useSharedSubscriptionResults } from './plugins/use-shared-subscription-results.ts'
+import { type UseWebAppOptions, useWebApp } from './plugins/use-web-app.ts'
 import { type AssignmentPubSub, createAssignmentPubSub } from './pubsub.ts'
 import type { QueryWorkers } from './queryWorkers.ts'
 import { schema } from './schema/index.ts'
 
 export type CreateYogaParameters = {
+  /** Serve the dashboard at `/` (`useWebApp`); absent: no page, only the API. */
+  web?: UseWebAppOptions
   db: Kysely<Database>
   viewsSchema: string
   deployment: Deployment
@@ -163,6 +166,7 @@ export function createYoga(parameters: CreateYogaParameters) {
       }),
       useAnalyticsRoutes({ views: context.views, deployment: parameters.deployment }),
       useGraphiQLAssets(),
+      ...(parameters.web ? [useWebApp(parameters.web)] : []),
       useRequestBodyGuard({ maxBytes: maxRequestBodyBytes, streamEndpoint: '/graphql/stream' }),
       useQueryLimits(),
       // Before the response cache and the query threads, so that every operation pays, answered from memory or not.

@@ -72,6 +72,12 @@ export type StartServerParameters = {
    * default: the host each request was addressed to. Set it behind a proxy that rewrites `Host`, and in production.
    */
   domain?: string
+  /**
+   * The dashboard at `/` (`useWebApp`): `dir` its build (default `web/dist`), `publicRpcUrl` a JSON-RPC URL the page
+   * may send through (the devnet's anvil; published to every visitor, so never one with a key in it), `devnet` whether
+   * the page may offer anvil's well-known dev keys. `false`: no page.
+   */
+  web?: { dir?: string; publicRpcUrl?: string; devnet?: boolean } | false
   log?: Logger
   /** The indexer's state when it runs in this process (`startIndexer(…).state`): `/ready` then names its error at once. */
   indexerState?: () => IndexerState
@@ -122,7 +128,12 @@ export async function startServer(parameters: StartServerParameters): Promise<St
           size: parameters.queryThreads ?? 1,
           log: log.child({ part: 'queries' }),
         })
+  const web = parameters.web === false ? undefined : (parameters.web ?? {})
   const { yoga, close: closeYoga } = createYoga({
+    web: web && {
+      dir: web.dir,
+      config: { chainId: parameters.deployment.chainId, rpcUrl: web.publicRpcUrl ?? null, devnet: web.devnet ?? false },
+    },
     inspector,
     cacheResponses: true,
     queryWorkers,

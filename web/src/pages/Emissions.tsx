@@ -1,0 +1,3 @@
+export default function EmissionsPage() {
+  return <h1>Emissions</h1>
+}

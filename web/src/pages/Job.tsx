@@ -1,0 +1,3 @@
+export default function JobPage({ id }: { id: string }) {
+  return <h1>Job {id}</h1>
+}

@@ -1,0 +1,3 @@
+export default function ProviderPage({ address }: { address: string }) {
+  return <h1>Provider {address}</h1>
+}
