@@ -6,8 +6,8 @@
  * fan-out to 1,000–10,000 subscribers (bench/subscriptions.ts) and reads against Ponder's built-in GraphQL
  * (bench/queries.ts), the agent's inference pool against a plain onnxruntime loop (bench/agentPool.ts), jobs per
  * second end to end on whole devnet stacks, the leader batching against one transaction per job (bench/throughput.ts)
- * and the indexer's backfill rate and realtime lag against a no-op Ponder app (bench/indexer.ts), and writes
- * `BENCHMARKS.md`.
+ * the indexer's backfill rate and realtime lag against a no-op Ponder app (bench/indexer.ts) and the dashboard's
+ * first-load size and time to interactive against GraphiQL (bench/web.ts), and writes `BENCHMARKS.md`.
  * Not part of `npm test`: it takes over twenty minutes (10,000 providers are registered and paid; 2,000 jobs run;
  * 10,000 sockets are opened four times per transport; four devnet stacks take some 900 jobs each).
  */
@@ -28,6 +28,7 @@ import { type SimulatorBenchReturnType, simulatorBench, simulatorSection } from 
 import { type SubscriptionsBenchReturnType, subscriptionsBench, subscriptionsSection } from './subscriptions.ts'
 import { type ThroughputBenchReturnType, throughputBench, throughputSection } from './throughput.ts'
 import { type VerificationOverheadReturnType, verificationOverhead } from './verificationOverhead.ts'
+import { type WebBenchReturnType, webBench, webSection } from './web.ts'
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const outFile = path.join(repoRoot, 'BENCHMARKS.md')
@@ -286,6 +287,7 @@ function renderBenchmarks(
   agentPool: AgentPoolBenchReturnType,
   throughput: ThroughputBenchReturnType,
   indexer: IndexerBenchReturnType,
+  web: WebBenchReturnType,
 ): string {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
@@ -390,6 +392,7 @@ function renderBenchmarks(
     ...agentPoolSection(agentPool),
     ...throughputSection(throughput),
     ...indexerSection(indexer),
+    ...webSection(web),
   )
   return lines.join('\n')
 }
@@ -405,9 +408,10 @@ async function main(): Promise<void> {
   const agentPool = await agentPoolBench()
   const throughput = await throughputBench()
   const indexer = await indexerBench()
+  const web = await webBench()
   writeFileSync(
     outFile,
-    renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries, agentPool, throughput, indexer),
+    renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries, agentPool, throughput, indexer, web),
   )
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })

@@ -89,6 +89,7 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
   const lines = [
     '',
     `Tessera is running (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    `  dashboard   ${stack.serverUrl}/ (sign with the dev accounts: Submit a job as #${devRequesterIndex}, the provider console as an agent's)`,
     `  GraphQL     ${stack.graphqlUrl}`,
     `  chain       ${stack.rpcUrl} (anvil, chain id ${stack.deployment.chainId})`,
     `  database    ${parameters.databaseUrl ? 'DATABASE_URL' : `embedded Postgres on port ${parameters.postgresPort}`}`,

@@ -45,6 +45,8 @@ const serverSettings = [
   'leader',
   'leaderConfirmations',
   'challengeEpochs',
+  'webDir',
+  'publicRpcUrl',
 ] as const
 
 const indexerSettings = [
@@ -99,6 +101,8 @@ export function addServiceCommands(program: Command): void {
     set('TESSERA_MAX_BLOB_BYTES', config.maxBlobBytes)
     set('TESSERA_LEADER', config.leader)
     set('TESSERA_LEADER_CONFIRMATIONS', config.leaderConfirmations)
+    set('TESSERA_WEB_DIR', config.webDir)
+    set('TESSERA_PUBLIC_RPC_URL', config.publicRpcUrl)
     const { serverConfigFromEnv } = await import('../server/serverConfigFromEnv.ts')
     const serverConfig = serverConfigFromEnv(env)
     const log = commandLogger(command, 'tessera-server')

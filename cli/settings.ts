@@ -244,6 +244,18 @@ export const settings = {
     description: 'host[:port] agents reach the server at, which their heartbeats are signed for (default: each request’s Host)',
     parse: text,
   },
+  webDir: {
+    flag: '--web-dir <path>',
+    env: 'TESSERA_WEB_DIR',
+    description: 'the built dashboard the server serves at / (default web/dist, built by npm run web:build; none: no page)',
+    parse: text,
+  },
+  publicRpcUrl: {
+    flag: '--public-rpc-url <url>',
+    env: 'TESSERA_PUBLIC_RPC_URL',
+    description: 'a JSON-RPC URL the dashboard may send wallets’ transactions through (shown to every visitor: never one with a key)',
+    parse: text,
+  },
   indexerPort: {
     flag: '--indexer-port <port>',
     env: 'TESSERA_INDEXER_PORT',

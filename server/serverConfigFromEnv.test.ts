@@ -34,3 +34,20 @@ test('TESSERA_SERVER_DOMAIN is a host with an optional port, kept as agents sign
       `TESSERA_SERVER_DOMAIN must be a host with an optional :port (no scheme or path), got "${bad}"`,
     )
 })
+
+test('the dashboard is served from web/dist unless TESSERA_WEB_DIR names another build or none; its public RPC URL is checked', () => {
+  expect(serverConfigFromEnv(env).web).toEqual({ dir: undefined, publicRpcUrl: undefined })
+  expect(serverConfigFromEnv({ ...env, TESSERA_WEB_DIR: '/srv/tessera-web' }).web).toEqual({
+    dir: '/srv/tessera-web',
+    publicRpcUrl: undefined,
+  })
+  expect(serverConfigFromEnv({ ...env, TESSERA_WEB_DIR: 'none' }).web).toBe(false)
+  expect(serverConfigFromEnv({ ...env, TESSERA_PUBLIC_RPC_URL: 'https://rpc.example/' }).web).toEqual({
+    dir: undefined,
+    publicRpcUrl: 'https://rpc.example/',
+  })
+  for (const bad of ['rpc.example', 'ws://rpc.example', 'not a url'])
+    expect(() => serverConfigFromEnv({ ...env, TESSERA_PUBLIC_RPC_URL: bad })).toThrow(
+      `TESSERA_PUBLIC_RPC_URL must be an http(s) URL, got "${bad}"`,
+    )
+})

@@ -23,6 +23,9 @@ import type { StartServerParameters } from './startServer.ts'
  *   `TESSERA_LEADER_CONFIRMATIONS` (blocks deep the leader watches its transactions, default 12)
  * - `TESSERA_SERVER_DOMAIN` (the host[:port] agents reach the server at, which their heartbeats are signed for; default:
  *   the host each request was addressed to, see `createYoga`'s `domain`)
+ * - `TESSERA_WEB_DIR` (the built dashboard served at `/`, default `web/dist`; `none`: no page),
+ *   `TESSERA_PUBLIC_RPC_URL` (a JSON-RPC URL the dashboard's visitors may send through: published to every one of
+ *   them, so never one carrying a key; default none)
  */
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<StartServerParameters, 'log'> {
   const databaseUrl = env.DATABASE_URL ?? env.TESSERA_DATABASE_URL
@@ -55,7 +58,19 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<
     blobTtlSeconds: int('TESSERA_BLOB_TTL_SECONDS', defaultBlobTtlSeconds),
     leader: env.TESSERA_LEADER !== 'false',
     confirmations: int('TESSERA_LEADER_CONFIRMATIONS', 12),
+    web:
+      env.TESSERA_WEB_DIR === 'none'
+        ? false
+        : { dir: env.TESSERA_WEB_DIR || undefined, publicRpcUrl: publicRpcUrl(env.TESSERA_PUBLIC_RPC_URL) },
   }
+}
+
+/** `TESSERA_PUBLIC_RPC_URL` when set: an http(s) URL, or a ServerConfigError. */
+function publicRpcUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined
+  const url = URL.canParse(value) ? new URL(value) : undefined
+  if (!url || !/^https?:$/.test(url.protocol)) throw new ServerConfigError(`TESSERA_PUBLIC_RPC_URL must be an http(s) URL, got "${value}"`)
+  return value
 }
 
 /** `TESSERA_SERVER_DOMAIN` as agents' heartbeats carry it (`heartbeatDomain`), or a ServerConfigError when it isn't a host. */

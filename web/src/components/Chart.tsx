@@ -45,7 +45,7 @@ export function Chart(props: ChartProps) {
   useEffect(() => {
     const element = container.current
     if (!element) return
-    const format = props.formatY ?? ((v: number) => v.toLocaleString('en-US', { maximumFractionDigits: 3 }))
+    const format = props.formatY ?? ((v: number) => v.toLocaleString('en-US', { maximumFractionDigits: 6 }))
     const categories = props.categories
     const opts: uPlot.Options = {
       width: Math.max(element.clientWidth, 200),
