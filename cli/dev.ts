@@ -32,7 +32,7 @@ export type RunDevParameters = {
 }
 
 /**
- * `tessera dev`: boots the whole marketplace on one machine, runs the demo workload,
+ * `tessera dev`: builds the dashboard if it changed, boots the whole marketplace on one machine, runs the demo workload,
  * prints where everything is, and on Ctrl-C stops every process it started.
  */
 export async function runDev(parameters: RunDevParameters): Promise<void> {
@@ -49,6 +49,10 @@ export async function runDev(parameters: RunDevParameters): Promise<void> {
   if (!(optimisticShare >= 0 && optimisticShare <= 1))
     throw new ConfigError(`--optimistic-share must be a fraction from 0 to 1, got ${optimisticShare}`)
   const honestAgents = agentKeys.length - cheaters
+  // The dashboard the server serves at /, rebuilt only when its sources or the schema changed (a second or two).
+  const { buildWeb } = await import('../web/build.ts')
+  const web = await buildWeb({ ifStale: true, quiet: true })
+  log.info({ built: web.built }, web.built ? 'dashboard built' : 'dashboard up to date')
   const signal = waitForSignal()
   const stack = await startStack({
     dataDir: path.resolve(parameters.dataDir),
