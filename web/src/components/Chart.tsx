@@ -50,7 +50,13 @@ export function Chart(props: ChartProps) {
     const opts: uPlot.Options = {
       width: Math.max(element.clientWidth, 200),
       height: props.height ?? 260,
-      scales: { x: { time: props.time ?? false }, ...(categories ? { x: { time: false, range: [-0.5, categories.length - 0.5] } } : {}) },
+      scales: {
+        x: categories ? { time: false, range: [-0.5, categories.length - 0.5] } : { time: props.time ?? false },
+        // A bar's height is its value: bars stand on zero, never on the smallest value.
+        ...(props.series.some((s) => s.bars)
+          ? { y: { range: (_u: uPlot, _min: number, max: number) => [0, max > 0 ? max * 1.1 : 1] } }
+          : {}),
+      },
       axes: [
         {
           label: props.xLabel,
