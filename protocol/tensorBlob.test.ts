@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { decodeTensorBlob, encodeTensorBlob, TensorBlobError } from './tensorBlob.ts'
 
 const blob = (o: unknown) => new TextEncoder().encode(JSON.stringify(o))
@@ -52,5 +52,25 @@ describe('tensor blobs', () => {
     expect(error).toBeInstanceOf(TensorBlobError)
     expect((error as TensorBlobError).name).toBe('TensorBlobError')
     expect(`${(error as Error).message} ${(error as TensorBlobError).details}`).toMatch(message)
+  })
+})
+
+describe('tensor blobs in a browser (no Buffer: btoa and atob)', () => {
+  it('writes and reads the same bytes as under Node', async () => {
+    const data = new Float32Array(70_000).map((_, i) => Math.fround(Math.sin(i) * 1e3))
+    const tensor = { dims: [7, 10_000], data }
+    const node = encodeTensorBlob(tensor)
+    vi.stubGlobal('Buffer', undefined)
+    vi.resetModules()
+    try {
+      const browser = await import('./tensorBlob.ts')
+      const bytes = browser.encodeTensorBlob(tensor)
+      expect(bytes).toEqual(node)
+      expect(browser.decodeTensorBlob(node)).toEqual(tensor)
+      expect(browser.decodeTensorBlob(blob({ dims: [1], dtype: 'float32', data: 'AACAPw==' })).data).toEqual(new Float32Array([1]))
+    } finally {
+      vi.unstubAllGlobals()
+      vi.resetModules()
+    }
   })
 })
