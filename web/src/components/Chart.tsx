@@ -62,7 +62,10 @@ export function Chart(props: ChartProps) {
           label: props.xLabel,
           ...(categories
             ? { values: (_u: uPlot, ticks: number[]) => ticks.map((t) => categories[t] ?? ''), splits: () => categories.map((_, i) => i) }
-            : {}),
+            : // A plain x counts things (epochs): ticks at whole numbers only, never "2.5".
+              props.time
+              ? {}
+              : { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000] }),
         },
         { label: props.yLabel, values: (_u: uPlot, ticks: number[]) => ticks.map(format), size: 70 },
         ...(props.series.some((s) => s.axis === 'right')
