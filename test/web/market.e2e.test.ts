@@ -14,6 +14,11 @@ describe.skipIf(noBrowserReason)('market page', () => {
 
   test('shows the job count rising live as jobs come in, with the indexer head moving', async () => {
     const { page, errors } = await web.open('/')
+    // Offline-complete: every request the page makes goes to the server that served it (no CDN, font or analytics).
+    const origins = new Set<string>()
+    page.on('request', (request) => origins.add(new URL(request.url()).origin))
+    page.on('websocket', (socket) => origins.add(new URL(socket.url()).origin.replace(/^ws/, 'http')))
+    await page.reload()
     await expect(page.getByRole('heading', { name: 'Market', level: 1 })).toBeDefined()
     const count = page.getByTestId('job-count')
     await count.waitFor()
@@ -34,12 +39,17 @@ describe.skipIf(noBrowserReason)('market page', () => {
     expect(await page.getByTestId('providers-online').textContent()).toMatch(/^2 of 2/)
     // The charts drew (uPlot's canvas) and the status table lists the jobs the demo submitted.
     expect(await page.locator('[data-testid="jobs-rate-chart"] canvas').count()).toBeGreaterThan(0)
-    await page.getByTestId('jobs-by-status').getByRole('cell', { name: /OPEN|ASSIGNED|COMMITTED|REVEALED|COMPLETED/ }).first().waitFor()
+    await page
+      .getByTestId('jobs-by-status')
+      .getByRole('cell', { name: /OPEN|ASSIGNED|COMMITTED|REVEALED|COMPLETED/ })
+      .first()
+      .waitFor()
     // Both agents' GPU class, with their asks as its range.
     const prices = await page.getByTestId('price-table').textContent()
     expect(prices).toContain('0.001 TSR')
     expect(prices).toContain('0.002 TSR')
     await screenshot(page, 'market')
+    expect([...origins]).toEqual([new URL(web.stack.serverUrl).origin])
     expect(errors).toEqual([])
   }, 120_000)
 
