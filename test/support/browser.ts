@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import type { Hex } from 'viem'
 import pino from 'pino'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import { devKeys } from '../../devnet/devAccounts.ts'
+import type { Hex } from 'viem'
 import { runDemoWorkload } from '../../devnet/demoWorkload.ts'
+import { devKeys } from '../../devnet/devAccounts.ts'
 import type { Stack, StackAgent } from '../../devnet/startStack.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
 import { startTestStack } from './stack.ts'
@@ -26,7 +26,14 @@ export const screenshotDir = path.resolve(import.meta.dirname, '..', '..', 'test
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
 }
 
@@ -124,4 +131,27 @@ export async function startWebStack(
     await stopAll()
     throw error
   }
+}
+
+/** One accessibility rule a page breaks, as axe-core reports it, with the elements that break it. */
+export type AccessibilityViolation = { id: string; impact: string | null; help: string; targets: string[] }
+
+/**
+ * Runs axe-core (the WCAG 2.1 A and AA rules, contrast included) on the page as it is now; returns the violations of
+ * `serious` or `critical` impact.
+ */
+export async function accessibilityViolations(page: Page): Promise<AccessibilityViolation[]> {
+  const { source } = await import('axe-core')
+  await page.evaluate(source)
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact ?? null,
+      help: v.help,
+      targets: v.nodes.map((n) => n.target.join(' ')),
+    }))
+  })
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
 }
