@@ -8,6 +8,8 @@ import type { introspection } from './graphql-env.d.ts'
 export const graphql = initGraphQLTada<{
   introspection: introspection
   scalars: { BigInt: string; Address: `0x${string}`; Bytes32: `0x${string}` }
+  // A fragment's fields are read where it is spread, like any other field: fragments here share selections, not hide them.
+  disableMasking: true
 }>()
 
 export type { FragmentOf, ResultOf, VariablesOf } from 'gql.tada'

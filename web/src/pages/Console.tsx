@@ -1,9 +1,11 @@
 import { useState } from 'react'
 import { type CombinedError, useClient } from 'urql'
 import { Link } from 'wouter'
+import { ClaimableRewardsTable } from '../components/ClaimableRewardsTable.tsx'
 import { useLiveQuery } from '../components/live.tsx'
 import { formatTsr } from '../format.ts'
 import { graphql } from '../graphql/tada.ts'
+import { PreparedTransactionFields } from '../wallet/preparedTransaction.ts'
 import type { PreparedTransaction, Wallet } from '../wallet/types.ts'
 import { useWallet } from '../wallet/WalletContext.tsx'
 import { WalletPicker } from '../wallet/WalletPicker.tsx'
@@ -42,35 +44,27 @@ const BalanceQuery = graphql(`
   }
 `)
 
-const PrepareWithdraw = graphql(`
+const PrepareWithdraw = graphql(
+  `
   mutation PrepareWithdraw($from: Address!) {
     prepareWithdraw(from: $from) {
-      from
-      to
-      data
-      value
-      gas
-      chainId
-      description
-      functionName
+      ...PreparedTransactionFields
     }
   }
-`)
+`,
+  [PreparedTransactionFields],
+)
 
-const PrepareClaimRewards = graphql(`
+const PrepareClaimRewards = graphql(
+  `
   mutation PrepareClaimRewards($from: Address!) {
     prepareClaimRewards(from: $from) {
-      from
-      to
-      data
-      value
-      gas
-      chainId
-      description
-      functionName
+      ...PreparedTransactionFields
     }
   }
-`)
+`,
+  [PreparedTransactionFields],
+)
 
 /** The API's own words when it refused (they name the field), else the transport's. */
 function messageOf(error: CombinedError): string {
@@ -221,32 +215,7 @@ function Payouts({ wallet }: { wallet: Wallet }) {
       {provider && provider.claimableRewards.length > 0 ? (
         <>
           <h2>Rewards by epoch</h2>
-          <table data-testid="console-rewards">
-            <thead>
-              <tr>
-                <th scope="col">Epoch</th>
-                <th scope="col" className="num">
-                  Usage
-                </th>
-                <th scope="col" className="num">
-                  Availability
-                </th>
-                <th scope="col" className="num">
-                  Total
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {provider.claimableRewards.map((r) => (
-                <tr key={r.epoch}>
-                  <td>{r.epoch}</td>
-                  <td className="num">{formatTsr(r.usage, 8)}</td>
-                  <td className="num">{formatTsr(r.availability, 8)}</td>
-                  <td className="num">{formatTsr(r.amount, 8)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ClaimableRewardsTable rewards={provider.claimableRewards} testId="console-rewards" />
         </>
       ) : null}
     </>

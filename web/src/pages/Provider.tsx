@@ -2,6 +2,7 @@ import { useMemo } from 'react'
 import { Link } from 'wouter'
 import { gpuModelName } from '../../../protocol/hardware.ts'
 import { Chart } from '../components/Chart.tsx'
+import { ClaimableRewardsTable } from '../components/ClaimableRewardsTable.tsx'
 import { useLiveQuery } from '../components/live.tsx'
 import { formatDuration, formatTime, formatTsr, tsrNumber } from '../format.ts'
 import { graphql, type ResultOf } from '../graphql/tada.ts'
@@ -298,32 +299,7 @@ export default function ProviderPage({ address }: { address: string }) {
       {p.claimableRewards.length === 0 ? (
         <p>No closed epoch has a reward left for this provider.</p>
       ) : (
-        <table data-testid="provider-rewards">
-          <thead>
-            <tr>
-              <th scope="col">Epoch</th>
-              <th scope="col" className="num">
-                Usage
-              </th>
-              <th scope="col" className="num">
-                Availability
-              </th>
-              <th scope="col" className="num">
-                Total
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {p.claimableRewards.map((r) => (
-              <tr key={r.epoch}>
-                <td>{r.epoch}</td>
-                <td className="num">{formatTsr(r.usage, 8)}</td>
-                <td className="num">{formatTsr(r.availability, 8)}</td>
-                <td className="num">{formatTsr(r.amount, 8)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ClaimableRewardsTable rewards={p.claimableRewards} testId="provider-rewards" />
       )}
 
       <h2>History</h2>

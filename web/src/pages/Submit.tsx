@@ -3,11 +3,12 @@ import { useClient, useQuery } from 'urql'
 import { useHead } from '../components/live.tsx'
 import { graphql } from '../graphql/tada.ts'
 import { apiMessage } from '../submit/apiMessage.ts'
-import { sha256Hex, uploadBlob } from '../submit/blobs.ts'
 import { JobFollow } from '../submit/JobFollow.tsx'
 import { QuotePanel } from '../submit/QuotePanel.tsx'
 import { defaultSpecForm, type FieldProblem, gpuModelChoices, type SpecForm, specTerms, submitTiming } from '../submit/spec.ts'
 import { encodeTensorBlob, type Tensor, tensorFromFile, tensorFromText } from '../submit/tensor.ts'
+import { sha256Hex, uploadBlob } from '../wallet/blobs.ts'
+import { PreparedTransactionFields } from '../wallet/preparedTransaction.ts'
 import { useWallet } from '../wallet/WalletContext.tsx'
 import { WalletPicker } from '../wallet/WalletPicker.tsx'
 import './Submit.css'
@@ -38,20 +39,16 @@ const CheckJobQuery = graphql(`
   }
 `)
 
-const PrepareSubmitJob = graphql(`
+const PrepareSubmitJob = graphql(
+  `
   mutation PrepareSubmitJob($from: Address!, $spec: SubmitJobInput!) {
     prepareSubmitJob(from: $from, spec: $spec) {
-      from
-      to
-      data
-      value
-      gas
-      chainId
-      description
-      functionName
+      ...PreparedTransactionFields
     }
   }
-`)
+`,
+  [PreparedTransactionFields],
+)
 
 const JobsOfRequesterQuery = graphql(`
   query SubmitJobsOfRequester($requester: Address!) {

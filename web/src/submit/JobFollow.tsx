@@ -3,9 +3,9 @@ import { useSubscription } from 'urql'
 import { Link } from 'wouter'
 import { formatTime, formatTsr } from '../format.ts'
 import { graphql } from '../graphql/tada.ts'
+import { fetchBlob } from '../wallet/blobs.ts'
 import { useWallet } from '../wallet/WalletContext.tsx'
 import { apiMessage } from './apiMessage.ts'
-import { fetchBlob } from './blobs.ts'
 import { decodeTensorBlob, formatFloat32, type Tensor } from './tensor.ts'
 
 const JobUpdated = graphql(`

@@ -1,6 +1,6 @@
 import { useState } from 'react'
-import { blobRequestHeaders, blobRequestMessage } from '../../../../protocol/blobRequest.ts'
 import { shortAddress } from '../../format.ts'
+import { signedBlobHeaders } from '../../wallet/blobs.ts'
 import { useWallet } from '../../wallet/WalletContext.tsx'
 import { WalletPicker } from '../../wallet/WalletPicker.tsx'
 import type { JobDetail } from './jobDetail.ts'
@@ -39,21 +39,7 @@ export function OutputDownload({ jobId, output, parties }: { jobId: string; outp
   const signedHeaders = async (): Promise<Record<string, string>> => {
     if (!wallet) return {}
     if (!config) throw new Error('the app config (chain id) is not loaded yet')
-    const timestamp = Math.floor(Date.now() / 1000)
-    const message = blobRequestMessage({
-      chainId: config.chainId,
-      domain: window.location.host,
-      address: wallet.address,
-      timestamp,
-      method: 'GET',
-      content: output.outputHash,
-      path: output.blobPath,
-    })
-    return {
-      [blobRequestHeaders.address]: wallet.address,
-      [blobRequestHeaders.timestamp]: String(timestamp),
-      [blobRequestHeaders.signature]: await wallet.signMessage(message),
-    }
+    return signedBlobHeaders(wallet, config.chainId, new URL(output.blobPath, window.location.origin), 'GET', output.outputHash)
   }
 
   const download = async () => {

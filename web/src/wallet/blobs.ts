@@ -1,6 +1,5 @@
-import { blobRequestHeaders, blobRequestMessage } from '../../../protocol/blobRequest.ts'
-import { heartbeatDomain } from '../../../protocol/heartbeat.ts'
-import type { Wallet } from '../wallet/types.ts'
+import { blobAuthHeaders } from '../../../client/blobAuth.ts'
+import type { Wallet } from './types.ts'
 
 type Hex = `0x${string}`
 
@@ -17,22 +16,15 @@ export async function sha256Hex(bytes: Uint8Array): Promise<Hex> {
  * The headers that sign one blob request as `wallet` (client/blobAuth.ts's, with the page's wallet): the domain is the
  * host the page reached the server at, the path and query exactly as sent.
  */
-async function signedHeaders(wallet: Wallet, chainId: number, url: URL, method: string, content: Hex): Promise<Record<string, string>> {
-  const timestamp = Math.floor(Date.now() / 1000)
-  const message = blobRequestMessage({
-    chainId,
-    domain: heartbeatDomain(url),
-    address: wallet.address,
-    timestamp,
-    method,
-    content,
-    path: url.pathname + url.search,
-  })
-  return {
-    [blobRequestHeaders.address]: wallet.address,
-    [blobRequestHeaders.timestamp]: String(timestamp),
-    [blobRequestHeaders.signature]: await wallet.signMessage(message),
-  }
+export function signedBlobHeaders(
+  wallet: Wallet,
+  chainId: number,
+  url: URL,
+  method: string,
+  content: Hex,
+): Promise<Record<string, string>> {
+  const account = { address: wallet.address, signMessage: ({ message }: { message: string }) => wallet.signMessage(message) }
+  return blobAuthHeaders({ credentials: { account, chainId }, url, method, content })
 }
 
 /** The blob store's `{ error }` answer, or the status when it sent none. */
@@ -57,7 +49,7 @@ export async function uploadBlob(parameters: {
   const url = new URL('/blobs', window.location.origin)
   url.searchParams.set('kind', kind)
   if (parameters.public) url.searchParams.set('public', 'true')
-  const headers = await signedHeaders(wallet, chainId, url, 'PUT', sha256)
+  const headers = await signedBlobHeaders(wallet, chainId, url, 'PUT', sha256)
   const response = await fetch(url, {
     method: 'PUT',
     headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha256, ...headers },
@@ -74,7 +66,7 @@ export async function uploadBlob(parameters: {
 export async function fetchBlob(parameters: { wallet: Wallet; chainId: number; hash: Hex }): Promise<Uint8Array> {
   const hash = parameters.hash.toLowerCase() as Hex
   const url = new URL(`/blobs/${hash}`, window.location.origin)
-  const headers = await signedHeaders(parameters.wallet, parameters.chainId, url, 'GET', hash)
+  const headers = await signedBlobHeaders(parameters.wallet, parameters.chainId, url, 'GET', hash)
   const response = await fetch(url, { headers })
   if (!response.ok) throw await failure(response, `Downloading blob ${hash}`)
   const bytes = new Uint8Array(await response.arrayBuffer())
