@@ -62,8 +62,11 @@ export function collectPageErrors(page: Page): string[] {
 export type WebStack = {
   stack: Stack
   browser: Browser
-  /** A new page (own context: own storage) at `path` of the server, its errors collected. */
-  open: (path: string) => Promise<{ page: Page; errors: string[] }>
+  /**
+   * A new page (own context: own storage) at `path` of the server, its errors collected; `initScript` runs in it before
+   * any of the page's own (an injected wallet).
+   */
+  open: (path: string, options?: { initScript?: string }) => Promise<{ page: Page; errors: string[] }>
   /** Starts the demo workload (a job every `intervalMs` from dev key 5, through the gateway); returns its stop. */
   startDemo: (intervalMs?: number) => () => void
   stop: () => Promise<void>
@@ -101,9 +104,10 @@ export async function startWebStack(
     return {
       stack,
       browser,
-      async open(pathname) {
+      async open(pathname, options = {}) {
         const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
         const page = await context.newPage()
+        if (options.initScript) await page.addInitScript({ content: options.initScript })
         const errors = collectPageErrors(page)
         await page.goto(new URL(pathname, stack.serverUrl).toString())
         return { page, errors }
@@ -154,4 +158,36 @@ export async function accessibilityViolations(page: Page): Promise<Accessibility
     }))
   })
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+}
+
+/**
+ * A script that gives the page an EIP-1193 wallet (`window.ethereum`) holding one of anvil's unlocked accounts: it
+ * shares `address` when asked for accounts and hands every other request (`eth_sendTransaction`, `personal_sign`,
+ * reads) to the node at `rpcUrl`, which signs for its dev accounts, as a wallet extension forwards to its node. What
+ * the page does with it is what it does with MetaMask: the JSON-RPC requests of EIP-1193, nothing Tessera-specific.
+ */
+export function injectedWalletScript(rpcUrl: string, address: string): string {
+  return `(() => {
+    let id = 0;
+    const rpc = async (method, params) => {
+      const response = await fetch(${JSON.stringify(rpcUrl)}, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: params ?? [] }),
+      });
+      const body = await response.json();
+      if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code, data: body.error.data });
+      return body.result;
+    };
+    window.__walletRequests = [];
+    window.ethereum = {
+      request: async ({ method, params }) => {
+        window.__walletRequests.push(method);
+        if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [${JSON.stringify(address)}];
+        return rpc(method, params);
+      },
+      on() {},
+      removeListener() {},
+    };
+  })();`
 }
