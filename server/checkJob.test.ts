@@ -134,4 +134,40 @@ describe('checkJob (GraphQL, real onnxruntime)', () => {
     expect(bogus.status).toBe(400)
     expect(await bogus.json()).toEqual({ error: 'kind must be one of model, input, got "weights"', code: 'BAD_REQUEST' })
   })
+
+  test('Query.models lists the public models the server checked, newest first; not a private one, an input or bytes of no kind', async () => {
+    const put = (bytes: Uint8Array, query: string, account = credentials.account) =>
+      putBlobWith({ fetch: yogaFetch, credentials: { account, chainId: deployment.chainId }, bytes, query })
+    const models = async (first?: number) => {
+      const res = await yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ query: 'query($first: Int) { models(first: $first) { sha256 size uploaders } }', variables: { first } }),
+      })
+      return (await res.json()) as {
+        data?: { models: { sha256: string; size: string; uploaders: number }[] }
+        errors?: { message: string }[]
+      }
+    }
+    const older = buildMlp({ seed: 31, inputSize: 16, hiddenSize: 8, outputSize: 4 })
+    const newer = buildMlp({ seed: 32, inputSize: 16, hiddenSize: 8, outputSize: 4 })
+    const hidden = buildMlp({ seed: 33, inputSize: 16, hiddenSize: 8, outputSize: 4 })
+    const unchecked = buildMlp({ seed: 34, inputSize: 16, hiddenSize: 8, outputSize: 4 })
+    expect((await put(older, '?kind=model&public=true')).status).toBe(201)
+    expect((await put(newer, '?kind=model&public=true')).status).toBe(201)
+    expect((await put(hidden, '?kind=model')).status).toBe(201)
+    expect((await put(unchecked, '?public=true')).status).toBe(201)
+    expect((await put(rows(5), '?kind=input&public=true')).status).toBeLessThan(300)
+    // A second account making the same model public counts it once, with two uploaders; uploading it without a kind
+    // later doesn't unsay that it is a model.
+    expect((await put(older, '?public=true', privateKeyToAccount(devKeys[6]))).status).toBe(200)
+    const listed = (await models()).data?.models ?? []
+    const ours = listed.filter((m) => [older, newer, hidden, unchecked].some((b) => sha256Hex(b) === m.sha256))
+    expect(ours).toEqual([
+      { sha256: sha256Hex(older), size: String(older.length), uploaders: 2 },
+      { sha256: sha256Hex(newer), size: String(newer.length), uploaders: 1 },
+    ])
+    expect((await models(1)).data?.models).toHaveLength(1)
+    for (const first of [0, 201]) expect((await models(first)).errors?.[0]?.message).toBe(`first must be from 1 to 200, got ${first}`)
+  })
 })

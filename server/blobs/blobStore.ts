@@ -59,6 +59,8 @@ export type PutBlobOptions = {
   uploader?: BlobUploader
   /** When the upload counts as made (default now): the blob expires a TTL after its last upload unless referenced. */
   at?: Date
+  /** What `validate` checked the bytes to be, recorded with them (public models are listed by it). */
+  kind?: 'model' | 'input'
 }
 
 export type BlobStore = {
@@ -124,7 +126,13 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
         const created = await db.transaction().execute(async (trx) => {
           await lockBlob(trx, sha256)
           const existed = (await findBlob(trx, sha256)) !== undefined && existsSync(fileOf(sha256))
-          await recordBlob(trx, { sha256, size: BigInt(size), at: options.at ?? new Date(), uploader: options.uploader })
+          await recordBlob(trx, {
+            sha256,
+            size: BigInt(size),
+            at: options.at ?? new Date(),
+            uploader: options.uploader,
+            kind: options.kind,
+          })
           // Identical bytes replace identical bytes: renaming over a stored copy is harmless and keeps row and file together.
           await rename(tmp, fileOf(sha256))
           return !existed

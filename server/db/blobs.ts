@@ -4,24 +4,35 @@ import { toBigInt } from './convert.ts'
 import type { Database, Views } from './database.ts'
 
 /** A stored blob's record; the bytes live under `<dataDir>/blobs/`. */
-export type StoredBlob = { sha256: string; size: bigint; createdAt: Date; lastUploadedAt: Date; referencedAt: Date | null }
+export type StoredBlob = {
+  sha256: string
+  size: bigint
+  createdAt: Date
+  lastUploadedAt: Date
+  referencedAt: Date | null
+  kind: 'model' | 'input' | null
+}
 
 /** Who stored a blob: an account and whether it made the blob public. The server's own writes have none. */
 export type BlobUploader = { address: Address; public: boolean }
 
 /**
- * Records a stored blob as uploaded at `at` (or keeps the row, moving `lastUploadedAt` on) and, with `uploader`, that
+ * Records a stored blob as uploaded at `at` (or keeps the row, moving `lastUploadedAt` on), `kind` once checked as one, and, with `uploader`, that
  * account's upload of it: its latest upload says whether the blob is public as far as this account goes.
  */
 export async function recordBlob(
   db: Kysely<Database>,
-  blob: { sha256: string; size: bigint; at: Date; uploader?: BlobUploader },
+  blob: { sha256: string; size: bigint; at: Date; uploader?: BlobUploader; kind?: 'model' | 'input' },
 ): Promise<void> {
   await db
     .insertInto('app.blob')
-    .values({ sha256: blob.sha256, size: blob.size.toString(), lastUploadedAt: blob.at })
+    .values({ sha256: blob.sha256, size: blob.size.toString(), lastUploadedAt: blob.at, kind: blob.kind ?? null })
     .onConflict((oc) =>
-      oc.column('sha256').doUpdateSet({ lastUploadedAt: sql`greatest(app.blob.last_uploaded_at, excluded.last_uploaded_at)` }),
+      oc.column('sha256').doUpdateSet({
+        lastUploadedAt: sql`greatest(app.blob.last_uploaded_at, excluded.last_uploaded_at)`,
+        // Checked once as a kind, the bytes stay that kind: an upload without one doesn't unsay it.
+        kind: sql`coalesce(excluded.kind, app.blob.kind)`,
+      }),
     )
     .execute()
   if (!blob.uploader) return
@@ -223,4 +234,23 @@ export async function deleteExpiredBlob(db: Kysely<Database>, sha256: string, cu
  */
 export async function lockBlob(trx: Kysely<Database>, sha256: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtextextended(${`tessera-blob:${sha256}`}, 0))`.execute(trx)
+}
+
+/** A model anyone may use: checked to load when uploaded, and made public by at least one of its uploaders. */
+export type PublicModel = { sha256: string; size: bigint; uploadedAt: Date; uploaders: number }
+
+/** The public models, the most recently uploaded first, at most `first`. */
+export async function findPublicModels(db: Kysely<Database>, first: number): Promise<PublicModel[]> {
+  const rows = await db
+    .selectFrom('app.blob as b')
+    .innerJoin('app.blobUpload as u', 'u.sha256', 'b.sha256')
+    .where('b.kind', '=', 'model')
+    .where('u.public', '=', true)
+    .groupBy(['b.sha256', 'b.size'])
+    .select((eb) => ['b.sha256', 'b.size', eb.fn.max('u.uploadedAt').as('uploadedAt'), eb.fn.countAll<string>().as('uploaders')])
+    .orderBy('uploadedAt', 'desc')
+    .orderBy('b.sha256')
+    .limit(first)
+    .execute()
+  return rows.map((r) => ({ sha256: r.sha256, size: toBigInt(r.size), uploadedAt: r.uploadedAt, uploaders: Number(r.uploaders) }))
 }

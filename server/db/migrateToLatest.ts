@@ -7,6 +7,7 @@ import * as publishedAssignments from './migrations/2026-12-02T00-00-published-a
 import * as heartbeatModels from './migrations/2026-12-10T00-00-heartbeat-models.ts'
 import * as gatewayRequests from './migrations/2026-12-11T00-00-gateway-requests.ts'
 import * as siweAndBlobAccess from './migrations/2026-12-13T00-00-siwe-and-blob-access.ts'
+import * as blobKind from './migrations/2026-12-14T00-00-blob-kind.ts'
 
 /** Every migration of the `app` schema, by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '2026-12-10T00-00-heartbeat-models': heartbeatModels,
   '2026-12-11T00-00-gateway-requests': gatewayRequests,
   '2026-12-13T00-00-siwe-and-blob-access': siweAndBlobAccess,
+  '2026-12-14T00-00-blob-kind': blobKind,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -143,6 +143,7 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
       const r = await store.put(body, {
         expectedSha256: sha256,
         validate,
+        kind: kind === null ? undefined : (kind as BlobKind),
         maxBytes: room.bytes,
         uploader: { address: identity.address, public: publicFlag === 'true' || publicFlag === '1' },
         at: new Date(options.now() * 1000),

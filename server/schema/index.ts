@@ -15,6 +15,7 @@ import './auth.ts'
 import './preparedTransaction.ts'
 import './account.ts'
 import './jobOutput.ts'
+import './model.ts'
 
 /** The executable schema, built once. */
 export const schema: GraphQLSchema = builder.toSchema()

@@ -111,6 +111,8 @@ describe.skipIf(noBrowserReason)('submit page', () => {
     expect(await page.getByTestId('quote-price').textContent()).toBe('0.002 TSR')
     await screenshot(page, 'submit')
 
+    // Shared, so the next test finds it among the public models.
+    await page.getByLabel('Share the model: anyone may download it').check()
     await page.getByTestId('submit-job').click()
     await page.getByTestId('job-status').getByText('COMPLETED').waitFor({ timeout: 90_000 })
     const table = page.getByTestId('output-table')
@@ -145,4 +147,20 @@ describe.skipIf(noBrowserReason)('submit page', () => {
     await screenshot(page, 'submit-completed')
     expect(errors).toEqual([])
   }, 150_000)
+
+  test('a model shared by an earlier job is there to pick: no file needed, and the quote takes it', async () => {
+    const { page, errors } = await web.open('/submit')
+    await page.getByRole('heading', { name: 'Submit a job', level: 1 }).waitFor()
+    await page.getByLabel('A model already on the server').check()
+    const pick = page.getByLabel('Public model')
+    await expect.poll(() => pick.locator('option').count(), { timeout: 20_000 }).toBeGreaterThan(1)
+    const hash = sha256(model)
+    await pick.selectOption(hash)
+    expect(await page.getByLabel('Model sha256').inputValue()).toBe(hash)
+    await page.getByLabel('Input rows (JSON)').fill(JSON.stringify(rowsOf(2, 16)))
+    await expect.poll(() => page.getByTestId('quote-eligible').textContent(), { timeout: 30_000 }).toBe('2')
+    const { models } = await gqlData<{ models: { sha256: string }[] }>(graphqlUrl(), '{ models { sha256 } }')
+    expect(models.map((m) => m.sha256)).toContain(hash)
+    expect(errors).toEqual([])
+  }, 60_000)
 })

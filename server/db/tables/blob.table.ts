@@ -14,6 +14,8 @@ export interface BlobTable {
   lastUploadedAt: ColumnType<Date, Date | undefined, Date>
   /** When the sweep first saw a job (or a gateway request) reference it: it is kept for good and leaves every quota. */
   referencedAt: ColumnType<Date | null, Date | null | undefined, Date | null>
+  /** What an upload said the bytes are, once checked (`PUT /blobs?kind=`); null when none said. */
+  kind: ColumnType<'model' | 'input' | null, 'model' | 'input' | null | undefined, 'model' | 'input' | null>
 }
 
 export type BlobRow = Selectable<BlobTable>

@@ -1,6 +1,7 @@
 import { type ChangeEvent, type ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react'
 import { useClient, useQuery } from 'urql'
 import { useHead } from '../components/live.tsx'
+import { formatTime } from '../format.ts'
 import { graphql } from '../graphql/tada.ts'
 import { apiMessage } from '../submit/apiMessage.ts'
 import { JobFollow } from '../submit/JobFollow.tsx'
@@ -15,14 +16,12 @@ import './Submit.css'
 
 type Hex = `0x${string}`
 
-const RecentModelsQuery = graphql(`
-  query SubmitRecentModels {
-    jobs(first: 200, orderBy: SUBMITTED_AT, orderDirection: desc) {
-      edges {
-        node {
-          modelHash
-        }
-      }
+const ModelsQuery = graphql(`
+  query SubmitModels {
+    models(first: 100) {
+      sha256
+      size
+      uploadedAt
     }
   }
 `)
@@ -155,12 +154,8 @@ export default function SubmitPage() {
   const [jobId, setJobId] = useState<string>()
   const alertRef = useRef<HTMLDivElement>(null)
 
-  const [recent] = useQuery({ query: RecentModelsQuery })
-  const recentModels = useMemo(() => {
-    const counts = new Map<string, number>()
-    for (const { node } of recent.data?.jobs.edges ?? []) counts.set(node.modelHash, (counts.get(node.modelHash) ?? 0) + 1)
-    return [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20)
-  }, [recent.data])
+  const [modelsResult] = useQuery({ query: ModelsQuery })
+  const publicModels = modelsResult.data?.models ?? []
 
   const input = useMemo((): { tensor?: Tensor; error?: string } => {
     try {
@@ -387,25 +382,43 @@ export default function SubmitPage() {
                 />
               </Field>
             ) : (
-              <Field id={id('model-hash')} label="Model sha256" hint="A model stored on the server; the list holds those recent jobs ran.">
-                <input
+              <>
+                <Field
+                  id={id('model-pick')}
+                  label="Public model"
+                  hint={publicModels.length ? 'Models their uploaders shared, newest first.' : 'No model is public on this server yet.'}
+                >
+                  <select
+                    id={id('model-pick')}
+                    value={publicModels.some((m) => m.sha256 === modelHashText) ? modelHashText : ''}
+                    onChange={(e) => setModelHashText(e.target.value)}
+                    disabled={!publicModels.length}
+                    aria-describedby={describedBy(id('model-pick'))}
+                  >
+                    <option value="">Choose a model…</option>
+                    {publicModels.map((m) => (
+                      <option key={m.sha256} value={m.sha256}>
+                        {`${m.sha256.slice(0, 10)}…${m.sha256.slice(-6)}, ${Number(m.size).toLocaleString('en-US')} bytes, shared ${formatTime(m.uploadedAt)}`}
+                      </option>
+                    ))}
+                  </select>
+                </Field>
+                <Field
                   id={id('model-hash')}
-                  className="mono"
-                  list={id('recent-models')}
-                  value={modelHashText}
-                  onChange={(e) => setModelHashText(e.target.value)}
-                  placeholder="0x…"
-                  spellCheck={false}
-                  aria-describedby={describedBy(id('model-hash'))}
-                />
-                <datalist id={id('recent-models')}>
-                  {recentModels.map(([hash, count]) => (
-                    <option key={hash} value={hash}>
-                      {`used by ${count} recent job${count === 1 ? '' : 's'}`}
-                    </option>
-                  ))}
-                </datalist>
-              </Field>
+                  label="Model sha256"
+                  hint="Or the hash of any model on the server you may use (your own included)."
+                >
+                  <input
+                    id={id('model-hash')}
+                    className="mono"
+                    value={modelHashText}
+                    onChange={(e) => setModelHashText(e.target.value)}
+                    placeholder="0x…"
+                    spellCheck={false}
+                    aria-describedby={describedBy(id('model-hash'))}
+                  />
+                </Field>
+              </>
             )}
             {modelSource === 'upload' ? (
               <label className="check">
