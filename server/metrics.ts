@@ -51,6 +51,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     blobsStored: counter('tessera_server_blob_stored_bytes_total', 'Bytes of new blobs stored'),
     blobsRejected: counter('tessera_server_blob_rejected_total', 'Blob uploads refused', ['reason']),
     leader: gauge('tessera_server_leader', '1 while this replica holds the leader lock'),
+    leaderRestarts: counter('tessera_server_leader_restarts_total', 'Times the leader thread died and was started again'),
     feedPublished: counter('tessera_server_feed_published_total', 'Assignments published by the change feed'),
     leaderTransactions: counter('tessera_server_leader_transactions_total', 'Transactions sent by the matcher and keeper', [
       'action',

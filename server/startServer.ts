@@ -19,6 +19,7 @@ import type { CostRateLimitOptions } from './plugins/use-cost-rate-limit.ts'
 import { connectAssignmentPubSub } from './pubsub.ts'
 import { createQueryWorkers } from './queryWorkers.ts'
 import { serveWebSockets } from './serveWebSockets.ts'
+import { superviseThread } from './superviseThread.ts'
 
 export type StartServerParameters = {
   databaseUrl: string
@@ -186,23 +187,29 @@ export async function startServer(parameters: StartServerParameters): Promise<St
   const leader =
     parameters.leader === false
       ? undefined
-      : await startLeaderWorker(
-          {
-            databaseUrl: parameters.databaseUrl,
-            viewsSchema: parameters.viewsSchema,
-            rpcUrl: parameters.rpcUrl,
-            deployment: parameters.deployment,
-            serverKey: parameters.serverKey,
-            dataDir: parameters.dataDir,
-            redisUrl: parameters.redisUrl,
-            maxBlobBytes: parameters.maxBlobBytes,
-            blobTtlSeconds: parameters.blobTtlSeconds,
-            confirmations: parameters.confirmations,
-            challenges: parameters.challenges,
-            batchSize: parameters.batchSize,
-          },
-          { log: log.child({ part: 'leader' }), metrics },
-        ).catch(async (error: unknown) => {
+      : await superviseThread({
+          name: 'the leader thread',
+          log,
+          onRestart: () => metrics.leaderRestarts.inc(),
+          start: () =>
+            startLeaderWorker(
+              {
+                databaseUrl: parameters.databaseUrl,
+                viewsSchema: parameters.viewsSchema,
+                rpcUrl: parameters.rpcUrl,
+                deployment: parameters.deployment,
+                serverKey: parameters.serverKey,
+                dataDir: parameters.dataDir,
+                redisUrl: parameters.redisUrl,
+                maxBlobBytes: parameters.maxBlobBytes,
+                blobTtlSeconds: parameters.blobTtlSeconds,
+                confirmations: parameters.confirmations,
+                challenges: parameters.challenges,
+                batchSize: parameters.batchSize,
+              },
+              { log: log.child({ part: 'leader' }), metrics },
+            ),
+        }).catch(async (error: unknown) => {
           await stopServing()
           throw error
         })

@@ -20,13 +20,14 @@ export class LeaderWorkerError extends TesseraError {
 /**
  * Runs the leader (`runLeader`: change feed, matcher, keeper, challenge issuer, gateway relay) in a worker thread of
  * its own, so no query on the server's request loop can stall it, nor can its work delay a query. Its log records go
- * to `log`, and its metrics are read at each `/metrics` and summed into it. Resolves once the leader runs; rejects
- * with {@link LeaderWorkerError} when it fails to start.
+ * to `log`, and its metrics are read at each `/metrics` and summed into it. Resolves once the leader runs (`exited`:
+ * its exit code once it ends, stopped or not; `superviseThread` starts it again); rejects with
+ * {@link LeaderWorkerError} when it fails to start.
  */
 export async function startLeaderWorker(
   settings: LeaderSettings,
   parameters: { log: Logger; metrics: ServerMetrics },
-): Promise<{ stop: () => Promise<void> }> {
+): Promise<{ stop: () => Promise<void>; exited: Promise<number> }> {
   const { log, metrics } = parameters
   const data: LeaderWorkerData = { settings, logLevel: log.level }
   const worker = startTypeScriptWorker(workerUrl, data)
@@ -76,7 +77,8 @@ export async function startLeaderWorker(
     })
     void exited.then((code) => {
       if (!settled) reject(new LeaderWorkerError(`the leader thread exited (code ${code}) while starting`))
-      else if (!stopped) log.error({ code }, 'the leader thread exited; this replica no longer leads')
+      // A dead thread's metrics go with it: /metrics must not keep showing it leading.
+      metrics.imported.delete(source)
       settled = true
     })
   }).catch(async (error: unknown) => {
@@ -85,6 +87,7 @@ export async function startLeaderWorker(
   })
 
   return {
+    exited,
     async stop() {
       if (stopped) return
       stopped = true
