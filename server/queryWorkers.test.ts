@@ -46,4 +46,22 @@ describe('createQueryWorkers', () => {
     expect(broken.errors?.map((e) => e.message)).toEqual(['Unexpected error.'])
     expect(workers.executed()).toBe(3)
   })
+
+  test('a thread that dies fails what it had in hand with a retryable error, and a new one takes its place', async () => {
+    const [first] = workers.threads()
+    if (!first) throw new Error('no query thread')
+    const terminated = first.terminate()
+    // Sent to the dying thread (the least busy): it never answers, so its exit must.
+    const inHand = workers.execute({ source: '{ __typename }' })
+    await terminated
+    const lost = await inHand
+    expect(lost.data).toBeUndefined()
+    expect(lost.errors?.map((e) => e.message)).toEqual(['the query thread exited (code 1) with this operation in hand; try again'])
+    expect((lost.errors?.[0]?.originalError as { retryable?: boolean } | undefined)?.retryable).toBe(true)
+    await expect.poll(() => workers.threads()[0] !== first).toBe(true)
+    expect(workers.threads()).toHaveLength(2)
+    // Both places answer again, the new thread included.
+    const answers = await Promise.all(Array.from({ length: 4 }, () => workers.execute({ source: '{ __typename }' })))
+    expect(answers.map((a) => a.data)).toEqual(Array.from({ length: 4 }, () => ({ __typename: 'Query' })))
+  })
 })

@@ -21,6 +21,8 @@ export type QueryWorkers = {
   execute: (operation: OffloadedOperation) => Promise<ExecutionResult>
   /** Operations sent so far (for metrics and tests). */
   executed: () => number
+  /** The threads now running, one per place in the pool (a dead one's place goes to its replacement). */
+  threads: () => readonly Worker[]
   close: () => Promise<void>
 }
 
@@ -84,6 +86,7 @@ export function createQueryWorkers(parameters: { settings: QueryWorkerSettings; 
       })
     },
     executed: () => executed,
+    threads: () => threads.map((t) => t.worker),
     async close() {
       closing = true
       await Promise.all(
