@@ -385,6 +385,28 @@ describe('server on real indexed data', () => {
       `{ marketStats { jobs providers liveProviders jobsByStatus { status count } } }`,
     )
     expect(stats.marketStats).toMatchObject({ jobs: 1, providers: 3, liveProviders: 2 })
+    // The one job, in the bucket of its submission time; the last bucket holds the indexed head's time.
+    const rate = await gql<{
+      marketStats: { submissions: { start: string; seconds: number; jobs: number }[] }
+      job: { submittedAt: string }
+      _meta: { blockTimestamp: string }
+    }>(
+      `{ marketStats { submissions(bucketSeconds: 3600, buckets: 48) { start seconds jobs } } job(id: 1) { submittedAt } _meta { blockTimestamp } }`,
+    )
+    const buckets = rate.marketStats.submissions
+    expect(buckets).toHaveLength(48)
+    expect(buckets.every((b, i) => b.seconds === 3600 && (i === 0 || BigInt(b.start) === BigInt(buckets[i - 1]?.start ?? 0) + 3600n))).toBe(
+      true,
+    )
+    const last = buckets[47] as { start: string }
+    const head = BigInt(rate._meta.blockTimestamp)
+    expect(BigInt(last.start) <= head && head < BigInt(last.start) + 3600n).toBe(true)
+    const submitted = BigInt(rate.job.submittedAt)
+    expect(buckets.filter((b) => b.jobs > 0)).toEqual([{ start: (submitted - (submitted % 3600n)).toString(), seconds: 3600, jobs: 1 }])
+    await expect(gql('{ marketStats { submissions(buckets: 1001) { jobs } } }')).rejects.toThrow('buckets must be from 1 to 1000, got 1001')
+    await expect(gql('{ marketStats { submissions(bucketSeconds: 0) { jobs } } }')).rejects.toThrow(
+      'bucketSeconds must be from 1 to 86400, got 0',
+    )
   })
 
   test('the keeper finalizes a revealed job and advances the epoch; emissionsVsUsage reads them', async () => {

@@ -365,3 +365,29 @@ export async function findContestedJobs(views: Views, now: bigint, proofWindow: 
     proven: proven.filter((d) => d.jobId === j.id).map((d) => ({ a: d.a, b: d.b })),
   }))
 }
+
+/** Jobs submitted in one bucket of chain time: `[start, start + seconds)`. */
+export type SubmissionBucket = { start: bigint; seconds: number; jobs: number }
+
+/**
+ * How many jobs were submitted in each of `buckets` consecutive buckets of `seconds` (chain time), the last one holding
+ * `until`; empty buckets included, oldest first. Counted in SQL, so a busy market's rate is right however many jobs
+ * the window holds.
+ */
+export async function countSubmissions(
+  views: Views,
+  parameters: { until: bigint; seconds: number; buckets: number },
+): Promise<SubmissionBucket[]> {
+  const { seconds, buckets } = parameters
+  const size = BigInt(seconds)
+  const end = (parameters.until / size + 1n) * size
+  const start = end - size * BigInt(buckets)
+  const rows = await views
+    .selectFrom('job')
+    .select([sql<string>`floor((submitted_at - ${start.toString()}::numeric) / ${seconds})`.as('bucket'), sql<string>`count(*)`.as('jobs')])
+    .where(sql<boolean>`submitted_at >= ${start.toString()}::numeric and submitted_at < ${end.toString()}::numeric`)
+    .groupBy('bucket')
+    .execute()
+  const counts = new Map(rows.map((r) => [Number(r.bucket), Number(r.jobs)]))
+  return Array.from({ length: buckets }, (_, i) => ({ start: start + size * BigInt(i), seconds, jobs: counts.get(i) ?? 0 }))
+}

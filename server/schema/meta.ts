@@ -1,7 +1,10 @@
 import { heartbeatLivenessSeconds } from '../../protocol/heartbeat.ts'
 import { builder } from '../builder.ts'
 import type { AuditStats } from '../db/audits.ts'
+import { indexedBlock } from '../db/indexedBlock.ts'
+import { countSubmissions, type SubmissionBucket } from '../db/jobs.ts'
 import { type IndexingStatus, indexingStatus, type MarketStats, marketStats } from '../db/meta.ts'
+import { UserInputError } from '../errors.ts'
 import type { IndexHead } from '../indexWatcher.ts'
 import { AuditKind, JobStatus } from './job.ts'
 
@@ -53,6 +56,17 @@ const AuditStatsRef = builder.objectRef<AuditStats>('AuditStats').implement({
   }),
 })
 
+const maxSubmissionBuckets = 1_000
+
+const SubmissionBucketRef = builder.objectRef<SubmissionBucket>('SubmissionBucket').implement({
+  description: 'Jobs submitted in `[start, start + seconds)` of chain time.',
+  fields: (t) => ({
+    start: t.expose('start', { type: 'BigInt', description: 'Unix seconds.' }),
+    seconds: t.exposeInt('seconds'),
+    jobs: t.exposeInt('jobs'),
+  }),
+})
+
 const MarketStatsRef = builder.objectRef<MarketStats>('MarketStats').implement({
   fields: (t) => ({
     jobs: t.exposeInt('jobs', { description: 'All jobs ever submitted.' }),
@@ -63,6 +77,22 @@ const MarketStatsRef = builder.objectRef<MarketStats>('MarketStats').implement({
     totalFees: t.expose('totalFees', { type: 'BigInt', description: 'Σ fees of finalized jobs (wei).' }),
     totalBurned: t.expose('totalBurned', { type: 'BigInt', description: 'Σ protocol take burned (wei).' }),
     audits: t.expose('audits', { type: AuditStatsRef }),
+    submissions: t.field({
+      type: [SubmissionBucketRef],
+      description: `Jobs submitted per bucket of \`bucketSeconds\` of chain time, the last \`buckets\` (≤ ${maxSubmissionBuckets}) up to the indexed head's, oldest first: the market's rate over time, counted over every job.`,
+      args: { bucketSeconds: t.arg.int({ defaultValue: 10 }), buckets: t.arg.int({ defaultValue: 30 }) },
+      resolve: async (_stats, args, ctx) => {
+        const seconds = args.bucketSeconds ?? 10
+        const buckets = args.buckets ?? 30
+        if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > 86_400)
+          throw new UserInputError(`bucketSeconds must be from 1 to 86400, got ${seconds}`)
+        if (!Number.isSafeInteger(buckets) || buckets < 1 || buckets > maxSubmissionBuckets)
+          throw new UserInputError(`buckets must be from 1 to ${maxSubmissionBuckets}, got ${buckets}`)
+        const head = await indexedBlock(ctx.views)
+        const until = head?.timestamp ?? BigInt(Math.floor(ctx.now()))
+        return countSubmissions(ctx.views, { until, seconds, buckets })
+      },
+    }),
   }),
 })
 
