@@ -307,6 +307,15 @@ describe('a Redundant(k=3) job with one lying provider', () => {
       return provider && provider.slashCount >= 1 ? provider : undefined
     })
     expect(BigInt(provider.earnings.slashedTotal)).toBe(collateral)
+    // The job lists the slash itself: the liar's whole collateral, half to the honest pair (through JobMarket), half burned.
+    const { job: slashedJob } = await gqlData<{
+      job: { slashes: { provider: Address; amount: string; toBeneficiary: string; burned: string }[] }
+    }>(stack.graphqlUrl, `query ($id: BigInt!) { job(id: $id) { slashes { provider amount toBeneficiary burned } } }`, {
+      id: jobId.toString(),
+    })
+    expect(slashedJob.slashes.map((x) => ({ ...x, provider: x.provider.toLowerCase() }))).toEqual([
+      { provider: liar, amount: collateral.toString(), toBeneficiary: (collateral / 2n).toString(), burned: (collateral / 2n).toString() },
+    ])
   }, 150_000)
 })
 

@@ -8,6 +8,7 @@ import { findChallengesByJobIds } from '../db/challenges.ts'
 import { findDisagreementsByJobIds, type IndexedDisagreement } from '../db/disagreements.ts'
 import { findJobs, findJobsByIds, type IndexedJob, jobOrderColumns } from '../db/jobs.ts'
 import { findPaymentsByJobIds, type IndexedPayment } from '../db/payments.ts'
+import { findSlashesByJobIds, type IndexedSlash } from '../db/slashes.ts'
 import { Challenge } from './challenge.ts'
 import { connectionComplexity, listArgs, resolveConnection } from './connection.ts'
 import { exposeBigInts } from './scalars.ts'
@@ -40,6 +41,7 @@ export const Job = builder.loadableObjectRef('Job', {
 
 export const Assignment = builder.objectRef<IndexedAssignment>('Assignment')
 const Payment = builder.objectRef<IndexedPayment>('Payment')
+const Slash = builder.objectRef<IndexedSlash>('Slash')
 const Disagreement = builder.objectRef<IndexedDisagreement>('Disagreement')
 const Audit = builder.objectRef<IndexedAudit>('Audit')
 
@@ -105,6 +107,11 @@ Job.implement({
       ...perJob((ctx, jobIds) => findPaymentsByJobIds(ctx.views, jobIds)),
       type: Payment,
       description: 'Credits (fees, slash shares, refunds) tied to this job, in chain order.',
+    }),
+    slashes: t.loadableGroup({
+      ...perJob((ctx, jobIds) => findSlashesByJobIds(ctx.views, jobIds)),
+      type: Slash,
+      description: 'Collateral ProviderRegistry slashed for this job (a dissent, a missed reveal, a no-show), in chain order.',
     }),
     audit: t.loadable({
       type: Audit,
@@ -209,6 +216,17 @@ Payment.implement({
     jobId: t.expose('jobId', { type: 'BigInt', nullable: true }),
     account: t.expose('account', { type: 'Address' }),
     kind: t.expose('kind', { type: PaymentKind }),
+  }),
+})
+
+Slash.implement({
+  description:
+    'A provider’s collateral taken for a job: part to a beneficiary (the job’s honest providers or the requester), the rest burned.',
+  fields: (t) => ({
+    ...exposeBigInts(t, ['amount', 'toBeneficiary', 'burned', 'blockNumber', 'timestamp']),
+    provider: t.expose('provider', { type: 'Address' }),
+    beneficiary: t.expose('beneficiary', { type: 'Address' }),
+    txHash: t.expose('txHash', { type: 'Bytes32' }),
   }),
 })
 

@@ -34,8 +34,9 @@ const JobUpdated = graphql(`
   }
 `)
 
-/** Outcomes that cost the provider its collateral (JobMarket slashes it whole). */
-const slashedOutcomes = ['DISSENTED', 'NO_REVEAL', 'NO_SHOW']
+/** Why a slashed provider was: its last assignment's outcome on the job. */
+const outcomeOf = (job: JobDetail, provider: string) =>
+  job.assignments.filter((a) => a.provider.toLowerCase() === provider.toLowerCase()).at(-1)?.outcome
 
 const paymentLabels: Record<string, string> = {
   FEE: 'Fee',
@@ -99,7 +100,6 @@ export default function JobPage({ id }: { id: string }) {
 
 function JobView({ job, liveError }: { job: JobDetail; liveError?: string }) {
   const steps = jobTimeline(job)
-  const slashed = job.assignments.filter((a) => slashedOutcomes.includes(a.outcome))
   const parties = [job.requester, ...job.assignments.map((a) => a.provider)]
   const finished = (finishedJobStatuses as readonly string[]).includes(job.status)
   return (
@@ -269,12 +269,14 @@ function JobView({ job, liveError }: { job: JobDetail; liveError?: string }) {
       )}
 
       <h2>Payments and slashes</h2>
-      {slashed.length ? (
+      {job.slashes.length ? (
         <ul className="error" data-testid="slashes">
-          {slashed.map((a) => (
-            <li key={`${a.provider}-${a.round}`}>
-              Slashed: <Link href={`/providers/${a.provider}`}>{shortAddress(a.provider)}</Link> lost its collateral of{' '}
-              {formatTsr(a.collateral, 6)} ({a.outcome.replace('_', ' ').toLowerCase()}, round {a.round}).
+          {job.slashes.map((s) => (
+            <li key={s.txHash + s.provider}>
+              Slashed: <Link href={`/providers/${s.provider}`}>{shortAddress(s.provider)}</Link> lost {formatTsr(s.amount, 6)} of its stake
+              at {formatTime(s.timestamp)} (block {s.blockNumber}): {formatTsr(s.toBeneficiary, 6)} to {shortAddress(s.beneficiary)},{' '}
+              {formatTsr(s.burned, 6)} burned
+              {outcomeOf(job, s.provider) ? ` (${outcomeOf(job, s.provider)?.replace('_', ' ').toLowerCase()})` : ''}.
             </li>
           ))}
         </ul>

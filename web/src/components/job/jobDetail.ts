@@ -80,6 +80,16 @@ export const JobDetailFragment = graphql(`
       timestamp
       blockNumber
     }
+    slashes {
+      provider
+      amount
+      beneficiary
+      toBeneficiary
+      burned
+      timestamp
+      blockNumber
+      txHash
+    }
     output {
       fingerprint
       outputHash

@@ -90,15 +90,18 @@ export function jobTimeline(job: JobDetail): TimelineStep[] {
   })
   if (job.disagreements.length || job.disputedProviders.length || job.status === 'DISPUTED') {
     const first = job.disagreements[0]
+    // With a majority the dissenter is simply outvoted; without one (or once audited) fresh providers decide.
+    const settledBy =
+      job.status === 'DISPUTED' || job.round > 1 || job.disputedProviders.length
+        ? 'a tie-break by fresh providers settles it'
+        : 'the majority settles it'
     steps.push({
       key: 'disputed',
       label: 'Disputed',
       state: 'warn',
       at: first?.timestamp,
       block: first?.blockNumber,
-      detail: first
-        ? `${shortAddress(first.a)} and ${shortAddress(first.b)} proven to disagree at element ${first.index}; a tie-break by fresh providers settles it`
-        : 'the providers disagreed; a tie-break by fresh providers settles it',
+      detail: `${first ? `${shortAddress(first.a)} and ${shortAddress(first.b)} proven to disagree at element ${first.index}` : 'the providers disagreed'}; ${settledBy}`,
     })
   }
   if (job.audit && job.audit.kind !== 'NONE') {
