@@ -11,8 +11,10 @@ import pino from 'pino'
 import { readDeploymentFile } from '../protocol/deployment.ts'
 import { createYoga } from '../server/createYoga.ts'
 import { createDb } from '../server/db/createDb.ts'
+import { defaultMaxRequestBodyBytes } from '../server/plugins/use-request-body-guard.ts'
 import { connectAssignmentPubSub } from '../server/pubsub.ts'
 import { createQueryWorkers } from '../server/queryWorkers.ts'
+import { withLeanEventStreams } from '../server/serveEventStreams.ts'
 import { serveWebSockets } from '../server/serveWebSockets.ts'
 
 const env = (name: string): string => {
@@ -44,7 +46,10 @@ const { yoga } = createYoga({
   // On unless the bench asks for the server without it (its uncached side).
   cacheResponses: process.env.BENCH_CACHE_RESPONSES !== '0',
 })
-const server = createServer(yoga)
+// SSE subscriptions past Yoga's HTTP layer, as `startServer` serves them, unless the bench asks for Yoga's own path.
+const server = createServer(
+  process.env.BENCH_LEAN_SSE === '0' ? yoga : withLeanEventStreams(yoga, { maxBodyBytes: defaultMaxRequestBodyBytes, log }),
+)
 server.requestTimeout = 0
 serveWebSockets({ server, yoga })
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))

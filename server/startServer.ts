@@ -16,8 +16,10 @@ import { busScopeOf } from './leader/runLeader.ts'
 import { startLeaderWorker } from './leader/startLeaderWorker.ts'
 import { createMetrics } from './metrics.ts'
 import type { CostRateLimitOptions } from './plugins/use-cost-rate-limit.ts'
+import { defaultMaxRequestBodyBytes } from './plugins/use-request-body-guard.ts'
 import { connectAssignmentPubSub } from './pubsub.ts'
 import { createQueryWorkers } from './queryWorkers.ts'
+import { withLeanEventStreams } from './serveEventStreams.ts'
 import { serveWebSockets } from './serveWebSockets.ts'
 import { superviseThread } from './superviseThread.ts'
 
@@ -156,7 +158,10 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     log,
   })
   // Slow requests are cut off; SSE responses and WebSockets stay open (see createHttpServer).
-  const server = createHttpServer(yoga, httpTimeouts)
+  const server = createHttpServer(
+    withLeanEventStreams(yoga, { maxBodyBytes: parameters.maxRequestBodyBytes ?? defaultMaxRequestBodyBytes, log }),
+    httpTimeouts,
+  )
   const webSockets = serveWebSockets({ server, yoga })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
