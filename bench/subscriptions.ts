@@ -264,7 +264,8 @@ export function subscriptionsSection(bench: SubscriptionsBenchReturnType): strin
     '',
     'Time and memory, so ratios: N subscribers of one provider’s `jobAssignments` on one API process (`bench/apiServer.ts`), ' +
       'each event published on the Postgres bus as the leader’s change feed does; the time from the publish to each ' +
-      'subscriber’s copy (the last one’s per event, and every copy), over SSE (served past Yoga’s HTTP layer, `server/serveEventStreams.ts`, as `startServer` does) and over WebSocket ' +
+      'subscriber’s copy (the last one’s per event, and every copy), over SSE (served past Yoga’s HTTP layer, ' +
+      '`server/serveEventStreams.ts`, as `startServer` does) and over WebSocket ' +
       '(graphql-transport-ws). "Agents" select what the agent does, the job included (read from the indexed data); the ' +
       'peer selects the same without `job` (pure fan-out), in blocks A B B A on the same process. Memory is the API ' +
       'process’s heap + external after two full collections, per subscriber, while subscribed and once all disconnected. ' +
