@@ -189,7 +189,7 @@ export function withLeanEventStreams(
       clearInterval(ping)
       void iterator.return?.()
     }
-    req.socket.once('close', close)
+    // A response closes when it ends or its connection drops (not the socket: a kept-alive one outlives many streams).
     res.once('close', close)
     try {
       for (;;) {
