@@ -116,13 +116,14 @@ export async function untilHonestSettled(stack: Stack, honest: readonly Address[
   const jobOf = async (p: Address, id?: string) =>
     id ? (await jobsOfProvider(stack.graphqlUrl, p)).find((j) => j.id === id) : ownChallengeOf(stack.graphqlUrl, p)
   for (const p of honest) {
+    // Seconds on a quiet machine; a CI machine running two challenge stacks at once has taken over a minute.
     const own = await waitFor(
       `${p}'s challenge revealed`,
       async () => {
         const job = await jobOf(p)
         return job && !['OPEN', 'ASSIGNED', 'COMMITTED'].includes(job.status) ? job : undefined
       },
-      { timeoutMs: 60_000 },
+      { timeoutMs: 120_000 },
     )
     const { revealBlock } = (await client.readContract({
       address: market,
