@@ -73,6 +73,9 @@ const gpuModels: readonly { id: number; match: RegExp; name: string }[] = [
   { id: 11, match: /B200/i, name: 'NVIDIA B200' },
 ]
 
+/** Every GPU model this build knows, by canonical id (what a requester may ask for). */
+export const knownGpuModels: readonly { id: number; name: string }[] = gpuModels.map(({ id, name }) => ({ id, name }))
+
 /** The canonical id for a GPU name, 0 when unknown. */
 export function gpuModelId(name: string): number {
   return gpuModels.find((m) => m.match.test(name))?.id ?? 0

@@ -1,7 +1,18 @@
 import { formatTsr } from '../format.ts'
+import { graphql, type ResultOf } from '../graphql/tada.ts'
 
-/** One closed epoch's reward a provider may still claim, as the API's `claimableRewards` lists it (wei). */
-export type ClaimableReward = { epoch: string; usage: string; availability: string; amount: string }
+/** What the table shows of each `Provider.claimableRewards` entry: spread `...ClaimableRewardFields` there. */
+export const ClaimableRewardFields = graphql(`
+  fragment ClaimableRewardFields on EpochReward {
+    epoch
+    usage
+    availability
+    amount
+  }
+`)
+
+/** One closed epoch's reward a provider may still claim (wei). */
+export type ClaimableReward = ResultOf<typeof ClaimableRewardFields>
 
 /** A provider's claimable rewards, one row per closed epoch: its usage and availability shares and their total. */
 export function ClaimableRewardsTable({ rewards, testId }: { rewards: readonly ClaimableReward[]; testId: string }) {

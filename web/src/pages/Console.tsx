@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { type CombinedError, useClient } from 'urql'
 import { Link } from 'wouter'
-import { ClaimableRewardsTable } from '../components/ClaimableRewardsTable.tsx'
+import { ClaimableRewardFields, ClaimableRewardsTable } from '../components/ClaimableRewardsTable.tsx'
 import { useLiveQuery } from '../components/live.tsx'
 import { formatTsr } from '../format.ts'
 import { graphql } from '../graphql/tada.ts'
@@ -12,7 +12,8 @@ import { WalletPicker } from '../wallet/WalletPicker.tsx'
 import { ProviderState } from './Providers.tsx'
 import './Providers.css'
 
-const ConsoleQuery = graphql(`
+const ConsoleQuery = graphql(
+  `
   query Console($address: Address!) {
     account(address: $address) {
       balance
@@ -27,14 +28,13 @@ const ConsoleQuery = graphql(`
       owed
       claimable
       claimableRewards {
-        epoch
-        usage
-        availability
-        amount
+        ...ClaimableRewardFields
       }
     }
   }
-`)
+`,
+  [ClaimableRewardFields],
+)
 
 const BalanceQuery = graphql(`
   query ConsoleBalance($address: Address!) {

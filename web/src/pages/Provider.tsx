@@ -2,14 +2,15 @@ import { useMemo } from 'react'
 import { Link } from 'wouter'
 import { gpuModelName } from '../../../protocol/hardware.ts'
 import { Chart } from '../components/Chart.tsx'
-import { ClaimableRewardsTable } from '../components/ClaimableRewardsTable.tsx'
+import { ClaimableRewardFields, ClaimableRewardsTable } from '../components/ClaimableRewardsTable.tsx'
 import { useLiveQuery } from '../components/live.tsx'
 import { formatDuration, formatTime, formatTsr, tsrNumber } from '../format.ts'
 import { graphql, type ResultOf } from '../graphql/tada.ts'
 import { ProviderState } from './Providers.tsx'
 import './Providers.css'
 
-const ProviderQuery = graphql(`
+const ProviderQuery = graphql(
+  `
   query Provider($address: Address!) {
     provider(address: $address) {
       address
@@ -58,10 +59,7 @@ const ProviderQuery = graphql(`
       owed
       claimable
       claimableRewards {
-        epoch
-        usage
-        availability
-        amount
+        ...ClaimableRewardFields
       }
       assignments(first: 200) {
         jobId
@@ -86,7 +84,9 @@ const ProviderQuery = graphql(`
       }
     }
   }
-`)
+`,
+  [ClaimableRewardFields],
+)
 
 type Assignment = NonNullable<ResultOf<typeof ProviderQuery>['provider']>['assignments'][number]
 type Outcome = Assignment['outcome']

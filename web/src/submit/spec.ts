@@ -1,6 +1,6 @@
 import { parseEther } from 'viem'
 import type { VerificationName } from '../../../protocol/enums.ts'
-import { gpuModelName } from '../../../protocol/hardware.ts'
+import { knownGpuModels } from '../../../protocol/hardware.ts'
 import { jobSpecBounds, jobSpecProblems } from '../../../protocol/jobSpec.ts'
 import { encodeRegion } from '../../../protocol/region.ts'
 
@@ -125,7 +125,4 @@ export function submitTiming(form: SpecForm, now: bigint): { deadline?: bigint; 
 }
 
 /** GPU models a job may require: the ids protocol/hardware.ts names (it keeps its table private; ids are appended, never reused). */
-export const gpuModelChoices: { id: number; name: string }[] = Array.from({ length: 64 }, (_, i) => ({
-  id: i + 1,
-  name: gpuModelName(i + 1),
-})).filter((m) => m.name !== `GPU model ${m.id}`)
+export const gpuModelChoices = knownGpuModels

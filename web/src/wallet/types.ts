@@ -1,14 +1,8 @@
+import type { ResultOf } from '../graphql/tada.ts'
+import type { PreparedTransactionFields } from './preparedTransaction.ts'
+
 /** One transaction of a `prepare*` mutation's answer, as the API sends it. */
-export type PreparedTransaction = {
-  from: `0x${string}`
-  to: `0x${string}`
-  data: string
-  value: string
-  gas?: string | null
-  chainId: number
-  description: string
-  functionName: string
-}
+export type PreparedTransaction = ResultOf<typeof PreparedTransactionFields>
 
 /** A connected account the pages sign with: a browser wallet (EIP-1193) or, on the devnet, a dev key. */
 export type Wallet = {

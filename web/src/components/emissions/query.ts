@@ -1,7 +1,7 @@
 import { graphql, type ResultOf } from '../../graphql/tada.ts'
 
 const PointFields = graphql(`
-  fragment EmissionsPointFields on EmissionsPoint @_unmask {
+  fragment EmissionsPointFields on EmissionsPoint {
     epoch
     fromEpoch
     epochs
