@@ -57,6 +57,13 @@ export type SetupAgentReturnType = {
 export const agentReadBatching = { multicall: { deployless: true, wait: 5, batchSize: 512 } } as const
 
 /**
+ * How the agent's JSON-RPC requests are batched: those of one tick go out as one HTTP request. Each multicall above
+ * carries the multicall3 code, some 8 KB of JSON; at 64 a batch stays near half a megabyte, well under the 2 MB anvil
+ * takes in one request (a bigger body is refused whole, "Invalid request", failing every read in it).
+ */
+export const agentRpcBatching = { batchSize: 64, wait: 5 } as const
+
+/**
  * Brings an agent up to where it can take work: reads the deployment from the server (retried while the server
  * comes up, for `startupTimeoutMs`), checks the RPC serves that chain, opens the deployment's journal, starts the
  * inference pool, detects hardware (the benchmark cached in the data dir) and registers and stakes the provider.
@@ -71,8 +78,7 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
   })
 
   const chain = chainOf(deployment.chainId, parameters.rpcUrl)
-  // Concurrent reads of the agent's jobs go out as one JSON-RPC batch per tick rather than one HTTP request each.
-  const transport = http(parameters.rpcUrl, { retryCount: 3, batch: { batchSize: 200, wait: 5 } })
+  const transport = http(parameters.rpcUrl, { retryCount: 3, batch: agentRpcBatching })
   const pollingInterval = Math.min(500, parameters.pollIntervalMs ?? 1000)
   const publicClient = createPublicClient({ chain, transport, pollingInterval, batch: agentReadBatching }) as PublicClient
   const walletClient = createWalletClient({ chain, transport, account, pollingInterval })

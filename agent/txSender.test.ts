@@ -1,6 +1,8 @@
 import pino from 'pino'
-import type { Account, Hash, PublicClient, WalletClient } from 'viem'
+import { type Account, type Hash, type Hex, keccak256, type PublicClient, parseTransaction, type WalletClient } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
+import { devKeys } from '../devnet/devAccounts.ts'
 import { TxSender } from './txSender.ts'
 
 // The sender's queue on fake clients: what matters here is the order transactions leave in, not the chain.
@@ -11,26 +13,25 @@ const abi = [
 const account = { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', type: 'json-rpc' } as Account
 
 /**
- * A sender whose simulation of `poke(tag)` waits for `gate` when the tag is `held` and fails for `failing`; `sent`
+ * A sender whose gas estimate of `poke(tag)` waits for `gate` when the tag is `held` and fails for `failing`; `sent`
  * lists the tags in the order they were sent.
  */
 function fakeSender(options: { gate?: Promise<void>; held?: string; failing?: string } = {}) {
   const sent: string[] = []
   const publicClient = {
     pollingInterval: 1,
-    simulateContract: async ({ args }: { args: [string] }) => {
+    estimateContractGas: async ({ args }: { args: [string] }) => {
       const [tag] = args
       if (tag === options.held) await options.gate
       if (tag === options.failing) throw new Error(`${tag}: node down`)
-      return { request: { tag } }
+      return 21_000n
     },
-    estimateContractGas: async () => 21_000n,
     estimateFeesPerGas: async () => ({ maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }),
     getTransactionCount: async () => sent.length,
     getTransactionReceipt: async () => ({ status: 'success', blockNumber: 1n, logs: [] }),
   } as unknown as PublicClient
   const walletClient = {
-    writeContract: async ({ tag }: { tag: string }) => {
+    writeContract: async ({ args: [tag] }: { args: [string] }) => {
       sent.push(tag)
       return `0x${sent.length.toString(16).padStart(64, '0')}` as Hash
     },
@@ -64,5 +65,69 @@ describe('TxSender priorities', () => {
     await expect(failed).rejects.toThrow('poke could not be sent')
     await low
     expect(sent).toEqual(['claim', 'withdraw'])
+  })
+})
+
+describe('TxSender pipelining (a local account)', () => {
+  const local = privateKeyToAccount(devKeys[2])
+
+  /**
+   * A node that holds back its answer to `eth_sendRawTransaction` for nonces in `slow` until `release`, refuses the
+   * nonces in `refuse` once each, and counts mined transactions from a start nonce of `startNonce`.
+   */
+  function pipelinedSender(options: { slow?: number[]; refuse?: number[]; startNonce?: number }) {
+    const handedOff: number[] = []
+    const accepted = new Set<number>()
+    const refuse = new Set(options.refuse)
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let countReads = 0
+    const publicClient = {
+      pollingInterval: 1,
+      chain: { id: 31337 },
+      estimateContractGas: async () => 21_000n,
+      estimateFeesPerGas: async () => ({ maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }),
+      // The pending count stops at the first nonce not accepted.
+      getTransactionCount: async () => {
+        countReads++
+        let next = options.startNonce ?? 0
+        while (accepted.has(next)) next++
+        return next
+      },
+      sendRawTransaction: async ({ serializedTransaction }: { serializedTransaction: Hex }) => {
+        const { nonce } = parseTransaction(serializedTransaction)
+        handedOff.push(nonce as number)
+        if (options.slow?.includes(nonce as number)) await released
+        if (refuse.delete(nonce as number)) throw new Error(`nonce ${nonce}: node down`)
+        accepted.add(nonce as number)
+        return keccak256(serializedTransaction)
+      },
+      getTransactionReceipt: async () => ({ status: 'success', blockNumber: 1n, logs: [] }),
+    } as unknown as PublicClient
+    const sender = new TxSender(publicClient, {} as WalletClient, local, pino({ level: 'silent' }))
+    const poke = (tag: string) => sender.send({ address: local.address, abi, functionName: 'poke', args: [tag] })
+    return { poke, handedOff, release, countReads: () => countReads }
+  }
+
+  it('hands each transaction to the node without waiting for the answer to the one before, nonces counted here', async () => {
+    const { poke, handedOff, release, countReads } = pipelinedSender({ slow: [5], startNonce: 5 })
+    const first = poke('commit 1')
+    const [second, third] = [poke('commit 2'), poke('reveal 1')]
+    await Promise.all([second, third])
+    // The answer for nonce 5 is still held back while 6 and 7 are through.
+    expect(handedOff).toEqual([5, 6, 7])
+    release()
+    await first
+    expect(countReads()).toBe(1)
+  })
+
+  it('after a hand-off that failed, the next send takes the nonce it left free', async () => {
+    const { poke, handedOff } = pipelinedSender({ refuse: [0] })
+    await expect(poke('commit 1')).rejects.toMatchObject({ name: 'TransactionError', retryable: true })
+    await poke('commit 1 again')
+    await poke('reveal 1')
+    expect(handedOff).toEqual([0, 0, 1])
   })
 })

@@ -12,6 +12,7 @@ import {
   type TransactionReceipt,
   TransactionReceiptNotFoundError,
   type WalletClient,
+  encodeFunctionData,
 } from 'viem'
 import { TesseraError } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
@@ -54,15 +55,24 @@ export type TransactionState =
 export type SendPriority = 'normal' | 'low'
 
 /**
- * Sends the agent's transactions one at a time from one account: simulate (for a clean revert reason), estimate and
- * price it beside the sends ahead of it, then, holding the lock, take the nonce and send; the receipt is awaited
- * outside the lock, so concurrent jobs only queue for their nonce. Nonces come from the node's pending count, so a
- * transaction a reorg dropped frees its nonce for the next send.
+ * Sends the agent's transactions from one account, pipelined: each is checked (its gas estimated, which throws the
+ * contract's revert) and priced beside the sends ahead of it; then, holding the lock only to take the next nonce and
+ * sign (a local account) or hand it to the node, it goes out without waiting for the ones before it to be answered,
+ * and its receipt is awaited outside the lock. A send with none of ours in flight reads its nonce from the node's
+ * pending count; one beside others counts on from theirs. Whenever the node shows a gap no send of ours is filling
+ * (a send that failed, a transaction a reorg dropped, another sender on the key), the count is read again, so the next
+ * send takes the missing nonce.
  */
 export class TxSender {
   private lock: Promise<unknown> = Promise.resolve()
   /** Normal-priority sends waiting for the lock or holding it: low-priority ones wait until there are none. */
   private normalQueued = 0
+  /** The nonce the next send takes; undefined: read the node's pending count first. */
+  private nextNonce: number | undefined
+  /** Nonces taken by sends of ours not yet mined or given up: a gap at one of them is filling. */
+  private readonly outstanding = new Set<number>()
+  /** The fees of the sends in the last polling interval (one read serves a burst). */
+  private fees: { at: number; value: Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> } | undefined
   private readonly droppedAfterMs: number
   private readonly pollIntervalMs: number
   constructor(
@@ -97,24 +107,33 @@ export class TxSender {
     // The lock's tail settles once every send queued so far is through it; normal ones may have joined meanwhile.
     if (normal) this.normalQueued++
     else while (this.normalQueued > 0) await this.lock
-    let hash: Hash
-    // Simulated, its gas estimated and its fees read at once, beside the sends ahead of it: the lock is held for the
-    // nonce and the send alone, so concurrent jobs' transactions go out back to back.
+    // Checked and priced at once, beside the sends ahead of it: the lock is held for the nonce and the hand-off alone.
     const prepared = this.prepare(functionName, parameters)
     // Its failure is thrown where the lock reaches it; until then it must not count as unhandled.
     prepared.catch(() => {})
-    const sent = this.lock.then(async () => {
+    let nonce: number | undefined
+    const handedOff = this.lock.then(async () => {
       const request = await prepared
-      const nonce = await this.publicClient.getTransactionCount({ address: this.account.address, blockTag: 'pending' })
-      return this.walletClient.writeContract({ ...request, nonce } as Parameters<WalletClient['writeContract']>[0])
+      // Counted on from the last while sends of ours are in flight (the node may not have them yet); read from the node
+      // when none is, so a transaction a reorg took out since frees its nonce for this one rather than leaving a gap.
+      nonce =
+        this.nextNonce !== undefined && this.outstanding.size > 0
+          ? this.nextNonce
+          : await this.publicClient.getTransactionCount({ address: this.account.address, blockTag: 'pending' })
+      this.nextNonce = nonce + 1
+      this.outstanding.add(nonce)
+      // Started in nonce order; answered whenever (the node holds a later nonce until the earlier one arrives).
+      return { hash: this.handOff(request, nonce) }
     })
     const leave = () => {
       if (normal) this.normalQueued--
     }
-    this.lock = sent.then(leave, leave)
+    this.lock = handedOff.then(leave, leave)
+    let hash: Hash
     try {
-      hash = await sent
+      hash = await (await handedOff).hash
     } catch (error) {
+      if (nonce !== undefined) this.release(nonce, { resync: true })
       const revert = decodeRevert(error)
       this.onResult?.(functionName, revert ? 'reverted' : 'error')
       throw new TransactionError(revert ? `${functionName} reverted with ${formatRevert(revert)}` : `${functionName} could not be sent`, {
@@ -123,7 +142,14 @@ export class TxSender {
         details: error instanceof BaseError ? error.shortMessage : String(error),
       })
     }
-    const receipt = await this.receiptOf(functionName, hash)
+    let receipt: TransactionReceipt
+    try {
+      receipt = await this.receiptOf(functionName, hash)
+      this.release(nonce as number, { resync: false })
+    } catch (error) {
+      this.release(nonce as number, { resync: true })
+      throw error
+    }
     if (receipt.status !== 'success') {
       this.onResult?.(functionName, 'reverted')
       throw new TransactionError(`${functionName} reverted on chain`, { details: `tx ${hash}` })
@@ -134,8 +160,36 @@ export class TxSender {
   }
 
   /**
-   * Simulates the call (throwing its revert), estimates its gas with a quarter to spare (a transaction mined after
-   * others of the same job, the k-th commit say, costs more than it did alone) and reads the fees: all but the nonce.
+   * A nonce's send is over: mined, or given up on. `resync` (it failed or vanished): the nonce may now be a gap, so the
+   * next send reads the node's pending count, which stops at the first gap.
+   */
+  private release(nonce: number, options: { resync: boolean }): void {
+    this.outstanding.delete(nonce)
+    if (options.resync) this.nextNonce = undefined
+  }
+
+  /** Signs `request` at `nonce` and sends it raw (a local account), or has the node sign it. */
+  private async handOff(request: Awaited<ReturnType<TxSender['prepare']>>, nonce: number): Promise<Hash> {
+    const { account } = this
+    if (account.type !== 'local' || !account.signTransaction)
+      return this.walletClient.writeContract({ ...request, nonce } as Parameters<WalletClient['writeContract']>[0])
+    const chainId = this.publicClient.chain?.id ?? (await this.publicClient.getChainId())
+    const serializedTransaction = await account.signTransaction({
+      type: 'eip1559',
+      chainId,
+      nonce,
+      to: request.address,
+      data: encodeFunctionData({ abi: request.abi, functionName: request.functionName, args: request.args }),
+      gas: request.gas,
+      maxFeePerGas: request.maxFeePerGas,
+      maxPriorityFeePerGas: request.maxPriorityFeePerGas,
+    })
+    return this.publicClient.sendRawTransaction({ serializedTransaction })
+  }
+
+  /**
+   * Estimates the call's gas with a quarter to spare (a transaction mined after others of the same job, the k-th commit
+   * say, costs more than it did alone), which throws the contract's revert, and reads the fees: all but the nonce.
    */
   private async prepare<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
     functionName: string,
@@ -148,10 +202,24 @@ export class TxSender {
       functionName,
       args: parameters.args as readonly unknown[],
       account: this.account,
+      chain: this.publicClient.chain,
     }
-    const { request } = await this.publicClient.simulateContract(call)
-    const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.publicClient.estimateFeesPerGas()])
-    return { ...request, gas: (gas * 5n) / 4n, ...fees }
+    const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.currentFees()])
+    return { ...call, gas: (gas * 5n) / 4n, ...fees }
+  }
+
+  /** The node's fees, read once per polling interval: a base fee moves at most 12.5 % a block, and viem's estimate allows 20 %. */
+  private currentFees() {
+    const now = Date.now()
+    if (!this.fees || now - this.fees.at >= this.pollIntervalMs) {
+      const value = this.publicClient.estimateFeesPerGas()
+      this.fees = { at: now, value }
+      // A failed read is not kept for the next send.
+      value.catch(() => {
+        if (this.fees?.value === value) this.fees = undefined
+      })
+    }
+    return this.fees.value
   }
 
   /** Where `hash` stands on the node now. */
@@ -160,9 +228,11 @@ export class TxSender {
     if (receipt) return { state: 'mined', receipt }
     const transaction = await this.publicClient.getTransaction({ hash }).catch(unlessNotFound)
     if (!transaction) return { state: 'unknown' }
-    // The node's pending count stops at the first missing nonce: a transaction at or above it is queued.
+    // The node's pending count stops at the first missing nonce: a transaction at or above it is queued, unless the
+    // missing one is a send of ours on its way.
     const next = await this.publicClient.getTransactionCount({ address: transaction.from, blockTag: 'pending' })
-    return { state: 'pending', nonce: transaction.nonce, queued: transaction.nonce >= next }
+    const filling = transaction.from.toLowerCase() === this.account.address.toLowerCase() && this.outstanding.has(next)
+    return { state: 'pending', nonce: transaction.nonce, queued: transaction.nonce >= next && !filling }
   }
 
   /**
