@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import type { BlobCredentials } from '../client/blobAuth.ts'
+import { BlobSession } from '../client/blobSession.ts'
 import { getBlob } from '../client/serverClient.ts'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import type { Hardware } from '../protocol/hardware.ts'
@@ -160,8 +161,17 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
     }
 
     const outputs = createOutputStore(parameters.dataDir)
-    // The provider key signs its blob requests: the server lets it read the inputs and models of jobs it is assigned.
-    const credentials: BlobCredentials = { account, chainId: setup.deployment.chainId }
+    // The provider's session (signed in with its key) authenticates its blob requests: the server lets it read the
+    // inputs and models of jobs it is assigned. One signature a day rather than one per request on each side.
+    const credentials: BlobCredentials = {
+      session: new BlobSession({
+        serverUrl: parameters.serverUrl,
+        account,
+        chainId: setup.deployment.chainId,
+        onSignInFailed: (error) => log.warn({ err: error }, 'no blob session: signing each blob request for a minute'),
+        signal,
+      }),
+    }
     const ctx: JobContext = {
       provider: address,
       serverUrl: parameters.serverUrl,

@@ -63,11 +63,19 @@ export async function fetchDeployment(parameters: { serverUrl: string; signal?: 
 }
 
 /**
- * A blob request the server refused, with its message (`{ error, code }`). Retryable for 5xx and 429, and for a read
- * refused with 403: the job that lets the reader in may not be indexed yet (an agent can hear of its assignment from
- * the chain first).
+ * A blob request the server refused, with its message (`{ error, code }`). Retryable for 5xx and 429, for a read
+ * refused with 403 (the job that lets the reader in may not be indexed yet: an agent can hear of its assignment from
+ * the chain first), and for a `BlobSession`'s token refused with 401, which the session then drops to sign in again.
  */
-async function blobFailure(res: Response, what: string, method: 'GET' | 'PUT'): Promise<ServerRequestError> {
+async function blobFailure(
+  res: Response,
+  what: string,
+  method: 'GET' | 'PUT',
+  credentials: BlobCredentials | undefined,
+  sent: Record<string, string>,
+): Promise<ServerRequestError> {
+  const sessionRefused = res.status === 401 && credentials !== undefined && 'session' in credentials
+  if (sessionRefused && sent.authorization) credentials.session.refused(sent.authorization.replace(/^Bearer /, ''))
   const text = await res.text().catch(() => '')
   let reason: string | undefined
   try {
@@ -76,7 +84,7 @@ async function blobFailure(res: Response, what: string, method: 'GET' | 'PUT'): 
   } catch {}
   return new ServerRequestError(`${what} failed with HTTP ${res.status}${reason ? `: ${reason}` : ''}`, {
     status: res.status,
-    retryable: res.status >= 500 || res.status === 429 || (method === 'GET' && res.status === 403),
+    retryable: res.status >= 500 || res.status === 429 || (method === 'GET' && res.status === 403) || sessionRefused,
     details: text.slice(0, 500),
   })
 }
@@ -97,7 +105,7 @@ export async function getBlob(parameters: {
     ? await blobAuthHeaders({ credentials: parameters.credentials, url, method: 'GET', content: hash })
     : {}
   const res = await request(url, { headers, signal: parameters.signal })
-  if (!res.ok) throw await blobFailure(res, `GET /blobs/${hash}`, 'GET')
+  if (!res.ok) throw await blobFailure(res, `GET /blobs/${hash}`, 'GET', parameters.credentials, headers)
   const bytes = new Uint8Array(await res.arrayBuffer())
   const actual = sha256Hex(bytes)
   if (actual !== hash) throw new BlobHashMismatchError(hash, actual)
@@ -133,7 +141,7 @@ export async function uploadBlob(parameters: UploadBlobParameters): Promise<Uplo
     body: parameters.bytes as Uint8Array<ArrayBuffer>,
     signal: parameters.signal,
   })
-  if (res.status !== 201 && res.status !== 200) throw await blobFailure(res, 'PUT /blobs', 'PUT')
+  if (res.status !== 201 && res.status !== 200) throw await blobFailure(res, 'PUT /blobs', 'PUT', parameters.credentials, auth)
   const body = (await res.json()) as { sha256?: string }
   if (body.sha256 && body.sha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(sha256, body.sha256 as Hex)
   return { sha256, size: parameters.bytes.length }

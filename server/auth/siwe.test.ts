@@ -7,7 +7,8 @@ import { type Kysely, sql } from 'kysely'
 import type { Hex } from 'viem'
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { createSiweMessage } from 'viem/siwe'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
+import { BlobSession } from '../../client/blobSession.ts'
 import { getBlob, uploadBlob } from '../../client/serverClient.ts'
 import { signIn as signInClient, signOut as signOutClient } from '../../client/signIn.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
@@ -251,6 +252,67 @@ describe('the client helpers against a listening server', () => {
     await expect(getBlob({ serverUrl, hash: sha256, credentials: { token: session.token } })).rejects.toThrow(
       /GET \/blobs\/0x\w+ failed with HTTP 401: the session token is unknown or expired/,
     )
+  })
+
+  test('a BlobSession signs in once for concurrent requests, and again once the server no longer knows its token', async () => {
+    const messages: string[] = []
+    const account = {
+      address: alice.address,
+      signMessage: (parameters: { message: string }) => {
+        messages.push(parameters.message)
+        return alice.signMessage(parameters)
+      },
+    }
+    const credentials = { session: new BlobSession({ serverUrl, account, chainId: deployment.chainId }) }
+    const texts = ['one', 'two', 'three'].map((t) => new TextEncoder().encode(`session ${t}`))
+    const uploads = await Promise.all(texts.map((bytes) => uploadBlob({ serverUrl, bytes, credentials })))
+    expect(await Promise.all(uploads.map(({ sha256 }) => getBlob({ serverUrl, hash: sha256, credentials })))).toEqual(texts)
+    expect(messages).toHaveLength(1)
+    expect(messages[0]).toMatch(/wants you to sign in with your Ethereum account/)
+    // The server drops the session: the next request is refused as retryable, and the one after signs in again.
+    const token = await credentials.session.token()
+    expect(token).toMatch(/^tsr_/)
+    expect(await signOutClient({ serverUrl, token: token as string })).toBe(true)
+    await expect(getBlob({ serverUrl, hash: uploads[0].sha256, credentials })).rejects.toMatchObject({ status: 401, retryable: true })
+    expect(await getBlob({ serverUrl, hash: uploads[0].sha256, credentials })).toEqual(texts[0])
+    expect(messages).toHaveLength(2)
+  })
+
+  test('a BlobSession that cannot sign in signs each request meanwhile, and tries to sign in again a minute later', async () => {
+    let clock = Date.now()
+    const failures: Error[] = []
+    const messages: string[] = []
+    const account = {
+      address: alice.address,
+      signMessage: (parameters: { message: string }) => {
+        messages.push(parameters.message)
+        return alice.signMessage(parameters)
+      },
+    }
+    // The session signs in at a server that serves no GraphQL (404 to everything): the sign-in fails.
+    const noSessions = createServer((_, res) => res.writeHead(404).end('not here'))
+    await new Promise<void>((resolve) => noSessions.listen(0, '127.0.0.1', resolve))
+    const noSessionsUrl = `http://127.0.0.1:${(noSessions.address() as AddressInfo).port}`
+    onTestFinished(() => new Promise<void>((resolve) => noSessions.close(() => resolve())))
+    const session = new BlobSession({
+      serverUrl: noSessionsUrl,
+      account,
+      chainId: deployment.chainId,
+      now: () => clock,
+      onSignInFailed: (error) => failures.push(error),
+    })
+    const viaSession = { session }
+    const bytes = new TextEncoder().encode('signed while no session')
+    // The blob requests go to the real server, signed one by one.
+    const { sha256 } = await uploadBlob({ serverUrl, bytes, credentials: viaSession })
+    expect(await getBlob({ serverUrl, hash: sha256, credentials: viaSession })).toEqual(bytes)
+    expect(failures.map((e) => e.message)).toEqual([`signing in to ${noSessionsUrl} as ${alice.address} failed`])
+    // The sign-in failed at its nonce, before anything was signed; then a signature per request.
+    expect(messages).toHaveLength(2)
+    expect(messages.every((m) => !m.includes('wants you to sign in'))).toBe(true)
+    clock += 61_000
+    await getBlob({ serverUrl, hash: sha256, credentials: viaSession })
+    expect(failures).toHaveLength(2)
   })
 
   test('uploads and downloads signed per request by the account; others may not read its blob', async () => {
