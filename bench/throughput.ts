@@ -272,7 +272,8 @@ async function forkStack(parameters: { side: ThroughputSide; adminUrl: string; d
   databaseUrl.pathname = `/${database}`
   await mkdir(parameters.dir, { recursive: true })
   const child = fork(path.join(here, 'throughputStack.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_STACK_NODE_FLAGS: extra Node flags for the stack process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_STACK_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])],
     env: {
       ...process.env,
       BENCH_DATA_DIR: path.join(parameters.dir, 'data'),
