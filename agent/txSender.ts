@@ -6,13 +6,13 @@ import {
   BaseError,
   type ContractFunctionArgs,
   type ContractFunctionName,
+  encodeFunctionData,
   type Hash,
   type PublicClient,
   TransactionNotFoundError,
   type TransactionReceipt,
   TransactionReceiptNotFoundError,
   type WalletClient,
-  encodeFunctionData,
 } from 'viem'
 import { TesseraError } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
