@@ -6,7 +6,6 @@ import {
   BaseError,
   type ContractFunctionArgs,
   type ContractFunctionName,
-  encodeFunctionData,
   type Hash,
   type PublicClient,
   TransactionNotFoundError,
@@ -17,6 +16,7 @@ import {
 import { TesseraError } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
+import { createFeeReader, type Fees, sendContractCall } from '../protocol/signedSend.ts'
 
 /**
  * A transaction that reverted or could not be sent, the viem error as its `cause`. A revert is not retryable, a
@@ -71,8 +71,8 @@ export class TxSender {
   private nextNonce: number | undefined
   /** Nonces taken by sends of ours not yet mined or given up: a gap at one of them is filling. */
   private readonly outstanding = new Set<number>()
-  /** The fees of the sends in the last polling interval (one read serves a burst). */
-  private fees: { at: number; value: Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> } | undefined
+  /** The node's fees, read once per polling interval (one read serves a burst of sends). */
+  private readonly currentFees: () => Promise<Fees>
   private readonly droppedAfterMs: number
   private readonly pollIntervalMs: number
   constructor(
@@ -90,6 +90,7 @@ export class TxSender {
   ) {
     this.droppedAfterMs = options.droppedAfterMs ?? 3000
     this.pollIntervalMs = options.pollIntervalMs ?? publicClient.pollingInterval
+    this.currentFees = createFeeReader(publicClient, this.pollIntervalMs)
   }
 
   /**
@@ -169,22 +170,13 @@ export class TxSender {
   }
 
   /** Signs `request` at `nonce` and sends it raw (a local account), or has the node sign it. */
-  private async handOff(request: Awaited<ReturnType<TxSender['prepare']>>, nonce: number): Promise<Hash> {
-    const { account } = this
-    if (account.type !== 'local' || !account.signTransaction)
-      return this.walletClient.writeContract({ ...request, nonce } as Parameters<WalletClient['writeContract']>[0])
-    const chainId = this.publicClient.chain?.id ?? (await this.publicClient.getChainId())
-    const serializedTransaction = await account.signTransaction({
-      type: 'eip1559',
-      chainId,
+  private handOff(request: Awaited<ReturnType<TxSender['prepare']>>, nonce: number): Promise<Hash> {
+    return sendContractCall({
+      publicClient: this.publicClient,
+      writeContract: (call) => this.walletClient.writeContract(call as Parameters<WalletClient['writeContract']>[0]),
+      ...request,
       nonce,
-      to: request.address,
-      data: encodeFunctionData({ abi: request.abi, functionName: request.functionName, args: request.args }),
-      gas: request.gas,
-      maxFeePerGas: request.maxFeePerGas,
-      maxPriorityFeePerGas: request.maxPriorityFeePerGas,
     })
-    return this.publicClient.sendRawTransaction({ serializedTransaction })
   }
 
   /**
@@ -202,24 +194,9 @@ export class TxSender {
       functionName,
       args: parameters.args as readonly unknown[],
       account: this.account,
-      chain: this.publicClient.chain,
     }
     const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.currentFees()])
-    return { ...call, gas: (gas * 5n) / 4n, ...fees }
-  }
-
-  /** The node's fees, read once per polling interval: a base fee moves at most 12.5 % a block, and viem's estimate allows 20 %. */
-  private currentFees() {
-    const now = Date.now()
-    if (!this.fees || now - this.fees.at >= this.pollIntervalMs) {
-      const value = this.publicClient.estimateFeesPerGas()
-      this.fees = { at: now, value }
-      // A failed read is not kept for the next send.
-      value.catch(() => {
-        if (this.fees?.value === value) this.fees = undefined
-      })
-    }
-    return this.fees.value
+    return { ...call, gas: (gas * 5n) / 4n, fees }
   }
 
   /** Where `hash` stands on the node now. */

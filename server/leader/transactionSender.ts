@@ -13,6 +13,7 @@ import {
   type WalletClient,
 } from 'viem'
 import { decodeRevert, formatRevert } from '../../protocol/revert.ts'
+import { createFeeReader, sendContractCall } from '../../protocol/signedSend.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
 /** How long a mined transaction's key stays blocked while the indexer catches up. */
@@ -111,6 +112,7 @@ export function createTransactionSender<Meta = undefined>(parameters: {
   reconcileIntervalMs?: number
 }) {
   const { publicClient, walletClient, log, metrics } = parameters
+  const currentFees = createFeeReader(publicClient, 500)
   const confirmations = BigInt(Math.max(1, parameters.confirmations ?? 12))
   const droppedAfterMs = parameters.droppedAfterMs ?? 3000
   const reconcileIntervalMs = parameters.reconcileIntervalMs ?? 1000
@@ -197,19 +199,39 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     return kept.length ? narrowed(request, kept) : undefined
   }
 
-  /** Sends a simulated request at the next free nonce and starts watching it. A batch gets a quarter more gas than estimated. */
-  const write = async (request: TransactionRequest<Meta>): Promise<Hash> => {
-    const call = {
+  const callOf = (request: TransactionRequest<Meta>) =>
+    ({
       account: walletClient.account,
       address: request.address,
       abi: request.abi,
       functionName: request.functionName,
       args: request.args,
-    } as Parameters<PublicClient['estimateContractGas']>[0]
-    // Calls ahead of it in the block may make its jobs dearer than the estimate saw: a batch short of gas reverts whole.
-    const gas = request.batch ? ((await publicClient.estimateContractGas(call)) * 5n) / 4n : undefined
-    const nonce = await nextNonce()
-    const hash = await walletClient.writeContract({ ...call, gas, nonce } as Parameters<typeof walletClient.writeContract>[0])
+    }) as Parameters<PublicClient['estimateContractGas']>[0]
+
+  /** `request`'s gas: a batch gets a quarter more than estimated (calls ahead of it in the block may make its jobs dearer). */
+  const gasOf = async (request: TransactionRequest<Meta>): Promise<bigint> => {
+    const gas = await publicClient.estimateContractGas(callOf(request))
+    return request.batch ? (gas * 5n) / 4n : gas
+  }
+
+  /**
+   * Sends a simulated request at the next free nonce and starts watching it: signed here with its gas (`gas`, when
+   * estimated beside the simulation, else now) and the fees of the last half second, one request to the node.
+   */
+  const write = async (request: TransactionRequest<Meta>, gas?: Promise<bigint>): Promise<Hash> => {
+    const [gasLimit, fees, nonce] = await Promise.all([gas ?? gasOf(request), currentFees(), nextNonce()])
+    const hash = await sendContractCall({
+      publicClient,
+      writeContract: (c) => walletClient.writeContract(c as Parameters<typeof walletClient.writeContract>[0]),
+      account: walletClient.account,
+      address: request.address,
+      abi: request.abi as Abi,
+      functionName: request.functionName,
+      args: request.args as readonly unknown[],
+      gas: gasLimit,
+      fees,
+      nonce,
+    })
     watched.set(nonce, { request, nonce, hash, sentAt: Date.now(), seen: false })
     return hash
   }
@@ -370,14 +392,24 @@ export function createTransactionSender<Meta = undefined>(parameters: {
         pending.set(key, entry)
       }
       return exclusive(async () => {
+        const started = performance.now()
         await reconcileIfDue()
         try {
+          // Estimated beside the simulation: it holds when the simulation leaves every call in, as it mostly does.
+          const gas = gasOf(request)
+          gas.catch(() => {})
           const simulated = await simulate(request)
           if (!simulated) return undefined
-          const hash = await write(simulated)
+          const simulatedMs = Math.round(performance.now() - started)
+          const whole = simulated.batch?.calls.length === request.batch?.calls.length
+          const hash = await write(simulated, whole ? gas : undefined)
           entry.hash = hash
           metrics?.leaderTransactions.inc({ action: request.action, outcome: 'sent' })
-          log.info({ action: request.action, key: request.key, calls: simulated.batch?.calls.length, hash }, 'leader transaction sent')
+          const tookMs = Math.round(performance.now() - started)
+          log.info(
+            { action: request.action, key: request.key, calls: simulated.batch?.calls.length, hash, simulatedMs, tookMs },
+            'leader transaction sent',
+          )
           return hash
         } catch (error) {
           for (const key of keys) {
