@@ -1,12 +1,13 @@
 /**
  * Throughput end to end on the devnet: jobs submitted at an offered rate to a whole stack (`startStack` as `tessera dev`
- * runs it: anvil mining a block a second and one per transaction, Ponder, the server with its leader, three agents;
- * forked, bench/throughputStack.ts) and followed through the server's GraphQL to COMPLETED. Two sides, each on a fresh stack and database per run, in
- * the order A B B A: the leader batching jobs into its transactions (the stack's default) against the same leader
- * sending one assign or finalize transaction per job (`leaderBatch: 1`). Each stack first runs a few jobs one at a time
- * (the quiet stack), then each offered rate in turn. Databases are made on `TESSERA_BENCH_DATABASE_URL` (default the
- * local Postgres, `postgres://postgres@127.0.0.1:5432/postgres`) and dropped after. `npx tsx bench/throughput.ts` runs
- * this alone and rewrites its section of BENCHMARKS.md.
+ * runs it: anvil mining a block a second and one per transaction, Ponder, the server with its leader; forked,
+ * bench/throughputStack.ts, with three agents in a process of their own) and followed through the server's GraphQL to
+ * COMPLETED. Two sides, each on a fresh stack and database per run, in the order A B B A: the leader batching jobs into
+ * its transactions (the stack's default) against the same leader sending one assign or finalize transaction per job
+ * (`leaderBatch: 1`). Each stack first runs a few jobs one at a time (the quiet stack), then each offered rate in turn.
+ * Databases are made on `TESSERA_BENCH_DATABASE_URL` (default the local Postgres,
+ * `postgres://postgres@127.0.0.1:5432/postgres`) and dropped after. `npx tsx bench/throughput.ts` runs this alone and
+ * rewrites its section of BENCHMARKS.md.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -77,10 +78,11 @@ export type Usage = {
 }
 
 /**
- * Where the machine's CPU went: the stack's process (the server, its leader and the three agents), Ponder, anvil,
- * the Postgres backends serving the run's database, and the bench itself (submitting and polling).
+ * Where the machine's CPU went: the stack's process (the server and its leader), the agents' process (the three
+ * agents), Ponder, anvil, the Postgres backends serving the run's database, and the bench itself (submitting and
+ * polling).
  */
-export const cpuParts = ['stack', 'ponder', 'anvil', 'postgres', 'bench'] as const
+export const cpuParts = ['stack', 'agents', 'ponder', 'anvil', 'postgres', 'bench'] as const
 export type CpuPart = (typeof cpuParts)[number]
 
 /** The quiet stack: one job at a time. */
@@ -360,6 +362,7 @@ async function readCpu(stack: Pick<RunningStack, 'pid' | 'database'>): Promise<R
       if (place === 'outside')
         return p.cmdline.startsWith('postgres:') && p.cmdline.includes(` ${stack.database} `) ? 'postgres' : undefined
       if (p.comm === 'anvil') return 'anvil'
+      if (p.cmdline.includes('throughputAgents.ts')) return 'agents'
       if (p.cmdline.includes('.bin/ponder')) return 'ponder'
       return undefined
     },
@@ -539,8 +542,9 @@ export function throughputSection(bench: ThroughputBenchReturnType): string[] {
     `Time, so ratios: \`npx tsx bench/throughput.ts\` (also in \`npm run bench\`) on ${cpu[0]?.model.trim() ?? 'unknown CPU'} ` +
       `(${cpu.length} cores), Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}, ${bench.seconds.toFixed(0)} s. ` +
       'Each stack is `startStack` as `tessera dev` runs it, in a process of its own: anvil mining a block every second and ' +
-      'one per transaction as it arrives (`--block-time 1 --mixed-mining`, block gas limit 200M), Ponder, the server with its leader, and ' +
-      `${bench.agents} agents asking the same price, everything on this machine with a fresh Postgres database, ` +
+      'one per transaction as it arrives (`--block-time 1 --mixed-mining`, block gas limit 200M), Ponder and the server with its ' +
+      `leader, and ${bench.agents} agents asking the same price in a process of their own (as providers run them, apart ` +
+      "from the server's), everything on this machine with a fresh Postgres database, " +
       'challenge jobs off. Every job is Redundant with ' +
       `k = ${bench.redundancy} on the catalogue's smallest model (${bench.model}: ${model.shape}), with one of eight ` +
       `seeded inputs of 1 to 8 rows, signed by one of ${bench.requesters} requester keys in turn with the key's next nonce ` +
@@ -609,7 +613,7 @@ function stagesTable(bench: ThroughputBenchReturnType): string[] {
 function usageTable(bench: ThroughputBenchReturnType): string[] {
   return [
     `What the stack did while each rate was offered: cores busy on average (the machine has ${cpus().length}) in the ` +
-      "stack's process (server, leader and agents), Ponder, anvil, the Postgres backends of the run's database and the " +
+      "stack's process (server and leader), the agents' process, Ponder, anvil, the Postgres backends of the run's database and the " +
       'bench itself (signing, sending, polling), read from `/proc` (other work on the machine is not counted); blocks ' +
       "mined and indexed per second, and how many blocks the index was behind when the rate's last job had been sent " +
       "(the leader pauses while it is more than 64 behind: the server's indexing gate).",

@@ -1,12 +1,15 @@
 /**
  * The stack process the throughput bench (bench/throughput.ts) measures, forked: `startStack` as `tessera dev` runs it
- * (anvil mining a block a second and one per transaction, Ponder, the server with its leader, three agents in this
- * process), on free ports and the database the bench made, with challenge jobs off and the leader's batch size from
- * `BENCH_LEADER_BATCH`. Logs go to `BENCH_LOG_FILE` at `BENCH_LOG_LEVEL` (default warn). Reports its URLs and
- * deployment over IPC once every part is up, and stops the whole stack on `{ type: 'stop' }`, then exits.
+ * (anvil mining a block a second and one per transaction, Ponder, the server with its leader), on free ports and the
+ * database the bench made, with challenge jobs off and the leader's batch size from `BENCH_LEADER_BATCH`; and the three
+ * agents in a process of their own (bench/throughputAgents.ts, logging to `BENCH_LOG_FILE` with `-agents` before
+ * `.log`). Logs go to `BENCH_LOG_FILE` at `BENCH_LOG_LEVEL` (default warn). Reports its URLs and deployment over IPC
+ * once every part is up, and stops the agents and then the whole stack on `{ type: 'stop' }`, then exits.
  */
+import { fork } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
-import { parseEther } from 'viem'
 import { freePort } from '../devnet/startAnvil.ts'
 import { startStack } from '../devnet/startStack.ts'
 import { logSerializers } from '../protocol/logSerializers.ts'
@@ -34,18 +37,42 @@ const stack = await startStack({
   rpcPort: await freePort(),
   ponderPort: await freePort(),
   serverPort: await freePort(),
-  agents: throughputAgentKeys.map((privateKey) => ({ privateKey, pricePerUnit: parseEther('0.001') })),
+  // Funded and staked by their own agents, which run in a process of their own (bench/throughputAgents.ts).
+  agents: [],
+  spareProviders: [...throughputAgentKeys],
   requesters: [...throughputRequesterKeys],
   challenges: false,
   leaderBatch,
   log,
 })
+const agents = fork(path.join(path.dirname(fileURLToPath(import.meta.url)), 'throughputAgents.ts'), [], {
+  execArgv: ['--import', 'tsx', ...(process.env.BENCH_AGENTS_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])],
+  env: {
+    ...process.env,
+    BENCH_SERVER_URL: stack.serverUrl,
+    BENCH_RPC_URL: stack.rpcUrl,
+    BENCH_DATA_DIR: path.join(env('BENCH_DATA_DIR'), 'agents'),
+    BENCH_LOG_FILE: env('BENCH_LOG_FILE').replace(/(\.log)?$/, '-agents.log'),
+  },
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+})
+await new Promise<void>((resolve, reject) => {
+  agents.once('message', () => resolve())
+  agents.once('exit', (code) => reject(new ThroughputBenchError(`the agents' process exited (${code}) before its agents ran`)))
+})
+const agentsExited = new Promise<void>((resolve) => agents.once('exit', () => resolve()))
+
 process.on('message', (message: { type: string }) => {
   if (message.type !== 'stop') return
-  void stack.stop().finally(() => {
-    log.flush()
-    process.exit(0)
-  })
+  agents.send({ type: 'stop' })
+  const killAgents = setTimeout(() => agents.kill('SIGKILL'), 20_000)
+  void agentsExited
+    .then(() => clearTimeout(killAgents))
+    .then(() => stack.stop())
+    .finally(() => {
+      log.flush()
+      process.exit(0)
+    })
 })
 process.send?.({
   type: 'ready',
