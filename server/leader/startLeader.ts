@@ -284,15 +284,18 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
     if (await leading()) await feed.tick()
   })
   if (matcher && keeper) {
-    every('chain', parameters.chainIntervalMs ?? 1000, async () => {
-      if (!(await leading())) return
-      // Re-send what a reorg dropped even while the index is stale: the chain, not the index, says it vanished.
-      await sender?.reconcile()
-      if (!(await gate.open())) return
-      const block = await parameters.publicClient.getBlock({ blockTag: 'latest' })
-      await matcher.tick(block.timestamp).catch((error: unknown) => failed('matcher', error))
-      await keeper.tick(block.timestamp, block.number).catch((error: unknown) => failed('keeper', error))
-    })
+    // The matcher and the keeper in loops of their own, their sends taking turns at the one sender: a backlog of
+    // assigns never holds up the finalizes that free providers' collateral for the next ones, nor the other way round.
+    const chainLoop = (name: string, tick: (block: { timestamp: bigint; number: bigint }) => Promise<unknown>) =>
+      every(name, parameters.chainIntervalMs ?? 1000, async () => {
+        if (!(await leading())) return
+        // Re-send what a reorg dropped even while the index is stale: the chain, not the index, says it vanished.
+        await sender?.reconcile()
+        if (!(await gate.open())) return
+        await tick(await parameters.publicClient.getBlock({ blockTag: 'latest' }))
+      })
+    chainLoop('matcher', (block) => matcher.tick(block.timestamp))
+    chainLoop('keeper', (block) => keeper.tick(block.timestamp, block.number))
   }
 
   if (relay) {
