@@ -62,11 +62,12 @@ export function withLeanEventStreams(
   options: { maxBodyBytes: number; log: Logger },
 ): RequestListener {
   const handler = yoga as unknown as RequestListener
-  const serialized = new WeakMap<object, string>()
+  // The bytes, not the text: a string would be encoded again for every subscriber it is written to.
+  const serialized = new WeakMap<object, Buffer>()
   const frameOf = (result: ExecutionResult) => {
     let frame = serialized.get(result)
     if (frame === undefined) {
-      frame = `event: next\ndata: ${stringify(result)}\n\n`
+      frame = Buffer.from(`event: next\ndata: ${stringify(result)}\n\n`)
       serialized.set(result, frame)
     }
     return frame
@@ -175,7 +176,7 @@ export function withLeanEventStreams(
       // Refused before it started (a bad variable, the cost meter): one result, then the end, as Yoga sends it.
       const { status, headers: extra } = responseOf(result)
       res.writeHead(status, { ...headers, ...extra })
-      res.end(`:\n\n${frameOf(result)}event: complete\ndata:\n\n`)
+      res.end(`:\n\n${frameOf(result).toString()}event: complete\ndata:\n\n`)
       return
     }
     const iterator = result[Symbol.asyncIterator]()
