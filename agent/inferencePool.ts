@@ -78,6 +78,39 @@ type Task = {
   reject: (e: unknown) => void
 }
 
+/**
+ * The tasks waiting for a worker, first in first out. Taken from the front in batches by moving an index, not by
+ * `splice`, which shifts every task behind: with tens of thousands queued, that shifting was a cost per batch.
+ */
+class TaskQueue {
+  private tasks: Task[] = []
+  private head = 0
+
+  get length(): number {
+    return this.tasks.length - this.head
+  }
+
+  first(): Task | undefined {
+    return this.tasks[this.head]
+  }
+
+  push(task: Task): void {
+    this.tasks.push(task)
+  }
+
+  /** Removes and returns the first `n` tasks (fewer when fewer wait). */
+  take(n: number): Task[] {
+    const taken = this.tasks.slice(this.head, this.head + n)
+    this.head += taken.length
+    // Drops the taken ones once they are most of the array.
+    if (this.head > 1024 && this.head * 2 > this.tasks.length) {
+      this.tasks = this.tasks.slice(this.head)
+      this.head = 0
+    }
+    return taken
+  }
+}
+
 /** A request a worker has and hasn't answered yet; `sentBytes` when it carried the model. */
 type InFlight = { task: Task; sentBytes: boolean }
 
@@ -94,7 +127,7 @@ const workerUrl = new URL('./inferenceWorker.ts', import.meta.url)
 export class InferencePool {
   readonly size: number
   private readonly slots: Slot[] = []
-  private readonly queue: Task[] = []
+  private readonly queue = new TaskQueue()
   private nextId = 1
   private closed = false
   private readonly options: Required<InferencePoolOptions>
@@ -203,7 +236,7 @@ export class InferencePool {
   private pump(): void {
     const depth = this.options.pipelineDepth
     for (;;) {
-      const first = this.queue[0]
+      const first = this.queue.first()
       if (!first) return
       const batch = Math.max(1, Math.min(maxBatch, depth, Math.ceil(this.queue.length / this.slots.length)))
       const open = this.slots.filter((s) => s.inFlight.size === 0 || depth - s.inFlight.size >= batch)
@@ -212,7 +245,7 @@ export class InferencePool {
       const holding = open.filter((s) => s.models.has(first.parameters.modelHash))
       const idle = open.filter((s) => s.inFlight.size === 0)
       const slot = holding.length && (!idle.length || holding.some((s) => s.inFlight.size === 0)) ? least(holding) : least(open)
-      this.send(slot, this.queue.splice(0, Math.min(batch, depth - slot.inFlight.size)))
+      this.send(slot, this.queue.take(Math.min(batch, depth - slot.inFlight.size)))
     }
   }
 
