@@ -432,10 +432,12 @@ async function commit(ctx: JobContext, entry: JournalEntry, head: bigint): Promi
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.commitTx }, 'commit gone from the chain; sending it again')
   const args = [BigInt(entry.jobId), entry.commitment] as const
   return sendAndJournal(ctx, entry, 'commit', () =>
-    ctx.sender.send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'commitResult', args }).then(({ hash }) => ({
-      state: 'committing',
-      commitTx: hash,
-    })),
+    ctx.sender
+      .send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'commitResult', args }, { reuseGasEstimate: true })
+      .then(({ hash }) => ({
+        state: 'committing',
+        commitTx: hash,
+      })),
   )
 }
 
@@ -445,10 +447,12 @@ async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint): Promi
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.revealTx }, 'reveal gone from the chain; sending it again')
   const args = [BigInt(entry.jobId), entry.fingerprint, entry.outputHash, entry.salt] as const
   return sendAndJournal(ctx, entry, 'reveal', () =>
-    ctx.sender.send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'revealResult', args }).then(({ hash }) => ({
-      state: 'revealing',
-      revealTx: hash,
-    })),
+    ctx.sender
+      .send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'revealResult', args }, { reuseGasEstimate: true })
+      .then(({ hash }) => ({
+        state: 'revealing',
+        revealTx: hash,
+      })),
   )
 }
 

@@ -131,3 +131,71 @@ describe('TxSender pipelining (a local account)', () => {
     expect(handedOff).toEqual([0, 0, 1])
   })
 })
+
+describe('TxSender reusing a gas estimate', () => {
+  /** A node whose estimate of `poke` is 100,000 gas and whose receipts use `gasUsed` (reverted when `outOfGas`). */
+  function gasSender() {
+    const calls = { estimates: 0, simulations: 0 }
+    const sentGas: bigint[] = []
+    let outOfGas = false
+    const publicClient = {
+      pollingInterval: 1,
+      estimateContractGas: async () => {
+        calls.estimates++
+        return 100_000n
+      },
+      simulateContract: async () => {
+        calls.simulations++
+        return { request: {} }
+      },
+      estimateFeesPerGas: async () => ({ maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }),
+      getTransactionCount: async () => sentGas.length,
+      getTransactionReceipt: async () => {
+        const gas = sentGas[sentGas.length - 1] as bigint
+        return outOfGas
+          ? { status: 'reverted', gasUsed: gas, blockNumber: 1n, logs: [] }
+          : { status: 'success', gasUsed: 90_000n, blockNumber: 1n, logs: [] }
+      },
+    } as unknown as PublicClient
+    const walletClient = {
+      writeContract: async ({ gas }: { gas: bigint }) => {
+        sentGas.push(gas)
+        return `0x${sentGas.length.toString(16).padStart(64, '0')}` as Hash
+      },
+    } as unknown as WalletClient
+    const sender = new TxSender(publicClient, walletClient, account, pino({ level: 'silent' }))
+    const poke = (reuseGasEstimate: boolean) =>
+      sender.send({ address: account.address, abi, functionName: 'poke', args: ['x'] }, { reuseGasEstimate })
+    return { calls, sentGas, poke, runOutOfGas: (value: boolean) => (outOfGas = value) }
+  }
+
+  it('estimates once, then only simulates and sends the estimate with half again to spare', async () => {
+    const { calls, sentGas, poke } = gasSender()
+    await poke(true)
+    await poke(true)
+    await poke(true)
+    expect(calls).toEqual({ estimates: 1, simulations: 2 })
+    expect(sentGas).toEqual([125_000n, 150_000n, 150_000n])
+    // Without the option every send is estimated, with a quarter to spare.
+    await poke(false)
+    expect(calls.estimates).toBe(2)
+    expect(sentGas[3]).toBe(125_000n)
+  })
+
+  it('a send that runs out of gas on the reused estimate is retryable, and the next one estimates again', async () => {
+    const { calls, poke, runOutOfGas } = gasSender()
+    await poke(true)
+    runOutOfGas(true)
+    await expect(poke(true)).rejects.toMatchObject({ message: 'poke ran out of gas', retryable: true })
+    runOutOfGas(false)
+    await poke(true)
+    expect(calls).toEqual({ estimates: 2, simulations: 1 })
+  })
+
+  it('a revert on chain with gas to spare is not taken for want of gas', async () => {
+    const { poke, runOutOfGas } = gasSender()
+    runOutOfGas(true)
+    // Estimated (no reuse yet): the limit is the estimate and a quarter, all of it used, but it was not a reused one.
+    await expect(poke(true)).rejects.toMatchObject({ message: 'poke reverted on chain', retryable: false })
+  })
+})

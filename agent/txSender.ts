@@ -73,6 +73,8 @@ export class TxSender {
   private readonly outstanding = new Set<number>()
   /** The node's fees, read once per polling interval (one read serves a burst of sends). */
   private readonly currentFees: () => Promise<Fees>
+  /** The gas of functions sent with `reuseGasEstimate`, by contract and function: their estimate, half again. */
+  private readonly gasLimits = new Map<string, bigint>()
   private readonly droppedAfterMs: number
   private readonly pollIntervalMs: number
   constructor(
@@ -101,7 +103,15 @@ export class TxSender {
    */
   async send<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
     parameters: SendParameters<abi, name>,
-    options: { priority?: SendPriority } = {},
+    options: {
+      priority?: SendPriority
+      /**
+       * The function costs about the same every time (a commit, a reveal): after its first estimate, its gas is that
+       * estimate with half again to spare, and a simulation (one execution, where an estimate takes
+       * several) checks that it would succeed. A send that then runs out of gas forgets it and is retryable.
+       */
+      reuseGasEstimate?: boolean
+    } = {},
   ): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
     const functionName = String(parameters.functionName)
     const normal = options.priority !== 'low'
@@ -109,7 +119,7 @@ export class TxSender {
     if (normal) this.normalQueued++
     else while (this.normalQueued > 0) await this.lock
     // Checked and priced at once, beside the sends ahead of it: the lock is held for the nonce and the hand-off alone.
-    const prepared = this.prepare(functionName, parameters)
+    const prepared = this.prepare(functionName, parameters, options.reuseGasEstimate ?? false)
     // Its failure is thrown where the lock reaches it; until then it must not count as unhandled.
     prepared.catch(() => {})
     let nonce: number | undefined
@@ -153,6 +163,15 @@ export class TxSender {
     }
     if (receipt.status !== 'success') {
       this.onResult?.(functionName, 'reverted')
+      const { gas, gasKey } = await prepared
+      if (gasKey && receipt.gasUsed * 100n >= gas * 95n) {
+        // Short of gas on the reused estimate: the next send of it estimates again.
+        this.gasLimits.delete(gasKey)
+        throw new TransactionError(`${functionName} ran out of gas`, {
+          retryable: true,
+          details: `tx ${hash} used ${receipt.gasUsed} of ${gas}`,
+        })
+      }
       throw new TransactionError(`${functionName} reverted on chain`, { details: `tx ${hash}` })
     }
     this.onResult?.(functionName, 'success')
@@ -181,11 +200,14 @@ export class TxSender {
 
   /**
    * Estimates the call's gas with a quarter to spare (a transaction mined after others of the same job, the k-th commit
-   * say, costs more than it did alone), which throws the contract's revert, and reads the fees: all but the nonce.
+   * say, costs more than it did alone), which throws the contract's revert, and reads the fees: all but the nonce. With
+   * `reuseGas`, a function estimated before is only simulated (which throws its revert too) and given its estimate
+   * with half again to spare (`gasKey` names it then).
    */
   private async prepare<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
     functionName: string,
     parameters: SendParameters<abi, name>,
+    reuseGas: boolean,
   ) {
     // Widened to any ABI: the parameters were type-checked against theirs at the call site.
     const call = {
@@ -195,8 +217,15 @@ export class TxSender {
       args: parameters.args as readonly unknown[],
       account: this.account,
     }
+    const gasKey = reuseGas ? `${parameters.address.toLowerCase()}:${functionName}` : undefined
+    const known = gasKey && this.gasLimits.get(gasKey)
+    if (known) {
+      const [, fees] = await Promise.all([this.publicClient.simulateContract(call), this.currentFees()])
+      return { ...call, gas: known, fees, gasKey }
+    }
     const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.currentFees()])
-    return { ...call, gas: (gas * 5n) / 4n, fees }
+    if (gasKey) this.gasLimits.set(gasKey, (gas * 3n) / 2n)
+    return { ...call, gas: (gas * 5n) / 4n, fees, gasKey: undefined }
   }
 
   /** Where `hash` stands on the node now. */
