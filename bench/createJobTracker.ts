@@ -72,15 +72,6 @@ export function createJobTracker(parameters: { graphqlUrl: string }) {
     async settled(list: readonly TrackedJob[], untilMs: number): Promise<void> {
       while (list.some((job) => job.endedAt === undefined) && performance.now() < untilMs) await sleep(20)
     },
-    /** Tracked jobs, of any age, first seen COMPLETED at or after `from` and before `to`. */
-    completedBetween(from: number, to: number): number {
-      let count = 0
-      for (const job of jobs.values()) {
-        const at = job.status === 'COMPLETED' ? job.reached.COMPLETED : undefined
-        if (at !== undefined && at >= from && at < to) count++
-      }
-      return count
-    },
     /** Tracked jobs, those of them seen assigned (or past it) and those that completed. */
     counts(): { tracked: number; assigned: number; completed: number } {
       let assigned = 0
