@@ -221,6 +221,19 @@ describe('signIn', () => {
   })
 })
 
+/** `signer`, recording each message it is asked to sign. */
+function recordingSigner(signer: PrivateKeyAccount) {
+  const messages: string[] = []
+  const account = {
+    address: signer.address,
+    signMessage: (parameters: { message: string }) => {
+      messages.push(parameters.message)
+      return signer.signMessage(parameters)
+    },
+  }
+  return { messages, account }
+}
+
 describe('the client helpers against a listening server', () => {
   let server: Server
   let serverUrl: string
@@ -255,14 +268,7 @@ describe('the client helpers against a listening server', () => {
   })
 
   test('a BlobSession signs in once for concurrent requests, and again once the server no longer knows its token', async () => {
-    const messages: string[] = []
-    const account = {
-      address: alice.address,
-      signMessage: (parameters: { message: string }) => {
-        messages.push(parameters.message)
-        return alice.signMessage(parameters)
-      },
-    }
+    const { messages, account } = recordingSigner(alice)
     const credentials = { session: new BlobSession({ serverUrl, account, chainId: deployment.chainId }) }
     const texts = ['one', 'two', 'three'].map((t) => new TextEncoder().encode(`session ${t}`))
     const uploads = await Promise.all(texts.map((bytes) => uploadBlob({ serverUrl, bytes, credentials })))
@@ -281,14 +287,7 @@ describe('the client helpers against a listening server', () => {
   test('a BlobSession that cannot sign in signs each request meanwhile, and tries to sign in again a minute later', async () => {
     let clock = Date.now()
     const failures: Error[] = []
-    const messages: string[] = []
-    const account = {
-      address: alice.address,
-      signMessage: (parameters: { message: string }) => {
-        messages.push(parameters.message)
-        return alice.signMessage(parameters)
-      },
-    }
+    const { messages, account } = recordingSigner(alice)
     // The session signs in at a server that serves no GraphQL (404 to everything): the sign-in fails.
     const noSessions = createServer((_, res) => res.writeHead(404).end('not here'))
     await new Promise<void>((resolve) => noSessions.listen(0, '127.0.0.1', resolve))
