@@ -523,8 +523,12 @@ describe('quote', () => {
     // Jobs waiting ahead push it out.
     for (let i = 0; i < 2; i++) await submitThroughApi(requester, await specOf())
     await indexedThrough(await system.publicClient.getBlockNumber())
-    const later = await quoted()
-    expect(later.queue.waitingJobs).toBe(first.queue.waitingJobs + 2)
+    // Ponder's checkpoint can name a block before that block's rows are readable (seen: `_meta` at the block, the two
+    // jobs absent, both there 2 s later), so the wait is for the jobs themselves.
+    const later = await waitFor('the two new jobs in the queue', async () => {
+      const quote = await quoted()
+      return quote.queue.waitingJobs === first.queue.waitingJobs + 2 ? quote : undefined
+    })
     expect(later.queue.waitingSlots).toBe(first.queue.waitingSlots + 4)
     expect(later.etaSeconds).toBe(eta(later))
     expect(later.etaSeconds).toBeGreaterThan(first.etaSeconds ?? 0)
