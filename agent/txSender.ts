@@ -190,10 +190,13 @@ export class TxSender {
 
   /** Signs `request` at `nonce` and sends it raw (a local account), or has the node sign it. */
   private handOff(request: Awaited<ReturnType<TxSender['prepare']>>, nonce: number): Promise<Hash> {
+    const { call, gas, fees } = request
     return sendContractCall({
       publicClient: this.publicClient,
-      writeContract: (call) => this.walletClient.writeContract(call as Parameters<WalletClient['writeContract']>[0]),
-      ...request,
+      writeContract: (c) => this.walletClient.writeContract(c as Parameters<WalletClient['writeContract']>[0]),
+      ...call,
+      gas,
+      fees,
       nonce,
     })
   }
@@ -221,11 +224,11 @@ export class TxSender {
     const known = gasKey && this.gasLimits.get(gasKey)
     if (known) {
       const [, fees] = await Promise.all([this.publicClient.simulateContract(call), this.currentFees()])
-      return { ...call, gas: known, fees, gasKey }
+      return { call, gas: known, fees, gasKey }
     }
     const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.currentFees()])
     if (gasKey) this.gasLimits.set(gasKey, (gas * 3n) / 2n)
-    return { ...call, gas: (gas * 5n) / 4n, fees, gasKey: undefined }
+    return { call, gas: (gas * 5n) / 4n, fees, gasKey: undefined }
   }
 
   /** Where `hash` stands on the node now. */

@@ -16,11 +16,13 @@ import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import pino, { type Logger } from 'pino'
 import { type CatalogueModel, modelCatalogue } from '../agent/models/modelCatalogue.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { ensureDatabase } from '../devnet/startPostgres.ts'
 import { type Deployment, readDeploymentFile } from '../protocol/deployment.ts'
 import { TesseraError } from '../protocol/errors.ts'
+import { logSerializers } from '../protocol/logSerializers.ts'
 import { sleep } from '../protocol/retry.ts'
 import { createJobSubmitter, type JobSubmitter } from './createJobSubmitter.ts'
 import {
@@ -38,6 +40,18 @@ import type { ThroughputStackReady } from './throughputStack.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
+
+/** The environment variable `name` that `script`, a process the bench forks, needs. */
+export function requiredEnv(script: string, name: string): string {
+  const value = process.env[name]
+  if (!value) throw new ThroughputBenchError(`${script} needs ${name}`)
+  return value
+}
+
+/** The log of a process the bench forks: to `file` at `BENCH_LOG_LEVEL` (default warn). */
+export function forkedProcessLog(file: string): Logger {
+  return pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', serializers: logSerializers }, pino.destination({ dest: file, sync: false }))
+}
 
 /** The agents of every bench stack: the devnet's keys 2–4, asking the same price so the matcher spreads jobs by load. */
 export const throughputAgentKeys = [devKeys[2], devKeys[3], devKeys[4]] as const

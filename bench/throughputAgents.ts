@@ -5,26 +5,16 @@
  * every agent runs, and stops them on `{ type: 'stop' }`, then exits.
  */
 import path from 'node:path'
-import pino from 'pino'
 import { parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { runAgent } from '../agent/runAgent.ts'
-import { logSerializers } from '../protocol/logSerializers.ts'
-import { ThroughputBenchError, throughputAgentKeys } from './throughput.ts'
+import { forkedProcessLog, requiredEnv, throughputAgentKeys } from './throughput.ts'
 
 /** What the agents' process reports once every agent runs. */
 export type ThroughputAgentsReady = { type: 'agents-ready' }
 
-const env = (name: string): string => {
-  const value = process.env[name]
-  if (!value) throw new ThroughputBenchError(`bench/throughputAgents.ts needs ${name}`)
-  return value
-}
-
-const log = pino(
-  { level: process.env.BENCH_LOG_LEVEL ?? 'warn', serializers: logSerializers },
-  pino.destination({ dest: env('BENCH_LOG_FILE'), sync: false }),
-)
+const env = (name: string) => requiredEnv('bench/throughputAgents.ts', name)
+const log = forkedProcessLog(env('BENCH_LOG_FILE'))
 const agents: Awaited<ReturnType<typeof runAgent>>[] = []
 for (const [i, privateKey] of throughputAgentKeys.entries()) {
   const address = privateKeyToAccount(privateKey).address

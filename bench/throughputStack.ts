@@ -9,25 +9,15 @@
 import { fork } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pino from 'pino'
 import { freePort } from '../devnet/startAnvil.ts'
 import { startStack } from '../devnet/startStack.ts'
-import { logSerializers } from '../protocol/logSerializers.ts'
-import { ThroughputBenchError, throughputAgentKeys, throughputRequesterKeys } from './throughput.ts'
+import { forkedProcessLog, requiredEnv, ThroughputBenchError, throughputAgentKeys, throughputRequesterKeys } from './throughput.ts'
 
 /** What the stack process reports once it is up. */
 export type ThroughputStackReady = { type: 'ready'; serverUrl: string; graphqlUrl: string; rpcUrl: string; deploymentPath: string }
 
-const env = (name: string): string => {
-  const value = process.env[name]
-  if (!value) throw new ThroughputBenchError(`bench/throughputStack.ts needs ${name}`)
-  return value
-}
-
-const log = pino(
-  { level: process.env.BENCH_LOG_LEVEL ?? 'warn', serializers: logSerializers },
-  pino.destination({ dest: env('BENCH_LOG_FILE'), sync: false }),
-)
+const env = (name: string) => requiredEnv('bench/throughputStack.ts', name)
+const log = forkedProcessLog(env('BENCH_LOG_FILE'))
 // Absent: the stack's default (batches); 1: one assign or finalize transaction per job.
 const leaderBatch = process.env.BENCH_LEADER_BATCH ? Number(process.env.BENCH_LEADER_BATCH) : undefined
 const stack = await startStack({

@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import type { Hex } from 'viem'
+import { type Hex, parseEther } from 'viem'
 import { runDemoWorkload } from '../../devnet/demoWorkload.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
 import type { Stack, StackAgent } from '../../devnet/startStack.ts'
@@ -21,6 +21,9 @@ export const noBrowserReason: string | undefined = existsSync(chromiumPath)
 
 /** Where the pages' screenshots go (`test-results/`, beside the repository's root). */
 export const screenshotDir = path.resolve(import.meta.dirname, '..', '..', 'test-results')
+
+/** A TSR amount as the dashboard prints it (`1,234.5 TSR`), in wei. */
+export const tsrWeiOf = (text: string | null) => parseEther((text ?? '').replace(/ TSR$/, '').replace(/,/g, ''))
 
 /** Headless Chromium as a user has it, minus what a test machine can't do (GPU, sandbox as root) or shouldn't (network calls home). */
 export function launchChromium(): Promise<Browser> {

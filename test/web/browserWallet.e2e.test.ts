@@ -1,13 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type Address, createPublicClient, http, parseEther } from 'viem'
+import { type Address, createPublicClient, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp } from '../../agent/models/buildMlp.ts'
 import { tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
-import { injectedWalletScript, noBrowserReason, screenshot, startWebStack, type WebStack } from '../support/browser.ts'
+import { injectedWalletScript, noBrowserReason, screenshot, startWebStack, tsrWeiOf, type WebStack } from '../support/browser.ts'
 import { gqlData } from '../support/graphql.ts'
 
 if (noBrowserReason) console.warn(`skipping the dashboard's browser-wallet tests: ${noBrowserReason}`)
@@ -15,7 +15,6 @@ if (noBrowserReason) console.warn(`skipping the dashboard's browser-wallet tests
 // Dev key 6: a requester funded by the stack that the other dashboard tests don't sign with; dev key 2: an agent.
 const requester = privateKeyToAccount(devKeys[6]).address
 const provider = privateKeyToAccount(devKeys[2]).address
-const weiOf = (text: string | null) => parseEther((text ?? '').replace(/ TSR$/, '').replace(/,/g, ''))
 
 describe.skipIf(noBrowserReason)('signing with a browser wallet (EIP-1193)', () => {
   let web: WebStack
@@ -66,8 +65,8 @@ describe.skipIf(noBrowserReason)('signing with a browser wallet (EIP-1193)', () 
     // The job paid both agents; no other job runs on this stack, so what dev key 2 is owed stays put.
     const consolePage = await openWith('/console', provider)
     const owedText = consolePage.page.getByTestId('console-owed')
-    await expect.poll(async () => weiOf(await owedText.textContent()), { timeout: 30_000 }).toBeGreaterThan(0n)
-    const owed = weiOf(await owedText.textContent())
+    await expect.poll(async () => tsrWeiOf(await owedText.textContent()), { timeout: 30_000 }).toBeGreaterThan(0n)
+    const owed = tsrWeiOf(await owedText.textContent())
     const chain = createPublicClient({ transport: http(web.stack.rpcUrl) })
     const balance = () =>
       chain.readContract({

@@ -1,12 +1,12 @@
 import type { Page } from 'playwright-core'
-import { type Address, createPublicClient, http, parseEther } from 'viem'
+import { type Address, createPublicClient, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
 import { gpuModelName } from '../../protocol/hardware.ts'
 import { formatTsr } from '../../web/src/format.ts'
-import { noBrowserReason, screenshot, startWebStack, type WebStack } from '../support/browser.ts'
+import { noBrowserReason, screenshot, startWebStack, tsrWeiOf, type WebStack } from '../support/browser.ts'
 import { gqlData, waitFor } from '../support/graphql.ts'
 
 if (noBrowserReason) console.warn(`skipping the dashboard's provider tests: ${noBrowserReason}`)
@@ -35,9 +35,6 @@ const EPOCH_SECONDS = 5
 /** Dev key 2 runs the cheaper agent (0.001 TSR/unit), dev key 3 the dearer (0.002). */
 const cheap = privateKeyToAccount(devKeys[2]).address
 const dear = privateKeyToAccount(devKeys[3]).address
-
-/** A TSR amount as the page prints it (`1,234.5 TSR`), in wei. */
-const weiOf = (text: string | null) => parseEther((text ?? '').replace(/ TSR$/, '').replace(/,/g, ''))
 
 describe.skipIf(noBrowserReason)('providers, provider page and provider console', () => {
   let web: WebStack
@@ -179,8 +176,8 @@ describe.skipIf(noBrowserReason)('providers, provider page and provider console'
     await waitForSettles()
     const { page, errors } = await openConsole()
     const owedText = page.getByTestId('console-owed')
-    await expect.poll(async () => weiOf(await owedText.textContent()), { timeout: 30_000 }).toBeGreaterThan(0n)
-    const owed = weiOf(await owedText.textContent())
+    await expect.poll(async () => tsrWeiOf(await owedText.textContent()), { timeout: 30_000 }).toBeGreaterThan(0n)
+    const owed = tsrWeiOf(await owedText.textContent())
     const { account } = await query<{ account: { owed: string } }>('query ($a: Address!) { account(address: $a) { owed } }', { a: cheap })
     expect(owed).toBe(BigInt(account.owed))
 
@@ -188,8 +185,8 @@ describe.skipIf(noBrowserReason)('providers, provider page and provider console'
     await page.getByRole('button', { name: 'Withdraw' }).click()
     await page.getByTestId('console-result').waitFor({ timeout: 30_000 })
     expect(await balanceOf(cheap)).toBe(before + owed)
-    expect(weiOf(await page.getByTestId('console-received').textContent())).toBe(owed)
-    await expect.poll(async () => weiOf(await owedText.textContent())).toBe(0n)
+    expect(tsrWeiOf(await page.getByTestId('console-received').textContent())).toBe(owed)
+    await expect.poll(async () => tsrWeiOf(await owedText.textContent())).toBe(0n)
 
     // Nothing left: the API's refusal shows, in its own words.
     await page.getByRole('button', { name: 'Withdraw' }).click()
@@ -222,12 +219,12 @@ describe.skipIf(noBrowserReason)('providers, provider page and provider console'
 
     const { page, errors } = await openConsole()
     const claimableText = page.getByTestId('console-claimable')
-    await expect.poll(async () => weiOf(await claimableText.textContent()), { timeout: 30_000 }).toBeGreaterThan(0n)
+    await expect.poll(async () => tsrWeiOf(await claimableText.textContent()), { timeout: 30_000 }).toBeGreaterThan(0n)
     const { provider: api } = await query<{ provider: { claimable: string; claimableRewards: { amount: string }[] } }>(
       'query ($a: Address!) { provider(address: $a) { claimable claimableRewards { amount } } }',
       { a: cheap },
     )
-    const claimable = weiOf(await claimableText.textContent())
+    const claimable = tsrWeiOf(await claimableText.textContent())
     expect(claimable).toBe(BigInt(api.claimable))
     expect(await page.getByTestId('console-rewards').locator('tbody tr').count()).toBe(api.claimableRewards.length)
 
@@ -235,8 +232,8 @@ describe.skipIf(noBrowserReason)('providers, provider page and provider console'
     await page.getByRole('button', { name: 'Claim rewards' }).click()
     await page.getByTestId('console-result').waitFor({ timeout: 60_000 })
     expect(await balanceOf(cheap)).toBe(before + claimable)
-    expect(weiOf(await page.getByTestId('console-received').textContent())).toBe(claimable)
-    await expect.poll(async () => weiOf(await claimableText.textContent())).toBe(0n)
+    expect(tsrWeiOf(await page.getByTestId('console-received').textContent())).toBe(claimable)
+    await expect.poll(async () => tsrWeiOf(await claimableText.textContent())).toBe(0n)
     await screenshot(page, 'console')
     expect(errors).toEqual([])
   }, 120_000)
