@@ -256,10 +256,19 @@ describe('an optimistic job run by agents', () => {
 describe('quote', () => {
   test('prices both modes from the live providers: optimistic costs one run plus the premium, redundant k runs', async () => {
     const units = BigInt(rows)
-    const quote = await quoteJob({ serverUrl: stack.serverUrl, units, maxPricePerUnit, redundancy: 2 })
     // The cheapest live asks: one for the optimistic run, the two cheapest for k = 2.
     const oneRun = asks[0] * units
     const twoRuns = (asks[0] + asks[1]) * units
+    // Once every provider is live and free again: a clean CI run once quoted the second-cheapest alone (fees 2× one
+    // run) right after the tests above, the cheapest not eligible for that moment.
+    const quote = await waitFor(
+      'a quote from the cheapest providers',
+      async () => {
+        const answer = await quoteJob({ serverUrl: stack.serverUrl, units, maxPricePerUnit, redundancy: 2 })
+        return answer.optimistic.fees === oneRun && answer.redundant.fees === twoRuns ? answer : undefined
+      },
+      { timeoutMs: 30_000 },
+    )
     expect(quote.optimistic).toMatchObject({ reason: 'OK', providers: 1, fees: oneRun })
     expect(quote.optimistic.cost).toBe(oneRun + takeOf(oneRun, P()) + (oneRun * P().spotCheckBps) / BPS)
     expect(quote.redundant).toMatchObject({ reason: 'OK', providers: 2, fees: twoRuns, cost: twoRuns + takeOf(twoRuns, P()) })
