@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: measures the gas of every state-changing external function of the four contracts and of
- * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, then the executions and gas per job of
+ * `advanceEpoch` against paid providers and outages, on fresh anvil nodes, JobBatcher's batches against one
+ * transaction per job (bench/batchGas.ts), then the executions and gas per job of
  * optimistic against redundant verification (bench/verificationOverhead.ts), how often honest inference outputs agree
  * under the fingerprint (bench/agreementRates.ts), the economics simulator's speed (bench/simulator.ts), subscription
  * fan-out to 1,000–10,000 subscribers (bench/subscriptions.ts) and reads against Ponder's built-in GraphQL
@@ -20,6 +21,7 @@ import { defaultOutputTolerance } from '../protocol/fingerprint.ts'
 import { type AgentPoolBenchReturnType, agentPoolBench, agentPoolSection } from './agentPool.ts'
 import { type AgreementRatesReturnType, agreementRates, perturbationUlps, toleranceBits } from './agreementRates.ts'
 import { baseline } from './baseline.ts'
+import { type BatchGasReturnType, batchGas, batchGasSection } from './batchGas.ts'
 import { type AdvanceGas, BLOCK_GAS_LIMIT, type EpochCloseGasReturnType, epochCloseGas } from './epochCloseGas.ts'
 import { type IndexerBenchReturnType, indexerBench, indexerSection } from './indexer.ts'
 import { type GasRow, type LifecycleGasReturnType, lifecycleGas } from './lifecycleGas.ts'
@@ -279,6 +281,7 @@ export function overheadSection(overhead: VerificationOverheadReturnType): strin
 function renderBenchmarks(
   lifecycle: LifecycleGasReturnType,
   epochs: EpochCloseGasReturnType,
+  batches: BatchGasReturnType,
   overhead: VerificationOverheadReturnType,
   agreement: AgreementRatesReturnType,
   simulator: SimulatorBenchReturnType,
@@ -384,6 +387,7 @@ function renderBenchmarks(
       epochs.recordJob.map((row) => [row.case, n(row.gas), beforeCell(baseline.recordJob[row.case])]),
     ),
     '',
+    ...batchGasSection(batches),
     ...overheadSection(overhead),
     ...agreementSection(agreement),
     ...simulatorSection(simulator),
@@ -400,6 +404,7 @@ function renderBenchmarks(
 async function main(): Promise<void> {
   const lifecycle = await lifecycleGas()
   const epochs = await epochCloseGas()
+  const batches = await batchGas()
   const overhead = await verificationOverhead()
   const agreement = await agreementRates()
   const simulator = simulatorBench()
@@ -411,7 +416,20 @@ async function main(): Promise<void> {
   const web = await webBench()
   writeFileSync(
     outFile,
-    renderBenchmarks(lifecycle, epochs, overhead, agreement, simulator, subscriptions, queries, agentPool, throughput, indexer, web),
+    renderBenchmarks(
+      lifecycle,
+      epochs,
+      batches,
+      overhead,
+      agreement,
+      simulator,
+      subscriptions,
+      queries,
+      agentPool,
+      throughput,
+      indexer,
+      web,
+    ),
   )
   // Committed files are Biome-formatted (tables padded); format it as `npm run format` would.
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', outFile], { stdio: 'ignore' })

@@ -1,0 +1,185 @@
+/**
+ * Gas of JobBatcher's `…Many` calls against the same JobMarket calls sent one transaction per job, from the same
+ * chain state: for each batch size, the jobs are brought to the action's state, the chain is snapshotted, the per-job
+ * calls are sent and their gas summed, the chain is reverted to the snapshot, and the one batch is sent. Gas is
+ * deterministic, so one run is exact.
+ * `npx tsx bench/batchGas.ts` refreshes its section of BENCHMARKS.md alone.
+ */
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type Address, keccak256, maxUint256, type PrivateKeyAccount, parseEventLogs, toHex } from 'viem'
+import { jobBatcherAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
+import { commitmentOf } from '../protocol/fingerprint.ts'
+import { encodeRegion } from '../protocol/region.ts'
+import { TSR } from '../protocol/units.ts'
+import { defaultBatchSize } from '../server/leader/batches.ts'
+import { BLOCK_GAS_LIMIT } from './epochCloseGas.ts'
+import { benchmarksFile, writeSection } from './writeSection.ts'
+
+/** The per-job JobMarket calls JobBatcher batches, in the order a job meets them. */
+export const batchedCalls = ['assign', 'finalize', 'expire', 'expireAssignment'] as const
+export type BatchedCall = (typeof batchedCalls)[number]
+
+export type BatchGasRow = {
+  call: BatchedCall
+  jobs: number
+  /** Sum of the `jobs` direct transactions' gas. */
+  directGas: bigint
+  /** The one `…Many` transaction's gas. */
+  batchedGas: bigint
+}
+
+export type BatchGasReturnType = { rows: BatchGasRow[]; sizes: number[] }
+
+/** Every job's case: Redundant(k=2), two providers of the devnet's hardware, both committing and revealing alike. */
+const what: Record<BatchedCall, string> = {
+  assign: 'k=2, locks 2 collaterals',
+  finalize: 'k=2 completed, pays 2 providers (already paid this epoch)',
+  expire: 'open job past its deadline, refunds the escrow',
+  expireAssignment: 'k=2, both no-shows slashed, job reopened',
+}
+
+const fingerprint = keccak256(toHex('fingerprint'))
+const outputHash = keccak256(toHex('output'))
+const saltOf = (provider: Address) => keccak256(toHex(`salt:${provider}`))
+
+/** Batch sizes measured: one job, a small batch, the leader's default. */
+export const batchGasSizes = [1, 16, defaultBatchSize]
+
+export async function batchGas(sizes: readonly number[] = batchGasSizes): Promise<BatchGasReturnType> {
+  // A day-long epoch: every finalize below lands in the epoch the warm-up job opened, on either side of a comparison.
+  const sys = await startTestSystem({ params: { emission: { epochLength: 86_400n } } })
+  try {
+    return { rows: await measure(sys, sizes), sizes: [...sizes] }
+  } finally {
+    await sys.stop()
+  }
+}
+
+async function measure(sys: TestSystem, sizes: readonly number[]): Promise<BatchGasRow[]> {
+  const { deployer, matcher, providers, requesters } = sys.accounts
+  const pair = providers.slice(0, 2) as PrivateKeyAccount[]
+  const [requester] = requesters
+  const batcher = sys.deployment.contracts.JobBatcher.address
+  const market = (functionName: string, args: readonly unknown[]): WriteParameters => ({
+    address: sys.market,
+    abi: jobMarketAbi,
+    functionName,
+    args,
+  })
+  const many = (call: BatchedCall, jobIds: bigint[]): WriteParameters => ({
+    address: batcher,
+    abi: jobBatcherAbi,
+    functionName: `${call}Many`,
+    args: call === 'assign' ? [jobIds, jobIds.map(() => pair.map((p) => p.address))] : [jobIds],
+  })
+  const direct = (call: BatchedCall, jobId: bigint): WriteParameters =>
+    market(call, call === 'assign' ? [jobId, pair.map((p) => p.address)] : [jobId])
+  const senderOf = (call: BatchedCall) => (call === 'assign' ? matcher : deployer)
+
+  for (const p of [...pair, requester]) {
+    await sys.write(deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [p.address, 100_000n * TSR] })
+  }
+  for (const p of pair) {
+    await sys.write(p, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.registry, maxUint256] })
+    const register = [defaultHardware, TSR / 100n, encodeRegion('eu'), '0x01']
+    await sys.write(p, { address: sys.registry, abi: providerRegistryAbi, functionName: 'register', args: register })
+    await sys.write(p, { address: sys.registry, abi: providerRegistryAbi, functionName: 'stake', args: [50_000n * TSR] })
+  }
+  await sys.write(requester, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.market, maxUint256] })
+
+  const submit = async (count: number): Promise<bigint[]> => {
+    const ids: bigint[] = []
+    for (let i = 0; i < count; i++) {
+      const receipt = await sys.write(requester, market('submitJob', [await sampleJobSpec(sys)]))
+      const [submitted] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
+      if (!submitted) throw new Error('submitJob emitted no JobSubmitted')
+      ids.push(submitted.args.jobId)
+    }
+    return ids
+  }
+  const commitAndReveal = async (jobIds: bigint[]) => {
+    for (const jobId of jobIds) {
+      for (const p of pair) {
+        const commitment = commitmentOf({ jobId, provider: p.address, fingerprint, outputHash, salt: saltOf(p.address) })
+        await sys.write(p, market('commitResult', [jobId, commitment]))
+      }
+    }
+    for (const jobId of jobIds) {
+      for (const p of pair) await sys.write(p, market('revealResult', [jobId, fingerprint, outputHash, saltOf(p.address)]))
+    }
+  }
+  const rows: BatchGasRow[] = []
+  /** Direct calls from a snapshot, back to it, then the batch; the chain goes on from the batch. */
+  const compare = async (call: BatchedCall, jobIds: bigint[]) => {
+    const snapshot = await sys.snapshot()
+    let directGas = 0n
+    for (const jobId of jobIds) directGas += (await sys.write(senderOf(call), direct(call, jobId))).gasUsed
+    await sys.revert(snapshot)
+    const receipt = await sys.write(senderOf(call), many(call, jobIds))
+    const failed = parseEventLogs({ abi: jobBatcherAbi, eventName: 'CallFailed', logs: receipt.logs })
+    if (failed.length > 0) throw new Error(`${call}Many: ${failed.length} of ${jobIds.length} calls failed`)
+    rows.push({ call, jobs: jobIds.length, directGas, batchedGas: receipt.gasUsed })
+  }
+
+  // Warm-up: one job completed directly, so both providers are already paid in the epoch every finalize below is in.
+  const [warm] = await submit(1)
+  if (warm === undefined) throw new Error('no warm-up job')
+  await sys.write(matcher, direct('assign', warm))
+  await commitAndReveal([warm])
+  await sys.write(deployer, direct('finalize', warm))
+
+  for (const size of sizes) {
+    const completed = await submit(size)
+    await compare('assign', completed)
+    await commitAndReveal(completed)
+    await compare('finalize', completed)
+
+    const stale = await submit(size)
+    await sys.increaseTime(3_601n)
+    await compare('expire', stale)
+
+    const noShows = await submit(size)
+    await sys.write(matcher, many('assign', noShows))
+    await sys.increaseTime(sys.deployment.params.market.commitWindow + 1n)
+    await compare('expireAssignment', noShows)
+  }
+  return rows.sort((a, b) => batchedCalls.indexOf(a.call) - batchedCalls.indexOf(b.call) || a.jobs - b.jobs)
+}
+
+const n = (x: bigint | number) => x.toLocaleString('en-US')
+
+export function batchGasSection(bench: BatchGasReturnType): string[] {
+  const perJob = (gas: bigint, jobs: number) => gas / BigInt(jobs)
+  return [
+    '## JobBatcher against one transaction per job',
+    '',
+    `Gas, as in the sections above: \`npx tsx bench/batchGas.ts\` (\`bench/batchGas.ts\`). For each batch size, the same ` +
+      'jobs from the same chain state (an anvil snapshot, reverted between the two): the JobMarket call sent once per ' +
+      'job, its gas summed, against the one JobBatcher `…Many` transaction the leader sends instead. The per-job side ' +
+      "pays each transaction's 21,000 and its cold reads once per job; the batch pays them once, plus its own loop, the " +
+      'call into JobMarket and the results it returns. Jobs are Redundant(k=2) for the same two providers, who were ' +
+      `paid in the epoch by a warm-up job first. "Jobs per block" is how many such jobs one ${n(BLOCK_GAS_LIMIT)}-gas ` +
+      'block holds batched.',
+    '',
+    '| call | case | jobs | per job, direct | per job, batched | batched / direct | jobs per block |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...bench.rows.map((row) => {
+      const batched = perJob(row.batchedGas, row.jobs)
+      const ratio = Number(row.batchedGas) / Number(row.directGas)
+      return (
+        `| \`${row.call}Many\` | ${what[row.call]} | ${n(row.jobs)} | ${n(perJob(row.directGas, row.jobs))} | ` +
+        `${n(batched)} | ${ratio.toFixed(2)} | ${n(BLOCK_GAS_LIMIT / batched)} |`
+      )
+    }),
+    '',
+  ]
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const bench = await batchGas()
+  writeSection(benchmarksFile, batchGasSection(bench))
+  console.log(bench.rows.map((r) => `${r.call} ${r.jobs}: ${r.directGas} direct, ${r.batchedGas} batched`).join('\n'))
+  process.exit(0)
+}
