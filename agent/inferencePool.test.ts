@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import ort from 'onnxruntime-node'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import {
@@ -120,8 +121,8 @@ describe('InferencePool', () => {
     const posted: number[] = []
     const post = Worker.prototype.postMessage
     const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, message: unknown, transfer) {
-      const m = message as { op: string; requests?: unknown[] }
-      if (m.op === 'batch' || m.op === 'run') posted.push(m.requests?.length ?? 1)
+      const m = message as { op: string; requests?: unknown[]; ids?: number[] }
+      if (m.op === 'batch' || m.op === 'run' || m.op === 'packed') posted.push(m.requests?.length ?? m.ids?.length ?? 1)
       return post.call(this, message, transfer)
     })
     try {
@@ -131,13 +132,76 @@ describe('InferencePool', () => {
       )
       const expected = referenceMlp(mlpWeights(specA), x, 2)
       for (const r of results) for (let j = 0; j < expected.length; j++) expect(r.output[j]).toBeCloseTo(expected[j], 5)
-      // 400 requests at up to 16 per message: 25 messages when every one is full; a few may go short where a worker's
+      // 400 requests at up to 32 per message: 13 messages when every one is full; a few may go short where a worker's
       // answer finds less than a batch queued. One request per message (the old refill) would be 400.
       expect(posted.reduce((a, b) => a + b, 0)).toBe(400)
-      expect(posted.length).toBeLessThanOrEqual(30)
+      expect(posted.length).toBeLessThanOrEqual(20)
     } finally {
       spy.mockRestore()
       await batched.close()
+    }
+  })
+
+  it('packs runs of a model a worker holds: each output is exactly what a session of its own computes, in its own shape', async () => {
+    const packing = new InferencePool({ size: 2, pipelineDepth: 32 })
+    const posted: string[] = []
+    const post = Worker.prototype.postMessage
+    const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, message: unknown, transfer) {
+      posted.push((message as { op: string }).op)
+      return post.call(this, message, transfer)
+    })
+    const session = await ort.InferenceSession.create(modelA, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' })
+    try {
+      const inputs = Array.from({ length: 300 }, (_, i) => makeInput({ seed: 100 + i, rows: 1 + (i % 8), inputSize: 16 }))
+      const results = await Promise.all(
+        inputs.map((x) => packing.run({ modelHash: sha256Hex(modelA), modelBytes: modelA, input: x, dims: [x.length / 16, 16] })),
+      )
+      expect(posted).toContain('packed')
+      for (const [i, x] of inputs.entries()) {
+        const own = await session.run({ input: new ort.Tensor('float32', x, [x.length / 16, 16]) })
+        expect(results[i]?.dims).toEqual([x.length / 16, 8])
+        expect(Array.from(results[i]?.output ?? [])).toEqual(Array.from(own.output?.data as Float32Array))
+      }
+    } finally {
+      spy.mockRestore()
+      await session.release()
+      await packing.close()
+    }
+  })
+
+  it('a run that fails in a packed batch fails alone; runs packed for a model the worker no longer holds are resent with it', async () => {
+    const one = new InferencePool({ size: 1, maxSessionsPerWorker: 1, pipelineDepth: 32 })
+    try {
+      const x = makeInput({ seed: 4, rows: 2, inputSize: 16 })
+      const run = (model: Uint8Array, dims = [2, 16]) => one.run({ modelHash: sha256Hex(model), modelBytes: model, input: x, dims })
+      await run(modelA)
+      // A wrong shape (the right number of values) among good runs: only it is refused.
+      const mixed = await Promise.allSettled([run(modelA), run(modelA), run(modelA, [4, 8]), run(modelA)])
+      expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+      expect(mixed[2]).toMatchObject({ reason: { name: 'InferenceError', message: 'inference failed' } })
+      // B goes alone and evicts A; the pool still counts A as held and packs the A runs behind it, which the worker
+      // answers MODEL_NOT_LOADED: each is resent with the bytes and runs.
+      const posted: { op: string; withBytes: boolean }[] = []
+      const post = Worker.prototype.postMessage
+      const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, message: unknown, transfer) {
+        const m = message as { op: string; modelBytes?: Uint8Array }
+        posted.push({ op: m.op, withBytes: m.modelBytes !== undefined })
+        return post.call(this, message, transfer)
+      })
+      const b = run(modelB)
+      await Promise.resolve()
+      const again = await Promise.all(Array.from({ length: 16 }, () => run(modelA))).finally(() => spy.mockRestore())
+      expect(posted.slice(0, 2)).toEqual([
+        { op: 'run', withBytes: true },
+        { op: 'packed', withBytes: false },
+      ])
+      expect(posted.slice(2)).toEqual(Array.from({ length: 16 }, () => ({ op: 'run', withBytes: true })))
+      expect((await b).dims).toEqual([2, 4])
+      const expected = referenceMlp(mlpWeights(specA), x, 2)
+      for (const r of again) for (let j = 0; j < expected.length; j++) expect(r.output[j]).toBeCloseTo(expected[j], 5)
+      expect(one.pending).toBe(0)
+    } finally {
+      await one.close()
     }
   })
 

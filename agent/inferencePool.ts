@@ -6,7 +6,16 @@ import 'onnxruntime-node'
 import { TesseraError } from '../protocol/errors.ts'
 import { classifyModelLoadError, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
 import { startTypeScriptWorker } from '../protocol/typescriptWorker.ts'
-import type { WorkerBatchRequest, WorkerBatchResponse, WorkerRequest, WorkerResponse, WorkerResult } from './inferenceWorker.ts'
+import {
+  pushShape,
+  type WorkerBatchRequest,
+  type WorkerBatchResponse,
+  type WorkerPackedRequest,
+  type WorkerPackedResponse,
+  type WorkerRequest,
+  type WorkerResponse,
+  type WorkerResult,
+} from './inferenceWorker.ts'
 
 /**
  * An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down.
@@ -24,8 +33,8 @@ export type InferencePoolOptions = {
   /** onnxruntime intra-op threads per session. Default 1, so workers do not fight over cores. */
   intraOpNumThreads?: number
   /**
-   * Requests a worker may hold unanswered (it handles them in order). Default 32: a worker never waits for the main
-   * thread's round trip, which is what small models spend most of their time on.
+   * Requests a worker may hold unanswered (it handles them in order). Default {@link defaultPipelineDepth}: a worker
+   * never waits for the main thread's round trip, which is what small models spend most of their time on.
    */
   pipelineDepth?: number
 }
@@ -70,7 +79,10 @@ export class InferenceOutOfMemoryError extends InferenceError {
 type Work = ({ op: 'run' } & RunInferenceParameters) | ({ op: 'inspect' } & InspectModelParameters)
 
 /** Requests per message at most. */
-const maxBatch = 16
+export const maxBatch = 32
+
+/** Requests a worker may hold unanswered, unless the pool is told otherwise: two full batches. */
+export const defaultPipelineDepth = 2 * maxBatch
 
 type Task = {
   parameters: Work
@@ -140,7 +152,7 @@ export class InferencePool {
       size: this.size,
       maxSessionsPerWorker: options.maxSessionsPerWorker ?? 8,
       intraOpNumThreads: options.intraOpNumThreads ?? 1,
-      pipelineDepth: Math.max(1, options.pipelineDepth ?? 32),
+      pipelineDepth: Math.max(1, options.pipelineDepth ?? defaultPipelineDepth),
     }
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn())
   }
@@ -151,8 +163,9 @@ export class InferencePool {
       intraOpNumThreads: this.options.intraOpNumThreads,
     })
     const slot: Slot = { worker, models: new Set(), inFlight: new Map() }
-    worker.on('message', (message: WorkerResponse | WorkerBatchResponse) => {
-      if ('responses' in message) for (const response of message.responses) this.settle(slot, response)
+    worker.on('message', (message: WorkerResponse | WorkerBatchResponse | WorkerPackedResponse) => {
+      if ('packed' in message) this.settlePacked(slot, message)
+      else if ('responses' in message) for (const response of message.responses) this.settle(slot, response)
       else this.settle(slot, message)
       this.pump()
       this.notifyIdle()
@@ -212,8 +225,32 @@ export class InferencePool {
     }
   }
 
-  /** Sends `tasks` to `slot`'s worker in one message (one request, or a batch it answers in one message). */
+  /**
+   * Settles the runs of a packed answer: each output a view of the one array the worker sent (transferred, not
+   * copied), then the runs that failed.
+   */
+  private settlePacked(slot: Slot, response: WorkerPackedResponse): void {
+    const { output, shapes } = response
+    let offset = 0
+    let at = 0
+    for (const id of response.packed) {
+      const rank = shapes[at] as number
+      const dims = shapes.slice(at + 1, at + 1 + rank)
+      at += 1 + rank
+      const size = dims.reduce((a, b) => a * b, 1)
+      const result = new Float32Array(output.buffer, output.byteOffset + offset * 4, size)
+      offset += size
+      this.settle(slot, { id, ok: true, op: 'run', output: result, dims, evicted: [], loaded: false })
+    }
+    for (const failure of response.failures) this.settle(slot, failure)
+  }
+
+  /**
+   * Sends `tasks` to `slot`'s worker in one message: one request; runs of a model it holds, packed; or a batch of
+   * anything, answered in one message.
+   */
   private send(slot: Slot, tasks: Task[]): void {
+    if (tasks.length > 1 && this.sendPacked(slot, tasks)) return
     const requests = tasks.map((task) => {
       const { parameters } = task
       const known = slot.models.has(parameters.modelHash)
@@ -225,6 +262,36 @@ export class InferencePool {
     })
     if (requests.length === 1) slot.worker.postMessage(requests[0])
     else slot.worker.postMessage({ op: 'batch', requests } satisfies WorkerBatchRequest)
+  }
+
+  /** Sends `tasks` packed when they are all runs of one model `slot` holds, under the same names; says whether it did. */
+  private sendPacked(slot: Slot, tasks: Task[]): boolean {
+    const first = tasks[0]?.parameters
+    if (first?.op !== 'run' || !slot.models.has(first.modelHash)) return false
+    let size = 0
+    for (const { parameters: p } of tasks) {
+      if (p.op !== 'run' || p.modelHash !== first.modelHash || p.inputName !== first.inputName || p.outputName !== first.outputName)
+        return false
+      size += p.input.length
+    }
+    const input = new Float32Array(size)
+    const shapes: number[] = []
+    const ids: number[] = []
+    let offset = 0
+    for (const task of tasks) {
+      const run = task.parameters as RunInferenceParameters
+      input.set(run.input, offset)
+      offset += run.input.length
+      pushShape(shapes, run.dims)
+      const id = this.nextId++
+      ids.push(id)
+      slot.inFlight.set(id, { task, sentBytes: false })
+    }
+    const request: WorkerPackedRequest = { op: 'packed', ids, modelHash: first.modelHash, input, shapes }
+    if (first.inputName !== undefined) request.inputName = first.inputName
+    if (first.outputName !== undefined) request.outputName = first.outputName
+    slot.worker.postMessage(request, [input.buffer])
+    return true
   }
 
   /**

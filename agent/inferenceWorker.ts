@@ -26,6 +26,33 @@ export type WorkerResponse =
 /** The answers to a {@link WorkerBatchRequest}, in its order. */
 export type WorkerBatchResponse = { responses: WorkerResponse[] }
 
+/**
+ * Runs of one model the worker holds, packed: their inputs end to end in one array and their shapes in one list (each
+ * run's rank, then its dimensions). On small models the cost of a hand-off is per object the message carries, not per
+ * byte, so a batch of runs travels as two arrays instead of one object and one array per run.
+ */
+export type WorkerPackedRequest = {
+  op: 'packed'
+  ids: number[]
+  modelHash: string
+  inputName?: string
+  outputName?: string
+  input: Float32Array
+  shapes: number[]
+}
+
+/**
+ * The answers to a {@link WorkerPackedRequest}, packed alike: the outputs of the runs that succeeded end to end in
+ * `output` and their shapes in `shapes`, in the request's order, and each run that didn't as its own response.
+ */
+export type WorkerPackedResponse = { packed: number[]; output: Float32Array; shapes: number[]; failures: WorkerResponse[] }
+
+/** Appends `dims` to `shapes` as its rank, then its dimensions. */
+export function pushShape(shapes: number[], dims: readonly number[]): void {
+  shapes.push(dims.length)
+  for (const d of dims) shapes.push(d)
+}
+
 /** The output buffers of `responses`' runs, transferred rather than copied. */
 const transfers = (responses: WorkerResponse[]) =>
   responses.flatMap((r) => (r.ok && r.op === 'run' ? [r.output.buffer as ArrayBuffer] : []))
@@ -98,6 +125,62 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   }
 }
 
+/**
+ * Runs a packed batch in order. A run that fails is answered on its own, as {@link handle} would; if the model isn't
+ * held, each run fails with MODEL_NOT_LOADED and the pool resends it with the bytes.
+ */
+async function handlePacked(request: WorkerPackedRequest): Promise<WorkerPackedResponse> {
+  const packed: number[] = []
+  const outputs: Float32Array[] = []
+  const shapes: number[] = []
+  const failures: WorkerResponse[] = []
+  const held: ort.InferenceSession.OnnxValueMapType[] = []
+  const session = sessions.get(request.modelHash)
+  let offset = 0
+  let at = 0
+  for (const id of request.ids) {
+    const rank = request.shapes[at] as number
+    const dims = request.shapes.slice(at + 1, at + 1 + rank)
+    at += 1 + rank
+    const size = dims.reduce((a, b) => a * b, 1)
+    const input = request.input.subarray(offset, offset + size)
+    offset += size
+    if (!session) {
+      const message = `model ${request.modelHash} is not loaded in this worker`
+      failures.push({ id, ok: false, code: 'MODEL_NOT_LOADED', message, evicted: [] })
+      continue
+    }
+    try {
+      const outputName = request.outputName ?? session.outputNames[0]
+      const results = await session.run({ [request.inputName ?? session.inputNames[0]]: new ort.Tensor('float32', input, dims) })
+      const out = results[outputName]
+      if (!out) throw new Error(`model has no output named "${outputName}"`)
+      if (out.type !== 'float32') throw new Error(`model output "${outputName}" is ${out.type}, expected float32`)
+      // Copied into the one output below, then disposed.
+      outputs.push(out.data as Float32Array)
+      held.push(results)
+      pushShape(shapes, out.dims)
+      packed.push(id)
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      failures.push({ id, ok: false, code: 'INFERENCE_FAILED', message, evicted: [] })
+    }
+  }
+  const output = new Float32Array(outputs.reduce((n, o) => n + o.length, 0))
+  offset = 0
+  for (const o of outputs) {
+    output.set(o, offset)
+    offset += o.length
+  }
+  for (const results of held) for (const t of Object.values(results)) t.dispose?.()
+  if (session) {
+    // Most recently used.
+    sessions.delete(request.modelHash)
+    sessions.set(request.modelHash, session)
+  }
+  return { packed, output, shapes, failures }
+}
+
 /** The model's inputs as onnxruntime declares them; a non-tensor input is reported with type `non-tensor`. */
 function signatureOf(session: ort.InferenceSession): ModelSignature {
   return {
@@ -123,9 +206,14 @@ async function shutDown(): Promise<void> {
 // Requests are handled one at a time, in the order they came: the pool pipelines several, and a later one counts on
 // the model an earlier one loads. Close waits its turn too, after everything sent before it.
 let turn: Promise<void> = Promise.resolve()
-parentPort?.on('message', (request: WorkerRequest | WorkerBatchRequest | { op: 'close' }) => {
+parentPort?.on('message', (request: WorkerRequest | WorkerBatchRequest | WorkerPackedRequest | { op: 'close' }) => {
   turn = turn.then(async () => {
     if (request.op === 'close') return shutDown()
+    if (request.op === 'packed') {
+      const response = await handlePacked(request)
+      parentPort?.postMessage(response, [response.output.buffer as ArrayBuffer])
+      return
+    }
     if (request.op === 'batch') {
       const responses: WorkerResponse[] = []
       for (const one of request.requests) responses.push(await handle(one))

@@ -11,7 +11,7 @@ import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import ort from 'onnxruntime-node'
-import { InferencePool } from '../agent/inferencePool.ts'
+import { defaultPipelineDepth, InferencePool, maxBatch } from '../agent/inferencePool.ts'
 import { type CatalogueModel, catalogueInputs, modelCatalogue } from '../agent/models/modelCatalogue.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
@@ -112,7 +112,7 @@ export function agentPoolSection(bench: AgentPoolBenchReturnType): string[] {
   return [
     '## Agent: the inference pool against a plain onnxruntime-node loop',
     '',
-    `Time, so ratios: the agent's pool (${bench.poolSize} worker threads, up to 32 requests in flight per worker, sent in batches of up to 16, one ` +
+    `Time, so ratios: the agent's pool (${bench.poolSize} worker threads, up to ${defaultPipelineDepth} requests in flight per worker, sent in batches of up to ${maxBatch}, runs of one model packed in two arrays per message, one ` +
       'onnxruntime intra-op thread per session) against one session on the main thread running the same seeded inputs ' +
       `(1 to 8 rows) back to back, onnxruntime-node ${bench.onnxruntime}, in blocks A B B A, measured on ` +
       `${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), Node ${process.versions.node}, ` +
