@@ -10,6 +10,7 @@ export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
     exclude: ['node_modules/**', '.tessera/**'],
+    setupFiles: ['test/support/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // Two cores: every test file boots real processes (anvil, Postgres, Ponder).

@@ -1,6 +1,5 @@
-import pino from 'pino'
 import { type Address, type Hex, type PublicClient, parseEther } from 'viem'
-import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest'
+import { afterAll, beforeAll, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, type TestServer } from '../agent/testServer.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
@@ -12,6 +11,7 @@ import { sleep } from '../protocol/retry.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createChainClients } from '../server/leader/chainClients.ts'
 import { createTransactionSender } from '../server/leader/transactionSender.ts'
+import { tailedTestLog } from './support/logTail.ts'
 import {
   every,
   marketJobs,
@@ -35,22 +35,7 @@ import {
 const confirmations = 24
 const jobCount = 12
 const reorgDepths = [1, 5, 20] as const
-/**
- * The leader's and agents' lines: printed with `TESSERA_TEST_LOG`, else the last of them kept and printed only when the
- * test fails, since a failure under a full suite is rare and doesn't repeat alone (CI has seen a job left Open).
- */
-const logTail: string[] = []
-const log = process.env.TESSERA_TEST_LOG
-  ? pino({ level: process.env.TESSERA_TEST_LOG })
-  : pino(
-      { level: 'info' },
-      {
-        write: (line: string) => {
-          logTail.push(line)
-          if (logTail.length > 400) logTail.shift()
-        },
-      },
-    )
+const log = tailedTestLog()
 
 let bed: AgentTestBed
 let system: TestSystem
@@ -188,7 +173,6 @@ function startJobs() {
 }
 
 test('reorgs of depth 1, 5 and 20 during live traffic: every job completes, nobody is slashed, no nonce gap', async () => {
-  onTestFailed(() => console.log(`the last ${logTail.length} log lines:\n${logTail.join('')}`))
   const started = Date.now()
   const [p1, p2] = system.accounts.providers
   const agents = await startTwoAgents(bed, log, { confirmations })

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import pino from 'pino'
 import { type RunAgentReturnType, runAgent } from '../../agent/runAgent.ts'
 import type { DeployParamsOverrides } from '../../contracts/deploy.ts'
 import { freePort } from '../../devnet/startAnvil.ts'
@@ -10,9 +9,10 @@ import { startTestSystem, type TestSystem } from '../../devnet/testSystem.ts'
 import { type StartPonderReturnType, startPonder } from '../../indexer/startPonder.ts'
 import { type Deployment, readDeploymentFile } from '../../protocol/deployment.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
+import { tailedTestLog } from './logTail.ts'
 
 /**
- * `startStack` on free ports with a test logger (silent unless `TESSERA_TEST_LOG` names a level), challenge jobs off
+ * `startStack` on free ports with a test logger (`tailedTestLog`: printed when a test fails, or at `TESSERA_TEST_LOG`'s level), challenge jobs off
  * unless the test names `challenges`. The caller brings the database and data directory, so it decides what survives a
  * restart.
  */
@@ -26,13 +26,8 @@ export async function startTestStack(
     rpcPort: await freePort(),
     ponderPort: await freePort(),
     serverPort: await freePort(),
-    log: testLog(),
+    log: tailedTestLog(),
   })
-}
-
-/** The test logger: silent unless `TESSERA_TEST_LOG` names a level. */
-function testLog() {
-  return pino({ level: process.env.TESSERA_TEST_LOG ?? 'silent' })
 }
 
 /**
@@ -52,7 +47,7 @@ export async function startTestAgent(
     pricePerUnit: agent.pricePerUnit,
     lie: agent.lie,
     confirmations: agent.confirmations,
-    log: testLog().child({ part: 'test agent' }),
+    log: tailedTestLog().child({ part: 'test agent' }),
   })
 }
 
