@@ -246,6 +246,9 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
   await followEntry(ctx, entry)
 }
 
+/** Steps in a row that reverted (each at a new head, or a poll interval later) before an entry is given up. */
+export const maxRevertsInARow = 10
+
 /**
  * Drives a journaled entry to `done`: commit, reveal, wait for settlement. Each poll compares the chain at the head
  * with the chain `confirmations` blocks deep: the agent acts on the head (commits while the job is Assigned, reveals
@@ -255,7 +258,10 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
  */
 export async function followEntry(ctx: JobContext, start: JournalEntry): Promise<JournalEntry> {
   let entry = start
-  let failures = 0
+  // Reverts in a row: a revert is often the chain moving under a step (a reorg, our own commit landing after all, a
+  // node a block behind), and each step reads the chain again, so it is tried again while the round runs. Giving up
+  // leaves the assignment to expire, and its collateral to be slashed: only a revert that persists gives up.
+  let reverts = 0
   const log = ctx.log.child({ jobId: entry.jobId })
   // The round was seen running where the assignment was verified; a deep block before that proves nothing.
   const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt) }
@@ -267,11 +273,11 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
     try {
       head ??= await ctx.heads.latest()
       entry = await step(ctx, entry, watch, head)
-      failures = 0
+      reverts = 0
     } catch (error) {
-      failures++
-      log.warn({ err: error, state: entry.state, failures }, 'job step failed')
-      if (!isRetryable(error) && failures >= 3) {
+      if (!isRetryable(error)) reverts++
+      log.warn({ err: error, state: entry.state, reverts }, 'job step failed')
+      if (reverts >= maxRevertsInARow) {
         entry = await finish(ctx, entry, `gave up: ${(error as Error).message}`, 'error')
         break
       }

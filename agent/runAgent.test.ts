@@ -1,6 +1,18 @@
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import pino from 'pino'
-import { type Address, type Hex, type Log, type PrivateKeyAccount, parseEther, parseEventLogs } from 'viem'
+import {
+  type Address,
+  encodeErrorResult,
+  type Hex,
+  type Log,
+  type PrivateKeyAccount,
+  parseEther,
+  parseEventLogs,
+  slice,
+  toFunctionSelector,
+} from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
@@ -117,6 +129,50 @@ async function expectReportedFailure(jobId: bigint, providers: PrivateKeyAccount
 }
 
 const zeroHash = `0x${'00'.repeat(32)}`
+
+/**
+ * A JSON-RPC node in front of `upstream` that answers the first `refusals` simulations and estimates (`eth_call`,
+ * `eth_estimateGas`, `eth_fillTransaction`) of calls to `selector` as JobMarket would have a block earlier, before the
+ * job was assigned: reverted with `UnexpectedStatus(jobId, Open)`. Everything else, and those after, go to `upstream`.
+ */
+async function startLaggingNode(upstream: string, options: { selector: Hex; refusals: number }) {
+  let refused = 0
+  type Request = { id: unknown; method: string; params?: [{ data?: Hex; input?: Hex }] }
+  const answer = async (request: Request) => {
+    const data = request.params?.[0]?.data ?? request.params?.[0]?.input
+    if (
+      ['eth_call', 'eth_estimateGas', 'eth_fillTransaction'].includes(request.method) &&
+      data?.startsWith(options.selector) &&
+      refused < options.refusals
+    ) {
+      refused++
+      const jobId = BigInt(slice(data, 4, 36))
+      const revert = encodeErrorResult({ abi: jobMarketAbi, errorName: 'UnexpectedStatus', args: [jobId, JobStatus.Open] })
+      return { jsonrpc: '2.0', id: request.id, error: { code: 3, message: 'execution reverted', data: revert } }
+    }
+    const response = await fetch(upstream, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    })
+    return response.json()
+  }
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', async () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as Request | Request[]
+      const result = Array.isArray(body) ? await Promise.all(body.map(answer)) : await answer(body)
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    refused: () => refused,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
 const metricsOf = async (agent: { httpUrl?: string }) => (await fetch(`${agent.httpUrl}/metrics`)).text()
 
 describe('runAgent against anvil', () => {
@@ -235,6 +291,29 @@ describe('runAgent against anvil', () => {
       expect(jobs.map((j) => j.status)).toEqual(jobIds.map(() => JobStatus.Completed))
     } finally {
       await Promise.all([a1.stop(), a2.stop()])
+    }
+  })
+
+  it('keeps trying a commit its node refuses as reverting several polls in a row (a node a block behind), and commits', async () => {
+    const [p1, p2] = system.accounts.providers
+    // p1's node hasn't seen the assign yet: it answers p1's commit simulations and estimates with UnexpectedStatus
+    // (the job still Open), more times in a row than the agent once gave a job up after (three: a no-show, slashed).
+    const node = await startLaggingNode(system.rpcUrl, { selector: toFunctionSelector('commitResult(uint256,bytes32)'), refusals: 6 })
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { rpcUrl: node.url }))
+    const a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
+    try {
+      const jobId = await submitAndAssign([p1, p2], 31)
+      const { job, events } = await finalize(jobId)
+      expect(node.refused()).toBe(6)
+      expect(job.status).toBe(JobStatus.Completed)
+      expect(events.slashed).toEqual([])
+      expect(events.settled).toEqual([
+        [p1.address, SlotOutcome.Agreed],
+        [p2.address, SlotOutcome.Agreed],
+      ])
+    } finally {
+      await Promise.all([a1.stop(), a2.stop()])
+      await node.stop()
     }
   })
 
