@@ -107,7 +107,7 @@ export async function jobsOfProvider(graphqlUrl: string, provider: Address): Pro
  * Waits until nothing of `honest` providers is in flight, so a jump in chain time can't pass one of their commit
  * windows: each one's own challenge (its round-1 job) revealed, its spot check decided (block revealBlock + 1 mined)
  * and, when chosen, its auditor assigned and, unless the auditor is the ghost (whose abandoned audit is its own
- * fault), revealed.
+ * fault), revealed; and no other assignment of theirs waiting for a commit or reveal.
  */
 export async function untilHonestSettled(stack: Stack, honest: readonly Address[], ghost: Address): Promise<void> {
   const client = createPublicClient({ transport: http(stack.rpcUrl) })
@@ -142,6 +142,17 @@ export async function untilHonestSettled(stack: Stack, honest: readonly Address[
       (await jobOf(p, own.id))?.assignments.some((a) => is(a, auditor.provider) && a.revealedAt !== null) ? true : undefined,
     )
   }
+  // Nor anything else they were handed meanwhile: an audit the ghost abandoned that expired on its own (a slow run
+  // outlasting a commit window) goes to an honest provider, whose commit a jump in time would then shut out.
+  await waitFor('no honest assignment in flight', async () => {
+    for (const p of honest)
+      for (const job of await jobsOfProvider(stack.graphqlUrl, p)) {
+        if (!['ASSIGNED', 'COMMITTED'].includes(job.status)) continue
+        const round = Math.max(...job.assignments.map((a) => a.round))
+        if (job.assignments.some((a) => is(a, p) && a.round === round && a.revealedAt === null)) return undefined
+      }
+    return true
+  })
 }
 
 /** `provider`'s own challenge: the job it was first assigned (an audit it was given of another's is a later round). */

@@ -1,5 +1,9 @@
 import type { Address } from 'viem'
 import type { AssignmentOutcome, JobStatusName } from '../../protocol/enums.ts'
+import { tailedTestLog } from './logTail.ts'
+
+/** How long each wait took, among the stack's lines a failed test prints: where a slow run spent its time. */
+const steps = tailedTestLog().child({ part: 'test' })
 
 /** The schema's BigInt scalar as JSON carries it: a decimal string. */
 export type BigIntString = string
@@ -67,12 +71,16 @@ export async function waitFor<T>(
   check: () => Promise<T | undefined>,
   parameters: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const deadline = Date.now() + (parameters.timeoutMs ?? 90_000)
+  const started = Date.now()
+  const deadline = started + (parameters.timeoutMs ?? 90_000)
   let lastError: unknown
   for (;;) {
     try {
       const value = await check()
-      if (value !== undefined) return value
+      if (value !== undefined) {
+        steps.info({ waited: what, ms: Date.now() - started }, 'test waited')
+        return value
+      }
     } catch (error) {
       lastError = error
     }
