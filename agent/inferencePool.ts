@@ -6,16 +6,18 @@ import 'onnxruntime-node'
 import { TesseraError } from '../protocol/errors.ts'
 import { classifyModelLoadError, type JobFailureReason, type ModelSignature } from '../protocol/jobInputs.ts'
 import { startTypeScriptWorker } from '../protocol/typescriptWorker.ts'
-import {
-  pushShape,
-  type WorkerBatchRequest,
-  type WorkerBatchResponse,
-  type WorkerPackedRequest,
-  type WorkerPackedResponse,
-  type WorkerRequest,
-  type WorkerResponse,
-  type WorkerResult,
+// Types only: the worker's module answers its thread's port once loaded, which in any other worker thread (a
+// server's query thread imports this pool) would hijack that thread's messages.
+import type {
+  WorkerBatchRequest,
+  WorkerBatchResponse,
+  WorkerPackedRequest,
+  WorkerPackedResponse,
+  WorkerRequest,
+  WorkerResponse,
+  WorkerResult,
 } from './inferenceWorker.ts'
+import { pushShape, shapesOf } from './packedShapes.ts'
 
 /**
  * An inference that failed inside a worker (bad model, wrong input shape) or because the pool shut down.
@@ -230,14 +232,11 @@ export class InferencePool {
    * copied), then the runs that failed.
    */
   private settlePacked(slot: Slot, response: WorkerPackedResponse): void {
-    const { output, shapes } = response
+    const { output } = response
+    const shapes = shapesOf(response.shapes)
     let offset = 0
-    let at = 0
-    for (const id of response.packed) {
-      const rank = shapes[at] as number
-      const dims = shapes.slice(at + 1, at + 1 + rank)
-      at += 1 + rank
-      const size = dims.reduce((a, b) => a * b, 1)
+    for (const [i, id] of response.packed.entries()) {
+      const { dims, size } = shapes[i] as { dims: number[]; size: number }
       const result = new Float32Array(output.buffer, output.byteOffset + offset * 4, size)
       offset += size
       this.settle(slot, { id, ok: true, op: 'run', output: result, dims, evicted: [], loaded: false })

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import ort from 'onnxruntime-node'
 import type { ModelSignature } from '../protocol/jobInputs.ts'
 import type { InspectModelParameters, RunInferenceParameters } from './inferencePool.ts'
+import { pushShape, shapesOf } from './packedShapes.ts'
 
 /**
  * One piece of work as the pool posts it (`modelBytes` only when the worker may lack the model): an inference, or an
@@ -46,12 +47,6 @@ export type WorkerPackedRequest = {
  * `output` and their shapes in `shapes`, in the request's order, and each run that didn't as its own response.
  */
 export type WorkerPackedResponse = { packed: number[]; output: Float32Array; shapes: number[]; failures: WorkerResponse[] }
-
-/** Appends `dims` to `shapes` as its rank, then its dimensions. */
-export function pushShape(shapes: number[], dims: readonly number[]): void {
-  shapes.push(dims.length)
-  for (const d of dims) shapes.push(d)
-}
 
 /** The output buffers of `responses`' runs, transferred rather than copied. */
 const transfers = (responses: WorkerResponse[]) =>
@@ -136,13 +131,10 @@ async function handlePacked(request: WorkerPackedRequest): Promise<WorkerPackedR
   const failures: WorkerResponse[] = []
   const held: ort.InferenceSession.OnnxValueMapType[] = []
   const session = sessions.get(request.modelHash)
+  const inputs = shapesOf(request.shapes)
   let offset = 0
-  let at = 0
-  for (const id of request.ids) {
-    const rank = request.shapes[at] as number
-    const dims = request.shapes.slice(at + 1, at + 1 + rank)
-    at += 1 + rank
-    const size = dims.reduce((a, b) => a * b, 1)
+  for (const [i, id] of request.ids.entries()) {
+    const { dims, size } = inputs[i] as { dims: number[]; size: number }
     const input = request.input.subarray(offset, offset + size)
     offset += size
     if (!session) {
