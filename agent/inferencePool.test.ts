@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads'
 import ort from 'onnxruntime-node'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { startTypeScriptWorker } from '../protocol/typescriptWorker.ts'
 import {
   disableTf32,
   InferenceError,
@@ -251,6 +252,26 @@ describe('InferencePool', () => {
     const exitCode = new Promise<number>((resolve) => worker.once('exit', resolve))
     expect(await stopWorker(worker)).toBe('exited')
     expect(await exitCode).toBe(0) // terminate() would have exited with 1
+  })
+
+  it('loading the pool in another worker thread leaves that thread’s messages to it (no inference handler listens there)', async () => {
+    const worker = startTypeScriptWorker(new URL('./testing/poolUserWorker.ts', import.meta.url), undefined)
+    try {
+      const replies: unknown[] = []
+      const echoed = new Promise<void>((resolve) =>
+        worker.on('message', (m: { echo?: number }) => {
+          replies.push(m)
+          if (m.echo !== undefined) resolve()
+        }),
+      )
+      worker.postMessage({ id: 1 })
+      await echoed
+      // Had the worker's module been loaded there too, its handler would answer as well: `{ id: 1, ok: false, … }`.
+      await new Promise((r) => setTimeout(r, 200))
+      expect(replies).toEqual([{ echo: 1 }])
+    } finally {
+      await worker.terminate()
+    }
   })
 
   it('turns TF32 off for CUDA unless the operator chose otherwise', () => {
