@@ -56,16 +56,46 @@ const { maxSessions = 8, intraOpNumThreads = 1 } = (workerData ?? {}) as { maxSe
 // Map iteration order is insertion order: re-inserting on use makes the first key the least recently used.
 const sessions = new Map<string, ort.InferenceSession>()
 
+/** The session held for `modelHash`, now the most recently used; undefined when none is held. */
+function heldSession(modelHash: string): ort.InferenceSession | undefined {
+  const session = sessions.get(modelHash)
+  if (session) {
+    sessions.delete(modelHash)
+    sessions.set(modelHash, session)
+  }
+  return session
+}
+
+/**
+ * Runs `session` on one float32 input: its output `outputName` (the first by default), which must be float32, and every
+ * output, which the caller disposes once it has copied what it needs.
+ */
+async function runOne(
+  session: ort.InferenceSession,
+  input: Float32Array,
+  dims: readonly number[],
+  names: { inputName?: string; outputName?: string },
+): Promise<{ out: ort.Tensor; results: ort.InferenceSession.OnnxValueMapType }> {
+  const outputName = names.outputName ?? session.outputNames[0]
+  const results = await session.run({ [names.inputName ?? session.inputNames[0]]: new ort.Tensor('float32', input, dims) })
+  const out = results[outputName]
+  if (!out) throw new Error(`model has no output named "${outputName}"`)
+  if (out.type !== 'float32') throw new Error(`model output "${outputName}" is ${out.type}, expected float32`)
+  return { out, results }
+}
+
+const dispose = (results: ort.InferenceSession.OnnxValueMapType) => {
+  for (const t of Object.values(results)) t.dispose?.()
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
 async function sessionFor(
   request: WorkerRequest,
   evicted: string[],
 ): Promise<{ session: ort.InferenceSession; loaded: boolean } | undefined> {
-  const cached = sessions.get(request.modelHash)
-  if (cached) {
-    sessions.delete(request.modelHash)
-    sessions.set(request.modelHash, cached)
-    return { session: cached, loaded: false }
-  }
+  const cached = heldSession(request.modelHash)
+  if (cached) return { session: cached, loaded: false }
   const bytes = request.modelBytes ?? (request.modelPath ? new Uint8Array(await readFile(request.modelPath)) : undefined)
   if (!bytes) return undefined
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads, interOpNumThreads: 1, executionMode: 'sequential' })
@@ -89,7 +119,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       id: request.id,
       ok: false,
       code: 'MODEL_LOAD_FAILED',
-      message: error instanceof Error ? error.message : String(error),
+      message: messageOf(error),
       evicted,
     }
   }
@@ -104,19 +134,14 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       }
     const { session, loaded } = found
     if (request.op === 'inspect') return { id: request.id, ok: true, op: 'inspect', signature: signatureOf(session), evicted, loaded }
-    const inputName = request.inputName ?? session.inputNames[0]
-    const outputName = request.outputName ?? session.outputNames[0]
-    const results = await session.run({ [inputName]: new ort.Tensor('float32', request.input, request.dims) })
-    const out = results[outputName]
-    if (!out) throw new Error(`model has no output named "${outputName}"`)
-    if (out.type !== 'float32') throw new Error(`model output "${outputName}" is ${out.type}, expected float32`)
+    const { out, results } = await runOne(session, request.input, request.dims, request)
     // Copy out of onnxruntime's buffer so it can be transferred and the tensor disposed.
     const output = new Float32Array(out.data as Float32Array)
     const dims = Array.from(out.dims)
-    for (const t of Object.values(results)) t.dispose?.()
+    dispose(results)
     return { id: request.id, ok: true, op: 'run', output, dims, evicted, loaded }
   } catch (error) {
-    return { id: request.id, ok: false, code: 'INFERENCE_FAILED', message: error instanceof Error ? error.message : String(error), evicted }
+    return { id: request.id, ok: false, code: 'INFERENCE_FAILED', message: messageOf(error), evicted }
   }
 }
 
@@ -130,7 +155,7 @@ async function handlePacked(request: WorkerPackedRequest): Promise<WorkerPackedR
   const shapes: number[] = []
   const failures: WorkerResponse[] = []
   const held: ort.InferenceSession.OnnxValueMapType[] = []
-  const session = sessions.get(request.modelHash)
+  const session = heldSession(request.modelHash)
   const inputs = shapesOf(request.shapes)
   let offset = 0
   for (const [i, id] of request.ids.entries()) {
@@ -143,19 +168,14 @@ async function handlePacked(request: WorkerPackedRequest): Promise<WorkerPackedR
       continue
     }
     try {
-      const outputName = request.outputName ?? session.outputNames[0]
-      const results = await session.run({ [request.inputName ?? session.inputNames[0]]: new ort.Tensor('float32', input, dims) })
-      const out = results[outputName]
-      if (!out) throw new Error(`model has no output named "${outputName}"`)
-      if (out.type !== 'float32') throw new Error(`model output "${outputName}" is ${out.type}, expected float32`)
+      const { out, results } = await runOne(session, input, dims, request)
       // Copied into the one output below, then disposed.
       outputs.push(out.data as Float32Array)
       held.push(results)
       pushShape(shapes, out.dims)
       packed.push(id)
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      failures.push({ id, ok: false, code: 'INFERENCE_FAILED', message, evicted: [] })
+      failures.push({ id, ok: false, code: 'INFERENCE_FAILED', message: messageOf(error), evicted: [] })
     }
   }
   const output = new Float32Array(outputs.reduce((n, o) => n + o.length, 0))
@@ -164,12 +184,7 @@ async function handlePacked(request: WorkerPackedRequest): Promise<WorkerPackedR
     output.set(o, offset)
     offset += o.length
   }
-  for (const results of held) for (const t of Object.values(results)) t.dispose?.()
-  if (session) {
-    // Most recently used.
-    sessions.delete(request.modelHash)
-    sessions.set(request.modelHash, session)
-  }
+  for (const results of held) dispose(results)
   return { packed, output, shapes, failures }
 }
 

@@ -7,7 +7,7 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Address, keccak256, maxUint256, type PrivateKeyAccount, parseEventLogs, toHex } from 'viem'
+import { maxUint256, type PrivateKeyAccount, parseEventLogs } from 'viem'
 import { jobBatcherAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
@@ -15,6 +15,7 @@ import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
 import { defaultBatchSize } from '../server/leader/batches.ts'
 import { BLOCK_GAS_LIMIT } from './epochCloseGas.ts'
+import { fingerprint, outputHash, saltOf } from './lifecycleGas.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
 /** The per-job JobMarket calls JobBatcher batches, in the order a job meets them. */
@@ -39,10 +40,6 @@ const what: Record<BatchedCall, string> = {
   expire: 'open job past its deadline, refunds the escrow',
   expireAssignment: 'k=2, both no-shows slashed, job reopened',
 }
-
-const fingerprint = keccak256(toHex('fingerprint'))
-const outputHash = keccak256(toHex('output'))
-const saltOf = (provider: Address) => keccak256(toHex(`salt:${provider}`))
 
 /** Batch sizes measured: one job, a small batch, the leader's default. */
 export const batchGasSizes = [1, 16, defaultBatchSize]

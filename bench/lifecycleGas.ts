@@ -1,8 +1,9 @@
-import { type Address, encodeAbiParameters, type Hex, keccak256, type LocalAccount, maxUint256, parseEventLogs, toHex } from 'viem'
+import { type Address, type Hex, keccak256, type LocalAccount, maxUint256, parseEventLogs, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
+import { commitmentOf } from '../protocol/fingerprint.ts'
 import { failureFingerprintOf } from '../protocol/jobInputs.ts'
 import { buildOutputTree, openingOf } from '../protocol/outputTree.ts'
 import { encodeRegion } from '../protocol/region.ts'
@@ -24,16 +25,13 @@ export type LifecycleGasReturnType = { rows: GasRow[]; lifecycleTotal: bigint }
 const CENT = TSR / 100n
 const STAKE = 1_000n * TSR
 
-const commitmentOf = (jobId: bigint, provider: Address, fingerprint: Hex, outputHash: Hex, salt: Hex): Hex =>
-  keccak256(
-    encodeAbiParameters(
-      [{ type: 'uint256' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }, { type: 'bytes32' }],
-      [jobId, provider, fingerprint, outputHash, salt],
-    ),
-  )
-const fingerprint = keccak256(toHex('fingerprint'))
-const outputHash = keccak256(toHex('output'))
-const saltOf = (provider: Address) => keccak256(toHex(`salt:${provider}`))
+/** The result every provider of the gas benches commits to and reveals, unless a case says otherwise, and its salts. */
+export const fingerprint = keccak256(toHex('fingerprint'))
+export const outputHash = keccak256(toHex('output'))
+export const saltOf = (provider: Address): Hex => keccak256(toHex(`salt:${provider}`))
+/** A provider's commitment to `reported` (and the shared output) for `jobId`. */
+const commitmentTo = (jobId: bigint, provider: Address, reported: Hex): Hex =>
+  commitmentOf({ jobId, provider, fingerprint: reported, outputHash, salt: saltOf(provider) })
 
 /**
  * Gas of every state-changing external function of the four contracts on a fresh devnet deployment (`deployAll`,
@@ -116,7 +114,7 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
   const jobId = jobIdOf(await record('JobMarket', 'k=2', requester, market('submitJob', [await spec(2)])))
   await record('JobMarket', 'k=2 (locks 2 collaterals)', matcher, market('assign', [jobId, [alice.address, bob.address]]))
   for (const [i, p] of [alice, bob].entries()) {
-    const commitment = commitmentOf(jobId, p.address, fingerprint, outputHash, saltOf(p.address))
+    const commitment = commitmentTo(jobId, p.address, fingerprint)
     await record(
       'JobMarket',
       i === 0 ? 'first of 2' : 'last of 2 (opens the reveal window)',
@@ -159,16 +157,13 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
   await record('JobMarket', 'open job past its deadline', deployer, market('expire', [expired]), false)
   const noShow = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
   await sys.write(matcher, market('assign', [noShow, [alice.address, bob.address]]))
-  await sys.write(
-    alice,
-    market('commitResult', [noShow, commitmentOf(noShow, alice.address, fingerprint, outputHash, saltOf(alice.address))]),
-  )
+  await sys.write(alice, market('commitResult', [noShow, commitmentTo(noShow, alice.address, fingerprint)]))
   await sys.increaseTime(sys.deployment.params.market.commitWindow + 1n)
   await record('JobMarket', 'k=2, one no-show slashed, job reopened', deployer, market('expireAssignment', [noShow]), false)
 
   // Failure is a result: both report MODEL_INVALID.
   const resultOf = (jobId: bigint, p: LocalAccount, reported: Hex) => ({
-    commit: market('commitResult', [jobId, commitmentOf(jobId, p.address, reported, outputHash, saltOf(p.address))]),
+    commit: market('commitResult', [jobId, commitmentTo(jobId, p.address, reported)]),
     reveal: market('revealResult', [jobId, reported, outputHash, saltOf(p.address)]),
   })
   /** Assigns `jobId` to `pair`, each committing and revealing what `reported` says. */
