@@ -66,22 +66,20 @@ function heldSession(modelHash: string): ort.InferenceSession | undefined {
   return session
 }
 
-/**
- * Runs `session` on one float32 input: its output `outputName` (the first by default), which must be float32, and every
- * output, which the caller disposes once it has copied what it needs.
- */
-async function runOne(
-  session: ort.InferenceSession,
-  input: Float32Array,
-  dims: readonly number[],
-  names: { inputName?: string; outputName?: string },
-): Promise<{ out: ort.Tensor; results: ort.InferenceSession.OnnxValueMapType }> {
+type IoNames = { inputName?: string; outputName?: string }
+
+/** The feeds of one float32 input, under `inputName` (the model's first input by default). */
+const feedsOf = (session: ort.InferenceSession, input: Float32Array, dims: readonly number[], names: IoNames) => ({
+  [names.inputName ?? session.inputNames[0]]: new ort.Tensor('float32', input, dims),
+})
+
+/** A run's output `outputName` (the model's first by default), which must be float32; the caller disposes `results`. */
+function outputOf(session: ort.InferenceSession, results: ort.InferenceSession.OnnxValueMapType, names: IoNames): ort.Tensor {
   const outputName = names.outputName ?? session.outputNames[0]
-  const results = await session.run({ [names.inputName ?? session.inputNames[0]]: new ort.Tensor('float32', input, dims) })
   const out = results[outputName]
   if (!out) throw new Error(`model has no output named "${outputName}"`)
   if (out.type !== 'float32') throw new Error(`model output "${outputName}" is ${out.type}, expected float32`)
-  return { out, results }
+  return out
 }
 
 const dispose = (results: ort.InferenceSession.OnnxValueMapType) => {
@@ -134,7 +132,8 @@ async function handle(request: WorkerRequest): Promise<WorkerResponse> {
       }
     const { session, loaded } = found
     if (request.op === 'inspect') return { id: request.id, ok: true, op: 'inspect', signature: signatureOf(session), evicted, loaded }
-    const { out, results } = await runOne(session, request.input, request.dims, request)
+    const results = await session.run(feedsOf(session, request.input, request.dims, request))
+    const out = outputOf(session, results, request)
     // Copy out of onnxruntime's buffer so it can be transferred and the tensor disposed.
     const output = new Float32Array(out.data as Float32Array)
     const dims = Array.from(out.dims)
@@ -168,7 +167,8 @@ async function handlePacked(request: WorkerPackedRequest): Promise<WorkerPackedR
       continue
     }
     try {
-      const { out, results } = await runOne(session, input, dims, request)
+      const results = await session.run(feedsOf(session, input, dims, request))
+      const out = outputOf(session, results, request)
       // Copied into the one output below, then disposed.
       outputs.push(out.data as Float32Array)
       held.push(results)
