@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { createSchema, createYoga, type Plugin } from 'graphql-yoga'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -89,6 +89,44 @@ describe('withLeanEventStreams', () => {
       { event: 'next', data: '{"data":{"count":1}}' },
       { event: 'complete', data: '' },
     ])
+  })
+
+  test('events go on the wire framed as the response is: HTTP/1.1 chunks, or bare to an HTTP/1.0 client', async () => {
+    const { port } = new URL(url)
+    /** What a raw socket reads for the subscription, sent as `version`, until the response's end (HTTP/1.1 keeps the connection). */
+    const raw = (version: string) =>
+      new Promise<string>((resolve, reject) => {
+        const body = JSON.stringify({ query: 'subscription { count(to: 2) }' })
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write(
+            `POST /graphql ${version}\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n` +
+              `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+          ),
+        )
+        let text = ''
+        socket.setEncoding('latin1')
+        socket.on('data', (chunk: string) => {
+          text += chunk
+          if (!text.endsWith('\r\n0\r\n\r\n')) return
+          socket.destroy()
+          resolve(text)
+        })
+        socket.on('end', () => resolve(text))
+        socket.on('error', reject)
+      })
+    const frame = (n: number) => `event: next\ndata: {"data":{"count":${n}}}\n\n`
+    const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`
+    const complete = 'event: complete\ndata:\n\n'
+
+    const http11 = await raw('HTTP/1.1')
+    expect(http11).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(http11.toLowerCase()).toContain('transfer-encoding: chunked')
+    expect(http11.slice(http11.indexOf('\r\n\r\n') + 4)).toBe(
+      `${chunk(':\n\n')}${chunk(frame(1))}${chunk(frame(2))}${chunk(complete)}0\r\n\r\n`,
+    )
+    const http10 = await raw('HTTP/1.0')
+    expect(http10.toLowerCase()).not.toContain('transfer-encoding')
+    expect(http10.slice(http10.indexOf('\r\n\r\n') + 4)).toBe(`:\n\n${frame(1)}${frame(2)}${complete}`)
   })
 
   test('a client that goes away gives its subscription back', async () => {

@@ -1,16 +1,19 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import type { Writable } from 'node:stream'
 import { type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql'
 import type { YogaServerInstance } from 'graphql-yoga'
 import type { Logger } from 'pino'
 import type { ServerContext } from './context.ts'
+
+const crlf = Buffer.from('\r\n')
 
 /** How often an open stream gets a comment, as Yoga's SSE does, so that proxies and clients see it alive. */
 const pingIntervalMs = 12_000
 
 type Params = { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown }
 
-/** Until `res` takes more (or the client has gone, which it never will). */
-const drained = (res: ServerResponse) =>
+/** Until `res` (or its socket) takes more, or the client has gone (when it never will). */
+const drained = (res: ServerResponse | Writable) =>
   new Promise<void>((resolve) => {
     const done = () => {
       res.off('drain', done)
@@ -62,15 +65,17 @@ export function withLeanEventStreams(
   options: { maxBodyBytes: number; log: Logger },
 ): RequestListener {
   const handler = yoga as unknown as RequestListener
-  // The bytes, not the text: a string would be encoded again for every subscriber it is written to.
-  const serialized = new WeakMap<object, Buffer>()
-  const frameOf = (result: ExecutionResult) => {
-    let frame = serialized.get(result)
-    if (frame === undefined) {
-      frame = Buffer.from(`event: next\ndata: ${stringify(result)}\n\n`)
-      serialized.set(result, frame)
+  // The bytes, not the text: a string would be encoded again for every subscriber it is written to. Both forms: the
+  // frame, and the frame as one HTTP/1.1 chunk (what goes on the wire of a chunked response).
+  const serialized = new WeakMap<object, { frame: Buffer; chunk: Buffer }>()
+  const bytesOf = (result: ExecutionResult) => {
+    let bytes = serialized.get(result)
+    if (bytes === undefined) {
+      const frame = Buffer.from(`event: next\ndata: ${stringify(result)}\n\n`)
+      bytes = { frame, chunk: Buffer.concat([Buffer.from(`${frame.length.toString(16)}\r\n`), frame, crlf]) }
+      serialized.set(result, bytes)
     }
-    return frame
+    return bytes
   }
 
   const candidate = (req: IncomingMessage) =>
@@ -176,7 +181,7 @@ export function withLeanEventStreams(
       // Refused before it started (a bad variable, the cost meter): one result, then the end, as Yoga sends it.
       const { status, headers: extra } = responseOf(result)
       res.writeHead(status, { ...headers, ...extra })
-      res.end(`:\n\n${frameOf(result).toString()}event: complete\ndata:\n\n`)
+      res.end(`:\n\n${bytesOf(result).frame.toString()}event: complete\ndata:\n\n`)
       return
     }
     const iterator = result[Symbol.asyncIterator]()
@@ -192,12 +197,22 @@ export function withLeanEventStreams(
     }
     // A response closes when it ends or its connection drops (not the socket: a kept-alive one outlives many streams).
     res.once('close', close)
+    // Events go straight to the connection, framed as the response is (a chunk, or bare where it isn't chunked, as
+    // an HTTP/1.0 client's): `res.write` would cork the socket until the next tick, which for an event going to
+    // thousands of subscribers comes only once every one of them has been handed it, so no byte would leave before
+    // the last copy was made. A response waiting behind another on its connection (pipelined) has no socket yet,
+    // and writes through `res`, which queues it.
+    const chunked = res.chunkedEncoding
     try {
       for (;;) {
         const next = await iterator.next()
         if (closed) return
         if (next.done) break
-        if (!res.write(frameOf(next.value))) await drained(res)
+        const { frame, chunk } = bytesOf(next.value)
+        const socket = res.socket
+        if (socket) {
+          if (!socket.write(chunked ? chunk : frame)) await drained(socket)
+        } else if (!res.write(frame)) await drained(res)
       }
       res.end('event: complete\ndata:\n\n')
     } finally {
