@@ -1,5 +1,14 @@
-/** A subscriber's values, queued from the moment of subscribing; `close()` detaches (so does `return()`). */
-export type Subscription<T> = AsyncIterableIterator<T> & { close: () => void }
+/**
+ * A subscriber's values, queued from the moment of subscribing; `close()` detaches (so does `return()`). Besides the
+ * iterator, `take()` hands over the next queued value at once (undefined when none is), and `ready()` waits until one
+ * is queued (true) or the subscription is closed (false): a consumer that filters values takes them without a promise
+ * for each.
+ */
+export type Subscription<T> = AsyncIterableIterator<T> & {
+  close: () => void
+  take: () => T | undefined
+  ready: () => Promise<boolean>
+}
 
 /**
  * What a slow subscriber keeps when its queue is full: `latest` drops everything queued for the newest value (a state
@@ -69,13 +78,25 @@ export function createFanout<K, T>(
         queue = []
         wake?.()
       }
+      const ready = (): Promise<boolean> => {
+        if (closed || queue.length) return Promise.resolve(!closed)
+        return new Promise<boolean>((resolve) => {
+          wake = () => {
+            wake = undefined
+            resolve(!closed)
+          }
+        })
+      }
       const iterator: Subscription<T> = {
         async next(): Promise<IteratorResult<T>> {
-          while (!queue.length && !closed) await new Promise<void>((resolve) => (wake = resolve))
-          wake = undefined
-          if (closed) return { value: undefined, done: true }
-          return { value: queue.shift() as T, done: false }
+          for (;;) {
+            if (closed) return { value: undefined, done: true }
+            if (queue.length) return { value: queue.shift() as T, done: false }
+            await ready()
+          }
         },
+        take: () => (closed ? undefined : queue.shift()),
+        ready,
         async return(): Promise<IteratorResult<T>> {
           close()
           return { value: undefined, done: true }

@@ -34,29 +34,32 @@ export function streamAssignments(parameters: {
   const { views } = parameters
   const windowBlocks = parameters.windowBlocks ?? reorgWindowBlocks
   const after = parameters.after ? decodeAssignmentCursor(parameters.after) : undefined
-  /** The latest position delivered (or `after`). */
+  /** The latest position delivered (or `after`), and where its window starts. */
   let position: FeedPosition | undefined = after
-  /** The positions of the assignments delivered in the window below `position`, by `assignmentKey`. */
+  let window = position && windowStart(position, windowBlocks)
+  /** The positions of the assignments delivered in the window below `position`, by `assignmentKey`, oldest first. */
   const delivered = new Map<string, FeedPosition>()
   const provider = parameters.provider.toLowerCase()
   const live = parameters.pubsub.subscribe(provider)
 
-  const window = () => position && windowStart(position, windowBlocks)
   const isNew = (event: AssignmentEvent) =>
-    !delivered.has(assignmentKey(event)) &&
-    (!after || isAfter(event, after)) &&
-    (!position || isAfter(event, position) || inWindow(event, window()))
+    !delivered.has(keyOf(event)) && (!after || isAfter(event, after)) && (!position || isAfter(event, position) || inWindow(event, window))
   const deliver = (event: AssignmentEvent) => {
-    delivered.set(assignmentKey(event), positionOf(event))
+    delivered.set(keyOf(event), positionOf(event))
     if (position && !isAfter(event, position)) return
     position = positionOf(event)
-    const start = window()
-    for (const [key, at] of delivered) if (!inWindow(at, start)) delivered.delete(key)
+    window = windowStart(position, windowBlocks)
+    // Oldest first, so the ones the window left are at the front. One delivered late (in the window, below the
+    // latest) may sit behind a newer one and go a little later: out of the window it can't be delivered again anyway,
+    // and a retraction of it is still one of an assignment this subscription delivered.
+    for (const [key, at] of delivered) {
+      if (inWindow(at, window)) break
+      delivered.delete(key)
+    }
   }
 
   async function* replay(): AsyncGenerator<AssignmentEvent> {
-    const start = window()
-    const from = after && (!start || isAfter(after, start)) ? after : start
+    const from = after && (!window || isAfter(after, window)) ? after : window
     for await (const row of eachAssignmentAfter(views, { provider, after: from, pageSize: replayBatch })) {
       const event = toAssignmentEvent(row)
       if (!isNew(event)) continue
@@ -64,33 +67,79 @@ export function streamAssignments(parameters: {
       yield event
     }
   }
-  async function* stream(): AsyncGenerator<AssignmentEvent> {
+
+  // By hand rather than an async generator: a live event is one step from the bus to the caller (a generator and its
+  // `for await` over the bus would be several), and ten thousand agents of one provider take each step in turn.
+  let replaying: AsyncGenerator<AssignmentEvent> | undefined = replay()
+  let finished = false
+  const finish = () => {
+    finished = true
+    live.close()
+    void replaying?.return(undefined).catch(() => {})
+    replaying = undefined
+  }
+  const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
+  /** The next assignment to deliver; one call at a time, as every consumer of an async iterator makes them. */
+  async function next(): Promise<IteratorResult<AssignmentEvent, undefined>> {
     try {
-      yield* replay()
-      for await (const message of live) {
+      for (;;) {
+        if (finished) return done
+        if (replaying) {
+          const step = await replaying.next()
+          if (finished) return done
+          if (!step.done) return step
+          replaying = undefined
+          continue
+        }
+        const message = live.take()
+        if (message === undefined) {
+          // A pending call waits on the bus; `return()` closes that, so a closed connection's subscription ends now
+          // rather than at the provider's next assignment.
+          if (!(await live.ready())) finish()
+          continue
+        }
         if (message.type === 'resync') {
-          yield* replay()
+          replaying = replay()
           continue
         }
         const event = message.assignment
         if (event.retracted) {
-          if (delivered.delete(assignmentKey(event))) yield event
+          if (delivered.delete(keyOf(event))) return { value: event, done: false }
         } else if (isNew(event)) {
           deliver(event)
-          yield event
+          return { value: event, done: false }
         }
       }
-    } finally {
-      live.close()
+    } catch (error) {
+      finish()
+      throw error
     }
   }
-  const generator = stream()
-  const finish = generator.return.bind(generator)
-  // A pending `next()` waits on the bus: close that first, or `return()` would queue behind it until the provider's
-  // next assignment came (a closed connection's subscription lingering till then).
-  generator.return = (value) => {
-    live.close()
-    return finish(value)
+  const stream: AsyncGenerator<AssignmentEvent, undefined> = {
+    next,
+    async return() {
+      finish()
+      return done
+    },
+    async throw(error) {
+      finish()
+      throw error
+    },
+    [Symbol.asyncIterator]: () => stream,
+    async [Symbol.asyncDispose]() {
+      finish()
+    },
   }
-  return generator
+  return stream
+}
+
+/** Keys by event: the bus hands every subscriber of a provider the same event object, so its key is made once. */
+const keys = new WeakMap<AssignmentEvent, string>()
+function keyOf(event: AssignmentEvent): string {
+  let key = keys.get(event)
+  if (key === undefined) {
+    key = assignmentKey(event)
+    keys.set(event, key)
+  }
+  return key
 }
