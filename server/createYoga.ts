@@ -21,7 +21,7 @@ import { useAnalyticsRoutes } from './plugins/use-analytics-routes.ts'
 import { useBlobRoutes } from './plugins/use-blob-routes.ts'
 import { type CostRateLimitOptions, useCostRateLimit } from './plugins/use-cost-rate-limit.ts'
 import { useDeploymentRoute } from './plugins/use-deployment-route.ts'
-import { useErrorMasking } from './plugins/use-error-masking.ts'
+import { errorMasker, useErrorMasking } from './plugins/use-error-masking.ts'
 import { renderGraphiQL, useGraphiQLAssets } from './plugins/use-graphiql-assets.ts'
 import { useIndexedResponseCache } from './plugins/use-indexed-response-cache.ts'
 import { useMetrics } from './plugins/use-metrics.ts'
@@ -134,6 +134,7 @@ export function createYoga(parameters: CreateYogaParameters) {
   // (its queue holds the latest head only, so nothing needs to drain it).
   const heads = parameters.cacheResponses ? context.indexWatcher.heads() : undefined
   const maxRequestBodyBytes = parameters.maxRequestBodyBytes ?? defaultMaxRequestBodyBytes
+  const maskError = errorMasker({ log })
   const yoga = createGraphQLYoga<Record<string, unknown>, ServerContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -171,12 +172,12 @@ export function createYoga(parameters: CreateYogaParameters) {
       useQueryLimits(),
       // Before the response cache and the query threads, so that every operation pays, answered from memory or not.
       ...(parameters.costRateLimit === false ? [] : [useCostRateLimit(parameters.costRateLimit)]),
-      useSharedSubscriptionResults(),
+      useSharedSubscriptionResults({ maskError }),
       ...(heads ? [useIndexedResponseCache({ head: () => context.indexWatcher.head()?.blockNumber })] : []),
       ...(parameters.queryWorkers
         ? [useOffloadedExecution({ workers: parameters.queryWorkers, minComplexity: parameters.offloadComplexity, metrics })]
         : []),
-      useErrorMasking({ log }),
+      useErrorMasking({ maskError }),
       // graphql-sse's protocol at /graphql/stream, single-connection mode included (one connection, many operations: the
       // six-connections-per-domain limit of HTTP/1 browsers). /graphql keeps Yoga's own SSE (distinct connections).
       useGraphQLSSE({ endpoint: '/graphql/stream' }),

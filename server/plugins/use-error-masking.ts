@@ -1,25 +1,54 @@
-import { useMaskedErrors } from '@envelop/core'
-import { GraphQLError } from 'graphql'
-import { maskError } from 'graphql-yoga'
+import { isAsyncIterable, type MaskError, type Plugin, useMaskedErrors } from '@envelop/core'
+import { type ExecutionResult, GraphQLError } from 'graphql'
+import { maskError as yogaMaskError } from 'graphql-yoga'
 import type { Logger } from 'pino'
 import { UserInputError } from '../errors.ts'
 
+/** What a masked error says. */
+const maskedMessage = 'Unexpected error.'
+
 /**
- * Masks unexpected errors as "Unexpected error." (logged in full with a correlation id), while GraphQL errors
- * (parse, validation, thrown `GraphQLError`s) keep their messages and `UserInputError`s theirs, with their `code`
- * in `extensions`.
+ * The masking: unexpected errors become "Unexpected error." (logged in full with a correlation id), while GraphQL
+ * errors (parse, validation, thrown `GraphQLError`s) keep their messages and `UserInputError`s theirs, with their
+ * `code` in `extensions`.
  */
-export function useErrorMasking(options: { log: Logger; isDev?: boolean }) {
-  return useMaskedErrors({
-    maskError: (error, message) => {
-      const original = error instanceof GraphQLError ? error.originalError : error
-      if (original instanceof UserInputError) {
-        const e = error as GraphQLError
-        return new GraphQLError(original.message, { nodes: e.nodes, path: e.path, extensions: { code: original.code } })
-      }
-      const masked = maskError(error, message, options.isDev ?? false)
-      if (masked !== error) options.log.error({ err: original ?? error, path: (error as GraphQLError).path }, 'graphql resolver error')
-      return masked
-    },
-  })
+export function errorMasker(options: { log: Logger; isDev?: boolean }): MaskError {
+  return (error, message) => {
+    const original = error instanceof GraphQLError ? error.originalError : error
+    if (original instanceof UserInputError) {
+      const e = error as GraphQLError
+      return new GraphQLError(original.message, { nodes: e.nodes, path: e.path, extensions: { code: original.code } })
+    }
+    const masked = yogaMaskError(error, message, options.isDev ?? false)
+    if (masked !== error) options.log.error({ err: original ?? error, path: (error as GraphQLError).path }, 'graphql resolver error')
+    return masked
+  }
+}
+
+/** `result` with its errors masked by `maskError` (itself when it has none). */
+export function maskedResult(result: ExecutionResult, maskError: MaskError): ExecutionResult {
+  if (!result.errors) return result
+  return { ...result, errors: result.errors.map((error) => maskError(error, maskedMessage) as GraphQLError) }
+}
+
+/**
+ * Masks errors with `maskError` (an `errorMasker`) wherever they reach a client: a query's or a mutation's result,
+ * a context that failed, a subscription refused or failing. A subscription's events are not masked here, one copy
+ * per subscriber: they are masked where they are made, once per event for all its subscribers
+ * (`useSharedSubscriptionResults`, given the same `maskError`).
+ */
+export function useErrorMasking(options: { maskError: MaskError }): Plugin {
+  const { onPluginInit, onExecute } = useMaskedErrors({ maskError: options.maskError, errorMessage: maskedMessage })
+  return {
+    onPluginInit,
+    onExecute,
+    onSubscribe: () => ({
+      onSubscribeResult({ result, setResult }) {
+        if (!isAsyncIterable(result)) setResult(maskedResult(result, options.maskError))
+      },
+      onSubscribeError({ error, setError }) {
+        setError(options.maskError(error, maskedMessage))
+      },
+    }),
+  }
 }

@@ -1,13 +1,20 @@
 import { createSchema, createYoga } from 'graphql-yoga'
+import pino from 'pino'
 import { describe, expect, test } from 'vitest'
 import { parseSse } from '../../client/subscribeJobAssignments.ts'
+import { UserInputError } from '../errors.ts'
 import { createFanout } from '../fanout.ts'
+import { errorMasker } from './use-error-masking.ts'
 import { useSharedSubscriptionResults } from './use-shared-subscription-results.ts'
 
 // A subscription whose field counts its executions: subscribers sharing a document and variables share one execution
 // per event; other variables, or an event object of their own, get theirs.
 
 type Tick = { n: number }
+
+/** What the masking logged, as the server's logger would have. */
+const logged: string[] = []
+const maskError = errorMasker({ log: pino({ level: 'error' }, { write: (line: string) => void logged.push(line) }) })
 
 function setUp(shared: boolean) {
   const fanout = createFanout<'tick', Tick>()
@@ -20,13 +27,16 @@ function setUp(shared: boolean) {
           subscribe: () => fanout.subscribe('tick'),
           resolve: (event: Tick, args: { scale: number }) => {
             executions++
+            // Asynchronous and synchronous failures: the shared execution's promise and its value are masked alike.
+            if (event.n < 0) return Promise.reject(new Error(`a secret ${event.n}`))
+            if (event.n === 0) throw new UserInputError('zero is not a tick')
             return event.n * args.scale
           },
         },
       },
     },
   })
-  const yoga = createYoga({ schema, plugins: shared ? [useSharedSubscriptionResults()] : [] })
+  const yoga = createYoga({ schema, maskedErrors: false, plugins: shared ? [useSharedSubscriptionResults({ maskError })] : [] })
   const subscribe = async (scale: number) => {
     const response = await yoga.fetch('http://localhost/graphql', {
       method: 'POST',
@@ -38,14 +48,16 @@ function setUp(shared: boolean) {
       for (;;) {
         const { value, done } = await events.next()
         if (done) throw new Error('ended')
-        if (value.event === 'next') return (JSON.parse(value.data) as { data: { tick: number } }).data.tick
+        if (value.event !== 'next') continue
+        const result = JSON.parse(value.data) as { data: { tick: number } | null; errors?: { message: string }[] }
+        return result.errors ? result.errors.map((e) => e.message).join() : (result.data as { tick: number }).tick
       }
     }
   }
   return { fanout, subscribe, executions: () => executions }
 }
 
-async function run(shared: boolean) {
+async function run(shared: boolean, n = 5) {
   const { fanout, subscribe, executions } = setUp(shared)
   const same = await Promise.all(Array.from({ length: 50 }, () => subscribe(2)))
   const other = await subscribe(3)
@@ -53,7 +65,7 @@ async function run(shared: boolean) {
   while (fanout.keys().length === 0) await new Promise((r) => setTimeout(r, 5))
   await new Promise((r) => setTimeout(r, 50))
   const reads = [...same, other].map((next) => next())
-  fanout.publish('tick', { n: 5 })
+  fanout.publish('tick', { n })
   const values = await Promise.all(reads)
   return { values, executions: executions() }
 }
@@ -67,5 +79,17 @@ describe('useSharedSubscriptionResults', () => {
     const plain = await run(false)
     expect(plain.values).toEqual(shared.values)
     expect(plain.executions).toBe(51)
+  })
+
+  test('errors are masked once per event for all its subscribers: the unexpected logged once, a user’s error kept', async () => {
+    logged.length = 0
+    const failed = await run(true, -1)
+    expect(failed.values).toEqual(Array(51).fill('Unexpected error.'))
+    expect(failed.executions).toBe(2)
+    // Once per execution (two documents-and-variables), not once per subscriber; the secret only in the log.
+    expect(logged).toHaveLength(2)
+    expect(logged[0]).toContain('a secret -1')
+    const refused = await run(true, 0)
+    expect(refused.values).toEqual(Array(51).fill('zero is not a tick'))
   })
 })

@@ -1,6 +1,7 @@
-import type { Plugin } from '@envelop/core'
+import type { MaskError, Plugin } from '@envelop/core'
 import { createSourceEventStream, type ExecutionArgs, type ExecutionResult, execute } from 'graphql'
 import { operationKey } from './operationKey.ts'
+import { maskedResult } from './use-error-masking.ts'
 
 /** Results by event object, then by operation (document, operation name, variables). */
 const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>()
@@ -14,8 +15,11 @@ const results = new WeakMap<object, Map<string, ExecutionResult | Promise<Execut
  *
  * The shared execution runs with the first subscriber's context. That is sound because no subscription field
  * depends on who asks (there is no per-caller authorisation in the schema, and dataloaders only batch reads).
+ *
+ * Each result's errors are masked here with `maskError` (`errorMasker`), once for all its subscribers, rather than
+ * by a layer of masking around each subscriber's stream (`useErrorMasking` leaves events to this plugin).
  */
-export function useSharedSubscriptionResults(): Plugin {
+export function useSharedSubscriptionResults(options: { maskError: MaskError }): Plugin {
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(async (args) => {
@@ -23,7 +27,12 @@ export function useSharedSubscriptionResults(): Plugin {
         const source = await createSourceEventStream(executionArgs)
         if (!(Symbol.asyncIterator in source)) return source
         const operation = operationKey(executionArgs)
-        const run = (event: unknown) => execute({ ...executionArgs, rootValue: event })
+        const run = (event: unknown) => {
+          const result = execute({ ...executionArgs, rootValue: event })
+          return result instanceof Promise
+            ? result.then((value) => maskedResult(value, options.maskError))
+            : maskedResult(result, options.maskError)
+        }
         const resultOf = (event: unknown) => {
           if (typeof event !== 'object' || event === null) return run(event)
           let byOperation = results.get(event)
@@ -39,12 +48,17 @@ export function useSharedSubscriptionResults(): Plugin {
           return result
         }
         const iterator = source[Symbol.asyncIterator]()
+        // Each event costs this subscriber one step (`then`) and no more: thousands of subscribers take their steps in
+        // turn, so every await here would be thousands of microtasks before the first copy leaves.
         const mapped: AsyncGenerator<ExecutionResult> = {
-          async next() {
-            const step = await iterator.next()
-            if (step.done) return { value: undefined, done: true }
-            return { value: await resultOf(step.value), done: false }
-          },
+          next: () =>
+            iterator.next().then((step) => {
+              if (step.done) return { value: undefined, done: true as const }
+              const result = resultOf(step.value)
+              return result instanceof Promise
+                ? result.then((value) => ({ value, done: false as const }))
+                : { value: result, done: false as const }
+            }),
           async return() {
             await iterator.return?.()
             return { value: undefined, done: true }
