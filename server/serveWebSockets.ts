@@ -1,12 +1,70 @@
 import type { Server } from 'node:http'
-import { type ExecutionArgs, GraphQLError } from 'graphql'
+import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql'
 import type { OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import type { YogaServerInstance } from 'graphql-yoga'
-import { WebSocketServer } from 'ws'
+import { type WebSocket, WebSocketServer } from 'ws'
 import type { ServerContext } from './context.ts'
 
-type Executors = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult }
+/** What an operation's rootValue carries: envelop's executors for it, and the subscription's id and socket. */
+type Operation = {
+  execute: (args: ExecutionArgs) => OperationResult
+  subscribe: (args: ExecutionArgs) => OperationResult
+  id: string
+  socket: WebSocket
+}
+
+/** A result's `next` payload as graphql-ws writes it (errors last, each as its `toJSON`), by result: made once. */
+const payloads = new WeakMap<ExecutionResult, string>()
+function payloadOf(result: ExecutionResult): string {
+  let payload = payloads.get(result)
+  if (payload === undefined) {
+    const { errors, ...rest } = result
+    payload = JSON.stringify(errors ? { ...rest, errors: errors.map((e) => e.toJSON()) } : rest)
+    payloads.set(result, payload)
+  }
+  return payload
+}
+
+/** Sends `text` on `socket`, done once it is written (nothing to do on a socket no longer open), as graphql-ws does. */
+const send = (socket: WebSocket, text: string) =>
+  new Promise<void>((resolve, reject) => {
+    if (socket.readyState !== socket.OPEN) return resolve()
+    socket.send(text, (error) => (error ? reject(error) : resolve()))
+  })
+
+/**
+ * A subscription's results sent on `socket` as its `next` messages by this function, each result's payload serialised
+ * once for every subscriber it goes to (the bus hands them all the same result), rather than by graphql-ws, which
+ * serialises the whole message for each. graphql-ws sees a stream that yields nothing and keeps the rest of the
+ * protocol: it sends `complete` when the results end, `error` when they fail, and gives the stream back (`return`)
+ * when the client completes it or goes.
+ */
+function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket: WebSocket): AsyncGenerator<never> {
+  const iterator = results[Symbol.asyncIterator]()
+  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`
+  const finish = async () => {
+    await iterator.return?.()
+    return { value: undefined, done: true } as const
+  }
+  const stream: AsyncGenerator<never> = {
+    async next() {
+      for (;;) {
+        const step = await iterator.next()
+        if (step.done) return { value: undefined, done: true }
+        await send(socket, `${prefix}${payloadOf(step.value)}}`)
+      }
+    },
+    return: finish,
+    async throw(error) {
+      await finish()
+      throw error
+    },
+    [Symbol.asyncIterator]: () => stream,
+    [Symbol.asyncDispose]: async () => void (await finish()),
+  }
+  return stream
+}
 
 /**
  * GraphQL over WebSocket (the `graphql-transport-ws` protocol of graphql-ws) on `server`, at the GraphQL endpoint beside
@@ -19,9 +77,13 @@ export function serveWebSockets(parameters: { server: Server; yoga: YogaServerIn
   const disposable = useServer(
     {
       // The executors envelop prepared for this operation travel in rootValue, as Yoga's own integration guide does.
-      execute: (args) => (args.rootValue as Executors).execute(args),
-      subscribe: (args) => (args.rootValue as Executors).subscribe(args),
-      onSubscribe: async (ctx, _id, payload) => {
+      execute: (args) => (args.rootValue as Operation).execute(args),
+      subscribe: async (args) => {
+        const { subscribe, id, socket } = args.rootValue as Operation
+        const result = await subscribe(args)
+        return Symbol.asyncIterator in result ? sentBySelf(result as AsyncIterable<ExecutionResult>, id, socket) : result
+      },
+      onSubscribe: async (ctx, id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -40,7 +102,7 @@ export function serveWebSockets(parameters: { server: Server; yoga: YogaServerIn
             document,
             variableValues: payload.variables,
             contextValue: await contextFactory(),
-            rootValue: { execute, subscribe } as Executors,
+            rootValue: { execute, subscribe, id, socket: ctx.extra.socket } as Operation,
           } satisfies ExecutionArgs
         } catch (error) {
           if (error instanceof GraphQLError) return [error]
