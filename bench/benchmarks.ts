@@ -10,7 +10,10 @@
  * the indexer's backfill rate and realtime lag against a no-op Ponder app (bench/indexer.ts) and the dashboard's
  * first-load size and time to interactive against GraphiQL (bench/web.ts), and writes `BENCHMARKS.md`.
  * Not part of `npm test`: it takes over twenty minutes (10,000 providers are registered and paid; 2,000 jobs run;
- * 10,000 sockets are opened four times per transport; four devnet stacks take some 900 jobs each).
+ * 10,000 sockets are opened four times per transport; four devnet stacks take some 900 jobs each). With `--gas`
+ * (`npm run bench -- --gas`) it measures and writes the gas sections alone; the benches of batches, the simulator,
+ * subscriptions, reads, the agent pool, throughput, the indexer and the dashboard each write their own section when
+ * run alone (`npx tsx bench/<name>.ts`).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -31,6 +34,7 @@ import { type SubscriptionsBenchReturnType, subscriptionsBench, subscriptionsSec
 import { type ThroughputBenchReturnType, throughputBench, throughputSection } from './throughput.ts'
 import { type VerificationOverheadReturnType, verificationOverhead } from './verificationOverhead.ts'
 import { type WebBenchReturnType, webBench, webSection } from './web.ts'
+import { writeSection } from './writeSection.ts'
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const outFile = path.join(repoRoot, 'BENCHMARKS.md')
@@ -278,33 +282,11 @@ export function overheadSection(overhead: VerificationOverheadReturnType): strin
 }
 
 /** BENCHMARKS.md from the measurements. */
-function renderBenchmarks(
-  lifecycle: LifecycleGasReturnType,
-  epochs: EpochCloseGasReturnType,
-  batches: BatchGasReturnType,
-  overhead: VerificationOverheadReturnType,
-  agreement: AgreementRatesReturnType,
-  simulator: SimulatorBenchReturnType,
-  subscriptions: SubscriptionsBenchReturnType,
-  queries: QueriesBenchReturnType,
-  agentPool: AgentPoolBenchReturnType,
-  throughput: ThroughputBenchReturnType,
-  indexer: IndexerBenchReturnType,
-  web: WebBenchReturnType,
-): string {
+/** The four gas sections' lines, each from its `## ` heading (`writeSection` can write each alone). */
+function gasSections(lifecycle: LifecycleGasReturnType, epochs: EpochCloseGasReturnType): string[][] {
   const lines: string[] = []
   const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
   push(
-    '# Benchmarks',
-    '',
-    'Written by `npm run bench` (`bench/benchmarks.ts`); do not edit by hand.',
-    '',
-    `Gas, not time: every number in the gas sections is the \`gasUsed\` of a transaction that a fixed script sends to a fresh ${epochs.node} node ` +
-      '(its default hardfork, the devnet parameters of `contracts/deploy.ts`). Gas is deterministic, so one run is exact and ' +
-      'needs no repetitions, timing or ratios; a rerun prints the same numbers until a contract or the script changes. ' +
-      `"Before" is the same script run against the contracts of commit ${baseline.commit}, before per-provider epoch ` +
-      'rewards became pull-based against per-epoch totals (`bench/baseline.ts`). Gas includes the 21,000 of every transaction.',
-    '',
     '## Gas per external function',
     '',
     'One Redundant(k=2) job from registration to the reward claims (the lifecycle), then the calls it does not make. ' +
@@ -387,6 +369,43 @@ function renderBenchmarks(
       epochs.recordJob.map((row) => [row.case, n(row.gas), beforeCell(baseline.recordJob[row.case])]),
     ),
     '',
+  )
+  const sections: string[][] = []
+  for (const line of lines) {
+    if (line.startsWith('## ')) sections.push([])
+    sections.at(-1)?.push(line)
+  }
+  return sections
+}
+
+function renderBenchmarks(
+  lifecycle: LifecycleGasReturnType,
+  epochs: EpochCloseGasReturnType,
+  batches: BatchGasReturnType,
+  overhead: VerificationOverheadReturnType,
+  agreement: AgreementRatesReturnType,
+  simulator: SimulatorBenchReturnType,
+  subscriptions: SubscriptionsBenchReturnType,
+  queries: QueriesBenchReturnType,
+  agentPool: AgentPoolBenchReturnType,
+  throughput: ThroughputBenchReturnType,
+  indexer: IndexerBenchReturnType,
+  web: WebBenchReturnType,
+): string {
+  const lines: string[] = []
+  const push = (...l: string[]) => lines.push(...l.map((x) => (x.startsWith('|') ? x : wrap(x))))
+  push(
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (`bench/benchmarks.ts`); do not edit by hand.',
+    '',
+    `Gas, not time: every number in the gas sections is the \`gasUsed\` of a transaction that a fixed script sends to a fresh ${epochs.node} node ` +
+      '(its default hardfork, the devnet parameters of `contracts/deploy.ts`). Gas is deterministic, so one run is exact and ' +
+      'needs no repetitions, timing or ratios; a rerun prints the same numbers until a contract or the script changes. ' +
+      `"Before" is the same script run against the contracts of commit ${baseline.commit}, before per-provider epoch ` +
+      'rewards became pull-based against per-epoch totals (`bench/baseline.ts`). Gas includes the 21,000 of every transaction.',
+    '',
+    ...gasSections(lifecycle, epochs).flat(),
     ...batchGasSection(batches),
     ...overheadSection(overhead),
     ...agreementSection(agreement),
@@ -404,6 +423,12 @@ function renderBenchmarks(
 async function main(): Promise<void> {
   const lifecycle = await lifecycleGas()
   const epochs = await epochCloseGas()
+  if (process.argv.includes('--gas')) {
+    // `npm run bench -- --gas`: the gas sections alone (a few minutes), the rest of the file as it was.
+    for (const section of gasSections(lifecycle, epochs)) writeSection(outFile, section)
+    process.stdout.write(`bench: wrote the gas sections of ${outFile} (k=2 lifecycle ${n(lifecycle.lifecycleTotal)} gas)\n`)
+    return
+  }
   const batches = await batchGas()
   const overhead = await verificationOverhead()
   const agreement = await agreementRates()
