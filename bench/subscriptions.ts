@@ -259,6 +259,10 @@ export function subscriptionsSection(bench: SubscriptionsBenchReturnType): strin
   const find = (run: FanoutRun, selection: Selection) =>
     bench.runs.find((r) => r.transport === run.transport && r.subscribers === run.subscribers && r.selection === selection)
   const agents = bench.runs.filter((r) => r.selection === 'withJob')
+  const transportName = (run: FanoutRun) => (run.transport === 'sse' ? 'SSE' : 'WebSocket')
+  const verdict = (ok: boolean) => (ok ? 'met' : 'not met')
+  const largest = Math.max(...agents.map((a) => a.subscribers))
+  const heaviest = Math.max(...bench.runs.map((r) => r.heapPerSubscriber))
   return [
     '## Subscriptions: fan-out to one provider’s agents',
     '',
@@ -278,11 +282,19 @@ export function subscriptionsSection(bench: SubscriptionsBenchReturnType): strin
     ...agents.map((a) => {
       const p = find(a, 'withoutJob')
       return (
-        `| ${a.transport === 'sse' ? 'SSE' : 'WebSocket'} | ${a.subscribers.toLocaleString('en-US')} | ` +
+        `| ${transportName(a)} | ${a.subscribers.toLocaleString('en-US')} | ` +
         `${a.lastDeliveryP50.toFixed(0)} / ${a.lastDeliveryP99.toFixed(0)} | ${p?.lastDeliveryP50.toFixed(0)} / ${p?.lastDeliveryP99.toFixed(0)} | ` +
         `${p ? (a.lastDeliveryP99 / p.lastDeliveryP99).toFixed(2) : ''} | ${a.deliveryP99.toFixed(0)} | ${kb(a.heapPerSubscriber)} | ${kb(a.heapLeftPerSubscriber)} |`
       )
     }),
+    '',
+    `Targets (issue #9), the agents' selection: ${largest.toLocaleString('en-US')} subscribers on one process, block → last ` +
+      'delivery p99 ≤ 250 ms: ' +
+      agents
+        .filter((a) => a.subscribers === largest)
+        .map((a) => `${transportName(a)} ${verdict(a.lastDeliveryP99 <= 250)} (${a.lastDeliveryP99.toFixed(0)} ms over ${a.rounds} events)`)
+        .join(', ') +
+      `; ≤ 30 KB each: ${verdict(heaviest <= 30 * 1024)} (at most ${kb(heaviest)} KB in any run).`,
     '',
   ]
 }
