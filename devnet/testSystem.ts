@@ -18,6 +18,7 @@ import {
   type TestClient,
   type TransactionReceipt,
   toHex,
+  WaitForTransactionReceiptTimeoutError,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
@@ -32,6 +33,9 @@ import { TSR } from '../protocol/units.ts'
 import { devKeys } from './devAccounts.ts'
 import { fund as fundAccounts } from './fund.ts'
 import { type Anvil, startAnvil } from './startAnvil.ts'
+
+/** How long a test transaction's receipt is waited for through viem before the node is asked directly (ms). */
+const defaultReceiptWaitMs = 30_000
 
 /** A call a test sends: loosely typed so one helper serves every contract. */
 export type WriteParameters = { address: Address; abi: Abi | readonly unknown[]; functionName: string; args?: readonly unknown[] }
@@ -76,7 +80,10 @@ export type TestSystem = {
  * Starts an anvil on a random port and deploys the system with the devnet defaults (or `params`).
  * The deployment file is not written unless `out` names a path.
  */
-export async function startTestSystem(parameters: { params?: DeployParamsOverrides; out?: string } = {}): Promise<TestSystem> {
+export async function startTestSystem(
+  parameters: { params?: DeployParamsOverrides; out?: string; receiptWaitMs?: number } = {},
+): Promise<TestSystem> {
+  const receiptWaitMs = parameters.receiptWaitMs ?? defaultReceiptWaitMs
   const anvil = await startAnvil()
   try {
     const accounts = {
@@ -105,6 +112,30 @@ export async function startTestSystem(parameters: { params?: DeployParamsOverrid
       }
       return wallet
     }
+    /**
+     * `hash`'s receipt. viem waits for it block by block; should that wait outlast `receiptWaitMs` (a contract test
+     * once hung for its whole timeout there, with nothing to go on), the node is asked directly: a receipt it has is
+     * returned, with a warning saying viem's wait missed it, and otherwise the error says what the node knows.
+     */
+    const receiptOf = async (hash: Hex): Promise<TransactionReceipt> => {
+      try {
+        return await publicClient.waitForTransactionReceipt({ hash, timeout: receiptWaitMs })
+      } catch (error) {
+        if (!(error instanceof WaitForTransactionReceiptTimeoutError)) throw error
+        const [receipt, transaction, head] = await Promise.all([
+          publicClient.getTransactionReceipt({ hash }).catch(() => undefined),
+          publicClient.getTransaction({ hash }).catch(() => undefined),
+          publicClient.getBlockNumber({ cacheTime: 0 }),
+        ])
+        const known = transaction ? `known to the node (block ${transaction.blockNumber ?? 'none yet'})` : 'unknown to the node'
+        if (!receipt)
+          throw new Error(`no receipt for ${hash} after ${receiptWaitMs} ms: ${known}, the node at block ${head}`, { cause: error })
+        console.warn(
+          `viem's wait for ${hash} missed its receipt (block ${receipt.blockNumber}, the node at ${head}) for ${receiptWaitMs} ms`,
+        )
+        return receipt
+      }
+    }
     return {
       anvil,
       rpcUrl: anvil.rpcUrl,
@@ -120,13 +151,13 @@ export async function startTestSystem(parameters: { params?: DeployParamsOverrid
       async write(account, call) {
         const abi = [...(call.abi as Abi), ...allErrorsAbi] as Abi
         const hash = await walletOf(account).writeContract({ ...call, abi, account, chain } as never)
-        const receipt = await publicClient.waitForTransactionReceipt({ hash })
+        const receipt = await receiptOf(hash)
         if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted in ${hash}`)
         return receipt
       },
       async deployContract(account, abi, bytecode, args) {
         const hash = await walletOf(account).deployContract({ abi, bytecode, args, account, chain } as never)
-        const receipt = await publicClient.waitForTransactionReceipt({ hash })
+        const receipt = await receiptOf(hash)
         if (receipt.status !== 'success' || !receipt.contractAddress) throw new Error(`deployment reverted in ${hash}`)
         return receipt.contractAddress
       },
