@@ -95,7 +95,8 @@ export function createFanout<K, T>(
             await ready()
           }
         },
-        take: () => (closed ? undefined : queue.shift()),
+        // Closing empties the queue, so a closed subscription hands over nothing.
+        take: () => queue.shift(),
         ready,
         async return(): Promise<IteratorResult<T>> {
           close()

@@ -12,16 +12,16 @@ const pingIntervalMs = 12_000
 
 type Params = { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown }
 
-/** Until `res` (or its socket) takes more, or the client has gone (when it never will). */
-const drained = (res: ServerResponse | Writable) =>
+/** Until `stream` (a response or its socket) takes more, or the client has gone (when it never will). */
+const drained = (stream: Writable) =>
   new Promise<void>((resolve) => {
     const done = () => {
-      res.off('drain', done)
-      res.off('close', done)
+      stream.off('drain', done)
+      stream.off('close', done)
       resolve()
     }
-    res.once('drain', done)
-    res.once('close', done)
+    stream.once('drain', done)
+    stream.once('close', done)
   })
 
 /** A result's JSON, without the `http` extension Yoga keeps for itself (a status and headers, not the client's). */
