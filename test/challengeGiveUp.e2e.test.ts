@@ -5,7 +5,14 @@ import { challengeLedgerAbi, jobMarketAbi } from '../contracts/generated/index.t
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
 import { jobStatusName } from '../protocol/enums.ts'
-import { jobsOfProvider, ownChallengeOf, settledNoShows, startGhostStack, untilHonestSettled } from './support/ghost.ts'
+import {
+  jobsOfProvider,
+  ownChallengeOf,
+  settledNoShows,
+  startGhostStack,
+  untilHonestSettled,
+  untilNoHonestInFlight,
+} from './support/ghost.ts'
 import { gqlData, waitFor } from './support/graphql.ts'
 
 // A round that can't finish: its give-up timeout (issue 7, the provider who vanishes, seen from the issuer). A ghost
@@ -73,7 +80,17 @@ test('a round whose job outlives its give-up is revealed with that job live and 
   expect(await recordedProviders()).not.toContain(ghost.address.toLowerCase())
 
   // Past the deadline the job has settled as any job of the gateway does: run by another provider once the reveal freed
-  // it, or expired and refunded. Still nothing is recorded for it.
+  // it, or expired and refunded. Still nothing is recorded for it. The matcher hands a freed job on at its next block:
+  // that run (an honest provider's) ends before time jumps, or the jump would shut out its reveal.
+  await waitFor(
+    'the freed ghost job handed on',
+    async () => {
+      const job = (await jobsOf(ghost.address)).find((j) => j.id === ghostJob.id)
+      return job?.status !== 'OPEN' ? true : undefined
+    },
+    { timeoutMs: 10_000 },
+  ).catch(() => undefined) // left Open (nobody took it): it expires at the deadline
+  await untilNoHonestInFlight(stack, honest)
   await warp(deadlineSeconds)
   const settled = await waitFor('the ghost job settled', async () => {
     const job = (await jobsOf(ghost.address)).find((j) => j.id === ghostJob.id)

@@ -144,6 +144,12 @@ export async function untilHonestSettled(stack: Stack, honest: readonly Address[
   }
   // Nor anything else they were handed meanwhile: an audit the ghost abandoned that expired on its own (a slow run
   // outlasting a commit window) goes to an honest provider, whose commit a jump in time would then shut out.
+  await untilNoHonestInFlight(stack, honest)
+}
+
+/** Waits until no assignment of `honest` providers waits for their commit or reveal (a jump in time would shut it out). */
+export async function untilNoHonestInFlight(stack: Stack, honest: readonly Address[]): Promise<void> {
+  const is = (a: { provider: Address }, p: Address) => a.provider.toLowerCase() === p.toLowerCase()
   await waitFor('no honest assignment in flight', async () => {
     for (const p of honest)
       for (const job of await jobsOfProvider(stack.graphqlUrl, p)) {
