@@ -20,6 +20,7 @@ const deployment = {
     ChallengeLedger: { address: address(14), blockNumber: 4 },
     TesseraTimelock: { address: address(15), blockNumber: 4 },
     JobBatcher: { address: address(16), blockNumber: 4 },
+    ProviderBatcher: { address: address(17), blockNumber: 4 },
   },
 } satisfies Pick<Deployment, 'chainId' | 'contracts'>
 const privateKey = devKeys[5]

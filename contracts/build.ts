@@ -28,6 +28,7 @@ export const deployableContracts = [
   'ChallengeLedger',
   'TesseraTimelock',
   'JobBatcher',
+  'ProviderBatcher',
 ] as const
 
 /** solc settings shared by every build (PROTOCOL.md). */

@@ -69,6 +69,7 @@ describe('deployAll', () => {
       'EmissionController',
       'JobBatcher',
       'JobMarket',
+      'ProviderBatcher',
       'ProviderRegistry',
       'TesseraTimelock',
       'TesseraToken',

@@ -22,6 +22,8 @@ import {
   jobBatcherBytecode,
   jobMarketAbi,
   jobMarketBytecode,
+  providerBatcherAbi,
+  providerBatcherBytecode,
   providerRegistryAbi,
   providerRegistryBytecode,
   tesseraTimelockAbi,
@@ -82,7 +84,8 @@ export type DeployAllParameters = {
 }
 
 /**
- * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket, ChallengeLedger, TesseraTimelock and JobBatcher,
+ * Deploys TesseraToken, ProviderRegistry, EmissionController, JobMarket, ChallengeLedger, TesseraTimelock, JobBatcher and
+ * ProviderBatcher,
  * wires them (registry and controller → JobMarket, controller and registry → ChallengeLedger, token minter → controller,
  * JobMarket's MATCHER_ROLE → matcher and batcher, the batcher's MATCHER_ROLE and
  * ISSUER_ROLE → matcher, the controller's governor and JobMarket's GOVERNOR_ROLE → timelock, whose only proposer is
@@ -143,6 +146,8 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
   await send(market.address, jobMarketAbi, 'grantRole', [matcherRole, batcher.address])
   const batchMatcherRole = await publicClient.readContract({ address: batcher.address, abi: jobBatcherAbi, functionName: 'MATCHER_ROLE' })
   await send(batcher.address, jobBatcherAbi, 'grantRole', [batchMatcherRole, parameters.matcher])
+  // Code providers' accounts delegate to (EIP-7702), to commit and reveal many jobs per transaction.
+  const providerBatcher = await deploy(providerBatcherAbi, providerBatcherBytecode, [market.address])
   // The server's key issues the known-answer challenge jobs too.
   const ledger = await deploy(challengeLedgerAbi, challengeLedgerBytecode, [market.address, admin])
   const issuerRole = await publicClient.readContract({ address: ledger.address, abi: challengeLedgerAbi, functionName: 'ISSUER_ROLE' })
@@ -179,6 +184,7 @@ export async function deployAll(parameters: DeployAllParameters): Promise<Deploy
       ChallengeLedger: ledger,
       TesseraTimelock: timelock,
       JobBatcher: batcher,
+      ProviderBatcher: providerBatcher,
     },
     params,
   }

@@ -3,6 +3,7 @@ import {
   emissionControllerAbi,
   jobBatcherAbi,
   jobMarketAbi,
+  providerBatcherAbi,
   providerRegistryAbi,
   tesseraTimelockAbi,
   tesseraTokenAbi,
@@ -18,4 +19,5 @@ export const contractAbis = {
   ChallengeLedger: challengeLedgerAbi,
   TesseraTimelock: tesseraTimelockAbi,
   JobBatcher: jobBatcherAbi,
+  ProviderBatcher: providerBatcherAbi,
 } as const satisfies Record<ContractName, readonly unknown[]>

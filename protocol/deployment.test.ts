@@ -20,6 +20,7 @@ const deployment: Deployment = {
     ChallengeLedger: { address: address(14), blockNumber: 4 },
     TesseraTimelock: { address: address(15), blockNumber: 4 },
     JobBatcher: { address: address(16), blockNumber: 4 },
+    ProviderBatcher: { address: address(17), blockNumber: 4 },
   },
   params: {
     token: { genesisSupply: 10n ** 26n },

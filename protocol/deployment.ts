@@ -12,6 +12,7 @@ export const contractNames = [
   'ChallengeLedger',
   'TesseraTimelock',
   'JobBatcher',
+  'ProviderBatcher',
 ] as const
 export type ContractName = (typeof contractNames)[number]
 

@@ -6,3 +6,4 @@ export { emissionControllerAbi, emissionControllerBytecode, emissionControllerDe
 export { challengeLedgerAbi, challengeLedgerBytecode, challengeLedgerDeployedSize } from './ChallengeLedger.ts'
 export { tesseraTimelockAbi, tesseraTimelockBytecode, tesseraTimelockDeployedSize } from './TesseraTimelock.ts'
 export { jobBatcherAbi, jobBatcherBytecode, jobBatcherDeployedSize } from './JobBatcher.ts'
+export { providerBatcherAbi, providerBatcherBytecode, providerBatcherDeployedSize } from './ProviderBatcher.ts'

@@ -19,6 +19,7 @@ export const fixtureDeployment: Deployment = {
     ChallengeLedger: { address: '0x0000000000000000000000000000000000000005', blockNumber: 1 },
     TesseraTimelock: { address: '0x0000000000000000000000000000000000000007', blockNumber: 1 },
     JobBatcher: { address: '0x0000000000000000000000000000000000000008', blockNumber: 1 },
+    ProviderBatcher: { address: '0x0000000000000000000000000000000000000009', blockNumber: 1 },
   },
   params: devnetParams,
 }
