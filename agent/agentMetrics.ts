@@ -33,6 +33,12 @@ export function createAgentMetrics(parameters: { defaultMetrics?: boolean } = {}
       registers,
     }),
     inferenceUnits: new Counter({ name: 'tessera_agent_inference_units_total', help: 'Input rows run', registers }),
+    batchedCalls: new Histogram({
+      name: 'tessera_agent_batched_calls',
+      help: 'Commits and reveals per transaction sent through the batcher',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    }),
     transactions: new Counter({
       name: 'tessera_agent_transactions_total',
       help: 'Transactions sent, by function and result',

@@ -15,6 +15,7 @@ import type { HeadWatch } from './headWatch.ts'
 import { InferenceOutOfMemoryError, type InferencePool, ModelLoadError, type RunInferenceReturnType } from './inferencePool.ts'
 import { type Journal, type JournalEntry, type JournalState, newSalt } from './journal.ts'
 import { alterOutput, liesOn } from './lieDecision.ts'
+import type { MarketCalls } from './marketCalls.ts'
 import type { ModelCache } from './modelCache.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
 
@@ -29,6 +30,8 @@ export type JobContext = {
   jobMarket: Address
   publicClient: PublicClient
   sender: TxSender
+  /** Sends the commits and reveals: each alone, or many per transaction. */
+  calls: MarketCalls
   journal: Journal
   pool: InferencePool
   models: ModelCache
@@ -438,12 +441,10 @@ async function commit(ctx: JobContext, entry: JournalEntry, head: bigint): Promi
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.commitTx }, 'commit gone from the chain; sending it again')
   const args = [BigInt(entry.jobId), entry.commitment] as const
   return sendAndJournal(ctx, entry, 'commit', () =>
-    ctx.sender
-      .send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'commitResult', args }, { reuseGasEstimate: true })
-      .then(({ hash }) => ({
-        state: 'committing',
-        commitTx: hash,
-      })),
+    ctx.calls.send({ functionName: 'commitResult', args }).then(({ hash }) => ({
+      state: 'committing',
+      commitTx: hash,
+    })),
   )
 }
 
@@ -453,12 +454,10 @@ async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint): Promi
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.revealTx }, 'reveal gone from the chain; sending it again')
   const args = [BigInt(entry.jobId), entry.fingerprint, entry.outputHash, entry.salt] as const
   return sendAndJournal(ctx, entry, 'reveal', () =>
-    ctx.sender
-      .send({ address: ctx.jobMarket, abi: jobMarketAbi, functionName: 'revealResult', args }, { reuseGasEstimate: true })
-      .then(({ hash }) => ({
-        state: 'revealing',
-        revealTx: hash,
-      })),
+    ctx.calls.send({ functionName: 'revealResult', args }).then(({ hash }) => ({
+      state: 'revealing',
+      revealTx: hash,
+    })),
   )
 }
 

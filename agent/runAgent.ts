@@ -93,6 +93,11 @@ export type RunAgentParameters = {
   payoutIntervalMs?: number
   /** Smallest JobMarket balance a payout withdraws, TSR wei: dust waits until it grows. Default 0: any positive balance. */
   minWithdraw?: bigint
+  /**
+   * Send commits and reveals many per transaction, the provider's account delegated (EIP-7702) to the deployment's
+   * ProviderBatcher. Default true; false: each its own transaction, the account left as it is.
+   */
+  batchCalls?: boolean
 }
 
 export type RunAgentReturnType = {
@@ -179,6 +184,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       jobMarket: setup.deployment.contracts.JobMarket.address,
       publicClient: setup.publicClient,
       sender: setup.sender,
+      calls: setup.calls,
       journal,
       pool: setup.pool,
       models: new ModelCache({ dataDir: parameters.dataDir, serverUrl: parameters.serverUrl, credentials }),

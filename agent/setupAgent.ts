@@ -12,6 +12,7 @@ import { detectHardware } from './detectHardware.ts'
 import { AgentSetupError, type EnsureProviderReturnType, ensureProvider } from './ensureProvider.ts'
 import { InferencePool } from './inferencePool.ts'
 import { Journal } from './journal.ts'
+import { BatchedMarketCalls, delegateToBatcher, directMarketCalls, type MarketCalls } from './marketCalls.ts'
 import type { RunAgentParameters } from './runAgent.ts'
 import { TxSender } from './txSender.ts'
 
@@ -27,6 +28,7 @@ export type SetupAgentParameters = Pick<
   | 'pollIntervalMs'
   | 'inferenceWorkers'
   | 'startupTimeoutMs'
+  | 'batchCalls'
 > & {
   account: LocalAccount
   log: Logger
@@ -40,6 +42,8 @@ export type SetupAgentReturnType = {
   deployment: Deployment
   publicClient: PublicClient
   sender: TxSender
+  /** How the agent's commits and reveals go out (`batchCalls`). */
+  calls: MarketCalls
   journal: Journal
   pool: InferencePool
   hardware: Hardware
@@ -124,5 +128,12 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
     { registered: provider.registered, stake: provider.stake.toString(), staked: provider.staked.toString() },
     'provider ready on chain',
   )
-  return { deployment, publicClient, sender, journal, pool, hardware, ensure }
+  const jobMarket = market.address
+  const batched =
+    parameters.batchCalls !== false &&
+    (await delegateToBatcher({ publicClient, walletClient, account, batcher: deployment.contracts.ProviderBatcher.address, log }))
+  const calls = batched
+    ? new BatchedMarketCalls({ sender, publicClient, account, log, onBatch: (size) => metrics.batchedCalls.observe(size) })
+    : directMarketCalls({ sender, jobMarket })
+  return { deployment, publicClient, sender, calls, journal, pool, hardware, ensure }
 }

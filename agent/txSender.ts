@@ -13,7 +13,7 @@ import {
   TransactionReceiptNotFoundError,
   type WalletClient,
 } from 'viem'
-import { TesseraError } from '../protocol/errors.ts'
+import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
 import { createFeeReader, type Fees, sendContractCall } from '../protocol/signedSend.ts'
@@ -24,10 +24,17 @@ import { createFeeReader, type Fees, sendContractCall } from '../protocol/signed
  */
 export class TransactionError extends TesseraError {
   override name = 'TransactionError'
+  readonly #revert: Revert | undefined
+
+  /** `revert`: the custom error, where no viem error carries it (a call that failed inside a batch). */
+  constructor(shortMessage: string, parameters: TesseraErrorParameters & { revert?: Revert } = {}) {
+    super(shortMessage, parameters)
+    this.#revert = parameters.revert
+  }
 
   /** The contract's custom error, when the cause is a revert that gave one. */
   get revert(): Revert | undefined {
-    return decodeRevert(this.cause)
+    return this.#revert ?? decodeRevert(this.cause)
   }
 }
 
@@ -111,6 +118,8 @@ export class TxSender {
        * several) checks that it would succeed. A send that then runs out of gas forgets it and is retryable.
        */
       reuseGasEstimate?: boolean
+      /** Called with the hash once the node has the transaction, before its receipt. */
+      onSent?: (hash: Hash) => void
     } = {},
   ): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
     const functionName = String(parameters.functionName)
@@ -153,6 +162,7 @@ export class TxSender {
         details: error instanceof BaseError ? error.shortMessage : String(error),
       })
     }
+    options.onSent?.(hash)
     let receipt: TransactionReceipt
     try {
       receipt = await this.receiptOf(functionName, hash)

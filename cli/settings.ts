@@ -461,6 +461,13 @@ export const settings = {
     description: 'do not claim jobs the matcher left waiting past the claim grace (claimJob)',
     parse: bool,
   },
+  batchCalls: {
+    flag: '--no-batch-calls',
+    env: 'TESSERA_AGENT_BATCH_CALLS',
+    default: 'true',
+    description: "send each commit and reveal alone, leaving the provider's account undelegated (no ProviderBatcher, EIP-7702)",
+    parse: bool,
+  },
   chainWatch: {
     flag: '--chain-watch <seconds>',
     env: 'TESSERA_AGENT_CHAIN_WATCH',

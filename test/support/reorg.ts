@@ -9,9 +9,10 @@ import {
   type PrivateKeyAccount,
   type PublicClient,
   type TestClient,
+  toFunctionSelector,
 } from 'viem'
 import { TxSender } from '../../agent/txSender.ts'
-import { jobBatcherAbi, jobMarketAbi, providerRegistryAbi } from '../../contracts/generated/index.ts'
+import { jobBatcherAbi, jobMarketAbi, providerBatcherAbi, providerRegistryAbi } from '../../contracts/generated/index.ts'
 import type { JobSpecArgs } from '../../devnet/testSystem.ts'
 import { sleep } from '../../protocol/retry.ts'
 
@@ -47,9 +48,12 @@ export function startBlockPump(chain: ReorgChain, pump: { paused: boolean }, ms:
   })
 }
 
+const callManySelector = toFunctionSelector('callMany(bytes[])')
+
 /**
  * The JobMarket calls mined in blocks `from..to`, with their function names; a JobBatcher batch (`assignMany`, …)
- * counts as the call it makes (`assign`, …).
+ * counts as the calls it makes (`assign`, …), and so does a provider's batch (ProviderBatcher's `callMany`, sent by
+ * the provider's account to itself) as the commits and reveals in it.
  */
 async function marketCallsIn(chain: ReorgChain, from: bigint, to: bigint): Promise<{ hash: Hash; name: string }[]> {
   const calls: { hash: Hash; name: string }[] = []
@@ -61,6 +65,10 @@ async function marketCallsIn(chain: ReorgChain, from: bigint, to: bigint): Promi
         calls.push({ hash: tx.hash, name: decodeFunctionData({ abi: jobMarketAbi, data: tx.input }).functionName })
       else if (chain.batcher && to === chain.batcher.toLowerCase())
         calls.push({ hash: tx.hash, name: decodeFunctionData({ abi: jobBatcherAbi, data: tx.input }).functionName.replace(/Many$/, '') })
+      else if (to === tx.from.toLowerCase() && tx.input.startsWith(callManySelector)) {
+        const [inner] = decodeFunctionData({ abi: providerBatcherAbi, data: tx.input }).args
+        for (const data of inner ?? []) calls.push({ hash: tx.hash, name: decodeFunctionData({ abi: jobMarketAbi, data }).functionName })
+      }
     }
   }
   return calls

@@ -1,0 +1,200 @@
+import type { Logger } from 'pino'
+import {
+  type Address,
+  BaseError,
+  concat,
+  encodeFunctionData,
+  type Hash,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+  parseEventLogs,
+  type TransactionReceipt,
+  type WalletClient,
+} from 'viem'
+import { jobMarketAbi, providerBatcherAbi } from '../contracts/generated/index.ts'
+import { decodeRevert, decodeRevertData, formatRevert } from '../protocol/revert.ts'
+import { TransactionError, type TxSender } from './txSender.ts'
+
+/** The JobMarket calls an agent makes for each assignment. */
+export type MarketCall =
+  | { functionName: 'commitResult'; args: readonly [jobId: bigint, commitment: Hex] }
+  | { functionName: 'revealResult'; args: readonly [jobId: bigint, fingerprint: Hex, outputHash: Hex, salt: Hex] }
+
+/**
+ * How the agent sends its commits and reveals. `send` resolves with the transaction that carried the call once it is
+ * mined with the call done, and throws a {@link TransactionError} as `TxSender.send` does: its `revert` the call's own
+ * custom error when the call reverted (alone or inside a batch).
+ */
+export type MarketCalls = {
+  send: (call: MarketCall) => Promise<{ hash: Hash; receipt: TransactionReceipt }>
+}
+
+/** Each call its own transaction. */
+export function directMarketCalls(parameters: { sender: TxSender; jobMarket: Address }): MarketCalls {
+  const { sender, jobMarket } = parameters
+  return { send: (call) => sender.send({ address: jobMarket, abi: jobMarketAbi, ...call }, { reuseGasEstimate: true }) }
+}
+
+/** The code an account delegated to `contract` holds (EIP-7702): `0xef0100` and the address. */
+const delegationTo = (contract: Address): Hex => concat(['0xef0100', contract]).toLowerCase() as Hex
+
+/**
+ * Makes the provider's account run ProviderBatcher's code (an EIP-7702 authorization, signed by the account and sent
+ * by it in a transaction to itself that makes an empty batch), unless it already does. Returns whether it does now.
+ * An account that already runs other code (the provider delegated it elsewhere) is left as it is: false, and the
+ * agent sends each call alone. Call it before anything else sends from the account: the transaction takes a nonce.
+ */
+export async function delegateToBatcher(parameters: {
+  publicClient: PublicClient
+  walletClient: WalletClient
+  account: LocalAccount
+  batcher: Address
+  log: Logger
+}): Promise<boolean> {
+  const { publicClient, walletClient, account, batcher, log } = parameters
+  const delegated = async () => (await publicClient.getCode({ address: account.address }))?.toLowerCase()
+  const code = await delegated()
+  if (code === delegationTo(batcher)) return true
+  if (code && code !== '0x') {
+    log.warn({ code: code.slice(0, 48) }, 'the provider account already runs other code: sending each commit and reveal alone')
+    return false
+  }
+  const authorization = await walletClient.signAuthorization({ account, contractAddress: batcher, executor: 'self' })
+  const hash = await walletClient.sendTransaction({
+    account,
+    chain: walletClient.chain,
+    to: account.address,
+    data: encodeFunctionData({ abi: providerBatcherAbi, functionName: 'callMany', args: [[]] }),
+    authorizationList: [authorization],
+  })
+  const receipt = await publicClient.waitForTransactionReceipt({ hash })
+  if ((await delegated()) !== delegationTo(batcher))
+    throw new TransactionError('the provider account did not take up the batcher’s code', {
+      details: `tx ${hash} (${receipt.status}) to delegate ${account.address} to ${batcher}`,
+    })
+  log.info({ batcher, txHash: hash }, 'provider account delegated to the batcher: commits and reveals go many per transaction')
+  return true
+}
+
+type Waiting = {
+  call: MarketCall
+  data: Hex
+  resolve: (sent: { hash: Hash; receipt: TransactionReceipt }) => void
+  reject: (error: unknown) => void
+}
+
+/**
+ * Sends the agent's commits and reveals many per transaction: through ProviderBatcher's `callMany`, as the provider's
+ * account delegated to it ({@link delegateToBatcher}), in a transaction the account sends to itself. JobMarket sees
+ * each call made by the provider, as if sent alone.
+ *
+ * Group commit: calls that come while none is being sent go out on the next turn of the event loop; those that come
+ * while a batch is being simulated and handed to the node wait for that, then go out together. So a quiet agent
+ * sends each call at once, and a busy one (the commits of every job that finished, the reveals of every job the last
+ * block completed) sends a few transactions a block instead of one per call.
+ *
+ * A batch is first simulated: a call that would revert is refused at once with its own custom error (as a direct
+ * send's gas estimate would), and the rest are sent. A call that reverts on chain all the same (the chain moved
+ * between the simulation and the block) is refused from the transaction's `CallFailed` log; the others resolve with
+ * the transaction. A batch that can't be sent, or vanishes, fails each of its calls with the sender's error.
+ */
+export class BatchedMarketCalls implements MarketCalls {
+  private readonly queue: Waiting[] = []
+  private draining = false
+  private readonly maxCalls: number
+
+  constructor(
+    private readonly parameters: {
+      sender: TxSender
+      publicClient: PublicClient
+      account: LocalAccount
+      log: Logger
+      /** The most calls per transaction; default 64 (ProviderBatcher takes up to 256). */
+      maxCalls?: number
+      /** Called with each batch's size as it is handed to the node. */
+      onBatch?: (calls: number) => void
+    },
+  ) {
+    this.maxCalls = parameters.maxCalls ?? 64
+  }
+
+  send(call: MarketCall): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
+    return new Promise((resolve, reject) => {
+      const data = encodeFunctionData({ abi: jobMarketAbi, ...call } as Parameters<typeof encodeFunctionData<typeof jobMarketAbi>>[0])
+      this.queue.push({ call, data, resolve, reject })
+      if (!this.draining) {
+        this.draining = true
+        setImmediate(() => void this.drain())
+      }
+    })
+  }
+
+  /** Sends batches until no call waits; each goes once the one before it is with the node. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.sendBatch(this.queue.splice(0, this.maxCalls))
+    } finally {
+      this.draining = false
+    }
+  }
+
+  /** Simulates `batch`, refuses the calls that would revert and sends the rest; resolves once the node has them. */
+  private async sendBatch(batch: Waiting[]): Promise<void> {
+    const { sender, publicClient, account } = this.parameters
+    const request = { address: account.address, abi: providerBatcherAbi, functionName: 'callMany' } as const
+    let ok: readonly boolean[]
+    let reasons: readonly Hex[]
+    try {
+      ;[ok, reasons] = (await publicClient.simulateContract({ ...request, account, args: [batch.map((w) => w.data)] })).result
+    } catch (error) {
+      const revert = decodeRevert(error)
+      const failure = new TransactionError(revert ? `callMany reverted with ${formatRevert(revert)}` : 'callMany could not be simulated', {
+        retryable: !revert,
+        cause: error,
+        details: error instanceof BaseError ? error.shortMessage : String(error),
+      })
+      for (const w of batch) w.reject(failure)
+      return
+    }
+    const going: Waiting[] = []
+    for (const [i, w] of batch.entries()) {
+      if (ok[i]) going.push(w)
+      else w.reject(callReverted(w.call, reasons[i] ?? '0x', 'reverted'))
+    }
+    if (going.length === 0) return
+    this.parameters.onBatch?.(going.length)
+    let sent!: () => void
+    const handedOff = new Promise<void>((resolve) => {
+      sent = resolve
+    })
+    const mined = sender.send({ ...request, args: [going.map((w) => w.data)] }, { onSent: () => sent() })
+    mined.then(
+      ({ hash, receipt }) => {
+        const failed = new Map(
+          parseEventLogs({ abi: providerBatcherAbi, eventName: 'CallFailed', logs: receipt.logs })
+            .filter((log) => log.address.toLowerCase() === account.address.toLowerCase())
+            .map((log) => [Number(log.args.index), log.args.reason]),
+        )
+        for (const [i, w] of going.entries()) {
+          const reason = failed.get(i)
+          if (reason === undefined) w.resolve({ hash, receipt })
+          else w.reject(callReverted(w.call, reason, `reverted on chain in tx ${hash}`))
+        }
+      },
+      (error) => {
+        for (const w of going) w.reject(error)
+      },
+    )
+    await Promise.race([handedOff, mined.catch(() => {})])
+  }
+}
+
+/** A call of a batch that reverted with `reason` (JobMarket's revert data): not retryable, its custom error attached. */
+function callReverted(call: MarketCall, reason: Hex, how: string): TransactionError {
+  const revert = decodeRevertData(reason)
+  return new TransactionError(`${call.functionName} ${how}${revert ? ` with ${formatRevert(revert)}` : ''}`, {
+    revert,
+    details: `job ${call.args[0]}, revert data ${reason}`,
+  })
+}
