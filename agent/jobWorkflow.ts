@@ -303,17 +303,41 @@ async function finish(ctx: JobContext, entry: JournalEntry, reason: string, outc
 type Watch = { runningAt?: bigint }
 
 /**
- * An entry that ended before its commit, brought back when its assignment is current at the head again: the round
- * ended (deep, say after a reorg took the assign), and then the same assign was mined again, at the same commit
- * deadline, so the assignment arrives again identical to the one the journal closed. Never committed, its result
- * (salt and all) is committed now as it would have been. Undefined for any other entry, or when the round isn't back.
+ * An entry whose round ended with nothing of ours on chain, brought back when its assignment is current at the head
+ * again: the round ended (deep, say after a reorg took the assign, and with it any commit and reveal of ours), and
+ * then the same assign was mined again, at the same commit deadline, so the assignment arrives again identical to the
+ * one the journal closed. Its result is committed now as it would have been: under the same salt when no reveal of it
+ * ever left, else under a fresh one (the reveal that left showed the salt). Undefined for any other entry (a round
+ * that ended otherwise), or when the round isn't back with our slot empty.
  */
 async function revived(ctx: JobContext, entry: JournalEntry): Promise<JournalEntry | undefined> {
-  if (entry.commitTx !== undefined || !entry.reason?.startsWith('assignment ended before the commit')) return undefined
+  if (!entry.reason?.startsWith('assignment ended')) return undefined
   const view = await viewAt(ctx, entry, await ctx.publicClient.getBlockNumber({ cacheTime: 0 }))
   if (!view.current || view.job.status !== JobStatus.Assigned || view.slot.commitment !== ZERO_HASH) return undefined
-  ctx.log.info({ jobId: entry.jobId }, 'an assignment the journal closed before its commit is current again; committing it')
-  return ctx.journal.update(entry.jobId, { state: 'computed', reason: undefined, verifiedAt: view.block.toString() })
+  ctx.log.info(
+    { jobId: entry.jobId, committedBefore: entry.commitTx !== undefined, revealedBefore: entry.revealTx !== undefined },
+    'an assignment the journal closed is current again with nothing of ours on chain; committing it',
+  )
+  const salt = entry.revealTx === undefined ? entry.salt : newSalt()
+  const commitment =
+    salt === entry.salt
+      ? entry.commitment
+      : commitmentOf({
+          jobId: BigInt(entry.jobId),
+          provider: ctx.provider,
+          fingerprint: entry.fingerprint,
+          outputHash: entry.outputHash,
+          salt,
+        })
+  return ctx.journal.update(entry.jobId, {
+    state: 'computed',
+    reason: undefined,
+    commitTx: undefined,
+    revealTx: undefined,
+    salt,
+    commitment,
+    verifiedAt: view.block.toString(),
+  })
 }
 
 /** The chain's view of an entry's round at one block. */

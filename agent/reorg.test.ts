@@ -211,4 +211,56 @@ describe('agents after a reorg', () => {
     await publishAssignments(bed, jobId, [p1, p2])
     expect(await finalize(jobId)).toEqual([])
   })
+
+  for (const [i, sent] of (['commits', 'reveals'] as const).entries())
+    it(`commit again an assignment the journal closed after its ${sent} left, when the same assign is mined again, at the same deadline`, async () => {
+      const [p1, p2] = system.accounts.providers
+      const jobId = await submitAndAssign([p1, p2], 41 + i)
+      const [assigned] = await system.publicClient.getContractEvents({
+        address: system.market,
+        abi: jobMarketAbi,
+        eventName: 'JobAssigned',
+        args: { jobId },
+        fromBlock: 0n,
+      })
+      if (!assigned) throw new Error(`no JobAssigned for job ${jobId}`)
+      const raw = (await system.publicClient.request({
+        method: 'eth_getRawTransactionByHash',
+        params: [assigned.transactionHash],
+      } as never)) as Hex
+      const { commitDeadline } = await readJob(jobId)
+      const want = sent === 'commits' ? JobStatus.Committed : JobStatus.Revealed
+      await waitFor(`job ${sent === 'commits' ? 'committed' : 'revealed'}`, async () => (await readJob(jobId)).status === want)
+      const before = await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))
+      await system.testClient.setAutomine(false)
+      try {
+        // The assign and all that followed are taken out, and stay out until the agents close their entries: the
+        // round ended, deep, with nothing of theirs left on chain.
+        await system.testClient.request({
+          method: 'anvil_reorg',
+          params: [Number((await head()) - assigned.blockNumber + 1n), []],
+        } as never)
+        const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
+        for (let blocks = 1; !(await closed()); blocks++) {
+          if (blocks > 200) throw new Error('the agents never closed the entries')
+          await system.testClient.mine({ blocks: 1 })
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+        // Then the same assign is mined again where it was, at the same timestamp: the same commit deadline.
+        await system.testClient.request({
+          method: 'anvil_reorg',
+          params: [Number((await head()) - assigned.blockNumber + 1n), [[raw, 0]]],
+        } as never)
+      } finally {
+        await system.testClient.setAutomine(true)
+      }
+      expect((await readJob(jobId)).commitDeadline).toBe(commitDeadline)
+      await publishAssignments(bed, jobId, [p1, p2])
+      // Nobody is a no-show: both commit again and the job completes, nobody slashed.
+      expect(await finalize(jobId)).toEqual([])
+      const after = await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))
+      // Only commitments nobody saw opened are used again: a reveal that left showed its salt.
+      if (sent === 'commits') expect(after).toEqual(before)
+      else for (const [k, commitment] of after.entries()) expect(commitment).not.toBe(before[k])
+    })
 })
