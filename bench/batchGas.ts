@@ -1,5 +1,6 @@
 /**
- * Gas of JobBatcher's `…Many` calls against the same JobMarket calls sent one transaction per job, from the same
+ * Gas of JobBatcher's `…Many` calls (the leader's) and of ProviderBatcher's `callMany` (a provider's commits and
+ * reveals, its account delegated to it) against the same JobMarket calls sent one transaction per job, from the same
  * chain state: for each batch size, the jobs are brought to the action's state, the chain is snapshotted, the per-job
  * calls are sent and their gas summed, the chain is reverted to the snapshot, and the one batch is sent. Gas is
  * deterministic, so one run is exact.
@@ -7,8 +8,10 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { maxUint256, type PrivateKeyAccount, parseEventLogs } from 'viem'
-import { jobBatcherAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import pino from 'pino'
+import { createWalletClient, encodeFunctionData, http, maxUint256, type PrivateKeyAccount, type PublicClient, parseEventLogs } from 'viem'
+import { delegateToBatcher } from '../agent/marketCalls.ts'
+import { jobBatcherAbi, jobMarketAbi, providerBatcherAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { encodeRegion } from '../protocol/region.ts'
@@ -18,8 +21,10 @@ import { BLOCK_GAS_LIMIT } from './epochCloseGas.ts'
 import { fingerprint, outputHash, saltOf } from './lifecycleGas.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
-/** The per-job JobMarket calls JobBatcher batches, in the order a job meets them. */
-export const batchedCalls = ['assign', 'finalize', 'expire', 'expireAssignment'] as const
+/** The per-job JobMarket calls JobBatcher and ProviderBatcher batch, in the order a job meets them. */
+export const batchedCalls = ['assign', 'commitResult', 'revealResult', 'finalize', 'expire', 'expireAssignment'] as const
+/** The calls a provider batches through its own account (ProviderBatcher); the rest are the leader's (JobBatcher). */
+const providerCalls: readonly BatchedCall[] = ['commitResult', 'revealResult']
 export type BatchedCall = (typeof batchedCalls)[number]
 
 export type BatchGasRow = {
@@ -36,6 +41,8 @@ export type BatchGasReturnType = { rows: BatchGasRow[]; sizes: number[] }
 /** Every job's case: Redundant(k=2), two providers of the devnet's hardware, both committing and revealing alike. */
 const what: Record<BatchedCall, string> = {
   assign: 'k=2, locks 2 collaterals',
+  commitResult: 'k=2, the first of the two commits',
+  revealResult: 'k=2, the first of the two reveals',
   finalize: 'k=2 completed, pays 2 providers (already paid this epoch)',
   expire: 'open job past its deadline, refunds the escrow',
   expireAssignment: 'k=2, both no-shows slashed, job reopened',
@@ -74,6 +81,19 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
   const direct = (call: BatchedCall, jobId: bigint): WriteParameters =>
     market(call, call === 'assign' ? [jobId, pair.map((p) => p.address)] : [jobId])
   const senderOf = (call: BatchedCall) => (call === 'assign' ? matcher : deployer)
+  const [batching, other] = pair as [PrivateKeyAccount, PrivateKeyAccount]
+  const commitment = (jobId: bigint, p: PrivateKeyAccount) =>
+    commitmentOf({ jobId, provider: p.address, fingerprint, outputHash, salt: saltOf(p.address) })
+  const providerCall = (call: BatchedCall, jobId: bigint, p: PrivateKeyAccount): { functionName: string; args: readonly unknown[] } =>
+    call === 'commitResult'
+      ? { functionName: call, args: [jobId, commitment(jobId, p)] }
+      : { functionName: call, args: [jobId, fingerprint, outputHash, saltOf(p.address)] }
+  const callMany = (call: BatchedCall, jobIds: bigint[]): WriteParameters => ({
+    address: batching.address,
+    abi: providerBatcherAbi,
+    functionName: 'callMany',
+    args: [jobIds.map((jobId) => encodeFunctionData({ abi: jobMarketAbi, ...providerCall(call, jobId, batching) } as never))],
+  })
 
   for (const p of [...pair, requester]) {
     await sys.write(deployer, { address: sys.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [p.address, 100_000n * TSR] })
@@ -98,10 +118,7 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
   }
   const commitAndReveal = async (jobIds: bigint[]) => {
     for (const jobId of jobIds) {
-      for (const p of pair) {
-        const commitment = commitmentOf({ jobId, provider: p.address, fingerprint, outputHash, salt: saltOf(p.address) })
-        await sys.write(p, market('commitResult', [jobId, commitment]))
-      }
+      for (const p of pair) await sys.write(p, market('commitResult', [jobId, commitment(jobId, p)]))
     }
     for (const jobId of jobIds) {
       for (const p of pair) await sys.write(p, market('revealResult', [jobId, fingerprint, outputHash, saltOf(p.address)]))
@@ -110,12 +127,18 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
   const rows: BatchGasRow[] = []
   /** Direct calls from a snapshot, back to it, then the batch; the chain goes on from the batch. */
   const compare = async (call: BatchedCall, jobIds: bigint[]) => {
+    const byProvider = providerCalls.includes(call)
     const snapshot = await sys.snapshot()
     let directGas = 0n
-    for (const jobId of jobIds) directGas += (await sys.write(senderOf(call), direct(call, jobId))).gasUsed
+    for (const jobId of jobIds) {
+      const receipt = byProvider
+        ? await sys.write(batching, market(call, providerCall(call, jobId, batching).args))
+        : await sys.write(senderOf(call), direct(call, jobId))
+      directGas += receipt.gasUsed
+    }
     await sys.revert(snapshot)
-    const receipt = await sys.write(senderOf(call), many(call, jobIds))
-    const failed = parseEventLogs({ abi: jobBatcherAbi, eventName: 'CallFailed', logs: receipt.logs })
+    const receipt = byProvider ? await sys.write(batching, callMany(call, jobIds)) : await sys.write(senderOf(call), many(call, jobIds))
+    const failed = parseEventLogs({ abi: byProvider ? providerBatcherAbi : jobBatcherAbi, eventName: 'CallFailed', logs: receipt.logs })
     if (failed.length > 0) throw new Error(`${call}Many: ${failed.length} of ${jobIds.length} calls failed`)
     rows.push({ call, jobs: jobIds.length, directGas, batchedGas: receipt.gasUsed })
   }
@@ -127,10 +150,24 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
   await commitAndReveal([warm])
   await sys.write(deployer, direct('finalize', warm))
 
+  // The first provider's account runs ProviderBatcher's code, as its agent's does.
+  const wallet = createWalletClient({ chain: sys.chain, transport: http(sys.rpcUrl), account: batching })
+  const delegated = await delegateToBatcher({
+    publicClient: sys.publicClient as PublicClient,
+    walletClient: wallet,
+    account: batching,
+    batcher: sys.deployment.contracts.ProviderBatcher.address,
+    log: pino({ level: 'silent' }),
+  })
+  if (!delegated) throw new Error('the provider account did not take up ProviderBatcher')
+
   for (const size of sizes) {
     const completed = await submit(size)
     await compare('assign', completed)
-    await commitAndReveal(completed)
+    await compare('commitResult', completed)
+    for (const jobId of completed) await sys.write(other, market('commitResult', [jobId, commitment(jobId, other)]))
+    await compare('revealResult', completed)
+    for (const jobId of completed) await sys.write(other, market('revealResult', [jobId, fingerprint, outputHash, saltOf(other.address)]))
     await compare('finalize', completed)
 
     const stale = await submit(size)
@@ -150,11 +187,13 @@ const n = (x: bigint | number) => x.toLocaleString('en-US')
 export function batchGasSection(bench: BatchGasReturnType): string[] {
   const perJob = (gas: bigint, jobs: number) => gas / BigInt(jobs)
   return [
-    '## JobBatcher against one transaction per job',
+    '## JobBatcher and ProviderBatcher against one transaction per job',
     '',
     `Gas, as in the sections above: \`npx tsx bench/batchGas.ts\` (\`bench/batchGas.ts\`). For each batch size, the same ` +
       'jobs from the same chain state (an anvil snapshot, reverted between the two): the JobMarket call sent once per ' +
-      'job, its gas summed, against the one JobBatcher `…Many` transaction the leader sends instead. The per-job side ' +
+      'job, its gas summed, against the one JobBatcher `…Many` transaction the leader sends instead, or for commits and ' +
+      "reveals the one `callMany` a provider's agent sends to its own account (delegated to ProviderBatcher, EIP-7702). " +
+      'The per-job side ' +
       "pays each transaction's 21,000 and its cold reads once per job; the batch pays them once, plus its own loop, the " +
       'call into JobMarket and the results it returns. Jobs are Redundant(k=2) for the same two providers, who were ' +
       `paid in the epoch by a warm-up job first. "Jobs per block" is how many such jobs one ${n(BLOCK_GAS_LIMIT)}-gas ` +
@@ -166,7 +205,7 @@ export function batchGasSection(bench: BatchGasReturnType): string[] {
       const batched = perJob(row.batchedGas, row.jobs)
       const ratio = Number(row.batchedGas) / Number(row.directGas)
       return (
-        `| \`${row.call}Many\` | ${what[row.call]} | ${n(row.jobs)} | ${n(perJob(row.directGas, row.jobs))} | ` +
+        `| ${providerCalls.includes(row.call) ? `\`callMany\` (\`${row.call}\`)` : `\`${row.call}Many\``} | ${what[row.call]} | ${n(row.jobs)} | ${n(perJob(row.directGas, row.jobs))} | ` +
         `${n(batched)} | ${ratio.toFixed(2)} | ${n(BLOCK_GAS_LIMIT / batched)} |`
       )
     }),
