@@ -73,7 +73,8 @@ async function batchedCalls(account: PrivateKeyAccount, rpcUrl = sys.rpcUrl) {
   const walletClient = createWalletClient({ chain: sys.chain, transport, account })
   const sender = new TxSender(publicClient, walletClient, account, log, undefined, { droppedAfterMs: 500 })
   const batches: number[] = []
-  return { calls: new BatchedMarketCalls({ sender, publicClient, account, log, onBatch: (n) => batches.push(n) }), batches }
+  const jobMarket = sys.market
+  return { calls: new BatchedMarketCalls({ sender, publicClient, account, jobMarket, log, onBatch: (n) => batches.push(n) }), batches }
 }
 
 /**
@@ -151,7 +152,7 @@ describe('BatchedMarketCalls', () => {
     ])
   })
 
-  test('calls that come while a batch is handed off wait for it, then go out together', async () => {
+  test('calls that come while one is handed off wait for it, then go out together; one alone goes straight to JobMarket', async () => {
     const [p0, p1] = sys.accounts.providers
     const [a, b, c, d] = (await assignedJobs(4, [p0, p1])) as [bigint, bigint, bigint, bigint]
     const { calls, batches } = await batchedCalls(p0)
@@ -160,7 +161,11 @@ describe('BatchedMarketCalls', () => {
     await new Promise((resolve) => setImmediate(resolve))
     const rest = [calls.send(commit(b, p0)), calls.send(commit(c, p0)), calls.send(commit(d, p0))]
     const [sa, ...others] = await Promise.all([first, ...rest])
-    expect(batches).toEqual([1, 3])
+    // The first went alone, as a plain commitResult to JobMarket; the three behind it as one batch.
+    expect(batches).toEqual([3])
+    const alone = await sys.publicClient.getTransaction({ hash: sa.hash })
+    expect(alone.to?.toLowerCase()).toBe(sys.market.toLowerCase())
+    expect(marketEvents(sa.receipt, 'ResultCommitted').map((e) => e.args.jobId)).toEqual([a])
     expect(new Set(others.map((s) => s.hash)).size).toBe(1)
     expect(others[0]?.hash).not.toBe(sa.hash)
     for (const id of [a, b, c, d]) expect(await slotCommitted(id, p0)).toBe(true)

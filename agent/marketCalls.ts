@@ -94,6 +94,8 @@ type Waiting = {
  * sends each call at once, and a busy one (the commits of every job that finished, the reveals of every job the last
  * block completed) sends a few transactions a block instead of one per call.
  *
+ * A call that goes out alone goes as it would without the batcher (JobMarket called directly, its gas estimate reused):
+ * cheaper alone, and without a batch's simulation and estimate in front of it, so a quiet agent is as quick as before.
  * A batch is first simulated: a call that would revert is refused at once with its own custom error (as a direct
  * send's gas estimate would), and the rest are sent. A call that reverts on chain all the same (the chain moved
  * between the simulation and the block) is refused from the transaction's `CallFailed` log; the others resolve with
@@ -109,10 +111,11 @@ export class BatchedMarketCalls implements MarketCalls {
       sender: TxSender
       publicClient: PublicClient
       account: LocalAccount
+      jobMarket: Address
       log: Logger
       /** The most calls per transaction; default 64 (ProviderBatcher takes up to 256). */
       maxCalls?: number
-      /** Called with each batch's size as it is handed to the node. */
+      /** Called with each batch's size (two calls or more) as it is handed to the node. */
       onBatch?: (calls: number) => void
     },
   ) {
@@ -141,7 +144,18 @@ export class BatchedMarketCalls implements MarketCalls {
 
   /** Simulates `batch`, refuses the calls that would revert and sends the rest; resolves once the node has them. */
   private async sendBatch(batch: Waiting[]): Promise<void> {
-    const { sender, publicClient, account } = this.parameters
+    const { sender, publicClient, account, jobMarket } = this.parameters
+    const [only] = batch
+    if (only && batch.length === 1) {
+      let sent!: () => void
+      const handedOff = new Promise<void>((resolve) => {
+        sent = resolve
+      })
+      const mined = sender.send({ address: jobMarket, abi: jobMarketAbi, ...only.call }, { reuseGasEstimate: true, onSent: () => sent() })
+      mined.then(only.resolve, only.reject)
+      await Promise.race([handedOff, mined.catch(() => {})])
+      return
+    }
     const request = { address: account.address, abi: providerBatcherAbi, functionName: 'callMany' } as const
     let ok: readonly boolean[]
     let reasons: readonly Hex[]

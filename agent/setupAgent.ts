@@ -133,7 +133,7 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
     parameters.batchCalls !== false &&
     (await delegateToBatcher({ publicClient, walletClient, account, batcher: deployment.contracts.ProviderBatcher.address, log }))
   const calls = batched
-    ? new BatchedMarketCalls({ sender, publicClient, account, log, onBatch: (size) => metrics.batchedCalls.observe(size) })
+    ? new BatchedMarketCalls({ sender, publicClient, account, jobMarket, log, onBatch: (size) => metrics.batchedCalls.observe(size) })
     : directMarketCalls({ sender, jobMarket })
   return { deployment, publicClient, sender, calls, journal, pool, hardware, ensure }
 }
