@@ -559,7 +559,8 @@ export function throughputSection(bench: ThroughputBenchReturnType): string[] {
       'Each stack is `startStack` as `tessera dev` runs it, in a process of its own: anvil mining a block every second and ' +
       'one per transaction as it arrives (`--block-time 1 --mixed-mining`, block gas limit 200M), Ponder and the server with its ' +
       `leader, and ${bench.agents} agents asking the same price in a process of their own (as providers run them, apart ` +
-      "from the server's), everything on this machine with a fresh Postgres database, " +
+      "from the server's; on both sides each agent sends its commits and reveals many per transaction through its " +
+      'account delegated to ProviderBatcher), everything on this machine with a fresh Postgres database, ' +
       'challenge jobs off. Every job is Redundant with ' +
       `k = ${bench.redundancy} on the catalogue's smallest model (${bench.model}: ${model.shape}), with one of eight ` +
       `seeded inputs of 1 to 8 rows, signed by one of ${bench.requesters} requester keys in turn with the key's next nonce ` +
