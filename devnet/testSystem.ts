@@ -150,7 +150,12 @@ export async function startTestSystem(
       testClient: testClient as TestClient<'anvil'>,
       async write(account, call) {
         const abi = [...(call.abi as Abi), ...allErrorsAbi] as Abi
-        const hash = await walletOf(account).writeContract({ ...call, abi, account, chain } as never)
+        // Half again the estimate, as the agents and the leader send: an exact estimate made for the pending block can
+        // fall short in the block that mines it when a time boundary passes between the two (a job deadline that makes
+        // expireAssignment refund and release as well as reopen), and the transaction then reverts out of gas. The
+        // JobMarket invariant sequences met exactly that.
+        const estimate = await publicClient.estimateContractGas({ ...call, abi, account } as never)
+        const hash = await walletOf(account).writeContract({ ...call, abi, account, chain, gas: (estimate * 3n) / 2n } as never)
         const receipt = await receiptOf(hash)
         if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted in ${hash}`)
         return receipt
