@@ -16,10 +16,10 @@ import {
 } from 'viem'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { providerBatcherAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { fund, registerProvider, sampleJobSpec, useTestSystem } from '../devnet/testSystem.ts'
+import { fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { TSR } from '../protocol/units.ts'
-import { jobMarketOf, labelledResult, marketEvents } from '../test/support/market.ts'
+import { jobMarketOf, labelledResult, marketEvents, submitAndAssignJobs } from '../test/support/market.ts'
 import { BatchedMarketCalls, delegateToBatcher, type MarketCall } from './marketCalls.ts'
 import { TransactionError, TxSender } from './txSender.ts'
 
@@ -44,17 +44,7 @@ beforeAll(async () => {
   await sys.write(requester, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.market, maxUint256] })
 })
 
-/** `count` fresh jobs, each assigned to `who`. */
-async function assignedJobs(count: number, who: readonly PrivateKeyAccount[]): Promise<bigint[]> {
-  const ids: bigint[] = []
-  for (let i = 0; i < count; i++) {
-    const receipt = await market.write(requester, 'submitJob', [await sampleJobSpec(sys)])
-    const jobId = marketEvents(receipt, 'JobSubmitted')[0]?.args.jobId as bigint
-    await market.write(sys.accounts.matcher, 'assign', [jobId, who.map((p) => p.address)])
-    ids.push(jobId)
-  }
-  return ids
-}
+const assignedJobs = (count: number, who: readonly PrivateKeyAccount[]) => submitAndAssignJobs(sys, requester, count, who)
 
 const commit = (jobId: bigint, provider: PrivateKeyAccount, label = 'x'): MarketCall => ({
   functionName: 'commitResult',

@@ -147,14 +147,11 @@ export class BatchedMarketCalls implements MarketCalls {
     const { sender, publicClient, account, jobMarket } = this.parameters
     const [only] = batch
     if (only && batch.length === 1) {
-      let sent!: () => void
-      const handedOff = new Promise<void>((resolve) => {
-        sent = resolve
-      })
-      const mined = sender.send({ address: jobMarket, abi: jobMarketAbi, ...only.call }, { reuseGasEstimate: true, onSent: () => sent() })
+      const mined = untilHandedOff((onSent) =>
+        sender.send({ address: jobMarket, abi: jobMarketAbi, ...only.call }, { reuseGasEstimate: true, onSent }),
+      )
       mined.then(only.resolve, only.reject)
-      await Promise.race([handedOff, mined.catch(() => {})])
-      return
+      return mined.handedOff
     }
     const request = { address: account.address, abi: providerBatcherAbi, functionName: 'callMany' } as const
     let ok: readonly boolean[]
@@ -178,11 +175,7 @@ export class BatchedMarketCalls implements MarketCalls {
     }
     if (going.length === 0) return
     this.parameters.onBatch?.(going.length)
-    let sent!: () => void
-    const handedOff = new Promise<void>((resolve) => {
-      sent = resolve
-    })
-    const mined = sender.send({ ...request, args: [going.map((w) => w.data)] }, { onSent: () => sent() })
+    const mined = untilHandedOff((onSent) => sender.send({ ...request, args: [going.map((w) => w.data)] }, { onSent }))
     mined.then(
       ({ hash, receipt }) => {
         const failed = new Map(
@@ -200,8 +193,26 @@ export class BatchedMarketCalls implements MarketCalls {
         for (const w of going) w.reject(error)
       },
     )
-    await Promise.race([handedOff, mined.catch(() => {})])
+    return mined.handedOff
   }
+}
+
+/** `send`'s promise, with `handedOff`: settled once the node has the transaction, or once the send failed. */
+function untilHandedOff<T>(send: (onSent: () => void) => Promise<T>): Promise<T> & { handedOff: Promise<void> } {
+  let sent!: () => void
+  const onSent = new Promise<void>((resolve) => {
+    sent = resolve
+  })
+  const mined = send(() => sent())
+  return Object.assign(mined, {
+    handedOff: Promise.race([
+      onSent,
+      mined.then(
+        () => {},
+        () => {},
+      ),
+    ]),
+  })
 }
 
 /** A call of a batch that reverted with `reason` (JobMarket's revert data): not retryable, its custom error attached. */

@@ -13,12 +13,12 @@ import {
 } from 'viem'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { delegateToBatcher } from '../agent/marketCalls.ts'
-import { expectRevert, fund, registerProvider, sampleJobSpec, useTestSystem } from '../devnet/testSystem.ts'
+import { expectRevert, fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
 import { JobStatus, slotOutcomes } from '../protocol/enums.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { TSR } from '../protocol/units.ts'
 import { describeRevertData } from '../server/leader/batches.ts'
-import { jobMarketOf, labelledResult, marketEvents } from '../test/support/market.ts'
+import { jobMarketOf, labelledResult, marketEvents, submitAndAssignJobs } from '../test/support/market.ts'
 import { jobMarketAbi, providerBatcherAbi, tesseraTokenAbi } from './generated/index.ts'
 
 // ProviderBatcher: a provider's account delegated to it (EIP-7702) commits and reveals many jobs in one transaction
@@ -79,17 +79,7 @@ beforeAll(async () => {
   await sys.write(requester, { address: sys.token, abi: tesseraTokenAbi, functionName: 'approve', args: [sys.market, maxUint256] })
 })
 
-/** `count` fresh jobs, each assigned to `who`. */
-async function assignedJobs(count: number, who: readonly PrivateKeyAccount[]): Promise<bigint[]> {
-  const ids: bigint[] = []
-  for (let i = 0; i < count; i++) {
-    const receipt = await market.write(requester, 'submitJob', [await sampleJobSpec(sys)])
-    const jobId = marketEvents(receipt, 'JobSubmitted')[0]?.args.jobId as bigint
-    await market.write(sys.accounts.matcher, 'assign', [jobId, who.map((p) => p.address)])
-    ids.push(jobId)
-  }
-  return ids
-}
+const assignedJobs = (count: number, who: readonly PrivateKeyAccount[]) => submitAndAssignJobs(sys, requester, count, who)
 const statusOf = async (jobId: bigint) => (await market.read<{ status: number }>('getJob', [jobId])).status
 
 describe('ProviderBatcher', () => {

@@ -61,6 +61,24 @@ export async function runMarketRound(
   return receipt
 }
 
+/** `count` fresh jobs of the sample spec, submitted by `requester` (escrow approved) and each assigned to `who`. */
+export async function submitAndAssignJobs(
+  system: TestSystem,
+  requester: PrivateKeyAccount,
+  count: number,
+  who: readonly PrivateKeyAccount[],
+): Promise<bigint[]> {
+  const market = jobMarketOf(system)
+  const ids: bigint[] = []
+  for (let i = 0; i < count; i++) {
+    const receipt = await market.write(requester, 'submitJob', [await sampleJobSpec(system)])
+    const jobId = marketEvents(receipt, 'JobSubmitted')[0]?.args.jobId as bigint
+    await market.write(system.accounts.matcher, 'assign', [jobId, who.map((p) => p.address)])
+    ids.push(jobId)
+  }
+  return ids
+}
+
 /** `requester` submits an optimistic job (k = 1) of the sample spec with `overrides`; it must have approved the escrow. */
 export async function submitOptimisticJob(
   system: TestSystem,
