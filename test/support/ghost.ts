@@ -105,9 +105,12 @@ export async function jobsOfProvider(graphqlUrl: string, provider: Address): Pro
 
 /**
  * Waits until nothing of `honest` providers is in flight, so a jump in chain time can't pass one of their commit
- * windows: each one's own challenge (its round-1 job) revealed, its spot check decided (block revealBlock + 1 mined)
- * and, when chosen, its auditor assigned and, unless the auditor is the ghost (whose abandoned audit is its own
- * fault), revealed; and no other assignment of theirs waiting for a commit or reveal.
+ * windows: each one's own challenge (its round-1 assignment) revealed by it, its spot check decided (block
+ * revealBlock + 1 mined) and, when chosen, its auditor assigned and, unless the auditor is the ghost (whose abandoned
+ * audit is its own fault), revealed; and no other assignment of theirs waiting for a commit or reveal.
+ *
+ * Its own reveal, not the job's status: a spot-checked job audited by the ghost shows ASSIGNED for the ghost's whole
+ * commit window (two minutes), and DISPUTED only between the ghost's expiry and the next auditor's assignment.
  */
 export async function untilHonestSettled(stack: Stack, honest: readonly Address[], ghost: Address): Promise<void> {
   const client = createPublicClient({ transport: http(stack.rpcUrl) })
@@ -121,7 +124,7 @@ export async function untilHonestSettled(stack: Stack, honest: readonly Address[
       `${p}'s challenge revealed`,
       async () => {
         const job = await jobOf(p)
-        return job && !['OPEN', 'ASSIGNED', 'COMMITTED'].includes(job.status) ? job : undefined
+        return job?.assignments.some((a) => is(a, p) && a.round === 1 && a.revealedAt !== null) ? job : undefined
       },
       { timeoutMs: 120_000 },
     )
@@ -147,17 +150,30 @@ export async function untilHonestSettled(stack: Stack, honest: readonly Address[
   await untilNoHonestInFlight(stack, honest)
 }
 
-/** Waits until no assignment of `honest` providers waits for their commit or reveal (a jump in time would shut it out). */
+/**
+ * Waits until no assignment of `honest` providers waits for their commit or reveal (a jump in time would shut it out),
+ * as of an index caught up with the chain: the answer holds for every block mined so far, and the chain has mined none
+ * since (an assignment mined after the jump gets its whole commit window from the jumped clock). Without that, an
+ * assignment mined but not yet indexed (the next auditor of a job whose ghost audit just expired) would be missed.
+ */
 export async function untilNoHonestInFlight(stack: Stack, honest: readonly Address[]): Promise<void> {
+  const client = createPublicClient({ transport: http(stack.rpcUrl) })
   const is = (a: { provider: Address }, p: Address) => a.provider.toLowerCase() === p.toLowerCase()
-  await waitFor('no honest assignment in flight', async () => {
+  const inFlight = async () => {
     for (const p of honest)
       for (const job of await jobsOfProvider(stack.graphqlUrl, p)) {
         if (!['ASSIGNED', 'COMMITTED'].includes(job.status)) continue
         const round = Math.max(...job.assignments.map((a) => a.round))
-        if (job.assignments.some((a) => is(a, p) && a.round === round && a.revealedAt === null)) return undefined
+        if (job.assignments.some((a) => is(a, p) && a.round === round && a.revealedAt === null)) return true
       }
-    return true
+    return false
+  }
+  await waitFor('no honest assignment in flight, indexed to the chain head', async () => {
+    const head = await client.getBlockNumber()
+    const { _meta } = await gqlData<{ _meta: { block: string | null } }>(stack.graphqlUrl, '{ _meta { block } }')
+    if (_meta.block === null || BigInt(_meta.block) < head) return undefined
+    if (await inFlight()) return undefined
+    return (await client.getBlockNumber()) === head ? true : undefined
   })
 }
 
