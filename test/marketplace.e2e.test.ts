@@ -323,8 +323,8 @@ describe('a Redundant(k=2) job whose two providers disagree', () => {
   test('goes to a tie-break by two fresh providers that completes it: the liar pays, the honest first round shares its slash', async () => {
     const rows = 4
     // Two more agents: a liar undercutting everyone and an honest one asking the job's max price. The matcher ranks by
-    // reputation, price, a warm model and load (matchJobs' candidateScore); on a model nobody holds warm, the cheap
-    // newcomer outranks honest2 (0.4 × 0.5 + 0.3 × 0.96 + 0.15 against at most 0.4 + 0.3 × 0.2 + 0.15), so the first
+    // reputation, price and a warm model, divided by load (matchJobs' candidateScore); on a model nobody holds warm,
+    // idle, the cheap newcomer outranks honest2 (0.45 × 0.5 + 0.35 × 0.96 against at most 0.45 + 0.35 × 0.2), so the first
     // round pairs it with honest1 and the tie-break goes to honest2 and honest3. The max price keeps the dearer liar out.
     const [liar2Ask, honest3Ask] = [parseEther('0.0001'), parseEther('0.0025')]
     const coldModel = (

@@ -169,6 +169,30 @@ describe('matchJobs', () => {
     expect(r.assignments.map((a) => a.providers)).toEqual([[addr(1)], [addr(2)]])
   })
 
+  test('an idle newcomer gets a share of a burst that two warm veterans would otherwise take whole', () => {
+    // The devnet bench's three agents: two had earned near-perfect records in the quiet jobs before the burst, the third
+    // one job's. With load a bounded term of the score, the veterans took every one of 1,500 jobs (k = 2) and the third
+    // none; its reputation never moved, so it never would have.
+    const veteran = reputationOf({ outcomes: Array.from({ length: 50 }, () => ({ outcome: 'AGREED' as const, ageSeconds: 60 })) }).score
+    const once = reputationOf({ outcomes: [{ outcome: 'AGREED', ageSeconds: 60 }] }).score
+    expect(veteran - once).toBeGreaterThan(0.3)
+    const warm = { warmModels: [modelA] }
+    const providers = [
+      provider(1, { ...warm, reputation: veteran }),
+      provider(2, { ...warm, reputation: veteran }),
+      provider(3, { ...warm, reputation: once }),
+    ]
+    const { assignments } = matchJobs({ ...base, jobs: Array.from({ length: 300 }, (_, i) => job(BigInt(i + 1))), providers })
+    const count = (p: number) => assignments.filter((a) => a.providers.includes(addr(p))).length
+    expect(assignments).toHaveLength(300)
+    // Quality still counts: the veterans carry more, but the newcomer carries a real share.
+    expect(count(1)).toBeGreaterThan(count(3))
+    expect(count(3)).toBeGreaterThan(120)
+    // In flight, the veterans' scores fell to the newcomer's: quality ÷ (1 + load / loadHalving) evens out.
+    const [first, , third] = providers as [MatchProvider, MatchProvider, MatchProvider]
+    expect(candidateScore(first, job(1n), count(1))).toBeCloseTo(candidateScore(third, job(1n), count(3)), 2)
+  })
+
   test('candidateScore: a weighted sum in [0, 1], 1 for an idle, fully reputable, warm provider asking nothing', () => {
     expect(Object.values(matchWeights).reduce((a: number, b) => a + b, 0)).toBeCloseTo(1, 12)
     const j = job(1n)

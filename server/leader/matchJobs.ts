@@ -132,18 +132,26 @@ export function isEligible(
 }
 
 /**
- * How much each term of {@link candidateScore} counts; they sum to 1. Reputation leads: a fault costs the requester a
- * tie-break or a lost round, more than a higher ask within its max. Price next: every agreeing provider is paid its own
- * ask. A warm model saves the download and load before the commit deadline; spreading load keeps one provider's queue
- * from deciding a job's latency.
+ * How much each term of {@link candidateScore}'s quality counts; they sum to 1. Reputation leads: a fault costs the
+ * requester a tie-break or a lost round, more than a higher ask within its max. Price next: every agreeing provider is
+ * paid its own ask. A warm model saves the download and load before the commit deadline.
  */
-export const matchWeights = { reputation: 0.4, price: 0.3, warm: 0.15, load: 0.15 } as const
+export const matchWeights = { reputation: 0.45, price: 0.35, warm: 0.2 } as const
 
 /**
- * How well `provider` suits `job`, in [0, 1], higher first: a weighted sum ({@link matchWeights}) of its reputation,
- * its ask's discount below the job's max price (1 − ask / max), whether it holds the job's model warm (1 or 0), and
- * 1 / (1 + assignments in flight). So an idle, reputable, warm provider asking nothing scores 1. Every term is a pure
- * function of the inputs, so equal inputs score exactly equal and ties fall to the address.
+ * Assignments in flight that halve a provider's score. Load divides the score rather than adding a bounded term: a
+ * provider's queue decides the latency of every job it is given, so however much better one scores idle, a queue long
+ * enough hands jobs to the next. (As a term of the sum, at most 0.15 apart, a veteran with a hundred jobs in flight
+ * still outscored an idle newcomer by its reputation alone, and the newcomer, never given work, never earned any.)
+ */
+export const loadHalving = 4
+
+/**
+ * How well `provider` suits `job`, in [0, 1], higher first: its quality, a weighted sum ({@link matchWeights}) of its
+ * reputation, its ask's discount below the job's max price (1 − ask / max) and whether it holds the job's model warm
+ * (1 or 0), divided by 1 + assignments in flight / {@link loadHalving}. So an idle, reputable, warm provider asking
+ * nothing scores 1. Every term is a pure function of the inputs, so equal inputs score exactly equal and ties fall to
+ * the address.
  */
 export function candidateScore(
   provider: Pick<MatchProvider, 'reputation' | 'pricePerUnit' | 'warmModels'>,
@@ -155,7 +163,8 @@ export function candidateScore(
   const model = job.modelHash.toLowerCase()
   const warm = provider.warmModels.some((m) => m.toLowerCase() === model) ? 1 : 0
   const reputation = Math.min(1, Math.max(0, provider.reputation))
-  return matchWeights.reputation * reputation + matchWeights.price * discount + matchWeights.warm * warm + matchWeights.load / (1 + load)
+  const quality = matchWeights.reputation * reputation + matchWeights.price * discount + matchWeights.warm * warm
+  return quality / (1 + load / loadHalving)
 }
 
 /**
