@@ -154,6 +154,7 @@ export class BatchedMarketCalls implements MarketCalls {
       return mined.handedOff
     }
     const request = { address: account.address, abi: providerBatcherAbi, functionName: 'callMany' } as const
+    const started = performance.now()
     let ok: readonly boolean[]
     let reasons: readonly Hex[]
     try {
@@ -175,9 +176,23 @@ export class BatchedMarketCalls implements MarketCalls {
     }
     if (going.length === 0) return
     this.parameters.onBatch?.(going.length)
-    const mined = untilHandedOff((onSent) => sender.send({ ...request, args: [going.map((w) => w.data)] }, { onSent }))
+    const simulatedMs = Math.round(performance.now() - started)
+    let handedOffMs: number | undefined
+    const mined = untilHandedOff((onSent) =>
+      sender.send(
+        { ...request, args: [going.map((w) => w.data)] },
+        {
+          onSent: () => {
+            handedOffMs = Math.round(performance.now() - started)
+            onSent()
+          },
+        },
+      ),
+    )
     mined.then(
       ({ hash, receipt }) => {
+        const minedMs = Math.round(performance.now() - started)
+        this.parameters.log.debug({ calls: going.length, txHash: hash, simulatedMs, handedOffMs, minedMs }, 'batch mined')
         const failed = new Map(
           parseEventLogs({ abi: providerBatcherAbi, eventName: 'CallFailed', logs: receipt.logs })
             .filter((log) => log.address.toLowerCase() === account.address.toLowerCase())

@@ -89,6 +89,8 @@ export type Usage = {
   indexedPerSecond: number
   /** How far the index was behind the chain when the last job had been sent (blocks). */
   lagBlocks: number
+  /** The agents' commits and reveals per transaction they had mined (many through the batcher, or one alone). */
+  agentCallsPerTransaction: number
 }
 
 /**
@@ -337,12 +339,41 @@ async function dropDatabase(adminUrl: string, database: string): Promise<void> {
 }
 
 /** A reading of {@link readUsage}: CPU seconds so far, the chain's and the index's heads, and when. */
-type UsageReading = { cpu: Record<CpuPart, number>; chainHead: number; indexed: number; at: number }
+type UsageReading = { cpu: Record<CpuPart, number>; chainHead: number; indexed: number; agentCalls: AgentCalls; at: number }
 
-/** The CPU used so far by each part of `stack` and by this process, and the heads of the chain and index as the server sees them. */
-async function readUsage(stack: Pick<RunningStack, 'pid' | 'database' | 'graphqlUrl'>): Promise<UsageReading> {
-  const [cpu, meta] = await Promise.all([readCpu(stack), readMeta(stack.graphqlUrl)])
-  return { cpu, ...meta, at: performance.now() }
+/**
+ * The CPU used so far by each part of `stack` and by this process, the heads of the chain and index as the server sees
+ * them, and the agents' commits and reveals so far.
+ */
+async function readUsage(stack: Pick<RunningStack, 'pid' | 'database' | 'graphqlUrl' | 'agentMetricsUrls'>): Promise<UsageReading> {
+  const [cpu, meta, agentCalls] = await Promise.all([readCpu(stack), readMeta(stack.graphqlUrl), readAgentCalls(stack.agentMetricsUrls)])
+  return { cpu, ...meta, agentCalls, at: performance.now() }
+}
+
+/** The agents' commits and reveals mined so far, and the transactions that carried them. */
+type AgentCalls = { calls: number; transactions: number }
+
+/**
+ * From each agent's `/metrics`: commits and reveals handed to the batcher (`tessera_agent_batched_calls_sum`) plus those
+ * sent alone (`tessera_agent_transactions_total` of commitResult and revealResult, mined), over the `callMany`
+ * transactions mined plus those sent alone.
+ */
+async function readAgentCalls(metricsUrls: readonly string[]): Promise<AgentCalls> {
+  const texts = await Promise.all(metricsUrls.map(async (url) => (await fetch(url)).text()))
+  let batched = 0
+  let batches = 0
+  let alone = 0
+  for (const line of texts.join('\n').split('\n')) {
+    const sum = /^tessera_agent_batched_calls_sum (\S+)$/.exec(line)
+    if (sum) batched += Number(sum[1])
+    const sent = /^tessera_agent_transactions_total\{([^}]*)\} (\S+)$/.exec(line)
+    if (!sent) continue
+    const labels = Object.fromEntries([...sent[1].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]))
+    if (labels.result !== 'success') continue
+    if (labels.function === 'callMany') batches += Number(sent[2])
+    else if (labels.function === 'commitResult' || labels.function === 'revealResult') alone += Number(sent[2])
+  }
+  return { calls: batched + alone, transactions: batches + alone }
 }
 
 /** What happened between two readings. */
@@ -353,6 +384,8 @@ function usageBetween(before: UsageReading, after: UsageReading): Usage {
     minedPerSecond: (after.chainHead - before.chainHead) / seconds,
     indexedPerSecond: (after.indexed - before.indexed) / seconds,
     lagBlocks: after.chainHead - after.indexed,
+    agentCallsPerTransaction:
+      (after.agentCalls.calls - before.agentCalls.calls) / (after.agentCalls.transactions - before.agentCalls.transactions),
   }
 }
 
@@ -515,6 +548,7 @@ function pooledUsage(runs: readonly Usage[]): Usage {
     minedPerSecond: meanOf((u) => u.minedPerSecond),
     indexedPerSecond: meanOf((u) => u.indexedPerSecond),
     lagBlocks: meanOf((u) => u.lagBlocks),
+    agentCallsPerTransaction: meanOf((u) => u.agentCallsPerTransaction),
   }
 }
 
@@ -633,17 +667,19 @@ function usageTable(bench: ThroughputBenchReturnType): string[] {
       "stack's process (server and leader), the agents' process, Ponder, anvil, the Postgres backends of the run's database and the " +
       'bench itself (signing, sending, polling), read from `/proc` (other work on the machine is not counted); blocks ' +
       "mined and indexed per second, and how many blocks the index was behind when the rate's last job had been sent " +
-      "(the leader pauses while it is more than 64 behind: the server's indexing gate).",
+      "(the leader pauses while it is more than 64 behind: the server's indexing gate); and the agents' commits and " +
+      'reveals per transaction they got mined (through their batcher, or one alone), from their `/metrics`.',
     '',
-    `| load | leader | ${cpuParts.join(' | ')} | total | blocks mined/s | blocks indexed/s | index behind (blocks) |`,
-    `| --- | --- | ${cpuParts.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
+    `| load | leader | ${cpuParts.join(' | ')} | total | blocks mined/s | blocks indexed/s | index behind (blocks) | agent calls per tx |`,
+    `| --- | --- | ${cpuParts.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | ---: |`,
     ...bench.summary.flatMap((r) =>
       (['batched', 'per-job'] as const).map((side) => {
-        const { cpuCores, minedPerSecond, indexedPerSecond, lagBlocks } = r.sides[side].usage
+        const { cpuCores, minedPerSecond, indexedPerSecond, lagBlocks, agentCallsPerTransaction } = r.sides[side].usage
         const total = cpuParts.reduce((sum, p) => sum + cpuCores[p], 0)
         return (
           `| ${r.offeredPerSecond} jobs/s | ${sideNames[side]} | ${cpuParts.map((p) => cpuCores[p].toFixed(2)).join(' | ')} | ` +
-          `${total.toFixed(2)} | ${minedPerSecond.toFixed(1)} | ${indexedPerSecond.toFixed(1)} | ${lagBlocks.toFixed(0)} |`
+          `${total.toFixed(2)} | ${minedPerSecond.toFixed(1)} | ${indexedPerSecond.toFixed(1)} | ${lagBlocks.toFixed(0)} | ` +
+          `${agentCallsPerTransaction.toFixed(1)} |`
         )
       }),
     ),

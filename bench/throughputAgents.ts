@@ -2,7 +2,7 @@
  * The provider agents of a throughput bench stack (bench/throughputStack.ts), forked by it: the three agents of
  * `throughputAgentKeys`, asking the same price, in a process of their own, as providers run them (on machines of
  * their own), so the server's request loop is not also the agents'. Logs go to `BENCH_LOG_FILE`. Reports over IPC once
- * every agent runs, and stops them on `{ type: 'stop' }`, then exits.
+ * every agent runs (with the URLs of their `/metrics`), and stops them on `{ type: 'stop' }`, then exits.
  */
 import path from 'node:path'
 import { parseEther } from 'viem'
@@ -10,8 +10,8 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { runAgent } from '../agent/runAgent.ts'
 import { forkedProcessLog, requiredEnv, throughputAgentKeys } from './throughput.ts'
 
-/** What the agents' process reports once every agent runs. */
-export type ThroughputAgentsReady = { type: 'agents-ready' }
+/** What the agents' process reports once every agent runs: where each serves its `/metrics`. */
+export type ThroughputAgentsReady = { type: 'agents-ready'; metricsUrls: string[] }
 
 const env = (name: string) => requiredEnv('bench/throughputAgents.ts', name)
 const log = forkedProcessLog(env('BENCH_LOG_FILE'))
@@ -26,6 +26,7 @@ for (const [i, privateKey] of throughputAgentKeys.entries()) {
       dataDir: path.join(env('BENCH_DATA_DIR'), `agent-${address.toLowerCase()}`),
       pricePerUnit: parseEther('0.001'),
       log: log.child({ part: `agent${i + 1}` }),
+      httpPort: 0,
     }),
   )
 }
@@ -36,4 +37,7 @@ process.on('message', (message: { type: string }) => {
     process.exit(0)
   })
 })
-process.send?.({ type: 'agents-ready' } satisfies ThroughputAgentsReady)
+process.send?.({
+  type: 'agents-ready',
+  metricsUrls: agents.map((a) => new URL('/metrics', a.httpUrl).toString()),
+} satisfies ThroughputAgentsReady)

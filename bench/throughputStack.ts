@@ -12,9 +12,18 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from '../devnet/startAnvil.ts'
 import { startStack } from '../devnet/startStack.ts'
 import { forkedProcessLog, requiredEnv, ThroughputBenchError, throughputAgentKeys, throughputRequesterKeys } from './throughput.ts'
+import type { ThroughputAgentsReady } from './throughputAgents.ts'
 
 /** What the stack process reports once it is up. */
-export type ThroughputStackReady = { type: 'ready'; serverUrl: string; graphqlUrl: string; rpcUrl: string; deploymentPath: string }
+export type ThroughputStackReady = {
+  type: 'ready'
+  serverUrl: string
+  graphqlUrl: string
+  rpcUrl: string
+  deploymentPath: string
+  /** Each agent's `/metrics`. */
+  agentMetricsUrls: string[]
+}
 
 const env = (name: string) => requiredEnv('bench/throughputStack.ts', name)
 const log = forkedProcessLog(env('BENCH_LOG_FILE'))
@@ -46,8 +55,8 @@ const agents = fork(path.join(path.dirname(fileURLToPath(import.meta.url)), 'thr
   },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 })
-await new Promise<void>((resolve, reject) => {
-  agents.once('message', () => resolve())
+const { metricsUrls } = await new Promise<ThroughputAgentsReady>((resolve, reject) => {
+  agents.once('message', (ready: ThroughputAgentsReady) => resolve(ready))
   agents.once('exit', (code) => reject(new ThroughputBenchError(`the agents' process exited (${code}) before its agents ran`)))
 })
 const agentsExited = new Promise<void>((resolve) => agents.once('exit', () => resolve()))
@@ -70,4 +79,5 @@ process.send?.({
   graphqlUrl: stack.graphqlUrl,
   rpcUrl: stack.rpcUrl,
   deploymentPath: stack.deploymentPath,
+  agentMetricsUrls: metricsUrls,
 } satisfies ThroughputStackReady)
