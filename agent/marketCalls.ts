@@ -97,7 +97,8 @@ type Waiting = {
  * A call that goes out alone goes as it would without the batcher (JobMarket called directly, its gas estimate reused):
  * cheaper alone, and without a batch's simulation and estimate in front of it, so a quiet agent is as quick as before.
  * A batch is first simulated: a call that would revert is refused at once with its own custom error (as a direct
- * send's gas estimate would), and the rest are sent. A call that reverts on chain all the same (the chain moved
+ * send's gas estimate would), and the rest are sent with half again the gas one run of them used (no estimate: it
+ * would run the batch a dozen times more). A call that reverts on chain all the same (the chain moved
  * between the simulation and the block) is refused from the transaction's `CallFailed` log; the others resolve with
  * the transaction. A batch that can't be sent, or vanishes, fails each of its calls with the sender's error.
  */
@@ -182,6 +183,7 @@ export class BatchedMarketCalls implements MarketCalls {
       sender.send(
         { ...request, args: [going.map((w) => w.data)] },
         {
+          oneRunGas: true,
           onSent: () => {
             handedOffMs = Math.round(performance.now() - started)
             onSent()

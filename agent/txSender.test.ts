@@ -135,7 +135,7 @@ describe('TxSender pipelining (a local account)', () => {
 describe('TxSender reusing a gas estimate', () => {
   /** A node whose estimate of `poke` is 100,000 gas and whose receipts use `gasUsed` (reverted when `outOfGas`). */
   function gasSender() {
-    const calls = { estimates: 0, simulations: 0 }
+    const calls = { estimates: 0, simulations: 0, oneRuns: 0 }
     const sentGas: bigint[] = []
     let outOfGas = false
     const publicClient = {
@@ -147,6 +147,10 @@ describe('TxSender reusing a gas estimate', () => {
       simulateContract: async () => {
         calls.simulations++
         return { request: {} }
+      },
+      createAccessList: async () => {
+        calls.oneRuns++
+        return { accessList: [], gasUsed: 80_000n }
       },
       estimateFeesPerGas: async () => ({ maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }),
       getTransactionCount: async () => sentGas.length,
@@ -166,7 +170,8 @@ describe('TxSender reusing a gas estimate', () => {
     const sender = new TxSender(publicClient, walletClient, account, pino({ level: 'silent' }))
     const poke = (reuseGasEstimate: boolean) =>
       sender.send({ address: account.address, abi, functionName: 'poke', args: ['x'] }, { reuseGasEstimate })
-    return { calls, sentGas, poke, runOutOfGas: (value: boolean) => (outOfGas = value) }
+    const batch = () => sender.send({ address: account.address, abi, functionName: 'poke', args: ['batch'] }, { oneRunGas: true })
+    return { calls, sentGas, poke, batch, runOutOfGas: (value: boolean) => (outOfGas = value) }
   }
 
   it('estimates once, then only simulates and sends the estimate with half again to spare', async () => {
@@ -174,7 +179,7 @@ describe('TxSender reusing a gas estimate', () => {
     await poke(true)
     await poke(true)
     await poke(true)
-    expect(calls).toEqual({ estimates: 1, simulations: 2 })
+    expect(calls).toEqual({ estimates: 1, simulations: 2, oneRuns: 0 })
     expect(sentGas).toEqual([125_000n, 150_000n, 150_000n])
     // Without the option every send is estimated, with a quarter to spare.
     await poke(false)
@@ -189,7 +194,21 @@ describe('TxSender reusing a gas estimate', () => {
     await expect(poke(true)).rejects.toMatchObject({ message: 'poke ran out of gas', retryable: true })
     runOutOfGas(false)
     await poke(true)
-    expect(calls).toEqual({ estimates: 2, simulations: 1 })
+    expect(calls).toEqual({ estimates: 2, simulations: 1, oneRuns: 0 })
+  })
+
+  it('a simulated batch goes with half again the gas one run of it used; out of it, it is retryable and batches are estimated from then on', async () => {
+    const { calls, sentGas, batch, runOutOfGas } = gasSender()
+    await batch()
+    await batch()
+    expect(calls).toEqual({ estimates: 0, simulations: 0, oneRuns: 2 })
+    expect(sentGas).toEqual([120_000n, 120_000n])
+    runOutOfGas(true)
+    await expect(batch()).rejects.toMatchObject({ message: 'poke ran out of gas', retryable: true })
+    runOutOfGas(false)
+    await batch()
+    expect(calls).toEqual({ estimates: 1, simulations: 0, oneRuns: 3 })
+    expect(sentGas[3]).toBe(125_000n)
   })
 
   it('a revert on chain with gas to spare is not taken for want of gas', async () => {

@@ -16,7 +16,7 @@ import {
 import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
-import { createFeeReader, type Fees, sendContractCall } from '../protocol/signedSend.ts'
+import { createFeeReader, type Fees, gasOfOneRun, sendContractCall } from '../protocol/signedSend.ts'
 
 /**
  * A transaction that reverted or could not be sent, the viem error as its `cause`. A revert is not retryable, a
@@ -82,6 +82,8 @@ export class TxSender {
   private readonly currentFees: () => Promise<Fees>
   /** The gas of functions sent with `reuseGasEstimate`, by contract and function: their estimate, half again. */
   private readonly gasLimits = new Map<string, bigint>()
+  /** Set once a send on one run's gas (`oneRunGas`) ran out of it: those are estimated from then on. */
+  private oneRunShort = false
   private readonly droppedAfterMs: number
   private readonly pollIntervalMs: number
   constructor(
@@ -118,6 +120,12 @@ export class TxSender {
        * several) checks that it would succeed. A send that then runs out of gas forgets it and is retryable.
        */
       reuseGasEstimate?: boolean
+      /**
+       * Already simulated (a batch): its gas is half again what one run of it used ({@link gasOfOneRun}), not an
+       * estimate, which runs it a dozen times. A send that then runs out of gas is retryable, and such sends are
+       * estimated from then on.
+       */
+      oneRunGas?: boolean
       /** Called with the hash once the node has the transaction, before its receipt. */
       onSent?: (hash: Hash) => void
     } = {},
@@ -128,7 +136,10 @@ export class TxSender {
     if (normal) this.normalQueued++
     else while (this.normalQueued > 0) await this.lock
     // Checked and priced at once, beside the sends ahead of it: the lock is held for the nonce and the hand-off alone.
-    const prepared = this.prepare(functionName, parameters, options.reuseGasEstimate ?? false)
+    const prepared = this.prepare(functionName, parameters, {
+      reuseGas: options.reuseGasEstimate ?? false,
+      oneRun: options.oneRunGas ?? false,
+    })
     // Its failure is thrown where the lock reaches it; until then it must not count as unhandled.
     prepared.catch(() => {})
     let nonce: number | undefined
@@ -173,10 +184,11 @@ export class TxSender {
     }
     if (receipt.status !== 'success') {
       this.onResult?.(functionName, 'reverted')
-      const { gas, gasKey } = await prepared
-      if (gasKey && receipt.gasUsed * 100n >= gas * 95n) {
-        // Short of gas on the reused estimate: the next send of it estimates again.
-        this.gasLimits.delete(gasKey)
+      const { gas, gasKey, oneRun } = await prepared
+      if ((gasKey || oneRun) && receipt.gasUsed * 100n >= gas * 95n) {
+        // Short of gas on the reused estimate or one run's: the next send of it estimates again.
+        if (gasKey) this.gasLimits.delete(gasKey)
+        if (oneRun) this.oneRunShort = true
         throw new TransactionError(`${functionName} ran out of gas`, {
           retryable: true,
           details: `tx ${hash} used ${receipt.gasUsed} of ${gas}`,
@@ -215,13 +227,15 @@ export class TxSender {
    * Estimates the call's gas with a quarter to spare (a transaction mined after others of the same job, the k-th commit
    * say, costs more than it did alone), which throws the contract's revert, and reads the fees: all but the nonce. With
    * `reuseGas`, a function estimated before is only simulated (which throws its revert too) and given its estimate
-   * with half again to spare (`gasKey` names it then).
+   * with half again to spare (`gasKey` names it then). With `oneRun`, a call its caller simulated is given half again
+   * the gas one run of it used (`oneRun` in the result), until one such send ran out of it.
    */
   private async prepare<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
     functionName: string,
     parameters: SendParameters<abi, name>,
-    reuseGas: boolean,
+    how: { reuseGas: boolean; oneRun: boolean },
   ) {
+    const { reuseGas } = how
     // Widened to any ABI: the parameters were type-checked against theirs at the call site.
     const call = {
       address: parameters.address,
@@ -230,15 +244,19 @@ export class TxSender {
       args: parameters.args as readonly unknown[],
       account: this.account,
     }
+    if (how.oneRun && !this.oneRunShort) {
+      const [gas, fees] = await Promise.all([gasOfOneRun({ publicClient: this.publicClient, ...call }), this.currentFees()])
+      return { call, gas, fees, gasKey: undefined, oneRun: true }
+    }
     const gasKey = reuseGas ? `${parameters.address.toLowerCase()}:${functionName}` : undefined
     const known = gasKey && this.gasLimits.get(gasKey)
     if (known) {
       const [, fees] = await Promise.all([this.publicClient.simulateContract(call), this.currentFees()])
-      return { call, gas: known, fees, gasKey }
+      return { call, gas: known, fees, gasKey, oneRun: false }
     }
     const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.currentFees()])
     if (gasKey) this.gasLimits.set(gasKey, (gas * 3n) / 2n)
-    return { call, gas: (gas * 5n) / 4n, fees, gasKey: undefined }
+    return { call, gas: (gas * 5n) / 4n, fees, gasKey: undefined, oneRun: false }
   }
 
   /** Where `hash` stands on the node now. */

@@ -1,4 +1,4 @@
-import { type Abi, type Account, encodeFunctionData, type Hash, type PublicClient } from 'viem'
+import { type Abi, type Account, type Address, encodeFunctionData, type Hash, type PublicClient } from 'viem'
 
 /** What a send pays per gas: EIP-1559's two fees. */
 export type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
@@ -55,4 +55,31 @@ export async function sendContractCall(parameters: {
     ...fees,
   })
   return publicClient.sendRawTransaction({ serializedTransaction })
+}
+
+/** What {@link gasOfOneRun} gives a call over the gas it used once: half again. */
+export const oneRunGasMargin = { numerator: 3n, denominator: 2n } as const
+
+/**
+ * A gas limit for a call already simulated, from one run of it: the gas `eth_createAccessList` reports it used, times
+ * `margin` ({@link oneRunGasMargin} by default). `eth_estimateGas` searches for the limit over a dozen runs, and viem
+ * first asks the node to fill the transaction: on anvil an estimate of a batch costs 12 to 17 times an `eth_call`'s
+ * CPU, the access list 1.5 to 2 times. Half again covers what the gas used leaves out: refunds (at most a fifth of the
+ * gas before them, EIP-3529: a call clearing 200 slots used 809,492 and needed 1,049,465, 1.30 times), the 1/64 each
+ * nested call keeps back (EIP-150), and the list itself, under which each first touch of an account or slot costs up
+ * to a tenth less than without it (JobBatcher's finalize of one job: 1.5 % less). A caller whose transaction still
+ * runs out should estimate from then on.
+ */
+export async function gasOfOneRun(parameters: {
+  publicClient: PublicClient
+  account: Account | Address
+  address: Address
+  abi: Abi
+  functionName: string
+  args: readonly unknown[]
+  margin?: { numerator: bigint; denominator: bigint }
+}): Promise<bigint> {
+  const { publicClient, account, address, abi, functionName, args, margin = oneRunGasMargin } = parameters
+  const { gasUsed } = await publicClient.createAccessList({ account, to: address, data: encodeFunctionData({ abi, functionName, args }) })
+  return (gasUsed * margin.numerator) / margin.denominator
 }

@@ -5,6 +5,7 @@ import {
   type Chain,
   createWalletClient,
   decodeFunctionData,
+  encodeFunctionData,
   type Hash,
   http,
   maxUint256,
@@ -37,7 +38,9 @@ beforeAll(async () => {
 })
 
 /** A sender from the matcher's account, with silent logs; it reconciles only when a test says so. */
-function newSender(options: { confirmations?: number; droppedAfterMs?: number } = {}) {
+function newSender(
+  options: { confirmations?: number; droppedAfterMs?: number; oneRunGasMargin?: { numerator: bigint; denominator: bigint } } = {},
+) {
   const walletClient = createWalletClient({ chain: system.chain, transport: http(system.rpcUrl), account }) as WalletClient<
     Transport,
     Chain,
@@ -243,6 +246,54 @@ describe('createTransactionSender', () => {
       JobStatus.Completed,
       JobStatus.Completed,
     ])
+  })
+
+  test('a batch goes with half again the gas one run of it used; one that runs out of that frees its calls, and batches are estimated from then on', async () => {
+    const jobs = await batchableJobs()
+    const finalizeMany = (ids: bigint[], prefix: string) =>
+      batchRequests<string>({
+        batcher: system.deployment.contracts.JobBatcher.address,
+        action: 'finalize',
+        calls: ids.map((jobId) => ({ key: `${prefix}:${jobId}`, jobId })),
+        size: 64,
+        metaOf: (calls) => calls.map((c) => c.key).join(','),
+      })[0] as TransactionRequest<string>
+    const oneRun = async (request: TransactionRequest<string>) =>
+      (
+        await system.publicClient.createAccessList({
+          account: account.address,
+          to: request.address,
+          data: encodeFunctionData({ abi: request.abi, functionName: request.functionName, args: request.args }),
+        })
+      ).gasUsed
+    const gasLimitOf = async (hash: Hash | undefined) => (await system.publicClient.getTransaction({ hash: hash as Hash })).gas
+
+    const [first, second, third] = jobs.revealed as [bigint, bigint, bigint]
+    const request = finalizeMany([first], 'finalize')
+    const used = await oneRun(request)
+    const sent = await newSender().send(request)
+    const done = await mined(sent)
+    expect(done.status).toBe('success')
+    // Half again over one run (the run's figure, read a block earlier, within a few hundred gas of the sender's own),
+    // which the access list makes a little cheaper than the transaction: still well over what it used.
+    const limit = await gasLimitOf(sent)
+    expect(Number(limit) / Number((used * 3n) / 2n)).toBeCloseTo(1, 1)
+    expect(Number(limit) / Number(done.gasUsed)).toBeGreaterThan(1.4)
+
+    // A sender whose margin leaves the batch short: its gas burnt, the job untouched, its key freed after the back-off.
+    const short = newSender({ oneRunGasMargin: { numerator: 1n, denominator: 2n } })
+    const starved = await short.send(finalizeMany([second], 'short'))
+    const receipt = await mined(starved)
+    expect(receipt.status).toBe('reverted')
+    // Burnt but the 1/64 the batcher kept back to revert with BatchOutOfGas.
+    expect(Number(receipt.gasUsed) / Number(await gasLimitOf(starved))).toBeGreaterThan(0.95)
+    expect((await market.read<{ status: number }>('getJob', [second])).status).toBe(JobStatus.Revealed)
+    await short.reconcile()
+    // Estimated now, whatever its margin: the next batch goes through and settles both jobs.
+    const estimated = await short.send(finalizeMany([second, third], 'estimated'))
+    expect((await mined(estimated)).status).toBe('success')
+    expect(await gasLimitOf(estimated)).toBeGreaterThan((await mined(estimated)).gasUsed)
+    for (const id of [second, third]) expect((await market.read<{ status: number }>('getJob', [id])).status).toBe(JobStatus.Completed)
   })
 })
 

@@ -13,7 +13,7 @@ import {
   type WalletClient,
 } from 'viem'
 import { decodeRevert, formatRevert } from '../../protocol/revert.ts'
-import { createFeeReader, sendContractCall } from '../../protocol/signedSend.ts'
+import { createFeeReader, gasOfOneRun, oneRunGasMargin, sendContractCall } from '../../protocol/signedSend.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
 /** How long a mined transaction's key stays blocked while the indexer catches up. */
@@ -74,6 +74,8 @@ type Sent<Meta> = {
   sentAt: number
   seen: boolean
   outcome?: TransactionReceipt['status']
+  /** The gas limit it was sent with, and whether that came from one run of it ({@link gasOfOneRun}). */
+  gas?: { limit: bigint; oneRun: boolean }
 }
 
 /** `undefined` for a transaction or receipt the node doesn't have; other errors are thrown. */
@@ -110,6 +112,8 @@ export function createTransactionSender<Meta = undefined>(parameters: {
   droppedAfterMs?: number
   /** Least time between two reconciliations with the chain. Default 1000. */
   reconcileIntervalMs?: number
+  /** A batch's gas over what one run of it used ({@link gasOfOneRun}; default half again). Tests make it short. */
+  oneRunGasMargin?: { numerator: bigint; denominator: bigint }
 }) {
   const { publicClient, walletClient, log, metrics } = parameters
   const currentFees = createFeeReader(publicClient, 500)
@@ -123,6 +127,8 @@ export function createTransactionSender<Meta = undefined>(parameters: {
   const watched = new Map<number, Sent<Meta>>()
   let lastReconciled = 0
   let queue: Promise<unknown> = Promise.resolve()
+  /** Set once a batch ran out of the gas one run of it gave: every batch is estimated from then on. */
+  let estimateBatches = false
 
   /** Runs `fn` after everything queued before it: nonces are picked and used one send at a time. */
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -208,17 +214,27 @@ export function createTransactionSender<Meta = undefined>(parameters: {
       args: request.args,
     }) as Parameters<PublicClient['estimateContractGas']>[0]
 
-  /** `request`'s gas: a batch gets a quarter more than estimated (calls ahead of it in the block may make its jobs dearer). */
-  const gasOf = async (request: TransactionRequest<Meta>): Promise<bigint> => {
+  /**
+   * `request`'s gas. A batch's from one run of it with half again to spare ({@link gasOfOneRun}: an estimate of a
+   * batch of 64 cost anvil a dozen runs of it, each assign and finalize of the leader), or, once one ran out of that,
+   * its estimate with a quarter more (calls ahead of it in the block may make its jobs dearer). A single call's estimate.
+   */
+  const gasOf = async (request: TransactionRequest<Meta>): Promise<{ limit: bigint; oneRun: boolean }> => {
+    if (request.batch && !estimateBatches) {
+      const { address: to, abi, functionName, args } = request
+      const margin = parameters.oneRunGasMargin ?? oneRunGasMargin
+      const limit = await gasOfOneRun({ publicClient, account: walletClient.account, address: to, abi, functionName, args, margin })
+      return { limit, oneRun: true }
+    }
     const gas = await publicClient.estimateContractGas(callOf(request))
-    return request.batch ? (gas * 5n) / 4n : gas
+    return { limit: request.batch ? (gas * 5n) / 4n : gas, oneRun: false }
   }
 
   /**
    * Sends a simulated request at the next free nonce and starts watching it: signed here with its gas (`gas`, when
    * estimated beside the simulation, else now) and the fees of the last half second, one request to the node.
    */
-  const write = async (request: TransactionRequest<Meta>, gas?: Promise<bigint>): Promise<Hash> => {
+  const write = async (request: TransactionRequest<Meta>, gas?: Promise<{ limit: bigint; oneRun: boolean }>): Promise<Hash> => {
     const [gasLimit, fees, nonce] = await Promise.all([gas ?? gasOf(request), currentFees(), nextNonce()])
     const hash = await sendContractCall({
       publicClient,
@@ -228,11 +244,11 @@ export function createTransactionSender<Meta = undefined>(parameters: {
       abi: request.abi as Abi,
       functionName: request.functionName,
       args: request.args as readonly unknown[],
-      gas: gasLimit,
+      gas: gasLimit.limit,
       fees,
       nonce,
     })
-    watched.set(nonce, { request, nonce, hash, sentAt: Date.now(), seen: false })
+    watched.set(nonce, { request, nonce, hash, sentAt: Date.now(), seen: false, gas: gasLimit })
     return hash
   }
 
@@ -261,7 +277,15 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     } else {
       for (const key of keysOf(request)) release(key, sent.hash)
       metrics?.leaderTransactions.inc({ action: request.action, outcome: 'reverted' })
-      log.warn({ action: request.action, key: request.key, hash: sent.hash }, 'leader transaction reverted')
+      // All but a sliver of its gas burnt: short of gas, which a batch's calls are not when it is estimated.
+      const outOfGas = sent.gas?.oneRun === true && receipt.gasUsed * 100n >= sent.gas.limit * 95n
+      if (outOfGas) estimateBatches = true
+      log.warn(
+        { action: request.action, key: request.key, hash: sent.hash, gasUsed: receipt.gasUsed, gasLimit: sent.gas?.limit, outOfGas },
+        outOfGas
+          ? 'leader transaction ran out of the gas one run of it gave; estimating batches from now on'
+          : 'leader transaction reverted',
+      )
     }
   }
 
