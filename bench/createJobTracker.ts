@@ -72,6 +72,10 @@ export function createJobTracker(parameters: { graphqlUrl: string }) {
     async settled(list: readonly TrackedJob[], untilMs: number): Promise<void> {
       while (list.some((job) => job.endedAt === undefined) && performance.now() < untilMs) await sleep(20)
     },
+    /** Resolves once no tracked job is waiting to end, or `untilMs` (`performance.now()`) has passed. */
+    async drained(untilMs: number): Promise<void> {
+      while (open.size > 0 && performance.now() < untilMs) await sleep(50)
+    },
     /** Tracked jobs, those of them seen assigned (or past it) and those that completed. */
     counts(): { tracked: number; assigned: number; completed: number } {
       let assigned = 0
