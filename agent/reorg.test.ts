@@ -231,6 +231,12 @@ describe('agents after a reorg', () => {
       const { commitDeadline } = await readJob(jobId)
       const want = sent === 'commits' ? JobStatus.Committed : JobStatus.Revealed
       await waitFor(`job ${sent === 'commits' ? 'committed' : 'revealed'}`, async () => (await readJob(jobId)).status === want)
+      // Revealed on chain is not yet journaled: an agent records its reveal once it reads the receipt, which a busy
+      // machine may not have done before the reorg (its reveal then counts as never sent, and its salt is used again).
+      if (sent === 'reveals')
+        await waitFor('both reveals journaled', async () =>
+          (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.revealTx !== undefined),
+        )
       const before = await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))
       let revealed: boolean[] = []
       await system.testClient.setAutomine(false)
