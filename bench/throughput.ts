@@ -464,6 +464,24 @@ async function runQuiet(parameters: { submitter: JobSubmitter; tracker: JobTrack
 }
 
 /**
+ * Sends `rate` jobs/s for `seconds`, job n at start + n / rate whatever the ones before it do, each tracked (polled
+ * every 250 ms); resolves once all are sent, with when the first was due.
+ */
+async function offer(parameters: { submitter: JobSubmitter; tracker: JobTracker; rate: number; seconds: number }) {
+  const { submitter, tracker, rate, seconds } = parameters
+  tracker.setInterval(250)
+  const total = Math.round(rate * seconds)
+  const start = performance.now()
+  const submissions: Promise<TrackedJob>[] = []
+  for (let n = 0; n < total; n++) {
+    const wait = start + (n * 1000) / rate - performance.now()
+    if (wait > 1) await sleep(wait)
+    submissions.push(submitter.submit().then((s) => tracker.track(s)))
+  }
+  return { start, jobs: await Promise.all(submissions) }
+}
+
+/**
  * Offers `rate` jobs/s for `seconds` (job n sent at start + n / rate, whatever the ones before it do), then waits up to
  * `seconds` more for the jobs of the steady window (after `settleSeconds`) to end. The completed rate counts the jobs
  * sent in the steady window that completed by then, per second of the window: jobs of any age completing within the
@@ -479,18 +497,8 @@ async function runLoad(parameters: {
 }) {
   const { submitter, tracker, rate } = parameters
   const { loadSeconds: seconds, settleSeconds, drainSeconds } = parameters.plan
-  tracker.setInterval(250)
-  const total = Math.round(rate * seconds)
   const before = await parameters.usage()
-  const start = performance.now()
-  const submissions: Promise<TrackedJob>[] = []
-  for (let n = 0; n < total; n++) {
-    const due = start + (n * 1000) / rate
-    const wait = due - performance.now()
-    if (wait > 1) await sleep(wait)
-    submissions.push(submitter.submit().then((s) => tracker.track(s)))
-  }
-  const jobs = await Promise.all(submissions)
+  const { start, jobs } = await offer({ submitter, tracker, rate, seconds })
   const usage = usageBetween(before, await parameters.usage())
   const windowStart = start + settleSeconds * 1000
   const windowEnd = start + seconds * 1000
@@ -521,16 +529,7 @@ async function runSustain(parameters: {
   drainSeconds: number
 }): Promise<Omit<SustainRun, 'side' | 'stack'>> {
   const { submitter, tracker, rate, seconds, drainSeconds } = parameters
-  tracker.setInterval(250)
-  const total = Math.round(rate * seconds)
-  const start = performance.now()
-  const submissions: Promise<TrackedJob>[] = []
-  for (let n = 0; n < total; n++) {
-    const wait = start + (n * 1000) / rate - performance.now()
-    if (wait > 1) await sleep(wait)
-    submissions.push(submitter.submit().then((s) => tracker.track(s)))
-  }
-  const jobs = await Promise.all(submissions)
+  const { start, jobs } = await offer({ submitter, tracker, rate, seconds })
   const end = start + seconds * 1000
   await tracker.settled(jobs, end + drainSeconds * 1000)
   const half = start + (seconds * 1000) / 2

@@ -78,6 +78,16 @@ const receiptOf = (hash: Hash) => system.publicClient.getTransactionReceipt({ ha
 const mined = (hash: Hash | undefined) => system.publicClient.waitForTransactionReceipt({ hash: hash as Hash, timeout: 10_000 })
 const reorg = (depth: number) => system.testClient.request({ method: 'anvil_reorg', params: [depth, []] } as never)
 
+/** JobBatcher's `finalizeMany` of `ids`, each call under the key `<prefix>:<jobId>` (its meta: the keys). */
+const finalizeMany = (ids: bigint[], prefix = 'finalize') =>
+  batchRequests<string>({
+    batcher: system.deployment.contracts.JobBatcher.address,
+    action: 'finalize',
+    calls: ids.map((jobId) => ({ key: `${prefix}:${jobId}`, jobId })),
+    size: 64,
+    metaOf: (calls) => calls.map((c) => c.key).join(','),
+  })[0] as TransactionRequest<string>
+
 describe('createTransactionSender', () => {
   test('one transaction in flight per key until its effect is settled', async () => {
     const sender = newSender()
@@ -208,14 +218,6 @@ describe('createTransactionSender', () => {
   test('a batch sends only the calls its simulation passes; a call that reverts on chain frees its key alone', async () => {
     const jobs = await batchableJobs()
     const sender = newSender()
-    const finalizeMany = (ids: bigint[], prefix = 'finalize') =>
-      batchRequests<string>({
-        batcher: system.deployment.contracts.JobBatcher.address,
-        action: 'finalize',
-        calls: ids.map((jobId) => ({ key: `${prefix}:${jobId}`, jobId })),
-        size: 64,
-        metaOf: (calls) => calls.map((c) => c.key).join(','),
-      })[0] as TransactionRequest<string>
     // Revealed, still committing, unknown: only the first goes out; the others back off, sending nothing.
     const hash = await sender.send(finalizeMany([jobs.revealed[0], jobs.committed, 999n]))
     const receipt = await mined(hash)
@@ -250,14 +252,6 @@ describe('createTransactionSender', () => {
 
   test('a batch goes with half again the gas one run of it used; one that runs out of that frees its calls, and batches are estimated from then on', async () => {
     const jobs = await batchableJobs()
-    const finalizeMany = (ids: bigint[], prefix: string) =>
-      batchRequests<string>({
-        batcher: system.deployment.contracts.JobBatcher.address,
-        action: 'finalize',
-        calls: ids.map((jobId) => ({ key: `${prefix}:${jobId}`, jobId })),
-        size: 64,
-        metaOf: (calls) => calls.map((c) => c.key).join(','),
-      })[0] as TransactionRequest<string>
     const oneRun = async (request: TransactionRequest<string>) =>
       (
         await system.publicClient.createAccessList({
