@@ -424,24 +424,35 @@ function stateOf(head: RoundView, deep: RoundView): JournalState {
   return 'computed'
 }
 
-/** One poll at `head`: reads it and the block `confirmations` deep, ends the entry, sends what the head lacks, or records progress. */
+/**
+ * One poll at `head`: reads it, ends the entry, sends what the head lacks, or records progress. The block
+ * `confirmations` deep is read only where it decides something: whether an end the head shows is final, and whether
+ * what the head shows beyond the journal is deep yet. A poll that finds the head where the journal already stands reads
+ * nothing more; most polls of a job waiting for the others are such.
+ */
 async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bigint): Promise<JournalEntry> {
   const depth = BigInt(Math.max(1, ctx.confirmations) - 1)
-  const [now, deep] = await Promise.all([viewAt(ctx, entry, head), viewAt(ctx, entry, head > depth ? head - depth : 0n)])
+  const now = await viewAt(ctx, entry, head)
+  const deepBlock = head > depth ? head - depth : 0n
+  const deepView = () => (deepBlock === head ? now : viewAt(ctx, entry, deepBlock))
   if (now.current && now.slot.commitment !== ZERO_HASH && !now.committed)
     return finish(ctx, entry, 'chain holds a different commitment', 'error')
   if (await roundEnd(ctx, entry, now)) {
     // Over at the head; final once the deep block shows it over too, after the round was last seen running (a deep
     // block from before the assignment shows no round either).
-    const end = (watch.runningAt ?? -1n) < deep.block ? await roundEnd(ctx, entry, deep) : undefined
+    const end = (watch.runningAt ?? -1n) < deepBlock ? await roundEnd(ctx, entry, await deepView()) : undefined
     return end ? finish(ctx, entry, end.reason, end.outcome) : entry
   }
   watch.runningAt = head
   const { status } = now.job
   if (status === JobStatus.Assigned && !now.committed) return commit(ctx, entry, head)
   if (status === JobStatus.Committed && now.committed && !now.revealed) return reveal(ctx, entry, head)
-  // Waiting for the others or for settlement; the journal follows the chain, backwards too after a reorg.
-  const state = stateOf(now, deep)
+  // Waiting for the others or for settlement. The journal already holds what the head shows, deep: nothing to record.
+  // (A reorg that took our transaction and mined it again later leaves it there too: the head still shows it, and
+  // should another reorg take it, the head shows that and the step sends it again.)
+  if (entry.state === stateOf(now, now)) return entry
+  // The journal follows the chain, backwards too after a reorg.
+  const state = stateOf(now, await deepView())
   if (state === entry.state) return entry
   if (stateOrder.indexOf(state) < stateOrder.indexOf(entry.state))
     ctx.log.warn({ jobId: entry.jobId, was: entry.state, state }, 'the chain no longer shows what the journal recorded (reorg)')
