@@ -80,17 +80,42 @@ export async function findAssignmentsAfter(
   views: Views,
   parameters: { after?: FeedPosition; through?: FeedPosition; provider?: string; limit: number },
 ): Promise<IndexedAssignment[]> {
-  let q = views.selectFrom('assignment').selectAll()
+  let q = views.selectFrom('assignment').selectAll().where(between(parameters))
   if (parameters.provider) q = q.where('provider', '=', parameters.provider.toLowerCase() as Address)
-  if (parameters.after) {
-    const { blockNumber, logIndex } = parameters.after
-    q = q.where(sql<boolean>`(block_number, log_index) > (${blockNumber.toString()}::numeric, ${logIndex}::integer)`)
-  }
-  if (parameters.through) {
-    const { blockNumber, logIndex } = parameters.through
-    q = q.where(sql<boolean>`(block_number, log_index) <= (${blockNumber.toString()}::numeric, ${logIndex}::integer)`)
-  }
   return (await q.orderBy('blockNumber').orderBy('logIndex').limit(parameters.limit).execute()).map(assignmentOf)
+}
+
+/** Positions after `after` and up to `through` (either end open when not given). */
+function between({ after, through }: { after?: FeedPosition; through?: FeedPosition }) {
+  const bounds = [
+    after && sql`(block_number, log_index) > (${after.blockNumber.toString()}::numeric, ${after.logIndex}::integer)`,
+    through && sql`(block_number, log_index) <= (${through.blockNumber.toString()}::numeric, ${through.logIndex}::integer)`,
+  ].filter((b) => b !== undefined)
+  return sql<boolean>`${bounds.length ? sql.join(bounds, sql` and `) : sql`true`}`
+}
+
+/**
+ * A set of assignments in brief: how many, and the sum of their `assignmentKey`s' 64-bit hashes. Two sets with equal
+ * digests hold the same keys (bar a hash collision), so the change feed compares its window with what it published
+ * without reading either.
+ */
+export type AssignmentDigest = { count: number; hashSum: string }
+
+/** `assignmentKey` in SQL, the same text, over a table with the assignment's columns (`assignment`, `app.published_assignment`). */
+export const assignmentKeySql = sql<string>`job_id::text || ':' || lower(provider) || ':' || commit_deadline::text || ':' || block_number::text || ':' || log_index::text`
+
+/** The SQL selections of an {@link AssignmentDigest}. */
+export const assignmentDigestSql = [
+  sql<number>`count(*)::integer`.as('count'),
+  sql<string>`coalesce(sum(hashtextextended(${assignmentKeySql}, 0)), 0)::text`.as('hashSum'),
+] as const
+
+/** The digest of the indexed assignments after `after` and up to `through`. */
+export async function digestAssignmentsBetween(
+  views: Views,
+  range: { after?: FeedPosition; through: FeedPosition },
+): Promise<AssignmentDigest> {
+  return views.selectFrom('assignment').select(assignmentDigestSql).where(between(range)).executeTakeFirstOrThrow()
 }
 
 /** `findAssignmentsAfter` page by page (`pageSize` rows a query): every assignment after `after` (up to `through`). */

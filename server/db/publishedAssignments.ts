@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Address } from 'viem'
+import { type AssignmentDigest, assignmentDigestSql } from './assignments.ts'
 import { type WithBigInts, withBigInts } from './convert.ts'
 import type { Database } from './database.ts'
 import type { FeedPosition } from './feedCursors.ts'
@@ -32,6 +33,21 @@ export async function findPublishedAssignments(
   }
   const rows = await q.orderBy('blockNumber').orderBy('logIndex').execute()
   return rows.map(({ feed: _feed, ...row }) => withBigInts(row, numericColumns))
+}
+
+/** The digest (`AssignmentDigest`) of what the change feed `feed` published after `after` and up to `through`. */
+export async function digestPublishedAssignments(
+  db: Kysely<Database>,
+  parameters: { feed: string; after?: FeedPosition; through: FeedPosition },
+): Promise<AssignmentDigest> {
+  const { after, through } = parameters
+  let q = db
+    .selectFrom('app.publishedAssignment')
+    .select(assignmentDigestSql)
+    .where('feed', '=', parameters.feed)
+    .where((eb) => eb(eb.refTuple('blockNumber', 'logIndex'), '<=', eb.tuple(through.blockNumber.toString(), through.logIndex)))
+  if (after) q = q.where((eb) => eb(eb.refTuple('blockNumber', 'logIndex'), '>', eb.tuple(after.blockNumber.toString(), after.logIndex)))
+  return q.executeTakeFirstOrThrow()
 }
 
 /** Records that the change feed `feed` published `assignments` (again is a no-op). */

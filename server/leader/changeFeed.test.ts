@@ -9,6 +9,9 @@ import { TSR } from '../../protocol/units.ts'
 import { gqlData, waitFor } from '../../test/support/graphql.ts'
 import { approveAndSubmitJob } from '../../test/support/market.ts'
 import { type IndexedTestChain, startIndexedTestChain } from '../../test/support/stack.ts'
+import { decodeAssignmentCursor, digestAssignmentsBetween, endOfBlock } from '../db/assignments.ts'
+import { createDb } from '../db/createDb.ts'
+import { digestPublishedAssignments } from '../db/publishedAssignments.ts'
 import { type StartServerReturnType, startServer } from '../startServer.ts'
 
 // The change feed across a chain reorganisation, on real indexed data: anvil + contracts, Ponder into Postgres, and a
@@ -97,6 +100,24 @@ test('a reorganisation that orphans an assign retracts it; the same assign mined
 
     const first = await subscriber.next('the assignment', (a) => a.jobId === id)
     expect(first.retracted).toBe(false)
+    // What the feed published and what is indexed digest alike (each tick compares them so, and reads the window's
+    // rows only when they differ): the same keys, hashed from the same text in both tables.
+    const { db, pool } = createDb({ databaseUrl: chain.database.url, max: 1 })
+    try {
+      const through = endOfBlock(await system.publicClient.getBlockNumber({ cacheTime: 0 }))
+      const feeds = await db.selectFrom('app.publishedAssignment').select('feed').distinct().execute()
+      expect(feeds).toHaveLength(1)
+      const published = await digestPublishedAssignments(db, { feed: feeds[0].feed, through })
+      expect(published.count).toBe(2)
+      expect(await digestAssignmentsBetween(db.withSchema(viewsSchema), { through })).toEqual(published)
+      // Without the subscriber's assignment (and whatever precedes it), the window digests otherwise.
+      const after = decodeAssignmentCursor(first.cursor)
+      const fewer = await digestAssignmentsBetween(db.withSchema(viewsSchema), { after, through })
+      expect(fewer.count).toBeLessThan(2)
+      expect(fewer.hashSum).not.toBe(published.hashSum)
+    } finally {
+      await pool.end()
+    }
 
     // The assign's block and the two empty ones before it are orphaned, for empty blocks.
     await reorg(3)

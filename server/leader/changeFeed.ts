@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import {
   assignmentKey,
+  digestAssignmentsBetween,
   eachAssignmentAfter,
   findAssignmentsAfter,
   findAssignmentsByJobIds,
@@ -11,6 +12,7 @@ import {
 import type { Database, Views } from '../db/database.ts'
 import { type FeedPosition, readFeedCursor, writeFeedCursor } from '../db/feedCursors.ts'
 import {
+  digestPublishedAssignments,
   findPublishedAssignments,
   forgetPublishedAssignments,
   type PublishedAssignment,
@@ -84,6 +86,16 @@ export function createChangeFeed(parameters: {
    */
   async function reconcile(through: FeedPosition): Promise<{ retracted: number; late: number }> {
     const start = windowStart(through, windowBlocks)
+    // Mostly nothing changed: the window's digests, compared in Postgres, say so without its rows (at 100 assignments
+    // a block, 12,800 of them each tick, read twice).
+    const [publishedDigest, indexedDigest] = await Promise.all([
+      digestPublishedAssignments(db, { feed, after: start, through }),
+      digestAssignmentsBetween(views, { after: start, through }),
+    ])
+    if (publishedDigest.count === indexedDigest.count && publishedDigest.hashSum === indexedDigest.hashSum) {
+      if (start) await prunePublishedAssignments(db, feed, start)
+      return { retracted: 0, late: 0 }
+    }
     const [published, indexed] = await Promise.all([
       findPublishedAssignments(db, { feed, after: start, through }),
       indexedInWindow(through),
