@@ -4,7 +4,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { TesseraError } from '../../protocol/errors.ts'
-import { type BlobUploader, deleteExpiredBlob, findBlob, lockBlob, recordBlob } from '../db/blobs.ts'
+import { type BlobUploader, deleteExpiredBlob, findBlob, lockBlob, recordBlob, recordUploadAgain } from '../db/blobs.ts'
 import type { Database } from '../db/database.ts'
 
 /** Default `TESSERA_MAX_BLOB_BYTES`: 64 MiB. */
@@ -123,13 +123,22 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       try {
         if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(expectedSha256, sha256)
         if (validate) await validate(tmp, sha256)
+        const at = options.at ?? new Date()
+        // Bytes already stored, row and file, need neither the lock nor the rename: the upload is recorded in one
+        // statement (honest providers of a job upload the same output, popular models come from many accounts).
+        const stored = await stat(fileOf(sha256)).then(
+          () => true,
+          () => false,
+        )
+        if (stored && (await recordUploadAgain(db, { sha256, at, uploader: options.uploader, kind: options.kind })))
+          return { sha256, size, created: false }
         const created = await db.transaction().execute(async (trx) => {
           await lockBlob(trx, sha256)
           const existed = (await findBlob(trx, sha256)) !== undefined && existsSync(fileOf(sha256))
           await recordBlob(trx, {
             sha256,
             size: BigInt(size),
-            at: options.at ?? new Date(),
+            at,
             uploader: options.uploader,
             kind: options.kind,
           })

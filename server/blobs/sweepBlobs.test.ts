@@ -6,7 +6,7 @@ import type { Address, Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { sha256Hex } from '../../protocol/fingerprint.ts'
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts'
-import { findBlob, unreferencedUploadBytes } from '../db/blobs.ts'
+import { deleteExpiredBlob, findBlob, hasUploaded, isBlobPublic, lockBlob, unreferencedUploadBytes } from '../db/blobs.ts'
 import { createDb } from '../db/createDb.ts'
 import type { Database, Views } from '../db/database.ts'
 import { migrateToLatest } from '../db/migrateToLatest.ts'
@@ -144,6 +144,50 @@ describe('sweepBlobs', () => {
     expect(await store.deleteExpired(hash, cutoff)).toBe(false)
     expect(await fileExists(hash)).toBe(true)
     expect(await findBlob(db, hash)).toBeDefined()
+  })
+
+  test('an upload of stored bytes that meets the sweep mid-delete stores them afresh: row and file stay together', async () => {
+    const text = 'raced by the sweep'
+    const hash = await upload(text, hoursAgo(30))
+    const cutoff = hoursAgo(24)
+    // The sweep mid-way, under the blob's lock: the row deleted, not committed, the file still there.
+    let rowDeleted!: () => void
+    let release!: () => void
+    const deleted = new Promise<void>((resolve) => (rowDeleted = resolve))
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const sweeping = db.transaction().execute(async (trx) => {
+      await lockBlob(trx, hash)
+      expect(await deleteExpiredBlob(trx, hash, cutoff)).toBe(true)
+      rowDeleted()
+      await released
+      await rm(path.join(store.dir, hash.slice(2)))
+    })
+    await deleted
+    // The upload finds the file and goes to record itself without the lock: the row's lock holds it.
+    let uploaded = false
+    const again = upload(text, now).then(() => (uploaded = true))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(uploaded).toBe(false)
+    release()
+    await sweeping
+    await again
+    expect(await findBlob(db, hash)).toMatchObject({ lastUploadedAt: now })
+    expect(await fileExists(hash)).toBe(true)
+  })
+
+  test('stored bytes uploaded by another account are recorded as its upload too, public and kind included', async () => {
+    const bytes = new TextEncoder().encode('uploaded by two accounts')
+    const hash = await upload('uploaded by two accounts', hoursAgo(2))
+    const other = '0x00000000000000000000000000000000000000bb' as Address
+    const body = async function* () {
+      yield bytes
+    }
+    expect(await store.put(body(), { uploader: { address: other, public: true }, at: hoursAgo(1), kind: 'input' })).toMatchObject({
+      created: false,
+    })
+    expect(await hasUploaded(db, hash, other)).toBe(true)
+    expect(await isBlobPublic(db, hash)).toBe(true)
+    expect(await findBlob(db, hash)).toMatchObject({ kind: 'input', lastUploadedAt: hoursAgo(1) })
   })
 
   test("settling an uploader's references frees its quota at once", async () => {

@@ -53,6 +53,50 @@ export async function recordBlob(
     .execute()
 }
 
+/**
+ * Records another upload of a blob already stored, in one statement and without the blob's lock: moves
+ * `lastUploadedAt` on (and records `kind`, as {@link recordBlob} does) and, with `uploader`, that account's upload.
+ * False, with nothing written, when the row is gone (the sweep deleted it): the caller stores the bytes afresh under
+ * the lock. The update's row lock orders it with the sweep's delete, which rechecks the upload time after it.
+ */
+export async function recordUploadAgain(
+  db: Kysely<Database>,
+  blob: { sha256: string; at: Date; uploader?: BlobUploader; kind?: 'model' | 'input' },
+): Promise<boolean> {
+  const touch = db
+    .updateTable('app.blob')
+    .set({
+      lastUploadedAt: sql`greatest(last_uploaded_at, ${blob.at})`,
+      kind: sql`coalesce(${blob.kind ?? null}::text, kind)`,
+    })
+    .where('sha256', '=', blob.sha256)
+  const { uploader } = blob
+  if (!uploader) return (await touch.returning('sha256').execute()).length > 0
+  const rows = await db
+    .with('touched', () => touch.returning(['sha256', 'size']))
+    .insertInto('app.blobUpload')
+    .columns(['sha256', 'uploader', 'size', 'public', 'uploadedAt'])
+    .expression((eb) =>
+      eb
+        .selectFrom('touched')
+        .select([
+          'touched.sha256',
+          sql<Address>`${uploader.address.toLowerCase()}::text`.as('uploader'),
+          'touched.size',
+          sql<boolean>`${uploader.public}::boolean`.as('public'),
+          sql<Date>`${blob.at}::timestamptz`.as('uploadedAt'),
+        ]),
+    )
+    .onConflict((oc) =>
+      oc
+        .columns(['sha256', 'uploader'])
+        .doUpdateSet((eb) => ({ public: eb.ref('excluded.public'), uploadedAt: eb.ref('excluded.uploadedAt') })),
+    )
+    .returning('sha256')
+    .execute()
+  return rows.length > 0
+}
+
 /** The record of a stored blob, if there is one. */
 export async function findBlob(db: Kysely<Database>, sha256: string): Promise<StoredBlob | undefined> {
   const row = await db.selectFrom('app.blob').selectAll().where('sha256', '=', sha256).executeTakeFirst()
