@@ -223,9 +223,8 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
       return json(405, { error: 'use GET /blobs/<0x-sha256>', code: 'METHOD_NOT_ALLOWED' })
     const sha256 = parseSha256(url.pathname.slice('/blobs/'.length))
     if (!sha256) return json(400, { error: 'malformed blob hash: expected /blobs/0x followed by 64 hex digits', code: 'BAD_REQUEST' })
-    const blob = await store.get(sha256)
+    const [blob, open] = await Promise.all([store.get(sha256), isBlobPublic(options.db, sha256)])
     if (!blob) return json(404, { error: `no blob ${sha256}`, code: 'NOT_FOUND' })
-    const open = await isBlobPublic(options.db, sha256)
     if (!open) {
       const identity: Identity | undefined = await authenticate(request, url, sha256)
       if (!identity)
