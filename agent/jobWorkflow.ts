@@ -17,6 +17,7 @@ import { type Journal, type JournalEntry, type JournalState, newSalt } from './j
 import { alterOutput, liesOn } from './lieDecision.ts'
 import type { MarketCalls } from './marketCalls.ts'
 import type { ModelCache } from './modelCache.ts'
+import { decodeJobRound, decodeSlot, encodeGetJob, encodeGetSlot, type JobRound, type SlotView } from './roundReads.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
 
 const ZERO_HASH = `0x${'00'.repeat(32)}` as Hex
@@ -72,6 +73,16 @@ const readSlot = (ctx: JobContext, jobId: bigint, provider = ctx.provider, block
     args: [jobId, provider],
     blockNumber,
   })
+
+/**
+ * The job and our slot at `block` as a poll reads them (`roundReads.ts`): the two calls go out with the agent's other
+ * reads of that block as one multicall.
+ */
+const readRound = (ctx: JobContext, jobId: bigint, blockNumber: bigint) =>
+  Promise.all([
+    ctx.publicClient.call({ to: ctx.jobMarket, data: encodeGetJob(jobId), blockNumber }).then((r) => decodeJobRound(r.data)),
+    ctx.publicClient.call({ to: ctx.jobMarket, data: encodeGetSlot(jobId, ctx.provider), blockNumber }).then((r) => decodeSlot(r.data)),
+  ])
 
 /** Whether `job` is the job the entry was computed for (entries from before the hashes were journaled can't tell: yes). */
 const sameJob = (entry: JournalEntry, job: { modelHash: string; inputHash: string }): boolean =>
@@ -343,8 +354,8 @@ async function revived(ctx: JobContext, entry: JournalEntry): Promise<JournalEnt
 /** The chain's view of an entry's round at one block. */
 type RoundView = {
   block: bigint
-  job: Awaited<ReturnType<typeof readJob>>
-  slot: Awaited<ReturnType<typeof readSlot>>
+  job: JobRound
+  slot: SlotView
   /** The job is in this entry's round and holds a slot for us. */
   current: boolean
   /** Our commitment is in the slot. */
@@ -355,7 +366,7 @@ type RoundView = {
 
 async function viewAt(ctx: JobContext, entry: JournalEntry, block: bigint): Promise<RoundView> {
   const jobId = BigInt(entry.jobId)
-  const [job, slot] = await Promise.all([readJob(ctx, jobId, block), readSlot(ctx, jobId, ctx.provider, block)])
+  const [job, slot] = await readRound(ctx, jobId, block)
   const current = String(job.commitDeadline) === entry.commitDeadline && slot.assigned && sameJob(entry, job.spec)
   const committed = current && slot.commitment === entry.commitment
   return { block, job, slot, current, committed, revealed: committed && slot.revealed }
