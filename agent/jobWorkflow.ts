@@ -372,8 +372,17 @@ async function viewAt(ctx: JobContext, entry: JournalEntry, block: bigint): Prom
   return { block, job, slot, current, committed, revealed: committed && slot.revealed }
 }
 
-/** How the round ended as of `view`, or nothing while it runs (Assigned, Committed, Revealed). */
-async function roundEnd(ctx: JobContext, entry: JournalEntry, view: RoundView): Promise<{ reason: string; outcome: string } | undefined> {
+/**
+ * How the round ended as of `view`, or nothing while it runs (Assigned, Committed, Revealed). A judged round's verdict
+ * for us (agreed or dissented) takes a log read; with `verdict` false it is left out (`outcome: 'judged'`), for a
+ * caller that only asks whether the round is over.
+ */
+async function roundEnd(
+  ctx: JobContext,
+  entry: JournalEntry,
+  view: RoundView,
+  verdict = true,
+): Promise<{ reason: string; outcome: string } | undefined> {
   const { job } = view
   const status = jobStatusName(job.status)
   if (!view.current) {
@@ -390,6 +399,7 @@ async function roundEnd(ctx: JobContext, entry: JournalEntry, view: RoundView): 
   const judged = job.status === JobStatus.Completed || job.status === JobStatus.FailedInvalid
   if ((judged || job.status === JobStatus.Failed) && !view.revealed)
     return { reason: `job ${status} without our reveal`, outcome: 'missed' }
+  if (judged && !verdict) return { reason: `job ${status}`, outcome: 'judged' }
   if (judged) {
     // Whether we were with the majority, as the contract judged it (under the tolerance, our fingerprint may differ
     // from the winner's and still agree): our `SlotSettled`.
@@ -402,10 +412,10 @@ async function roundEnd(ctx: JobContext, entry: JournalEntry, view: RoundView): 
       fromBlock: entry.verifiedAt ? BigInt(entry.verifiedAt) : 0n,
       toBlock: view.block,
     })
-    const verdict = job.status === JobStatus.Completed ? 'completed' : 'failed invalid'
+    const ruling = job.status === JobStatus.Completed ? 'completed' : 'failed invalid'
     return settled.some((e) => e.args.outcome !== undefined && slotOutcomes[e.args.outcome] === 'AGREED')
-      ? { reason: `${verdict}: agreed`, outcome: 'agreed' }
-      : { reason: `${verdict}: dissented`, outcome: 'dissented' }
+      ? { reason: `${ruling}: agreed`, outcome: 'agreed' }
+      : { reason: `${ruling}: dissented`, outcome: 'dissented' }
   }
   if (job.status === JobStatus.Failed) return { reason: `job ${status}`, outcome: 'failed' }
   return undefined
@@ -448,9 +458,9 @@ async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bi
   const deepView = () => (deepBlock === head ? now : viewAt(ctx, entry, deepBlock))
   if (now.current && now.slot.commitment !== ZERO_HASH && !now.committed)
     return finish(ctx, entry, 'chain holds a different commitment', 'error')
-  if (await roundEnd(ctx, entry, now)) {
+  if (await roundEnd(ctx, entry, now, false)) {
     // Over at the head; final once the deep block shows it over too, after the round was last seen running (a deep
-    // block from before the assignment shows no round either).
+    // block from before the assignment shows no round either). The verdict is read there, once.
     const end = (watch.runningAt ?? -1n) < deepBlock ? await roundEnd(ctx, entry, await deepView()) : undefined
     return end ? finish(ctx, entry, end.reason, end.outcome) : entry
   }
