@@ -159,12 +159,14 @@ export async function mayReadBlob(views: Views, parameters: { sha256: string; re
           .where('g.kind', '=', 'SUBMIT'),
       ),
     ])
-  // One statement, its uploaders first.
+  // Its uploaders first: that needs only the app's tables (the indexer's views may not be there yet), and answers most
+  // reads (an agent's own outputs).
+  const own = await views.selectFrom('app.blobUpload').select('sha256').where('sha256', '=', h).where('uploader', '=', r).executeTakeFirst()
+  if (own) return true
   const row = await views
     .selectNoFrom((eb) =>
       eb
         .or([
-          eb.exists(eb.selectFrom('app.blobUpload as u').select('u.sha256').where('u.sha256', '=', h).where('u.uploader', '=', r)),
           eb.exists(
             eb
               .selectFrom('job as j')
