@@ -1,4 +1,5 @@
-import { type Address, getAddress, type Hex, toFunctionSelector } from 'viem'
+import { type Address, type ContractFunctionReturnType, getAddress, type Hex, toFunctionSelector } from 'viem'
+import type { jobMarketAbi } from '../contracts/generated/index.ts'
 import { TesseraError } from '../protocol/errors.ts'
 
 /**
@@ -19,16 +20,8 @@ export type JobRound = {
   disputed: Address[]
 }
 
-/** A provider's slot in a job's current assignment, as `getSlot` returns it. */
-export type SlotView = {
-  assigned: boolean
-  ask: bigint
-  collateral: bigint
-  commitment: Hex
-  revealed: boolean
-  fingerprint: Hex
-  outputHash: Hex
-}
+/** A provider's slot in a job's current assignment, as `getSlot` returns it (the ABI's type). */
+export type SlotView = ContractFunctionReturnType<typeof jobMarketAbi, 'view', 'getSlot'>
 
 /**
  * Return data that doesn't hold what the ABI says it should. Retryable, as viem's own decoding errors count: it is

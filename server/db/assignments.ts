@@ -85,8 +85,11 @@ export async function findAssignmentsAfter(
   return (await q.orderBy('blockNumber').orderBy('logIndex').limit(parameters.limit).execute()).map(assignmentOf)
 }
 
-/** Positions after `after` and up to `through` (either end open when not given). */
-function between({ after, through }: { after?: FeedPosition; through?: FeedPosition }) {
+/**
+ * Feed positions after `after` and up to `through` (either end open when not given), over a table with the
+ * assignment's `block_number` and `log_index` (`assignment`, `app.published_assignment`).
+ */
+export function between({ after, through }: { after?: FeedPosition; through?: FeedPosition }) {
   const bounds = [
     after && sql`(block_number, log_index) > (${after.blockNumber.toString()}::numeric, ${after.logIndex}::integer)`,
     through && sql`(block_number, log_index) <= (${through.blockNumber.toString()}::numeric, ${through.logIndex}::integer)`,

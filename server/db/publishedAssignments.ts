@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Address } from 'viem'
-import { type AssignmentDigest, assignmentDigestSql } from './assignments.ts'
+import { type AssignmentDigest, assignmentDigestSql, between } from './assignments.ts'
 import { type WithBigInts, withBigInts } from './convert.ts'
 import type { Database } from './database.ts'
 import type { FeedPosition } from './feedCursors.ts'
@@ -22,16 +22,14 @@ export async function findPublishedAssignments(
   db: Kysely<Database>,
   parameters: { feed: string; after?: FeedPosition; through?: FeedPosition },
 ): Promise<PublishedAssignment[]> {
-  let q = db.selectFrom('app.publishedAssignment').selectAll().where('feed', '=', parameters.feed)
-  if (parameters.after) {
-    const { blockNumber, logIndex } = parameters.after
-    q = q.where((eb) => eb(eb.refTuple('blockNumber', 'logIndex'), '>', eb.tuple(blockNumber.toString(), logIndex)))
-  }
-  if (parameters.through) {
-    const { blockNumber, logIndex } = parameters.through
-    q = q.where((eb) => eb(eb.refTuple('blockNumber', 'logIndex'), '<=', eb.tuple(blockNumber.toString(), logIndex)))
-  }
-  const rows = await q.orderBy('blockNumber').orderBy('logIndex').execute()
+  const rows = await db
+    .selectFrom('app.publishedAssignment')
+    .selectAll()
+    .where('feed', '=', parameters.feed)
+    .where(between(parameters))
+    .orderBy('blockNumber')
+    .orderBy('logIndex')
+    .execute()
   return rows.map(({ feed: _feed, ...row }) => withBigInts(row, numericColumns))
 }
 
@@ -40,14 +38,12 @@ export async function digestPublishedAssignments(
   db: Kysely<Database>,
   parameters: { feed: string; after?: FeedPosition; through: FeedPosition },
 ): Promise<AssignmentDigest> {
-  const { after, through } = parameters
-  let q = db
+  return db
     .selectFrom('app.publishedAssignment')
     .select(assignmentDigestSql)
     .where('feed', '=', parameters.feed)
-    .where((eb) => eb(eb.refTuple('blockNumber', 'logIndex'), '<=', eb.tuple(through.blockNumber.toString(), through.logIndex)))
-  if (after) q = q.where((eb) => eb(eb.refTuple('blockNumber', 'logIndex'), '>', eb.tuple(after.blockNumber.toString(), after.logIndex)))
-  return q.executeTakeFirstOrThrow()
+    .where(between(parameters))
+    .executeTakeFirstOrThrow()
 }
 
 /** Records that the change feed `feed` published `assignments` (again is a no-op). */
