@@ -14,3 +14,21 @@ export function pollingIntervalOf(chainId: number, env: NodeJS.ProcessEnv = proc
   if (env.TESSERA_POLLING_INTERVAL_MS) return Number(env.TESSERA_POLLING_INTERVAL_MS)
   return chainId === devnetChainId ? minPollingIntervalMs : 1000
 }
+
+/** Ponder's JSON-RPC client starts each endpoint at 20 requests a second and raises that only under steady load. */
+const ponderStartingRequestsPerSecond = 20
+/** Requests a second the devnet's anvil is given room for: it answers in well under a millisecond. */
+const devnetRequestsPerSecond = 200
+
+/**
+ * The endpoints Ponder is given for `rpcUrl`: on the devnet the same one several times over. Ponder limits each endpoint
+ * to {@link ponderStartingRequestsPerSecond} requests a second at first, counted per wall-clock second, and holds the
+ * rest back until the next second. Polling every 100 ms takes half of that, and on the devnet each transaction of a
+ * quiet stack is a block of its own, each another request or two: a few jobs in a second used it up, and their blocks
+ * waited up to a second to be indexed (most of a quiet job's time). Each copy counts on its own; Ponder spreads its
+ * requests across them. Elsewhere the provider's own limits stand.
+ */
+export function rpcEndpointsOf(chainId: number, rpcUrl: string): string | string[] {
+  if (chainId !== devnetChainId) return rpcUrl
+  return Array.from({ length: devnetRequestsPerSecond / ponderStartingRequestsPerSecond }, () => rpcUrl)
+}

@@ -12,7 +12,7 @@ import {
 import { devnetChainId } from '../protocol/chain.ts'
 import { type ContractName, DeploymentError, readDeploymentFile } from '../protocol/deployment.ts'
 import { gatewayAddressOf } from '../protocol/gateway.ts'
-import { pollingIntervalOf } from './pollingInterval.ts'
+import { pollingIntervalOf, rpcEndpointsOf } from './pollingInterval.ts'
 
 // Everything chain-specific comes from the environment and the deployment file written by contracts/deploy.ts:
 //   TESSERA_RPC_URL      JSON-RPC endpoint (default http://127.0.0.1:8545)
@@ -53,7 +53,7 @@ export default createConfig({
   chains: {
     tessera: {
       id: deployment.chainId,
-      rpc: rpcUrl,
+      rpc: rpcEndpointsOf(deployment.chainId, rpcUrl),
       // A fresh anvil reuses chain id 31337, so Ponder's RPC cache would serve another chain's blocks. Not enough on
       // its own: the backfill still reads events through the sync store, which startIndexer clears for the devnet.
       disableCache: isDevnet,
