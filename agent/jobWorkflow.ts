@@ -13,6 +13,7 @@ import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from
 import type { AgentMetrics } from './agentMetrics.ts'
 import type { HeadWatch } from './headWatch.ts'
 import { InferenceOutOfMemoryError, type InferencePool, ModelLoadError, type RunInferenceReturnType } from './inferencePool.ts'
+import type { JobChangeWatch } from './jobChangeWatch.ts'
 import { type Journal, type JournalEntry, type JournalState, newSalt } from './journal.ts'
 import { alterOutput, liesOn } from './lieDecision.ts'
 import type { MarketCalls } from './marketCalls.ts'
@@ -44,6 +45,10 @@ export type JobContext = {
   pollIntervalMs: number
   /** The head, read once for every job the agent follows (`createHeadWatch`). */
   heads: HeadWatch
+  /** Wakes a job waiting on others when a log names it (`createJobChangeWatch`), rather than at every block. */
+  changes: JobChangeWatch
+  /** The longest a job waiting on others goes without reading its round when no log names it. */
+  idleWaitMs: number
   /**
    * Blocks deep (1: the block itself) a commit, reveal or settlement must be before the journal records it: until
    * then a reorg may still take it, and the agent sends it again.
@@ -280,7 +285,8 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
   // The round was seen running where the assignment was verified; a deep block before that proves nothing.
   const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt) }
   // The head this entry steps at: after a step that changed nothing, the next block's (or the last read once
-  // `pollIntervalMs` passed without one), shared with every other entry waiting for it.
+  // `pollIntervalMs` passed without one), shared with every other entry waiting for it; while it waits on others
+  // (`watch.waiting`), the first block with a log that names the job (or `idleWaitMs` later).
   let head: bigint | undefined
   while (!ctx.signal.aborted && entry.state !== 'done') {
     const before = entry
@@ -300,7 +306,8 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
       const txHash = entry.state === 'committing' ? entry.commitTx : entry.state === 'revealing' ? entry.revealTx : undefined
       log.info({ state: entry.state, reason: entry.reason, txHash }, 'job state')
       head = undefined
-    } else head = await ctx.heads.after(head, ctx.pollIntervalMs, ctx.signal)
+    } else if (watch.waiting && head !== undefined) head = await ctx.changes.changed(BigInt(entry.jobId), head, ctx.idleWaitMs, ctx.signal)
+    else head = await ctx.heads.after(head, ctx.pollIntervalMs, ctx.signal)
   }
   return entry
 }
@@ -310,8 +317,11 @@ async function finish(ctx: JobContext, entry: JournalEntry, reason: string, outc
   return ctx.journal.update(entry.jobId, { state: 'done', reason })
 }
 
-/** What one entry's polls remember: the last head at which the chain showed its round still running. */
-type Watch = { runningAt?: bigint }
+/**
+ * What one entry's polls remember: the last head at which the chain showed its round still running, and whether the
+ * last step found it waiting on others (its round running, the journal holding what the head shows, nothing to send).
+ */
+type Watch = { runningAt?: bigint; waiting?: boolean }
 
 /**
  * An entry whose round ended with nothing of ours on chain, brought back when its assignment is current at the head
@@ -453,6 +463,7 @@ function stateOf(head: RoundView, deep: RoundView): JournalState {
  */
 async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bigint): Promise<JournalEntry> {
   const depth = BigInt(Math.max(1, ctx.confirmations) - 1)
+  watch.waiting = false
   const now = await viewAt(ctx, entry, head)
   const deepBlock = head > depth ? head - depth : 0n
   const deepView = () => (deepBlock === head ? now : viewAt(ctx, entry, deepBlock))
@@ -471,7 +482,11 @@ async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bi
   // Waiting for the others or for settlement. The journal already holds what the head shows, deep: nothing to record.
   // (A reorg that took our transaction and mined it again later leaves it there too: the head still shows it, and
   // should another reorg take it, the head shows that and the step sends it again.)
-  if (entry.state === stateOf(now, now)) return entry
+  // Only a transaction of the JobMarket changes that, and it logs the job (`ctx.changes`).
+  if (entry.state === stateOf(now, now)) {
+    watch.waiting = true
+    return entry
+  }
   // The journal follows the chain, backwards too after a reorg.
   const state = stateOf(now, await deepView())
   if (state === entry.state) return entry

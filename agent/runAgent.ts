@@ -17,6 +17,7 @@ import { CursorTracker } from './cursorTracker.ts'
 import { AgentSetupError } from './ensureProvider.ts'
 import { createHeadWatch } from './headWatch.ts'
 import { heartbeatLoop } from './heartbeatLoop.ts'
+import { createJobChangeWatch } from './jobChangeWatch.ts'
 import { JobScheduler } from './jobScheduler.ts'
 import { followEntry, type JobContext, processAssignment } from './jobWorkflow.ts'
 import { maintenanceLoop } from './maintenanceLoop.ts'
@@ -177,6 +178,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
         signal,
       }),
     }
+    const heads = createHeadWatch({ publicClient: setup.publicClient, intervalMs: Math.min(250, parameters.pollIntervalMs ?? 1000) })
     const ctx: JobContext = {
       provider: address,
       serverUrl: parameters.serverUrl,
@@ -192,7 +194,9 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       log,
       lie: parameters.lie ?? false,
       pollIntervalMs: parameters.pollIntervalMs ?? 1000,
-      heads: createHeadWatch({ publicClient: setup.publicClient, intervalMs: Math.min(250, parameters.pollIntervalMs ?? 1000) }),
+      heads,
+      changes: createJobChangeWatch({ heads, publicClient: setup.publicClient, jobMarket: setup.deployment.contracts.JobMarket.address }),
+      idleWaitMs: 10 * (parameters.pollIntervalMs ?? 1000),
       confirmations: parameters.confirmations ?? 2,
       commitMarginMs: parameters.commitMarginMs ?? 20_000,
       saveOutput: outputs.save,
