@@ -23,8 +23,12 @@ export function createOutputStore(dataDir: string) {
   }
   return {
     async save(hash: Hex, bytes: Uint8Array): Promise<void> {
-      await mkdir(dir, { recursive: true })
-      await writeFile(fileOf(hash), bytes)
+      // The folder is made on the first save (or again, should it have gone), not before every one.
+      await writeFile(fileOf(hash), bytes).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error
+        await mkdir(dir, { recursive: true })
+        await writeFile(fileOf(hash), bytes)
+      })
       if (++saves % 100 === 1) await prune()
     },
     /** The copy's bytes, undefined when there is none. */
