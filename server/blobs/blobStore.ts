@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { TesseraError } from '../../protocol/errors.ts'
@@ -38,6 +38,12 @@ export class BlobHashMismatchError extends TesseraError {
 
 const sha256Pattern = /^0x[0-9a-f]{64}$/
 
+/**
+ * Uploads up to this size are held in memory until hashed: bytes already stored (the second provider's copy of a job's
+ * output, say) are then recorded without a temp file written, synced and removed.
+ */
+const heldBytes = 64 * 1024
+
 /** Normalises a `0x`-prefixed sha256 (any case) or returns undefined when malformed. */
 export function parseSha256(value: string): `0x${string}` | undefined {
   const v = value.toLowerCase()
@@ -65,8 +71,9 @@ export type PutBlobOptions = {
 
 export type BlobStore = {
   /**
-   * Streams `body` to a temp file while hashing, refusing more than `maxBytes`; then, under the blob's lock, records the
-   * row (and the uploader's upload) and renames the file into place (atomic). Nothing half-written is ever visible
+   * Streams `body` to a temp file while hashing (a small one is held in memory until hashed, and recorded in one
+   * statement when its bytes are already stored), refusing more than `maxBytes`; then, under the blob's lock, records
+   * the row (and the uploader's upload) and renames the file into place (atomic). Nothing half-written is ever visible
    * under its hash. `created`: the bytes were not stored before.
    */
   put: (
@@ -99,39 +106,59 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       await ready
       const limit = Math.min(options.maxBytes ?? maxBytes, maxBytes)
       const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`)
-      const file = await open(tmp, 'w')
+      const { expectedSha256, validate } = options
       const hash = createHash('sha256')
       let size = 0
+      // The body so far while it is small and nothing needs it in a file; then the temp file it went to.
+      const held: Uint8Array[] = []
+      let file: FileHandle | undefined
+      let spilled = false
+      const spill = async (): Promise<FileHandle> => {
+        spilled = true
+        const handle = await open(tmp, 'w')
+        file = handle
+        for (const chunk of held.splice(0)) await handle.write(chunk)
+        return handle
+      }
       try {
+        if (validate) await spill()
         if (body) {
           for await (const chunk of body) {
             size += chunk.byteLength
             if (size > limit) throw new BlobTooLargeError(limit)
             hash.update(chunk)
-            await file.write(chunk)
+            if (file) await file.write(chunk)
+            else {
+              held.push(chunk)
+              if (size > heldBytes) await spill()
+            }
           }
         }
-        await file.sync()
       } catch (error) {
-        await file.close().catch(() => {})
-        await rm(tmp, { force: true })
+        await file?.close().catch(() => {})
+        if (spilled) await rm(tmp, { force: true })
         throw error
       }
-      await file.close()
       const sha256 = `0x${hash.digest('hex')}` as const
-      const { expectedSha256, validate } = options
-      try {
-        if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(expectedSha256, sha256)
-        if (validate) await validate(tmp, sha256)
-        const at = options.at ?? new Date()
-        // Bytes already stored, row and file, need neither the lock nor the rename: the upload is recorded in one
-        // statement (honest providers of a job upload the same output, popular models come from many accounts).
-        const stored = await stat(fileOf(sha256)).then(
+      const at = options.at ?? new Date()
+      // Bytes already stored, row and file, need neither the lock nor the rename: the upload is recorded in one
+      // statement (honest providers of a job upload the same output, popular models come from many accounts).
+      const again = async () =>
+        (await stat(fileOf(sha256)).then(
           () => true,
           () => false,
-        )
-        if (stored && (await recordUploadAgain(db, { sha256, at, uploader: options.uploader, kind: options.kind })))
-          return { sha256, size, created: false }
+        )) && (await recordUploadAgain(db, { sha256, at, uploader: options.uploader, kind: options.kind }))
+      try {
+        if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(expectedSha256, sha256)
+        if (!file && (await again())) return { sha256, size, created: false }
+        const written = file ?? (await spill())
+        await written.sync()
+        await written.close()
+        file = undefined
+        if (validate) {
+          await validate(tmp, sha256)
+          if (await again()) return { sha256, size, created: false }
+        }
         const created = await db.transaction().execute(async (trx) => {
           await lockBlob(trx, sha256)
           const existed = (await findBlob(trx, sha256)) !== undefined && existsSync(fileOf(sha256))
@@ -148,7 +175,8 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
         })
         return { sha256, size, created }
       } finally {
-        await rm(tmp, { force: true })
+        await file?.close().catch(() => {})
+        if (spilled) await rm(tmp, { force: true })
       }
     },
     async get(sha256) {

@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm } from 'node:fs/promises'
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { type Kysely, sql } from 'kysely'
@@ -173,6 +173,24 @@ describe('sweepBlobs', () => {
     await again
     expect(await findBlob(db, hash)).toMatchObject({ lastUploadedAt: now })
     expect(await fileExists(hash)).toBe(true)
+  })
+
+  test('small uploads are hashed in memory, larger ones through a temp file: stored intact, new or again, and no temp file left', async () => {
+    const chunks = (bytes: Uint8Array, size: number) =>
+      (async function* () {
+        for (let i = 0; i < bytes.length; i += size) yield bytes.slice(i, i + size)
+      })()
+    const large = new Uint8Array(200 * 1024).map((_, i) => (i * 7919) % 251)
+    const small = new TextEncoder().encode('a small output, held in memory until hashed')
+    const as = { uploader: { address: uploader, public: false }, at: now }
+    for (const bytes of [large, small]) {
+      expect(await store.put(chunks(bytes, 16 * 1024), as)).toMatchObject({ sha256: sha256Hex(bytes), size: bytes.length, created: true })
+      expect(await store.put(chunks(bytes, 1000), as)).toMatchObject({ sha256: sha256Hex(bytes), size: bytes.length, created: false })
+      expect(new Uint8Array(await readFile(path.join(store.dir, sha256Hex(bytes).slice(2))))).toEqual(bytes)
+    }
+    // A declared hash the bytes don't have is refused, held or not, and leaves nothing.
+    await expect(store.put(chunks(small, 8), { ...as, expectedSha256: sha256Hex(large) })).rejects.toThrow(/does not match/)
+    expect(await readdir(path.join(store.dir, 'tmp'))).toEqual([])
   })
 
   test('stored bytes uploaded by another account are recorded as its upload too, public and kind included', async () => {
