@@ -19,6 +19,9 @@ export class AuthenticationError extends TesseraError {
   }
 }
 
+/** Why a request under a session's token is refused when the server holds no such session, or it ended. */
+export const sessionUnknown = 'the session token is unknown or expired: sign in again'
+
 /** How the caller proved who it is. */
 export type Identity = { address: Address; via: 'session' | 'signature' }
 
@@ -50,7 +53,7 @@ export async function authenticateRequest(parameters: AuthenticateRequestParamet
     const token = bearerTokenOf(authorization)
     if (!token) throw new AuthenticationError(400, 'Authorization must be "Bearer <token>", the token from the signIn mutation')
     const address = await sessionAccount(parameters.db, token, now)
-    if (!address) throw new AuthenticationError(401, 'the session token is unknown or expired: sign in again')
+    if (!address) throw new AuthenticationError(401, sessionUnknown)
     return { address: getAddress(address), via: 'session' }
   }
   const [address, timestamp, signature] = [

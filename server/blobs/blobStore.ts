@@ -69,6 +69,9 @@ export type PutBlobOptions = {
   kind?: 'model' | 'input'
 }
 
+/** A stored blob's bytes: their size, the file and a stream of it. */
+export type StoredBytes = { size: number; file: string; stream: () => NodeJS.ReadableStream }
+
 export type BlobStore = {
   /**
    * Streams `body` to a temp file while hashing (a small one is held in memory until hashed, and recorded in one
@@ -81,7 +84,9 @@ export type BlobStore = {
     options?: PutBlobOptions,
   ) => Promise<{ sha256: `0x${string}`; size: number; created: boolean }>
   /** The stored blob's size, its file and a byte stream, or undefined when unknown. */
-  get: (sha256: `0x${string}`) => Promise<{ size: number; file: string; stream: () => NodeJS.ReadableStream } | undefined>
+  get: (sha256: `0x${string}`) => Promise<StoredBytes | undefined>
+  /** {@link get} for a blob whose record the caller already read: its file alone, undefined when it has none. */
+  bytes: (sha256: `0x${string}`) => Promise<StoredBytes | undefined>
   /**
    * Deletes the blob, row and file, if it is still unreferenced and was last uploaded before `cutoff` (the sweep's
    * rule, rechecked under the blob's lock); whether it did.
@@ -98,6 +103,11 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
   const maxBytes = parameters.maxBytes ?? defaultMaxBlobBytes
   const ready = Promise.all([mkdir(tmpDir, { recursive: true })])
   const fileOf = (sha256: string) => path.join(dir, sha256.slice(2))
+  const bytes = async (sha256: string): Promise<StoredBytes | undefined> => {
+    const file = fileOf(sha256)
+    const st = await stat(file).catch(() => undefined)
+    return st && { size: st.size, file, stream: () => createReadStream(file) }
+  }
 
   return {
     dir,
@@ -180,13 +190,9 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       }
     },
     async get(sha256) {
-      const row = await findBlob(db, sha256)
-      if (!row) return undefined
-      const file = fileOf(sha256)
-      const st = await stat(file).catch(() => undefined)
-      if (!st) return undefined
-      return { size: st.size, file, stream: () => createReadStream(file) }
+      return (await findBlob(db, sha256)) ? bytes(sha256) : undefined
     },
+    bytes,
     async deleteExpired(sha256, cutoff) {
       return db.transaction().execute(async (trx) => {
         await lockBlob(trx, sha256)

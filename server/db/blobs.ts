@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, sql } from 'kysely'
+import { type ExpressionBuilder, type Kysely, type QueryCreator, sql } from 'kysely'
 import type { Address } from 'viem'
 import { toBigInt } from './convert.ts'
 import type { Database, Views } from './database.ts'
@@ -126,8 +126,68 @@ export async function isBlobPublic(db: Kysely<Database>, sha256: string): Promis
   return row !== undefined
 }
 
+/** A blob as a session's account asks to read it (`findBlobForSession`). */
+export type BlobForSession = {
+  blob: StoredBlob | undefined
+  /** Whether any uploader made it public. */
+  public: boolean
+  /** The session's account, while the session lasts, and whether it uploaded the blob itself. */
+  session: { address: Address; uploaded: boolean } | undefined
+}
+
+/**
+ * What a read of blob `sha256` under the session whose token hashes to `tokenHash` needs from the app's tables, in one
+ * statement: the blob's record, whether it is public, the session's account (while it lasts at `now`), and whether that
+ * account uploaded the blob. What {@link findBlob}, {@link isBlobPublic}, `findSessionAccount` and {@link hasUploaded}
+ * answer one statement each.
+ */
+export async function findBlobForSession(
+  db: Kysely<Database>,
+  parameters: { sha256: string; tokenHash: string; now: Date },
+): Promise<BlobForSession> {
+  const { sha256, tokenHash, now } = parameters
+  const row = await db
+    .selectFrom(sql<{ one: number }>`(select 1 as one)`.as('one'))
+    .leftJoin('app.blob as b', (join) => join.on('b.sha256', '=', sha256))
+    .leftJoin('app.session as s', (join) => join.on('s.tokenHash', '=', tokenHash).on('s.expiresAt', '>', now))
+    .select((eb) => [
+      'b.sha256',
+      'b.size',
+      'b.createdAt',
+      'b.lastUploadedAt',
+      'b.referencedAt',
+      'b.kind',
+      's.address',
+      eb
+        .exists(eb.selectFrom('app.blobUpload as u').select('u.sha256').where('u.sha256', '=', sha256).where('u.public', '=', true))
+        .as('public'),
+      eb
+        .exists(
+          eb.selectFrom('app.blobUpload as u').select('u.sha256').where('u.sha256', '=', sha256).whereRef('u.uploader', '=', 's.address'),
+        )
+        .as('uploaded'),
+    ])
+    .executeTakeFirstOrThrow()
+  const blob =
+    row.sha256 === null || row.size === null || row.createdAt === null || row.lastUploadedAt === null
+      ? undefined
+      : {
+          sha256: row.sha256,
+          size: toBigInt(row.size),
+          createdAt: row.createdAt,
+          lastUploadedAt: row.lastUploadedAt,
+          referencedAt: row.referencedAt,
+          kind: row.kind,
+        }
+  return {
+    blob,
+    public: Boolean(row.public),
+    session: row.address === null ? undefined : { address: row.address, uploaded: Boolean(row.uploaded) },
+  }
+}
+
 /** Whether `uploader` has uploaded the blob itself. */
-export async function hasUploaded(db: Kysely<Database>, sha256: string, uploader: Address): Promise<boolean> {
+export async function hasUploaded(db: QueryCreator<Database>, sha256: string, uploader: Address): Promise<boolean> {
   const row = await db
     .selectFrom('app.blobUpload')
     .select('sha256')
@@ -139,11 +199,20 @@ export async function hasUploaded(db: Kysely<Database>, sha256: string, uploader
 
 /**
  * Whether `reader` may read the (non-public) blob: it uploaded it, or it is a party to an indexed job that references
- * it as model, input or a revealed output. A job's parties are its requester, the account whose gateway request became
- * it (a gateway job's requester on chain is the gateway) and every provider ever assigned to it (any round, audits and
- * tie-breaks included).
+ * it ({@link isBlobJobParty}).
  */
 export async function mayReadBlob(views: Views, parameters: { sha256: string; reader: Address }): Promise<boolean> {
+  // Its uploaders first: that needs only the app's tables (the indexer's views may not be there yet), and answers most
+  // reads (an agent's own outputs).
+  return (await hasUploaded(views, parameters.sha256.toLowerCase(), parameters.reader)) || isBlobJobParty(views, parameters)
+}
+
+/**
+ * Whether `reader` is a party to an indexed job that references the blob as model, input or a revealed output. A
+ * job's parties are its requester, the account whose gateway request became it (a gateway job's requester on chain is
+ * the gateway) and every provider ever assigned to it (any round, audits and tie-breaks included).
+ */
+export async function isBlobJobParty(views: Views, parameters: { sha256: string; reader: Address }): Promise<boolean> {
   const h = parameters.sha256.toLowerCase()
   const r = parameters.reader.toLowerCase() as Address
   const party = (eb: ExpressionBuilder<Database & { j: Database['job'] }, 'j'>) =>
@@ -159,10 +228,6 @@ export async function mayReadBlob(views: Views, parameters: { sha256: string; re
           .where('g.kind', '=', 'SUBMIT'),
       ),
     ])
-  // Its uploaders first: that needs only the app's tables (the indexer's views may not be there yet), and answers most
-  // reads (an agent's own outputs).
-  const own = await views.selectFrom('app.blobUpload').select('sha256').where('sha256', '=', h).where('uploader', '=', r).executeTakeFirst()
-  if (own) return true
   const row = await views
     .selectNoFrom((eb) =>
       eb

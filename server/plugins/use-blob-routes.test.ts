@@ -12,10 +12,12 @@ import { sha256Hex } from '../../protocol/fingerprint.ts'
 import { type BlobFetch, getBlobWith, putBlobWith } from '../../test/support/blobs.ts'
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts'
 import { fixtureDeployment } from '../../test/support/deployment.ts'
+import { sessionTokenHash } from '../auth/siwe.ts'
 import { createYoga } from '../createYoga.ts'
 import { createDb } from '../db/createDb.ts'
 import type { Database } from '../db/database.ts'
 import { migrateToLatest } from '../db/migrateToLatest.ts'
+import { insertSession } from '../db/sessions.ts'
 
 // The blob store as the open internet meets it, through yoga.fetch: who may upload (an identity, a funded account,
 // a quota, a size limit), who may read (public models, private inputs and outputs for a job's parties), and what a
@@ -373,6 +375,54 @@ describe('reads', () => {
     expect((await get(hash, as(otherProvider))).status).toBe(403)
     expect((await get(hash, as(otherProvider), 'HEAD')).status).toBe(403)
     expect((await get(hash, as(stranger))).status).toBe(403)
+  })
+
+  test("under a session a read gets the answers a signed one does: own uploads, a job's parties, 403, 401 and 404", async () => {
+    /** A session of `account` (signed in, as `signIn` would record it) ending `seconds` after now. */
+    const sessionOf = async (account: PrivateKeyAccount, seconds = 3600): Promise<BlobCredentials> => {
+      const token = `tsr_test_${account.address}_${seconds}`
+      await insertSession(db, {
+        tokenHash: sessionTokenHash(token),
+        address: account.address.toLowerCase() as Address,
+        expiresAt: new Date((now + seconds) * 1000),
+      })
+      return { token }
+    }
+    const [requesterSession, providerSession, otherSession] = await Promise.all(
+      [requester, provider, otherProvider].map((a) => sessionOf(a)),
+    )
+    const input = bytesOf('a private input read under sessions')
+    const hash = sha256Hex(input)
+    expect((await put(as(requester), input)).status).toBe(201)
+    const own = await get(hash, requesterSession)
+    expect(own.status).toBe(200)
+    expect(own.headers.get('cache-control')).toBe('private, max-age=31536000, immutable')
+    expect(new Uint8Array(await own.arrayBuffer())).toEqual(input)
+    expect((await get(hash, providerSession)).status).toBe(403)
+    await sql`insert into ${views('job')} values (80, ${requester.address.toLowerCase()}, ${sha256Hex(bytesOf('a model'))}, ${hash})`.execute(
+      db,
+    )
+    await sql`insert into ${views('assignment')} values ('80:p', 80, ${provider.address.toLowerCase()}, null)`.execute(db)
+    const party = await get(hash, providerSession)
+    expect(party.status).toBe(200)
+    expect(new Uint8Array(await party.arrayBuffer())).toEqual(input)
+    const head = await get(hash, providerSession, 'HEAD')
+    expect([head.status, head.headers.get('content-length'), (await head.arrayBuffer()).byteLength]).toEqual([200, String(input.length), 0])
+    const other = await get(hash, otherSession)
+    expect(await errorOf(other)).toEqual({
+      code: 'FORBIDDEN',
+      error: `${otherProvider.address} may not read blob ${hash}: only its uploaders, and the requester and assigned providers of an indexed job that uses it, may`,
+    })
+    // A token the server doesn't hold, or a session that ended: 401 for a private blob; a public one is served anyway.
+    for (const credentials of [{ token: 'tsr_never_signed_in' }, await sessionOf(provider, -1)]) {
+      const refused = await get(hash, credentials)
+      expect([refused.status, (await errorOf(refused)).error]).toEqual([401, 'the session token is unknown or expired: sign in again'])
+    }
+    const model = bytesOf('a public model read under a stale token')
+    expect((await put(as(requester), model, '?public=true')).status).toBe(201)
+    expect((await get(sha256Hex(model), { token: 'tsr_never_signed_in' })).status).toBe(200)
+    const missing = await get(sha256Hex(bytesOf('never uploaded')), providerSession)
+    expect([missing.status, (await errorOf(missing)).code]).toEqual([404, 'NOT_FOUND'])
   })
 
   test("an output is its uploader's, then, once revealed, its job's requester's and providers'; a gateway job's account's too", async () => {

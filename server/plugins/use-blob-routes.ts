@@ -2,16 +2,24 @@ import { Readable } from 'node:stream'
 import type { Plugin } from 'graphql-yoga'
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import type { Address, Hex, PublicClient } from 'viem'
+import { type Address, getAddress, type Hex, type PublicClient } from 'viem'
 import { blobRequestHeaders } from '../../protocol/blobRequest.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import { heartbeatDomain } from '../../protocol/heartbeat.ts'
 import { type FundingCheck, FundingUnknownError } from '../auth/accountFunding.ts'
-import { AuthenticationError, authenticateRequest, type Identity } from '../auth/authenticateRequest.ts'
-import { BlobHashMismatchError, type BlobStore, BlobTooLargeError, defaultBlobQuotaBytes, parseSha256 } from '../blobs/blobStore.ts'
+import { AuthenticationError, authenticateRequest, type Identity, sessionUnknown } from '../auth/authenticateRequest.ts'
+import { bearerTokenOf, sessionTokenHash } from '../auth/siwe.ts'
+import {
+  BlobHashMismatchError,
+  type BlobStore,
+  BlobTooLargeError,
+  defaultBlobQuotaBytes,
+  parseSha256,
+  type StoredBytes,
+} from '../blobs/blobStore.ts'
 import { settleUploaderReferences } from '../blobs/sweepBlobs.ts'
 import { type BlobKind, BlobRejectedError, blobKinds, blobValidator, type ModelInspector } from '../checkJob.ts'
-import { hasUploaded, isBlobPublic, mayReadBlob, unreferencedUploadBytes } from '../db/blobs.ts'
+import { findBlobForSession, hasUploaded, isBlobJobParty, isBlobPublic, mayReadBlob, unreferencedUploadBytes } from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import { createTokenBuckets } from '../tokenBuckets.ts'
@@ -223,20 +231,52 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
       return json(405, { error: 'use GET /blobs/<0x-sha256>', code: 'METHOD_NOT_ALLOWED' })
     const sha256 = parseSha256(url.pathname.slice('/blobs/'.length))
     if (!sha256) return json(400, { error: 'malformed blob hash: expected /blobs/0x followed by 64 hex digits', code: 'BAD_REQUEST' })
+    const token = bearerTokenOf(request.headers.get('authorization'))
+    if (token !== undefined) return readInSession(request, sha256, token)
     const [blob, open] = await Promise.all([store.get(sha256), isBlobPublic(options.db, sha256)])
-    if (!blob) return json(404, { error: `no blob ${sha256}`, code: 'NOT_FOUND' })
+    if (!blob) return notFound(sha256)
     if (!open) {
       const identity: Identity | undefined = await authenticate(request, url, sha256)
       if (!identity)
         return json(401, { error: `blob ${sha256} is not public: authenticate with ${howToAuthenticate}`, code: 'UNAUTHENTICATED' })
-      if (!(await mayReadBlob(options.views, { sha256, reader: identity.address })))
-        return json(403, {
-          error:
-            `${identity.address} may not read blob ${sha256}: only its uploaders, and the requester and assigned providers ` +
-            'of an indexed job that uses it, may',
-          code: 'FORBIDDEN',
-        })
+      if (!(await mayReadBlob(options.views, { sha256, reader: identity.address }))) return forbidden(sha256, identity.address)
     }
+    return serve(request, sha256, blob, open)
+  }
+
+  /**
+   * `read` for a request under a session (`Authorization: Bearer <token>`), as an agent fetches its jobs' inputs: the
+   * blob, its public flag, the session's account and whether it uploaded the blob come in one statement
+   * (`findBlobForSession`), and only a reader that didn't upload a non-public blob is looked up among its jobs' parties.
+   */
+  async function readInSession(request: Request, sha256: `0x${string}`, token: string): Promise<Response> {
+    const found = await findBlobForSession(options.db, {
+      sha256,
+      tokenHash: sessionTokenHash(token),
+      now: new Date(options.now() * 1000),
+    })
+    const blob = found.blob && (await store.bytes(sha256))
+    if (!blob) return notFound(sha256)
+    if (!found.public) {
+      if (!found.session) throw new AuthenticationError(401, sessionUnknown)
+      const reader = getAddress(found.session.address)
+      if (!found.session.uploaded && !(await isBlobJobParty(options.views, { sha256, reader }))) return forbidden(sha256, reader)
+    }
+    return serve(request, sha256, blob, found.public)
+  }
+
+  const notFound = (sha256: string) => json(404, { error: `no blob ${sha256}`, code: 'NOT_FOUND' })
+
+  const forbidden = (sha256: string, reader: Address) =>
+    json(403, {
+      error:
+        `${reader} may not read blob ${sha256}: only its uploaders, and the requester and assigned providers ` +
+        'of an indexed job that uses it, may',
+      code: 'FORBIDDEN',
+    })
+
+  /** The blob's bytes (only its headers for HEAD), cacheable by anyone when public, else by the reader alone. */
+  function serve(request: Request, sha256: string, blob: StoredBytes, open: boolean): Response {
     const headers = {
       'content-type': 'application/octet-stream',
       'content-length': String(blob.size),
