@@ -490,8 +490,10 @@ export function indexerSection(bench: IndexerBenchReturnType): string[] {
       '“Started backfill indexing” to its “Completed backfill indexing” (fetching and indexing the finalized range: ' +
       'without the process start and build, and the unfinalized tail). Handler time and store operations per event: ' +
       'Ponder’s metrics (`ponder_indexing_function_duration`, `ponder_indexing_store_queries_total`) over the backfill. ' +
-      'Both apps’ backfills are mostly Ponder’s own: its JSON-RPC client paces itself (20 requests a second at first, ' +
-      'raised by 5 % at a time once saturated), and the fetched blocks, transactions and logs go through its sync store.',
+      'Both apps’ backfills are mostly Ponder’s own: its JSON-RPC client paces itself per endpoint (20 requests a second ' +
+      'at first, raised by 5 % at a time once saturated), and on the devnet both are given the RPC URL ten times over ' +
+      '(`rpcEndpointsOf`), so the pace no longer bounds them; the fetched blocks, transactions and logs go through its ' +
+      'sync store.',
     '',
     `**Realtime**: each app then follows ${bench.summaries[0].blocksFollowed / 2} blocks (after ${bench.warmUpBlocks} ` +
       `not counted: Ponder’s first live blocks take up to a second), mined ${bench.paceMs - 50}–${bench.paceMs + 50} ms apart ` +
