@@ -15,7 +15,6 @@ import { chainAssignmentWatch } from './chainAssignmentWatch.ts'
 import { claimLoop } from './claimLoop.ts'
 import { CursorTracker } from './cursorTracker.ts'
 import { AgentSetupError } from './ensureProvider.ts'
-import { createHeadWatch } from './headWatch.ts'
 import { heartbeatLoop } from './heartbeatLoop.ts'
 import { createJobChangeWatch } from './jobChangeWatch.ts'
 import { JobScheduler } from './jobScheduler.ts'
@@ -178,7 +177,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
         signal,
       }),
     }
-    const heads = createHeadWatch({ publicClient: setup.publicClient, intervalMs: Math.min(250, parameters.pollIntervalMs ?? 1000) })
+    const { heads } = setup
     const ctx: JobContext = {
       provider: address,
       serverUrl: parameters.serverUrl,

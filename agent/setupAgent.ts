@@ -10,6 +10,7 @@ import type { AgentMetrics } from './agentMetrics.ts'
 import { benchmarkThroughput, cachedBenchmark } from './cachedBenchmark.ts'
 import { detectHardware } from './detectHardware.ts'
 import { AgentSetupError, type EnsureProviderReturnType, ensureProvider } from './ensureProvider.ts'
+import { createHeadWatch, type HeadWatch } from './headWatch.ts'
 import { InferencePool } from './inferencePool.ts'
 import { Journal } from './journal.ts'
 import { BatchedMarketCalls, delegateToBatcher, directMarketCalls, type MarketCalls } from './marketCalls.ts'
@@ -41,6 +42,8 @@ export type SetupAgentParameters = Pick<
 export type SetupAgentReturnType = {
   deployment: Deployment
   publicClient: PublicClient
+  /** The head, read once for the agent's jobs and its transactions' receipts. */
+  heads: HeadWatch
   sender: TxSender
   /** How the agent's commits and reveals go out (`batchCalls`). */
   calls: MarketCalls
@@ -99,7 +102,18 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
   const journalName = `journal-${deployment.chainId}-${market.address.slice(2, 10).toLowerCase()}-${marketBlock.hash.slice(2, 10)}.jsonl`
   const journal = await Journal.open({ dataDir: parameters.dataDir, name: journalName })
   defer(() => journal.close())
-  const sender = new TxSender(publicClient, walletClient, account, log, (fn, result) => metrics.transactions.inc({ function: fn, result }))
+  // The head, read once for everything the agent follows: its jobs' rounds and its own transactions' receipts.
+  const heads = createHeadWatch({ publicClient, intervalMs: Math.min(250, parameters.pollIntervalMs ?? 1000) })
+  const sender = new TxSender(
+    publicClient,
+    walletClient,
+    account,
+    log,
+    (fn, result) => metrics.transactions.inc({ function: fn, result }),
+    {
+      heads,
+    },
+  )
 
   const pool = new InferencePool({ size: parameters.inferenceWorkers ?? 1 })
   defer(() => pool.close())
@@ -135,5 +149,5 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
   const calls = batched
     ? new BatchedMarketCalls({ sender, publicClient, account, jobMarket, log, onBatch: (size) => metrics.batchedCalls.observe(size) })
     : directMarketCalls({ sender, jobMarket })
-  return { deployment, publicClient, sender, calls, journal, pool, hardware, ensure }
+  return { deployment, publicClient, heads, sender, calls, journal, pool, hardware, ensure }
 }

@@ -1,8 +1,18 @@
 import pino from 'pino'
-import { type Account, type Hash, type Hex, keccak256, type PublicClient, parseTransaction, type WalletClient } from 'viem'
+import {
+  type Account,
+  type Hash,
+  type Hex,
+  keccak256,
+  type PublicClient,
+  parseTransaction,
+  TransactionReceiptNotFoundError,
+  type WalletClient,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
 import { devKeys } from '../devnet/devAccounts.ts'
+import type { HeadWatch } from './headWatch.ts'
 import { TxSender } from './txSender.ts'
 
 // The sender's queue on fake clients: what matters here is the order transactions leave in, not the chain.
@@ -216,5 +226,49 @@ describe('TxSender reusing a gas estimate', () => {
     runOutOfGas(true)
     // Estimated (no reuse yet): the limit is the estimate and a quarter, all of it used, but it was not a reused one.
     await expect(poke(true)).rejects.toMatchObject({ message: 'poke reverted on chain', retryable: false })
+  })
+})
+
+describe('TxSender receipts', () => {
+  it("with the agent's head, looks for a receipt once a block, at each new head, rather than on its own timer", async () => {
+    let mined = false
+    let receiptReads = 0
+    const publicClient = {
+      pollingInterval: 60_000,
+      estimateContractGas: async () => 21_000n,
+      estimateFeesPerGas: async () => ({ maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }),
+      getTransactionCount: async () => 1,
+      getTransactionReceipt: async ({ hash }: { hash: Hash }) => {
+        receiptReads++
+        if (!mined) throw new TransactionReceiptNotFoundError({ hash })
+        return { status: 'success', blockNumber: 2n, logs: [] }
+      },
+      getTransaction: async () => ({ nonce: 0, from: account.address }),
+    } as unknown as PublicClient
+    const walletClient = { writeContract: async () => `0x${'01'.padStart(64, '0')}` as Hash } as unknown as WalletClient
+    // A head that moves only when the test mines: the sender must wait on it, since its own timer is a minute.
+    let block = 1n
+    const waiting: ((head: bigint) => void)[] = []
+    const heads: HeadWatch = {
+      latest: async () => block,
+      after: (after) => (after === undefined || block > after ? Promise.resolve(block) : new Promise((resolve) => waiting.push(resolve))),
+    }
+    const mine = () => {
+      block++
+      for (const wake of waiting.splice(0)) wake(block)
+    }
+    const sender = new TxSender(publicClient, walletClient, account, pino({ level: 'silent' }), undefined, { heads })
+    const sent = sender.send({ address: account.address, abi, functionName: 'poke', args: ['commit'] })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const before = receiptReads
+    expect(waiting).toHaveLength(1)
+    // A block without it: one more look, then it waits for the next head.
+    mine()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(receiptReads).toBe(before + 1)
+    expect(waiting).toHaveLength(1)
+    mined = true
+    mine()
+    expect((await sent).receipt.blockNumber).toBe(2n)
   })
 })

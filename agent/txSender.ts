@@ -17,6 +17,7 @@ import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
 import { createFeeReader, type Fees, gasOfOneRun, sendContractCall } from '../protocol/signedSend.ts'
+import type { HeadWatch } from './headWatch.ts'
 
 /**
  * A transaction that reverted or could not be sent, the viem error as its `cause`. A revert is not retryable, a
@@ -86,6 +87,7 @@ export class TxSender {
   private oneRunShort = false
   private readonly droppedAfterMs: number
   private readonly pollIntervalMs: number
+  private readonly heads: HeadWatch | undefined
   constructor(
     private readonly publicClient: PublicClient,
     private readonly walletClient: WalletClient,
@@ -97,10 +99,16 @@ export class TxSender {
       droppedAfterMs?: number
       /** How often to look for the receipt. Default the public client's polling interval. */
       pollIntervalMs?: number
+      /**
+       * The agent's head (`createHeadWatch`): the receipt is then looked for at each new block it reads (and at least
+       * every `pollIntervalMs`), rather than on a timer of each transaction's own.
+       */
+      heads?: HeadWatch
     } = {},
   ) {
     this.droppedAfterMs = options.droppedAfterMs ?? 3000
     this.pollIntervalMs = options.pollIntervalMs ?? publicClient.pollingInterval
+    this.heads = options.heads
     this.currentFees = createFeeReader(publicClient, this.pollIntervalMs)
   }
 
@@ -281,6 +289,7 @@ export class TxSender {
   private async receiptOf(functionName: string, hash: Hash): Promise<TransactionReceipt> {
     let seen = false
     const since = Date.now()
+    let head: bigint | undefined
     for (;;) {
       const known = await this.transactionState(hash)
       if (known.state === 'mined') return known.receipt
@@ -297,7 +306,8 @@ export class TxSender {
         this.onResult?.(functionName, 'vanished')
         throw new TransactionError(`${functionName} vanished before it was mined`, { retryable: true, details: `tx ${hash}` })
       }
-      await sleep(this.pollIntervalMs)
+      if (this.heads) head = (await this.heads.after(head, this.pollIntervalMs)) ?? head
+      else await sleep(this.pollIntervalMs)
     }
   }
 }
