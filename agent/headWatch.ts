@@ -1,4 +1,5 @@
 import type { PublicClient } from 'viem'
+import { parkWaiter, type Waiter } from './parkWaiter.ts'
 
 /** The chain's head as every job the agent follows sees it: one read for all of them, not one each. */
 export type HeadWatch = {
@@ -12,7 +13,7 @@ export type HeadWatch = {
   after(block: bigint | undefined, maxWaitMs: number, signal?: AbortSignal): Promise<bigint | undefined>
 }
 
-type Waiter = { block: bigint | undefined; resolve: (head: bigint | undefined) => void }
+type HeadWaiter = Waiter<bigint | undefined> & { block: bigint | undefined }
 
 /**
  * Follows the head for the jobs an agent holds: while any waits for a new block, the head is read every
@@ -22,7 +23,7 @@ type Waiter = { block: bigint | undefined; resolve: (head: bigint | undefined) =
  */
 export function createHeadWatch(parameters: { publicClient: PublicClient; intervalMs: number }): HeadWatch {
   const { publicClient, intervalMs } = parameters
-  const waiters = new Set<Waiter>()
+  const waiters = new Set<HeadWaiter>()
   let inFlight: Promise<bigint> | undefined
   let last: bigint | undefined
   let timer: NodeJS.Timeout | undefined
@@ -56,33 +57,24 @@ export function createHeadWatch(parameters: { publicClient: PublicClient; interv
       })
   }
 
-  const after = (block: bigint | undefined, maxWaitMs: number, signal?: AbortSignal): Promise<bigint | undefined> =>
-    new Promise((resolve) => {
-      let expiry: NodeJS.Timeout | undefined
-      const waiter: Waiter = {
-        block,
-        resolve: (head) => {
-          clearTimeout(expiry)
-          signal?.removeEventListener('abort', giveUp)
-          resolve(head)
-        },
-      }
-      function giveUp() {
-        if (waiters.delete(waiter)) waiter.resolve(last)
-      }
-      // Time is up without a new block: the head as it is now, read afresh (the last read may be older than the wait).
-      function timeUp() {
-        if (!waiters.delete(waiter)) return
-        latest().then(waiter.resolve, () => waiter.resolve(last))
-      }
-      if (signal?.aborted) return resolve(last)
-      // Another job's read may already have seen a newer head.
-      if (last !== undefined && (block === undefined || last > block)) return resolve(last)
-      waiters.add(waiter)
-      expiry = setTimeout(timeUp, maxWaitMs)
-      signal?.addEventListener('abort', giveUp, { once: true })
-      if (!timer) timer = setTimeout(poll, intervalMs)
-    })
+  const after = (block: bigint | undefined, maxWaitMs: number, signal?: AbortSignal): Promise<bigint | undefined> => {
+    if (signal?.aborted) return Promise.resolve(last)
+    // Another job's read may already have seen a newer head.
+    if (last !== undefined && (block === undefined || last > block)) return Promise.resolve(last)
+    const waiting = parkWaiter(
+      waiters,
+      { block },
+      {
+        maxWaitMs,
+        signal,
+        aborted: () => last,
+        // Time is up without a new block: the head as it is now, read afresh (the last read may be older than the wait).
+        timeUp: () => latest().catch(() => last),
+      },
+    )
+    if (!timer) timer = setTimeout(poll, intervalMs)
+    return waiting
+  }
 
   return { latest, after }
 }

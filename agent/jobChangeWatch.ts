@@ -1,6 +1,7 @@
 import { type Address, type Hex, type PublicClient, toEventSelector, toHex } from 'viem'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import type { HeadWatch } from './headWatch.ts'
+import { parkWaiter, type Waiter } from './parkWaiter.ts'
 
 /** Wakes a job waiting on others when a block may have changed it, not at every block. */
 export type JobChangeWatch = {
@@ -28,7 +29,7 @@ const jobTopic = (jobId: bigint): Hex => toHex(jobId, { size: 32 })
 /** Blocks whose logs are remembered, for jobs that last looked further back. */
 const rememberedBlocks = 256n
 
-type Waiter = { topic: Hex; block: bigint; resolve: (head: bigint | undefined) => void }
+type JobWaiter = Waiter<bigint | undefined> & { topic: Hex; block: bigint }
 type RawBlock = { hash: Hex; parentHash: Hex } | null
 type RawLog = { blockNumber: Hex; blockHash: Hex; topics: Hex[] }
 
@@ -42,7 +43,7 @@ type RawLog = { blockNumber: Hex; blockHash: Hex; topics: Hex[] }
  */
 export function createJobChangeWatch(parameters: { heads: HeadWatch; publicClient: PublicClient; jobMarket: Address }): JobChangeWatch {
   const { heads, publicClient, jobMarket } = parameters
-  const waiters = new Set<Waiter>()
+  const waiters = new Set<JobWaiter>()
   /** Job topics with logs in each block remembered, up to `scanned`. */
   const logsByBlock = new Map<bigint, Set<Hex>>()
   let scanned: { block: bigint; hash: Hex } | undefined
@@ -54,7 +55,7 @@ export function createJobChangeWatch(parameters: { heads: HeadWatch; publicClien
   }
 
   /** Whether a block after the waiter's, up to `head`, may have changed its job: a log names it, or it isn't known. */
-  const mayHaveChanged = (waiter: Waiter, head: bigint): boolean => {
+  const mayHaveChanged = (waiter: Pick<JobWaiter, 'topic' | 'block'>, head: bigint): boolean => {
     for (let block = waiter.block + 1n; block <= head; block++) {
       const topics = logsByBlock.get(block)
       if (topics === undefined || topics.has(waiter.topic)) return true
@@ -133,32 +134,20 @@ export function createJobChangeWatch(parameters: { heads: HeadWatch; publicClien
     }
   }
 
-  const changed = (jobId: bigint, block: bigint, maxWaitMs: number, signal?: AbortSignal): Promise<bigint | undefined> =>
-    new Promise((resolve) => {
-      let expiry: NodeJS.Timeout | undefined
-      const waiter: Waiter = {
-        topic: jobTopic(jobId),
-        block,
-        resolve: (head) => {
-          clearTimeout(expiry)
-          signal?.removeEventListener('abort', giveUp)
-          resolve(head)
-        },
-      }
-      function giveUp() {
-        if (waiters.delete(waiter)) waiter.resolve(block)
-      }
-      function timeUp() {
-        if (waiters.delete(waiter)) heads.latest().then(waiter.resolve, () => waiter.resolve(undefined))
-      }
-      if (signal?.aborted) return resolve(block)
-      // What was already read after `block` may name the job.
-      if (scanned && scanned.block > block && mayHaveChanged(waiter, scanned.block)) return resolve(scanned.block)
-      waiters.add(waiter)
-      expiry = setTimeout(timeUp, maxWaitMs)
-      signal?.addEventListener('abort', giveUp, { once: true })
-      void drive()
+  const changed = (jobId: bigint, block: bigint, maxWaitMs: number, signal?: AbortSignal): Promise<bigint | undefined> => {
+    if (signal?.aborted) return Promise.resolve(block)
+    const wanted = { topic: jobTopic(jobId), block }
+    // What was already read after `block` may name the job.
+    if (scanned && scanned.block > block && mayHaveChanged(wanted, scanned.block)) return Promise.resolve(scanned.block)
+    const waiting = parkWaiter(waiters, wanted, {
+      maxWaitMs,
+      signal,
+      aborted: () => block,
+      timeUp: () => heads.latest().catch(() => undefined),
     })
+    void drive()
+    return waiting
+  }
 
   return { changed }
 }
