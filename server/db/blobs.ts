@@ -186,6 +186,32 @@ export async function findBlobForSession(
   }
 }
 
+/**
+ * The account of the session whose token hashes to `tokenHash`, while it lasts at `now`, and whether that account has
+ * uploaded blob `sha256` itself, in one statement: what `findSessionAccount` and {@link hasUploaded} answer one each.
+ * Undefined without such a session.
+ */
+export async function findSessionUpload(
+  db: Kysely<Database>,
+  parameters: { tokenHash: string; now: Date; sha256: string },
+): Promise<{ address: Address; uploaded: boolean } | undefined> {
+  const { tokenHash, now, sha256 } = parameters
+  const row = await db
+    .selectFrom('app.session as s')
+    .select((eb) => [
+      's.address',
+      eb
+        .exists(
+          eb.selectFrom('app.blobUpload as u').select('u.sha256').where('u.sha256', '=', sha256).whereRef('u.uploader', '=', 's.address'),
+        )
+        .as('uploaded'),
+    ])
+    .where('s.tokenHash', '=', tokenHash)
+    .where('s.expiresAt', '>', now)
+    .executeTakeFirst()
+  return row && { address: row.address, uploaded: Boolean(row.uploaded) }
+}
+
 /** Whether `uploader` has uploaded the blob itself. */
 export async function hasUploaded(db: QueryCreator<Database>, sha256: string, uploader: Address): Promise<boolean> {
   const row = await db

@@ -377,7 +377,7 @@ describe('reads', () => {
     expect((await get(hash, as(stranger))).status).toBe(403)
   })
 
-  test("under a session a read gets the answers a signed one does: own uploads, a job's parties, 403, 401 and 404", async () => {
+  test("under a session, reads and uploads get the answers signed ones do: own uploads, a job's parties, quotas, 403, 401, 404", async () => {
     /** A session of `account` (signed in, as `signIn` would record it) ending `seconds` after now. */
     const sessionOf = async (account: PrivateKeyAccount, seconds = 3600): Promise<BlobCredentials> => {
       const token = `tsr_test_${account.address}_${seconds}`
@@ -423,6 +423,17 @@ describe('reads', () => {
     expect((await get(sha256Hex(model), { token: 'tsr_never_signed_in' })).status).toBe(200)
     const missing = await get(sha256Hex(bytesOf('never uploaded')), providerSession)
     expect([missing.status, (await errorOf(missing)).code]).toEqual([404, 'NOT_FOUND'])
+    // Uploads under a session: the same answers too. Bytes the account uploaded before cost nothing again, even past
+    // its quota; new ones are refused there.
+    await clearBlobs()
+    const fill = (i: number) => new Uint8Array(1000).fill(i)
+    for (const i of [1, 2, 3]) expect((await put(otherSession, fill(i))).status).toBe(201)
+    expect((await put(otherSession, fill(2))).status).toBe(200)
+    const over = await put(otherSession, fill(4))
+    expect([over.status, (await errorOf(over)).code]).toEqual([413, 'QUOTA_EXCEEDED'])
+    const stale = await put({ token: 'tsr_never_signed_in' }, fill(5))
+    expect([stale.status, (await errorOf(stale)).error]).toEqual([401, 'the session token is unknown or expired: sign in again'])
+    await clearBlobs()
   })
 
   test("an output is its uploader's, then, once revealed, its job's requester's and providers'; a gateway job's account's too", async () => {

@@ -19,7 +19,15 @@ import {
 } from '../blobs/blobStore.ts'
 import { settleUploaderReferences } from '../blobs/sweepBlobs.ts'
 import { type BlobKind, BlobRejectedError, blobKinds, blobValidator, type ModelInspector } from '../checkJob.ts'
-import { findBlobForSession, hasUploaded, isBlobJobParty, isBlobPublic, mayReadBlob, unreferencedUploadBytes } from '../db/blobs.ts'
+import {
+  findBlobForSession,
+  findSessionUpload,
+  hasUploaded,
+  isBlobJobParty,
+  isBlobPublic,
+  mayReadBlob,
+  unreferencedUploadBytes,
+} from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import { createTokenBuckets } from '../tokenBuckets.ts'
@@ -94,6 +102,27 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
       now: options.now(),
     })
 
+  /**
+   * Who uploads, and, when it says so in the same statement, whether it uploaded the declared bytes before: an upload
+   * under a session that declares its hash (as an agent's output does) reads the session's account and its earlier
+   * upload at once (`findSessionUpload`); any other is authenticated as a read is, and `uploadedBefore` is left out.
+   */
+  async function uploader(
+    request: Request,
+    url: URL,
+    sha256: Hex | undefined,
+  ): Promise<{ identity: Identity | undefined; uploadedBefore?: boolean }> {
+    const token = bearerTokenOf(request.headers.get('authorization'))
+    if (token === undefined || sha256 === undefined) return { identity: await authenticate(request, url, sha256) }
+    const session = await findSessionUpload(options.db, {
+      tokenHash: sessionTokenHash(token),
+      now: new Date(options.now() * 1000),
+      sha256,
+    })
+    if (!session) throw new AuthenticationError(401, sessionUnknown)
+    return { identity: { address: getAddress(session.address), via: 'session' }, uploadedBefore: session.uploaded }
+  }
+
   async function upload(request: Request, url: URL): Promise<Response> {
     if (request.method !== 'PUT' && request.method !== 'POST')
       return json(405, { error: 'use PUT /blobs with the raw bytes as the body', code: 'METHOD_NOT_ALLOWED' })
@@ -114,7 +143,7 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
     const publicFlag = url.searchParams.get('public')
     if (publicFlag !== null && !['true', 'false', '1', '0'].includes(publicFlag))
       return json(400, { error: `public must be true or false, got "${publicFlag.slice(0, 40)}"`, code: 'BAD_REQUEST' })
-    const identity = await authenticate(request, url, sha256)
+    const { identity, uploadedBefore } = await uploader(request, url, sha256)
     if (!identity) {
       metrics?.blobsRejected.inc({ reason: 'unauthenticated' })
       return json(401, { error: `uploads need an identity: ${howToAuthenticate}`, code: 'UNAUTHENTICATED' })
@@ -143,7 +172,7 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
         { 'retry-after': String(retryAfter) },
       )
     }
-    const room = await quotaRoom(identity.address, sha256, declaredLength)
+    const room = await quotaRoom(identity.address, sha256, declaredLength, uploadedBefore)
     if (room.refusal) return room.refusal
     const validate = kind === null ? undefined : blobValidator(kind as BlobKind, options.inspector)
     try {
@@ -206,8 +235,9 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
     account: Address,
     sha256: Hex | undefined,
     declaredLength: number,
+    uploadedBefore: boolean | undefined,
   ): Promise<{ bytes: number; refusal?: Response }> {
-    if (sha256 && (await hasUploaded(options.db, sha256, account))) return { bytes: store.maxBytes }
+    if (sha256 && (uploadedBefore ?? (await hasUploaded(options.db, sha256, account)))) return { bytes: store.maxBytes }
     let held = await unreferencedUploadBytes(options.db, account)
     if (BigInt(quotaBytes) - held < BigInt(store.maxBytes)) {
       await settleUploaderReferences({
