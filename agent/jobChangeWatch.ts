@@ -26,6 +26,9 @@ const wakingEvents: Hex[] = jobMarketAbi
 /** A job id as its log topic: 32 bytes, lower case. */
 const jobTopic = (jobId: bigint): Hex => toHex(jobId, { size: 32 })
 
+/** The longest the watch waits for a new head before reading it again. */
+const headWaitMs = 1_000
+
 /** Blocks whose logs are remembered, for jobs that last looked further back. */
 const rememberedBlocks = 256n
 
@@ -109,7 +112,7 @@ export function createJobChangeWatch(parameters: { heads: HeadWatch; publicClien
     driving = true
     try {
       while (waiters.size) {
-        const head = await heads.after(scanned?.block, 1_000)
+        const head = await heads.after(scanned?.block, headWaitMs)
         if (head === undefined) continue
         if (scanned && head <= scanned.block) {
           // Lower than what was read: the chain was cut back. The same head again: nothing new (its own maxWait).
@@ -127,7 +130,7 @@ export function createJobChangeWatch(parameters: { heads: HeadWatch; publicClien
         // What is forgotten wakes every job before `head`; a reorganised chain every job.
         wake(head, read === 'reorganised')
         // After a failed read, nothing more until the next block.
-        if (read === 'failed') await heads.after(head, 1_000)
+        if (read === 'failed') await heads.after(head, headWaitMs)
       }
     } finally {
       driving = false

@@ -126,7 +126,7 @@ export async function isBlobPublic(db: Kysely<Database>, sha256: string): Promis
   return row !== undefined
 }
 
-/** A blob as a session's account asks to read it (`findBlobForSession`). */
+/** A blob as a session's account asks to read or upload it (`findBlobForSession`). */
 export type BlobForSession = {
   blob: StoredBlob | undefined
   /** Whether any uploader made it public. */
@@ -136,8 +136,8 @@ export type BlobForSession = {
 }
 
 /**
- * What a read of blob `sha256` under the session whose token hashes to `tokenHash` needs from the app's tables, in one
- * statement: the blob's record, whether it is public, the session's account (while it lasts at `now`), and whether that
+ * What a read or an upload of blob `sha256` under the session whose token hashes to `tokenHash` needs from the app's
+ * tables, in one statement: the blob's record, whether it is public, the session's account (while it lasts at `now`), and whether that
  * account uploaded the blob. What {@link findBlob}, {@link isBlobPublic}, `findSessionAccount` and {@link hasUploaded}
  * answer one statement each.
  */
@@ -184,32 +184,6 @@ export async function findBlobForSession(
     public: Boolean(row.public),
     session: row.address === null ? undefined : { address: row.address, uploaded: Boolean(row.uploaded) },
   }
-}
-
-/**
- * The account of the session whose token hashes to `tokenHash`, while it lasts at `now`, and whether that account has
- * uploaded blob `sha256` itself, in one statement: what `findSessionAccount` and {@link hasUploaded} answer one each.
- * Undefined without such a session.
- */
-export async function findSessionUpload(
-  db: Kysely<Database>,
-  parameters: { tokenHash: string; now: Date; sha256: string },
-): Promise<{ address: Address; uploaded: boolean } | undefined> {
-  const { tokenHash, now, sha256 } = parameters
-  const row = await db
-    .selectFrom('app.session as s')
-    .select((eb) => [
-      's.address',
-      eb
-        .exists(
-          eb.selectFrom('app.blobUpload as u').select('u.sha256').where('u.sha256', '=', sha256).whereRef('u.uploader', '=', 's.address'),
-        )
-        .as('uploaded'),
-    ])
-    .where('s.tokenHash', '=', tokenHash)
-    .where('s.expiresAt', '>', now)
-    .executeTakeFirst()
-  return row && { address: row.address, uploaded: Boolean(row.uploaded) }
 }
 
 /** Whether `uploader` has uploaded the blob itself. */

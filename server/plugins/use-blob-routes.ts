@@ -19,15 +19,7 @@ import {
 } from '../blobs/blobStore.ts'
 import { settleUploaderReferences } from '../blobs/sweepBlobs.ts'
 import { type BlobKind, BlobRejectedError, blobKinds, blobValidator, type ModelInspector } from '../checkJob.ts'
-import {
-  findBlobForSession,
-  findSessionUpload,
-  hasUploaded,
-  isBlobJobParty,
-  isBlobPublic,
-  mayReadBlob,
-  unreferencedUploadBytes,
-} from '../db/blobs.ts'
+import { findBlobForSession, hasUploaded, isBlobJobParty, isBlobPublic, mayReadBlob, unreferencedUploadBytes } from '../db/blobs.ts'
 import type { Database, Views } from '../db/database.ts'
 import type { ServerMetrics } from '../metrics.ts'
 import { createTokenBuckets } from '../tokenBuckets.ts'
@@ -105,7 +97,8 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
   /**
    * Who uploads, and, when it says so in the same statement, whether it uploaded the declared bytes before: an upload
    * under a session that declares its hash (as an agent's output does) reads the session's account and its earlier
-   * upload at once (`findSessionUpload`); any other is authenticated as a read is, and `uploadedBefore` is left out.
+   * upload at once (`findBlobForSession`, as a read under a session does); any other is authenticated as a read is, and
+   * `uploadedBefore` is left out.
    */
   async function uploader(
     request: Request,
@@ -114,10 +107,10 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
   ): Promise<{ identity: Identity | undefined; uploadedBefore?: boolean }> {
     const token = bearerTokenOf(request.headers.get('authorization'))
     if (token === undefined || sha256 === undefined) return { identity: await authenticate(request, url, sha256) }
-    const session = await findSessionUpload(options.db, {
+    const { session } = await findBlobForSession(options.db, {
+      sha256,
       tokenHash: sessionTokenHash(token),
       now: new Date(options.now() * 1000),
-      sha256,
     })
     if (!session) throw new AuthenticationError(401, sessionUnknown)
     return { identity: { address: getAddress(session.address), via: 'session' }, uploadedBefore: session.uploaded }
