@@ -1,4 +1,4 @@
-import type { Address, PublicClient } from 'viem'
+import type { Address, Hex, PublicClient } from 'viem'
 import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { JobStatus } from '../protocol/enums.ts'
@@ -20,15 +20,44 @@ export async function readChainAssignment(parameters: {
     publicClient.readContract({ ...chain, functionName: 'getSlot', args: [jobId, provider] }),
   ])
   if (job.status !== JobStatus.Assigned || !slot.assigned) return undefined
+  return assignmentOf({
+    jobId,
+    provider,
+    slot: job.providers.findIndex((p) => p.toLowerCase() === provider.toLowerCase()),
+    job,
+    ask: slot.ask,
+    collateral: slot.collateral,
+  })
+}
+
+/** What of a job as the chain holds it an assignment carries. */
+export type AssignedJob = {
+  commitDeadline: bigint
+  spec: { modelHash: Hex; inputHash: Hex; units: bigint; outputTolerance: number; redundancy: number; deadline: bigint }
+}
+
+/**
+ * `provider`'s assignment to `slot` of `jobId` at `ask` with `collateral` locked, shaped as the subscription delivers
+ * one (no cursor: it didn't come from the feed).
+ */
+export function assignmentOf(parameters: {
+  jobId: bigint
+  provider: Address
+  slot: number
+  job: AssignedJob
+  ask: bigint
+  collateral: bigint
+}): JobAssignment {
+  const { jobId, job } = parameters
   const { spec } = job
   return {
     cursor: '',
     retracted: false,
     jobId: String(jobId),
-    provider,
-    slot: job.providers.findIndex((p) => p.toLowerCase() === provider.toLowerCase()),
-    pricePerUnit: String(slot.ask),
-    collateral: String(slot.collateral),
+    provider: parameters.provider,
+    slot: parameters.slot,
+    pricePerUnit: String(parameters.ask),
+    collateral: String(parameters.collateral),
     commitDeadline: String(job.commitDeadline),
     job: {
       id: String(jobId),

@@ -106,19 +106,26 @@ class Skip extends TesseraError {
 type Computed = { fingerprint: Hex; outputHash: Hex; failure?: JobFailureReason }
 
 /**
- * Computes an assignment's output: fetches and verifies the model (disk cache) and input, runs it in the
- * pool, optionally corrupts it (`lie`), uploads the output blob. A job that can't run ({@link runJob}) gives the
- * failure's fingerprint instead, with nothing uploaded (a zero output hash). Returns what the commitment needs.
+ * Fetches a job's input, retried until `untilMs`, or until `signal` (default the agent's) aborts. Bytes that don't hash
+ * to the job's hash are the server's fault, not the job's: an error, not a failure.
  */
-async function computeAssignment(ctx: JobContext, job: JobSpecView, untilMs: number): Promise<Computed> {
+function fetchInput(ctx: JobContext, inputHash: Hex, untilMs: number, signal = ctx.signal): Promise<Uint8Array> {
+  return retrying({ ...ctx, signal }, 'input download', untilMs, () =>
+    getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, credentials: ctx.credentials, signal }),
+  )
+}
+
+/**
+ * Computes an assignment's output: fetches and verifies the model (disk cache), takes the `input` being fetched, runs
+ * it in the pool, optionally corrupts it (`lie`), uploads the output blob. A job that can't run ({@link runJob}) gives
+ * the failure's fingerprint instead, with nothing uploaded (a zero output hash). Returns what the commitment needs.
+ */
+async function computeAssignment(ctx: JobContext, job: JobSpecView, input: Promise<Uint8Array>, untilMs: number): Promise<Computed> {
   const log = ctx.log.child({ jobId: job.jobId })
-  const { modelHash, inputHash } = job
   // Bytes that don't hash to the job's hashes are the server's fault, not the job's: an error, not a failure.
   const [modelPath, inputBytes] = await Promise.all([
-    retrying(ctx, 'model download', untilMs, () => ctx.models.ensure(modelHash, ctx.signal)),
-    retrying(ctx, 'input download', untilMs, () =>
-      getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, credentials: ctx.credentials, signal: ctx.signal }),
-    ),
+    retrying(ctx, 'model download', untilMs, () => ctx.models.ensure(job.modelHash, ctx.signal)),
+    input,
   ])
   const ran = await runJob(ctx, job, modelPath, inputBytes, untilMs)
   if ('reason' in ran) {
@@ -213,8 +220,16 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     return
   }
   let entry: JournalEntry
+  let verified: RoundRead
+  const untilMs = Number(assignment.commitDeadline) * 1000
+  // The input the server's assignment names is fetched while the chain is read: a round trip and more saved before the
+  // commit, which then more often makes the next block. The chain decides what runs: the prefetch is used only when it
+  // names the same input, and is stopped otherwise (a spec the server got wrong, an assignment no longer current). The
+  // model, usually in the disk cache already, is fetched once the chain has confirmed the assignment.
+  const prefetch = new AbortController()
+  const prefetched = fetchInput(ctx, assignment.job.inputHash, untilMs, AbortSignal.any([ctx.signal, prefetch.signal]))
+  prefetched.catch(() => {}) // its failure counts only where it is used
   try {
-    const untilMs = Number(assignment.commitDeadline) * 1000
     const [verifiedAt, job, slot] = await retrying(ctx, 'read job', untilMs, async () => {
       const block = await ctx.publicClient.getBlockNumber({ cacheTime: 0 })
       return [block, ...(await Promise.all([readJob(ctx, jobId, block), readSlot(ctx, jobId, ctx.provider, block)]))] as const
@@ -223,7 +238,14 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
       throw new Skip(`assignment no longer current (job ${jobStatusName(job.status)})`)
     if (slot.commitment !== ZERO_HASH) throw new Skip('already committed, but not in the journal')
     const { spec } = job
-    if (spec.modelHash !== assignment.job.modelHash.toLowerCase() || spec.inputHash !== assignment.job.inputHash.toLowerCase())
+    verified = {
+      block: verifiedAt,
+      job: { status: job.status, commitDeadline: job.commitDeadline, spec, disputed: [...job.disputed] },
+      slot,
+    }
+    const sameInput = spec.inputHash === assignment.job.inputHash.toLowerCase()
+    if (!sameInput) prefetch.abort()
+    if (!sameInput || spec.modelHash !== assignment.job.modelHash.toLowerCase())
       log.warn({ modelHash: spec.modelHash, inputHash: spec.inputHash }, 'server and chain disagree on the job spec; using the chain')
     const view = {
       jobId: assignment.jobId,
@@ -232,7 +254,8 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
       units: spec.units,
       outputTolerance: spec.outputTolerance,
     }
-    const { fingerprint, outputHash, failure } = await computeAssignment(ctx, view, untilMs)
+    const input = sameInput ? prefetched : fetchInput(ctx, spec.inputHash, untilMs)
+    const { fingerprint, outputHash, failure } = await computeAssignment(ctx, view, input, untilMs)
     if (ctx.signal.aborted) return
     const salt = newSalt()
     const commitment = commitmentOf({ jobId, provider: ctx.provider, fingerprint, outputHash, salt })
@@ -253,6 +276,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     })
     if (failure) ctx.metrics.failuresReported.inc({ reason: failure })
   } catch (error) {
+    prefetch.abort()
     if (ctx.signal.aborted) return
     const outcome = error instanceof Skip ? 'skipped' : 'error'
     ctx.metrics.jobs.inc({ outcome })
@@ -262,7 +286,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     return
   }
   onJournaled()
-  await followEntry(ctx, entry)
+  await followEntry(ctx, entry, verified)
 }
 
 /** Steps in a row that reverted (each at a new head, or a poll interval later) before an entry is given up. */
@@ -275,7 +299,7 @@ export const maxRevertsInARow = 10
  * the commit or the reveal, however deep — is sent again from the journal's salt and output while the job still
  * needs it; the entry is done once the end of its round (settled, expired, reassigned) is itself deep.
  */
-export async function followEntry(ctx: JobContext, start: JournalEntry): Promise<JournalEntry> {
+export async function followEntry(ctx: JobContext, start: JournalEntry, verified?: RoundRead): Promise<JournalEntry> {
   let entry = start
   // Reverts in a row: a revert is often the chain moving under a step (a reorg, our own commit landing after all, a
   // node a block behind), and each step reads the chain again, so it is tried again while the round runs. Giving up
@@ -283,7 +307,7 @@ export async function followEntry(ctx: JobContext, start: JournalEntry): Promise
   let reverts = 0
   const log = ctx.log.child({ jobId: entry.jobId })
   // The round was seen running where the assignment was verified; a deep block before that proves nothing.
-  const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt) }
+  const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt), verified }
   // The head this entry steps at: after a step that changed nothing, the next block's (or the last read once
   // `pollIntervalMs` passed without one), shared with every other entry waiting for it; while it waits on others
   // (`watch.waiting`), the first block with a log that names the job (or `idleWaitMs` later).
@@ -321,7 +345,10 @@ async function finish(ctx: JobContext, entry: JournalEntry, reason: string, outc
  * What one entry's polls remember: the last head at which the chain showed its round still running, and whether the
  * last step found it waiting on others (its round running, the journal holding what the head shows, nothing to send).
  */
-type Watch = { runningAt?: bigint; waiting?: boolean }
+type Watch = { runningAt?: bigint; waiting?: boolean; verified?: RoundRead }
+
+/** The job and our slot as read at `block`. */
+type RoundRead = { block: bigint; job: JobRound; slot: SlotView }
 
 /**
  * An entry whose round ended with nothing of ours on chain, brought back when its assignment is current at the head
@@ -375,8 +402,12 @@ type RoundView = {
 }
 
 async function viewAt(ctx: JobContext, entry: JournalEntry, block: bigint): Promise<RoundView> {
-  const jobId = BigInt(entry.jobId)
-  const [job, slot] = await readRound(ctx, jobId, block)
+  const [job, slot] = await readRound(ctx, BigInt(entry.jobId), block)
+  return viewOf(entry, { block, job, slot })
+}
+
+/** An entry's round as `job` and `slot`, read at `block`, show it. */
+function viewOf(entry: JournalEntry, { block, job, slot }: RoundRead): RoundView {
   const current = String(job.commitDeadline) === entry.commitDeadline && slot.assigned && sameJob(entry, job.spec)
   const committed = current && slot.commitment === entry.commitment
   return { block, job, slot, current, committed, revealed: committed && slot.revealed }
@@ -464,7 +495,12 @@ function stateOf(head: RoundView, deep: RoundView): JournalState {
 async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bigint): Promise<JournalEntry> {
   const depth = BigInt(Math.max(1, ctx.confirmations) - 1)
   watch.waiting = false
-  const now = await viewAt(ctx, entry, head)
+  // The assignment's verification read the round at this very head when no block came since: the first step takes
+  // that read rather than asking again, so the commit leaves a round trip sooner. (Should a reorg have replaced the
+  // block at that height meanwhile, the commit's simulation refuses it, and the next step reads afresh.)
+  const { verified } = watch
+  watch.verified = undefined
+  const now = verified?.block === head ? viewOf(entry, verified) : await viewAt(ctx, entry, head)
   const deepBlock = head > depth ? head - depth : 0n
   const deepView = () => (deepBlock === head ? now : viewAt(ctx, entry, deepBlock))
   if (now.current && now.slot.commitment !== ZERO_HASH && !now.committed)

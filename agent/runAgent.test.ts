@@ -22,15 +22,18 @@ import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { failureFingerprintOf, type JobFailureReason } from '../protocol/jobInputs.ts'
 import { buildOutputTree, openingOf } from '../protocol/outputTree.ts'
+import { sleep } from '../protocol/retry.ts'
 import { takeOf } from '../protocol/settlement.ts'
 import { decodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { BPS } from '../protocol/units.ts'
 import { waitFor as pollFor } from '../test/support/graphql.ts'
 import { buildBroadcast } from './models/buildBroadcast.ts'
 import { buildMlp } from './models/buildMlp.ts'
+import { encodeGetJob } from './roundReads.ts'
 import { type RunAgentParameters, runAgent } from './runAgent.ts'
 import {
   type AgentTestBed,
+  chainAssignment,
   journaledEntry,
   startAgentTestBed,
   stopAgentTestBed,
@@ -63,6 +66,8 @@ const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>) =
 
 const readJob = (jobId: bigint) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+const readJobCount = async () =>
+  (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
 const readSlot = (jobId: bigint, a: Address) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, a] })
 const readProvider = (a: Address) =>
@@ -130,26 +135,13 @@ async function expectReportedFailure(jobId: bigint, providers: PrivateKeyAccount
 
 const zeroHash = `0x${'00'.repeat(32)}`
 
-/**
- * A JSON-RPC node in front of `upstream` that answers the first `refusals` simulations and estimates (`eth_call`,
- * `eth_estimateGas`, `eth_fillTransaction`) of calls to `selector` as JobMarket would have a block earlier, before the
- * job was assigned: reverted with `UnexpectedStatus(jobId, Open)`. Everything else, and those after, go to `upstream`.
- */
-async function startLaggingNode(upstream: string, options: { selector: Hex; refusals: number }) {
-  let refused = 0
-  type Request = { id: unknown; method: string; params?: [{ data?: Hex; input?: Hex }] }
-  const answer = async (request: Request) => {
-    const data = request.params?.[0]?.data ?? request.params?.[0]?.input
-    if (
-      ['eth_call', 'eth_estimateGas', 'eth_fillTransaction'].includes(request.method) &&
-      data?.startsWith(options.selector) &&
-      refused < options.refusals
-    ) {
-      refused++
-      const jobId = BigInt(slice(data, 4, 36))
-      const revert = encodeErrorResult({ abi: jobMarketAbi, errorName: 'UnexpectedStatus', args: [jobId, JobStatus.Open] })
-      return { jsonrpc: '2.0', id: request.id, error: { code: 3, message: 'execution reverted', data: revert } }
-    }
+type RpcRequest = { id: unknown; method: string; params?: [{ data?: Hex; input?: Hex }] }
+
+/** A JSON-RPC node in front of `upstream`: `intercept` sees each request first, and what it doesn't answer goes on. */
+async function startNodeProxy(upstream: string, intercept: (request: RpcRequest) => object | undefined) {
+  const answer = async (request: RpcRequest) => {
+    const answered = intercept(request)
+    if (answered) return answered
     const response = await fetch(upstream, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -161,7 +153,7 @@ async function startLaggingNode(upstream: string, options: { selector: Hex; refu
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', async () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as Request | Request[]
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as RpcRequest | RpcRequest[]
       const result = Array.isArray(body) ? await Promise.all(body.map(answer)) : await answer(body)
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result))
     })
@@ -169,9 +161,31 @@ async function startLaggingNode(upstream: string, options: { selector: Hex; refu
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    refused: () => refused,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
+}
+
+/**
+ * A JSON-RPC node in front of `upstream` that answers the first `refusals` simulations and estimates (`eth_call`,
+ * `eth_estimateGas`, `eth_fillTransaction`) of calls to `selector` as JobMarket would have a block earlier, before the
+ * job was assigned: reverted with `UnexpectedStatus(jobId, Open)`. Everything else, and those after, go to `upstream`.
+ */
+async function startLaggingNode(upstream: string, options: { selector: Hex; refusals: number }) {
+  let refused = 0
+  const node = await startNodeProxy(upstream, (request) => {
+    const data = request.params?.[0]?.data ?? request.params?.[0]?.input
+    if (
+      !['eth_call', 'eth_estimateGas', 'eth_fillTransaction'].includes(request.method) ||
+      !data?.startsWith(options.selector) ||
+      refused >= options.refusals
+    )
+      return undefined
+    refused++
+    const jobId = BigInt(slice(data, 4, 36))
+    const revert = encodeErrorResult({ abi: jobMarketAbi, errorName: 'UnexpectedStatus', args: [jobId, JobStatus.Open] })
+    return { jsonrpc: '2.0', id: request.id, error: { code: 3, message: 'execution reverted', data: revert } }
+  })
+  return { ...node, refused: () => refused }
 }
 const metricsOf = async (agent: { httpUrl?: string }) => (await fetch(`${agent.httpUrl}/metrics`)).text()
 
@@ -276,6 +290,70 @@ describe('runAgent against anvil', () => {
       expect(await readOwed(p1.address)).toBeGreaterThan(0n)
     } finally {
       await Promise.all([a1.stop(), a2.stop()])
+    }
+  })
+
+  it('fetches the input the server names while it reads the chain; where the chain names another, runs that and stops the first fetch', async () => {
+    const [p1, p2] = system.accounts.providers
+    const onlyServer = { chainWatchIntervalMs: 0 }
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1', onlyServer))
+    const a2 = await runAgent(agentParameters(devKeys[3], 'p2', onlyServer))
+    // The server names, for p1 only, an input the chain doesn't, and answers it 503 (retryable) for as long as asked.
+    const [named, stale] = [sha256Hex(randomBytes(32)), sha256Hex(randomBytes(32))]
+    server.held.set(named, 0)
+    try {
+      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash, seed: 23, rows: 3, publish: false })
+      const job = await readJob(jobId)
+      for (const [slot, p] of [p1, p2].entries()) {
+        const assignment = chainAssignment({ jobId, provider: p.address, slot, job })
+        server.publish(slot === 0 ? { ...assignment, job: { ...assignment.job, inputHash: named } } : assignment)
+      }
+      // Both ran the chain's input, so they agree.
+      expect((await finalizeAndCheck(jobId)).status).toBe(JobStatus.Completed)
+      // An assignment no longer current (the job completed) is skipped, and its fetch stopped too.
+      await doneEntry('p1', jobId)
+      server.held.set(stale, 0)
+      const later = chainAssignment({ jobId, provider: p1.address, slot: 0, job: { ...job, commitDeadline: job.commitDeadline + 1n } })
+      server.publish({ ...later, job: { ...later.job, inputHash: stale } })
+      await waitFor('the stale assignment fetched', async () => (server.held.get(stale) ?? 0) > 0)
+      const asked = [server.held.get(named) ?? 0, server.held.get(stale) ?? 0]
+      expect(asked[0]).toBeGreaterThan(0) // fetched before the chain was read
+      await sleep(2_000) // past the retries' backoff (250, 500 and 1,000 ms)
+      expect([server.held.get(named), server.held.get(stale)]).toEqual(asked) // and not since
+    } finally {
+      server.held.delete(named)
+      server.held.delete(stale)
+      await Promise.all([a1.stop(), a2.stop()])
+    }
+  })
+
+  it('commits without reading the job again when no block came since it verified the assignment', async () => {
+    const [p1, p2] = system.accounts.providers
+    // What p1's agent asks its node once the job is known, in order: its reads of the job (in a multicall's calldata
+    // too), and its sends.
+    const asked: string[] = []
+    let getJobOf = ''
+    const node = await startNodeProxy(system.rpcUrl, (request) => {
+      const data = request.params?.[0]?.data ?? ''
+      if (request.method === 'eth_call' && getJobOf && data.includes(getJobOf)) asked.push('getJob')
+      if (request.method === 'eth_sendRawTransaction' && getJobOf) asked.push('send')
+      return undefined
+    })
+    const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { rpcUrl: node.url, chainWatchIntervalMs: 0 }))
+    let a2: Awaited<ReturnType<typeof runAgent>> | undefined
+    try {
+      // Blocks come only with transactions here, and p2's agent isn't up: none is mined between p1's verification of
+      // the assignment and its commit.
+      const jobId = (await readJobCount()) + 1n
+      getJobOf = encodeGetJob(jobId).slice(2)
+      await submitAndAssign([p1, p2], 37)
+      await waitFor("p1's commit", async () => (await readSlot(jobId, p1.address)).commitment !== zeroHash)
+      expect(asked.slice(0, asked.indexOf('send') + 1)).toEqual(['getJob', 'send'])
+      a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
+      expect((await finalizeAndCheck(jobId)).status).toBe(JobStatus.Completed)
+    } finally {
+      await Promise.all([a1.stop(), a2?.stop()])
+      await node.stop()
     }
   })
 

@@ -12,6 +12,7 @@ import { type Deployment, stringifyDeployment } from '../protocol/deployment.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
 import { heartbeatDomain, heartbeatMessage } from '../protocol/heartbeat.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
+import { type AssignedJob, assignmentOf } from './chainAssignment.ts'
 import type { JournalEntry } from './journal.ts'
 import { makeInput } from './models/buildMlp.ts'
 import { type RunAgentParameters, type RunAgentReturnType, runAgent } from './runAgent.ts'
@@ -298,25 +299,12 @@ export async function submitAndAssignJob(
 export async function publishAssignments(bed: AgentTestBed, jobId: bigint, providers: readonly PrivateKeyAccount[]): Promise<void> {
   const { system, server } = bed
   const job = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
-  const { spec } = job
-  for (const [slot, p] of providers.entries())
-    server.publish({
-      jobId: String(jobId),
-      provider: p.address,
-      slot,
-      pricePerUnit: parseEther('0.001').toString(),
-      collateral: '0',
-      commitDeadline: String(job.commitDeadline),
-      job: {
-        id: String(jobId),
-        modelHash: spec.modelHash,
-        inputHash: spec.inputHash,
-        units: String(spec.units),
-        outputTolerance: spec.outputTolerance,
-        redundancy: spec.redundancy,
-        deadline: String(spec.deadline),
-      },
-    })
+  for (const [slot, p] of providers.entries()) server.publish(chainAssignment({ jobId, provider: p.address, slot, job }))
+}
+
+/** The assignment of `provider`'s `slot` of `jobId`, its job as the chain holds it, as a test publishes it: 0.001 TSR a unit. */
+export function chainAssignment(parameters: { jobId: bigint; provider: Address; slot: number; job: AssignedJob }): TestAssignment {
+  return assignmentOf({ ...parameters, ask: parseEther('0.001'), collateral: 0n })
 }
 
 /**

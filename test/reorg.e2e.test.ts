@@ -1,7 +1,14 @@
 import { type Address, type Hex, type PublicClient, parseEther } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
-import { type AgentTestBed, startAgentTestBed, startTwoAgents, stopAgentTestBed, type TestServer } from '../agent/testServer.ts'
+import {
+  type AgentTestBed,
+  chainAssignment,
+  startAgentTestBed,
+  startTwoAgents,
+  stopAgentTestBed,
+  type TestServer,
+} from '../agent/testServer.ts'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { sampleJobSpec, type TestSystem } from '../devnet/testSystem.ts'
@@ -107,26 +114,9 @@ function startLeaderRole(providers: Address[]) {
     for (const event of assigned) {
       const { jobId, provider, slot, commitDeadline } = event.args
       const id = `${event.blockHash}:${event.logIndex}`
-      if (published.has(id) || jobId === undefined || provider === undefined || slot === undefined) continue
+      if (published.has(id) || jobId === undefined || provider === undefined || slot === undefined || commitDeadline === undefined) continue
       published.add(id)
-      const { spec } = await readJob(jobId, head.number)
-      server.publish({
-        jobId: String(jobId),
-        provider,
-        slot,
-        pricePerUnit: parseEther('0.001').toString(),
-        collateral: '0',
-        commitDeadline: String(commitDeadline),
-        job: {
-          id: String(jobId),
-          modelHash: spec.modelHash,
-          inputHash: spec.inputHash,
-          units: String(spec.units),
-          outputTolerance: spec.outputTolerance,
-          redundancy: spec.redundancy,
-          deadline: String(spec.deadline),
-        },
-      })
+      server.publish(chainAssignment({ jobId, provider, slot, job: { commitDeadline, spec: (await readJob(jobId, head.number)).spec } }))
     }
     const count = await nextJobId(head.number)
     const actionable: [string, bigint][] = []
