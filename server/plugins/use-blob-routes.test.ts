@@ -1,17 +1,22 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { type AddressInfo, connect } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { type Kysely, sql } from 'kysely'
+import pino from 'pino'
 import type { Address, Hex } from 'viem'
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import type { BlobCredentials } from '../../client/blobAuth.ts'
+import { type BlobCredentials, blobAuthHeaders } from '../../client/blobAuth.ts'
 import { devKeys } from '../../devnet/devAccounts.ts'
 import { blobRequestHeaders, blobRequestMessage } from '../../protocol/blobRequest.ts'
 import { sha256Hex } from '../../protocol/fingerprint.ts'
+import { sleep } from '../../protocol/retry.ts'
 import { type BlobFetch, getBlobWith, putBlobWith } from '../../test/support/blobs.ts'
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts'
 import { fixtureDeployment } from '../../test/support/deployment.ts'
+import { waitFor as pollFor } from '../../test/support/graphql.ts'
 import { sessionTokenHash } from '../auth/siwe.ts'
 import { createYoga } from '../createYoga.ts'
 import { createDb } from '../db/createDb.ts'
@@ -192,6 +197,40 @@ describe('uploads need a funded identity', () => {
     expect(mismatch.status).toBe(400)
     expect(await mismatch.json()).toMatchObject({ code: 'HASH_MISMATCH', expected: other, actual: sha256Hex(bytes) })
     expect(await tmpFiles()).toEqual([])
+  })
+})
+
+describe('a client that goes away', () => {
+  test('an upload cut off mid-body stores nothing, leaves no temp file and logs no error', async () => {
+    const logged: { level: number; msg: string }[] = []
+    const log = pino({ level: 'debug' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
+    const server = createServer(
+      createYoga({ db, viewsSchema, deployment, dataDir, maxBlobBytes, blobQuotaBytes: quotaBytes, now: () => now, log }).yoga,
+    )
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    try {
+      const bytes = new Uint8Array(600).map((_, i) => i % 251)
+      const content = sha256Hex(bytes)
+      const url = new URL('/blobs', `http://127.0.0.1:${port}`)
+      const auth = await blobAuthHeaders({ credentials: as(provider), url, method: 'PUT', content, now: clock })
+      const head = Object.entries({ host: url.host, 'content-length': String(bytes.length), 'x-content-sha256': content, ...auth })
+      const socket = connect(port, '127.0.0.1')
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      socket.write(`PUT /blobs HTTP/1.1\r\n${head.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)
+      socket.write(bytes.subarray(0, 100))
+      await sleep(200) // the route is reading the body
+      socket.destroy()
+      await pollFor('the route noticed', async () => logged.some((l) => l.msg === 'blob request ended by the client') || undefined, {
+        intervalMs: 20,
+        timeoutMs: 5_000,
+      })
+      expect(logged.filter((l) => l.level >= 40)).toEqual([])
+      expect((await get(content, as(provider))).status).toBe(404)
+      expect(await tmpFiles()).toEqual([])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
 

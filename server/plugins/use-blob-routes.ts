@@ -321,9 +321,23 @@ export function useBlobRoutes(options: BlobRoutesOptions): Plugin {
         if (error instanceof AuthenticationError) return endResponse(json(error.status, { error: error.message, code: 'UNAUTHENTICATED' }))
         if (error instanceof FundingUnknownError)
           return endResponse(json(503, { error: `${error.message}: try again shortly`, code: 'UNAVAILABLE' }))
+        if (clientWentAway(request, error)) {
+          // An agent stopping mid-upload, a dropped connection: nobody waits for an answer, and nothing went wrong here.
+          log?.debug({ method: request.method, path: url.pathname.slice(0, 200) }, 'blob request ended by the client')
+          return endResponse(new Response(null, { status: 499 }))
+        }
         log?.error({ err: error, method: request.method, path: url.pathname.slice(0, 200) }, 'blob route failed')
         return endResponse(json(500, { error: 'internal error', code: 'INTERNAL' }))
       }
     },
   }
+}
+
+/**
+ * Whether `error` is the client closing the connection before its request was read or answered: the request's signal
+ * aborted (Yoga's server adapter aborts it when the response closes), or the body's read failed with the reset that
+ * Node reports first.
+ */
+function clientWentAway(request: Request, error: unknown): boolean {
+  return request.signal.aborted || (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET')
 }
