@@ -6,7 +6,7 @@ import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { JobStatus, jobStatusName, slotOutcomes } from '../protocol/enums.ts'
 import { isRetryable, TesseraError } from '../protocol/errors.ts'
-import { commitmentOf, fingerprintOutput, sha256Hex } from '../protocol/fingerprint.ts'
+import { commitmentOf, fingerprintOutput } from '../protocol/fingerprint.ts'
 import { checkJobInputs, failureFingerprintOf, type JobFailureReason, type JobInputProblem } from '../protocol/jobInputs.ts'
 import { retry } from '../protocol/retry.ts'
 import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from '../protocol/tensorBlob.ts'
@@ -18,7 +18,6 @@ import { type Journal, type JournalEntry, type JournalState, newSalt } from './j
 import { alterOutput, liesOn } from './lieDecision.ts'
 import type { MarketCalls } from './marketCalls.ts'
 import type { ModelCache } from './modelCache.ts'
-import type { OutputStore } from './outputStore.ts'
 import { decodeJobRound, decodeSlot, encodeGetJob, encodeGetSlot, type JobRound, type SlotView } from './roundReads.ts'
 import { TransactionError, type TxSender } from './txSender.ts'
 
@@ -60,11 +59,8 @@ export type JobContext = {
    * inference not done by then is reported as a TIMEOUT failure, since silence would be a no-show.
    */
   commitMarginMs: number
-  /**
-   * The agent's own copy of each output (`createOutputStore`), saved before its commit: opened on request
-   * (`openingRequestWatch`), and uploaded from there again when a resumed entry's upload may not have finished.
-   */
-  outputs?: Pick<OutputStore, 'save' | 'read'>
+  /** Keeps the agent's own copy of each output it uploads, to open on request (`openingRequestWatch`). */
+  saveOutput?: (outputHash: Hex, bytes: Uint8Array) => Promise<void>
   signal: AbortSignal
 }
 
@@ -106,26 +102,8 @@ class Skip extends TesseraError {
   override name = 'Skip'
 }
 
-/**
- * What an assignment commits to: a result (its fingerprint and its output, `uploaded` once the server holds it), or a
- * failure to report.
- */
-type Computed = { fingerprint: Hex; outputHash: Hex; failure?: JobFailureReason; uploaded?: Promise<void> }
-
-/** The longest a first reveal waits for its output's upload before it goes anyway (the agent keeps its own copy). */
-export const revealUploadWaitMs = 10_000
-
-/**
- * Uploads an output, retried until `untilMs` or the agent stops; throws when the server names other bytes than
- * `outputHash` (what the commitment binds).
- */
-async function uploadOutput(ctx: JobContext, bytes: Uint8Array, outputHash: Hex, untilMs: number): Promise<void> {
-  const { sha256 } = await retrying(ctx, 'output upload', untilMs, () =>
-    uploadBlob({ serverUrl: ctx.serverUrl, bytes, credentials: ctx.credentials, signal: ctx.signal }),
-  )
-  if (sha256.toLowerCase() !== outputHash.toLowerCase())
-    throw new TesseraError(`the server stored output ${outputHash} as ${sha256}`, { retryable: false })
-}
+/** What an assignment commits to: a result (its fingerprint and the uploaded output), or a failure to report. */
+type Computed = { fingerprint: Hex; outputHash: Hex; failure?: JobFailureReason }
 
 /**
  * Fetches a job's input, retried until `untilMs`, or until `signal` (default the agent's) aborts. Bytes that don't hash
@@ -162,14 +140,12 @@ async function computeAssignment(ctx: JobContext, job: JobSpecView, input: Promi
   if (lie) output = alterOutput(output)
   const fingerprint = fingerprintOutput(output, job.outputTolerance)
   const blob = encodeTensorBlob({ dims: ran.dims, data: output })
-  // The commitment needs only the output's hash: the upload runs while the commit goes out, and the reveal (which
-  // makes the output matter to others) waits for it. The agent's own copy is on disk first, for a resumed entry.
-  const outputHash = sha256Hex(blob)
-  await ctx.outputs?.save(outputHash, blob)
-  const uploaded = uploadOutput(ctx, blob, outputHash, untilMs)
-  uploaded.catch(() => {}) // the reveal reports it
+  const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>
+    uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, credentials: ctx.credentials, signal: ctx.signal }),
+  )
+  await ctx.saveOutput?.(outputHash, blob)
   log.info({ rows: ran.rows, inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: lie || undefined }, 'output computed')
-  return { fingerprint, outputHash, uploaded }
+  return { fingerprint, outputHash }
 }
 
 /**
@@ -245,7 +221,6 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
   }
   let entry: JournalEntry
   let verified: RoundRead
-  let uploaded: Promise<void> | undefined
   const untilMs = Number(assignment.commitDeadline) * 1000
   // The input the server's assignment names is fetched while the chain is read: a round trip and more saved before the
   // commit, which then more often makes the next block. The chain decides what runs: the prefetch is used only when it
@@ -280,9 +255,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
       outputTolerance: spec.outputTolerance,
     }
     const input = sameInput ? prefetched : fetchInput(ctx, spec.inputHash, untilMs)
-    const computed = await computeAssignment(ctx, view, input, untilMs)
-    const { fingerprint, outputHash, failure } = computed
-    uploaded = computed.uploaded
+    const { fingerprint, outputHash, failure } = await computeAssignment(ctx, view, input, untilMs)
     if (ctx.signal.aborted) return
     const salt = newSalt()
     const commitment = commitmentOf({ jobId, provider: ctx.provider, fingerprint, outputHash, salt })
@@ -313,7 +286,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     return
   }
   onJournaled()
-  await followEntry(ctx, entry, verified, uploaded)
+  await followEntry(ctx, entry, verified)
 }
 
 /** Steps in a row that reverted (each at a new head, or a poll interval later) before an entry is given up. */
@@ -326,12 +299,7 @@ export const maxRevertsInARow = 10
  * the commit or the reveal, however deep — is sent again from the journal's salt and output while the job still
  * needs it; the entry is done once the end of its round (settled, expired, reassigned) is itself deep.
  */
-export async function followEntry(
-  ctx: JobContext,
-  start: JournalEntry,
-  verified?: RoundRead,
-  uploaded?: Promise<void>,
-): Promise<JournalEntry> {
+export async function followEntry(ctx: JobContext, start: JournalEntry, verified?: RoundRead): Promise<JournalEntry> {
   let entry = start
   // Reverts in a row: a revert is often the chain moving under a step (a reorg, our own commit landing after all, a
   // node a block behind), and each step reads the chain again, so it is tried again while the round runs. Giving up
@@ -339,7 +307,7 @@ export async function followEntry(
   let reverts = 0
   const log = ctx.log.child({ jobId: entry.jobId })
   // The round was seen running where the assignment was verified; a deep block before that proves nothing.
-  const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt), verified, uploaded }
+  const watch: Watch = { runningAt: entry.verifiedAt === undefined ? undefined : BigInt(entry.verifiedAt), verified }
   // The head this entry steps at: after a step that changed nothing, the next block's (or the last read once
   // `pollIntervalMs` passed without one), shared with every other entry waiting for it; while it waits on others
   // (`watch.waiting`), the first block with a log that names the job (or `idleWaitMs` later).
@@ -375,10 +343,9 @@ async function finish(ctx: JobContext, entry: JournalEntry, reason: string, outc
 
 /**
  * What one entry's polls remember: the last head at which the chain showed its round still running, and whether the
- * last step found it waiting on others (its round running, the journal holding what the head shows, nothing to send);
- * the assignment's verification read, for the first step; and the output's upload, for the first reveal.
+ * last step found it waiting on others (its round running, the journal holding what the head shows, nothing to send).
  */
-type Watch = { runningAt?: bigint; waiting?: boolean; verified?: RoundRead; uploaded?: Promise<void> }
+type Watch = { runningAt?: bigint; waiting?: boolean; verified?: RoundRead }
 
 /** The job and our slot as read at `block`. */
 type RoundRead = { block: bigint; job: JobRound; slot: SlotView }
@@ -547,7 +514,7 @@ async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bi
   watch.runningAt = head
   const { status } = now.job
   if (status === JobStatus.Assigned && !now.committed) return commit(ctx, entry, head)
-  if (status === JobStatus.Committed && now.committed && !now.revealed) return reveal(ctx, entry, head, watch)
+  if (status === JobStatus.Committed && now.committed && !now.revealed) return reveal(ctx, entry, head)
   // Waiting for the others or for settlement. The journal already holds what the head shows, deep: nothing to record.
   // (A reorg that took our transaction and mined it again later leaves it there too: the head still shows it, and
   // should another reorg take it, the head shows that and the step sends it again.)
@@ -588,53 +555,16 @@ async function commit(ctx: JobContext, entry: JournalEntry, head: bigint): Promi
   )
 }
 
-async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint, watch: Watch): Promise<JournalEntry> {
+async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint): Promise<JournalEntry> {
   if (await mayLand(ctx, entry.revealTx, head)) return entry
   if (entry.state === 'revealing' || entry.state === 'revealed')
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.revealTx }, 'reveal gone from the chain; sending it again')
-  else {
-    await outputUploaded(ctx, entry, watch)
-    if (ctx.signal.aborted) return entry // stopping: resumed, the entry uploads its output from the copy and reveals
-  }
   const args = [BigInt(entry.jobId), entry.fingerprint, entry.outputHash, entry.salt] as const
   return sendAndJournal(ctx, entry, 'reveal', () =>
     ctx.calls.send({ functionName: 'revealResult', args }).then(({ hash }) => ({
       state: 'revealing',
       revealTx: hash,
     })),
-  )
-}
-
-/**
- * Waits, at most {@link revealUploadWaitMs}, for the entry's output to be on the server before its first reveal, which
- * makes it matter to others: the upload that started with the commit or, for an entry resumed from the journal, one
- * from the agent's own copy (the server answers at once for bytes it holds). An upload that fails or lags doesn't hold
- * the reveal back: a missing reveal is slashed, and the agent opens its output from its copy on request.
- */
-async function outputUploaded(ctx: JobContext, entry: JournalEntry, watch: Watch): Promise<void> {
-  if (entry.outputHash === ZERO_HASH) return
-  const copy = () => ctx.outputs?.read(entry.outputHash)
-  watch.uploaded ??= Promise.resolve(copy()).then(
-    (bytes) => bytes && uploadOutput(ctx, bytes, entry.outputHash, Date.now() + revealUploadWaitMs),
-  )
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), revealUploadWaitMs)
-  })
-  const outcome = await Promise.race([
-    watch.uploaded.then(
-      () => 'uploaded' as const,
-      (error: unknown) => error,
-    ),
-    late,
-  ])
-  clearTimeout(timer)
-  if (ctx.signal.aborted) return
-  watch.uploaded = Promise.resolve()
-  if (outcome === 'uploaded') return
-  ctx.log.warn(
-    { jobId: entry.jobId, outputHash: entry.outputHash, err: outcome === 'late' ? undefined : outcome },
-    outcome === 'late' ? 'output upload still running; revealing anyway' : 'output upload failed; revealing anyway',
   )
 }
 

@@ -5,9 +5,6 @@ import type { Hex } from 'viem'
 /** How long the agent keeps its own copy of an output: long past any job's proof window. */
 const keepMs = 24 * 60 * 60 * 1000
 
-/** The agent's own copies of its outputs. */
-export type OutputStore = ReturnType<typeof createOutputStore>
-
 /**
  * The agent's own copies of the outputs it uploaded, under `<dataDir>/outputs/<sha256>`, so it can open an element of
  * one on request (`openingRequestWatch`) even when the server lost the blob. Copies older than a day go on the next

@@ -357,36 +357,6 @@ describe('runAgent against anvil', () => {
     }
   })
 
-  it('commits while its output uploads, and reveals once the server holds it; restarted before then, uploads it from its own copy', async () => {
-    const [p1, p2] = system.accounts.providers
-    const a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
-    let a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
-    server.uploads.held = true
-    try {
-      const jobId = await submitAndAssign([p1, p2], 29)
-      await waitFor('both commits', async () => {
-        const slots = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
-        return slots.every((slot) => slot.commitment !== zeroHash)
-      })
-      expect(server.uploads.refused).toBeGreaterThan(0)
-      // p1 stops with its output not yet on the server; p2 waits to reveal until its own upload lands.
-      await a1.stop()
-      await sleep(1_000)
-      expect((await readJob(jobId)).status).toBe(JobStatus.Committed)
-      server.uploads.held = false
-      a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
-      const job = await finalizeAndCheck(jobId)
-      expect(job.status).toBe(JobStatus.Completed)
-      const { outputHash } = await readSlot(jobId, p1.address)
-      expect(server.blobs.has(outputHash)).toBe(true)
-      // Both uploaded it: p2 as it committed, p1 from its copy once it came back.
-      expect(server.uploads.stored.get(outputHash)).toBe(2)
-    } finally {
-      server.uploads.held = false
-      await Promise.all([a1.stop(), a2.stop()])
-    }
-  })
-
   it('handles several jobs at once without nonce clashes', async () => {
     const [p1, p2] = system.accounts.providers
     const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))

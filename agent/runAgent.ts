@@ -198,7 +198,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       idleWaitMs: 10 * (parameters.pollIntervalMs ?? 1000),
       confirmations: parameters.confirmations ?? 2,
       commitMarginMs: parameters.commitMarginMs ?? 20_000,
-      outputs,
+      saveOutput: outputs.save,
       signal,
     }
     resumeJournal({ journal, scheduler, follow: (entry) => followEntry(ctx, entry), log })

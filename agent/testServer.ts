@@ -29,8 +29,6 @@ export async function startTestServer(parameters: { deployment?: Deployment; cha
   const blobs = new Map<string, Uint8Array>()
   /** Blobs answered 503 (retryable) while held, and how often each was asked for meanwhile. */
   const held = new Map<string, number>()
-  /** Uploads: answered 503 while `held`, and those refused so; `stored` counts each hash's accepted uploads. */
-  const uploads = { held: false, refused: 0, stored: new Map<string, number>() }
   const heartbeats: { provider: Address; timestamp: number; models: Hex[] }[] = []
   const assignments: JobAssignment[] = []
   const subscribers = new Set<{ provider: string; res: ServerResponse }>()
@@ -49,14 +47,9 @@ export async function startTestServer(parameters: { deployment?: Deployment; cha
       if (!parameters.deployment) return void res.writeHead(404).end()
       res.writeHead(200, { 'content-type': 'application/json' }).end(stringifyDeployment(parameters.deployment))
     } else if (req.method === 'PUT' && url.pathname === '/blobs') {
-      if (uploads.held) {
-        uploads.refused++
-        return void res.writeHead(503).end('uploads held by the test')
-      }
       const hash = sha256Hex(body)
       const claimed = req.headers['x-content-sha256']
       if (claimed && claimed !== hash) return void res.writeHead(400).end('hash mismatch')
-      uploads.stored.set(hash, (uploads.stored.get(hash) ?? 0) + 1)
       blobs.set(hash, new Uint8Array(body))
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sha256: hash, size: body.length }))
     } else if (req.method === 'GET' && url.pathname.startsWith('/blobs/')) {
@@ -121,7 +114,6 @@ export async function startTestServer(parameters: { deployment?: Deployment; cha
     url: `http://127.0.0.1:${port}`,
     blobs,
     held,
-    uploads,
     heartbeats,
     connections,
     /** Publishes an assignment to its provider's open streams (and to later replays). */
