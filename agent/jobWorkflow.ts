@@ -122,7 +122,7 @@ function fetchInput(ctx: JobContext, inputHash: Hex, untilMs: number, signal = c
  */
 async function computeAssignment(ctx: JobContext, job: JobSpecView, input: Promise<Uint8Array>, untilMs: number): Promise<Computed> {
   const log = ctx.log.child({ jobId: job.jobId })
-  // Bytes that don't hash to the job's hashes are the server's fault, not the job's: an error, not a failure.
+  // A model that doesn't hash to the job's hash is the server's fault, not the job's: an error, not a failure.
   const [modelPath, inputBytes] = await Promise.all([
     retrying(ctx, 'model download', untilMs, () => ctx.models.ensure(job.modelHash, ctx.signal)),
     input,

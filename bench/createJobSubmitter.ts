@@ -195,15 +195,17 @@ async function createSubmissionWatch(publicClient: PublicClient, market: Address
     readTo = head
     for (const log of logs) if (log.topics[1]) settle(log.transactionHash as Hex, { jobId: BigInt(log.topics[1]) })
     const now = performance.now()
-    for (const [hash, waiter] of waiting) {
-      if (now - waiter.since < receiptAfterMs) continue
-      const receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined)
-      if (receipt) {
-        const [event] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
-        settle(hash, event ? { jobId: event.args.jobId } : { error: new SubmitJobError(`submitJob reverted in ${hash}`) })
-      } else if (now - waiter.since > 60_000)
-        settle(hash, { error: new SubmitJobError(`submitJob ${hash} not mined within a minute`, { retryable: true }) })
-    }
+    const overdue = [...waiting].filter(([, waiter]) => now - waiter.since >= receiptAfterMs)
+    await Promise.all(
+      overdue.map(async ([hash, waiter]) => {
+        const receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined)
+        if (receipt) {
+          const [event] = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobSubmitted' })
+          settle(hash, event ? { jobId: event.args.jobId } : { error: new SubmitJobError(`submitJob reverted in ${hash}`) })
+        } else if (now - waiter.since > 60_000)
+          settle(hash, { error: new SubmitJobError(`submitJob ${hash} not mined within a minute`, { retryable: true }) })
+      }),
+    )
   }
   const run = async () => {
     running = true
