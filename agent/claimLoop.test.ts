@@ -94,13 +94,13 @@ async function metric(agent: RunAgentReturnType, name: string, labels = ''): Pro
   return line ? Number(line.split(' ').at(-1)) : 0
 }
 
-/** Submits a k=2 job of a runnable model and input, waits for the agents to take it, and finalizes it as a keeper would. */
+/** Submits a k=2 job of a runnable model and input and waits for the agents to take it, run it and agree: completed. */
 async function runClaimedJob(): Promise<bigint> {
-  const { requesters, deployer } = system.accounts
+  const { requesters } = system.accounts
   const blobs = await uploadRunnableJob(servers[0].url, requesters[0])
   const { jobId } = await approveAndSubmitJob(system, requesters[0], { ...blobs, maxPricePerUnit })
   await waitFor(
-    'the claimed job revealed',
+    'the claimed job completed',
     async () => {
       const job = await system.read<{ status: number }>({
         address: system.market,
@@ -108,11 +108,10 @@ async function runClaimedJob(): Promise<bigint> {
         functionName: 'getJob',
         args: [jobId],
       })
-      return job.status === JobStatus.Revealed ? true : undefined
+      return job.status === JobStatus.Completed ? true : undefined
     },
     { timeoutMs: 60_000, intervalMs: 200 },
   )
-  await system.write(deployer, { address: system.market, abi: jobMarketAbi, functionName: 'finalize', args: [jobId] })
   return jobId
 }
 

@@ -18,8 +18,8 @@ import {
   submitAndAssignJob,
 } from './testServer.ts'
 
-// Two honest agents whose commits and reveals a reorg takes out after they were mined (and, for the reveals,
-// journaled as confirmed): they must send them again from the journal before the windows close, and nobody is slashed.
+// Two honest agents whose commits and reveals a reorg takes out after they were mined (the reveal that settled the job
+// included): they must send them again from the journal before the windows close, and nobody is slashed.
 
 let bed: AgentTestBed
 let system: TestSystem
@@ -85,22 +85,23 @@ async function firstBlockOf(eventName: 'ResultCommitted' | 'ResultRevealed', job
 /** Submits a k=2 job of 3 rows as requester 0, assigns it to `providers` as the matcher and publishes the assignments. */
 const submitAndAssign = (providers: PrivateKeyAccount[], seed: number) => submitAndAssignJob(bed, { providers, modelHash, seed, rows: 3 })
 
-/** Finalizes as the keeper once Revealed; returns the Slashed events of the finalization. */
-async function finalize(jobId: bigint) {
-  await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
-  const receipt = await system.write(system.accounts.deployer, {
+/** Waits for the job to complete (the agreeing last reveal settles it); returns the Slashed events of its block. */
+async function settled(jobId: bigint) {
+  await waitFor('job completed', async () => (await readJob(jobId)).status === JobStatus.Completed)
+  const [verdict] = await system.publicClient.getContractEvents({
     address: system.market,
     abi: jobMarketAbi,
-    functionName: 'finalize',
-    args: [jobId],
+    eventName: 'JobFinalized',
+    args: { jobId },
+    fromBlock: 0n,
   })
-  expect((await readJob(jobId)).status).toBe(JobStatus.Completed)
+  if (!verdict) throw new Error(`job ${jobId} completed without a JobFinalized`)
   return system.publicClient.getContractEvents({
     address: system.registry,
     abi: providerRegistryAbi,
     eventName: 'Slashed',
-    fromBlock: receipt.blockNumber,
-    toBlock: receipt.blockNumber,
+    fromBlock: verdict.blockNumber,
+    toBlock: verdict.blockNumber,
   })
 }
 
@@ -125,19 +126,20 @@ async function assignWithModelHeld(providers: PrivateKeyAccount[], seeds: { mode
 }
 
 describe('agents after a reorg', () => {
-  it('send a confirmed reveal again when a reorg takes it, and only then let the job settle', async () => {
+  it('send the reveals again when a reorg takes the settling one before it is confirmed, and only then close', async () => {
     const [p1, p2] = system.accounts.providers
     const jobId = await submitAndAssign([p1, p2], 21)
-    await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
-    await system.testClient.mine({ blocks: confirmations })
-    await waitFor('both reveals journaled as confirmed', async () => {
+    // The second reveal settles the job. No block is mined after it, so neither agent may close its entry yet: the
+    // settlement isn't `confirmations` deep.
+    await waitFor('job completed', async () => (await readJob(jobId)).status === JobStatus.Completed)
+    await waitFor('both reveals journaled as sent', async () => {
       const states = await Promise.all(['p1', 'p2'].map(async (name) => (await journaled(name, jobId))?.state))
-      return states.every((s) => s === 'revealed')
+      return states.every((s) => s === 'revealing' || s === 'revealed')
     })
     const revealed = await firstBlockOf('ResultRevealed', jobId)
     const after = await reorg((await head()) - revealed + 1n, () => readJob(jobId))
     expect(after.status).toBe(JobStatus.Committed)
-    const slashed = await finalize(jobId) // waits for both reveals to come back
+    const slashed = await settled(jobId) // waits for both reveals to come back, the second settling
     expect(slashed).toEqual([])
     const [s1, s2] = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
     expect(s1.revealed && s2.revealed).toBe(true)
@@ -154,13 +156,13 @@ describe('agents after a reorg', () => {
   it('send commit and reveal again from the journal when a reorg takes both, with the same commitment', async () => {
     const [p1, p2] = system.accounts.providers
     const jobId = await submitAndAssign([p1, p2], 22)
-    await waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
+    await waitFor('job completed', async () => (await readJob(jobId)).status === JobStatus.Completed)
     const commitments = await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))
     const committed = await firstBlockOf('ResultCommitted', jobId)
     const [after, slot] = await reorg((await head()) - committed + 1n, () => Promise.all([readJob(jobId), readSlot(jobId, p1.address)]))
     expect(after.status).toBe(JobStatus.Assigned)
     expect(slot.commitment).toBe(`0x${'00'.repeat(32)}`)
-    expect(await finalize(jobId)).toEqual([])
+    expect(await settled(jobId)).toEqual([])
     expect(await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))).toEqual(commitments)
   })
 
@@ -183,7 +185,7 @@ describe('agents after a reorg', () => {
       await system.testClient.setAutomine(true)
     }
     expect((await readJob(jobId)).commitDeadline).toBe(commitDeadline)
-    expect(await finalize(jobId)).toEqual([])
+    expect(await settled(jobId)).toEqual([])
   })
 
   it('commit an assignment the journal closed before its commit when the same assign is mined again, at the same deadline', async () => {
@@ -209,7 +211,7 @@ describe('agents after a reorg', () => {
     expect((await readJob(jobId)).commitDeadline).toBe(commitDeadline)
     // The change feed hears the assign again and publishes the same assignment: the agents commit it now.
     await publishAssignments(bed, jobId, [p1, p2])
-    expect(await finalize(jobId)).toEqual([])
+    expect(await settled(jobId)).toEqual([])
   })
 
   for (const [i, sent] of (['commits', 'reveals'] as const).entries())
@@ -229,10 +231,11 @@ describe('agents after a reorg', () => {
         params: [assigned.transactionHash],
       } as never)) as Hex
       const { commitDeadline } = await readJob(jobId)
-      // The commits are in once the job is Committed, or already Revealed: the agents reveal as soon as it is
-      // Committed, and a poll may miss the moment between (the reveals that left are read from the journals below).
-      const want: number[] = sent === 'commits' ? [JobStatus.Committed, JobStatus.Revealed] : [JobStatus.Revealed]
-      await waitFor(`job ${sent === 'commits' ? 'committed' : 'revealed'}`, async () => want.includes((await readJob(jobId)).status))
+      // The commits are in once the job is Committed, or already Completed: the agents reveal as soon as it is
+      // Committed, the second reveal settling it, and a poll may miss the moment between (the reveals that left are
+      // read from the journals below).
+      const want: number[] = sent === 'commits' ? [JobStatus.Committed, JobStatus.Completed] : [JobStatus.Completed]
+      await waitFor(`job ${sent === 'commits' ? 'committed' : 'completed'}`, async () => want.includes((await readJob(jobId)).status))
       // Revealed on chain is not yet journaled: an agent records its reveal once it reads the receipt, which a busy
       // machine may not have done before the reorg (its reveal then counts as never sent, and its salt is used again).
       if (sent === 'reveals')
@@ -269,7 +272,7 @@ describe('agents after a reorg', () => {
       expect((await readJob(jobId)).commitDeadline).toBe(commitDeadline)
       await publishAssignments(bed, jobId, [p1, p2])
       // Nobody is a no-show: both commit again and the job completes, nobody slashed.
-      expect(await finalize(jobId)).toEqual([])
+      expect(await settled(jobId)).toEqual([])
       const after = await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))
       // Only commitments nobody saw opened are used again: a reveal that left showed its salt.
       if (sent === 'reveals') expect(revealed).toEqual([true, true])

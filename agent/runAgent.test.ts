@@ -83,28 +83,49 @@ const readLocked = (a: Address, jobId: bigint) =>
   system.publicClient.readContract({ address: system.registry, abi: providerRegistryAbi, functionName: 'lockedFor', args: [a, jobId] })
 const waitRevealed = (jobId: bigint) => waitFor('job revealed', async () => (await readJob(jobId)).status === JobStatus.Revealed)
 
-/** Finalizes a Revealed job as the keeper; returns the job after it and the finalization's events (market and registry). */
-async function finalize(jobId: bigint) {
-  await waitRevealed(jobId)
-  const receipt = await system.write(system.accounts.deployer, {
-    address: system.market,
-    abi: jobMarketAbi,
-    functionName: 'finalize',
-    args: [jobId],
+/** The statuses a verdict leaves a job in. */
+const verdicts: number[] = [JobStatus.Completed, JobStatus.FailedInvalid, JobStatus.Failed, JobStatus.Disputed]
+
+/**
+ * Waits for the job's verdict: the last reveal's, when no two results differ, or else `finalize`'s, sent as the keeper
+ * once the job is Revealed (the caller lets any proof window pass first). Returns the job after it and the verdict's
+ * events of this job (market and registry).
+ */
+async function settle(jobId: bigint) {
+  const status = await waitFor('job revealed or settled', async () => {
+    const { status } = await readJob(jobId)
+    return (status === JobStatus.Revealed || verdicts.includes(status)) && status
   })
-  return { job: await readJob(jobId), events: settlementOf(receipt.logs) }
+  const receipt =
+    status === JobStatus.Revealed
+      ? await system.write(system.accounts.deployer, { address: system.market, abi: jobMarketAbi, functionName: 'finalize', args: [jobId] })
+      : await verdictReceipt(jobId)
+  return { job: await readJob(jobId), events: settlementOf(receipt.logs, jobId) }
 }
 
-async function finalizeAndCheck(jobId: bigint) {
-  return (await finalize(jobId)).job
+/** The receipt of the transaction that judged `jobId` last (a JobFinalized or JobDisputed). */
+async function verdictReceipt(jobId: bigint) {
+  const logs = await system.publicClient.getContractEvents({ address: system.market, abi: jobMarketAbi, args: { jobId }, fromBlock: 0n })
+  const verdict = logs.filter((log) => log.eventName === 'JobFinalized' || log.eventName === 'JobDisputed').at(-1)
+  if (!verdict) throw new Error(`job ${jobId} has no verdict on chain`)
+  return system.publicClient.getTransactionReceipt({ hash: verdict.transactionHash })
+}
+
+async function settleAndCheck(jobId: bigint) {
+  return (await settle(jobId)).job
 }
 
 /** JobMarket's `Outcome` enum, as `SlotSettled` reports it. */
 const SlotOutcome = { Agreed: 0, Dissented: 1, NoReveal: 2, Released: 3 } as const
 
-/** What a finalization did to the money, event for event: fees paid, refunds, slashes, and how each slot settled. */
-function settlementOf(logs: Log[]) {
-  const events = parseEventLogs({ abi: [...jobMarketAbi, ...providerRegistryAbi], logs })
+/**
+ * What a verdict did to `jobId`'s money, event for event: fees paid, refunds, slashes, and how each slot settled. A
+ * provider's batch may settle other jobs in the same transaction: their events are left out.
+ */
+function settlementOf(logs: Log[], jobId: bigint) {
+  const events = parseEventLogs({ abi: [...jobMarketAbi, ...providerRegistryAbi], logs }).filter(
+    (e) => (e.args as { jobId?: bigint }).jobId === jobId,
+  )
   const args = <T>(eventName: string) => events.filter((e) => e.eventName === eventName).map((e) => e.args as T)
   return {
     paid: args<{ provider: Address; amount: bigint }>('ProviderPaid').map((a) => [a.provider, a.amount]),
@@ -258,7 +279,7 @@ describe('runAgent against anvil', () => {
     const a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
     try {
       const jobId = await submitAndAssign([p1, p2], 11)
-      const job = await finalizeAndCheck(jobId)
+      const job = await settleAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Completed)
       const [s1, s2] = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
       expect(s1.fingerprint).toBe(s2.fingerprint)
@@ -284,7 +305,7 @@ describe('runAgent against anvil', () => {
     try {
       // The server never publishes this round: only the chain knows of it.
       const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash, seed: 17, rows: 3, publish: false })
-      const job = await finalizeAndCheck(jobId)
+      const job = await settleAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Completed)
       for (const agent of [a1, a2]) expect(await metricsOf(agent)).toMatch(/tessera_agent_chain_assignments_total [1-9]/)
       expect(await readOwed(p1.address)).toBeGreaterThan(0n)
@@ -309,7 +330,7 @@ describe('runAgent against anvil', () => {
         server.publish(slot === 0 ? { ...assignment, job: { ...assignment.job, inputHash: named } } : assignment)
       }
       // Both ran the chain's input, so they agree.
-      expect((await finalizeAndCheck(jobId)).status).toBe(JobStatus.Completed)
+      expect((await settleAndCheck(jobId)).status).toBe(JobStatus.Completed)
       // An assignment no longer current (the job completed) is skipped, and its fetch stopped too.
       await doneEntry('p1', jobId)
       server.held.set(stale, 0)
@@ -350,7 +371,7 @@ describe('runAgent against anvil', () => {
       await waitFor("p1's commit", async () => (await readSlot(jobId, p1.address)).commitment !== zeroHash)
       expect(asked.slice(0, asked.indexOf('send') + 1)).toEqual(['getJob', 'send'])
       a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
-      expect((await finalizeAndCheck(jobId)).status).toBe(JobStatus.Completed)
+      expect((await settleAndCheck(jobId)).status).toBe(JobStatus.Completed)
     } finally {
       await Promise.all([a1.stop(), a2?.stop()])
       await node.stop()
@@ -365,7 +386,7 @@ describe('runAgent against anvil', () => {
       const jobIds = []
       for (let i = 0; i < 5; i++) jobIds.push(await submitAndAssign([p1, p2], 100 + i, 2 + i))
       const jobs = []
-      for (const jobId of jobIds) jobs.push(await finalizeAndCheck(jobId)) // one deployer nonce at a time
+      for (const jobId of jobIds) jobs.push(await settleAndCheck(jobId)) // one deployer nonce at a time
       expect(jobs.map((j) => j.status)).toEqual(jobIds.map(() => JobStatus.Completed))
     } finally {
       await Promise.all([a1.stop(), a2.stop()])
@@ -383,7 +404,7 @@ describe('runAgent against anvil', () => {
     const a2 = await runAgent(agentParameters(devKeys[3], 'p2'))
     try {
       const jobId = await submitAndAssign([p1, p2], 31)
-      const { job, events } = await finalize(jobId)
+      const { job, events } = await settle(jobId)
       expect(node.refused()).toBe(6)
       expect(job.status).toBe(JobStatus.Completed)
       expect(events.slashed).toEqual([])
@@ -412,7 +433,7 @@ describe('runAgent against anvil', () => {
       agents.push(await runAgent(agentParameters(devKeys[3], 'p2')))
       await waitFor('the job to be committed', async () => (await readJob(jobId)).status === JobStatus.Committed)
       agents.push(await runAgent(agentParameters(devKeys[2], 'p1')))
-      const job = await finalizeAndCheck(jobId)
+      const job = await settleAndCheck(jobId)
       expect(job.status).toBe(JobStatus.Completed)
       const s1 = await readSlot(jobId, p1.address)
       expect(s1.commitment).toBe(commitment)
@@ -439,9 +460,11 @@ describe('runAgent against anvil', () => {
 
   it('opens an element of its own output when asked, from its own copy even when the server lost the blob', async () => {
     const [p1, p2] = system.accounts.providers
+    // p2 lies, so the two results differ and the job waits out the proof window: two that agree would be settled by
+    // the last reveal, leaving nothing to ask.
     const agents = [
       await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0, chainWatchIntervalMs: 300 })),
-      await runAgent(agentParameters(devKeys[3], 'p2', { httpPort: 0, chainWatchIntervalMs: 300 })),
+      await runAgent(agentParameters(devKeys[3], 'p2', { httpPort: 0, chainWatchIntervalMs: 300, lie: true })),
     ]
     try {
       const jobId = await submitAndAssign([p1, p2], 21)
@@ -469,7 +492,9 @@ describe('runAgent against anvil', () => {
         return logs[0]
       })
       expect(opened.args.index).toBe(BigInt(length - 1))
-      const { job, events } = await finalize(jobId)
+      // p1 answered and nobody proved the two apart: past the window both count as agreeing.
+      await system.increaseTime(system.deployment.params.market.proofWindow + 1n)
+      const { job, events } = await settle(jobId)
       expect(job.status).toBe(JobStatus.Completed)
       expect(events.slashed).toEqual([])
     } finally {
@@ -506,7 +531,7 @@ describe('runAgent against anvil', () => {
         args: [jobId, p1.address, openingOf(trees[0], index), p2.address, openingOf(trees[1], index)],
       })
       await system.increaseTime(system.deployment.params.market.proofWindow + 1n)
-      const { job, events } = await finalize(jobId)
+      const { job, events } = await settle(jobId)
       expect(job.status).toBe(JobStatus.Disputed)
       expect(job.disputed).toEqual([p1.address, p2.address])
       // Nobody is judged yet: the tie-break's verdict settles this round too.
@@ -551,17 +576,17 @@ describe('runAgent when a job cannot run', () => {
     const [p1, p2] = system.accounts.providers
     const agents = await runBoth()
     try {
-      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: junkModel(), seed: 15, rows: 4 })
-      await waitRevealed(jobId)
-      await expectReportedFailure(jobId, [p1, p2], 'MODEL_INVALID')
-      const { escrow } = await readJob(jobId)
-      const slots = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
       const [stakes, owed] = await Promise.all([
         Promise.all([p1, p2].map(async (p) => (await readProvider(p.address)).stake)),
         Promise.all([p1, p2].map((p) => readOwed(p.address))),
       ])
-      const { job, events } = await finalize(jobId)
+      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: junkModel(), seed: 15, rows: 4 })
+      // The same failure twice: the second reveal settles the job.
+      const { job, events } = await settle(jobId)
       expect(job.status).toBe(JobStatus.FailedInvalid)
+      await expectReportedFailure(jobId, [p1, p2], 'MODEL_INVALID')
+      const { escrow } = await readJob(jobId)
+      const slots = await Promise.all([p1, p2].map((p) => readSlot(jobId, p.address)))
       const { failureFeeBps } = system.deployment.params.market
       const fees = slots.map((slot) => (slot.ask * 4n * failureFeeBps) / BPS)
       expect(fees[0]).toBeGreaterThan(0n)
@@ -606,9 +631,8 @@ describe('runAgent when a job cannot run', () => {
         input: new TextEncoder().encode('{"not":"a tensor blob"}'),
       })
       for (const jobId of [wrongUnits, notATensor]) {
-        await waitRevealed(jobId)
+        expect((await settle(jobId)).job.status).toBe(JobStatus.FailedInvalid)
         await expectReportedFailure(jobId, [p1, p2], 'INPUT_MISMATCH')
-        expect((await finalize(jobId)).job.status).toBe(JobStatus.FailedInvalid)
       }
       for (const agent of agents)
         expect(await metricsOf(agent)).toMatch(/tessera_agent_failures_reported_total\{reason="INPUT_MISMATCH"\} 2\b/)
@@ -625,11 +649,10 @@ describe('runAgent when a job cannot run', () => {
     const agents = await runBoth()
     try {
       const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash: sha256Hex(greedy), seed: 18, rows: 4 })
-      await waitRevealed(jobId)
+      const { job, events } = await settle(jobId)
+      expect(job.status).toBe(JobStatus.Failed)
       await expectReportedFailure(jobId, [p1, p2], 'OUT_OF_MEMORY')
       const { escrow } = await readJob(jobId)
-      const { job, events } = await finalize(jobId)
-      expect(job.status).toBe(JobStatus.Failed)
       expect(events).toEqual({
         paid: [],
         refunded: [escrow],
@@ -648,15 +671,16 @@ describe('runAgent when a job cannot run', () => {
 
   it('an inference that cannot be done before the commit margin: both report TIMEOUT rather than stay silent', async () => {
     const [p1, p2] = system.accounts.providers
-    // A margin longer than the commit window: no inference can be done in time, yet the commit still can.
-    const commitMarginMs = Number(system.deployment.params.market.commitWindow) * 1000 + 60_000
+    // A margin longer than the commit window: no inference can be done in time, yet the commit still can. The agent
+    // reads the deadline against its own clock, and earlier tests moved the chain's ahead (past proof windows).
+    const chainAheadMs = Math.max(0, Number(await system.now()) * 1000 - Date.now())
+    const commitMarginMs = Number(system.deployment.params.market.commitWindow) * 1000 + chainAheadMs + 60_000
     const agents = await runBoth({ commitMarginMs })
     try {
       const jobId = await submitAndAssign([p1, p2], 19)
-      await waitRevealed(jobId)
-      await expectReportedFailure(jobId, [p1, p2], 'TIMEOUT')
-      const { job, events } = await finalize(jobId)
+      const { job, events } = await settle(jobId)
       expect(job.status).toBe(JobStatus.Failed)
+      await expectReportedFailure(jobId, [p1, p2], 'TIMEOUT')
       expect(events.slashed).toEqual([])
       expect(events.settled).toEqual([
         [p1.address, SlotOutcome.Released],
@@ -683,7 +707,7 @@ describe('runAgent when a job cannot run', () => {
       agents.push(await runAgent(agentParameters(devKeys[3], 'p2')))
       await waitFor('the job to be committed', async () => (await readJob(jobId)).status === JobStatus.Committed)
       agents.push(await runAgent(agentParameters(devKeys[2], 'p1')))
-      expect((await finalize(jobId)).job.status).toBe(JobStatus.FailedInvalid)
+      expect((await settle(jobId)).job.status).toBe(JobStatus.FailedInvalid)
       await expectReportedFailure(jobId, [p1, p2], 'MODEL_INVALID')
       expect((await readSlot(jobId, p1.address)).commitment).toBe(commitment)
     } finally {

@@ -15,22 +15,22 @@ type System = Pick<
 >
 
 /**
- * Requester 0 submits the sample job (100 units, k=2), the matcher assigns `providers`, both reveal the same result and
- * the requester finalizes: each is owed its ask × 100 and its fee is recorded in the current emission epoch, which is
- * returned. The requester must have approved the market (see {@link approveMarket}).
+ * Requester 0 submits the sample job (100 units, k=2), the matcher assigns `providers` and both reveal the same result,
+ * the second reveal settling the job: each is owed its ask × 100 and its fee is recorded in the current emission epoch,
+ * which is returned. The requester must have approved the market (see {@link approveMarket}).
  */
 export async function payJob(system: System, providers: [PrivateKeyAccount, PrivateKeyAccount]): Promise<bigint> {
   const market = jobMarketOf(system)
   const requester = system.accounts.requesters[0]
   const submitted = await market.write(requester, 'submitJob', [await sampleJobSpec(system)])
   const jobId = marketEvents(submitted, 'JobSubmitted')[0].args.jobId as bigint
-  await runMarketRound(system, jobId, providers, [labelledResult('same'), labelledResult('same')])
-  const finalized = await market.write(requester, 'finalize', [jobId])
+  const settled = await runMarketRound(system, jobId, providers, [labelledResult('same'), labelledResult('same')])
+  if (!settled) throw new Error(`job ${jobId}: no reveal settled it`)
   return system.publicClient.readContract({
     address: system.controller,
     abi: emissionControllerAbi,
     functionName: 'currentEpoch',
-    blockNumber: finalized.blockNumber,
+    blockNumber: settled.blockNumber,
   })
 }
 

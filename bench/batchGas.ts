@@ -9,7 +9,17 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
-import { createWalletClient, encodeFunctionData, http, maxUint256, type PrivateKeyAccount, type PublicClient, parseEventLogs } from 'viem'
+import {
+  createWalletClient,
+  encodeFunctionData,
+  http,
+  keccak256,
+  maxUint256,
+  type PrivateKeyAccount,
+  type PublicClient,
+  parseEventLogs,
+  toHex,
+} from 'viem'
 import { delegateToBatcher } from '../agent/marketCalls.ts'
 import { jobBatcherAbi, jobMarketAbi, providerBatcherAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
@@ -43,7 +53,7 @@ const what: Record<BatchedCall, string> = {
   assign: 'k=2, locks 2 collaterals',
   commitResult: 'k=2, the first of the two commits',
   revealResult: 'k=2, the first of the two reveals',
-  finalize: 'k=2 completed, pays 2 providers (already paid this epoch)',
+  finalize: 'k=2, results differ (none proven apart), the proof window passed: completed, pays 2 providers (already paid this epoch)',
   expire: 'open job past its deadline, refunds the escrow',
   expireAssignment: 'k=2, both no-shows slashed, job reopened',
 }
@@ -84,6 +94,11 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
   const [batching, other] = pair as [PrivateKeyAccount, PrivateKeyAccount]
   const commitment = (jobId: bigint, p: PrivateKeyAccount) =>
     commitmentOf({ jobId, provider: p.address, fingerprint, outputHash, salt: saltOf(p.address) })
+  // The other provider's machine rounds differently: the last reveal then leaves the job to `finalize`, which the
+  // leader sends once the proof window has passed (jobs whose results agree settle at their last reveal).
+  const otherFingerprint = keccak256(toHex('fingerprint of another machine'))
+  const othersCommitment = (jobId: bigint) =>
+    commitmentOf({ jobId, provider: other.address, fingerprint: otherFingerprint, outputHash, salt: saltOf(other.address) })
   const providerCall = (call: BatchedCall, jobId: bigint, p: PrivateKeyAccount): { functionName: string; args: readonly unknown[] } =>
     call === 'commitResult'
       ? { functionName: call, args: [jobId, commitment(jobId, p)] }
@@ -143,12 +158,12 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
     rows.push({ call, jobs: jobIds.length, directGas, batchedGas: receipt.gasUsed })
   }
 
-  // Warm-up: one job completed directly, so both providers are already paid in the epoch every finalize below is in.
+  // Warm-up: one job completed (its last reveal settles it), so both providers are already paid in the epoch every
+  // finalize below is in.
   const [warm] = await submit(1)
   if (warm === undefined) throw new Error('no warm-up job')
   await sys.write(matcher, direct('assign', warm))
   await commitAndReveal([warm])
-  await sys.write(deployer, direct('finalize', warm))
 
   // The first provider's account runs ProviderBatcher's code, as its agent's does.
   const wallet = createWalletClient({ chain: sys.chain, transport: http(sys.rpcUrl), account: batching })
@@ -165,9 +180,11 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
     const completed = await submit(size)
     await compare('assign', completed)
     await compare('commitResult', completed)
-    for (const jobId of completed) await sys.write(other, market('commitResult', [jobId, commitment(jobId, other)]))
+    for (const jobId of completed) await sys.write(other, market('commitResult', [jobId, othersCommitment(jobId)]))
     await compare('revealResult', completed)
-    for (const jobId of completed) await sys.write(other, market('revealResult', [jobId, fingerprint, outputHash, saltOf(other.address)]))
+    for (const jobId of completed)
+      await sys.write(other, market('revealResult', [jobId, otherFingerprint, outputHash, saltOf(other.address)]))
+    await sys.increaseTime(sys.deployment.params.market.proofWindow + 1n)
     await compare('finalize', completed)
 
     const stale = await submit(size)

@@ -240,9 +240,10 @@ export function overheadSection(overhead: VerificationOverheadReturnType): strin
     `Executions and gas per job, measured together: ${n(optimistic.jobs)} Optimistic jobs (k = 1, spot-checked with ` +
       `p = \`spotCheckBps\` = ${p} % by the hash of the block after the reveal) and ${n(redundant.jobs)} Redundant(k=2) jobs, ` +
       'submitted alternately to one fresh anvil with the devnet deployment (`bench/verificationOverhead.ts`), every job ' +
-      'run by honest providers and finalized by the contract’s rules: a redundant job once both reveals are in; an ' +
-      'optimistic job two blocks after its reveal, which starts the audit of a spot-checked one (one fresh provider runs ' +
-      'it again and agrees, so no tie-break), while an unchecked one waits out the ' +
+      'run by honest providers and settled by the contract’s rules: a redundant job by its second reveal (the two agree); ' +
+      'an optimistic job by `finalize` two blocks after its reveal, which starts the audit of a spot-checked one (one ' +
+      'fresh provider runs it again and agrees, its reveal settling the job, so no tie-break), while an unchecked one ' +
+      'waits out the ' +
       `${overhead.challengeWindow} s challenge window, then settles and pays its premium into the audit fund. No job is ` +
       'challenged and none is above the audit threshold. Executions are counted from the chain (`JobAssigned`, one per ' +
       'slot, each matched by a `ResultRevealed`); extra executions are those beyond the first, in % of one execution, ' +
@@ -275,7 +276,7 @@ export function overheadSection(overhead: VerificationOverheadReturnType): strin
       (optimistic.auditedGasPerJob === undefined
         ? 'none spot-checked'
         : `${n(optimistic.auditedGasPerJob)} spot-checked (${gasShare(optimistic.auditedGasPerJob)} %: the auditor's ` +
-          'assignment, commit, reveal and a second finalize)') +
+          'assignment, commit and the reveal that settles)') +
       `, ${n(optimistic.gasPerJob)} on average (${gasShare(optimistic.gasPerJob)} %).`,
     '',
   ]
@@ -356,7 +357,7 @@ function gasSections(lifecycle: LifecycleGasReturnType, epochs: EpochCloseGasRet
   }
   push(
     '',
-    '## `recordJob` (called by `JobMarket.finalize` for each paid provider)',
+    '## `recordJob` (called by JobMarket at settlement for each paid provider)',
     '',
     'Providers of different hardware, in one epoch. A provider’s first job of the epoch keeps the epoch’s capped set (the ' +
       "weights holding the per-provider cap's share: at most 16, at most 4 at the default 25 %; here each newcomer is " +

@@ -31,7 +31,7 @@ export type EpochCloseGasReturnType = {
   byPaidProviders: AdvanceGas[]
   /** Catch-up after an outage: bounded calls over empty epochs and over epochs that all had a paid provider. */
   catchUp: AdvanceGas[]
-  /** `recordJob` (from JobMarket's `finalize`) and `recordChallenge` (from ChallengeLedger's `record`), by case. */
+  /** `recordJob` (from JobMarket's settlement: `finalize`, or the agreeing last reveal) and `recordChallenge` (from ChallengeLedger's `record`), by case. */
   recordJob: { case: string; gas: bigint }[]
   /** `claim` of one provider out of 10,000 paid ones. */
   claimAmongMany: bigint

@@ -1,7 +1,7 @@
 /**
  * A marketplace history for the indexer bench, block by block on one anvil with automine off: providers registering
- * and staking, Redundant jobs (k = 2, every fourth k = 3) going through submit, assign, commit, reveal and finalize one
- * block per step, every tenth cancelled instead, epochs closed and their rewards claimed, providers withdrawing
+ * and staking, Redundant jobs (k = 2, every fourth k = 3) going through submit, assign, commit and reveal (the last reveal
+ * settles: the providers agree) one block per step, every tenth cancelled instead, epochs closed and their rewards claimed, providers withdrawing
  * their fees and updating their asks, requesters depositing to the gateway. Every step of every job in flight goes
  * into the same block, sent by many accounts at once (anvil impersonates them), so a block holds as many events as
  * the caller asks for jobs.
@@ -43,7 +43,7 @@ export type MarketWorkload = {
   mineBlock: (parameters: { newJobs: number; seconds: number }) => Promise<MinedBlock>
   /** Mines `count` empty blocks, `seconds` apart. */
   mineEmpty: (parameters: { count: number; seconds: number }) => Promise<void>
-  /** Jobs submitted and not yet finalized or cancelled. */
+  /** Jobs submitted and not yet settled or cancelled. */
   inFlight: () => number
   /** Takes an `evm_snapshot` with the workload's own state; calling the result reverts the chain and the state to it. */
   snapshot: () => Promise<() => Promise<void>>
@@ -54,8 +54,8 @@ const gasOf: Record<string, bigint> = {
   submitJob: 600_000n,
   assign: 1_200_000n,
   commitResult: 200_000n,
-  revealResult: 250_000n,
-  finalize: 1_500_000n,
+  // The last reveal settles the job: pays, burns, records usage.
+  revealResult: 1_000_000n,
   cancel: 300_000n,
   advanceEpoch: 3_000_000n,
   claim: 300_000n,
@@ -72,7 +72,7 @@ const blockGasLimit = 2_000_000_000n
 
 type Call = { from: Address; to: Address; abi: Abi | readonly unknown[]; functionName: string; args?: readonly unknown[] }
 
-type Stage = 'submitted' | 'assigned' | 'committed' | 'revealed'
+type Stage = 'submitted' | 'assigned' | 'committed'
 type Job = { id: bigint; index: number; requester: Address; providers: Address[]; stage: Stage }
 
 /** A bench account: an address anvil impersonates, derived from a label. */
@@ -159,7 +159,7 @@ export async function marketWorkload(parameters: MarketWorkloadParameters): Prom
 
   await setUpAccounts({ system, providers, requesters, queue, mine, advance: (s) => (state.timestamp += s) })
 
-  /** The next step of every job in flight: assign (or cancel), commit, reveal, finalize. */
+  /** The next step of every job in flight: assign (or cancel), commit, reveal (the providers agree: the last settles). */
   const stepJobs = () => {
     const still: Job[] = []
     for (const job of state.jobs) {
@@ -184,11 +184,8 @@ export async function marketWorkload(parameters: MarketWorkloadParameters): Prom
           market(p, 'commitResult', [job.id, commitment])
         }
         job.stage = 'committed'
-      } else if (job.stage === 'committed') {
-        for (const p of job.providers) market(p, 'revealResult', [job.id, fingerprintOf(job.id), outputHashOf(job.id), saltOf(job.id, p)])
-        job.stage = 'revealed'
       } else {
-        market(deployer.address, 'finalize', [job.id])
+        for (const p of job.providers) market(p, 'revealResult', [job.id, fingerprintOf(job.id), outputHashOf(job.id), saltOf(job.id, p)])
         continue
       }
       still.push(job)

@@ -124,9 +124,9 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
   }
   for (const [i, p] of [alice, bob].entries()) {
     const args = [jobId, fingerprint, outputHash, saltOf(p.address)]
-    await record('JobMarket', i === 0 ? 'first of 2' : 'last of 2', p, market('revealResult', args))
+    const note = i === 0 ? 'first of 2' : 'last of 2, agreeing: settles k=2 completed (pays, burns the take, 2 recordJob)'
+    await record('JobMarket', note, p, market('revealResult', args))
   }
-  await record('JobMarket', 'k=2 completed (pays, burns the take, 2 recordJob)', deployer, market('finalize', [jobId]))
   for (const [i, p] of [alice, bob].entries()) await record('JobMarket', `provider ${i + 1}`, p, market('withdraw'))
   await record('JobMarket', 'requester (escrow above the asks)', requester, market('withdraw'))
   const epoch = await sys.read<bigint>(controller('currentEpoch'))
@@ -166,15 +166,19 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
     commit: market('commitResult', [jobId, commitmentTo(jobId, p.address, reported)]),
     reveal: market('revealResult', [jobId, reported, outputHash, saltOf(p.address)]),
   })
-  /** Assigns `jobId` to `pair`, each committing and revealing what `reported` says. */
-  const runRound = async (jobId: bigint, pair: readonly LocalAccount[], reported: (p: LocalAccount) => Hex) => {
+  /** Assigns `jobId` to `pair`, each committing and revealing what `reported` says; records the last reveal as `lastReveal`. */
+  const runRound = async (jobId: bigint, pair: readonly LocalAccount[], reported: (p: LocalAccount) => Hex, lastReveal?: string) => {
     await sys.write(matcher, market('assign', [jobId, pair.map((p) => p.address)]))
     for (const p of pair) await sys.write(p, resultOf(jobId, p, reported(p)).commit)
-    for (const p of pair) await sys.write(p, resultOf(jobId, p, reported(p)).reveal)
+    for (const [i, p] of pair.entries()) {
+      const reveal = resultOf(jobId, p, reported(p)).reveal
+      if (lastReveal && i === pair.length - 1) await record('JobMarket', lastReveal, p, reveal, false)
+      else await sys.write(p, reveal)
+    }
   }
   const invalid = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
-  await runRound(invalid, [alice, bob], () => failureFingerprintOf('MODEL_INVALID'))
-  await record('JobMarket', 'k=2 failed invalid (failure fees, no recordJob)', deployer, market('finalize', [invalid]), false)
+  const failedInvalid = 'last of 2, the same failure: settles k=2 failed invalid (failure fees, no recordJob)'
+  await runRound(invalid, [alice, bob], () => failureFingerprintOf('MODEL_INVALID'), failedInvalid)
 
   // No majority: the job is disputed, then a tie-break by two fresh providers settles both rounds.
   const judge = privateKeyToAccount(devKeys[7])

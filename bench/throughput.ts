@@ -806,13 +806,14 @@ function leaderTransactionsLines(bench: ThroughputBenchReturnType): string[] {
     const [assigns, finalizes] = [mined('assign'), mined('finalize')]
     return (
       `${(assigned / assigns).toFixed(2)} jobs per assign (${assigned} jobs, ${assigns} transactions), ` +
-      `${(completed / finalizes).toFixed(2)} per finalize (${completed} jobs, ${finalizes} transactions), of ${submitted} submitted`
+      `${completed} completed with ${finalizes} finalize transactions, of ${submitted} submitted`
     )
   }
   return [
-    'Jobs per leader transaction, all rates of a side together: jobs the polls saw assigned or completed, over the ' +
-      "`assign` and `finalize` transactions mined (the server's `tessera_server_leader_transactions_total`). Batched: " +
-      `${perTransaction('batched')}; per job: ${perTransaction('per-job')}.`,
+    'Jobs per leader transaction, all rates of a side together: jobs the polls saw assigned, over the `assign` ' +
+      "transactions mined (the server's `tessera_server_leader_transactions_total`), and the `finalize` transactions " +
+      "beside the jobs completed (the agents agree, so each job's last reveal settles it: the keeper finalizes only what " +
+      `that left). Batched: ${perTransaction('batched')}; per job: ${perTransaction('per-job')}.`,
     '',
   ]
 }

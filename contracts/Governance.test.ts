@@ -1,4 +1,4 @@
-import { type Abi, encodeFunctionData, type Hex, keccak256, toHex, zeroHash } from 'viem'
+import { type Abi, encodeFunctionData, type Hex, keccak256, type TransactionReceipt, toHex, zeroHash } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { emissionControllerAbi, jobMarketAbi, tesseraTimelockAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { expectRevert, registerProvider, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
@@ -190,12 +190,12 @@ describe('governance through the timelock', () => {
     const spec = { modelHash: keccak256(toHex('gov model')), inputHash: keccak256(toHex('gov input')), units: 4n, maxPricePerUnit: ask }
     const { jobId, escrow } = await approveAndSubmitJob(sys, requester, spec)
     expect(escrow).toBe(escrowOf({ ...spec, redundancy: 2 }, sys.deployment.params.market))
-    await runMarketRound(sys, jobId, [p0, p1], [labelledResult('same'), labelledResult('same')])
-    // Governance raises the take to its bounds while the job waits for finalize: 30 % and a 100 TSR minimum.
+    // Governance raises the take to its bounds while the job is open: 30 % and a 100 TSR minimum.
     await govern(sys.market, jobMarketAbi as Abi, 'setTake', [3000, 100n * TSR])
     const market = jobMarketOf(sys)
     const owedBefore = await market.read<bigint>('owed', [requester.address])
-    const receipt = await market.write(sys.accounts.deployer, 'finalize', [jobId])
+    // The providers agree: the last reveal settles the job.
+    const receipt = (await runMarketRound(sys, jobId, [p0, p1], [labelledResult('same'), labelledResult('same')])) as TransactionReceipt
     const fees = 2n * ask * spec.units
     expect(marketEvents(receipt, 'FeeBurned')[0]?.args.amount).toBe(escrow - fees)
     expect(marketEvents(receipt, 'JobFinalized')[0]?.args).toMatchObject({ status: 5, fees, burned: escrow - fees, refunded: 0n })

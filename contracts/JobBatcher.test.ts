@@ -93,10 +93,12 @@ describe('JobBatcher', () => {
   test('anyone finalizes many: revealed jobs settle, the one still committing is reported', async () => {
     const [a, b, c] = await submitJobs(3)
     const [p0, p1, p2] = sys.accounts.providers
-    await runMarketRound(sys, a as bigint, [p0, p1], [labelledResult('x'), labelledResult('x')])
+    // Results that differ wait for finalize until the proof window closes (no disagreement proven: both are paid).
+    await runMarketRound(sys, a as bigint, [p0, p1], [labelledResult('x'), labelledResult('x other')])
+    await runMarketRound(sys, c as bigint, [p0, p2], [labelledResult('y'), labelledResult('y other')])
+    await sys.increaseTime(sys.deployment.params.market.proofWindow + 1n)
     // Committed, not revealed: its reveal window is open.
     await runMarketRound(sys, b as bigint, [p1, p2], [undefined, undefined])
-    await runMarketRound(sys, c as bigint, [p0, p2], [labelledResult('y'), labelledResult('y')])
     const receipt = await batch.write(stranger, 'finalizeMany', [[a, b, c]])
     const failed = parseEventLogs({ abi: jobBatcherAbi, eventName: 'CallFailed', logs: receipt.logs })
     expect(failed.map((e) => [e.args.jobId, describeRevertData(e.args.reason).split('(')[0]])).toEqual([[b, 'RevealWindowOpen']])

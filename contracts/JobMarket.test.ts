@@ -145,15 +145,22 @@ async function reveal(jobId: bigint, p: PrivateKeyAccount, label: string): Promi
   return market.write(p, 'revealResult', [jobId, fp(label), out(label), salt(p.address)])
 }
 
-/** Submits, assigns to the first k providers and commits/reveals `labels[i]` for provider i (undefined: no reveal). */
-async function runJob(labels: (string | undefined)[], specOverrides: Partial<JobSpec> = {}): Promise<{ jobId: bigint; spec: JobSpec }> {
+/**
+ * Submits, assigns to the first k providers and commits/reveals `labels[i]` for provider i (undefined: no reveal).
+ * `lastReveal` is the last reveal's receipt: the settlement's, when no two revealed results differ.
+ */
+async function runJob(
+  labels: (string | undefined)[],
+  specOverrides: Partial<JobSpec> = {},
+): Promise<{ jobId: bigint; spec: JobSpec; lastReveal?: TransactionReceipt }> {
   const spec = await makeSpec({ redundancy: labels.length, ...specOverrides })
   const jobId = await submit(spec)
   const assigned = providers.slice(0, labels.length)
   await market.write(matcher, 'assign', [jobId, assigned.map((p) => p.address)])
   for (const [i, p] of assigned.entries()) await commit(jobId, p, labels[i] ?? 'unrevealed')
-  for (const [i, p] of assigned.entries()) if (labels[i] !== undefined) await reveal(jobId, p, labels[i])
-  return { jobId, spec }
+  let lastReveal: TransactionReceipt | undefined
+  for (const [i, p] of assigned.entries()) if (labels[i] !== undefined) lastReveal = await reveal(jobId, p, labels[i])
+  return { jobId, spec, lastReveal }
 }
 
 /**
@@ -470,11 +477,22 @@ describe('JobMarket: finalize', () => {
   test('k=2, both agree: each paid its ask × units, take burned, rest refunded, collateral unlocked', async () => {
     const supplyBefore = await totalSupply()
     const requesterBefore = await balanceOf(requester.address)
-    const { jobId, spec } = await runJob(['same', 'same'])
-    expect((await getJob(jobId)).status).toBe(Status.Revealed)
+    const { jobId, spec, lastReveal } = await runJob(['same', 'same'])
     const escrow = escrowOf(spec)
 
-    const receipt = await market.write(requester2, 'finalize', [jobId])
+    // The second reveal settles the job: no finalize, no block more.
+    const receipt = lastReveal as TransactionReceipt
+    expect(parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs }).map((e) => e.eventName)).toEqual([
+      'ResultRevealed',
+      'JobRevealed',
+      'ProviderPaid',
+      'ProviderPaid',
+      'FeeBurned',
+      'Refunded',
+      'JobFinalized',
+      'SlotSettled',
+      'SlotSettled',
+    ])
     const pay0 = ASKS[0] * spec.units
     const pay1 = ASKS[1] * spec.units
     const fees = pay0 + pay1
@@ -697,9 +715,9 @@ describe('JobMarket: finalize', () => {
   })
 
   test('k=2 both report MODEL_INVALID: FailedInvalid, each paid the failure fee, nobody slashed, no usage recorded', async () => {
-    const { jobId, spec } = await runJob(['MODEL_INVALID', 'MODEL_INVALID'])
     const owedBefore = await Promise.all([requester, providers[0], providers[1]].map((a) => owed(a.address)))
-    const receipt = await market.write(requester, 'finalize', [jobId])
+    const { jobId, spec, lastReveal } = await runJob(['MODEL_INVALID', 'MODEL_INVALID'])
+    const receipt = lastReveal as TransactionReceipt
     const feeOf = (ask: bigint) => (ask * spec.units * 1000n) / BPS
     const fees = feeOf(ASKS[0]) + feeOf(ASKS[1])
     const take = takeOf(fees, sys.deployment.params.market)
@@ -721,8 +739,8 @@ describe('JobMarket: finalize', () => {
   })
 
   test('a failure report against a result majority is a dissent, and a result against a failure majority too', async () => {
+    // A failure report is no result to differ from: each job settles at its last reveal.
     const ran = await runJob(['ok', 'ok', 'TIMEOUT'])
-    await market.write(requester, 'finalize', [ran.jobId])
     expect((await getJob(ran.jobId)).status).toBe(Status.Completed)
     expect((await providerOf(providers[2].address)).stake).toBe(1000n * TSR - collateralOf(ASKS[2], ran.spec))
     await fund(sys, providers[2].address, collateralOf(ASKS[2], ran.spec))
@@ -735,15 +753,14 @@ describe('JobMarket: finalize', () => {
     })
 
     const invalid = await runJob(['INPUT_MISMATCH', 'made up', 'INPUT_MISMATCH'])
-    await market.write(requester, 'finalize', [invalid.jobId])
     expect((await getJob(invalid.jobId)).status).toBe(Status.FailedInvalid)
     expect((await providerOf(providers[1].address)).stake).toBe(1000n * TSR - collateralOf(ASKS[1], invalid.spec))
   })
 
   test('a resource failure majority fails the job: every provider that spoke released, exactly the escrow back', async () => {
-    const { jobId, spec } = await runJob(['OUT_OF_MEMORY', 'OUT_OF_MEMORY', 'ran it'])
     const owedBefore = await owed(requester.address)
-    const receipt = await market.write(requester, 'finalize', [jobId])
+    const { spec, lastReveal } = await runJob(['OUT_OF_MEMORY', 'OUT_OF_MEMORY', 'ran it'])
+    const receipt = lastReveal as TransactionReceipt
     expect(events(receipt, 'JobFinalized')[0].args).toMatchObject({
       status: Status.Failed,
       fingerprint: failureFingerprintOf('OUT_OF_MEMORY'),
@@ -754,7 +771,7 @@ describe('JobMarket: finalize', () => {
 
   test('a completed job is recorded with the EmissionController', async () => {
     const { jobId } = await runJob(['same', 'same'])
-    await market.write(requester, 'finalize', [jobId])
+    expect((await getJob(jobId)).status).toBe(Status.Completed)
     const epoch = await sys.read<bigint>({ address: sys.controller, abi: emissionControllerAbi, functionName: 'currentEpoch' })
     await sys.increaseTime(31)
     await sys.write(requester, { address: sys.controller, abi: emissionControllerAbi, functionName: 'advanceEpoch' })
@@ -804,7 +821,8 @@ describe('JobMarket: agreement under tolerance', () => {
 
   test('unanimous fingerprints settle at once; a proof needs valid openings of two results inside the window', async () => {
     const same = await runJob([truth, truth])
-    expect(events(await market.write(requester, 'finalize', [same.jobId]), 'JobFinalized')).toHaveLength(1)
+    expect(events(same.lastReveal as TransactionReceipt, 'JobFinalized')).toHaveLength(1)
+    await expectRevert(market.write(requester, 'finalize', [same.jobId]), 'UnexpectedStatus')
 
     const { jobId } = await runJob([truth, 'lie', 'MODEL_INVALID'])
     const [right, lie] = [treeOfLabel(truth), treeOfLabel('lie')]
@@ -914,8 +932,8 @@ describe('JobMarket: claimJob (liveness without the matcher)', () => {
     await sys.increaseTime(CLAIM_GRACE)
     for (const p of providers.slice(0, 2)) await claim(jobId, p)
     for (const p of providers.slice(0, 2)) await commit(jobId, p, 'ok')
-    for (const p of providers.slice(0, 2)) await reveal(jobId, p, 'ok')
-    const receipt = await market.write(requester, 'finalize', [jobId])
+    await reveal(jobId, providers[0], 'ok')
+    const receipt = await reveal(jobId, providers[1], 'ok')
     expect(events(receipt, 'ProviderPaid').map((e) => e.args.amount)).toEqual([ASKS[0] * spec.units, ASKS[1] * spec.units])
     expect(parseEventLogs({ abi: emissionControllerAbi, logs: receipt.logs })).toEqual([])
   })
@@ -1011,8 +1029,7 @@ describe('JobMarket: cancel, expire, expireAssignment', () => {
     await commit(jobId, providers[0], 'z')
     await commit(jobId, providers[2], 'z')
     await reveal(jobId, providers[0], 'z')
-    await reveal(jobId, providers[2], 'z')
-    const fin = await market.write(requester, 'finalize', [jobId])
+    const fin = await reveal(jobId, providers[2], 'z')
     expect(events(fin, 'JobFinalized')[0].args.status).toBe(Status.Completed)
   })
 

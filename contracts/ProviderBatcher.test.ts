@@ -111,19 +111,23 @@ describe('ProviderBatcher', () => {
       expect(committed.map((e) => [e.args.jobId, e.args.provider])).toEqual(jobs.map((id) => [id, p.address]))
     }
     expect(await Promise.all(jobs.map(statusOf))).toEqual(jobs.map(() => JobStatus.Committed))
-    for (const p of [p0, p1])
-      await callMany(
-        p,
-        jobs.map((id) => revealCall(id, p, `out:${id}`)),
-      )
-    expect(await Promise.all(jobs.map(statusOf))).toEqual(jobs.map(() => JobStatus.Revealed))
-    for (const id of jobs) {
-      const settled = marketEvents(await market.write(stranger, 'finalize', [id]), 'SlotSettled')
-      expect(settled.map((e) => [e.args.provider, slotOutcomes[Number(e.args.outcome)]])).toEqual([
-        [p0.address, 'AGREED'],
-        [p1.address, 'AGREED'],
-      ])
-    }
+    await callMany(
+      p0,
+      jobs.map((id) => revealCall(id, p0, `out:${id}`)),
+    )
+    // The second provider's reveals agree: each settles its job.
+    const revealed = await callMany(
+      p1,
+      jobs.map((id) => revealCall(id, p1, `out:${id}`)),
+    )
+    expect(await Promise.all(jobs.map(statusOf))).toEqual(jobs.map(() => JobStatus.Completed))
+    const settled = marketEvents(revealed, 'SlotSettled')
+    expect(settled.map((e) => [e.args.jobId, e.args.provider, slotOutcomes[Number(e.args.outcome)]])).toEqual(
+      jobs.flatMap((id) => [
+        [id, p0.address, 'AGREED'],
+        [id, p1.address, 'AGREED'],
+      ]),
+    )
   })
 
   test('a stale call is reported with JobMarket’s error and skipped; the calls around it go through', async () => {

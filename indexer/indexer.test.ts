@@ -271,7 +271,7 @@ describe('indexer', () => {
     expect(stakes.rows[0].tx_hash).toMatch(/^0x[0-9a-f]{64}$/)
   })
 
-  test('a k=2 job: submit, assign, commit, reveal, finalize', async () => {
+  test('a k=2 job: submit, assign, commit, reveal; the agreeing last reveal settles it', async () => {
     const { market } = addresses()
     const { jobId, spec, escrow } = await submitJob({ redundancy: 2 })
     const open = await waitForJobStatus(jobId, 'OPEN')
@@ -316,13 +316,11 @@ describe('indexer', () => {
     const committed = await waitForJobStatus(jobId, 'COMMITTED')
     expect(committed.reveal_deadline).not.toBeNull()
     await c2.reveal()
+    // The second reveal agrees: its transaction has JobRevealed, then the settlement's events.
     await c3.reveal()
-    await waitForJobStatus(jobId, 'REVEALED')
+    const completed = await waitForJobStatus(jobId, 'COMPLETED')
     const revealed = await sql.query(`select * from ${viewsSchema}.assignment where id = $1`, [`${jobId}:${p2}`])
     expect(revealed.rows[0]).toMatchObject({ commitment: c2.commitment, fingerprint, output_hash: c2.outputHash })
-
-    await send(deployerKey, market, jobMarketAbi, 'finalize', [jobId])
-    const completed = await waitForJobStatus(jobId, 'COMPLETED')
     const fees = 2n * parseEther('0.5') * spec.units
     const burned = (fees * 1000n) / 10_000n
     expect(completed).toMatchObject({
@@ -338,7 +336,7 @@ describe('indexer', () => {
       [jobId.toString()],
     )
     const paid = (parseEther('0.5') * spec.units).toString()
-    // Settled by the finalize transaction: stamped with its block's time, what reputation decays from.
+    // Settled by the last reveal: stamped with its block's time, what reputation decays from.
     const settledAt = completed.finalized_at
     expect(outcomes.rows).toEqual([
       { provider: p2, outcome: 'AGREED', paid, settled_at: settledAt },

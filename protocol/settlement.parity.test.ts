@@ -36,6 +36,7 @@ import {
   settleExpiry,
   settleJob,
   settleNoShows,
+  settlesAtReveal,
   takeOf,
 } from './settlement.ts'
 import { AuditKind, spotCheckOf } from './spotCheck.ts'
@@ -284,6 +285,19 @@ function senderFor(sys: TestSystem) {
 }
 
 const marketLogs = (receipt: TransactionReceipt) => parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs })
+
+/**
+ * Checks that a round's last reveal settled the job (its verdict's JobFinalized or JobDisputed, or the judges' AuditStarted) exactly
+ * when `settles` (the mirror's `settlesAtReveal`) says so, and returns that receipt then, where `finalize`'s would be.
+ */
+function expectSettledAtReveal(reveals: readonly TransactionReceipt[], settles: boolean): TransactionReceipt | undefined {
+  const last = reveals.at(-1)
+  const verdicts = last
+    ? marketLogs(last).flatMap((log) => (['JobFinalized', 'JobDisputed', 'AuditStarted'].includes(log.eventName) ? [log.eventName] : []))
+    : []
+  expect(verdicts.length > 0, `a verdict in the last reveal (${verdicts}), as settlesAtReveal says`).toBe(settles)
+  return settles ? last : undefined
+}
 const registryLogs = (receipt: TransactionReceipt) => parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs })
 /** The args of every `eventName` log of the JobMarket in `receipt`, in order. */
 function marketEvents(receipt: TransactionReceipt, eventName: string): Record<string, unknown>[] {
@@ -654,24 +668,26 @@ async function runRedundantJob(scene: Scene, scenario: Scenario, rand: Prng, n: 
     })
     const reveals = labels.map((label) => (label === null ? null : label === 'failure' ? failure : labelled(label)))
     const results = chosen.map((p, i) => callsOf(p, reveals[i] ?? labelled('never revealed')))
-    await sendAll(results.map((r) => r.commit))
-    await sendAll(results.filter((_, i) => reveals[i] !== null).map((r) => r.reveal))
-    if (reveals.includes(null)) await sys.increaseTime(market.revealWindow + 1n)
-    const revealedHere = chosen.flatMap((p, i) =>
-      labels[i] !== null && labels[i] !== 'failure' ? [{ provider: p.address, label: labels[i] }] : [],
-    )
-    await scene.keep({ jobId, priorResults, revealedHere, proofs, askPrior: false })
-    const supplyBefore = await read<bigint>(sys.token, tesseraTokenAbi, 'totalSupply')
-    const finalized = await send(matcher, sys.market, jobMarketAbi, 'finalize', [jobId])
-    const burned = supplyBefore - (await read<bigint>(sys.token, tesseraTokenAbi, 'totalSupply'))
-    const finalizedAt = (await sys.publicClient.getBlock({ blockNumber: finalized.blockNumber })).timestamp
-
     const slots: SettlementSlot[] = chosen.map((p, i) => ({
       provider: p.address,
       ask: asks.get(p.address) ?? 0n,
       collateral: collateralFor(p),
       fingerprint: reveals[i],
     }))
+    await sendAll(results.map((r) => r.commit))
+    const supplyBefore = await read<bigint>(sys.token, tesseraTokenAbi, 'totalSupply')
+    const revealed = await sendAll(results.filter((_, i) => reveals[i] !== null).map((r) => r.reveal))
+    const lastReveal = expectSettledAtReveal(revealed, settlesAtReveal({ slots, prior }))
+    if (lastReveal) count(`${prior.length > 0 ? 'tie-break ' : ''}settled by the last reveal`)
+    if (reveals.includes(null)) await sys.increaseTime(market.revealWindow + 1n)
+    const revealedHere = chosen.flatMap((p, i) =>
+      labels[i] !== null && labels[i] !== 'failure' ? [{ provider: p.address, label: labels[i] }] : [],
+    )
+    await scene.keep({ jobId, priorResults, revealedHere, proofs, askPrior: false })
+    const finalized = lastReveal ?? (await send(matcher, sys.market, jobMarketAbi, 'finalize', [jobId]))
+    const burned = supplyBefore - (await read<bigint>(sys.token, tesseraTokenAbi, 'totalSupply'))
+    const finalizedAt = (await sys.publicClient.getBlock({ blockNumber: finalized.blockNumber })).timestamp
+
     const expected = settleJob({ escrow, units, slots, prior, deadlinePassed: finalizedAt > spec.deadline, params: market, proofs })
     // Whatever its machine's rounding, a provider that revealed the job's true output is never slashed while the
     // true output's revealers are the round's majority.
@@ -915,19 +931,22 @@ async function runOptimisticJob(scene: Scene, scenario: Scenario, rand: Prng, n:
     if (labels.length === 2 && rand.next() < 0.5) labels[1] = labels[0]?.startsWith('w~') ? `w~${chosen[1].address}` : labels[0]
     const reveals = labels.map((label) => (label === null ? null : label === 'failure' ? failure : labelled(label)))
     const results = chosen.map((p, i) => callsOf(p, reveals[i] ?? labelled('never revealed')))
-    await sendAll(results.map((r) => r.commit))
-    const revealed = await sendAll(results.filter((_, i) => reveals[i] !== null).map((r) => r.reveal))
-    if (reveals.includes(null)) await sys.increaseTime(market.revealWindow + 1n)
-    const revealedHere = chosen.flatMap((p, i) =>
-      labels[i] !== null && labels[i] !== 'failure' ? [{ provider: p.address, label: labels[i] }] : [],
-    )
-    await scene.keep({ jobId, priorResults, revealedHere, proofs, askPrior: true })
     const slots: SettlementSlot[] = chosen.map((p, i) => ({
       provider: p.address,
       ask: asks.get(p.address) ?? 0n,
       collateral: collateralFor(p),
       fingerprint: reveals[i],
     }))
+    await sendAll(results.map((r) => r.commit))
+    const beforeReveals = [await fundBalance(), await supply()]
+    const revealed = await sendAll(results.filter((_, i) => reveals[i] !== null).map((r) => r.reveal))
+    const lastReveal = expectSettledAtReveal(revealed, settlesAtReveal({ slots, prior, verification: 1 }))
+    if (lastReveal) count('optimistic: an audit round settled by its last reveal')
+    if (reveals.includes(null)) await sys.increaseTime(market.revealWindow + 1n)
+    const revealedHere = chosen.flatMap((p, i) =>
+      labels[i] !== null && labels[i] !== 'failure' ? [{ provider: p.address, label: labels[i] }] : [],
+    )
+    await scene.keep({ jobId, priorResults, revealedHere, proofs, askPrior: true })
 
     if (prior.length === 0 && reveals[0] !== null) {
       // The spot check: the hash of the block after the reveal decides, so mine it and one more to read it. Which way
@@ -972,8 +991,8 @@ async function runOptimisticJob(scene: Scene, scenario: Scenario, rand: Prng, n:
       }
     }
 
-    const [fundBefore, supplyBefore] = [await fundBalance(), await supply()]
-    const finalized = await send(matcher, sys.market, jobMarketAbi, 'finalize', [jobId])
+    const [fundBefore, supplyBefore] = lastReveal ? beforeReveals : [await fundBalance(), await supply()]
+    const finalized = lastReveal ?? (await send(matcher, sys.market, jobMarketAbi, 'finalize', [jobId]))
     const deadlinePassed = (await timestampOf(finalized)) > deadline
     const expected = settleJob({
       escrow,

@@ -282,6 +282,26 @@ function waiting(auditStarted?: AuditStart): Settlement {
 }
 
 /**
+ * Whether a round's last reveal settles the job in its own transaction (JobMarket's `revealResult`), rather than a
+ * later `finalize`: every slot of the round revealed, the round is not an optimistic job's own (that waits for its
+ * spot check and challenge window), and no two revealed results of this round and `prior` differ (failure codes aside;
+ * differing results wait for the proof window). It then settles as {@link settleJob} says.
+ */
+export function settlesAtReveal(parameters: {
+  slots: readonly Pick<SettlementSlot, 'fingerprint'>[]
+  prior?: readonly Pick<SettlementSlot, 'fingerprint'>[]
+  verification?: Verification
+}): boolean {
+  const prior = parameters.prior ?? []
+  if (parameters.slots.some((slot) => slot.fingerprint === null)) return false
+  if (isOptimistic(parameters.verification) && prior.length === 0) return false
+  const results = [...prior, ...parameters.slots].flatMap((slot) =>
+    slot.fingerprint !== null && failureReasonOf(slot.fingerprint) === undefined ? [slot.fingerprint] : [],
+  )
+  return new Set(results).size <= 1
+}
+
+/**
  * Settles a Revealed job (or a Committed one past its reveal deadline) as `JobMarket.finalize` does, by the strict
  * majority of the revealed fingerprints of the deciding round `slots`, a failure code counting like any result:
  * - a result wins: COMPLETED, each winner paid its ask × units; a deterministic failure wins: FAILED_INVALID, each

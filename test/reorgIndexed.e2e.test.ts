@@ -50,8 +50,8 @@ import { startTestAgent, startTestPonder, startTestStack } from './support/stack
 
 // Reorgs during live traffic on the real stack: anvil, Ponder, the server with its leader (change feed, matcher,
 // keeper) and two honest agents. k=2 jobs are submitted over time while the chain is reorganised at depths 1, 5 and
-// 20, each time taking out assigns, commits, reveals and finalizes that were mined and already indexed; Ponder reverts
-// them, and the leader and agents send what the chain lost again. Afterwards every job is Completed, nobody slashed,
+// 20, each time taking out assigns, commits, reveals and settlements (the agreeing last reveals) that were mined and
+// already indexed; Ponder reverts them, and the leader and agents send what the chain lost again. Afterwards every job is Completed, nobody slashed,
 // and the live server's GraphQL answers equal, field for field, those served from a second Ponder that indexed the
 // final chain from scratch: the reorgs left nothing behind in the index.
 //
@@ -310,7 +310,7 @@ test('reorgs of depth 1, 5 and 20 under the real stack: every job completes, nob
           ? ['commitResult']
           : depth === 5
             ? ['commitResult', 'revealResult']
-            : ['assign', 'commitResult', 'revealResult', 'finalize']
+            : ['assign', 'commitResult', 'revealResult', 'settled']
       removed.push(await reorgWhen(chain, { depth, wanted, pump, beforeReorg: indexedToHead }))
     }
     await requester.run
@@ -355,7 +355,7 @@ test('reorgs of depth 1, 5 and 20 under the real stack: every job completes, nob
   expect(removedCount(removed, 'assign')).toBeGreaterThan(0)
   expect(removedCount(removed, 'commitResult')).toBeGreaterThan(0)
   expect(removedCount(removed, 'revealResult')).toBeGreaterThan(0)
-  expect(removedCount(removed, 'finalize')).toBeGreaterThan(0)
+  expect(removedCount(removed, 'settled')).toBeGreaterThan(0)
   // A submission a reorg took out is not sent again: the jobs are those whose submission is still on chain.
   expect(jobs.length).toBe(await stillMined(chain, requester.state.hashes))
   expect(jobs.map((j) => jobStatusName(j.status))).toEqual(jobs.map(() => 'COMPLETED'))

@@ -568,7 +568,9 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     }
 
     /**
-     * @notice Reveals the committed result. The k-th reveal moves the job to Revealed.
+     * @notice Reveals the committed result. The k-th reveal moves the job to Revealed and, unless the round is
+     * optimistic or two revealed results differ (either of which makes `finalize` wait), settles it at once as
+     * `finalize` would: a job whose providers agree takes no block more.
      * Requirements:
      * - the job is Committed and `block.timestamp <= revealDeadline`;
      * - the caller is assigned to it and has not revealed;
@@ -594,8 +596,12 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             // The reveal phase is over: the proof window (`finalize`) counts from now, as does an optimistic job's
             // challenge window; the next block's hash decides its spot check.
             job.revealDeadline = uint64(block.timestamp);
-            if (_isOptimisticRound(job)) _audits[jobId].revealBlock = uint64(block.number);
             emit JobRevealed(jobId);
+            if (_isOptimisticRound(job)) _audits[jobId].revealBlock = uint64(block.number);
+            else {
+                address[] memory providers = job.providers;
+                if (!_resultsDiffer(jobId, providers, job.disputed)) _conclude(jobId, job, providers);
+            }
         }
     }
 
@@ -660,15 +666,15 @@ contract JobMarket is AccessControl, ReentrancyGuard {
      * - `provider` revealed a result and was not asked before.
      */
     function requestOpening(uint256 jobId, address provider, uint64 index) external {
-        uint64 closesAt = _requireProofWindow(jobId);
-        if (block.timestamp + _params.proofWindow / 2 > closesAt) revert ProofWindowClosed(closesAt - _params.proofWindow / 2);
+        uint64 asksUntil = _requireProofWindow(jobId) - _params.proofWindow / 2;
+        if (block.timestamp > asksUntil) revert ProofWindowClosed(asksUntil);
         Slot storage slot = _slots[jobId][provider];
         if (!slot.revealed || failureReasonOf(slot.fingerprint) != 0) revert NotAResult(jobId, provider);
         OpeningRequest storage request = _openingRequests[jobId][provider];
         if (request.made) revert OpeningAlreadyRequested(jobId, provider);
         request.made = true;
         request.index = index;
-        emit OpeningRequested(jobId, provider, index, closesAt);
+        emit OpeningRequested(jobId, provider, index, asksUntil + _params.proofWindow / 2);
     }
 
     // ---------------------------------------------------------------- optimistic verification
@@ -763,6 +769,11 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             revert ProofWindowOpen(proofsUntil);
         }
         if (job.status == Status.Revealed && _isOptimisticRound(job) && _spotCheck(jobId, job, providers)) return;
+        _conclude(jobId, job, providers);
+    }
+
+    /// @dev `finalize` once its windows allow: the verdict of the round `providers` (the job's) revealed.
+    function _conclude(uint256 jobId, Job storage job, address[] memory providers) private {
         (address winningProvider, uint256 agreeing) = _majority(jobId, providers);
         bool decided = agreeing > 0;
         if (_isAuditRound(job)) {

@@ -293,7 +293,10 @@ describe('createTransactionSender', () => {
 
 const market = jobMarketOf(system)
 
-/** Jobs of two providers: three revealed (finalizable) and one committed but not revealed. */
+/**
+ * Jobs of two providers: three revealed (finalizable: their results differ, so the last reveal left them to `finalize`,
+ * and the proof window has passed) and one committed but not revealed.
+ */
 async function batchableJobs(): Promise<{ revealed: bigint[]; committed: bigint }> {
   const [p0, p1] = system.accounts.providers
   const [requester] = system.accounts.requesters
@@ -306,7 +309,8 @@ async function batchableJobs(): Promise<{ revealed: bigint[]; committed: bigint 
     ids.push(marketEvents(receipt, 'JobSubmitted')[0]?.args.jobId as bigint)
   }
   const [a, b, c, committed] = ids as [bigint, bigint, bigint, bigint]
-  for (const id of [a, b, c]) await runMarketRound(system, id, [p0, p1], [labelledResult('x'), labelledResult('x')])
+  for (const id of [a, b, c]) await runMarketRound(system, id, [p0, p1], [labelledResult('x'), labelledResult('x other')])
+  await system.increaseTime(system.deployment.params.market.proofWindow + 1n)
   await runMarketRound(system, committed, [p0, p1], [undefined, undefined])
   return { revealed: [a, b, c], committed }
 }

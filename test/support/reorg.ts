@@ -20,7 +20,10 @@ import { sleep } from '../../protocol/retry.ts'
 /** A chain to reorganise: its clients, the JobMarket, and the JobBatcher whose batches count as the calls they make. */
 export type ReorgChain = { publicClient: PublicClient; testClient: TestClient<'anvil'>; market: Address; batcher?: Address }
 
-/** What a reorg took out: how many JobMarket calls of each function name lost their receipt. */
+/**
+ * What a reorg took out: how many JobMarket calls of each function name lost their receipt, and as `settled` how many
+ * settlements (a JobFinalized: a `finalize`, or a last reveal where the providers agreed).
+ */
 export type Removed = Record<string, number>
 
 /** Runs `tick` every `ms` until the returned stop is awaited; a failed tick is logged and the next one runs. */
@@ -53,7 +56,7 @@ const callManySelector = toFunctionSelector('callMany(bytes[])')
 /**
  * The JobMarket calls mined in blocks `from..to`, with their function names; a JobBatcher batch (`assignMany`, …)
  * counts as the calls it makes (`assign`, …), and so does a provider's batch (ProviderBatcher's `callMany`, sent by
- * the provider's account to itself) as the commits and reveals in it.
+ * the provider's account to itself) as the commits and reveals in it. Each JobFinalized adds a `settled`.
  */
 async function marketCallsIn(chain: ReorgChain, from: bigint, to: bigint): Promise<{ hash: Hash; name: string }[]> {
   const calls: { hash: Hash; name: string }[] = []
@@ -71,6 +74,14 @@ async function marketCallsIn(chain: ReorgChain, from: bigint, to: bigint): Promi
       }
     }
   }
+  const settlements = await chain.publicClient.getContractEvents({
+    address: chain.market,
+    abi: jobMarketAbi,
+    eventName: 'JobFinalized',
+    fromBlock: from,
+    toBlock: to,
+  })
+  for (const log of settlements) calls.push({ hash: log.transactionHash, name: 'settled' })
   return calls
 }
 
