@@ -9,6 +9,7 @@ import { isRetryable, TesseraError } from '../protocol/errors.ts'
 import { commitmentOf, fingerprintOutput } from '../protocol/fingerprint.ts'
 import { checkJobInputs, failureFingerprintOf, type JobFailureReason, type JobInputProblem } from '../protocol/jobInputs.ts'
 import { retry } from '../protocol/retry.ts'
+import { settlementGasAllowance } from '../protocol/settlement.ts'
 import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
 import type { HeadWatch } from './headWatch.ts'
@@ -240,7 +241,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     const { spec } = job
     verified = {
       block: verifiedAt,
-      job: { status: job.status, commitDeadline: job.commitDeadline, spec, disputed: [...job.disputed] },
+      job: { status: job.status, commitDeadline: job.commitDeadline, spec, slots: job.providers.length, disputed: [...job.disputed] },
       slot,
     }
     const sameInput = spec.inputHash === assignment.job.inputHash.toLowerCase()
@@ -514,7 +515,7 @@ async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bi
   watch.runningAt = head
   const { status } = now.job
   if (status === JobStatus.Assigned && !now.committed) return commit(ctx, entry, head)
-  if (status === JobStatus.Committed && now.committed && !now.revealed) return reveal(ctx, entry, head)
+  if (status === JobStatus.Committed && now.committed && !now.revealed) return reveal(ctx, entry, head, now.job)
   // Waiting for the others or for settlement. The journal already holds what the head shows, deep: nothing to record.
   // (A reorg that took our transaction and mined it again later leaves it there too: the head still shows it, and
   // should another reorg take it, the head shows that and the step sends it again.)
@@ -555,13 +556,15 @@ async function commit(ctx: JobContext, entry: JournalEntry, head: bigint): Promi
   )
 }
 
-async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint): Promise<JournalEntry> {
+async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint, job: JobRound): Promise<JournalEntry> {
   if (await mayLand(ctx, entry.revealTx, head)) return entry
   if (entry.state === 'revealing' || entry.state === 'revealed')
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.revealTx }, 'reveal gone from the chain; sending it again')
   const args = [BigInt(entry.jobId), entry.fingerprint, entry.outputHash, entry.salt] as const
+  // Whoever's reveal is mined last settles the job, and which one that is the block decides, not the estimate.
+  const extraGas = settlementGasAllowance(job.slots, job.disputed.length)
   return sendAndJournal(ctx, entry, 'reveal', () =>
-    ctx.calls.send({ functionName: 'revealResult', args }).then(({ hash }) => ({
+    ctx.calls.send({ functionName: 'revealResult', args }, { extraGas }).then(({ hash }) => ({
       state: 'revealing',
       revealTx: hash,
     })),

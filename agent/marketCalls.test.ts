@@ -11,14 +11,17 @@ import {
   maxUint256,
   type PrivateKeyAccount,
   type PublicClient,
+  parseGwei,
   toFunctionSelector,
   toHex,
 } from 'viem'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { providerBatcherAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { jobMarketAbi, providerBatcherAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
+import { settlementGasAllowance } from '../protocol/settlement.ts'
 import { TSR } from '../protocol/units.ts'
+import { waitFor } from '../test/support/graphql.ts'
 import { jobMarketOf, labelledResult, marketEvents, submitAndAssignJobs } from '../test/support/market.ts'
 import { BatchedMarketCalls, delegateToBatcher, type MarketCall } from './marketCalls.ts'
 import { TransactionError, TxSender } from './txSender.ts'
@@ -52,7 +55,7 @@ const commit = (jobId: bigint, provider: PrivateKeyAccount, label = 'x'): Market
 })
 
 /** `account`'s batched calls through `rpcUrl` (the chain's own node by default), delegated first (on the chain's node); each batch's size in `batches`. */
-async function batchedCalls(account: PrivateKeyAccount, rpcUrl = sys.rpcUrl) {
+async function batchedCalls(account: PrivateKeyAccount, rpcUrl = sys.rpcUrl, maxExtraGas?: bigint) {
   const batcher = sys.deployment.contracts.ProviderBatcher.address
   const direct = createWalletClient({ chain: sys.chain, transport: http(sys.rpcUrl), account })
   expect(await delegateToBatcher({ publicClient: sys.publicClient as PublicClient, walletClient: direct, account, batcher, log })).toBe(
@@ -64,7 +67,8 @@ async function batchedCalls(account: PrivateKeyAccount, rpcUrl = sys.rpcUrl) {
   const sender = new TxSender(publicClient, walletClient, account, log, undefined, { droppedAfterMs: 500 })
   const batches: number[] = []
   const jobMarket = sys.market
-  return { calls: new BatchedMarketCalls({ sender, publicClient, account, jobMarket, log, onBatch: (n) => batches.push(n) }), batches }
+  const onBatch = (n: number) => batches.push(n)
+  return { calls: new BatchedMarketCalls({ sender, publicClient, account, jobMarket, log, maxExtraGas, onBatch }), batches }
 }
 
 /**
@@ -176,6 +180,65 @@ describe('BatchedMarketCalls', () => {
     expect(await market.read<{ commitment: Hex }>('getSlot', [b, p0.address])).toMatchObject({
       commitment: (commit(b, p0, 'first').args as readonly [bigint, Hex])[1],
     })
+  })
+
+  test('reveals simulated before the other provider revealed, mined after it, settle their jobs on the allowance', async () => {
+    const [p0, p1] = sys.accounts.providers
+    const jobs = (await assignedJobs(2, [p0, p1])) as [bigint, bigint]
+    for (const id of jobs) for (const p of [p0, p1]) await sys.write(p, { address: sys.market, abi: jobMarketAbi, ...commit(id, p) })
+    const result = labelledResult('x')
+    const reveal = (jobId: bigint): MarketCall => ({
+      functionName: 'revealResult',
+      args: [jobId, result.fingerprint, result.outputHash, keccak256(toHex(`salt:${jobId}`))],
+    })
+    const { calls, batches } = await batchedCalls(p0)
+    await sys.testClient.setAutomine(false)
+    try {
+      // p1's reveals wait in the pool, ahead of p0's in the block to come (a higher tip); p0's batch is simulated
+      // against the block before, where its reveals settle nothing.
+      const p1Wallet = createWalletClient({ chain: sys.chain, transport: http(sys.rpcUrl), account: p1 })
+      for (const id of jobs)
+        await p1Wallet.writeContract({
+          address: sys.market,
+          abi: jobMarketAbi,
+          ...reveal(id),
+          gas: 300_000n,
+          maxFeePerGas: parseGwei('500'),
+          maxPriorityFeePerGas: parseGwei('100'),
+        })
+      const sends = jobs.map((id) => calls.send(reveal(id), { extraGas: settlementGasAllowance(2) }))
+      await waitFor('the batch in the pool', async () => (await sys.testClient.getTxpoolStatus()).pending === 3 || undefined, {
+        intervalMs: 20,
+        timeoutMs: 10_000,
+      })
+      await sys.testClient.mine({ blocks: 1 })
+      const [sa, sb] = await Promise.all(sends)
+      expect(batches).toEqual([2])
+      expect(sa.hash).toBe(sb.hash)
+      // p0's batch came last: its reveals settled both jobs.
+      expect(marketEvents(sa.receipt, 'JobFinalized').map((e) => e.args.jobId)).toEqual(jobs)
+    } finally {
+      await sys.testClient.setAutomine(true)
+    }
+  })
+
+  test('a transaction carries calls until their extra gas would pass maxExtraGas; each goes with its own on top', async () => {
+    const [p0, p1] = sys.accounts.providers
+    const jobs = await assignedJobs(5, [p0, p1])
+    const { calls, batches } = await batchedCalls(p0, sys.rpcUrl, 2_500_000n)
+    const sent = await Promise.all(jobs.map((id) => calls.send(commit(id, p0), { extraGas: 1_000_000n })))
+    // Two, two, and the last alone (straight to JobMarket).
+    expect(batches).toEqual([2, 2])
+    const hashes = [...new Set(sent.map((s) => s.hash))]
+    expect(hashes).toHaveLength(3)
+    const txs = await Promise.all(hashes.map((hash) => sys.publicClient.getTransaction({ hash })))
+    const receipts = sent.filter((s, i) => sent.findIndex((t) => t.hash === s.hash) === i).map((s) => s.receipt)
+    for (const [i, tx] of txs.entries()) {
+      const extra = i < 2 ? 2_000_000n : 1_000_000n
+      // The limit is what the call used with room to spare (half again, or the estimate's quarter), plus the extra.
+      expect(tx.gas - extra).toBeGreaterThan(receipts[i]?.gasUsed as bigint)
+      expect(tx.gas - extra).toBeLessThan(2n * (receipts[i]?.gasUsed as bigint))
+    }
   })
 
   test('a batch the node won’t take fails each of its calls, retryably, and commits nothing', async () => {

@@ -27,13 +27,24 @@ export type MarketCall =
  * custom error when the call reverted (alone or inside a batch).
  */
 export type MarketCalls = {
-  send: (call: MarketCall) => Promise<{ hash: Hash; receipt: TransactionReceipt }>
+  send: (call: MarketCall, options?: MarketCallOptions) => Promise<{ hash: Hash; receipt: TransactionReceipt }>
+}
+
+export type MarketCallOptions = {
+  /**
+   * Gas the call may need beyond what it costs when sent (TxSender's `extraGas`): a reveal's
+   * `settlementGasAllowance`, should another's reveal be mined ahead of it and make it the one that settles.
+   */
+  extraGas?: bigint
 }
 
 /** Each call its own transaction. */
 export function directMarketCalls(parameters: { sender: TxSender; jobMarket: Address }): MarketCalls {
   const { sender, jobMarket } = parameters
-  return { send: (call) => sender.send({ address: jobMarket, abi: jobMarketAbi, ...call }, { reuseGasEstimate: true }) }
+  return {
+    send: (call, options = {}) =>
+      sender.send({ address: jobMarket, abi: jobMarketAbi, ...call }, { reuseGasEstimate: true, extraGas: options.extraGas }),
+  }
 }
 
 /** The code an account delegated to `contract` holds (EIP-7702): `0xef0100` and the address. */
@@ -79,6 +90,7 @@ export async function delegateToBatcher(parameters: {
 
 type Waiting = {
   call: MarketCall
+  extraGas: bigint
   data: Hex
   resolve: (sent: { hash: Hash; receipt: TransactionReceipt }) => void
   reject: (error: unknown) => void
@@ -98,7 +110,9 @@ type Waiting = {
  * cheaper alone, and without a batch's simulation and estimate in front of it, so a quiet agent is as quick as before.
  * A batch is first simulated: a call that would revert is refused at once with its own custom error (as a direct
  * send's gas estimate would), and the rest are sent with half again the gas one run of them used (no estimate: it
- * would run the batch a dozen times more). A call that reverts on chain all the same (the chain moved
+ * would run the batch a dozen times more), plus each call's `extraGas` (a reveal's settlement allowance: a batch
+ * simulated before the other providers' reveals were mined may settle every job in it). A call that reverts on chain
+ * all the same (the chain moved
  * between the simulation and the block) is refused from the transaction's `CallFailed` log; the others resolve with
  * the transaction. A batch that can't be sent, or vanishes, fails each of its calls with the sender's error.
  */
@@ -106,6 +120,7 @@ export class BatchedMarketCalls implements MarketCalls {
   private readonly queue: Waiting[] = []
   private draining = false
   private readonly maxCalls: number
+  private readonly maxExtraGas: bigint
 
   constructor(
     private readonly parameters: {
@@ -116,17 +131,23 @@ export class BatchedMarketCalls implements MarketCalls {
       log: Logger
       /** The most calls per transaction; default 64 (ProviderBatcher takes up to 256). */
       maxCalls?: number
+      /**
+       * The most `extraGas` one transaction carries, its calls' together; default 12M, well inside a 30M-gas block. A
+       * batch ends before the call that would take it past (a call alone carries its own, whatever it is).
+       */
+      maxExtraGas?: bigint
       /** Called with each batch's size (two calls or more) as it is handed to the node. */
       onBatch?: (calls: number) => void
     },
   ) {
     this.maxCalls = parameters.maxCalls ?? 64
+    this.maxExtraGas = parameters.maxExtraGas ?? 12_000_000n
   }
 
-  send(call: MarketCall): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
+  send(call: MarketCall, options: MarketCallOptions = {}): Promise<{ hash: Hash; receipt: TransactionReceipt }> {
     return new Promise((resolve, reject) => {
       const data = encodeFunctionData({ abi: jobMarketAbi, ...call } as Parameters<typeof encodeFunctionData<typeof jobMarketAbi>>[0])
-      this.queue.push({ call, data, resolve, reject })
+      this.queue.push({ call, extraGas: options.extraGas ?? 0n, data, resolve, reject })
       if (!this.draining) {
         this.draining = true
         setImmediate(() => void this.drain())
@@ -137,10 +158,21 @@ export class BatchedMarketCalls implements MarketCalls {
   /** Sends batches until no call waits; each goes once the one before it is with the node. */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) await this.sendBatch(this.queue.splice(0, this.maxCalls))
+      while (this.queue.length > 0) await this.sendBatch(this.nextBatch())
     } finally {
       this.draining = false
     }
+  }
+
+  /** The calls the next transaction takes, in order: up to `maxCalls`, their `extraGas` up to `maxExtraGas` together. */
+  private nextBatch(): Waiting[] {
+    let [count, extraGas] = [0, 0n]
+    for (const waiting of this.queue) {
+      if (count === this.maxCalls || (count > 0 && extraGas + waiting.extraGas > this.maxExtraGas)) break
+      count++
+      extraGas += waiting.extraGas
+    }
+    return this.queue.splice(0, count)
   }
 
   /** Simulates `batch`, refuses the calls that would revert and sends the rest; resolves once the node has them. */
@@ -149,7 +181,7 @@ export class BatchedMarketCalls implements MarketCalls {
     const [only] = batch
     if (only && batch.length === 1) {
       const mined = untilHandedOff((onSent) =>
-        sender.send({ address: jobMarket, abi: jobMarketAbi, ...only.call }, { reuseGasEstimate: true, onSent }),
+        sender.send({ address: jobMarket, abi: jobMarketAbi, ...only.call }, { reuseGasEstimate: true, extraGas: only.extraGas, onSent }),
       )
       mined.then(only.resolve, only.reject)
       return mined.handedOff
@@ -184,6 +216,7 @@ export class BatchedMarketCalls implements MarketCalls {
         { ...request, args: [going.map((w) => w.data)] },
         {
           oneRunGas: true,
+          extraGas: going.reduce((sum, w) => sum + w.extraGas, 0n),
           onSent: () => {
             handedOffMs = Math.round(performance.now() - started)
             onSent()

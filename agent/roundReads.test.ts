@@ -59,6 +59,7 @@ describe('round reads', () => {
           status: viem.status,
           commitDeadline: viem.commitDeadline,
           spec: { modelHash: viem.spec.modelHash, inputHash: viem.spec.inputHash },
+          slots: viem.providers.length,
           disputed: viem.disputed,
         })
       }),

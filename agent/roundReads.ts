@@ -17,6 +17,8 @@ export type JobRound = {
   status: number
   commitDeadline: bigint
   spec: { modelHash: Hex; inputHash: Hex }
+  /** How many providers the round has (its `providers`' length). */
+  slots: number
   disputed: Address[]
 }
 
@@ -79,12 +81,14 @@ export function decodeJobRound(data: Hex | undefined): JobRound {
   const w = words(data, 'getJob')
   const job = w.index(0, 32)
   const spec = job + w.index(job, 32)
+  const providers = job + w.index(job + 10, 32)
   const disputed = job + w.index(job + 11, 32)
   const disputedCount = w.index(disputed)
   return {
     status: Number(w.uint(job + 2)),
     commitDeadline: w.uint(job + 7),
     spec: { modelHash: w.bytes32(spec), inputHash: w.bytes32(spec + 1) },
+    slots: w.index(providers),
     disputed: Array.from({ length: disputedCount }, (_, i) => w.address(disputed + 1 + i)),
   }
 }

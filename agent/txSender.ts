@@ -134,6 +134,11 @@ export class TxSender {
        * estimated from then on.
        */
       oneRunGas?: boolean
+      /**
+       * Gas on top of the limit those give: what the transaction may cost beyond what it costs now, when the chain may
+       * change under it before it is mined (a reveal that turns out to settle its job: `settlementGasAllowance`).
+       */
+      extraGas?: bigint
       /** Called with the hash once the node has the transaction, before its receipt. */
       onSent?: (hash: Hash) => void
     } = {},
@@ -147,6 +152,7 @@ export class TxSender {
     const prepared = this.prepare(functionName, parameters, {
       reuseGas: options.reuseGasEstimate ?? false,
       oneRun: options.oneRunGas ?? false,
+      extraGas: options.extraGas ?? 0n,
     })
     // Its failure is thrown where the lock reaches it; until then it must not count as unhandled.
     prepared.catch(() => {})
@@ -236,14 +242,15 @@ export class TxSender {
    * say, costs more than it did alone), which throws the contract's revert, and reads the fees: all but the nonce. With
    * `reuseGas`, a function estimated before is only simulated (which throws its revert too) and given its estimate
    * with half again to spare (`gasKey` names it then). With `oneRun`, a call its caller simulated is given half again
-   * the gas one run of it used (`oneRun` in the result), until one such send ran out of it.
+   * the gas one run of it used (`oneRun` in the result), until one such send ran out of it. `extraGas` is added to
+   * whichever limit that gives.
    */
   private async prepare<const abi extends Abi, name extends ContractFunctionName<abi, 'nonpayable' | 'payable'>>(
     functionName: string,
     parameters: SendParameters<abi, name>,
-    how: { reuseGas: boolean; oneRun: boolean },
+    how: { reuseGas: boolean; oneRun: boolean; extraGas: bigint },
   ) {
-    const { reuseGas } = how
+    const { reuseGas, extraGas } = how
     // Widened to any ABI: the parameters were type-checked against theirs at the call site.
     const call = {
       address: parameters.address,
@@ -254,17 +261,17 @@ export class TxSender {
     }
     if (how.oneRun && !this.oneRunShort) {
       const [gas, fees] = await Promise.all([gasOfOneRun({ publicClient: this.publicClient, ...call }), this.currentFees()])
-      return { call, gas, fees, gasKey: undefined, oneRun: true }
+      return { call, gas: gas + extraGas, fees, gasKey: undefined, oneRun: true }
     }
     const gasKey = reuseGas ? `${parameters.address.toLowerCase()}:${functionName}` : undefined
     const known = gasKey && this.gasLimits.get(gasKey)
     if (known) {
       const [, fees] = await Promise.all([this.publicClient.simulateContract(call), this.currentFees()])
-      return { call, gas: known, fees, gasKey, oneRun: false }
+      return { call, gas: known + extraGas, fees, gasKey, oneRun: false }
     }
     const [gas, fees] = await Promise.all([this.publicClient.estimateContractGas(call), this.currentFees()])
     if (gasKey) this.gasLimits.set(gasKey, (gas * 3n) / 2n)
-    return { call, gas: (gas * 5n) / 4n, fees, gasKey: undefined, oneRun: false }
+    return { call, gas: (gas * 5n) / 4n + extraGas, fees, gasKey: undefined, oneRun: false }
   }
 
   /** Where `hash` stands on the node now. */

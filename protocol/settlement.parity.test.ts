@@ -35,6 +35,7 @@ import {
   type SettlementSlot,
   settleExpiry,
   settleJob,
+  settlementGasAllowance,
   settleNoShows,
   settlesAtReveal,
   takeOf,
@@ -297,6 +298,18 @@ function expectSettledAtReveal(reveals: readonly TransactionReceipt[], settles: 
     : []
   expect(verdicts.length > 0, `a verdict in the last reveal (${verdicts}), as settlesAtReveal says`).toBe(settles)
   return settles ? last : undefined
+}
+
+/**
+ * A settling reveal costs no more than a plain reveal (the round's first, which settled nothing) and the allowance
+ * agents add for it (`settlementGasAllowance`); rounds of one reveal have no plain one to compare with.
+ */
+function expectWithinSettlementAllowance(reveals: readonly TransactionReceipt[], slots: number, prior: number): void {
+  const [plain, last] = [reveals[0], reveals.at(-1)]
+  if (!plain || !last || plain === last) return
+  expect(last.gasUsed - plain.gasUsed, `a settling reveal of ${slots} slots after ${prior}`).toBeLessThanOrEqual(
+    settlementGasAllowance(slots, prior),
+  )
 }
 const registryLogs = (receipt: TransactionReceipt) => parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs })
 /** The args of every `eventName` log of the JobMarket in `receipt`, in order. */
@@ -679,6 +692,7 @@ async function runRedundantJob(scene: Scene, scenario: Scenario, rand: Prng, n: 
     const revealed = await sendAll(results.filter((_, i) => reveals[i] !== null).map((r) => r.reveal))
     const lastReveal = expectSettledAtReveal(revealed, settlesAtReveal({ slots, prior }))
     if (lastReveal) count(`${prior.length > 0 ? 'tie-break ' : ''}settled by the last reveal`)
+    if (lastReveal) expectWithinSettlementAllowance(revealed, k, prior.length)
     if (reveals.includes(null)) await sys.increaseTime(market.revealWindow + 1n)
     const revealedHere = chosen.flatMap((p, i) =>
       labels[i] !== null && labels[i] !== 'failure' ? [{ provider: p.address, label: labels[i] }] : [],

@@ -302,6 +302,16 @@ export function settlesAtReveal(parameters: {
 }
 
 /**
+ * Gas a reveal may need beyond a reveal's own: the settlement it runs should it turn out to be the last (another
+ * provider's reveal mined ahead of it in the same block, after the estimate was made), for a round of `slots`
+ * providers after a first round of `prior`. An upper bound with room to spare, checked against the contract in
+ * settlement.parity.test.ts (a k = 2 settlement takes some 262,000; a tie-break's verdict over 2 + 2 slots 365,000).
+ */
+export function settlementGasAllowance(slots: number, prior = 0): bigint {
+  return 100_000n + 100_000n * BigInt(slots + prior)
+}
+
+/**
  * Settles a Revealed job (or a Committed one past its reveal deadline) as `JobMarket.finalize` does, by the strict
  * majority of the revealed fingerprints of the deciding round `slots`, a failure code counting like any result:
  * - a result wins: COMPLETED, each winner paid its ask × units; a deterministic failure wins: FAILED_INVALID, each
