@@ -187,10 +187,8 @@ describe('BatchedMarketCalls', () => {
     const jobs = (await assignedJobs(2, [p0, p1])) as [bigint, bigint]
     for (const id of jobs) for (const p of [p0, p1]) await sys.write(p, { address: sys.market, abi: jobMarketAbi, ...commit(id, p) })
     const result = labelledResult('x')
-    const reveal = (jobId: bigint): MarketCall => ({
-      functionName: 'revealResult',
-      args: [jobId, result.fingerprint, result.outputHash, keccak256(toHex(`salt:${jobId}`))],
-    })
+    const revealArgs = (jobId: bigint) => [jobId, result.fingerprint, result.outputHash, keccak256(toHex(`salt:${jobId}`))] as const
+    const reveal = (jobId: bigint): MarketCall => ({ functionName: 'revealResult', args: revealArgs(jobId) })
     const { calls, batches } = await batchedCalls(p0)
     await sys.testClient.setAutomine(false)
     try {
@@ -201,7 +199,8 @@ describe('BatchedMarketCalls', () => {
         await p1Wallet.writeContract({
           address: sys.market,
           abi: jobMarketAbi,
-          ...reveal(id),
+          functionName: 'revealResult',
+          args: revealArgs(id),
           gas: 300_000n,
           maxFeePerGas: parseGwei('500'),
           maxPriorityFeePerGas: parseGwei('100'),
