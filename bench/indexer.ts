@@ -479,8 +479,8 @@ export function indexerSection(bench: IndexerBenchReturnType): string[] {
       `no-op, no-op, ours), measured on ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), Node ` +
       `${process.versions.node}, ${bench.postgres}, ${new Date().toISOString().slice(0, 10)}, by \`npx tsx bench/indexer.ts\`. ` +
       `The chain holds a marketplace history (\`bench/indexerWorkload.ts\`): ${n(bench.jobs)} jobs, ${bench.jobsPerBlock} ` +
-      'submitted a block, each assigned to 2 or 3 providers, committed, revealed and finalized a block per step (every ' +
-      'tenth cancelled instead), epochs closed and claimed, fees withdrawn, asks updated, deposits to the gateway: ' +
+      'submitted a block, each assigned to 2 or 3 providers, committed and revealed a block per step, the last reveal ' +
+      'settling it (every tenth cancelled instead), epochs closed and claimed, fees withdrawn, asks updated, deposits to the gateway: ' +
       `**${n(bench.events)} events** the indexer handles in ${n(bench.blocks)} blocks, then 40 empty blocks, so all of ` +
       'it lies beyond Ponder’s finality depth (30).',
     '',

@@ -81,10 +81,16 @@ export type TestSystem = {
  * The deployment file is not written unless `out` names a path.
  */
 export async function startTestSystem(
-  parameters: { params?: DeployParamsOverrides; out?: string; receiptWaitMs?: number } = {},
+  parameters: {
+    params?: DeployParamsOverrides
+    out?: string
+    receiptWaitMs?: number
+    /** The chain's block gas limit (anvil's 30M when absent). */
+    gasLimit?: bigint
+  } = {},
 ): Promise<TestSystem> {
   const receiptWaitMs = parameters.receiptWaitMs ?? defaultReceiptWaitMs
-  const anvil = await startAnvil()
+  const anvil = await startAnvil({ gasLimit: parameters.gasLimit })
   try {
     const accounts = {
       deployer: privateKeyToAccount(devKeys[0]),
