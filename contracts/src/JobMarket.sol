@@ -599,6 +599,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
             emit JobRevealed(jobId);
             if (_isOptimisticRound(job)) _audits[jobId].revealBlock = uint64(block.number);
             else {
+                // Settled here without `finalize`'s reentrancy guard (no room for it under EIP-170): the settlement
+                // calls only the token, registry and controller this contract was built with, and none calls back.
                 address[] memory providers = job.providers;
                 if (!_resultsDiffer(jobId, providers, job.disputed)) _conclude(jobId, job, providers);
             }
