@@ -112,9 +112,9 @@ type Waiting = {
  * send's gas estimate would), and the rest are sent with half again the gas one run of them used (no estimate: it
  * would run the batch a dozen times more), plus each call's `extraGas` (a reveal's settlement allowance: a batch
  * simulated before the other providers' reveals were mined may settle every job in it). A call that reverts on chain
- * all the same (the chain moved
- * between the simulation and the block) is refused from the transaction's `CallFailed` log; the others resolve with
- * the transaction. A batch that can't be sent, or vanishes, fails each of its calls with the sender's error.
+ * all the same (the chain moved between the simulation and the block) is refused from the transaction's `CallFailed`
+ * log; the others resolve with the transaction. A batch that can't be sent, or vanishes, fails each of its calls with
+ * the sender's error.
  */
 export class BatchedMarketCalls implements MarketCalls {
   private readonly queue: Waiting[] = []

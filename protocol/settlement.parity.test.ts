@@ -286,10 +286,23 @@ function senderFor(sys: TestSystem) {
 }
 
 const marketLogs = (receipt: TransactionReceipt) => parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs })
+const registryLogs = (receipt: TransactionReceipt) => parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs })
+/** The args of every `eventName` log of the JobMarket in `receipt`, in order. */
+function marketEvents(receipt: TransactionReceipt, eventName: string): Record<string, unknown>[] {
+  return marketLogs(receipt)
+    .filter((log) => log.eventName === eventName)
+    .map((log) => ({ ...log.args }))
+}
+function registryEvents(receipt: TransactionReceipt, eventName: string): Record<string, unknown>[] {
+  return registryLogs(receipt)
+    .filter((log) => log.eventName === eventName)
+    .map((log) => ({ ...log.args }))
+}
 
 /**
- * Checks that a round's last reveal settled the job (its verdict's JobFinalized or JobDisputed, or the judges' AuditStarted) exactly
- * when `settles` (the mirror's `settlesAtReveal`) says so, and returns that receipt then, where `finalize`'s would be.
+ * Checks that a round's last reveal settled the job (its verdict's JobFinalized or JobDisputed, or the judges'
+ * AuditStarted) exactly when `settles` (the mirror's `settlesAtReveal`) says so, and returns that receipt then, where
+ * `finalize`'s would be.
  */
 function expectSettledAtReveal(reveals: readonly TransactionReceipt[], settles: boolean): TransactionReceipt | undefined {
   const last = reveals.at(-1)
@@ -310,18 +323,6 @@ function expectWithinSettlementAllowance(reveals: readonly TransactionReceipt[],
   expect(last.gasUsed - plain.gasUsed, `a settling reveal of ${slots} slots after ${prior}`).toBeLessThanOrEqual(
     settlementGasAllowance(slots, prior),
   )
-}
-const registryLogs = (receipt: TransactionReceipt) => parseEventLogs({ abi: providerRegistryAbi, logs: receipt.logs })
-/** The args of every `eventName` log of the JobMarket in `receipt`, in order. */
-function marketEvents(receipt: TransactionReceipt, eventName: string): Record<string, unknown>[] {
-  return marketLogs(receipt)
-    .filter((log) => log.eventName === eventName)
-    .map((log) => ({ ...log.args }))
-}
-function registryEvents(receipt: TransactionReceipt, eventName: string): Record<string, unknown>[] {
-  return registryLogs(receipt)
-    .filter((log) => log.eventName === eventName)
-    .map((log) => ({ ...log.args }))
 }
 
 type Stats = Record<string, number>
