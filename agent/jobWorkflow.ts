@@ -534,11 +534,13 @@ async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bi
 
 /**
  * Whether `hash` may yet show at the head, so sending it again would only duplicate it: waiting in the node's pool
- * (and not queued behind a missing nonce), or mined after block `head` was read.
+ * (and not queued behind a missing nonce), or mined after block `head` was read. One queued is withdrawn, so that it
+ * can't land after the one sent instead (a restart finds it so when a reorg dropped the nonce below it).
  */
 async function mayLand(ctx: JobContext, hash: Hex | undefined, head: bigint): Promise<boolean> {
   if (!hash) return false
   const known = await ctx.sender.transactionState(hash)
+  if (known.state === 'pending' && known.queued) await ctx.sender.withdraw(hash)
   if (known.state === 'pending') return !known.queued
   return known.state === 'mined' && known.receipt.status === 'success' && known.receipt.blockNumber > head
 }

@@ -1,8 +1,12 @@
 import pino from 'pino'
 import {
   type Account,
+  type Address,
+  createWalletClient,
+  decodeFunctionData,
   type Hash,
   type Hex,
+  http,
   keccak256,
   type PublicClient,
   parseTransaction,
@@ -11,11 +15,16 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
+import { tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
+import { fund, useTestSystem } from '../devnet/testSystem.ts'
+import { sleep } from '../protocol/retry.ts'
+import { TSR } from '../protocol/units.ts'
 import type { HeadWatch } from './headWatch.ts'
 import { TxSender } from './txSender.ts'
 
-// The sender's queue on fake clients: what matters here is the order transactions leave in, not the chain.
+// The sender's queue on fake clients: what matters there is the order transactions leave in, not the chain. What a
+// nonce gap leaves in the node's pool is tried on anvil, last.
 
 const abi = [
   { type: 'function', name: 'poke', inputs: [{ type: 'string', name: 'tag' }], outputs: [], stateMutability: 'nonpayable' },
@@ -41,7 +50,8 @@ function fakeSender(options: { gate?: Promise<void>; held?: string; failing?: st
     getTransactionReceipt: async () => ({ status: 'success', blockNumber: 1n, logs: [] }),
   } as unknown as PublicClient
   const walletClient = {
-    writeContract: async ({ args: [tag] }: { args: [string] }) => {
+    sendTransaction: async ({ data }: { data: Hex }) => {
+      const [tag] = decodeFunctionData({ abi, data }).args
       sent.push(tag)
       return `0x${sent.length.toString(16).padStart(64, '0')}` as Hash
     },
@@ -172,7 +182,7 @@ describe('TxSender reusing a gas estimate', () => {
       },
     } as unknown as PublicClient
     const walletClient = {
-      writeContract: async ({ gas }: { gas: bigint }) => {
+      sendTransaction: async ({ gas }: { gas: bigint }) => {
         sentGas.push(gas)
         return `0x${sentGas.length.toString(16).padStart(64, '0')}` as Hash
       },
@@ -245,7 +255,7 @@ describe('TxSender receipts', () => {
       },
       getTransaction: async () => ({ nonce: 0, from: account.address }),
     } as unknown as PublicClient
-    const walletClient = { writeContract: async () => `0x${'01'.padStart(64, '0')}` as Hash } as unknown as WalletClient
+    const walletClient = { sendTransaction: async () => `0x${'01'.padStart(64, '0')}` as Hash } as unknown as WalletClient
     // A head that moves only when the test mines: the sender must wait on it, since its own timer is a minute.
     let block = 1n
     const waiting: ((head: bigint) => void)[] = []
@@ -270,5 +280,62 @@ describe('TxSender receipts', () => {
     mined = true
     mine()
     expect((await sent).receipt.blockNumber).toBe(2n)
+  })
+})
+
+describe('TxSender after a nonce gap (anvil)', () => {
+  const sys = useTestSystem()
+  const [bob, carol]: Address[] = ['0x000000000000000000000000000000000000b0b0', '0x00000000000000000000000000000000000ca201']
+  const balanceOf = (who: Address) =>
+    sys.publicClient.readContract({ address: sys.token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [who] })
+
+  it('withdraws a transaction it gives up as queued, so filling the gap never mines it', async () => {
+    const owner = sys.accounts.requesters[1]
+    await fund(sys, owner.address, 10n * TSR)
+    const walletClient = createWalletClient({ chain: sys.chain, transport: http(sys.rpcUrl), account: owner })
+    const sender = new TxSender(sys.publicClient as PublicClient, walletClient, owner, pino({ level: 'silent' }), undefined, {
+      // Slow enough that the second send goes out before the sender sees the first gone.
+      pollIntervalMs: 500,
+    })
+    const hashes: Hash[] = []
+    const transfer = (to: Address, amount: bigint) =>
+      sender.send(
+        { address: sys.token, abi: tesseraTokenAbi, functionName: 'transfer', args: [to, amount] },
+        { onSent: (hash) => hashes.push(hash) },
+      )
+    const start = await sys.publicClient.getTransactionCount({ address: owner.address, blockTag: 'pending' })
+    await sys.testClient.setAutomine(false)
+    try {
+      // The node loses the first transfer (as a reorg loses one) before the sender looks again; the second goes out at
+      // the nonce after it and is queued behind the gap.
+      const first = transfer(bob, 1n)
+      while (hashes.length < 1) await sleep(10)
+      await sys.testClient.dropTransaction({ hash: hashes[0] as Hash })
+      const second = transfer(carol, 1n)
+      while (hashes.length < 2) await sleep(10)
+      await Promise.all([
+        expect(first).rejects.toThrow('transfer vanished before it was mined'),
+        expect(second).rejects.toThrow('transfer is queued behind a nonce no transaction holds'),
+      ])
+      // What the caller sends next takes the missing nonce; the second must not come back with it.
+      const third = transfer(bob, 5n)
+      while (hashes.length < 3) await sleep(10)
+      await sys.testClient.mine({ blocks: 1 })
+      expect((await third).receipt.status).toBe('success')
+    } finally {
+      await sys.testClient.setAutomine(true)
+    }
+    await sys.testClient.mine({ blocks: 1 })
+    expect([await balanceOf(bob), await balanceOf(carol)]).toEqual([5n, 0n])
+    expect(await sys.publicClient.getTransactionReceipt({ hash: hashes[1] as Hash }).catch(() => undefined)).toBeUndefined()
+    // Its nonce holds an empty transfer to the account itself, and nothing of the account's waits any more.
+    expect(await sys.publicClient.getTransactionCount({ address: owner.address, blockTag: 'latest' })).toBe(start + 2)
+    expect(await sys.publicClient.getTransactionCount({ address: owner.address, blockTag: 'pending' })).toBe(start + 2)
+    const block = await sys.publicClient.getBlock({ includeTransactions: true })
+    const filler = [
+      ...(await sys.publicClient.getBlock({ blockNumber: block.number - 1n, includeTransactions: true })).transactions,
+      ...block.transactions,
+    ].find((t) => t.from.toLowerCase() === owner.address.toLowerCase() && t.nonce === start + 1)
+    expect(filler).toMatchObject({ to: owner.address.toLowerCase(), value: 0n, input: '0x' })
   })
 })

@@ -16,7 +16,7 @@ import {
 import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
-import { createFeeReader, type Fees, gasOfOneRun, sendContractCall } from '../protocol/signedSend.ts'
+import { createFeeReader, type Fees, gasOfOneRun, sendContractCall, sendFilledTransaction } from '../protocol/signedSend.ts'
 import type { HeadWatch } from './headWatch.ts'
 
 /**
@@ -52,7 +52,7 @@ export type SendParameters<abi extends Abi, name extends ContractFunctionName<ab
  */
 export type TransactionState =
   | { state: 'mined'; receipt: TransactionReceipt }
-  | { state: 'pending'; nonce: number; queued: boolean }
+  | { state: 'pending'; nonce: number; queued: boolean; fees: Fees }
   | { state: 'unknown' }
 
 /**
@@ -79,6 +79,11 @@ export class TxSender {
   private nextNonce: number | undefined
   /** Nonces taken by sends of ours not yet mined or given up: a gap at one of them is filling. */
   private readonly outstanding = new Set<number>()
+  /**
+   * Nonces above a gap where an empty transaction of ours replaced one given up ({@link TxSender.withdraw}): the next
+   * sends fill the gap and pass over these. Forgotten once the node's pending count reaches them.
+   */
+  private readonly withdrawn = new Set<number>()
   /** The node's fees, read once per polling interval (one read serves a burst of sends). */
   private readonly currentFees: () => Promise<Fees>
   /** The gas of functions sent with `reuseGasEstimate`, by contract and function: their estimate, half again. */
@@ -161,10 +166,8 @@ export class TxSender {
       const request = await prepared
       // Counted on from the last while sends of ours are in flight (the node may not have them yet); read from the node
       // when none is, so a transaction a reorg took out since frees its nonce for this one rather than leaving a gap.
-      nonce =
-        this.nextNonce !== undefined && this.outstanding.size > 0
-          ? this.nextNonce
-          : await this.publicClient.getTransactionCount({ address: this.account.address, blockTag: 'pending' })
+      nonce = this.nextNonce !== undefined && this.outstanding.size > 0 ? this.nextNonce : await this.pendingCount()
+      while (this.outstanding.has(nonce) || this.withdrawn.has(nonce)) nonce++
       this.nextNonce = nonce + 1
       this.outstanding.add(nonce)
       // Started in nonce order; answered whenever (the node holds a later nonce until the earlier one arrives).
@@ -224,12 +227,22 @@ export class TxSender {
     if (options.resync) this.nextNonce = undefined
   }
 
+  /**
+   * The node's pending count for the account, which stops at the first gap. A withdrawn nonce below it is done with; one
+   * at it lost its empty transaction (the node would count it otherwise), so the next send takes it instead.
+   */
+  private async pendingCount(): Promise<number> {
+    const count = await this.publicClient.getTransactionCount({ address: this.account.address, blockTag: 'pending' })
+    for (const nonce of this.withdrawn) if (nonce <= count) this.withdrawn.delete(nonce)
+    return count
+  }
+
   /** Signs `request` at `nonce` and sends it raw (a local account), or has the node sign it. */
   private handOff(request: Awaited<ReturnType<TxSender['prepare']>>, nonce: number): Promise<Hash> {
     const { call, gas, fees } = request
     return sendContractCall({
       publicClient: this.publicClient,
-      writeContract: (c) => this.walletClient.writeContract(c as Parameters<WalletClient['writeContract']>[0]),
+      sendTransaction: (t) => this.walletClient.sendTransaction(t as Parameters<WalletClient['sendTransaction']>[0]),
       ...call,
       gas,
       fees,
@@ -284,14 +297,58 @@ export class TxSender {
     // missing one is a send of ours on its way.
     const next = await this.publicClient.getTransactionCount({ address: transaction.from, blockTag: 'pending' })
     const filling = transaction.from.toLowerCase() === this.account.address.toLowerCase() && this.outstanding.has(next)
-    return { state: 'pending', nonce: transaction.nonce, queued: transaction.nonce >= next && !filling }
+    // Every transaction this sender signs prices by EIP-1559; a legacy one's price stands for both fees.
+    const fees = {
+      maxFeePerGas: transaction.maxFeePerGas ?? transaction.gasPrice ?? 0n,
+      maxPriorityFeePerGas: transaction.maxPriorityFeePerGas ?? transaction.gasPrice ?? 0n,
+    }
+    return { state: 'pending', nonce: transaction.nonce, queued: transaction.nonce >= next && !filling, fees }
+  }
+
+  /**
+   * Takes a transaction of ours that is queued behind a missing nonce out of the node's pool, for a caller that gives it
+   * up: an empty transfer to the account itself, priced a quarter higher, replaces it at its nonce. Left there, it would
+   * be mined whenever anything filled the gap, long after its caller stopped counting on it: a commit for a job that a
+   * reorg took out, say, landing on the new job that a later submission gave the same id. The next sends fill the gap
+   * and pass over that nonce. Does nothing for a transaction that isn't queued (mined, gone, or about to be mined: the
+   * caller sees it land). Resolves with the replacement's hash, or undefined when there was none (a failed replacement
+   * is logged: the node may have mined the original meanwhile).
+   */
+  async withdraw(hash: Hash): Promise<Hash | undefined> {
+    const known = await this.transactionState(hash)
+    if (known.state !== 'pending' || !known.queued) return undefined
+    const { nonce, fees } = known
+    const current = await this.currentFees()
+    // A quarter above the original (a node takes a replacement only when it pays more: geth wants a tenth more), or
+    // the node's fees now, whichever is higher.
+    const higher = (a: bigint, b: bigint) => (a > b ? a : b)
+    const maxPriorityFeePerGas = higher((fees.maxPriorityFeePerGas * 5n) / 4n + 1n, current.maxPriorityFeePerGas)
+    const maxFeePerGas = higher(higher((fees.maxFeePerGas * 5n) / 4n + 1n, current.maxFeePerGas), maxPriorityFeePerGas)
+    try {
+      const replacement = await sendFilledTransaction({
+        publicClient: this.publicClient,
+        sendTransaction: (t) => this.walletClient.sendTransaction(t as Parameters<WalletClient['sendTransaction']>[0]),
+        account: this.account,
+        to: this.account.address,
+        // A plain transfer's 21,000, and room for the code of an account delegated (EIP-7702) to ProviderBatcher.
+        gas: withdrawalGas,
+        fees: { maxFeePerGas, maxPriorityFeePerGas },
+        nonce,
+      })
+      this.withdrawn.add(nonce)
+      this.log.warn({ txHash: hash, nonce, replacement }, 'transaction queued behind a missing nonce withdrawn: an empty one replaces it')
+      return replacement
+    } catch (error) {
+      this.log.warn({ err: error, txHash: hash, nonce }, 'could not withdraw a queued transaction')
+      return undefined
+    }
   }
 
   /**
    * Polls for the receipt. Gives up when the node no longer knows the transaction after it once showed it (a reorg
    * dropped it), never showed it for `droppedAfterMs` (a node behind a load balancer may lag for a moment), or holds
-   * it queued behind a nonce no transaction fills (a reorg dropped an earlier one): the caller re-checks the chain,
-   * and what it sends next takes the missing nonce.
+   * it queued behind a nonce no transaction fills (a reorg dropped an earlier one; it is withdrawn then): the caller
+   * re-checks the chain, and what it sends next takes the missing nonce.
    */
   private async receiptOf(functionName: string, hash: Hash): Promise<TransactionReceipt> {
     let seen = false
@@ -303,6 +360,7 @@ export class TxSender {
       if (known.state === 'pending') {
         seen = true
         if (known.queued) {
+          await this.withdraw(hash)
           this.onResult?.(functionName, 'vanished')
           throw new TransactionError(`${functionName} is queued behind a nonce no transaction holds`, {
             retryable: true,
@@ -318,6 +376,12 @@ export class TxSender {
     }
   }
 }
+
+/**
+ * The gas of the empty transfer that withdraws a queued transaction: 21,000 for the transfer, and room for an account
+ * delegated to ProviderBatcher, whose `receive` runs (the delegation's cold access, 2,600, and a little code).
+ */
+const withdrawalGas = 40_000n
 
 /** `undefined` for a transaction or receipt the node doesn't have; other errors are thrown. */
 function unlessNotFound(error: unknown): undefined {

@@ -99,6 +99,18 @@ describe('ProviderBatcher', () => {
     expect(await sys.publicClient.getTransactionCount({ address: p0.address })).toBe(nonce)
   })
 
+  test('the delegated account still takes plain transfers: a top-up, and an empty transfer to itself', async () => {
+    const [p0] = sys.accounts.providers
+    const wallet = walletOf(p0)
+    const before = await sys.publicClient.getBalance({ address: p0.address })
+    const topUp = await walletOf(stranger).sendTransaction({ to: p0.address, value: 12345n })
+    expect((await sys.publicClient.waitForTransactionReceipt({ hash: topUp })).status).toBe('success')
+    expect(await sys.publicClient.getBalance({ address: p0.address })).toBe(before + 12345n)
+    // An empty transfer to itself: what the agent sends in place of a transaction it withdraws from the pool.
+    const empty = await wallet.sendTransaction({ to: p0.address, value: 0n, gas: 40_000n })
+    expect((await sys.publicClient.waitForTransactionReceipt({ hash: empty })).status).toBe('success')
+  })
+
   test('two providers commit and reveal several jobs a transaction each, as themselves, and the jobs complete', async () => {
     const [p0, p1] = sys.accounts.providers
     const jobs = await assignedJobs(3, [p0, p1])

@@ -1,4 +1,4 @@
-import { type Abi, type Account, type Address, encodeFunctionData, type Hash, type PublicClient } from 'viem'
+import { type Abi, type Account, type Address, encodeFunctionData, type Hash, type Hex, type PublicClient } from 'viem'
 
 /** What a send pays per gas: EIP-1559's two fees. */
 export type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
@@ -24,37 +24,40 @@ export function createFeeReader(publicClient: PublicClient, maxAgeMs: number): (
 }
 
 /**
- * Sends a contract call with every field given (gas, fees, nonce): signed here and sent raw for a local account, one
- * request to the node; handed to the node to sign otherwise. viem's `writeContract` would first ask the node to fill
+ * Sends a transaction with every field given (gas, fees, nonce): signed here and sent raw for a local account, one
+ * request to the node; handed to the node to sign otherwise. viem's `sendTransaction` would first ask the node to fill
  * the transaction and read a block and the priority fee, several round trips a send that already knows all of it.
  */
-export async function sendContractCall(parameters: {
+export async function sendFilledTransaction(parameters: {
   publicClient: PublicClient
-  /** Sends for an account the node holds (not a local one). */
-  writeContract: (request: Record<string, unknown>) => Promise<Hash>
+  /** Sends for an account the node holds (not a local one): the wallet client's `sendTransaction`. */
+  sendTransaction: (request: Record<string, unknown>) => Promise<Hash>
   account: Account
-  address: `0x${string}`
-  abi: Abi
-  functionName: string
-  args: readonly unknown[]
+  to: Address
+  /** The call's data; none for a plain transfer. */
+  data?: Hex
   gas: bigint
   fees: Fees
   nonce: number
 }): Promise<Hash> {
-  const { publicClient, account, address, abi, functionName, args, gas, fees, nonce } = parameters
-  if (account.type !== 'local')
-    return parameters.writeContract({ account, address, abi, functionName, args, gas, nonce, ...fees, chain: publicClient.chain })
+  const { publicClient, account, to, data, gas, fees, nonce } = parameters
+  if (account.type !== 'local') return parameters.sendTransaction({ account, to, data, gas, nonce, ...fees, chain: publicClient.chain })
   const chainId = publicClient.chain?.id ?? (await publicClient.getChainId())
-  const serializedTransaction = await account.signTransaction({
-    type: 'eip1559',
-    chainId,
-    nonce,
-    to: address,
-    data: encodeFunctionData({ abi, functionName, args }),
-    gas,
-    ...fees,
-  })
+  const serializedTransaction = await account.signTransaction({ type: 'eip1559', chainId, nonce, to, data, gas, ...fees })
   return publicClient.sendRawTransaction({ serializedTransaction })
+}
+
+/** {@link sendFilledTransaction} of a contract call. */
+export function sendContractCall(
+  parameters: Omit<Parameters<typeof sendFilledTransaction>[0], 'to' | 'data'> & {
+    address: Address
+    abi: Abi
+    functionName: string
+    args: readonly unknown[]
+  },
+): Promise<Hash> {
+  const { address, abi, functionName, args, ...rest } = parameters
+  return sendFilledTransaction({ ...rest, to: address, data: encodeFunctionData({ abi, functionName, args }) })
 }
 
 /** What {@link gasOfOneRun} gives a call over the gas it used once: half again. */

@@ -184,8 +184,8 @@ test('reorgs of depth 1, 5 and 20 during live traffic: every job completes, nobo
     await requester.run
     // Every job reaches Completed while its windows are still open (they are 120 s). Under a full suite on two cores
     // re-sends after the deep reorg can take a while: CI once saw two jobs still Open after 30 s.
-    // A submission given up as queued behind a nonce gap stays in the pool and is mined once a later one fills the
-    // gap: wait for the requester's pool to be empty too, or a job mined late would meet the time warp below Open.
+    // A submission given up as queued behind a nonce gap is withdrawn: an empty transfer takes its nonce. Wait for
+    // the requester's pool to be empty too, so that nothing of it is mined after the time warp below.
     const until = Date.now() + 75_000
     for (;;) {
       const statuses = (await marketJobs(chain())).map((job) => job.status)

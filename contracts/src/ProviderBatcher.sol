@@ -16,7 +16,7 @@ pragma solidity ^0.8.24;
  *
  * Only the account itself may call (`NotSelf`): a transaction it signed and sent to its own address. No one else can
  * make it commit, reveal or anything else. The code keeps no storage, so it leaves the account's storage as it found
- * it, and it only ever calls JobMarket.
+ * it, and it only ever calls JobMarket (a plain transfer to the account runs nothing).
  */
 contract ProviderBatcher {
     /// @notice The most calls one batch takes.
@@ -42,6 +42,12 @@ contract ProviderBatcher {
         if (jobMarket_ == address(0)) revert ZeroAddress();
         _jobMarket = jobMarket_;
     }
+
+    /**
+     * @notice Takes plain transfers, as the account did before it delegated: its gas money can be topped up, and an
+     * empty transfer to itself (how the agent withdraws a transaction stuck in the pool) succeeds.
+     */
+    receive() external payable {}
 
     /// @notice The JobMarket every call goes to.
     function jobMarket() external view returns (address) {

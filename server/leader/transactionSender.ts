@@ -238,7 +238,7 @@ export function createTransactionSender<Meta = undefined>(parameters: {
     const [gasLimit, fees, nonce] = await Promise.all([gas ?? gasOf(request), currentFees(), nextNonce()])
     const hash = await sendContractCall({
       publicClient,
-      writeContract: (c) => walletClient.writeContract(c as Parameters<typeof walletClient.writeContract>[0]),
+      sendTransaction: (t) => walletClient.sendTransaction(t as Parameters<typeof walletClient.sendTransaction>[0]),
       account: walletClient.account,
       address: request.address,
       abi: request.abi as Abi,
