@@ -81,8 +81,10 @@ export type RunAgentParameters = {
   /** How often to look for jobs to claim. Default 15 000. */
   claimIntervalMs?: number
   /**
-   * How often to read this provider's assignments straight from the chain (`chainAssignmentWatch`), besides the
-   * server's subscription, so a server or index that is down or behind can't make it miss one. Default 5 000; 0: off.
+   * How often to read the last 256 blocks for this provider's assignments straight from the chain
+   * (`chainAssignmentWatch`, which also reads each new block as the head shows it), besides the server's subscription:
+   * quicker than the index, and a server or index that is down or behind can't make it miss one. Default 5 000; 0: off
+   * (the subscription alone).
    */
   chainWatchIntervalMs?: number
   /**
@@ -218,6 +220,7 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
           lookbackBlocks: 256n,
           onAssigned: startFromChain,
           metrics,
+          heads,
         }),
       )
     if (chainWatchIntervalMs > 0)

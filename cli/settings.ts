@@ -472,7 +472,8 @@ export const settings = {
     flag: '--chain-watch <seconds>',
     env: 'TESSERA_AGENT_CHAIN_WATCH',
     default: '5',
-    description: "how often to read this provider's assignments from the chain too (0: only the server's feed)",
+    description:
+      "how often to read the last 256 blocks for this provider's assignments, besides each new block (0: only the server's feed)",
     parse: seconds,
   },
   payoutInterval: {
