@@ -237,45 +237,61 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     })
     if (job.status !== JobStatus.Assigned || String(job.commitDeadline) !== assignment.commitDeadline || !slot.assigned)
       throw new Skip(`assignment no longer current (job ${jobStatusName(job.status)})`)
-    if (slot.commitment !== ZERO_HASH) throw new Skip('already committed, but not in the journal')
     const { spec } = job
     verified = {
       block: verifiedAt,
       job: { status: job.status, commitDeadline: job.commitDeadline, spec, slots: job.providers.length, disputed: [...job.disputed] },
       slot,
     }
-    const sameInput = spec.inputHash === assignment.job.inputHash.toLowerCase()
-    if (!sameInput) prefetch.abort()
-    if (!sameInput || spec.modelHash !== assignment.job.modelHash.toLowerCase())
-      log.warn({ modelHash: spec.modelHash, inputHash: spec.inputHash }, 'server and chain disagree on the job spec; using the chain')
-    const view = {
-      jobId: assignment.jobId,
-      modelHash: spec.modelHash,
-      inputHash: spec.inputHash,
-      units: spec.units,
-      outputTolerance: spec.outputTolerance,
+    if (slot.commitment !== ZERO_HASH) {
+      // Ours from an earlier round of this very job, when the journal holds it: a reorg took that round, and our commit
+      // was mined again into this one (geth puts a dropped block's transactions back in its pool; or the agent's own,
+      // queued behind a nonce gap, went before it could be withdrawn). Its salt and result are this job's: reveal them.
+      if (!existing || existing.commitment !== slot.commitment || !sameJob(existing, spec))
+        throw new Skip('already committed, but not in the journal')
+      prefetch.abort()
+      log.warn({ commitDeadline: assignment.commitDeadline }, "our commitment of the job's earlier round is in this one; revealing it")
+      entry = await ctx.journal.update(assignment.jobId, {
+        commitDeadline: assignment.commitDeadline,
+        state: 'computed',
+        reason: undefined,
+        revealTx: undefined,
+        verifiedAt: verifiedAt.toString(),
+      })
+    } else {
+      const sameInput = spec.inputHash === assignment.job.inputHash.toLowerCase()
+      if (!sameInput) prefetch.abort()
+      if (!sameInput || spec.modelHash !== assignment.job.modelHash.toLowerCase())
+        log.warn({ modelHash: spec.modelHash, inputHash: spec.inputHash }, 'server and chain disagree on the job spec; using the chain')
+      const view = {
+        jobId: assignment.jobId,
+        modelHash: spec.modelHash,
+        inputHash: spec.inputHash,
+        units: spec.units,
+        outputTolerance: spec.outputTolerance,
+      }
+      const input = sameInput ? prefetched : fetchInput(ctx, spec.inputHash, untilMs)
+      const { fingerprint, outputHash, failure } = await computeAssignment(ctx, view, input, untilMs)
+      if (ctx.signal.aborted) return
+      const salt = newSalt()
+      const commitment = commitmentOf({ jobId, provider: ctx.provider, fingerprint, outputHash, salt })
+      // On disk before the commit leaves: a restart can then still reveal.
+      entry = await ctx.journal.put({
+        jobId: assignment.jobId,
+        provider: ctx.provider,
+        commitDeadline: assignment.commitDeadline,
+        state: 'computed',
+        salt,
+        fingerprint,
+        outputHash,
+        commitment,
+        failure,
+        modelHash: spec.modelHash,
+        inputHash: spec.inputHash,
+        verifiedAt: verifiedAt.toString(),
+      })
+      if (failure) ctx.metrics.failuresReported.inc({ reason: failure })
     }
-    const input = sameInput ? prefetched : fetchInput(ctx, spec.inputHash, untilMs)
-    const { fingerprint, outputHash, failure } = await computeAssignment(ctx, view, input, untilMs)
-    if (ctx.signal.aborted) return
-    const salt = newSalt()
-    const commitment = commitmentOf({ jobId, provider: ctx.provider, fingerprint, outputHash, salt })
-    // On disk before the commit leaves: a restart can then still reveal.
-    entry = await ctx.journal.put({
-      jobId: assignment.jobId,
-      provider: ctx.provider,
-      commitDeadline: assignment.commitDeadline,
-      state: 'computed',
-      salt,
-      fingerprint,
-      outputHash,
-      commitment,
-      failure,
-      modelHash: spec.modelHash,
-      inputHash: spec.inputHash,
-      verifiedAt: verifiedAt.toString(),
-    })
-    if (failure) ctx.metrics.failuresReported.inc({ reason: failure })
   } catch (error) {
     prefetch.abort()
     if (ctx.signal.aborted) return

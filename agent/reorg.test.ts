@@ -1,5 +1,5 @@
 import pino from 'pino'
-import type { Address, Hex, PrivateKeyAccount } from 'viem'
+import { type Address, encodeFunctionData, type Hex, type PrivateKeyAccount, parseGwei } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.ts'
 import type { TestSystem } from '../devnet/testSystem.ts'
@@ -281,4 +281,72 @@ describe('agents after a reorg', () => {
         else expect(commitment).toBe(before[k])
       }
     })
+
+  it('reveal their commitment of a round a reorg took when a node mines it again into the next round of the job', async () => {
+    const [p1, p2] = system.accounts.providers
+    const { matcher } = system.accounts
+    const jobId = await submitAndAssign([p1, p2], 53)
+    const [assigned] = await system.publicClient.getContractEvents({
+      address: system.market,
+      abi: jobMarketAbi,
+      eventName: 'JobAssigned',
+      args: { jobId },
+      fromBlock: 0n,
+    })
+    if (!assigned) throw new Error(`no JobAssigned for job ${jobId}`)
+    await waitFor('job completed', async () => (await readJob(jobId)).status === JobStatus.Completed)
+    const old = await waitFor('both reveals journaled', async () => {
+      const entries = await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))
+      return entries.every((e) => e?.revealTx !== undefined) && entries[0]
+    })
+    const commitRaw = (await system.publicClient.request({
+      method: 'eth_getRawTransactionByHash',
+      params: [old.commitTx],
+    } as never)) as Hex
+    const { commitDeadline } = await readJob(jobId)
+    const assignCall = {
+      address: system.market,
+      abi: jobMarketAbi,
+      functionName: 'assign',
+      args: [jobId, [p1.address, p2.address]],
+    } as const
+    await system.testClient.setAutomine(false)
+    try {
+      // The assign and all that followed are taken out, and stay out until the agents close their entries.
+      await system.testClient.request({ method: 'anvil_reorg', params: [Number((await head()) - assigned.blockNumber + 1n), []] } as never)
+      const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
+      for (let blocks = 1; !(await closed()); blocks++) {
+        if (blocks > 200) throw new Error('the agents never closed the entries')
+        await system.testClient.mine({ blocks: 1 })
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      // Later the matcher assigns the job again, at a new commit deadline, and a node mines p1's commit of the round
+      // that was taken out in the same block after it: geth puts the transactions of a dropped block back in its pool.
+      const assignRaw = await matcher.signTransaction({
+        type: 'eip1559',
+        chainId: system.chain.id,
+        nonce: await system.publicClient.getTransactionCount({ address: matcher.address, blockTag: 'pending' }),
+        to: system.market,
+        data: encodeFunctionData(assignCall),
+        gas: (await system.publicClient.estimateContractGas({ ...assignCall, account: matcher })) * 2n,
+        // Far above the commit's tip, so the block takes it first.
+        maxFeePerGas: parseGwei('2000'),
+        maxPriorityFeePerGas: parseGwei('1000'),
+      })
+      for (const serializedTransaction of [assignRaw, commitRaw]) await system.publicClient.sendRawTransaction({ serializedTransaction })
+      await system.testClient.increaseTime({ seconds: 5 }) // the new round's deadline differs from the old one's
+      await system.testClient.mine({ blocks: 1 })
+    } finally {
+      await system.testClient.setAutomine(true)
+    }
+    const again = await readJob(jobId)
+    expect([again.status, again.commitDeadline === commitDeadline]).toEqual([JobStatus.Assigned, false])
+    expect((await readSlot(jobId, p1.address)).commitment).toBe(old.commitment)
+    await publishAssignments(bed, jobId, [p1, p2])
+    // p1 reveals that commitment from the journal (the same job: its result still holds), p2 commits and reveals anew,
+    // and they agree: nobody slashed.
+    expect(await settled(jobId)).toEqual([])
+    const slot = await readSlot(jobId, p1.address)
+    expect([slot.commitment, slot.revealed]).toEqual([old.commitment, true])
+  })
 })
