@@ -51,13 +51,27 @@ const readJob = (jobId: bigint) =>
 const readSlot = (jobId: bigint, a: Address) =>
   system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getSlot', args: [jobId, a] })
 /**
- * Reorganises the last `depth` blocks away (replaced by empty ones) and hands `look` the chain as it is right after,
- * holding back what the agents send meanwhile until it is done.
+ * Replaces block `from` and every block after it by as many new ones, the first holding `transactions` (none: all
+ * empty). The chain must not be automining. A block that still came between the head's read and the reorg (a send that
+ * arrived as automine was switched off: an agent's reveal, say) would leave `from` in place, so the reorg is done
+ * again, deeper, until the head is where it was read.
  */
-async function reorg<T>(depth: bigint, look: () => Promise<T>): Promise<T> {
+async function reorgFrom(from: bigint, transactions: [Hex, number][] = []): Promise<void> {
+  for (;;) {
+    const top = await head()
+    await system.testClient.request({ method: 'anvil_reorg', params: [Number(top - from + 1n), transactions] } as never)
+    if ((await head()) === top) return
+  }
+}
+
+/**
+ * Reorganises block `from` and those after it away (replaced by empty ones) and hands `look` the chain as it is right
+ * after, holding back what the agents send meanwhile until it is done.
+ */
+async function reorg<T>(from: bigint, look: () => Promise<T>): Promise<T> {
   await system.testClient.setAutomine(false)
   try {
-    await system.testClient.request({ method: 'anvil_reorg', params: [Number(depth), []] } as never)
+    await reorgFrom(from)
     return await look()
   } finally {
     await system.testClient.setAutomine(true)
@@ -137,7 +151,7 @@ describe('agents after a reorg', () => {
       return states.every((s) => s === 'revealing' || s === 'revealed')
     })
     const revealed = await firstBlockOf('ResultRevealed', jobId)
-    const after = await reorg((await head()) - revealed + 1n, () => readJob(jobId))
+    const after = await reorg(revealed, () => readJob(jobId))
     expect(after.status).toBe(JobStatus.Committed)
     const slashed = await settled(jobId) // waits for both reveals to come back, the second settling
     expect(slashed).toEqual([])
@@ -159,7 +173,7 @@ describe('agents after a reorg', () => {
     await waitFor('job completed', async () => (await readJob(jobId)).status === JobStatus.Completed)
     const commitments = await Promise.all([p1, p2].map(async (p) => (await readSlot(jobId, p.address)).commitment))
     const committed = await firstBlockOf('ResultCommitted', jobId)
-    const [after, slot] = await reorg((await head()) - committed + 1n, () => Promise.all([readJob(jobId), readSlot(jobId, p1.address)]))
+    const [after, slot] = await reorg(committed, () => Promise.all([readJob(jobId), readSlot(jobId, p1.address)]))
     expect(after.status).toBe(JobStatus.Assigned)
     expect(slot.commitment).toBe(`0x${'00'.repeat(32)}`)
     expect(await settled(jobId)).toEqual([])
@@ -168,19 +182,19 @@ describe('agents after a reorg', () => {
 
   it('keep an assignment a reorg takes out right after they verified it until the reorg is deep, and commit when it comes back', async () => {
     const [p1, p2] = system.accounts.providers
-    const { jobId, commitDeadline, heldHash, raw } = await assignWithModelHeld([p1, p2], { modelSeed: 9, jobSeed: 23 })
+    const { jobId, commitDeadline, heldHash, raw, assignBlock } = await assignWithModelHeld([p1, p2], { modelSeed: 9, jobSeed: 23 })
     // The reorg takes the assign out; the agents compute, journal, and find no round at the head, nor in the block
     // `confirmations` deep, which is before the assignment and so proves nothing: they must keep the entry.
     await system.testClient.setAutomine(false)
     try {
-      await system.testClient.request({ method: 'anvil_reorg', params: [1, []] } as never)
+      await reorgFrom(assignBlock)
       expect((await readJob(jobId)).status).toBe(JobStatus.Open)
       bed.server.held.delete(heldHash)
       await waitFor('both journaled', async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every(Boolean))
       await new Promise((resolve) => setTimeout(resolve, 500)) // several polls
       for (const name of ['p1', 'p2']) expect((await journaled(name, jobId))?.state).toBe('computed')
       // The same assign comes back, in the block it left: the agents commit, reveal, and nobody is slashed.
-      await system.testClient.request({ method: 'anvil_reorg', params: [1, [[raw, 0]]] } as never)
+      await reorgFrom(assignBlock, [[raw, 0]])
     } finally {
       await system.testClient.setAutomine(true)
     }
@@ -194,7 +208,7 @@ describe('agents after a reorg', () => {
     await system.testClient.setAutomine(false)
     try {
       // The assign is taken out and stays out until the agents close their entries: the round ended, deep.
-      await system.testClient.request({ method: 'anvil_reorg', params: [1, []] } as never)
+      await reorgFrom(assignBlock)
       bed.server.held.delete(heldHash)
       const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
       for (let blocks = 1; !(await closed()); blocks++) {
@@ -203,8 +217,7 @@ describe('agents after a reorg', () => {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
       // Then the same assign is mined again where it was, at the same timestamp: the same commit deadline.
-      const depth = (await head()) - assignBlock + 1n
-      await system.testClient.request({ method: 'anvil_reorg', params: [Number(depth), [[raw, 0]]] } as never)
+      await reorgFrom(assignBlock, [[raw, 0]])
     } finally {
       await system.testClient.setAutomine(true)
     }
@@ -248,10 +261,7 @@ describe('agents after a reorg', () => {
       try {
         // The assign and all that followed are taken out, and stay out until the agents close their entries: the
         // round ended, deep, with nothing of theirs left on chain.
-        await system.testClient.request({
-          method: 'anvil_reorg',
-          params: [Number((await head()) - assigned.blockNumber + 1n), []],
-        } as never)
+        await reorgFrom(assigned.blockNumber)
         const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
         for (let blocks = 1; !(await closed()); blocks++) {
           if (blocks > 200) throw new Error('the agents never closed the entries')
@@ -262,10 +272,7 @@ describe('agents after a reorg', () => {
         // in the commits case a busy machine may have sent one before the reorg.
         revealed = (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).map((e) => e?.revealTx !== undefined)
         // Then the same assign is mined again where it was, at the same timestamp: the same commit deadline.
-        await system.testClient.request({
-          method: 'anvil_reorg',
-          params: [Number((await head()) - assigned.blockNumber + 1n), [[raw, 0]]],
-        } as never)
+        await reorgFrom(assigned.blockNumber, [[raw, 0]])
       } finally {
         await system.testClient.setAutomine(true)
       }
@@ -313,7 +320,7 @@ describe('agents after a reorg', () => {
     await system.testClient.setAutomine(false)
     try {
       // The assign and all that followed are taken out, and stay out until the agents close their entries.
-      await system.testClient.request({ method: 'anvil_reorg', params: [Number((await head()) - assigned.blockNumber + 1n), []] } as never)
+      await reorgFrom(assigned.blockNumber)
       const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
       for (let blocks = 1; !(await closed()); blocks++) {
         if (blocks > 200) throw new Error('the agents never closed the entries')
