@@ -96,8 +96,19 @@ async function firstBlockOf(eventName: 'ResultCommitted' | 'ResultRevealed', job
   return first.blockNumber
 }
 
+/**
+ * Gives the next block its parent's timestamp: the assign's, so that when a test mines the assign again where it was,
+ * it has the same timestamp, and the round the same commit deadline. anvil_reorg gives every block it makes the
+ * timestamp of the block it builds on; the assign, mined a moment after the submit, may be a second later otherwise.
+ */
+async function atParentTime(): Promise<void> {
+  const { timestamp } = await system.publicClient.getBlock({ blockTag: 'latest' })
+  await system.testClient.setNextBlockTimestamp({ timestamp })
+}
+
 /** Submits a k=2 job of 3 rows as requester 0, assigns it to `providers` as the matcher and publishes the assignments. */
-const submitAndAssign = (providers: PrivateKeyAccount[], seed: number) => submitAndAssignJob(bed, { providers, modelHash, seed, rows: 3 })
+const submitAndAssign = (providers: PrivateKeyAccount[], seed: number) =>
+  submitAndAssignJob(bed, { providers, modelHash, seed, rows: 3, beforeAssign: atParentTime })
 
 /** Waits for the job to complete (the agreeing last reveal settles it); returns the Slashed events of its block. */
 async function settled(jobId: bigint) {
@@ -129,7 +140,7 @@ async function assignWithModelHeld(providers: PrivateKeyAccount[], seeds: { mode
   const heldHash = sha256Hex(model)
   bed.server.blobs.set(heldHash, model)
   bed.server.held.set(heldHash, 0)
-  const jobId = await submitAndAssignJob(bed, { providers, modelHash: heldHash, seed: seeds.jobSeed, rows: 3 })
+  const jobId = await submitAndAssignJob(bed, { providers, modelHash: heldHash, seed: seeds.jobSeed, rows: 3, beforeAssign: atParentTime })
   const { commitDeadline } = await readJob(jobId)
   const { transactions } = await system.publicClient.getBlock({ includeTransactions: true })
   const assignTx = transactions.at(-1)

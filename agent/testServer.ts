@@ -265,6 +265,8 @@ export async function submitAndAssignJob(
     tamper?: boolean
     /** Whether the test server publishes the assignments (default true); false: only the chain knows of them. */
     publish?: boolean
+    /** Awaited right before the assign is sent (a test pinning the assign block's timestamp, say). */
+    beforeAssign?: () => Promise<void>
   },
 ): Promise<bigint> {
   const { system, server } = bed
@@ -285,6 +287,7 @@ export async function submitAndAssignJob(
   const spec = await sampleJobSpec(system, { modelHash, inputHash, units, maxPricePerUnit, redundancy: providers.length })
   await system.write(requesters[0], { address: system.market, abi: jobMarketAbi, functionName: 'submitJob', args: [spec] })
   const jobId = (await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'nextJobId' })) - 1n
+  await parameters.beforeAssign?.()
   await system.write(matcher, {
     address: system.market,
     abi: jobMarketAbi,
