@@ -82,6 +82,29 @@ const head = () => system.publicClient.getBlockNumber({ cacheTime: 0 })
 
 const journaled = (name: string, jobId: bigint) => journaledEntry(bed, name, jobId)
 
+/** Mines a block at a time (automine off) until both agents have closed their entries for `jobId`. */
+async function mineUntilClosed(jobId: bigint): Promise<void> {
+  const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
+  for (let blocks = 1; !(await closed()); blocks++) {
+    if (blocks > 200) throw new Error('the agents never closed the entries')
+    await system.testClient.mine({ blocks: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** The JobAssigned log of `jobId`'s first round. */
+async function assignedLog(jobId: bigint) {
+  const [assigned] = await system.publicClient.getContractEvents({
+    address: system.market,
+    abi: jobMarketAbi,
+    eventName: 'JobAssigned',
+    args: { jobId },
+    fromBlock: 0n,
+  })
+  if (!assigned) throw new Error(`no JobAssigned for job ${jobId}`)
+  return assigned
+}
+
 /** The first block holding `eventName` for `jobId`. */
 async function firstBlockOf(eventName: 'ResultCommitted' | 'ResultRevealed', jobId: bigint): Promise<bigint> {
   const events = await system.publicClient.getContractEvents({
@@ -221,12 +244,7 @@ describe('agents after a reorg', () => {
       // The assign is taken out and stays out until the agents close their entries: the round ended, deep.
       await reorgFrom(assignBlock)
       bed.server.held.delete(heldHash)
-      const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
-      for (let blocks = 1; !(await closed()); blocks++) {
-        if (blocks > 200) throw new Error('the agents never closed the entries')
-        await system.testClient.mine({ blocks: 1 })
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
+      await mineUntilClosed(jobId)
       // Then the same assign is mined again where it was, at the same timestamp: the same commit deadline.
       await reorgFrom(assignBlock, [[raw, 0]])
     } finally {
@@ -242,14 +260,7 @@ describe('agents after a reorg', () => {
     it(`commit again an assignment the journal closed after its ${sent} left, when the same assign is mined again, at the same deadline`, async () => {
       const [p1, p2] = system.accounts.providers
       const jobId = await submitAndAssign([p1, p2], 41 + i)
-      const [assigned] = await system.publicClient.getContractEvents({
-        address: system.market,
-        abi: jobMarketAbi,
-        eventName: 'JobAssigned',
-        args: { jobId },
-        fromBlock: 0n,
-      })
-      if (!assigned) throw new Error(`no JobAssigned for job ${jobId}`)
+      const assigned = await assignedLog(jobId)
       const raw = (await system.publicClient.request({
         method: 'eth_getRawTransactionByHash',
         params: [assigned.transactionHash],
@@ -273,12 +284,7 @@ describe('agents after a reorg', () => {
         // The assign and all that followed are taken out, and stay out until the agents close their entries: the
         // round ended, deep, with nothing of theirs left on chain.
         await reorgFrom(assigned.blockNumber)
-        const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
-        for (let blocks = 1; !(await closed()); blocks++) {
-          if (blocks > 200) throw new Error('the agents never closed the entries')
-          await system.testClient.mine({ blocks: 1 })
-          await new Promise((resolve) => setTimeout(resolve, 50))
-        }
+        await mineUntilClosed(jobId)
         // Whose reveal had left when the round closed: once the job is Committed an agent reveals at once, so even
         // in the commits case a busy machine may have sent one before the reorg.
         revealed = (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).map((e) => e?.revealTx !== undefined)
@@ -304,14 +310,7 @@ describe('agents after a reorg', () => {
     const [p1, p2] = system.accounts.providers
     const { matcher } = system.accounts
     const jobId = await submitAndAssign([p1, p2], 53)
-    const [assigned] = await system.publicClient.getContractEvents({
-      address: system.market,
-      abi: jobMarketAbi,
-      eventName: 'JobAssigned',
-      args: { jobId },
-      fromBlock: 0n,
-    })
-    if (!assigned) throw new Error(`no JobAssigned for job ${jobId}`)
+    const assigned = await assignedLog(jobId)
     await waitFor('job completed', async () => (await readJob(jobId)).status === JobStatus.Completed)
     const old = await waitFor('both reveals journaled', async () => {
       const entries = await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))
@@ -332,12 +331,7 @@ describe('agents after a reorg', () => {
     try {
       // The assign and all that followed are taken out, and stay out until the agents close their entries.
       await reorgFrom(assigned.blockNumber)
-      const closed = async () => (await Promise.all(['p1', 'p2'].map((n) => journaled(n, jobId)))).every((e) => e?.state === 'done')
-      for (let blocks = 1; !(await closed()); blocks++) {
-        if (blocks > 200) throw new Error('the agents never closed the entries')
-        await system.testClient.mine({ blocks: 1 })
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
+      await mineUntilClosed(jobId)
       // Later the matcher assigns the job again, at a new commit deadline, and a node mines p1's commit of the round
       // that was taken out in the same block after it: geth puts the transactions of a dropped block back in its pool.
       const assignRaw = await matcher.signTransaction({
