@@ -556,7 +556,7 @@ async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bi
 async function mayLand(ctx: JobContext, hash: Hex | undefined, head: bigint): Promise<boolean> {
   if (!hash) return false
   const known = await ctx.sender.transactionState(hash)
-  if (known.state === 'pending' && known.queued) await ctx.sender.withdraw(hash)
+  if (known.state === 'pending' && known.queued) await ctx.sender.withdraw(hash, known)
   if (known.state === 'pending') return !known.queued
   return known.state === 'mined' && known.receipt.status === 'success' && known.receipt.blockNumber > head
 }

@@ -16,7 +16,7 @@ import {
 import { TesseraError, type TesseraErrorParameters } from '../protocol/errors.ts'
 import { sleep } from '../protocol/retry.ts'
 import { decodeRevert, formatRevert, type Revert } from '../protocol/revert.ts'
-import { createFeeReader, type Fees, gasOfOneRun, sendContractCall, sendFilledTransaction } from '../protocol/signedSend.ts'
+import { createFeeReader, type Fees, gasOfOneRun, sendContractCall, sendEmptyTransfer } from '../protocol/signedSend.ts'
 import type { HeadWatch } from './headWatch.ts'
 
 /**
@@ -312,10 +312,10 @@ export class TxSender {
    * reorg took out, say, landing on the new job that a later submission gave the same id. The next sends fill the gap
    * and pass over that nonce. Does nothing for a transaction that isn't queued (mined, gone, or about to be mined: the
    * caller sees it land). Resolves with the replacement's hash, or undefined when there was none (a failed replacement
-   * is logged: the node may have mined the original meanwhile).
+   * is logged: the node may have mined the original meanwhile). `known`: its state, when the caller just read it.
    */
-  async withdraw(hash: Hash): Promise<Hash | undefined> {
-    const known = await this.transactionState(hash)
+  async withdraw(hash: Hash, known?: TransactionState): Promise<Hash | undefined> {
+    known ??= await this.transactionState(hash)
     if (known.state !== 'pending' || !known.queued) return undefined
     const { nonce, fees } = known
     const current = await this.currentFees()
@@ -325,13 +325,10 @@ export class TxSender {
     const maxPriorityFeePerGas = higher((fees.maxPriorityFeePerGas * 5n) / 4n + 1n, current.maxPriorityFeePerGas)
     const maxFeePerGas = higher(higher((fees.maxFeePerGas * 5n) / 4n + 1n, current.maxFeePerGas), maxPriorityFeePerGas)
     try {
-      const replacement = await sendFilledTransaction({
+      const replacement = await sendEmptyTransfer({
         publicClient: this.publicClient,
         sendTransaction: (t) => this.walletClient.sendTransaction(t as Parameters<WalletClient['sendTransaction']>[0]),
         account: this.account,
-        to: this.account.address,
-        // A plain transfer's 21,000, and room for the code of an account delegated (EIP-7702) to ProviderBatcher.
-        gas: withdrawalGas,
         fees: { maxFeePerGas, maxPriorityFeePerGas },
         nonce,
       })
@@ -360,7 +357,7 @@ export class TxSender {
       if (known.state === 'pending') {
         seen = true
         if (known.queued) {
-          await this.withdraw(hash)
+          await this.withdraw(hash, known)
           this.onResult?.(functionName, 'vanished')
           throw new TransactionError(`${functionName} is queued behind a nonce no transaction holds`, {
             retryable: true,
@@ -376,12 +373,6 @@ export class TxSender {
     }
   }
 }
-
-/**
- * The gas of the empty transfer that withdraws a queued transaction: 21,000 for the transfer, and room for an account
- * delegated to ProviderBatcher, whose `receive` runs (the delegation's cold access, 2,600, and a little code).
- */
-const withdrawalGas = 40_000n
 
 /** `undefined` for a transaction or receipt the node doesn't have; other errors are thrown. */
 function unlessNotFound(error: unknown): undefined {

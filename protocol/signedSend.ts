@@ -47,6 +47,20 @@ export async function sendFilledTransaction(parameters: {
   return publicClient.sendRawTransaction({ serializedTransaction })
 }
 
+/**
+ * The gas of {@link sendEmptyTransfer}: 21,000 for the transfer, and room for an account delegated (EIP-7702) to
+ * ProviderBatcher, whose `receive` runs (the delegation's cold access, 2,600, and a little code).
+ */
+const emptyTransferGas = 40_000n
+
+/**
+ * An empty transfer from the account to itself at `nonce`: what takes a nonce that nothing else should, a gap to fill
+ * or a queued transaction to withdraw.
+ */
+export function sendEmptyTransfer(parameters: Omit<Parameters<typeof sendFilledTransaction>[0], 'to' | 'data' | 'gas'>): Promise<Hash> {
+  return sendFilledTransaction({ ...parameters, to: parameters.account.address, gas: emptyTransferGas })
+}
+
 /** {@link sendFilledTransaction} of a contract call. */
 export function sendContractCall(
   parameters: Omit<Parameters<typeof sendFilledTransaction>[0], 'to' | 'data'> & {

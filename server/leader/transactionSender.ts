@@ -13,7 +13,7 @@ import {
   type WalletClient,
 } from 'viem'
 import { decodeRevert, formatRevert } from '../../protocol/revert.ts'
-import { createFeeReader, gasOfOneRun, oneRunGasMargin, sendContractCall } from '../../protocol/signedSend.ts'
+import { createFeeReader, gasOfOneRun, oneRunGasMargin, sendContractCall, sendEmptyTransfer } from '../../protocol/signedSend.ts'
 import type { ServerMetrics } from '../metrics.ts'
 
 /** How long a mined transaction's key stays blocked while the indexer catches up. */
@@ -329,7 +329,13 @@ export function createTransactionSender<Meta = undefined>(parameters: {
   const fillGap = async () => {
     const nonce = await publicClient.getTransactionCount({ address, blockTag: 'pending' })
     if (watched.has(nonce) || ![...watched.keys()].some((n) => n > nonce)) return
-    const hash = await walletClient.sendTransaction({ to: address, value: 0n, nonce } as Parameters<typeof walletClient.sendTransaction>[0])
+    const hash = await sendEmptyTransfer({
+      publicClient,
+      sendTransaction: (t) => walletClient.sendTransaction(t as Parameters<typeof walletClient.sendTransaction>[0]),
+      account: walletClient.account,
+      fees: await currentFees(),
+      nonce,
+    })
     watched.set(nonce, { nonce, hash, sentAt: Date.now(), seen: false })
     metrics?.leaderTransactions.inc({ action: 'fillNonce', outcome: 'sent' })
     log.warn({ nonce, hash }, 'nonce gap filled with an empty transaction')
