@@ -315,6 +315,38 @@ describe('runAgent against anvil', () => {
     }
   })
 
+  it('reads the head as often as headIntervalMs asks while idle, and still hears of an assignment at the next head', async () => {
+    const [p1, p2] = system.accounts.providers
+    // Each agent behind a node of its own that counts its head reads; the windows read once, at the start.
+    const headReads = [0, 0]
+    const nodes = await Promise.all(
+      [0, 1].map((i) =>
+        startNodeProxy(system.rpcUrl, (request) => {
+          if (request.method === 'eth_blockNumber') headReads[i]++
+          return undefined
+        }),
+      ),
+    )
+    // Data folders of their own: a journal holding an earlier test's job in flight would read the head for it.
+    const quiet = { chainWatchIntervalMs: 60_000 }
+    const a1 = await runAgent(agentParameters(devKeys[2], 'idle-p1', { ...quiet, rpcUrl: nodes[0].url, headIntervalMs: 1_000 }))
+    const a2 = await runAgent(agentParameters(devKeys[3], 'idle-p2', { ...quiet, rpcUrl: nodes[1].url }))
+    try {
+      const before = [...headReads]
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      const [slow, fast] = headReads.map((reads, i) => reads - before[i])
+      // Every second against every quarter second (the default), over the same 3 s.
+      expect(slow).toBeGreaterThanOrEqual(2)
+      expect(slow).toBeLessThanOrEqual(5)
+      expect(fast).toBeGreaterThanOrEqual(3 * slow)
+      const jobId = await submitAndAssignJob(bed, { providers: [p1, p2], modelHash, seed: 19, rows: 2, publish: false })
+      expect((await settleAndCheck(jobId)).status).toBe(JobStatus.Completed)
+    } finally {
+      await Promise.all([a1.stop(), a2.stop()])
+      await Promise.all(nodes.map((node) => node.stop()))
+    }
+  })
+
   it('fetches the input the server names while it reads the chain; where the chain names another, runs that and stops the first fetch', async () => {
     const [p1, p2] = system.accounts.providers
     const onlyServer = { chainWatchIntervalMs: 0 }

@@ -57,6 +57,13 @@ export type RunAgentParameters = {
   /** How often a job in flight re-reads its status on chain. Default 1000. */
   pollIntervalMs?: number
   /**
+   * How often the head is read while anything waits for a new block, which the chain watch always does: each block it
+   * shows is read for assignments, the receipts of the agent's transactions and the rounds of its jobs. Default 250, or
+   * `pollIntervalMs` when lower. On a chain with 12-second blocks, 1 000 costs a quarter of the reads and at most a
+   * second of each step.
+   */
+  headIntervalMs?: number
+  /**
    * Blocks deep (1: the block itself) a commit, reveal or settlement must be before the journal counts it; until
    * then a reorg may take it and the agent sends it again. Pick it above the deepest reorg the chain may have. Default 2.
    */

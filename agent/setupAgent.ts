@@ -27,6 +27,7 @@ export type SetupAgentParameters = Pick<
   | 'hardware'
   | 'region'
   | 'pollIntervalMs'
+  | 'headIntervalMs'
   | 'inferenceWorkers'
   | 'startupTimeoutMs'
   | 'batchCalls'
@@ -103,7 +104,10 @@ export async function setupAgent(parameters: SetupAgentParameters): Promise<Setu
   const journal = await Journal.open({ dataDir: parameters.dataDir, name: journalName })
   defer(() => journal.close())
   // The head, read once for everything the agent follows: its jobs' rounds and its own transactions' receipts.
-  const heads = createHeadWatch({ publicClient, intervalMs: Math.min(250, parameters.pollIntervalMs ?? 1000) })
+  const heads = createHeadWatch({
+    publicClient,
+    intervalMs: parameters.headIntervalMs ?? Math.min(250, parameters.pollIntervalMs ?? 1000),
+  })
   const sender = new TxSender(
     publicClient,
     walletClient,

@@ -96,6 +96,14 @@ const seconds = (value: string, from: string): number => {
   return n
 }
 
+/** A number of seconds from 0.01 to 60 (fractions allowed): an interval something is polled at. */
+const pollSeconds = (value: string, from: string): number => {
+  const n = Number(value.trim())
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0.01 || n > 60)
+    throw new ConfigError(`${from} must be a number of seconds from 0.01 to 60, got ${shown(value)}`)
+  return n
+}
+
 /** A fraction from 0 to 1. */
 const fraction = (value: string, from: string): number => {
   const n = Number(value.trim())
@@ -475,6 +483,13 @@ export const settings = {
     description:
       "how often to read the last 256 blocks for this provider's assignments, besides each new block (0: only the server's feed)",
     parse: seconds,
+  },
+  headPoll: {
+    flag: '--head-poll <seconds>',
+    env: 'TESSERA_AGENT_HEAD_POLL',
+    default: '0.25',
+    description: 'how often to read the head for new blocks (their assignments, receipts and rounds); raise it on a chain with long blocks',
+    parse: pollSeconds,
   },
   payoutInterval: {
     flag: '--payout-interval <seconds>',

@@ -219,6 +219,7 @@ describe('bad input is refused by name, before anything is uploaded or sent', ()
       [['server'], '--database-url (or DATABASE_URL) is required'],
       [['server', '--database-url', 'mysql://x'], '--database-url must be a postgres:// URL'],
       [['dev', '--server-port', '70000'], '--server-port must be a port number (0 to 65535), got "70000"'],
+      [['agent', '--head-poll', '0'], '--head-poll must be a number of seconds from 0.01 to 60, got "0"'],
     ]
     const runs = await inBatches(
       cases.map(

@@ -117,6 +117,7 @@ const agentSettings = [
   'claim',
   'batchCalls',
   'chainWatch',
+  'headPoll',
   'payoutInterval',
   'minWithdraw',
 ] as const
@@ -161,6 +162,7 @@ settingsCommand(
       claimJobs: config.claim,
       batchCalls: config.batchCalls,
       chainWatchIntervalMs: config.chainWatch * 1000,
+      headIntervalMs: Math.round(config.headPoll * 1000),
       payoutIntervalMs: config.payoutInterval * 1000,
       minWithdraw: config.minWithdraw,
       lie,
