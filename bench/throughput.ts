@@ -17,6 +17,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import pino, { type Logger } from 'pino'
+import { createPublicClient, http, type PublicClient } from 'viem'
 import { type CatalogueModel, modelCatalogue } from '../agent/models/modelCatalogue.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { ensureDatabase } from '../devnet/startPostgres.ts'
@@ -36,6 +37,7 @@ import {
 } from './createJobTracker.ts'
 import { processTreeCpu } from './processTreeCpu.ts'
 import { quantile } from './quantile.ts'
+import { pooledStepBlocks, readStepBlocks, type StepBlocks, steps, summarizeStepBlocks } from './stepBlocks.ts'
 import type { ThroughputStackReady } from './throughputStack.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
@@ -76,6 +78,8 @@ export type LoadRun = {
   /** Jobs that ended otherwise (FAILED, EXPIRED, …) or hadn't completed when the run gave up on them. */
   notCompleted: number
   stagesMs: StageMedians
+  /** Blocks each step of the steady window's settled jobs took on chain. */
+  stepBlocks: StepBlocks
   usage: Usage
 }
 
@@ -165,6 +169,7 @@ export type RateSummary = {
       p99Ms: number
       notCompleted: number
       stagesMs: StageMedians
+      stepBlocks: StepBlocks
       usage: Usage
     }
   >
@@ -278,12 +283,18 @@ async function benchOneStack(parameters: {
   try {
     const submitter = await createJobSubmitter({ ...running, keys: throughputRequesterKeys, model: smallModel(), redundancy })
     const usage = () => readUsage(running)
+    const publicClient = createPublicClient({ transport: http(running.rpcUrl) }) as PublicClient
+    const chain: LoadChain = {
+      head: () => publicClient.getBlockNumber({ cacheTime: 0 }),
+      stepBlocks: (jobIds, fromBlock) =>
+        readStepBlocks({ publicClient, market: running.deployment.contracts.JobMarket.address, jobIds, fromBlock }),
+    }
     const quiet: QuietRun = { side, stack, ...(await runQuiet({ submitter, tracker, jobs: plan.quietJobs })) }
     // Under load, one-second blocks alone: a block per transaction would cost the indexer a block per transaction.
     await oneSecondBlocks(running.rpcUrl)
     const loads: LoadRun[] = []
     for (const rate of plan.rates)
-      loads.push({ side, stack, offeredPerSecond: rate, ...(await runLoad({ submitter, tracker, usage, rate, plan })) })
+      loads.push({ side, stack, offeredPerSecond: rate, ...(await runLoad({ submitter, tracker, usage, chain, rate, plan })) })
     // From an empty pipeline: the last rate may have left a backlog behind its drain.
     await tracker.drained(performance.now() + 60_000)
     const sustained: SustainRun = { side, stack, ...(await runSustain({ submitter, tracker, ...plan.sustain })) }
@@ -492,12 +503,14 @@ async function runLoad(parameters: {
   submitter: JobSubmitter
   tracker: JobTracker
   usage: () => Promise<UsageReading>
+  chain: LoadChain
   rate: number
   plan: ThroughputPlan
 }) {
   const { submitter, tracker, rate } = parameters
   const { loadSeconds: seconds, settleSeconds, drainSeconds } = parameters.plan
   const before = await parameters.usage()
+  const fromBlock = await parameters.chain.head()
   const { start, jobs } = await offer({ submitter, tracker, rate, seconds })
   const usage = usageBetween(before, await parameters.usage())
   const windowStart = start + settleSeconds * 1000
@@ -505,12 +518,14 @@ async function runLoad(parameters: {
   const steady = jobs.filter((job) => job.sentAt >= windowStart)
   await tracker.settled(steady, windowEnd + drainSeconds * 1000)
   const latenciesMs = steady.map(latencyOf)
+  const completed = steady.filter((job) => job.status === 'COMPLETED').map((job) => job.jobId)
   return {
     submitted: jobs.length,
     completedPerSecond: latenciesMs.filter((l) => l !== Infinity).length / (seconds - settleSeconds),
     latenciesMs,
     notCompleted: latenciesMs.filter((l) => l === Infinity).length,
     stagesMs: stageMedians(steady),
+    stepBlocks: await parameters.chain.stepBlocks(completed, fromBlock),
     usage,
   }
 }
@@ -546,6 +561,12 @@ async function runSustain(parameters: {
     p50FirstThirdMs: p50Of(start, start + third),
     p50LastThirdMs: p50Of(end - third, end),
   }
+}
+
+/** The chain under a load: its head, and the blocks each step of some jobs took ({@link readStepBlocks}). */
+type LoadChain = {
+  head: () => Promise<bigint>
+  stepBlocks: (jobIds: readonly bigint[], fromBlock: bigint) => Promise<StepBlocks>
 }
 
 /** Switches anvil from mixed mining (a block a second and one per transaction) to a block a second holding all. */
@@ -592,6 +613,7 @@ function summarizeRate(rate: number, loads: readonly LoadRun[]): RateSummary {
       p99Ms: quantile(latencies, 0.99),
       notCompleted,
       stagesMs: pooledStages(runs.map((r) => r.stagesMs)),
+      stepBlocks: pooledStepBlocks(runs.map((r) => r.stepBlocks)),
       usage: pooledUsage(runs.map((r) => r.usage)),
     }
   }
@@ -697,6 +719,7 @@ export function throughputSection(bench: ThroughputBenchReturnType): string[] {
     '',
     ...sustainedTable(bench),
     ...stagesTable(bench),
+    ...stepBlocksTable(bench),
     ...usageTable(bench),
     ...leaderTransactionsLines(bench),
     targetsSentence(bench),
@@ -721,9 +744,16 @@ function pooledSustain(bench: ThroughputBenchReturnType, side: ThroughputSide) {
     submitted: runs.reduce((sum, r) => sum + r.submitted, 0),
     p50FirstThirdMs: mean((r) => r.p50FirstThirdMs),
     p50LastThirdMs: mean((r) => r.p50LastThirdMs),
-    keptUp: outputPerSecond >= 0.9 * bench.plan.sustain.rate && notCompleted === 0,
+    // Output alone misses a backlog that grows slowly: every stack's latency must also hold within a block.
+    keptUp:
+      outputPerSecond >= 0.9 * bench.plan.sustain.rate &&
+      notCompleted === 0 &&
+      runs.every((r) => r.p50LastThirdMs - r.p50FirstThirdMs <= sustainedLatencyGrowthMs),
   }
 }
+
+/** How much later the last third's jobs may complete than the first third's (p50) in a stack that keeps up: a block. */
+const sustainedLatencyGrowthMs = 1000
 
 /** What each side sustains over a longer offer: its output once the pipeline is full. */
 function sustainedTable(bench: ThroughputBenchReturnType): string[] {
@@ -738,7 +768,8 @@ function sustainedTable(bench: ThroughputBenchReturnType): string[] {
       'whatever each job takes; a stack that keeps up puts out what it takes in. Not completed: jobs that had not ' +
       `completed ${drainSeconds} s after the last was sent. Latency (submit → COMPLETED p50) of the jobs sent in the ` +
       'first and in the last third: a stack falling behind takes longer and longer. A side kept up when its output is ' +
-      `≥ 90 % of the rate and every job completed. Ratio (output): ${ratioCell(b.outputPerSecond / p.outputPerSecond)}.`,
+      `≥ 90 % of the rate, every job completed, and on each of its stacks the last third's p50 was at most ` +
+      `${sustainedLatencyGrowthMs / 1000} s (a block) above the first third's. Ratio (output): ${ratioCell(b.outputPerSecond / p.outputPerSecond)}.`,
     '',
     '| leader | output (jobs/s) | not completed | p50 first / last third (s) |',
     '| --- | ---: | ---: | ---: |',
@@ -762,6 +793,30 @@ function stagesTable(bench: ThroughputBenchReturnType): string[] {
     ...(['batched', 'per-job'] as const).map((side) => row('quiet', side, bench.quietSummary[side].stagesMs)),
     ...bench.summary.flatMap((r) =>
       (['batched', 'per-job'] as const).map((side) => row(`${r.offeredPerSecond} jobs/s`, side, r.sides[side].stagesMs)),
+    ),
+    '',
+  ]
+}
+
+/** The blocks each step took on chain, per rate and side: median / p99, and the share of jobs at the floor. */
+function stepBlocksTable(bench: ThroughputBenchReturnType): string[] {
+  const pair = (x: { p50: number; p99: number }) => `${x.p50} / ${x.p99}`
+  const row = (rate: number, side: ThroughputSide, blocks: StepBlocks) => {
+    const summary = summarizeStepBlocks(blocks)
+    return `| ${rate} jobs/s | ${sideNames[side]} | ${steps.map((step) => pair(summary[step])).join(' | ')} | ${pair(summary.total)} | ${(100 * summary.atFloor).toFixed(1)} % of ${summary.jobs} |`
+  }
+  return [
+    "The same steps in blocks, from JobMarket's logs: from the block a job's submit was mined in to its first " +
+      '`JobAssigned`, from there to its `JobCommitted` (the last commit of the round), and from there to its `JobFinalized` ' +
+      '(the settling reveal); median / p99 of the jobs of the steady window that completed, and the share of them that ' +
+      'took one block a step. Each step needs the one before it mined (the agents compute after the assignment, and a ' +
+      "reveal in a commit's own block would show the result before the round's other commits are in), so three blocks " +
+      "after the submit's is the fewest the protocol allows.",
+    '',
+    '| load | leader | assigned | committed | finalized | in all | jobs at three blocks |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...bench.summary.flatMap((r) =>
+      (['batched', 'per-job'] as const).map((side) => row(r.offeredPerSecond, side, r.sides[side].stepBlocks)),
     ),
     '',
   ]
@@ -834,7 +889,10 @@ function targetsSentence(bench: ThroughputBenchReturnType): string {
     `not completed; within ${bench.plan.drainSeconds} s of the last submission, kept up at ` +
     `${sustained || 'no offered rate'}${sustained ? ' jobs/s' : ''}, at most ${peak.toFixed(2)} jobs/s completed); ` +
     `submit → COMPLETED p50 ≤ 1 s on a quiet stack: ${verdict(quiet.p50Ms <= 1000)} (${withUnit(quiet.p50Ms)}); ` +
-    `p99 ≤ 3 s at 50 jobs/s: ${at50 ? `${verdict(at50.p99Ms <= 3000)} (${withUnit(at50.p99Ms)})` : 'not measured'}.`
+    `p99 ≤ 3 s at 50 jobs/s: ${at50 ? `${verdict(at50.p99Ms <= 3000)} (${withUnit(at50.p99Ms)})` : 'not measured'}. ` +
+    'On one-second blocks that last target is below what the protocol allows: a submit sent at a random moment waits up ' +
+    'to a second for its block, then the job takes at least three more (the table of blocks above), so its p99 from ' +
+    'sending is at least 3.99 s before any indexing or polling.'
   )
 }
 
