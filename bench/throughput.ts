@@ -4,8 +4,8 @@
  * bench/throughputStack.ts, with three agents in a process of their own) and followed through the server's GraphQL to
  * COMPLETED. Two sides, each on a fresh stack and database per run, in the order A B B A: the leader batching jobs into
  * its transactions (the stack's default) against the same leader sending one assign or finalize transaction per job
- * (`leaderBatch: 1`). Each stack first runs a few jobs one at a time (the quiet stack), then each offered rate in turn.
- * Databases are made on `TESSERA_BENCH_DATABASE_URL` (default the local Postgres,
+ * (`leaderBatch: 1`). Each stack first runs a few jobs one at a time (the quiet stack), then each offered rate in turn;
+ * after each rate, JobMarket's logs tell how many blocks each step of its jobs took (bench/stepBlocks.ts). Databases are made on `TESSERA_BENCH_DATABASE_URL` (default the local Postgres,
  * `postgres://postgres@127.0.0.1:5432/postgres`) and dropped after. `npx tsx bench/throughput.ts` runs this alone and
  * rewrites its section of BENCHMARKS.md.
  */
