@@ -32,7 +32,10 @@ export type ChainAssignmentWatchParameters = Omit<PollBlockWindowsParameters, 'w
  */
 export async function chainAssignmentWatch(parameters: ChainAssignmentWatchParameters): Promise<void> {
   const { publicClient, provider, log } = parameters
-  const handed = new Set<string>()
+  // Each (job, commit deadline) handed, and the block of its log: once that block is below every read's reach (the
+  // windows look back `lookbackBlocks`, the head reads only new blocks), its key goes, so a long-running agent's set
+  // holds the last window's assignments rather than every one it ever had.
+  const handed = new Map<string, bigint>()
   const poll = async (range: { fromBlock: bigint; toBlock: bigint }) => {
     const logs = await publicClient.getContractEvents({
       address: parameters.jobMarket,
@@ -42,18 +45,19 @@ export async function chainAssignmentWatch(parameters: ChainAssignmentWatchParam
       ...range,
     })
     await Promise.all(
-      logs.map(async ({ args }) => {
+      logs.map(async ({ args, blockNumber }) => {
         const key = `${args.jobId}:${args.commitDeadline}`
         if (args.jobId === undefined || handed.has(key)) return
         const assignment = await readChainAssignment({ ...parameters, jobId: args.jobId })
         // Only the round the chain still runs: a later round of the job, or its end, is not this log's to start.
         if (!assignment || assignment.commitDeadline !== String(args.commitDeadline) || handed.has(key)) return
-        handed.add(key)
+        handed.set(key, blockNumber)
         parameters.metrics.chainAssignments.inc()
         log.debug({ jobId: assignment.jobId, commitDeadline: assignment.commitDeadline }, 'assignment read from the chain')
         parameters.onAssigned(assignment)
       }),
     )
+    for (const [key, block] of handed) if (block + parameters.lookbackBlocks < range.toBlock) handed.delete(key)
   }
   await Promise.all([
     pollBlockWindows({ ...parameters, what: 'reading assignments from the chain', poll }),
