@@ -41,7 +41,7 @@ export async function checkJob(parameters: {
     problems.push({ code: error.reason, message: error.message })
   }
   try {
-    const tensor = decodeTensorBlob(await readFile(input.file))
+    const tensor = decodeTensorBlob(input.data ?? (await readFile(input.file)))
     if (signature) problems.push(...checkJobInputs({ model: signature, input: tensor, units: spec.units }).map(toProblem))
   } catch (error) {
     if (!(error instanceof TensorBlobError)) throw error

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
-import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
+import { Readable } from 'node:stream'
 import type { Kysely } from 'kysely'
 import { TesseraError } from '../../protocol/errors.ts'
 import { type BlobUploader, deleteExpiredBlob, findBlob, lockBlob, recordBlob, recordUploadAgain } from '../db/blobs.ts'
@@ -44,6 +45,12 @@ const sha256Pattern = /^0x[0-9a-f]{64}$/
  */
 const heldBytes = 64 * 1024
 
+/** Default `memoryBytes`: small blobs kept in memory, 32 MiB of them in all. */
+export const defaultBlobMemoryBytes = 32 * 1024 * 1024
+
+/** The largest blob kept in memory: inputs, outputs and small models; anything larger is read from its file each time. */
+export const memoryBlobBytes = 256 * 1024
+
 /** Normalises a `0x`-prefixed sha256 (any case) or returns undefined when malformed. */
 export function parseSha256(value: string): `0x${string}` | undefined {
   const v = value.toLowerCase()
@@ -69,8 +76,8 @@ export type PutBlobOptions = {
   kind?: 'model' | 'input'
 }
 
-/** A stored blob's bytes: their size, the file and a stream of it. */
-export type StoredBytes = { size: number; file: string; stream: () => NodeJS.ReadableStream }
+/** A stored blob's bytes: their size, the file and a stream of it, and the bytes themselves when the store holds them in memory. */
+export type StoredBytes = { size: number; file: string; stream: () => NodeJS.ReadableStream; data?: Uint8Array<ArrayBuffer> }
 
 export type BlobStore = {
   /**
@@ -96,17 +103,40 @@ export type BlobStore = {
   maxBytes: number
 }
 
-export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: string; maxBytes?: number }): BlobStore {
+/**
+ * The blob store over `<dataDir>/blobs/`. Blobs up to {@link memoryBlobBytes} are also kept in memory once stored or
+ * read, the least recently used dropped past `memoryBytes` in all (default {@link defaultBlobMemoryBytes}; 0: none):
+ * a job's input is read by each of its providers and its output uploaded by each, and a file system call costs each of
+ * them more than the bytes. A blob's bytes never change under its hash, so what memory holds is only ever stale in
+ * whether the blob is still stored; every caller asks the database that first (a blob swept by another process is gone
+ * from its rows), and this store forgets what it deletes.
+ */
+export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: string; maxBytes?: number; memoryBytes?: number }): BlobStore {
   const { db } = parameters
   const dir = path.join(parameters.dataDir, 'blobs')
   const tmpDir = path.join(dir, 'tmp')
   const maxBytes = parameters.maxBytes ?? defaultMaxBlobBytes
   const ready = Promise.all([mkdir(tmpDir, { recursive: true })])
   const fileOf = (sha256: string) => path.join(dir, sha256.slice(2))
+  const memory = createBlobMemory(parameters.memoryBytes ?? defaultBlobMemoryBytes)
+  const inMemory = (sha256: string, data: Uint8Array<ArrayBuffer>): StoredBytes => ({
+    size: data.byteLength,
+    file: fileOf(sha256),
+    stream: () => Readable.from([data], { objectMode: false }),
+    data,
+  })
   const bytes = async (sha256: string): Promise<StoredBytes | undefined> => {
+    const held = memory.get(sha256)
+    if (held) return inMemory(sha256, held)
     const file = fileOf(sha256)
     const st = await stat(file).catch(() => undefined)
-    return st && { size: st.size, file, stream: () => createReadStream(file) }
+    if (!st) return undefined
+    if (st.size > memoryBlobBytes || !memory.enabled) return { size: st.size, file, stream: () => createReadStream(file) }
+    const read = await readFile(file).catch(() => undefined)
+    if (!read) return undefined
+    const data = new Uint8Array(read.buffer, read.byteOffset, read.byteLength)
+    memory.set(sha256, data)
+    return inMemory(sha256, data)
   }
 
   return {
@@ -154,13 +184,29 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       // Bytes already stored, row and file, need neither the lock nor the rename: the upload is recorded in one
       // statement (honest providers of a job upload the same output, popular models come from many accounts).
       const again = async () =>
-        (await stat(fileOf(sha256)).then(
-          () => true,
-          () => false,
-        )) && (await recordUploadAgain(db, { sha256, at, uploader: options.uploader, kind: options.kind }))
+        (memory.has(sha256) ||
+          (await stat(fileOf(sha256)).then(
+            () => true,
+            () => false,
+          ))) &&
+        (await recordUploadAgain(db, { sha256, at, uploader: options.uploader, kind: options.kind }))
+      // A copy of an upload held whole, to keep once stored (the body's chunks may share a larger buffer).
+      const whole = () => {
+        const data = new Uint8Array(size)
+        let at = 0
+        for (const chunk of held) {
+          data.set(chunk, at)
+          at += chunk.byteLength
+        }
+        return data
+      }
       try {
         if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(expectedSha256, sha256)
-        if (!file && (await again())) return { sha256, size, created: false }
+        if (!file && (await again())) {
+          if (size <= memoryBlobBytes) memory.set(sha256, whole())
+          return { sha256, size, created: false }
+        }
+        const kept = !spilled && size <= memoryBlobBytes ? whole() : undefined
         const written = file ?? (await spill())
         await written.sync()
         await written.close()
@@ -183,6 +229,7 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
           await rename(tmp, fileOf(sha256))
           return !existed
         })
+        if (kept) memory.set(sha256, kept)
         return { sha256, size, created }
       } finally {
         await file?.close().catch(() => {})
@@ -197,9 +244,44 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       return db.transaction().execute(async (trx) => {
         await lockBlob(trx, sha256)
         if (!(await deleteExpiredBlob(trx, sha256, cutoff))) return false
+        memory.delete(sha256)
         await rm(fileOf(sha256), { force: true })
         return true
       })
     },
+  }
+}
+
+/** Small blobs' bytes by hash, least recently used first, at most `limit` bytes in all. */
+function createBlobMemory(limit: number) {
+  const held = new Map<string, Uint8Array<ArrayBuffer>>()
+  let total = 0
+  const drop = (sha256: string) => {
+    const data = held.get(sha256)
+    if (!data) return
+    held.delete(sha256)
+    total -= data.byteLength
+  }
+  return {
+    enabled: limit > 0,
+    has: (sha256: string) => held.has(sha256),
+    get(sha256: string): Uint8Array<ArrayBuffer> | undefined {
+      const data = held.get(sha256)
+      if (!data) return undefined
+      held.delete(sha256)
+      held.set(sha256, data)
+      return data
+    },
+    set(sha256: string, data: Uint8Array<ArrayBuffer>) {
+      if (data.byteLength > limit) return
+      drop(sha256)
+      held.set(sha256, data)
+      total += data.byteLength
+      for (const oldest of held.keys()) {
+        if (total <= limit) break
+        drop(oldest)
+      }
+    },
+    delete: drop,
   }
 }

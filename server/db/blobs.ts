@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, type QueryCreator, sql } from 'kysely'
+import { type Expression, type ExpressionBuilder, expressionBuilder, type Kysely, type QueryCreator, type SqlBool, sql } from 'kysely'
 import type { Address } from 'viem'
 import { toBigInt } from './convert.ts'
 import type { Database, Views } from './database.ts'
@@ -133,17 +133,41 @@ export type BlobForSession = {
   public: boolean
   /** The session's account, while the session lasts, and whether it uploaded the blob itself. */
   session: { address: Address; uploaded: boolean } | undefined
+  /**
+   * Asked for (`jobParty`), of a stored blob neither public nor uploaded by the session's account: whether that account
+   * is a party to an indexed job that references it ({@link isBlobJobParty}). Undefined otherwise: nothing more to know.
+   */
+  jobParty?: boolean
 }
 
 /**
  * What a read or an upload of blob `sha256` under the session whose token hashes to `tokenHash` needs from the app's
  * tables, in one statement: the blob's record, whether it is public, the session's account (while it lasts at `now`), and whether that
  * account uploaded the blob. What {@link findBlob}, {@link isBlobPublic}, `findSessionAccount` and {@link hasUploaded}
- * answer one statement each.
+ * answer one statement each. With `jobParty`, a read's last question too, in the same statement: whether the account is a
+ * party to a job of the blob, where that decides (`db` is then the views' query creator, whose tables it also reads).
+ * Where the indexer's views don't exist yet, the answer comes without it (the caller asks {@link isBlobJobParty}).
  */
 export async function findBlobForSession(
-  db: Kysely<Database>,
+  db: QueryCreator<Database>,
+  parameters: { sha256: string; tokenHash: string; now: Date; jobParty?: boolean },
+): Promise<BlobForSession> {
+  if (parameters.jobParty)
+    try {
+      return await blobForSession(db, parameters, true)
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== undefinedTable) throw error
+    }
+  return blobForSession(db, parameters, false)
+}
+
+/** Postgres's `undefined_table`: the indexer hasn't created its views yet. */
+const undefinedTable = '42P01'
+
+async function blobForSession(
+  db: QueryCreator<Database>,
   parameters: { sha256: string; tokenHash: string; now: Date },
+  jobParty: boolean,
 ): Promise<BlobForSession> {
   const { sha256, tokenHash, now } = parameters
   const row = await db
@@ -166,6 +190,13 @@ export async function findBlobForSession(
           eb.selectFrom('app.blobUpload as u').select('u.sha256').where('u.sha256', '=', sha256).whereRef('u.uploader', '=', 's.address'),
         )
         .as('uploaded'),
+      // Only where it decides: the blob stored, the session live, neither public nor the reader's own upload.
+      (jobParty
+        ? sql<boolean | null>`case when b.sha256 is not null and s.address is not null
+            and not exists (select 1 from app.blob_upload u where u.sha256 = ${sha256} and (u.public or u.uploader = s.address))
+            then ${blobJobPartyOf(sha256, sql.ref<Address>('s.address'))} end`
+        : sql<boolean | null>`null`
+      ).as('jobParty'),
     ])
     .executeTakeFirstOrThrow()
   const blob =
@@ -183,6 +214,7 @@ export async function findBlobForSession(
     blob,
     public: Boolean(row.public),
     session: row.address === null ? undefined : { address: row.address, uploaded: Boolean(row.uploaded) },
+    jobParty: row.jobParty ?? undefined,
   }
 }
 
@@ -213,45 +245,48 @@ export async function mayReadBlob(views: Views, parameters: { sha256: string; re
  * the gateway) and every provider ever assigned to it (any round, audits and tie-breaks included).
  */
 export async function isBlobJobParty(views: Views, parameters: { sha256: string; reader: Address }): Promise<boolean> {
-  const h = parameters.sha256.toLowerCase()
-  const r = parameters.reader.toLowerCase() as Address
+  const reader = parameters.reader.toLowerCase() as Address
+  const row = await views.selectNoFrom(blobJobPartyOf(parameters.sha256, sql.val(reader)).as('allowed')).executeTakeFirstOrThrow()
+  return Boolean(row.allowed)
+}
+
+/**
+ * {@link isBlobJobParty}'s question as an expression over the views' tables, for `reader` (lower-case): a value, or a
+ * column of the statement it goes in.
+ */
+function blobJobPartyOf(sha256: string, reader: Expression<Address>) {
+  const h = sha256.toLowerCase()
+  const eb = expressionBuilder<Database, never>()
   const party = (eb: ExpressionBuilder<Database & { j: Database['job'] }, 'j'>) =>
     eb.or([
-      eb('j.requester', '=', r),
-      eb.exists(eb.selectFrom('assignment as a').select('a.id').whereRef('a.jobId', '=', 'j.id').where('a.provider', '=', r)),
+      eb('j.requester', '=', reader),
+      eb.exists(eb.selectFrom('assignment as a').select('a.id').whereRef('a.jobId', '=', 'j.id').where('a.provider', '=', reader)),
       eb.exists(
         eb
           .selectFrom('app.gatewayRequest as g')
           .select('g.id')
           .whereRef('g.jobId', '=', 'j.id')
-          .where('g.account', '=', r)
+          .where('g.account', '=', reader)
           .where('g.kind', '=', 'SUBMIT'),
       ),
     ])
-  const row = await views
-    .selectNoFrom((eb) =>
+  return eb.or([
+    eb.exists(
       eb
-        .or([
-          eb.exists(
-            eb
-              .selectFrom('job as j')
-              .select('j.id')
-              .where((e) => e.or([e('j.modelHash', '=', h as Address), e('j.inputHash', '=', h as Address)]))
-              .where(party),
-          ),
-          eb.exists(
-            eb
-              .selectFrom('assignment as o')
-              .innerJoin('job as j', 'j.id', 'o.jobId')
-              .select('j.id')
-              .where('o.outputHash', '=', h as Address)
-              .where(party),
-          ),
-        ])
-        .as('allowed'),
-    )
-    .executeTakeFirstOrThrow()
-  return Boolean(row.allowed)
+        .selectFrom('job as j')
+        .select('j.id')
+        .where((e) => e.or([e('j.modelHash', '=', h as Address), e('j.inputHash', '=', h as Address)]))
+        .where(party),
+    ),
+    eb.exists(
+      eb
+        .selectFrom('assignment as o')
+        .innerJoin('job as j', 'j.id', 'o.jobId')
+        .select('j.id')
+        .where('o.outputHash', '=', h as Address)
+        .where(party),
+    ),
+  ]) satisfies Expression<SqlBool>
 }
 
 /**

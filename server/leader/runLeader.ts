@@ -81,7 +81,7 @@ export async function runLeader(settings: LeaderSettings, parameters: { log: Log
     challenges: settings.challenges,
     readBlob: async (hash) => {
       const blob = await blobs.get(hash)
-      return blob && new Uint8Array(await readFile(blob.file))
+      return blob && (blob.data ?? new Uint8Array(await readFile(blob.file)))
     },
     writeBlob: async (bytes) => {
       await blobs.put(

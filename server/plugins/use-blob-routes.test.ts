@@ -19,6 +19,7 @@ import { fixtureDeployment } from '../../test/support/deployment.ts'
 import { waitFor as pollFor } from '../../test/support/graphql.ts'
 import { sessionTokenHash } from '../auth/siwe.ts'
 import { createYoga } from '../createYoga.ts'
+import { findBlobForSession } from '../db/blobs.ts'
 import { createDb } from '../db/createDb.ts'
 import type { Database } from '../db/database.ts'
 import { migrateToLatest } from '../db/migrateToLatest.ts'
@@ -506,5 +507,43 @@ describe('reads', () => {
     expect((await get(outputHash, as(otherProvider))).status).toBe(200)
     expect((await get(outputHash, as(requester))).status).toBe(403)
     expect((await get(inputHash, as(otherProvider))).status).toBe(200)
+  })
+})
+
+describe('a read under a session in one statement', () => {
+  test('the reader is found a party, or not, in the statement that finds the blob and session; without the views, the route still answers', async () => {
+    const token = 'tsr_test_one_statement'
+    await insertSession(db, {
+      tokenHash: sessionTokenHash(token),
+      address: otherProvider.address.toLowerCase() as Address,
+      expiresAt: new Date((now + 3600) * 1000),
+    })
+    const input = bytesOf('an input read in one statement')
+    const hash = sha256Hex(input)
+    expect((await put(as(requester), input)).status).toBe(201)
+    const ask = (on: Kysely<Database>) =>
+      findBlobForSession(on, { sha256: hash, tokenHash: sessionTokenHash(token), now: new Date(now * 1000), jobParty: true })
+    const inViews = db.withSchema(viewsSchema)
+    expect(await ask(inViews)).toMatchObject({ public: false, session: { uploaded: false }, jobParty: false })
+    await sql`insert into ${views('job')} values (90, ${requester.address.toLowerCase()}, ${sha256Hex(bytesOf('a model'))}, ${hash})`.execute(
+      db,
+    )
+    await sql`insert into ${views('assignment')} values ('90:p', 90, ${otherProvider.address.toLowerCase()}, null)`.execute(db)
+    expect((await ask(inViews)).jobParty).toBe(true)
+    // The uploader's own read, or no session: nothing more to know, so not asked.
+    const uploaderToken = 'tsr_test_one_statement_uploader'
+    await insertSession(db, {
+      tokenHash: sessionTokenHash(uploaderToken),
+      address: requester.address.toLowerCase() as Address,
+      expiresAt: new Date((now + 3600) * 1000),
+    })
+    const asOf = (tokenHash: string) => findBlobForSession(inViews, { sha256: hash, tokenHash, now: new Date(now * 1000), jobParty: true })
+    expect(await asOf(sessionTokenHash(uploaderToken))).toMatchObject({ session: { uploaded: true }, jobParty: undefined })
+    expect(await asOf('no such session')).toMatchObject({ session: undefined, jobParty: undefined })
+    // Before the indexer made its views: the blob and session come back all the same, the party question left to ask.
+    const early = await ask(db.withSchema('no_views_yet'))
+    expect(early).toMatchObject({ public: false, session: { uploaded: false }, jobParty: undefined })
+    expect(early.blob?.size).toBe(BigInt(input.length))
+    expect((await get(hash, { token })).status).toBe(200)
   })
 })
