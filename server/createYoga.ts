@@ -50,6 +50,8 @@ export type CreateYogaParameters = {
   domain?: string
   dataDir: string
   maxBlobBytes?: number
+  /** Small blobs' bytes the blob store keeps in memory (default `defaultBlobMemoryBytes`, 32 MiB; 0: none). */
+  blobMemoryBytes?: number
   /** Bytes each account may hold in blobs no job references yet (default `defaultBlobQuotaBytes`, 1 GiB). */
   blobQuotaBytes?: number
   /** Bytes an account may upload a second and at once (`useBlobRoutes`' `uploadRate`; default `defaultUploadRate`). */
@@ -206,7 +208,17 @@ function requestHost(initial: { request?: Request; req?: IncomingMessage }): str
 export function createServerContext(
   parameters: Pick<
     CreateYogaParameters,
-    'db' | 'viewsSchema' | 'deployment' | 'domain' | 'dataDir' | 'maxBlobBytes' | 'publicClient' | 'now' | 'inspector' | 'watchIntervalMs'
+    | 'db'
+    | 'viewsSchema'
+    | 'deployment'
+    | 'domain'
+    | 'dataDir'
+    | 'maxBlobBytes'
+    | 'blobMemoryBytes'
+    | 'publicClient'
+    | 'now'
+    | 'inspector'
+    | 'watchIntervalMs'
   > & { pubsub: AssignmentPubSub; log: Logger },
 ): ServerContext {
   const { log, pubsub } = parameters
@@ -223,7 +235,12 @@ export function createServerContext(
     publicClient: parameters.publicClient,
     log,
     now: parameters.now ?? (() => Date.now() / 1000),
-    blobs: createBlobStore({ db: parameters.db, dataDir: parameters.dataDir, maxBytes: parameters.maxBlobBytes }),
+    blobs: createBlobStore({
+      db: parameters.db,
+      dataDir: parameters.dataDir,
+      maxBytes: parameters.maxBlobBytes,
+      memoryBytes: parameters.blobMemoryBytes,
+    }),
     inspector: parameters.inspector,
   }
 }

@@ -51,3 +51,12 @@ test('the dashboard is served from web/dist unless TESSERA_WEB_DIR names another
       `TESSERA_PUBLIC_RPC_URL must be an http(s) URL, got "${bad}"`,
     )
 })
+
+test('the blob stores keep 32 MiB of small blobs in memory unless TESSERA_BLOB_MEMORY_BYTES says otherwise (0: none)', () => {
+  expect(serverConfigFromEnv(env).blobMemoryBytes).toBe(32 * 1024 * 1024)
+  expect(serverConfigFromEnv({ ...env, TESSERA_BLOB_MEMORY_BYTES: '0' }).blobMemoryBytes).toBe(0)
+  expect(serverConfigFromEnv({ ...env, TESSERA_BLOB_MEMORY_BYTES: '1048576' }).blobMemoryBytes).toBe(1048576)
+  expect(() => serverConfigFromEnv({ ...env, TESSERA_BLOB_MEMORY_BYTES: '-1' })).toThrow(
+    'TESSERA_BLOB_MEMORY_BYTES must be a non-negative integer, got "-1"',
+  )
+})

@@ -3,7 +3,7 @@ import type { Hex } from 'viem'
 import { deploymentFileOf } from '../contracts/deploy.ts'
 import { readDeploymentFile } from '../protocol/deployment.ts'
 import { heartbeatDomain } from '../protocol/heartbeat.ts'
-import { defaultBlobQuotaBytes, defaultMaxBlobBytes } from './blobs/blobStore.ts'
+import { defaultBlobMemoryBytes, defaultBlobQuotaBytes, defaultMaxBlobBytes } from './blobs/blobStore.ts'
 import { defaultBlobTtlSeconds } from './blobs/sweepBlobs.ts'
 import { ServerConfigError } from './serverConfigError.ts'
 import type { StartServerParameters } from './startServer.ts'
@@ -19,7 +19,9 @@ import type { StartServerParameters } from './startServer.ts'
  * - `REDIS_URL` (optional: share live events through Redis instead of Postgres LISTEN/NOTIFY; every replica of a
  *   deployment must agree, see `startServer`), `TESSERA_MAX_BLOB_BYTES` (default 64 MiB),
  *   `TESSERA_BLOB_QUOTA_BYTES` (bytes an account may hold in blobs no job references yet, default 1 GiB),
- *   `TESSERA_BLOB_TTL_SECONDS` (how long an unreferenced blob is kept after its last upload, default a day), `TESSERA_LEADER` (`false` to never lead),
+ *   `TESSERA_BLOB_TTL_SECONDS` (how long an unreferenced blob is kept after its last upload, default a day),
+ *   `TESSERA_BLOB_MEMORY_BYTES` (small blobs kept in memory by each of the server's and the leader's threads, default
+ *   32 MiB; 0: none), `TESSERA_LEADER` (`false` to never lead),
  *   `TESSERA_LEADER_CONFIRMATIONS` (blocks deep the leader watches its transactions, default 12)
  * - `TESSERA_SERVER_DOMAIN` (the host[:port] agents reach the server at, which their heartbeats are signed for; default:
  *   the host each request was addressed to, see `createYoga`'s `domain`)
@@ -56,6 +58,7 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<
     maxBlobBytes: int('TESSERA_MAX_BLOB_BYTES', defaultMaxBlobBytes),
     blobQuotaBytes: int('TESSERA_BLOB_QUOTA_BYTES', defaultBlobQuotaBytes),
     blobTtlSeconds: int('TESSERA_BLOB_TTL_SECONDS', defaultBlobTtlSeconds),
+    blobMemoryBytes: int('TESSERA_BLOB_MEMORY_BYTES', defaultBlobMemoryBytes),
     leader: env.TESSERA_LEADER !== 'false',
     confirmations: int('TESSERA_LEADER_CONFIRMATIONS', 12),
     web:

@@ -46,6 +46,8 @@ export type StartServerParameters = {
   blobQuotaBytes?: number
   /** Seconds an unreferenced blob is kept after its last upload; default a day (`TESSERA_BLOB_TTL_SECONDS`). */
   blobTtlSeconds?: number
+  /** Small blobs' bytes each blob store (the server's, the leader's) keeps in memory; default 32 MiB (`TESSERA_BLOB_MEMORY_BYTES`). */
+  blobMemoryBytes?: number
   /** Compete for the leader lock (default true). */
   leader?: boolean
   /**
@@ -149,6 +151,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
     domain: parameters.domain,
     dataDir: parameters.dataDir,
     maxBlobBytes: parameters.maxBlobBytes,
+    blobMemoryBytes: parameters.blobMemoryBytes,
     blobQuotaBytes: parameters.blobQuotaBytes,
     maxRequestBodyBytes: parameters.maxRequestBodyBytes,
     costRateLimit: parameters.costRateLimit,
@@ -207,6 +210,7 @@ export async function startServer(parameters: StartServerParameters): Promise<St
                 dataDir: parameters.dataDir,
                 redisUrl: parameters.redisUrl,
                 maxBlobBytes: parameters.maxBlobBytes,
+                blobMemoryBytes: parameters.blobMemoryBytes,
                 blobTtlSeconds: parameters.blobTtlSeconds,
                 confirmations: parameters.confirmations,
                 challenges: parameters.challenges,

@@ -27,6 +27,8 @@ export type LeaderSettings = {
   dataDir: string
   redisUrl?: string
   maxBlobBytes?: number
+  /** Small blobs' bytes the leader's blob store keeps in memory (default `defaultBlobMemoryBytes`). */
+  blobMemoryBytes?: number
   /** Seconds an unreferenced blob is kept after its last upload (default `defaultBlobTtlSeconds`, a day). */
   blobTtlSeconds?: number
   confirmations?: number
@@ -62,7 +64,7 @@ export async function runLeader(settings: LeaderSettings, parameters: { log: Log
     serverKey: settings.serverKey,
   })
   const views = db.withSchema(settings.viewsSchema)
-  const blobs = createBlobStore({ db, dataDir: settings.dataDir, maxBytes: settings.maxBlobBytes })
+  const blobs = createBlobStore({ db, dataDir: settings.dataDir, maxBytes: settings.maxBlobBytes, memoryBytes: settings.blobMemoryBytes })
   const inspector = createModelInspector()
   const indexWatcher = createIndexWatcher({ views, log, intervalMs: 50 })
   const leader = startLeader({

@@ -547,3 +547,31 @@ describe('a read under a session in one statement', () => {
     expect((await get(hash, { token })).status).toBe(200)
   })
 })
+
+describe('small blobs from memory', () => {
+  test('a small blob is served from memory once stored, even with its file gone; with no memory (blobMemoryBytes: 0) it is not', async () => {
+    const bytes = bytesOf('an input served from memory')
+    const hash = sha256Hex(bytes)
+    expect((await put(as(requester), bytes)).status).toBe(201)
+    await rm(path.join(dataDir, 'blobs', hash.slice(2)))
+    const served = await get(hash, as(requester))
+    expect([served.status, served.headers.get('content-length')]).toEqual([200, String(bytes.length)])
+    expect(new Uint8Array(await served.arrayBuffer())).toEqual(bytes)
+    const bareDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-blob-routes-bare-'))
+    try {
+      const bare = createYoga({ db, viewsSchema, deployment, dataDir: bareDir, maxBlobBytes, blobMemoryBytes: 0, now: () => now }).yoga
+      const other = bytesOf('an input never held in memory')
+      const otherHash = sha256Hex(other)
+      expect(
+        (await putBlobWith({ fetch: (url, init) => bare.fetch(url, init), credentials: as(requester), bytes: other, now: clock })).status,
+      ).toBe(201)
+      await rm(path.join(bareDir, 'blobs', otherHash.slice(2)))
+      expect(
+        (await getBlobWith({ fetch: (url, init) => bare.fetch(url, init), hash: otherHash, credentials: as(requester), now: clock }))
+          .status,
+      ).toBe(404)
+    } finally {
+      await rm(bareDir, { recursive: true, force: true })
+    }
+  })
+})
