@@ -108,12 +108,38 @@ type Computed = { fingerprint: Hex; outputHash: Hex; failure?: JobFailureReason 
 
 /**
  * Fetches a job's input, retried until `untilMs`, or until `signal` (default the agent's) aborts. Bytes that don't hash
- * to the job's hash are the server's fault, not the job's: an error, not a failure.
+ * to the job's hash are the server's fault, not the job's: an error, not a failure. Before each retry, `stillRunnable`
+ * may end the wait (by throwing).
  */
-function fetchInput(ctx: JobContext, inputHash: Hex, untilMs: number, signal = ctx.signal): Promise<Uint8Array> {
-  return retrying({ ...ctx, signal }, 'input download', untilMs, () =>
-    getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, credentials: ctx.credentials, signal }),
-  )
+function fetchInput(
+  ctx: JobContext,
+  inputHash: Hex,
+  untilMs: number,
+  signal = ctx.signal,
+  stillRunnable?: () => Promise<void>,
+): Promise<Uint8Array> {
+  let tries = 0
+  return retrying({ ...ctx, signal }, 'input download', untilMs, async () => {
+    if (tries++ > 0) await stillRunnable?.()
+    return getBlob({ serverUrl: ctx.serverUrl, hash: inputHash, credentials: ctx.credentials, signal })
+  })
+}
+
+/**
+ * Throws a {@link Skip} once the chain shows that the round committing to `round` can never run: its job id names
+ * another input (a reorg took the submission and another job took the id) or the job is in a later round. A job id
+ * with no job at all (a reorg took the submission, which may come back) is no proof. A refused input is retried while
+ * the index catches up, until the commit deadline: without this, an input the server will never again serve (the job
+ * that named it is gone) held up the job id's next round behind it (one round of a job runs at a time), and we were a
+ * no-show there.
+ */
+async function assertRoundRunnable(ctx: JobContext, jobId: bigint, round: { inputHash: Hex; commitDeadline: string }): Promise<void> {
+  const job = await readJob(ctx, jobId)
+  if (job.status === JobStatus.None) return
+  if (job.spec.inputHash.toLowerCase() !== round.inputHash.toLowerCase())
+    throw new Skip(`job ${jobId} names another input now (${job.spec.inputHash}): a reorg gave its id to another job`)
+  if (job.status === JobStatus.Assigned && String(job.commitDeadline) !== round.commitDeadline)
+    throw new Skip(`job ${jobId} is in a later round (commit deadline ${job.commitDeadline})`)
 }
 
 /**
@@ -228,7 +254,14 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
   // names the same input, and is stopped otherwise (a spec the server got wrong, an assignment no longer current). The
   // model, usually in the disk cache already, is fetched once the chain has confirmed the assignment.
   const prefetch = new AbortController()
-  const prefetched = fetchInput(ctx, assignment.job.inputHash, untilMs, AbortSignal.any([ctx.signal, prefetch.signal]))
+  const runnable = (inputHash: Hex) => () => assertRoundRunnable(ctx, jobId, { inputHash, commitDeadline: assignment.commitDeadline })
+  const prefetched = fetchInput(
+    ctx,
+    assignment.job.inputHash,
+    untilMs,
+    AbortSignal.any([ctx.signal, prefetch.signal]),
+    runnable(assignment.job.inputHash),
+  )
   prefetched.catch(() => {}) // its failure counts only where it is used
   try {
     const [verifiedAt, job, slot] = await retrying(ctx, 'read job', untilMs, async () => {
@@ -270,7 +303,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
         units: spec.units,
         outputTolerance: spec.outputTolerance,
       }
-      const input = sameInput ? prefetched : fetchInput(ctx, spec.inputHash, untilMs)
+      const input = sameInput ? prefetched : fetchInput(ctx, spec.inputHash, untilMs, ctx.signal, runnable(spec.inputHash))
       const { fingerprint, outputHash, failure } = await computeAssignment(ctx, view, input, untilMs)
       if (ctx.signal.aborted) return
       const salt = newSalt()

@@ -5,8 +5,9 @@ import { jobMarketAbi, providerRegistryAbi } from '../contracts/generated/index.
 import type { TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus } from '../protocol/enums.ts'
 import { sha256Hex } from '../protocol/fingerprint.ts'
+import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { waitFor as pollFor } from '../test/support/graphql.ts'
-import { buildMlp } from './models/buildMlp.ts'
+import { buildMlp, makeInput } from './models/buildMlp.ts'
 import type { RunAgentReturnType } from './runAgent.ts'
 import {
   type AgentTestBed,
@@ -129,9 +130,12 @@ async function atParentTime(): Promise<void> {
   await system.testClient.setNextBlockTimestamp({ timestamp })
 }
 
-/** Submits a k=2 job of 3 rows as requester 0, assigns it to `providers` as the matcher and publishes the assignments. */
-const submitAndAssign = (providers: PrivateKeyAccount[], seed: number) =>
-  submitAndAssignJob(bed, { providers, modelHash, seed, rows: 3, beforeAssign: atParentTime })
+/**
+ * Submits a k=2 job of 3 rows (of `input`, default one made from `seed`) as requester 0, assigns it to `providers` as
+ * the matcher and publishes the assignments.
+ */
+const submitAndAssign = (providers: PrivateKeyAccount[], seed: number, input?: Uint8Array) =>
+  submitAndAssignJob(bed, { providers, modelHash, seed, rows: 3, input, beforeAssign: atParentTime })
 
 /** Waits for the job to complete (the agreeing last reveal settles it); returns the Slashed events of its block. */
 async function settled(jobId: bigint) {
@@ -360,5 +364,22 @@ describe('agents after a reorg', () => {
     expect(await settled(jobId)).toEqual([])
     const slot = await readSlot(jobId, p1.address)
     expect([slot.commitment, slot.revealed]).toEqual([old.commitment, true])
+  })
+
+  it('stop waiting for an input the server refuses once a reorg gave the job id to another job, and run that job: nobody is a no-show', async () => {
+    const [p1, p2] = system.accounts.providers
+    // The server refuses the first job's input, as it does while the index hasn't the job yet: the agents retry.
+    const heldInput = encodeTensorBlob({ dims: [3, 16], data: makeInput({ seed: 61, rows: 3, inputSize: 16 }) })
+    const heldHash = sha256Hex(heldInput)
+    bed.server.held.set(heldHash, 0)
+    const before = await head()
+    const jobId = await submitAndAssign([p1, p2], 61, heldInput)
+    await waitFor('both agents verified and asked for the input', async () => (bed.server.held.get(heldHash) ?? 0) >= 2)
+    // A reorg takes the submission and the assign; another job, of another input, takes the id, assigned to the same two.
+    expect(await reorg(before + 1n, async () => (await readJob(jobId)).status)).toBe(JobStatus.None)
+    expect(await submitAndAssign([p1, p2], 62)).toBe(jobId)
+    // Waiting on the first job's input until its commit deadline would keep them from this round until it expired.
+    expect(await settled(jobId)).toEqual([])
+    expect((await readJob(jobId)).spec.inputHash).not.toBe(heldHash)
   })
 })
