@@ -131,7 +131,7 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
     const file = fileOf(sha256)
     const st = await stat(file).catch(() => undefined)
     if (!st) return undefined
-    if (st.size > memoryBlobBytes || !memory.enabled) return { size: st.size, file, stream: () => createReadStream(file) }
+    if (!memory.fits(st.size)) return { size: st.size, file, stream: () => createReadStream(file) }
     const read = await readFile(file).catch(() => undefined)
     if (!read) return undefined
     const data = new Uint8Array(read.buffer, read.byteOffset, read.byteLength)
@@ -203,10 +203,10 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
       try {
         if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256) throw new BlobHashMismatchError(expectedSha256, sha256)
         if (!file && (await again())) {
-          if (size <= memoryBlobBytes) memory.set(sha256, whole())
+          if (memory.fits(size)) memory.set(sha256, whole())
           return { sha256, size, created: false }
         }
-        const kept = !spilled && size <= memoryBlobBytes ? whole() : undefined
+        const kept = !spilled && memory.fits(size) ? whole() : undefined
         const written = file ?? (await spill())
         await written.sync()
         await written.close()
@@ -252,7 +252,7 @@ export function createBlobStore(parameters: { db: Kysely<Database>; dataDir: str
   }
 }
 
-/** Small blobs' bytes by hash, least recently used first, at most `limit` bytes in all. */
+/** Small blobs' bytes by hash (each at most {@link memoryBlobBytes}), least recently used first, at most `limit` bytes in all. */
 function createBlobMemory(limit: number) {
   const held = new Map<string, Uint8Array<ArrayBuffer>>()
   let total = 0
@@ -263,7 +263,8 @@ function createBlobMemory(limit: number) {
     total -= data.byteLength
   }
   return {
-    enabled: limit > 0,
+    /** Whether a blob of `size` bytes is one to keep. */
+    fits: (size: number) => size <= memoryBlobBytes && size <= limit,
     has: (sha256: string) => held.has(sha256),
     get(sha256: string): Uint8Array<ArrayBuffer> | undefined {
       const data = held.get(sha256)
@@ -273,7 +274,6 @@ function createBlobMemory(limit: number) {
       return data
     },
     set(sha256: string, data: Uint8Array<ArrayBuffer>) {
-      if (data.byteLength > limit) return
       drop(sha256)
       held.set(sha256, data)
       total += data.byteLength
