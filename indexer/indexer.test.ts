@@ -626,9 +626,11 @@ describe('indexer', () => {
   })
 
   test('expire: an open job past its deadline is EXPIRED', async () => {
-    const { jobId } = await submitJob({ redundancy: 2, deadlineIn: 5n })
+    // A deadline a minute past the last block: that block may be seconds old on a busy machine, and the submit's own
+    // block (at the wall clock) past a deadline only 5 s after it (InvalidDeadline, seen in CI).
+    const { jobId } = await submitJob({ redundancy: 2, deadlineIn: 60n })
     await waitForJobStatus(jobId, 'OPEN')
-    await skipTime(10)
+    await skipTime(70)
     await send(deployerKey, addresses().market, jobMarketAbi, 'expire', [jobId])
     const expired = await waitForJobStatus(jobId, 'EXPIRED')
     expect(expired.finalized_at).not.toBeNull()
