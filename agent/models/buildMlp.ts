@@ -122,19 +122,27 @@ export function makeInput(parameters: { seed: number; rows: number; inputSize: n
 
 /**
  * Plain-JS forward pass of the MLP (float64 accumulation, float32 storage per layer): the reference the
- * tests compare onnxruntime against. `round` is applied to every product and partial sum (`Math.fround` for float32
- * sums without fused multiply-add); by default nothing is rounded.
+ * tests compare onnxruntime against. With `round` (`Math.fround`: float32 sums without fused multiply-add) every product
+ * and partial sum is rounded; by default nothing is. Each output's sum runs in input index order from its bias; the
+ * loops walk the weights row by row (an input's weights to every output at once), which changes no sum's order.
  */
-export function referenceMlp(layers: MlpLayer[], input: Float32Array, rows: number, round = (x: number) => x): Float32Array {
+export function referenceMlp(layers: MlpLayer[], input: Float32Array, rows: number, round?: typeof Math.fround): Float32Array {
   let x = input
   layers.forEach((layer, l) => {
-    const y = new Float32Array(rows * layer.outSize)
-    for (let r = 0; r < rows; r++)
-      for (let o = 0; o < layer.outSize; o++) {
-        let acc = layer.bias[o]
-        for (let i = 0; i < layer.inSize; i++) acc = round(acc + round(x[r * layer.inSize + i] * layer.weight[i * layer.outSize + o]))
-        y[r * layer.outSize + o] = l < layers.length - 1 ? Math.max(0, acc) : acc
+    const { inSize, outSize, weight, bias } = layer
+    const y = new Float32Array(rows * outSize)
+    const acc = new Float64Array(outSize)
+    for (let r = 0; r < rows; r++) {
+      acc.set(bias)
+      for (let i = 0; i < inSize; i++) {
+        const xi = x[r * inSize + i]
+        const w = i * outSize
+        if (round) for (let o = 0; o < outSize; o++) acc[o] = round(acc[o] + round(xi * weight[w + o]))
+        else for (let o = 0; o < outSize; o++) acc[o] += xi * weight[w + o]
       }
+      const hidden = l < layers.length - 1
+      for (let o = 0; o < outSize; o++) y[r * outSize + o] = hidden ? Math.max(0, acc[o]) : acc[o]
+    }
     x = y
   })
   return x
