@@ -1,11 +1,15 @@
 import fc from 'fast-check'
 import {
+  type Abi,
   type Address,
+  createPublicClient,
   encodeAbiParameters,
   type Hex,
+  http,
   keccak256,
   maxUint256,
   type PrivateKeyAccount,
+  type PublicClient,
   parseEventLogs,
   type TransactionReceipt,
   toHex,
@@ -1213,18 +1217,40 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     minted: bigint
   }
 
+  /**
+   * The invariants' reads, sent together: what one tick asks goes to the node as one JSON-RPC batch (one by one, the
+   * sequences spent most of their time on round trips).
+   */
+  let batchedClient: PublicClient | undefined
+  const readAtOnce = <T>(call: { address: Address; abi: Abi; functionName: string; args?: readonly unknown[] }) => {
+    batchedClient ??= createPublicClient({ chain: sys.chain, transport: http(sys.rpcUrl, { batch: true }) })
+    return batchedClient.readContract(call as never) as Promise<T>
+  }
+  const marketAtOnce = <T>(functionName: string, args: readonly unknown[]) =>
+    readAtOnce<T>({ address: sys.market, abi: jobMarketAbi, functionName, args })
+
   async function checkInvariants(jobCount: bigint, supplyAtStart: bigint, burnedSoFar: bigint, books: Books): Promise<void> {
     const accounts = [...everyProvider(), requester, requester2].map((a) => a.address)
-    let owedSum = 0n
-    for (const a of accounts) owedSum += await owed(a)
+    const ids = Array.from({ length: Number(jobCount) }, (_, i) => BigInt(i + 1))
+    const [owedAll, jobs] = await Promise.all([
+      Promise.all(accounts.map((a) => marketAtOnce<bigint>('owed', [a]))),
+      Promise.all(
+        ids.map(async (id) => {
+          const [job, { bond }] = await Promise.all([marketAtOnce<Job>('getJob', [id]), marketAtOnce<{ bond: bigint }>('getAudit', [id])])
+          const disputed = (job as unknown as { disputed: readonly Address[] }).disputed
+          const held = LIVE.has(job.status) ? [...job.providers, ...disputed] : []
+          const slots = await Promise.all(held.map(async (p) => [p, await marketAtOnce<Slot>('getSlot', [id, p])] as const))
+          return { id, job, bond, disputed, slots }
+        }),
+      ),
+    ])
+    const owedSum = owedAll.reduce((a, b) => a + b, 0n)
     let escrowSum = 0n
     let bondSum = 0n
     const lockedByProvider = new Map<Address, bigint>()
-    for (let id = 1n; id <= jobCount; id++) {
-      const job = await getJob(id)
+    for (const { id, job, bond, disputed, slots } of jobs) {
       const live = LIVE.has(job.status)
       // A challenge bond is held while its job lives, and settled (kept at zero) once it ends.
-      const { bond } = await market.read<{ bond: bigint }>('getAudit', [id])
       if (!live) expect(bond, `job ${id} ended holding a bond`).toBe(0n)
       bondSum += bond
       // A requester never ends with more than it deposited: what it got back plus what it still can is at most that.
@@ -1232,22 +1258,28 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
       if (deposited !== undefined) expect((books.refunded.get(id) ?? 0n) + (live ? job.escrow : 0n)).toBeLessThanOrEqual(deposited)
       if (!live) continue
       escrowSum += job.escrow
-      const disputed = (job as unknown as { disputed: readonly Address[] }).disputed
       for (const p of job.providers) {
         // A no-show never gets the same job back, nor a party to its dispute the tie-break.
         expect(books.noShows.has(`${id}:${p}`), `no-show ${p} reassigned job ${id}`).toBe(false)
         expect(disputed.includes(p), `party ${p} judging its own dispute of job ${id}`).toBe(false)
       }
       // The first round of a dispute stays locked until the verdict.
-      for (const p of [...job.providers, ...disputed]) {
-        const slot = await getSlot(id, p)
-        lockedByProvider.set(p, (lockedByProvider.get(p) ?? 0n) + slot.collateral)
-      }
+      for (const [p, slot] of slots) lockedByProvider.set(p, (lockedByProvider.get(p) ?? 0n) + slot.collateral)
     }
     expect(await balanceOf(sys.market)).toBe(owedSum + escrowSum + bondSum + (await market.read<bigint>('auditFund')))
     let stakeSum = 0n
-    for (const p of everyProvider()) {
-      const rec = await providerOf(p.address)
+    const records = await Promise.all(
+      everyProvider().map(async (p) => ({
+        p,
+        rec: await readAtOnce<{ stake: bigint; locked: bigint; pendingUnstake: bigint }>({
+          address: sys.registry,
+          abi: providerRegistryAbi,
+          functionName: 'getProvider',
+          args: [p.address],
+        }),
+      })),
+    )
+    for (const { p, rec } of records) {
       stakeSum += rec.stake
       expect(rec.locked + rec.pendingUnstake).toBeLessThanOrEqual(rec.stake)
       expect(rec.locked).toBe(lockedByProvider.get(p.address) ?? 0n)
