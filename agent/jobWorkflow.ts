@@ -6,9 +6,9 @@ import type { JobAssignment } from '../client/subscribeJobAssignments.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { JobStatus, jobStatusName, slotOutcomes } from '../protocol/enums.ts'
 import { isRetryable, TesseraError } from '../protocol/errors.ts'
-import { commitmentOf, fingerprintOutput } from '../protocol/fingerprint.ts'
+import { commitmentOf, fingerprintOutput, sha256Hex } from '../protocol/fingerprint.ts'
 import { checkJobInputs, failureFingerprintOf, type JobFailureReason, type JobInputProblem } from '../protocol/jobInputs.ts'
-import { retry } from '../protocol/retry.ts'
+import { retry, sleep } from '../protocol/retry.ts'
 import { settlementGasAllowance } from '../protocol/settlement.ts'
 import { decodeTensorBlob, encodeTensorBlob, type Tensor, TensorBlobError } from '../protocol/tensorBlob.ts'
 import type { AgentMetrics } from './agentMetrics.ts'
@@ -60,8 +60,20 @@ export type JobContext = {
    * inference not done by then is reported as a TIMEOUT failure, since silence would be a no-show.
    */
   commitMarginMs: number
-  /** Keeps the agent's own copy of each output it uploads, to open on request (`openingRequestWatch`). */
+  /**
+   * Keeps the agent's own copy of each output it uploads, to open on request (`openingRequestWatch`) and to upload
+   * again after a restart (`readOutput`).
+   */
   saveOutput?: (outputHash: Hex, bytes: Uint8Array) => Promise<void>
+  /** The copy `saveOutput` kept, undefined when there is none. */
+  readOutput?: (outputHash: Hex) => Promise<Uint8Array | undefined>
+  /**
+   * The output uploads under way or done, by job id: a commit goes out beside its output's upload, not after it, and
+   * the reveal waits for it (`uploadBeforeReveal`).
+   */
+  uploads: Map<string, Promise<void>>
+  /** The longest a reveal waits for its output's upload; the upload goes on meanwhile. */
+  uploadWaitMs: number
   signal: AbortSignal
 }
 
@@ -167,12 +179,50 @@ async function computeAssignment(ctx: JobContext, job: JobSpecView, input: Promi
   if (lie) output = alterOutput(output)
   const fingerprint = fingerprintOutput(output, job.outputTolerance)
   const blob = encodeTensorBlob({ dims: ran.dims, data: output })
-  const { sha256: outputHash } = await retrying(ctx, 'output upload', untilMs, () =>
-    uploadBlob({ serverUrl: ctx.serverUrl, bytes: blob, credentials: ctx.credentials, signal: ctx.signal }),
-  )
+  const outputHash = sha256Hex(blob)
+  // Kept before the commit leaves, so that a restart can still upload it before the reveal.
   await ctx.saveOutput?.(outputHash, blob)
+  startUpload(ctx, job.jobId, blob, untilMs)
   log.info({ rows: ran.rows, inferenceMs: Math.round(seconds * 1000), fingerprint, outputHash, lie: lie || undefined }, 'output computed')
   return { fingerprint, outputHash }
+}
+
+/**
+ * Uploads a job's output in the background, retried until `untilMs`, as `uploads`' entry for the job. Nothing on chain
+ * needs the bytes before the reveal publishes their hash: the commit goes out meanwhile, a server round trip sooner,
+ * and more often makes the next block. An upload that fails for good is logged, and the reveal goes out without it:
+ * the agent keeps its copy, and an honest result not revealed would cost the provider its collateral.
+ */
+function startUpload(ctx: JobContext, jobId: string, bytes: Uint8Array, untilMs: number): Promise<void> {
+  const upload = retrying(ctx, 'output upload', untilMs, () =>
+    uploadBlob({ serverUrl: ctx.serverUrl, bytes, credentials: ctx.credentials, signal: ctx.signal }),
+  ).then(
+    () => undefined,
+    (error: unknown) => {
+      if (!ctx.signal.aborted) ctx.log.error({ err: error, jobId }, 'output upload failed: the reveal will go out without it on the server')
+    },
+  )
+  ctx.uploads.set(jobId, upload)
+  return upload
+}
+
+/**
+ * Waits (at most `uploadWaitMs`) for the entry's output upload before its reveal shows the output's hash. An
+ * entry resumed from the journal after a restart has none under way: its kept copy is uploaded again (stored bytes
+ * are only recorded again), or, without a copy, the entry is taken as uploaded, as every entry journaled before
+ * uploads ran beside commits was.
+ */
+async function uploadBeforeReveal(ctx: JobContext, entry: JournalEntry): Promise<void> {
+  if (entry.outputHash === ZERO_HASH) return
+  let upload = ctx.uploads.get(entry.jobId)
+  if (!upload) {
+    const bytes = await ctx.readOutput?.(entry.outputHash)
+    if (!bytes) return
+    upload = startUpload(ctx, entry.jobId, bytes, Date.now() + ctx.uploadWaitMs)
+  }
+  const waited = new AbortController()
+  await Promise.race([upload, sleep(ctx.uploadWaitMs, AbortSignal.any([ctx.signal, waited.signal]))])
+  waited.abort()
 }
 
 /**
@@ -327,6 +377,7 @@ export async function processAssignment(ctx: JobContext, assignment: JobAssignme
     }
   } catch (error) {
     prefetch.abort()
+    ctx.uploads.delete(assignment.jobId)
     if (ctx.signal.aborted) return
     const outcome = error instanceof Skip ? 'skipped' : 'error'
     ctx.metrics.jobs.inc({ outcome })
@@ -387,6 +438,7 @@ export async function followEntry(ctx: JobContext, start: JournalEntry, verified
 }
 
 async function finish(ctx: JobContext, entry: JournalEntry, reason: string, outcome: string): Promise<JournalEntry> {
+  ctx.uploads.delete(entry.jobId)
   ctx.metrics.jobs.inc({ outcome })
   return ctx.journal.update(entry.jobId, { state: 'done', reason })
 }
@@ -611,6 +663,7 @@ async function reveal(ctx: JobContext, entry: JournalEntry, head: bigint, job: J
   if (await mayLand(ctx, entry.revealTx, head)) return entry
   if (entry.state === 'revealing' || entry.state === 'revealed')
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.revealTx }, 'reveal gone from the chain; sending it again')
+  await uploadBeforeReveal(ctx, entry)
   const args = [BigInt(entry.jobId), entry.fingerprint, entry.outputHash, entry.salt] as const
   // Whoever's reveal is mined last settles the job, and which one that is the block decides, not the estimate.
   const extraGas = settlementGasAllowance(job.slots, job.disputed.length)

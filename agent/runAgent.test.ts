@@ -476,6 +476,74 @@ describe('runAgent against anvil', () => {
     }
   })
 
+  it('commits while the server refuses its output upload, and reveals only once the upload went through', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents = [await runAgent(agentParameters(devKeys[2], 'p1')), await runAgent(agentParameters(devKeys[3], 'p2'))]
+    server.uploadHold.on = true
+    try {
+      const refused = server.uploadHold.refused
+      const jobId = await submitAndAssign([p1, p2], 41)
+      await waitFor('both commits while uploads are refused', async () => (await readJob(jobId)).status === JobStatus.Committed)
+      expect(server.uploadHold.refused).toBeGreaterThan(refused)
+      // Nothing on chain needs the bytes before a reveal shows their hash: no reveal goes out without them.
+      await sleep(1_500)
+      expect((await readJob(jobId)).status).toBe(JobStatus.Committed)
+      server.uploadHold.on = false
+      expect((await settleAndCheck(jobId)).status).toBe(JobStatus.Completed)
+      const { outputHash } = await readSlot(jobId, p1.address)
+      expect(server.blobs.has(outputHash)).toBe(true)
+    } finally {
+      server.uploadHold.on = false
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('after a restart between commit and reveal with its upload never done, uploads its own copy, then reveals', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents: { stop: () => Promise<void> }[] = []
+    server.uploadHold.on = true
+    try {
+      const a1 = await runAgent(agentParameters(devKeys[2], 'p1'))
+      agents.push(a1)
+      const jobId = await submitAndAssign([p1, p2], 43)
+      await waitFor('p1 to commit while uploads are refused', async () => (await readSlot(jobId, p1.address)).commitment !== zeroHash)
+      await a1.stop() // p1's output is on no server: only in its own copy.
+      agents.push(await runAgent(agentParameters(devKeys[3], 'p2')))
+      await waitFor('the job to be committed', async () => (await readJob(jobId)).status === JobStatus.Committed)
+      server.uploadHold.on = false
+      await waitFor("p2's reveal", async () => (await readSlot(jobId, p2.address)).revealed)
+      const { outputHash } = await readSlot(jobId, p2.address)
+      const uploadsBefore = server.uploads.get(outputHash) ?? 0
+      agents.push(await runAgent(agentParameters(devKeys[2], 'p1')))
+      expect((await settleAndCheck(jobId)).status).toBe(JobStatus.Completed)
+      expect((await readSlot(jobId, p1.address)).outputHash).toBe(outputHash)
+      expect(server.uploads.get(outputHash)).toBe(uploadsBefore + 1)
+    } finally {
+      server.uploadHold.on = false
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
+  it('a server that refuses every output upload: both still reveal once they waited uploadWaitMs, and are paid, not slashed', async () => {
+    const [p1, p2] = system.accounts.providers
+    const agents = [
+      await runAgent(agentParameters(devKeys[2], 'p1', { uploadWaitMs: 1_000 })),
+      await runAgent(agentParameters(devKeys[3], 'p2', { uploadWaitMs: 1_000 })),
+    ]
+    server.uploadHold.on = true
+    try {
+      const jobId = await submitAndAssign([p1, p2], 47)
+      const { job, events } = await settle(jobId)
+      expect(job.status).toBe(JobStatus.Completed)
+      expect(events.slashed).toEqual([])
+      expect(events.paid.map(([provider]) => provider)).toEqual(expect.arrayContaining([p1.address, p2.address]))
+      expect(server.blobs.has((await readSlot(jobId, p1.address)).outputHash)).toBe(false)
+    } finally {
+      server.uploadHold.on = false
+      await Promise.all(agents.map((a) => a.stop()))
+    }
+  })
+
   it('rejects an input blob whose bytes do not match its hash, and does not commit', async () => {
     const [p1, p2] = system.accounts.providers
     const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { httpPort: 0 }))

@@ -73,6 +73,8 @@ export type RunAgentParameters = {
    * mined; an inference not done by then is committed as a TIMEOUT failure. Default 20 000.
    */
   commitMarginMs?: number
+  /** The longest a reveal waits for its output's upload, which goes on meanwhile. Default 15 000. */
+  uploadWaitMs?: number
   /** Inference worker threads. Default 1. */
   inferenceWorkers?: number
   /** How long to keep trying to reach the server for the deployment at start. Default 60 000. */
@@ -208,6 +210,9 @@ export async function runAgent(parameters: RunAgentParameters): Promise<RunAgent
       confirmations: parameters.confirmations ?? 2,
       commitMarginMs: parameters.commitMarginMs ?? 20_000,
       saveOutput: outputs.save,
+      readOutput: outputs.read,
+      uploads: new Map(),
+      uploadWaitMs: parameters.uploadWaitMs ?? 15_000,
       signal,
     }
     resumeJournal({ journal, scheduler, follow: (entry) => followEntry(ctx, entry), log })

@@ -29,6 +29,10 @@ export async function startTestServer(parameters: { deployment?: Deployment; cha
   const blobs = new Map<string, Uint8Array>()
   /** Blobs answered 503 (retryable) while held, and how often each was asked for meanwhile. */
   const held = new Map<string, number>()
+  /** Uploads stored, by hash: how many times each was accepted. */
+  const uploads = new Map<string, number>()
+  /** While set, every upload is answered 503 (retryable), stored nowhere. */
+  const uploadHold = { on: false, refused: 0 }
   const heartbeats: { provider: Address; timestamp: number; models: Hex[] }[] = []
   const assignments: JobAssignment[] = []
   const subscribers = new Set<{ provider: string; res: ServerResponse }>()
@@ -50,7 +54,12 @@ export async function startTestServer(parameters: { deployment?: Deployment; cha
       const hash = sha256Hex(body)
       const claimed = req.headers['x-content-sha256']
       if (claimed && claimed !== hash) return void res.writeHead(400).end('hash mismatch')
+      if (uploadHold.on) {
+        uploadHold.refused++
+        return void res.writeHead(503).end('uploads held by the test')
+      }
       blobs.set(hash, new Uint8Array(body))
+      uploads.set(hash, (uploads.get(hash) ?? 0) + 1)
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sha256: hash, size: body.length }))
     } else if (req.method === 'GET' && url.pathname.startsWith('/blobs/')) {
       const hash = url.pathname.slice('/blobs/'.length).toLowerCase()
@@ -114,6 +123,8 @@ export async function startTestServer(parameters: { deployment?: Deployment; cha
     url: `http://127.0.0.1:${port}`,
     blobs,
     held,
+    uploads,
+    uploadHold,
     heartbeats,
     connections,
     /** Publishes an assignment to its provider's open streams (and to later replays). */
