@@ -1,6 +1,7 @@
 import { type Expression, type ExpressionBuilder, expressionBuilder, type Kysely, type QueryCreator, type SqlBool, sql } from 'kysely'
 import type { Address } from 'viem'
 import { toBigInt } from './convert.ts'
+import { runPrepared } from './createDb.ts'
 import type { Database, Views } from './database.ts'
 
 /** A stored blob's record; the bytes live under `<dataDir>/blobs/`. */
@@ -164,13 +165,16 @@ export async function findBlobForSession(
 /** Postgres's `undefined_table`: the indexer hasn't created its views yet. */
 const undefinedTable = '42P01'
 
+/** The query creators whose session lookups (without and with the job-party test) are marked to run prepared. */
+const preparedLookups = new WeakMap<QueryCreator<Database>, [boolean, boolean]>()
+
 async function blobForSession(
   db: QueryCreator<Database>,
   parameters: { sha256: string; tokenHash: string; now: Date },
   jobParty: boolean,
 ): Promise<BlobForSession> {
   const { sha256, tokenHash, now } = parameters
-  const row = await db
+  const query = db
     .selectFrom(sql<{ one: number }>`(select 1 as one)`.as('one'))
     .leftJoin('app.blob as b', (join) => join.on('b.sha256', '=', sha256))
     .leftJoin('app.session as s', (join) => join.on('s.tokenHash', '=', tokenHash).on('s.expiresAt', '>', now))
@@ -198,7 +202,14 @@ async function blobForSession(
         : sql<boolean | null>`null`
       ).as('jobParty'),
     ])
-    .executeTakeFirstOrThrow()
+  // Every blob read and agent upload asks it, and its views and subqueries took Postgres longer to plan than to run.
+  const marked = preparedLookups.get(db) ?? [false, false]
+  if (!marked[Number(jobParty)]) {
+    runPrepared(query.compile())
+    marked[Number(jobParty)] = true
+    preparedLookups.set(db, marked)
+  }
+  const row = await query.executeTakeFirstOrThrow()
   const blob =
     row.sha256 === null || row.size === null || row.createdAt === null || row.lastUploadedAt === null
       ? undefined

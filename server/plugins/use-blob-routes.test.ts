@@ -548,6 +548,49 @@ describe('a read under a session in one statement', () => {
   })
 })
 
+describe('the session lookup as a prepared statement', () => {
+  test('each connection parses it once and Postgres plans it once for all; views made again under it are read afresh', async () => {
+    const token = 'tsr_test_prepared'
+    await insertSession(db, {
+      tokenHash: sessionTokenHash(token),
+      address: otherProvider.address.toLowerCase() as Address,
+      expiresAt: new Date((now + 3600) * 1000),
+    })
+    const input = bytesOf('an input looked up by a prepared statement')
+    const hash = sha256Hex(input)
+    expect((await put(as(requester), input)).status).toBe(201)
+    // One connection, so that what it prepared is what pg_prepared_statements shows.
+    const one = createDb({ databaseUrl: database.url, max: 1 }).db
+    try {
+      const inViews = one.withSchema(viewsSchema)
+      const ask = (sha256: string) =>
+        findBlobForSession(inViews, { sha256, tokenHash: sessionTokenHash(token), now: new Date(now * 1000), jobParty: true })
+      for (let i = 0; i < 8; i++) await ask(sha256Hex(bytesOf(`absent ${i}`)))
+      expect(await ask(hash)).toMatchObject({ session: { uploaded: false }, jobParty: false })
+      const prepared = await sql<{ name: string; genericPlans: number; customPlans: number }>`select name,
+        generic_plans::integer, custom_plans::integer from pg_prepared_statements`.execute(one)
+      expect(prepared.rows).toHaveLength(1)
+      expect(prepared.rows[0].name).toMatch(/^tessera_[0-9a-f]{16}$/)
+      expect(prepared.rows[0].customPlans + prepared.rows[0].genericPlans).toBe(9)
+      expect(prepared.rows[0].genericPlans).toBeGreaterThan(0)
+      // The indexer's tables made again (a new schema behind the views): the statement reads the new ones.
+      await sql`alter table ${views('job')} rename to job_before`.execute(db)
+      await sql`create table ${views('job')} (id numeric primary key, requester text not null, model_hash text not null,
+        input_hash text not null)`.execute(db)
+      try {
+        await sql`insert into ${views('job')} values (91, ${requester.address.toLowerCase()}, ${hash}, ${hash})`.execute(db)
+        await sql`insert into ${views('assignment')} values ('91:p', 91, ${otherProvider.address.toLowerCase()}, null)`.execute(db)
+        expect(await ask(hash)).toMatchObject({ jobParty: true })
+      } finally {
+        await sql`drop table ${views('job')}`.execute(db)
+        await sql`alter table ${sql.id(viewsSchema, 'job_before')} rename to job`.execute(db)
+      }
+    } finally {
+      await one.destroy()
+    }
+  })
+})
+
 describe('small blobs from memory', () => {
   test('a small blob is served from memory once stored, even with its file gone; with no memory (blobMemoryBytes: 0) it is not', async () => {
     const bytes = bytesOf('an input served from memory')
