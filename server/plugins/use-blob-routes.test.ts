@@ -510,17 +510,22 @@ describe('reads', () => {
   })
 })
 
+/** A live session of `otherProvider` under `token`, and `input` uploaded by the requester; returns its hash. */
+async function storeForSession(token: string, input: Uint8Array): Promise<Hex> {
+  await insertSession(db, {
+    tokenHash: sessionTokenHash(token),
+    address: otherProvider.address.toLowerCase() as Address,
+    expiresAt: new Date((now + 3600) * 1000),
+  })
+  expect((await put(as(requester), input)).status).toBe(201)
+  return sha256Hex(input)
+}
+
 describe('a read under a session in one statement', () => {
   test('the reader is found a party, or not, in the statement that finds the blob and session; without the views, the route still answers', async () => {
     const token = 'tsr_test_one_statement'
-    await insertSession(db, {
-      tokenHash: sessionTokenHash(token),
-      address: otherProvider.address.toLowerCase() as Address,
-      expiresAt: new Date((now + 3600) * 1000),
-    })
     const input = bytesOf('an input read in one statement')
-    const hash = sha256Hex(input)
-    expect((await put(as(requester), input)).status).toBe(201)
+    const hash = await storeForSession(token, input)
     const ask = (on: Kysely<Database>) =>
       findBlobForSession(on, { sha256: hash, tokenHash: sessionTokenHash(token), now: new Date(now * 1000), jobParty: true })
     const inViews = db.withSchema(viewsSchema)
@@ -551,14 +556,7 @@ describe('a read under a session in one statement', () => {
 describe('the session lookup as a prepared statement', () => {
   test('each connection parses it once and Postgres plans it once for all; views made again under it are read afresh', async () => {
     const token = 'tsr_test_prepared'
-    await insertSession(db, {
-      tokenHash: sessionTokenHash(token),
-      address: otherProvider.address.toLowerCase() as Address,
-      expiresAt: new Date((now + 3600) * 1000),
-    })
-    const input = bytesOf('an input looked up by a prepared statement')
-    const hash = sha256Hex(input)
-    expect((await put(as(requester), input)).status).toBe(201)
+    const hash = await storeForSession(token, bytesOf('an input looked up by a prepared statement'))
     // One connection, so that what it prepared is what pg_prepared_statements shows.
     const one = createDb({ databaseUrl: database.url, max: 1 }).db
     try {
