@@ -1,6 +1,5 @@
 import fc from 'fast-check'
 import {
-  type Abi,
   type Address,
   createPublicClient,
   encodeAbiParameters,
@@ -27,6 +26,7 @@ import {
   registerProvider,
   sampleJobSpec,
   useTestSystem,
+  type WriteParameters,
 } from '../devnet/testSystem.ts'
 import { JobStatus as Status } from '../protocol/enums.ts'
 import { failureFingerprintOf } from '../protocol/jobInputs.ts'
@@ -102,19 +102,23 @@ type Slot = {
 
 const makeSpec = (overrides: Partial<JobSpec> = {}): Promise<JobSpec> => sampleJobSpec(sys, overrides)
 
+/** How a helper reads: `sys.read` by default, or the invariant check's batched reader. */
+type Read = <T>(call: WriteParameters) => Promise<T>
+const sysRead: Read = (call) => sys.read(call)
+
 const market = {
-  read: <T>(functionName: string, args: readonly unknown[] = []) =>
-    sys.read<T>({ address: sys.market, abi: jobMarketAbi, functionName, args }),
+  read: <T>(functionName: string, args: readonly unknown[] = [], read: Read = sysRead) =>
+    read<T>({ address: sys.market, abi: jobMarketAbi, functionName, args }),
   write: (account: PrivateKeyAccount, functionName: string, args: readonly unknown[] = []) =>
     sys.write(account, { address: sys.market, abi: jobMarketAbi, functionName, args }),
 }
 const balanceOf = (who: Address) => sys.read<bigint>({ address: sys.token, abi: tesseraTokenAbi, functionName: 'balanceOf', args: [who] })
 const totalSupply = () => sys.read<bigint>({ address: sys.token, abi: tesseraTokenAbi, functionName: 'totalSupply' })
-const owed = (who: Address) => market.read<bigint>('owed', [who])
-const getJob = (id: bigint) => market.read<Job>('getJob', [id])
-const getSlot = (id: bigint, who: Address) => market.read<Slot>('getSlot', [id, who])
-const providerOf = (who: Address) =>
-  sys.read<{ stake: bigint; locked: bigint; pendingUnstake: bigint }>({
+const owed = (who: Address, read?: Read) => market.read<bigint>('owed', [who], read)
+const getJob = (id: bigint, read?: Read) => market.read<Job>('getJob', [id], read)
+const getSlot = (id: bigint, who: Address, read?: Read) => market.read<Slot>('getSlot', [id, who], read)
+const providerOf = (who: Address, read: Read = sysRead) =>
+  read<{ stake: bigint; locked: bigint; pendingUnstake: bigint }>({
     address: sys.registry,
     abi: providerRegistryAbi,
     functionName: 'getProvider',
@@ -1222,24 +1226,22 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
    * sequences spent most of their time on round trips).
    */
   let batchedClient: PublicClient | undefined
-  const readAtOnce = <T>(call: { address: Address; abi: Abi; functionName: string; args?: readonly unknown[] }) => {
+  const atOnce: Read = <T>(call: WriteParameters) => {
     batchedClient ??= createPublicClient({ chain: sys.chain, transport: http(sys.rpcUrl, { batch: true }) })
     return batchedClient.readContract(call as never) as Promise<T>
   }
-  const marketAtOnce = <T>(functionName: string, args: readonly unknown[]) =>
-    readAtOnce<T>({ address: sys.market, abi: jobMarketAbi, functionName, args })
 
   async function checkInvariants(jobCount: bigint, supplyAtStart: bigint, burnedSoFar: bigint, books: Books): Promise<void> {
     const accounts = [...everyProvider(), requester, requester2].map((a) => a.address)
     const ids = Array.from({ length: Number(jobCount) }, (_, i) => BigInt(i + 1))
     const [owedAll, jobs] = await Promise.all([
-      Promise.all(accounts.map((a) => marketAtOnce<bigint>('owed', [a]))),
+      Promise.all(accounts.map((a) => owed(a, atOnce))),
       Promise.all(
         ids.map(async (id) => {
-          const [job, { bond }] = await Promise.all([marketAtOnce<Job>('getJob', [id]), marketAtOnce<{ bond: bigint }>('getAudit', [id])])
+          const [job, { bond }] = await Promise.all([getJob(id, atOnce), market.read<{ bond: bigint }>('getAudit', [id], atOnce)])
           const disputed = (job as unknown as { disputed: readonly Address[] }).disputed
           const held = LIVE.has(job.status) ? [...job.providers, ...disputed] : []
-          const slots = await Promise.all(held.map(async (p) => [p, await marketAtOnce<Slot>('getSlot', [id, p])] as const))
+          const slots = await Promise.all(held.map(async (p) => [p, await getSlot(id, p, atOnce)] as const))
           return { id, job, bond, disputed, slots }
         }),
       ),
@@ -1268,17 +1270,7 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
     }
     expect(await balanceOf(sys.market)).toBe(owedSum + escrowSum + bondSum + (await market.read<bigint>('auditFund')))
     let stakeSum = 0n
-    const records = await Promise.all(
-      everyProvider().map(async (p) => ({
-        p,
-        rec: await readAtOnce<{ stake: bigint; locked: bigint; pendingUnstake: bigint }>({
-          address: sys.registry,
-          abi: providerRegistryAbi,
-          functionName: 'getProvider',
-          args: [p.address],
-        }),
-      })),
-    )
+    const records = await Promise.all(everyProvider().map(async (p) => ({ p, rec: await providerOf(p.address, atOnce) })))
     for (const { p, rec } of records) {
       stakeSum += rec.stake
       expect(rec.locked + rec.pendingUnstake).toBeLessThanOrEqual(rec.stake)
