@@ -27,6 +27,7 @@ import { settleJob } from '../protocol/settlement.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { defined } from '../test/support/defined.ts'
 import { disagreementOf, fingerprintOfLabel } from '../test/support/labelledOutputs.ts'
+import { type RpcRecorder, startRpcRecorder } from '../test/support/rpcRecorder.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
 import { dropOtherPonderSchemas, type StartIndexerReturnType, startIndexer } from './startIndexer.ts'
 import { PonderStartError, startPonder } from './startPonder.ts'
@@ -51,6 +52,8 @@ let deployment: Deployment
 let tmpDir: string
 let deploymentPath: string
 let sql: pg.Client
+/** Ponder reaches anvil through it: what Ponder asks of the node. */
+let recorder: RpcRecorder
 
 function clients() {
   const chain = chainOf(31337, anvil.rpcUrl)
@@ -220,10 +223,11 @@ beforeAll(async () => {
   // What an earlier devnet's indexer left in a dev database: pruned at start.
   await sql.query('create schema ponder_stale; create table ponder_stale.job (id int)')
 
+  recorder = await startRpcRecorder(anvil.rpcUrl)
   const started = Date.now()
   ponder = await startIndexer({
     databaseUrl: database.url,
-    rpcUrl: anvil.rpcUrl,
+    rpcUrl: recorder.url,
     deploymentPath,
     viewsSchema,
     port: await freePort(),
@@ -236,6 +240,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sql?.end()
   await ponder?.stop()
+  await recorder?.stop()
   await database?.drop()
   await anvil?.stop()
   if (tmpDir) await rm(tmpDir, { recursive: true, force: true })
@@ -382,6 +387,23 @@ describe('indexer', () => {
     await waitForJobStatus(last, 'COMMITTED')
     // 40 reads of assignment rows (two JobAssigned and two ResultCommitted a job): without the patch, 40 misses.
     expect(await misses()).toBeLessThanOrEqual(before + 4)
+  })
+
+  test('Ponder polls the head without its transactions, and fetches each new block whole once (patches/ponder)', async () => {
+    // Ponder 0.16.10 asked for the latest block with every transaction on each poll, ten times a second on the devnet:
+    // at 50 jobs/s, a block of a few hundred transactions serialized by anvil and parsed by Ponder ten times over. The
+    // patch polls the header; Ponder fetches a new head's transactions once, by hash, with its logs.
+    const from = recorder.calls.length
+    const { jobId } = await submitJob({ redundancy: 2 })
+    const { publicClient } = clients()
+    const { hash } = await publicClient.getBlock()
+    await waitForJobStatus(jobId, 'OPEN')
+    const calls = recorder.calls.slice(from)
+    const polls = calls.filter((c) => c.method === 'eth_getBlockByNumber' && c.params[0] === 'latest')
+    expect(polls.length).toBeGreaterThan(0)
+    expect(polls.filter((c) => c.params[1] !== false)).toEqual([])
+    const wholeBlock = calls.filter((c) => c.method === 'eth_getBlockByHash' && c.params[0] === hash)
+    expect(wholeBlock).toEqual([{ method: 'eth_getBlockByHash', params: [hash, true] }])
   })
 
   test('a k=3 job with a dissenter: DISSENTED, slashed, share credited', async () => {
