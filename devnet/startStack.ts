@@ -69,8 +69,9 @@ export type Stack = {
   /**
    * Stops the server (and with it the leader, its in-memory state lost as in a crash) and starts it again on the same
    * port and database; agents reconnect on their own. What a replica dying and coming back looks like to the rest.
+   * `whileDown`, when given, runs between the stop and the start: an outage as long as it takes.
    */
-  restartServer: () => Promise<void>
+  restartServer: (whileDown?: () => Promise<void>) => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -220,9 +221,10 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       deployment,
       deploymentPath,
       agents,
-      async restartServer() {
+      async restartServer(whileDown) {
         const port = Number(new URL(server.url).port)
         await server.stop()
+        await whileDown?.()
         server = await startServer({ ...serverOptions, port })
         log.info({ url: server.url }, 'server restarted')
       },

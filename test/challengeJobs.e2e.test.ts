@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type Address, createPublicClient, type Hex, http, parseEther } from 'viem'
+import { type Address, createPublicClient, type Hex, http, keccak256, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
@@ -11,7 +11,7 @@ import { type JobAssignment, subscribeJobAssignments } from '../client/subscribe
 import { challengeLedgerAbi, jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
-import { challengeDelayOf, verifyChallengeJob } from '../protocol/challengeJobs.ts'
+import { challengeDelayOf, challengeSeedMessage, verifyChallengeJob } from '../protocol/challengeJobs.ts'
 import { Verification } from '../protocol/enums.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
@@ -136,9 +136,10 @@ describe('a challenge round', () => {
       },
       { timeoutMs: 120_000 },
     )
-    // The server (its leader, with the issuer's state in memory) dies once the round's first job is submitted, while the
-    // rest most likely wait for their delays, and comes back: the new leader must rebuild the round from the ledger and
-    // the index (the jobs sent, and the targets not yet due), and finish it.
+    // The server (its leader, with the issuer's state in memory) dies once the round's first job is submitted, and stays
+    // down until the next target's delay has passed: that target's time comes while no leader runs. Then it comes back,
+    // and the new leader must rebuild the round from the ledger and the index (the jobs sent, the targets not yet due,
+    // and the one due while it was down, which the index shows was never sent), and finish it.
     await waitFor(
       "the round's first job submitted",
       async () => {
@@ -158,10 +159,26 @@ describe('a challenge round', () => {
       args: [round],
     })) as {
       revealed: boolean
+      committedAt: bigint
     }
     expect(before.revealed).toBe(false)
     expect((await recordsOf(round)).length).toBeLessThan(4)
-    await stack.restartServer()
+    // The seed the leader derives from the issuer's key, so the test knows each provider's delay.
+    const message = challengeSeedMessage({ chainId: stack.deployment.chainId, ledger: ledger(), round })
+    const seed = keccak256(await privateKeyToAccount(devKeys[1]).signMessage({ message }))
+    const chainTime = async () => (await client().getBlock({ blockTag: 'latest' })).timestamp
+    const now = await chainTime()
+    const dueAts = [...honest, cheater]
+      .map((provider) => before.committedAt + challengeDelayOf({ seed, round, provider, spreadSeconds: BigInt(spreadSeconds) }))
+      .filter((at) => at > now)
+    expect(dueAts.length, 'targets not yet due when the first job was seen').toBeGreaterThan(0)
+    const [nextDue] = dueAts.sort((a, b) => Number(a - b))
+    await stack.restartServer(async () => {
+      await waitFor('the next target due', async () => ((await chainTime()) > nextDue ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      })
+    })
 
     records = await waitFor(
       'four recorded challenges',

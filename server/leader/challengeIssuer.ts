@@ -14,6 +14,7 @@ import { findAssignmentsByJobIds } from '../db/assignments.ts'
 import { findAuditsByJobIds } from '../db/audits.ts'
 import { findChallengesByJobIds } from '../db/challenges.ts'
 import type { Database, Views } from '../db/database.ts'
+import { indexedBlock } from '../db/indexedBlock.ts'
 import { findJobsByIds, findJobsOfRequesterSince } from '../db/jobs.ts'
 import { findAllProviders, findCandidateProviders } from '../db/providers.ts'
 import type { ReadBlob } from './disagreementProver.ts'
@@ -305,10 +306,27 @@ export function createChallengeIssuer(parameters: {
   }
 
   /**
+   * Whether the index holds every job the issuer has sent: nothing of the issuer's is pending, and the index has
+   * reached the chain's head. Asked before the index is read for the issuer's jobs, so a job missing from that read
+   * was never sent.
+   */
+  async function indexHoldsAllSent(): Promise<boolean> {
+    const [head, latest, pending] = await Promise.all([
+      publicClient.getBlockNumber({ cacheTime: 0 }),
+      publicClient.getTransactionCount({ address: parameters.issuer, blockTag: 'latest' }),
+      publicClient.getTransactionCount({ address: parameters.issuer, blockTag: 'pending' }),
+    ])
+    if (pending !== latest) return false
+    const indexed = await indexedBlock(parameters.views)
+    return indexed !== undefined && indexed.blockNumber >= head
+  }
+
+  /**
    * Rebuilds the state from the ledger and the index: when the last round was, and the rounds still unrevealed (the
    * last {@link maxRestoredRounds} at most, newest back to the first revealed one), each with its seed derived again and
    * checked against its commitment, and its targets: the issuer's jobs since the commit whose input the round derives
-   * for some provider, and the providers active now whose delay hasn't come yet.
+   * for some provider, and the providers active now without one: those whose delay hasn't come yet, and those whose
+   * delay came while no leader ran, once the index shows their job was never sent.
    */
   async function restore(chainTime: bigint): Promise<void> {
     running.length = 0
@@ -334,6 +352,7 @@ export function createChallengeIssuer(parameters: {
       unrevealed.unshift({ round, seed, committedAt: BigInt(committed.committedAt) })
     }
     if (!unrevealed.length) return
+    const allSentIndexed = await indexHoldsAllSent()
     const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: unrevealed[0].committedAt })
     const providers = await findAllProviders(parameters.views)
     const ids = jobs.map((j) => j.id.toString())
@@ -370,18 +389,24 @@ export function createChallengeIssuer(parameters: {
         })
       }
       // Targets not yet due can't have been submitted: pick them again among the providers active now. One already due
-      // whose job isn't indexed is left out (it may have been mined just before the stop).
+      // whose job isn't indexed is sent late if the index holds every job the issuer sent (its time came while no
+      // leader ran), and left out otherwise (it may have been mined just before the stop, or still be pending).
       const maxPrice = targets[0]?.maxPricePerUnit
       let pending = 0
+      let late = 0
       for (const t of await pickTargets(seed, round, maxPrice)) {
         const submitAt = committedAt + challengeDelayOf({ seed, round, provider: t.provider, spreadSeconds })
-        if (found.has(t.provider.toLowerCase()) || submitAt <= chainTime) continue
+        if (found.has(t.provider.toLowerCase())) continue
+        if (submitAt <= chainTime) {
+          if (!allSentIndexed) continue
+          late++
+        }
         targets.push({ ...t, answer: await answerOf(t.job), submitAt })
         pending++
       }
       running.push({ round, seed, startedAt: committedAt, targets })
       log.info(
-        { round: String(round), jobs: targets.length - pending + alreadyRecorded, recorded: alreadyRecorded, pending },
+        { round: String(round), jobs: targets.length - pending + alreadyRecorded, recorded: alreadyRecorded, pending, late },
         'challenge round restored',
       )
     }
