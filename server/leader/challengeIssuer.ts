@@ -306,17 +306,18 @@ export function createChallengeIssuer(parameters: {
   }
 
   /**
-   * Whether the index holds every job the issuer has sent: nothing of the issuer's is pending, and the index has
-   * reached the chain's head. Asked before the index is read for the issuer's jobs, so a job missing from that read
-   * was never sent.
+   * Whether the index holds every job the issuer has sent: nothing of the issuer's is pending, and then the index has
+   * reached the chain's head. In that order: with nothing pending, every transaction of the issuer's is in a block up
+   * to the head read after. Asked before the index is read for the issuer's jobs, so a job missing from that read was
+   * never sent.
    */
   async function indexHoldsAllSent(): Promise<boolean> {
-    const [head, latest, pending] = await Promise.all([
-      publicClient.getBlockNumber({ cacheTime: 0 }),
+    const [latest, pending] = await Promise.all([
       publicClient.getTransactionCount({ address: parameters.issuer, blockTag: 'latest' }),
       publicClient.getTransactionCount({ address: parameters.issuer, blockTag: 'pending' }),
     ])
     if (pending !== latest) return false
+    const head = await publicClient.getBlockNumber({ cacheTime: 0 })
     const indexed = await indexedBlock(parameters.views)
     return indexed !== undefined && indexed.blockNumber >= head
   }
