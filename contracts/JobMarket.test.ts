@@ -1208,6 +1208,12 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
   }
   /** Sequences of 40–60 random actions: 100 in `npm test`, more with TESSERA_INVARIANT_RUNS (`npm run test:invariants`: 1000). */
   const invariantRuns = Number(process.env.TESSERA_INVARIANT_RUNS ?? 100)
+  /**
+   * The sequences' seed: fixed unless TESSERA_INVARIANT_SEED gives another, so that every run of `npm test` walks the
+   * paths the coverage checks below ask for (with a random seed, 100 sequences now and then held no provable
+   * disagreement, and the test failed on coverage alone). `npm run test:invariants` explores with more runs.
+   */
+  const invariantSeed = Number(process.env.TESSERA_INVARIANT_SEED ?? 20261207)
 
   /** The test's own record from events: escrow deposited and refunds credited per job, and (job, provider) no-shows. */
   type Books = {
@@ -1565,12 +1571,12 @@ describe('JobMarket: random action sequences keep the books balanced', () => {
         }
       }),
       // Report a failing sequence at once: shrinking one through anvil outlasts the test's time budget.
-      { numRuns: invariantRuns, endOnFailure: true },
+      { numRuns: invariantRuns, seed: invariantSeed, endOnFailure: true },
     )
     // The griefing path must have been walked: no-shows happened, and the invariants held after them; so must the
     // dispute path and the emission side.
     console.log(
-      `random sequences walked ${noShowsSeen} no-shows, ${disputesSeen.size} disputes, ${proofsSeen} proofs, ${auditsSeen.size} audits, ${challengesSeen} challenges`,
+      `random sequences (seed ${invariantSeed}) walked ${noShowsSeen} no-shows, ${disputesSeen.size} disputes, ${proofsSeen} proofs, ${auditsSeen.size} audits, ${challengesSeen} challenges`,
     )
     expect(noShowsSeen).toBeGreaterThan(0)
     expect(disputesSeen.size).toBeGreaterThan(0)
