@@ -79,6 +79,16 @@ export function challengeSeedMessage(parameters: { chainId: number; ledger: Addr
   return `tessera-challenge-seed:${parameters.chainId}:${parameters.ledger.toLowerCase()}:${parameters.round}`
 }
 
+/** A round's seed: `keccak256` of the issuer's signature of {@link challengeSeedMessage}, `sign` signing as the issuer. */
+export async function challengeSeedOf(parameters: {
+  chainId: number
+  ledger: Address
+  round: bigint
+  sign: (message: string) => Promise<Hex>
+}): Promise<Hex> {
+  return keccak256(await parameters.sign(challengeSeedMessage(parameters)))
+}
+
 let models: CatalogueModel[] | undefined
 const challengeModels = () => {
   models ??= modelCatalogue().filter((m) => (challengeModelNames as readonly string[]).includes(m.name))

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type Address, createPublicClient, type Hex, http, keccak256, parseEther } from 'viem'
+import { type Address, createPublicClient, type Hex, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
@@ -11,7 +11,7 @@ import { type JobAssignment, subscribeJobAssignments } from '../client/subscribe
 import { challengeLedgerAbi, jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
-import { challengeDelayOf, challengeSeedMessage, verifyChallengeJob } from '../protocol/challengeJobs.ts'
+import { challengeDelayOf, challengeSeedOf, verifyChallengeJob } from '../protocol/challengeJobs.ts'
 import { Verification } from '../protocol/enums.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
@@ -164,8 +164,9 @@ describe('a challenge round', () => {
     expect(before.revealed).toBe(false)
     expect((await recordsOf(round)).length).toBeLessThan(4)
     // The seed the leader derives from the issuer's key, so the test knows each provider's delay.
-    const message = challengeSeedMessage({ chainId: stack.deployment.chainId, ledger: ledger(), round })
-    const seed = keccak256(await privateKeyToAccount(devKeys[1]).signMessage({ message }))
+    const issuerAccount = privateKeyToAccount(devKeys[1])
+    const sign = (message: string) => issuerAccount.signMessage({ message })
+    const seed = await challengeSeedOf({ chainId: stack.deployment.chainId, ledger: ledger(), round, sign })
     const chainTime = async () => (await client().getBlock({ blockTag: 'latest' })).timestamp
     const now = await chainTime()
     const dueAts = [...honest, cheater]

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
-import { type Account, type Chain, keccak256, type PublicClient, type Transport, type WalletClient } from 'viem'
+import { type Account, type Chain, type PublicClient, type Transport, type WalletClient } from 'viem'
 import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
-import { challengeSeedMessage } from '../../protocol/challengeJobs.ts'
+import { challengeSeedOf } from '../../protocol/challengeJobs.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
 import type { JobCheck } from '../checkJob.ts'
 import type { Database, Views } from '../db/database.ts'
@@ -161,13 +161,13 @@ export function startLeader(parameters: StartLeaderParameters): { stop: () => Pr
           readBlob: parameters.readBlob,
           writeBlob: parameters.writeBlob,
           log: log.child({ task: 'challenges' }),
-          seedOf: async (round) =>
-            keccak256(
-              await wallet.signMessage({
-                account: wallet.account,
-                message: challengeSeedMessage({ chainId: deployment.chainId, ledger: deployment.contracts.ChallengeLedger.address, round }),
-              }),
-            ),
+          seedOf: (round) =>
+            challengeSeedOf({
+              chainId: deployment.chainId,
+              ledger: deployment.contracts.ChallengeLedger.address,
+              round,
+              sign: (message) => wallet.signMessage({ account: wallet.account, message }),
+            }),
           allowance,
           spendable,
           now,
