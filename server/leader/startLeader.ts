@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import { Gauge } from 'prom-client'
-import { type Account, type Chain, type PublicClient, type Transport, type WalletClient } from 'viem'
+import type { Account, Chain, PublicClient, Transport, WalletClient } from 'viem'
 import { jobMarketAbi, tesseraTokenAbi } from '../../contracts/generated/index.ts'
 import { challengeSeedOf } from '../../protocol/challengeJobs.ts'
 import type { Deployment } from '../../protocol/deployment.ts'
