@@ -1,7 +1,7 @@
 import path from 'node:path'
 import pino from 'pino'
 import { type Address, type Hex, keccak256, toHex } from 'viem'
-import type { PrivateKeyAccount } from 'viem/accounts'
+import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { sendHeartbeat as sendSignedHeartbeat } from '../client/serverClient.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
@@ -550,30 +550,34 @@ describe('server on real indexed data', () => {
 
   test('a partly claimed job is left to its claimer for a commit window, then the matcher assigns it and releases the claim', async () => {
     const [p2, p3, p4] = system.accounts.providers
+    // A fourth provider, never live until it has claimed: with a k=4 job, at most three others live (p4's heartbeat of
+    // the last test may still count), the matcher can't place the job before the claim, nor race it between the claim's
+    // block and its indexing (CI once saw that refused assign when p4 was the claimer of a k=3 job).
+    const p5 = privateKeyToAccount(devKeys[7])
+    await registerProvider(system, p5, { pricePerUnit: TSR / 100n })
     const { claimGrace, commitWindow } = system.deployment.params.market
-    // Two live providers for a k=3 job: the matcher can't place it, so it waits past the claim grace.
     await heartbeat(p2)
     await heartbeat(p3)
-    const { jobId } = await submitJob(3, (await system.now()) + 3_600n)
+    const { jobId } = await submitJob(4, (await system.now()) + 3_600n)
     const id = jobId.toString()
     type JobView = { status: string; claimers: Address[]; claimed: boolean }
     const read = async () =>
       (await gql<{ job: JobView | null }>(`query($id: BigInt!) { job(id: $id) { status claimers claimed } }`, { id })).job
     await system.increaseTime(claimGrace)
-    await system.write(p4, { address: system.market, abi: jobMarketAbi, functionName: 'claimJob', args: [jobId] })
-    await waitFor(`p4's claim of job ${id} to be indexed`, async () => ((await read())?.claimers.length === 1 ? true : undefined))
+    await system.write(p5, { address: system.market, abi: jobMarketAbi, functionName: 'claimJob', args: [jobId] })
+    await waitFor(`p5's claim of job ${id} to be indexed`, async () => ((await read())?.claimers.length === 1 ? true : undefined))
 
-    // Three live providers now, but p4 holds a slot: for a commit window the matcher must not even try (assign would
+    // Four live providers now, but p5 holds a slot: for a commit window the matcher must not even try (assign would
     // revert JobPartlyClaimed).
     const refusedBefore = await refusedAssigns()
-    for (const p of [p2, p3, p4]) await heartbeat(p)
+    for (const p of [p2, p3, p4, p5]) await heartbeat(p)
     await new Promise((r) => setTimeout(r, 3000))
     expect(await refusedAssigns()).toBe(refusedBefore)
-    expect(await read()).toMatchObject({ status: 'OPEN', claimers: [p4.address], claimed: false })
+    expect(await read()).toMatchObject({ status: 'OPEN', claimers: [p5.address], claimed: false })
 
     // A commit window later the claim no longer holds it: the matcher assigns, releasing the claim first.
     await system.increaseTime(commitWindow + 1n)
-    for (const p of [p2, p3, p4]) await heartbeat(p)
+    for (const p of [p2, p3, p4, p5]) await heartbeat(p)
     const assigned = await waitFor(`the matcher to assign job ${id}`, async () => {
       const job = await read()
       return job?.status === 'ASSIGNED' ? job : undefined
