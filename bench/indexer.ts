@@ -34,7 +34,7 @@ import {
 } from '../contracts/generated/index.ts'
 import { freePort } from '../devnet/startAnvil.ts'
 import { startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
-import { pollingIntervalOf } from '../indexer/pollingInterval.ts'
+import { pollingIntervalOf, webSocketUrlOf } from '../indexer/pollingInterval.ts'
 import { clearPonderSyncStore } from '../indexer/startIndexer.ts'
 import { type StartPonderReturnType, startPonder } from '../indexer/startPonder.ts'
 import { TesseraError } from '../protocol/errors.ts'
@@ -125,6 +125,8 @@ export type IndexerBenchReturnType = {
   paceMs: number
   warmUpBlocks: number
   pollingIntervalMs: number
+  /** Whether Ponder also subscribes to new heads (`webSocketUrlOf`). */
+  subscribesToHeads: boolean
   postgres: string
 }
 
@@ -503,6 +505,7 @@ export async function indexerBench(
       paceMs: follow.paceMs,
       warmUpBlocks: follow.warmUp,
       pollingIntervalMs: pollingIntervalOf(system.deployment.chainId),
+      subscribesToHeads: webSocketUrlOf(system.deployment.chainId, system.rpcUrl) !== undefined,
       postgres: await postgresVersion(database.url),
     }
   } finally {
@@ -557,8 +560,10 @@ export function indexerSection(bench: IndexerBenchReturnType): string[] {
       'indexer events a block on average (a job submitted each block, and the next step of those in flight). Lag: from ' +
       '`evm_mine` answering to the block’s checkpoint read committed in the app’s `_ponder_checkpoint` table, polled ' +
       'over a Postgres connection of the bench every 10 ms (not `/status`, which would load the app’s own event loop), ' +
-      `so at most ~10 ms late; the chain is reverted to the history’s end afterwards. Ponder polls the devnet every ${bench.pollingIntervalMs} ms ` +
-      '(`indexer/pollingInterval.ts`).',
+      `so at most ~10 ms late; the chain is reverted to the history’s end afterwards. Ponder polls the devnet every ${bench.pollingIntervalMs} ms` +
+      (bench.subscribesToHeads
+        ? ' and subscribes to its new heads over anvil’s WebSocket, so a block reaches it as it is mined (`indexer/pollingInterval.ts`, patches/ponder).'
+        : ' (`indexer/pollingInterval.ts`).'),
     '',
     '| app | backfill (s, each start) | events/s | Ponder’s backfill (s) | events/s | handler (ms/event) | store ops/event | lag p50 (ms) | lag p99 (ms) | lag max (ms) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -403,7 +403,32 @@ describe('indexer', () => {
     expect(polls.length).toBeGreaterThan(0)
     expect(polls.filter((c) => c.params[1] !== false)).toEqual([])
     const wholeBlock = calls.filter((c) => c.method === 'eth_getBlockByHash' && c.params[0] === hash)
-    expect(wholeBlock).toEqual([{ method: 'eth_getBlockByHash', params: [hash, true] }])
+    expect(wholeBlock).toEqual([{ method: 'eth_getBlockByHash', params: [hash, true], transport: 'http' }])
+  })
+
+  test('Ponder hears of a new head through its newHeads subscription, not only from its polls (patches/ponder)', async () => {
+    // On the devnet Ponder subscribes over anvil's WebSocket (indexer/pollingInterval.ts) and polls beside it. Here
+    // every poll answers the head as it was before the job below: only the subscription can tell Ponder of its block.
+    expect(recorder.calls).toContainEqual({ method: 'eth_subscribe', params: ['newHeads'], transport: 'ws' })
+    const reorgs = async () => {
+      const text = await (await fetch(new URL('/metrics', ponder.url))).text()
+      const line = text.split('\n').find((l) => l.startsWith('ponder_realtime_reorg_total'))
+      return line ? Number(line.split(' ').at(-1)) : 0
+    }
+    const reorgsBefore = await reorgs()
+    await recorder.freezeHead()
+    try {
+      const { jobId } = await submitJob({ redundancy: 2 })
+      await waitForJobStatus(jobId, 'OPEN')
+      // The polls go on answering a head below the one the subscription brought: Ponder must not take that for a reorg
+      // (it would drop the job's row, then index it again at the next block).
+      const polls = recorder.calls.length
+      await waitForRows('select 1', [], () => recorder.calls.slice(polls).filter((c) => c.method === 'eth_getBlockByNumber').length >= 5)
+      expect(await reorgs()).toBe(reorgsBefore)
+      await waitForJobStatus(jobId, 'OPEN')
+    } finally {
+      recorder.thaw()
+    }
   })
 
   test('a k=3 job with a dissenter: DISSENTED, slashed, share credited', async () => {

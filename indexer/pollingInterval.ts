@@ -5,14 +5,25 @@ export const minPollingIntervalMs = 100
 
 /**
  * How often Ponder asks the chain for its latest block (ms): `TESSERA_POLLING_INTERVAL_MS` when set, else Ponder's
- * floor on the devnet and 1 s elsewhere. On the devnet the wait for the next poll is most of the lag from a block
- * mined to it indexed (bench/indexer.ts: 200 ms put the lag p50 near 200 ms), and anvil answers a poll in well under
- * a millisecond. A WebSocket subscription (`ws` in ponder.config.ts) would push blocks instead, but on an idle devnet
- * Ponder then never indexes the blocks it found unfinalized at start until a new one comes.
+ * floor on the devnet and 1 s elsewhere. Anvil answers a poll (a header, patches/ponder) in well under a millisecond.
+ * Where Ponder also subscribes to new heads ({@link webSocketUrlOf}) the polls only find what a subscription can't
+ * tell: the head at start, and a head a reorg replaced without a new block.
  */
 export function pollingIntervalOf(chainId: number, env: NodeJS.ProcessEnv = process.env): number {
   if (env.TESSERA_POLLING_INTERVAL_MS) return Number(env.TESSERA_POLLING_INTERVAL_MS)
   return chainId === devnetChainId ? minPollingIntervalMs : 1000
+}
+
+/**
+ * Where Ponder subscribes to new heads (`eth_subscribe("newHeads")`), beside its polls (patches/ponder): each block
+ * then reaches it as it is mined instead of at the next poll, half a polling interval later on average (bench/indexer.ts
+ * measures the lag). `TESSERA_WS_URL` when set (`off`: none); else, on the devnet, anvil's own WebSocket endpoint, on
+ * `rpcUrl`'s host and port; elsewhere none.
+ */
+export function webSocketUrlOf(chainId: number, rpcUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const configured = env.TESSERA_WS_URL
+  if (configured) return configured === 'off' ? undefined : configured
+  return chainId === devnetChainId ? rpcUrl.replace(/^http/, 'ws') : undefined
 }
 
 /** Ponder's JSON-RPC client starts each endpoint at 20 requests a second and raises that only under steady load. */

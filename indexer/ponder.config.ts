@@ -12,7 +12,7 @@ import {
 import { devnetChainId } from '../protocol/chain.ts'
 import { type ContractName, DeploymentError, readDeploymentFile } from '../protocol/deployment.ts'
 import { gatewayAddressOf } from '../protocol/gateway.ts'
-import { pollingIntervalOf, rpcEndpointsOf } from './pollingInterval.ts'
+import { pollingIntervalOf, rpcEndpointsOf, webSocketUrlOf } from './pollingInterval.ts'
 
 // Everything chain-specific comes from the environment and the deployment file written by contracts/deploy.ts:
 //   TESSERA_RPC_URL      JSON-RPC endpoint (default http://127.0.0.1:8545)
@@ -20,6 +20,8 @@ import { pollingIntervalOf, rpcEndpointsOf } from './pollingInterval.ts'
 //   TESSERA_CHAIN_ID     picks the default deployment file, and must match the deployment's chain id when set
 //   DATABASE_URL         Postgres connection string (required)
 //   TESSERA_POLLING_INTERVAL_MS  block polling interval (default 100, Ponder's floor, on the devnet, 1000 elsewhere)
+//   TESSERA_WS_URL       WebSocket endpoint for new heads, beside the polls (default: anvil's on the devnet, none
+//                        elsewhere; `off` for none)
 
 const rpcUrl = process.env.TESSERA_RPC_URL || 'http://127.0.0.1:8545'
 const expectedChainId = process.env.TESSERA_CHAIN_ID ? Number(process.env.TESSERA_CHAIN_ID) : undefined
@@ -58,6 +60,7 @@ export default createConfig({
       // its own: the backfill still reads events through the sync store, which startIndexer clears for the devnet.
       disableCache: isDevnet,
       pollingInterval: pollingIntervalOf(deployment.chainId),
+      ws: webSocketUrlOf(deployment.chainId, rpcUrl),
     },
   },
   contracts: {
