@@ -186,7 +186,9 @@ const recentJobsForEta = 50
 /**
  * The queue a job submitted at `now` (unix s) joins: the jobs waiting for providers (OPEN or DISPUTED, deadline ahead)
  * and the slots their rounds need, and the median seconds from submission to settlement of the last 50 completed jobs
- * (null when none completed). What `quote` judges its ETA by.
+ * (null when none completed). What `quote` judges its ETA by. A job counts at least a second: block timestamps are whole
+ * seconds, and a job settled in its submission's second (on a devnet that mines each transaction at once) took up to
+ * one; a median of 0 would make every ETA 0, however long the queue.
  */
 export async function findJobQueue(
   views: Views,
@@ -194,7 +196,7 @@ export async function findJobQueue(
 ): Promise<{ waitingJobs: number; waitingSlots: number; recentJobSeconds: number | null }> {
   const recent = views
     .selectFrom('job')
-    .select(sql<string>`finalized_at - submitted_at`.as('seconds'))
+    .select(sql<string>`greatest(finalized_at - submitted_at, 1)`.as('seconds'))
     .where('status', '=', 'COMPLETED')
     .where('finalizedAt', 'is not', null)
     .orderBy('finalizedAt', 'desc')

@@ -88,7 +88,8 @@ const QuoteQueueRef = builder.objectRef<JobQueue>('QuoteQueue').implement({
     waitingSlots: t.exposeInt('waitingSlots', { description: 'Providers those jobs’ rounds need: filled before a job submitted now.' }),
     recentJobSeconds: t.exposeInt('recentJobSeconds', {
       nullable: true,
-      description: 'Median seconds from submission to settlement of the last 50 completed jobs; null before any completed.',
+      description:
+        'Median seconds from submission to settlement of the last 50 completed jobs, each at least 1 (block timestamps are whole seconds); null before any completed.',
     }),
   }),
 })
