@@ -26,6 +26,7 @@ import { commitmentOf } from '../protocol/fingerprint.ts'
 import { settleJob } from '../protocol/settlement.ts'
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts'
 import { defined } from '../test/support/defined.ts'
+import { waitFor } from '../test/support/graphql.ts'
 import { disagreementOf, fingerprintOfLabel } from '../test/support/labelledOutputs.ts'
 import { type RpcRecorder, startRpcRecorder } from '../test/support/rpcRecorder.ts'
 import { ponderSchemaName } from './ponderSchemaName.ts'
@@ -105,6 +106,12 @@ async function waitForJobStatus(jobId: bigint, status: string) {
     (rows) => rows[0]?.status === status,
   )
   return row
+}
+
+/** The value of the first line of Ponder's `/metrics` that `select` picks (0 when none: a counter not yet counted). */
+async function ponderMetric(select: (line: string) => boolean): Promise<number> {
+  const line = (await (await fetch(new URL('/metrics', ponder.url))).text()).split('\n').find(select)
+  return line ? Number(line.split(' ').at(-1)) : 0
 }
 
 async function now() {
@@ -365,13 +372,10 @@ describe('indexer', () => {
     // falling behind). The patch samples live events too.
     const { market } = addresses()
     /** Ponder's reads of `assignment` rows that went to the database one at a time (its cache misses). */
-    const misses = async () => {
-      const text = await (await fetch(new URL('/metrics', ponder.url))).text()
-      const line = text
-        .split('\n')
-        .find((l) => /^ponder_indexing_cache_requests_total\{/.test(l) && l.includes('table="assignment"') && l.includes('type="miss"'))
-      return line ? Number(line.split(' ').at(-1)) : 0
-    }
+    const misses = () =>
+      ponderMetric(
+        (l) => /^ponder_indexing_cache_requests_total\{/.test(l) && l.includes('table="assignment"') && l.includes('type="miss"'),
+      )
     const assignAndCommit = async () => {
       const { jobId } = await submitJob({ redundancy: 2 })
       await send(matcherKey, market, jobMarketAbi, 'assign', [jobId, [p2, p3]])
@@ -410,11 +414,7 @@ describe('indexer', () => {
     // On the devnet Ponder subscribes over anvil's WebSocket (indexer/pollingInterval.ts) and polls beside it. Here
     // every poll answers the head as it was before the job below: only the subscription can tell Ponder of its block.
     expect(recorder.calls).toContainEqual({ method: 'eth_subscribe', params: ['newHeads'], transport: 'ws' })
-    const reorgs = async () => {
-      const text = await (await fetch(new URL('/metrics', ponder.url))).text()
-      const line = text.split('\n').find((l) => l.startsWith('ponder_realtime_reorg_total'))
-      return line ? Number(line.split(' ').at(-1)) : 0
-    }
+    const reorgs = () => ponderMetric((l) => l.startsWith('ponder_realtime_reorg_total'))
     const reorgsBefore = await reorgs()
     await recorder.freezeHead()
     try {
@@ -423,7 +423,9 @@ describe('indexer', () => {
       // The polls go on answering a head below the one the subscription brought: Ponder must not take that for a reorg
       // (it would drop the job's row, then index it again at the next block).
       const polls = recorder.calls.length
-      await waitForRows('select 1', [], () => recorder.calls.slice(polls).filter((c) => c.method === 'eth_getBlockByNumber').length >= 5)
+      await waitFor('five more polls', async () =>
+        recorder.calls.slice(polls).filter((c) => c.method === 'eth_getBlockByNumber').length >= 5 ? true : undefined,
+      )
       expect(await reorgs()).toBe(reorgsBefore)
       await waitForJobStatus(jobId, 'OPEN')
     } finally {
