@@ -5,6 +5,7 @@
 import {
   type Abi,
   type Address,
+  BaseError,
   type Chain,
   type ContractFunctionArgs,
   createPublicClient,
@@ -142,6 +143,20 @@ export async function startTestSystem(
         return receipt
       }
     }
+    /**
+     * Why `call`, estimated to succeed, reverted in the block that mined it (a time boundary passed between the two, say
+     * a job's deadline): the call replayed at that block, so the contract's own error comes back as a simulation's would,
+     * `decodeRevert` reading it. A replay that passes leaves only the hash to tell.
+     */
+    async function revertOf(call: WriteParameters & { account: LocalAccount }, receipt: TransactionReceipt): Promise<Error> {
+      const reverted = `${call.functionName} reverted in ${receipt.transactionHash} (block ${receipt.blockNumber})`
+      try {
+        await publicClient.simulateContract({ ...call, blockNumber: receipt.blockNumber } as never)
+      } catch (error) {
+        if (error instanceof BaseError) return new BaseError(reverted, { cause: error })
+      }
+      return new Error(reverted)
+    }
     return {
       anvil,
       rpcUrl: anvil.rpcUrl,
@@ -163,7 +178,7 @@ export async function startTestSystem(
         const estimate = await publicClient.estimateContractGas({ ...call, abi, account } as never)
         const hash = await walletOf(account).writeContract({ ...call, abi, account, chain, gas: (estimate * 3n) / 2n } as never)
         const receipt = await receiptOf(hash)
-        if (receipt.status !== 'success') throw new Error(`${call.functionName} reverted in ${hash}`)
+        if (receipt.status !== 'success') throw await revertOf({ ...call, abi, account }, receipt)
         return receipt
       },
       async deployContract(account, abi, bytecode, args) {
