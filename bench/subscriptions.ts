@@ -197,10 +197,16 @@ export async function subscriptionsBench(
         for (const selection of ['withJob', 'withoutJob', 'withoutJob', 'withJob'] as const) {
           const m = measured[selection]
           const base = await memory()
+          // 500 connections at a time: all at once overflow the server's accept backlog on a slow machine, and a refused
+          // one's `ready` rejects before anything awaits it.
           const subscribers: Subscriber[] = []
-          for (let i = 0; i < n; i++)
-            subscribers.push((transport === 'sse' ? sseSubscriber : wsSubscriber)(port, queries[selection], provider))
-          for (let i = 0; i < subscribers.length; i += 500) await Promise.all(subscribers.slice(i, i + 500).map((s) => s.ready))
+          while (subscribers.length < n) {
+            const batch = Array.from({ length: Math.min(500, n - subscribers.length) }, () =>
+              (transport === 'sse' ? sseSubscriber : wsSubscriber)(port, queries[selection], provider),
+            )
+            subscribers.push(...batch)
+            await Promise.all(batch.map((s) => s.ready))
+          }
           // One event to warm up, and to know every subscription is live (a WebSocket subscribe has no acknowledgement).
           let delivered = false
           for (let warm = 0; warm < 50 && !delivered; warm++) {
