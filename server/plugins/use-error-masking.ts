@@ -1,11 +1,12 @@
-import { isAsyncIterable, type MaskError, type Plugin, useMaskedErrors } from '@envelop/core'
+import { errorAsyncIterator, isAsyncIterable, type MaskError, type Plugin, useMaskedErrors } from '@envelop/core'
 import { type ExecutionResult, GraphQLError } from 'graphql'
 import { maskError as yogaMaskError } from 'graphql-yoga'
 import type { Logger } from 'pino'
 import { UserInputError } from '../errors.ts'
+import { isSharedStream } from './use-shared-subscription-results.ts'
 
 /** What a masked error says. */
-const maskedMessage = 'Unexpected error.'
+export const maskedMessage = 'Unexpected error.'
 
 /**
  * The masking: unexpected errors become "Unexpected error." (logged in full with a correlation id), while GraphQL
@@ -33,9 +34,10 @@ export function maskedResult(result: ExecutionResult, maskError: MaskError): Exe
 
 /**
  * Masks errors with `maskError` (an `errorMasker`) wherever they reach a client: a query's or a mutation's result,
- * a context that failed, a subscription refused or failing. A subscription's events are not masked here, one copy
- * per subscriber: they are masked where they are made, once per event for all its subscribers
- * (`useSharedSubscriptionResults`, given the same `maskError`).
+ * a context that failed, a subscription refused. A subscription's events are not masked here, one copy per
+ * subscriber: they are masked where they are made, once per event for all its subscribers, and so is an error its
+ * stream throws (`useSharedSubscriptionResults`, given the same `maskError`, with no layer around each stream). Only
+ * another plugin's stream gets a layer here that masks what it throws.
  */
 export function useErrorMasking(options: { maskError: MaskError }): Plugin {
   const { onPluginInit, onExecute } = useMaskedErrors({ maskError: options.maskError, errorMessage: maskedMessage })
@@ -45,9 +47,14 @@ export function useErrorMasking(options: { maskError: MaskError }): Plugin {
     onSubscribe: () => ({
       onSubscribeResult({ result, setResult }) {
         if (!isAsyncIterable(result)) setResult(maskedResult(result, options.maskError))
-      },
-      onSubscribeError({ error, setError }) {
-        setError(options.maskError(error, maskedMessage))
+        // Any other plugin's stream: its throws masked by a layer around it (envelop's `onSubscribeError` would put
+        // that layer around every stream, useSharedSubscriptionResults' included).
+        else if (!isSharedStream(result))
+          setResult(
+            errorAsyncIterator(result, (error) => {
+              throw options.maskError(error, maskedMessage)
+            }),
+          )
       },
     }),
   }

@@ -1,5 +1,7 @@
+import { errorAsyncIterator, finalAsyncIterator, isAsyncIterable } from '@envelop/core'
 import type { Plugin } from 'graphql-yoga'
 import type { ServerMetrics } from '../metrics.ts'
+import { onSharedStreamEnd } from './use-shared-subscription-results.ts'
 
 /** Counts GraphQL operations by type and outcome and times them; tracks open subscriptions. */
 export function useMetrics(options: { metrics: ServerMetrics }): Plugin {
@@ -19,16 +21,25 @@ export function useMetrics(options: { metrics: ServerMetrics }): Plugin {
     onSubscribe() {
       metrics.subscriptionsActive.inc()
       metrics.graphqlOperations.inc({ type: 'subscription', outcome: 'ok' })
+      let ended = false
+      const end = () => {
+        if (ended) return
+        ended = true
+        metrics.subscriptionsActive.dec()
+      }
       return {
-        onSubscribeResult() {
-          return {
-            onEnd() {
-              metrics.subscriptionsActive.dec()
-            },
-          }
-        },
-        onSubscribeError() {
-          metrics.subscriptionsActive.dec()
+        onSubscribeResult({ result, setResult }) {
+          // A subscription refused (a result, not a stream) is over already. A stream of useSharedSubscriptionResults
+          // tells its end without a layer around it (envelop's `onEnd` or `onSubscribeError` would add one to every
+          // subscriber's stream, and each would cost a promise per event); any other stream gets a layer that does.
+          if (!isAsyncIterable(result)) return end()
+          if (!onSharedStreamEnd(result, end))
+            setResult(
+              errorAsyncIterator(finalAsyncIterator(result, end), (error) => {
+                end()
+                throw error
+              }),
+            )
         },
       }
     },

@@ -1,10 +1,28 @@
 import type { MaskError, Plugin } from '@envelop/core'
 import { createSourceEventStream, type ExecutionArgs, type ExecutionResult, execute } from 'graphql'
 import { operationKey } from './operationKey.ts'
-import { maskedResult } from './use-error-masking.ts'
+import { maskedMessage, maskedResult } from './use-error-masking.ts'
 
 /** Results by event object, then by operation (document, operation name, variables). */
 const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>()
+
+/** What to run once each stream this plugin made ends, by stream. */
+const endHooks = new WeakMap<object, (() => void)[]>()
+
+/**
+ * Runs `hook` once `stream` ends (its events done or failed, or its subscriber gone) and returns true, when `stream` is
+ * one this plugin made; false otherwise. A plugin that would return envelop's `onEnd` hooks here instead: envelop
+ * meets an `onEnd` by wrapping each subscriber's stream in an iterator of its own, one promise more per event and
+ * subscriber, and ten thousand subscribers pay it on every event.
+ */
+export function onSharedStreamEnd(stream: unknown, hook: () => void): boolean {
+  const hooks = typeof stream === 'object' && stream !== null ? endHooks.get(stream) : undefined
+  hooks?.push(hook)
+  return hooks !== undefined
+}
+
+/** Whether `stream` is one this plugin made: its events and the errors it throws are masked already. */
+export const isSharedStream = (stream: unknown): boolean => typeof stream === 'object' && stream !== null && endHooks.has(stream)
 
 /**
  * Executes a subscription's selection once per event and operation, not once per subscriber: the bus and the index
@@ -17,7 +35,9 @@ const results = new WeakMap<object, Map<string, ExecutionResult | Promise<Execut
  * depends on who asks (there is no per-caller authorisation in the schema, and dataloaders only batch reads).
  *
  * Each result's errors are masked here with `maskError` (`errorMasker`), once for all its subscribers, rather than
- * by a layer of masking around each subscriber's stream (`useErrorMasking` leaves events to this plugin).
+ * by a layer of masking around each subscriber's stream (`useErrorMasking` leaves events to this plugin); so is an
+ * error the stream itself throws, which ends it. Hooks for a stream's end come in through `onSharedStreamEnd`. So each
+ * event costs a subscriber one step through this plugin and none through envelop.
  */
 export function useSharedSubscriptionResults(options: { maskError: MaskError }): Plugin {
   return {
@@ -48,32 +68,49 @@ export function useSharedSubscriptionResults(options: { maskError: MaskError }):
           return result
         }
         const iterator = source[Symbol.asyncIterator]()
+        const hooks: (() => void)[] = []
+        const end = () => {
+          for (const hook of hooks.splice(0)) hook()
+        }
+        const closed = async () => {
+          end()
+          await iterator.return?.()
+        }
         // Each event costs this subscriber one step (`then`) and no more: thousands of subscribers take their steps in
         // turn, so every await here would be thousands of microtasks before the first copy leaves.
         const mapped: AsyncGenerator<ExecutionResult> = {
           next: () =>
-            iterator.next().then((step) => {
-              if (step.done) return { value: undefined, done: true as const }
-              const result = resultOf(step.value)
-              return result instanceof Promise
-                ? result.then((value) => ({ value, done: false as const }))
-                : { value: result, done: false as const }
-            }),
+            iterator.next().then(
+              (step) => {
+                if (step.done) {
+                  end()
+                  return { value: undefined, done: true as const }
+                }
+                const result = resultOf(step.value)
+                return result instanceof Promise
+                  ? result.then((value) => ({ value, done: false as const }))
+                  : { value: result, done: false as const }
+              },
+              (error: unknown) => {
+                end()
+                throw options.maskError(error, maskedMessage)
+              },
+            ),
           async return() {
-            await iterator.return?.()
+            await closed()
             return { value: undefined, done: true }
           },
           async throw(error) {
+            end()
             if (iterator.throw) await iterator.throw(error)
             throw error
           },
           [Symbol.asyncIterator]() {
             return mapped
           },
-          async [Symbol.asyncDispose]() {
-            await iterator.return?.()
-          },
+          [Symbol.asyncDispose]: closed,
         }
+        endHooks.set(mapped, hooks)
         return mapped
       })
     },
