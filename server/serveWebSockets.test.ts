@@ -10,11 +10,22 @@ import { serveWebSockets } from './serveWebSockets.ts'
 // A subscription that counts to `to` (one number per tick; at `failAt`, a result with an error), and notes when it is
 // given back (a client that completed it or went away).
 let returned = 0
+// And one that floods: 64 KiB strings as fast as they are taken, counting how many were.
+let flooded = 0
+const block = 'x'.repeat(64 * 1024)
 const schema = createSchema({
-  typeDefs: 'type Query { ok: Boolean } type Subscription { count(to: Int!, failAt: Int): Int }',
+  typeDefs: 'type Query { ok: Boolean } type Subscription { count(to: Int!, failAt: Int): Int flood: String }',
   resolvers: {
     Query: { ok: () => true },
     Subscription: {
+      flood: {
+        subscribe: async function* () {
+          for (;;) {
+            flooded++
+            yield { flood: block }
+          }
+        },
+      },
       count: {
         subscribe: async function* (_root: unknown, { to }: { to: number }) {
           try {
@@ -121,5 +132,29 @@ describe('serveWebSockets', () => {
       else if (type === 'next') socket.terminate()
     })
     await expect.poll(() => returned, { timeout: 5_000 }).toBe(before + 2)
+  })
+
+  test('a client that stops reading holds its stream back: the server takes no more than the socket can hold', async () => {
+    const socket = new WebSocket(oursUrl, 'graphql-transport-ws')
+    let received = 0
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })))
+    socket.on('message', (raw) => {
+      if (String(raw).includes('"connection_ack"'))
+        return socket.send(JSON.stringify({ id: 'f', type: 'subscribe', payload: { query: 'subscription { flood }' } }))
+      received++
+      if (received === 1) socket.pause()
+    })
+    await expect.poll(() => received, { timeout: 5_000 }).toBe(1)
+    // The socket's buffers fill (a few MiB on loopback), then the stream waits: what it made stops growing, far below
+    // what an unheld stream makes in the same time (tens of thousands of blocks).
+    await new Promise((r) => setTimeout(r, 1_000))
+    const held = flooded
+    await new Promise((r) => setTimeout(r, 500))
+    expect(flooded).toBe(held)
+    expect(held).toBeLessThan(1_000)
+    // Reading again, the client gets what waited, and the stream goes on.
+    socket.resume()
+    await expect.poll(() => received, { timeout: 5_000 }).toBeGreaterThan(held + 100)
+    socket.terminate()
   })
 })

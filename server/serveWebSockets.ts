@@ -26,12 +26,20 @@ function payloadOf(result: ExecutionResult): string {
   return payload
 }
 
-/** Sends `text` on `socket`, done once it is written (nothing to do on a socket no longer open), as graphql-ws does. */
-const send = (socket: WebSocket, text: string) =>
-  new Promise<void>((resolve, reject) => {
-    if (socket.readyState !== socket.OPEN) return resolve()
-    socket.send(text, (error) => (error ? reject(error) : resolve()))
-  })
+/** Bytes a socket may have waiting to be written before its next message waits for them (`ws` doesn't limit them). */
+const sendHighWaterMark = 64 * 1024
+
+/**
+ * Sends `text` on `socket` (nothing on a socket no longer open). While the socket keeps up, that is all: no promise
+ * and no callback per message, which ten thousand subscribers would pay on every event. Once it has
+ * `sendHighWaterMark` bytes waiting, returns a promise that this message is written: a slow reader holds its own
+ * stream back rather than the server's memory. A failed write closes the socket, and graphql-ws ends its streams.
+ */
+function send(socket: WebSocket, text: string): Promise<void> | undefined {
+  if (socket.readyState !== socket.OPEN) return
+  if (socket.bufferedAmount < sendHighWaterMark) return void socket.send(text)
+  return new Promise<void>((resolve, reject) => socket.send(text, (error) => (error ? reject(error) : resolve())))
+}
 
 /**
  * A subscription's results sent on `socket` as its `next` messages by this function, each result's payload serialised
@@ -52,7 +60,8 @@ function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket:
       for (;;) {
         const step = await iterator.next()
         if (step.done) return { value: undefined, done: true }
-        await send(socket, `${prefix}${payloadOf(step.value)}}`)
+        const sending = send(socket, `${prefix}${payloadOf(step.value)}}`)
+        if (sending) await sending
       }
     },
     return: finish,
