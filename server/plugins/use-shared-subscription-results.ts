@@ -16,13 +16,14 @@ const endHooks = new WeakMap<object, (() => void)[]>()
  * subscriber, and ten thousand subscribers pay it on every event.
  */
 export function onSharedStreamEnd(stream: unknown, hook: () => void): boolean {
-  const hooks = typeof stream === 'object' && stream !== null ? endHooks.get(stream) : undefined
+  // A WeakMap answers a key that is no object with undefined (and `has` with false), so any value may be asked about.
+  const hooks = endHooks.get(stream as object)
   hooks?.push(hook)
   return hooks !== undefined
 }
 
 /** Whether `stream` is one this plugin made: its events and the errors it throws are masked already. */
-export const isSharedStream = (stream: unknown): boolean => typeof stream === 'object' && stream !== null && endHooks.has(stream)
+export const isSharedStream = (stream: unknown): boolean => endHooks.has(stream as object)
 
 /**
  * Executes a subscription's selection once per event and operation, not once per subscriber: the bus and the index
@@ -76,26 +77,23 @@ export function useSharedSubscriptionResults(options: { maskError: MaskError }):
           end()
           await iterator.return?.()
         }
-        // Each event costs this subscriber one step (`then`) and no more: thousands of subscribers take their steps in
-        // turn, so every await here would be thousands of microtasks before the first copy leaves.
+        const stepOf = (step: IteratorResult<unknown>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+          if (step.done) {
+            end()
+            return { value: undefined, done: true }
+          }
+          const result = resultOf(step.value)
+          return result instanceof Promise ? result.then((value) => ({ value, done: false })) : { value: result, done: false }
+        }
+        const failed = (error: unknown): never => {
+          end()
+          throw options.maskError(error, maskedMessage)
+        }
+        // Each event costs this subscriber one step (`then`, its two handlers made once) and no more: thousands of
+        // subscribers take their steps in turn, so every await here would be thousands of microtasks before the first
+        // copy leaves.
         const mapped: AsyncGenerator<ExecutionResult> = {
-          next: () =>
-            iterator.next().then(
-              (step) => {
-                if (step.done) {
-                  end()
-                  return { value: undefined, done: true as const }
-                }
-                const result = resultOf(step.value)
-                return result instanceof Promise
-                  ? result.then((value) => ({ value, done: false as const }))
-                  : { value: result, done: false as const }
-              },
-              (error: unknown) => {
-                end()
-                throw options.maskError(error, maskedMessage)
-              },
-            ),
+          next: () => iterator.next().then(stepOf, failed),
           async return() {
             await closed()
             return { value: undefined, done: true }
