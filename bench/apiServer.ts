@@ -5,7 +5,6 @@
  * and answers `{ type: 'memory' }` with its memory after two full collections.
  */
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import pino from 'pino'
 import { readDeploymentFile } from '../protocol/deployment.ts'
@@ -16,6 +15,7 @@ import { connectAssignmentPubSub } from '../server/pubsub.ts'
 import { createQueryWorkers } from '../server/queryWorkers.ts'
 import { withLeanEventStreams } from '../server/serveEventStreams.ts'
 import { serveWebSockets } from '../server/serveWebSockets.ts'
+import { reportToBench } from './forkServerProcess.ts'
 
 const env = (name: string): string => {
   const value = process.env[name]
@@ -54,14 +54,4 @@ server.requestTimeout = 0
 serveWebSockets({ server, yoga })
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
 
-const collect = (globalThis as { gc?: () => void }).gc
-process.on('message', (message: { type: string }) => {
-  if (message.type !== 'memory') return
-  collect?.()
-  collect?.()
-  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
-  process.send?.({ type: 'memory', rss, heapUsed, external, arrayBuffers })
-})
-process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port })
-// Exit on SIGTERM as on a normal end (a `--cpu-prof` run writes its profile then).
-process.on('SIGTERM', () => process.exit(0))
+reportToBench(server)

@@ -21,14 +21,17 @@ import { type AssignmentEvent, connectAssignmentPubSub } from '../server/pubsub.
 import { approveAndSubmitJob } from '../test/support/market.ts'
 import { startIndexedTestChain } from '../test/support/stack.ts'
 import { forkApiServer } from './forkApiServer.ts'
+import { forkServerProcess } from './forkServerProcess.ts'
 import { quantile } from './quantile.ts'
 import { benchmarksFile, writeSection } from './writeSection.ts'
 
+const here = path.dirname(fileURLToPath(import.meta.url))
 const viewsSchema = 'bench_subscriptions'
 const busScope = 'bench-subscriptions'
 
 export type Transport = 'sse' | 'ws'
-export type Selection = 'withJob' | 'withoutJob'
+/** The agents' selection and the peer's on the API, and the agents' message from the bare server (the floor). */
+export type Selection = 'withJob' | 'withoutJob' | 'floor'
 
 /** One transport × selection × N: delivery latency and the API process's memory. */
 export type FanoutRun = {
@@ -51,7 +54,7 @@ export type FanoutRun = {
 
 export type SubscriptionsBenchReturnType = { runs: FanoutRun[]; seconds: number }
 
-const queries: Record<Selection, string> = {
+const queries: Record<Exclude<Selection, 'floor'>, string> = {
   withJob:
     'subscription ($p: Address!) { jobAssignments(provider: $p) { cursor retracted jobId provider slot pricePerUnit collateral ' +
     'commitDeadline job { id modelHash inputHash units outputTolerance redundancy deadline } } }',
@@ -145,6 +148,7 @@ export async function subscriptionsBench(
     },
   })
   let stopApi: (() => void) | undefined
+  let stopBare: (() => void) | undefined
   const log = pino({ level: 'warn' })
   const bus = await connectAssignmentPubSub({ databaseUrl: chain.database.url, scope: busScope, log })
   try {
@@ -166,7 +170,23 @@ export async function subscriptionsBench(
 
     const api = await forkApiServer({ chain, viewsSchema, busScope })
     stopApi = api.stop
-    const { port, memory } = api
+    // The floor sends the job as the API reads it for the agents' selection.
+    const jobSelection = /job (\{[^}]*\})/.exec(queries.withJob)?.[1]
+    const answer = await fetch(`http://127.0.0.1:${api.port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ job(id: "${jobId}") ${jobSelection} }` }),
+    })
+    const { data } = (await answer.json()) as { data?: { job?: unknown } }
+    if (!data?.job) throw new Error(`the API did not answer job ${jobId}`)
+    const bare = await forkServerProcess(path.join(here, 'bareFanoutServer.ts'), {
+      BENCH_DATABASE_URL: chain.database.url,
+      BENCH_BUS_SCOPE: busScope,
+      BENCH_PROVIDER: provider,
+      BENCH_JOB: JSON.stringify(data.job),
+    })
+    stopBare = bare.stop
+    const servers = { withJob: api, withoutJob: api, floor: bare }
 
     let block = 1_000_000n
     const eventOf = (): AssignmentEvent => {
@@ -191,18 +211,22 @@ export async function subscriptionsBench(
         const measured: Record<Selection, { last: number[]; all: number[]; heap: number[]; rss: number[]; left: number[] }> = {
           withJob: { last: [], all: [], heap: [], rss: [], left: [] },
           withoutJob: { last: [], all: [], heap: [], rss: [], left: [] },
+          floor: { last: [], all: [], heap: [], rss: [], left: [] },
         }
-        // The agents' selection and the peer in blocks A B B A (each N subscribers, half the rounds), so drift over the
-        // run weighs on both alike; one group at a time, as 2 × 10,000 sockets would pass the bench's file limit.
-        for (const selection of ['withJob', 'withoutJob', 'withoutJob', 'withJob'] as const) {
+        // The agents' selection, the peer and the floor in blocks A B C C B A (each N subscribers, half the rounds), so
+        // drift over the run weighs on all alike; one group at a time, as 2 × 10,000 sockets would pass the bench's file
+        // limit.
+        for (const selection of ['withJob', 'withoutJob', 'floor', 'floor', 'withoutJob', 'withJob'] as const) {
           const m = measured[selection]
+          const { port, memory } = servers[selection]
+          const query = queries[selection === 'floor' ? 'withJob' : selection]
           const base = await memory()
           // 500 connections at a time: all at once overflow the server's accept backlog on a slow machine, and a refused
           // one's `ready` rejects before anything awaits it.
           const subscribers: Subscriber[] = []
           while (subscribers.length < n) {
             const batch = Array.from({ length: Math.min(500, n - subscribers.length) }, () =>
-              (transport === 'sse' ? sseSubscriber : wsSubscriber)(port, queries[selection], provider),
+              (transport === 'sse' ? sseSubscriber : wsSubscriber)(port, query, provider),
             )
             subscribers.push(...batch)
             await Promise.all(batch.map((s) => s.ready))
@@ -232,7 +256,7 @@ export async function subscriptionsBench(
           m.left.push((after.heapUsed + after.external - base.heapUsed - base.external) / n)
         }
         const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-        for (const selection of ['withJob', 'withoutJob'] as const) {
+        for (const selection of ['withJob', 'withoutJob', 'floor'] as const) {
           const m = measured[selection]
           runs.push({
             transport,
@@ -253,6 +277,7 @@ export async function subscriptionsBench(
     return { runs, seconds: (performance.now() - started) / 1000 }
   } finally {
     stopApi?.()
+    stopBare?.()
     await bus.close()
     await chain.stop()
   }
@@ -268,7 +293,7 @@ export function subscriptionsSection(bench: SubscriptionsBenchReturnType): strin
   const transportName = (run: FanoutRun) => (run.transport === 'sse' ? 'SSE' : 'WebSocket')
   const verdict = (ok: boolean) => (ok ? 'met' : 'not met')
   const largest = Math.max(...agents.map((a) => a.subscribers))
-  const heaviest = Math.max(...bench.runs.map((r) => r.heapPerSubscriber))
+  const heaviest = Math.max(...agents.map((r) => r.heapPerSubscriber))
   return [
     '## Subscriptions: fan-out to one provider’s agents',
     '',
@@ -277,20 +302,25 @@ export function subscriptionsSection(bench: SubscriptionsBenchReturnType): strin
       'subscriber’s copy (the last one’s per event, and every copy), over SSE (served past Yoga’s HTTP layer, ' +
       '`server/serveEventStreams.ts`, as `startServer` does) and over WebSocket ' +
       '(graphql-transport-ws). "Agents" select what the agent does, the job included (read from the indexed data); the ' +
-      'peer selects the same without `job` (pure fan-out), in blocks A B B A on the same process. Memory is the API ' +
+      'peer selects the same without `job` (pure fan-out) on the same process. The floor is a server with nothing but the ' +
+      'sockets (`bench/bareFanoutServer.ts`, a process of its own on the same bus): it builds the agents’ message once per ' +
+      'event and writes it to every socket, so it is what one write per subscriber costs on this machine, to the same ' +
+      'subscribers. The three in blocks A B C C B A. Memory is the server ' +
       'process’s heap + external after two full collections, per subscriber, while subscribed and once all disconnected. ' +
       `Measured on ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), Node ${process.versions.node}, ` +
       `${new Date().toISOString().slice(0, 10)}, by \`bench/subscriptions.ts\`; the subscribers run in the bench process on ` +
       'the same cores, so their own parsing is in the times.',
     '',
-    '| transport | N | agents: last copy p50 / p99 (ms) | peer: last copy p50 / p99 (ms) | ratio (p99) | every copy p99 (ms) | KB per subscriber | KB left after disconnect |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| transport | N | agents: last copy p50 / p99 (ms) | peer: last copy p50 / p99 (ms) | floor: last copy p50 / p99 (ms) | ratio to peer (p99) | ratio to floor (p99) | every copy p99 (ms) | KB per subscriber (floor) | KB left after disconnect |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...agents.map((a) => {
       const p = find(a, 'withoutJob')
+      const f = find(a, 'floor')
+      const times = (r: FanoutRun | undefined) => (r ? `${r.lastDeliveryP50.toFixed(0)} / ${r.lastDeliveryP99.toFixed(0)}` : '')
+      const ratio = (r: FanoutRun | undefined) => (r ? (a.lastDeliveryP99 / r.lastDeliveryP99).toFixed(2) : '')
       return (
-        `| ${transportName(a)} | ${a.subscribers.toLocaleString('en-US')} | ` +
-        `${a.lastDeliveryP50.toFixed(0)} / ${a.lastDeliveryP99.toFixed(0)} | ${p?.lastDeliveryP50.toFixed(0)} / ${p?.lastDeliveryP99.toFixed(0)} | ` +
-        `${p ? (a.lastDeliveryP99 / p.lastDeliveryP99).toFixed(2) : ''} | ${a.deliveryP99.toFixed(0)} | ${kb(a.heapPerSubscriber)} | ${kb(a.heapLeftPerSubscriber)} |`
+        `| ${transportName(a)} | ${a.subscribers.toLocaleString('en-US')} | ${times(a)} | ${times(p)} | ${times(f)} | ${ratio(p)} | ${ratio(f)} | ` +
+        `${a.deliveryP99.toFixed(0)} | ${kb(a.heapPerSubscriber)} (${f ? kb(f.heapPerSubscriber) : ''}) | ${kb(a.heapLeftPerSubscriber)} |`
       )
     }),
     '',
@@ -298,9 +328,13 @@ export function subscriptionsSection(bench: SubscriptionsBenchReturnType): strin
       'delivery p99 ≤ 250 ms: ' +
       agents
         .filter((a) => a.subscribers === largest)
-        .map((a) => `${transportName(a)} ${verdict(a.lastDeliveryP99 <= 250)} (${a.lastDeliveryP99.toFixed(0)} ms over ${a.rounds} events)`)
+        .map((a) => {
+          const floor = find(a, 'floor')
+          const atFloor = floor ? `; the floor ${floor.lastDeliveryP99.toFixed(0)} ms` : ''
+          return `${transportName(a)} ${verdict(a.lastDeliveryP99 <= 250)} (${a.lastDeliveryP99.toFixed(0)} ms over ${a.rounds} events${atFloor})`
+        })
         .join(', ') +
-      `; ≤ 30 KB each: ${verdict(heaviest <= 30 * 1024)} (at most ${kb(heaviest)} KB in any run).`,
+      `; ≤ 30 KB each: ${verdict(heaviest <= 30 * 1024)} (at most ${kb(heaviest)} KB in any run of the agents' selection).`,
     '',
   ]
 }
