@@ -59,11 +59,18 @@ export function createFanout<K, T>(
     /** Subscribes to `key`; `initial` (if given) is this subscriber's first value, and only its. */
     subscribe(key: K, initial?: T): Subscription<T> {
       let queue: T[] = initial === undefined ? [] : [initial]
-      let wake: (() => void) | undefined
+      // The pending `ready()`'s resolve, kept as it is rather than wrapped: tsx names every closure it compiles
+      // (esbuild's keepNames), so a closure made per value would cost a `defineProperty` per value and subscriber.
+      let waiting: ((ready: boolean) => void) | undefined
       let closed = false
+      const wake = () => {
+        const resolve = waiting
+        waiting = undefined
+        resolve?.(!closed)
+      }
       const push = (value: T) => {
         queue = enqueue(queue, value)
-        wake?.()
+        wake()
       }
       const listeners = topics.get(key) ?? new Set()
       topics.set(key, listeners.add(push))
@@ -76,15 +83,12 @@ export function createFanout<K, T>(
           options.onEmpty?.(key)
         }
         queue = []
-        wake?.()
+        wake()
       }
       const ready = (): Promise<boolean> => {
         if (closed || queue.length) return Promise.resolve(!closed)
         return new Promise<boolean>((resolve) => {
-          wake = () => {
-            wake = undefined
-            resolve(!closed)
-          }
+          waiting = resolve
         })
       }
       const iterator: Subscription<T> = {

@@ -1,5 +1,5 @@
 import type { Address } from 'viem'
-import { assignmentKey, decodeAssignmentCursor, eachAssignmentAfter, isAfter, positionOf } from './db/assignments.ts'
+import { assignmentKey, decodeAssignmentCursor, eachAssignmentAfter, isAfter } from './db/assignments.ts'
 import type { Views } from './db/database.ts'
 import type { FeedPosition } from './db/feedCursors.ts'
 import { type AssignmentEvent, type AssignmentPubSub, toAssignmentEvent } from './pubsub.ts'
@@ -44,10 +44,12 @@ export function streamAssignments(parameters: {
 
   const isNew = (event: AssignmentEvent) =>
     !delivered.has(keyOf(event)) && (!after || isAfter(event, after)) && (!position || isAfter(event, position) || inWindow(event, window))
+  // An event is its own position: the bus hands every subscriber of a provider the same event object, so keeping it
+  // costs a subscriber no copy.
   const deliver = (event: AssignmentEvent) => {
-    delivered.set(keyOf(event), positionOf(event))
+    delivered.set(keyOf(event), event)
     if (position && !isAfter(event, position)) return
-    position = positionOf(event)
+    position = event
     window = windowStart(position, windowBlocks)
     // Oldest first, so the ones the window left are at the front. One delivered late (in the window, below the
     // latest) may sit behind a newer one and go a little later: out of the window it can't be delivered again anyway,
