@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { serveWebSockets } from './serveWebSockets.ts'
 
-// A subscription that counts to `to` (one number per tick; at `failAt`, a result with an error), and notes when it is
-// given back (a client that completed it or went away).
+// A subscription that counts to `to` (one number per tick; at `failAt`, a result with an error, its message not all
+// ASCII), and notes when it is given back (a client that completed it or went away).
 let returned = 0
 // And one that floods: 64 KiB strings as fast as they are taken, counting how many were.
 let flooded = 0
@@ -38,7 +38,7 @@ const schema = createSchema({
           }
         },
         resolve: (n: number, { failAt }: { failAt?: number }) => {
-          if (n === failAt) throw new GraphQLError(`no ${n}`, { extensions: { code: 'NO_NUMBER' } })
+          if (n === failAt) throw new GraphQLError(`no ${n} — ✗`, { extensions: { code: 'NO_NUMBER' } })
           return n
         },
       },
@@ -76,18 +76,21 @@ afterAll(async () => {
   }
 })
 
-/** The raw messages a graphql-transport-ws client gets for `query` (after the ack), until `complete` or `error`. */
+/**
+ * The raw messages a graphql-transport-ws client gets for `query` (after the ack), until `complete` or `error`; one
+ * that came as a binary message is marked so.
+ */
 function messages(url: string, query: string, options: { completeAfter?: number } = {}) {
   return new Promise<string[]>((resolve, reject) => {
     const socket = new WebSocket(url, 'graphql-transport-ws')
     const got: string[] = []
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })))
     socket.on('error', reject)
-    socket.on('message', (raw) => {
+    socket.on('message', (raw, isBinary) => {
       const text = String(raw)
       const { type } = JSON.parse(text) as { type: string }
       if (type === 'connection_ack') return socket.send(JSON.stringify({ id: 'op-1', type: 'subscribe', payload: { query } }))
-      got.push(text)
+      got.push(isBinary ? `binary: ${text}` : text)
       if (type === 'next' && got.length === options.completeAfter) {
         socket.send(JSON.stringify({ id: 'op-1', type: 'complete' }))
         // Nothing more comes for it: a moment to be sure, then done.
@@ -113,7 +116,7 @@ describe('serveWebSockets', () => {
       expect(sent.at(-1)).toBe('{"id":"op-1","type":"complete"}')
     }
     expect(await messages(oursUrl, 'subscription { count(to: 3, failAt: 2) }')).toContain(
-      '{"id":"op-1","type":"next","payload":{"data":{"count":null},"errors":[{"message":"no 2","locations":[{"line":1,"column":16}],"path":["count"],"extensions":{"code":"NO_NUMBER"}}]}}',
+      '{"id":"op-1","type":"next","payload":{"data":{"count":null},"errors":[{"message":"no 2 — ✗","locations":[{"line":1,"column":16}],"path":["count"],"extensions":{"code":"NO_NUMBER"}}]}}',
     )
   })
 
