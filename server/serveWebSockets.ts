@@ -14,16 +14,13 @@ type Operation = {
   socket: WebSocket
 }
 
-/**
- * A result's `next` payload as graphql-ws writes it (errors last, each as its `toJSON`), with the message's closing
- * brace, in UTF-8, by result: encoded once for all its subscribers.
- */
-const payloads = new WeakMap<ExecutionResult, Buffer>()
-function payloadOf(result: ExecutionResult): Buffer {
+/** A result's `next` payload as graphql-ws writes it (errors last, each as its `toJSON`), by result: made once. */
+const payloads = new WeakMap<ExecutionResult, string>()
+function payloadOf(result: ExecutionResult): string {
   let payload = payloads.get(result)
   if (payload === undefined) {
     const { errors, ...rest } = result
-    payload = Buffer.from(`${JSON.stringify(errors ? { ...rest, errors: errors.map((e) => e.toJSON()) } : rest)}}`)
+    payload = JSON.stringify(errors ? { ...rest, errors: errors.map((e) => e.toJSON()) } : rest)
     payloads.set(result, payload)
   }
   return payload
@@ -32,32 +29,28 @@ function payloadOf(result: ExecutionResult): Buffer {
 /** Bytes a socket may have waiting to be written before its next message waits for them (`ws` doesn't limit them). */
 const sendHighWaterMark = 64 * 1024
 
-/** UTF-8 bytes sent as a text message, as a string would be. */
-const textFrame = { binary: false }
-
 /**
- * Sends `text` (UTF-8) on `socket` (nothing on a socket no longer open). While the socket keeps up, that is all: no promise
+ * Sends `text` on `socket` (nothing on a socket no longer open). While the socket keeps up, that is all: no promise
  * and no callback per message, which ten thousand subscribers would pay on every event. Once it has
  * `sendHighWaterMark` bytes waiting, returns a promise that this message is written: a slow reader holds its own
  * stream back rather than the server's memory. A failed write closes the socket, and graphql-ws ends its streams.
  */
-function send(socket: WebSocket, text: Buffer): Promise<void> | undefined {
+function send(socket: WebSocket, text: string): Promise<void> | undefined {
   if (socket.readyState !== socket.OPEN) return
-  if (socket.bufferedAmount < sendHighWaterMark) return void socket.send(text, textFrame)
-  return new Promise<void>((resolve, reject) => socket.send(text, textFrame, (error) => (error ? reject(error) : resolve())))
+  if (socket.bufferedAmount < sendHighWaterMark) return void socket.send(text)
+  return new Promise<void>((resolve, reject) => socket.send(text, (error) => (error ? reject(error) : resolve())))
 }
 
 /**
  * A subscription's results sent on `socket` as its `next` messages by this function, each result's payload serialised
- * and encoded once for every subscriber it goes to (the bus hands them all the same result), rather than by
- * graphql-ws, which serialises the whole message for each: a subscriber's message is its own prefix's bytes and the
- * payload's, copied. graphql-ws sees a stream that yields nothing and keeps the rest of the
+ * once for every subscriber it goes to (the bus hands them all the same result), rather than by graphql-ws, which
+ * serialises the whole message for each. graphql-ws sees a stream that yields nothing and keeps the rest of the
  * protocol: it sends `complete` when the results end, `error` when they fail, and gives the stream back (`return`)
  * when the client completes it or goes.
  */
 function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket: WebSocket): AsyncGenerator<never> {
   const iterator = results[Symbol.asyncIterator]()
-  const prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`)
+  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`
   const finish = async () => {
     await iterator.return?.()
     return { value: undefined, done: true } as const
@@ -67,8 +60,7 @@ function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket:
       for (;;) {
         const step = await iterator.next()
         if (step.done) return { value: undefined, done: true }
-        const payload = payloadOf(step.value)
-        const sending = send(socket, Buffer.concat([prefix, payload], prefix.length + payload.length))
+        const sending = send(socket, `${prefix}${payloadOf(step.value)}}`)
         if (sending) await sending
       }
     },
