@@ -3,8 +3,10 @@
  * (`bench/apiServer.ts`, forked), each event published on the Postgres bus as the leader's change feed does,
  * and the time from the publish to each subscriber's copy. Over SSE (Yoga's, distinct connections) and WebSocket
  * (graphql-transport-ws), the agent's own selection (with `job { … }`, read from the indexed data) against the same
- * selection without `job` (the peer: pure fan-out), in blocks A B B A. Memory per subscriber is the API
- * process's after two full collections, before, with the N subscribers, and after they all disconnected.
+ * selection without `job` (the peer: pure fan-out), and against the floor: a server with nothing but the sockets
+ * (`bench/bareFanoutServer.ts`, forked, on the same bus) writing the agents' message, built once per event, to every
+ * subscriber. In blocks A B C C B A. Memory per subscriber is the server process's after two full collections,
+ * before, with the N subscribers, and after they all disconnected.
  * `TESSERA_BENCH_SUBSCRIBERS` (comma-separated) changes N, `TESSERA_BENCH_TRANSPORTS` (`sse,ws`) the transports; `npx tsx bench/subscriptions.ts` runs this alone and
  * rewrites its section of BENCHMARKS.md.
  */
