@@ -15,13 +15,9 @@ import { connectAssignmentPubSub } from '../server/pubsub.ts'
 import { createQueryWorkers } from '../server/queryWorkers.ts'
 import { withLeanEventStreams } from '../server/serveEventStreams.ts'
 import { serveWebSockets } from '../server/serveWebSockets.ts'
-import { reportToBench } from './forkServerProcess.ts'
+import { benchEnv, reportToBench } from './forkServerProcess.ts'
 
-const env = (name: string): string => {
-  const value = process.env[name]
-  if (!value) throw new Error(`bench/apiServer.ts needs ${name}`)
-  return value
-}
+const env = (name: string): string => benchEnv('bench/apiServer.ts', name)
 
 const databaseUrl = env('BENCH_DATABASE_URL')
 const deployment = readDeploymentFile(env('BENCH_DEPLOYMENT_PATH'))

@@ -4,22 +4,17 @@
  * selection gets (the job given as `BENCH_JOB`, JSON) once, and writes it to every subscriber: on each SSE response
  * as graphql-sse's `next` event, on each WebSocket as graphql-transport-ws's `next` message with that subscriber's id,
  * the same bytes for every subscriber of an id. No GraphQL, no per-subscriber stream or copy: what one write per
- * subscriber and event costs on the machine. Accepts any POST
- * as a subscription and answers the WebSocket protocol's `connection_init` and `subscribe`, enough for the bench's
- * subscribers. Forked by `forkServerProcess`.
+ * subscriber and event costs on the machine. Accepts any POST as a subscription and answers the WebSocket protocol's
+ * `connection_init` and `subscribe`, enough for the bench's subscribers. Forked by `forkServerProcess`.
  */
 import { createServer, type ServerResponse } from 'node:http'
 import pino from 'pino'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { encodeAssignmentCursor } from '../server/db/assignments.ts'
 import { connectAssignmentPubSub } from '../server/pubsub.ts'
-import { reportToBench } from './forkServerProcess.ts'
+import { benchEnv, reportToBench } from './forkServerProcess.ts'
 
-const env = (name: string): string => {
-  const value = process.env[name]
-  if (!value) throw new Error(`bench/bareFanoutServer.ts needs ${name}`)
-  return value
-}
+const env = (name: string): string => benchEnv('bench/bareFanoutServer.ts', name)
 
 const job: unknown = JSON.parse(env('BENCH_JOB'))
 const streams = new Set<ServerResponse>()

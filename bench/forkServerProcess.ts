@@ -50,3 +50,10 @@ export function reportToBench(server: Server) {
   process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port })
   process.on('SIGTERM', () => process.exit(0))
 }
+
+/** The variable `name` that `forkServerProcess` gave this forked bench server, or an error naming it and `script`. */
+export function benchEnv(script: string, name: string): string {
+  const value = process.env[name]
+  if (!value) throw new Error(`${script} needs ${name}`)
+  return value
+}
