@@ -11,6 +11,7 @@ import {
   createWalletClient,
   type Hex,
   http,
+  maxUint256,
   type PublicClient,
   parseEther,
   type TestClient,
@@ -20,7 +21,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import { buildMlp, makeInput } from '../agent/models/buildMlp.ts'
 import type { RunAgentReturnType } from '../agent/runAgent.ts'
 import { uploadBlob } from '../client/serverClient.ts'
-import { tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { emissionControllerAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
 import { sampleJobSpec } from '../devnet/testSystem.ts'
@@ -281,6 +282,7 @@ async function staleSyncBlocks(): Promise<string[]> {
 test('reorgs of depth 1, 5 and 20 under the real stack: every job completes, nobody is slashed, the index equals a fresh re-index', async () => {
   const started = Date.now()
   const registry = stack.deployment.contracts.ProviderRegistry.address
+  const controller = stack.deployment.contracts.EmissionController.address
   agents = await Promise.all(
     agentKeys.map((privateKey, i) =>
       startTestAgent(stack, { privateKey, pricePerUnit: asks[i], dataDir: path.join(dataDir, `agent${i + 1}`), confirmations }),
@@ -330,9 +332,22 @@ test('reorgs of depth 1, 5 and 20 under the real stack: every job completes, nob
       { timeoutMs: 60_000, intervalMs: 250 },
     ).catch((error: unknown) => log.warn({ err: error }, 'not every job completed'))
     // Then past every window: a job still Assigned or Committed now is finalized or expired by the keeper, which
-    // slashes whoever it finds missing. The epochs of those 600 s close too.
+    // slashes whoever it finds missing. The epochs of those 600 s close too: waited for on chain, as the keeper sends
+    // `advanceEpoch` only once the index holds a block past their end (a fixed sleep was not enough on a slow machine,
+    // and the chain stops mining below).
     await chain.testClient.increaseTime({ seconds: 600 })
     await chain.testClient.mine({ blocks: 1 })
+    await waitFor(
+      'every ended epoch closed on chain',
+      async () => {
+        const [current, lastClosed] = await Promise.all([
+          chain.publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'currentEpoch' }),
+          chain.publicClient.readContract({ address: controller, abi: emissionControllerAbi, functionName: 'lastClosedEpoch' }),
+        ])
+        return lastClosed !== maxUint256 && lastClosed + 1n >= current ? true : undefined
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    ).catch((error: unknown) => log.warn({ err: error }, 'not every ended epoch closed'))
     await sleep(3000)
   } finally {
     // Bounded, so an agent stuck on a transaction that will never be mined still lets the checks below report.
