@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
@@ -66,6 +67,8 @@ export type Stack = {
   deployment: Deployment
   deploymentPath: string
   agents: { address: Address; stop: () => Promise<void> }[]
+  /** Ponder's process: what a test signals to hold the indexer back (SIGSTOP, then SIGCONT) without stopping it. */
+  indexerProcess: ChildProcess
   /**
    * Stops the server (and with it the leader, its in-memory state lost as in a crash) and starts it again on the same
    * port and database; agents reconnect on their own. What a replica dying and coming back looks like to the rest.
@@ -221,6 +224,7 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       deployment,
       deploymentPath,
       agents,
+      indexerProcess: indexer.process,
       async restartServer(whileDown) {
         const port = Number(new URL(server.url).port)
         await server.stop()

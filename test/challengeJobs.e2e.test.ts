@@ -16,6 +16,7 @@ import { Verification } from '../protocol/enums.ts'
 import { encodeTensorBlob } from '../protocol/tensorBlob.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { gqlData, waitFor } from './support/graphql.ts'
+import { loggedSince } from './support/logTail.ts'
 import { startTestStack } from './support/stack.ts'
 
 // Known-answer challenge jobs end to end (issue 7): the whole stack with the leader's challenge issuer on, three honest
@@ -174,12 +175,26 @@ describe('a challenge round', () => {
       .filter((at) => at > now)
     expect(dueAts.length, 'targets not yet due when the first job was seen').toBeGreaterThan(0)
     const [nextDue] = dueAts.sort((a, b) => Number(a - b))
-    await stack.restartServer(async () => {
-      await waitFor('the next target due', async () => ((await chainTime()) > nextDue ? true : undefined), {
-        timeoutMs: 60_000,
-        intervalMs: 200,
+    // And when it comes back the index trails the chain (Ponder held, SIGSTOP, while the new leader rebuilds the round):
+    // it can't yet tell whether the job due while it was down was sent. It must wait until it can, and then send it, not
+    // leave that provider out of the round.
+    const restartedAt = Date.now()
+    try {
+      await stack.restartServer(async () => {
+        await waitFor('the next target due', async () => ((await chainTime()) > nextDue ? true : undefined), {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+        })
+        stack.indexerProcess.kill('SIGSTOP')
       })
-    })
+      const [restored] = await waitFor('the new leader rebuilt the round', async () => {
+        const records = loggedSince('challenge round restored', restartedAt)
+        return records.length ? records : undefined
+      })
+      expect(restored?.undecided, 'targets due while no leader ran, undecided while the index trails').toBeGreaterThanOrEqual(1)
+    } finally {
+      stack.indexerProcess.kill('SIGCONT')
+    }
 
     records = await waitFor(
       'four recorded challenges',

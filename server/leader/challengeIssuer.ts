@@ -66,7 +66,18 @@ type Target = {
   recorded?: boolean
 }
 
-type Round = { round: bigint; seed: Hex; startedAt: bigint; targets: Target[]; revealed?: boolean }
+type Round = {
+  round: bigint
+  seed: Hex
+  startedAt: bigint
+  targets: Target[]
+  /**
+   * A restored round's targets already due whose job the index may not show yet (`decideLate`): sent late, or followed
+   * as the job the index comes to show. The round waits for them.
+   */
+  undecided: Target[]
+  revealed?: boolean
+}
 
 /** How many of the last rounds a restart looks at for unrevealed ones. */
 const maxRestoredRounds = 16n
@@ -251,7 +262,7 @@ export function createChallengeIssuer(parameters: {
     }
     const { timestamp: committedAt } = await publicClient.getBlock({ blockNumber: receipt.blockNumber })
     for (const t of targets) t.submitAt = committedAt + challengeDelayOf({ seed, round, provider: t.provider, spreadSeconds })
-    const started: Round = { round, seed, startedAt: committedAt, targets }
+    const started: Round = { round, seed, startedAt: committedAt, targets, undecided: [] }
     running.push(started)
     log.info({ round: String(round), providers: targets.map((t) => t.provider) }, 'challenge round committed')
     await submitDue(started, chainTime)
@@ -391,30 +402,87 @@ export function createChallengeIssuer(parameters: {
       }
       // Targets not yet due can't have been submitted: pick them again among the providers active now. One already due
       // whose job isn't indexed is sent late if the index holds every job the issuer sent (its time came while no
-      // leader ran), and left out otherwise (it may have been mined just before the stop, or still be pending).
+      // leader ran). Otherwise it may have been mined just before the stop, or still be pending: it waits, undecided,
+      // until the index holds all that was sent (`decideLate`). Dropped here, it would never be sent, and the round
+      // would wait out its give-up time short of a provider.
       const maxPrice = targets[0]?.maxPricePerUnit
+      const undecided: Target[] = []
       let pending = 0
       let late = 0
       for (const t of await pickTargets(seed, round, maxPrice)) {
         const submitAt = committedAt + challengeDelayOf({ seed, round, provider: t.provider, spreadSeconds })
         if (found.has(t.provider.toLowerCase())) continue
-        if (submitAt <= chainTime) {
-          if (!allSentIndexed) continue
-          late++
+        const target = { ...t, answer: await answerOf(t.job), submitAt }
+        if (submitAt <= chainTime && !allSentIndexed) {
+          // Its job, if it was sent, goes to its provider only, like any of the round's.
+          reservations.set(t.job.inputHash.toLowerCase(), t.provider.toLowerCase())
+          undecided.push(target)
+          continue
         }
-        targets.push({ ...t, answer: await answerOf(t.job), submitAt })
+        if (submitAt <= chainTime) late++
+        targets.push(target)
         pending++
       }
-      running.push({ round, seed, startedAt: committedAt, targets })
+      running.push({ round, seed, startedAt: committedAt, targets, undecided })
       log.info(
-        { round: String(round), jobs: targets.length - pending + alreadyRecorded, recorded: alreadyRecorded, pending, late },
+        {
+          round: String(round),
+          jobs: targets.length - pending + alreadyRecorded,
+          recorded: alreadyRecorded,
+          pending,
+          late,
+          undecided: undecided.length,
+        },
         'challenge round restored',
       )
     }
   }
 
+  /**
+   * Settles a restored round's undecided targets (`restore`) once the index holds every job the issuer sent: each is
+   * followed as the job the index shows for its input, or, with none, sent late. The round waits meanwhile, up to its
+   * give-up time, when it is revealed without them.
+   */
+  async function decideLate(round: Round, chainTime: bigint): Promise<void> {
+    if (!round.undecided.length) return
+    if (!(await indexHoldsAllSent())) {
+      if (chainTime - round.startedAt < giveUpSeconds) return
+      for (const t of round.undecided) reservations.delete(t.job.inputHash.toLowerCase())
+      log.warn(
+        { round: String(round.round), providers: round.undecided.map((t) => t.provider) },
+        'challenge targets left out: the index never held every job the issuer sent before the round gave up',
+      )
+      round.undecided = []
+      return
+    }
+    const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: round.startedAt })
+    const ids = jobs.map((j) => j.id.toString())
+    const recorded = new Set((await findChallengesByJobIds(parameters.views, ids)).map((c) => c.jobId))
+    const challenged = new Set((await findAuditsByJobIds(parameters.views, ids)).filter((a) => a.kind === 'CHALLENGE').map((a) => a.jobId))
+    let late = 0
+    for (const t of round.undecided) {
+      const j = jobs.find((j) => j.inputHash.toLowerCase() === t.job.inputHash.toLowerCase())
+      if (!j) late++
+      round.targets.push(
+        j
+          ? {
+              ...t,
+              maxPricePerUnit: j.maxPricePerUnit,
+              submitAt: j.submittedAt,
+              jobId: j.id,
+              challenged: challenged.has(j.id),
+              recorded: recorded.has(j.id),
+            }
+          : t,
+      )
+    }
+    log.info({ round: String(round.round), found: round.undecided.length - late, late }, 'challenge round: due targets decided')
+    round.undecided = []
+  }
+
   /** Judges revealed results, challenges wrong ones, records settled jobs and reveals a finished round. */
   async function follow(round: Round, chainTime: bigint): Promise<void> {
+    await decideLate(round, chainTime)
     await submitDue(round, chainTime)
     const submitted = round.targets.filter((t) => t.jobId !== undefined && !t.recorded)
     const ids = submitted.map((t) => String(t.jobId))
@@ -472,7 +540,7 @@ export function createChallengeIssuer(parameters: {
       )
     }
     // An abandoned target never got a job: nothing of it to record.
-    const done = round.targets.every((t) => t.recorded || t.abandoned)
+    const done = !round.undecided.length && round.targets.every((t) => t.recorded || t.abandoned)
     if (!done && chainTime - round.startedAt < giveUpSeconds) return
     await transact('revealRound', {
       address: ledger,

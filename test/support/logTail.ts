@@ -5,16 +5,18 @@ const kept = 800
 const tail: string[] = []
 
 /**
- * The logger of a test's stack, agents and leader: printed at `TESSERA_TEST_LOG`'s level when it names one; otherwise
- * its info lines and above are kept, the latest {@link kept}, and printed only when a test fails (test/support/setup.ts),
- * since a failure under a full suite on two cores is rare and seldom repeats alone.
+ * The logger of a test's stack, agents and leader. Its info lines and above (or those at `TESSERA_TEST_LOG`'s level)
+ * are kept, the latest {@link kept}: printed only when a test fails (test/support/setup.ts), since a failure under a
+ * full suite on two cores is rare and seldom repeats alone, and read by a test that waits for something the stack only
+ * logs ({@link loggedSince}). With `TESSERA_TEST_LOG` they are printed as they come too.
  */
 export function tailedTestLog(): Logger {
-  if (process.env.TESSERA_TEST_LOG) return pino({ level: process.env.TESSERA_TEST_LOG })
+  const printed = process.env.TESSERA_TEST_LOG
   return pino(
-    { level: 'info' },
+    { level: printed ?? 'info' },
     {
       write: (line: string) => {
+        if (printed) process.stdout.write(line)
         tail.push(line)
         if (tail.length > kept * 2) tail.splice(0, tail.length - kept)
       },
@@ -25,4 +27,11 @@ export function tailedTestLog(): Logger {
 /** The latest lines kept (oldest first), at most {@link kept}. */
 export function keptLogLines(): string[] {
   return tail.slice(-kept)
+}
+
+/** The kept records whose message is `message`, logged at `since` (ms since the epoch) or later, parsed. */
+export function loggedSince(message: string, since: number): Record<string, unknown>[] {
+  return keptLogLines()
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((record) => record.msg === message && typeof record.time === 'number' && record.time >= since)
 }
