@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
@@ -67,8 +66,11 @@ export type Stack = {
   deployment: Deployment
   deploymentPath: string
   agents: { address: Address; stop: () => Promise<void> }[]
-  /** Ponder's process: what a test signals to hold the indexer back (SIGSTOP, then SIGCONT) without stopping it. */
-  indexerProcess: ChildProcess
+  /**
+   * Holds the indexer back without stopping it (its process paused, SIGSTOP), so the index trails the chain as a slow
+   * indexer's would; returns what lets it go on (SIGCONT).
+   */
+  holdIndexer: () => () => void
   /**
    * Stops the server (and with it the leader, its in-memory state lost as in a crash) and starts it again on the same
    * port and database; agents reconnect on their own. What a replica dying and coming back looks like to the rest.
@@ -224,7 +226,10 @@ export async function startStack(parameters: StartStackParameters): Promise<Stac
       deployment,
       deploymentPath,
       agents,
-      indexerProcess: indexer.process,
+      holdIndexer() {
+        indexer.process.kill('SIGSTOP')
+        return () => void indexer.process.kill('SIGCONT')
+      },
       async restartServer(whileDown) {
         const port = Number(new URL(server.url).port)
         await server.stop()

@@ -179,21 +179,22 @@ describe('a challenge round', () => {
     // it can't yet tell whether the job due while it was down was sent. It must wait until it can, and then send it, not
     // leave that provider out of the round.
     const restartedAt = Date.now()
+    let release: (() => void) | undefined
     try {
       await stack.restartServer(async () => {
         await waitFor('the next target due', async () => ((await chainTime()) > nextDue ? true : undefined), {
           timeoutMs: 60_000,
           intervalMs: 200,
         })
-        stack.indexerProcess.kill('SIGSTOP')
+        release = stack.holdIndexer()
       })
       const [restored] = await waitFor('the new leader rebuilt the round', async () => {
-        const records = loggedSince('challenge round restored', restartedAt)
-        return records.length ? records : undefined
+        const restores = loggedSince('challenge round restored', restartedAt)
+        return restores.length ? restores : undefined
       })
       expect(restored?.undecided, 'targets due while no leader ran, undecided while the index trails').toBeGreaterThanOrEqual(1)
     } finally {
-      stack.indexerProcess.kill('SIGCONT')
+      release?.()
     }
 
     records = await waitFor(
