@@ -615,7 +615,7 @@ async function step(ctx: JobContext, entry: JournalEntry, watch: Watch, head: bi
   }
   watch.runningAt = head
   const { status } = now.job
-  if (status === JobStatus.Assigned && !now.committed) return commit(ctx, entry, head)
+  if (status === JobStatus.Assigned && !now.committed) return commit(ctx, entry, head, now.job)
   if (status === JobStatus.Committed && now.committed && !now.revealed) return reveal(ctx, entry, head, now.job)
   // Waiting for the others or for settlement. The journal already holds what the head shows, deep: nothing to record.
   // (A reorg that took our transaction and mined it again later leaves it there too: the head still shows it, and
@@ -646,11 +646,13 @@ async function mayLand(ctx: JobContext, hash: Hex | undefined, head: bigint): Pr
   return known.state === 'mined' && known.receipt.status === 'success' && known.receipt.blockNumber > head
 }
 
-async function commit(ctx: JobContext, entry: JournalEntry, head: bigint): Promise<JournalEntry> {
+async function commit(ctx: JobContext, entry: JournalEntry, head: bigint, job: JobRound): Promise<JournalEntry> {
   if (await mayLand(ctx, entry.commitTx, head)) return entry
   if (entry.state !== 'computed')
     ctx.log.warn({ jobId: entry.jobId, vanished: entry.commitTx }, 'commit gone from the chain; sending it again')
-  const args = [BigInt(entry.jobId), entry.commitment] as const
+  // The input the result was computed on: JobMarket refuses the commit on any other (a later job given this id by a
+  // reorg). An entry from before the journal kept it commits on the job's input as the chain shows it.
+  const args = [BigInt(entry.jobId), entry.inputHash ?? job.spec.inputHash, entry.commitment] as const
   return sendAndJournal(ctx, entry, 'commit', () =>
     ctx.calls.send({ functionName: 'commitResult', args }).then(({ hash }) => ({
       state: 'committing',

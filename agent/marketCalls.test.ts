@@ -17,7 +17,7 @@ import {
 } from 'viem'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { jobMarketAbi, providerBatcherAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
+import { fund, registerProvider, sampleInputHash, useTestSystem } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { settlementGasAllowance } from '../protocol/settlement.ts'
 import { TSR } from '../protocol/units.ts'
@@ -51,7 +51,12 @@ const assignedJobs = (count: number, who: readonly PrivateKeyAccount[]) => submi
 
 const commit = (jobId: bigint, provider: PrivateKeyAccount, label = 'x'): MarketCall => ({
   functionName: 'commitResult',
-  args: [jobId, commitmentOf({ jobId, provider: provider.address, ...labelledResult(label), salt: keccak256(toHex(`salt:${jobId}`)) })],
+  // Every job here is of the sample spec (submitAndAssignJobs).
+  args: [
+    jobId,
+    sampleInputHash,
+    commitmentOf({ jobId, provider: provider.address, ...labelledResult(label), salt: keccak256(toHex(`salt:${jobId}`)) }),
+  ],
 })
 
 /** `account`'s batched calls through `rpcUrl` (the chain's own node by default), delegated first (on the chain's node); each batch's size in `batches`. */
@@ -178,7 +183,7 @@ describe('BatchedMarketCalls', () => {
     expect(sa?.hash).toBe(sb?.hash)
     expect(await slotCommitted(a, p0)).toBe(true)
     expect(await market.read<{ commitment: Hex }>('getSlot', [b, p0.address])).toMatchObject({
-      commitment: (commit(b, p0, 'first').args as readonly [bigint, Hex])[1],
+      commitment: (commit(b, p0, 'first').args as readonly [bigint, Hex, Hex])[2],
     })
   })
 

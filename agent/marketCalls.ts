@@ -18,7 +18,7 @@ import { TransactionError, type TxSender } from './txSender.ts'
 
 /** The JobMarket calls an agent makes for each assignment. */
 export type MarketCall =
-  | { functionName: 'commitResult'; args: readonly [jobId: bigint, commitment: Hex] }
+  | { functionName: 'commitResult'; args: readonly [jobId: bigint, inputHash: Hex, commitment: Hex] }
   | { functionName: 'revealResult'; args: readonly [jobId: bigint, fingerprint: Hex, outputHash: Hex, salt: Hex] }
 
 /**

@@ -430,7 +430,10 @@ describe('runAgent against anvil', () => {
     const [p1, p2] = system.accounts.providers
     // p1's node hasn't seen the assign yet: it answers p1's commit simulations and estimates with UnexpectedStatus
     // (the job still Open), more times in a row than the agent once gave a job up after (three: a no-show, slashed).
-    const node = await startLaggingNode(system.rpcUrl, { selector: toFunctionSelector('commitResult(uint256,bytes32)'), refusals: 6 })
+    const node = await startLaggingNode(system.rpcUrl, {
+      selector: toFunctionSelector('commitResult(uint256,bytes32,bytes32)'),
+      refusals: 6,
+    })
     // Each commit its own transaction, as the lagging node recognises it (a batch's simulation refuses alike:
     // agent/marketCalls.test.ts).
     const a1 = await runAgent(agentParameters(devKeys[2], 'p1', { rpcUrl: node.url, batchCalls: false }))

@@ -22,7 +22,14 @@ import {
 } from 'viem'
 import { delegateToBatcher } from '../agent/marketCalls.ts'
 import { jobBatcherAbi, jobMarketAbi, providerBatcherAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
+import {
+  defaultHardware,
+  sampleInputHash,
+  sampleJobSpec,
+  startTestSystem,
+  type TestSystem,
+  type WriteParameters,
+} from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
@@ -102,7 +109,7 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
     commitmentOf({ jobId, provider: other.address, fingerprint: otherFingerprint, outputHash, salt: saltOf(other.address) })
   const providerCall = (call: BatchedCall, jobId: bigint, p: PrivateKeyAccount): { functionName: string; args: readonly unknown[] } =>
     call === 'commitResult'
-      ? { functionName: call, args: [jobId, commitment(jobId, p)] }
+      ? { functionName: call, args: [jobId, sampleInputHash, commitment(jobId, p)] }
       : { functionName: call, args: [jobId, fingerprint, outputHash, saltOf(p.address)] }
   const callMany = (call: BatchedCall, jobIds: bigint[]): WriteParameters => ({
     address: batching.address,
@@ -134,7 +141,7 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
   }
   const commitAndReveal = async (jobIds: bigint[]) => {
     for (const jobId of jobIds) {
-      for (const p of pair) await sys.write(p, market('commitResult', [jobId, commitment(jobId, p)]))
+      for (const p of pair) await sys.write(p, market('commitResult', [jobId, sampleInputHash, commitment(jobId, p)]))
     }
     for (const jobId of jobIds) {
       for (const p of pair) await sys.write(p, market('revealResult', [jobId, fingerprint, outputHash, saltOf(p.address)]))
@@ -181,7 +188,7 @@ async function measure(sys: TestSystem, sizes: readonly number[]): Promise<Batch
     const completed = await submit(size)
     await compare('assign', completed)
     await compare('commitResult', completed)
-    for (const jobId of completed) await sys.write(other, market('commitResult', [jobId, othersCommitment(jobId)]))
+    for (const jobId of completed) await sys.write(other, market('commitResult', [jobId, sampleInputHash, othersCommitment(jobId)]))
     await compare('revealResult', completed)
     for (const jobId of completed)
       await sys.write(other, market('revealResult', [jobId, otherFingerprint, outputHash, saltOf(other.address)]))

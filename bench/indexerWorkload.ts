@@ -81,6 +81,8 @@ const benchAddress = (label: string): Address => getAddress(keccak256(toHex(`tes
 const fingerprintOf = (jobId: bigint) => keccak256(toHex(`fingerprint:${jobId}`))
 const outputHashOf = (jobId: bigint) => keccak256(toHex(`output:${jobId}`))
 const saltOf = (jobId: bigint, provider: Address) => keccak256(toHex(`salt:${jobId}:${provider}`))
+/** The input of the job submitted `index`-th: its spec names it, and its providers' commits name it again. */
+const inputHashOf = (index: number) => keccak256(toHex(`input:${index}`))
 
 /** Every fourth job asks for three providers, the rest for two; every tenth is cancelled before it is assigned. */
 const redundancyOf = (index: number) => (index % 4 === 3 ? 3 : 2)
@@ -181,7 +183,7 @@ export async function marketWorkload(parameters: MarketWorkloadParameters): Prom
             outputHash: outputHashOf(job.id),
             salt: saltOf(job.id, p),
           })
-          market(p, 'commitResult', [job.id, commitment])
+          market(p, 'commitResult', [job.id, inputHashOf(job.index), commitment])
         }
         job.stage = 'committed'
       } else {
@@ -201,7 +203,7 @@ export async function marketWorkload(parameters: MarketWorkloadParameters): Prom
       const k = redundancyOf(index)
       const spec = {
         modelHash: keccak256(toHex(`model:${index % 3}`)),
-        inputHash: keccak256(toHex(`input:${index}`)),
+        inputHash: inputHashOf(index),
         units: 4n,
         maxPricePerUnit: TSR / 10n,
         minVramMiB: 0,

@@ -2,7 +2,14 @@ import { type Address, type Hex, keccak256, type LocalAccount, maxUint256, parse
 import { privateKeyToAccount } from 'viem/accounts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
-import { defaultHardware, sampleJobSpec, startTestSystem, type TestSystem, type WriteParameters } from '../devnet/testSystem.ts'
+import {
+  defaultHardware,
+  sampleInputHash,
+  sampleJobSpec,
+  startTestSystem,
+  type TestSystem,
+  type WriteParameters,
+} from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { failureFingerprintOf } from '../protocol/jobInputs.ts'
 import { buildOutputTree, openingOf } from '../protocol/outputTree.ts'
@@ -119,7 +126,7 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
       'JobMarket',
       i === 0 ? 'first of 2' : 'last of 2 (opens the reveal window)',
       p,
-      market('commitResult', [jobId, commitment]),
+      market('commitResult', [jobId, sampleInputHash, commitment]),
     )
   }
   for (const [i, p] of [alice, bob].entries()) {
@@ -157,13 +164,13 @@ async function measure(sys: TestSystem): Promise<LifecycleGasReturnType> {
   await record('JobMarket', 'open job past its deadline', deployer, market('expire', [expired]), false)
   const noShow = jobIdOf(await sys.write(requester, market('submitJob', [await spec(2)])))
   await sys.write(matcher, market('assign', [noShow, [alice.address, bob.address]]))
-  await sys.write(alice, market('commitResult', [noShow, commitmentTo(noShow, alice.address, fingerprint)]))
+  await sys.write(alice, market('commitResult', [noShow, sampleInputHash, commitmentTo(noShow, alice.address, fingerprint)]))
   await sys.increaseTime(sys.deployment.params.market.commitWindow + 1n)
   await record('JobMarket', 'k=2, one no-show slashed, job reopened', deployer, market('expireAssignment', [noShow]), false)
 
   // Failure is a result: both report MODEL_INVALID.
   const resultOf = (jobId: bigint, p: LocalAccount, reported: Hex) => ({
-    commit: market('commitResult', [jobId, commitmentTo(jobId, p.address, reported)]),
+    commit: market('commitResult', [jobId, sampleInputHash, commitmentTo(jobId, p.address, reported)]),
     reveal: market('revealResult', [jobId, reported, outputHash, saltOf(p.address)]),
   })
   /** Assigns `jobId` to `pair`, each committing and revealing what `reported` says; records the last reveal as `lastReveal`. */

@@ -22,7 +22,7 @@ import {
   toHex,
 } from 'viem'
 import { jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
-import { fund, registerProvider, sampleJobSpec, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
+import { fund, registerProvider, sampleInputHash, sampleJobSpec, startTestSystem, type TestSystem } from '../devnet/testSystem.ts'
 import { JobStatus, Verification } from '../protocol/enums.ts'
 import { escrowOf } from '../protocol/settlement.ts'
 import { AuditKind } from '../protocol/spotCheck.ts'
@@ -146,7 +146,7 @@ async function measure(sys: TestSystem, count: number): Promise<Omit<Verificatio
     await send(round.map((job) => ({ job, from: matcher.address, functionName: 'assign', args: [job.id, who(job).map((p) => p.address)] })))
     const each = (functionName: 'commitResult' | 'revealResult', args: (job: Job, p: PrivateKeyAccount) => readonly unknown[]) =>
       round.flatMap((job) => who(job).map((p): Call => ({ job, from: p.address, functionName, args: args(job, p) })))
-    await send(each('commitResult', (job, p) => [job.id, commitmentOf(job.id, p.address)]))
+    await send(each('commitResult', (job, p) => [job.id, sampleInputHash, commitmentOf(job.id, p.address)]))
     await send(each('revealResult', (job, p) => [job.id, fingerprint, outputHash, saltOf(p.address)]))
   }
   const finalize = (round: readonly Job[]) =>

@@ -13,7 +13,7 @@ import {
 } from 'viem'
 import { beforeAll, describe, expect, test } from 'vitest'
 import { delegateToBatcher } from '../agent/marketCalls.ts'
-import { expectRevert, fund, registerProvider, useTestSystem } from '../devnet/testSystem.ts'
+import { expectRevert, fund, registerProvider, sampleInputHash, useTestSystem } from '../devnet/testSystem.ts'
 import { JobStatus, slotOutcomes } from '../protocol/enums.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { TSR } from '../protocol/units.ts'
@@ -38,7 +38,12 @@ const commitCall = (jobId: bigint, provider: PrivateKeyAccount, label: string) =
   encodeFunctionData({
     abi: jobMarketAbi,
     functionName: 'commitResult',
-    args: [jobId, commitmentOf({ jobId, provider: provider.address, ...labelledResult(label), salt: salt(jobId, provider.address) })],
+    // Every job here is of the sample spec (submitAndAssignJobs).
+    args: [
+      jobId,
+      sampleInputHash,
+      commitmentOf({ jobId, provider: provider.address, ...labelledResult(label), salt: salt(jobId, provider.address) }),
+    ],
   })
 const revealCall = (jobId: bigint, provider: PrivateKeyAccount, label: string) => {
   const { fingerprint, outputHash } = labelledResult(label)

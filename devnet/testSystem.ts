@@ -24,7 +24,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { type DeployParamsOverrides, deployAll } from '../contracts/deploy.ts'
-import { type jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
+import { jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import type { Hardware } from '../protocol/hardware.ts'
@@ -305,6 +305,15 @@ export async function fund(system: TestSystem, to: Address, amount: bigint): Pro
 /** `JobMarket.submitJob`'s spec, as viem encodes it. */
 export type JobSpecArgs = ContractFunctionArgs<typeof jobMarketAbi, 'nonpayable', 'submitJob'>[0]
 
+/** The input of job `jobId` as JobMarket holds it: what a provider's commit names (`commitResult`). */
+export async function inputHashOf(system: Pick<TestSystem, 'publicClient' | 'market'>, jobId: bigint): Promise<Hex> {
+  const job = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+  return job.spec.inputHash
+}
+
+/** The input of {@link sampleJobSpec}: what a test's commit names for a job of that spec (`commitResult`). */
+export const sampleInputHash = keccak256(toHex('input'))
+
 /**
  * A plain job spec for contract tests and the gas bench: 100 units at up to 0.02 TSR a unit, redundancy 2, any
  * hardware and region, no verification, a deadline an hour from the chain's clock, output tolerance 16; `overrides` win.
@@ -312,7 +321,7 @@ export type JobSpecArgs = ContractFunctionArgs<typeof jobMarketAbi, 'nonpayable'
 export async function sampleJobSpec(system: Pick<TestSystem, 'now'>, overrides: Partial<JobSpecArgs> = {}): Promise<JobSpecArgs> {
   return {
     modelHash: keccak256(toHex('model')),
-    inputHash: keccak256(toHex('input')),
+    inputHash: sampleInputHash,
     units: 100n,
     maxPricePerUnit: (2n * TSR) / 100n,
     minVramMiB: 0,

@@ -161,7 +161,9 @@ async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
   const outputHash = keccak256(toHex(`output-${fingerprint}`))
   const salt = keccak256(toHex(`salt-${jobId}-${provider}`))
   const commitment = commitmentOf({ jobId, provider, fingerprint, outputHash, salt })
-  await send(keyOf(provider), addresses().market, jobMarketAbi, 'commitResult', [jobId, commitment])
+  const { market } = addresses()
+  const { spec } = await clients().publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+  await send(keyOf(provider), market, jobMarketAbi, 'commitResult', [jobId, spec.inputHash, commitment])
   return {
     reveal: () => send(keyOf(provider), addresses().market, jobMarketAbi, 'revealResult', [jobId, fingerprint, outputHash, salt]),
     commitment,

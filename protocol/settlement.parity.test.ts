@@ -463,14 +463,14 @@ type Labelled = { provider: Address; label: string }
 const fingerprintOf = (jobId: bigint, label: string) =>
   label.startsWith('opaque') ? keccak256(toHex(`${jobId} ${label}`)) : fingerprintOfLabel(`${jobId} ${label}`)
 
-/** The commit and reveal calls of provider `p` for `fingerprint` in `round` of job `jobId`. */
-function resultOf(scene: Scene, jobId: bigint, round: number, p: LocalAccount, fingerprint: Hex) {
+/** The commit and reveal calls of provider `p` for `fingerprint` in `round` of job `jobId`, on its input `input`. */
+function resultOf(scene: Scene, jobId: bigint, input: Hex, round: number, p: LocalAccount, fingerprint: Hex) {
   const outputHash = keccak256(fingerprint)
   const salt = keccak256(toHex(`salt ${jobId} ${round} ${p.address}`))
   const commitment = commitmentOf({ jobId, provider: p.address, fingerprint, outputHash, salt })
   const call = { account: p, to: scene.sys.market, abi: jobMarketAbi }
   return {
-    commit: { ...call, functionName: 'commitResult', args: [jobId, commitment] },
+    commit: { ...call, functionName: 'commitResult', args: [jobId, input, commitment] },
     reveal: { ...call, functionName: 'revealResult', args: [jobId, fingerprint, outputHash, salt] },
   }
 }
@@ -627,7 +627,7 @@ async function runRedundantJob(scene: Scene, scenario: Scenario, rand: Prng, n: 
     )
     const collaterals = new Map(chosen.map((p) => [p.address, collateralFor(p)]))
 
-    const callsOf = (p: LocalAccount, fingerprint: Hex) => resultOf(scene, jobId, round, p, fingerprint)
+    const callsOf = (p: LocalAccount, fingerprint: Hex) => resultOf(scene, jobId, spec.inputHash, round, p, fingerprint)
     const labelled = (label: string) => fingerprintOf(jobId, label)
 
     if (expiring || rand.next() < 0.2) {
@@ -901,7 +901,7 @@ async function runOptimisticJob(scene: Scene, scenario: Scenario, rand: Prng, n:
       chosen.map((p) => [p.address, asks.get(p.address), collateralFor(p)]),
     )
     const collaterals = new Map(chosen.map((p) => [p.address, collateralFor(p)]))
-    const callsOf = (p: LocalAccount, fingerprint: Hex) => resultOf(scene, jobId, round, p, fingerprint)
+    const callsOf = (p: LocalAccount, fingerprint: Hex) => resultOf(scene, jobId, spec.inputHash, round, p, fingerprint)
     const labelled = (label: string) => fingerprintOf(jobId, label)
 
     if (rand.next() < 0.1) {

@@ -7,7 +7,7 @@ import { sendHeartbeat as sendSignedHeartbeat } from '../client/serverClient.ts'
 import { jobMarketAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { freePort } from '../devnet/startAnvil.ts'
-import { fund, registerProvider, type TestSystem } from '../devnet/testSystem.ts'
+import { fund, inputHashOf, registerProvider, type TestSystem } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { encodeRegion } from '../protocol/region.ts'
 import { TSR } from '../protocol/units.ts'
@@ -151,10 +151,16 @@ async function commitAndReveal(jobId: bigint, results: { account: PrivateKeyAcco
     account,
     args: [jobId, fingerprint, keccak256(toHex(`output-${account.address}`)), keccak256(toHex(`salt-${account.address}`))] as const,
   }))
+  const input = await inputHashOf(system, jobId)
   for (const { account, args } of opened) {
     const [, fingerprint, outputHash, salt] = args
     const commitment = commitmentOf({ jobId, provider: account.address, fingerprint, outputHash, salt })
-    await system.write(account, { address: system.market, abi: jobMarketAbi, functionName: 'commitResult', args: [jobId, commitment] })
+    await system.write(account, {
+      address: system.market,
+      abi: jobMarketAbi,
+      functionName: 'commitResult',
+      args: [jobId, input, commitment],
+    })
   }
   for (const { account, args } of opened)
     await system.write(account, { address: system.market, abi: jobMarketAbi, functionName: 'revealResult', args })

@@ -104,7 +104,8 @@ async function runOwnJob(jobId: bigint): Promise<void> {
     const hash = await wallet.writeContract({ address: market(), abi: jobMarketAbi, functionName, args } as never)
     expect((await client().waitForTransactionReceipt({ hash })).status).toBe('success')
   }
-  await send('commitResult', [jobId, commitmentOf({ jobId, provider: sybil.address, ...result, salt })])
+  const { spec } = await client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+  await send('commitResult', [jobId, spec.inputHash, commitmentOf({ jobId, provider: sybil.address, ...result, salt })])
   await send('revealResult', [jobId, result.fingerprint, result.outputHash, salt])
 }
 

@@ -316,6 +316,8 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     error ZeroCommitment();
     /// @dev `provider` already committed to `jobId`.
     error AlreadyCommitted(uint256 jobId, address provider);
+    /// @dev The commit names `inputHash`, not the job's input: it was made for another job that had the id before a reorg.
+    error InputMismatch(uint256 jobId, bytes32 inputHash);
     /// @dev The commit window closed at `commitDeadline`.
     error CommitWindowClosed(uint64 commitDeadline);
     /// @dev The commit window is still open until `commitDeadline`.
@@ -543,13 +545,18 @@ contract JobMarket is AccessControl, ReentrancyGuard {
     /**
      * @notice Commits `keccak256(abi.encode(jobId, provider, fingerprint, outputHash, salt))`.
      * The k-th commit moves the job to Committed and opens the reveal window.
+     * `inputHash` names the input the result was computed on: a commit a reorg took out can be mined again later, when
+     * a later submission has the job's id, and must not land on that other job (its provider could reveal nothing
+     * matching it, and would be slashed).
      * Requirements:
      * - the job is Assigned and `block.timestamp <= commitDeadline`;
+     * - `inputHash` is the job's input;
      * - the caller is assigned to it and has not committed;
      * - `commitment` is non-zero.
      */
-    function commitResult(uint256 jobId, bytes32 commitment) external {
+    function commitResult(uint256 jobId, bytes32 inputHash, bytes32 commitment) external {
         Job storage job = _requireStatus(jobId, Status.Assigned);
+        if (inputHash != job.spec.inputHash) revert InputMismatch(jobId, inputHash);
         Slot storage slot = _slots[jobId][msg.sender];
         if (!slot.assigned) revert NotAssigned(jobId, msg.sender);
         if (block.timestamp > job.commitDeadline) revert CommitWindowClosed(job.commitDeadline);
@@ -878,10 +885,6 @@ contract JobMarket is AccessControl, ReentrancyGuard {
         return _slots[jobId][provider];
     }
 
-    /// @notice Whether `provider` no-showed `jobId` (failed to commit in time); `assign` refuses it for that job.
-    function wasNoShow(uint256 jobId, address provider) external view returns (bool) {
-        return _noShow[jobId][provider];
-    }
 
     /// @notice Collateral a slot locks for a provider asking `ask` per unit: `ask × units × collateralBps / BPS`, with
     /// `optimisticCollateralBps` for an Optimistic job (verification 1).

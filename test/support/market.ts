@@ -51,8 +51,13 @@ export async function runMarketRound(
   const salt = (provider: Hex) => keccak256(toHex(`salt:${jobId}:${provider}`))
   const committed = (i: number) => results[i] ?? labelledResult('silent')
   await market.write(system.accounts.matcher, 'assign', [jobId, who.map((p) => p.address)])
+  const { spec } = await market.read<{ spec: { inputHash: Hex } }>('getJob', [jobId])
   for (const [i, p] of who.entries())
-    await market.write(p, 'commitResult', [jobId, commitmentOf({ jobId, provider: p.address, ...committed(i), salt: salt(p.address) })])
+    await market.write(p, 'commitResult', [
+      jobId,
+      spec.inputHash,
+      commitmentOf({ jobId, provider: p.address, ...committed(i), salt: salt(p.address) }),
+    ])
   let receipt: TransactionReceipt | undefined
   for (const [i, p] of who.entries()) {
     const result = results[i]
