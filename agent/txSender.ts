@@ -309,7 +309,8 @@ export class TxSender {
    * Takes a transaction of ours that is queued behind a missing nonce out of the node's pool, for a caller that gives it
    * up: an empty transfer to the account itself, priced a quarter higher, replaces it at its nonce. Left there, it would
    * be mined whenever anything filled the gap, long after its caller stopped counting on it: a commit for a job that a
-   * reorg took out, say, landing on the new job that a later submission gave the same id. The next sends fill the gap
+   * reorg took out, say, paying for a revert on the new job that a later submission gave the same id (JobMarket refuses a
+   * commit naming another input). The next sends fill the gap
    * and pass over that nonce. Does nothing for a transaction that isn't queued (mined, gone, or about to be mined: the
    * caller sees it land). Resolves with the replacement's hash, or undefined when there was none (a failed replacement
    * is logged: the node may have mined the original meanwhile). `known`: its state, when the caller just read it.
