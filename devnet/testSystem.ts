@@ -16,6 +16,7 @@ import {
   keccak256,
   type LocalAccount,
   type PrivateKeyAccount,
+  type PublicClient,
   type TestClient,
   type TransactionReceipt,
   toHex,
@@ -306,8 +307,11 @@ export async function fund(system: TestSystem, to: Address, amount: bigint): Pro
 export type JobSpecArgs = ContractFunctionArgs<typeof jobMarketAbi, 'nonpayable', 'submitJob'>[0]
 
 /** The input of job `jobId` as JobMarket holds it: what a provider's commit names (`commitResult`). */
-export async function inputHashOf(system: Pick<TestSystem, 'publicClient' | 'market'>, jobId: bigint): Promise<Hex> {
-  const job = await system.publicClient.readContract({ address: system.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
+export async function inputHashOf(
+  chain: { publicClient: Pick<PublicClient, 'readContract'>; market: Address },
+  jobId: bigint,
+): Promise<Hex> {
+  const job = await chain.publicClient.readContract({ address: chain.market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
   return job.spec.inputHash
 }
 

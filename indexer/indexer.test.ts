@@ -20,6 +20,7 @@ import { deployAll } from '../contracts/deploy.ts'
 import { emissionControllerAbi, jobMarketAbi, providerRegistryAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import { type Anvil, freePort, startAnvil } from '../devnet/startAnvil.ts'
+import { inputHashOf } from '../devnet/testSystem.ts'
 import { chainOf } from '../protocol/chain.ts'
 import type { Deployment } from '../protocol/deployment.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
@@ -162,8 +163,8 @@ async function commit(jobId: bigint, provider: Address, fingerprint: Hex) {
   const salt = keccak256(toHex(`salt-${jobId}-${provider}`))
   const commitment = commitmentOf({ jobId, provider, fingerprint, outputHash, salt })
   const { market } = addresses()
-  const { spec } = await clients().publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
-  await send(keyOf(provider), market, jobMarketAbi, 'commitResult', [jobId, spec.inputHash, commitment])
+  const input = await inputHashOf({ publicClient: clients().publicClient, market }, jobId)
+  await send(keyOf(provider), market, jobMarketAbi, 'commitResult', [jobId, input, commitment])
   return {
     reveal: () => send(keyOf(provider), addresses().market, jobMarketAbi, 'revealResult', [jobId, fingerprint, outputHash, salt]),
     commitment,

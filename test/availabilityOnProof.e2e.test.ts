@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import { emissionControllerAbi, jobMarketAbi, tesseraTokenAbi } from '../contracts/generated/index.ts'
 import { devKeys } from '../devnet/devAccounts.ts'
 import type { Stack } from '../devnet/startStack.ts'
+import { inputHashOf } from '../devnet/testSystem.ts'
 import { commitmentOf } from '../protocol/fingerprint.ts'
 import { escrowOf } from '../protocol/settlement.ts'
 import { defined } from './support/defined.ts'
@@ -104,8 +105,8 @@ async function runOwnJob(jobId: bigint): Promise<void> {
     const hash = await wallet.writeContract({ address: market(), abi: jobMarketAbi, functionName, args } as never)
     expect((await client().waitForTransactionReceipt({ hash })).status).toBe('success')
   }
-  const { spec } = await client().readContract({ address: market(), abi: jobMarketAbi, functionName: 'getJob', args: [jobId] })
-  await send('commitResult', [jobId, spec.inputHash, commitmentOf({ jobId, provider: sybil.address, ...result, salt })])
+  const input = await inputHashOf({ publicClient: client(), market: market() }, jobId)
+  await send('commitResult', [jobId, input, commitmentOf({ jobId, provider: sybil.address, ...result, salt })])
   await send('revealResult', [jobId, result.fingerprint, result.outputHash, salt])
 }
 

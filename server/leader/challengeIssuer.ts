@@ -333,6 +333,15 @@ export function createChallengeIssuer(parameters: {
     return indexed !== undefined && indexed.blockNumber >= head
   }
 
+  /** The issuer's indexed jobs submitted at `since` or later, with the ids of those recorded and of those challenged. */
+  async function issuerJobsSince(since: bigint) {
+    const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since })
+    const ids = jobs.map((j) => j.id.toString())
+    const recorded = new Set((await findChallengesByJobIds(parameters.views, ids)).map((c) => c.jobId))
+    const challenged = new Set((await findAuditsByJobIds(parameters.views, ids)).filter((a) => a.kind === 'CHALLENGE').map((a) => a.jobId))
+    return { jobs, recorded, challenged }
+  }
+
   /**
    * Rebuilds the state from the ledger and the index: when the last round was, and the rounds still unrevealed (the
    * last {@link maxRestoredRounds} at most, newest back to the first revealed one), each with its seed derived again and
@@ -365,11 +374,8 @@ export function createChallengeIssuer(parameters: {
     }
     if (!unrevealed.length) return
     const allSentIndexed = await indexHoldsAllSent()
-    const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: unrevealed[0].committedAt })
+    const { jobs, recorded, challenged } = await issuerJobsSince(unrevealed[0].committedAt)
     const providers = await findAllProviders(parameters.views)
-    const ids = jobs.map((j) => j.id.toString())
-    const recorded = new Set((await findChallengesByJobIds(parameters.views, ids)).map((c) => c.jobId))
-    const challenged = new Set((await findAuditsByJobIds(parameters.views, ids)).filter((a) => a.kind === 'CHALLENGE').map((a) => a.jobId))
     for (const { round, seed, committedAt } of unrevealed) {
       const byInput = new Map<string, { provider: Address; job: ChallengeJobReturnType }>()
       for (const p of providers) {
@@ -455,10 +461,7 @@ export function createChallengeIssuer(parameters: {
       round.undecided = []
       return
     }
-    const jobs = await findJobsOfRequesterSince(parameters.views, { requester: parameters.issuer, since: round.startedAt })
-    const ids = jobs.map((j) => j.id.toString())
-    const recorded = new Set((await findChallengesByJobIds(parameters.views, ids)).map((c) => c.jobId))
-    const challenged = new Set((await findAuditsByJobIds(parameters.views, ids)).filter((a) => a.kind === 'CHALLENGE').map((a) => a.jobId))
+    const { jobs, recorded, challenged } = await issuerJobsSince(round.startedAt)
     let late = 0
     for (const t of round.undecided) {
       const j = jobs.find((j) => j.inputHash.toLowerCase() === t.job.inputHash.toLowerCase())
