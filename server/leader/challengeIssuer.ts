@@ -132,8 +132,10 @@ export function challengePassed(parameters: {
  * It keeps nothing it can't rebuild: the seed is derived from the key (`seedOf`), and after a restart or a change of
  * leader (`reset`) the first tick rebuilds the unrevealed rounds from the ledger and the index: a round's jobs are the
  * issuer's since its commit whose input a provider's derived job has, recorded and challenged as indexed; the targets
- * not yet due are picked again among the providers active then. A target due before the stop whose job isn't indexed
- * is dropped from the round (a submission still unindexed then is matched as any gateway job is, and paid like one).
+ * not yet due are picked again among the providers active then. A target due before the stop whose job the index
+ * doesn't show waits, undecided and its input reserved, until the index holds every job the issuer sent: then it is
+ * followed as the job the index shows, or sent late; an index that never catches up before the round's give-up leaves
+ * it out (`decideLate`).
  *
  * Jobs are submitted over `spreadSeconds` after the commit, each at a delay drawn from the seed (`challengeDelayOf`):
  * the commit is public, so jobs all sent in its block would mark themselves.
