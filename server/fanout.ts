@@ -1,14 +1,18 @@
+import { type Listenable, type Listener, listen } from './listen.ts'
+
 /**
  * A subscriber's values, queued from the moment of subscribing; `close()` detaches (so does `return()`). Besides the
  * iterator, `take()` hands over the next queued value at once (undefined when none is), and `ready()` waits until one
  * is queued (true) or the subscription is closed (false): a consumer that filters values takes them without a promise
- * for each.
+ * for each. While nothing is queued it may be listened to (`listen`): each value then goes to the listener as it is
+ * published, and closing tells it to pull.
  */
-export type Subscription<T> = AsyncIterableIterator<T> & {
-  close: () => void
-  take: () => T | undefined
-  ready: () => Promise<boolean>
-}
+export type Subscription<T> = AsyncIterableIterator<T> &
+  Required<Listenable<T>> & {
+    close: () => void
+    take: () => T | undefined
+    ready: () => Promise<boolean>
+  }
 
 /**
  * What a slow subscriber keeps when its queue is full: `latest` drops everything queued for the newest value (a state
@@ -18,7 +22,8 @@ export type Overflow = 'latest' | 'oldest'
 
 /**
  * Values by topic, handed to every subscriber of the topic as the same object: publishing costs one push per
- * subscriber, whatever they later select. A subscriber holds a queue and one pending promise, nothing else.
+ * subscriber, whatever they later select. A subscriber holds a queue and one pending promise or its listener, nothing
+ * else.
  */
 export function createFanout<K, T>(
   options: {
@@ -63,12 +68,15 @@ export function createFanout<K, T>(
       // (esbuild's keepNames), so a closure made per value would cost a `defineProperty` per value and subscriber.
       let waiting: ((ready: boolean) => void) | undefined
       let closed = false
+      /** Who listens (`listen`), while nothing is queued. */
+      let listener: Listener<T> | undefined
       const wake = () => {
         const resolve = waiting
         waiting = undefined
         resolve?.(!closed)
       }
       const push = (value: T) => {
+        if (listener) return listener.value(value)
         queue = enqueue(queue, value)
         wake()
       }
@@ -84,6 +92,9 @@ export function createFanout<K, T>(
         }
         queue = []
         wake()
+        const last = listener
+        listener = undefined
+        last?.pull()
       }
       const ready = (): Promise<boolean> => {
         if (closed || queue.length) return Promise.resolve(!closed)
@@ -110,6 +121,13 @@ export function createFanout<K, T>(
           return iterator
         },
         close,
+        [listen](next) {
+          if (closed || queue.length || listener) return undefined
+          listener = next
+          return () => {
+            if (listener === next) listener = undefined
+          }
+        },
       }
       return iterator
     },

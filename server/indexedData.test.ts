@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import type { ExecutionResult } from 'graphql'
 import { createClient as createSseClient } from 'graphql-sse'
 import { createClient as createWsClient } from 'graphql-ws'
 import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely'
@@ -19,6 +20,7 @@ import { createYoga } from './createYoga.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrateToLatest.ts'
 import { createChangeFeed } from './leader/changeFeed.ts'
+import { listenWhileLive } from './listen.ts'
 import { serveWebSockets } from './serveWebSockets.ts'
 
 // The API on real indexed data (anvil, Ponder into Postgres, the API in process through yoga.fetch): subscriptions,
@@ -229,6 +231,49 @@ describe('subscriptions', () => {
     }
     expect(jobReads(mark, jobId)).toBe(1)
     for (const s of subscribers) s.close()
+  })
+
+  test('jobAssignments as the transports take it: once caught up, listened to; a live assignment and its job in one step', async () => {
+    const provider = system.accounts.providers[1].address
+    type Assignment = { jobAssignments: { jobId: string; job: { id: string; units: string } } }
+    const enveloped = yoga.getEnveloped({})
+    const stream = (await enveloped.subscribe({
+      schema: enveloped.schema,
+      document: enveloped.parse('subscription ($p: Address!) { jobAssignments(provider: $p) { jobId job { id units } } }'),
+      variableValues: { p: provider },
+      contextValue: await enveloped.contextFactory(),
+    })) as AsyncGenerator<ExecutionResult<Assignment>>
+    const assign = async () => {
+      const { jobId } = await submit()
+      await market().write(system.accounts.matcher, 'assign', [jobId, [system.accounts.providers[0].address, provider]])
+      await until(
+        'the assignment indexed',
+        async () => (await pool.query(`select 1 from "${viewsSchema}".assignment where job_id = $1`, [jobId.toString()])).rowCount === 2,
+      )
+      return jobId.toString()
+    }
+    await pubsubTick()
+    // The replay (the other tests' assignments), then the first live one: through next(), which waited for it.
+    let first: string | undefined
+    const reading = (async () => {
+      for (;;) if ((await stream.next()).value?.data?.jobAssignments.jobId === first) return
+    })()
+    await new Promise((r) => setTimeout(r, 1000))
+    first = await assign()
+    expect(await pubsubTick()).toBeGreaterThan(0)
+    await reading
+    const listened: Assignment['jobAssignments'][] = []
+    const listening = listenWhileLive<ExecutionResult<Assignment>>(stream, (result) => {
+      listened.push((result.data as Assignment).jobAssignments)
+      return true
+    })
+    expect(listening, 'caught up, the stream the transports get can be listened to').toBeDefined()
+    const second = await assign()
+    expect(await pubsubTick()).toBeGreaterThan(0)
+    await until('the listener got it', () => listened.length > 0, 5_000)
+    expect(listened).toEqual([{ jobId: second, job: { id: second, units: '4' } }])
+    await stream.return(undefined)
+    await listening
   })
 
   test('epochAdvanced: the epoch the controller closes, to every subscriber', async () => {

@@ -4,6 +4,7 @@ import { type ExecutionResult, type GraphQLError, getOperationAST } from 'graphq
 import type { YogaServerInstance } from 'graphql-yoga'
 import type { Logger } from 'pino'
 import type { ServerContext } from './context.ts'
+import { listenWhileLive } from './listen.ts'
 
 const crlf = Buffer.from('\r\n')
 
@@ -203,16 +204,30 @@ export function withLeanEventStreams(
     // the last copy was made. A response waiting behind another on its connection (pipelined) has no socket yet,
     // and writes through `res`, which queues it.
     const chunked = res.chunkedEncoding
+    /** Set when a write found the connection full: what to wait for before the next. */
+    let full: Promise<void> | undefined
+    /** Writes one result; false when the connection is gone or full (`full`). */
+    const write = (result: ExecutionResult): boolean => {
+      if (closed) return false
+      const { frame, chunk } = bytesOf(result)
+      const socket = res.socket
+      if (socket) {
+        if (!socket.write(chunked ? chunk : frame)) full = drained(socket)
+      } else if (!res.write(frame)) full = drained(res)
+      return full === undefined
+    }
     try {
       for (;;) {
+        // Live results as they come, while the stream can hand them over so (server/listen.ts); then `next()`.
+        await listenWhileLive(iterator, write)
+        if (full) await full
+        full = undefined
+        if (closed) return
         const next = await iterator.next()
         if (closed) return
         if (next.done) break
-        const { frame, chunk } = bytesOf(next.value)
-        const socket = res.socket
-        if (socket) {
-          if (!socket.write(chunked ? chunk : frame)) await drained(socket)
-        } else if (!res.write(frame)) await drained(res)
+        if (!write(next.value) && full) await full
+        full = undefined
       }
       res.end('event: complete\ndata:\n\n')
     } finally {

@@ -5,6 +5,7 @@ import { useServer } from 'graphql-ws/use/ws'
 import type { YogaServerInstance } from 'graphql-yoga'
 import { type WebSocket, WebSocketServer } from 'ws'
 import type { ServerContext } from './context.ts'
+import { listenWhileLive } from './listen.ts'
 
 /** What an operation's rootValue carries: envelop's executors for it, and the subscription's id and socket. */
 type Operation = {
@@ -55,13 +56,25 @@ function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket:
     await iterator.return?.()
     return { value: undefined, done: true } as const
   }
+  /** Set when a send found the socket's buffer full: what to wait for before the next. */
+  let sending: Promise<void> | undefined
+  const write = (result: ExecutionResult) => {
+    sending = send(socket, `${prefix}${payloadOf(result)}}`)
+    // Awaited below; until then a failed write must not count as unhandled.
+    sending?.catch(() => {})
+    return sending === undefined
+  }
   const stream: AsyncGenerator<never> = {
     async next() {
       for (;;) {
+        // Live results as they come, while the stream can hand them over so (server/listen.ts); then `next()`.
+        await listenWhileLive(iterator, write)
+        if (sending) await sending
+        sending = undefined
         const step = await iterator.next()
         if (step.done) return { value: undefined, done: true }
-        const sending = send(socket, `${prefix}${payloadOf(step.value)}}`)
-        if (sending) await sending
+        if (!write(step.value)) await sending
+        sending = undefined
       }
     },
     return: finish,

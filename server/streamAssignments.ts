@@ -2,6 +2,7 @@ import type { Address } from 'viem'
 import { assignmentKey, decodeAssignmentCursor, eachAssignmentAfter, isAfter } from './db/assignments.ts'
 import type { Views } from './db/database.ts'
 import type { FeedPosition } from './db/feedCursors.ts'
+import { type Listenable, type Listener, listen } from './listen.ts'
 import { type AssignmentEvent, type AssignmentPubSub, toAssignmentEvent } from './pubsub.ts'
 import { inWindow, reorgWindowBlocks, windowStart } from './reorgWindow.ts'
 
@@ -22,7 +23,8 @@ const replayBatch = 500
  * When the bus says events may have been lost (`resync`: it reconnected, or this subscriber fell behind), it replays
  * from Postgres again: what is after the latest one delivered, and what the window holds that it hasn't delivered. A
  * retraction lost that way stays lost (the agent re-checks the chain anyway). A malformed `after` throws a
- * `UserInputError` at once; `return()` stops listening at once.
+ * `UserInputError` at once; `return()` stops listening at once. Caught up and with nothing queued, it may be listened
+ * to (server/listen.ts): live events then go to the listener in the bus's own call.
  */
 export function streamAssignments(parameters: {
   views: Views
@@ -81,6 +83,13 @@ export function streamAssignments(parameters: {
     replaying = undefined
   }
   const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
+  /** What a live event hands over: itself, the retraction of one delivered, or nothing (one delivered already). */
+  const liveEvent = (event: AssignmentEvent): AssignmentEvent | undefined => {
+    if (event.retracted) return delivered.delete(keyOf(event)) ? event : undefined
+    if (!isNew(event)) return undefined
+    deliver(event)
+    return event
+  }
   /** The next assignment to deliver; one call at a time, as every consumer of an async iterator makes them. */
   async function next(): Promise<IteratorResult<AssignmentEvent, undefined>> {
     try {
@@ -104,21 +113,37 @@ export function streamAssignments(parameters: {
           replaying = replay()
           continue
         }
-        const event = message.assignment
-        if (event.retracted) {
-          if (delivered.delete(keyOf(event))) return { value: event, done: false }
-        } else if (isNew(event)) {
-          deliver(event)
-          return { value: event, done: false }
-        }
+        const event = liveEvent(message.assignment)
+        if (event) return { value: event, done: false }
       }
     } catch (error) {
       finish()
       throw error
     }
   }
-  const stream: AsyncGenerator<AssignmentEvent, undefined> = {
+  /**
+   * Live events straight from the bus while caught up (`listen`): each goes to the listener in the bus's own call. A
+   * resync stops listening and replays through `next()`.
+   */
+  const listenLive = (listener: Listener<AssignmentEvent>) => {
+    if (finished || replaying) return undefined
+    const stop = live[listen]({
+      value: (message) => {
+        if (message.type === 'resync') {
+          stop?.()
+          replaying = replay()
+          return listener.pull()
+        }
+        const event = liveEvent(message.assignment)
+        if (event) listener.value(event)
+      },
+      pull: listener.pull,
+    })
+    return stop
+  }
+  const stream: AsyncGenerator<AssignmentEvent, undefined> & Listenable<AssignmentEvent> = {
     next,
+    [listen]: listenLive,
     async return() {
       finish()
       return done

@@ -1,9 +1,11 @@
+import type { ExecutionResult } from 'graphql'
 import { createSchema, createYoga } from 'graphql-yoga'
 import pino from 'pino'
 import { describe, expect, test } from 'vitest'
 import { parseSse } from '../../client/subscribeJobAssignments.ts'
 import { UserInputError } from '../errors.ts'
 import { createFanout } from '../fanout.ts'
+import { listenWhileLive } from '../listen.ts'
 import { errorMasker } from './use-error-masking.ts'
 import { useSharedSubscriptionResults } from './use-shared-subscription-results.ts'
 
@@ -92,4 +94,61 @@ describe('useSharedSubscriptionResults', () => {
     const refused = await run(true, 0)
     expect(refused.values).toEqual(Array(51).fill('zero is not a tick'))
   })
+
+  test('a listener gets each event’s result once computed, in the events’ order; next() after it stops waits for them', async () => {
+    // Computed in another order than published: the listener gets them in the published one.
+    const first = await listenedSubscription()
+    const ordered: number[] = []
+    const listening = listenWhileLive<TickResult>(first.stream, (result) => ordered.push(tickOf(result)) < 2)
+    expect(listening).toBeDefined()
+    first.fanout.publish('tick', { n: 1, delayMs: 60 })
+    first.fanout.publish('tick', { n: 2, delayMs: 0 })
+    await listening
+    expect(ordered).toEqual([1, 2])
+    await first.stream.return(undefined)
+
+    // The writer is full after 1, so listening stops there; 2, still being computed then, was on its way: it still
+    // comes to the listener, and the next() after waits for it.
+    const { fanout, stream } = await listenedSubscription()
+    const written: number[] = []
+    const stopped = listenWhileLive<TickResult>(stream, (result) => written.push(tickOf(result)) !== 1)
+    fanout.publish('tick', { n: 1, delayMs: 20 })
+    fanout.publish('tick', { n: 2, delayMs: 80 })
+    await stopped
+    fanout.publish('tick', { n: 3, delayMs: 0 })
+    const next = await stream.next()
+    expect(written).toEqual([1, 2])
+    expect(next.value && tickOf(next.value)).toBe(3)
+    await stream.return(undefined)
+  })
 })
+
+type TickResult = ExecutionResult<{ tick: number }>
+const tickOf = (result: TickResult) => result.data?.tick as number
+
+/**
+ * A subscription through the plugin whose results take each event's `delayMs` to compute, as the transports get it
+ * from envelop (server/serveEventStreams.ts), and the fan-out that feeds it.
+ */
+async function listenedSubscription() {
+  const fanout = createFanout<'tick', { n: number; delayMs: number }>()
+  const schema = createSchema<Record<string, unknown>>({
+    typeDefs: 'type Query { ok: Boolean } type Subscription { tick: Int! }',
+    resolvers: {
+      Subscription: {
+        tick: {
+          subscribe: () => fanout.subscribe('tick'),
+          resolve: (event: { n: number; delayMs: number }) => new Promise((r) => setTimeout(() => r(event.n), event.delayMs)),
+        },
+      },
+    },
+  })
+  const yoga = createYoga({ schema, maskedErrors: false, plugins: [useSharedSubscriptionResults({ maskError })] })
+  const enveloped = yoga.getEnveloped({})
+  const stream = (await enveloped.subscribe({
+    schema: enveloped.schema,
+    document: enveloped.parse('subscription { tick }'),
+    contextValue: await enveloped.contextFactory(),
+  })) as AsyncGenerator<TickResult>
+  return { fanout, stream }
+}

@@ -1,5 +1,6 @@
 import type { MaskError, Plugin } from '@envelop/core'
 import { createSourceEventStream, type ExecutionArgs, type ExecutionResult, execute } from 'graphql'
+import { type Listenable, type Listener, listen } from '../listen.ts'
 import { operationKey } from './operationKey.ts'
 import { maskedMessage, maskedResult } from './use-error-masking.ts'
 
@@ -89,11 +90,44 @@ export function useSharedSubscriptionResults(options: { maskError: MaskError }):
           end()
           throw options.maskError(error, maskedMessage)
         }
+        const pulled = () => iterator.next().then(stepOf, failed)
+        // Results being computed for a listener, delivered in order: `next()` waits for them.
+        let pending: Promise<void> | undefined
+        let inFlight = 0
+        let failure: { error: unknown } | undefined
+        /** Listens to the source for `listener`, each event's result handed over once it is computed. */
+        const listenShared = (listener: Listener<ExecutionResult>) => {
+          const start = (iterator as Listenable<unknown>)[listen]
+          if (!start || failure) return undefined
+          const deliver = (result: ExecutionResult) => {
+            if (--inFlight === 0) pending = undefined
+            listener.value(result)
+          }
+          const fail = (error: unknown) => {
+            failure = { error }
+            stop?.()
+            listener.pull()
+          }
+          const stop = start.call(iterator, {
+            value: (event) => {
+              const result = resultOf(event)
+              if (!pending && !(result instanceof Promise)) return listener.value(result)
+              inFlight++
+              pending = (pending ? pending.then(() => result) : Promise.resolve(result)).then(deliver, fail)
+            },
+            pull: listener.pull,
+          })
+          return stop
+        }
         // Each event costs this subscriber one step (`then`, its two handlers made once) and no more: thousands of
         // subscribers take their steps in turn, so every await here would be thousands of microtasks before the first
-        // copy leaves.
-        const mapped: AsyncGenerator<ExecutionResult> = {
-          next: () => iterator.next().then(stepOf, failed),
+        // copy leaves. A listener (`listen`) takes no step but the result's own.
+        const mapped: AsyncGenerator<ExecutionResult> & Listenable<ExecutionResult> = {
+          next: () => {
+            if (failure) return Promise.reject(failure.error).catch(failed)
+            return pending ? pending.then(pulled) : pulled()
+          },
+          [listen]: listenShared,
           async return() {
             await closed()
             return { value: undefined, done: true }
