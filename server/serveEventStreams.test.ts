@@ -6,19 +6,20 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { parseSse } from '../client/subscribeJobAssignments.ts'
 import { withLeanEventStreams } from './serveEventStreams.ts'
 
-// A subscription that counts to `to`, one number per tick, and notes when it is given back (a client gone).
+// A subscription that counts to `to`, one number per tick (every `everyMs`, 5 unless told), and notes when it is given
+// back (a client gone).
 let returned = 0
 const schema = createSchema({
-  typeDefs: 'type Query { ok: Boolean } type Subscription { count(to: Int!): Int! }',
+  typeDefs: 'type Query { ok: Boolean } type Subscription { count(to: Int!, everyMs: Int): Int! }',
   resolvers: {
     Query: { ok: () => true },
     Subscription: {
       count: {
-        subscribe: async function* (_root: unknown, { to }: { to: number }) {
+        subscribe: async function* (_root: unknown, { to, everyMs }: { to: number; everyMs?: number }) {
           if (to < 0) throw new Error('never shown')
           try {
             for (let i = 1; i <= to; i++) {
-              await new Promise((r) => setTimeout(r, 5))
+              await new Promise((r) => setTimeout(r, everyMs ?? 5))
               yield { count: i }
             }
           } finally {
@@ -36,6 +37,9 @@ const seeRequests: Plugin = { onRequest: ({ request }) => void viaYoga.push(`${r
 
 let server: Server
 let url: string
+/** The same, pinging every 40 ms. */
+let pinging: Server
+let pingingPort: number
 beforeAll(async () => {
   // As the server has it: Yoga refuses bodies over the same limit the lean path reads up to.
   const yoga = createYoga({ schema, logging: false, landingPage: false, maxRequestBodySize: 1024, plugins: [seeRequests] })
@@ -43,10 +47,15 @@ beforeAll(async () => {
   server = createServer(handler)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`
+  pinging = createServer(withLeanEventStreams(yoga as never, { maxBodyBytes: 1024, log: pino({ level: 'silent' }), pingIntervalMs: 40 }))
+  await new Promise<void>((resolve) => pinging.listen(0, '127.0.0.1', resolve))
+  pingingPort = (pinging.address() as AddressInfo).port
 })
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  for (const s of [server, pinging]) {
+    s.closeAllConnections()
+    await new Promise((resolve) => s.close(resolve))
+  }
 })
 
 const sse = (body: unknown, headers: Record<string, string> = {}) =>
@@ -127,6 +136,40 @@ describe('withLeanEventStreams', () => {
     const http10 = await raw('HTTP/1.0')
     expect(http10.toLowerCase()).not.toContain('transfer-encoding')
     expect(http10.slice(http10.indexOf('\r\n\r\n') + 4)).toBe(`:\n\n${frame(1)}${frame(2)}${complete}`)
+  })
+
+  test('a stream with nothing to send is pinged, straight to its socket as a chunk; one that streams is not', async () => {
+    /** The body a raw HTTP/1.1 client reads for `query`, until the response's end. */
+    const body = (query: string) =>
+      new Promise<string>((resolve, reject) => {
+        const request = JSON.stringify({ query })
+        const socket = connect(pingingPort, '127.0.0.1', () =>
+          socket.write(
+            'POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n' +
+              `connection: close\r\ncontent-length: ${Buffer.byteLength(request)}\r\n\r\n${request}`,
+          ),
+        )
+        let text = ''
+        socket.setEncoding('latin1')
+        socket.on('data', (chunk: string) => {
+          text += chunk
+          if (!text.endsWith('\r\n0\r\n\r\n')) return
+          socket.destroy()
+          resolve(text.slice(text.indexOf('\r\n\r\n') + 4))
+        })
+        socket.on('error', reject)
+      })
+    const ping = '3\r\n:\n\n\r\n'
+    /** The pings after the first comment (the one every stream opens with). */
+    const pingsIn = (text: string) => text.split(ping).length - 2
+    // Three events 400 ms apart: about 30 turns of a 40 ms ping between them.
+    const idle = await body('subscription { count(to: 3, everyMs: 400) }')
+    expect(idle.startsWith(ping)).toBe(true)
+    expect(pingsIn(idle)).toBeGreaterThanOrEqual(5)
+    // An event every 5 ms for a second: at most the turn before the first event pings.
+    const busy = await body('subscription { count(to: 200, everyMs: 5) }')
+    expect(busy.split('event: next').length - 1).toBe(200)
+    expect(pingsIn(busy)).toBeLessThanOrEqual(1)
   })
 
   test('a client that goes away gives its subscription back', async () => {

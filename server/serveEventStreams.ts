@@ -8,8 +8,11 @@ import { listenWhileLive } from './listen.ts'
 
 const crlf = Buffer.from('\r\n')
 
-/** How often an open stream gets a comment, as Yoga's SSE does, so that proxies and clients see it alive. */
-const pingIntervalMs = 12_000
+/** `frame` as one HTTP/1.1 chunk: what goes on the wire of a chunked response. */
+const chunkOf = (frame: Buffer) => Buffer.concat([Buffer.from(`${frame.length.toString(16)}\r\n`), frame, crlf])
+
+/** A comment, as Yoga's SSE pings: bare and as a chunk. */
+const ping = { frame: Buffer.from(':\n\n'), chunk: chunkOf(Buffer.from(':\n\n')) }
 
 type Params = { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown }
 
@@ -63,8 +66,14 @@ function responseOf(result: ExecutionResult): { status: number; headers: Record<
  */
 export function withLeanEventStreams(
   yoga: YogaServerInstance<Record<string, unknown>, ServerContext>,
-  options: { maxBodyBytes: number; log: Logger },
+  options: {
+    maxBodyBytes: number
+    log: Logger
+    /** How often a stream with nothing else to send gets a comment, so proxies and clients see it alive (default 12 s, as Yoga). */
+    pingIntervalMs?: number
+  },
 ): RequestListener {
+  const pingIntervalMs = options.pingIntervalMs ?? 12_000
   const handler = yoga as unknown as RequestListener
   // The bytes, not the text: a string would be encoded again for every subscriber it is written to. Both forms: the
   // frame, and the frame as one HTTP/1.1 chunk (what goes on the wire of a chunked response).
@@ -73,7 +82,7 @@ export function withLeanEventStreams(
     let bytes = serialized.get(result)
     if (bytes === undefined) {
       const frame = Buffer.from(`event: next\ndata: ${stringify(result)}\n\n`)
-      bytes = { frame, chunk: Buffer.concat([Buffer.from(`${frame.length.toString(16)}\r\n`), frame, crlf]) }
+      bytes = { frame, chunk: chunkOf(frame) }
       serialized.set(result, bytes)
     }
     return bytes
@@ -188,16 +197,7 @@ export function withLeanEventStreams(
     const iterator = result[Symbol.asyncIterator]()
     res.writeHead(200, headers)
     res.write(':\n\n')
-    const ping = setInterval(() => res.write(':\n\n'), pingIntervalMs)
     let closed = false
-    const close = () => {
-      if (closed) return
-      closed = true
-      clearInterval(ping)
-      void iterator.return?.()
-    }
-    // A response closes when it ends or its connection drops (not the socket: a kept-alive one outlives many streams).
-    res.once('close', close)
     // Events go straight to the connection, framed as the response is (a chunk, or bare where it isn't chunked, as
     // an HTTP/1.0 client's): `res.write` would cork the socket until the next tick, which for an event going to
     // thousands of subscribers comes only once every one of them has been handed it, so no byte would leave before
@@ -206,16 +206,39 @@ export function withLeanEventStreams(
     const chunked = res.chunkedEncoding
     /** Set when a write found the connection full: what to wait for before the next. */
     let full: Promise<void> | undefined
-    /** Writes one result; false when the connection is gone or full (`full`). */
-    const write = (result: ExecutionResult): boolean => {
+    /** Writes a frame; false when the connection is gone or full (`full`). */
+    const writeBytes = ({ frame, chunk }: { frame: Buffer; chunk: Buffer }): boolean => {
       if (closed) return false
-      const { frame, chunk } = bytesOf(result)
       const socket = res.socket
       if (socket) {
         if (!socket.write(chunked ? chunk : frame)) full = drained(socket)
       } else if (!res.write(frame)) full = drained(res)
       return full === undefined
     }
+    /** Whether an event went out since the last ping's turn: a stream that streams needs no ping. */
+    let sent = false
+    const write = (result: ExecutionResult): boolean => {
+      sent = true
+      return writeBytes(bytesOf(result))
+    }
+    const pingIfIdle = () => {
+      if (!sent && full === undefined) writeBytes(ping)
+      sent = false
+    }
+    // Each stream pings at a phase of its own: streams opened together (agents reconnecting after a restart) would
+    // otherwise all ping in the same turn of the loop, ten thousand writes at once, every interval.
+    let pinging = setTimeout(() => {
+      pinging = setInterval(pingIfIdle, pingIntervalMs)
+      pingIfIdle()
+    }, Math.random() * pingIntervalMs)
+    const close = () => {
+      if (closed) return
+      closed = true
+      clearTimeout(pinging)
+      void iterator.return?.()
+    }
+    // A response closes when it ends or its connection drops (not the socket: a kept-alive one outlives many streams).
+    res.once('close', close)
     try {
       for (;;) {
         // Live results as they come, while the stream can hand them over so (server/listen.ts); then `next()`.

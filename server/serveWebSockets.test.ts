@@ -160,4 +160,41 @@ describe('serveWebSockets', () => {
     await expect.poll(() => received, { timeout: 5_000 }).toBeGreaterThan(held + 100)
     socket.terminate()
   })
+
+  test('each socket is pinged at a phase of its own; one that answers stays, one that stops answering is ended', async () => {
+    const yoga = createYoga({ schema, logging: false })
+    const server = createServer(yoga)
+    const { close } = serveWebSockets({ server, yoga: yoga as never, keepAliveMs: 50 })
+    const url = await listen(server)
+    try {
+      const open = (autoPong: boolean) =>
+        new Promise<{ socket: WebSocket; pings: number[] }>((resolve, reject) => {
+          const socket = new WebSocket(url, 'graphql-transport-ws', { autoPong })
+          const pings: number[] = []
+          socket.on('ping', () => pings.push(performance.now()))
+          socket.on('open', () => resolve({ socket, pings }))
+          socket.on('error', reject)
+        })
+      const answering = await Promise.all(Array.from({ length: 20 }, () => open(true)))
+      const silent = await open(false)
+      const silentClosed = new Promise<number>((resolve) => silent.socket.on('close', (code) => resolve(code)))
+      await new Promise((r) => setTimeout(r, 400))
+      // Pinged about every 50 ms; the silent one was ended once a ping of its went unanswered for an interval.
+      for (const { socket, pings } of answering) {
+        expect(socket.readyState).toBe(socket.OPEN)
+        expect(pings.length).toBeGreaterThanOrEqual(3)
+      }
+      expect(await silentClosed).toBe(1006)
+      expect(silent.pings.length).toBeGreaterThanOrEqual(1)
+      expect(silent.pings.length).toBeLessThanOrEqual(2)
+      // Opened together, pinged apart: the first pings are spread over the interval, not all in one turn.
+      const firsts = answering.map(({ pings }) => pings[0] as number)
+      expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(15)
+      for (const { socket } of answering) socket.close()
+    } finally {
+      await close()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
 })

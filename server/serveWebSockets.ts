@@ -89,13 +89,44 @@ function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket:
 }
 
 /**
+ * Pings `socket` every `intervalMs`, and ends it when a ping got no pong by the next one, as graphql-ws's keep-alive
+ * does; but at a phase of the interval of its own, and with one timer and one listener for the socket's life rather
+ * than a timer and a listener per ping. Sockets opened together (agents reconnecting after a restart) would otherwise
+ * all be pinged in the same turn of the loop, ten thousand pings at once, every interval.
+ */
+function keepAlive(socket: WebSocket, intervalMs: number): void {
+  let answered = true
+  socket.on('pong', () => {
+    answered = true
+  })
+  const turn = () => {
+    if (socket.readyState !== socket.OPEN) return
+    if (!answered) return void socket.terminate()
+    answered = false
+    socket.ping()
+  }
+  let timer = setTimeout(() => {
+    timer = setInterval(turn, intervalMs)
+    turn()
+  }, Math.random() * intervalMs)
+  socket.once('close', () => clearTimeout(timer))
+}
+
+/**
  * GraphQL over WebSocket (the `graphql-transport-ws` protocol of graphql-ws) on `server`, at the GraphQL endpoint beside
  * Yoga's SSE: every operation goes through Yoga's envelop (the same parse and validation caches, query limits, error
- * masking and metrics as over HTTP). Returns a `close` that ends every socket.
+ * masking and metrics as over HTTP). Each socket is pinged every `keepAliveMs` (default 12 s, as graphql-ws) and ended
+ * when it stops answering. Returns a `close` that ends every socket.
  */
-export function serveWebSockets(parameters: { server: Server; yoga: YogaServerInstance<Record<string, unknown>, ServerContext> }) {
+export function serveWebSockets(parameters: {
+  server: Server
+  yoga: YogaServerInstance<Record<string, unknown>, ServerContext>
+  keepAliveMs?: number
+}) {
   const { yoga } = parameters
+  const keepAliveMs = parameters.keepAliveMs ?? 12_000
   const sockets = new WebSocketServer({ server: parameters.server, path: yoga.graphqlEndpoint })
+  sockets.on('connection', (socket) => keepAlive(socket, keepAliveMs))
   const disposable = useServer(
     {
       // The executors envelop prepared for this operation travel in rootValue, as Yoga's own integration guide does.
@@ -133,6 +164,8 @@ export function serveWebSockets(parameters: { server: Server; yoga: YogaServerIn
       },
     },
     sockets,
+    // Its keep-alive off: `keepAlive` above does it.
+    0,
   )
   return {
     close: async () => {
