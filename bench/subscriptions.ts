@@ -52,6 +52,8 @@ export type FanoutRun = {
   rssPerSubscriber: number
   /** Heap + external left per subscriber once all disconnected (bytes; ≈ 0 when released). */
   heapLeftPerSubscriber: number
+  /** The server process's CPU time per timed event, all its threads, the collector's included (ms). */
+  cpuPerEvent: number
 }
 
 export type SubscriptionsBenchReturnType = { runs: FanoutRun[]; seconds: number }
@@ -210,17 +212,18 @@ export async function subscriptionsBench(
     const runs: FanoutRun[] = []
     for (const n of counts) {
       for (const transport of transports) {
-        const measured: Record<Selection, { last: number[]; all: number[]; heap: number[]; rss: number[]; left: number[] }> = {
-          withJob: { last: [], all: [], heap: [], rss: [], left: [] },
-          withoutJob: { last: [], all: [], heap: [], rss: [], left: [] },
-          floor: { last: [], all: [], heap: [], rss: [], left: [] },
+        type Measured = { last: number[]; all: number[]; heap: number[]; rss: number[]; left: number[]; cpu: number[] }
+        const measured: Record<Selection, Measured> = {
+          withJob: { last: [], all: [], heap: [], rss: [], left: [], cpu: [] },
+          withoutJob: { last: [], all: [], heap: [], rss: [], left: [], cpu: [] },
+          floor: { last: [], all: [], heap: [], rss: [], left: [], cpu: [] },
         }
         // The agents' selection, the peer and the floor in blocks A B C C B A (each N subscribers, half the rounds), so
         // drift over the run weighs on all alike; one group at a time, as 2 × 10,000 sockets would pass the bench's file
         // limit.
         for (const selection of ['withJob', 'withoutJob', 'floor', 'floor', 'withoutJob', 'withJob'] as const) {
           const m = measured[selection]
-          const { port, memory } = servers[selection]
+          const { port, memory, cpuMs } = servers[selection]
           const query = queries[selection === 'floor' ? 'withJob' : selection]
           const base = await memory()
           // 500 connections at a time: all at once overflow the server's accept backlog on a slow machine, and a refused
@@ -244,6 +247,7 @@ export async function subscriptionsBench(
           m.heap.push((loaded.heapUsed + loaded.external - base.heapUsed - base.external) / n)
           m.rss.push((loaded.rss - base.rss) / n)
           for (const s of subscribers) s.arrivals.length = 0
+          const cpuBefore = await cpuMs()
           for (let round = 1; round <= Math.ceil(rounds / 2); round++) {
             const t0 = performance.now()
             await bus.publish([eventOf()])
@@ -252,6 +256,7 @@ export async function subscriptionsBench(
             m.all.push(...times)
             m.last.push(Math.max(...times))
           }
+          m.cpu.push(((await cpuMs()) - cpuBefore) / Math.ceil(rounds / 2))
           for (const s of subscribers) s.close()
           await new Promise((r) => setTimeout(r, 2_000))
           const after = await memory()
@@ -272,6 +277,7 @@ export async function subscriptionsBench(
             heapPerSubscriber: mean(m.heap),
             rssPerSubscriber: mean(m.rss),
             heapLeftPerSubscriber: mean(m.left),
+            cpuPerEvent: mean(m.cpu),
           })
         }
       }
@@ -308,21 +314,25 @@ export function subscriptionsSection(bench: SubscriptionsBenchReturnType): strin
       'sockets (`bench/bareFanoutServer.ts`, a process of its own on the same bus): it builds the agents’ message once per ' +
       'event and writes it to every socket, so it is what one write per subscriber costs on this machine, to the same ' +
       'subscribers. The three in blocks A B C C B A. Memory is the server ' +
-      'process’s heap + external after two full collections, per subscriber, while subscribed and once all disconnected. ' +
+      'process’s heap + external after two full collections, per subscriber, while subscribed and once all disconnected; ' +
+      'CPU is the server process’s CPU time (all its threads, the collector’s included) over the timed events, per event: ' +
+      'less noisy than the latencies, which the machine’s other work moves. ' +
       `Measured on ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${cpu.length} cores), Node ${process.versions.node}, ` +
       `${new Date().toISOString().slice(0, 10)}, by \`bench/subscriptions.ts\`; the subscribers run in the bench process on ` +
       'the same cores, so their own parsing is in the times.',
     '',
-    '| transport | N | agents: last copy p50 / p99 (ms) | peer: last copy p50 / p99 (ms) | floor: last copy p50 / p99 (ms) | ratio to peer (p99) | ratio to floor (p99) | every copy p99 (ms) | KB per subscriber (floor) | KB left after disconnect |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| transport | N | agents: last copy p50 / p99 (ms) | peer: last copy p50 / p99 (ms) | floor: last copy p50 / p99 (ms) | ratio to peer (p99) | ratio to floor (p99) | every copy p99 (ms) | CPU per event: agents / peer / floor (ms) | CPU ratio to floor | KB per subscriber (floor) | KB left after disconnect |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...agents.map((a) => {
       const p = find(a, 'withoutJob')
       const f = find(a, 'floor')
       const times = (r: FanoutRun | undefined) => (r ? `${r.lastDeliveryP50.toFixed(0)} / ${r.lastDeliveryP99.toFixed(0)}` : '')
       const ratio = (r: FanoutRun | undefined) => (r ? (a.lastDeliveryP99 / r.lastDeliveryP99).toFixed(2) : '')
+      const cpu = [a, p, f].map((r) => (r ? r.cpuPerEvent.toFixed(1) : '')).join(' / ')
       return (
         `| ${transportName(a)} | ${a.subscribers.toLocaleString('en-US')} | ${times(a)} | ${times(p)} | ${times(f)} | ${ratio(p)} | ${ratio(f)} | ` +
-        `${a.deliveryP99.toFixed(0)} | ${kb(a.heapPerSubscriber)} (${f ? kb(f.heapPerSubscriber) : ''}) | ${kb(a.heapLeftPerSubscriber)} |`
+        `${a.deliveryP99.toFixed(0)} | ${cpu} | ${f ? (a.cpuPerEvent / f.cpuPerEvent).toFixed(2) : ''} | ` +
+        `${kb(a.heapPerSubscriber)} (${f ? kb(f.heapPerSubscriber) : ''}) | ${kb(a.heapLeftPerSubscriber)} |`
       )
     }),
     '',
