@@ -71,6 +71,31 @@ async function events(response: Response) {
   return out
 }
 
+/**
+ * What a raw socket reads for `query` sent to `port` as HTTP `version`, until the response's end (an HTTP/1.1
+ * connection is kept, so its last chunk ends it): status line and headers included.
+ */
+const rawResponse = (port: number, query: string, version: string) =>
+  new Promise<string>((resolve, reject) => {
+    const body = JSON.stringify({ query })
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(
+        `POST /graphql ${version}\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n` +
+          `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      ),
+    )
+    let text = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      text += chunk
+      if (!text.endsWith('\r\n0\r\n\r\n')) return
+      socket.destroy()
+      resolve(text)
+    })
+    socket.on('end', () => resolve(text))
+    socket.on('error', reject)
+  })
+
 describe('withLeanEventStreams', () => {
   test('streams a subscription past Yoga’s HTTP layer, in Yoga’s own format: what Yoga sends a browser', async () => {
     viaYoga.length = 0
@@ -101,32 +126,11 @@ describe('withLeanEventStreams', () => {
   })
 
   test('events go on the wire framed as the response is: HTTP/1.1 chunks, or bare to an HTTP/1.0 client', async () => {
-    const { port } = new URL(url)
-    /** What a raw socket reads for the subscription, sent as `version`, until the response's end (HTTP/1.1 keeps the connection). */
-    const raw = (version: string) =>
-      new Promise<string>((resolve, reject) => {
-        const body = JSON.stringify({ query: 'subscription { count(to: 2) }' })
-        const socket = connect(Number(port), '127.0.0.1', () =>
-          socket.write(
-            `POST /graphql ${version}\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n` +
-              `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-          ),
-        )
-        let text = ''
-        socket.setEncoding('latin1')
-        socket.on('data', (chunk: string) => {
-          text += chunk
-          if (!text.endsWith('\r\n0\r\n\r\n')) return
-          socket.destroy()
-          resolve(text)
-        })
-        socket.on('end', () => resolve(text))
-        socket.on('error', reject)
-      })
     const frame = (n: number) => `event: next\ndata: {"data":{"count":${n}}}\n\n`
     const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`
     const complete = 'event: complete\ndata:\n\n'
 
+    const raw = (version: string) => rawResponse(Number(new URL(url).port), 'subscription { count(to: 2) }', version)
     const http11 = await raw('HTTP/1.1')
     expect(http11).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
     expect(http11.toLowerCase()).toContain('transfer-encoding: chunked')
@@ -139,26 +143,10 @@ describe('withLeanEventStreams', () => {
   })
 
   test('a stream with nothing to send is pinged, straight to its socket as a chunk; one that streams is not', async () => {
-    /** The body a raw HTTP/1.1 client reads for `query`, until the response's end. */
-    const body = (query: string) =>
-      new Promise<string>((resolve, reject) => {
-        const request = JSON.stringify({ query })
-        const socket = connect(pingingPort, '127.0.0.1', () =>
-          socket.write(
-            'POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n' +
-              `connection: close\r\ncontent-length: ${Buffer.byteLength(request)}\r\n\r\n${request}`,
-          ),
-        )
-        let text = ''
-        socket.setEncoding('latin1')
-        socket.on('data', (chunk: string) => {
-          text += chunk
-          if (!text.endsWith('\r\n0\r\n\r\n')) return
-          socket.destroy()
-          resolve(text.slice(text.indexOf('\r\n\r\n') + 4))
-        })
-        socket.on('error', reject)
-      })
+    const body = async (query: string) => {
+      const text = await rawResponse(pingingPort, query, 'HTTP/1.1')
+      return text.slice(text.indexOf('\r\n\r\n') + 4)
+    }
     const ping = '3\r\n:\n\n\r\n'
     /** The pings after the first comment (the one every stream opens with). */
     const pingsIn = (text: string) => text.split(ping).length - 2
