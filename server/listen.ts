@@ -53,3 +53,48 @@ export function listenWhileLive<T>(stream: unknown, write: (value: T) => boolean
   })
   return stop && resumed
 }
+
+/** Where a transport writes a stream's values (`writeEach`). */
+export type Sink<T> = {
+  /** Writes one value; false when the connection is full (or gone). */
+  write: (value: T) => boolean
+  /** What to wait for before the next write, once a write found the connection full; undefined when it is not. */
+  writable: () => Promise<void> | undefined
+  /** Whether the connection went: nothing more is written. */
+  closed?: () => boolean
+}
+
+/**
+ * Writes each value of `stream` to `sink` until the stream ends (true) or the connection goes (false), as both
+ * transports do: listening while the stream can be listened to ({@link listenWhileLive}), `next()` otherwise, and
+ * waiting for a full connection to take more before the next value.
+ */
+export async function writeEach<T>(stream: AsyncIterator<T>, sink: Sink<T>): Promise<boolean> {
+  const whenWritable = async () => {
+    const writable = sink.writable()
+    if (writable) await writable
+  }
+  for (;;) {
+    await listenWhileLive(stream, sink.write)
+    await whenWritable()
+    if (sink.closed?.()) return false
+    const step = await stream.next()
+    if (sink.closed?.()) return false
+    if (step.done) return true
+    if (!sink.write(step.value)) await whenWritable()
+  }
+}
+
+/**
+ * Runs `turn` every `intervalMs`, from a random phase of the interval: connections opened together (agents
+ * reconnecting after a restart) would otherwise all be pinged in the same turn of the loop, ten thousand writes at once,
+ * every interval. Returns what stops it.
+ */
+export function everyAtOwnPhase(intervalMs: number, turn: () => void): () => void {
+  let timer = setTimeout(() => {
+    timer = setInterval(turn, intervalMs)
+    turn()
+  }, Math.random() * intervalMs)
+  // Timeouts and intervals are cleared alike.
+  return () => clearTimeout(timer)
+}

@@ -4,7 +4,7 @@ import { type ExecutionResult, type GraphQLError, getOperationAST } from 'graphq
 import type { YogaServerInstance } from 'graphql-yoga'
 import type { Logger } from 'pino'
 import type { ServerContext } from './context.ts'
-import { listenWhileLive } from './listen.ts'
+import { everyAtOwnPhase, writeEach } from './listen.ts'
 
 const crlf = Buffer.from('\r\n')
 
@@ -221,38 +221,25 @@ export function withLeanEventStreams(
       sent = true
       return writeBytes(bytesOf(result))
     }
-    const pingIfIdle = () => {
+    const stopPinging = everyAtOwnPhase(pingIntervalMs, () => {
       if (!sent && full === undefined) writeBytes(ping)
       sent = false
-    }
-    // Each stream pings at a phase of its own: streams opened together (agents reconnecting after a restart) would
-    // otherwise all ping in the same turn of the loop, ten thousand writes at once, every interval.
-    let pinging = setTimeout(() => {
-      pinging = setInterval(pingIfIdle, pingIntervalMs)
-      pingIfIdle()
-    }, Math.random() * pingIntervalMs)
+    })
     const close = () => {
       if (closed) return
       closed = true
-      clearTimeout(pinging)
+      stopPinging()
       void iterator.return?.()
     }
     // A response closes when it ends or its connection drops (not the socket: a kept-alive one outlives many streams).
     res.once('close', close)
+    const writable = () => {
+      const waiting = full
+      full = undefined
+      return waiting
+    }
     try {
-      for (;;) {
-        // Live results as they come, while the stream can hand them over so (server/listen.ts); then `next()`.
-        await listenWhileLive(iterator, write)
-        if (full) await full
-        full = undefined
-        if (closed) return
-        const next = await iterator.next()
-        if (closed) return
-        if (next.done) break
-        if (!write(next.value) && full) await full
-        full = undefined
-      }
-      res.end('event: complete\ndata:\n\n')
+      if (await writeEach(iterator, { write, writable, closed: () => closed })) res.end('event: complete\ndata:\n\n')
     } finally {
       close()
     }

@@ -5,7 +5,7 @@ import { useServer } from 'graphql-ws/use/ws'
 import type { YogaServerInstance } from 'graphql-yoga'
 import { type WebSocket, WebSocketServer } from 'ws'
 import type { ServerContext } from './context.ts'
-import { listenWhileLive } from './listen.ts'
+import { everyAtOwnPhase, writeEach } from './listen.ts'
 
 /** What an operation's rootValue carries: envelop's executors for it, and the subscription's id and socket. */
 type Operation = {
@@ -64,18 +64,15 @@ function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket:
     sending?.catch(() => {})
     return sending === undefined
   }
+  const writable = () => {
+    const waiting = sending
+    sending = undefined
+    return waiting
+  }
   const stream: AsyncGenerator<never> = {
     async next() {
-      for (;;) {
-        // Live results as they come, while the stream can hand them over so (server/listen.ts); then `next()`.
-        await listenWhileLive(iterator, write)
-        if (sending) await sending
-        sending = undefined
-        const step = await iterator.next()
-        if (step.done) return { value: undefined, done: true }
-        if (!write(step.value)) await sending
-        sending = undefined
-      }
+      await writeEach(iterator, { write, writable })
+      return { value: undefined, done: true }
     },
     return: finish,
     async throw(error) {
@@ -90,9 +87,8 @@ function sentBySelf(results: AsyncIterable<ExecutionResult>, id: string, socket:
 
 /**
  * Pings `socket` every `intervalMs`, and ends it when a ping got no pong by the next one, as graphql-ws's keep-alive
- * does; but at a phase of the interval of its own, and with one timer and one listener for the socket's life rather
- * than a timer and a listener per ping. Sockets opened together (agents reconnecting after a restart) would otherwise
- * all be pinged in the same turn of the loop, ten thousand pings at once, every interval.
+ * does; but at a phase of the interval of its own (`everyAtOwnPhase`), and with one timer and one listener for the
+ * socket's life rather than a timer and a listener per ping.
  */
 function keepAlive(socket: WebSocket, intervalMs: number): void {
   let answered = true
@@ -105,11 +101,7 @@ function keepAlive(socket: WebSocket, intervalMs: number): void {
     answered = false
     socket.ping()
   }
-  let timer = setTimeout(() => {
-    timer = setInterval(turn, intervalMs)
-    turn()
-  }, Math.random() * intervalMs)
-  socket.once('close', () => clearTimeout(timer))
+  socket.once('close', everyAtOwnPhase(intervalMs, turn))
 }
 
 /**

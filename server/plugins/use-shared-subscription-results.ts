@@ -19,11 +19,10 @@ const waiting = new WeakMap<
  * in turn. Returns a promise settled once all of them ran.
  */
 function whenComputed(
-  result: ExecutionResult | Promise<ExecutionResult>,
+  result: Promise<ExecutionResult>,
   deliver: (result: ExecutionResult) => void,
   fail: (error: unknown) => void,
 ): Promise<void> {
-  if (!(result instanceof Promise)) return Promise.resolve(result).then(deliver, fail)
   let entry = waiting.get(result)
   if (!entry) {
     const deliveries: ((result: ExecutionResult) => void)[] = []
@@ -150,11 +149,15 @@ export function useSharedSubscriptionResults(options: { maskError: MaskError }):
           const stop = start.call(iterator, {
             value: (event) => {
               const result = resultOf(event)
-              if (!pending && !(result instanceof Promise)) return listener.value(result)
-              inFlight++
-              // Behind a result still on its way to this listener: after it. Otherwise with every other listener
-              // waiting on the same result: one step for them all.
-              pending = pending ? pending.then(() => result).then(deliver, fail) : whenComputed(result, deliver, fail)
+              if (pending) {
+                // Behind a result still on its way to this listener: after it.
+                inFlight++
+                pending = pending.then(() => result).then(deliver, fail)
+              } else if (result instanceof Promise) {
+                // With every other listener waiting on the same result: one step for them all.
+                inFlight++
+                pending = whenComputed(result, deliver, fail)
+              } else listener.value(result)
             },
             pull: listener.pull,
           })
